@@ -1,0 +1,78 @@
+// Command breakglass guards the emergency access (break-glass) accounts of a
+// Microsoft Entra ID tenant: it audits their configuration, watches sign-in
+// and audit logs for any use of them, and alerts people at once.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes. CI pipelines depend on these; do not renumber.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the run could not complete (I/O, store)
+	exitUsage   = 2 // bad flags, arguments or configuration
+)
+
+// usageError marks errors caused by the caller's input, which exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "breakglass:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isFlagError(err) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "breakglass",
+		Short: "Guard the emergency access accounts of a Microsoft Entra ID tenant",
+		Long: `breakglass audits, watches and drills the emergency access ("break-glass")
+accounts of a Microsoft Entra ID tenant. It reads sign-in and audit logs in
+every shape Entra exports them and raises an alert on any use of, or change to,
+a break-glass account.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	})
+	root.AddCommand(
+		newVersionCmd(),
+		newConfigCmd(),
+		newScanCmd(),
+		newSimulateCmd(),
+	)
+	return root
+}
+
+// isFlagError recognises cobra's argument-count errors, which it does not
+// route through the flag error func.
+func isFlagError(err error) bool {
+	var ue usageError
+	return errors.As(err, &ue)
+}
