@@ -164,13 +164,13 @@ func NewAccountSet(accounts []Account) *AccountSet {
 	s := &AccountSet{list: append([]Account(nil), accounts...), byID: map[string]int{}, byUPN: map[string]int{}}
 	for i, a := range s.list {
 		if a.ID != "" {
-			if _, ok := s.byID[strings.ToLower(a.ID)]; !ok {
-				s.byID[strings.ToLower(a.ID)] = i
+			if _, ok := s.byID[FoldASCII(a.ID)]; !ok {
+				s.byID[FoldASCII(a.ID)] = i
 			}
 		}
 		if a.UPN != "" {
-			if _, ok := s.byUPN[strings.ToLower(a.UPN)]; !ok {
-				s.byUPN[strings.ToLower(a.UPN)] = i
+			if _, ok := s.byUPN[FoldASCII(a.UPN)]; !ok {
+				s.byUPN[FoldASCII(a.UPN)] = i
 			}
 		}
 	}
@@ -185,13 +185,13 @@ func (s *AccountSet) Accounts() []Account { return s.list }
 // is used only when the record has no id.
 func (s *AccountSet) Match(id, upn string) (Account, bool) {
 	if id = strings.TrimSpace(id); id != "" && !isZeroGUID(id) {
-		if i, ok := s.byID[strings.ToLower(id)]; ok {
+		if i, ok := s.byID[FoldASCII(id)]; ok {
 			return s.list[i], true
 		}
 		return Account{}, false
 	}
 	if upn = strings.TrimSpace(upn); upn != "" {
-		if i, ok := s.byUPN[strings.ToLower(upn)]; ok {
+		if i, ok := s.byUPN[FoldASCII(upn)]; ok {
 			return s.list[i], true
 		}
 	}
@@ -215,4 +215,22 @@ func (s *AccountSet) Needles() []string {
 // no id at all.
 func isZeroGUID(id string) bool {
 	return id == "00000000-0000-0000-0000-000000000000"
+}
+
+// FoldASCII lower-cases ASCII letters only. Ids and UPNs are compared with
+// it everywhere, so that the byte-level prefilter and full decoding always
+// agree on what matches.
+func FoldASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

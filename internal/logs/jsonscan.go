@@ -1,0 +1,267 @@
+package logs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// errShort means the buffer ended before the value did: the caller should
+// read more input and scan again from the value's start.
+var errShort = errors.New("unexpected end of input")
+
+// syntaxError is a JSON grammar error at an offset within the scanned slice.
+type syntaxError struct {
+	off int
+	msg string
+}
+
+func (e *syntaxError) Error() string { return e.msg }
+
+func badByte(b []byte, i int, want string) error {
+	c := b[i]
+	var got string
+	switch {
+	case c >= 0x20 && c < 0x7f:
+		got = fmt.Sprintf("%q", rune(c))
+	default:
+		got = fmt.Sprintf("byte 0x%02x", c)
+	}
+	return &syntaxError{off: i, msg: fmt.Sprintf("invalid JSON: %s, expected %s", got, want)}
+}
+
+// isSpace reports JSON whitespace.
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string whose opening quote is
+// at b[i]. It finds the closing quote with IndexByte, which is what makes
+// scanning fast: most of a log record's bytes are inside strings.
+func skipString(b []byte, i int) (int, error) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, errShort
+		}
+		j += k
+		// The quote is escaped only if preceded by an odd run of backslashes.
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1, nil
+		}
+		j++
+	}
+}
+
+// literal tables: which bytes may continue a number or literal.
+var scalarByte = func() (t [256]bool) {
+	for _, c := range []byte("0123456789+-.eEtruefalsn") {
+		t[c] = true
+	}
+	return
+}()
+
+func skipScalar(b []byte, i int) (int, error) {
+	j := i
+	for j < len(b) && scalarByte[b[j]] {
+		j++
+	}
+	if j == len(b) {
+		return 0, errShort
+	}
+	lit := b[i:j]
+	switch b[i] {
+	case 't':
+		if string(lit) != "true" {
+			return 0, &syntaxError{off: i, msg: "invalid JSON literal"}
+		}
+	case 'f':
+		if string(lit) != "false" {
+			return 0, &syntaxError{off: i, msg: "invalid JSON literal"}
+		}
+	case 'n':
+		if string(lit) != "null" {
+			return 0, &syntaxError{off: i, msg: "invalid JSON literal"}
+		}
+	default:
+		if !validNumber(lit) {
+			return 0, &syntaxError{off: i, msg: "invalid JSON number"}
+		}
+	}
+	return j, nil
+}
+
+func validNumber(s []byte) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	if i == len(s) {
+		return false
+	}
+	if s[i] == '0' {
+		i++
+	} else if s[i] >= '1' && s[i] <= '9' {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	} else {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		d := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// scanner states for skipValue.
+const (
+	stValue      = iota // expecting a value
+	stObjKey            // just after '{' : key or '}'
+	stObjNextKey        // after ',' in object: key required
+	stObjColon          // after key: ':'
+	stObjComma          // after value in object: ',' or '}'
+	stArrFirst          // just after '[' : value or ']'
+	stArrComma          // after value in array: ',' or ']'
+)
+
+// skipValue validates the JSON value starting at b[i] (after optional
+// whitespace) and returns the index just past it. It checks the grammar but
+// not string contents or escapes; records that can match an account are
+// decoded fully by encoding/json, which checks the rest. stack is scratch
+// space reused across calls to avoid allocation.
+func skipValue(b []byte, i int, stack []byte) (int, []byte, error) {
+	stack = stack[:0]
+	st := stValue
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return 0, stack, errShort
+		}
+		c := b[i]
+		switch st {
+		case stValue, stArrFirst:
+			if st == stArrFirst && c == ']' {
+				i++
+				goto closed
+			}
+			switch c {
+			case '{':
+				stack = append(stack, '{')
+				st = stObjKey
+				i++
+				continue
+			case '[':
+				stack = append(stack, '[')
+				st = stArrFirst
+				i++
+				continue
+			case '"':
+				j, err := skipString(b, i)
+				if err != nil {
+					return 0, stack, err
+				}
+				i = j
+			default:
+				if !scalarByte[c] {
+					return 0, stack, badByte(b, i, "a value")
+				}
+				j, err := skipScalar(b, i)
+				if err != nil {
+					return 0, stack, err
+				}
+				i = j
+			}
+			goto afterValue
+		case stObjKey, stObjNextKey:
+			if c == '}' && st == stObjKey {
+				i++
+				goto closed
+			}
+			if c != '"' {
+				return 0, stack, badByte(b, i, "an object key")
+			}
+			j, err := skipString(b, i)
+			if err != nil {
+				return 0, stack, err
+			}
+			i = j
+			st = stObjColon
+		case stObjColon:
+			if c != ':' {
+				return 0, stack, badByte(b, i, "':'")
+			}
+			i++
+			st = stValue
+		case stObjComma:
+			switch c {
+			case ',':
+				i++
+				st = stObjNextKey
+			case '}':
+				i++
+				goto closed
+			default:
+				return 0, stack, badByte(b, i, "',' or '}'")
+			}
+		case stArrComma:
+			switch c {
+			case ',':
+				i++
+				st = stValue
+			case ']':
+				i++
+				goto closed
+			default:
+				return 0, stack, badByte(b, i, "',' or ']'")
+			}
+		}
+		continue
+	closed:
+		// The byte just consumed closed the innermost container; check it
+		// matches what opened it.
+		if open := stack[len(stack)-1]; (open == '{') != (b[i-1] == '}') {
+			return 0, stack, &syntaxError{off: i - 1, msg: "invalid JSON: mismatched bracket"}
+		}
+		stack = stack[:len(stack)-1]
+	afterValue:
+		if len(stack) == 0 {
+			return i, stack, nil
+		}
+		if stack[len(stack)-1] == '{' {
+			st = stObjComma
+		} else {
+			st = stArrComma
+		}
+	}
+}

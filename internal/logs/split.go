@@ -1,0 +1,574 @@
+package logs
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// Reason codes for skipped input. They are stable: summaries and metrics
+// count by them.
+const (
+	ReasonInvalidJSON   = "invalid_json"
+	ReasonTruncated     = "truncated"
+	ReasonTooLarge      = "too_large"
+	ReasonNotObject     = "not_an_object"
+	ReasonCSV           = "invalid_csv"
+	ReasonReadError     = "read_error"
+	ReasonUnknownShape  = "unknown_shape"
+	ReasonBadField      = "bad_field"
+	ReasonOtherCategory = "other_category"
+)
+
+// DefaultMaxRecord bounds one record's size. Real records are a few KB; the
+// bound exists so that a corrupt file cannot make us buffer without limit.
+const DefaultMaxRecord = 64 << 20
+
+// Record is one log record as found in the input: a JSON object. CSV rows
+// are turned into a JSON object keyed by column name so every later stage
+// sees one form.
+type Record struct {
+	Data   []byte // valid until the next call to Next
+	Line   int    // 1-based line on which the record starts
+	Offset int64  // byte offset of the record in the decompressed input
+	CSV    bool
+}
+
+// RecordError reports input that could not be split into records. The
+// splitter has already skipped past it; callers count it and carry on.
+type RecordError struct {
+	Line   int
+	Offset int64
+	Reason string
+	Err    error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("line %d (offset %d): %s: %v", e.Line, e.Offset, e.Reason, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// frame kinds on the container stack.
+const (
+	frameArray    = 'A' // inside an array whose elements are records
+	frameEnvelope = 'E' // inside {"records":[...]} or {"value":[...]} after its array
+)
+
+// Splitter yields the records of one input stream. It reads JSON documents
+// one after another (NDJSON, pretty-printed or concatenated), descends into
+// top-level arrays and into Event Hubs ({"records":[...]}) and Graph
+// ({"value":[...]}) envelopes so that huge exports stream record by record,
+// and falls back to CSV when the input does not start with JSON.
+type Splitter struct {
+	r        io.Reader
+	buf      []byte
+	pos, end int
+	eof      bool
+	readErr  error
+	off      int64 // input offset of buf[0]
+	line     int   // line number at buf[lineOff]
+	lineOff  int
+	max      int
+	frames   []byte
+	stack    []byte
+	started  bool
+	resync   bool
+	csv      *csvSplitter
+	gzipped  bool
+	skipLine bool
+	indent   int
+}
+
+// NewSplitter reads from r, transparently decompressing gzip input.
+func NewSplitter(r io.Reader) (*Splitter, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	s := &Splitter{line: 1, max: DefaultMaxRecord}
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		s.r = zr
+		s.gzipped = true
+	} else {
+		s.r = br
+	}
+	s.buf = make([]byte, 1<<20)
+	return s, nil
+}
+
+// SetMaxRecord changes the largest record accepted.
+func (s *Splitter) SetMaxRecord(n int) {
+	if n > 0 {
+		s.max = n
+	}
+}
+
+// Gzipped reports whether the input was gzip-compressed.
+func (s *Splitter) Gzipped() bool { return s.gzipped }
+
+// fill reads more input, keeping buf[keep:end]. It returns false at EOF (or
+// on a read error, kept in readErr).
+func (s *Splitter) fill(keep int) bool {
+	if s.eof {
+		return false
+	}
+	if keep > 0 {
+		s.countLines(keep)
+		n := copy(s.buf, s.buf[keep:s.end])
+		s.off += int64(keep)
+		s.pos -= keep
+		s.lineOff -= keep
+		s.end = n
+	}
+	if s.end == len(s.buf) {
+		if len(s.buf) >= s.max+1<<20 {
+			return false
+		}
+		nb := make([]byte, min(2*len(s.buf), s.max+1<<20))
+		copy(nb, s.buf[:s.end])
+		s.buf = nb
+	}
+	for {
+		n, err := s.r.Read(s.buf[s.end:])
+		s.end += n
+		if err != nil {
+			s.eof = true
+			if err != io.EOF {
+				s.readErr = err
+			}
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+}
+
+// countLines advances the line counter to buffer index i.
+func (s *Splitter) countLines(i int) {
+	if i > s.lineOff {
+		s.line += bytes.Count(s.buf[s.lineOff:i], []byte{'\n'})
+		s.lineOff = i
+	}
+}
+
+func (s *Splitter) lineAt(i int) int {
+	s.countLines(i)
+	return s.line
+}
+
+// more reads further input, keeping the buffer from i on. It returns where
+// i's byte now sits, and false when nothing more can be read.
+func (s *Splitter) more(i int) (int, bool) {
+	s.pos = i
+	ok := s.fill(i)
+	return s.pos, ok
+}
+
+// Next returns the next record. Problems with the input come back as
+// *RecordError, after which Next may be called again; io.EOF ends the stream,
+// and any other error is a read failure.
+func (s *Splitter) Next() (Record, error) {
+	if s.csv != nil {
+		return s.csv.next()
+	}
+	for {
+		if s.resync {
+			if err := s.skipToRecordLine(); err != nil {
+				return Record{}, err
+			}
+		}
+		i := skipSpace(s.buf[:s.end], s.pos)
+		if !s.started {
+			// Only the first bytes of a file may be a BOM or a CSV header.
+			if s.end-i < 3 && !s.eof {
+				if _, ok := s.more(s.pos); ok {
+					continue
+				}
+			}
+			s.started = true
+			if bytes.HasPrefix(s.buf[i:s.end], []byte("\xef\xbb\xbf")) {
+				i += 3
+				i = skipSpace(s.buf[:s.end], i)
+			}
+			s.pos = i
+			if i < s.end && s.buf[i] != '{' && s.buf[i] != '[' && looksLikeCSV(s.buf[i:s.end]) {
+				s.csv = newCSVSplitter(io.MultiReader(bytes.NewReader(append([]byte(nil), s.buf[i:s.end]...)), s.r), s.lineAt(i), s.off+int64(i))
+				return s.csv.next()
+			}
+		}
+		if i >= s.end {
+			s.pos = i
+			if !s.fill(s.pos) {
+				return Record{}, s.endErr()
+			}
+			continue
+		}
+		s.pos = i
+		c := s.buf[i]
+		top := byte(0)
+		if len(s.frames) > 0 {
+			top = s.frames[len(s.frames)-1]
+		}
+		switch {
+		case c == '{':
+			rec, err := s.object(i)
+			if rec.Data == nil && err == nil {
+				continue // entered an envelope
+			}
+			return rec, err
+		case c == ',' && top != 0:
+			s.pos++
+			continue
+		case c == ']' && top == frameArray:
+			s.pos++
+			s.frames = s.frames[:len(s.frames)-1]
+			continue
+		case c == '[' && top != frameEnvelope:
+			s.frames = append(s.frames, frameArray)
+			s.pos++
+			continue
+		case c == '}' && top == frameEnvelope:
+			s.pos++
+			s.frames = s.frames[:len(s.frames)-1]
+			continue
+		case c == '"' && top == frameEnvelope:
+			// A trailing key of an envelope, such as @odata.nextLink.
+			if err := s.skipMember(i); err != nil {
+				return Record{}, err
+			}
+			continue
+		case top == frameArray && (c == '"' || scalarByte[c]):
+			start, end, err := s.scanValue(i)
+			if err != nil {
+				return Record{}, err
+			}
+			s.pos = end
+			return Record{}, s.recErr(start, ReasonNotObject, errors.New("array element is not a JSON object"))
+		default:
+			return Record{}, s.fail(i, i, ReasonInvalidJSON, badByte(s.buf, i, "a JSON object"))
+		}
+	}
+}
+
+func (s *Splitter) endErr() error {
+	if s.readErr != nil {
+		return s.readErr
+	}
+	if len(s.frames) > 0 {
+		err := s.recErr(s.end, ReasonTruncated, errors.New("input ended inside an array or envelope"))
+		s.frames = nil
+		return err
+	}
+	return io.EOF
+}
+
+func (s *Splitter) recErr(i int, reason string, err error) *RecordError {
+	return &RecordError{Line: s.lineAt(i), Offset: s.off + int64(i), Reason: reason, Err: err}
+}
+
+// fail reports a problem with the record that starts at start, found at
+// at, and arranges to resume after the broken record. Where the record ends
+// is unknowable once it is broken, so indentation decides: lines indented
+// deeper than the record's first line belong to it (pretty-printed JSON),
+// as does a closing bracket at the same depth; the next line indented no
+// deeper starts afresh. For NDJSON that is simply the next line, so a
+// truncated line followed by a good one loses only the truncated one.
+func (s *Splitter) fail(start, at int, reason string, err error) error {
+	re := s.recErr(start, reason, err)
+	if at > start && at <= s.end {
+		if n := bytes.Count(s.buf[start:at], []byte{'\n'}); n > 0 {
+			re.Err = fmt.Errorf("%w (at line %d)", err, re.Line+n)
+		}
+	}
+	ls := bytes.LastIndexByte(s.buf[:start], '\n') + 1
+	s.indent = start - ls
+	if nl := bytes.IndexByte(s.buf[start:s.end], '\n'); nl >= 0 {
+		s.pos = start + nl + 1
+	} else {
+		s.pos = s.end
+		s.skipLine = true
+	}
+	s.resync = true
+	return re
+}
+
+// skipToRecordLine drops the lines of a broken record (see fail).
+func (s *Splitter) skipToRecordLine() error {
+	for {
+		if s.skipLine {
+			nl := bytes.IndexByte(s.buf[s.pos:s.end], '\n')
+			if nl < 0 {
+				s.pos = s.end
+				if !s.fill(s.pos) {
+					s.resync, s.skipLine = false, false
+					return s.endErr()
+				}
+				continue
+			}
+			s.pos += nl + 1
+			s.skipLine = false
+		}
+		i := s.pos
+		for i < s.end && (s.buf[i] == ' ' || s.buf[i] == '\t' || s.buf[i] == '\r') {
+			i++
+		}
+		if i == s.end {
+			if !s.fill(s.pos) {
+				s.resync = false
+				return s.endErr()
+			}
+			continue
+		}
+		c := s.buf[i]
+		switch indent := i - s.pos; {
+		case c == '\n' || indent > s.indent:
+			s.skipLine = true
+		case indent == s.indent && (c == '}' || c == ']'):
+			// The broken record's own closing bracket.
+			s.skipLine = true
+			s.indent = math.MaxInt
+		default:
+			s.pos = i
+			s.resync = false
+			return nil
+		}
+	}
+}
+
+// scanValue validates the value at i, reading more input as needed, and
+// returns where the value now starts and ends in the buffer.
+func (s *Splitter) scanValue(i int) (start, end int, err error) {
+	for {
+		end, s.stack, err = skipValue(s.buf[:s.end], i, s.stack)
+		if err == nil {
+			return i, end, nil
+		}
+		if err != errShort {
+			var se *syntaxError
+			at := i
+			if errors.As(err, &se) {
+				at = se.off
+			}
+			return 0, 0, s.fail(i, at, ReasonInvalidJSON, err)
+		}
+		if s.end-i > s.max {
+			return 0, 0, s.fail(i, s.end, ReasonTooLarge, fmt.Errorf("record exceeds %d bytes", s.max))
+		}
+		var ok bool
+		if i, ok = s.more(i); !ok {
+			if s.readErr != nil {
+				return 0, 0, s.readErr
+			}
+			s.pos = s.end
+			return 0, 0, s.recErr(i, ReasonTruncated, errors.New("input ended inside a record"))
+		}
+	}
+}
+
+var (
+	keyRecords = []byte(`"records"`)
+	keyValue   = []byte(`"value"`)
+)
+
+// object handles a '{' at i: either an envelope whose array we enter (it
+// returns a zero Record and nil error), or a record.
+func (s *Splitter) object(i int) (Record, error) {
+	// Walk leading keys: @odata.* annotations may precede "value".
+	j := skipSpace(s.buf[:s.end], i+1)
+	for {
+		if s.end-j < 256 && !s.eof {
+			d := j - i
+			var ok bool
+			i, ok = s.more(i)
+			j = i + d
+			if ok {
+				continue
+			}
+		}
+		if j >= s.end || s.buf[j] != '"' {
+			break
+		}
+		kend, err := skipString(s.buf[:s.end], j)
+		if err != nil {
+			break // let scanValue report it
+		}
+		key := s.buf[j:kend]
+		k := skipSpace(s.buf[:s.end], kend)
+		if k >= s.end || s.buf[k] != ':' {
+			break
+		}
+		k = skipSpace(s.buf[:s.end], k+1)
+		if (bytes.Equal(key, keyRecords) || bytes.Equal(key, keyValue)) && k < s.end && s.buf[k] == '[' {
+			s.frames = append(s.frames, frameEnvelope, frameArray)
+			s.pos = k + 1
+			return Record{}, nil
+		}
+		if len(key) < 3 || key[1] != '@' {
+			break
+		}
+		// Skip the annotation's value and look at the next key.
+		vend, stack, err := skipValue(s.buf[:s.end], k, s.stack)
+		s.stack = stack
+		if err != nil {
+			break
+		}
+		j = skipSpace(s.buf[:s.end], vend)
+		if j < s.end && s.buf[j] == ',' {
+			j = skipSpace(s.buf[:s.end], j+1)
+			continue
+		}
+		break
+	}
+	i, end, err := s.scanValue(i)
+	if err != nil {
+		return Record{}, err
+	}
+	s.pos = end
+	return Record{Data: s.buf[i:end], Line: s.lineAt(i), Offset: s.off + int64(i)}, nil
+}
+
+// skipMember skips `"key": value` inside an envelope.
+func (s *Splitter) skipMember(i int) error {
+	for {
+		kend, err := skipString(s.buf[:s.end], i)
+		if err == nil {
+			k := skipSpace(s.buf[:s.end], kend)
+			if k < s.end && s.buf[k] != ':' {
+				return s.fail(i, k, ReasonInvalidJSON, badByte(s.buf, k, "':'"))
+			}
+			if k < s.end {
+				_, end, err := s.scanValue(k + 1)
+				if err != nil {
+					return err
+				}
+				s.pos = end
+				return nil
+			}
+		}
+		var ok bool
+		if i, ok = s.more(i); !ok {
+			s.pos = s.end
+			return s.recErr(i, ReasonTruncated, errors.New("input ended inside an envelope"))
+		}
+	}
+}
+
+// looksLikeCSV decides from the first line whether the input is a CSV export:
+// printable text with at least one comma.
+func looksLikeCSV(b []byte) bool {
+	line := b
+	if nl := bytes.IndexByte(b, '\n'); nl >= 0 {
+		line = b[:nl]
+	}
+	if !utf8.Valid(line) || !bytes.ContainsRune(line, ',') {
+		return false
+	}
+	for _, c := range line {
+		if c < 0x20 && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// csvSplitter reads a Log Analytics CSV export.
+type csvSplitter struct {
+	r       *csv.Reader
+	header  []string
+	line0   int
+	off0    int64
+	buf     []byte
+	lastErr bool
+}
+
+func newCSVSplitter(r io.Reader, line int, off int64) *csvSplitter {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	return &csvSplitter{r: cr, line0: line, off0: off}
+}
+
+func (c *csvSplitter) next() (Record, error) {
+	for {
+		row, err := c.r.Read()
+		line, _ := c.r.FieldPos(0)
+		line += c.line0 - 1
+		if err == io.EOF {
+			return Record{}, io.EOF
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return Record{}, &RecordError{Line: pe.StartLine + c.line0 - 1, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonCSV, Err: pe.Err}
+			}
+			return Record{}, err
+		}
+		if c.header == nil {
+			c.header = make([]string, len(row))
+			for i, h := range row {
+				c.header[i] = normaliseColumn(h)
+			}
+			continue
+		}
+		if len(row) == 1 && strings.TrimSpace(row[0]) == "" {
+			continue
+		}
+		if len(row) != len(c.header) {
+			return Record{}, &RecordError{Line: line, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonCSV,
+				Err: fmt.Errorf("row has %d fields, header has %d", len(row), len(c.header))}
+		}
+		c.buf = c.buf[:0]
+		c.buf = append(c.buf, '{')
+		for i, v := range row {
+			if v == "" {
+				continue
+			}
+			if len(c.buf) > 1 {
+				c.buf = append(c.buf, ',')
+			}
+			c.buf = appendJSONString(c.buf, c.header[i])
+			c.buf = append(c.buf, ':')
+			c.buf = appendJSONString(c.buf, v)
+		}
+		c.buf = append(c.buf, '}')
+		return Record{Data: c.buf, Line: line, Offset: c.off0 + c.r.InputOffset(), CSV: true}, nil
+	}
+}
+
+// normaliseColumn maps portal CSV headers such as "TimeGenerated [UTC]" or
+// "DeviceDetail_dynamic" onto Log Analytics column names.
+func normaliseColumn(h string) string {
+	h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+	if i := strings.Index(h, " ["); i > 0 && strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(h, "_dynamic")
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
