@@ -180,18 +180,21 @@ func NewAccountSet(accounts []Account) *AccountSet {
 // Accounts returns the configured accounts in order.
 func (s *AccountSet) Accounts() []Account { return s.list }
 
-// Match finds the account for an (id, upn) pair from a record. The object id
-// decides when the record carries one, because UPNs can be renamed; the UPN
-// is used only when the record has no id.
+// Match finds the account for an (id, upn) pair from a record. The object
+// id decides when both the record and the account have one, because UPNs can
+// be renamed and reused. The UPN decides when the record carries no id, or
+// when the account was configured by UPN alone (its id is unknown to us).
 func (s *AccountSet) Match(id, upn string) (Account, bool) {
-	if id = strings.TrimSpace(id); id != "" && !isZeroGUID(id) {
+	id = strings.TrimSpace(id)
+	if id != "" && !isZeroGUID(id) {
 		if i, ok := s.byID[FoldASCII(id)]; ok {
 			return s.list[i], true
 		}
-		return Account{}, false
+	} else {
+		id = ""
 	}
 	if upn = strings.TrimSpace(upn); upn != "" {
-		if i, ok := s.byUPN[FoldASCII(upn)]; ok {
+		if i, ok := s.byUPN[FoldASCII(upn)]; ok && (id == "" || s.list[i].ID == "") {
 			return s.list[i], true
 		}
 	}
