@@ -85,12 +85,13 @@ type Splitter struct {
 	gzipped  bool
 	skipLine bool
 	indent   int
+	prevNL   bool // the byte before buf[0] was a newline
 }
 
 // NewSplitter reads from r, transparently decompressing gzip input.
 func NewSplitter(r io.Reader) (*Splitter, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	s := &Splitter{line: 1, max: DefaultMaxRecord}
+	s := &Splitter{line: 1, max: DefaultMaxRecord, prevNL: true}
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -122,6 +123,7 @@ func (s *Splitter) fill(keep int) bool {
 		return false
 	}
 	if keep > 0 {
+		s.prevNL = s.buf[keep-1] == '\n'
 		s.countLines(keep)
 		n := copy(s.buf, s.buf[keep:s.end])
 		s.off += int64(keep)
@@ -345,11 +347,31 @@ func (s *Splitter) skipToRecordLine() error {
 	}
 }
 
+var nlBrace = []byte("\n{")
+
 // scanValue validates the value at i, reading more input as needed, and
 // returns where the value now starts and ends in the buffer.
+//
+// A record that starts in column 0 ends at the latest before the next line
+// that starts with '{' in column 0: that is how NDJSON looks after a writer
+// died mid-line, and without this rule the truncated line would swallow the
+// good records after it. Pretty-printed JSON indents nested objects, so it is
+// not affected.
 func (s *Splitter) scanValue(i int) (start, end int, err error) {
+	col0 := (i == 0 && s.prevNL) || (i > 0 && s.buf[i-1] == '\n')
 	for {
 		end, s.stack, err = skipValue(s.buf[:s.end], i, s.stack)
+		if col0 {
+			lim := s.end
+			if err == nil {
+				lim = end
+			}
+			if k := bytes.Index(s.buf[i:lim], nlBrace); k >= 0 {
+				re := s.recErr(i, ReasonInvalidJSON, fmt.Errorf("line %d ends inside the record (truncated line?)", s.lineAt(i)))
+				s.pos = i + k + 1
+				return 0, 0, re
+			}
+		}
 		if err == nil {
 			return i, end, nil
 		}
