@@ -44,6 +44,10 @@ func run(args []string) int {
 	if errors.As(err, &ue) || isFlagError(err) {
 		return exitUsage
 	}
+	var ce exitCodeError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
 	return exitFailure
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,8 @@ func (t *ident) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) == 0 || b[0] != '"' {
-		return &identError{got: describe(b)}
+		// An UnmarshalTypeError gets the field path added by encoding/json.
+		return &json.UnmarshalTypeError{Value: describe(b), Type: reflect.TypeFor[string]()}
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -60,13 +62,13 @@ func describe(b []byte) string {
 	}
 	switch b[0] {
 	case '{':
-		return "an object"
+		return "object"
 	case '[':
-		return "an array"
+		return "array"
 	case 't', 'f':
-		return "a boolean"
+		return "boolean"
 	}
-	return "a number"
+	return "number"
 }
 
 // flexBool accepts true/false as JSON booleans or as text ("True" in CSV).
@@ -105,8 +107,8 @@ func (d *dyn[T]) UnmarshalJSON(b []byte) error {
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
 		// A wrong-typed identity inside is rejected, as at top level.
-		var ie *identError
-		if errors.As(err, &ie) {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
 			return err
 		}
 		return nil
@@ -114,11 +116,6 @@ func (d *dyn[T]) UnmarshalJSON(b []byte) error {
 	d.V, d.OK = v, true
 	return nil
 }
-
-// identError reports an identity field of the wrong JSON type.
-type identError struct{ got string }
-
-func (e *identError) Error() string { return "expected a string, got " + e.got }
 
 // Time layouts seen in Entra exports: Graph and diagnostic records use ISO
 // 8601 with 0–7 fractional digits and Z or an offset; Log Analytics exports

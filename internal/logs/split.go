@@ -102,7 +102,7 @@ func NewSplitter(r io.Reader) (*Splitter, error) {
 	} else {
 		s.r = br
 	}
-	s.buf = make([]byte, 1<<20)
+	s.buf = make([]byte, 16<<10)
 	return s, nil
 }
 
@@ -131,7 +131,9 @@ func (s *Splitter) fill(keep int) bool {
 		s.lineOff -= keep
 		s.end = n
 	}
-	if s.end == len(s.buf) {
+	// Grow when full, and keep growing to 1 MiB while input keeps coming:
+	// small inputs stay cheap, large ones get large reads.
+	if s.end == len(s.buf) || (s.end > len(s.buf)/2 && len(s.buf) < 1<<20) {
 		if len(s.buf) >= s.max+1<<20 {
 			return false
 		}

@@ -28,22 +28,28 @@ type Evidence struct {
 
 // AlertFilter narrows Alerts. Zero values mean "any".
 type AlertFilter struct {
-	Rule      string
+	Rule string
+	// AccountID matches case-insensitively: log sources disagree on the case
+	// of the same Entra object id.
 	AccountID string
-	Since     time.Time
-	Limit     int
+	// Since keeps alerts whose EventTime is at or after it.
+	Since time.Time
+	// Limit caps how many of the newest matching alerts are returned.
+	Limit int
 }
 
 // Store is the persistence every command shares. Implementations must be safe
-// for concurrent use.
+// for concurrent use, also by several processes on one store, and return
+// times in UTC, exact to the nanosecond.
 type Store interface {
 	// AddAlert stores the alert and its evidence unless an alert with the same
 	// ID exists already. It reports whether the alert is new. Evidence is
-	// stored once per EventID however many alerts point at it.
+	// stored once per EventID however many alerts point at it; the first
+	// copy stored is kept.
 	AddAlert(ctx context.Context, a alert.Alert, ev Evidence) (inserted bool, err error)
 	// Alert returns one alert by ID, or ErrNotFound.
 	Alert(ctx context.Context, id string) (alert.Alert, error)
-	// Alerts lists alerts, newest event first.
+	// Alerts lists alerts, newest event first, ties in ID order.
 	Alerts(ctx context.Context, f AlertFilter) ([]alert.Alert, error)
 	// Evidence returns the raw record for an event id, or ErrNotFound.
 	Evidence(ctx context.Context, eventID string) (Evidence, error)

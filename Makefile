@@ -1,0 +1,45 @@
+# breakglass — see README.md.
+GO        ?= go
+BIN       := bin/breakglass
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X breakglass/internal/version.Version=$(VERSION) -X breakglass/internal/version.Commit=$(COMMIT)
+export CGO_ENABLED ?= 0
+
+.PHONY: all build test bench demo fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/breakglass
+
+# test: formatting, vet, then the whole suite with the race detector (which
+# needs cgo, so it is switched on for this step only).
+test:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/logs/ ./internal/scan/
+	./scripts/bench.sh
+
+# demo: scan a bundled example containing break-glass activity.
+demo: build
+	@echo "== breakglass scan over examples/ (config examples/breakglass.yaml)"
+	./$(BIN) scan --config examples/breakglass.yaml --no-store examples/logs/
+	@echo
+	@echo "The same alerts as JSON lines, for machines:"
+	./$(BIN) scan --config examples/breakglass.yaml --no-store --format json examples/logs/ 2>/dev/null | head -n 3
+
+# fuzz: run every fuzz target for FUZZTIME each.
+FUZZTIME ?= 60s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+	  done; done
+
+clean:
+	rm -rf bin data

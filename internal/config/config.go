@@ -1,0 +1,254 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+
+	"breakglass/internal/entra"
+)
+
+// Defaults for settings the file may leave out.
+const (
+	DefaultStorePath = "data/breakglass.db"
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "text"
+)
+
+// Log levels and formats accepted in log.level and log.format.
+var (
+	LogLevels  = []string{"debug", "info", "warn", "error"}
+	LogFormats = []string{"text", "json"}
+)
+
+// Config is a validated configuration with defaults applied.
+type Config struct {
+	Accounts []entra.Account `yaml:"accounts"`
+	Store    StoreConfig     `yaml:"store"`
+	Log      LogConfig       `yaml:"log"`
+	Path     string          `yaml:"-"` // file it was loaded from
+}
+
+// StoreConfig says where breakglass keeps its state.
+type StoreConfig struct {
+	// Path is the SQLite database file, relative to the working directory
+	// unless absolute.
+	Path string `yaml:"path"`
+}
+
+// LogConfig controls the daemon's own logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn or error
+	Format string `yaml:"format"` // text or json
+}
+
+// Load reads and parses the configuration file at path, expanding ${VAR}
+// references from the process environment. Its error, if any, is an
+// ErrorList; a missing file unwraps to fs.ErrNotExist.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// The PathError would repeat the file name the Error already leads with.
+		cause := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			cause = pe.Err
+		}
+		return nil, ErrorList{{File: path, Msg: "cannot read config file: " + cause.Error(), Err: err}}
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse parses a configuration document. name is the file name used in
+// messages and recorded as Config.Path; lookupEnv resolves ${VAR}
+// references (nil means an empty environment). On failure the error is an
+// ErrorList holding every problem found.
+func Parse(name string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if name == "" {
+		name = "<config>"
+	}
+	d := newDecoder(name, lookupEnv)
+	root := d.document(data)
+	if root == nil {
+		return nil, d.err()
+	}
+	c := &Config{Path: name}
+	d.decode(root, reflect.ValueOf(c).Elem(), "", root.Line)
+	c.validate(d)
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	c.applyDefaults()
+	return c, nil
+}
+
+// validate checks what the types cannot express and normalises values. It
+// skips fields that already failed to decode, so each mistake is reported
+// once.
+func (c *Config) validate(d *decoder) {
+	if !d.failed["accounts"] && len(c.Accounts) == 0 {
+		if line, ok := d.lines["accounts"]; ok {
+			d.errorf(line, "accounts", "empty; list at least one break-glass account (id: and/or upn:)")
+		} else {
+			d.errorf(0, "accounts", "missing; list at least one break-glass account (id: and/or upn:)")
+		}
+	}
+	firstID := map[string]int{}
+	firstUPN := map[string]int{}
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		f := "accounts[" + strconv.Itoa(i) + "]"
+		a.ID, a.UPN, a.Name = strings.TrimSpace(a.ID), strings.TrimSpace(a.UPN), strings.TrimSpace(a.Name)
+		fid, fupn := f+".id", f+".upn"
+		if d.failed[f] {
+			continue
+		}
+		// A field that failed to decode is empty here; it has its own error.
+		if a.ID == "" && a.UPN == "" && !d.failed[fid] && !d.failed[fupn] {
+			d.errorf(d.lines[f], f, "needs id: (the user's object id) or upn:, or both")
+			continue
+		}
+		if a.ID != "" {
+			switch {
+			case !isGUID(a.ID):
+				d.errorf(d.lines[fid], fid, "not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)")
+			case a.ID == "00000000-0000-0000-0000-000000000000":
+				d.errorf(d.lines[fid], fid, "the all-zero GUID is what Entra logs for no user; use the account's object id")
+			default:
+				d.unique(firstID, strings.ToLower(a.ID), i, "id")
+			}
+		}
+		if a.UPN != "" {
+			if !isUPN(a.UPN) {
+				d.errorf(d.lines[fupn], fupn, "not a user principal name (expected user@domain)")
+			} else {
+				d.unique(firstUPN, strings.ToLower(a.UPN), i, "upn")
+			}
+		}
+	}
+	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
+	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
+}
+
+// unique rejects a second account with the same id or UPN. Entra compares
+// both case-insensitively, so two spellings are the same account, and a
+// duplicate usually means a copy-paste that left another account out.
+func (d *decoder) unique(first map[string]int, key string, i int, attr string) {
+	j, dup := first[key]
+	if !dup {
+		first[key] = i
+		return
+	}
+	f := "accounts[" + strconv.Itoa(i) + "]." + attr
+	d.errorf(d.lines[f], f, "duplicate of accounts[%d] (line %d)", j, d.lines["accounts["+strconv.Itoa(j)+"]."+attr])
+}
+
+// oneOf normalises an enumerated setting; empty is allowed and later
+// replaced by the default.
+func (d *decoder) oneOf(field, value string, allowed []string) string {
+	v := strings.ToLower(strings.TrimSpace(value))
+	if v == "" || d.failed[field] {
+		return v
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	d.errorf(d.lines[field], field, "must be one of %s", strings.Join(allowed, ", "))
+	return v
+}
+
+func (c *Config) applyDefaults() {
+	if c.Store.Path == "" {
+		c.Store.Path = DefaultStorePath
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = DefaultLogFormat
+	}
+}
+
+// isGUID accepts the 8-4-4-4-12 form Entra uses for object ids, in either
+// case, without braces.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isUPN checks the shape user@domain.tld. It is deliberately loose about
+// the user part: guest UPNs such as alice_contoso.com#EXT#@tenant.onmicrosoft.com
+// are valid break-glass candidates in some tenants.
+func isUPN(s string) bool {
+	user, domain, ok := strings.Cut(s, "@")
+	if !ok || user == "" || strings.Contains(domain, "@") {
+		return false
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return false
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return false
+		}
+	}
+	return true
+}
+
+// Redacted renders the effective configuration, defaults included, as
+// YAML with every Secret shown as "<redacted>", for "config check" and for
+// attaching to support requests. Values expanded from the environment into
+// ordinary fields are shown expanded.
+func (c *Config) Redacted() ([]byte, error) {
+	eff := *c
+	eff.applyDefaults()
+	out, err := render(&eff)
+	if err != nil {
+		return nil, fmt.Errorf("config: rendering %s: %w", c.Path, err)
+	}
+	return out, nil
+}
+
+// render is the YAML encoding Redacted uses, separate so that tests can
+// check Secret redaction on types that have Secret fields.
+func render(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,350 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"breakglass/internal/entra"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden .err and .out files in testdata")
+
+// testEnv is the environment every fixture is parsed with, so that goldens
+// do not depend on the machine running the tests.
+var testEnv = map[string]string{
+	"BG_UPN":    "alice@contoso.com",
+	"BG_ID":     "0f8fad5b-d9cb-469f-a165-70867728950e",
+	"BG_EMPTY":  "",
+	"BG_LEVEL":  "debug",
+	"BG_SECRET": "s3cr3t-do-not-print",
+}
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+// golden compares got with the file at path, or rewrites it under -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("mismatch with %s (run go test -update if intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
+	}
+}
+
+func fixtures(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures in testdata/%s: %v", dir, err)
+	}
+	return files
+}
+
+func TestGoodFixtures(t *testing.T) {
+	for _, file := range fixtures(t, "good") {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Parse(name, data, lookup(testEnv))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if cfg.Path != name {
+				t.Errorf("Path = %q, want %q", cfg.Path, name)
+			}
+			out, err := cfg.Redacted()
+			if err != nil {
+				t.Fatalf("Redacted: %v", err)
+			}
+			golden(t, strings.TrimSuffix(file, ".yaml")+".out", out)
+
+			// The effective config must load back to itself, so operators
+			// can start from "config check" output.
+			if !bytes.Contains(out, []byte("$")) {
+				again, err := Parse(name, out, nil)
+				if err != nil {
+					t.Fatalf("Redacted output does not parse: %v\n%s", err, out)
+				}
+				if !reflect.DeepEqual(again, cfg) {
+					t.Errorf("round trip changed the config:\n got %+v\nwant %+v", again, cfg)
+				}
+			}
+		})
+	}
+}
+
+func TestBadFixtures(t *testing.T) {
+	for _, file := range fixtures(t, "bad") {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Parse(name, data, lookup(testEnv))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want error; config %+v", cfg)
+			}
+			if cfg != nil {
+				t.Errorf("Parse returned a config with an error")
+			}
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("error %T is not a non-empty ErrorList", err)
+			}
+			for i, e := range list {
+				if e.File != name || e.Msg == "" {
+					t.Errorf("element %d = %+v: want File %q and a message", i, e, name)
+				}
+				if i > 0 && list[i-1].Line > e.Line {
+					t.Errorf("not sorted by line: %d after %d", e.Line, list[i-1].Line)
+				}
+			}
+			msg := err.Error()
+			for k, v := range testEnv {
+				if len(v) > 8 && strings.Contains(msg, v) {
+					t.Errorf("error reveals the value of $%s:\n%s", k, msg)
+				}
+			}
+			golden(t, strings.TrimSuffix(file, ".yaml")+".err", []byte(msg+"\n"))
+		})
+	}
+}
+
+// TestGoldensHaveFixtures catches a golden left behind by a renamed fixture.
+func TestGoldensHaveFixtures(t *testing.T) {
+	for _, pat := range []string{"testdata/bad/*.err", "testdata/good/*.out"} {
+		goldens, _ := filepath.Glob(pat)
+		for _, g := range goldens {
+			src := strings.TrimSuffix(g, filepath.Ext(g)) + ".yaml"
+			if _, err := os.Stat(src); err != nil {
+				t.Errorf("%s has no fixture %s", g, src)
+			}
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	const guid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+	tests := []struct {
+		name    string
+		yaml    string
+		env     map[string]string
+		want    *Config  // checked when non-nil
+		wantErr []string // exact error lines, when non-nil
+	}{
+		{
+			name: "defaults and trimming",
+			yaml: "accounts:\n  - id: ' " + strings.ToUpper(guid) + " '\n    upn: ' BG@Contoso.com '\n    name: ' One '\n",
+			want: &Config{
+				Accounts: []entra.Account{{ID: strings.ToUpper(guid), UPN: "BG@Contoso.com", Name: "One"}},
+				Store:    StoreConfig{Path: DefaultStorePath},
+				Log:      LogConfig{Level: "info", Format: "text"},
+				Path:     "cfg.yaml",
+			},
+		},
+		{
+			name: "env set, default, empty and literal dollar",
+			yaml: "accounts:\n  - upn: ${U}\n    name: ${N:-none} ${E:-dflt} ${E} $$ ${X:-a:-b}\nstore: {path: '$HOME/${D}'}\n",
+			env:  map[string]string{"U": "bg@contoso.com", "E": "", "D": "x.db"},
+			want: &Config{
+				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "none dflt  $ a:-b"}},
+				Store:    StoreConfig{Path: "$HOME/x.db"},
+				Log:      LogConfig{Level: "info", Format: "text"},
+				Path:     "cfg.yaml",
+			},
+		},
+		{
+			name: "expanded values are not expanded again",
+			yaml: "accounts:\n  - upn: bg@contoso.com\n    name: ${N}\n",
+			env:  map[string]string{"N": "${OTHER} $$"},
+			want: &Config{
+				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "${OTHER} $$"}},
+				Store:    StoreConfig{Path: DefaultStorePath},
+				Log:      LogConfig{Level: "info", Format: "text"},
+				Path:     "cfg.yaml",
+			},
+		},
+		{
+			name: "expansion cannot change structure",
+			yaml: "accounts:\n  - upn: bg@contoso.com\n    name: ${N}\n",
+			env:  map[string]string{"N": "x\nstore: {path: evil}"},
+			want: &Config{
+				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "x\nstore: {path: evil}"}},
+				Store:    StoreConfig{Path: DefaultStorePath},
+				Log:      LogConfig{Level: "info", Format: "text"},
+				Path:     "cfg.yaml",
+			},
+		},
+		{
+			name:    "unset variable names field and variable",
+			yaml:    "accounts:\n  - upn: bg@contoso.com\n    name: ${NOPE}\n",
+			wantErr: []string{"cfg.yaml:3: accounts[0].name: environment variable NOPE is not set (use ${NOPE:-default} to give a fallback)"},
+		},
+		{
+			name:    "bad id from the environment does not echo the value",
+			yaml:    "accounts:\n  - id: ${ID}\n",
+			env:     map[string]string{"ID": "hunter2"},
+			wantErr: []string{"cfg.yaml:2: accounts[0].id: not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)"},
+		},
+		{
+			name:    "wrong type example from the spec",
+			yaml:    "accounts:\n  - upn: bg@contoso.com\nstore:\n  path: [a]\n",
+			wantErr: []string{"cfg.yaml:4: store.path: expected a string, got a sequence"},
+		},
+		{
+			name: "all errors collected",
+			yaml: "accounts:\n  - upnn: x\n  - id: nope\nlevel: 1\n",
+			wantErr: []string{
+				"cfg.yaml:2: accounts[0].upnn: unknown key (known: id, upn, name)",
+				"cfg.yaml:2: accounts[0]: needs id: (the user's object id) or upn:, or both",
+				"cfg.yaml:3: accounts[1].id: not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)",
+				"cfg.yaml:4: level: unknown key (known: accounts, store, log)",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("cfg.yaml", []byte(tt.yaml), lookup(tt.env))
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("no error; config %+v", cfg)
+				}
+				if got, want := err.Error(), strings.Join(tt.wantErr, "\n"); got != want {
+					t.Errorf("error:\n%s\nwant:\n%s", got, want)
+				}
+				for _, v := range tt.env {
+					if strings.Contains(err.Error(), v) {
+						t.Errorf("error reveals an environment value")
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cfg, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", cfg, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorFields(t *testing.T) {
+	_, err := Parse("cfg.yaml", []byte("accounts:\n  - upn: a@b.c\n  - upnn: x\n"), nil)
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("%T is not an ErrorList", err)
+	}
+	want := &Error{File: "cfg.yaml", Line: 3, Field: "accounts[1].upnn", Msg: "unknown key (known: id, upn, name)"}
+	if len(list) < 1 || !reflect.DeepEqual(list[0], want) {
+		t.Errorf("first error = %+v, want %+v", list[0], want)
+	}
+	var one *Error
+	if !errors.As(err, &one) || one.Line != 3 {
+		t.Errorf("errors.As(*Error) = %+v", one)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Run("missing file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nope.yaml")
+		_, err := Load(path)
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("errors.Is(err, fs.ErrNotExist) = false for %v", err)
+		}
+		if want := path + ": cannot read config file: no such file or directory"; err == nil || err.Error() != want {
+			t.Errorf("error = %v, want %s", err, want)
+		}
+	})
+	t.Run("directory", func(t *testing.T) {
+		dir := t.TempDir()
+		_, err := Load(dir)
+		if err == nil || !strings.HasPrefix(err.Error(), dir+": cannot read config file: ") {
+			t.Errorf("error = %v", err)
+		}
+	})
+	t.Run("process environment", func(t *testing.T) {
+		t.Setenv("BREAKGLASS_TEST_UPN", "env@contoso.com")
+		path := filepath.Join(t.TempDir(), "cfg.yaml")
+		if err := os.WriteFile(path, []byte("accounts:\n  - upn: ${BREAKGLASS_TEST_UPN}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Path != path || cfg.Accounts[0].UPN != "env@contoso.com" {
+			t.Errorf("got %+v", cfg)
+		}
+	})
+}
+
+func TestRedactedAppliesDefaults(t *testing.T) {
+	c := &Config{Accounts: []entra.Account{{UPN: "a@b.c"}}}
+	out, err := c.Redacted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\nlog:\n  level: info\n  format: text\n"
+	if string(out) != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+	if c.Store.Path != "" {
+		t.Errorf("Redacted modified its receiver")
+	}
+}
+
+func TestValidators(t *testing.T) {
+	guids := map[string]bool{
+		"3f2504e0-4f89-11d3-9a0c-0305e82c3301":   true,
+		"3F2504E0-4F89-11D3-9A0C-0305E82C3301":   true,
+		"3f2504e0-4f89-11d3-9a0c-0305e82c330":    false,
+		"3f2504e0-4f89-11d3-9a0c-0305e82c330g":   false,
+		"3f2504e0x4f89-11d3-9a0c-0305e82c3301":   false,
+		"{3f2504e0-4f89-11d3-9a0c-0305e82c3301}": false,
+		"":                                       false,
+	}
+	for s, want := range guids {
+		if got := isGUID(s); got != want {
+			t.Errorf("isGUID(%q) = %v, want %v", s, got, want)
+		}
+	}
+	upns := map[string]bool{
+		"bg@contoso.com":                 true,
+		"a_b.com#EXT#@t.onmicrosoft.com": true,
+		"bg@contoso":                     false,
+		"@contoso.com":                   false,
+		"bg@":                            false,
+		"b g@contoso.com":                false,
+		"a@b@contoso.com":                false,
+		"bg@contoso..com":                false,
+		"bg@-contoso.com":                false,
+		"bg@contoso.com\n":               false,
+	}
+	for s, want := range upns {
+		if got := isUPN(s); got != want {
+			t.Errorf("isUPN(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package logs
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"breakglass/internal/entra"
+)
+
+func addSeeds(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*"))
+	real, _ := filepath.Glob(filepath.Join("testdata", "real", "*.json"))
+	for _, p := range append(files, real...) {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 1<<16 {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"records":[{"category":"SignInLogs","properties":{}}]}`))
+	f.Add([]byte("\xef\xbb\xbf[{\"Type\":\"AuditLogs\",\"InitiatedBy\":\"{\\\"user\\\":{}}\"}]"))
+}
+
+// FuzzSplitter: any input is split without panicking or looping, records are
+// JSON objects within the input, and errors carry a reason.
+func FuzzSplitter(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		sp, err := NewSplitter(bytes.NewReader(in))
+		if err != nil {
+			return // bad gzip header
+		}
+		for i := 0; i < 4*len(in)+16; i++ {
+			r, err := sp.Next()
+			if err == io.EOF {
+				return
+			}
+			var re *RecordError
+			if errors.As(err, &re) {
+				if re.Reason == "" || re.Line < 1 {
+					t.Fatalf("record error without place or reason: %+v", re)
+				}
+				continue
+			}
+			if err != nil {
+				if sp.Gzipped() {
+					return
+				}
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !sp.Gzipped() && !r.CSV && (r.Offset < 0 || r.Offset+int64(len(r.Data)) > int64(len(in))) {
+				t.Fatalf("record outside input: off %d len %d", r.Offset, len(r.Data))
+			}
+			if len(r.Data) == 0 || (r.Data[0] != '{') {
+				t.Fatalf("record is not an object: %q", r.Data)
+			}
+		}
+		t.Fatalf("splitter did not finish")
+	})
+}
+
+// FuzzDecode: classification and decoding never panic, and a record that
+// decodes has a time and a monitored category.
+func FuzzDecode(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := Classify(in)
+		var ev entra.Event
+		if err := Decode(in, c, &ev); err == nil {
+			if ev.Time.IsZero() && !c.Monitored() {
+				t.Fatalf("decoded without time or category: %+v", ev)
+			}
+			var de *DecodeError
+			_ = errors.As(err, &de)
+		} else {
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Reason == "" {
+				t.Fatalf("decode error without reason: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzParseTime: never panics; a parsed time is UTC.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"2024-06-20T05:12:33Z", "2019-03-12T16:02:15.5522137+00:00", "4/28/2021, 2:08:45.221 PM", "2021-08-02 13:29:25.983", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tm, err := ParseTime(s); err == nil && tm.Location().String() != "UTC" {
+			t.Fatalf("not UTC: %v", tm)
+		}
+	})
+}
+
+// FuzzPrefilter: the prefilter never rejects a record in which a needle
+// occurs in any ASCII case.
+func FuzzPrefilter(f *testing.F) {
+	f.Add([]byte(`{"userId":"7D5F3B2A-4c1e-4f6b-9a8d-2e3c4b5a6f70"}`), uint8(3))
+	f.Add([]byte(`{"u":"Bg-Admin1@Contoso.onmicrosoft.com"}`), uint8(0))
+	needles := []string{"7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70", "bg-admin1@contoso.onmicrosoft.com"}
+	p := NewPrefilter(needles)
+	f.Fuzz(func(t *testing.T, in []byte, flip uint8) {
+		for _, n := range needles {
+			idx := bytes.Index(lowerASCII(nil, in), []byte(n))
+			if idx >= 0 && !p.Match(in) {
+				t.Fatalf("prefilter missed %q in %q", n, in)
+			}
+		}
+		// Insert a needle with some letters upper-cased and check it is found.
+		n := []byte(needles[int(flip)%2])
+		for i := range n {
+			if flip&(1<<(i%8)) != 0 && n[i] >= 'a' && n[i] <= 'z' {
+				n[i] -= 32
+			}
+		}
+		mid := len(in) / 2
+		rec := append(append(append([]byte{}, in[:mid]...), n...), in[mid:]...)
+		if !p.Match(rec) {
+			t.Fatalf("prefilter missed inserted needle in %q", rec)
+		}
+	})
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Whole-program throughput of `breakglass scan` against two yardsticks on the
+# same file, in the same run: a naive scanner that fully decodes every record
+# with encoding/json, and `grep -c -F <one account id>`, the floor for just
+# reading the bytes. Each figure is the best of RUNS runs, the file is in the
+# page cache, and absolute numbers vary by machine: compare the ratios.
+set -euo pipefail
+COUNT=${COUNT:-200000}
+RUNS=${RUNS:-3}
+SHAPES=${SHAPES:-storage eventhub}
+BIN=${BIN:-bin/breakglass}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+go build -o "$work/naivescan" ./bench/naivescan
+cat > "$work/bench.yaml" <<'YAML'
+accounts:
+  - id: 6a1e3f0c-2b7d-4c59-9e84-0d2f5a7b1c93
+    upn: bg-alpha@contoso.onmicrosoft.com
+    name: Break glass alpha
+  - id: c4f8b2d1-7e3a-4a06-8b5d-91e2f0c3a7d4
+    upn: bg-bravo@contoso.onmicrosoft.com
+    name: Break glass bravo
+YAML
+id=6a1e3f0c-2b7d-4c59-9e84-0d2f5a7b1c93
+ids=$id,c4f8b2d1-7e3a-4a06-8b5d-91e2f0c3a7d4
+
+# best_of CMD...: runs the command RUNS times, prints the fastest wall time in seconds.
+best_of() {
+  local best=""
+  for _ in $(seq "$RUNS"); do
+    local s e t
+    s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
+    t=$(echo "$e - $s" | bc -l)
+    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+  done
+  echo "$best"
+}
+
+printf '\n%-9s %-9s %10s %12s %9s %s\n' shape tool seconds records/s MB/s "vs naive / vs grep"
+for shape in $SHAPES; do
+  f="$work/$shape.json"
+  "$BIN" simulate --config "$work/bench.yaml" --shape "$shape" --count "$COUNT" --seed 7 --bg-share 0.001 --out "$f" 2>/dev/null
+  size=$(stat -c %s "$f")
+  recs=$COUNT
+  cat "$f" > /dev/null # warm the page cache
+  t_scan=$(best_of "$BIN" scan --config "$work/bench.yaml" --no-store --format json "$f")
+  t_naive=$(best_of "$work/naivescan" "$ids" "$f")
+  t_grep=$(best_of grep -c -F "$id" "$f")
+  for row in "breakglass $t_scan" "naive $t_naive" "grep $t_grep"; do
+    set -- $row
+    rps=$(echo "$recs / $2" | bc -l); mbs=$(echo "$size / 1000000 / $2" | bc -l)
+    rel=""
+    if [ "$1" = breakglass ]; then
+      rel=$(printf '%.1fx faster / %.2fx slower' "$(echo "$t_naive / $t_scan" | bc -l)" "$(echo "$t_scan / $t_grep" | bc -l)")
+    fi
+    printf '%-9s %-9s %10.3f %12.0f %9.1f %s\n' "$shape" "$1" "$2" "$rps" "$mbs" "$rel"
+  done
+done
+printf '\n%d records per shape, %s; best of %d runs; %s\n' "$COUNT" "$(nproc) CPUs" "$RUNS" "$(go version | cut -d' ' -f3)"
