@@ -61,10 +61,10 @@ func TestScanShapes(t *testing.T) {
 			"bg.change Directory_aaaa0003-0000-4000-8000-000000000003_ABCDE_3 " + upn3,
 			"bg.change Directory_aaaa0005-0000-4000-8000-000000000005_ABCDE_5 " + bg1,
 		}},
-		"eventhub.json":   diag,
-		"PT1H.json":       diag,
-		"PT1H.json.gz":    diag,
-		"la-signinlogs.json": {records: map[string]int64{A: 2}, alerts: []string{"bg.signin 33333333-0000-4000-8000-000000000001 " + bg1}},
+		"eventhub.json":            diag,
+		"PT1H.json":                diag,
+		"PT1H.json.gz":             diag,
+		"la-signinlogs.json":       {records: map[string]int64{A: 2}, alerts: []string{"bg.signin 33333333-0000-4000-8000-000000000001 " + bg1}},
 		"la-noninteractive.ndjson": {records: map[string]int64{N: 2}, alerts: []string{"bg.signin 33333333-0000-4000-8000-000000000003 " + strings.ToUpper(bg2)}},
 		"la-auditlogs.csv": {records: map[string]int64{AU: 3}, alerts: []string{
 			"bg.activity Directory_cccc0002-0000-4000-8000-000000000002_QWERT_2 " + strings.ToUpper(bg2),
@@ -86,7 +86,7 @@ func TestScanShapes(t *testing.T) {
 		"empty.json": {},
 		"real/beta-signin-list.example1.response.json": {records: map[string]int64{A: 1},
 			alerts: []string{"bg.signin 1691d37b-8579-43a7-966a-0f35583c1300 26be570a-1111-5555-b4e2-a37c6808512d"}},
-		"real/v1.0-signin-list.example1.response.json":       {skipped: map[string]int64{"invalid_json": 1}},
+		"real/v1.0-signin-list.example1.response.json":         {skipped: map[string]int64{"invalid_json": 1}},
 		"real/v1.0-directoryaudit-list.example1.response.json": {records: map[string]int64{AU: 1}, alerts: []string{"bg.change id bob@contoso.com"}},
 		"real/v1.0-directoryaudit-list.example2.response.json": {records: map[string]int64{AU: 1}},
 		"real/otrf-AADAuditEvents.json": {records: map[string]int64{AU: 4}, alerts: []string{
