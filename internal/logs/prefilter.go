@@ -12,26 +12,72 @@ import (
 // break-glass accounts. It must never say no to a record that full decoding
 // would match; it may say yes to records that do not match (they are then
 // decoded and discarded). A record can only match if one of the accounts'
-// ids or UPNs appears in it, case-insensitively, unless JSON escapes hide
-// it, so records with \u escapes are always passed on.
+// ids or UPNs appears in it, ASCII-case-insensitively (entra.FoldASCII is
+// how accounts are compared), unless a JSON \u escape hides it, so records
+// with \u escapes are always passed on.
+//
+// The search is Wu–Manber: a window as long as the shortest needle slides
+// over the record, and a table indexed by the case-folded last two bytes of
+// the window says how far it may jump. Most bigrams of a log record occur in
+// no needle, so most of the record is jumped over, like grep's Boyer–Moore.
 type Prefilter struct {
-	needles [][]byte
-	scratch []byte
+	needles [][]byte // folded
+	m       int      // shortest needle length: the window
+	shift   []uint8  // by folded bigram; 0 means "a needle may end here"
+	bucket  map[uint16][]int
 }
 
 var escU = []byte(`\u`)
 
+// fold maps A-Z to a-z and every other byte to itself.
+var fold = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i + 'a' - 'A')
+		}
+	}
+	return
+}()
+
 // NewPrefilter builds a prefilter for the needles (ids and UPNs).
 func NewPrefilter(needles []string) *Prefilter {
-	p := &Prefilter{}
+	p := &Prefilter{bucket: map[uint16][]int{}}
 	for _, n := range needles {
 		n := entra.FoldASCII(n)
-		if n != "" {
+		if n != "" && !slices.ContainsFunc(p.needles, func(b []byte) bool { return string(b) == n }) {
 			p.needles = append(p.needles, []byte(n))
 		}
 	}
-	// Longer needles first: a GUID is more selective than a short UPN.
-	slices.SortFunc(p.needles, func(a, b []byte) int { return len(b) - len(a) })
+	if len(p.needles) == 0 {
+		return p
+	}
+	p.m = len(p.needles[0])
+	for _, n := range p.needles {
+		p.m = min(p.m, len(n))
+	}
+	if p.m < 2 {
+		return p // one-byte needles: fall back to the plain search
+	}
+	// Windows longer than 255 cannot be expressed in a uint8 shift.
+	p.m = min(p.m, 255)
+	p.shift = make([]uint8, 1<<16)
+	def := uint8(p.m - 1)
+	for i := range p.shift {
+		p.shift[i] = def
+	}
+	for ni, n := range p.needles {
+		for j := 0; j+2 <= p.m; j++ {
+			bg := uint16(n[j]) | uint16(n[j+1])<<8
+			s := uint8(p.m - 2 - j)
+			if s < p.shift[bg] {
+				p.shift[bg] = s
+			}
+			if s == 0 {
+				p.bucket[bg] = append(p.bucket[bg], ni)
+			}
+		}
+	}
 	return p
 }
 
@@ -43,13 +89,43 @@ func (p *Prefilter) Match(rec []byte) bool {
 	if bytes.Contains(rec, escU) {
 		return true
 	}
-	p.scratch = lowerASCII(p.scratch, rec)
-	for _, n := range p.needles {
-		if bytes.Contains(p.scratch, n) {
-			return true
+	if p.shift == nil {
+		for _, n := range p.needles {
+			if bytes.Contains(lowerASCII(nil, rec), n) {
+				return true
+			}
 		}
+		return false
+	}
+	m := p.m
+	for pos := m - 2; pos+1 < len(rec); {
+		bg := uint16(fold[rec[pos]]) | uint16(fold[rec[pos+1]])<<8
+		if s := p.shift[bg]; s != 0 {
+			pos += int(s)
+			continue
+		}
+		start := pos + 2 - m
+		for _, ni := range p.bucket[bg] {
+			if equalFold(rec[start:], p.needles[ni]) {
+				return true
+			}
+		}
+		pos++
 	}
 	return false
+}
+
+// equalFold reports whether s starts with the folded needle n.
+func equalFold(s, n []byte) bool {
+	if len(s) < len(n) {
+		return false
+	}
+	for i, c := range n {
+		if fold[s[i]] != c {
+			return false
+		}
+	}
+	return true
 }
 
 const (

@@ -351,6 +351,45 @@ func (s *Splitter) skipToRecordLine() error {
 
 var nlBrace = []byte("\n{")
 
+// wholeLine is the NDJSON fast path. A top-level object that starts a line,
+// ends that line with '}', and has balanced brackets on it is the record:
+// storage PT1H.json files and NDJSON exports are written that way. Its
+// grammar is not checked here, which is the point: records that cannot
+// concern a break-glass account are never parsed, and the ones that can are
+// decoded (and so validated) by encoding/json. Anything else takes the
+// validating path. start is where the record now begins (reading more input
+// moves the buffer), whether or not ok.
+func (s *Splitter) wholeLine(i int) (start, end int, ok bool) {
+	if !((i == 0 && s.prevNL) || (i > 0 && s.buf[i-1] == '\n')) {
+		return i, 0, false
+	}
+	for {
+		nl := bytes.IndexByte(s.buf[i:s.end], '\n')
+		if nl < 0 {
+			if s.eof || s.end-i > s.max {
+				return i, 0, false
+			}
+			var more bool
+			if i, more = s.more(i); !more {
+				return i, 0, false
+			}
+			continue
+		}
+		line := s.buf[i : i+nl]
+		e := len(line)
+		for e > 0 && (line[e-1] == '\r' || line[e-1] == ' ' || line[e-1] == '\t') {
+			e--
+		}
+		line = line[:e]
+		if e < 2 || line[e-1] != '}' ||
+			bytes.Count(line, []byte{'{'}) != bytes.Count(line, []byte{'}'}) ||
+			bytes.Count(line, []byte{'['}) != bytes.Count(line, []byte{']'}) {
+			return i, 0, false
+		}
+		return i, i + e, true
+	}
+}
+
 // scanValue validates the value at i, reading more input as needed, and
 // returns where the value now starts and ends in the buffer.
 //
@@ -452,6 +491,14 @@ func (s *Splitter) object(i int) (Record, error) {
 			continue
 		}
 		break
+	}
+	if len(s.frames) == 0 {
+		var end int
+		var ok bool
+		if i, end, ok = s.wholeLine(i); ok {
+			s.pos = end
+			return Record{Data: s.buf[i:end], Line: s.lineAt(i), Offset: s.off + int64(i)}, nil
+		}
 	}
 	i, end, err := s.scanValue(i)
 	if err != nil {
