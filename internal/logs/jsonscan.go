@@ -285,3 +285,48 @@ func skipValue(b []byte, i int, stack []byte) (int, []byte, error) {
 		}
 	}
 }
+
+// structural marks the bytes skipBalanced must look at.
+var structural = func() (t [256]bool) {
+	for _, c := range []byte(`"{}[]`) {
+		t[c] = true
+	}
+	return
+}()
+
+// skipBalanced finds the end of the object or array at b[i] by tracking
+// strings and bracket depth only. It is the element splitter for envelopes
+// ({"records":[...]}): like the NDJSON line path it leaves the grammar to
+// encoding/json, which decodes every record that can match an account.
+// Brackets must still pair up, which catches most truncation.
+func skipBalanced(b []byte, i int, stack []byte) (int, []byte, error) {
+	stack = stack[:0]
+	for i < len(b) {
+		c := b[i]
+		if !structural[c] {
+			i++
+			continue
+		}
+		switch c {
+		case '"':
+			j, err := skipString(b, i)
+			if err != nil {
+				return 0, stack, err
+			}
+			i = j
+			continue
+		case '{', '[':
+			stack = append(stack, c)
+		default: // '}' or ']'
+			if len(stack) == 0 || (stack[len(stack)-1] == '{') != (c == '}') {
+				return 0, stack, &syntaxError{off: i, msg: "invalid JSON: mismatched bracket"}
+			}
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				return i + 1, stack, nil
+			}
+		}
+		i++
+	}
+	return 0, stack, errShort
+}

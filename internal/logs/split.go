@@ -59,8 +59,11 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // frame kinds on the container stack.
 const (
 	frameArray    = 'A' // inside an array whose elements are records
+	frameRecords  = 'R' // inside the array of an Event Hubs {"records":[...]} payload
 	frameEnvelope = 'E' // inside {"records":[...]} or {"value":[...]} after its array
 )
+
+func isArray(f byte) bool { return f == frameArray || f == frameRecords }
 
 // Splitter yields the records of one input stream. It reads JSON documents
 // one after another (NDJSON, pretty-printed or concatenated), descends into
@@ -233,7 +236,7 @@ func (s *Splitter) Next() (Record, error) {
 		case c == ',' && top != 0:
 			s.pos++
 			continue
-		case c == ']' && top == frameArray:
+		case c == ']' && isArray(top):
 			s.pos++
 			s.frames = s.frames[:len(s.frames)-1]
 			continue
@@ -251,7 +254,7 @@ func (s *Splitter) Next() (Record, error) {
 				return Record{}, err
 			}
 			continue
-		case top == frameArray && (c == '"' || scalarByte[c]):
+		case isArray(top) && (c == '"' || scalarByte[c]):
 			start, end, err := s.scanValue(i)
 			if err != nil {
 				return Record{}, err
@@ -401,7 +404,14 @@ func (s *Splitter) wholeLine(i int) (start, end int, ok bool) {
 func (s *Splitter) scanValue(i int) (start, end int, err error) {
 	col0 := (i == 0 && s.prevNL) || (i > 0 && s.buf[i-1] == '\n')
 	for {
-		end, s.stack, err = skipValue(s.buf[:s.end], i, s.stack)
+		// Event Hubs payloads are written by Azure Monitor, one per message,
+		// and are the bulk of a streaming feed: their records are split by
+		// bracket depth alone, and validated only if they are decoded.
+		if len(s.frames) > 0 && s.frames[len(s.frames)-1] == frameRecords && s.buf[i] == '{' {
+			end, s.stack, err = skipBalanced(s.buf[:s.end], i, s.stack)
+		} else {
+			end, s.stack, err = skipValue(s.buf[:s.end], i, s.stack)
+		}
 		if col0 {
 			lim := s.end
 			if err == nil {
@@ -472,7 +482,11 @@ func (s *Splitter) object(i int) (Record, error) {
 		}
 		k = skipSpace(s.buf[:s.end], k+1)
 		if (bytes.Equal(key, keyRecords) || bytes.Equal(key, keyValue)) && k < s.end && s.buf[k] == '[' {
-			s.frames = append(s.frames, frameEnvelope, frameArray)
+			arr := byte(frameArray)
+			if bytes.Equal(key, keyRecords) {
+				arr = frameRecords
+			}
+			s.frames = append(s.frames, frameEnvelope, arr)
 			s.pos = k + 1
 			return Record{}, nil
 		}
