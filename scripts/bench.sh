@@ -7,7 +7,7 @@
 set -euo pipefail
 COUNT=${COUNT:-200000}
 RUNS=${RUNS:-3}
-SHAPES=${SHAPES:-storage eventhub}
+SHAPES=${SHAPES:-storage eventhub graph la-json la-ndjson mixed}
 BIN=${BIN:-bin/breakglass}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -99,11 +99,10 @@ func Classify(rec []byte) Class {
 	var (
 		graphSignIn, laFlag, laAudit, laSignIn bool
 		isInteractive                          = -1 // -1 unknown, 0 false, 1 true
-		eventType, laCategory                  string
+		eventType                              string
 		hasUser, hasSP, hasMSI                 bool
 		laUser, laSignInCol                    bool
 		laType                                 string
-		stack                                  []byte
 	)
 	i := skipSpace(rec, 0)
 	if i >= len(rec) || rec[i] != '{' {
@@ -125,8 +124,7 @@ func Classify(rec []byte) Class {
 			break
 		}
 		vstart := skipSpace(rec, i+1)
-		vend, st, err := skipValue(rec, vstart, stack)
-		stack = st
+		vend, err := skipAny(rec, vstart)
 		if err != nil {
 			break
 		}
@@ -134,7 +132,7 @@ func Classify(rec []byte) Class {
 		i = vend
 		switch string(key) {
 		case "category":
-			if cat, ok := diagCategories[stringValue(val)]; ok {
+			if cat, ok := diagCategories[string(rawString(val))]; ok {
 				if cat == "" {
 					cat = stringValue(val)
 				}
@@ -143,19 +141,18 @@ func Classify(rec []byte) Class {
 		case "activityDateTime":
 			return Class{Shape: ShapeGraphAudit, Category: entra.CategoryAudit}
 		case "Type":
-			laType = stringValue(val)
-			if cat, ok := laTables[laType]; ok {
+			if cat, ok := laTables[string(rawString(val))]; ok {
 				return Class{Shape: ShapeLogAnalytics, Category: cat}
 			}
+			laType = stringValue(val)
 		case "Category":
-			laCategory = stringValue(val)
-			if laSignInCategories[laCategory] {
-				return Class{Shape: ShapeLogAnalytics, Category: laCategory}
+			if laSignInCategories[string(rawString(val))] {
+				return Class{Shape: ShapeLogAnalytics, Category: stringValue(val)}
 			}
 		case "createdDateTime":
 			graphSignIn = true
 		case "signInEventTypes":
-			eventType = firstString(val)
+			eventType = firstEventType(val)
 		case "isInteractive", "IsInteractive":
 			switch string(bytes.Trim(val, `"`)) {
 			case "true", "True", "TRUE":
@@ -235,6 +232,34 @@ func stringValue(v []byte) string {
 		return ""
 	}
 	return s
+}
+
+// rawString returns a JSON string's bytes without quotes when it has no
+// escapes, and nil otherwise; map lookups with it do not allocate.
+func rawString(v []byte) []byte {
+	if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+		return nil
+	}
+	return v[1 : len(v)-1]
+}
+
+// firstEventType returns the category for the first of signInEventTypes
+// without allocating in the common case of a plain array of strings.
+func firstEventType(v []byte) string {
+	if len(v) > 0 && v[0] == '[' {
+		i := skipSpace(v, 1)
+		if i < len(v) && v[i] == '"' {
+			if j, err := skipString(v, i); err == nil {
+				for name := range eventTypeCategory {
+					if string(v[i+1:j-1]) == name {
+						return name
+					}
+				}
+				return ""
+			}
+		}
+	}
+	return firstString(v)
 }
 
 // firstString returns the first element of a JSON array of strings, or the

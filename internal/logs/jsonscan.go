@@ -295,12 +295,14 @@ var structural = func() (t [256]bool) {
 }()
 
 // skipBalanced finds the end of the object or array at b[i] by tracking
-// strings and bracket depth only. It is the element splitter for envelopes
-// ({"records":[...]}): like the NDJSON line path it leaves the grammar to
-// encoding/json, which decodes every record that can match an account.
-// Brackets must still pair up, which catches most truncation.
-func skipBalanced(b []byte, i int, stack []byte) (int, []byte, error) {
-	stack = stack[:0]
+// strings and bracket depth only. It is the element splitter for machine-
+// written payloads ({"records":[...]}): like the NDJSON line path it leaves
+// the grammar to encoding/json, which decodes every record that can match an
+// account. Brackets must still pair up (checked to a depth of 64), which
+// catches most truncation. It does not allocate.
+func skipBalanced(b []byte, i int) (int, error) {
+	var kinds uint64 // bit d set: level d is an object
+	depth := 0
 	for i < len(b) {
 		c := b[i]
 		if !structural[c] {
@@ -311,22 +313,50 @@ func skipBalanced(b []byte, i int, stack []byte) (int, []byte, error) {
 		case '"':
 			j, err := skipString(b, i)
 			if err != nil {
-				return 0, stack, err
+				return 0, err
 			}
 			i = j
 			continue
 		case '{', '[':
-			stack = append(stack, c)
-		default: // '}' or ']'
-			if len(stack) == 0 || (stack[len(stack)-1] == '{') != (c == '}') {
-				return 0, stack, &syntaxError{off: i, msg: "invalid JSON: mismatched bracket"}
+			if depth < 64 {
+				kinds &^= 1 << depth
+				if c == '{' {
+					kinds |= 1 << depth
+				}
 			}
-			stack = stack[:len(stack)-1]
-			if len(stack) == 0 {
-				return i + 1, stack, nil
+			depth++
+		default: // '}' or ']'
+			depth--
+			if depth < 0 || (depth < 64 && (kinds>>depth&1 == 1) != (c == '}')) {
+				return 0, &syntaxError{off: i, msg: "invalid JSON: mismatched bracket"}
+			}
+			if depth == 0 {
+				return i + 1, nil
 			}
 		}
 		i++
 	}
-	return 0, stack, errShort
+	return 0, errShort
+}
+
+// skipAny skips the value at b[i] without checking its grammar: the
+// classifier walks records whose boundaries are already known.
+func skipAny(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errShort
+	}
+	switch b[i] {
+	case '{', '[':
+		return skipBalanced(b, i)
+	case '"':
+		return skipString(b, i)
+	}
+	j := i
+	for j < len(b) && scalarByte[b[j]] {
+		j++
+	}
+	if j == i {
+		return 0, badByte(b, i, "a value")
+	}
+	return j, nil
 }

@@ -39,6 +39,12 @@ type Record struct {
 	Line   int    // 1-based line on which the record starts
 	Offset int64  // byte offset of the record in the decompressed input
 	CSV    bool
+	// Payload marks a whole one-line Event Hubs payload ({"records":[...]})
+	// or Graph page ({"value":[...]}),
+	// returned only after SetPayloads(true). The caller splits it with
+	// NewPayloadSplitter, typically on another goroutine: that is how a scan
+	// spreads the bulk of an Event Hubs feed over several cores.
+	Payload bool
 }
 
 // RecordError reports input that could not be split into records. The
@@ -89,6 +95,10 @@ type Splitter struct {
 	skipLine bool
 	indent   int
 	prevNL   bool // the byte before buf[0] was a newline
+	payloads bool
+	// depthOnly splits array elements by bracket depth (see skipBalanced):
+	// set for one-line payloads, which machines write.
+	depthOnly bool
 }
 
 // NewSplitter reads from r, transparently decompressing gzip input.
@@ -107,6 +117,17 @@ func NewSplitter(r io.Reader) (*Splitter, error) {
 	}
 	s.buf = make([]byte, 16<<10)
 	return s, nil
+}
+
+// SetPayloads makes Next return one-line Event Hubs payloads and Graph
+// pages whole (see Record.Payload) instead of their records.
+func (s *Splitter) SetPayloads(on bool) { s.payloads = on }
+
+// NewPayloadSplitter splits a payload returned with Record.Payload; line and
+// offset are the payload's, so records report their place in the input.
+func NewPayloadSplitter(data []byte, line int, offset int64) *Splitter {
+	return &Splitter{buf: data, end: len(data), eof: true, line: line, off: offset,
+		max: DefaultMaxRecord, prevNL: true, started: true, depthOnly: true}
 }
 
 // SetMaxRecord changes the largest record accepted.
@@ -363,7 +384,14 @@ var nlBrace = []byte("\n{")
 // validating path. start is where the record now begins (reading more input
 // moves the buffer), whether or not ok.
 func (s *Splitter) wholeLine(i int) (start, end int, ok bool) {
-	if !((i == 0 && s.prevNL) || (i > 0 && s.buf[i-1] == '\n')) {
+	inArray := len(s.frames) > 0
+	ls := i
+	if inArray { // array elements may be indented
+		for ls > 0 && (s.buf[ls-1] == ' ' || s.buf[ls-1] == '\t') {
+			ls--
+		}
+	}
+	if !((ls == 0 && s.prevNL) || (ls > 0 && s.buf[ls-1] == '\n')) {
 		return i, 0, false
 	}
 	for {
@@ -381,6 +409,9 @@ func (s *Splitter) wholeLine(i int) (start, end int, ok bool) {
 		line := s.buf[i : i+nl]
 		e := len(line)
 		for e > 0 && (line[e-1] == '\r' || line[e-1] == ' ' || line[e-1] == '\t') {
+			e--
+		}
+		if inArray && e > 0 && line[e-1] == ',' { // "{...}," in an array
 			e--
 		}
 		line = line[:e]
@@ -407,8 +438,8 @@ func (s *Splitter) scanValue(i int) (start, end int, err error) {
 		// Event Hubs payloads are written by Azure Monitor, one per message,
 		// and are the bulk of a streaming feed: their records are split by
 		// bracket depth alone, and validated only if they are decoded.
-		if len(s.frames) > 0 && s.frames[len(s.frames)-1] == frameRecords && s.buf[i] == '{' {
-			end, s.stack, err = skipBalanced(s.buf[:s.end], i, s.stack)
+		if len(s.frames) > 0 && (s.frames[len(s.frames)-1] == frameRecords || s.depthOnly) && s.buf[i] == '{' {
+			end, err = skipBalanced(s.buf[:s.end], i)
 		} else {
 			end, s.stack, err = skipValue(s.buf[:s.end], i, s.stack)
 		}
@@ -481,14 +512,29 @@ func (s *Splitter) object(i int) (Record, error) {
 			break
 		}
 		k = skipSpace(s.buf[:s.end], k+1)
-		if (bytes.Equal(key, keyRecords) || bytes.Equal(key, keyValue)) && k < s.end && s.buf[k] == '[' {
+		// key points into the buffer, which reading more input may move.
+		isRecords, isValue := bytes.Equal(key, keyRecords), bytes.Equal(key, keyValue)
+		if s.payloads && len(s.frames) == 0 && (isRecords || isValue) {
+			d := k - i
+			var end int
+			var ok bool
+			if i, end, ok = s.wholeLine(i); ok {
+				s.pos = end
+				return Record{Data: s.buf[i:end], Line: s.lineAt(i), Offset: s.off + int64(i), Payload: true}, nil
+			}
+			k = i + d
+		}
+		if (isRecords || isValue) && k < s.end && s.buf[k] == '[' {
 			arr := byte(frameArray)
-			if bytes.Equal(key, keyRecords) {
+			if isRecords {
 				arr = frameRecords
 			}
 			s.frames = append(s.frames, frameEnvelope, arr)
 			s.pos = k + 1
 			return Record{}, nil
+		}
+		if isRecords || isValue {
+			break // "records" or "value" that is not an array: a plain record
 		}
 		if len(key) < 3 || key[1] != '@' {
 			break
@@ -506,7 +552,7 @@ func (s *Splitter) object(i int) (Record, error) {
 		}
 		break
 	}
-	if len(s.frames) == 0 {
+	if len(s.frames) == 0 || s.frames[len(s.frames)-1] == frameArray {
 		var end int
 		var ok bool
 		if i, end, ok = s.wholeLine(i); ok {

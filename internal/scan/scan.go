@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +32,8 @@ type Options struct {
 	// Exhaustive decodes every record instead of prefiltering. It exists to
 	// check the fast path and to validate whole files.
 	Exhaustive bool
+	// Workers is how many goroutines decode one input (0 = GOMAXPROCS).
+	Workers int
 }
 
 // Problem is one skipped piece of input.
@@ -107,19 +111,23 @@ func (s *Stats) init() {
 // Categories returns the record categories seen, sorted.
 func (s *Stats) Categories() []string { return slices.Sorted(maps.Keys(s.Records)) }
 
-// Scanner scans inputs. It is not safe for concurrent use; make one per
-// goroutine.
+// Scanner scans inputs. One Scanner scans one input at a time; it spreads
+// each input's records over Workers goroutines.
 type Scanner struct {
 	opts     Options
 	pre      *logs.Prefilter
 	det      *detect.Detector
-	alerts   []alert.Alert
+	workers  int
 	progress atomic.Int64
 }
 
 // New returns a Scanner.
 func New(o Options) *Scanner {
-	return &Scanner{opts: o, pre: logs.NewPrefilter(o.Accounts.Needles()), det: detect.New(o.Accounts)}
+	w := o.Workers
+	if w <= 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	return &Scanner{opts: o, pre: logs.NewPrefilter(o.Accounts.Needles()), det: detect.New(o.Accounts), workers: w}
 }
 
 // Progress returns the input bytes consumed so far; safe to call from
@@ -139,9 +147,35 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Scan reads one input named name and calls emit for every alert. An error
-// from emit stops the scan and is returned. Bad records never stop it; read
-// errors end this input and are returned after counting.
+// batch carries records from the splitter to a worker and the worker's
+// results on to the collector, which hands them out in input order.
+type batch struct {
+	seq   int
+	data  []byte
+	items []item
+	// results
+	stats    Stats
+	problems []Problem
+	findings []Finding
+	err      error
+}
+
+type item struct {
+	start, end int
+	line       int
+	offset     int64
+	payload    bool              // a whole one-line payload to split
+	rerr       *logs.RecordError // a problem found while splitting, in input order
+}
+
+const (
+	batchBytes = 512 << 10
+	batchItems = 1024
+)
+
+// Scan reads one input named name and calls emit for every alert, in input
+// order. An error from emit stops the scan and is returned. Bad records never
+// stop it; read errors end this input and are returned after counting.
 func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader, st *Stats, emit func(Finding) error) error {
 	st.init()
 	start := time.Now()
@@ -155,65 +189,254 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader, st *Stats,
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	sp.SetMaxRecord(s.opts.MaxRecord)
-	var ev entra.Event
+	sp.SetPayloads(s.workers > 1)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *batch, s.workers)
+	done := make(chan *batch, s.workers)
+	free := make(chan *batch, 3*s.workers+2)
+	for range cap(free) {
+		free <- &batch{data: make([]byte, 0, batchBytes)}
+	}
+	var wg sync.WaitGroup
+	for range s.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := worker{s: s, name: name}
+			for b := range work {
+				w.process(b)
+				done <- b
+			}
+		}()
+	}
+	collected := make(chan error, 1)
+	go func() { collected <- s.collect(ctx, cancel, done, free, st, emit) }()
+
+	readErr := s.produce(ctx, sp, work, free)
+	close(work)
+	wg.Wait()
+	close(done)
+	emitErr := <-collected
+	switch {
+	case emitErr != nil:
+		return emitErr
+	case readErr != nil:
+		st.Skipped[logs.ReasonReadError]++
+		s.problem(name, 0, cr.c, logs.ReasonReadError, readErr)
+		return fmt.Errorf("%s: %w", name, readErr)
+	}
+	return ctx.Err()
+}
+
+// produce splits the input into batches of records and whole one-line
+// payloads; the workers do everything else. It returns a read error, if any.
+func (s *Scanner) produce(ctx context.Context, sp *logs.Splitter, work chan<- *batch, free chan *batch) error {
+	// A fixed set of batches circulates: the splitter waits for one to come
+	// back rather than allocating, which bounds memory and keeps the
+	// garbage collector out of the hot loop.
+	next := func() *batch {
+		select {
+		case b := <-free:
+			return b
+		case <-ctx.Done():
+			return &batch{}
+		}
+	}
+	b := next()
+	seq := 0
+	send := func() bool {
+		if len(b.items) == 0 {
+			return true
+		}
+		b.seq = seq
+		seq++
+		select {
+		case work <- b:
+		case <-ctx.Done():
+			return false
+		}
+		b = next()
+		return true
+	}
+	add := func(data []byte, it item) bool {
+		it.start = len(b.data)
+		b.data = append(b.data, data...)
+		it.end = len(b.data)
+		b.items = append(b.items, it)
+		if len(b.data) >= batchBytes || len(b.items) >= batchItems {
+			return send()
+		}
+		return true
+	}
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
-			return ctx.Err()
+			return nil
 		}
 		rec, err := sp.Next()
 		if err != nil {
 			if err == io.EOF {
+				send()
 				return nil
 			}
 			var re *logs.RecordError
 			if errors.As(err, &re) {
-				st.Skipped[re.Reason]++
-				s.problem(name, re.Line, re.Offset, re.Reason, re.Err)
+				b.items = append(b.items, item{rerr: re})
 				continue
 			}
-			st.Skipped[logs.ReasonReadError]++
-			s.problem(name, 0, cr.c, logs.ReasonReadError, err)
-			return fmt.Errorf("%s: %w", name, err)
+			send()
+			return err
 		}
-		cls := logs.Classify(rec.Data)
-		if cls.Shape == logs.ShapeUnknown {
-			st.Skipped[logs.ReasonUnknownShape]++
-			s.problem(name, rec.Line, rec.Offset, logs.ReasonUnknownShape, errors.New("not a recognised Entra sign-in or audit record"))
+		if !add(rec.Data, item{line: rec.Line, offset: rec.Offset, payload: rec.Payload}) {
+			return nil
+		}
+	}
+}
+
+var errUnknownShape = errors.New("not a recognised Entra sign-in or audit record")
+
+// collect merges worker results in input order and emits findings.
+func (s *Scanner) collect(ctx context.Context, cancel func(), done <-chan *batch, free chan<- *batch, st *Stats, emit func(Finding) error) error {
+	pending := map[int]*batch{}
+	next := 0
+	var failed error
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			b, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			st.Merge(&b.stats)
+			st.Files-- // Merge counts a file per batch
+			if s.opts.Problem != nil {
+				for _, p := range b.problems {
+					s.opts.Problem(p)
+				}
+			}
+			if failed != nil || ctx.Err() != nil {
+				continue
+			}
+			for _, f := range b.findings {
+				if err := emit(f); err != nil {
+					failed = err
+					cancel()
+					break
+				}
+			}
+			b.reset()
+			select {
+			case free <- b:
+			default:
+			}
+		}
+	}
+	return failed
+}
+
+func (b *batch) reset() {
+	*b = batch{data: b.data[:0], items: b.items[:0], problems: b.problems[:0], findings: b.findings[:0]}
+}
+
+// worker holds one goroutine's scratch state.
+type worker struct {
+	s      *Scanner
+	name   string
+	ev     entra.Event
+	alerts []alert.Alert
+}
+
+func (w *worker) process(b *batch) {
+	b.stats.init()
+	b.stats.Files = 1
+	for _, it := range b.items {
+		if it.rerr != nil {
+			w.recordError(b, it.rerr)
 			continue
 		}
+		data := b.data[it.start:it.end]
+		if !it.payload {
+			w.record(b, data, it.line, it.offset)
+			continue
+		}
+		ps := logs.NewPayloadSplitter(data, it.line, it.offset)
+		for {
+			rec, err := ps.Next()
+			if err == io.EOF {
+				break
+			}
+			var re *logs.RecordError
+			if errors.As(err, &re) {
+				w.recordError(b, re)
+				continue
+			}
+			if err != nil {
+				break // cannot happen: the payload is in memory
+			}
+			w.record(b, rec.Data, rec.Line, rec.Offset)
+		}
+	}
+}
+
+func (w *worker) recordError(b *batch, re *logs.RecordError) {
+	b.stats.Skipped[re.Reason]++
+	w.problem(b, re.Line, re.Offset, re.Reason, re.Err)
+}
+
+func (w *worker) problem(b *batch, line int, off int64, reason string, err error) {
+	if w.s.opts.Problem == nil {
+		return
+	}
+	b.problems = append(b.problems, Problem{Source: fmt.Sprintf("%s:%d", w.name, line), Offset: off, Reason: reason, Err: err})
+}
+
+func (w *worker) record(b *batch, data []byte, line int, offset int64) {
+	st := &b.stats
+	cls := logs.Classify(data)
+	if cls.Shape == logs.ShapeUnknown {
+		st.Skipped[logs.ReasonUnknownShape]++
+		w.problem(b, line, offset, logs.ReasonUnknownShape, errUnknownShape)
+		return
+	}
+	if !cls.Monitored() {
 		st.Records[cls.Category]++
-		if !cls.Monitored() {
-			st.Skipped[logs.ReasonOtherCategory]++
-			continue
+		st.Skipped[logs.ReasonOtherCategory]++
+		return
+	}
+	if !w.s.opts.Exhaustive && !w.s.pre.Match(data) {
+		st.Records[cls.Category]++
+		return
+	}
+	w.decode(b, data, cls, line, offset)
+}
+
+// decode decodes a record that may concern an account and runs the rules.
+func (w *worker) decode(b *batch, data []byte, cls logs.Class, line int, offset int64) {
+	st := &b.stats
+	if err := logs.Decode(data, cls, &w.ev); err != nil {
+		reason := logs.ReasonBadField
+		var de *logs.DecodeError
+		if errors.As(err, &de) {
+			reason = de.Reason
 		}
-		if !s.opts.Exhaustive && !s.pre.Match(rec.Data) {
-			continue
-		}
-		if err := logs.Decode(rec.Data, cls, &ev); err != nil {
-			reason := logs.ReasonBadField
-			var de *logs.DecodeError
-			if errors.As(err, &de) {
-				reason = de.Reason
-			}
-			st.Records[cls.Category]--
-			st.Skipped[reason]++
-			s.problem(name, rec.Line, rec.Offset, reason, err)
-			continue
-		}
-		source := fmt.Sprintf("%s:%d", name, rec.Line)
-		s.alerts = s.det.Detect(s.alerts[:0], &ev, source)
-		if len(s.alerts) == 0 {
-			continue
-		}
-		st.Matched++
-		raw := append([]byte(nil), rec.Data...)
-		evc := ev
-		for _, a := range s.alerts {
-			st.Alerts++
-			if err := emit(Finding{Alert: a, Event: &evc, Raw: raw}); err != nil {
-				return err
-			}
-		}
+		st.Skipped[reason]++
+		w.problem(b, line, offset, reason, err)
+		return
+	}
+	st.Records[cls.Category]++
+	w.alerts = w.s.det.Detect(w.alerts[:0], &w.ev, fmt.Sprintf("%s:%d", w.name, line))
+	if len(w.alerts) == 0 {
+		return
+	}
+	st.Matched++
+	raw := append([]byte(nil), data...)
+	ev := w.ev
+	for _, a := range w.alerts {
+		st.Alerts++
+		b.findings = append(b.findings, Finding{Alert: a, Event: &ev, Raw: raw})
 	}
 }
 
