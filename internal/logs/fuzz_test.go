@@ -3,9 +3,11 @@ package logs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"breakglass/internal/entra"
@@ -58,6 +60,61 @@ func FuzzSplitter(f *testing.F) {
 			}
 		}
 		t.Fatalf("splitter did not finish")
+	})
+}
+
+// splitAll returns every record of in as "line:offset:data", and whether any
+// problem was reported. With payloads on, payloads are split the way scan
+// workers split them.
+func splitAll(in []byte, payloads bool) (out []string, problems bool) {
+	sp, err := NewSplitter(bytes.NewReader(in))
+	if err != nil {
+		return nil, true
+	}
+	sp.SetPayloads(payloads)
+	for n := 0; n < 4*len(in)+16; n++ {
+		r, err := sp.Next()
+		if err == io.EOF {
+			return out, problems
+		}
+		if err != nil {
+			problems = true
+			continue
+		}
+		if !r.Payload {
+			out = append(out, fmt.Sprintf("%d:%d:%s", r.Line, r.Offset, r.Data))
+			continue
+		}
+		ps := NewPayloadSplitter(append([]byte(nil), r.Data...), r.Line, r.Offset)
+		for {
+			pr, err := ps.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				problems = true
+				continue
+			}
+			out = append(out, fmt.Sprintf("%d:%d:%s", pr.Line, pr.Offset, pr.Data))
+		}
+	}
+	return out, true
+}
+
+// FuzzPayloadSplit: for input that both modes split without problems,
+// handing one-line payloads to NewPayloadSplitter yields exactly the records
+// that splitting in place does.
+func FuzzPayloadSplit(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		direct, p1 := splitAll(in, false)
+		viaPayload, p2 := splitAll(in, true)
+		if p1 || p2 {
+			return
+		}
+		if strings.Join(direct, "\n") != strings.Join(viaPayload, "\n") {
+			t.Fatalf("payload mode differs:\n%q\n%q", direct, viaPayload)
+		}
 	})
 }
 
