@@ -140,6 +140,11 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
+			// Entra has no events before 2000 or after 9999; such a time
+			// is a corrupt field, not an event time.
+			if y := t.UTC().Year(); y < 2000 || y > 9999 {
+				return time.Time{}, fmt.Errorf("implausible timestamp %q", s)
+			}
 			return t.UTC(), nil
 		}
 	}
