@@ -96,6 +96,7 @@ type Splitter struct {
 	indent   int
 	prevNL   bool // the byte before buf[0] was a newline
 	payloads bool
+	partial  int64 // offset of a record cut off by the end of input, or -1
 	// depthOnly splits array elements by bracket depth (see skipBalanced):
 	// set for one-line payloads, which machines write.
 	depthOnly bool
@@ -104,7 +105,7 @@ type Splitter struct {
 // NewSplitter reads from r, transparently decompressing gzip input.
 func NewSplitter(r io.Reader) (*Splitter, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	s := &Splitter{line: 1, max: DefaultMaxRecord, prevNL: true}
+	s := &Splitter{line: 1, max: DefaultMaxRecord, prevNL: true, partial: -1}
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -127,7 +128,7 @@ func (s *Splitter) SetPayloads(on bool) { s.payloads = on }
 // offset are the payload's, so records report their place in the input.
 func NewPayloadSplitter(data []byte, line int, offset int64) *Splitter {
 	return &Splitter{buf: data, end: len(data), eof: true, line: line, off: offset,
-		max: DefaultMaxRecord, prevNL: true, started: true, depthOnly: true}
+		max: DefaultMaxRecord, prevNL: true, started: true, depthOnly: true, partial: -1}
 }
 
 // SetMaxRecord changes the largest record accepted.
@@ -301,7 +302,25 @@ func (s *Splitter) endErr() error {
 }
 
 func (s *Splitter) recErr(i int, reason string, err error) *RecordError {
-	return &RecordError{Line: s.lineAt(i), Offset: s.off + int64(i), Reason: reason, Err: err}
+	re := &RecordError{Line: s.lineAt(i), Offset: s.off + int64(i), Reason: reason, Err: err}
+	if reason == ReasonTruncated && s.partial < 0 {
+		s.partial = re.Offset
+	}
+	return re
+}
+
+// Consumed is how far into the (decompressed) input the splitter has
+// finished: past every record and every skipped piece, but not into a record
+// that the input ended in the middle of. A follower of a growing file resumes
+// there, so a record caught half-written is read whole next time.
+func (s *Splitter) Consumed() int64 {
+	if s.csv != nil {
+		return s.csv.off0 + s.csv.r.InputOffset()
+	}
+	if s.partial >= 0 {
+		return s.partial
+	}
+	return s.off + int64(s.pos)
 }
 
 // fail reports a problem with the record that starts at start, found at

@@ -272,3 +272,26 @@ func TestCorruptGzip(t *testing.T) {
 		t.Error("no records before the corruption")
 	}
 }
+
+func TestConsumed(t *testing.T) {
+	rec := `{"id":"a"}`
+	for _, tt := range []struct {
+		in   string
+		want int
+	}{
+		{rec + "\n" + rec + "\n", 2*len(rec) + 2},
+		{rec + "\n" + rec[:5], len(rec) + 1},                    // half-written last line
+		{"[" + rec + "," + rec[:4], 1 + len(rec) + 1},           // cut inside an array
+		{rec + "\n\x00garbage\n" + rec + "\n", 2*len(rec) + 11}, // bad input is consumed too
+	} {
+		sp, _ := NewSplitter(strings.NewReader(tt.in))
+		for {
+			if _, err := sp.Next(); err == io.EOF {
+				break
+			}
+		}
+		if got := sp.Consumed(); got != int64(tt.want) {
+			t.Errorf("Consumed(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}

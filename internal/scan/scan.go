@@ -64,6 +64,10 @@ type Stats struct {
 	Matched int64            // records that concerned a break-glass account
 	Alerts  int64            // alerts raised, before dedupe against a store
 	Elapsed time.Duration
+	// Consumed is how far the last input was read completely (see
+	// logs.Splitter.Consumed): a record cut off by the end of the input is
+	// not counted, so a follower can resume at its start.
+	Consumed int64
 }
 
 // TotalRecords sums Records.
@@ -215,6 +219,7 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader, st *Stats,
 	go func() { collected <- s.collect(ctx, cancel, done, free, st, emit) }()
 
 	readErr := s.produce(ctx, sp, work, free)
+	st.Consumed = sp.Consumed()
 	close(work)
 	wg.Wait()
 	close(done)
