@@ -34,6 +34,9 @@ type Config struct {
 	Accounts []entra.Account `yaml:"accounts"`
 	Store    StoreConfig     `yaml:"store"`
 	Log      LogConfig       `yaml:"log"`
+	Server   ServerConfig    `yaml:"server"`
+	Sources  []SourceConfig  `yaml:"sources"`
+	Notify   NotifyConfig    `yaml:"notify"`
 	Path     string          `yaml:"-"` // file it was loaded from
 }
 
@@ -136,6 +139,7 @@ func (c *Config) validate(d *decoder) {
 	}
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
+	c.validateServe(d)
 }
 
 // unique rejects a second account with the same id or UPN. Entra compares
@@ -177,6 +181,7 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = DefaultLogFormat
 	}
+	c.applyServeDefaults()
 }
 
 // isGUID accepts the 8-4-4-4-12 form Entra uses for object ids, in either

@@ -44,8 +44,8 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Redacted: %v", err)
 		}
-		if bytes.Contains(out, []byte("$")) {
-			return // would be expanded again on reload
+		if bytes.Contains(out, []byte("$")) || bytes.Contains(out, []byte("<redacted>")) {
+			return // would be expanded again on reload, or hides a secret
 		}
 		again, err := Parse("fuzz.yaml", out, nil)
 		if err != nil {

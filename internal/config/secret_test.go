@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -104,5 +105,30 @@ func TestSecretFromEnvironment(t *testing.T) {
 	want := "name: hook\ntoken: <redacted>\nheaders:\n  X-Key: <redacted>\nbackup: <redacted>\nlist:\n  - <redacted>\n"
 	if string(out) != want {
 		t.Errorf("rendered:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestServeSecretsRedacted: tokens, webhook URLs and header values from the
+// daemon's config never reach config check output.
+func TestServeSecretsRedacted(t *testing.T) {
+	data, err := os.ReadFile("testdata/good/serve.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse("serve.yaml", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.Redacted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"s3cret-token-value", "XXXXSECRETXXXX", "abcdef-secret", "hooks.example.com"} {
+		if strings.Contains(string(out), secret) || strings.Contains(fmt.Sprintf("%+v", cfg), secret) {
+			t.Errorf("secret %q visible", secret)
+		}
+	}
+	if cfg.Sources[1].Token.Reveal() != "s3cret-token-value" {
+		t.Error("token not kept")
 	}
 }

@@ -1,0 +1,244 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for the daemon.
+const (
+	DefaultListen     = "127.0.0.1:8080"
+	DefaultMaxBody    = 10 << 20
+	DefaultFilePoll   = 250 * time.Millisecond
+	SourceTypeFile    = "file"
+	SourceTypeHTTP    = "http"
+	ChannelConsole    = "console"
+	ChannelWebhook    = "webhook"
+	DefaultWebhookTTL = 10 * time.Second
+)
+
+// ServerConfig is the daemon's own HTTP endpoint: health and metrics.
+type ServerConfig struct {
+	Listen string `yaml:"listen"` // host:port, default 127.0.0.1:8080
+}
+
+// SourceConfig is one item of sources:. Which keys apply depends on type.
+type SourceConfig struct {
+	Type string `yaml:"type"` // file or http
+	Name string `yaml:"name"` // unique; default "<type>-<n>"
+
+	// file
+	Path string        `yaml:"path,omitempty"` // glob or directory
+	Poll time.Duration `yaml:"poll,omitempty"` // how often to look for new data, default 250ms
+
+	// http
+	Listen  string `yaml:"listen,omitempty"`   // host:port for POST /ingest
+	Token   Secret `yaml:"token,omitempty"`    // required bearer token
+	MaxBody int64  `yaml:"max_body,omitempty"` // bytes, default 10 MiB
+
+	// MaxSilence raises bg.silence when the source delivers nothing for this
+	// long (0: never). A monitor whose feed stops silently is worse than none.
+	MaxSilence time.Duration `yaml:"max_silence,omitempty"`
+}
+
+// NotifyConfig routes alerts to action groups. Every alert goes to every
+// group.
+type NotifyConfig struct {
+	Groups []GroupConfig `yaml:"groups"`
+}
+
+// GroupConfig is an action group: a name and its channels.
+type GroupConfig struct {
+	Name     string          `yaml:"name"`
+	Channels []ChannelConfig `yaml:"channels"`
+}
+
+// ChannelConfig is one way of reaching people.
+type ChannelConfig struct {
+	Type string `yaml:"type"` // console or webhook
+	// URL of a webhook. It is a Secret because chat webhooks (Teams, Slack)
+	// carry their credential in the URL.
+	URL     Secret            `yaml:"url,omitempty"`
+	Headers map[string]Secret `yaml:"headers,omitempty"`
+	Timeout time.Duration     `yaml:"timeout,omitempty"` // per request, default 10s
+}
+
+// Target names a channel for the outbox: "group/index-type", stable while
+// the config keeps the channel in place.
+func (g GroupConfig) Target(i int) string {
+	return g.Name + "/" + strconv.Itoa(i+1) + "-" + g.Channels[i].Type
+}
+
+// Targets lists every channel of every group.
+func (n NotifyConfig) Targets() []string {
+	var out []string
+	for _, g := range n.Groups {
+		for i := range g.Channels {
+			out = append(out, g.Target(i))
+		}
+	}
+	return out
+}
+
+func (c *Config) validateServe(d *decoder) {
+	if c.Server.Listen != "" && !d.failed["server.listen"] {
+		if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+			d.errorf(d.lines["server.listen"], "server.listen", "not host:port")
+		}
+	}
+	names := map[string]int{}
+	listens := map[string]string{}
+	if c.Server.Listen != "" {
+		listens[c.Server.Listen] = "server.listen"
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		f := "sources[" + strconv.Itoa(i) + "]"
+		if d.failed[f] {
+			continue
+		}
+		s.Type = strings.ToLower(strings.TrimSpace(s.Type))
+		if s.Name == "" {
+			s.Name = s.Type + "-" + strconv.Itoa(i+1)
+		}
+		if j, dup := names[s.Name]; dup {
+			d.errorf(d.lines[f+".name"], f+".name", "duplicate of sources[%d]", j)
+		}
+		names[s.Name] = i
+		// Keys of the other type are mistakes, not harmless extras.
+		notFor := func(key, typ string) {
+			if line, ok := d.lines[f+"."+key]; ok {
+				d.errorf(line, f+"."+key, "not used by type %s", typ)
+			}
+		}
+		if s.MaxSilence < 0 {
+			d.errorf(d.lines[f+".max_silence"], f+".max_silence", "must not be negative")
+		}
+		switch s.Type {
+		case SourceTypeFile:
+			if s.Path == "" && !d.failed[f+".path"] {
+				d.errorf(d.lines[f], f+".path", "required for type file (a glob or a directory)")
+			}
+			if s.Poll < 0 {
+				d.errorf(d.lines[f+".poll"], f+".poll", "must not be negative")
+			}
+			notFor("listen", s.Type)
+			notFor("token", s.Type)
+			notFor("max_body", s.Type)
+		case SourceTypeHTTP:
+			switch {
+			case s.Listen == "" && !d.failed[f+".listen"]:
+				d.errorf(d.lines[f], f+".listen", "required for type http (host:port)")
+			case s.Listen != "":
+				if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+					d.errorf(d.lines[f+".listen"], f+".listen", "not host:port")
+				} else if other, dup := listens[s.Listen]; dup {
+					d.errorf(d.lines[f+".listen"], f+".listen", "same address as %s", other)
+				} else {
+					listens[s.Listen] = f + ".listen"
+				}
+			}
+			if s.Token == "" && !d.failed[f+".token"] {
+				d.errorf(d.lines[f], f+".token", "required for type http; use ${VAR} to take it from the environment")
+			}
+			if s.MaxBody < 0 {
+				d.errorf(d.lines[f+".max_body"], f+".max_body", "must not be negative")
+			}
+			notFor("path", s.Type)
+			notFor("poll", s.Type)
+		case "":
+			d.errorf(d.lines[f], f+".type", "required: file or http")
+		default:
+			d.errorf(d.lines[f+".type"], f+".type", "must be one of file, http")
+		}
+	}
+	groups := map[string]int{}
+	for i := range c.Notify.Groups {
+		g := &c.Notify.Groups[i]
+		f := "notify.groups[" + strconv.Itoa(i) + "]"
+		if d.failed[f] {
+			continue
+		}
+		if g.Name == "" {
+			d.errorf(d.lines[f], f+".name", "required")
+		} else if strings.Contains(g.Name, "/") {
+			d.errorf(d.lines[f+".name"], f+".name", "must not contain /")
+		} else if j, dup := groups[g.Name]; dup {
+			d.errorf(d.lines[f+".name"], f+".name", "duplicate of notify.groups[%d]", j)
+		}
+		groups[g.Name] = i
+		if len(g.Channels) == 0 && !d.failed[f+".channels"] {
+			d.errorf(d.lines[f], f+".channels", "list at least one channel")
+		}
+		for j := range g.Channels {
+			ch := &g.Channels[j]
+			cf := f + ".channels[" + strconv.Itoa(j) + "]"
+			if d.failed[cf] {
+				continue
+			}
+			ch.Type = strings.ToLower(strings.TrimSpace(ch.Type))
+			switch ch.Type {
+			case ChannelConsole:
+				for _, k := range []string{"url", "headers", "timeout"} {
+					if line, ok := d.lines[cf+"."+k]; ok {
+						d.errorf(line, cf+"."+k, "not used by type console")
+					}
+				}
+			case ChannelWebhook:
+				u, err := url.Parse(ch.URL.Reveal())
+				switch {
+				case ch.URL == "" && !d.failed[cf+".url"]:
+					d.errorf(d.lines[cf], cf+".url", "required for type webhook")
+				case ch.URL == "":
+				case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+					// The URL may hold a credential: say what is wrong, not what it is.
+					d.errorf(d.lines[cf+".url"], cf+".url", "not an http or https URL")
+				}
+				if ch.Timeout < 0 {
+					d.errorf(d.lines[cf+".timeout"], cf+".timeout", "must not be negative")
+				}
+			case "":
+				d.errorf(d.lines[cf], cf+".type", "required: console or webhook")
+			default:
+				d.errorf(d.lines[cf+".type"], cf+".type", "must be one of console, webhook")
+			}
+		}
+	}
+}
+
+func (c *Config) applyServeDefaults() {
+	// "sources: []" and no sources at all are the same configuration.
+	if len(c.Sources) == 0 {
+		c.Sources = nil
+	}
+	if len(c.Notify.Groups) == 0 {
+		c.Notify.Groups = nil
+	}
+	if c.Server.Listen == "" {
+		c.Server.Listen = DefaultListen
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		switch s.Type {
+		case SourceTypeFile:
+			if s.Poll == 0 {
+				s.Poll = DefaultFilePoll
+			}
+		case SourceTypeHTTP:
+			if s.MaxBody == 0 {
+				s.MaxBody = DefaultMaxBody
+			}
+		}
+	}
+	for i := range c.Notify.Groups {
+		for j := range c.Notify.Groups[i].Channels {
+			ch := &c.Notify.Groups[i].Channels[j]
+			if ch.Type == ChannelWebhook && ch.Timeout == 0 {
+				ch.Timeout = DefaultWebhookTTL
+			}
+		}
+	}
+}
