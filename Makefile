@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X breakglass/internal/version.Version=$(VERSION) -X breakglass/internal/version.Commit=$(COMMIT)
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test bench demo fuzz clean
+.PHONY: all build test bench demo demo-scan fuzz clean
 
 all: build
 
@@ -25,13 +25,13 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/logs/ ./internal/scan/
 	./scripts/bench.sh
 
-# demo: scan a bundled example containing break-glass activity.
+# demo: the daemon on the bundled example (Ctrl-C stops it); demo-scan: the
+# one-shot scan of the same logs.
 demo: build
-	@echo "== breakglass scan over examples/ (config examples/breakglass.yaml)"
+	./scripts/demo.sh
+
+demo-scan: build
 	./$(BIN) scan --config examples/breakglass.yaml --no-store examples/logs/
-	@echo
-	@echo "The same alerts as JSON lines, for machines:"
-	./$(BIN) scan --config examples/breakglass.yaml --no-store --format json examples/logs/ 2>/dev/null | head -n 3
 
 # fuzz: run every fuzz target for FUZZTIME each.
 FUZZTIME ?= 60s

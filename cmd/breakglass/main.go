@@ -70,6 +70,7 @@ a break-glass account.`,
 		newConfigCmd(),
 		newScanCmd(),
 		newSimulateCmd(),
+		newServeCmd(),
 	)
 	return root
 }

@@ -53,6 +53,71 @@ type Store interface {
 	Alerts(ctx context.Context, f AlertFilter) ([]alert.Alert, error)
 	// Evidence returns the raw record for an event id, or ErrNotFound.
 	Evidence(ctx context.Context, eventID string) (Evidence, error)
+
+	Outbox
+	Checkpoints
+
 	// Close releases the store.
 	Close() error
+}
+
+// Notification statuses: an alert fires; a condition alert (bg.silence) also
+// resolves.
+const (
+	StatusFiring   = "firing"
+	StatusResolved = "resolved"
+)
+
+// Delivery is one pending notification: one alert (in one status) to one
+// target. Targets are opaque names chosen by the notifier ("group/channel").
+type Delivery struct {
+	ID          int64
+	AlertID     string
+	Status      string // StatusFiring or StatusResolved
+	Target      string
+	Attempts    int
+	NextAttempt time.Time
+	Created     time.Time
+	LastError   string
+}
+
+// Outbox makes notification durable: deliveries are written in the same
+// transaction as the alert, so an alert that was stored is delivered even if
+// the process dies before sending it (at-least-once).
+type Outbox interface {
+	// AddAlertNotify is AddAlert that also enqueues one firing delivery per
+	// target, in the same transaction, when (and only when) the alert is new.
+	AddAlertNotify(ctx context.Context, a alert.Alert, ev Evidence, targets []string) (inserted bool, err error)
+	// Enqueue adds deliveries for an existing alert (e.g. its resolution).
+	// Enqueuing the same (alert, status, target) twice is a no-op.
+	Enqueue(ctx context.Context, alertID, status string, targets []string) error
+	// DueDeliveries returns undelivered deliveries whose NextAttempt is at or
+	// before now, oldest first.
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	// CompleteDelivery marks a delivery done; it is not returned again.
+	CompleteDelivery(ctx context.Context, id int64, at time.Time) error
+	// RetryDelivery records a failed attempt and when to try next.
+	RetryDelivery(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
+	// OutboxDepth counts undelivered deliveries.
+	OutboxDepth(ctx context.Context) (int, error)
+}
+
+// Checkpoint is how far a source has read one input (a file), so that a
+// restart resumes exactly there.
+type Checkpoint struct {
+	Source  string // source name from the config
+	Key     string // input identity within the source (file path + device/inode)
+	Offset  int64  // bytes of the input fully processed
+	Size    int64  // size of the input when Offset was recorded
+	Updated time.Time
+}
+
+// Checkpoints persists source progress.
+type Checkpoints interface {
+	// Checkpoint returns the checkpoint for (source, key), or false.
+	Checkpoint(ctx context.Context, source, key string) (Checkpoint, bool, error)
+	// SetCheckpoint creates or replaces a checkpoint.
+	SetCheckpoint(ctx context.Context, c Checkpoint) error
+	// Checkpoints lists a source's checkpoints.
+	Checkpoints(ctx context.Context, source string) ([]Checkpoint, error)
 }

@@ -40,13 +40,23 @@ func decodeTime(field, s string) (time.Time, error) {
 type AlertWithEvidence struct {
 	Alert    alert.Alert
 	Evidence store.Evidence
+	// Targets get a firing delivery each if, and only if, the alert is new,
+	// as with AddAlertNotify.
+	Targets []string
 }
 
 // AddAlert implements store.Store. Evidence.EventID may be left empty to
 // mean Alert.EventID; Evidence.Stored, when zero, becomes the current time.
 // Evidence.SHA256 is ignored and computed from Raw.
 func (s *Store) AddAlert(ctx context.Context, a alert.Alert, ev store.Evidence) (bool, error) {
-	ins, err := s.AddAlerts(ctx, []AlertWithEvidence{{Alert: a, Evidence: ev}})
+	return s.AddAlertNotify(ctx, a, ev, nil)
+}
+
+// AddAlertNotify implements store.Outbox. The deliveries are due at once
+// (NextAttempt is the current time); repeated targets are enqueued once, and
+// an empty target is an error.
+func (s *Store) AddAlertNotify(ctx context.Context, a alert.Alert, ev store.Evidence, targets []string) (bool, error) {
+	ins, err := s.AddAlerts(ctx, []AlertWithEvidence{{Alert: a, Evidence: ev, Targets: targets}})
 	if err != nil {
 		return false, err
 	}
@@ -57,7 +67,8 @@ func (s *Store) AddAlert(ctx context.Context, a alert.Alert, ev store.Evidence) 
 // fsync instead of one per alert: a scan that raises thousands of alerts
 // commits them in milliseconds rather than seconds. It is all or nothing: on
 // error nothing is stored. inserted[i] reports whether items[i] was new; when
-// the same alert ID appears twice in items, only the first counts as new.
+// the same alert ID appears twice in items, only the first counts as new, and
+// only the first one's Targets are enqueued.
 //
 // The write lock is held for the whole batch, so other writers, in this
 // process and others, wait for it; callers with unbounded input should send
@@ -85,6 +96,8 @@ func (s *Store) AddAlerts(ctx context.Context, items []AlertWithEvidence) (inser
 	defer evStmt.Close()
 	alStmt := tx.StmtContext(ctx, s.insAlert)
 	defer alStmt.Close()
+	obStmt := tx.StmtContext(ctx, s.insOutbox)
+	defer obStmt.Close()
 
 	inserted = make([]bool, len(rows))
 	for i, r := range rows {
@@ -103,6 +116,14 @@ func (s *Store) AddAlerts(ctx context.Context, items []AlertWithEvidence) (inser
 			return nil, wrap(fmt.Errorf("alert %q: %w", a.ID, err))
 		}
 		inserted[i] = n == 1
+		if !inserted[i] {
+			continue
+		}
+		for _, target := range r.targets {
+			if _, err := obStmt.ExecContext(ctx, a.ID, store.StatusFiring, target, r.created, r.created); err != nil {
+				return nil, wrap(fmt.Errorf("alert %q: enqueue for %q: %w", a.ID, target, err))
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, wrap(fmt.Errorf("commit: %w", err))
@@ -113,13 +134,14 @@ func (s *Store) AddAlerts(ctx context.Context, items []AlertWithEvidence) (inser
 // row is an item checked and encoded before the write transaction starts, so
 // bad input never holds the write lock.
 type row struct {
-	a                           alert.Alert
-	ev                          store.Evidence
-	eventTime, detected, stored string
+	a                                    alert.Alert
+	ev                                   store.Evidence
+	targets                              []string
+	eventTime, detected, stored, created string
 }
 
 func toRow(it AlertWithEvidence, now time.Time) (r row, err error) {
-	r.a, r.ev = it.Alert, it.Evidence
+	r.a, r.ev, r.targets = it.Alert, it.Evidence, it.Targets
 	if r.a.ID == "" {
 		return r, errors.New("empty alert id")
 	}
@@ -148,6 +170,14 @@ func toRow(it AlertWithEvidence, now time.Time) (r row, err error) {
 	}
 	if r.stored, err = encodeTime("evidence stored", r.ev.Stored); err != nil {
 		return r, err
+	}
+	if err := checkTargets(r.targets); err != nil {
+		return r, err
+	}
+	if len(r.targets) > 0 {
+		if r.created, err = encodeTime("now", now); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

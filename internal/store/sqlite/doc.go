@@ -1,5 +1,6 @@
-// Package sqlite keeps breakglass's alerts and their evidence in a single
-// SQLite file, so a standalone daemon or CLI needs no database server.
+// Package sqlite keeps breakglass's alerts, their evidence, the notification
+// outbox and source checkpoints in a single SQLite file, so a standalone
+// daemon or CLI needs no database server.
 //
 // The file is opened in WAL mode with synchronous=FULL: an alert reported as
 // stored has been fsynced and survives a crash or power loss, and readers do

@@ -78,6 +78,12 @@ func migrate(ctx context.Context, w *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	return migrateTo(ctx, w, ms)
+}
+
+// migrateTo applies ms, which tests cut short to build the database an older
+// breakglass would have left behind.
+func migrateTo(ctx context.Context, w *sql.DB, ms []migration) error {
 	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at TEXT NOT NULL

@@ -35,7 +35,7 @@ type Store struct {
 
 	// Prepared once on w's only connection, so AddAlert does not compile
 	// SQL on every call while holding the write lock.
-	insEvidence, insAlert *sql.Stmt
+	insEvidence, insAlert, insOutbox *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -144,6 +144,9 @@ func (s *Store) init(ctx context.Context) error {
 	if s.insAlert, err = s.w.PrepareContext(ctx, insertAlertSQL); err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
+	if s.insOutbox, err = s.w.PrepareContext(ctx, insertOutboxSQL); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
 	if err := s.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("open reader: %w", err)
 	}
@@ -157,7 +160,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		for _, st := range []*sql.Stmt{s.insEvidence, s.insAlert} {
+		for _, st := range []*sql.Stmt{s.insEvidence, s.insAlert, s.insOutbox} {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

@@ -2,7 +2,8 @@
 // implementation runs it from its own tests, so the SQLite store used today
 // and the PostgreSQL store planned for later cannot drift apart in what
 // callers may rely on (dedupe, evidence kept byte for byte, ordering,
-// durability across reopen, concurrency).
+// durability across reopen, concurrency, the notification outbox and source
+// checkpoints).
 package storetest
 
 import (
@@ -65,6 +66,13 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		s.twoHandles(t)
 	})
 	t.Run("DoubleClose", s.doubleClose)
+	t.Run("OutboxWithNewAlertsOnly", s.outboxWithNewAlertsOnly)
+	t.Run("DueOrderAndLimit", s.dueOrderAndLimit)
+	t.Run("CompleteAndRetry", s.completeAndRetry)
+	t.Run("Enqueue", s.enqueue)
+	t.Run("OutboxPersistence", s.outboxPersistence)
+	t.Run("Checkpoints", s.checkpoints)
+	t.Run("ConcurrentNotify", s.concurrentNotify)
 }
 
 type suite struct {
@@ -463,6 +471,14 @@ func (s suite) persistence(t *testing.T) {
 // own order) through one of stores, and checks that each alert was reported
 // new exactly once in total.
 func hammer(t *testing.T, stores []store.Store, workers int, as []alert.Alert) {
+	hammerWith(t, stores, workers, as, func(ctx context.Context, st store.Store, a alert.Alert) (bool, error) {
+		return st.AddAlert(ctx, a, Evidence(a, rawFor(a.EventID)))
+	})
+}
+
+// hammerWith is hammer adding alerts with add.
+func hammerWith(t *testing.T, stores []store.Store, workers int, as []alert.Alert,
+	add func(context.Context, store.Store, alert.Alert) (bool, error)) {
 	t.Helper()
 	counts := make([]atomic.Int32, len(as))
 	var (
@@ -476,9 +492,9 @@ func hammer(t *testing.T, stores []store.Store, workers int, as []alert.Alert) {
 		wg.Go(func() {
 			<-start
 			for _, i := range order {
-				ins, err := st.AddAlert(context.Background(), as[i], Evidence(as[i], rawFor(as[i].EventID)))
+				ins, err := add(context.Background(), st, as[i])
 				if err != nil {
-					errs <- fmt.Errorf("worker %d: AddAlert(%s): %w", w, as[i].ID, err)
+					errs <- fmt.Errorf("worker %d: add %s: %w", w, as[i].ID, err)
 					return
 				}
 				if ins {

@@ -1,0 +1,94 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+)
+
+// Console writes each notification as one line, for operators watching the
+// daemon's output and as the channel of last resort when nothing else is
+// configured.
+type Console struct {
+	mu sync.Mutex
+	w  io.Writer
+	// now stamps notifications that carry no Sent time; tests replace it.
+	now func() time.Time
+}
+
+// NewConsole returns a Console writing to w. It is safe for concurrent use:
+// each line is written with a single Write under a lock, so lines from
+// concurrent notifications never interleave.
+func NewConsole(w io.Writer) *Console {
+	return &Console{w: w, now: time.Now}
+}
+
+// Notify writes one line such as
+//
+//	2026-07-01T12:00:05Z FIRING Sev0 rule=bg.signin account=bg1@contoso.com (1111…) title="Break-glass sign-in" event=abc event_time=2026-07-01T11:59:58Z source=signin.json:12
+//
+// Values taken from log records are quoted when they contain spaces,
+// quotes or control characters: a crafted record must not be able to forge
+// a second line.
+func (c *Console) Notify(ctx context.Context, n Notification) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	sent := n.Sent
+	if sent.IsZero() {
+		sent = c.now()
+	}
+	a := n.Alert
+	var b strings.Builder
+	b.WriteString(sent.UTC().Format(time.RFC3339))
+	b.WriteByte(' ')
+	b.WriteString(field(strings.ToUpper(n.Status)))
+	b.WriteByte(' ')
+	b.WriteString(severityLabel(a))
+	b.WriteString(" rule=")
+	b.WriteString(field(a.Rule))
+	b.WriteString(" account=")
+	b.WriteString(field(a.AccountUPN))
+	if a.AccountID != "" {
+		b.WriteString(" (")
+		b.WriteString(field(a.AccountID))
+		b.WriteByte(')')
+	}
+	b.WriteString(" title=")
+	b.WriteString(strconv.Quote(a.Title))
+	b.WriteString(" event=")
+	b.WriteString(field(a.EventID))
+	if !a.EventTime.IsZero() {
+		b.WriteString(" event_time=")
+		b.WriteString(a.EventTime.UTC().Format(time.RFC3339))
+	}
+	b.WriteString(" source=")
+	b.WriteString(field(a.Source))
+	b.WriteByte('\n')
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := io.WriteString(c.w, b.String()); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}
+
+// field leaves plain values readable and quotes anything that could break
+// the one-line, space-separated format.
+func field(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for _, r := range s {
+		if r == ' ' || r == '"' || r == '=' || r == '\\' || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}

@@ -1,0 +1,94 @@
+// Package notify delivers alerts to people and systems. Channels (console,
+// webhook; later email, SMS, Teams, Slack, PagerDuty) implement Notifier; the
+// Dispatcher drains the store's durable outbox, retrying with exponential
+// backoff and jitter, so an alert that was stored is delivered at least once
+// even across crashes.
+package notify
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"breakglass/internal/alert"
+	"breakglass/internal/store"
+)
+
+// Notification is one alert in one status, as sent to a channel.
+type Notification struct {
+	// ID is stable across retries and restarts: receivers dedupe on it.
+	ID     string
+	Status string // "firing" or "resolved"
+	Alert  alert.Alert
+	// Attempt counts from 1.
+	Attempt int
+	Sent    time.Time
+}
+
+// Notifier sends one notification. A returned error means "not delivered";
+// the dispatcher retries it later unless the error is Permanent.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// NotificationID is the ID receivers dedupe on. The firing notification
+// reuses the alert ID, which is itself stable per (record, rule), so a
+// rescan or a retry after a crash is recognisable as the same message; the
+// resolution is a different message and so gets its own ID.
+func NotificationID(alertID, status string) string {
+	if status == store.StatusResolved {
+		return alertID + "-resolved"
+	}
+	return alertID
+}
+
+// permanent wraps errors that retrying cannot fix (a 400 from a webhook
+// that rejects our payload).
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// Permanent marks err as not worth retrying. Permanent(nil) is nil, so a
+// channel can wrap its result unconditionally.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// IsPermanent reports whether err, or any error it wraps, was marked
+// Permanent.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
+
+// retryAfter carries the delay a receiver asked for (HTTP Retry-After), so
+// the dispatcher backs off exactly as long as a throttling receiver wants
+// instead of guessing.
+type retryAfter struct {
+	error
+	after time.Duration
+}
+
+func (r *retryAfter) Unwrap() error { return r.error }
+
+// WithRetryAfter attaches the delay a receiver requested before the next
+// attempt. A delay of zero or less is ignored (err is returned as is), so a
+// receiver cannot make the dispatcher spin.
+func WithRetryAfter(err error, d time.Duration) error {
+	if err == nil || d <= 0 {
+		return err
+	}
+	return &retryAfter{err, d}
+}
+
+// RetryAfter returns the delay attached to err by WithRetryAfter, if any.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r *retryAfter
+	if errors.As(err, &r) {
+		return r.after, true
+	}
+	return 0, false
+}

@@ -1,0 +1,425 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"breakglass/internal/alert"
+)
+
+// UserAgent is sent as "User-Agent: <UserAgent>" by webhooks; main sets it
+// to "breakglass/<version>" so receivers can tell releases apart.
+var UserAgent = "breakglass"
+
+// DefaultTimeout bounds one webhook request when Webhook.Timeout is zero.
+// It is short because a receiver that needs longer than this to accept an
+// alert is better retried than waited on.
+const DefaultTimeout = 10 * time.Second
+
+// PayloadVersion is the "version" field of the webhook body. It changes only
+// when a field is removed or changes meaning; added fields keep it.
+const PayloadVersion = "1"
+
+// Payload is the JSON body a Webhook POSTs. It is a public contract: receivers
+// parse it, so fields are only ever added.
+//
+//	{
+//	  "id":             "9f2c…",            // stable notification id; dedupe on it
+//	  "alert_id":       "9f2c…",
+//	  "version":        "1",
+//	  "status":         "firing",           // or "resolved"
+//	  "rule":           "bg.signin",
+//	  "severity":       0,                  // 0 (critical) … 4 (verbose), as Azure Monitor
+//	  "severity_label": "Sev0",
+//	  "title":          "Break-glass account signed in",
+//	  "account": {"id": "…", "upn": "bg1@contoso.com", "name": "…"},
+//	  "event": {
+//	    "id": "…", "time": "2026-07-01T11:59:58.123Z", "category": "SignInLogs",
+//	    "source": "signins.json:12", "operation": "…", "change_type": "…",
+//	    "result": "…", "app": "…", "ip_address": "…", "location": "…",
+//	    "actor": "…", "correlation_id": "…"
+//	  },
+//	  "detected":       "2026-07-01T12:00:04.5Z",
+//	  "sent":           "2026-07-01T12:00:05Z",
+//	  "attempt":        1                   // 1 on the first try, then 2, 3, …
+//	}
+//
+// "id" is the alert ID for a firing notification and the alert ID plus
+// "-resolved" for its resolution; it is identical on every retry, so a
+// receiver that sees the same id twice has seen the same message twice.
+// Times are RFC 3339 with nanoseconds, in UTC. Always present: id,
+// alert_id, version, status, rule, severity, severity_label, title,
+// account.id, account.upn, event.id, event.time, event.category,
+// event.source, detected, sent, attempt. The other fields are omitted when
+// the record did not carry them.
+type Payload struct {
+	ID            string         `json:"id"`
+	AlertID       string         `json:"alert_id"`
+	Version       string         `json:"version"`
+	Status        string         `json:"status"`
+	Rule          string         `json:"rule"`
+	Severity      int            `json:"severity"`
+	SeverityLabel string         `json:"severity_label"`
+	Title         string         `json:"title"`
+	Account       PayloadAccount `json:"account"`
+	Event         PayloadEvent   `json:"event"`
+	Detected      string         `json:"detected"`
+	Sent          string         `json:"sent"`
+	Attempt       int            `json:"attempt"`
+}
+
+// PayloadAccount is the break-glass account the alert is about.
+type PayloadAccount struct {
+	ID   string `json:"id"`
+	UPN  string `json:"upn"`
+	Name string `json:"name,omitempty"`
+}
+
+// PayloadEvent is the log record that raised the alert.
+type PayloadEvent struct {
+	ID            string `json:"id"`
+	Time          string `json:"time"`
+	Category      string `json:"category"`
+	Source        string `json:"source"`
+	Operation     string `json:"operation,omitempty"`
+	ChangeType    string `json:"change_type,omitempty"`
+	Result        string `json:"result,omitempty"`
+	App           string `json:"app,omitempty"`
+	IPAddress     string `json:"ip_address,omitempty"`
+	Location      string `json:"location,omitempty"`
+	Actor         string `json:"actor,omitempty"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+}
+
+// NewPayload builds the webhook body for n. A notification without an ID
+// or Sent time gets the ones the dispatcher would have given it.
+func NewPayload(n Notification, now time.Time) Payload {
+	a := n.Alert
+	id := n.ID
+	if id == "" {
+		id = NotificationID(a.ID, n.Status)
+	}
+	sent := n.Sent
+	if sent.IsZero() {
+		sent = now
+	}
+	return Payload{
+		ID:            id,
+		AlertID:       a.ID,
+		Version:       PayloadVersion,
+		Status:        n.Status,
+		Rule:          a.Rule,
+		Severity:      int(a.Severity),
+		SeverityLabel: severityLabel(a),
+		Title:         a.Title,
+		Account:       PayloadAccount{ID: a.AccountID, UPN: a.AccountUPN, Name: a.Account},
+		Event: PayloadEvent{
+			ID:            a.EventID,
+			Time:          timestamp(a.EventTime),
+			Category:      a.Category,
+			Source:        a.Source,
+			Operation:     a.Operation,
+			ChangeType:    a.ChangeType,
+			Result:        a.Result,
+			App:           a.App,
+			IPAddress:     a.IPAddress,
+			Location:      a.Location,
+			Actor:         a.Actor,
+			CorrelationID: a.Correlation,
+		},
+		Detected: timestamp(a.Detected),
+		Sent:     timestamp(sent),
+		Attempt:  n.Attempt,
+	}
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// severityLabel avoids alert.Severity.String for out-of-range values, which
+// would yield punctuation instead of digits.
+func severityLabel(a alert.Alert) string { return "Sev" + strconv.Itoa(int(a.Severity)) }
+
+// Webhook POSTs each notification as a JSON Payload.
+//
+// Response 2xx means delivered. 408, 429, 5xx and transport errors (including
+// timeouts) are retryable; a Retry-After header on them is passed on via
+// WithRetryAfter. Redirects are not followed and, like every other status,
+// are Permanent: the configured URL is wrong and retrying it as is cannot
+// help.
+//
+// The URL and header values may be credentials (bearer tokens, Slack and
+// Teams webhooks carry theirs in the path, Azure Functions in ?code=), so
+// errors name the webhook and show the URL only as scheme://host; anything
+// configured that still turns up in an error text (a receiver echoing a
+// header back) is replaced by "[REDACTED]".
+type Webhook struct {
+	name    string
+	url     string
+	display string
+	headers http.Header
+	client  *http.Client
+	scrub   *strings.Replacer
+	now     func() time.Time
+
+	// Timeout bounds each request, from connecting to reading the response
+	// status; zero means DefaultTimeout. Set it before the first Notify.
+	Timeout time.Duration
+}
+
+// NewWebhook returns a webhook notifier named name (the name appears in
+// errors instead of the URL). rawURL must be http or https with a host.
+// headers are sent with every request (for example Authorization);
+// Content-Type and User-Agent are always set by the webhook. client may be
+// nil; a client without a CheckRedirect policy is copied and given one that
+// does not follow redirects.
+func NewWebhook(name, rawURL string, headers map[string]string, client *http.Client) (*Webhook, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error repeats the whole URL; keep only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("webhook %q: invalid URL: %w", name, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("webhook %q: URL scheme must be http or https", name)
+	}
+	if u.Opaque != "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("webhook %q: URL has no host", name)
+	}
+	h := http.Header{}
+	secrets := []string{rawURL, u.RawQuery, u.Fragment, u.EscapedPath(), u.Path}
+	if u.User != nil {
+		p, _ := u.User.Password()
+		secrets = append(secrets, u.User.String(), u.User.Username(), p)
+	}
+	for _, vs := range u.Query() {
+		secrets = append(secrets, vs...)
+	}
+	for k, v := range headers {
+		if !validHeaderName(k) {
+			return nil, fmt.Errorf("webhook %q: invalid header name %q", name, k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			// Do not quote v: it may be the token.
+			return nil, fmt.Errorf("webhook %q: header %q: value contains a line break or NUL", name, k)
+		}
+		h.Set(k, v)
+		secrets = append(secrets, v, strings.TrimSpace(v))
+		// "Bearer <token>": the token alone may be echoed back too.
+		if _, tok, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
+			secrets = append(secrets, strings.TrimSpace(tok))
+		}
+	}
+	// Following a redirect would resend custom headers (tokens) to
+	// wherever the receiver points, so redirects are refused unless the
+	// caller's client decides otherwise explicitly.
+	if client == nil {
+		client = &http.Client{}
+	}
+	if client.CheckRedirect == nil {
+		c := *client
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		client = &c
+	}
+	return &Webhook{
+		name:    name,
+		url:     rawURL,
+		display: u.Scheme + "://" + u.Host,
+		headers: h,
+		client:  client,
+		scrub:   newScrubber(secrets),
+		now:     time.Now,
+	}, nil
+}
+
+// Name is the name given to NewWebhook.
+func (w *Webhook) Name() string { return w.name }
+
+// String is the redacted form, so logging a *Webhook is safe.
+func (w *Webhook) String() string { return "webhook " + strconv.Quote(w.name) + " " + w.display }
+
+// Notify POSTs n. See Webhook for how responses are classified.
+func (w *Webhook) Notify(ctx context.Context, n Notification) error {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false) // titles with "&" stay readable; still valid JSON
+	if err := enc.Encode(NewPayload(n, w.now())); err != nil {
+		return Permanent(w.errorf("encode payload: %w", err))
+	}
+	timeout := w.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body.Bytes()))
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return Permanent(w.errorf("build request: %w", err))
+	}
+	for k, vs := range w.headers {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", UserAgent)
+
+	resp, err := w.client.Do(req)
+	if err != nil {
+		// url.Error names the full URL, query included: keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return w.errorf("no response within %s: %w", timeout, err)
+		}
+		return w.errorf("%w", err)
+	}
+	defer resp.Body.Close()
+	// A short excerpt helps diagnose a 400; the rest is drained so the
+	// connection can be reused.
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+
+	code := resp.StatusCode
+	if code >= 200 && code <= 299 {
+		return nil
+	}
+	serr := w.errorf("%w", &StatusError{StatusCode: code, Body: w.scrub.Replace(printable(excerpt, 200))})
+	if code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500 {
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), w.now()); ok {
+			return WithRetryAfter(serr, d)
+		}
+		return serr
+	}
+	return Permanent(serr)
+}
+
+// errorf prefixes the webhook's name and redacted URL and scrubs anything
+// configured as a possible secret from the whole message.
+func (w *Webhook) errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &webhookError{msg: "webhook " + strconv.Quote(w.name) + ": POST " + w.display + ": " + w.scrub.Replace(err.Error()), err: err}
+}
+
+// webhookError keeps the cause for errors.Is/As (deadline exceeded, a
+// StatusError) while its text is the scrubbed one.
+type webhookError struct {
+	msg string
+	err error
+}
+
+func (e *webhookError) Error() string { return e.msg }
+func (e *webhookError) Unwrap() error { return e.err }
+
+// StatusError is a non-2xx response from a webhook.
+type StatusError struct {
+	StatusCode int
+	// Body is the start of the response body, printable and scrubbed of
+	// configured secrets.
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	s := "HTTP " + strconv.Itoa(e.StatusCode)
+	if t := http.StatusText(e.StatusCode); t != "" {
+		s += " " + t
+	}
+	if e.Body != "" {
+		s += ": " + strconv.Quote(e.Body)
+	}
+	return s
+}
+
+// maxRetryAfter keeps absurd Retry-After values from overflowing; the
+// dispatcher caps the delay at its MaxBackoff anyway.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP-date
+// (RFC 9110 §10.2.3). Dates in the past and zero yield false: retry on the
+// normal schedule rather than immediately.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true // too many digits to parse is still "long"
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return 0, false
+	}
+	if d <= 0 {
+		return 0, false
+	}
+	return min(d, maxRetryAfter), true
+}
+
+// newScrubber replaces the given strings, longest first so that a value
+// containing another is removed whole. Very short values are skipped: they
+// cannot be meaningful secrets and would garble every message.
+func newScrubber(secrets []string) *strings.Replacer {
+	var s []string
+	for _, v := range secrets {
+		if len(v) >= 4 && v != "/" && !slices.Contains(s, v) {
+			s = append(s, v)
+		}
+	}
+	slices.SortFunc(s, func(a, b string) int { return len(b) - len(a) })
+	args := make([]string, 0, 2*len(s))
+	for _, v := range s {
+		args = append(args, v, "[REDACTED]")
+	}
+	return strings.NewReplacer(args...)
+}
+
+// printable makes a response excerpt safe for one log line.
+func printable(b []byte, max int) string {
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "…"
+	}
+	return s
+}
+
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,666 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"breakglass/internal/logs"
+	"breakglass/internal/scan"
+	"breakglass/internal/store"
+)
+
+// DefaultPoll is how often a file source looks for new data when
+// FileOptions.Poll is zero.
+const DefaultPoll = 250 * time.Millisecond
+
+const (
+	// defaultChunk bounds one Ingest of a file, so that a large backlog is
+	// checkpointed as it goes instead of only at its end.
+	defaultChunk = 64 << 20
+	// stablePolls is how many polls a whole-document file (gzip, JSON array,
+	// CSV) must keep its size and mtime before it is read: such files are
+	// written once and cannot be read in pieces.
+	stablePolls = 2
+	// idlePolls is how long a file that stopped changing keeps its
+	// descriptor; holding it lets a rotation be finished from the old inode,
+	// closing it keeps a directory of archives from exhausting descriptors.
+	idlePolls = 240
+	// orphanPolls is how long a rotated-away or deleted file is still read
+	// after it stopped growing, for a writer that has not reopened yet.
+	orphanPolls = 40
+	// maxHeld bounds the descriptors kept open between polls.
+	maxHeld = 256
+	// sniffBytes is how much of a file's start decides how it is read.
+	sniffBytes = 4096
+	// saveTimeout bounds writing a checkpoint, also while shutting down.
+	saveTimeout = 5 * time.Second
+)
+
+// FileOptions configure a file source.
+type FileOptions struct {
+	Name string
+	// Path is a glob (filepath.Match syntax) or a directory, meaning every
+	// regular file below it. Names starting with a dot are skipped in both
+	// cases (unless the glob's last element itself starts with a dot):
+	// they are the temporary files of rsync, editors and uploaders.
+	Path     string
+	Poll     time.Duration // default DefaultPoll
+	Logger   *slog.Logger  // default slog.Default()
+	Activity Activity      // may be nil
+	Now      func() time.Time
+}
+
+// File follows the files matching a path: it reads what is appended to
+// them, picks up new ones, survives rotation by rename and by copy-truncate,
+// and resumes after a restart where the previous run stopped.
+//
+// Delivery is at least once: a chunk is checkpointed after Ingest returns,
+// so a crash between the two reads that chunk again on restart, and the
+// store's dedupe drops the repeated alerts. Data is never skipped in favour
+// of avoiding a repeat; where the source cannot tell whether bytes were read
+// (a file renamed while its descriptor was closed, a final line without its
+// newline) it reads them again.
+type File struct {
+	o   FileOptions
+	cp  Checkpoints
+	log *slog.Logger
+	now func() time.Time
+
+	chunk      int64             // defaultChunk; smaller in tests
+	beforeOpen func(path string) // test hook: runs just before a path is opened
+}
+
+// NewFile validates o and returns a file source that keeps its progress in
+// cp.
+func NewFile(o FileOptions, cp Checkpoints) (*File, error) {
+	switch {
+	case o.Name == "":
+		return nil, errors.New("file source: name is required")
+	case o.Path == "":
+		return nil, fmt.Errorf("file source %q: path is required", o.Name)
+	case o.Poll < 0:
+		return nil, fmt.Errorf("file source %q: poll must not be negative", o.Name)
+	case cp == nil:
+		return nil, fmt.Errorf("file source %q: checkpoints are required", o.Name)
+	}
+	if _, err := filepath.Match(o.Path, ""); err != nil {
+		return nil, fmt.Errorf("file source %q: path %q: %w", o.Name, o.Path, err)
+	}
+	if o.Poll == 0 {
+		o.Poll = DefaultPoll
+	}
+	f := &File{o: o, cp: cp, log: o.Logger, now: o.Now, chunk: defaultChunk}
+	if f.log == nil {
+		f.log = slog.Default()
+	}
+	f.log = f.log.With("source", o.Name)
+	if f.now == nil {
+		f.now = time.Now
+	}
+	return f, nil
+}
+
+// Name returns the source's name.
+func (f *File) Name() string { return f.o.Name }
+
+// Run follows the files until ctx ends, then returns nil. Problems with
+// single files are logged and retried on the next poll. Run keeps its state
+// for the duration of the call; calls must not overlap.
+func (f *File) Run(ctx context.Context, sink Sink) error {
+	if sink == nil {
+		return fmt.Errorf("file source %q: no sink", f.o.Name)
+	}
+	fl := f.newFollower(sink)
+	defer fl.closeAll()
+	t := time.NewTicker(f.o.Poll)
+	defer t.Stop()
+	for {
+		fl.poll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (f *File) newFollower(sink Sink) *follower {
+	return &follower{File: f, sink: sink, files: map[string]*input{}, errs: map[string]string{}, failed: map[string]bool{}}
+}
+
+// mode is how a file is read, decided from its first bytes.
+type mode int
+
+const (
+	modeUnknown mode = iota
+	// modeStream files are appended to (NDJSON, Event Hubs payloads one per
+	// line, pretty-printed records) and are followed by offset.
+	modeStream
+	// modeWhole files (gzip, a JSON array, CSV) only make sense whole: a
+	// gzip stream cannot be resumed in the middle, and an array or a CSV
+	// body read from an offset has lost its opening bracket or header.
+	modeWhole
+)
+
+// input is one file being followed.
+type input struct {
+	path string
+	id   fileID
+	key  string
+	f    *os.File // nil while closed
+	mode mode
+
+	offset int64 // bytes read completely
+	size   int64 // how far the file had been examined when offset was set; -1 before
+	// savedOff and savedSize are what the checkpoint holds (-1: unknown).
+	savedOff, savedSize int64
+
+	// Whole-document stability.
+	obsSize int64
+	obsMod  time.Time
+	stable  int
+
+	idle int // polls without change
+}
+
+type follower struct {
+	*File
+	sink    Sink
+	files   map[string]*input // by path
+	orphans []*input          // rotated away or deleted, still open
+	held    int               // open descriptors
+	errs    map[string]string // last problem logged per path
+	failed  map[string]bool   // paths with a problem in this poll
+}
+
+func (fl *follower) poll(ctx context.Context) {
+	clear(fl.failed)
+	paths, ok := fl.list()
+	seen := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		if ctx.Err() != nil {
+			return
+		}
+		seen[p] = true
+		fl.visit(ctx, p)
+	}
+	if ok {
+		for _, p := range slices.Sorted(maps.Keys(fl.files)) {
+			if !seen[p] && ctx.Err() == nil {
+				in := fl.files[p]
+				delete(fl.files, p)
+				fl.log.Debug("file gone from the path", "path", p)
+				fl.retire(ctx, in)
+			}
+		}
+		for p := range fl.errs {
+			if !seen[p] && !fl.failed[p] {
+				delete(fl.errs, p) // forget problems of paths that are gone
+			}
+		}
+	}
+	kept := fl.orphans[:0]
+	for _, in := range fl.orphans {
+		if ctx.Err() == nil {
+			if fi, err := in.f.Stat(); err == nil {
+				fl.advance(ctx, in, fi.Size(), fi.ModTime())
+			}
+		}
+		if in.idle > orphanPolls || in.f == nil {
+			fl.close(in)
+			continue
+		}
+		kept = append(kept, in)
+	}
+	clear(fl.orphans[len(kept):])
+	fl.orphans = kept
+}
+
+// list returns the paths to look at, sorted. ok is false when the listing
+// failed as a whole, so that missing paths must not be taken as deleted.
+func (fl *follower) list() (paths []string, ok bool) {
+	root := fl.o.Path
+	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if p == root {
+					return err
+				}
+				fl.fail(p, "list", err)
+				return nil // WalkDir skips the unreadable directory
+			}
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.IsDir() {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		if err != nil {
+			fl.fail(root, "list", err)
+			return nil, false
+		}
+		return paths, true
+	}
+	matches, err := filepath.Glob(root)
+	if err != nil { // cannot happen: NewFile checked the pattern
+		fl.fail(root, "list", err)
+		return nil, false
+	}
+	dotOK := strings.HasPrefix(filepath.Base(root), ".")
+	for _, m := range matches {
+		if dotOK || !strings.HasPrefix(filepath.Base(m), ".") {
+			paths = append(paths, m)
+		}
+	}
+	slices.Sort(paths)
+	return paths, true
+}
+
+// visit reads what is new in the file at path p.
+func (fl *follower) visit(ctx context.Context, p string) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		fl.fail(p, "stat", err)
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		return // directories matching a glob, FIFOs (opening one would block), devices
+	}
+	id := identity(fi)
+	in := fl.files[p]
+	if in != nil && in.id != id {
+		// Rename-and-create rotation: finish the old inode before the new.
+		fl.log.Info("file rotated", "path", p)
+		delete(fl.files, p)
+		fl.retire(ctx, in)
+		in = nil
+	}
+	if in == nil {
+		if in = fl.adopt(p, id); in == nil {
+			if in, err = fl.load(ctx, p, id); err != nil {
+				fl.fail(p, "checkpoint", err)
+				return
+			}
+		}
+		fl.files[p] = in
+	}
+	fl.advance(ctx, in, fi.Size(), fi.ModTime())
+}
+
+// adopt takes over the state of a file that was renamed to p (rotation
+// within the watched set), so it is not read again from the start. Only a
+// file whose descriptor is still open qualifies: the open descriptor proves
+// the inode is the same file, where a closed one could have been deleted
+// and its inode number reused.
+func (fl *follower) adopt(p string, id fileID) *input {
+	for q, in := range fl.files {
+		if in.id != id || in.f == nil {
+			continue
+		}
+		if fi, err := os.Stat(q); err == nil && identity(fi) == id {
+			continue // a hard link: both paths are current
+		}
+		delete(fl.files, q)
+		fl.log.Info("file renamed", "from", q, "to", p)
+		in.rename(p)
+		return in
+	}
+	for i, in := range fl.orphans {
+		if in.id == id {
+			fl.orphans = slices.Delete(fl.orphans, i, i+1)
+			fl.log.Info("file renamed", "from", in.path, "to", p)
+			in.rename(p)
+			return in
+		}
+	}
+	return nil
+}
+
+func (in *input) rename(p string) {
+	in.path = p
+	in.key = checkpointKey(p, in.id)
+	in.savedOff, in.savedSize = -1, -1 // the new key has no checkpoint yet
+	in.idle = 0
+}
+
+func checkpointKey(p string, id fileID) string {
+	return p + "#" + id.String()
+}
+
+// load starts following p from its checkpoint, or from its start.
+func (fl *follower) load(ctx context.Context, p string, id fileID) (*input, error) {
+	in := &input{path: p, id: id, key: checkpointKey(p, id), size: -1, savedOff: -1, savedSize: -1, obsSize: -1}
+	c, ok, err := fl.cp.Checkpoint(ctx, fl.o.Name, in.key)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		in.offset, in.size = c.Offset, c.Size
+		in.savedOff, in.savedSize = c.Offset, c.Size
+		fl.log.Debug("resuming file", "path", p, "offset", c.Offset)
+	}
+	return in, nil
+}
+
+// retire finishes a file that no longer has its path and keeps reading it
+// for a while in case its writer has not reopened yet.
+func (fl *follower) retire(ctx context.Context, in *input) {
+	if in.f == nil {
+		return
+	}
+	if fi, err := in.f.Stat(); err == nil {
+		fl.advance(ctx, in, fi.Size(), fi.ModTime())
+	}
+	if in.f != nil {
+		in.idle = 0
+		fl.orphans = append(fl.orphans, in)
+	}
+}
+
+// advance reads what is new in in, whose size and mtime are as given.
+func (fl *follower) advance(ctx context.Context, in *input, size int64, mod time.Time) {
+	if size == in.obsSize && mod.Equal(in.obsMod) {
+		in.stable++
+	} else {
+		in.obsSize, in.obsMod, in.stable = size, mod, 0
+	}
+	if size < in.offset {
+		fl.log.Info("file truncated, reading it from the start", "path", in.path, "size", size, "offset", in.offset)
+		in.offset, in.size, in.mode = 0, 0, modeUnknown
+		fl.save(ctx, in)
+	}
+	if size == in.size || size == 0 {
+		fl.rest(in)
+		return
+	}
+	if in.f == nil && !fl.open(in) {
+		return
+	}
+	if in.mode == modeUnknown {
+		in.mode = sniff(in.f, size, in.path)
+		if in.mode == modeUnknown {
+			return
+		}
+	}
+	in.idle = 0
+	if in.mode == modeWhole {
+		fl.readWhole(ctx, in, size)
+	} else {
+		fl.readStream(ctx, in, size)
+	}
+	if fl.held > maxHeld {
+		fl.close(in)
+	}
+}
+
+// rest counts a poll without change and lets go of the descriptor of a
+// file that stays unchanged.
+func (fl *follower) rest(in *input) {
+	in.idle++
+	if in.idle > idlePolls && in.f != nil && fl.files[in.path] == in {
+		fl.close(in)
+	}
+}
+
+func (fl *follower) open(in *input) bool {
+	if fl.beforeOpen != nil {
+		fl.beforeOpen(in.path)
+	}
+	f, err := os.Open(in.path)
+	if err != nil {
+		fl.fail(in.path, "open", err)
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		fl.fail(in.path, "stat", err)
+		return false
+	}
+	if identity(fi) != in.id {
+		f.Close() // replaced between stat and open: the next poll sees the new file
+		return false
+	}
+	in.f = f
+	fl.held++
+	return true
+}
+
+func (fl *follower) close(in *input) {
+	if in.f != nil {
+		in.f.Close()
+		in.f = nil
+		fl.held--
+	}
+}
+
+func (fl *follower) closeAll() {
+	for _, in := range fl.files {
+		fl.close(in)
+	}
+	for _, in := range fl.orphans {
+		fl.close(in)
+	}
+}
+
+// sniff decides how a file is read from its first bytes; modeUnknown means
+// too little has been written yet to tell.
+func sniff(f *os.File, size int64, name string) mode {
+	if strings.HasSuffix(strings.ToLower(name), ".gz") {
+		return modeWhole
+	}
+	buf := make([]byte, min(size, sniffBytes))
+	n, _ := f.ReadAt(buf, 0)
+	b := buf[:n]
+	if len(b) < 2 {
+		return modeUnknown // could yet become a gzip header
+	}
+	if b[0] == 0x1f && b[1] == 0x8b {
+		return modeWhole
+	}
+	b = bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
+	switch {
+	case len(b) == 0 && size <= sniffBytes:
+		return modeUnknown
+	case len(b) == 0 || b[0] == '{':
+		return modeStream
+	case b[0] == '[':
+		return modeWhole
+	}
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	if bytes.IndexByte(line, ',') >= 0 {
+		return modeWhole // a CSV header
+	}
+	return modeStream // junk before records: the splitter skips it line by line
+}
+
+// readStream ingests in from its offset to size, a chunk at a time.
+func (fl *follower) readStream(ctx context.Context, in *input, size int64) {
+	if in.offset >= size {
+		in.size = size
+		fl.save(ctx, in)
+		return
+	}
+	for ctx.Err() == nil {
+		start := in.offset
+		n := min(size-start, fl.chunk)
+		if start+n < size {
+			n = lineEnd(in.f, start, n, size)
+		}
+		st, rel, err := fl.ingestStream(ctx, in, n)
+		if err == nil && start+n < size && st.Skipped[logs.ReasonTruncated] > 0 {
+			// A multi-line record or envelope (a pretty-printed Graph
+			// page) crosses the chunk's end, and an envelope cannot be
+			// resumed in the middle: read the rest in one go. Records of
+			// the first attempt are read twice; the store dedupes alerts.
+			n = size - start
+			_, rel, err = fl.ingestStream(ctx, in, n)
+		}
+		if err != nil {
+			return // retried next poll: in.size still differs from size
+		}
+		in.offset = start + rel
+		end := start + n // examined: a restart must not take the rest as read
+		if end >= size {
+			in.size = size
+		}
+		fl.save(ctx, in, end)
+		if end >= size {
+			return
+		}
+	}
+}
+
+// lineEnd shortens a chunk of n bytes from start to end just after its last
+// newline, so that chunks split no line; it lengthens the chunk when it
+// holds none, up to the rest of the file (size).
+func lineEnd(f io.ReaderAt, start, n, size int64) int64 {
+	buf := make([]byte, 64<<10)
+	for {
+		for end := start + n; end > start; {
+			lo := max(start, end-int64(len(buf)))
+			m, _ := f.ReadAt(buf[:end-lo], lo)
+			if i := bytes.LastIndexByte(buf[:m], '\n'); i >= 0 {
+				return lo + int64(i) + 1 - start
+			}
+			if int64(m) < end-lo {
+				return size - start // unreadable: let the ingest meet the error
+			}
+			end = lo
+		}
+		if start+n >= size {
+			return size - start
+		}
+		n = min(size-start, 4*n)
+	}
+}
+
+// ingestStream ingests n bytes of in from its offset and returns how many
+// of them were read completely.
+func (fl *follower) ingestStream(ctx context.Context, in *input, n int64) (scan.Stats, int64, error) {
+	nl := &newlines{r: io.NewSectionReader(in.f, in.offset, n), last: -1}
+	st, err := fl.sink.Ingest(ctx, fl.o.Name, in.path, nl)
+	if err != nil {
+		if ctx.Err() == nil {
+			fl.fail(in.path, "ingest", err)
+		}
+		return st, 0, err
+	}
+	fl.ok(in.path)
+	fl.received(st.TotalRecords())
+	rel := min(st.Consumed, n)
+	if st.Skipped[logs.ReasonTruncated] > 0 {
+		// The input ended inside something. If that is an envelope line
+		// still being written ({"records":[{…},{…), the splitter counts
+		// its complete records as consumed, but resuming in the middle of
+		// the envelope would lose the rest of it. Resume at the line's
+		// start instead; its complete records are read again (and the
+		// store dedupes their alerts).
+		rel = min(rel, nl.last+1)
+	}
+	return st, max(rel, 0), nil
+}
+
+// readWhole ingests a whole-document file once it has stopped changing.
+func (fl *follower) readWhole(ctx context.Context, in *input, size int64) {
+	if in.stable < stablePolls {
+		return
+	}
+	st, err := fl.sink.Ingest(ctx, fl.o.Name, in.path, io.NewSectionReader(in.f, 0, size))
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if st.Skipped[logs.ReasonReadError] == 0 {
+			fl.fail(in.path, "ingest", err) // the sink failed: retry
+			return
+		}
+		// The file is broken (a corrupt or cut gzip stream); reading it
+		// again gives the same. It is read again if it changes.
+		fl.log.Warn("file is unreadable past some point; it is read again if it changes", "path", in.path, "err", err)
+	} else {
+		fl.ok(in.path)
+	}
+	fl.received(st.TotalRecords())
+	in.offset, in.size = size, size
+	fl.save(ctx, in)
+}
+
+func (fl *follower) received(records int64) {
+	if records > 0 && fl.o.Activity != nil {
+		fl.o.Activity.Received(fl.o.Name, records)
+	}
+}
+
+// save checkpoints in. The examined extent is in.size unless given.
+func (fl *follower) save(ctx context.Context, in *input, examined ...int64) {
+	size := in.size
+	if len(examined) > 0 {
+		size = examined[0]
+	}
+	if in.offset == in.savedOff && size == in.savedSize {
+		return
+	}
+	// A checkpoint is written even while shutting down: it records input
+	// that was ingested completely.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	c := store.Checkpoint{Source: fl.o.Name, Key: in.key, Offset: in.offset, Size: size, Updated: fl.now()}
+	if err := fl.cp.SetCheckpoint(ctx, c); err != nil {
+		fl.fail(in.path, "checkpoint", err)
+		return
+	}
+	in.savedOff, in.savedSize = in.offset, size
+}
+
+// fail logs a problem with one path, at warning level the first time and
+// at debug level while it repeats, so a stuck file does not flood the log.
+func (fl *follower) fail(p, op string, err error) {
+	fl.failed[p] = true
+	msg := op + ": " + err.Error()
+	if fl.errs[p] == msg {
+		fl.log.Debug("file problem persists", "path", p, "op", op, "err", err)
+		return
+	}
+	fl.errs[p] = msg
+	fl.log.Warn("file problem, retrying next poll", "path", p, "op", op, "err", err)
+}
+
+func (fl *follower) ok(p string) {
+	if _, bad := fl.errs[p]; bad {
+		delete(fl.errs, p)
+		fl.log.Info("file readable again", "path", p)
+	}
+}
+
+// newlines remembers where the last newline read was.
+type newlines struct {
+	r    io.Reader
+	n    int64
+	last int64
+}
+
+func (l *newlines) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if i := bytes.LastIndexByte(p[:n], '\n'); i >= 0 {
+		l.last = l.n + int64(i)
+	}
+	l.n += int64(n)
+	return n, err
+}
