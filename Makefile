@@ -24,6 +24,7 @@ test:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/logs/ ./internal/scan/
 	./scripts/bench.sh
+	BREAKGLASS_BENCH_LATENCY=1 $(GO) test ./cmd/breakglass -run '^TestLatencyBench$$' -count=1 -v | grep -v '^=== RUN' 
 
 # demo: the daemon on the bundled example (Ctrl-C stops it); demo-scan: the
 # one-shot scan of the same logs.
