@@ -134,6 +134,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 			src, err = source.NewFile(source.FileOptions{Name: sc.Name, Path: sc.Path, Poll: sc.Poll, Logger: log}, st)
 		case config.SourceTypeHTTP:
 			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: log})
+		default:
+			err = fmt.Errorf("source type %q is not supported by this build", sc.Type)
 		}
 		if err != nil {
 			return usageErrorf("source %s: %v", sc.Name, err)

@@ -37,6 +37,7 @@ type Config struct {
 	Server   ServerConfig    `yaml:"server"`
 	Sources  []SourceConfig  `yaml:"sources"`
 	Notify   NotifyConfig    `yaml:"notify"`
+	Graph    GraphConfig     `yaml:"graph,omitempty"`
 	Path     string          `yaml:"-"` // file it was loaded from
 }
 
@@ -140,6 +141,7 @@ func (c *Config) validate(d *decoder) {
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
 	c.validateServe(d)
+	c.validateGraph(d)
 }
 
 // unique rejects a second account with the same id or UPN. Entra compares
@@ -182,6 +184,7 @@ func (c *Config) applyDefaults() {
 		c.Log.Format = DefaultLogFormat
 	}
 	c.applyServeDefaults()
+	c.applyGraphDefaults()
 }
 
 // isGUID accepts the 8-4-4-4-12 form Entra uses for object ids, in either

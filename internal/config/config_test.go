@@ -224,7 +224,7 @@ func TestParse(t *testing.T) {
 				"cfg.yaml:2: accounts[0].upnn: unknown key (known: id, upn, name)",
 				"cfg.yaml:2: accounts[0]: needs id: (the user's object id) or upn:, or both",
 				"cfg.yaml:3: accounts[1].id: not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)",
-				"cfg.yaml:4: level: unknown key (known: accounts, store, log, server, sources, notify)",
+				"cfg.yaml:4: level: unknown key (known: accounts, store, log, server, sources, notify, graph)",
 			},
 		},
 	}

@@ -39,6 +39,10 @@ type SourceConfig struct {
 	Token   Secret `yaml:"token,omitempty"`    // required bearer token
 	MaxBody int64  `yaml:"max_body,omitempty"` // bytes, default 10 MiB
 
+	// graph: how far back each poll looks again, for records Graph
+	// publishes late (default 2h).
+	Overlap time.Duration `yaml:"overlap,omitempty"`
+
 	// MaxSilence raises bg.silence when the source delivers nothing for this
 	// long (0: never). A monitor whose feed stops silently is worse than none.
 	MaxSilence time.Duration `yaml:"max_silence,omitempty"`
@@ -128,6 +132,7 @@ func (c *Config) validateServe(d *decoder) {
 			notFor("listen", s.Type)
 			notFor("token", s.Type)
 			notFor("max_body", s.Type)
+			notFor("overlap", s.Type)
 		case SourceTypeHTTP:
 			switch {
 			case s.Listen == "" && !d.failed[f+".listen"]:
@@ -149,10 +154,18 @@ func (c *Config) validateServe(d *decoder) {
 			}
 			notFor("path", s.Type)
 			notFor("poll", s.Type)
+			notFor("overlap", s.Type)
+		case SourceTypeGraph:
+			if s.Poll < 0 || s.Overlap < 0 {
+				d.errorf(d.lines[f], f, "poll and overlap must not be negative")
+			}
+			for _, k := range []string{"path", "listen", "token", "max_body"} {
+				notFor(k, s.Type)
+			}
 		case "":
-			d.errorf(d.lines[f], f+".type", "required: file or http")
+			d.errorf(d.lines[f], f+".type", "required: file, http or graph")
 		default:
-			d.errorf(d.lines[f+".type"], f+".type", "must be one of file, http")
+			d.errorf(d.lines[f+".type"], f+".type", "must be one of file, http, graph")
 		}
 	}
 	groups := map[string]int{}

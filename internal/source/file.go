@@ -32,6 +32,9 @@ const (
 	// CSV) must keep its size and mtime before it is read: such files are
 	// written once and cannot be read in pieces.
 	stablePolls = 2
+	// maxPending is how long a whole-document file that keeps changing
+	// waits before it is read anyway: alerts in it must not wait forever.
+	maxPending = 40
 	// idlePolls is how long a file that stopped changing keeps its
 	// descriptor; holding it lets a rotation be finished from the old inode,
 	// closing it keeps a directory of archives from exhausting descriptors.
@@ -65,12 +68,33 @@ type FileOptions struct {
 // them, picks up new ones, survives rotation by rename and by copy-truncate,
 // and resumes after a restart where the previous run stopped.
 //
+// Files whose first line is a JSON object (NDJSON, Event Hubs payloads
+// one per line) are followed by offset: each poll ingests what was
+// appended, and a record still being written is left for the next poll
+// (scan.Stats.Consumed). Files that only make sense whole (gzip, a JSON
+// array, a CSV export, a pretty-printed object such as a saved Graph page)
+// are read from the start once their size and mtime have held for two
+// polls (or after maxPending polls of waiting), and again whenever they
+// change.
+//
+// A checkpoint's Key is path + "#" + device:inode, its Offset how far the
+// file was read completely, and its Size how far it had been examined: a
+// restart reads the file only if its size differs, so an incomplete last
+// line is not read again and again.
+//
 // Delivery is at least once: a chunk is checkpointed after Ingest returns,
 // so a crash between the two reads that chunk again on restart, and the
 // store's dedupe drops the repeated alerts. Data is never skipped in favour
 // of avoiding a repeat; where the source cannot tell whether bytes were read
 // (a file renamed while its descriptor was closed, a final line without its
 // newline) it reads them again.
+//
+// Known limits: a followed file that changes from one-line records to a
+// pretty-printed envelope part-way loses what follows a poll that caught
+// the envelope half-written. A copy-truncated file that regrows past the old
+// offset between two polls is noticed only while the source runs (by the
+// bytes before the offset), not across a restart. A whole-document file
+// rewritten to exactly its old size and mtime is not read again.
 type File struct {
 	o   FileOptions
 	cp  Checkpoints
@@ -170,8 +194,14 @@ type input struct {
 	obsSize int64
 	obsMod  time.Time
 	stable  int
+	pending int // polls spent waiting for stability
 
 	idle int // polls without change
+
+	// tail holds the bytes just before offset, to notice a file that was
+	// truncated and has grown past offset again between two polls
+	// (copy-truncate with a busy writer), which size alone cannot show.
+	tail []byte
 }
 
 type follower struct {
@@ -382,8 +412,7 @@ func (fl *follower) advance(ctx context.Context, in *input, size int64, mod time
 	}
 	if size < in.offset {
 		fl.log.Info("file truncated, reading it from the start", "path", in.path, "size", size, "offset", in.offset)
-		in.offset, in.size, in.mode = 0, 0, modeUnknown
-		fl.save(ctx, in)
+		fl.restart(ctx, in)
 	}
 	if size == in.size || size == 0 {
 		fl.rest(in)
@@ -391,6 +420,10 @@ func (fl *follower) advance(ctx context.Context, in *input, size int64, mod time
 	}
 	if in.f == nil && !fl.open(in) {
 		return
+	}
+	if in.mode == modeStream && in.rewritten() {
+		fl.log.Info("file truncated and rewritten, reading it from the start", "path", in.path, "size", size, "offset", in.offset)
+		fl.restart(ctx, in)
 	}
 	if in.mode == modeUnknown {
 		in.mode = sniff(in.f, size, in.path)
@@ -406,6 +439,38 @@ func (fl *follower) advance(ctx context.Context, in *input, size int64, mod time
 	}
 	if fl.held > maxHeld {
 		fl.close(in)
+	}
+}
+
+// restart reads in again from its start.
+func (fl *follower) restart(ctx context.Context, in *input) {
+	in.offset, in.size, in.mode, in.tail = 0, 0, modeUnknown, nil
+	fl.save(ctx, in, in.size)
+}
+
+const tailBytes = 64
+
+// rewritten reports whether the bytes before offset changed since they
+// were read.
+func (in *input) rewritten() bool {
+	if len(in.tail) == 0 {
+		return false
+	}
+	buf := make([]byte, len(in.tail))
+	n, _ := in.f.ReadAt(buf, in.offset-int64(len(buf)))
+	return n == len(buf) && !bytes.Equal(buf, in.tail)
+}
+
+// remember keeps the bytes before in's offset for rewritten.
+func (in *input) remember() {
+	k := min(in.offset, tailBytes)
+	if k == 0 {
+		in.tail = nil
+		return
+	}
+	buf := make([]byte, k)
+	if n, _ := in.f.ReadAt(buf, in.offset-k); int64(n) == k {
+		in.tail = buf
 	}
 }
 
@@ -439,6 +504,9 @@ func (fl *follower) open(in *input) bool {
 	}
 	in.f = f
 	fl.held++
+	if in.tail == nil {
+		in.remember() // resumed from a checkpoint: guard from here on
+	}
 	return true
 }
 
@@ -475,15 +543,21 @@ func sniff(f *os.File, size int64, name string) mode {
 		return modeWhole
 	}
 	b = bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
+	line, _, complete := bytes.Cut(b, []byte{'\n'})
 	switch {
 	case len(b) == 0 && size <= sniffBytes:
 		return modeUnknown
-	case len(b) == 0 || b[0] == '{':
+	case len(b) == 0:
+		return modeStream
+	case b[0] == '{' && complete && len(bytes.TrimSpace(line)) == 1:
+		// A pretty-printed object, most likely a Graph page: its envelope
+		// spans lines, and an envelope cannot be resumed in the middle.
+		return modeWhole
+	case b[0] == '{':
 		return modeStream
 	case b[0] == '[':
 		return modeWhole
 	}
-	line, _, _ := bytes.Cut(b, []byte{'\n'})
 	if bytes.IndexByte(line, ',') >= 0 {
 		return modeWhole // a CSV header
 	}
@@ -494,7 +568,7 @@ func sniff(f *os.File, size int64, name string) mode {
 func (fl *follower) readStream(ctx context.Context, in *input, size int64) {
 	if in.offset >= size {
 		in.size = size
-		fl.save(ctx, in)
+		fl.save(ctx, in, in.size)
 		return
 	}
 	for ctx.Err() == nil {
@@ -516,6 +590,7 @@ func (fl *follower) readStream(ctx context.Context, in *input, size int64) {
 			return // retried next poll: in.size still differs from size
 		}
 		in.offset = start + rel
+		in.remember()
 		end := start + n // examined: a restart must not take the rest as read
 		if end >= size {
 			in.size = size
@@ -579,16 +654,18 @@ func (fl *follower) ingestStream(ctx context.Context, in *input, n int64) (scan.
 
 // readWhole ingests a whole-document file once it has stopped changing.
 func (fl *follower) readWhole(ctx context.Context, in *input, size int64) {
-	if in.stable < stablePolls {
+	if in.stable < stablePolls && in.pending < maxPending {
+		in.pending++
 		return
 	}
+	in.pending = 0
 	st, err := fl.sink.Ingest(ctx, fl.o.Name, in.path, io.NewSectionReader(in.f, 0, size))
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
-		if st.Skipped[logs.ReasonReadError] == 0 {
-			fl.fail(in.path, "ingest", err) // the sink failed: retry
+		if st.Skipped[logs.ReasonReadError] == 0 || !isGzip(in.f) {
+			fl.fail(in.path, "ingest", err) // the sink or the disk failed: retry
 			return
 		}
 		// The file is broken (a corrupt or cut gzip stream); reading it
@@ -599,7 +676,13 @@ func (fl *follower) readWhole(ctx context.Context, in *input, size int64) {
 	}
 	fl.received(st.TotalRecords())
 	in.offset, in.size = size, size
-	fl.save(ctx, in)
+	fl.save(ctx, in, in.size)
+}
+
+func isGzip(f io.ReaderAt) bool {
+	var magic [2]byte
+	n, _ := f.ReadAt(magic[:], 0)
+	return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b
 }
 
 func (fl *follower) received(records int64) {
@@ -608,12 +691,8 @@ func (fl *follower) received(records int64) {
 	}
 }
 
-// save checkpoints in. The examined extent is in.size unless given.
-func (fl *follower) save(ctx context.Context, in *input, examined ...int64) {
-	size := in.size
-	if len(examined) > 0 {
-		size = examined[0]
-	}
+// save checkpoints in's offset and how far the file was examined.
+func (fl *follower) save(ctx context.Context, in *input, size int64) {
 	if in.offset == in.savedOff && size == in.savedSize {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -236,16 +237,19 @@ func TestFileRenameRotation(t *testing.T) {
 }
 
 func TestFileCopyTruncate(t *testing.T) {
+	lines := pt1h(t)
 	for _, tc := range []struct {
-		name         string
-		pollBetween  bool // a poll sees the empty file before new lines come
-		wantTruncLog bool
+		name        string
+		pollBetween bool     // a poll sees the empty file before new lines come
+		then        [][]byte // written after the truncation
 	}{
-		{"truncated then written", true, true},
-		{"truncated and written between polls", false, true},
+		{"truncated then written", true, lines[4:]},
+		{"truncated and written between polls", false, lines[4:]},
+		// Longer than what was read before: the size does not show it.
+		{"truncated and grown past the offset between polls", false,
+			[][]byte{lines[4], lines[5], lines[6], lines[2], lines[3], lines[2], lines[3]}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lines := pt1h(t)
 			h := newHarness(t, "*.log")
 			p := h.path("app.log")
 			writeFile(t, p, join(lines[:4]))
@@ -260,10 +264,9 @@ func TestFileCopyTruncate(t *testing.T) {
 					t.Fatalf("checkpoint offset %d after truncation, want 0", cp.Offset)
 				}
 			}
-			// Shorter than what was read before, so the truncation shows.
-			appendFile(t, p, join(lines[4:]))
+			appendFile(t, p, join(tc.then))
 			h.poll(1)
-			h.want(7, pt1hAlerts)
+			h.want(4+int64(len(tc.then)), pt1hAlerts)
 		})
 	}
 }
@@ -399,6 +402,7 @@ func TestFileWholeDocuments(t *testing.T) {
 		{"gzip", "PT1H.json.gz", func(t testing.TB) []byte { return readTestdata(t, "PT1H.json.gz") }, 7, 3},
 		{"gzip without .gz", "PT1H.log", func(t testing.TB) []byte { return gzipped(t, join(pt1h(t))) }, 7, 3},
 		{"json array", "la.json", func(t testing.TB) []byte { return readTestdata(t, "la-signinlogs.json") }, 2, 1},
+		{"graph page", "page.json", func(t testing.TB) []byte { return readTestdata(t, "graph-audit-page.json") }, 5, 5},
 		{"csv", "audit.csv", func(t testing.TB) []byte { return readTestdata(t, "la-auditlogs.csv") }, 3, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -523,9 +527,9 @@ func TestFileRunCancel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		before, _ := sink.counts()
 		done := make(chan error, 1)
 		go func() { done <- f.Run(ctx, sink) }()
-		before, _ := sink.counts()
 		waitFor(t, "the first poll", func() bool { r, _ := sink.counts(); return r > before })
 		if poll < time.Second {
 			appendFile(t, p, join(lines[2:]))
@@ -569,19 +573,51 @@ func TestFileLongLineAcrossChunks(t *testing.T) {
 	}
 }
 
-// TestFilePrettyEnvelopeAcrossChunks reads a pretty-printed Graph page
-// larger than a chunk: the envelope cannot be resumed in the middle.
-func TestFilePrettyEnvelopeAcrossChunks(t *testing.T) {
+// TestFilePrettyRecordsAcrossChunks follows a file of one-line records
+// followed by pretty-printed ones, which span lines, with chunks cut inside
+// them.
+func TestFilePrettyRecordsAcrossChunks(t *testing.T) {
+	lines := pt1h(t)
+	data := bytes.Clone(lines[0])
+	for _, l := range lines[1:] {
+		var out bytes.Buffer
+		if err := json.Indent(&out, bytes.TrimSpace(l), "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		data = append(append(data, out.Bytes()...), '\n')
+	}
 	h := newHarness(t, "*.json")
 	h.f.chunk = 1000
-	p := h.path("page.json")
-	writeFile(t, p, readTestdata(t, "graph-audit-page.json"))
+	p := h.path("pretty.json")
+	writeFile(t, p, data)
 	h.poll(1)
-	if r, a := h.sink.counts(); r < 5 || a != 5 {
-		t.Fatalf("records, alerts = %d, %d; want at least 5, and 5", r, a)
+	if r, a := h.sink.counts(); r < 7 || a != pt1hAlerts {
+		t.Fatalf("records, alerts = %d, %d; want at least 7, and %d", r, a, pt1hAlerts)
 	}
 	if cp, _ := h.cp.forPath(t, "files", p); cp.Offset != fileSize(t, p) {
 		t.Fatalf("checkpoint offset %d, want %d", cp.Offset, fileSize(t, p))
+	}
+}
+
+// TestFileWholeDocumentStillGrowing reads a document that keeps changing
+// after maxPending polls, and again once it is complete.
+func TestFileWholeDocumentStillGrowing(t *testing.T) {
+	page := readTestdata(t, "graph-audit-page.json")
+	h := newHarness(t, "*.json")
+	p := h.path("page.json")
+	cut := len(page) / 2
+	writeFile(t, p, page[:cut])
+	for i := 0; i < maxPending+1; i++ {
+		appendFile(t, p, page[cut+i:cut+i+1]) // one byte per poll
+		h.poll(1)
+	}
+	if n := h.sink.callsFor(p); n != 1 {
+		t.Fatalf("%d ingests of a document that never stopped changing, want 1", n)
+	}
+	appendFile(t, p, page[cut+maxPending+1:])
+	h.poll(stablePolls + 1)
+	if _, a := h.sink.counts(); a != 5 {
+		t.Fatalf("%d alerts, want 5", a)
 	}
 }
 
@@ -610,6 +646,9 @@ func TestSniff(t *testing.T) {
 		{"x.json", `{"a":1}`, modeStream},
 		{"x.json", "\xef\xbb\xbf\n  {", modeStream},
 		{"x.json", "[\n{", modeWhole},
+		{"x.json", "{\n  \"value\": [", modeWhole},
+		{"x.json", "\xef\xbb\xbf{\r\n    \"value\":  [", modeWhole},
+		{"x.json", "{\"value\": [{}]}\n{", modeStream},
 		{"x.csv", "TenantId,TimeGenerated\n", modeWhole},
 		{"x.log", "some banner\n{}", modeStream},
 		{"x.json", "{", modeUnknown},

@@ -134,6 +134,12 @@ func (s *testSink) callsFor(name string) int {
 	return s.calls[name]
 }
 
+func (s *testSink) ingests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
 func (s *testSink) recordsFor(name string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,132 @@
+package config
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Graph connector defaults.
+const (
+	SourceTypeGraph      = "graph"
+	DefaultGraphTokenEnv = "BREAKGLASS_GRAPH_TOKEN"
+	DefaultGraphOverlap  = 2 * time.Hour
+	DefaultGraphPoll     = time.Minute
+)
+
+// GraphAuths are the accepted graph.auth values.
+var GraphAuths = []string{"client_secret", "client_certificate", "workload_identity", "managed_identity", "azure_cli", "access_token"}
+
+// GraphClouds are the accepted graph.cloud values.
+var GraphClouds = []string{"global", "usgov", "china"}
+
+// GraphConfig says how to reach Microsoft Graph. Every permission it needs
+// is read-only (see the README).
+type GraphConfig struct {
+	Auth                string `yaml:"auth,omitempty"` // see GraphAuths
+	TenantID            string `yaml:"tenant_id,omitempty"`
+	ClientID            string `yaml:"client_id,omitempty"`
+	ClientSecret        Secret `yaml:"client_secret,omitempty"`
+	CertificatePath     string `yaml:"certificate_path,omitempty"` // PEM or PFX
+	CertificatePassword Secret `yaml:"certificate_password,omitempty"`
+	// TokenEnv names the environment variable holding a bearer token, for
+	// auth: access_token (e.g. from `az account get-access-token`).
+	TokenEnv      string `yaml:"token_env,omitempty"`
+	Cloud         string `yaml:"cloud,omitempty"`          // global (default), usgov, china
+	BaseURL       string `yaml:"base_url,omitempty"`       // default from the cloud
+	AuthorityHost string `yaml:"authority_host,omitempty"` // default from the cloud
+}
+
+// Configured reports whether a graph: section was given.
+func (g GraphConfig) Configured() bool { return g.Auth != "" }
+
+func (c *Config) validateGraph(d *decoder) {
+	g := &c.Graph
+	g.Auth = d.oneOf("graph.auth", g.Auth, GraphAuths)
+	g.Cloud = d.oneOf("graph.cloud", g.Cloud, GraphClouds)
+	usesGraph := slices.ContainsFunc(c.Sources, func(s SourceConfig) bool { return s.Type == SourceTypeGraph })
+	if _, present := d.lines["graph"]; !present {
+		if usesGraph {
+			d.errorf(0, "graph", "missing; a source of type graph needs the graph: section (auth, tenant_id, client_id, ...)")
+		}
+		return
+	}
+	if g.Auth == "" && !d.failed["graph.auth"] {
+		d.errorf(d.lines["graph"], "graph.auth", "required: one of %s", strings.Join(GraphAuths, ", "))
+		return
+	}
+	need := func(key, value string) {
+		if value == "" && !d.failed["graph."+key] {
+			d.errorf(d.lines["graph"], "graph."+key, "required for auth %s", g.Auth)
+		}
+	}
+	notFor := func(key string) {
+		if line, ok := d.lines["graph."+key]; ok {
+			d.errorf(line, "graph."+key, "not used by auth %s", g.Auth)
+		}
+	}
+	switch g.Auth {
+	case "client_secret":
+		need("tenant_id", g.TenantID)
+		need("client_id", g.ClientID)
+		need("client_secret", string(g.ClientSecret))
+		notFor("certificate_path")
+		notFor("token_env")
+	case "client_certificate":
+		need("tenant_id", g.TenantID)
+		need("client_id", g.ClientID)
+		need("certificate_path", g.CertificatePath)
+		notFor("client_secret")
+		notFor("token_env")
+	case "workload_identity":
+		notFor("client_secret")
+		notFor("certificate_path")
+		notFor("token_env")
+	case "managed_identity", "azure_cli":
+		notFor("client_secret")
+		notFor("certificate_path")
+		notFor("token_env")
+	case "access_token":
+		notFor("client_secret")
+		notFor("certificate_path")
+	}
+	if g.TenantID != "" && !isGUID(g.TenantID) && !strings.Contains(g.TenantID, ".") {
+		d.errorf(d.lines["graph.tenant_id"], "graph.tenant_id", "not a tenant id (a GUID or a domain such as contoso.onmicrosoft.com)")
+	}
+	if g.ClientID != "" && !isGUID(g.ClientID) {
+		d.errorf(d.lines["graph.client_id"], "graph.client_id", "not a GUID (the application's client id)")
+	}
+	for _, k := range []struct{ key, v string }{{"base_url", g.BaseURL}, {"authority_host", g.AuthorityHost}} {
+		if k.v == "" {
+			continue
+		}
+		if u, err := url.Parse(k.v); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+			d.errorf(d.lines["graph."+k.key], "graph."+k.key, "not an http(s) URL")
+		}
+	}
+}
+
+func (c *Config) applyGraphDefaults() {
+	g := &c.Graph
+	if !g.Configured() {
+		return
+	}
+	if g.Cloud == "" {
+		g.Cloud = "global"
+	}
+	if g.Auth == "access_token" && g.TokenEnv == "" {
+		g.TokenEnv = DefaultGraphTokenEnv
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if s.Type == SourceTypeGraph {
+			if s.Poll == 0 {
+				s.Poll = DefaultGraphPoll
+			}
+			if s.Overlap == 0 {
+				s.Overlap = DefaultGraphOverlap
+			}
+		}
+	}
+}
