@@ -216,6 +216,7 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	feedDone := make(chan error, 1)
+	feedRng := rand.New(rand.NewSource(rng.Int63())) // rand.Rand is not safe for concurrent use
 	go func() {
 		var files [2]*os.File
 		for i := range files {
@@ -236,13 +237,13 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 				cut := len(blob) / 2
 				f := files[(i/100)%2]
 				f.WriteString(blob[:cut])
-				time.Sleep(time.Duration(rng.Intn(20)) * time.Millisecond)
+				time.Sleep(time.Duration(feedRng.Intn(20)) * time.Millisecond)
 				f.WriteString(blob[cut:])
 			} else if err := d.post(ctx, []byte(strings.Join(batch, ""))); err != nil {
 				feedDone <- err
 				return
 			}
-			time.Sleep(time.Duration(rng.Intn(40)) * time.Millisecond)
+			time.Sleep(time.Duration(feedRng.Intn(40)) * time.Millisecond)
 		}
 		feedDone <- nil
 	}()
