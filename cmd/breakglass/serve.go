@@ -22,6 +22,7 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
+	"breakglass/internal/graph"
 	"breakglass/internal/notify"
 	"breakglass/internal/source"
 	"breakglass/internal/store/sqlite"
@@ -127,6 +128,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	})
 
 	var sources []source.Source
+	var graphClient graph.Lister
 	for _, sc := range cfg.Sources {
 		var src source.Source
 		switch sc.Type {
@@ -134,6 +136,15 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 			src, err = source.NewFile(source.FileOptions{Name: sc.Name, Path: sc.Path, Poll: sc.Poll, Logger: log}, st)
 		case config.SourceTypeHTTP:
 			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: log})
+		case config.SourceTypeGraph:
+			if graphClient == nil {
+				c, cerr := newGraphClient(cfg, log)
+				if cerr != nil {
+					return cerr
+				}
+				graphClient = c
+			}
+			src, err = source.NewGraph(source.GraphOptions{Name: sc.Name, Accounts: cfg.Accounts, Poll: sc.Poll, Overlap: sc.Overlap, Logger: log}, graphClient, st)
 		default:
 			err = fmt.Errorf("source type %q is not supported by this build", sc.Type)
 		}
