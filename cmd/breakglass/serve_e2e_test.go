@@ -22,6 +22,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/entra"
+	"breakglass/internal/graph/graphtest"
 	"breakglass/internal/simulate"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
@@ -388,5 +389,52 @@ func TestServeEndpoints(t *testing.T) {
 	cmd.Process.Signal(os.Interrupt)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("SIGINT: %v", err)
+	}
+}
+
+// TestServeGraphSource: the graph source polls a Graph-shaped server on
+// loopback (auth: access_token) and its sign-ins take the same detection and
+// notification path as every other source.
+func TestServeGraphSource(t *testing.T) {
+	accounts := simulate.DemoAccounts()
+	gs := graphtest.New(t)
+	signIn := map[string]any{
+		"id": "9e1d0000-0000-4000-8000-000000000001", "createdDateTime": time.Now().UTC().Add(-time.Minute).Format(time.RFC3339),
+		"userId": accounts[0].ID, "userPrincipalName": accounts[0].UPN, "appDisplayName": "Azure Portal",
+		"status": map[string]any{"errorCode": 50126}, "isInteractive": true,
+	}
+	gs.Collection("/v1.0/auditLogs/signIns", []any{signIn}, 10)
+	gs.Collection("/beta/auditLogs/signIns", nil, 10)
+	gs.Collection("/v1.0/auditLogs/directoryAudits", nil, 10)
+	rcv := newReceiver(t)
+	d := newDaemon(t, rcv.srv.URL, accounts, fmt.Sprintf(`graph:
+  auth: access_token
+  token_env: E2E_GRAPH_TOKEN
+  base_url: %s
+`, gs.URL))
+	cfg, _ := os.ReadFile(d.cfg)
+	cfg = bytes.Replace(cfg, []byte("sources:\n"), []byte("sources:\n  - type: graph\n    name: tenant\n    poll: 1s\n"), 1)
+	os.WriteFile(d.cfg, cfg, 0o600)
+	cmd := exec.Command(binary, "serve", "--config", d.cfg)
+	cmd.Env = append(os.Environ(), "E2E_TOKEN="+d.token, "E2E_GRAPH_TOKEN=test-token")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{alert.Key("9e1d0000-0000-4000-8000-000000000001", "bg.signin"): true}
+	deadline := time.Now().Add(15 * time.Second)
+	for rcv.count(want) < 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if rcv.count(want) != 1 {
+		t.Fatalf("graph sign-in did not reach the webhook; daemon output:\n%s", out.String())
+	}
+	for _, r := range gs.Requests() {
+		if r.Method != http.MethodGet {
+			t.Errorf("daemon sent %s %s to Graph", r.Method, r.Path)
+		}
 	}
 }
