@@ -71,6 +71,7 @@ a break-glass account.`,
 		newScanCmd(),
 		newSimulateCmd(),
 		newServeCmd(),
+		newCollectCmd(),
 	)
 	return root
 }

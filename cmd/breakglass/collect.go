@@ -1,0 +1,251 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"breakglass/internal/graph/collect"
+	"breakglass/internal/version"
+)
+
+// exitUnresolved is collect's exit status when the snapshot was written
+// but some configured break-glass entries did not resolve: a pipeline must
+// notice, yet the snapshot is still worth keeping.
+const exitUnresolved = 3
+
+type collectFlags struct {
+	config string
+	out    string
+	groups []string
+}
+
+func newCollectCmd() *cobra.Command {
+	var f collectFlags
+	cmd := &cobra.Command{
+		Use:   "collect --config F --out DIR [--group ID]...",
+		Short: "Snapshot from Microsoft Graph what the posture audit needs",
+		Long: `collect reads from Microsoft Graph, read-only, everything the offline posture
+audit judges: the break-glass accounts, the holders of Global Administrator
+and Privileged Role Administrator (active, PIM eligible and through groups),
+their authentication methods and registration details, Conditional Access
+policies, named locations, authentication strengths, the authentication
+methods policy, domains, the organization, lifecycle workflows and access
+reviews. It writes them into DIR as Graph returned them, one JSON file per
+dataset, plus manifest.json, written last.
+
+Break-glass accounts are the accounts: list of the configuration plus the
+transitive user members of every --group.
+
+A dataset Graph refuses (missing permission or licence, not found) does not
+stop collection: it is listed in the manifest and below with the reason and
+what to grant, and the audit reports it as unknown. A break-glass entry
+that resolves to no user (deleted, or a typo) is printed as "unresolved:".
+
+Exit status: 0 when the snapshot was written, even if some datasets failed;
+3 when it was written but some break-glass entries are unresolved; 1 when
+collection stopped (network, disk, interrupted) and no snapshot was written;
+2 for usage or configuration errors.`,
+		Example: `  breakglass collect --config breakglass.yaml --out snapshots/2026-03-04
+  breakglass collect -c breakglass.yaml --out snap --group 6f1c...e2 --group 0a9b...41`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCollect(cmd, f)
+		},
+	}
+	addConfigFlag(cmd, &f.config)
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "", "snapshot directory to write (created if missing)")
+	fl.StringArrayVar(&f.groups, "group", nil, "object id of a group whose transitive user members are break-glass accounts (repeatable)")
+	return cmd
+}
+
+func runCollect(cmd *cobra.Command, f collectFlags) error {
+	if f.out == "" {
+		return usageErrorf("--out: name the snapshot directory to write")
+	}
+	var groups []string
+	for _, g := range f.groups {
+		g = strings.TrimSpace(g)
+		if !isObjectID(g) {
+			return usageErrorf("--group %q: not an object id (a GUID, 8-4-4-4-12 hex digits)", g)
+		}
+		if !slices.ContainsFunc(groups, func(h string) bool { return strings.EqualFold(g, h) }) {
+			groups = append(groups, g)
+		}
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	g, err := newGraphClient(cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+
+	prog := newCollectProgress(stderr)
+	m, err := collect.Collect(ctx, g, collect.Options{
+		Accounts:    cfg.Accounts,
+		Groups:      groups,
+		Out:         f.out,
+		Progress:    prog.report,
+		ToolVersion: version.Version,
+		TenantID:    cfg.Graph.TenantID,
+	})
+	prog.stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("collect interrupted; no snapshot written: %w", err)
+		}
+		return fmt.Errorf("collect stopped; no snapshot written: %w", err)
+	}
+	if err := printCollectSummary(cmd.OutOrStdout(), stderr, m, f.out); err != nil {
+		return err
+	}
+	if n := len(m.Unresolved); n > 0 {
+		noun := "entries"
+		if n == 1 {
+			noun = "entry"
+		}
+		return exitCodeError{exitUnresolved, fmt.Sprintf("%d break-glass %s unresolved; fix the configuration or the directory", n, noun)}
+	}
+	return nil
+}
+
+// printCollectSummary lists the datasets on stdout and every problem on
+// stderr, one per line, so that a pipeline can grep for "failed:" and
+// "unresolved:". Keyed datasets are summed per family: one line per
+// privileged user would bury the rest.
+func printCollectSummary(stdout, stderr io.Writer, m *collect.Manifest, dir string) error {
+	type row struct {
+		name         string
+		keyed        bool
+		files, items int
+	}
+	var rows []row
+	for _, d := range m.Datasets {
+		name, _, keyed := strings.Cut(d.Name, ".")
+		if i := slices.IndexFunc(rows, func(r row) bool { return r.keyed && r.name == name }); keyed && i >= 0 {
+			rows[i].files++
+			rows[i].items += d.Count
+			continue
+		}
+		rows = append(rows, row{name, keyed, 1, d.Count})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATASET\tITEMS")
+	for _, r := range rows {
+		name := r.name
+		if r.keyed {
+			name = fmt.Sprintf("%s (%d files)", name, r.files)
+		}
+		fmt.Fprintf(tw, "%s\t%d\n", name, r.items)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the summary: %w", err)
+	}
+	for _, fl := range m.Failed {
+		what := fl.Name
+		switch {
+		case fl.Field != "":
+			what += " (written without " + fl.Field + ")"
+		case fl.Partial:
+			what += " (partly written)"
+		}
+		line := fmt.Sprintf("failed: %s: %s: %d %s", what, fl.Reason, fl.Status, fl.Code)
+		if fl.Message != "" {
+			line += ": " + fl.Message
+		}
+		if fl.Hint != "" {
+			line += " (hint: " + fl.Hint + ")"
+		}
+		fmt.Fprintln(stderr, line)
+	}
+	for _, u := range m.Unresolved {
+		fmt.Fprintf(stderr, "unresolved: %s: %s\n", u.Entry, u.Reason)
+	}
+	_, err := fmt.Fprintf(stdout, "snapshot: %s (%d datasets, %d failed, %d unresolved, tenant %s)\n",
+		filepath.Join(dir, collect.ManifestFile), len(m.Datasets), len(m.Failed), len(m.Unresolved), orUnknown(m.TenantID))
+	if err != nil {
+		return fmt.Errorf("writing the summary: %w", err)
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// collectProgress keeps one status line on a terminal naming the dataset
+// last finished; piped output and CI logs get only the summary.
+type collectProgress struct {
+	w                   io.Writer
+	on                  bool
+	running             int
+	done, failed        int
+	lastName, lastState string
+}
+
+func newCollectProgress(w io.Writer) *collectProgress {
+	return &collectProgress{w: w, on: isTerminal(w)}
+}
+
+// report is called by collect one call at a time.
+func (p *collectProgress) report(name, state string, n int) {
+	if !p.on {
+		return
+	}
+	switch state {
+	case "start":
+		p.running++
+		return
+	case "done":
+		p.running--
+		p.done++
+		p.lastName, p.lastState = name, fmt.Sprintf("%d items", n)
+	case "failed":
+		p.running--
+		p.failed++
+		p.lastName, p.lastState = name, "failed"
+	}
+	fmt.Fprintf(p.w, "\r\033[Kcollecting: %d done, %d failed, %d running; %s: %s", p.done, p.failed, p.running, p.lastName, p.lastState)
+}
+
+func (p *collectProgress) stop() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// isObjectID accepts the 8-4-4-4-12 form of Entra object ids.
+func isObjectID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"breakglass/internal/graph/graphtest"
+)
+
+// TestCollectCommand runs the real binary against a Graph-shaped server on
+// loopback: the snapshot is written, its manifest records the dataset the
+// server refuses (403 with a Graph error body) with its hint, an entry that
+// resolves to no user is reported as unresolved (exit 3), and only GET
+// requests reach Graph.
+func TestCollectCommand(t *testing.T) {
+	const bg1 = "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"
+	gs := graphtest.New(t)
+	gs.Collection("/v1.0/organization", []any{map[string]any{"id": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "displayName": "Contoso"}}, 10)
+	gs.Object("/v1.0/users/"+bg1, map[string]any{"id": bg1, "userPrincipalName": "bg-admin1@contoso.onmicrosoft.com", "accountEnabled": true})
+	gs.Fail("/v1.0/users/ghost@contoso.onmicrosoft.com", http.StatusNotFound, 100, "", graphtest.GraphError("Request_ResourceNotFound", "Resource 'ghost@contoso.onmicrosoft.com' does not exist."))
+	gs.Fail("/v1.0/identityGovernance/lifecycleWorkflows/workflows", http.StatusForbidden, 100, "", graphtest.GraphError("Authorization_RequestDenied", "Insufficient privileges to complete the operation."))
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`accounts:
+  - id: %s
+  - upn: ghost@contoso.onmicrosoft.com
+graph:
+  auth: access_token
+  base_url: %s
+`, bg1, gs.URL)), 0o600)
+	out := filepath.Join(dir, "snap")
+	r := runBinary(t, []string{"BREAKGLASS_GRAPH_TOKEN=test-token"}, "collect", "--config", cfg, "--out", out)
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3 (unresolved entry):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "unresolved:") || !strings.Contains(r.stderr, "ghost@contoso.onmicrosoft.com") {
+		t.Errorf("unresolved entry not reported:\n%s", r.stderr)
+	}
+	var m struct {
+		Datasets []struct{ Name string }
+		Failed   []struct{ Name, Reason, Hint string }
+	}
+	b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range m.Failed {
+		if f.Name == "lifecycle_workflows" && f.Reason == "permission" && strings.Contains(f.Hint, "LifecycleWorkflows.Read.All") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("manifest does not record the refused dataset with its hint: %+v", m.Failed)
+	}
+	// Everything else this bare server does not serve (404) is recorded,
+	// never fatal; what it does serve is written.
+	names := map[string]bool{}
+	for _, d := range m.Datasets {
+		names[d.Name] = true
+	}
+	if !names["organization"] || !names["breakglass_users"] {
+		t.Errorf("datasets written: %+v", m.Datasets)
+	}
+	for _, req := range gs.Requests() {
+		if req.Method != http.MethodGet {
+			t.Errorf("%s %s sent to Graph", req.Method, req.Path)
+		}
+	}
+}
