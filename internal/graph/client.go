@@ -692,7 +692,8 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		// A date far ahead is capped like a large number of seconds.
+		return min(max(t.Sub(now), 0), maxWait), true
 	}
 	return 0, false
 }
