@@ -41,7 +41,7 @@ func run(args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "breakglass:", err)
 	var ue usageError
-	if errors.As(err, &ue) || isFlagError(err) {
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
 	var ce exitCodeError
@@ -74,11 +74,4 @@ a break-glass account.`,
 		newCollectCmd(),
 	)
 	return root
-}
-
-// isFlagError recognises cobra's argument-count errors, which it does not
-// route through the flag error func.
-func isFlagError(err error) bool {
-	var ue usageError
-	return errors.As(err, &ue)
 }

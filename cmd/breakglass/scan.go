@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -75,7 +77,7 @@ alerts.`,
 	return cmd
 }
 
-// exitAlerts is returned with --fail-on-alert.
+// exitCodeError carries a specific exit status, e.g. 3 for --fail-on-alert.
 type exitCodeError struct {
 	code int
 	msg  string
@@ -162,7 +164,7 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 	var failed []string
 	workers := f.workers
 	if workers <= 0 {
-		workers = max(1, min(len(inputs), numCPU()))
+		workers = max(1, min(len(inputs), runtime.NumCPU()))
 	}
 	prog := newProgress(stderr, inputs)
 	defer prog.stop()
@@ -380,7 +382,7 @@ func printSummary(w io.Writer, st *scan.Stats, newAlerts, known int, stored bool
 	}
 	if len(st.Skipped) > 0 {
 		var parts []string
-		for _, r := range slices.Sorted(mapsKeys(st.Skipped)) {
+		for _, r := range slices.Sorted(maps.Keys(st.Skipped)) {
 			parts = append(parts, fmt.Sprintf("%s %d", r, st.Skipped[r]))
 		}
 		fmt.Fprintf(w, "skipped: %s (use --verbose for file:line and reason)\n", strings.Join(parts, ", "))

@@ -1,15 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"iter"
-	"maps"
-	"runtime"
-)
-
-func numCPU() int { return runtime.NumCPU() }
-
-func mapsKeys[M ~map[K]V, K comparable, V any](m M) iter.Seq[K] { return maps.Keys(m) }
+import "fmt"
 
 func humanBytes(n int64) string {
 	switch {

@@ -96,14 +96,6 @@ type Event struct {
 	Targets         []Target
 }
 
-// Succeeded reports whether the event records a successful operation.
-func (e *Event) Succeeded() bool {
-	if e.Kind == KindSignIn {
-		return e.ResultType == "0"
-	}
-	return strings.EqualFold(e.Result, "success")
-}
-
 // Actor is who initiated an audit event: a user or an app.
 type Actor struct {
 	UserID             string

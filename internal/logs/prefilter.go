@@ -90,8 +90,9 @@ func (p *Prefilter) Match(rec []byte) bool {
 		return true
 	}
 	if p.shift == nil {
+		lower := lowerASCII(nil, rec)
 		for _, n := range p.needles {
-			if bytes.Contains(lowerASCII(nil, rec), n) {
+			if bytes.Contains(lower, n) {
 				return true
 			}
 		}

@@ -633,12 +633,11 @@ func looksLikeCSV(b []byte) bool {
 
 // csvSplitter reads a Log Analytics CSV export.
 type csvSplitter struct {
-	r       *csv.Reader
-	header  []string
-	line0   int
-	off0    int64
-	buf     []byte
-	lastErr bool
+	r      *csv.Reader
+	header []string
+	line0  int
+	off0   int64
+	buf    []byte
 }
 
 func newCSVSplitter(r io.Reader, line int, off int64) *csvSplitter {

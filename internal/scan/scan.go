@@ -161,7 +161,6 @@ type batch struct {
 	stats    Stats
 	problems []Problem
 	findings []Finding
-	err      error
 }
 
 type item struct {
@@ -316,7 +315,6 @@ func (s *Scanner) collect(ctx context.Context, cancel func(), done <-chan *batch
 			delete(pending, next)
 			next++
 			st.Merge(&b.stats)
-			st.Files-- // Merge counts a file per batch
 			if s.opts.Problem != nil {
 				for _, p := range b.problems {
 					s.opts.Problem(p)
@@ -356,7 +354,6 @@ type worker struct {
 
 func (w *worker) process(b *batch) {
 	b.stats.init()
-	b.stats.Files = 1
 	for _, it := range b.items {
 		if it.rerr != nil {
 			w.recordError(b, it.rerr)

@@ -52,12 +52,6 @@ func (r *laRow) guid(name string, g guid) {
 	r.add(name, cellStr, start)
 }
 
-func (r *laRow) raw(name, v string) {
-	start := len(r.e.b)
-	r.e.b = append(r.e.b, v...)
-	r.add(name, cellRaw, start)
-}
-
 func (r *laRow) num(name string, n int64) {
 	start := len(r.e.b)
 	r.e.b = strconv.AppendInt(r.e.b, n, 10)

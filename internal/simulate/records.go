@@ -113,7 +113,6 @@ const (
 type modProp struct {
 	name, old, new string
 	oldNull        bool
-	newNull        bool
 }
 
 type auditTarget struct {
@@ -188,7 +187,6 @@ func (a *audit) bgRules() (activity, change bool, acct *bgIdentity) {
 }
 
 // pick helpers keep call sites short.
-func (g *gen) chance(p float64) bool { return g.r.Float64() < p }
 func (g *gen) oneOf(ss ...string) string {
 	return ss[g.r.IntN(len(ss))]
 }
