@@ -47,6 +47,65 @@ type Alert struct {
 	Location    string `json:"location,omitempty"`
 	Actor       string `json:"actor,omitempty"`
 	Correlation string `json:"correlation_id,omitempty"`
+
+	// EventTimeUnknown is set when the record carried no usable time:
+	// EventTime is then the time the record was ingested.
+	EventTimeUnknown bool `json:"event_time_unknown,omitempty"`
+	// Unreadable names each field of the record that could not be read
+	// (wrong type, unparsable), as "field: why". The alert still fires:
+	// a break-glass record with an odd field must never be dropped.
+	Unreadable []string `json:"unreadable,omitempty"`
+
+	// Labels identify the alert for routing and grouping (see the Label*
+	// keys); Annotations carry text for people. Both are kept in the store.
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// State is the alert's lifecycle state (StateFiring, StateAcknowledged,
+	// StateResolved), kept in the store; "" reads as firing.
+	State string `json:"state,omitempty"`
+}
+
+// Alert states.
+const (
+	StateFiring       = "firing"
+	StateAcknowledged = "acknowledged"
+	StateResolved     = "resolved"
+)
+
+// Standard label keys. Notification routing matches on labels, so these
+// names are part of the configuration surface and must stay stable.
+const (
+	LabelRule     = "rule"
+	LabelSeverity = "severity"
+	LabelAccount  = "account" // the account's object id, else its UPN
+	LabelTenant   = "tenant"
+	LabelSource   = "source" // the configured source name, or the input
+	LabelCategory = "category"
+)
+
+// StandardLabels returns the labels every alert carries, derived from its
+// core fields, merged under any labels already set (set ones win).
+func (a *Alert) StandardLabels() map[string]string {
+	l := map[string]string{
+		LabelRule:     a.Rule,
+		LabelSeverity: a.Severity.String(),
+		LabelCategory: a.Category,
+	}
+	switch {
+	case a.AccountID != "":
+		l[LabelAccount] = a.AccountID
+	case a.AccountUPN != "":
+		l[LabelAccount] = a.AccountUPN
+	}
+	for k, v := range a.Labels {
+		l[k] = v
+	}
+	for k, v := range l {
+		if v == "" {
+			delete(l, k)
+		}
+	}
+	return l
 }
 
 // Key computes the dedupe key: the record's id plus the rule.

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,7 +172,7 @@ func EqualAlerts(got, want alert.Alert) string {
 	}
 	got.EventTime, want.EventTime = time.Time{}, time.Time{}
 	got.Detected, want.Detected = time.Time{}, time.Time{}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		diffs = append(diffs, fmt.Sprintf("got  %+v\nwant %+v", got, want))
 	}
 	if diffs == nil {
