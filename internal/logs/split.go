@@ -54,7 +54,17 @@ type RecordError struct {
 	Offset int64
 	Reason string
 	Err    error
+	// Head is a bounded copy (at most MaxHead bytes) of the start of the
+	// skipped input, kept as evidence in case it concerns an account.
+	Head []byte
+	// MayConcern is set when a matcher given to the splitter (SetMatcher)
+	// found a break-glass id or UPN anywhere in the skipped bytes, not only
+	// in Head: such input must alert (bg.unparsed), never only be counted.
+	MayConcern bool
 }
+
+// MaxHead bounds RecordError.Head.
+const MaxHead = 64 << 10
 
 func (e *RecordError) Error() string {
 	return fmt.Sprintf("line %d (offset %d): %s: %v", e.Line, e.Offset, e.Reason, e.Err)

@@ -42,6 +42,9 @@ type Problem struct {
 	Offset int64
 	Reason string
 	Err    error
+	// Alerted is set when the record was alerted on despite the problem
+	// (fail closed): such problems are logged at warn level, not debug.
+	Alerted bool
 }
 
 func (p Problem) String() string {
