@@ -43,7 +43,7 @@ func describe(err error) error {
 	case sqlite3.SQLITE_READONLY:
 		return &causeError{store.ErrReadOnly, "check the file's permissions and that its filesystem is mounted read-write", err}
 	case sqlite3.SQLITE_FULL:
-		return &causeError{store.ErrFull, "free disk space", err}
+		return &causeError{store.ErrFull, "free disk space, or raise PRAGMA max_page_count if it is set", err}
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 		return &causeError{store.ErrCorrupt, corruptHint, err}
 	}

@@ -313,26 +313,7 @@ func TestDueUsesPendingIndex(t *testing.T) {
 		{"due", sqlite.DueSQL, []any{"2025-01-01T00:00:00.000000000Z", 100}},
 		{"depth", sqlite.DepthSQL, nil},
 	} {
-		rows, err := db.Query("EXPLAIN QUERY PLAN "+tc.q, tc.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var (
-				id, parent, unused int
-				detail             string
-			)
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := plan(t, db, tc.q, tc.args...)
 		t.Logf("%s: %s", tc.name, p)
 		if !strings.Contains(p, "outbox_pending") || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q, want outbox_pending without a sort", tc.name, p)

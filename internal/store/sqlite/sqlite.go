@@ -211,6 +211,9 @@ func dsn(path string, extra ...string) string {
 // problems say enough, and a badly damaged file can have millions.
 const maxIntegrityErrors = 10
 
+// maxIntegrityText bounds the integrity problems quoted in Open's error.
+const maxIntegrityText = 600
+
 func (s *Store) init(ctx context.Context) error {
 	// The first connection reads the header; a file that is not SQLite
 	// fails here.
@@ -276,8 +279,10 @@ func (s *Store) integrity(ctx context.Context) error {
 		return fmt.Errorf("integrity check: %w", describe(err))
 	}
 	if len(problems) > 0 {
+		// One row may hold many lines; the first few say enough.
+		found := strings.Join(strings.Fields(strings.Join(problems, " ")), " ")
 		return &causeError{store.ErrCorrupt, corruptHint,
-			fmt.Errorf("integrity check found: %s", strings.Join(problems, "; "))}
+			fmt.Errorf("integrity check found: %s", truncateUTF8(found, maxIntegrityText))}
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ ALTER TABLE outbox ADD COLUMN dead_reason TEXT NOT NULL DEFAULT '';
 -- Pending now also means "not dead-lettered".
 DROP INDEX outbox_pending;
 CREATE INDEX outbox_pending ON outbox (next_attempt, id) WHERE delivered IS NULL AND dead_at IS NULL;
-CREATE INDEX outbox_dead ON outbox (dead_at DESC, id) WHERE dead_at IS NOT NULL AND delivered IS NULL;
+CREATE INDEX outbox_dead ON outbox (dead_at, id) WHERE dead_at IS NOT NULL AND delivered IS NULL;
 CREATE INDEX outbox_delivered ON outbox (delivered) WHERE delivered IS NOT NULL;
 
 -- The keys of delivered rows removed by Prune. Inserting into the outbox
