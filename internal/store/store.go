@@ -120,6 +120,7 @@ type Store interface {
 type Tx interface {
 	AddAlert(ctx context.Context, a alert.Alert, ev Evidence) (inserted bool, err error)
 	AddAlertNotify(ctx context.Context, a alert.Alert, ev Evidence, targets []string) (inserted bool, err error)
+	AddAlertsNotify(ctx context.Context, items []AlertWithEvidence, targets []string) (inserted []bool, err error)
 	Enqueue(ctx context.Context, alertID, status string, targets []string) error
 	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
 	Alert(ctx context.Context, id string) (alert.Alert, error)

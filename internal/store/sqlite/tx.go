@@ -88,6 +88,17 @@ func (t *txn) AddAlertNotify(ctx context.Context, a alert.Alert, ev store.Eviden
 	return ins[0], nil
 }
 
+func (t *txn) AddAlertsNotify(ctx context.Context, items []store.AlertWithEvidence, targets []string) ([]bool, error) {
+	c, err := t.conn()
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, nil
+	}
+	return t.s.addAlerts(ctx, c, items, targets)
+}
+
 func (t *txn) Enqueue(ctx context.Context, alertID, status string, targets []string) error {
 	c, err := t.conn()
 	if err != nil {

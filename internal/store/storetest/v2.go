@@ -123,6 +123,11 @@ func (s suite) update(t *testing.T) {
 		if ins, err := tx.AddAlert(ctx, Alert("evt-2", "r", base), store.Evidence{}); err != nil || !ins {
 			return fmt.Errorf("AddAlert = %v, %w", ins, err)
 		}
+		b := Alert("evt-3", "r", base)
+		if ins, err := tx.AddAlertsNotify(ctx, []store.AlertWithEvidence{{Alert: a}, {Alert: b}}, []string{"z"}); err != nil ||
+			fmt.Sprint(ins) != "[false true]" {
+			return fmt.Errorf("AddAlertsNotify = %v, %w", ins, err)
+		}
 		if err := tx.Enqueue(ctx, pre.ID, store.StatusResolved, []string{"x"}); err != nil {
 			return err
 		}
@@ -156,6 +161,9 @@ func (s suite) update(t *testing.T) {
 		}
 		if _, err := st.Alert(ctx, alert.Key("evt-2", "r")); err == nil {
 			parts = append(parts, "alert2")
+		}
+		if _, err := st.Alert(ctx, alert.Key("evt-3", "r")); err == nil {
+			parts = append(parts, "alert3")
 		}
 		if _, err := st.Evidence(ctx, a.EventID); err == nil {
 			parts = append(parts, "evidence")
@@ -227,7 +235,7 @@ func (s suite) update(t *testing.T) {
 	if err := st.Update(ctx, func(tx store.Tx) error { kept = tx; return work(tx) }); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	const after = "[alert alert2 evidence depth=4 checkpoint conditions=1 pre=resolved]"
+	const after = "[alert alert2 alert3 evidence depth=6 checkpoint conditions=1 pre=resolved]"
 	if got := stored(); got != after {
 		t.Errorf("after Update: %s, want %s", got, after)
 	}
