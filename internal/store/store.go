@@ -79,6 +79,13 @@ type Delivery struct {
 	NextAttempt time.Time
 	Created     time.Time
 	LastError   string
+	// LeaseOwner and LeaseUntil: the dispatcher that claimed the delivery
+	// and until when nobody else may send it.
+	LeaseOwner string
+	LeaseUntil time.Time
+	// DeadAt and DeadReason are set once the delivery is dead-lettered.
+	DeadAt     time.Time
+	DeadReason string
 }
 
 // Outbox makes notification durable: deliveries are written in the same
