@@ -145,8 +145,8 @@ func undeliverable(orig *alert.Alert, del store.Delivery, reason string, now tim
 		a.Annotations["undelivered_rule"] = orig.Rule
 		a.Annotations["undelivered_title"] = orig.Title
 	}
-	a.Title = fmt.Sprintf("NOT DELIVERED to %s since %s: %s (%s) — check the other channels and the alert store",
-		del.Target, since.UTC().Format("2006-01-02 15:04 MST"), what, reason)
+	a.Title = fmt.Sprintf("NOT DELIVERED: %s could not be sent to %s since %s: %s",
+		what, del.Target, since.UTC().Format("2006-01-02 15:04 MST"), reason)
 	a.Labels = a.StandardLabels()
 	raw, _ := json.Marshal(deadLetterRecord{
 		Delivery: del.ID, AlertID: del.AlertID, Status: del.Status, Target: del.Target,

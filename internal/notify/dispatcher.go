@@ -305,14 +305,26 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer timer.Stop()
 	limit := batchSize
 	failures := 0
+	var (
+		recordFailures int
+		recordNext     time.Time
+	)
 	for ctx.Err() == nil {
-		// Outcomes the store failed to record are recorded first: the rows
-		// stay leased to us meanwhile, so nobody resends them.
-		err := d.recordPending(ctx)
-		n := 0
-		if err == nil {
-			n, err = d.claim(ctx, limit)
+		// Outcomes the store failed to record are recorded again, backing
+		// off on their own: the rows stay leased to us meanwhile, so
+		// nobody resends them, and new deliveries are still claimed.
+		if !time.Now().Before(recordNext) {
+			if err := d.recordPending(ctx); err != nil && ctx.Err() == nil {
+				recordFailures++
+				wait := d.storeBackoff(recordFailures)
+				recordNext = time.Now().Add(wait)
+				d.limit.log(slog.LevelError, "notify: recording outcomes failed; backing off", "record",
+					"error", err, "consecutive_failures", recordFailures, "next_in", wait)
+			} else {
+				recordFailures = 0
+			}
 		}
+		n, err := d.claim(ctx, limit)
 		d.limit.flush()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -359,7 +371,8 @@ func (d *Dispatcher) recordPending(ctx context.Context) error {
 	unrecorded := maps.Clone(d.unrecorded)
 	d.mu.Unlock()
 	for id, at := range delivered {
-		if err := d.record(ctx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, id, at) }); err != nil {
+		err := d.record(ctx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, id, at) })
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("recording delivery %d: %w", id, err)
 		}
 		d.mu.Lock()
@@ -367,9 +380,10 @@ func (d *Dispatcher) recordPending(ctx context.Context) error {
 		d.mu.Unlock()
 	}
 	for id, r := range unrecorded {
-		if err := d.record(ctx, func(ctx context.Context) error {
+		err := d.record(ctx, func(ctx context.Context) error {
 			return d.ob.RetryDelivery(ctx, id, r.attempts, r.next, r.lastErr)
-		}); err != nil {
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("recording failed attempt of delivery %d: %w", id, err)
 		}
 		d.mu.Lock()
@@ -625,8 +639,8 @@ func (d *Dispatcher) fail(ctx context.Context, del store.Delivery, orig *alert.A
 	if !del.Created.IsZero() {
 		giveUp := del.Created.Add(d.o.GiveUpAfter)
 		if !now.Before(giveUp) {
-			d.deadLetter(ctx, del, orig, fmt.Sprintf("still failing after %d attempts since %s: %s",
-				attempts, del.Created.UTC().Format(time.RFC3339), lastErr))
+			d.deadLetter(ctx, del, orig, fmt.Sprintf("still failing after %d attempts over %s: %s",
+				attempts, now.Sub(del.Created).Round(time.Second), lastErr))
 			return
 		}
 		// The last retry falls on the give-up time, so a dead letter is
