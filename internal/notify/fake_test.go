@@ -411,3 +411,26 @@ func testAlert(id string) alert.Alert {
 		Detected:   time.Date(2026, 7, 1, 12, 0, 0, 500000000, time.UTC),
 	}
 }
+
+// DueDeliveries is the pre-lease read (for the Legacy adapter): due,
+// undelivered, not dead-lettered rows, leases ignored.
+func (f *fakeOutbox) DueDeliveries(_ context.Context, now time.Time, limit int) ([]store.Delivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.readOnly {
+		return nil, errStore
+	}
+	var out []store.Delivery
+	for _, d := range f.dels {
+		_, done := f.completed[d.ID]
+		_, dead := f.dead[d.ID]
+		if !done && !dead && !d.NextAttempt.After(now) {
+			out = append(out, *d)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Delivery) int { return int(a.ID - b.ID) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
