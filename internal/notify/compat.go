@@ -101,6 +101,16 @@ func (l *legacy) RetryDelivery(ctx context.Context, id int64, attempts int, next
 	return err
 }
 
+func (l *legacy) ReleaseDelivery(_ context.Context, id int64, owner string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d, ok := l.rows[id]; ok && d.LeaseOwner == owner {
+		delete(l.leases, id)
+		delete(l.rows, id)
+	}
+	return nil
+}
+
 func (l *legacy) DeadLetter(ctx context.Context, id int64, at time.Time, reason string) error {
 	l.mu.Lock()
 	d := l.rows[id]

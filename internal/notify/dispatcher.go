@@ -26,6 +26,9 @@ type Outbox interface {
 	// deliveries whose lease is free or expired, oldest first, and leases
 	// them to owner until now+lease, atomically.
 	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Delivery, error)
+	// ReleaseDelivery gives owner's lease back without recording an
+	// attempt (shutting down), so the delivery can be claimed at once.
+	ReleaseDelivery(ctx context.Context, id int64, owner string) error
 	// CompleteDelivery and RetryDelivery record an outcome and release the
 	// lease.
 	CompleteDelivery(ctx context.Context, id int64, at time.Time) error
@@ -664,13 +667,13 @@ func (d *Dispatcher) fail(ctx context.Context, del store.Delivery, orig *alert.A
 	}
 }
 
-// release gives a claimed delivery's lease back without counting an attempt
-// (RetryDelivery with the row's own values), so that it is due again at once
-// rather than when the lease expires.
+// release gives a claimed delivery's lease back without counting an
+// attempt, so that it is due again at once rather than when the lease
+// expires. A lease that is no longer ours is left alone (the store checks
+// the owner).
 func (d *Dispatcher) release(ctx context.Context, del store.Delivery) {
-	if err := d.record(ctx, func(ctx context.Context) error {
-		return d.ob.RetryDelivery(ctx, del.ID, del.Attempts, del.NextAttempt, del.LastError)
-	}); err != nil {
+	err := d.record(ctx, func(ctx context.Context) error { return d.ob.ReleaseDelivery(ctx, del.ID, d.o.Owner) })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		d.limit.log(slog.LevelWarn, "notify: releasing a lease failed; the delivery is due again when it expires", "release",
 			append(d.attrs(del, del.Attempts), "error", err)...)
 	}

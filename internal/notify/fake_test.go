@@ -69,6 +69,7 @@ type fakeOutbox struct {
 	// readOnly makes every call that writes fail, as a read-only database.
 	readOnly bool
 	claims   int // ClaimDeliveries calls, including failed ones
+	releases int // successful ReleaseDelivery calls
 
 	fetched  chan struct{}
 	complete chan int64
@@ -184,18 +185,27 @@ func (f *fakeOutbox) RetryDelivery(_ context.Context, id int64, attempts int, ne
 		f.mu.Unlock()
 		return store.ErrNotFound
 	}
-	released := attempts == d.Attempts && next.Equal(d.NextAttempt) && lastErr == d.LastError
 	d.Attempts, d.NextAttempt, d.LastError = attempts, next, lastErr
 	d.LeaseOwner, d.LeaseUntil = "", time.Time{}
-	if released {
-		// A lease given back (shutdown): not an attempt.
-		f.mu.Unlock()
-		return nil
-	}
 	r := retryRec{id, attempts, next, lastErr}
 	f.retries = append(f.retries, r)
 	f.mu.Unlock()
 	f.retried <- r
+	return nil
+}
+
+func (f *fakeOutbox) ReleaseDelivery(_ context.Context, id int64, owner string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.readOnly {
+		return errStore
+	}
+	d, ok := f.dels[id]
+	if !ok || d.LeaseOwner != owner {
+		return store.ErrNotFound
+	}
+	d.LeaseOwner, d.LeaseUntil = "", time.Time{}
+	f.releases++
 	return nil
 }
 

@@ -116,6 +116,9 @@ func TestDispatcherShutdownReleasesLeases(t *testing.T) {
 	wait(t, entered, "send")
 	stop()
 	ob.mu.Lock()
+	if ob.releases != len(ids) {
+		t.Errorf("%d leases released at shutdown, want %d (1 interrupted send, 4 queued)", ob.releases, len(ids))
+	}
 	for _, id := range ids {
 		if del := ob.dels[id]; del.LeaseOwner != "" || del.Attempts != 0 {
 			t.Errorf("delivery %d after shutdown: lease %q, attempts %d; want released, no attempt", id, del.LeaseOwner, del.Attempts)
