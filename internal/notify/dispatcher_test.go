@@ -450,13 +450,14 @@ func TestDispatcherRunTwice(t *testing.T) {
 	}
 }
 
-// TestDispatcherBusyTargetDoesNotBlockOthers: a full batch of deliveries
-// for one hung target must not hide a delivery for another target queued
-// behind them until the next poll.
+// TestDispatcherBusyTargetDoesNotBlockOthers: more deliveries for one hung
+// target than the claim batch and than its in-memory queue holds must not
+// hide a delivery for another target queued behind them until the next
+// poll.
 func TestDispatcherBusyTargetDoesNotBlockOthers(t *testing.T) {
 	clk := newClock()
 	ob := newFakeOutbox()
-	for i := range 3 * batchSize {
+	for i := range 2*maxQueue + batchSize {
 		ob.add(testAlert(fmt.Sprint("slow", i)), store.StatusFiring, "slow", clk.Now())
 	}
 	fast := ob.add(testAlert("fast"), store.StatusFiring, "fast", clk.Now())
@@ -470,5 +471,16 @@ func TestDispatcherBusyTargetDoesNotBlockOthers(t *testing.T) {
 	start(t, d)
 	if got := wait(t, ob.complete, "completion"); got != fast {
 		t.Fatalf("completed %d, want the fast target's delivery %d", got, fast)
+	}
+	d.mu.Lock()
+	held := 0
+	for _, it := range d.held {
+		if it.del.Target == "slow" {
+			held++
+		}
+	}
+	d.mu.Unlock()
+	if held > maxQueue+DefaultPerTarget {
+		t.Errorf("%d deliveries held in memory for one hung target, want at most %d", held, maxQueue+DefaultPerTarget)
 	}
 }
