@@ -205,6 +205,10 @@ type item struct {
 	del        store.Delivery
 	leaseUntil time.Time
 	inFlight   bool
+	// reclaimed: claimed again while in flight (its outcome was recorded,
+	// releasing the lease, before this dispatcher let go of it). The lease
+	// is given back once the send is over, so it is not stranded.
+	reclaimed bool
 }
 
 // NewDispatcher returns a dispatcher sending deliveries to targets, keyed by
@@ -454,7 +458,9 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 		if it, ok := d.held[del.ID]; ok {
 			// Claimed again after its lease expired while it waited:
 			// the new lease is ours, keep its place in the queue.
-			if !it.inFlight {
+			if it.inFlight {
+				it.reclaimed = true
+			} else {
 				it.del, it.leaseUntil = del, lu
 			}
 			continue
@@ -512,7 +518,12 @@ func (d *Dispatcher) work(target string) {
 
 		d.mu.Lock()
 		delete(d.held, it.del.ID)
+		reclaimed := it.reclaimed
 		d.mu.Unlock()
+		if reclaimed {
+			d.release(context.WithoutCancel(sendCtx), it.del)
+			d.Wake()
+		}
 	}
 }
 
@@ -541,18 +552,27 @@ func (d *Dispatcher) process(sendCtx context.Context, it *item, n Notifier, ok b
 		return
 	}
 	timeout := d.sendTimeout(n)
-	if d.o.Now().Add(timeout).After(it.leaseUntil) {
-		// Waited so long that the lease could run out mid-send, and
-		// another dispatcher could then send it too. Leave it: it is
-		// claimed again once the lease expires.
-		d.log.Debug("notify: lease too short for a send; left to be claimed again", d.attrs(del, del.Attempts+1)...)
+	if !d.leaseAllows(it, timeout) {
 		return
 	}
-	d.send(sendCtx, del, n, timeout)
+	d.send(sendCtx, it, n, timeout)
+}
+
+// leaseAllows reports whether it's lease leaves room for a send of timeout
+// plus half the margin to record the outcome. Otherwise the lease could run
+// out mid-send and another dispatcher send it too: the delivery is left
+// alone, to be claimed again once the lease expires.
+func (d *Dispatcher) leaseAllows(it *item, timeout time.Duration) bool {
+	if !d.o.Now().Add(timeout + d.o.LeaseMargin/2).After(it.leaseUntil) {
+		return true
+	}
+	d.log.Debug("notify: lease too short for a send; left to be claimed again", d.attrs(it.del, it.del.Attempts+1)...)
+	return false
 }
 
 // send delivers one delivery and records the outcome.
-func (d *Dispatcher) send(sendCtx context.Context, del store.Delivery, n Notifier, timeout time.Duration) {
+func (d *Dispatcher) send(sendCtx context.Context, it *item, n Notifier, timeout time.Duration) {
+	del := it.del
 	recCtx := context.WithoutCancel(sendCtx)
 	attempt := del.Attempts + 1
 
@@ -576,6 +596,9 @@ func (d *Dispatcher) send(sendCtx context.Context, del store.Delivery, n Notifie
 		return
 	}
 
+	if !d.leaseAllows(it, timeout) { // loading the alert took a while
+		return
+	}
 	nt := Notification{
 		ID:      NotificationID(a.ID, del.Status),
 		Status:  del.Status,

@@ -31,7 +31,7 @@ func TestDispatcherLeasesTwoDispatchers(t *testing.T) {
 	delay := func() time.Duration {
 		rngMu.Lock()
 		defer rngMu.Unlock()
-		return time.Duration(200+rng.IntN(800)) * time.Microsecond
+		return time.Duration(1000+rng.IntN(2000)) * time.Microsecond
 	}
 	ob := newFakeOutbox()
 	const n = 300
@@ -62,9 +62,12 @@ func TestDispatcherLeasesTwoDispatchers(t *testing.T) {
 		for _, tg := range targets {
 			ts[tg] = notifier(who)
 		}
-		// Lease 20ms + 5ms: a queue of many rows per target outlasts it.
-		d := NewDispatcher(ob, ts, Options{Logger: log, Poll: time.Millisecond, SendTimeout: 20 * time.Millisecond,
-			LeaseMargin: 5 * time.Millisecond, Owner: who})
+		// Lease 50ms + 100ms; a send may start while 100ms are left, so
+		// rows that wait more than 50ms in a queue (50 rows per worker
+		// at 1–3ms each) are left to be claimed again, while a send that
+		// starts has 100ms, ample even on a loaded machine.
+		d := NewDispatcher(ob, ts, Options{Logger: log, Poll: time.Millisecond, SendTimeout: 50 * time.Millisecond,
+			LeaseMargin: 100 * time.Millisecond, Owner: who})
 		ds = append(ds, d)
 		start(t, d)
 	}
@@ -333,5 +336,59 @@ func TestDispatcherClaimRecoversAfterStoreFailure(t *testing.T) {
 	id := ob.add(testAlert("a1"), store.StatusFiring, "t", time.Now())
 	if got := wait(t, ob.complete, "completion after recovery"); got != id {
 		t.Fatalf("completed %d", got)
+	}
+}
+
+// TestDispatcherDoesNotSendAfterLeaseLost: a delivery waits in the queue
+// behind a hung send until its lease expires, and another dispatcher
+// claims it meanwhile. When the queue moves on, this dispatcher must leave
+// it alone: the other one owns it now.
+func TestDispatcherDoesNotSendAfterLeaseLost(t *testing.T) {
+	clk := newClock()
+	ob := newFakeOutbox()
+	first := ob.add(testAlert("first"), store.StatusFiring, "t", clk.Now())
+	second := ob.add(testAlert("second"), store.StatusFiring, "t", clk.Now())
+	entered := make(chan string, 10)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	sent := map[string]int{}
+	log, _ := testLogger(t)
+	d := NewDispatcher(ob, map[string]Notifier{"t": notifierFunc(func(ctx context.Context, n Notification) error {
+		mu.Lock()
+		sent[n.ID]++
+		mu.Unlock()
+		entered <- n.ID
+		<-release
+		return nil
+	})}, Options{Now: clk.Now, Logger: log, PerTarget: 1, Poll: time.Hour, Owner: "one"})
+	start(t, d)
+	if got := wait(t, entered, "first send"); got != "first" {
+		t.Fatalf("first send %q", got)
+	}
+	// The lease runs out; another dispatcher claims what is left.
+	clk.Set(clk.Now().Add(d.leaseLocked() + time.Second))
+	other, err := ob.ClaimDeliveries(context.Background(), "two", clk.Now(), time.Hour, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, o := range other {
+		ids = append(ids, o.ID)
+	}
+	if !slices.Contains(ids, second) {
+		t.Fatalf("other dispatcher claimed %v, want %d among them", ids, second)
+	}
+	close(release)
+	if got := wait(t, ob.complete, "first completed"); got != first {
+		t.Fatalf("completed %d", got)
+	}
+	time.Sleep(50 * time.Millisecond) // the worker moves on to "second"
+	d.Wake()
+	wait(t, ob.fetched, "claim after the send")
+	time.Sleep(20 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if sent["second"] != 0 {
+		t.Errorf("sent %q %d times after losing its lease to another dispatcher", "second", sent["second"])
 	}
 }

@@ -12,20 +12,20 @@ import (
 )
 
 // TestDispatcherHonoursWebhookTimeout is the wiring behind the webhook
-// `timeout` key, at a short scale: a receiver answers after 250ms; the
+// `timeout` key, at a short scale: a receiver answers after 300ms; the
 // dispatcher's SendTimeout (200ms here, like the 10s cap that used to win)
-// must not cut a channel timeout of 300ms short, however the webhook got it
+// must not cut a channel timeout of 900ms short, however the webhook got it
 // (its Timeout field or, as serve builds it, the client's Timeout). A
 // timeout below the answer time still fails, retryably.
 func TestDispatcherHonoursWebhookTimeout(t *testing.T) {
-	const answerAfter = 250 * time.Millisecond
+	const answerAfter = 300 * time.Millisecond
 	tests := []struct {
 		name          string
 		field, client time.Duration
 		wantDelivered bool
 	}{
-		{"Webhook.Timeout above SendTimeout", 300 * time.Millisecond, 0, true},
-		{"client Timeout above SendTimeout", 0, 300 * time.Millisecond, true},
+		{"Webhook.Timeout above SendTimeout", 900 * time.Millisecond, 0, true},
+		{"client Timeout above SendTimeout", 0, 900 * time.Millisecond, true},
 		{"timeout below the answer time", 100 * time.Millisecond, 0, false},
 	}
 	for _, tt := range tests {
