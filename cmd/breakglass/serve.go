@@ -121,7 +121,8 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		return pipeline.Silence().LastRecord(s)
 	})
 	notify.UserAgent = "breakglass/" + version.Version
-	disp := notify.NewDispatcher(st, notifiers, notify.Options{Logger: log, Observe: metrics.Notified})
+	disp := notify.NewDispatcher(st, notifiers,
+		notify.Options{Logger: log, Observe: metrics.Notified})
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(cfg.Accounts), Store: st, Targets: notifyCfg.Targets(),
 		Wake: disp.Wake, Metrics: metrics, Logger: log,
