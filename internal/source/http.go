@@ -300,6 +300,9 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 		case errors.Is(err, errTooLarge):
 			h.tooLarge(w, r, "decompressed body")
 			return
+		case errors.Is(err, errNested):
+			writeJSON(w, http.StatusBadRequest, reply{Error: err.Error()})
+			return
 		case err != nil:
 			// Scan what could be read (fail closed: a record before
 			// the corruption still alerts), then say the rest was not.
@@ -346,7 +349,10 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 	writeJSON(w, http.StatusAccepted, accepted{Records: records, Alerts: st.Alerts, Skipped: nonNil(skipped)})
 }
 
-var errTooLarge = errors.New("too large")
+var (
+	errTooLarge = errors.New("too large")
+	errNested   = fmt.Errorf("gzip nested more than %d deep: not an export; unpack it first", maxGzipLayers)
+)
 
 // readLimited reads r, at most limit bytes (r enforces it), allocating once
 // when the length is known.
@@ -367,7 +373,7 @@ func isGzipBytes(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 
 func gunzip(b []byte, limit int64) ([]byte, error) {
 	for layer := 0; isGzipBytes(b); layer++ {
 		if layer == maxGzipLayers {
-			return nil, fmt.Errorf("gzip nested more than %d deep", maxGzipLayers)
+			return nil, errNested
 		}
 		zr, err := gzip.NewReader(bytes.NewReader(b))
 		if err != nil {
