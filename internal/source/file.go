@@ -395,13 +395,22 @@ func (fl *follower) list() (paths []string, ok bool) {
 		}
 		return paths, true
 	}
+	// The fixed part of the path must exist: a mistyped or unmounted
+	// directory is a broken source, not a quiet one.
+	dir := globBase(root)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = fmt.Errorf("%s is not a directory", dir)
+		}
+		fl.fail(root, "list", err)
+		return nil, false
+	}
 	matches, err := filepath.Glob(root)
 	if err != nil { // cannot happen: NewFile checked the pattern
 		fl.fail(root, "list", err)
 		return nil, false
 	}
 	dotOK := strings.HasPrefix(filepath.Base(root), ".")
-	dir := globBase(root)
 	var base string
 	for _, m := range matches {
 		if !dotOK && strings.HasPrefix(filepath.Base(m), ".") {
