@@ -43,11 +43,11 @@ type CredentialOptions struct {
 	// PFX file, which may be protected by CertificatePassword.
 	CertificatePath     string // graph.certificate_path
 	CertificatePassword string // graph.certificate_password
-	// TokenFile is the workload identity federated token; default
-	// $AZURE_FEDERATED_TOKEN_FILE as set by the AKS webhook, which also
-	// sets AZURE_TENANT_ID and AZURE_CLIENT_ID used when TenantID and
-	// ClientID are empty.
-	TokenFile string // graph.token_file
+	// TokenFile is the workload identity federated token. It has no
+	// config key: empty means $AZURE_FEDERATED_TOKEN_FILE as set by the AKS
+	// webhook, which also sets AZURE_TENANT_ID and AZURE_CLIENT_ID, used
+	// when TenantID and ClientID are empty. Errors name those variables.
+	TokenFile string
 	TokenEnv  string // graph.token_env; default DefaultTokenEnv
 	Cloud     string // graph.cloud: global (default), usgov or china
 	// AuthorityHost replaces the cloud's Entra authority, e.g. for a
@@ -87,7 +87,6 @@ func LookupCloud(name string) (Cloud, error) {
 
 var (
 	guidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	tenantRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`) // GUID or domain; it becomes part of the authority URL
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
@@ -127,9 +126,12 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 			errs = append(errs, fmt.Errorf("%s: required for auth %s", key, o.Auth))
 		}
 	}
-	checkTenant := func(v string) {
-		if v != "" && !tenantRE.MatchString(v) {
-			errs = append(errs, fmt.Errorf("graph.tenant_id: %q is not a tenant ID or domain name", v))
+	checkTenant := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if err := ValidateTenantID(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
 		}
 	}
 	checkClient := func(v string) {
@@ -144,7 +146,7 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		require("graph.tenant_id", tenant)
 		require("graph.client_id", client)
 		require("graph.client_secret", o.ClientSecret)
-		checkTenant(tenant)
+		checkTenant("graph.tenant_id", tenant)
 		checkClient(client)
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
@@ -160,7 +162,7 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		require("graph.tenant_id", tenant)
 		require("graph.client_id", client)
 		require("graph.certificate_path", o.CertificatePath)
-		checkTenant(tenant)
+		checkTenant("graph.tenant_id", tenant)
 		checkClient(client)
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
@@ -187,25 +189,35 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		return FromCredential(cred, scope), nil
 
 	case AuthWorkloadIdentity:
+		tenantKey, clientKey := "graph.tenant_id", "graph.client_id"
 		if tenant == "" {
 			tenant, _ = lookup("AZURE_TENANT_ID")
+			tenant, tenantKey = strings.TrimSpace(tenant), "AZURE_TENANT_ID"
 		}
 		if client == "" {
 			client, _ = lookup("AZURE_CLIENT_ID")
+			client, clientKey = strings.TrimSpace(client), "AZURE_CLIENT_ID"
 		}
+		// The token file has no config key: the AKS workload identity
+		// webhook mounts it and names it in AZURE_FEDERATED_TOKEN_FILE.
 		file := o.TokenFile
 		if file == "" {
 			file, _ = lookup("AZURE_FEDERATED_TOKEN_FILE")
 		}
 		require("graph.tenant_id (or AZURE_TENANT_ID)", tenant)
 		require("graph.client_id (or AZURE_CLIENT_ID)", client)
-		require("graph.token_file (or AZURE_FEDERATED_TOKEN_FILE)", file)
-		checkTenant(tenant)
-		checkClient(client)
+		if strings.TrimSpace(file) == "" {
+			errs = append(errs, errors.New("AZURE_FEDERATED_TOKEN_FILE: required for auth workload_identity: "+
+				"the environment variable naming the federated token file, set by the AKS workload identity webhook"))
+		}
+		checkTenant(tenantKey, tenant)
+		if client != "" && !guidRE.MatchString(client) {
+			errs = append(errs, fmt.Errorf("%s: %q is not a GUID (use the application's client ID)", clientKey, client))
+		}
 		if file != "" {
 			// The file is read at each token refresh; catch a wrong mount now.
 			if _, err := os.Stat(file); err != nil {
-				errs = append(errs, fmt.Errorf("graph.token_file: %w", err))
+				errs = append(errs, fmt.Errorf("AZURE_FEDERATED_TOKEN_FILE: %w", err))
 			}
 		}
 		if len(errs) > 0 {
@@ -241,7 +253,7 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		// For people trying breakglass out with their own `az login`. The
 		// CLI uses its own configured cloud, so graph.cloud only picks the
 		// scope. The CLI caches nothing for us: FromCredential does.
-		checkTenant(tenant)
+		checkTenant("graph.tenant_id", tenant)
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
