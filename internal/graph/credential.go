@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"breakglass/internal/graph/scrub"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -55,6 +57,8 @@ type CredentialOptions struct {
 	AuthorityHost string // graph.authority_host
 	// LookupEnv replaces os.LookupEnv in tests.
 	LookupEnv func(string) (string, bool)
+
+	transport policy.Transporter // tests: a fake token endpoint
 }
 
 // Cloud is one national cloud's pair of endpoints.
@@ -108,6 +112,9 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 	}
 	scope := strings.TrimRight(graphBaseURL, "/") + "/.default"
 	copts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: cl.AuthorityHost}}
+	if o.transport != nil {
+		copts.Transport = o.transport
+	}
 	noDiscovery := false
 	if o.AuthorityHost != "" {
 		host, err := authorityHost(o.AuthorityHost)
@@ -120,6 +127,9 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		})
 	}
 
+	// Errors from azidentity can carry the token endpoint's answer, which
+	// may echo the request (client_secret=…, client_assertion=…).
+	sc := scrub.New(o.ClientSecret, o.CertificatePassword)
 	var errs []error
 	require := func(key, val string) {
 		if strings.TrimSpace(val) == "" {
@@ -154,9 +164,9 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		cred, err := azidentity.NewClientSecretCredential(tenant, client, o.ClientSecret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: copts, DisableInstanceDiscovery: noDiscovery})
 		if err != nil {
-			return nil, fmt.Errorf("graph: client_secret credential: %w", err)
+			return nil, fmt.Errorf("graph: client_secret credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthClientCertificate:
 		require("graph.tenant_id", tenant)
@@ -179,14 +189,14 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		if err != nil {
 			// The parser's messages describe the file, never the password.
 			return nil, fmt.Errorf("graph.certificate_path: %s is not a PEM file with certificate and unencrypted key, "+
-				"or a PFX file openable with graph.certificate_password: %w", o.CertificatePath, err)
+				"or a PFX file openable with graph.certificate_password: %w", o.CertificatePath, scrub.Clean(sc, err))
 		}
 		cred, err := azidentity.NewClientCertificateCredential(tenant, client, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: copts, DisableInstanceDiscovery: noDiscovery})
 		if err != nil {
-			return nil, fmt.Errorf("graph: client_certificate credential: %w", err)
+			return nil, fmt.Errorf("graph: client_certificate credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthWorkloadIdentity:
 		tenantKey, clientKey := "graph.tenant_id", "graph.client_id"
@@ -228,9 +238,9 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 			DisableInstanceDiscovery: noDiscovery,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("graph: workload_identity credential: %w", err)
+			return nil, fmt.Errorf("graph: workload_identity credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthManagedIdentity:
 		// A client ID selects a user-assigned identity; none means the
@@ -245,9 +255,9 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		}
 		cred, err := azidentity.NewManagedIdentityCredential(mo)
 		if err != nil {
-			return nil, fmt.Errorf("graph: managed_identity credential: %w", err)
+			return nil, fmt.Errorf("graph: managed_identity credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthAzureCLI:
 		// For people trying breakglass out with their own `az login`. The
@@ -259,9 +269,9 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		}
 		cred, err := azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: tenant})
 		if err != nil {
-			return nil, fmt.Errorf("graph: azure_cli credential: %w", err)
+			return nil, fmt.Errorf("graph: azure_cli credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthAccessToken:
 		name := o.TokenEnv
@@ -322,13 +332,20 @@ func (e *envToken) Token(context.Context) (string, error) {
 // every credential caches (the Azure CLI one runs az each time), and keeps
 // using a still-valid token if a refresh fails.
 func FromCredential(cred azcore.TokenCredential, scope string) TokenSource {
-	return &credentialSource{cred: cred, scope: scope, now: time.Now}
+	return fromCredential(cred, scope, nil)
+}
+
+// fromCredential is FromCredential with the secrets to scrub from the
+// credential's errors (azidentity's include the token endpoint's answer).
+func fromCredential(cred azcore.TokenCredential, scope string, sc *scrub.Scrubber) TokenSource {
+	return &credentialSource{cred: cred, scope: scope, now: time.Now, scrub: sc}
 }
 
 type credentialSource struct {
 	cred  azcore.TokenCredential
 	scope string
 	now   func() time.Time
+	scrub *scrub.Scrubber
 
 	mu      sync.Mutex // held across GetToken so concurrent callers share one refresh
 	token   string
@@ -348,7 +365,8 @@ func (s *credentialSource) Token(ctx context.Context) (string, error) {
 		if s.token != "" && now.Add(30*time.Second).Before(s.expires) {
 			return s.token, nil
 		}
-		return "", fmt.Errorf("graph: get token for %s: %w", s.scope, err)
+		// azidentity's error holds the raw response: masked where it echoes.
+		return "", fmt.Errorf("graph: get token for %s: %w", s.scope, scrub.Clean(s.scrub, err))
 	}
 	if at.Token == "" {
 		return "", fmt.Errorf("graph: get token for %s: credential returned an empty token", s.scope)

@@ -54,14 +54,20 @@ type Scrubber struct {
 	lits    *strings.Replacer
 }
 
-// New returns a Scrubber that also masks the given secret values (empty
-// ones are ignored), in every spelling an echo may use.
+// MinLen is the shortest value New masks literally. Real secrets and
+// tokens are far longer; masking every "t" of a message because a test
+// token is "t" would make errors unreadable. Shorter values are still
+// masked where they appear as a credential (client_secret=…, Bearer …).
+const MinLen = 6
+
+// New returns a Scrubber that also masks the given secret values (those
+// shorter than MinLen are ignored), in every spelling an echo may use.
 func New(secrets ...string) *Scrubber {
 	sc := &Scrubber{}
 	var spell []string
 	for _, s := range secrets {
 		s = strings.TrimSpace(s)
-		if s == "" {
+		if len(s) < MinLen {
 			continue
 		}
 		sc.secrets = append(sc.secrets, s)
@@ -112,6 +118,18 @@ func (s *Scrubber) Error(err error) error {
 		return nil
 	}
 	return &scrubbed{msg: s.String(err.Error())}
+}
+
+// Clean returns err itself when its text holds nothing to mask, so that
+// errors.Is and errors.As keep working on it, and else Error(err).
+func Clean(s *Scrubber, err error) error {
+	if err == nil {
+		return nil
+	}
+	if msg := err.Error(); s.String(msg) != msg {
+		return &scrubbed{msg: s.String(msg)}
+	}
+	return err
 }
 
 type scrubbed struct{ msg string }
