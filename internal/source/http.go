@@ -84,6 +84,7 @@ type HTTPOptions struct {
 type HTTP struct {
 	o      HTTPOptions
 	log    *slog.Logger
+	rl     *rateLog          // per-request problems: a flood of requests must not flood the log
 	digest [sha256.Size]byte // of the token: comparing digests hides its length
 
 	slots   chan struct{} // one per body being read or decoded
@@ -132,6 +133,7 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 		h.log = slog.Default()
 	}
 	h.log = h.log.With("source", o.Name)
+	h.rl = newRateLog(h.log, nil)
 	return h, nil
 }
 
@@ -239,7 +241,7 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 		return
 	}
 	if challenge := h.authorize(r); challenge != "" {
-		h.log.Warn("http source: request without a valid token", "remote", r.RemoteAddr)
+		h.rl.Log(slog.LevelWarn, "http source: request without a valid token", "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeJSON(w, http.StatusUnauthorized, reply{Error: "a valid bearer token is required"})
 		return
@@ -262,7 +264,7 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 	case h.slots <- struct{}{}:
 		wait.Stop()
 	case <-wait.C:
-		h.log.Warn("http source: too many bodies at once; the sender is asked to retry", "remote", r.RemoteAddr, "max_concurrent", h.o.MaxConcurrent)
+		h.rl.Log(slog.LevelWarn, "http source: too many bodies at once; the sender is asked to retry", "remote", r.RemoteAddr, "max_concurrent", h.o.MaxConcurrent)
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		writeJSON(w, http.StatusServiceUnavailable, reply{Error: "busy: too many bodies being decoded at once; send it again"})
 		return
@@ -317,18 +319,18 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 			// The body is in memory, so a read error is its content.
 			// Sending it again would not help.
 			sink.Alive(r.Context(), h.o.Name)
-			h.log.Warn("http source: unreadable body", "remote", r.RemoteAddr, "err", err)
+			h.rl.Log(slog.LevelWarn, "http source: unreadable body", "remote", r.RemoteAddr, "err", err)
 			writeJSON(w, http.StatusBadRequest, reply{Error: "the body could not be read (corrupt gzip?)", Skipped: skipped})
 			return
 		}
-		h.log.Error("http source: ingest failed; the sender is asked to retry", "remote", r.RemoteAddr, "err", err)
+		h.rl.Log(slog.LevelError, "http source: ingest failed; the sender is asked to retry", "remote", r.RemoteAddr, "err", err)
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		writeJSON(w, http.StatusServiceUnavailable, reply{Error: "the input could not be stored; send it again"})
 		return
 	}
 	sink.Alive(r.Context(), h.o.Name)
 	if unreadable != nil {
-		h.log.Warn("http source: unreadable gzip body; what could be read was scanned", "remote", r.RemoteAddr, "records", records, "err", unreadable)
+		h.rl.Log(slog.LevelWarn, "http source: unreadable gzip body; what could be read was scanned", "remote", r.RemoteAddr, "records", records, "err", unreadable)
 		if skipped == nil {
 			skipped = map[string]int64{}
 		}
@@ -408,7 +410,7 @@ func (h *HTTP) authorize(r *http.Request) string {
 }
 
 func (h *HTTP) tooLarge(w http.ResponseWriter, r *http.Request, what string) {
-	h.log.Warn("http source: "+what+" too large", "remote", r.RemoteAddr, "max_body", h.o.MaxBody)
+	h.rl.Log(slog.LevelWarn, "http source: "+what+" too large", "remote", r.RemoteAddr, "max_body", h.o.MaxBody)
 	// The rest of the body is not read; closing tells the client not to
 	// send another request on this connection.
 	w.Header().Set("Connection", "close")
