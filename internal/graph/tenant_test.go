@@ -47,3 +47,24 @@ func TestValidateTenantID(t *testing.T) {
 		})
 	}
 }
+
+// FuzzValidateTenantID: whatever it accepts is safe to put in the
+// authority URL (azidentity's own charset) and is a GUID or a dotted name.
+func FuzzValidateTenantID(f *testing.F) {
+	for _, s := range []string{"contoso.onmicrosoft.com", "72f988bf-86f1-41af-91ab-2d7cd011db47", "common", "a..b", "x/y.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ValidateTenantID(s) != nil {
+			return
+		}
+		for _, r := range s {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '.') {
+				t.Fatalf("accepted %q with %q", s, r)
+			}
+		}
+		if !guidRE.MatchString(s) && !strings.Contains(s, ".") {
+			t.Fatalf("accepted %q: neither GUID nor domain", s)
+		}
+	})
+}
