@@ -76,6 +76,7 @@ type Graph struct {
 	seen  map[string]time.Time // record id → when first seen, kept for Overlap
 	since map[string]time.Time // query name → checkpoint, once loaded
 	fails *failures
+	tidy  bool // stale checkpoints were removed
 }
 
 // NewGraph returns a Graph source.
@@ -166,7 +167,36 @@ func (s *Graph) Poll(ctx context.Context, sink Sink) error {
 		return errors.Join(errs...)
 	}
 	sink.Alive(ctx, s.o.Name)
+	if !s.tidy {
+		s.tidy = s.dropStale(ctx)
+	}
 	return nil
+}
+
+// dropStale removes checkpoints no query uses any more: the single one of
+// earlier versions, once every query has its own, and those of accounts
+// no longer configured. It reports whether it finished.
+func (s *Graph) dropStale(ctx context.Context) bool {
+	cps, err := s.cp.Checkpoints(ctx, s.o.Name)
+	if err != nil {
+		s.o.Logger.Warn("graph source: listing checkpoints failed; stale ones are removed later", "source", s.o.Name, "error", err)
+		return false
+	}
+	current := map[string]bool{}
+	for _, q := range s.queries() {
+		current[q.name] = true
+	}
+	for _, c := range cps {
+		if current[c.Key] {
+			continue
+		}
+		if err := s.cp.DeleteCheckpoint(ctx, s.o.Name, c.Key); err != nil {
+			s.o.Logger.Warn("graph source: removing a stale checkpoint failed", "source", s.o.Name, "key", c.Key, "error", err)
+			return false
+		}
+		s.o.Logger.Info("graph source: removed a checkpoint no query uses", "source", s.o.Name, "key", c.Key)
+	}
+	return true
 }
 
 // pollQuery reads one query's window and advances its checkpoint.

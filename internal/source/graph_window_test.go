@@ -250,6 +250,19 @@ func TestGraphCatchUpInChunks(t *testing.T) {
 	if ev := sink.eventList(); len(ev) != 0 {
 		t.Errorf("catching up raised %q", ev)
 	}
+	// Every query has its own checkpoint now: the single one of earlier
+	// versions is gone, and so is that of an account no longer watched.
+	if _, ok, _ := cp.Checkpoint(t.Context(), "tenant", "graph"); ok {
+		t.Error("the legacy checkpoint survived")
+	}
+	cp.SetCheckpoint(t.Context(), store.Checkpoint{Source: "tenant", Key: "signIns/interactive/removed-account", Offset: 1})
+	src2, _ := NewGraph(GraphOptions{Name: "tenant", Accounts: testAccounts()[:1], Now: func() time.Time { return clock }}, ft.client(t), cp)
+	if err := src2.Poll(t.Context(), sink); err != nil {
+		t.Fatal(err)
+	}
+	if got := cp.keys("tenant"); len(got) != 4 {
+		t.Errorf("checkpoints %q, want the four queries' only", got)
+	}
 }
 
 // TestGraphRetentionGap: a checkpoint older than Graph's retention is a
