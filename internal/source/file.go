@@ -398,7 +398,14 @@ func (fl *follower) list() (paths []string, ok bool) {
 		return paths, true
 	}
 	// The fixed part of the path must exist: a mistyped or unmounted
-	// directory is a broken source, not a quiet one.
+	// directory is a broken source, not a quiet one. So must a path
+	// without wildcards: it names the one file or directory to read.
+	if !strings.ContainsAny(root, `*?[\`) {
+		if _, err := os.Stat(root); err != nil {
+			fl.fail(root, "list", err)
+			return nil, false
+		}
+	}
 	dir := globBase(root)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		if err == nil {

@@ -213,3 +213,35 @@ func TestFileSymlinkSwappedAfterListing(t *testing.T) {
 		t.Fatal("opened a file outside the path through a swapped-in link")
 	}
 }
+
+// TestFileMissingPathFails: a configured directory or file that does not
+// exist is a broken source (Failing, never Alive), not a quiet one.
+func TestFileMissingPathFails(t *testing.T) {
+	for _, name := range []string{"missing-dir", "missing.json"} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), name)
+			sink := newTestSink()
+			f, err := NewFile(FileOptions{Name: "files", Path: p, Poll: time.Millisecond, Logger: testLogger(t)}, newMemCheckpoints())
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl := f.newFollower(sink)
+			defer fl.closeAll()
+			for range DefaultFailThreshold {
+				fl.poll(t.Context())
+			}
+			if ev := sink.eventList(); len(ev) != 1 || !strings.Contains(ev[0], "no such file") || sink.aliveCount("files") != 0 {
+				t.Fatalf("events %q, alive %d; want one Failing and no Alive", ev, sink.aliveCount("files"))
+			}
+			if name == "missing-dir" {
+				os.Mkdir(p, 0o755)
+			} else {
+				writeFile(t, p, join(pt1h(t)))
+			}
+			fl.poll(t.Context())
+			if sink.aliveCount("files") != 1 || len(sink.eventList()) != 2 {
+				t.Fatalf("after the path appeared: alive %d, events %q", sink.aliveCount("files"), sink.eventList())
+			}
+		})
+	}
+}
