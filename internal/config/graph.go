@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/url"
+
+	"breakglass/internal/graph"
 	"slices"
 	"strings"
 	"time"
@@ -91,8 +93,11 @@ func (c *Config) validateGraph(d *decoder) {
 		notFor("client_secret")
 		notFor("certificate_path")
 	}
-	if g.TenantID != "" && !isGUID(g.TenantID) && !strings.Contains(g.TenantID, ".") {
-		d.errorf(d.lines["graph.tenant_id"], "graph.tenant_id", "not a tenant id (a GUID or a domain such as contoso.onmicrosoft.com)")
+	if g.TenantID != "" {
+		// One rule, owned by graph, so config check and serve agree.
+		if err := graph.ValidateTenantID(g.TenantID); err != nil {
+			d.errorf(d.lines["graph.tenant_id"], "graph.tenant_id", "%v", err)
+		}
 	}
 	if g.ClientID != "" && !isGUID(g.ClientID) {
 		d.errorf(d.lines["graph.client_id"], "graph.client_id", "not a GUID (the application's client id)")

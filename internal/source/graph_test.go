@@ -95,7 +95,7 @@ func TestGraphLateRecord(t *testing.T) {
 		t.Errorf("no query looked back the overlap window: %v", fg.queries[len(fg.queries)-4:])
 	}
 	// The checkpoint survives: a new source resumes from it.
-	c, ok, _ := cp.Checkpoint(context.Background(), "tenant", "graph")
+	c, ok, _ := cp.Checkpoint(context.Background(), "tenant", "signIns/interactive/"+acct.ID)
 	if !ok || time.Unix(0, c.Offset).UTC() != now.Add(2*time.Minute) {
 		t.Errorf("checkpoint = %+v %v", c, ok)
 	}
@@ -107,18 +107,34 @@ func TestGraphLateRecord(t *testing.T) {
 	}
 }
 
-// TestGraphFailedQueryKeepsWindow: when a query fails, the checkpoint does
-// not advance, so the next poll covers the same window again.
+// TestGraphFailedQueryKeepsWindow: when a query fails, its checkpoint
+// does not advance (it stays at the start of its first poll), so the next
+// poll covers the same window again; the other queries advance.
 func TestGraphFailedQueryKeepsWindow(t *testing.T) {
 	fg := &fakeGraph{fail: true}
 	cp := newMemCheckpoints()
-	src, _ := NewGraph(GraphOptions{Name: "tenant", Accounts: testAccounts()[:1]}, fg, cp)
-	err := src.Poll(context.Background(), newTestSink())
-	if !errors.Is(err, errUnavailable) {
-		t.Fatalf("Poll error = %v", err)
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	clock := start
+	src, _ := NewGraph(GraphOptions{Name: "tenant", Accounts: testAccounts()[:1], Now: func() time.Time { return clock }}, fg, cp)
+	sink := newTestSink()
+	for range 2 {
+		err := src.Poll(context.Background(), sink)
+		if err == nil || !strings.Contains(err.Error(), errUnavailable.Error()) || !strings.Contains(err.Error(), "directoryAudits/target/") {
+			t.Fatalf("Poll error = %v", err)
+		}
+		clock = clock.Add(time.Hour)
 	}
-	if _, ok, _ := cp.Checkpoint(context.Background(), "tenant", "graph"); ok {
-		t.Error("checkpoint advanced after a failed query")
+	id := testAccounts()[0].ID
+	for _, q := range []string{"directoryAudits/initiatedBy/" + id, "directoryAudits/target/" + id} {
+		if c, _, _ := cp.Checkpoint(context.Background(), "tenant", q); !time.Unix(0, c.Offset).Equal(start) {
+			t.Errorf("checkpoint of %s is %v after it failed, want its first start %v", q, time.Unix(0, c.Offset).UTC(), start)
+		}
+	}
+	if c, _, _ := cp.Checkpoint(context.Background(), "tenant", "signIns/interactive/"+id); !time.Unix(0, c.Offset).Equal(start.Add(time.Hour)) {
+		t.Error("a failing query held back the checkpoint of one that worked")
+	}
+	if n := sink.aliveCount("tenant"); n != 0 {
+		t.Errorf("a failed poll was reported alive (%d)", n)
 	}
 }
 
