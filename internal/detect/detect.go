@@ -95,6 +95,8 @@ func (d *Detector) Detect(dst []alert.Alert, ev *entra.Event, source string) []a
 			dst = append(dst, a)
 			break
 		}
+	default:
+		dst = d.detectExtra(dst, ev, source) // categories.go
 	}
 	return dst
 }
@@ -153,6 +155,8 @@ func categoryLabel(c string) string {
 		return "service principal"
 	case entra.CategoryManagedIdentity:
 		return "managed identity"
+	case entra.CategoryADFSSignIn:
+		return "federated through AD FS"
 	}
 	return c
 }

@@ -24,6 +24,9 @@ func (k Kind) String() string {
 	case KindAudit:
 		return "audit"
 	}
+	if n, ok := extraKindNames[k]; ok {
+		return n
+	}
 	return "unknown"
 }
 
@@ -42,6 +45,8 @@ const (
 var MonitoredCategories = []string{
 	CategorySignIn, CategoryNonInteractive, CategoryServicePrincipal,
 	CategoryManagedIdentity, CategoryAudit,
+	CategoryGraphActivity, CategoryUserRiskEvents, CategoryRiskyUsers,
+	CategoryProvisioning, CategoryADFSSignIn, CategoryLegacyAudit, // categories.go
 }
 
 // KindOf returns the event kind of a monitored category.
@@ -52,7 +57,7 @@ func KindOf(category string) Kind {
 	case CategorySignIn, CategoryNonInteractive, CategoryServicePrincipal, CategoryManagedIdentity:
 		return KindSignIn
 	}
-	return KindUnknown
+	return extraKinds[category] // categories.go; KindUnknown when absent
 }
 
 // Event is one sign-in or audit record in normalised form. Only the fields
@@ -94,6 +99,9 @@ type Event struct {
 	LoggedByService string
 	Initiator       Actor
 	Targets         []Target
+
+	// Extra holds the fields of the other categories (categories.go).
+	Extra Extra
 }
 
 // Actor is who initiated an audit event: a user or an app.

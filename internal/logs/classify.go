@@ -26,6 +26,10 @@ func (s Shape) String() string {
 		return "diagnostic"
 	case ShapeLogAnalytics:
 		return "loganalytics"
+	case ShapeGraphRisk, ShapeGraphRiskyUser, ShapeGraphProvisioning:
+		return "graph"
+	case ShapePortal:
+		return "portal"
 	}
 	return "unknown"
 }
@@ -50,16 +54,16 @@ var diagCategories = map[string]string{
 	"ServicePrincipalSignInLogs":          entra.CategoryServicePrincipal,
 	"ManagedIdentitySignInLogs":           entra.CategoryManagedIdentity,
 	"AuditLogs":                           entra.CategoryAudit,
-	"SignIn":                              entra.CategorySignIn, // legacy exports
-	"Audit":                               entra.CategoryAudit,  // legacy exports
-	"ProvisioningLogs":                    "",
-	"ADFSSignInLogs":                      "",
-	"RiskyUsers":                          "",
-	"UserRiskEvents":                      "",
+	"SignIn":                              entra.CategorySignIn,      // legacy exports
+	"Audit":                               entra.CategoryLegacyAudit, // legacy exports
+	"ProvisioningLogs":                    entra.CategoryProvisioning,
+	"ADFSSignInLogs":                      entra.CategoryADFSSignIn,
+	"RiskyUsers":                          entra.CategoryRiskyUsers,
+	"UserRiskEvents":                      entra.CategoryUserRiskEvents,
 	"RiskyServicePrincipals":              "",
 	"ServicePrincipalRiskEvents":          "",
 	"EnrichedOffice365AuditLogs":          "",
-	"MicrosoftGraphActivityLogs":          "",
+	"MicrosoftGraphActivityLogs":          entra.CategoryGraphActivity,
 	"NetworkAccessTrafficLogs":            "",
 	"CustomSecurityAttributeAuditLogs":    "",
 	"RemoteNetworkHealthLogs":             "",
@@ -75,6 +79,11 @@ var laTables = map[string]string{
 	"AADServicePrincipalSignInLogs":   entra.CategoryServicePrincipal,
 	"AADManagedIdentitySignInLogs":    entra.CategoryManagedIdentity,
 	"AuditLogs":                       entra.CategoryAudit,
+	"MicrosoftGraphActivityLogs":      entra.CategoryGraphActivity,
+	"AADUserRiskEvents":               entra.CategoryUserRiskEvents,
+	"AADRiskyUsers":                   entra.CategoryRiskyUsers,
+	"AADProvisioningLogs":             entra.CategoryProvisioning,
+	"ADFSSignInLogs":                  entra.CategoryADFSSignIn,
 }
 
 // laSignInCategories are the Category column values of the sign-in tables.
@@ -103,6 +112,7 @@ func Classify(rec []byte) Class {
 		hasUser, hasSP, hasMSI                 bool
 		laUser, laSignInCol                    bool
 		laType                                 string
+		x                                      extraKeys // classify_extra.go
 	)
 	i := skipSpace(rec, 0)
 	if i >= len(rec) || rec[i] != '{' {
@@ -138,8 +148,14 @@ func Classify(rec []byte) Class {
 				}
 				return Class{Shape: ShapeDiagnostic, Category: cat}
 			}
+			x.diagOther = true
 		case "activityDateTime":
-			return Class{Shape: ShapeGraphAudit, Category: entra.CategoryAudit}
+			// Risk detections and provisioning records have it too; only a
+			// directoryAudit key before it settles the shape at once.
+			if x.graphAuditKey {
+				return Class{Shape: ShapeGraphAudit, Category: entra.CategoryAudit}
+			}
+			x.activityDate = true
 		case "Type":
 			if cat, ok := laTables[string(rawString(val))]; ok {
 				return Class{Shape: ShapeLogAnalytics, Category: cat}
@@ -177,6 +193,17 @@ func Classify(rec []byte) Class {
 			laUser = true
 		case "ResultType", "AppDisplayName", "ConditionalAccessStatus", "AppId", "ClientAppUsed":
 			laSignInCol = true
+		case "activityDisplayName", "loggedByService", // classify_extra.go: extraKeyList
+			"riskEventType", "detectedDateTime", "detectionTimingType", "riskLastUpdatedDateTime", "isProcessing",
+			"provisioningAction", "provisioningStatusInfo", "sourceIdentity", "targetIdentity", "provisioningSteps", "cycleId", "jobId",
+			"RiskEventType", "DetectedDateTime", "DetectionTimingType", "RiskLastUpdatedDateTime", "IsProcessing",
+			"ProvisioningAction", "ProvisioningStatusInfo", "SourceIdentity", "TargetIdentity", "CycleId", "JobId",
+			"RequestUri", "RequestMethod", "ResponseStatusCode", "SignInActivityId",
+			"Date (UTC)", "Date", "Request ID", "User ID", "Username", "Sign-in error code", "Client app", "Failure reason", "Correlation ID",
+			"Service principal ID", "Service principal name", "Managed Identity type",
+			"ActorType", "ActorDisplayName", "ActorObjectId", "ActorUserPrincipalName", "ActorServicePrincipalId",
+			"Target1ObjectId", "Target1UserPrincipalName", "Target1DisplayName", "Activity", "properties":
+			x.note(string(key), val)
 		}
 		i = skipSpace(rec, i)
 		if i < len(rec) && rec[i] == ',' {
@@ -184,6 +211,9 @@ func Classify(rec []byte) Class {
 			continue
 		}
 		break
+	}
+	if c, ok := x.class(); ok {
+		return c
 	}
 	switch {
 	case graphSignIn:

@@ -26,6 +26,9 @@ func badField(format string, args ...any) error {
 // slow path, used only for records that may concern a break-glass account.
 func Decode(rec []byte, c Class, ev *entra.Event) error {
 	*ev = entra.Event{Category: c.Category, Kind: entra.KindOf(c.Category), Shape: c.Shape.String()}
+	if dec := extraDecoder(c); dec != nil { // decode_extra.go
+		return dec(rec, c, ev)
+	}
 	var err error
 	switch c.Shape {
 	case ShapeGraphSignIn:
