@@ -263,4 +263,3 @@ func TestDetectRulesRegistered(t *testing.T) {
 		}
 	}
 }
-
