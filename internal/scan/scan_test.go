@@ -46,6 +46,9 @@ func TestScanShapes(t *testing.T) {
 			"bg.change Directory_bbbb0001-0000-4000-8000-000000000001_XYZAB_1 " + bg1,
 			"bg.signin 22222222-0000-4000-8000-000000000001 " + bg1,
 			"bg.signin 22222222-0000-4000-8000-000000000002 " + strings.ToUpper(bg2),
+			// ProvisioningLogs is not decoded yet, and this record names
+			// bg1: fail closed.
+			"bg.unparsed sha256:bf74ce78a5b4e59c809aa37e682470c7bd4eb42001f23e3c40dbf171a1ff8a25 " + bg1,
 		},
 	}
 	cases := map[string]want{
@@ -76,10 +79,14 @@ func TestScanShapes(t *testing.T) {
 			"bg.signin 44444444-0000-4000-8000-000000000001 " + bg1, // same record in two shapes: same alert id
 		}},
 		"bad-mixed.ndjson": {
-			records: map[string]int64{A: 2},
-			skipped: map[string]int64{"invalid_json": 2, "bad_field": 2, "not_an_object": 3, "truncated": 1},
+			// Lines 3 (userId an object, UPN intact) and 5 (no usable
+			// time) are read leniently and alert (fail closed).
+			records: map[string]int64{A: 4},
+			skipped: map[string]int64{"invalid_json": 2, "not_an_object": 3, "truncated": 1},
 			alerts: []string{
 				"bg.signin 55555555-0000-4000-8000-000000000001 " + bg1,
+				"bg.signin 55555555-0000-4000-8000-000000000002 " + bg1,
+				"bg.signin 55555555-0000-4000-8000-000000000003 " + strings.ToUpper(bg2),
 				"bg.signin 55555555-0000-4000-8000-000000000004 " + strings.ToUpper(bg2),
 			},
 		},
