@@ -203,13 +203,17 @@ func (s *AccountSet) Accounts() []Account { return s.list }
 // id decides when both the record and the account have one, because UPNs can
 // be renamed and reused. The UPN decides when the record carries no id, or
 // when the account was configured by UPN alone (its id is unknown to us).
+//
+// A record id that is not a GUID (a number written as text, garbage) is not
+// an object id, so it cannot overrule the UPN: the UPN then decides.
 func (s *AccountSet) Match(id, upn string) (Account, bool) {
 	id = CanonicalID(id)
 	if id != "" && !isZeroGUID(id) {
 		if i, ok := s.byID[id]; ok {
 			return s.list[i], true
 		}
-	} else {
+	}
+	if isZeroGUID(id) || !IsGUID(id) {
 		id = ""
 	}
 	if upn = strings.TrimSpace(upn); upn != "" {
@@ -248,7 +252,7 @@ func (s *AccountSet) Needles() []string {
 	var out []string
 	for id := range s.byID {
 		out = append(out, id)
-		if len(id) == 36 && isGUID(id) {
+		if IsGUID(id) {
 			out = append(out, strings.ReplaceAll(id, "-", ""))
 		}
 	}
@@ -291,7 +295,8 @@ func hyphenate(id string) string {
 	return id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
 }
 
-func isGUID(s string) bool {
+// IsGUID reports whether s is a GUID in its 8-4-4-4-12 form.
+func IsGUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

@@ -101,6 +101,7 @@ func Classify(rec []byte) Class {
 		isInteractive                          = -1 // -1 unknown, 0 false, 1 true
 		eventType                              string
 		hasUser, hasSP, hasMSI                 bool
+		graphUser, graphSignInCol, graphAudit  bool
 		laUser, laSignInCol                    bool
 		laType                                 string
 	)
@@ -165,6 +166,13 @@ func Classify(rec []byte) Class {
 			}
 		case "userId":
 			hasUser = !isEmptyValue(val)
+			graphUser = true
+		case "userPrincipalName":
+			graphUser = true
+		case "activityDisplayName", "initiatedBy", "targetResources", "loggedByService":
+			graphAudit = true
+		case "appDisplayName", "clientAppUsed", "conditionalAccessStatus", "ipAddress", "authenticationRequirement":
+			graphSignInCol = true
 		case "servicePrincipalId":
 			hasSP = !isEmptyValue(val)
 		case "managedServiceIdentity", "managedIdentityType":
@@ -185,7 +193,13 @@ func Classify(rec []byte) Class {
 		}
 		break
 	}
+	// A Graph sign-in without (or before) its createdDateTime is still
+	// recognised by its other columns, so that it is read, not dropped.
+	graphSignIn = graphSignIn || (graphUser && graphSignInCol && !laUser && !laSignInCol && !laAudit)
 	switch {
+	case graphAudit && !graphSignIn && !laAudit && !laSignIn:
+		// A directoryAudit without its activityDateTime.
+		return Class{Shape: ShapeGraphAudit, Category: entra.CategoryAudit}
 	case graphSignIn:
 		cat := eventTypeCategory[eventType]
 		switch {

@@ -110,6 +110,7 @@ func (n notes) id(field, where string, v ident) string {
 	if v.Bad != "" {
 		n.identity(field, v.Bad)
 	}
+
 	if len(v.Dup) > 0 {
 		n.identity(field, "duplicate key with different values")
 		for _, d := range v.Dup {
@@ -117,6 +118,17 @@ func (n notes) id(field, where string, v ident) string {
 		}
 	}
 	return v.V
+}
+
+// userID is id for a user's object id, which is always a GUID: anything
+// else there (a number written as text, garbage) identifies no one, and is
+// named; matching then falls back to the UPN (entra.AccountSet.Match).
+func (n notes) userID(field, where string, v ident) string {
+	id := n.id(field, where, v)
+	if id != "" && !entra.IsGUID(entra.CanonicalID(id)) {
+		n.identity(field, "not an object id "+quoteHead([]byte(id)))
+	}
+	return id
 }
 
 // plain returns a non-identity ident (a record id), noting problems.
@@ -174,6 +186,18 @@ func (n notes) time(cands ...timeField) {
 	}
 }
 
+// noUser notes a user sign-in that names no user at all: its identity
+// cannot be determined (service principal and managed identity sign-ins
+// have none, by design).
+func noUser(ev *entra.Event, n notes, field string) {
+	if ev.UserID != "" || ev.UserPrincipalName != "" || ev.IdentityUnknown != "" {
+		return
+	}
+	if ev.Category == entra.CategorySignIn || ev.Category == entra.CategoryNonInteractive {
+		n.identity(field, "the sign-in names no user")
+	}
+}
+
 // graphSignIn is the Graph signIn resource; diagnostic records carry the
 // same object in "properties".
 type graphSignIn struct {
@@ -224,7 +248,7 @@ func (l location) fill(ev *entra.Event) {
 func (g *graphSignIn) fill(ev *entra.Event, n notes, prefix string, more ...timeField) {
 	n.time(append([]timeField{{prefix + "createdDateTime", g.CreatedDateTime}}, more...)...)
 	ev.ID = n.plain(prefix+"id", g.ID)
-	ev.UserID = n.id(prefix+"userId", "user", g.UserID)
+	ev.UserID = n.userID(prefix+"userId", "user", g.UserID)
 	ev.UserPrincipalName = n.id(prefix+"userPrincipalName", "user", g.UserPrincipalName)
 	ev.UserDisplayName = string(g.UserDisplayName)
 	ev.AppID, ev.AppDisplayName, ev.ResourceDisplayName = string(g.AppID), string(g.AppDisplayName), string(g.ResourceDisplayName)
@@ -232,6 +256,7 @@ func (g *graphSignIn) fill(ev *entra.Event, n notes, prefix string, more ...time
 	ev.ConditionalAccess, ev.AuthRequirement = string(g.ConditionalAccessStatus), string(g.AuthenticationRequirement)
 	ev.ServicePrincipalID, ev.ServicePrincipal = string(g.ServicePrincipalID), string(g.ServicePrincipalName)
 	ev.Interactive = g.IsInteractive.V || ev.Category == entra.CategorySignIn
+	noUser(ev, n, prefix+"userId")
 	dynBad(n, prefix+"status", g.Status, false)
 	if g.Status.OK {
 		ev.ResultType, ev.ResultDescription = string(g.Status.V.ErrorCode), string(g.Status.V.FailureReason)
@@ -357,9 +382,14 @@ func (g *graphAudit) fill(ev *entra.Event, n notes, prefix string, more ...timeF
 }
 
 func fillActors(ev *entra.Event, n notes, inName string, in dyn[initiator], tName string, targets targetList) {
+	if !in.Set && !targets.set {
+		// Not the audit shape we know (a legacy or third-party schema):
+		// who acted on whom cannot be read from it.
+		n.identity(inName, "no initiator or targets in the record")
+	}
 	dynBad(n, inName, in, true)
 	if u := in.V.User; u != nil {
-		ev.Initiator.UserID = n.id(inName+".user.id", "initiator", u.ID)
+		ev.Initiator.UserID = n.userID(inName+".user.id", "initiator", u.ID)
 		ev.Initiator.UserPrincipalName = n.id(inName+".user.userPrincipalName", "initiator", u.UserPrincipalName)
 		ev.Initiator.UserDisplayName, ev.Initiator.IPAddress = string(u.DisplayName), string(u.IPAddress)
 	}
@@ -537,7 +567,7 @@ func decodeLogAnalytics(rec []byte, ev *entra.Event, n notes) error {
 		return nil
 	}
 	n.time(timeField{"CreatedDateTime", r.CreatedDateTime}, timeField{"TimeGenerated", r.TimeGenerated})
-	ev.UserID = n.id("UserId", "user", r.UserID)
+	ev.UserID = n.userID("UserId", "user", r.UserID)
 	ev.UserPrincipalName = n.id("UserPrincipalName", "user", r.UserPrincipalName)
 	ev.UserDisplayName = string(r.UserDisplayName)
 	ev.AppID, ev.AppDisplayName, ev.ResourceDisplayName = string(r.AppID), string(r.AppDisplayName), string(r.ResourceDisplayName)
@@ -545,6 +575,7 @@ func decodeLogAnalytics(rec []byte, ev *entra.Event, n notes) error {
 	ev.ConditionalAccess, ev.AuthRequirement = string(r.ConditionalAccessStatus), string(r.AuthenticationRequirement)
 	ev.ServicePrincipalID, ev.ServicePrincipal = string(r.ServicePrincipalID), string(r.ServicePrincipalName)
 	ev.Interactive = r.IsInteractive.V || (!r.IsInteractive.Set && ev.Category == entra.CategorySignIn)
+	noUser(ev, n, "UserId")
 	ev.ResultType, ev.ResultDescription = string(r.ResultType), string(r.ResultDescription)
 	dynBad(n, "Status", r.Status, false)
 	if ev.ResultType == "" && r.Status.OK {

@@ -123,11 +123,13 @@ func (f *flexBool) UnmarshalJSON(b []byte) error {
 type dyn[T any] struct {
 	V    T
 	OK   bool
+	Set  bool // the key was present, even if null
 	Bad  string
 	Dups []T
 }
 
 func (d *dyn[T]) UnmarshalJSON(b []byte) error {
+	d.Set = true
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
 		var s string
