@@ -23,75 +23,122 @@ const (
 )
 
 func init() {
-	Rules = append(Rules,
-		Rule{RuleGraphActivity, alert.Sev0, "Graph API call by a break-glass account"},
-		Rule{RuleRisk, alert.Sev1, "Risk detected on a break-glass account"},
-		Rule{RuleProvisioning, alert.Sev1, "Provisioning of a break-glass account"},
-	)
+	for _, m := range []Meta{
+		{RuleGraphActivity, alert.Sev0, "Graph API call by a break-glass account",
+			"Any Microsoft Graph API call made with a break-glass account's token (MicrosoftGraphActivityLogs, matched on the caller's user id)."},
+		{RuleRisk, alert.Sev1, "Risk detected on a break-glass account",
+			"An Identity Protection risk detection on, or a risky-user state of, a break-glass account (UserRiskEvents, RiskyUsers)."},
+		{RuleProvisioning, alert.Sev1, "Provisioning of a break-glass account",
+			"A provisioning action whose source or target identity, or on-demand initiator, is a break-glass account (ProvisioningLogs)."},
+	} {
+		Register(m)
+	}
 }
 
-// detectExtra evaluates the rules above; Detect calls it for the kinds it
-// does not handle itself.
-func (d *Detector) detectExtra(dst []alert.Alert, ev *entra.Event, source string) []alert.Alert {
-	x := &ev.Extra
-	switch ev.Kind {
-	case entra.KindGraphActivity:
-		// Graph activity carries the caller's object id only. A request
-		// URI that names the account is a call *about* it by someone else,
-		// and is not matched.
-		acct, ok := d.accounts.Match(ev.UserID, "")
-		if !ok {
-			return dst
-		}
-		a := d.base(RuleGraphActivity, ev, acct, source)
-		a.Operation, a.Result = ev.Operation, x.ResponseStatus
-		a.App, a.IPAddress, a.Location = ev.AppID, ev.IPAddress, ev.Location
-		a.Title = rule(RuleGraphActivity).Title + ": " + strings.TrimSpace(x.RequestMethod+" "+graphPath(x.RequestURI))
-		if x.ResponseStatus != "" {
-			a.Title += " → " + x.ResponseStatus
-		}
-		return append(dst, a)
-	case entra.KindRisk:
-		acct, ok := d.accounts.Match(ev.UserID, ev.UserPrincipalName)
-		if !ok {
-			return dst
-		}
-		a := d.base(RuleRisk, ev, acct, source)
-		a.IPAddress, a.Location, a.Result = ev.IPAddress, ev.Location, x.RiskState
-		if ev.Category == entra.CategoryRiskyUsers {
-			a.Operation = "risky user: " + x.RiskState
-			a.Title = "Break-glass account flagged as risky: " + labelOr(x.RiskState, "state unknown") + " (risk " + labelOr(x.RiskLevel, "unknown") + ")"
-		} else {
-			a.Operation = x.RiskEventType
-			a.Title = rule(RuleRisk).Title + ": " + labelOr(x.RiskEventType, "unknown risk") + " (risk " + labelOr(x.RiskLevel, "unknown") + ")"
-		}
-		return append(dst, a)
-	case entra.KindProvisioning:
-		var who string
-		acct, ok := d.accounts.Match(x.SourceIdentity.ID, x.SourceIdentity.UserPrincipalName)
-		who = "source"
-		if !ok {
-			acct, ok = d.accounts.Match(x.TargetIdentity.ID, x.TargetIdentity.UserPrincipalName)
-			who = "target"
-		}
-		if !ok {
-			acct, ok = d.accounts.Match(ev.Initiator.UserID, ev.Initiator.UserPrincipalName)
-			who = "initiator"
-		}
-		if !ok {
-			return dst
-		}
-		a := d.base(RuleProvisioning, ev, acct, source)
-		a.Operation, a.Result, a.Actor = x.ProvisioningAction, strings.ToLower(x.ProvisioningStatus), actorLabel(ev.Initiator)
-		a.App = firstNonEmpty(ev.ServicePrincipal, x.TargetSystem, x.SourceSystem)
-		a.Title = rule(RuleProvisioning).Title + ": " + labelOr(x.ProvisioningAction, "action unknown") + " (" + who
-		if sys := firstNonEmpty(x.TargetSystem, x.SourceSystem); sys != "" {
-			a.Title += ", " + sys
-		}
-		a.Title += ")"
-		return append(dst, a)
+// categoryRules are the record rules of the categories above; Builtins
+// includes them. Like the core built-ins they ask for the accounts' ids and
+// UPNs as literals, so their categories keep the fast path.
+func categoryRules(b builtin) []Rule {
+	return []Rule{graphActivityRule{b}, riskRule{b}, provisioningRule{b}}
+}
+
+type graphActivityRule struct{ builtin }
+
+func (graphActivityRule) Meta() Meta { return MustLookup(RuleGraphActivity) }
+
+// Eval: Graph activity carries the caller's object id only. A request URI
+// that names the account is a call *about* it by someone else, and is not
+// matched.
+func (r graphActivityRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
+	ev := rec.Event
+	if ev.Kind != entra.KindGraphActivity {
+		return dst
 	}
-	return dst
+	acct, ok := r.accounts.Match(ev.UserID, "")
+	if !ok {
+		acct, ok = matchAlt(r.accounts, ev, "user")
+	}
+	if !ok {
+		return dst
+	}
+	x := &ev.Extra
+	a := base(RuleGraphActivity, rec, acct)
+	a.Operation, a.Result = ev.Operation, x.ResponseStatus
+	a.App, a.IPAddress, a.Location = ev.AppID, ev.IPAddress, ev.Location
+	a.Title += ": " + strings.TrimSpace(x.RequestMethod+" "+graphPath(x.RequestURI))
+	if x.ResponseStatus != "" {
+		a.Title += " → " + x.ResponseStatus
+	}
+	return append(dst, a)
+}
+
+type riskRule struct{ builtin }
+
+func (riskRule) Meta() Meta { return MustLookup(RuleRisk) }
+
+func (r riskRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
+	ev := rec.Event
+	if ev.Kind != entra.KindRisk {
+		return dst
+	}
+	acct, ok := r.accounts.Match(ev.UserID, ev.UserPrincipalName)
+	if !ok {
+		acct, ok = matchAlt(r.accounts, ev, "user")
+	}
+	if !ok {
+		return dst
+	}
+	x := &ev.Extra
+	a := base(RuleRisk, rec, acct)
+	a.IPAddress, a.Location, a.Result = ev.IPAddress, ev.Location, x.RiskState
+	if ev.Category == entra.CategoryRiskyUsers {
+		a.Operation = "risky user: " + x.RiskState
+		a.Title = "Break-glass account flagged as risky: " + labelOr(x.RiskState, "state unknown") + " (risk " + labelOr(x.RiskLevel, "unknown") + ")"
+	} else {
+		a.Operation = x.RiskEventType
+		a.Title += ": " + labelOr(x.RiskEventType, "unknown risk") + " (risk " + labelOr(x.RiskLevel, "unknown") + ")"
+	}
+	return append(dst, a)
+}
+
+type provisioningRule struct{ builtin }
+
+func (provisioningRule) Meta() Meta { return MustLookup(RuleProvisioning) }
+
+// Eval raises one alert per record; the first match (source, then target,
+// then initiator) is named.
+func (r provisioningRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
+	ev := rec.Event
+	if ev.Kind != entra.KindProvisioning {
+		return dst
+	}
+	x := &ev.Extra
+	who := "source"
+	acct, ok := r.accounts.Match(x.SourceIdentity.ID, x.SourceIdentity.UserPrincipalName)
+	if !ok {
+		acct, ok = r.accounts.Match(x.TargetIdentity.ID, x.TargetIdentity.UserPrincipalName)
+		who = "target"
+	}
+	if !ok {
+		acct, ok = r.accounts.Match(ev.Initiator.UserID, ev.Initiator.UserPrincipalName)
+		who = "initiator"
+	}
+	if !ok {
+		acct, ok = matchAlt(r.accounts, ev, "target")
+		who = "target"
+	}
+	if !ok {
+		return dst
+	}
+	a := base(RuleProvisioning, rec, acct)
+	a.Operation, a.Result, a.Actor = x.ProvisioningAction, strings.ToLower(x.ProvisioningStatus), actorLabel(ev.Initiator)
+	a.App = firstNonEmpty(ev.ServicePrincipal, x.TargetSystem, x.SourceSystem)
+	a.Title += ": " + labelOr(x.ProvisioningAction, "action unknown") + " (" + who
+	if sys := firstNonEmpty(x.TargetSystem, x.SourceSystem); sys != "" {
+		a.Title += ", " + sys
+	}
+	a.Title += ")"
+	return append(dst, a)
 }
 
 // graphPath shortens a Graph request URI to its path for titles; the full

@@ -81,6 +81,8 @@ type Event struct {
 	ResourceDisplayName string
 	IPAddress           string
 	Location            string // "City, State, CC" as far as known
+	City, State         string // from the location details, where known
+	Country             string // the two-letter country or region, where known
 	ClientAppUsed       string
 	ResultType          string // "0" is success, anything else is an Entra error code
 	ResultDescription   string
@@ -102,6 +104,31 @@ type Event struct {
 
 	// Extra holds the fields of the other categories (categories.go).
 	Extra Extra
+
+	// How well the record could be read. A record with an odd field is
+	// still detected on (fail closed); these say what was missing.
+
+	// TimeUnknown is set when the record carried no usable event time;
+	// Time is then zero and alerts carry the ingest time instead.
+	TimeUnknown bool
+	// Unreadable names each field that could not be read, as "field: why".
+	Unreadable []string
+	// IdentityUnknown, when set, says why the record's identities (user,
+	// initiator or targets) could not all be determined: an identity field
+	// was wrong-typed, an identity structure could not be parsed, or a
+	// duplicated key disagreed. Such a record that mentions an account but
+	// raises no rule must raise bg.unparsed.
+	IdentityUnknown string
+	// Ambiguous holds the other values of identity keys that occur more
+	// than once with different values (the first value is in the field
+	// itself). Detection tries them too.
+	Ambiguous []AltIdentity
+}
+
+// AltIdentity is one more value of a duplicated identity key.
+type AltIdentity struct {
+	Where string // "user", "initiator" or "target"
+	Value string // an id or UPN
 }
 
 // Actor is who initiated an audit event: a user or an app.
@@ -163,9 +190,9 @@ type AccountSet struct {
 func NewAccountSet(accounts []Account) *AccountSet {
 	s := &AccountSet{list: append([]Account(nil), accounts...), byID: map[string]int{}, byUPN: map[string]int{}}
 	for i, a := range s.list {
-		if a.ID != "" {
-			if _, ok := s.byID[FoldASCII(a.ID)]; !ok {
-				s.byID[FoldASCII(a.ID)] = i
+		if id := CanonicalID(a.ID); id != "" {
+			if _, ok := s.byID[id]; !ok {
+				s.byID[id] = i
 			}
 		}
 		if a.UPN != "" {
@@ -184,13 +211,17 @@ func (s *AccountSet) Accounts() []Account { return s.list }
 // id decides when both the record and the account have one, because UPNs can
 // be renamed and reused. The UPN decides when the record carries no id, or
 // when the account was configured by UPN alone (its id is unknown to us).
+//
+// A record id that is not a GUID (a number written as text, garbage) is not
+// an object id, so it cannot overrule the UPN: the UPN then decides.
 func (s *AccountSet) Match(id, upn string) (Account, bool) {
-	id = strings.TrimSpace(id)
+	id = CanonicalID(id)
 	if id != "" && !isZeroGUID(id) {
-		if i, ok := s.byID[FoldASCII(id)]; ok {
+		if i, ok := s.byID[id]; ok {
 			return s.list[i], true
 		}
-	} else {
+	}
+	if isZeroGUID(id) || !IsGUID(id) {
 		id = ""
 	}
 	if upn = strings.TrimSpace(upn); upn != "" {
@@ -201,12 +232,37 @@ func (s *AccountSet) Match(id, upn string) (Account, bool) {
 	return Account{}, false
 }
 
+// MatchAny finds the account whose id or UPN is v. It is for values whose
+// role is uncertain (the other value of a duplicated key, a needle found in
+// raw bytes), where failing closed matters more than the id-over-UPN rule.
+func (s *AccountSet) MatchAny(v string) (Account, bool) {
+	if id := CanonicalID(v); id != "" && !isZeroGUID(id) {
+		if i, ok := s.byID[id]; ok {
+			return s.list[i], true
+		}
+		if i, ok := s.byID[hyphenate(id)]; ok {
+			return s.list[i], true
+		}
+	}
+	if upn := strings.TrimSpace(v); upn != "" {
+		if i, ok := s.byUPN[FoldASCII(upn)]; ok {
+			return s.list[i], true
+		}
+	}
+	return Account{}, false
+}
+
 // Needles returns every identifier that can appear in a record of one of the
-// accounts, lower-cased. The fast path searches raw bytes for these.
+// accounts, lower-cased. The fast path searches raw bytes for these. A GUID
+// id is also given without hyphens, the other way GUIDs are written, so
+// that whatever CanonicalID accepts is never rejected by the prefilter.
 func (s *AccountSet) Needles() []string {
 	var out []string
 	for id := range s.byID {
 		out = append(out, id)
+		if IsGUID(id) {
+			out = append(out, strings.ReplaceAll(id, "-", ""))
+		}
 	}
 	for upn := range s.byUPN {
 		out = append(out, upn)
@@ -218,6 +274,63 @@ func (s *AccountSet) Needles() []string {
 // no id at all.
 func isZeroGUID(id string) bool {
 	return id == "00000000-0000-0000-0000-000000000000"
+}
+
+// CanonicalID normalises an object id for comparison: surrounding space,
+// braces or parentheses ("{GUID}", as .NET and the registry write them) and
+// a "urn:uuid:" prefix are removed, a GUID written without hyphens gets
+// them, and ASCII letters are folded. Anything that is not a GUID is only
+// trimmed and folded. Every decoration it removes leaves the GUID's hex
+// digits in the raw bytes, so the prefilter (searching Needles) still sees
+// every record this matches.
+func CanonicalID(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) >= 2 && (id[0] == '{' && id[len(id)-1] == '}' || id[0] == '(' && id[len(id)-1] == ')') {
+		id = strings.TrimSpace(id[1 : len(id)-1])
+	}
+	if len(id) > 9 && strings.EqualFold(id[:9], "urn:uuid:") {
+		id = id[9:]
+	}
+	id = FoldASCII(id)
+	return hyphenate(id)
+}
+
+// hyphenate writes a 32-hex-digit GUID in its 8-4-4-4-12 form.
+func hyphenate(id string) string {
+	if len(id) != 32 || !isHex(id) {
+		return id
+	}
+	return id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
+}
+
+// IsGUID reports whether s is a GUID in its 8-4-4-4-12 form.
+func IsGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i : i+1]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // FoldASCII lower-cases ASCII letters only. Ids and UPNs are compared with

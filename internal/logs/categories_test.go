@@ -257,9 +257,16 @@ func eq(t *testing.T, field, got, want string) {
 // TestDetectRulesRegistered: every rule the new categories raise has
 // metadata, so alerts, the README and notifications can name it.
 func TestDetectRulesRegistered(t *testing.T) {
+	var built []string
+	for _, r := range detect.Builtins(catAccounts()) {
+		built = append(built, r.Meta().ID)
+	}
 	for _, id := range []string{detect.RuleGraphActivity, detect.RuleRisk, detect.RuleProvisioning} {
-		if !slices.ContainsFunc(detect.Rules, func(r detect.Rule) bool { return r.ID == id && r.Title != "" }) {
+		if m, ok := detect.Lookup(id); !ok || m.Title == "" || m.Description == "" {
 			t.Errorf("rule %s not registered", id)
+		}
+		if !slices.Contains(built, id) {
+			t.Errorf("rule %s is not among the built-ins the scanner runs", id)
 		}
 	}
 }

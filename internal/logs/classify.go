@@ -110,6 +110,7 @@ func Classify(rec []byte) Class {
 		isInteractive                          = -1 // -1 unknown, 0 false, 1 true
 		eventType                              string
 		hasUser, hasSP, hasMSI                 bool
+		graphUser, graphSignInCol, graphAudit  bool
 		laUser, laSignInCol                    bool
 		laType                                 string
 		x                                      extraKeys // classify_extra.go
@@ -181,6 +182,14 @@ func Classify(rec []byte) Class {
 			}
 		case "userId":
 			hasUser = !isEmptyValue(val)
+			graphUser = true
+		case "userPrincipalName":
+			graphUser = true
+		case "activityDisplayName", "initiatedBy", "targetResources", "loggedByService":
+			graphAudit = true
+			x.note(string(key), val) // classify_extra.go
+		case "appDisplayName", "clientAppUsed", "conditionalAccessStatus", "ipAddress", "authenticationRequirement":
+			graphSignInCol = true
 		case "servicePrincipalId":
 			hasSP = !isEmptyValue(val)
 		case "managedServiceIdentity", "managedIdentityType":
@@ -193,8 +202,8 @@ func Classify(rec []byte) Class {
 			laUser = true
 		case "ResultType", "AppDisplayName", "ConditionalAccessStatus", "AppId", "ClientAppUsed":
 			laSignInCol = true
-		case "activityDisplayName", "loggedByService", // classify_extra.go: extraKeyList
-			"riskEventType", "detectedDateTime", "detectionTimingType", "riskLastUpdatedDateTime", "isProcessing",
+		case "riskEventType", // classify_extra.go: extraKeyList
+			"detectedDateTime", "detectionTimingType", "riskLastUpdatedDateTime", "isProcessing",
 			"provisioningAction", "provisioningStatusInfo", "sourceIdentity", "targetIdentity", "provisioningSteps", "cycleId", "jobId",
 			"RiskEventType", "DetectedDateTime", "DetectionTimingType", "RiskLastUpdatedDateTime", "IsProcessing",
 			"ProvisioningAction", "ProvisioningStatusInfo", "SourceIdentity", "TargetIdentity", "CycleId", "JobId",
@@ -215,7 +224,13 @@ func Classify(rec []byte) Class {
 	if c, ok := x.class(); ok {
 		return c
 	}
+	// A Graph sign-in without (or before) its createdDateTime is still
+	// recognised by its other columns, so that it is read, not dropped.
+	graphSignIn = graphSignIn || (graphUser && graphSignInCol && !laUser && !laSignInCol && !laAudit)
 	switch {
+	case graphAudit && !graphSignIn && !laAudit && !laSignIn:
+		// A directoryAudit without its activityDateTime.
+		return Class{Shape: ShapeGraphAudit, Category: entra.CategoryAudit}
 	case graphSignIn:
 		cat := eventTypeCategory[eventType]
 		switch {

@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,7 @@ func decodeErr(err error) error {
 // categories decoded here.
 type envelope struct {
 	Time            text            `json:"time"`
+	Category        ident           `json:"category"`
 	OperationName   text            `json:"operationName"`
 	ResultType      text            `json:"resultType"`
 	ResultSignature text            `json:"resultSignature"`
@@ -64,45 +66,53 @@ type envelope struct {
 	Properties      json.RawMessage `json:"properties"`
 }
 
-// splitDiagnostic decodes a diagnostic record's envelope and returns its
-// properties object (unwrapped when it is JSON text).
-func splitDiagnostic(rec []byte) (envelope, []byte, error) {
+// body returns what the decoders of this family read: a diagnostic record's
+// properties object (unwrapped when it is JSON text), or the record itself
+// in every other shape. It returns nil when a diagnostic record has no
+// usable properties; the identity is then unknown (noted), the time is the
+// envelope's, and the record fails closed (bg.unparsed) if it mentions an
+// account, as decodeDiagnostic does.
+func body(rec []byte, c Class, ev *entra.Event, n notes) (envelope, []byte, error) {
 	var d envelope
-	if err := unmarshal(rec, &d); err != nil {
+	if c.Shape != ShapeDiagnostic {
+		return d, rec, nil
+	}
+	if err := unmarshal(rec, &d, n, ""); err != nil {
 		return d, nil, err
 	}
-	props := []byte(d.Properties)
+	if len(d.Category.Dup) > 0 {
+		n.identity("category", fmt.Sprintf("duplicate key with different values (%q, %q)", d.Category.V, d.Category.Dup[0]))
+	}
+	props := bytes.TrimSpace(d.Properties)
 	if len(props) > 0 && props[0] == '"' {
 		var s string
 		if json.Unmarshal(props, &s) == nil {
-			props = []byte(s)
+			props = bytes.TrimSpace([]byte(s))
 		}
 	}
-	if len(props) == 0 || props[0] != '{' {
-		return d, nil, badField("properties: expected an object")
+	if len(props) == 0 || props[0] != '{' || !json.Valid(props) {
+		why := "missing"
+		if len(props) > 0 {
+			why = "expected an object, got " + describe(props) + " " + quoteHead(props)
+		}
+		n.identity("properties", why)
+		n.time(timeField{"time", d.Time})
+		ev.Operation = strings.TrimSpace(string(d.OperationName))
+		ev.CorrelationID = string(d.CorrelationID)
+		return d, nil, nil
 	}
 	return d, props, nil
 }
 
-// firstTime parses the first non-empty timestamp of several candidates and
-// names the field that failed when none parses.
-func firstTime(ev *entra.Event, cands ...[2]string) error {
-	var firstErr error
-	for _, c := range cands {
-		if strings.TrimSpace(c[1]) == "" {
-			continue
-		}
-		t, err := ParseTime(c[1])
-		if err == nil {
-			ev.Time = t
-			return nil
-		}
-		if firstErr == nil {
-			firstErr = badField("%s: %v", c[0], err)
+// noIdentity notes a record of these categories that names no one where its
+// schema puts who it concerns.
+func noIdentity(n notes, field string, ids ...string) {
+	for _, id := range ids {
+		if id != "" {
+			return
 		}
 	}
-	if firstErr == nil {
-		firstErr = badField("%s: empty timestamp", cands[0][0])
+	if n.ev.IdentityUnknown == "" {
+		n.identity(field, "the record names no user")
 	}
-	return firstErr
 }

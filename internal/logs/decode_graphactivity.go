@@ -34,28 +34,27 @@ type graphActivity struct {
 }
 
 func decodeGraphActivity(rec []byte, c Class, ev *entra.Event) error {
+	n := notes{ev}
+	env, b, err := body(rec, c, ev, n)
+	if err != nil || b == nil {
+		return decodeErr(err)
+	}
 	var g graphActivity
-	var env envelope
-	body := rec
-	if c.Shape == ShapeDiagnostic {
-		var err error
-		if env, body, err = splitDiagnostic(rec); err != nil {
-			return decodeErr(err)
-		}
+	pre := propsPrefix(c)
+	if err := unmarshal(b, &g, n, pre); err != nil {
+		return decodeErr(err)
 	}
-	if err := unmarshal(body, &g); err != nil {
-		return decodeErr(prefixErr(propsPrefix(c), err))
-	}
-	if err := firstTime(ev, [2]string{"time", string(env.Time)}, [2]string{"TimeGenerated", string(g.TimeGenerated)}); err != nil {
-		return err
-	}
+	n.time(timeField{"time", env.Time}, timeField{pre + "timeGenerated", g.TimeGenerated})
 	ev.ID = firstNonEmptyText(g.RequestID, g.OperationID)
 	ev.CorrelationID = firstNonEmptyText(env.CorrelationID, g.OperationID, g.ClientRequestID)
-	ev.UserID = string(g.UserID)
+	ev.UserID = n.userID(pre+"userId", "user", g.UserID)
 	if ev.UserID == "" && !strings.EqualFold(string(g.IDType), "app") {
-		ev.UserID = string(g.UserPrincipalObjectID)
+		ev.UserID = n.userID(pre+"UserPrincipalObjectID", "user", g.UserPrincipalObjectID)
 	}
 	ev.ServicePrincipalID, ev.AppID = string(g.ServicePrincipalID), string(g.AppID)
+	// An app-only call (servicePrincipalId, no user) is no one's use of an
+	// account; a call naming neither is unreadable as to who made it.
+	noIdentity(n, pre+"userId", ev.UserID, ev.ServicePrincipalID)
 	ev.IPAddress = firstNonEmptyText(g.IPAddress, env.CallerIPAddress)
 	ev.Location = string(g.Location)
 	x := &ev.Extra

@@ -27,21 +27,21 @@ type legacyAudit struct {
 
 func decodeLegacyAudit(rec []byte, c Class, ev *entra.Event) error {
 	ev.Category, ev.Kind = entra.CategoryAudit, entra.KindAudit
-	env, props, err := splitDiagnostic(rec)
-	if err != nil {
+	n := notes{ev}
+	env, props, err := body(rec, c, ev, n)
+	if err != nil || props == nil {
 		return decodeErr(err)
 	}
 	if categoryByContent(props) == entra.CategoryAudit {
 		// "Audit" with today's properties: the core decoder reads them.
-		return decodeErr(decodeDiagnostic(rec, ev))
+		*ev = entra.Event{Category: entra.CategoryAudit, Kind: entra.KindAudit, Shape: c.Shape.String()}
+		return decodeErr(decodeDiagnostic(rec, ev, notes{ev}))
 	}
 	var l legacyAudit
-	if err := unmarshal(props, &l); err != nil {
-		return decodeErr(prefixErr("properties.", err))
+	if err := unmarshal(props, &l, n, "properties."); err != nil {
+		return decodeErr(err)
 	}
-	if err := firstTime(ev, [2]string{"time", string(env.Time)}); err != nil {
-		return err
-	}
+	n.time(timeField{"time", env.Time})
 	ev.Operation = strings.TrimSpace(string(env.OperationName))
 	ev.AuditCategory, ev.OperationType = string(l.AuditEventCategory), string(l.OperationType)
 	ev.Result, ev.CorrelationID = auditResult(env.ResultType), string(env.CorrelationID)
@@ -59,11 +59,15 @@ func decodeLegacyAudit(rec []byte, c Class, ev *entra.Event) error {
 		}
 	}
 	ev.Targets = legacyTargets(string(l.TargetResourceType), string(l.TargetResourceName))
+	dynBad(n, "properties.targetUpdatedProperties", l.TargetUpdatedProperties, false)
 	if len(ev.Targets) > 0 && l.TargetUpdatedProperties.OK {
 		for _, m := range l.TargetUpdatedProperties.V {
 			ev.Targets[0].ModifiedProperties = append(ev.Targets[0].ModifiedProperties,
 				entra.ModifiedProperty{Name: string(m.Name), OldValue: string(m.OldValue), NewValue: string(m.NewValue)})
 		}
+	}
+	if ev.Initiator.UserID == "" && ev.Initiator.UserPrincipalName == "" && len(ev.Targets) == 0 && strings.TrimSpace(string(l.TargetResourceName)) != "" {
+		n.identity("properties.targetResourceName", "no object id or UPN in "+quoteHead([]byte(l.TargetResourceName)))
 	}
 	return nil
 }

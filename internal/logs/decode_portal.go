@@ -27,9 +27,9 @@ func portalKey(k string) string {
 	return strings.Join(strings.Fields(strings.ToLower(k)), " ")
 }
 
-func decodePortalRow(rec []byte) (portalRow, error) {
+func decodePortalRow(rec []byte, n notes) (portalRow, error) {
 	var raw map[string]text
-	if err := unmarshal(rec, &raw); err != nil {
+	if err := unmarshal(rec, &raw, n, ""); err != nil {
 		return nil, err
 	}
 	r := make(portalRow, len(raw))
@@ -40,18 +40,25 @@ func decodePortalRow(rec []byte) (portalRow, error) {
 }
 
 func decodePortal(rec []byte, c Class, ev *entra.Event) error {
-	r, err := decodePortalRow(rec)
+	n := notes{ev}
+	r, err := decodePortalRow(rec, n)
 	if err != nil {
 		return decodeErr(err)
 	}
-	if err := firstTime(ev, [2]string{"Date (UTC)", r.get("date (utc)", "date")}); err != nil {
-		return err
-	}
+	n.time(timeField{"Date (UTC)", text(r.get("date (utc)", "date"))})
 	if ev.Kind == entra.KindAudit {
 		fillPortalAudit(r, ev)
+		noIdentity(n, "ActorObjectId", ev.Initiator.UserID, ev.Initiator.UserPrincipalName, ev.Initiator.ServicePrincipalID, ev.Initiator.AppDisplayName,
+			func() string {
+				if len(ev.Targets) > 0 {
+					return "targets"
+				}
+				return ""
+			}())
 		return nil
 	}
 	fillPortalSignIn(r, ev)
+	noIdentity(n, "User ID", ev.UserID, ev.UserPrincipalName, ev.ServicePrincipalID)
 	return nil
 }
 

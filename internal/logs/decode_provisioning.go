@@ -72,52 +72,62 @@ func (p provisionedIdentity) upn() string {
 	return ""
 }
 
-func (p provisionedIdentity) identity() entra.ProvisionedIdentity {
-	return entra.ProvisionedIdentity{ID: string(p.ID), DisplayName: string(p.DisplayName), Type: string(p.IdentityType), UserPrincipalName: p.upn()}
+func (p provisionedIdentity) identity(n notes, field string) entra.ProvisionedIdentity {
+	return entra.ProvisionedIdentity{ID: n.id(field+".id", "target", p.ID), DisplayName: string(p.DisplayName), Type: string(p.IdentityType), UserPrincipalName: p.upn()}
 }
 
 func decodeProvisioning(rec []byte, c Class, ev *entra.Event) error {
+	n := notes{ev}
+	env, b, err := body(rec, c, ev, n)
+	if err != nil || b == nil {
+		return decodeErr(err)
+	}
 	var p provisioning
-	var env envelope
-	body := rec
-	if c.Shape == ShapeDiagnostic {
-		var err error
-		if env, body, err = splitDiagnostic(rec); err != nil {
-			return decodeErr(err)
-		}
+	pre := propsPrefix(c)
+	if err := unmarshal(b, &p, n, pre); err != nil {
+		return decodeErr(err)
 	}
-	if err := unmarshal(body, &p); err != nil {
-		return decodeErr(prefixErr(propsPrefix(c), err))
-	}
-	if err := firstTime(ev, [2]string{"activityDateTime", string(p.ActivityDateTime)},
-		[2]string{"TimeGenerated", string(p.TimeGenerated)}, [2]string{"time", string(env.Time)}); err != nil {
-		return err
-	}
-	ev.ID = firstNonEmptyText(text(p.ID), p.ChangeID)
+	n.time(timeField{pre + "activityDateTime", p.ActivityDateTime}, timeField{"TimeGenerated", p.TimeGenerated}, timeField{"time", env.Time})
+	ev.ID = firstNonEmptyText(text(n.plain(pre+"id", p.ID)), p.ChangeID)
 	ev.CorrelationID = firstNonEmptyText(p.CorrelationID, p.CycleID, env.CorrelationID)
 	x := &ev.Extra
 	x.ProvisioningAction = firstNonEmptyText(p.ProvisioningAction, p.Action)
 	x.ProvisioningStatus = string(p.ResultType)
+	dynBad(n, pre+"provisioningStatusInfo", p.StatusInfo, false)
 	if p.StatusInfo.OK && p.StatusInfo.V.Status != "" {
 		x.ProvisioningStatus = string(p.StatusInfo.V.Status)
 	}
 	if p.StatusInfo.OK && p.StatusInfo.V.ErrorInformation != nil {
 		ev.ResultReason = firstNonEmptyText(p.StatusInfo.V.ErrorInformation.Reason, p.StatusInfo.V.ErrorInformation.ErrorCode)
 	}
+	dynBad(n, pre+"sourceIdentity", p.SourceIdentity, true)
+	dynBad(n, pre+"targetIdentity", p.TargetIdentity, true)
 	if p.SourceIdentity.OK {
-		x.SourceIdentity = p.SourceIdentity.V.identity()
+		x.SourceIdentity = p.SourceIdentity.V.identity(n, pre+"sourceIdentity")
 	}
 	if p.TargetIdentity.OK {
-		x.TargetIdentity = p.TargetIdentity.V.identity()
+		x.TargetIdentity = p.TargetIdentity.V.identity(n, pre+"targetIdentity")
 	}
+	// A duplicated identity object: the other values are matched too.
+	for _, d := range append(append([]provisionedIdentity(nil), p.SourceIdentity.Dups...), p.TargetIdentity.Dups...) {
+		n.identity(pre+"sourceIdentity/targetIdentity", "duplicate key with different values")
+		for _, v := range []string{d.ID.V, d.upn()} {
+			if v != "" {
+				ev.Ambiguous = append(ev.Ambiguous, entra.AltIdentity{Where: "target", Value: v})
+			}
+		}
+	}
+	noIdentity(n, pre+"sourceIdentity", x.SourceIdentity.ID, x.SourceIdentity.UserPrincipalName, x.TargetIdentity.ID, x.TargetIdentity.UserPrincipalName)
 	if p.SourceSystem.OK {
 		x.SourceSystem = string(p.SourceSystem.V.DisplayName)
 	}
 	if p.TargetSystem.OK {
 		x.TargetSystem = string(p.TargetSystem.V.DisplayName)
 	}
+	dynBad(n, pre+"initiatedBy", p.InitiatedBy, true)
 	if in := p.InitiatedBy.V; p.InitiatedBy.OK && strings.EqualFold(string(in.InitiatorType), "user") {
-		ev.Initiator.UserID, ev.Initiator.UserDisplayName = string(in.ID), string(in.DisplayName)
+		ev.Initiator.UserID = n.userID(pre+"initiatedBy.id", "initiator", in.ID)
+		ev.Initiator.UserDisplayName = string(in.DisplayName)
 	} else if p.InitiatedBy.OK {
 		ev.Initiator.AppDisplayName = string(in.DisplayName)
 	}

@@ -37,28 +37,28 @@ type riskDetection struct {
 }
 
 func decodeRiskEvent(rec []byte, c Class, ev *entra.Event) error {
+	n := notes{ev}
+	env, b, err := body(rec, c, ev, n)
+	if err != nil || b == nil {
+		return decodeErr(err)
+	}
 	var r riskDetection
-	var env envelope
-	body := rec
-	if c.Shape == ShapeDiagnostic {
-		var err error
-		if env, body, err = splitDiagnostic(rec); err != nil {
-			return decodeErr(err)
-		}
+	pre := propsPrefix(c)
+	if err := unmarshal(b, &r, n, pre); err != nil {
+		return decodeErr(err)
 	}
-	if err := unmarshal(body, &r); err != nil {
-		return decodeErr(prefixErr(propsPrefix(c), err))
-	}
-	if err := firstTime(ev, [2]string{"activityDateTime", string(r.ActivityDateTime)}, [2]string{"detectedDateTime", string(r.DetectedDateTime)},
-		[2]string{"TimeGenerated", string(r.TimeGenerated)}, [2]string{"time", string(env.Time)}); err != nil {
-		return err
-	}
-	ev.ID = string(r.ID)
+	n.time(timeField{pre + "activityDateTime", r.ActivityDateTime}, timeField{pre + "detectedDateTime", r.DetectedDateTime},
+		timeField{"TimeGenerated", r.TimeGenerated}, timeField{"time", env.Time})
+	ev.ID = n.plain(pre+"id", r.ID)
 	ev.CorrelationID = firstNonEmptyText(r.CorrelationID, env.CorrelationID)
-	ev.UserID, ev.UserPrincipalName, ev.UserDisplayName = string(r.UserID), string(r.UserPrincipalName), string(r.UserDisplayName)
+	ev.UserID = n.userID(pre+"userId", "user", r.UserID)
+	ev.UserPrincipalName = n.id(pre+"userPrincipalName", "user", r.UserPrincipalName)
+	ev.UserDisplayName = string(r.UserDisplayName)
+	noIdentity(n, pre+"userId", ev.UserID, ev.UserPrincipalName)
 	ev.IPAddress = firstNonEmptyText(r.IPAddress, env.CallerIPAddress)
+	dynBad(n, pre+"location", r.Location, false)
 	if r.Location.OK {
-		ev.Location = r.Location.V.String()
+		r.Location.V.fill(ev)
 	}
 	x := &ev.Extra
 	x.RiskEventType = firstNonEmptyText(r.RiskEventType, r.RiskType)
@@ -86,33 +86,33 @@ type riskyUser struct {
 }
 
 func decodeRiskyUser(rec []byte, c Class, ev *entra.Event) error {
+	n := notes{ev}
+	env, b, err := body(rec, c, ev, n)
+	if err != nil || b == nil {
+		return decodeErr(err)
+	}
 	var r riskyUser
-	var env envelope
-	body := rec
-	if c.Shape == ShapeDiagnostic {
-		var err error
-		if env, body, err = splitDiagnostic(rec); err != nil {
-			return decodeErr(err)
-		}
+	pre := propsPrefix(c)
+	if err := unmarshal(b, &r, n, pre); err != nil {
+		return decodeErr(err)
 	}
-	if err := unmarshal(body, &r); err != nil {
-		return decodeErr(prefixErr(propsPrefix(c), err))
-	}
-	if err := firstTime(ev, [2]string{"riskLastUpdatedDateTime", string(r.RiskLastUpdatedDateTime)},
-		[2]string{"TimeGenerated", string(r.TimeGenerated)}, [2]string{"time", string(env.Time)}); err != nil {
-		return err
-	}
-	ev.UserID = string(r.UserID)
+	n.time(timeField{pre + "riskLastUpdatedDateTime", r.RiskLastUpdatedDateTime}, timeField{"TimeGenerated", r.TimeGenerated}, timeField{"time", env.Time})
+	ev.UserID = n.userID(pre+"userId", "user", r.UserID)
 	if ev.UserID == "" {
-		ev.UserID = string(r.ID)
+		ev.UserID = n.userID(pre+"id", "user", r.ID)
 	}
-	ev.UserPrincipalName, ev.UserDisplayName = string(r.UserPrincipalName), string(r.UserDisplayName)
+	ev.UserPrincipalName = n.id(pre+"userPrincipalName", "user", r.UserPrincipalName)
+	ev.UserDisplayName = string(r.UserDisplayName)
+	noIdentity(n, pre+"id", ev.UserID, ev.UserPrincipalName)
 	// The record's id is the user's, so every state of one user would share
-	// it; the state's own key is the user plus when the state changed, which
-	// every shape of the same change agrees on.
-	if ev.UserID != "" || ev.UserPrincipalName != "" {
-		ev.ID = "riskyUser/" + entra.FoldASCII(firstNonEmptyText(text(ev.UserID), text(ev.UserPrincipalName))) + "/" +
-			ev.Time.UTC().Format(time.RFC3339Nano) + "/" + strings.ToLower(string(r.RiskState)) + "/" + strings.ToLower(string(r.RiskLevel))
+	// it; the state's own key is the user plus when and to what the state
+	// changed, which every shape of the same change agrees on.
+	if who := firstNonEmptyText(text(ev.UserID), text(ev.UserPrincipalName)); who != "" {
+		when := "time-unknown"
+		if !ev.TimeUnknown {
+			when = ev.Time.UTC().Format(time.RFC3339Nano)
+		}
+		ev.ID = "riskyUser/" + entra.FoldASCII(who) + "/" + when + "/" + strings.ToLower(string(r.RiskState)) + "/" + strings.ToLower(string(r.RiskLevel))
 	}
 	ev.CorrelationID = firstNonEmptyText(r.CorrelationID, env.CorrelationID)
 	x := &ev.Extra
