@@ -270,3 +270,100 @@ func TestDetectRulesRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestCategoryColumns: the new tables' columns are available by their Log
+// Analytics names, typed as the tables have them.
+func TestCategoryColumns(t *testing.T) {
+	for _, c := range []struct {
+		fixture string
+		want    map[string]any
+	}{
+		{"graphactivity-eventhub.json", map[string]any{"Type": "MicrosoftGraphActivityLogs", "UserId": catBG, "RequestMethod": "PATCH", "ResponseStatusCode": 200,
+			"RequestUri": "https://graph.microsoft.com/v1.0/users/alice@contoso.com"}},
+		{"riskevents-la.ndjson", map[string]any{"Type": "AADUserRiskEvents", "UserId": catBG, "RiskEventType": "unfamiliarFeatures", "RiskLevel": "high",
+			"IpAddress": "185.220.101.7"}},
+		{"riskyusers-graph.json", map[string]any{"Type": "AADRiskyUsers", "Id": catBG, "RiskState": "confirmedCompromised", "UserPrincipalName": catBGUPN}},
+		{"provisioning-pt1h.json", map[string]any{"Type": "AADProvisioningLogs", "ProvisioningAction": "disable", "ResultType": "success",
+			"TargetSystem": `{"displayName":"ServiceNow"}`}},
+		{"adfs-la.json", map[string]any{"Type": "ADFSSignInLogs", "UserId": catBG, "ResultType": "300030"}},
+	} {
+		ev := decodeFixture(t, c.fixture)[0].ev
+		cols := logs.Columns(&ev)
+		for k, v := range c.want {
+			if cols[k] != v {
+				t.Errorf("%s: %s = %#v, want %#v", c.fixture, k, cols[k], v)
+			}
+		}
+	}
+}
+
+// TestCategoryFailClosed: a new-category record with a mangled field still
+// raises its rule, naming what could not be read; one whose identity cannot
+// be determined is marked so (the scanner then raises bg.unparsed when it
+// mentions an account).
+func TestCategoryFailClosed(t *testing.T) {
+	det := detect.New(catAccounts())
+	for _, c := range []struct {
+		name, rec  string
+		rule       string // "" when no rule can fire
+		unreadable string // substring of an Unreadable entry
+		timeUnk    bool
+		idUnknown  bool
+	}{
+		{"risk: userId a number, UPN intact",
+			`{"category":"UserRiskEvents","time":"2026-07-17T10:09:12Z","properties":{"id":"r1","riskEventType":"passwordSpray","riskLevel":"high","userId":12345,"userPrincipalName":"` + catBGUPN + `","activityDateTime":"2026-07-17T10:07:37Z"}}`,
+			"bg.risk", "properties.userId", false, true},
+		{"risk: no usable time",
+			`{"category":"UserRiskEvents","time":"garbage","properties":{"id":"r2","riskEventType":"x","userId":"` + catBG + `","activityDateTime":"yesterday"}}`,
+			"bg.risk", "properties.activityDateTime", true, false},
+		{"graph activity: time an epoch number, status a string",
+			`{"category":"MicrosoftGraphActivityLogs","time":1752631245,"properties":{"requestId":"g1","userId":"` + catBG + `","requestMethod":"GET","requestUri":"https://graph.microsoft.com/v1.0/me","responseStatusCode":"200"}}`,
+			"bg.graph_activity", "", false, false},
+		{"graph activity: properties not an object",
+			`{"category":"MicrosoftGraphActivityLogs","time":"2026-07-16T02:00:45Z","properties":["` + catBG + `"]}`,
+			"", "properties", false, true},
+		{"provisioning: target identity wrong-typed next to the account as source",
+			`{"category":"ProvisioningLogs","time":"2026-07-18T06:30:12Z","properties":{"id":"p1","activityDateTime":"2026-07-18T06:30:12Z","provisioningAction":"create","sourceIdentity":{"id":"` + catBG + `"},"targetIdentity":{"id":{"nested":1}}}}`,
+			"bg.provisioning", "properties.targetIdentity", false, true},
+		{"provisioning: names no identity",
+			`{"category":"ProvisioningLogs","time":"2026-07-18T06:30:12Z","properties":{"id":"p2","activityDateTime":"2026-07-18T06:30:12Z","userId":"` + catBG + `"}}`,
+			"", "properties.sourceIdentity", false, true},
+		{"legacy audit: unparsable time",
+			`{"category":"Audit","time":"sometime","operationName":"Update user","identity":"` + catBGUPN + `","properties":{"identityType":"UPN","targetResourceType":"UPN","targetResourceName":"bob@contoso.com"}}`,
+			"bg.activity", "time", true, false},
+		{"portal sign-in: date in another form",
+			`{"Date (UTC)":"7/18/2026 9:15:27 AM","Request ID":"q1","User ID":"` + catBG + `","Username":"` + catBGUPN + `","Status":"Success"}`,
+			"bg.signin", "", false, false},
+		{"portal audit: actor object id garbage, UPN intact",
+			`{"Date (UTC)":"2026-07-18T10:00:01Z","Activity":"Update user","ActorType":"User","ActorObjectId":"not-a-guid","ActorUserPrincipalName":"` + catBGUPN + `"}`,
+			"bg.activity", "", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := []byte(c.rec)
+			cls := logs.Classify(rec)
+			var ev entra.Event
+			if err := logs.Decode(rec, cls, &ev); err != nil {
+				t.Fatalf("Decode (%+v): %v", cls, err)
+			}
+			var rules []string
+			for _, a := range det.Detect(nil, &ev, "t:1") {
+				rules = append(rules, a.Rule)
+				if c.timeUnk != a.EventTimeUnknown {
+					t.Errorf("EventTimeUnknown = %v", a.EventTimeUnknown)
+				}
+			}
+			if got := strings.Join(rules, ","); got != c.rule {
+				t.Errorf("rules %q, want %q (event %+v)", got, c.rule, ev)
+			}
+			if c.unreadable != "" && !slices.ContainsFunc(ev.Unreadable, func(s string) bool { return strings.Contains(s, c.unreadable) }) {
+				t.Errorf("Unreadable = %q, want it to name %s", ev.Unreadable, c.unreadable)
+			}
+			if ev.TimeUnknown != c.timeUnk {
+				t.Errorf("TimeUnknown = %v", ev.TimeUnknown)
+			}
+			if (ev.IdentityUnknown != "") != c.idUnknown {
+				t.Errorf("IdentityUnknown = %q, want set=%v", ev.IdentityUnknown, c.idUnknown)
+			}
+		})
+	}
+}

@@ -33,6 +33,8 @@ func Columns(ev *entra.Event) map[string]any {
 		signInColumns(c, ev, set)
 	case entra.KindAudit:
 		auditColumns(c, ev, set)
+	default:
+		extraColumns(c, ev, set) // columns_extra.go
 	}
 	return c
 }
