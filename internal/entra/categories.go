@@ -83,3 +83,7 @@ type ProvisionedIdentity struct {
 	Type              string // e.g. User, Group
 	UserPrincipalName string // from its details, when present
 }
+
+// The legacy audit category is stored in the AuditLogs table, so that rules
+// asking for every AuditLogs record see its records too.
+func init() { Tables[CategoryLegacyAudit] = Tables[CategoryAudit] }
