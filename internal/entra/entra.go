@@ -276,15 +276,20 @@ func isZeroGUID(id string) bool {
 // digits in the raw bytes, so the prefilter (searching Needles) still sees
 // every record this matches.
 func CanonicalID(id string) string {
-	id = strings.TrimSpace(id)
-	if len(id) >= 2 && (id[0] == '{' && id[len(id)-1] == '}' || id[0] == '(' && id[len(id)-1] == ')') {
-		id = strings.TrimSpace(id[1 : len(id)-1])
+	for {
+		prev := id
+		id = strings.TrimSpace(id)
+		if len(id) >= 2 && (id[0] == '{' && id[len(id)-1] == '}' || id[0] == '(' && id[len(id)-1] == ')') {
+			id = id[1 : len(id)-1]
+		}
+		if len(id) >= 9 && strings.EqualFold(id[:9], "urn:uuid:") {
+			id = id[9:]
+		}
+		if id == prev {
+			break
+		}
 	}
-	if len(id) > 9 && strings.EqualFold(id[:9], "urn:uuid:") {
-		id = id[9:]
-	}
-	id = FoldASCII(id)
-	return hyphenate(id)
+	return hyphenate(FoldASCII(id))
 }
 
 // hyphenate writes a 32-hex-digit GUID in its 8-4-4-4-12 form.

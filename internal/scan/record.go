@@ -114,7 +114,7 @@ func (w *worker) record(b *batch, data []byte, line int, offset int64) {
 	cls := logs.Classify(data)
 	if cls.Shape == logs.ShapeUnknown {
 		st.Skipped[logs.ReasonUnknownShape]++
-		if !w.s.pre.Match(data) || !w.unparsed(b, data, false, line, offset, "", logs.ReasonUnknownShape, errUnknownShape, nil) {
+		if !w.s.rec.mention.Match(data) || !w.unparsed(b, data, false, line, offset, "", logs.ReasonUnknownShape, errUnknownShape, nil) {
 			w.problem(b, line, offset, logs.ReasonUnknownShape, errUnknownShape)
 		}
 		return
@@ -124,7 +124,7 @@ func (w *worker) record(b *batch, data []byte, line int, offset int64) {
 		st.Skipped[logs.ReasonOtherCategory]++
 		// No decoder reads this category (yet): if it mentions an
 		// account, say so rather than only counting it.
-		if w.s.pre.Match(data) {
+		if w.s.rec.mention.Match(data) {
 			w.unparsed(b, data, false, line, offset, cls.Category, logs.ReasonOtherCategory,
 				fmt.Errorf("category %q is not decoded", cls.Category), nil)
 		}
