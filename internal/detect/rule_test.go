@@ -47,7 +47,7 @@ func TestBuiltinsAreRules(t *testing.T) {
 	for _, r := range rules {
 		ids = append(ids, r.Meta().ID)
 		lits := r.Needs().Literals
-		if len(lits) != 3 || len(r.Needs().Tables) != 0 { // id, id without hyphens, UPN
+		if len(lits) != 2 || len(r.Needs().Tables) != 0 { // id and UPN
 			t.Errorf("%s needs %+v", r.Meta().ID, r.Needs())
 		}
 	}
@@ -55,7 +55,7 @@ func TestBuiltinsAreRules(t *testing.T) {
 		t.Errorf("built-ins %v", ids)
 	}
 	set := NewSet(rules...)
-	if len(set.Literals()) != 3 || set.WantsTable("SigninLogs") {
+	if len(set.Literals()) != 2 || set.WantsTable("SigninLogs") {
 		t.Errorf("set literals %v, wants SigninLogs %v", set.Literals(), set.WantsTable("SigninLogs"))
 	}
 }

@@ -43,7 +43,7 @@ func TestCanonicalID(t *testing.T) {
 	const g = "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"
 	s := NewAccountSet([]Account{{ID: strings.ToUpper(g)}})
 	for _, in := range []string{g, strings.ToUpper(g), "{" + g + "}", " {" + strings.ToUpper(g) + "} ", "(" + g + ")",
-		"urn:uuid:" + g, "URN:UUID:" + g, strings.ReplaceAll(g, "-", ""), "{" + strings.ReplaceAll(g, "-", "") + "}"} {
+		"urn:uuid:" + g, "URN:UUID:" + g, "{urn:uuid:" + g + "}"} {
 		if CanonicalID(in) != g {
 			t.Errorf("CanonicalID(%q) = %q", in, CanonicalID(in))
 		}
@@ -54,7 +54,7 @@ func TestCanonicalID(t *testing.T) {
 			t.Errorf("MatchAny(%q) failed", in)
 		}
 	}
-	for _, in := range []string{"{" + g, g + "}", g + "0", "not-a-guid", ""} {
+	for _, in := range []string{"{" + g, g + "}", g + "0", "not-a-guid", "", strings.ReplaceAll(g, "-", "")} {
 		if _, ok := s.Match(in, ""); ok {
 			t.Errorf("Match(%q) matched", in)
 		}
@@ -71,7 +71,7 @@ func TestCanonicalID(t *testing.T) {
 // contract that it never rejects what decoding would match.
 func FuzzCanonicalID(f *testing.F) {
 	const g = "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"
-	for _, s := range []string{g, "{" + g + "}", "urn:uuid:" + g, strings.ReplaceAll(g, "-", ""), " (" + strings.ToUpper(g) + ")"} {
+	for _, s := range []string{g, "{" + g + "}", "urn:uuid:" + g, " (" + strings.ToUpper(g) + ")"} {
 		f.Add(s)
 	}
 	s := NewAccountSet([]Account{{ID: g, UPN: "bg@contoso.com"}})

@@ -191,7 +191,7 @@ func FuzzFind(f *testing.F) {
 	f.Add([]byte(`{"u":"\u0037d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"}`))
 	f.Add([]byte(`{"u":"\\u0037d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"}`))
 	f.Add([]byte(`{"u":"\ud83d\ude00 BG-ADMIN1@contoso.onmicrosoft.com"}`))
-	f.Add([]byte(`{"u":"{7D5F3B2A4C1E4F6B9A8D2E3C4B5A6F70}"}`))
+	f.Add([]byte(`{"u":"{7D5F3B2A-4C1E-4F6B-9A8D-2E3C4B5A6F70}"}`))
 	accts := entra.NewAccountSet([]entra.Account{{ID: "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70", UPN: "bg-admin1@contoso.onmicrosoft.com"}})
 	p := NewPrefilter(accts.Needles())
 	f.Fuzz(func(t *testing.T, in []byte) {

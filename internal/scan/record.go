@@ -33,6 +33,9 @@ type recordLogic struct {
 	mention  *logs.Prefilter
 	accounts *entra.AccountSet
 	now      func() time.Time
+	// tables is set when some rule asks for every record of a table; the
+	// fast path then asks per record which.
+	tables bool
 }
 
 // initRecord builds the rule set and the prefilter from the options.
@@ -47,7 +50,7 @@ func (s *Scanner) initRecord() {
 	}
 	set := detect.NewSet(rules...)
 	s.pre = logs.NewPrefilter(set.Literals())
-	s.rec = recordLogic{rules: set, mention: logs.NewPrefilter(accounts.Needles()), accounts: accounts, now: time.Now}
+	s.rec = recordLogic{rules: set, mention: logs.NewPrefilter(accounts.Needles()), accounts: accounts, now: time.Now, tables: set.AnyTables()}
 }
 
 // worker holds one goroutine's scratch state.
@@ -130,7 +133,7 @@ func (w *worker) record(b *batch, data []byte, line int, offset int64) {
 		}
 		return
 	}
-	if !w.s.opts.Exhaustive && !w.s.pre.Match(data) && !w.s.rec.rules.WantsTable(entra.TableOf(cls.Category)) {
+	if !w.s.opts.Exhaustive && !w.s.pre.Match(data) && (!w.s.rec.tables || !w.s.rec.rules.WantsTable(entra.TableOf(cls.Category))) {
 		st.Records[cls.Category]++
 		return
 	}
