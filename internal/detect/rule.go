@@ -90,6 +90,9 @@ func (s *Set) Rules() []Rule { return s.rules }
 // prefilter searches for.
 func (s *Set) Literals() []string { return s.literals }
 
+// AnyTables reports whether some rule asks for every record of a table.
+func (s *Set) AnyTables() bool { return s.all || len(s.tables) > 0 }
+
 // WantsTable reports whether some rule must see every record of table.
 func (s *Set) WantsTable(table string) bool { return s.all || s.tables[table] }
 

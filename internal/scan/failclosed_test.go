@@ -223,7 +223,7 @@ func TestFailClosedSignIns(t *testing.T) {
 		{"userId a number, UPN intact", func(s *signIn) { s.userID = 12345 }, fcWant{rule: "bg.signin", account: bg1, unreadable: "serId"}},
 		{"userId an object, UPN intact", func(s *signIn) { s.userID = fields{{"v", 1}} }, fcWant{rule: "bg.signin", account: bg1, unreadable: "serId"}},
 		{"userId in braces", func(s *signIn) { s.userID = "{" + strings.ToUpper(bg1) + "}"; s.upn = missing }, fcWant{rule: "bg.signin", account: bg1}},
-		{"userId without hyphens", func(s *signIn) { s.userID = strings.ReplaceAll(bg1, "-", ""); s.upn = missing }, fcWant{rule: "bg.signin", account: bg1}},
+		{"userId without hyphens, UPN intact", func(s *signIn) { s.userID = strings.ReplaceAll(bg1, "-", "") }, fcWant{rule: "bg.signin", account: bg1, unreadable: "not an object id"}},
 		{"userId as urn", func(s *signIn) { s.userID = "urn:uuid:" + bg1; s.upn = missing }, fcWant{rule: "bg.signin", account: bg1}},
 		{"status wrong-typed", func(s *signIn) { s.status = "oops" }, fcWant{rule: "bg.signin", account: bg1, unreadable: "tatus", skipShapes: []string{"la-csv"}}},
 		{"userId a number, UPN someone else's, account named elsewhere", func(s *signIn) { s.userID = 12345; s.upn = aliceUPN; s.display = bg1 },

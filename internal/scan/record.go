@@ -33,6 +33,9 @@ type recordLogic struct {
 	mention  *logs.Prefilter
 	accounts *entra.AccountSet
 	now      func() time.Time
+	// tables is set when some rule asks for every record of a table; the
+	// fast path then asks per record which.
+	tables bool
 }
 
 // initRecord builds the rule set and the prefilter from the options.
@@ -47,7 +50,7 @@ func (s *Scanner) initRecord() {
 	}
 	set := detect.NewSet(rules...)
 	s.pre = logs.NewPrefilter(set.Literals())
-	s.rec = recordLogic{rules: set, mention: logs.NewPrefilter(accounts.Needles()), accounts: accounts, now: time.Now}
+	s.rec = recordLogic{rules: set, mention: logs.NewPrefilter(accounts.Needles()), accounts: accounts, now: time.Now, tables: set.AnyTables()}
 }
 
 // worker holds one goroutine's scratch state.
@@ -114,7 +117,7 @@ func (w *worker) record(b *batch, data []byte, line int, offset int64) {
 	cls := logs.Classify(data)
 	if cls.Shape == logs.ShapeUnknown {
 		st.Skipped[logs.ReasonUnknownShape]++
-		if !w.s.pre.Match(data) || !w.unparsed(b, data, false, line, offset, "", logs.ReasonUnknownShape, errUnknownShape, nil) {
+		if !w.s.rec.mention.Match(data) || !w.unparsed(b, data, false, line, offset, "", logs.ReasonUnknownShape, errUnknownShape, nil) {
 			w.problem(b, line, offset, logs.ReasonUnknownShape, errUnknownShape)
 		}
 		return
@@ -124,13 +127,13 @@ func (w *worker) record(b *batch, data []byte, line int, offset int64) {
 		st.Skipped[logs.ReasonOtherCategory]++
 		// No decoder reads this category (yet): if it mentions an
 		// account, say so rather than only counting it.
-		if w.s.pre.Match(data) {
+		if w.s.rec.mention.Match(data) {
 			w.unparsed(b, data, false, line, offset, cls.Category, logs.ReasonOtherCategory,
 				fmt.Errorf("category %q is not decoded", cls.Category), nil)
 		}
 		return
 	}
-	if !w.s.opts.Exhaustive && !w.s.pre.Match(data) && !w.s.rec.rules.WantsTable(entra.TableOf(cls.Category)) {
+	if !w.s.opts.Exhaustive && !w.s.pre.Match(data) && (!w.s.rec.tables || !w.s.rec.rules.WantsTable(entra.TableOf(cls.Category))) {
 		st.Records[cls.Category]++
 		return
 	}
