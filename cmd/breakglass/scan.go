@@ -326,7 +326,11 @@ func (p *alertPrinter) print(a alert.Alert) error {
 	if acct == "" {
 		acct = a.AccountID
 	}
-	_, err := fmt.Fprintf(p.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", a.EventTime.UTC().Format("2006-01-02 15:04:05"),
+	when := a.EventTime.UTC().Format("2006-01-02 15:04:05")
+	if a.EventTimeUnknown { // the record had no usable time
+		when = "unknown"
+	}
+	_, err := fmt.Fprintf(p.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", when,
 		a.Severity, a.Rule, acct, a.Category, detail(a), a.Source)
 	return err
 }

@@ -18,91 +18,155 @@ const (
 	RuleChange   = "bg.change"
 )
 
-// Rule describes a built-in detection.
-type Rule struct {
-	ID       string
-	Severity alert.Severity
-	Title    string
+// Builtins returns the built-in record rules for the accounts. Each asks
+// for the accounts' ids and UPNs as literals, which keeps the fast path.
+func Builtins(accounts *entra.AccountSet) []Rule {
+	b := builtin{accounts: accounts, needs: Needs{Literals: accounts.Needles()}}
+	return append([]Rule{signInRule{b}, activityRule{b}, changeRule{b}}, categoryRules(b)...) // categories.go
 }
 
-// Rules lists the built-in detections.
-var Rules = []Rule{
-	{RuleSignIn, alert.Sev0, "Break-glass account sign-in"},
-	{RuleActivity, alert.Sev0, "Activity by a break-glass account"},
-	{RuleChange, alert.Sev1, "Change to a break-glass account"},
+type builtin struct {
+	accounts *entra.AccountSet
+	needs    Needs
 }
 
-func rule(id string) Rule {
-	for _, r := range Rules {
-		if r.ID == id {
-			return r
+func (b builtin) Needs() Needs { return b.needs }
+
+type signInRule struct{ builtin }
+
+func (signInRule) Meta() Meta { return MustLookup(RuleSignIn) }
+
+// Eval: any sign-in, successful or not, interactive or not: a failed attempt
+// on a break-glass account is as alarming as a success.
+func (r signInRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
+	ev := rec.Event
+	if ev.Kind != entra.KindSignIn {
+		return dst
+	}
+	acct, ok := r.accounts.Match(ev.UserID, ev.UserPrincipalName)
+	if !ok {
+		acct, ok = matchAlt(r.accounts, ev, "user")
+	}
+	if !ok {
+		return dst
+	}
+	a := base(RuleSignIn, rec, acct)
+	a.App = firstNonEmpty(ev.AppDisplayName, ev.AppID)
+	a.IPAddress, a.Location = ev.IPAddress, ev.Location
+	a.Result = signInResult(ev)
+	a.Title += " (" + a.Result + ")"
+	if ev.Category != entra.CategorySignIn {
+		a.Title += ", " + categoryLabel(ev.Category)
+	}
+	return append(dst, a)
+}
+
+type activityRule struct{ builtin }
+
+func (activityRule) Meta() Meta { return MustLookup(RuleActivity) }
+
+func (r activityRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
+	ev := rec.Event
+	if ev.Kind != entra.KindAudit {
+		return dst
+	}
+	in := ev.Initiator
+	acct, ok := r.accounts.Match(in.UserID, in.UserPrincipalName)
+	if !ok {
+		acct, ok = matchAlt(r.accounts, ev, "initiator")
+	}
+	if !ok {
+		return dst
+	}
+	a := base(RuleActivity, rec, acct)
+	a.Operation, a.Result, a.IPAddress = ev.Operation, ev.Result, in.IPAddress
+	a.Title += ": " + ev.Operation
+	return append(dst, a)
+}
+
+type changeRule struct{ builtin }
+
+func (changeRule) Meta() Meta { return MustLookup(RuleChange) }
+
+// Eval raises one alert per record even if several targets are break-glass
+// accounts (e.g. both removed from a group in one operation): the dedupe key
+// is record id plus rule. The first match is named.
+func (r changeRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
+	ev := rec.Event
+	if ev.Kind != entra.KindAudit {
+		return dst
+	}
+	var acct entra.Account
+	ok := false
+	for _, t := range ev.Targets {
+		if acct, ok = r.accounts.Match(t.ID, t.UserPrincipalName); ok {
+			break
 		}
 	}
-	panic("detect: unknown rule " + id)
+	if !ok {
+		acct, ok = matchAlt(r.accounts, ev, "target")
+	}
+	if !ok {
+		return dst
+	}
+	in := ev.Initiator
+	a := base(RuleChange, rec, acct)
+	a.Operation, a.Result = ev.Operation, ev.Result
+	a.ChangeType = ChangeType(ev.Operation)
+	a.Actor = actorLabel(in)
+	a.IPAddress = in.IPAddress
+	a.Title += ": " + ev.Operation
+	return append(dst, a)
+}
+
+// matchAlt tries the other values of duplicated identity keys: when a record
+// says two things about who it concerns, either one being a break-glass
+// account is enough (fail closed).
+func matchAlt(accounts *entra.AccountSet, ev *entra.Event, where string) (entra.Account, bool) {
+	for _, alt := range ev.Ambiguous {
+		if alt.Where == where {
+			if acct, ok := accounts.MatchAny(alt.Value); ok {
+				return acct, true
+			}
+		}
+	}
+	return entra.Account{}, false
 }
 
 // Detector evaluates the built-in rules against events.
 type Detector struct {
-	accounts *entra.AccountSet
-	now      func() time.Time
+	set *Set
+	now func() time.Time
 }
 
 // New returns a detector for the accounts.
 func New(accounts *entra.AccountSet) *Detector {
-	return &Detector{accounts: accounts, now: time.Now}
+	return &Detector{set: NewSet(Builtins(accounts)...), now: time.Now}
 }
 
 // Detect appends the alerts ev raises to dst. source names where the record
 // was read (file:line) and goes into each alert.
 func (d *Detector) Detect(dst []alert.Alert, ev *entra.Event, source string) []alert.Alert {
-	switch ev.Kind {
-	case entra.KindSignIn:
-		// Any sign-in, successful or not, interactive or not: a failed
-		// attempt on a break-glass account is as alarming as a success.
-		if acct, ok := d.accounts.Match(ev.UserID, ev.UserPrincipalName); ok {
-			a := d.base(RuleSignIn, ev, acct, source)
-			a.App = firstNonEmpty(ev.AppDisplayName, ev.AppID)
-			a.IPAddress, a.Location = ev.IPAddress, ev.Location
-			a.Result = signInResult(ev)
-			a.Title = rule(RuleSignIn).Title + " (" + a.Result + ")"
-			if ev.Category != entra.CategorySignIn {
-				a.Title += ", " + categoryLabel(ev.Category)
-			}
-			dst = append(dst, a)
-		}
-	case entra.KindAudit:
-		in := ev.Initiator
-		if acct, ok := d.accounts.Match(in.UserID, in.UserPrincipalName); ok {
-			a := d.base(RuleActivity, ev, acct, source)
-			a.Operation, a.Result, a.IPAddress = ev.Operation, ev.Result, in.IPAddress
-			a.Title = rule(RuleActivity).Title + ": " + ev.Operation
-			dst = append(dst, a)
-		}
-		// One alert per record even if several targets are break-glass
-		// accounts (e.g. both removed from a group in one operation): the
-		// dedupe key is record id plus rule. The first match is named.
-		for _, t := range ev.Targets {
-			acct, ok := d.accounts.Match(t.ID, t.UserPrincipalName)
-			if !ok {
-				continue
-			}
-			a := d.base(RuleChange, ev, acct, source)
-			a.Operation, a.Result = ev.Operation, ev.Result
-			a.ChangeType = ChangeType(ev.Operation)
-			a.Actor = actorLabel(in)
-			a.IPAddress = in.IPAddress
-			a.Title = rule(RuleChange).Title + ": " + ev.Operation
-			dst = append(dst, a)
-			break
-		}
-	}
-	return dst
+	rec := Record{Event: ev, Table: entra.TableOf(ev.Category), Source: source, Now: d.now()}
+	return d.set.Eval(dst, &rec)
 }
 
-func (d *Detector) base(ruleID string, ev *entra.Event, acct entra.Account, source string) alert.Alert {
-	r := rule(ruleID)
+// Base returns an alert of rule ruleID on rec's event for acct, with the
+// fields every record rule sets. A degraded record (unreadable fields, no
+// usable time) still alerts, and the alert says what could not be read.
+func Base(ruleID string, rec *Record, acct entra.Account) alert.Alert {
+	return base(ruleID, rec, acct)
+}
+
+func base(ruleID string, rec *Record, acct entra.Account) alert.Alert {
+	r := MustLookup(ruleID)
+	ev := rec.Event
 	eid := EventKey(ev)
-	return alert.Alert{
+	now := rec.Now.UTC()
+	if rec.Now.IsZero() {
+		now = time.Now().UTC()
+	}
+	a := alert.Alert{
 		ID:          alert.Key(eid, r.ID),
 		Rule:        r.ID,
 		Severity:    r.Severity,
@@ -113,10 +177,17 @@ func (d *Detector) base(ruleID string, ev *entra.Event, acct entra.Account, sour
 		EventID:     eid,
 		EventTime:   ev.Time,
 		Category:    ev.Category,
-		Source:      source,
-		Detected:    d.now().UTC(),
+		Source:      rec.Source,
+		Detected:    now,
 		Correlation: ev.CorrelationID,
 	}
+	if ev.TimeUnknown || ev.Time.IsZero() {
+		a.EventTime, a.EventTimeUnknown = now, true
+	}
+	if len(ev.Unreadable) > 0 {
+		a.Unreadable = append([]string(nil), ev.Unreadable...)
+	}
+	return a
 }
 
 // EventKey is the record's id. The same record exported through Graph, Event
@@ -153,6 +224,8 @@ func categoryLabel(c string) string {
 		return "service principal"
 	case entra.CategoryManagedIdentity:
 		return "managed identity"
+	case entra.CategoryADFSSignIn:
+		return "federated through AD FS"
 	}
 	return c
 }

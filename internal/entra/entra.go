@@ -24,6 +24,9 @@ func (k Kind) String() string {
 	case KindAudit:
 		return "audit"
 	}
+	if n, ok := extraKindNames[k]; ok {
+		return n
+	}
 	return "unknown"
 }
 
@@ -42,6 +45,8 @@ const (
 var MonitoredCategories = []string{
 	CategorySignIn, CategoryNonInteractive, CategoryServicePrincipal,
 	CategoryManagedIdentity, CategoryAudit,
+	CategoryGraphActivity, CategoryUserRiskEvents, CategoryRiskyUsers,
+	CategoryProvisioning, CategoryADFSSignIn, CategoryLegacyAudit, // categories.go
 }
 
 // KindOf returns the event kind of a monitored category.
@@ -52,7 +57,7 @@ func KindOf(category string) Kind {
 	case CategorySignIn, CategoryNonInteractive, CategoryServicePrincipal, CategoryManagedIdentity:
 		return KindSignIn
 	}
-	return KindUnknown
+	return extraKinds[category] // categories.go; KindUnknown when absent
 }
 
 // Event is one sign-in or audit record in normalised form. Only the fields
@@ -76,6 +81,8 @@ type Event struct {
 	ResourceDisplayName string
 	IPAddress           string
 	Location            string // "City, State, CC" as far as known
+	City, State         string // from the location details, where known
+	Country             string // the two-letter country or region, where known
 	ClientAppUsed       string
 	ResultType          string // "0" is success, anything else is an Entra error code
 	ResultDescription   string
@@ -94,6 +101,34 @@ type Event struct {
 	LoggedByService string
 	Initiator       Actor
 	Targets         []Target
+
+	// Extra holds the fields of the other categories (categories.go).
+	Extra Extra
+
+	// How well the record could be read. A record with an odd field is
+	// still detected on (fail closed); these say what was missing.
+
+	// TimeUnknown is set when the record carried no usable event time;
+	// Time is then zero and alerts carry the ingest time instead.
+	TimeUnknown bool
+	// Unreadable names each field that could not be read, as "field: why".
+	Unreadable []string
+	// IdentityUnknown, when set, says why the record's identities (user,
+	// initiator or targets) could not all be determined: an identity field
+	// was wrong-typed, an identity structure could not be parsed, or a
+	// duplicated key disagreed. Such a record that mentions an account but
+	// raises no rule must raise bg.unparsed.
+	IdentityUnknown string
+	// Ambiguous holds the other values of identity keys that occur more
+	// than once with different values (the first value is in the field
+	// itself). Detection tries them too.
+	Ambiguous []AltIdentity
+}
+
+// AltIdentity is one more value of a duplicated identity key.
+type AltIdentity struct {
+	Where string // "user", "initiator" or "target"
+	Value string // an id or UPN
 }
 
 // Actor is who initiated an audit event: a user or an app.
@@ -155,9 +190,9 @@ type AccountSet struct {
 func NewAccountSet(accounts []Account) *AccountSet {
 	s := &AccountSet{list: append([]Account(nil), accounts...), byID: map[string]int{}, byUPN: map[string]int{}}
 	for i, a := range s.list {
-		if a.ID != "" {
-			if _, ok := s.byID[FoldASCII(a.ID)]; !ok {
-				s.byID[FoldASCII(a.ID)] = i
+		if id := CanonicalID(a.ID); id != "" {
+			if _, ok := s.byID[id]; !ok {
+				s.byID[id] = i
 			}
 		}
 		if a.UPN != "" {
@@ -176,17 +211,38 @@ func (s *AccountSet) Accounts() []Account { return s.list }
 // id decides when both the record and the account have one, because UPNs can
 // be renamed and reused. The UPN decides when the record carries no id, or
 // when the account was configured by UPN alone (its id is unknown to us).
+//
+// A record id that is not a GUID (a number written as text, garbage) is not
+// an object id, so it cannot overrule the UPN: the UPN then decides.
 func (s *AccountSet) Match(id, upn string) (Account, bool) {
-	id = strings.TrimSpace(id)
+	id = CanonicalID(id)
 	if id != "" && !isZeroGUID(id) {
-		if i, ok := s.byID[FoldASCII(id)]; ok {
+		if i, ok := s.byID[id]; ok {
 			return s.list[i], true
 		}
-	} else {
+	}
+	if isZeroGUID(id) || !IsGUID(id) {
 		id = ""
 	}
 	if upn = strings.TrimSpace(upn); upn != "" {
 		if i, ok := s.byUPN[FoldASCII(upn)]; ok && (id == "" || s.list[i].ID == "") {
+			return s.list[i], true
+		}
+	}
+	return Account{}, false
+}
+
+// MatchAny finds the account whose id or UPN is v. It is for values whose
+// role is uncertain (the other value of a duplicated key, a needle found in
+// raw bytes), where failing closed matters more than the id-over-UPN rule.
+func (s *AccountSet) MatchAny(v string) (Account, bool) {
+	if id := CanonicalID(v); id != "" && !isZeroGUID(id) {
+		if i, ok := s.byID[id]; ok {
+			return s.list[i], true
+		}
+	}
+	if upn := strings.TrimSpace(v); upn != "" {
+		if i, ok := s.byUPN[FoldASCII(upn)]; ok {
 			return s.list[i], true
 		}
 	}
@@ -210,6 +266,61 @@ func (s *AccountSet) Needles() []string {
 // no id at all.
 func isZeroGUID(id string) bool {
 	return id == "00000000-0000-0000-0000-000000000000"
+}
+
+// CanonicalID normalises an object id for comparison: surrounding space,
+// braces or parentheses ("{GUID}", as .NET and the registry write them) and
+// a "urn:uuid:" prefix are removed, and ASCII letters are folded. Every
+// decoration it removes leaves the GUID itself in the raw bytes, so the
+// prefilter (searching Needles) still sees every record this matches. A
+// GUID without hyphens is deliberately not rewritten: the prefilter would
+// need a second needle per account, which costs the fast path a quarter of
+// its speed, and Entra never writes object ids that way.
+func CanonicalID(id string) string {
+	for {
+		prev := id
+		id = strings.TrimSpace(id)
+		if len(id) >= 2 && (id[0] == '{' && id[len(id)-1] == '}' || id[0] == '(' && id[len(id)-1] == ')') {
+			id = id[1 : len(id)-1]
+		}
+		if len(id) >= 9 && strings.EqualFold(id[:9], "urn:uuid:") {
+			id = id[9:]
+		}
+		if id == prev {
+			break
+		}
+	}
+	return FoldASCII(id)
+}
+
+// IsGUID reports whether s is a GUID in its 8-4-4-4-12 form.
+func IsGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i : i+1]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // FoldASCII lower-cases ASCII letters only. Ids and UPNs are compared with

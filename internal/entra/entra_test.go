@@ -1,6 +1,10 @@
 package entra
 
-import "testing"
+import (
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestAccountSetMatch(t *testing.T) {
 	s := NewAccountSet([]Account{
@@ -33,4 +37,62 @@ func TestFoldASCII(t *testing.T) {
 			t.Errorf("FoldASCII(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestCanonicalID(t *testing.T) {
+	const g = "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"
+	s := NewAccountSet([]Account{{ID: strings.ToUpper(g)}})
+	for _, in := range []string{g, strings.ToUpper(g), "{" + g + "}", " {" + strings.ToUpper(g) + "} ", "(" + g + ")",
+		"urn:uuid:" + g, "URN:UUID:" + g, "{urn:uuid:" + g + "}"} {
+		if CanonicalID(in) != g {
+			t.Errorf("CanonicalID(%q) = %q", in, CanonicalID(in))
+		}
+		if _, ok := s.Match(in, ""); !ok {
+			t.Errorf("Match(%q) failed", in)
+		}
+		if _, ok := s.MatchAny(in); !ok {
+			t.Errorf("MatchAny(%q) failed", in)
+		}
+	}
+	for _, in := range []string{"{" + g, g + "}", g + "0", "not-a-guid", "", strings.ReplaceAll(g, "-", "")} {
+		if _, ok := s.Match(in, ""); ok {
+			t.Errorf("Match(%q) matched", in)
+		}
+	}
+	// A record id that is not a GUID cannot overrule the UPN.
+	u := NewAccountSet([]Account{{ID: g, UPN: "bg@contoso.com"}})
+	if _, ok := u.Match("12345", "BG@contoso.com"); !ok {
+		t.Error("a non-GUID id overruled the UPN")
+	}
+}
+
+// FuzzCanonicalID: canonicalising is idempotent, and whatever Match accepts
+// as an id contains one of Needles() (ASCII-folded): the prefilter's
+// contract that it never rejects what decoding would match.
+func FuzzCanonicalID(f *testing.F) {
+	const g = "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"
+	for _, s := range []string{g, "{" + g + "}", "urn:uuid:" + g, " (" + strings.ToUpper(g) + ")"} {
+		f.Add(s)
+	}
+	s := NewAccountSet([]Account{{ID: g, UPN: "bg@contoso.com"}})
+	needles := s.Needles()
+	f.Fuzz(func(t *testing.T, in string) {
+		c := CanonicalID(in)
+		if CanonicalID(c) != c {
+			t.Fatalf("not idempotent: %q -> %q -> %q", in, c, CanonicalID(c))
+		}
+		for _, try := range []func() bool{
+			func() bool { _, ok := s.Match(in, ""); return ok },
+			func() bool { _, ok := s.Match("", in); return ok },
+			func() bool { _, ok := s.MatchAny(in); return ok },
+		} {
+			if !try() {
+				continue
+			}
+			folded := FoldASCII(in)
+			if !slices.ContainsFunc(needles, func(n string) bool { return strings.Contains(folded, n) }) {
+				t.Fatalf("%q matches but contains no needle of %v", in, needles)
+			}
+		}
+	})
 }

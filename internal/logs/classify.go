@@ -26,6 +26,10 @@ func (s Shape) String() string {
 		return "diagnostic"
 	case ShapeLogAnalytics:
 		return "loganalytics"
+	case ShapeGraphRisk, ShapeGraphRiskyUser, ShapeGraphProvisioning:
+		return "graph"
+	case ShapePortal:
+		return "portal"
 	}
 	return "unknown"
 }
@@ -50,16 +54,16 @@ var diagCategories = map[string]string{
 	"ServicePrincipalSignInLogs":          entra.CategoryServicePrincipal,
 	"ManagedIdentitySignInLogs":           entra.CategoryManagedIdentity,
 	"AuditLogs":                           entra.CategoryAudit,
-	"SignIn":                              entra.CategorySignIn, // legacy exports
-	"Audit":                               entra.CategoryAudit,  // legacy exports
-	"ProvisioningLogs":                    "",
-	"ADFSSignInLogs":                      "",
-	"RiskyUsers":                          "",
-	"UserRiskEvents":                      "",
+	"SignIn":                              entra.CategorySignIn,      // legacy exports
+	"Audit":                               entra.CategoryLegacyAudit, // legacy exports
+	"ProvisioningLogs":                    entra.CategoryProvisioning,
+	"ADFSSignInLogs":                      entra.CategoryADFSSignIn,
+	"RiskyUsers":                          entra.CategoryRiskyUsers,
+	"UserRiskEvents":                      entra.CategoryUserRiskEvents,
 	"RiskyServicePrincipals":              "",
 	"ServicePrincipalRiskEvents":          "",
 	"EnrichedOffice365AuditLogs":          "",
-	"MicrosoftGraphActivityLogs":          "",
+	"MicrosoftGraphActivityLogs":          entra.CategoryGraphActivity,
 	"NetworkAccessTrafficLogs":            "",
 	"CustomSecurityAttributeAuditLogs":    "",
 	"RemoteNetworkHealthLogs":             "",
@@ -75,6 +79,11 @@ var laTables = map[string]string{
 	"AADServicePrincipalSignInLogs":   entra.CategoryServicePrincipal,
 	"AADManagedIdentitySignInLogs":    entra.CategoryManagedIdentity,
 	"AuditLogs":                       entra.CategoryAudit,
+	"MicrosoftGraphActivityLogs":      entra.CategoryGraphActivity,
+	"AADUserRiskEvents":               entra.CategoryUserRiskEvents,
+	"AADRiskyUsers":                   entra.CategoryRiskyUsers,
+	"AADProvisioningLogs":             entra.CategoryProvisioning,
+	"ADFSSignInLogs":                  entra.CategoryADFSSignIn,
 }
 
 // laSignInCategories are the Category column values of the sign-in tables.
@@ -101,8 +110,10 @@ func Classify(rec []byte) Class {
 		isInteractive                          = -1 // -1 unknown, 0 false, 1 true
 		eventType                              string
 		hasUser, hasSP, hasMSI                 bool
+		graphUser, graphSignInCol, graphAudit  bool
 		laUser, laSignInCol                    bool
 		laType                                 string
+		x                                      extraKeys // classify_extra.go
 	)
 	i := skipSpace(rec, 0)
 	if i >= len(rec) || rec[i] != '{' {
@@ -138,8 +149,14 @@ func Classify(rec []byte) Class {
 				}
 				return Class{Shape: ShapeDiagnostic, Category: cat}
 			}
+			x.diagOther = true
 		case "activityDateTime":
-			return Class{Shape: ShapeGraphAudit, Category: entra.CategoryAudit}
+			// Risk detections and provisioning records have it too; only a
+			// directoryAudit key before it settles the shape at once.
+			if x.graphAuditKey {
+				return Class{Shape: ShapeGraphAudit, Category: entra.CategoryAudit}
+			}
+			x.activityDate = true
 		case "Type":
 			if cat, ok := laTables[string(rawString(val))]; ok {
 				return Class{Shape: ShapeLogAnalytics, Category: cat}
@@ -165,6 +182,14 @@ func Classify(rec []byte) Class {
 			}
 		case "userId":
 			hasUser = !isEmptyValue(val)
+			graphUser = true
+		case "userPrincipalName":
+			graphUser = true
+		case "activityDisplayName", "initiatedBy", "targetResources", "loggedByService":
+			graphAudit = true
+			x.note(string(key), val) // classify_extra.go
+		case "appDisplayName", "clientAppUsed", "conditionalAccessStatus", "ipAddress", "authenticationRequirement":
+			graphSignInCol = true
 		case "servicePrincipalId":
 			hasSP = !isEmptyValue(val)
 		case "managedServiceIdentity", "managedIdentityType":
@@ -177,6 +202,17 @@ func Classify(rec []byte) Class {
 			laUser = true
 		case "ResultType", "AppDisplayName", "ConditionalAccessStatus", "AppId", "ClientAppUsed":
 			laSignInCol = true
+		case "riskEventType", // classify_extra.go: extraKeyList
+			"detectedDateTime", "detectionTimingType", "riskLastUpdatedDateTime", "isProcessing",
+			"provisioningAction", "provisioningStatusInfo", "sourceIdentity", "targetIdentity", "provisioningSteps", "cycleId", "jobId",
+			"RiskEventType", "DetectedDateTime", "DetectionTimingType", "RiskLastUpdatedDateTime", "IsProcessing",
+			"ProvisioningAction", "ProvisioningStatusInfo", "SourceIdentity", "TargetIdentity", "CycleId", "JobId",
+			"RequestUri", "RequestMethod", "ResponseStatusCode", "SignInActivityId",
+			"Date (UTC)", "Date", "Request ID", "User ID", "Username", "Sign-in error code", "Client app", "Failure reason", "Correlation ID",
+			"Service principal ID", "Service principal name", "Managed Identity type",
+			"ActorType", "ActorDisplayName", "ActorObjectId", "ActorUserPrincipalName", "ActorServicePrincipalId",
+			"Target1ObjectId", "Target1UserPrincipalName", "Target1DisplayName", "Activity", "properties":
+			x.note(string(key), val)
 		}
 		i = skipSpace(rec, i)
 		if i < len(rec) && rec[i] == ',' {
@@ -185,7 +221,16 @@ func Classify(rec []byte) Class {
 		}
 		break
 	}
+	if c, ok := x.class(); ok {
+		return c
+	}
+	// A Graph sign-in without (or before) its createdDateTime is still
+	// recognised by its other columns, so that it is read, not dropped.
+	graphSignIn = graphSignIn || (graphUser && graphSignInCol && !laUser && !laSignInCol && !laAudit)
 	switch {
+	case graphAudit && !graphSignIn && !laAudit && !laSignIn:
+		// A directoryAudit without its activityDateTime.
+		return Class{Shape: ShapeGraphAudit, Category: entra.CategoryAudit}
 	case graphSignIn:
 		cat := eventTypeCategory[eventType]
 		switch {

@@ -11,7 +11,9 @@ import (
 
 // One fuzz target per record decoder. Each forces its decoder onto any input,
 // so the decoder itself, not the classifier in front of it, meets the
-// fuzzer's garbage: it must return a DecodeError with a reason, never panic.
+// fuzzer's garbage: it must never panic; it either returns a DecodeError
+// with a reason or an event that is honest about what it could not read (a
+// time, or TimeUnknown with the time field named; bounded notes).
 
 func fuzzDecoder(f *testing.F, c Class, seeds ...string) {
 	for _, name := range seeds {
@@ -27,8 +29,14 @@ func fuzzDecoder(f *testing.F, c Class, seeds ...string) {
 		var ev entra.Event
 		err := Decode(in, c, &ev)
 		if err == nil {
-			if ev.Time.IsZero() || ev.Kind == entra.KindUnknown {
-				t.Fatalf("decoded without time or kind: %+v", ev)
+			if ev.Kind == entra.KindUnknown || ev.Time.IsZero() != ev.TimeUnknown {
+				t.Fatalf("decoded without kind, or time and TimeUnknown disagree: %+v", ev)
+			}
+			if ev.TimeUnknown && len(ev.Unreadable) == 0 {
+				t.Fatalf("time unknown but no field named: %+v", ev)
+			}
+			if len(ev.Unreadable) > maxNotes+1 || (ev.IdentityUnknown != "" && len(ev.Unreadable) == 0) {
+				t.Fatalf("notes unbounded or identity problem not named: %+v", ev)
 			}
 			return
 		}

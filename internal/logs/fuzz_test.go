@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"breakglass/internal/entra"
 )
@@ -177,6 +179,50 @@ func FuzzPrefilter(f *testing.F) {
 		rec := append(append(append([]byte{}, in[:mid]...), n...), in[mid:]...)
 		if !p.Match(rec) {
 			t.Fatalf("prefilter missed inserted needle in %q", rec)
+		}
+	})
+}
+
+// FuzzFind: Find is exact after undoing \u escapes: it finds a needle
+// exactly when the unescaped, folded input contains one; whatever it finds
+// the prefilter lets through (so bg.unparsed is never prefiltered away);
+// and UnescapeU agrees with encoding/json on valid JSON strings.
+func FuzzFind(f *testing.F) {
+	f.Add([]byte(`{"u":"\u0037d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"}`))
+	f.Add([]byte(`{"u":"\\u0037d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"}`))
+	f.Add([]byte(`{"u":"\ud83d\ude00 BG-ADMIN1@contoso.onmicrosoft.com"}`))
+	f.Add([]byte(`{"u":"{7D5F3B2A-4C1E-4F6B-9A8D-2E3C4B5A6F70}"}`))
+	accts := entra.NewAccountSet([]entra.Account{{ID: "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70", UPN: "bg-admin1@contoso.onmicrosoft.com"}})
+	p := NewPrefilter(accts.Needles())
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got := p.Find(in)
+		un := lowerASCII(nil, UnescapeU(in))
+		want := -1
+		for i, n := range p.Needles() {
+			if bytes.Contains(un, []byte(n)) {
+				want = i
+				break
+			}
+		}
+		if (got >= 0) != (want >= 0) {
+			t.Fatalf("Find = %d, naive = %d for %q", got, want, in)
+		}
+		if got >= 0 {
+			if !p.Match(in) {
+				t.Fatalf("Find found needle %d but Match rejects %q", got, in)
+			}
+			if _, ok := accts.MatchAny(p.Needles()[got]); !ok {
+				t.Fatalf("needle %q names no account", p.Needles()[got])
+			}
+		}
+		// Only \u escapes are undone: compare with encoding/json where no
+		// other escape occurs and the input is valid UTF-8.
+		var s string
+		if !bytes.ContainsAny(bytes.ReplaceAll(in, []byte(`\u`), nil), `\`) && utf8.Valid(in) && !bytes.ContainsRune(in, utf8.RuneError) &&
+			json.Unmarshal(append(append([]byte{'"'}, in...), '"'), &s) == nil && utf8.ValidString(s) {
+			if u := string(UnescapeU(in)); u != s && !strings.ContainsRune(s, utf8.RuneError) {
+				t.Fatalf("UnescapeU(%q) = %q, json says %q", in, u, s)
+			}
 		}
 	})
 }

@@ -34,6 +34,9 @@ type Options struct {
 	Exhaustive bool
 	// Workers is how many goroutines decode one input (0 = GOMAXPROCS).
 	Workers int
+	// Rules are the record rules to evaluate (nil = detect.Builtins for
+	// Accounts). Each rule's Needs decide what the prefilter lets through.
+	Rules []detect.Rule
 }
 
 // Problem is one skipped piece of input.
@@ -71,6 +74,11 @@ type Stats struct {
 	// logs.Splitter.Consumed): a record cut off by the end of the input is
 	// not counted, so a follower can resume at its start.
 	Consumed int64
+	// Degraded counts records with unreadable fields (or no usable time)
+	// that alerted anyway; Unparsed counts bg.unparsed alerts: input that
+	// could not be read but mentions an account.
+	Degraded int64
+	Unparsed int64
 }
 
 // TotalRecords sums Records.
@@ -98,6 +106,8 @@ func (s *Stats) Merge(o *Stats) {
 	s.Bytes += o.Bytes
 	s.Matched += o.Matched
 	s.Alerts += o.Alerts
+	s.Degraded += o.Degraded
+	s.Unparsed += o.Unparsed
 	for k, v := range o.Records {
 		s.Records[k] += v
 	}
@@ -123,7 +133,7 @@ func (s *Stats) Categories() []string { return slices.Sorted(maps.Keys(s.Records
 type Scanner struct {
 	opts     Options
 	pre      *logs.Prefilter
-	det      *detect.Detector
+	rec      recordLogic
 	workers  int
 	progress atomic.Int64
 }
@@ -134,7 +144,9 @@ func New(o Options) *Scanner {
 	if w <= 0 {
 		w = runtime.GOMAXPROCS(0)
 	}
-	return &Scanner{opts: o, pre: logs.NewPrefilter(o.Accounts.Needles()), det: detect.New(o.Accounts), workers: w}
+	s := &Scanner{opts: o, workers: w}
+	s.initRecord()
+	return s
 }
 
 // Progress returns the input bytes consumed so far; safe to call from

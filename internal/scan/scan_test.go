@@ -40,12 +40,13 @@ type want struct {
 func TestScanShapes(t *testing.T) {
 	A, N, SP, MI, AU := entra.CategorySignIn, entra.CategoryNonInteractive, entra.CategoryServicePrincipal, entra.CategoryManagedIdentity, entra.CategoryAudit
 	diag := want{
+		// ProvisioningLogs is decoded since spine v2 (bg.provisioning).
 		records: map[string]int64{A: 2, N: 1, SP: 1, MI: 1, AU: 1, "ProvisioningLogs": 1},
-		skipped: map[string]int64{"other_category": 1},
 		alerts: []string{
 			"bg.change Directory_bbbb0001-0000-4000-8000-000000000001_XYZAB_1 " + bg1,
 			"bg.signin 22222222-0000-4000-8000-000000000001 " + bg1,
 			"bg.signin 22222222-0000-4000-8000-000000000002 " + strings.ToUpper(bg2),
+			"bg.provisioning prov-1 " + bg1, // ProvisioningLogs is decoded (spine-cats)
 		},
 	}
 	cases := map[string]want{
@@ -76,10 +77,14 @@ func TestScanShapes(t *testing.T) {
 			"bg.signin 44444444-0000-4000-8000-000000000001 " + bg1, // same record in two shapes: same alert id
 		}},
 		"bad-mixed.ndjson": {
-			records: map[string]int64{A: 2},
-			skipped: map[string]int64{"invalid_json": 2, "bad_field": 2, "not_an_object": 3, "truncated": 1},
+			// Lines 3 (userId an object, UPN intact) and 5 (no usable
+			// time) are read leniently and alert (fail closed).
+			records: map[string]int64{A: 4},
+			skipped: map[string]int64{"invalid_json": 2, "not_an_object": 3, "truncated": 1},
 			alerts: []string{
 				"bg.signin 55555555-0000-4000-8000-000000000001 " + bg1,
+				"bg.signin 55555555-0000-4000-8000-000000000002 " + bg1,
+				"bg.signin 55555555-0000-4000-8000-000000000003 " + strings.ToUpper(bg2),
 				"bg.signin 55555555-0000-4000-8000-000000000004 " + strings.ToUpper(bg2),
 			},
 		},

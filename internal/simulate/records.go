@@ -29,9 +29,10 @@ var laTables = [numCats]string{
 	"AADManagedIdentitySignInLogs", "AuditLogs",
 }
 
-// OtherCategories are diagnostic-settings categories that breakglass does not
-// monitor; the generator mixes them into the shapes that carry a category so
-// that decoders are exercised on records they must skip.
+// OtherCategories are diagnostic-settings categories beyond sign-ins and
+// audits that the generator mixes, as background, into the shapes that carry
+// a category. Their records never name a break-glass account, so they
+// exercise the classifier and prefilter on records that must stay silent.
 var OtherCategories = []string{"ProvisioningLogs", "RiskyUsers", "ADFSSignInLogs", "MicrosoftGraphActivityLogs"}
 
 // Ground-truth rule names.

@@ -49,7 +49,9 @@ func pt1h(t testing.TB) [][]byte {
 	return lines
 }
 
-const pt1hAlerts = 3
+// pt1hAlerts counts PT1H.json's alerts: three rule alerts, and its ProvisioningLogs
+// record provisions an account (bg.provisioning).
+const pt1hAlerts = 4
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
