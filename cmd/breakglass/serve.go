@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -122,7 +123,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	})
 	notify.UserAgent = "breakglass/" + version.Version
 	disp := notify.NewDispatcher(st, notifiers,
-		notify.Options{Logger: log, Observe: metrics.Notified})
+		notify.Options{Logger: log, Observe: metrics.Notified, Owner: dispatcherOwner(cfg.Store.Path)})
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(cfg.Accounts), Store: st, Targets: notifyCfg.Targets(),
 		Wake: disp.Wake, Metrics: metrics, Logger: log,
@@ -247,4 +248,16 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	case <-time.After(d):
 		return false
 	}
+}
+
+// dispatcherOwner names this daemon in delivery leases: stable across
+// restarts of the same daemon (host and store), so a restart after a crash
+// sends what the dead run had claimed at once instead of when its leases
+// expire.
+func dispatcherOwner(storePath string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(storePath); err == nil {
+		storePath = abs
+	}
+	return host + ":" + storePath
 }

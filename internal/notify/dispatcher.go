@@ -40,6 +40,12 @@ type Outbox interface {
 	AddAlertNotify(ctx context.Context, a alert.Alert, ev store.Evidence, targets []string) (bool, error)
 }
 
+// leaseReleaser is implemented by stores that can free every lease of one
+// owner (store.Outbox.ReleaseLeases).
+type leaseReleaser interface {
+	ReleaseLeases(ctx context.Context, owner string) (int, error)
+}
+
 // Observe results.
 const (
 	ResultSuccess   = "success"
@@ -95,7 +101,9 @@ type Options struct {
 	// deliveries stay due, to be sent again on the next start.
 	ShutdownGrace time.Duration
 	// Owner names this dispatcher in leases; default a random id, unique
-	// per Dispatcher.
+	// per Dispatcher. A daemon passes a name that is stable across its
+	// restarts (host and store), so that Run can free the leases a crashed
+	// previous run left behind instead of waiting for them to expire.
 	Owner string
 	// Now is the clock for due times, leases and timestamps (default
 	// time.Now).
@@ -309,6 +317,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.sendCtx = sendCtx
 	d.stopping = false
 	d.mu.Unlock()
+
+	// Leases under our own name are from a previous run of this daemon
+	// that died without giving them back (SIGKILL, power loss): nothing
+	// of ours is in flight yet, so they can be claimed again at once.
+	if r, ok := d.ob.(leaseReleaser); ok {
+		if n, err := r.ReleaseLeases(ctx, d.o.Owner); err != nil {
+			d.log.Warn("could not release leases left by a previous run; they will be sent once they expire", "owner", d.o.Owner, "error", err)
+		} else if n > 0 {
+			d.log.Info("released leases left by a previous run", "owner", d.o.Owner, "deliveries", n)
+		}
+	}
 
 	timer := time.NewTimer(d.o.Poll)
 	defer timer.Stop()

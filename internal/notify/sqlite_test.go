@@ -104,3 +104,65 @@ func TestSQLiteTwoDispatchers(t *testing.T) {
 		t.Errorf("dead letters %+v, %v", dead, err)
 	}
 }
+
+// TestSQLiteRestartReclaimsOwnLeases: a daemon killed mid-send leaves its
+// leases in the store. Restarted under the same stable owner name, it sends
+// those deliveries at once instead of after the lease expires; another
+// owner's leases stay untouched.
+func TestSQLiteRestartReclaimsOwnLeases(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, id := range []string{"mine", "theirs"} {
+		a := testAlert(id)
+		a.Detected = time.Now()
+		if _, err := st.AddAlertNotify(ctx, a, store.Evidence{EventID: a.EventID, Raw: []byte(`{}`)}, []string{"ops/" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The previous run (owner "host:/data/bg.db") claimed ops/mine with an
+	// hour-long lease and died; another replica holds ops/theirs.
+	for _, owner := range []string{"host:/data/bg.db", "other-replica"} { // oldest first: mine, then theirs
+		ds, err := st.ClaimDeliveries(ctx, owner, time.Now(), time.Hour, 1)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("ClaimDeliveries(%s) = %v, %v", owner, ds, err)
+		}
+	}
+	var (
+		mu   sync.Mutex
+		sent = map[string]int{}
+	)
+	rec := notifierFunc(func(ctx context.Context, nt Notification) error {
+		mu.Lock()
+		sent[nt.Alert.EventID]++
+		mu.Unlock()
+		return nil
+	})
+	log, _ := testLogger(t)
+	d := NewDispatcher(st, map[string]Notifier{"ops/mine": rec, "ops/theirs": rec}, Options{
+		Logger: log, Poll: 5 * time.Millisecond, Owner: "host:/data/bg.db",
+	})
+	start(t, d)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := sent[testAlert("mine").EventID]
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if got := sent[testAlert("mine").EventID]; got != 1 {
+		t.Errorf("delivery leased by our previous run sent %d times within 5s, want 1 (at once, not after the hour-long lease)", got)
+	}
+	if got := sent[testAlert("theirs").EventID]; got != 0 {
+		t.Errorf("delivery leased by another replica sent %d times, want 0", got)
+	}
+}

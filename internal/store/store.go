@@ -205,6 +205,11 @@ type Outbox interface {
 	// recording an attempt (a dispatcher shutting down), so another may
 	// claim it at once. A lease held by someone else is left alone.
 	ReleaseDelivery(ctx context.Context, id int64, owner string) error
+	// ReleaseLeases gives up every lease owner holds and reports how many.
+	// A dispatcher with a stable owner name calls it when it starts: leases
+	// left by its own previous run (a crash, SIGKILL) are then claimable at
+	// once instead of only when they expire. Others' leases are untouched.
+	ReleaseLeases(ctx context.Context, owner string) (int, error)
 	// CompleteDelivery marks a delivery done and releases its lease; it is
 	// not returned again.
 	CompleteDelivery(ctx context.Context, id int64, at time.Time) error

@@ -254,6 +254,27 @@ func (s *Store) ReleaseDelivery(ctx context.Context, id int64, owner string) err
 	return nil
 }
 
+// ReleaseLeases implements store.Outbox.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_owner = '', lease_until = NULL
+			WHERE lease_owner = ? AND lease_until IS NOT NULL AND delivered IS NULL`, owner)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite %s: release leases of %q: %w", s.path, owner, err)
+	}
+	return int(n), nil
+}
+
 // CompleteDelivery implements store.Outbox. A zero at means now. Completing
 // a delivery twice is not an error and keeps the first time: two dispatchers
 // (at-least-once) may both have sent it. A delivery dead-lettered meanwhile

@@ -78,6 +78,7 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 	t.Run("NotifyAfterScan", s.notifyAfterScan)
 	t.Run("Update", s.update)
 	t.Run("ClaimLeases", s.claimLeases)
+	t.Run("ReleaseLeases", s.releaseLeases)
 	t.Run("ClaimConcurrent", func(t *testing.T) { s.claimConcurrent(t, 1) })
 	t.Run("ClaimConcurrentTwoHandles", func(t *testing.T) {
 		if !cfg.multiHandle {

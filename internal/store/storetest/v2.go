@@ -336,6 +336,42 @@ func (s suite) claimLeases(t *testing.T) {
 }
 
 // claimConcurrent has claimers on two handles race for the same deliveries.
+// releaseLeases: a restarted dispatcher with a stable owner frees what its
+// previous run held (a SIGKILL leaves leases behind), and nobody else's.
+func (s suite) releaseLeases(t *testing.T) {
+	ctx := context.Background()
+	st, _ := s.fresh(t)
+	notify(t, st, Alert("evt-1", "r", base), "x", "y", "z")
+	now := time.Now()
+	claim := func(owner string, limit int) []int64 {
+		t.Helper()
+		ds, err := st.ClaimDeliveries(ctx, owner, now, time.Hour, limit)
+		if err != nil {
+			t.Fatalf("ClaimDeliveries(%s): %v", owner, err)
+		}
+		return deliveryIDs(ds)
+	}
+	if got := claim("A", 2); len(got) != 2 {
+		t.Fatalf("A claims %v, want 2", got)
+	}
+	if got := claim("B", 0); len(got) != 1 {
+		t.Fatalf("B claims %v, want the third", got)
+	}
+	if n, err := st.ReleaseLeases(ctx, "nobody"); err != nil || n != 0 {
+		t.Errorf("ReleaseLeases(nobody) = %d, %v; want 0, nil", n, err)
+	}
+	if got := claim("C", 0); len(got) != 0 {
+		t.Fatalf("C claims %v while A and B hold every lease", got)
+	}
+	n, err := st.ReleaseLeases(ctx, "A")
+	if err != nil || n != 2 {
+		t.Fatalf("ReleaseLeases(A) = %d, %v; want 2, nil", n, err)
+	}
+	if got := claim("C", 0); len(got) != 2 {
+		t.Errorf("C claims %v after A's leases were released, want A's two (B's stays held)", got)
+	}
+}
+
 func (s suite) claimConcurrent(t *testing.T, handles int) {
 	ctx := context.Background()
 	st1, path := s.fresh(t)
