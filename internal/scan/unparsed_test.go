@@ -34,7 +34,10 @@ func TestUnparsedFromRecordError(t *testing.T) {
 	}{
 		{"MayConcern from the splitter, needle beyond Head", logs.RecordError{Reason: logs.ReasonTooLarge, Head: []byte(`{"records":[{"time":"x"`), MayConcern: true}, true, ""},
 		{"needle in Head", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(`{"userPrincipalName":"BG-ADMIN1@contoso.onmicrosoft.com",,}`)}, true, bg1},
-		{"escaped needle in Head", logs.RecordError{Reason: logs.ReasonTruncated, Head: []byte(escaped)}, true, bg1},
+		{"escaped needle in Head", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(escaped)}, true, bg1},
+		// A record cut off by the end of the input is read whole by the
+		// follower next time: no alert on the fragment.
+		{"cut off by the end of the input", logs.RecordError{Reason: logs.ReasonTruncated, Head: []byte(escaped), MayConcern: true}, false, ""},
 		{"GUID in braces in Head", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(`{"userId":"{` + strings.ToUpper(bg1) + `}" garbage`)}, true, bg1},
 		{"nothing of an account", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(`{"userId":"` + aliceID + `",,}`)}, false, ""},
 		{"an escape that hides nothing", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(`{"a":"\u0041\\u0037d5f3b2a",,}`)}, false, ""},
