@@ -13,10 +13,10 @@ import (
 
 // recordErrorFindings runs one RecordError through the per-record code, as
 // the pipeline does for input the splitter skipped.
-func recordErrorFindings(t *testing.T, re *logs.RecordError) (*batch, []Problem) {
+func recordErrorFindings(t *testing.T, re *logs.RecordError, final ...bool) (*batch, []Problem) {
 	t.Helper()
 	var problems []Problem
-	s := New(Options{Accounts: testAccounts(), Problem: func(p Problem) { problems = append(problems, p) }})
+	s := New(Options{Accounts: testAccounts(), Problem: func(p Problem) { problems = append(problems, p) }, FinalInputs: len(final) > 0 && final[0]})
 	w := worker{s: s, name: "in"}
 	b := &batch{}
 	b.stats.init()
@@ -84,6 +84,20 @@ func TestUnparsedFromRecordError(t *testing.T) {
 				t.Errorf("alert id not stable per bytes: %s %s %s", a.ID, b2.findings[0].Alert.ID, b3.findings[0].Alert.ID)
 			}
 		})
+	}
+}
+
+// TestUnparsedTruncatedFinal: when inputs are final (the scan command), a
+// record cut off by the end of the input that names an account alerts.
+func TestUnparsedTruncatedFinal(t *testing.T) {
+	re := &logs.RecordError{Line: 3, Reason: logs.ReasonTruncated, Err: errors.New("input ended inside a record"),
+		Head: []byte(`{"userId":"` + bg1 + `","createdDate`)}
+	b, _ := recordErrorFindings(t, re, true)
+	if len(b.findings) != 1 || b.findings[0].Alert.Rule != detect.RuleUnparsed || b.findings[0].Alert.AccountID != bg1 {
+		t.Fatalf("findings %+v", b.findings)
+	}
+	if b, _ := recordErrorFindings(t, re); len(b.findings) != 0 {
+		t.Fatal("a followed input's unfinished record alerted")
 	}
 }
 
