@@ -151,7 +151,7 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 		return out.print(fd.Alert)
 	}
 	var problemMu sync.Mutex
-	opts := scan.Options{Accounts: accounts, MaxRecord: f.maxRecord, Exhaustive: f.exhaustive}
+	opts := scan.Options{Accounts: accounts, MaxRecord: f.maxRecord, Exhaustive: f.exhaustive, FinalInputs: true}
 	if f.verbose {
 		opts.Problem = func(p scan.Problem) {
 			problemMu.Lock()

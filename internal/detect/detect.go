@@ -1,6 +1,10 @@
-// Package detect holds the built-in detections: given a decoded event and
-// the break-glass accounts, it says which rules fire. Rules are pure
-// functions of the event, so the same record always yields the same alerts.
+// Package detect holds the detections. Record rules implement Rule: each
+// says what it needs to see (literals for the prefilter, or every record of
+// a table) and, given a decoded record, which alerts it raises; the
+// built-ins bg.signin, bg.activity and bg.change are such rules, pure
+// functions of the record, so the same record always yields the same
+// alerts. Every rule, record rule or not (bg.unparsed, bg.silence,
+// bg.source, bg.notify, bg.posture), has its metadata in one registry.
 package detect
 
 import (

@@ -41,7 +41,8 @@ const (
 )
 
 // MonitoredCategories lists the categories breakglass decodes; records of any
-// other category are counted and skipped.
+// other category are counted, and raise bg.unparsed if they mention an
+// account (fail closed).
 var MonitoredCategories = []string{
 	CategorySignIn, CategoryNonInteractive, CategoryServicePrincipal,
 	CategoryManagedIdentity, CategoryAudit,

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"breakglass/internal/entra"
@@ -144,12 +145,22 @@ func FuzzDecode(f *testing.F) {
 
 // FuzzParseTime: never panics; a parsed time is UTC.
 func FuzzParseTime(f *testing.F) {
-	for _, s := range []string{"2024-06-20T05:12:33Z", "2019-03-12T16:02:15.5522137+00:00", "4/28/2021, 2:08:45.221 PM", "2021-08-02 13:29:25.983", ""} {
+	for _, s := range []string{"2024-06-20T05:12:33Z", "2019-03-12T16:02:15.5522137+00:00", "4/28/2021, 2:08:45.221 PM", "2021-08-02 13:29:25.983", "",
+		"1/9/2007 10:41:00 AM +01:00", "Tue, 09 Jan 2007 09:41:00 GMT", "1168335660", "1168335660000.5", "-62135596800", "1999-12-31T23:59:59Z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if tm, err := ParseTime(s); err == nil && tm.Location().String() != "UTC" {
+		tm, err := ParseTime(s)
+		if err != nil {
+			return
+		}
+		// A parsed time is UTC and can be written as RFC 3339 (stores
+		// and webhooks serialise it).
+		if tm.Location() != time.UTC {
 			t.Fatalf("not UTC: %v", tm)
+		}
+		if _, err := tm.MarshalJSON(); err != nil {
+			t.Fatalf("ParseTime(%q) = %v, which cannot be serialised: %v", s, tm, err)
 		}
 	})
 }
@@ -179,6 +190,22 @@ func FuzzPrefilter(f *testing.F) {
 		rec := append(append(append([]byte{}, in[:mid]...), n...), in[mid:]...)
 		if !p.Match(rec) {
 			t.Fatalf("prefilter missed inserted needle in %q", rec)
+		}
+		// Decorations that entra.CanonicalID removes keep the needle in
+		// the bytes, so the prefilter passes decorated ids on to decoding.
+		for _, dec := range [][2]string{{"{", "}"}, {"(", ")"}, {"urn:uuid:", ""}, {"{urn:uuid:", "}"}} {
+			d := append(append(append(append(append([]byte{}, in[:mid]...), dec[0]...), n...), dec[1]...), in[mid:]...)
+			if !p.Match(d) {
+				t.Fatalf("prefilter missed decorated needle in %q", d)
+			}
+		}
+		// An escaped letter: Match passes it on, and Find sees through it.
+		if i := bytes.IndexFunc(n, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }); i >= 0 {
+			esc := fmt.Sprintf(`%s\u%04x%s`, n[:i], n[i], n[i+1:])
+			e := append(append(append([]byte{}, in[:mid]...), esc...), in[mid:]...)
+			if !p.Match(e) || p.Find(e) < 0 {
+				t.Fatalf("escaped needle missed in %q", e)
+			}
 		}
 	})
 }

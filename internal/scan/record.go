@@ -95,9 +95,16 @@ func (w *worker) process(b *batch) {
 // recordError handles input the splitter could not split into a record.
 // The splitter sets MayConcern when an account's id or UPN occurs anywhere
 // in the skipped bytes; Head is what it kept of them.
+//
+// A record cut off by the end of the input (ReasonTruncated) is the one
+// exception: a followed file is read while it is written, the follower
+// resumes at that record's start (Stats.Consumed) and reads it whole next
+// time, so alerting on the fragment would raise a false bg.unparsed on
+// every poll. It is counted and reported instead, unless the inputs are
+// final (Options.FinalInputs): then nothing more will come, and it alerts.
 func (w *worker) recordError(b *batch, re *logs.RecordError) {
 	b.stats.Skipped[re.Reason]++
-	if w.unparsed(b, re.Head, re.MayConcern, re.Line, re.Offset, "", re.Reason, re.Err, nil) {
+	if (re.Reason != logs.ReasonTruncated || w.s.opts.FinalInputs) && w.unparsed(b, re.Head, re.MayConcern, re.Line, re.Offset, "", re.Reason, re.Err, nil) {
 		return
 	}
 	w.problem(b, re.Line, re.Offset, re.Reason, re.Err)

@@ -37,6 +37,10 @@ type Options struct {
 	// Rules are the record rules to evaluate (nil = detect.Builtins for
 	// Accounts). Each rule's Needs decide what the prefilter lets through.
 	Rules []detect.Rule
+	// FinalInputs says inputs are complete when they end (files given to
+	// `scan`, not files still being written): a record cut off by the end
+	// of an input that mentions an account then raises bg.unparsed too.
+	FinalInputs bool
 }
 
 // Problem is one skipped piece of input.

@@ -13,10 +13,10 @@ import (
 
 // recordErrorFindings runs one RecordError through the per-record code, as
 // the pipeline does for input the splitter skipped.
-func recordErrorFindings(t *testing.T, re *logs.RecordError) (*batch, []Problem) {
+func recordErrorFindings(t *testing.T, re *logs.RecordError, final ...bool) (*batch, []Problem) {
 	t.Helper()
 	var problems []Problem
-	s := New(Options{Accounts: testAccounts(), Problem: func(p Problem) { problems = append(problems, p) }})
+	s := New(Options{Accounts: testAccounts(), Problem: func(p Problem) { problems = append(problems, p) }, FinalInputs: len(final) > 0 && final[0]})
 	w := worker{s: s, name: "in"}
 	b := &batch{}
 	b.stats.init()
@@ -34,7 +34,10 @@ func TestUnparsedFromRecordError(t *testing.T) {
 	}{
 		{"MayConcern from the splitter, needle beyond Head", logs.RecordError{Reason: logs.ReasonTooLarge, Head: []byte(`{"records":[{"time":"x"`), MayConcern: true}, true, ""},
 		{"needle in Head", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(`{"userPrincipalName":"BG-ADMIN1@contoso.onmicrosoft.com",,}`)}, true, bg1},
-		{"escaped needle in Head", logs.RecordError{Reason: logs.ReasonTruncated, Head: []byte(escaped)}, true, bg1},
+		{"escaped needle in Head", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(escaped)}, true, bg1},
+		// A record cut off by the end of the input is read whole by the
+		// follower next time: no alert on the fragment.
+		{"cut off by the end of the input", logs.RecordError{Reason: logs.ReasonTruncated, Head: []byte(escaped), MayConcern: true}, false, ""},
 		{"GUID in braces in Head", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(`{"userId":"{` + strings.ToUpper(bg1) + `}" garbage`)}, true, bg1},
 		{"nothing of an account", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(`{"userId":"` + aliceID + `",,}`)}, false, ""},
 		{"an escape that hides nothing", logs.RecordError{Reason: logs.ReasonInvalidJSON, Head: []byte(`{"a":"\u0041\\u0037d5f3b2a",,}`)}, false, ""},
@@ -84,6 +87,20 @@ func TestUnparsedFromRecordError(t *testing.T) {
 	}
 }
 
+// TestUnparsedTruncatedFinal: when inputs are final (the scan command), a
+// record cut off by the end of the input that names an account alerts.
+func TestUnparsedTruncatedFinal(t *testing.T) {
+	re := &logs.RecordError{Line: 3, Reason: logs.ReasonTruncated, Err: errors.New("input ended inside a record"),
+		Head: []byte(`{"userId":"` + bg1 + `","createdDate`)}
+	b, _ := recordErrorFindings(t, re, true)
+	if len(b.findings) != 1 || b.findings[0].Alert.Rule != detect.RuleUnparsed || b.findings[0].Alert.AccountID != bg1 {
+		t.Fatalf("findings %+v", b.findings)
+	}
+	if b, _ := recordErrorFindings(t, re); len(b.findings) != 0 {
+		t.Fatal("a followed input's unfinished record alerted")
+	}
+}
+
 // TestUnparsedRecords: records that parse but cannot be read as an Entra
 // sign-in or audit (unknown shape, a category without a decoder) alert when
 // they mention an account, and only then.
@@ -97,6 +114,10 @@ func TestUnparsedRecords(t *testing.T) {
 		{"unknown shape, escaped", `{"foo":"bar","who":"\u0062g-admin1@contoso.onmicrosoft.com"}`, true, logs.ReasonUnknownShape},
 		{"unknown shape naming no one", `{"foo":"bar","who":"\u0041lice"}`, false, ""},
 		{"undecoded category naming an account", `{"time":"2024-06-20T05:12:33Z","category":"RiskyServicePrincipals","properties":{"x":"` + strings.ToUpper(bg1) + `"}}`, true, logs.ReasonOtherCategory},
+		// Third-party pipelines put the audit category in the diagnostic
+		// category; until such records are decoded, they fail closed.
+		{"audit category in the diagnostic category", `{"time":"2024-06-20T05:12:33Z","operationName":"Add member to role","category":"RoleManagement","properties":{"activityDisplayName":"Add member to role","targetResources":[{"id":"` + bg1 + `"}]}}`, true, logs.ReasonUnknownShape},
+		{"legacy Audit category", `{"time":"2016-06-20T05:12:33Z","operationName":"Update user","category":"Audit","properties":{"identity":"` + bg1UPN + `","targetResourceName":"x"}}`, true, logs.ReasonBadField},
 		{"undecoded category naming no one", `{"time":"2024-06-20T05:12:33Z","category":"RiskyServicePrincipals","properties":{"x":"` + aliceID + `"}}`, false, ""},
 	}
 	for _, tc := range cases {
