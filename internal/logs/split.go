@@ -119,6 +119,7 @@ type Splitter struct {
 	skipLine bool
 	indent   int
 	prevNL   bool // the byte before buf[0] was a newline
+	col      int  // the column of buf[0]: bytes since the last newline
 	payloads bool
 	partial  int64 // offset of a record cut off by the end of input, or -1
 	// depthOnly splits array elements by bracket depth (see skipBalanced):
@@ -295,6 +296,11 @@ func (s *Splitter) fill(keep int) bool {
 	}
 	if keep > 0 {
 		s.prevNL = s.buf[keep-1] == '\n'
+		if nl := bytes.LastIndexByte(s.buf[:keep], '\n'); nl >= 0 {
+			s.col = keep - nl - 1
+		} else {
+			s.col += keep
+		}
 		s.countLines(keep)
 		n := copy(s.buf, s.buf[keep:s.end])
 		s.off += int64(keep)
@@ -500,6 +506,9 @@ func (s *Splitter) fail(start, at int, reason string, err error) error {
 	s.startPiece()
 	ls := bytes.LastIndexByte(s.buf[:start], '\n') + 1
 	s.indent = start - ls
+	if ls == 0 {
+		s.indent += s.col // the line began before the buffer does
+	}
 	if nl := bytes.IndexByte(s.buf[start:s.end], '\n'); nl >= 0 {
 		s.addPiece(s.buf[start : start+nl+1])
 		s.pos = start + nl + 1
@@ -763,7 +772,8 @@ func (s *Splitter) object(i int) (Record, error) {
 			d := j - i
 			var ok bool
 			i, ok = s.more(i)
-			j = i + d
+			// Blanks may continue in what was just read.
+			j = skipSpace(s.buf[:s.end], i+d)
 			if ok {
 				continue
 			}
@@ -814,6 +824,16 @@ func (s *Splitter) object(i int) (Record, error) {
 		// Skip the annotation's value and look at the next key.
 		vend, stack, err := skipValue(s.buf[:s.end], k, s.stack)
 		s.stack = stack
+		if err == errShort && !s.eof && s.end-i < 1<<20 {
+			// A long annotation (a nextLink) read in small pieces: read on
+			// and look at this key again.
+			d := j - i
+			var ok bool
+			if i, ok = s.more(i); ok {
+				j = i + d
+				continue
+			}
+		}
 		if err != nil {
 			break
 		}
