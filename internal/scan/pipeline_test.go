@@ -31,10 +31,14 @@ import (
 
 // genInput returns a simulated input and the accounts it uses.
 func genInput(t testing.TB, seed int64, count int, shape string) []byte {
+	return genShare(t, seed, count, shape, 0.05)
+}
+
+func genShare(t testing.TB, seed int64, count int, shape string, share float64) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	if _, err := simulate.Generate(context.Background(), &out, simulate.Options{
-		Seed: seed, Count: count, Shape: shape, BGShare: 0.05, Accounts: simulate.DemoAccounts(),
+		Seed: seed, Count: count, Shape: shape, BGShare: share, Accounts: simulate.DemoAccounts(),
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -347,5 +351,31 @@ func TestScanMemoryHostile(t *testing.T) {
 		if !strings.Contains(got, c.want) {
 			t.Errorf("%s: child saw %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestLargeScanReusesBatches: a warm Scanner scans a large input without
+// allocating batches afresh: out-of-order batches waiting to be handed out
+// count against the call's bound, so the circulating set is reused.
+func TestLargeScanReusesBatches(t *testing.T) {
+	in := genShare(t, 5, 20000, "storage", -1) // decoding would dominate
+
+	s := New(Options{Accounts: entra.NewAccountSet(simulate.DemoAccounts()), Workers: 2})
+	defer s.Close()
+	scan := func() {
+		var st Stats
+		if err := s.Scan(context.Background(), "x", bytes.NewReader(in), &st, func(Finding) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	scan()
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d MB input: %d KB allocated by a warm scan", len(in)>>20, alloc>>10)
+	if alloc > uint64(len(in))/32 {
+		t.Errorf("a warm scan of %d bytes allocated %d bytes: batches are not reused", len(in), alloc)
 	}
 }

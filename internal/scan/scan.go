@@ -301,7 +301,7 @@ type job struct {
 	results chan *batch
 	seq     int // batches sent
 	next    int // next batch to hand out
-	flight  int // batches sent and not yet back
+	flight  int // batches sent and not yet handed out
 	pending map[int]*batch
 }
 
@@ -445,7 +445,6 @@ func (j *job) submit(b *batch, last bool) bool {
 // receive takes a batch back from a worker and hands out, in input order,
 // every batch that is now next.
 func (j *job) receive(b *batch) {
-	j.flight--
 	j.pending[b.seq] = b
 	for {
 		b, ok := j.pending[j.next]
@@ -454,6 +453,7 @@ func (j *job) receive(b *batch) {
 		}
 		delete(j.pending, j.next)
 		j.next++
+		j.flight--
 		j.deliver(b)
 	}
 }
