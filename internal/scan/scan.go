@@ -279,8 +279,10 @@ func (b *batch) reset() {
 	clear(b.items)
 	clear(b.problems)
 	data, items := b.data[:0], b.items[:0]
-	// A batch that carried a huge record does not keep its memory.
-	if cap(data) > 2*batchBytes {
+	// A batch that carried a huge record does not keep its memory; one that
+	// carried a few Event Hubs payloads (up to ~1 MB each) does, or every
+	// batch of such a feed would be grown afresh.
+	if cap(data) > 4*batchBytes {
 		data = nil
 	}
 	if cap(items) > 2*batchItems {
