@@ -139,29 +139,31 @@ func TestSmallScansStartNoGoroutines(t *testing.T) {
 			}
 		}
 	}
+	// A per-call pipeline would add Workers+1 goroutines; allow one for
+	// the test runtime's own coming and going.
 	scanN(small, 1000)
-	if during != base {
+	if during > base+1 {
 		t.Errorf("during small scans: up to %d goroutines, want %d", during, base)
 	}
-	if n := runtime.NumGoroutine(); n != base {
+	if n := runtime.NumGoroutine(); n > base+1 {
 		t.Errorf("after 1,000 small scans: %d goroutines, want %d", n, base)
 	}
 	scanN(large, 1)
 	withPool := runtime.NumGoroutine()
-	if withPool != base+3 {
+	if withPool < base+2 || withPool > base+4 {
 		t.Errorf("with the pool: %d goroutines, want %d", withPool, base+3)
 	}
 	during = -1
 	scanN(small, 1000)
-	if during != withPool {
+	if during > withPool+1 {
 		t.Errorf("during small scans with the pool: up to %d goroutines, want %d", during, withPool)
 	}
 	scanN(large, 3)
-	if n := runtime.NumGoroutine(); n != withPool {
+	if n := runtime.NumGoroutine(); n > withPool+1 {
 		t.Errorf("after more scans: %d goroutines, want %d (one pool for the Scanner's lifetime)", n, withPool)
 	}
 	s.Close()
-	if n := runtime.NumGoroutine(); n != base {
+	if n := runtime.NumGoroutine(); n > base+1 {
 		t.Errorf("after Close: %d goroutines, want %d", n, base)
 	}
 	scanN(large, 1) // usable again after Close
