@@ -74,6 +74,7 @@ func (w *worker) process(b *batch) {
 			continue
 		}
 		ps := logs.NewPayloadSplitter(data, it.line, it.offset)
+		ps.SetMatcher(w.s.mentions, w.s.overlap)
 		for {
 			rec, err := ps.Next()
 			if err == io.EOF {

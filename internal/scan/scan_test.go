@@ -78,7 +78,8 @@ func TestScanShapes(t *testing.T) {
 		}},
 		"bad-mixed.ndjson": {
 			// Lines 3 (userId an object, UPN intact) and 5 (no usable
-			// time) are read leniently and alert (fail closed).
+			// time) are read leniently and alert (fail closed); line 2,
+			// torn mid-record, names bg1 and so raises bg.unparsed.
 			records: map[string]int64{A: 4},
 			skipped: map[string]int64{"invalid_json": 2, "not_an_object": 3, "truncated": 1},
 			alerts: []string{
@@ -86,6 +87,7 @@ func TestScanShapes(t *testing.T) {
 				"bg.signin 55555555-0000-4000-8000-000000000002 " + bg1,
 				"bg.signin 55555555-0000-4000-8000-000000000003 " + strings.ToUpper(bg2),
 				"bg.signin 55555555-0000-4000-8000-000000000004 " + strings.ToUpper(bg2),
+				"bg.unparsed sha256:0fe4543b6d26db586a6c433d8e569c857297fbc3d0fce0b1866be9957be2b104 " + bg1,
 			},
 		},
 		"empty.json": {},
