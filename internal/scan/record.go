@@ -57,6 +57,7 @@ func (s *Scanner) initRecord() {
 type worker struct {
 	s      *Scanner
 	name   string
+	final  bool // the input is complete when it ends (job.final)
 	ev     entra.Event
 	alerts []alert.Alert
 }
@@ -102,10 +103,10 @@ func (w *worker) process(b *batch) {
 // resumes at that record's start (Stats.Consumed) and reads it whole next
 // time, so alerting on the fragment would raise a false bg.unparsed on
 // every poll. It is counted and reported instead, unless the inputs are
-// final (Options.FinalInputs): then nothing more will come, and it alerts.
+// final (Options.FinalInputs, WithFinal): then nothing more will come, and it alerts.
 func (w *worker) recordError(b *batch, re *logs.RecordError) {
 	b.stats.Skipped[re.Reason]++
-	if (re.Reason != logs.ReasonTruncated || w.s.opts.FinalInputs) && w.unparsed(b, re.Head, re.MayConcern, re.Line, re.Offset, "", re.Reason, re.Err, nil) {
+	if (re.Reason != logs.ReasonTruncated || w.final) && w.unparsed(b, re.Head, re.MayConcern, re.Line, re.Offset, "", re.Reason, re.Err, nil) {
 		return
 	}
 	w.problem(b, re.Line, re.Offset, re.Reason, re.Err)

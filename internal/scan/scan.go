@@ -205,7 +205,7 @@ func (s *Scanner) acquire() *pool {
 				defer p.done.Done()
 				w := worker{s: s}
 				for b := range p.work {
-					w.name = b.job.name
+					w.name, w.final = b.job.name, b.job.final
 					w.process(b)
 					b.job.results <- b
 				}
@@ -322,11 +322,23 @@ func WithMaxInput(ctx context.Context, n int64) context.Context {
 	return context.WithValue(ctx, maxInputKey{}, n)
 }
 
+type finalKey struct{}
+
+// WithFinal marks, for the Scan calls given the returned context, each input
+// as complete when it ends (as Options.FinalInputs does for every call): an
+// HTTP body or a Graph page will not grow, so a record cut off at its end
+// that names an account raises bg.unparsed instead of being only counted.
+// A followed file must not use it: its last line may still be being written.
+func WithFinal(ctx context.Context) context.Context {
+	return context.WithValue(ctx, finalKey{}, true)
+}
+
 // job is one call of Scan.
 type job struct {
 	s       *Scanner
 	ctx     context.Context
 	name    string
+	final   bool // inputs end complete (Options.FinalInputs or WithFinal)
 	st      *Stats
 	emit    func(Finding) error
 	err     error // from emit: stops the call
@@ -368,7 +380,8 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader, st *Stats,
 	// Fail closed: skipped input that names an account must alert.
 	sp.SetMatcher(s.mentions, s.overlap)
 
-	j := &job{s: s, ctx: ctx, name: name, st: st, emit: emit}
+	final, _ := ctx.Value(finalKey{}).(bool)
+	j := &job{s: s, ctx: ctx, name: name, st: st, emit: emit, final: final || s.opts.FinalInputs}
 	readErr := s.produce(ctx, sp, j.submit)
 	j.finish()
 	st.Consumed = sp.Consumed()
@@ -435,9 +448,9 @@ func (j *job) submit(b *batch, last bool) bool {
 	}
 	if last && j.pool == nil {
 		w := j.s.scratch.Get().(*worker)
-		w.name = j.name
+		w.name, w.final = j.name, j.final
 		w.process(b)
-		w.name = ""
+		w.name, w.final = "", false
 		j.s.scratch.Put(w)
 		j.deliver(b)
 		return j.err == nil

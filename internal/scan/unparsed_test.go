@@ -16,8 +16,8 @@ import (
 func recordErrorFindings(t *testing.T, re *logs.RecordError, final ...bool) (*batch, []Problem) {
 	t.Helper()
 	var problems []Problem
-	s := New(Options{Accounts: testAccounts(), Problem: func(p Problem) { problems = append(problems, p) }, FinalInputs: len(final) > 0 && final[0]})
-	w := worker{s: s, name: "in"}
+	s := New(Options{Accounts: testAccounts(), Problem: func(p Problem) { problems = append(problems, p) }})
+	w := worker{s: s, name: "in", final: len(final) > 0 && final[0]}
 	b := &batch{}
 	b.stats.init()
 	w.recordError(b, re)
@@ -138,5 +138,33 @@ func TestUnparsedRecords(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWithFinalPerCall: one shared Scanner serves a followed file (its last
+// record may still be being written) and HTTP bodies (complete): only calls
+// marked WithFinal alert on a record cut off at the end, and the two kinds
+// of call do not leak the flag into each other.
+func TestWithFinalPerCall(t *testing.T) {
+	s := New(Options{Accounts: testAccounts()})
+	defer s.Close()
+	cut := `{"time":"2024-06-20T10:00:00Z","category":"SignInLogs","properties":{"userId":"` + bg1 + `","createdDate`
+	run := func(ctx context.Context) []Finding {
+		t.Helper()
+		var st Stats
+		var got []Finding
+		if err := s.Scan(ctx, "u", strings.NewReader(cut), &st, func(f Finding) error { got = append(got, f); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for range 3 {
+		if got := run(context.Background()); len(got) != 0 {
+			t.Fatalf("a followed input's unfinished record alerted: %+v", got[0].Alert)
+		}
+		got := run(WithFinal(context.Background()))
+		if len(got) != 1 || got[0].Alert.Rule != detect.RuleUnparsed || got[0].Alert.AccountID != bg1 {
+			t.Fatalf("final input: findings %+v, want one bg.unparsed for bg1", got)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"breakglass/internal/entra"
 	"breakglass/internal/graph"
 	"breakglass/internal/graph/scrub"
+	"breakglass/internal/scan"
 	"breakglass/internal/store"
 )
 
@@ -351,7 +352,7 @@ func (s *Graph) run(ctx context.Context, sink Sink, q query, filter string) erro
 			body.Write(it)
 		}
 		body.WriteString("]}\n")
-		if _, err := sink.Ingest(ctx, s.o.Name, "graph:"+q.name, &body); err != nil {
+		if _, err := sink.Ingest(scan.WithFinal(ctx), s.o.Name, "graph:"+q.name, &body); err != nil {
 			// Not seen after all: the next poll must offer them again.
 			for _, id := range ids {
 				delete(s.seen, id)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"breakglass/internal/logs"
+	"breakglass/internal/scan"
 )
 
 // Defaults for the http source. Each has its one owner here; config refers
@@ -312,7 +313,9 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 		}
 	}
 
-	st, err := sink.Ingest(r.Context(), h.o.Name, "http:"+r.RemoteAddr, bytes.NewReader(body))
+	// A body is complete: a record cut off at its end that names an
+	// account must alert (scan.WithFinal), not only be counted.
+	st, err := sink.Ingest(scan.WithFinal(r.Context()), h.o.Name, "http:"+r.RemoteAddr, bytes.NewReader(body))
 	records, skipped := st.TotalRecords(), st.Skipped
 	if err != nil {
 		if st.Skipped[logs.ReasonReadError] > 0 && r.Context().Err() == nil {

@@ -200,6 +200,10 @@ func TestHTTPRejected(t *testing.T) {
 		{name: "oversize without length", body: io.MultiReader(bytes.NewReader(pt1h[:maxBody]), strings.NewReader("x")), status: 413},
 		{name: "unknown encoding", header: map[string]string{"Content-Encoding": "br", "Authorization": "Bearer " + testToken}, body: bytes.NewReader(pt1h[:100]), status: 415},
 		{name: "gzip declared, plain body", header: map[string]string{"Content-Encoding": "gzip", "Authorization": "bearer " + testToken}, body: bytes.NewReader(pt1h[:1000]), status: 400},
+		// A body cut off mid-gzip is answered 400, but what it holds is
+		// still scanned, and the record cut off at its end names an
+		// account: that alerts (fail closed; see
+		// TestHTTPCorruptGzipStillAlerts), so it is exempt below.
 		{name: "corrupt gzip", body: bytes.NewReader(gz[:len(gz)/2]), status: 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,7 +228,10 @@ func TestHTTPRejected(t *testing.T) {
 			if msg == "" || !strings.Contains(msg, tc.errSubstr) {
 				t.Errorf("error %q, want it to mention %q", msg, tc.errSubstr)
 			}
-			if records, alerts := fx.sink.counts(); records != 0 || alerts != 0 {
+			if _, alerts := fx.sink.counts(); tc.name == "corrupt gzip" && alerts == 0 {
+				t.Errorf("the record cut off at the end of a corrupt gzip body names an account but raised nothing")
+			}
+			if records, alerts := fx.sink.counts(); tc.name != "corrupt gzip" && (records != 0 || alerts != 0) {
 				t.Errorf("sink got %d records, %d alerts from a rejected request", records, alerts)
 			}
 			if tc.status == 401 || tc.status == 413 || tc.status == 405 {
