@@ -1,9 +1,7 @@
 package logs
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -142,23 +140,15 @@ type piece struct {
 	matched bool
 }
 
-// NewSplitter reads from r, transparently decompressing gzip input.
+// NewSplitter reads from r, transparently decompressing gzip input (also
+// gzip inside gzip) and transcoding UTF-16 (see openInput).
 func NewSplitter(r io.Reader) (*Splitter, error) {
-	// A small reader suffices to peek at the magic: plain input is read
-	// straight into buf in large reads, past bufio. Only gzip, which reads
-	// byte by byte, gets a large buffer.
-	br := bufio.NewReaderSize(r, 512)
 	s := &Splitter{line: 1, max: DefaultMaxRecord, prevNL: true, partial: -1}
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(bufio.NewReaderSize(br, 64<<10))
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		s.r = zr
-		s.gzipped = true
-	} else {
-		s.r = br
+	in, gzipped, err := openInput(r)
+	if err != nil {
+		return nil, err
 	}
+	s.r, s.gzipped = in, gzipped
 	s.buf = make([]byte, 8<<10)
 	return s, nil
 }
@@ -589,6 +579,18 @@ func (s *Splitter) resyncLine(start int) (newStart, rec int, ok bool) {
 			}
 			if (f == lineEnd && complete) || (f < lineEnd && (s.buf[f] == '{' || inArray && (s.buf[f] == ',' || s.buf[f] == ']'))) {
 				return start, j, true
+			}
+			if f < lineEnd && (s.buf[f] == ',' || s.buf[f] == ']') {
+				// The first element of a one-line array behind the damage
+				// (a NUL block before a minified Log Analytics export):
+				// resume at its '[' so that every element is a record.
+				b := j - 1
+				for b > start && (s.buf[b] == ' ' || s.buf[b] == '\t' || s.buf[b] == '\r') {
+					b--
+				}
+				if b > start && s.buf[b] == '[' && len(s.frames) < MaxDepth {
+					return start, b, true
+				}
 			}
 		}
 		return start, 0, false
