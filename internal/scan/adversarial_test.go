@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"strings"
 	"testing"
 	"unicode/utf16"
 )
@@ -125,6 +126,44 @@ func TestAdversarialJunkBeforeArray(t *testing.T) {
 			}
 			if !ids["si-1"] || !ids["si-2"] {
 				t.Fatalf("alerts %v, want bg.signin for si-1 and si-2", rulesOf(got))
+			}
+		})
+	}
+}
+
+// TestAdversarialLegacyAuditIdentity: the legacy Audit category with the
+// initiator's identity inside properties (as well as, or instead of, at the
+// top level). Before, properties.identity was ignored: with the envelope's
+// identity naming someone else, or absent, the account's activity raised
+// only bg.unparsed or nothing.
+func TestAdversarialLegacyAuditIdentity(t *testing.T) {
+	rec := func(envIdentity, propIdentity any) []byte {
+		return []byte(j(fields{{"time", "2016-06-20T05:12:33Z"}, {"operationName", "Update user"}, {"category", "Audit"}, {"identity", envIdentity},
+			{"properties", fields{{"identity", propIdentity}, {"identityType", "UPN"}, {"targetResourceType", "UPN"}, {"targetResourceName", "carol@contoso.com"}}}}))
+	}
+	cases := []struct {
+		name     string
+		env, prp any
+		rule     string
+	}{
+		{"only inside properties", missing, bg1UPN, "bg.activity"},
+		{"inside properties, NA at the top", "NA", bg1UPN, "bg.activity"},
+		{"inside properties, someone else at the top", aliceUPN, bg1UPN, "bg.activity"},
+		{"at the top, someone else inside properties", bg1UPN, aliceUPN, "bg.activity"},
+		{"both the account", bg1UPN, strings.ToUpper(bg1UPN), "bg.activity"},
+		{"trap: someone else in both", aliceUPN, aliceUPN, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := adversarialAlerts(t, rec(tc.env, tc.prp))
+			if tc.rule == "" {
+				if len(got) != 0 {
+					t.Fatalf("trap alerted: %v", rulesOf(got))
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Alert.Rule != tc.rule || got[0].Alert.AccountID != bg1 {
+				t.Fatalf("alerts %v, want one %s for %s", rulesOf(got), tc.rule, bg1)
 			}
 		})
 	}
