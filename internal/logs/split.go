@@ -381,8 +381,8 @@ func (s *Splitter) Next() (Record, error) {
 				}
 				i = s.pos + d
 			}
-			if i < s.end && s.buf[i] != '{' && s.buf[i] != '[' && looksLikeCSV(s.buf[i:s.end]) {
-				s.csv = newCSVSplitter(s, io.MultiReader(bytes.NewReader(append([]byte(nil), s.buf[i:s.end]...)), s.r), s.lineAt(i), s.off+int64(i))
+			if i < s.end && s.buf[i] != '{' && s.buf[i] != '[' && looksLikeCSV(s.buf[i:s.end]) && !s.jsonFollows(&i) {
+				s.csv = newCSVSplitter(s, io.MultiReader(bytes.NewReader(append([]byte(nil), s.buf[i:s.end]...)), s.r), s.lineAt(i), s.off+int64(i), s.buf[i:s.end])
 				s.buf = nil // the CSV reader buffers for itself
 				return s.csv.next()
 			}
@@ -910,7 +910,7 @@ func looksLikeCSV(b []byte) bool {
 		line = b[:nl]
 	}
 	// A header names columns: a '{' means JSON behind junk, not CSV.
-	if !utf8.Valid(line) || !bytes.ContainsRune(line, ',') || bytes.IndexByte(line, '{') >= 0 {
+	if !utf8.Valid(line) || csvComma(line) == 0 || bytes.IndexByte(line, '{') >= 0 {
 		return false
 	}
 	for _, c := range line {
@@ -919,6 +919,78 @@ func looksLikeCSV(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// jsonFollows reports whether the line after the first one (at *i) starts
+// with JSON: then the first line is junk before NDJSON (a torn line, a
+// preamble with a comma in it), not a CSV header, and its records must be
+// read as JSON. It may read more input, moving *i.
+func (s *Splitter) jsonFollows(i *int) bool {
+	for {
+		nl := bytes.IndexByte(s.buf[*i:s.end], '\n')
+		if nl < 0 {
+			return false
+		}
+		j := skipSpace(s.buf[:s.end], *i+nl+1)
+		if j < s.end {
+			return s.buf[j] == '{' || s.buf[j] == '['
+		}
+		if s.eof || j-*i > 64<<10 {
+			return false
+		}
+		d := *i - s.pos
+		var ok bool
+		if s.pos, ok = s.more(s.pos); !ok {
+			return false
+		}
+		*i = s.pos + d
+	}
+}
+
+// csvComma returns the field separator of a CSV header line: Excel's
+// "sep=X" hint, else whichever of ',', ';' (Excel in locales with a
+// decimal comma) and tab (Excel's "Unicode text") occurs most outside
+// quotes; 0 when none does.
+func csvComma(line []byte) byte {
+	if c, ok := csvSepHint(line); ok {
+		return c
+	}
+	var n [3]int
+	quoted := false
+	for _, c := range line {
+		switch c {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				n[0]++
+			}
+		case ';':
+			if !quoted {
+				n[1]++
+			}
+		case '\t':
+			if !quoted {
+				n[2]++
+			}
+		}
+	}
+	best, comma := 0, byte(0)
+	for k, c := range []byte{',', ';', '\t'} {
+		if n[k] > best {
+			best, comma = n[k], c
+		}
+	}
+	return comma
+}
+
+// csvSepHint reads Excel's "sep=X" first line.
+func csvSepHint(line []byte) (byte, bool) {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) == 5 && bytes.EqualFold(line[:4], []byte("sep=")) && (line[4] == ',' || line[4] == ';' || line[4] == '\t' || line[4] == '|') {
+		return line[4], true
+	}
+	return 0, false
 }
 
 // csvSplitter reads a Log Analytics CSV export.
@@ -931,10 +1003,22 @@ type csvSplitter struct {
 	base   int64 // input offset of the CSV text
 	off0   int64 // input offset where the current reader started
 	buf    []byte
+	comma  byte
+	// lastLine is the line of the last row whose place was known.
+	lastLine int
+	// sepHint: the first line is Excel's "sep=X", skipped.
+	sepHint bool
 }
 
-func newCSVSplitter(sp *Splitter, r io.Reader, line int, off int64) *csvSplitter {
-	c := &csvSplitter{sp: sp, line0: line, base: off, off0: off}
+// newCSVSplitter reads CSV from r, whose first line (in first) is the
+// header or Excel's "sep=X" hint.
+func newCSVSplitter(sp *Splitter, r io.Reader, line int, off int64, first []byte) *csvSplitter {
+	c := &csvSplitter{sp: sp, line0: line, base: off, off0: off, lastLine: line}
+	if nl := bytes.IndexByte(first, '\n'); nl >= 0 {
+		first = first[:nl]
+	}
+	c.comma = csvComma(first)
+	_, c.sepHint = csvSepHint(first)
 	c.in = &csvInput{r: r, c: c}
 	c.reader()
 	return c
@@ -944,6 +1028,9 @@ func newCSVSplitter(sp *Splitter, r io.Reader, line int, off int64) *csvSplitter
 // afresh on the next line.
 func (c *csvSplitter) reader() {
 	cr := csv.NewReader(c.in)
+	if c.comma != 0 {
+		cr.Comma = rune(c.comma)
+	}
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
@@ -1036,8 +1123,7 @@ func (in *csvInput) skipLine() error {
 func (c *csvSplitter) next() (Record, error) {
 	for {
 		row, err := c.r.Read()
-		line, _ := c.r.FieldPos(0)
-		line += c.line0 - 1
+		line := c.rowLine()
 		if err == io.EOF {
 			return Record{}, io.EOF
 		}
@@ -1064,6 +1150,10 @@ func (c *csvSplitter) next() (Record, error) {
 			return Record{}, err
 		}
 		c.in.since = 0
+		if c.sepHint {
+			c.sepHint = false
+			continue
+		}
 		if c.header == nil {
 			c.header = make([]string, len(row))
 			for i, h := range row {
@@ -1094,6 +1184,21 @@ func (c *csvSplitter) next() (Record, error) {
 		c.buf = append(c.buf, '}')
 		return Record{Data: c.buf, Line: line, Offset: c.off0 + c.r.InputOffset(), CSV: true}, nil
 	}
+}
+
+// rowLine is the input line of the row just read. csv.Reader.FieldPos
+// panics when the reader has no field positions, as after a read error on
+// the first row (a corrupt gzip stream under a CSV header): then the line
+// of the last row read stands in.
+func (c *csvSplitter) rowLine() (line int) {
+	defer func() {
+		if recover() != nil {
+			line = c.lastLine
+		}
+	}()
+	l, _ := c.r.FieldPos(0)
+	c.lastLine = l + c.line0 - 1
+	return c.lastLine
 }
 
 // rowErr fills re's evidence from the fields of a bad row.

@@ -168,3 +168,86 @@ func TestAdversarialLegacyAuditIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestAdversarialCSVDialects: a CSV export re-saved by Excel: semicolons
+// (locales with a decimal comma), its "sep=" hint line, tab-separated
+// "Unicode text" (UTF-16LE). Before, each raised only bg.unparsed (or,
+// UTF-16, nothing) instead of the rule.
+func TestAdversarialCSVDialects(t *testing.T) {
+	header := []string{"TenantId", "TimeGenerated [UTC]", "Id", "UserPrincipalName", "UserId", "AppDisplayName", "ResultType", "Type"}
+	row := []string{"t", "4/28/2021, 2:08:45.221 PM", "si-1", bg1UPN, bg1, "Azure Portal", "0", "SigninLogs"}
+	render := func(sep string) string {
+		q := func(cells []string) string {
+			out := make([]string, len(cells))
+			for i, c := range cells {
+				if strings.ContainsAny(c, sep+`",`) {
+					c = `"` + strings.ReplaceAll(c, `"`, `""`) + `"`
+				}
+				out[i] = c
+			}
+			return strings.Join(out, sep) + "\r\n"
+		}
+		return q(header) + q(row)
+	}
+	cases := map[string][]byte{
+		"semicolons":                  []byte(render(";")),
+		"sep=; hint":                  []byte("sep=;\r\n" + render(";")),
+		"sep=, hint":                  []byte("sep=,\r\n" + render(",")),
+		"tabs":                        []byte(render("\t")),
+		"Excel Unicode text (utf-16)": utf16Bytes(render("\t"), false, true),
+		"utf-8 BOM, semicolons":       append([]byte("\xef\xbb\xbf"), render(";")...),
+	}
+	for _, name := range sortedKeys(cases) {
+		t.Run(name, func(t *testing.T) {
+			got := adversarialAlerts(t, cases[name])
+			if len(got) != 1 || got[0].Alert.Rule != "bg.signin" || got[0].Alert.AccountID != bg1 || got[0].Alert.EventID != "si-1" {
+				t.Fatalf("alerts %v, want one bg.signin for %s", rulesOf(got), bg1)
+			}
+		})
+	}
+}
+
+// TestAdversarialPreambleBeforeNDJSON: a first line with a comma in it
+// (a torn line, a tool's preamble) before NDJSON made the whole file read
+// as CSV: every record became invalid_csv and, deduplicated by bytes, one
+// bg.unparsed for all. Each record must raise its own rule.
+func TestAdversarialPreambleBeforeNDJSON(t *testing.T) {
+	rec := func(id string) string {
+		return j(fields{{"TimeGenerated", "2024-06-20T05:12:33Z"}, {"Id", id}, {"UserPrincipalName", bg1UPN}, {"UserId", bg1}, {"ResultType", "0"}, {"Type", "SigninLogs"}})
+	}
+	for name, pre := range map[string]string{
+		"preamble":    "Exported by contoso-siem, 2024-06-20\n",
+		"torn line":   `{"Id":"x1", "UserPrincipalName"` + "\n",
+		"semicolons":  "a;b;c\r\n",
+		"blank after": "x,y\n\n  \n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := adversarialAlerts(t, []byte(pre+rec("si-1")+"\n"+rec("si-2")+"\n"))
+			ids := map[string]bool{}
+			for _, f := range got {
+				if f.Alert.Rule == "bg.signin" {
+					ids[f.Alert.EventID] = true
+				}
+			}
+			if !ids["si-1"] || !ids["si-2"] {
+				t.Fatalf("alerts %v, want bg.signin for si-1 and si-2", rulesOf(got))
+			}
+		})
+	}
+}
+
+// TestAdversarialCorruptGzipCSV: a gzip stream that is corrupt right after
+// a CSV header's first bytes made the CSV reader fail on its first row,
+// and the splitter asked it for the row's line: a panic that took down
+// scan (and a daemon fed the body over HTTP). Found by FuzzSplitter.
+func TestAdversarialCorruptGzipCSV(t *testing.T) {
+	// FuzzSplitter's crasher (logs/testdata/fuzz/FuzzSplitter/6093414f7b90c0be).
+	in := []byte("\x1f\x8b\b0000000\x00\xedY]o\xdb6\x14}߯\x10\xfc\xbaѡ\xbe\xe5b\x18\xe6&\xed`\xa0N\x82\xa6\xed\xb6\x16AA\x91\x94XT2'JJ\xe0\"\xf9ﻤ$[v\x9c9M2\x04A%\x14NE\x8a\xe4\xe1\xe5\xb9\xe7\x90\xd2\b91A''c\xf87)21Z8'c7\xfa%0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")
+	s := New(Options{Accounts: testAccounts(), FinalInputs: true})
+	var st Stats
+	err := s.Scan(context.Background(), "in", bytes.NewReader(in), &st, func(Finding) error { return nil })
+	if err == nil {
+		t.Fatalf("corrupt gzip scanned without error: %+v", st)
+	}
+	t.Logf("error (as expected): %v", err)
+}
