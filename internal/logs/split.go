@@ -876,7 +876,13 @@ func (s *Splitter) object(i int) (Record, error) {
 	return Record{Data: s.buf[i:end], Line: s.lineAt(i), Offset: s.off + int64(i)}, nil
 }
 
-// skipMember skips `"key": value` inside an envelope.
+// skipMember skips `"key": value` inside an envelope. A second "records"
+// or "value" array (an envelope carrying both, or a forwarder's own) is
+// descended into like the first: its records are records. Any other member
+// that is not an annotation ("@odata.nextLink", which names the accounts
+// when Graph was asked for them) is matched, and reported as an
+// unknown-shape piece when it may concern an account: its bytes must not
+// vanish unread.
 func (s *Splitter) skipMember(i int) error {
 	for {
 		kend, err := skipString(s.buf[:s.end], i)
@@ -885,12 +891,34 @@ func (s *Splitter) skipMember(i int) error {
 			if k < s.end && s.buf[k] != ':' {
 				return s.fail(i, k, ReasonInvalidJSON, badByte(s.buf, k, "':'"))
 			}
-			if k < s.end {
-				_, end, err := s.scanValue(k + 1)
+			if v := skipSpace(s.buf[:s.end], k+1); k < s.end && v < s.end {
+				key := s.buf[i:kend]
+				isRecords, isValue := bytes.Equal(key, keyRecords), bytes.Equal(key, keyValue)
+				annotation := len(key) > 2 && key[1] == '@'
+				if (isRecords || isValue) && s.buf[v] == '[' {
+					if len(s.frames)+1 > MaxDepth {
+						return s.tooDeep(i)
+					}
+					arr := byte(frameArray)
+					if isRecords {
+						arr = frameRecords
+					}
+					s.frames = append(s.frames, arr)
+					s.pos = v + 1
+					return nil
+				}
+				d := i - v
+				start, end, err := s.scanValue(v)
 				if err != nil {
 					return err
 				}
 				s.pos = end
+				if m := start + d; !annotation && s.match != nil && m >= 0 {
+					re := s.pieceErr(m, end, ReasonUnknownShape, errors.New("an envelope member that is not a record"))
+					if re.MayConcern {
+						return re
+					}
+				}
 				return nil
 			}
 		}

@@ -251,3 +251,40 @@ func TestAdversarialCorruptGzipCSV(t *testing.T) {
 	}
 	t.Logf("error (as expected): %v", err)
 }
+
+// TestAdversarialEnvelopeMembers: members of an envelope after its array
+// were skipped unread: a second "records" or "value" array, or any member
+// naming an account, vanished without a count. Annotations (a nextLink
+// that names the account, as a Graph query filtered on it returns) stay
+// silent.
+func TestAdversarialEnvelopeMembers(t *testing.T) {
+	diag := string(diagSignIn(okSignIn()))
+	graph := string(signInShapes["graph"](okSignIn()))
+	alice := string(signInShapes["graph"](signIn{time: "2024-06-20T05:12:33Z", userID: aliceID, upn: aliceUPN, status: fields{{"errorCode", 0}}}))
+	next := `"@odata.nextLink":"https://graph.microsoft.com/v1.0/auditLogs/signIns?$filter=userPrincipalName eq '` + bg1UPN + `'&$skiptoken=x"`
+	cases := []struct {
+		name, in string
+		rule     string
+	}{
+		{"records after an empty value", `{"value":[],"records":[` + diag + `]}`, "bg.signin"},
+		{"value after records", `{"records":[],"value":[` + graph + `]}`, "bg.signin"},
+		{"records after value, pretty", "{\n  \"value\": [],\n  \"records\": [\n    " + diag + "\n  ]\n}\n", "bg.signin"},
+		{"a member naming the account", `{"value":[` + alice + `],"lastRecord":` + graph + `}`, "bg.unparsed"},
+		{"trap: nextLink naming the account", `{"@odata.context":"x","value":[` + alice + `],` + next + `}`, ""},
+		{"trap: a member naming no one", `{"value":[` + alice + `],"meta":{"n":1}}`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := adversarialAlerts(t, []byte(tc.in))
+			if tc.rule == "" {
+				if len(got) != 0 {
+					t.Fatalf("trap alerted: %v", rulesOf(got))
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Alert.Rule != tc.rule || got[0].Alert.AccountID != bg1 {
+				t.Fatalf("alerts %v, want one %s for %s", rulesOf(got), tc.rule, bg1)
+			}
+		})
+	}
+}
