@@ -135,3 +135,19 @@ func gzipBytes(t testing.TB, b []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestLocateHit: the window kept around a match contains the needle, is
+// bounded, and is found wherever the needle lies in a large piece.
+func TestLocateHit(t *testing.T) {
+	s := &Splitter{}
+	s.SetMatcher(needleMatch, len(needle))
+	for _, size := range []int{10, MaxHit, 3*MaxHit + 7, 1 << 20} {
+		for _, at := range []int{0, 1, size / 3, size / 2, size - 1, size} {
+			b := []byte(strings.Repeat("x", at) + needle + strings.Repeat("y", size-at))
+			hit := s.locate(b)
+			if !bytes.Contains(hit, []byte(needle)) || len(hit) > MaxHit {
+				t.Fatalf("size %d at %d: hit of %d bytes %.40q", size, at, len(hit), hit)
+			}
+		}
+	}
+}

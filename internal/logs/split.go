@@ -74,10 +74,17 @@ type RecordError struct {
 	// found a break-glass id or UPN anywhere in the skipped bytes, not only
 	// in Head: such input must alert (bg.unparsed), never only be counted.
 	MayConcern bool
+	// Hit is a bounded copy (at most MaxHit bytes) of the skipped input
+	// around where the matcher first found an account, when that was
+	// beyond Head: the evidence that names the account.
+	Hit []byte
 }
 
 // MaxHead bounds RecordError.Head.
 const MaxHead = 64 << 10
+
+// MaxHit bounds RecordError.Hit.
+const MaxHit = 4 << 10
 
 func (e *RecordError) Error() string {
 	return fmt.Sprintf("line %d (offset %d): %s: %v", e.Line, e.Offset, e.Reason, e.Err)
@@ -138,6 +145,8 @@ type piece struct {
 	carry   []byte // the last overlap-1 bytes seen, for needles across chunks
 	scratch []byte
 	matched bool
+	hit     []byte // around the first match beyond head, see locate
+	seen    int    // bytes of the piece passed so far
 }
 
 // NewSplitter reads from r, transparently decompressing gzip input (also
@@ -202,6 +211,8 @@ func (s *Splitter) startPiece() {
 	s.pc.head = nil
 	s.pc.carry = s.pc.carry[:0]
 	s.pc.matched = false
+	s.pc.hit = nil
+	s.pc.seen = 0
 }
 
 // addPiece passes over b, the next bytes of the skipped piece.
@@ -216,6 +227,8 @@ func (s *Splitter) addPiece(b []byte) {
 		}
 		pc.head = append(pc.head, b[:n]...)
 	}
+	inHead := pc.seen+len(b) <= MaxHead // all of b is in head
+	pc.seen += len(b)
 	if s.match == nil || pc.matched {
 		return
 	}
@@ -224,11 +237,17 @@ func (s *Splitter) addPiece(b []byte) {
 		pc.scratch = append(append(pc.scratch[:0], pc.carry...), b[:min(len(b), k)]...)
 		if s.match(pc.scratch) {
 			pc.matched = true
+			if !inHead {
+				pc.hit = append([]byte(nil), pc.scratch...)
+			}
 			return
 		}
 	}
 	if s.match(b) {
 		pc.matched = true
+		if !inHead {
+			pc.hit = s.locate(b)
+		}
 		return
 	}
 	if k > 0 {
@@ -241,6 +260,27 @@ func (s *Splitter) addPiece(b []byte) {
 	}
 }
 
+// locate narrows b, in which the matcher found a needle, to at most MaxHit
+// bytes that still contain one, by halving: a needle that does not lie in
+// the left half plus overlap-1 bytes lies wholly in the right half. It
+// runs once per skipped piece, over about twice b's length.
+func (s *Splitter) locate(b []byte) []byte {
+	lo, hi := 0, len(b)
+	k := max(s.overlap-1, 0)
+	for hi-lo > MaxHit && hi-lo > 2*k+2 {
+		mid := lo + (hi-lo)/2
+		if left := min(hi, mid+k); s.match(b[lo:left]) {
+			hi = left
+		} else {
+			lo = mid
+		}
+	}
+	if hi-lo > MaxHit { // a needle longer than MaxHit/2: keep its start
+		hi = lo + MaxHit
+	}
+	return append([]byte(nil), b[lo:hi]...)
+}
+
 // endPiece puts the gathered piece into re.
 func (s *Splitter) endPiece(re *RecordError) *RecordError {
 	re.Head = s.pc.head
@@ -248,7 +288,8 @@ func (s *Splitter) endPiece(re *RecordError) *RecordError {
 		re.Head = []byte{}
 	}
 	re.MayConcern = s.pc.matched
-	s.pc.head = nil
+	re.Hit = s.pc.hit
+	s.pc.head, s.pc.hit = nil, nil
 	return re
 }
 
@@ -1068,6 +1109,13 @@ func (c *csvSplitter) reader() {
 
 var errCSVRowTooLarge = errors.New("CSV row too large")
 
+// maxCSVHeader bounds a CSV header line (Log Analytics' widest table has a
+// few hundred columns; the admin center's audit download about 400).
+const maxCSVHeader = 1 << 20
+
+// maxCSVFields bounds the fields of one CSV row (see countFields).
+const maxCSVFields = 1 << 16
+
 // csvInput feeds the CSV reader and bounds one row: an unclosed quote would
 // otherwise make the reader buffer the rest of the input as one field.
 type csvInput struct {
@@ -1083,6 +1131,9 @@ type csvInput struct {
 	lastMatch int64
 	carry     []byte
 	joined    []byte
+	// fields counts separators on the current line, outside quotes.
+	fields int
+	quoted bool
 }
 
 func (in *csvInput) Read(p []byte) (int, error) {
@@ -1090,14 +1141,22 @@ func (in *csvInput) Read(p []byte) (int, error) {
 		n := copy(p, in.pending)
 		in.pending = in.pending[n:]
 		in.since += int64(n)
+		in.countFields(p[:n])
 		return n, nil
 	}
-	if in.since > int64(in.c.sp.max)+64<<10 {
+	limit := int64(in.c.sp.max) + 64<<10
+	if in.c.header == nil {
+		// A header names columns: a few hundred, a few KiB. A huge one
+		// would cost the CSV reader ten times its size in field slices.
+		limit = min(limit, maxCSVHeader)
+	}
+	if in.since > limit || in.fields > maxCSVFields {
 		return 0, errCSVRowTooLarge
 	}
 	n, err := in.r.Read(p)
 	in.since += int64(n)
 	in.total += int64(n)
+	in.countFields(p[:n])
 	if sp := in.c.sp; sp.match != nil && n > 0 {
 		b := p[:n]
 		k := sp.overlap - 1
@@ -1114,6 +1173,29 @@ func (in *csvInput) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// countFields counts the separators outside quotes on the current line of
+// the bytes handed to the CSV reader. A row of 30 MiB of commas made the
+// reader build 30 million fields (2.2 GB); maxCSVFields bounds it. Quote
+// parity carries across rows, which is right: a complete row has an even
+// number of quotes ("" inside a field included).
+func (in *csvInput) countFields(b []byte) {
+	comma := in.c.comma
+	if comma == 0 {
+		comma = ','
+	}
+	for _, c := range b {
+		switch {
+		case c == '"':
+			in.quoted = !in.quoted
+		case in.quoted:
+		case c == comma:
+			in.fields++
+		case c == '\n':
+			in.fields = 0
+		}
+	}
 }
 
 // rowMatched reports whether the matcher found a needle in the input since
@@ -1137,12 +1219,12 @@ func (in *csvInput) skipLine() error {
 		if k := bytes.IndexByte(b, '\n'); k >= 0 {
 			in.c.sp.addPiece(b[:k+1])
 			in.pending = append([]byte(nil), b[k+1:]...)
-			in.since = 0
+			in.since, in.fields, in.quoted = 0, 0, false
 			return nil
 		}
 		in.c.sp.addPiece(b)
 		if err != nil {
-			in.since = 0
+			in.since, in.fields, in.quoted = 0, 0, false
 			return err
 		}
 	}

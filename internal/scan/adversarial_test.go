@@ -1,9 +1,15 @@
 package scan
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -286,5 +292,91 @@ func TestAdversarialEnvelopeMembers(t *testing.T) {
 				t.Fatalf("alerts %v, want one %s for %s", rulesOf(got), tc.rule, bg1)
 			}
 		})
+	}
+}
+
+// TestAdversarialCSVMemory: a CSV row of 30 MiB of separators made the CSV
+// reader build 30 million fields (2.2 GB peak RSS for a 30 MiB file), and
+// a 56 MiB header of 5 million columns cost 650 MB. Both now stay under
+// 100 MiB, and both still raise bg.unparsed: the account is named in them.
+func TestAdversarialCSVMemory(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("without -race or -short: it streams 30 MiB")
+	}
+	const env = "BREAKGLASS_ADV_CSV_CHILD"
+	if c := os.Getenv(env); c != "" {
+		var r io.Reader
+		switch c {
+		case "fields":
+			r = io.MultiReader(strings.NewReader("TimeGenerated,UserPrincipalName\n"),
+				&repeatReader{pat: []byte(","), n: 30 << 20}, strings.NewReader(bg1UPN+"\n"))
+		case "header":
+			r = io.MultiReader(&repeatReader{pat: []byte("Column,"), n: 56 << 20}, strings.NewReader("UserPrincipalName\n"),
+				&repeatReader{pat: []byte(","), n: 1 << 20}, strings.NewReader(bg1UPN+"\n"))
+		default:
+			return
+		}
+		s := New(Options{Accounts: testAccounts(), FinalInputs: true})
+		var st Stats
+		rules := 0
+		err := s.Scan(context.Background(), c, r, &st, func(f Finding) error {
+			if f.Alert.Rule == "bg.unparsed" && f.Alert.AccountID == bg1 {
+				rules++
+			}
+			return nil
+		})
+		fmt.Printf("CHILD %d unparsed=%d err=%v %v\n", vmHWM(), rules, err, nonZero(st.Skipped))
+		return
+	}
+	if vmHWM() < 0 {
+		t.Skip("no /proc/self/status VmHWM")
+	}
+	const bound = 100 << 20
+	for _, c := range []string{"fields", "header"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestAdversarialCSVMemory$", "-test.v")
+		cmd.Env = append(os.Environ(), env+"="+c)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", c, err, out)
+		}
+		var rss int64
+		var got string
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "CHILD" {
+				rss, _ = strconv.ParseInt(f[1], 10, 64)
+				got = strings.Join(f[2:], " ")
+			}
+		}
+		t.Logf("%s: peak RSS %d MiB; %s", c, rss>>20, got)
+		if rss <= 0 || rss > bound {
+			t.Errorf("%s: peak RSS %d MiB, want under %d MiB", c, rss>>20, bound>>20)
+		}
+		if !strings.Contains(got, "unparsed=1 ") {
+			t.Errorf("%s: child saw %q, want one bg.unparsed", c, got)
+		}
+	}
+}
+
+// TestAdversarialTooLargeNamesAccount: a record over the size limit whose
+// account is named beyond the kept start raised bg.unparsed without naming
+// the account (account "", evidence without the mention). The alert now
+// names it and keeps the bytes around the mention.
+func TestAdversarialTooLargeNamesAccount(t *testing.T) {
+	pad := strings.Repeat("x", 300<<10)
+	for _, id := range []string{bg1, strings.ToUpper(bg1), bg1UPN, `\u0062g-admin1@contoso.onmicrosoft.com`} {
+		in := `{"category":"SignInLogs","properties":{"pad":"` + pad + `","userId":"` + id + `","more":"` + pad + `"}}` + "\n"
+		s := New(Options{Accounts: testAccounts(), MaxRecord: 64 << 10, FinalInputs: true})
+		var st Stats
+		var got []Finding
+		if err := s.Scan(context.Background(), "in", strings.NewReader(in), &st, func(f Finding) error { got = append(got, f); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Alert.Rule != "bg.unparsed" || got[0].Alert.AccountID != bg1 {
+			t.Fatalf("%s: alerts %v, want bg.unparsed naming %s", id, rulesOf(got), bg1)
+		}
+		if raw := got[0].Raw; !bytes.Contains(raw, []byte(id)) || len(raw) > 80<<10 {
+			t.Errorf("%s: evidence of %d bytes without the mention", id, len(raw))
+		}
 	}
 }
