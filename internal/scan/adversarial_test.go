@@ -380,3 +380,18 @@ func TestAdversarialTooLargeNamesAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestAdversarialCSVHeaderNamesAccount: a first line with commas that names
+// an account, and nothing after it that reads as rows, was taken for a CSV
+// header and never looked at again.
+func TestAdversarialCSVHeaderNamesAccount(t *testing.T) {
+	for _, in := range []string{
+		"signin," + bg1UPN + ",2024-06-20T05:12:33Z\n",
+		"TimeGenerated,UserId\r\n" + strings.Repeat(",", 10) + "\n" + "x," + strings.ToUpper(bg1) + ",y\n",
+	} {
+		got := adversarialAlerts(t, []byte(in))
+		if len(got) != 1 || got[0].Alert.Rule != "bg.unparsed" || got[0].Alert.AccountID != bg1 {
+			t.Errorf("%.40q: alerts %v, want one bg.unparsed for %s", in, rulesOf(got), bg1)
+		}
+	}
+}
