@@ -42,15 +42,16 @@ func openInput(r io.Reader) (io.Reader, bool, error) {
 		if _, err := br.Discard(skip); err != nil {
 			return nil, gzipped, err
 		}
-		return &utf16Reader{r: br, be: be, in: make([]byte, 32<<10)}, gzipped, nil
+		return &utf16Reader{r: br, be: be, in: make([]byte, 32<<10), inTotal: int64(skip)}, gzipped, nil
 	}
 	return br, gzipped, nil
 }
 
 // sniffUTF16 recognises UTF-16 by its BOM, or, without one, by text that
 // starts like a record (a brace, bracket, quote or letter) and alternates
-// ASCII and NUL bytes for its first 32 bytes: a NUL block left by a crashed
-// writer does not alternate, so it is not mistaken for UTF-16.
+// a non-NUL byte and a NUL for its first 32 bytes (ASCII or Latin-1 text):
+// a NUL block left by a crashed writer does not alternate, so it is not
+// mistaken for UTF-16.
 func sniffUTF16(br *bufio.Reader) (be bool, skip int, ok bool) {
 	b, _ := br.Peek(32)
 	if len(b) >= 2 {
@@ -74,7 +75,7 @@ func sniffUTF16(br *bufio.Reader) (be bool, skip int, ok bool) {
 		}
 		alt := true
 		for i := 0; i+1 < len(b); i += 2 {
-			if b[i+hi] != 0 || b[i+lo] == 0 || b[i+lo] >= 0x80 {
+			if b[i+hi] != 0 || b[i+lo] == 0 {
 				alt = false
 				break
 			}
@@ -96,6 +97,8 @@ type utf16Reader struct {
 	out    []byte
 	outPos int
 	err    error
+	// inTotal counts the input bytes read, the BOM included.
+	inTotal int64
 }
 
 func (u *utf16Reader) unit(i int) uint16 {
@@ -113,6 +116,7 @@ func (u *utf16Reader) Read(p []byte) (int, error) {
 		u.out, u.outPos = u.out[:0], 0
 		m, err := u.r.Read(u.in[u.n:])
 		u.n += m
+		u.inTotal += int64(m)
 		if err != nil {
 			u.err = err
 		}

@@ -151,3 +151,29 @@ func TestLocateHit(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumedUTF16: a follower resumes a stream at Consumed, an offset
+// into the file; transcoded offsets are not the file's, so Consumed is all
+// of the input once it was read completely, else 0 (read again), never a
+// transcoded offset that would resume mid-record or mid-code-unit.
+func TestConsumedUTF16(t *testing.T) {
+	whole := append([]byte{0xff, 0xfe}, encodeUTF16(`{"a":"ü"}`+"\n"+`{"b":2}`+"\n", false)...)
+	cut := append([]byte{0xff, 0xfe}, encodeUTF16(`{"a":"ü"}`+"\n"+`{"b":`, false)...)
+	for _, tc := range []struct {
+		in   []byte
+		want int64
+	}{{whole, int64(len(whole))}, {cut, 0}} {
+		sp, err := NewSplitter(bytes.NewReader(tc.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := sp.Next(); err == io.EOF {
+				break
+			}
+		}
+		if got := sp.Consumed(); got != tc.want {
+			t.Errorf("Consumed %d, want %d", got, tc.want)
+		}
+	}
+}

@@ -121,6 +121,7 @@ type Splitter struct {
 	started  bool
 	csv      *csvSplitter
 	gzipped  bool
+	utf16    *utf16Reader // set when the input is transcoded from UTF-16
 	skipLine bool
 	indent   int
 	prevNL   bool // the byte before buf[0] was a newline
@@ -158,6 +159,7 @@ func NewSplitter(r io.Reader) (*Splitter, error) {
 		return nil, err
 	}
 	s.r, s.gzipped = in, gzipped
+	s.utf16, _ = in.(*utf16Reader)
 	s.buf = make([]byte, 8<<10)
 	return s, nil
 }
@@ -509,7 +511,23 @@ func (s *Splitter) recErr(i int, reason string, err error) *RecordError {
 // finished: past every record and every skipped piece, but not into a record
 // that the input ended in the middle of. A follower of a growing file resumes
 // there, so a record caught half-written is read whole next time.
+//
+// For UTF-16 input, whose offsets are not the input's, it is all of the
+// input once everything was read and nothing was cut off, else 0: the
+// follower then reads the same bytes again next time (the store dedupes
+// their alerts), which is safe where a wrong offset would lose records.
 func (s *Splitter) Consumed() int64 {
+	c := s.consumed()
+	if u := s.utf16; u != nil {
+		if s.csv == nil && s.eof && s.partial < 0 && c >= s.off+int64(s.end) {
+			return u.inTotal
+		}
+		return 0
+	}
+	return c
+}
+
+func (s *Splitter) consumed() int64 {
 	if s.csv != nil {
 		return s.csv.off0 + s.csv.r.InputOffset()
 	}
