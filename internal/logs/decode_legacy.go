@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"fmt"
 	"strings"
 
 	"breakglass/internal/entra"
@@ -13,6 +14,9 @@ import (
 // separated by "__", whose meaning targetResourceType gives in the same
 // order ("UPN__TenantContextID__PUID__ObjectID__ObjectClass").
 type legacyAudit struct {
+	// Identity: some pipelines (and hand-made exports) carry the
+	// envelope's identity inside properties too.
+	Identity                text `json:"identity"`
 	IdentityType            text `json:"identityType"`
 	OperationType           text `json:"operationType"`
 	TargetResourceType      text `json:"targetResourceType"`
@@ -48,15 +52,24 @@ func decodeLegacyAudit(rec []byte, c Class, ev *entra.Event) error {
 	if ip := string(env.CallerIPAddress); ip != "<null>" {
 		ev.Initiator.IPAddress = ip
 	}
-	if id := strings.TrimSpace(string(env.Identity)); id != "" && !strings.EqualFold(id, "NA") {
+	envID, propID := legacyIdentity(env.Identity), legacyIdentity(l.Identity)
+	if envID == "" {
+		envID = propID
+	}
+	if envID != "" {
 		switch {
-		case looksLikeGUID(id):
-			ev.Initiator.UserID = id
-		case strings.EqualFold(string(l.IdentityType), "UPN") || strings.Contains(id, "@"):
-			ev.Initiator.UserPrincipalName = id
+		case looksLikeGUID(envID):
+			ev.Initiator.UserID = envID
+		case strings.EqualFold(string(l.IdentityType), "UPN") || strings.Contains(envID, "@"):
+			ev.Initiator.UserPrincipalName = envID
 		default:
-			ev.Initiator.UserDisplayName = id
+			ev.Initiator.UserDisplayName = envID
 		}
+	}
+	if propID != "" && !strings.EqualFold(propID, envID) {
+		// Two initiators that disagree: either may be the account.
+		n.identity("properties.identity", fmt.Sprintf("differs from the envelope's identity (%q, %q)", envID, propID))
+		ev.Ambiguous = append(ev.Ambiguous, entra.AltIdentity{Where: "initiator", Value: propID})
 	}
 	ev.Targets = legacyTargets(string(l.TargetResourceType), string(l.TargetResourceName))
 	dynBad(n, "properties.targetUpdatedProperties", l.TargetUpdatedProperties, false)
@@ -70,6 +83,15 @@ func decodeLegacyAudit(rec []byte, c Class, ev *entra.Event) error {
 		n.identity("properties.targetResourceName", "no object id or UPN in "+quoteHead([]byte(l.TargetResourceName)))
 	}
 	return nil
+}
+
+// legacyIdentity is an identity value, or "" when there is none ("NA").
+func legacyIdentity(t text) string {
+	id := strings.TrimSpace(string(t))
+	if strings.EqualFold(id, "NA") {
+		return ""
+	}
+	return id
 }
 
 // legacyTargets unpacks targetResourceName. When its parts do not line up

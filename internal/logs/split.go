@@ -1,9 +1,7 @@
 package logs
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -76,10 +74,17 @@ type RecordError struct {
 	// found a break-glass id or UPN anywhere in the skipped bytes, not only
 	// in Head: such input must alert (bg.unparsed), never only be counted.
 	MayConcern bool
+	// Hit is a bounded copy (at most MaxHit bytes) of the skipped input
+	// around where the matcher first found an account, when that was
+	// beyond Head: the evidence that names the account.
+	Hit []byte
 }
 
 // MaxHead bounds RecordError.Head.
 const MaxHead = 64 << 10
+
+// MaxHit bounds RecordError.Hit.
+const MaxHit = 4 << 10
 
 func (e *RecordError) Error() string {
 	return fmt.Sprintf("line %d (offset %d): %s: %v", e.Line, e.Offset, e.Reason, e.Err)
@@ -116,6 +121,7 @@ type Splitter struct {
 	started  bool
 	csv      *csvSplitter
 	gzipped  bool
+	utf16    *utf16Reader // set when the input is transcoded from UTF-16
 	skipLine bool
 	indent   int
 	prevNL   bool // the byte before buf[0] was a newline
@@ -140,25 +146,20 @@ type piece struct {
 	carry   []byte // the last overlap-1 bytes seen, for needles across chunks
 	scratch []byte
 	matched bool
+	hit     []byte // around the first match beyond head, see locate
+	seen    int    // bytes of the piece passed so far
 }
 
-// NewSplitter reads from r, transparently decompressing gzip input.
+// NewSplitter reads from r, transparently decompressing gzip input (also
+// gzip inside gzip) and transcoding UTF-16 (see openInput).
 func NewSplitter(r io.Reader) (*Splitter, error) {
-	// A small reader suffices to peek at the magic: plain input is read
-	// straight into buf in large reads, past bufio. Only gzip, which reads
-	// byte by byte, gets a large buffer.
-	br := bufio.NewReaderSize(r, 512)
 	s := &Splitter{line: 1, max: DefaultMaxRecord, prevNL: true, partial: -1}
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(bufio.NewReaderSize(br, 64<<10))
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		s.r = zr
-		s.gzipped = true
-	} else {
-		s.r = br
+	in, gzipped, err := openInput(r)
+	if err != nil {
+		return nil, err
 	}
+	s.r, s.gzipped = in, gzipped
+	s.utf16, _ = in.(*utf16Reader)
 	s.buf = make([]byte, 8<<10)
 	return s, nil
 }
@@ -212,6 +213,8 @@ func (s *Splitter) startPiece() {
 	s.pc.head = nil
 	s.pc.carry = s.pc.carry[:0]
 	s.pc.matched = false
+	s.pc.hit = nil
+	s.pc.seen = 0
 }
 
 // addPiece passes over b, the next bytes of the skipped piece.
@@ -226,6 +229,8 @@ func (s *Splitter) addPiece(b []byte) {
 		}
 		pc.head = append(pc.head, b[:n]...)
 	}
+	inHead := pc.seen+len(b) <= MaxHead // all of b is in head
+	pc.seen += len(b)
 	if s.match == nil || pc.matched {
 		return
 	}
@@ -234,11 +239,17 @@ func (s *Splitter) addPiece(b []byte) {
 		pc.scratch = append(append(pc.scratch[:0], pc.carry...), b[:min(len(b), k)]...)
 		if s.match(pc.scratch) {
 			pc.matched = true
+			if !inHead {
+				pc.hit = append([]byte(nil), pc.scratch...)
+			}
 			return
 		}
 	}
 	if s.match(b) {
 		pc.matched = true
+		if !inHead {
+			pc.hit = s.locate(b)
+		}
 		return
 	}
 	if k > 0 {
@@ -251,6 +262,27 @@ func (s *Splitter) addPiece(b []byte) {
 	}
 }
 
+// locate narrows b, in which the matcher found a needle, to at most MaxHit
+// bytes that still contain one, by halving: a needle that does not lie in
+// the left half plus overlap-1 bytes lies wholly in the right half. It
+// runs once per skipped piece, over about twice b's length.
+func (s *Splitter) locate(b []byte) []byte {
+	lo, hi := 0, len(b)
+	k := max(s.overlap-1, 0)
+	for hi-lo > MaxHit && hi-lo > 2*k+2 {
+		mid := lo + (hi-lo)/2
+		if left := min(hi, mid+k); s.match(b[lo:left]) {
+			hi = left
+		} else {
+			lo = mid
+		}
+	}
+	if hi-lo > MaxHit { // a needle longer than MaxHit/2: keep its start
+		hi = lo + MaxHit
+	}
+	return append([]byte(nil), b[lo:hi]...)
+}
+
 // endPiece puts the gathered piece into re.
 func (s *Splitter) endPiece(re *RecordError) *RecordError {
 	re.Head = s.pc.head
@@ -258,7 +290,8 @@ func (s *Splitter) endPiece(re *RecordError) *RecordError {
 		re.Head = []byte{}
 	}
 	re.MayConcern = s.pc.matched
-	s.pc.head = nil
+	re.Hit = s.pc.hit
+	s.pc.head, s.pc.hit = nil, nil
 	return re
 }
 
@@ -391,8 +424,8 @@ func (s *Splitter) Next() (Record, error) {
 				}
 				i = s.pos + d
 			}
-			if i < s.end && s.buf[i] != '{' && s.buf[i] != '[' && looksLikeCSV(s.buf[i:s.end]) {
-				s.csv = newCSVSplitter(s, io.MultiReader(bytes.NewReader(append([]byte(nil), s.buf[i:s.end]...)), s.r), s.lineAt(i), s.off+int64(i))
+			if i < s.end && s.buf[i] != '{' && s.buf[i] != '[' && looksLikeCSV(s.buf[i:s.end]) && !s.jsonFollows(&i) {
+				s.csv = newCSVSplitter(s, io.MultiReader(bytes.NewReader(append([]byte(nil), s.buf[i:s.end]...)), s.r), s.lineAt(i), s.off+int64(i), s.buf[i:s.end])
 				s.buf = nil // the CSV reader buffers for itself
 				return s.csv.next()
 			}
@@ -478,7 +511,23 @@ func (s *Splitter) recErr(i int, reason string, err error) *RecordError {
 // finished: past every record and every skipped piece, but not into a record
 // that the input ended in the middle of. A follower of a growing file resumes
 // there, so a record caught half-written is read whole next time.
+//
+// For UTF-16 input, whose offsets are not the input's, it is all of the
+// input once everything was read and nothing was cut off, else 0: the
+// follower then reads the same bytes again next time (the store dedupes
+// their alerts), which is safe where a wrong offset would lose records.
 func (s *Splitter) Consumed() int64 {
+	c := s.consumed()
+	if u := s.utf16; u != nil {
+		if s.csv == nil && s.eof && s.partial < 0 && c >= s.off+int64(s.end) {
+			return u.inTotal
+		}
+		return 0
+	}
+	return c
+}
+
+func (s *Splitter) consumed() int64 {
 	if s.csv != nil {
 		return s.csv.off0 + s.csv.r.InputOffset()
 	}
@@ -589,6 +638,18 @@ func (s *Splitter) resyncLine(start int) (newStart, rec int, ok bool) {
 			}
 			if (f == lineEnd && complete) || (f < lineEnd && (s.buf[f] == '{' || inArray && (s.buf[f] == ',' || s.buf[f] == ']'))) {
 				return start, j, true
+			}
+			if f < lineEnd && (s.buf[f] == ',' || s.buf[f] == ']') {
+				// The first element of a one-line array behind the damage
+				// (a NUL block before a minified Log Analytics export):
+				// resume at its '[' so that every element is a record.
+				b := j - 1
+				for b > start && (s.buf[b] == ' ' || s.buf[b] == '\t' || s.buf[b] == '\r') {
+					b--
+				}
+				if b > start && s.buf[b] == '[' && len(s.frames) < MaxDepth {
+					return start, b, true
+				}
 			}
 		}
 		return start, 0, false
@@ -874,7 +935,13 @@ func (s *Splitter) object(i int) (Record, error) {
 	return Record{Data: s.buf[i:end], Line: s.lineAt(i), Offset: s.off + int64(i)}, nil
 }
 
-// skipMember skips `"key": value` inside an envelope.
+// skipMember skips `"key": value` inside an envelope. A second "records"
+// or "value" array (an envelope carrying both, or a forwarder's own) is
+// descended into like the first: its records are records. Any other member
+// that is not an annotation ("@odata.nextLink", which names the accounts
+// when Graph was asked for them) is matched, and reported as an
+// unknown-shape piece when it may concern an account: its bytes must not
+// vanish unread.
 func (s *Splitter) skipMember(i int) error {
 	for {
 		kend, err := skipString(s.buf[:s.end], i)
@@ -883,12 +950,34 @@ func (s *Splitter) skipMember(i int) error {
 			if k < s.end && s.buf[k] != ':' {
 				return s.fail(i, k, ReasonInvalidJSON, badByte(s.buf, k, "':'"))
 			}
-			if k < s.end {
-				_, end, err := s.scanValue(k + 1)
+			if v := skipSpace(s.buf[:s.end], k+1); k < s.end && v < s.end {
+				key := s.buf[i:kend]
+				isRecords, isValue := bytes.Equal(key, keyRecords), bytes.Equal(key, keyValue)
+				annotation := len(key) > 2 && key[1] == '@'
+				if (isRecords || isValue) && s.buf[v] == '[' {
+					if len(s.frames)+1 > MaxDepth {
+						return s.tooDeep(i)
+					}
+					arr := byte(frameArray)
+					if isRecords {
+						arr = frameRecords
+					}
+					s.frames = append(s.frames, arr)
+					s.pos = v + 1
+					return nil
+				}
+				d := i - v
+				start, end, err := s.scanValue(v)
 				if err != nil {
 					return err
 				}
 				s.pos = end
+				if m := start + d; !annotation && s.match != nil && m >= 0 {
+					re := s.pieceErr(m, end, ReasonUnknownShape, errors.New("an envelope member that is not a record"))
+					if re.MayConcern {
+						return re
+					}
+				}
 				return nil
 			}
 		}
@@ -908,7 +997,7 @@ func looksLikeCSV(b []byte) bool {
 		line = b[:nl]
 	}
 	// A header names columns: a '{' means JSON behind junk, not CSV.
-	if !utf8.Valid(line) || !bytes.ContainsRune(line, ',') || bytes.IndexByte(line, '{') >= 0 {
+	if !utf8.Valid(line) || csvComma(line) == 0 || bytes.IndexByte(line, '{') >= 0 {
 		return false
 	}
 	for _, c := range line {
@@ -917,6 +1006,78 @@ func looksLikeCSV(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// jsonFollows reports whether the line after the first one (at *i) starts
+// with JSON: then the first line is junk before NDJSON (a torn line, a
+// preamble with a comma in it), not a CSV header, and its records must be
+// read as JSON. It may read more input, moving *i.
+func (s *Splitter) jsonFollows(i *int) bool {
+	for {
+		nl := bytes.IndexByte(s.buf[*i:s.end], '\n')
+		if nl < 0 {
+			return false
+		}
+		j := skipSpace(s.buf[:s.end], *i+nl+1)
+		if j < s.end {
+			return s.buf[j] == '{' || s.buf[j] == '['
+		}
+		if s.eof || j-*i > 64<<10 {
+			return false
+		}
+		d := *i - s.pos
+		var ok bool
+		if s.pos, ok = s.more(s.pos); !ok {
+			return false
+		}
+		*i = s.pos + d
+	}
+}
+
+// csvComma returns the field separator of a CSV header line: Excel's
+// "sep=X" hint, else whichever of ',', ';' (Excel in locales with a
+// decimal comma) and tab (Excel's "Unicode text") occurs most outside
+// quotes; 0 when none does.
+func csvComma(line []byte) byte {
+	if c, ok := csvSepHint(line); ok {
+		return c
+	}
+	var n [3]int
+	quoted := false
+	for _, c := range line {
+		switch c {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				n[0]++
+			}
+		case ';':
+			if !quoted {
+				n[1]++
+			}
+		case '\t':
+			if !quoted {
+				n[2]++
+			}
+		}
+	}
+	best, comma := 0, byte(0)
+	for k, c := range []byte{',', ';', '\t'} {
+		if n[k] > best {
+			best, comma = n[k], c
+		}
+	}
+	return comma
+}
+
+// csvSepHint reads Excel's "sep=X" first line.
+func csvSepHint(line []byte) (byte, bool) {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) == 5 && bytes.EqualFold(line[:4], []byte("sep=")) && (line[4] == ',' || line[4] == ';' || line[4] == '\t' || line[4] == '|') {
+		return line[4], true
+	}
+	return 0, false
 }
 
 // csvSplitter reads a Log Analytics CSV export.
@@ -929,10 +1090,22 @@ type csvSplitter struct {
 	base   int64 // input offset of the CSV text
 	off0   int64 // input offset where the current reader started
 	buf    []byte
+	comma  byte
+	// lastLine is the line of the last row whose place was known.
+	lastLine int
+	// sepHint: the first line is Excel's "sep=X", skipped.
+	sepHint bool
 }
 
-func newCSVSplitter(sp *Splitter, r io.Reader, line int, off int64) *csvSplitter {
-	c := &csvSplitter{sp: sp, line0: line, base: off, off0: off}
+// newCSVSplitter reads CSV from r, whose first line (in first) is the
+// header or Excel's "sep=X" hint.
+func newCSVSplitter(sp *Splitter, r io.Reader, line int, off int64, first []byte) *csvSplitter {
+	c := &csvSplitter{sp: sp, line0: line, base: off, off0: off, lastLine: line}
+	if nl := bytes.IndexByte(first, '\n'); nl >= 0 {
+		first = first[:nl]
+	}
+	c.comma = csvComma(first)
+	_, c.sepHint = csvSepHint(first)
 	c.in = &csvInput{r: r, c: c}
 	c.reader()
 	return c
@@ -942,6 +1115,9 @@ func newCSVSplitter(sp *Splitter, r io.Reader, line int, off int64) *csvSplitter
 // afresh on the next line.
 func (c *csvSplitter) reader() {
 	cr := csv.NewReader(c.in)
+	if c.comma != 0 {
+		cr.Comma = rune(c.comma)
+	}
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
@@ -950,6 +1126,13 @@ func (c *csvSplitter) reader() {
 }
 
 var errCSVRowTooLarge = errors.New("CSV row too large")
+
+// maxCSVHeader bounds a CSV header line (Log Analytics' widest table has a
+// few hundred columns; the admin center's audit download about 400).
+const maxCSVHeader = 1 << 20
+
+// maxCSVFields bounds the separators of one CSV row (see countFields).
+const maxCSVFields = 1 << 18
 
 // csvInput feeds the CSV reader and bounds one row: an unclosed quote would
 // otherwise make the reader buffer the rest of the input as one field.
@@ -966,6 +1149,8 @@ type csvInput struct {
 	lastMatch int64
 	carry     []byte
 	joined    []byte
+	// fields counts separators since the last row (see countFields).
+	fields int
 }
 
 func (in *csvInput) Read(p []byte) (int, error) {
@@ -973,14 +1158,22 @@ func (in *csvInput) Read(p []byte) (int, error) {
 		n := copy(p, in.pending)
 		in.pending = in.pending[n:]
 		in.since += int64(n)
+		in.countFields(p[:n])
 		return n, nil
 	}
-	if in.since > int64(in.c.sp.max)+64<<10 {
+	limit := int64(in.c.sp.max) + 64<<10
+	if in.c.header == nil {
+		// A header names columns: a few hundred, a few KiB. A huge one
+		// would cost the CSV reader ten times its size in field slices.
+		limit = min(limit, maxCSVHeader)
+	}
+	if in.since > limit || in.fields > maxCSVFields {
 		return 0, errCSVRowTooLarge
 	}
 	n, err := in.r.Read(p)
 	in.since += int64(n)
 	in.total += int64(n)
+	in.countFields(p[:n])
 	if sp := in.c.sp; sp.match != nil && n > 0 {
 		b := p[:n]
 		k := sp.overlap - 1
@@ -997,6 +1190,19 @@ func (in *csvInput) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// countFields counts the separators handed to the CSV reader since it
+// last returned a row (quoted ones too: counting in bulk keeps CSV at
+// hundreds of MB/s, and a row with a million separators is not a log
+// record: 262,144 is some 5 MB of JSON text). A row of 30 MiB of commas made the reader build 30 million
+// fields (2.2 GB); maxCSVFields bounds it.
+func (in *csvInput) countFields(b []byte) {
+	comma := in.c.comma
+	if comma == 0 {
+		comma = ','
+	}
+	in.fields += bytes.Count(b, []byte{comma})
 }
 
 // rowMatched reports whether the matcher found a needle in the input since
@@ -1020,12 +1226,12 @@ func (in *csvInput) skipLine() error {
 		if k := bytes.IndexByte(b, '\n'); k >= 0 {
 			in.c.sp.addPiece(b[:k+1])
 			in.pending = append([]byte(nil), b[k+1:]...)
-			in.since = 0
+			in.since, in.fields = 0, 0
 			return nil
 		}
 		in.c.sp.addPiece(b)
 		if err != nil {
-			in.since = 0
+			in.since, in.fields = 0, 0
 			return err
 		}
 	}
@@ -1034,8 +1240,7 @@ func (in *csvInput) skipLine() error {
 func (c *csvSplitter) next() (Record, error) {
 	for {
 		row, err := c.r.Read()
-		line, _ := c.r.FieldPos(0)
-		line += c.line0 - 1
+		line := c.rowLine()
 		if err == io.EOF {
 			return Record{}, io.EOF
 		}
@@ -1061,11 +1266,24 @@ func (c *csvSplitter) next() (Record, error) {
 			}
 			return Record{}, err
 		}
-		c.in.since = 0
+		c.in.since, c.in.fields = 0, 0
+		if c.sepHint {
+			c.sepHint = false
+			continue
+		}
 		if c.header == nil {
 			c.header = make([]string, len(row))
 			for i, h := range row {
 				c.header[i] = normaliseColumn(h)
+			}
+			if m := c.sp.match; m != nil && m([]byte(strings.Join(row, ","))) {
+				// Column names never name an account: this is not a
+				// header but a record that must not pass unread.
+				re := &RecordError{Line: line, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonCSV,
+					Err: errors.New("a CSV header that names an account")}
+				re = c.rowErr(re, row)
+				re.MayConcern = true
+				return Record{}, re
 			}
 			continue
 		}
@@ -1092,6 +1310,21 @@ func (c *csvSplitter) next() (Record, error) {
 		c.buf = append(c.buf, '}')
 		return Record{Data: c.buf, Line: line, Offset: c.off0 + c.r.InputOffset(), CSV: true}, nil
 	}
+}
+
+// rowLine is the input line of the row just read. csv.Reader.FieldPos
+// panics when the reader has no field positions, as after a read error on
+// the first row (a corrupt gzip stream under a CSV header): then the line
+// of the last row read stands in.
+func (c *csvSplitter) rowLine() (line int) {
+	defer func() {
+		if recover() != nil {
+			line = c.lastLine
+		}
+	}()
+	l, _ := c.r.FieldPos(0)
+	c.lastLine = l + c.line0 - 1
+	return c.lastLine
 }
 
 // rowErr fills re's evidence from the fields of a bad row.

@@ -234,8 +234,13 @@ func TestSplitMayConcern(t *testing.T) {
 		"\x00\x00" + needle + "\x00" + good + "\n",                       // junk before a record
 		strings.Repeat("[", 600) + `{"userId":"` + needle + `"}]` + "\n", // too deep arrays
 	} {
-		_, errs := splitWith(t, strings.NewReader(in), DefaultMaxRecord)
+		recs, errs := splitWith(t, strings.NewReader(in), DefaultMaxRecord)
 		found := false
+		// Or the record behind the damage was found (resync inside the
+		// line: the innermost array of the too-deep one).
+		for _, r := range recs {
+			found = found || strings.Contains(string(r.Data), needle)
+		}
 		for _, e := range errs {
 			if e.Head == nil {
 				t.Errorf("%.40q: error without Head: %v", in, e)

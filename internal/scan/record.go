@@ -106,7 +106,14 @@ func (w *worker) process(b *batch) {
 // final (Options.FinalInputs, WithFinal): then nothing more will come, and it alerts.
 func (w *worker) recordError(b *batch, re *logs.RecordError) {
 	b.stats.Skipped[re.Reason]++
-	if (re.Reason != logs.ReasonTruncated || w.final) && w.unparsed(b, re.Head, re.MayConcern, re.Line, re.Offset, "", re.Reason, re.Err, nil) {
+	raw := re.Head
+	if len(re.Hit) > 0 && w.s.rec.mention.Find(raw) < 0 {
+		// The account is named beyond the kept start (a record far over
+		// the size limit): keep where it is named too, so that the alert
+		// names the account and shows the mention.
+		raw = append(append(append([]byte(nil), re.Head...), "\n[...]\n"...), re.Hit...)
+	}
+	if (re.Reason != logs.ReasonTruncated || w.final) && w.unparsed(b, raw, re.MayConcern, re.Line, re.Offset, "", re.Reason, re.Err, nil) {
 		return
 	}
 	w.problem(b, re.Line, re.Offset, re.Reason, re.Err)

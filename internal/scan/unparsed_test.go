@@ -114,7 +114,7 @@ func TestUnparsedRecords(t *testing.T) {
 		{"unknown shape, escaped", `{"foo":"bar","who":"\u0062g-admin1@contoso.onmicrosoft.com"}`, true, logs.ReasonUnknownShape},
 		{"unknown shape naming no one", `{"foo":"bar","who":"\u0041lice"}`, false, ""},
 		{"undecoded category naming an account", `{"time":"2024-06-20T05:12:33Z","category":"RiskyServicePrincipals","properties":{"x":"` + strings.ToUpper(bg1) + `"}}`, true, logs.ReasonOtherCategory},
-		{"legacy Audit category", `{"time":"2016-06-20T05:12:33Z","operationName":"Update user","category":"Audit","properties":{"identity":"` + bg1UPN + `","targetResourceName":"x"}}`, true, logs.ReasonBadField},
+		{"legacy Audit category, unreadable target naming the account", `{"time":"2016-06-20T05:12:33Z","operationName":"Update user","category":"Audit","properties":{"targetResourceName":"x","note":"` + bg1UPN + `"}}`, true, logs.ReasonBadField},
 		{"undecoded category naming no one", `{"time":"2024-06-20T05:12:33Z","category":"RiskyServicePrincipals","properties":{"x":"` + aliceID + `"}}`, false, ""},
 	}
 	for _, tc := range cases {
