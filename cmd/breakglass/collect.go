@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakglass/internal/graph/collect"
+	"breakglass/internal/logging"
 	"breakglass/internal/version"
 )
 
@@ -86,7 +87,7 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 		return err
 	}
 	stderr := cmd.ErrOrStderr()
-	g, err := newGraphClient(cfg, newLogger(cfg.Log, stderr))
+	g, err := newGraphClient(cfg, logging.New(stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format}))
 	if err != nil {
 		return err
 	}

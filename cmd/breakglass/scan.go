@@ -64,8 +64,8 @@ alerts.`,
 			return runScan(cmd, f, args)
 		},
 	}
+	addConfigFlag(cmd, &f.config)
 	fl := cmd.Flags()
-	fl.StringVarP(&f.config, "config", "c", "", "configuration file (or $BREAKGLASS_CONFIG)")
 	fl.StringVarP(&f.format, "format", "o", "table", "output format: table or json (one object per line)")
 	fl.StringVar(&f.storePath, "store", "", "SQLite store file (default: store.path from the config)")
 	fl.BoolVar(&f.noStore, "no-store", false, "keep nothing: dedupe within this run only")
