@@ -219,4 +219,3 @@ func (m *Metrics) SetTargets(targets []string) {
 
 // KnownCategory reports whether c is a category label value of its own.
 func KnownCategory(c string) bool { return knownCategories[c] }
-
