@@ -153,8 +153,12 @@ func (p *Pipeline) Recovered(ctx context.Context, source, key string) {
 // label gives a the standard labels plus the configured source and the
 // tenant, so routing can match on them.
 func (p *Pipeline) label(a *alert.Alert, source string) {
-	labelAlert(a, source, p.o.Tenant)
+	Label(a, source, p.o.Tenant)
 }
+
+// Label gives a the standard labels (alert.StandardLabels) plus source and,
+// when known, tenant: what every stored alert carries, whoever stores it.
+func Label(a *alert.Alert, source, tenant string) { labelAlert(a, source, tenant) }
 
 func labelAlert(a *alert.Alert, source, tenant string) {
 	l := make(map[string]string, len(a.Labels)+2)
