@@ -404,3 +404,22 @@ notify:
 		t.Errorf("default Targets = %q", got)
 	}
 }
+
+// TestHeaderErrorsHideValues: a rejected header value is named, never shown:
+// it is usually the credential.
+func TestHeaderErrorsHideValues(t *testing.T) {
+	data, err := os.ReadFile("testdata/bad/notify_errors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse("notify_errors.yaml", data, nil)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "line2") {
+		t.Errorf("error reveals a header value:\n%v", err)
+	}
+	if !strings.Contains(err.Error(), "headers.X-Token: value contains a line break") {
+		t.Errorf("error does not name the header:\n%v", err)
+	}
+}

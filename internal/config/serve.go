@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,6 +165,8 @@ func (c *Config) validateServe(d *decoder) {
 		case SourceTypeFile:
 			if s.Path == "" && !d.failed[f+".path"] {
 				d.errorf(d.lines[f], f+".path", "required for type file (a glob or a directory)")
+			} else if _, err := filepath.Match(s.Path, ""); err != nil {
+				d.errorf(d.lines[f+".path"], f+".path", "not a valid glob: %v", err)
 			}
 			if s.Poll < 0 {
 				d.errorf(d.lines[f+".poll"], f+".poll", "must not be negative")
@@ -262,7 +265,7 @@ func (c *Config) validateServe(d *decoder) {
 				case ch.URL == "" && !d.failed[cf+".url"]:
 					d.errorf(d.lines[cf], cf+".url", "required for type webhook")
 				case ch.URL == "":
-				case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "":
 					// The URL may hold a credential: say what is wrong, not what it is.
 					d.errorf(d.lines[cf+".url"], cf+".url", "not an http or https URL")
 				}
