@@ -1,7 +1,9 @@
 // Package store defines what breakglass persists: alerts with the raw records
-// that prove them, and the dedupe keys that make every alert unique. The
-// interface is implemented by store/sqlite today and by PostgreSQL later; both
-// must pass the shared suite in store/storetest.
+// that prove them and the dedupe keys that make every alert unique, the
+// notification outbox, source checkpoints, and the state of long-lived
+// conditions (silence, failing sources). The interface is implemented by
+// store/sqlite today and by PostgreSQL later; both must pass the shared suite
+// in store/storetest.
 package store
 
 import (
@@ -15,6 +17,13 @@ import (
 // ErrNotFound is returned when a requested item does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrInvalidCursor is returned by AlertPage for a cursor it did not issue.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+// ErrStateTransition is returned by SetAlertState for a transition the
+// alert lifecycle does not allow (see SetAlertState).
+var ErrStateTransition = errors.New("state transition not allowed")
+
 // Evidence is the raw record behind an alert, kept byte-for-byte so reviews
 // can see exactly what Entra logged.
 type Evidence struct {
@@ -26,15 +35,31 @@ type Evidence struct {
 	Stored   time.Time
 }
 
-// AlertFilter narrows Alerts. Zero values mean "any".
+// AlertWithEvidence is one alert and the record that raised it, for the
+// batch path (AddAlertsNotify).
+type AlertWithEvidence struct {
+	Alert    alert.Alert
+	Evidence Evidence
+	// Targets get a firing delivery each, in addition to the targets passed
+	// to AddAlertsNotify, under the same rule as AddAlertNotify.
+	Targets []string
+}
+
+// AlertFilter narrows Alerts and AlertPage. Zero values mean "any".
 type AlertFilter struct {
 	Rule string
 	// AccountID matches case-insensitively: log sources disagree on the case
 	// of the same Entra object id.
 	AccountID string
+	// State keeps alerts in that lifecycle state (alert.StateFiring, ...).
+	State string
+	// Labels keeps alerts whose stored Labels contain every pair given here
+	// (exact, case-sensitive match of key and value).
+	Labels map[string]string
 	// Since keeps alerts whose EventTime is at or after it.
 	Since time.Time
-	// Limit caps how many of the newest matching alerts are returned.
+	// Limit caps how many of the newest matching alerts Alerts returns;
+	// AlertPage uses it as the page size when its own limit is zero.
 	Limit int
 }
 
@@ -45,20 +70,73 @@ type Store interface {
 	// AddAlert stores the alert and its evidence unless an alert with the same
 	// ID exists already. It reports whether the alert is new. Evidence is
 	// stored once per EventID however many alerts point at it; the first
-	// copy stored is kept.
+	// copy stored is kept. An alert stored with State "" reads back as
+	// alert.StateFiring; every other field round-trips exactly.
 	AddAlert(ctx context.Context, a alert.Alert, ev Evidence) (inserted bool, err error)
 	// Alert returns one alert by ID, or ErrNotFound.
 	Alert(ctx context.Context, id string) (alert.Alert, error)
 	// Alerts lists alerts, newest event first, ties in ID order.
 	Alerts(ctx context.Context, f AlertFilter) ([]alert.Alert, error)
+	// AlertPage lists alerts in the order of Alerts, limit at a time (zero
+	// means f.Limit, else 100). cursor is "" for the first page and next
+	// from the previous call after that; next is "" after the last page.
+	// The cursor is a position, not a snapshot: an alert inserted between
+	// two calls shows on a later page if it sorts after the cursor, and no
+	// alert that existed throughout is skipped or returned twice. A cursor
+	// not issued by AlertPage is an error wrapping ErrInvalidCursor.
+	AlertPage(ctx context.Context, f AlertFilter, cursor string, limit int) (alerts []alert.Alert, next string, err error)
+	// SetAlertState moves an alert through its lifecycle, recording who did
+	// it and when. Allowed: firing → acknowledged or resolved; acknowledged
+	// → resolved, or back to firing (a responder hands it back); resolved →
+	// firing (reopened). resolved → acknowledged is ErrStateTransition.
+	// Setting the state it already has is a no-op. An unknown id is
+	// ErrNotFound.
+	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
+	// StateChanges returns an alert's state transitions, oldest first.
+	StateChanges(ctx context.Context, id string) ([]StateChange, error)
 	// Evidence returns the raw record for an event id, or ErrNotFound.
 	Evidence(ctx context.Context, eventID string) (Evidence, error)
 
 	Outbox
 	Checkpoints
+	Conditions
+
+	// Update runs fn in one transaction: everything fn does through tx is
+	// stored together or, when fn returns an error (which Update returns)
+	// or panics, not at all. fn must use only tx, not the Store, which
+	// other writers wait for meanwhile; tx is invalid once fn returns.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Writable does a real write and returns nil, or an error that names
+	// the cause: read-only, full, corrupted, or another I/O failure.
+	// Readiness reflects it.
+	Writable(ctx context.Context) error
 
 	// Close releases the store.
 	Close() error
+}
+
+// Tx is the unit of work Update hands out: the writes of Store, and reads
+// that see them, inside one transaction.
+type Tx interface {
+	AddAlert(ctx context.Context, a alert.Alert, ev Evidence) (inserted bool, err error)
+	AddAlertNotify(ctx context.Context, a alert.Alert, ev Evidence, targets []string) (inserted bool, err error)
+	AddAlertsNotify(ctx context.Context, items []AlertWithEvidence, targets []string) (inserted []bool, err error)
+	Enqueue(ctx context.Context, alertID, status string, targets []string) error
+	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
+	Alert(ctx context.Context, id string) (alert.Alert, error)
+	SetCheckpoint(ctx context.Context, c Checkpoint) error
+	Checkpoint(ctx context.Context, source, key string) (Checkpoint, bool, error)
+	SetCondition(ctx context.Context, c Condition) error
+	ClearCondition(ctx context.Context, rule, key string) error
+	Condition(ctx context.Context, rule, key string) (Condition, bool, error)
+}
+
+// StateChange is one recorded move of an alert between lifecycle states.
+type StateChange struct {
+	AlertID  string
+	From, To string
+	By       string
+	At       time.Time
 }
 
 // Notification statuses: an alert fires; a condition alert (bg.silence) also
@@ -68,8 +146,8 @@ const (
 	StatusResolved = "resolved"
 )
 
-// Delivery is one pending notification: one alert (in one status) to one
-// target. Targets are opaque names chosen by the notifier ("group/channel").
+// Delivery is one notification: one alert (in one status) to one target.
+// Targets are opaque names chosen by the notifier ("group/channel").
 type Delivery struct {
 	ID          int64
 	AlertID     string
@@ -79,27 +157,77 @@ type Delivery struct {
 	NextAttempt time.Time
 	Created     time.Time
 	LastError   string
+	// LeaseOwner holds the delivery until LeaseUntil (see ClaimDeliveries);
+	// both are zero when no dispatcher holds it.
+	LeaseOwner string
+	LeaseUntil time.Time
+	// DeadAt and DeadReason are set once the delivery is dead-lettered.
+	DeadAt     time.Time
+	DeadReason string
+}
+
+// PruneStats counts what Prune removed.
+type PruneStats struct {
+	Deliveries int // delivered outbox rows removed
 }
 
 // Outbox makes notification durable: deliveries are written in the same
 // transaction as the alert, so an alert that was stored is delivered even if
 // the process dies before sending it (at-least-once).
 type Outbox interface {
-	// AddAlertNotify is AddAlert that also enqueues one firing delivery per
-	// target, in the same transaction, when (and only when) the alert is new.
+	// AddAlertNotify is AddAlert that also enqueues, in the same
+	// transaction, a firing delivery for every target that has none for
+	// this alert yet, also when the alert existed already (stored by a scan,
+	// or by another process that notified other targets): each (alert,
+	// target) is notified once, whoever stored the alert first. It reports
+	// whether the alert was new.
 	AddAlertNotify(ctx context.Context, a alert.Alert, ev Evidence, targets []string) (inserted bool, err error)
+	// AddAlertsNotify is AddAlertNotify for many alerts in one transaction
+	// (all or nothing); every item gets a delivery for each of targets and
+	// of its own Targets. inserted[i] reports whether items[i] was new; an
+	// alert ID repeated in items is new at most once.
+	AddAlertsNotify(ctx context.Context, items []AlertWithEvidence, targets []string) (inserted []bool, err error)
 	// Enqueue adds deliveries for an existing alert (e.g. its resolution).
-	// Enqueuing the same (alert, status, target) twice is a no-op.
+	// Enqueuing the same (alert, status, target) twice is a no-op, also
+	// after the first was delivered, dead-lettered or pruned.
 	Enqueue(ctx context.Context, alertID, status string, targets []string) error
-	// DueDeliveries returns undelivered deliveries whose NextAttempt is at or
-	// before now, oldest first.
+	// DueDeliveries returns undelivered, not dead-lettered deliveries whose
+	// NextAttempt is at or before now, oldest first, leased or not. It is
+	// a plain read; dispatchers should use ClaimDeliveries.
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
-	// CompleteDelivery marks a delivery done; it is not returned again.
+	// ClaimDeliveries returns up to limit deliveries that DueDeliveries
+	// would return and that no lease holds at now (never leased, released,
+	// or expired), oldest first, and leases them to owner until now+lease,
+	// atomically: while a lease is live no other claim returns it, in this
+	// process or another.
+	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// ReleaseDelivery gives up owner's lease on a delivery without
+	// recording an attempt (a dispatcher shutting down), so another may
+	// claim it at once. A lease held by someone else is left alone.
+	ReleaseDelivery(ctx context.Context, id int64, owner string) error
+	// CompleteDelivery marks a delivery done and releases its lease; it is
+	// not returned again.
 	CompleteDelivery(ctx context.Context, id int64, at time.Time) error
-	// RetryDelivery records a failed attempt and when to try next.
+	// RetryDelivery records a failed attempt and when to try next, and
+	// releases the lease.
 	RetryDelivery(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
-	// OutboxDepth counts undelivered deliveries.
+	// DeadLetter gives up on an undelivered delivery (its target no longer
+	// exists, or it failed past the give-up time): it is never returned by
+	// DueDeliveries or ClaimDeliveries again, does not count in
+	// OutboxDepth, and is listed by DeadLetters. Dead-lettering a
+	// delivered or dead delivery again changes nothing.
+	DeadLetter(ctx context.Context, id int64, at time.Time, reason string) error
+	// DeadLetters lists dead-lettered deliveries, most recent first.
+	DeadLetters(ctx context.Context, limit int) ([]Delivery, error)
+	// DeadLetterCount counts dead-lettered deliveries.
+	DeadLetterCount(ctx context.Context) (int, error)
+	// OutboxDepth counts undelivered deliveries that are not dead-lettered.
 	OutboxDepth(ctx context.Context) (int, error)
+	// Prune deletes deliveries delivered before before. Their (alert,
+	// status, target) keys are kept, so Enqueue and AddAlertNotify never
+	// create and send them again. Alerts, evidence, pending and
+	// dead-lettered deliveries are never pruned.
+	Prune(ctx context.Context, before time.Time) (PruneStats, error)
 }
 
 // Checkpoint is how far a source has read one input (a file), so that a
@@ -112,7 +240,7 @@ type Checkpoint struct {
 	Updated time.Time
 }
 
-// Checkpoints persists source progress.
+// Checkpoints persists source progress and liveness.
 type Checkpoints interface {
 	// Checkpoint returns the checkpoint for (source, key), or false.
 	Checkpoint(ctx context.Context, source, key string) (Checkpoint, bool, error)
@@ -120,4 +248,53 @@ type Checkpoints interface {
 	SetCheckpoint(ctx context.Context, c Checkpoint) error
 	// Checkpoints lists a source's checkpoints.
 	Checkpoints(ctx context.Context, source string) ([]Checkpoint, error)
+	// DeleteCheckpoint removes a checkpoint (its file no longer exists);
+	// removing one that does not exist is not an error.
+	DeleteCheckpoint(ctx context.Context, source, key string) error
+	// SetSourceAlive records that source read or polled successfully at
+	// at. It never moves backwards: an earlier at than the one stored is
+	// ignored. Each call is a durable write, so callers signalling on every
+	// read should record at most every few seconds.
+	SetSourceAlive(ctx context.Context, source string, at time.Time) error
+	// SourceAlive returns when source last signalled life, or false.
+	SourceAlive(ctx context.Context, source string) (time.Time, bool, error)
 }
+
+// Condition is the persisted state of a long-lived condition that a rule
+// tracks across restarts: an open bg.silence for a source, a failing Graph
+// query for bg.source, later posture drift. (Rule, Key) identifies it.
+type Condition struct {
+	Rule string // the rule that owns it, e.g. "bg.silence"
+	Key  string // what it is about within the rule, e.g. the source name
+	// AlertID is the alert raised for it, if any, so that clearing the
+	// condition can resolve that alert.
+	AlertID string
+	Since   time.Time // when the condition began
+	Updated time.Time // when it was last set
+	Data    []byte    // rule-specific state; an empty Data reads back as nil
+}
+
+// Conditions persists rule conditions.
+type Conditions interface {
+	// Condition returns the condition (rule, key), or false.
+	Condition(ctx context.Context, rule, key string) (Condition, bool, error)
+	// SetCondition creates or replaces a condition. A zero Updated means
+	// now; a zero Since keeps the Since already stored, or means now for a
+	// new condition. Rule must be set.
+	SetCondition(ctx context.Context, c Condition) error
+	// ClearCondition removes a condition; clearing one that does not exist
+	// is not an error.
+	ClearCondition(ctx context.Context, rule, key string) error
+	// Conditions lists a rule's conditions in key order, or every
+	// condition (in rule, key order) when rule is "".
+	Conditions(ctx context.Context, rule string) ([]Condition, error)
+}
+
+// Causes of a store that cannot write, for Writable and every write path:
+// errors wrap one of these (test with errors.Is) next to the backend's own
+// error, so readiness and logs can say what is wrong.
+var (
+	ErrReadOnly = errors.New("store is read-only")
+	ErrFull     = errors.New("store is full")
+	ErrCorrupt  = errors.New("store is corrupted")
+)

@@ -12,7 +12,11 @@ import (
 
 // Checkpoint implements store.Checkpoints.
 func (s *Store) Checkpoint(ctx context.Context, source, key string) (store.Checkpoint, bool, error) {
-	c, err := scanCheckpoint(s.r.QueryRowContext(ctx, `SELECT source, "key", "offset", size, updated
+	return s.checkpoint(ctx, s.r, source, key)
+}
+
+func (s *Store) checkpoint(ctx context.Context, r reader, source, key string) (store.Checkpoint, bool, error) {
+	c, err := scanCheckpoint(r.QueryRowContext(ctx, `SELECT source, "key", "offset", size, updated
 		FROM checkpoints WHERE source = ? AND "key" = ?`, source, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Checkpoint{}, false, nil
@@ -27,6 +31,10 @@ func (s *Store) Checkpoint(ctx context.Context, source, key string) (store.Check
 // offset may go down (a truncated file is read again from its start), but
 // not below zero, and Source must be set.
 func (s *Store) SetCheckpoint(ctx context.Context, c store.Checkpoint) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return s.setCheckpoint(ctx, tx, c) })
+}
+
+func (s *Store) setCheckpoint(ctx context.Context, cn conn, c store.Checkpoint) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("sqlite %s: set checkpoint %s %q: %w", s.path, c.Source, c.Key, err)
 	}
@@ -43,12 +51,24 @@ func (s *Store) SetCheckpoint(ctx context.Context, c store.Checkpoint) error {
 	if err != nil {
 		return wrap(err)
 	}
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO checkpoints (source, "key", "offset", size, updated)
+	if _, err := cn.ExecContext(ctx, `INSERT INTO checkpoints (source, "key", "offset", size, updated)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (source, "key") DO UPDATE SET
 			"offset" = excluded."offset", size = excluded.size, updated = excluded.updated`,
 		c.Source, c.Key, c.Offset, c.Size, updated); err != nil {
-		return wrap(err)
+		return wrap(describe(err))
+	}
+	return nil
+}
+
+// DeleteCheckpoint implements store.Checkpoints.
+func (s *Store) DeleteCheckpoint(ctx context.Context, source, key string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE source = ? AND "key" = ?`, source, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite %s: delete checkpoint %s %q: %w", s.path, source, key, err)
 	}
 	return nil
 }
@@ -89,4 +109,44 @@ func scanCheckpoint(sc scanner) (store.Checkpoint, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// SetSourceAlive implements store.Checkpoints. Source must be set.
+func (s *Store) SetSourceAlive(ctx context.Context, source string, at time.Time) error {
+	wrap := func(err error) error { return fmt.Errorf("sqlite %s: set source %q alive: %w", s.path, source, err) }
+	if source == "" {
+		return wrap(errors.New("empty source"))
+	}
+	when, err := encodeTime("at", at)
+	if err != nil {
+		return wrap(err)
+	}
+	// Fixed-width times compare as strings, so MAX keeps the latest.
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO source_alive (source, at) VALUES (?, ?)
+			ON CONFLICT (source) DO UPDATE SET at = MAX(at, excluded.at)`, source, when)
+		return err
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// SourceAlive implements store.Checkpoints.
+func (s *Store) SourceAlive(ctx context.Context, source string) (time.Time, bool, error) {
+	wrap := func(err error) error { return fmt.Errorf("sqlite %s: source %q alive: %w", s.path, source, err) }
+	var at string
+	err := s.r.QueryRowContext(ctx, `SELECT at FROM source_alive WHERE source = ?`, source).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, wrap(err)
+	}
+	t, err := decodeTime("at", at)
+	if err != nil {
+		return time.Time{}, false, wrap(err)
+	}
+	return t, true, nil
 }

@@ -19,8 +19,8 @@ import (
 func TestLatestSchemaVersion(t *testing.T) {
 	// Bumped deliberately with each migration, so adding one without meaning
 	// to (a stray file in migrations/) shows.
-	if v := sqlite.LatestSchemaVersion(); v != 2 {
-		t.Errorf("LatestSchemaVersion = %d, want 2", v)
+	if v := sqlite.LatestSchemaVersion(); v != 3 {
+		t.Errorf("LatestSchemaVersion = %d, want 3", v)
 	}
 }
 
@@ -54,6 +54,8 @@ func TestUpgradeFromV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := storetest.Alert("evt-old", "bg-signin", time.Date(2024, 12, 31, 23, 59, 59, 999999999, time.UTC))
+	// Version 1 knew none of these.
+	a.EventTimeUnknown, a.Unreadable, a.Labels, a.Annotations, a.State = false, nil, nil, nil, ""
 	db := rawDB(t, path)
 	// The v1 binary's statements, as it would have run them.
 	if _, err := db.Exec(`INSERT INTO evidence (event_id, category, source, raw, sha256, stored)
@@ -78,8 +80,8 @@ func TestUpgradeFromV1(t *testing.T) {
 	db.Close()
 
 	s := open(t, path)
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
-		t.Fatalf("SchemaVersion after upgrade = %d, %v; want 2", v, err)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != sqlite.LatestSchemaVersion() {
+		t.Fatalf("SchemaVersion after upgrade = %d, %v; want %d", v, err, sqlite.LatestSchemaVersion())
 	}
 	got, err := s.Alert(ctx, a.ID)
 	if err != nil {
@@ -98,17 +100,66 @@ func TestUpgradeFromV1(t *testing.T) {
 		}
 	}
 
-	// The old alert is known to the outbox: it cannot fire again, but can
-	// resolve.
-	if ins, err := s.AddAlertNotify(ctx, a, store.Evidence{}, []string{"x"}); err != nil || ins {
-		t.Errorf("AddAlertNotify of the version 1 alert = %v, %v; want false, nil", ins, err)
+	// The old alert is not new, but was never notified: a target gets it
+	// (once), and it can resolve.
+	for range 2 {
+		if ins, err := s.AddAlertNotify(ctx, a, store.Evidence{}, []string{"x"}); err != nil || ins {
+			t.Errorf("AddAlertNotify of the version 1 alert = %v, %v; want false, nil", ins, err)
+		}
 	}
 	if err := s.Enqueue(ctx, a.ID, store.StatusResolved, []string{"x"}); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := s.DueDeliveries(ctx, time.Now(), 0)
-	if err != nil || len(ds) != 1 || ds[0].AlertID != a.ID || ds[0].Status != store.StatusResolved {
-		t.Errorf("DueDeliveries = %+v, %v; want the resolution of %s", ds, err, a.ID)
+	if err != nil || len(ds) != 2 || ds[0].Status != store.StatusFiring || ds[1].Status != store.StatusResolved {
+		t.Errorf("DueDeliveries = %+v, %v; want the firing and the resolution of %s", ds, err, a.ID)
+	}
+
+}
+
+// TestUpgradeFromV2 opens a database with a version 2 outbox: pending
+// deliveries stay pending and become claimable, delivered ones stay done.
+func TestUpgradeFromV2(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bg.db")
+	if err := sqlite.CreateAtVersion(ctx, path, 2); err != nil {
+		t.Fatal(err)
+	}
+	a := storetest.Alert("evt-old", "bg-signin", time.Date(2024, 12, 31, 23, 59, 59, 999999999, time.UTC))
+	db := rawDB(t, path)
+	const ts = "2025-01-01T00:00:00.000000000Z"
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO evidence (event_id, category, source, raw, sha256, stored) VALUES (?, '', '', x'', '', ?)`, []any{a.EventID, ts}},
+		{`INSERT INTO alerts (id, rule, severity, title, account_id, account_upn, account_name, event_id, event_time,
+			category, source, detected, operation, change_type, result, app, ip_address, location, actor, correlation)
+			VALUES (?, 'r', 0, '', '', '', '', ?, ?, '', '', ?, '', '', '', '', '', '', '', '')`, []any{a.ID, a.EventID, ts, ts}},
+		{`INSERT INTO outbox (alert_id, status, target, next_attempt, created) VALUES (?, 'firing', 'pending', ?, ?)`, []any{a.ID, ts, ts}},
+		{`INSERT INTO outbox (alert_id, status, target, next_attempt, created, delivered) VALUES (?, 'firing', 'done', ?, ?, ?)`, []any{a.ID, ts, ts, ts}},
+	} {
+		if _, err := db.Exec(q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s := open(t, path)
+	if n, err := s.OutboxDepth(ctx); err != nil || n != 1 {
+		t.Errorf("OutboxDepth after upgrade = %d, %v; want 1", n, err)
+	}
+	ds, err := s.ClaimDeliveries(ctx, "me", time.Now(), time.Minute, 0)
+	if err != nil || len(ds) != 1 || ds[0].Target != "pending" || ds[0].LeaseOwner != "me" {
+		t.Errorf("ClaimDeliveries after upgrade = %+v, %v", ds, err)
+	}
+	if ins, err := s.AddAlertNotify(ctx, a, store.Evidence{}, []string{"done", "pending"}); err != nil || ins {
+		t.Errorf("AddAlertNotify = %v, %v", ins, err)
+	}
+	if n, err := s.OutboxDepth(ctx); err != nil || n != 1 {
+		t.Errorf("OutboxDepth after re-notify = %d, %v; want 1", n, err)
+	}
+	if got, err := s.Alert(ctx, a.ID); err != nil || got.State != "firing" || got.Labels != nil {
+		t.Errorf("version 2 alert after upgrade = %+v, %v", got, err)
 	}
 }
 
@@ -153,7 +204,7 @@ func TestAddAlertsTargets(t *testing.T) {
 	items[0].Targets = []string{"x", "y"}
 	items[2].Targets = []string{"x"}
 	dup := items[0]
-	dup.Targets = []string{"z"} // a repeat is not new, so z is not told
+	dup.Targets = []string{"z"} // a repeat is not new, but z has not been told
 	ins, err := s.AddAlerts(ctx, append(items, dup))
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +220,7 @@ func TestAddAlertsTargets(t *testing.T) {
 	for _, d := range ds {
 		got = append(got, d.AlertID+">"+d.Target)
 	}
-	want := []string{items[0].Alert.ID + ">x", items[0].Alert.ID + ">y", items[2].Alert.ID + ">x"}
+	want := []string{items[0].Alert.ID + ">x", items[0].Alert.ID + ">y", items[2].Alert.ID + ">x", items[0].Alert.ID + ">z"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("deliveries %v, want %v", got, want)
 	}
@@ -262,26 +313,7 @@ func TestDueUsesPendingIndex(t *testing.T) {
 		{"due", sqlite.DueSQL, []any{"2025-01-01T00:00:00.000000000Z", 100}},
 		{"depth", sqlite.DepthSQL, nil},
 	} {
-		rows, err := db.Query("EXPLAIN QUERY PLAN "+tc.q, tc.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var (
-				id, parent, unused int
-				detail             string
-			)
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := plan(t, db, tc.q, tc.args...)
 		t.Logf("%s: %s", tc.name, p)
 		if !strings.Contains(p, "outbox_pending") || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q, want outbox_pending without a sort", tc.name, p)

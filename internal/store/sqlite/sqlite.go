@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"breakglass/internal/store"
 )
 
 // busyTimeoutMS bounds how long a write waits for another process's write
@@ -27,7 +29,7 @@ type Store struct {
 	path string
 	// w has exactly one connection: SQLite allows one writer at a time, and
 	// queueing in database/sql is cheaper and fairer than queueing on
-	// SQLITE_BUSY.
+	// SQLITE_BUSY. Update holds it for the whole unit of work.
 	w *sql.DB
 	// r is a pool of query_only connections; in WAL mode they read a
 	// consistent snapshot while w writes.
@@ -41,9 +43,29 @@ type Store struct {
 	closeErr  error
 }
 
-// Open opens the store at path, creating the file and its parent directory
-// when missing, and brings its schema up to date.
+// ErrEmptyFile is wrapped by Open's error for a zero-length database file.
+var ErrEmptyFile = errors.New("database file is empty")
+
+// Open opens the store at path, and brings its schema up to date. Only when
+// no file exists at path does it create one (and its parent directory).
+//
+// Open refuses, with an error that says what to do:
+//   - a zero-length file (ErrEmptyFile): starting fresh in its place would
+//     lose every checkpoint and the record of what was notified, so inputs
+//     would be read and alerts sent again;
+//   - a file that fails SQLite's integrity check (store.ErrCorrupt);
+//   - a database it cannot write (store.ErrReadOnly, store.ErrFull);
+//   - a schema newer than this binary knows (SchemaTooNewError).
+//
+// The integrity check reads the whole file, so opening a large store takes
+// a moment.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, nil)
+}
+
+// open is Open with extra pragmas for the writer, which tests use to make
+// the database read-only to an open handle.
+func open(ctx context.Context, path string, writerPragmas []string) (*Store, error) {
 	// Open builds the URI itself, and a private in-memory database per pooled
 	// connection would lose writes between them.
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
@@ -53,12 +75,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if err := createFile(abs); err != nil {
+	if err := createFile(ctx, abs); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 
 	s := &Store{path: abs}
-	if s.w, err = sql.Open("sqlite", dsn(abs, "_txlock=immediate")); err != nil {
+	extra := []string{"_txlock=immediate"}
+	for _, p := range writerPragmas {
+		extra = append(extra, "_pragma="+url.QueryEscape(p))
+	}
+	if s.w, err = sql.Open("sqlite", dsn(abs, extra...)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	s.w.SetMaxOpenConns(1)
@@ -79,13 +105,53 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// createFile makes the parent directory and an empty database file, both
-// private to the owner: the evidence is sign-in and audit records of the
-// tenant's most privileged accounts. SQLite gives its -wal and -shm files the
-// mode of the database file, so they inherit this.
-func createFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+// createFile makes the database file if none exists, and refuses an empty
+// one. The directory and file are private to the owner: the evidence is
+// sign-in and audit records of the tenant's most privileged accounts, and
+// SQLite gives its -wal and -shm files the mode of the database file.
+//
+// A new database is initialised under a temporary name and then linked into
+// place, so the path never names an empty file: an empty file there means
+// something else emptied it, never that a breakglass is creating it.
+func createFile(ctx context.Context, path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil:
+		if fi.Mode().IsRegular() && fi.Size() == 0 {
+			return fmt.Errorf("%w: it may have been truncated, and starting a fresh database in its place "+
+				"would lose every checkpoint (inputs would be read again) and the record of what was notified "+
+				"(alerts would be sent again); restore it from a backup, or delete the file to start fresh knowingly",
+				ErrEmptyFile)
+		}
+		return nil // SQLite reports a directory or a non-database itself
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("create file: %w", err)
+	}
+	tmpPath := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpPath)
+	if err := initFile(ctx, tmpPath); err != nil {
+		return fmt.Errorf("create file: %w", err)
+	}
+	err = os.Link(tmpPath, path)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrExist):
+		return nil // created, or another process was first: open theirs
+	}
+	// No hard links on this filesystem: create exclusively and copy the
+	// header in. Another process could see the file empty only in between.
+	b, rerr := os.ReadFile(tmpPath)
+	if rerr != nil {
+		return fmt.Errorf("create file: %w", rerr)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
@@ -94,7 +160,30 @@ func createFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("create file: %w", err)
 	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("create file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("create file: %w", err)
+	}
 	return f.Close()
+}
+
+// initFile writes an SQLite header in WAL mode to the empty file at path.
+func initFile(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	return db.Close() // the last close checkpoints and removes the -wal file
 }
 
 // dsn builds a URI so any path, including one with '?' or '#', names the
@@ -118,10 +207,20 @@ func dsn(path string, extra ...string) string {
 	return u.String()
 }
 
+// maxIntegrityErrors bounds what quick_check reports: the first few
+// problems say enough, and a badly damaged file can have millions.
+const maxIntegrityErrors = 10
+
+// maxIntegrityText bounds the integrity problems quoted in Open's error.
+const maxIntegrityText = 600
+
 func (s *Store) init(ctx context.Context) error {
-	// The first connection creates the file's header and switches it to WAL;
-	// a file that is not SQLite fails here.
+	// The first connection reads the header; a file that is not SQLite
+	// fails here.
 	if err := s.w.PingContext(ctx); err != nil {
+		return describe(err)
+	}
+	if err := s.integrity(ctx); err != nil {
 		return err
 	}
 	// journal_mode quietly stays put where WAL is impossible (some network
@@ -129,13 +228,13 @@ func (s *Store) init(ctx context.Context) error {
 	// assumes WAL, so refuse rather than run on different guarantees.
 	var mode string
 	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("read journal mode: %w", err)
+		return fmt.Errorf("read journal mode: %w", describe(err))
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, want wal (is the file on a filesystem without shared memory?)", mode)
 	}
 	if err := migrate(ctx, s.w); err != nil {
-		return err
+		return describe(err)
 	}
 	var err error
 	if s.insEvidence, err = s.w.PrepareContext(ctx, insertEvidenceSQL); err != nil {
@@ -149,6 +248,41 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	if err := s.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("open reader: %w", err)
+	}
+	// A store that cannot take an alert must not start as if it could.
+	if err := s.heartbeat(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// integrity runs PRAGMA quick_check, which checks the structure of every
+// page (not index contents against tables, which integrity_check adds at
+// several times the cost).
+func (s *Store) integrity(ctx context.Context) error {
+	rows, err := s.w.QueryContext(ctx, fmt.Sprintf("PRAGMA quick_check(%d)", maxIntegrityErrors))
+	if err != nil {
+		return fmt.Errorf("integrity check: %w", describe(err))
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return fmt.Errorf("integrity check: %w", describe(err))
+		}
+		if p != "ok" {
+			problems = append(problems, p)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("integrity check: %w", describe(err))
+	}
+	if len(problems) > 0 {
+		// One row may hold many lines; the first few say enough.
+		found := strings.Join(strings.Fields(strings.Join(problems, " ")), " ")
+		return &causeError{store.ErrCorrupt, corruptHint,
+			fmt.Errorf("integrity check found: %s", truncateUTF8(found, maxIntegrityText))}
 	}
 	return nil
 }

@@ -1,9 +1,10 @@
 // Package storetest is the conformance suite for store.Store: every
 // implementation runs it from its own tests, so the SQLite store used today
 // and the PostgreSQL store planned for later cannot drift apart in what
-// callers may rely on (dedupe, evidence kept byte for byte, ordering,
-// durability across reopen, concurrency, the notification outbox and source
-// checkpoints).
+// callers may rely on (dedupe, evidence kept byte for byte, ordering and
+// pagination, durability across reopen, concurrency, the notification outbox
+// with its leases, dead letters and retention, source checkpoints and
+// liveness, rule conditions, alert state and the unit of work).
 package storetest
 
 import (
@@ -67,13 +68,33 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		s.twoHandles(t)
 	})
 	t.Run("DoubleClose", s.doubleClose)
-	t.Run("OutboxWithNewAlertsOnly", s.outboxWithNewAlertsOnly)
+	t.Run("NotifyOncePerTarget", s.notifyOncePerTarget)
 	t.Run("DueOrderAndLimit", s.dueOrderAndLimit)
 	t.Run("CompleteAndRetry", s.completeAndRetry)
 	t.Run("Enqueue", s.enqueue)
 	t.Run("OutboxPersistence", s.outboxPersistence)
 	t.Run("Checkpoints", s.checkpoints)
 	t.Run("ConcurrentNotify", s.concurrentNotify)
+	t.Run("NotifyAfterScan", s.notifyAfterScan)
+	t.Run("Update", s.update)
+	t.Run("ClaimLeases", s.claimLeases)
+	t.Run("ClaimConcurrent", func(t *testing.T) { s.claimConcurrent(t, 1) })
+	t.Run("ClaimConcurrentTwoHandles", func(t *testing.T) {
+		if !cfg.multiHandle {
+			t.Skip("implementation opted out with WithoutMultipleHandles")
+		}
+		s.claimConcurrent(t, 2)
+	})
+	t.Run("DeadLetters", s.deadLetters)
+	t.Run("PruneKeepsDedupe", s.pruneKeepsDedupe)
+	t.Run("DeleteCheckpoint", s.deleteCheckpoint)
+	t.Run("Conditions", s.conditions)
+	t.Run("SourceAlive", s.sourceAlive)
+	t.Run("AlertState", s.alertState)
+	t.Run("LabelFilters", s.labelFilters)
+	t.Run("AlertPage", s.alertPage)
+	t.Run("AlertPageInserts", s.alertPageInserts)
+	t.Run("Writable", s.writable)
 }
 
 type suite struct {
@@ -125,6 +146,15 @@ func Alert(event, rule string, eventTime time.Time) alert.Alert {
 		Location:    "NL " + tag,
 		Actor:       "actor " + tag,
 		Correlation: "corr " + tag,
+
+		EventTimeUnknown: true,
+		Unreadable:       []string{"createdDateTime: unparsable " + tag, "userId: number, want string"},
+		Labels: map[string]string{
+			alert.LabelRule: rule, alert.LabelAccount: "bg-" + event + "@contoso.example",
+			alert.LabelTenant: "tenant " + tag, "quote\"key": "a\x00b",
+		},
+		Annotations: map[string]string{"summary": "summary " + tag, "runbook": "https://runbooks.example/" + tag},
+		State:       alert.StateFiring,
 	}
 }
 
@@ -156,8 +186,12 @@ func all(t *testing.T, st store.Store, f store.AlertFilter) []alert.Alert {
 }
 
 // EqualAlerts reports how got differs from want, or "" if they are equal.
-// Times must be equal instants and come back in UTC.
+// Times must be equal instants and come back in UTC. A State of "" in want
+// means alert.StateFiring, as the store reads it back.
 func EqualAlerts(got, want alert.Alert) string {
+	if want.State == "" {
+		want.State = alert.StateFiring
+	}
 	var diffs []string
 	for _, tf := range []struct {
 		name      string
@@ -215,6 +249,35 @@ func (s suite) insertThenGet(t *testing.T) {
 	}
 	if d := EqualAlerts(got, sparse); d != "" {
 		t.Errorf("sparse round trip: %s", d)
+	}
+	if got.Labels != nil || got.Annotations != nil || got.Unreadable != nil || got.State != alert.StateFiring {
+		t.Errorf("sparse alert read back with labels %#v, annotations %#v, unreadable %#v, state %q; want nil, nil, nil, firing",
+			got.Labels, got.Annotations, got.Unreadable, got.State)
+	}
+
+	// Empty is not nil: a decoder that found no unreadable field says so
+	// with an empty list, and that must survive too.
+	empty := Alert("evt-3", "r", base)
+	empty.Labels, empty.Annotations, empty.Unreadable = map[string]string{}, map[string]string{}, []string{}
+	empty.EventTimeUnknown = false
+	add(t, st, empty, nil)
+	got, err = st.Alert(ctx, empty.ID)
+	if err != nil {
+		t.Fatalf("Alert(empty): %v", err)
+	}
+	if d := EqualAlerts(got, empty); d != "" {
+		t.Errorf("empty round trip: %s", d)
+	}
+	if got.Labels == nil || got.Annotations == nil || got.Unreadable == nil {
+		t.Errorf("empty maps and slice read back as nil: %#v %#v %#v", got.Labels, got.Annotations, got.Unreadable)
+	}
+
+	// A state other than firing is kept as given.
+	acked := Alert("evt-4", "r", base)
+	acked.State = alert.StateAcknowledged
+	add(t, st, acked, nil)
+	if got, err := st.Alert(ctx, acked.ID); err != nil || got.State != alert.StateAcknowledged {
+		t.Errorf("Alert(acknowledged) state = %q, %v", got.State, err)
 	}
 }
 
