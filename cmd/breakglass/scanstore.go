@@ -11,7 +11,6 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/scan"
 	"breakglass/internal/store"
-	"breakglass/internal/store/sqlite"
 	"breakglass/internal/watch"
 )
 
@@ -22,10 +21,11 @@ const (
 	scanFlushEvery = 500 * time.Millisecond
 )
 
-// batchStore is the store's batch write. TODO(merge): AddAlertsNotify of
-// spine-store, which also queues deliveries for alerts that exist already.
+// batchStore is the store's batch write: one transaction per batch, and a
+// delivery for every target that has none yet, also for alerts that exist
+// already.
 type batchStore interface {
-	AddAlerts(ctx context.Context, items []sqlite.AlertWithEvidence) ([]bool, error)
+	AddAlertsNotify(ctx context.Context, items []store.AlertWithEvidence, targets []string) ([]bool, error)
 }
 
 // alertSink dedupes findings within the run, stores them in batches and
@@ -108,12 +108,12 @@ func (s *alertSink) flushLocked() error {
 			inserted[i] = true
 		}
 	} else {
-		items := make([]sqlite.AlertWithEvidence, len(batch))
+		items := make([]store.AlertWithEvidence, len(batch))
 		for i, fd := range batch {
-			items[i] = sqlite.AlertWithEvidence{Alert: fd.Alert, Targets: s.targets,
+			items[i] = store.AlertWithEvidence{Alert: fd.Alert,
 				Evidence: store.Evidence{EventID: fd.Alert.EventID, Category: fd.Alert.Category, Source: fd.Alert.Source, Raw: fd.Raw}}
 		}
-		ins, err := s.st.AddAlerts(s.ctx, items)
+		ins, err := s.st.AddAlertsNotify(s.ctx, items, s.targets)
 		if err != nil {
 			s.err = fmt.Errorf("storing alerts: %w", err)
 			return s.err

@@ -3,20 +3,13 @@ package watch
 import (
 	"context"
 	"sync"
-	"time"
+
+	"breakglass/internal/store"
 )
 
 // Condition is one open condition (a source silent, a source failing), kept
 // in the store so that a restart neither loses it nor raises it again.
-// TODO(merge): make this an alias of store.Condition once spine-store lands.
-type Condition struct {
-	Rule    string
-	Key     string
-	AlertID string
-	Since   time.Time
-	Updated time.Time
-	Data    []byte
-}
+type Condition = store.Condition
 
 // Conditions is the store's condition table, as the pipeline uses it.
 type Conditions interface {
