@@ -27,15 +27,14 @@ const (
 	SourceTypeHTTP    = "http"
 	ChannelConsole    = "console"
 	ChannelWebhook    = "webhook"
-	DefaultWebhookTTL = notify.DefaultTimeout
+	DefaultWebhookTTL = notify.DefaultWebhookTimeout
 	// DefaultRetention is how long delivered notifications and checkpoints
 	// of files that no longer exist are kept (store.retention). Alerts and
 	// evidence are never pruned.
 	DefaultRetention = 7 * 24 * time.Hour
 	// DefaultGiveUpAfter is how long a delivery is retried before it is
 	// dead-lettered (notify.give_up_after).
-	// TODO(merge): take notify.DefaultGiveUpAfter once spine-notify lands.
-	DefaultGiveUpAfter = 24 * time.Hour
+	DefaultGiveUpAfter = notify.DefaultGiveUpAfter
 	// DefaultGroup is the action group used when notify.groups is empty:
 	// alerts nobody sees are no alerts, so they go to the console.
 	DefaultGroup = "default"

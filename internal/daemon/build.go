@@ -19,7 +19,7 @@ import (
 // configured webhook timeout is what bounds a send.
 func buildNotifiers(cfg *config.Config, stdout io.Writer) (map[string]notify.Notifier, time.Duration, error) {
 	notifiers := map[string]notify.Notifier{}
-	longest := notify.DefaultTimeout
+	longest := notify.DefaultWebhookTimeout
 	for _, g := range cfg.Notify.Groups {
 		for i, ch := range g.Channels {
 			target := g.Target(i)

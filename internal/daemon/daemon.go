@@ -156,9 +156,10 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	})
 	d.metrics.SetTargets(d.targets)
 	notify.UserAgent = "breakglass/" + version.Version
+	watch.RegisterGauge(reg, "breakglass_dead_letters", "Deliveries given up (target gone, or failing past notify.give_up_after); each raised bg.notify.", d.st.DeadLetterCount)
 	d.disp = notify.NewDispatcher(d.st, notifiers, notify.Options{
 		Logger: d.log, Observe: d.metrics.Notified, SendTimeout: sendTimeout, Now: o.Now,
-		// TODO(merge): GiveUpAfter: cfg.Notify.GiveUpAfter once spine-notify lands.
+		GiveUpAfter: cfg.Notify.GiveUpAfter,
 	})
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(cfg.Accounts), Store: d.st, Conditions: conditionsOf(d.st),

@@ -88,8 +88,8 @@ notify:
 	if got := ns["g/webhook"].(*notify.Webhook).Timeout; got != 45*time.Second {
 		t.Errorf("webhook timeout %s, want 45s", got)
 	}
-	if got := ns["g/webhook-2"].(*notify.Webhook).Timeout; got != notify.DefaultTimeout {
-		t.Errorf("default webhook timeout %s, want %s", got, notify.DefaultTimeout)
+	if got := ns["g/webhook-2"].(*notify.Webhook).Timeout; got != notify.DefaultWebhookTimeout {
+		t.Errorf("default webhook timeout %s, want %s", got, notify.DefaultWebhookTimeout)
 	}
 	if send <= 45*time.Second {
 		t.Errorf("SendTimeout %s does not exceed the longest channel timeout", send)

@@ -2,11 +2,14 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
+	mrand "math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,13 +18,26 @@ import (
 	"breakglass/internal/store"
 )
 
-// Outbox is what the Dispatcher needs from the store: store.Outbox's
-// delivery half plus store.Store.Alert.
+// Outbox is what the Dispatcher needs from the store: claiming deliveries
+// under a lease, recording their outcome, loading the alert they carry, and
+// storing the bg.notify alert that reports a dead letter.
 type Outbox interface {
-	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error)
+	// ClaimDeliveries returns due, undelivered, not dead-lettered
+	// deliveries whose lease is free or expired, oldest first, and leases
+	// them to owner until now+lease, atomically.
+	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Delivery, error)
+	// ReleaseDelivery gives owner's lease back without recording an
+	// attempt (shutting down), so the delivery can be claimed at once.
+	ReleaseDelivery(ctx context.Context, id int64, owner string) error
+	// CompleteDelivery and RetryDelivery record an outcome and release the
+	// lease.
 	CompleteDelivery(ctx context.Context, id int64, at time.Time) error
 	RetryDelivery(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
+	// DeadLetter takes a delivery out of the queue for good, keeping it
+	// visible with the reason.
+	DeadLetter(ctx context.Context, id int64, at time.Time, reason string) error
 	Alert(ctx context.Context, id string) (alert.Alert, error)
+	AddAlertNotify(ctx context.Context, a alert.Alert, ev store.Evidence, targets []string) (bool, error)
 }
 
 // Observe results.
@@ -29,57 +45,106 @@ const (
 	ResultSuccess   = "success"
 	ResultRetry     = "retry"
 	ResultPermanent = "permanent"
+	// ResultDeadLetter: the delivery was given up (its target is gone, or
+	// it kept failing past GiveUpAfter) and a bg.notify alert raised.
+	ResultDeadLetter = "dead_letter"
 )
 
-// Options configure a Dispatcher. Zero values take the defaults.
+// Defaults of Options. The config package owns the user-facing defaults and
+// takes these, so that the daemon and a Dispatcher built without a config
+// agree.
+const (
+	DefaultPoll          = time.Second
+	DefaultMinBackoff    = time.Second
+	DefaultMaxBackoff    = 5 * time.Minute
+	DefaultGiveUpAfter   = 24 * time.Hour
+	DefaultPerTarget     = 2
+	DefaultSendTimeout   = 30 * time.Second
+	DefaultShutdownGrace = 5 * time.Second
+	DefaultLeaseMargin   = 30 * time.Second
+)
+
+// Options configure a Dispatcher. Zero values take the defaults above.
 type Options struct {
 	// Poll is how often the outbox is checked without a Wake; it bounds
 	// the latency of retries and of deliveries enqueued by another process.
-	// Default 1s.
 	Poll time.Duration
 	// MinBackoff and MaxBackoff bound the delay between attempts; see
-	// Dispatcher. Defaults 1s and 5m.
+	// Dispatcher.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
-	// Concurrency caps sends in flight (default 8); one target never has
-	// more than 2, so a slow receiver cannot starve the others.
-	Concurrency int
-	// SendTimeout bounds one Notify call in case a channel does not bound
-	// its own (Webhook does); default 30s.
+	// GiveUpAfter is how long after a delivery was queued (its Created)
+	// a failing delivery is dead-lettered instead of retried.
+	GiveUpAfter time.Duration
+	// PerTarget caps the sends in flight to one target. Every target has
+	// its own queue and workers, so a target that hangs holds only its own.
+	PerTarget int
+	// SendTimeout bounds one Notify call to a channel that does not bound
+	// its own. A channel that does (Bounded: Webhook) gets its own timeout
+	// plus a margin instead, so SendTimeout never cuts it short.
 	SendTimeout time.Duration
+	// LeaseMargin is added to the longest send timeout to form the lease
+	// taken on claimed deliveries: time for queueing and for recording the
+	// outcome. A delivery whose lease has too little left for a send is
+	// not sent; it is claimed again.
+	LeaseMargin time.Duration
 	// ShutdownGrace is how long Run lets in-flight sends finish after its
-	// context ends (default 5s). Sends still running then are cancelled and
-	// their deliveries stay due, to be sent again on the next start.
+	// context ends. Sends still running then are cancelled and their
+	// deliveries stay due, to be sent again on the next start.
 	ShutdownGrace time.Duration
-	// Now is the clock for due times and timestamps (default time.Now).
+	// Owner names this dispatcher in leases; default a random id, unique
+	// per Dispatcher.
+	Owner string
+	// Now is the clock for due times, leases and timestamps (default
+	// time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger // default slog.Default()
 	// Observe, if set, is called after every send attempt with the target,
 	// ResultSuccess, ResultRetry or ResultPermanent, and how long Notify
-	// took; it is called concurrently. A delivery for a target that is not
-	// configured counts as ResultPermanent with zero duration.
+	// took, and once per dead letter with ResultDeadLetter and zero; it is
+	// called concurrently.
 	Observe func(target, result string, d time.Duration)
 }
 
+// Bounded is implemented by channels that bound each send themselves
+// (Webhook: its Timeout). The dispatcher gives such a send that long plus a
+// margin instead of Options.SendTimeout.
+type Bounded interface {
+	SendTimeout() time.Duration
+}
+
 const (
-	maxPerTarget = 2
-	batchSize    = 64
-	// maxBatch bounds how far a fetch grows when a full batch holds nothing
-	// it may start (every row belongs to a busy target), so deliveries for
-	// other targets further down the queue are still reached.
+	batchSize = 64
+	// maxBatch bounds how far one claim grows while full batches keep
+	// coming.
 	maxBatch = 4096
+	// maxQueue bounds the deliveries held in memory per target. Claimed
+	// rows beyond it stay leased and come back when the lease expires, so
+	// a hung target with a huge backlog costs bounded memory and never
+	// keeps the claim from reaching other targets' rows.
+	maxQueue = 256
+	// sendMargin is added to a Bounded channel's own timeout.
+	sendMargin = 2 * time.Second
 	// storeTimeout bounds bookkeeping writes, which run even while shutting
 	// down: recording the outcome of a send must not be cut short.
 	storeTimeout = 10 * time.Second
+	// maxStoreBackoff caps the wait between claims while the store fails.
+	maxStoreBackoff = 30 * time.Second
 	// abandonAfter is how long Run waits, after cancelling sends at the end
 	// of ShutdownGrace, for them to record their outcome before returning.
 	abandonAfter = time.Second
 	maxLastError = 1024
 )
 
-// Dispatcher drains the outbox: it sends due deliveries to their targets'
-// Notifiers and records each outcome in the store, so an alert is never lost
-// and is delivered at least once.
+// Dispatcher drains the outbox: it claims due deliveries under a lease,
+// sends them to their targets' Notifiers and records each outcome in the
+// store, so an alert is never lost and is delivered at least once, and two
+// dispatchers on one store never send one delivery at the same time.
+//
+// Targets are looked up by name (store.Delivery.Target) when a delivery is
+// sent, not when it was queued, and SetTargets replaces them at runtime.
+// Every target has its own queue and at most PerTarget sends in flight, so
+// one slow or dead target never delays another.
 //
 // After the n-th consecutive failure of a delivery the next attempt is
 // scheduled after
@@ -92,51 +157,92 @@ const (
 // a receiver that is already failing, while equal jitter keeps at least half
 // the exponential delay and still spreads out retries of many deliveries
 // that failed together. A receiver's Retry-After (see RetryAfter) replaces
-// the computed delay, capped at MaxBackoff.
+// the computed delay, capped at MaxBackoff. A Permanent error or an alert
+// missing from the store is retried after MaxBackoff.
 //
-// Nothing is ever dropped: a Permanent error, a target missing from the
-// configuration or an alert missing from the store is logged at error level
-// and retried after MaxBackoff, every time, until someone fixes the cause.
+// Nothing is retried forever in silence: a delivery whose target is no
+// longer configured, or that still fails GiveUpAfter after it was queued,
+// is dead-lettered (store.DeadLetter, Observe ResultDeadLetter) and a
+// bg.notify alert saying which alert could not reach which target, and why,
+// is raised to every other target. A bg.notify alert that is itself
+// undeliverable is dead-lettered without raising another.
 type Dispatcher struct {
 	ob      Outbox
-	targets map[string]Notifier
 	o       Options
 	log     *slog.Logger
+	limit   *logLimiter
 	wake    chan struct{}
 	running atomic.Bool
 
-	mu        sync.Mutex
-	wg        sync.WaitGroup
-	seq       uint64              // fetches started
-	inflight  map[int64]struct{}  // deliveries being sent
-	perTarget map[string]int      // sends in flight per target
-	total     int                 // sends in flight
-	finished  map[int64]uint64    // delivery → seq when its send finished
-	delivered map[int64]time.Time // sent, but CompleteDelivery failed
-	notBefore map[int64]time.Time // failed, but RetryDelivery failed
+	mu         sync.Mutex
+	wg         sync.WaitGroup
+	sendCtx    context.Context
+	stopping   bool
+	targets    map[string]Notifier
+	queues     map[string]*queue
+	held       map[int64]*item     // queued or in flight, by delivery id
+	delivered  map[int64]time.Time // sent, but CompleteDelivery failed
+	notBefore  map[int64]time.Time // failed, but RetryDelivery failed
+	unrecorded map[int64]retryArgs // the RetryDelivery that failed
+}
+
+// retryArgs is a RetryDelivery call to make again.
+type retryArgs struct {
+	del      store.Delivery
+	attempts int
+	next     time.Time
+	lastErr  string
+}
+
+// queue is one target's deliveries waiting to be sent.
+type queue struct {
+	items   []*item
+	workers int
+}
+
+// item is one claimed delivery held by this dispatcher.
+type item struct {
+	del        store.Delivery
+	leaseUntil time.Time
+	inFlight   bool
+	// reclaimed: claimed again while in flight (its outcome was recorded,
+	// releasing the lease, before this dispatcher let go of it). The lease
+	// is given back once the send is over, so it is not stranded.
+	reclaimed bool
 }
 
 // NewDispatcher returns a dispatcher sending deliveries to targets, keyed by
 // store.Delivery.Target.
 func NewDispatcher(ob Outbox, targets map[string]Notifier, o Options) *Dispatcher {
 	if o.Poll <= 0 {
-		o.Poll = time.Second
+		o.Poll = DefaultPoll
 	}
 	if o.MinBackoff <= 0 {
-		o.MinBackoff = time.Second
+		o.MinBackoff = DefaultMinBackoff
 	}
 	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 5 * time.Minute
+		o.MaxBackoff = DefaultMaxBackoff
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
-	if o.Concurrency <= 0 {
-		o.Concurrency = 8
+	if o.GiveUpAfter <= 0 {
+		o.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if o.PerTarget <= 0 {
+		o.PerTarget = DefaultPerTarget
 	}
 	if o.SendTimeout <= 0 {
-		o.SendTimeout = 30 * time.Second
+		o.SendTimeout = DefaultSendTimeout
+	}
+	if o.LeaseMargin <= 0 {
+		o.LeaseMargin = DefaultLeaseMargin
 	}
 	if o.ShutdownGrace <= 0 {
-		o.ShutdownGrace = 5 * time.Second
+		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if o.Owner == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		o.Owner = "dispatcher-" + hex.EncodeToString(b[:])
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -148,20 +254,35 @@ func NewDispatcher(ob Outbox, targets map[string]Notifier, o Options) *Dispatche
 		o.Observe = func(string, string, time.Duration) {}
 	}
 	return &Dispatcher{
-		ob:        ob,
-		targets:   maps.Clone(targets),
-		o:         o,
-		log:       o.Logger,
-		wake:      make(chan struct{}, 1),
-		inflight:  map[int64]struct{}{},
-		perTarget: map[string]int{},
-		finished:  map[int64]uint64{},
-		delivered: map[int64]time.Time{},
-		notBefore: map[int64]time.Time{},
+		ob:         ob,
+		o:          o,
+		log:        o.Logger,
+		limit:      newLogLimiter(o.Logger, time.Minute),
+		wake:       make(chan struct{}, 1),
+		sendCtx:    context.Background(),
+		targets:    maps.Clone(targets),
+		queues:     map[string]*queue{},
+		held:       map[int64]*item{},
+		delivered:  map[int64]time.Time{},
+		notBefore:  map[int64]time.Time{},
+		unrecorded: map[int64]retryArgs{},
 	}
 }
 
-// Wake tells Run that deliveries are waiting, so it fetches now instead of
+// SetTargets replaces the targets, for example after a configuration
+// reload: deliveries already queued go where the new set says when they are
+// sent, and those whose target is gone are dead-lettered.
+func (d *Dispatcher) SetTargets(targets map[string]Notifier) {
+	d.mu.Lock()
+	d.targets = maps.Clone(targets)
+	d.mu.Unlock()
+	d.Wake()
+}
+
+// Owner is the id this dispatcher claims leases under.
+func (d *Dispatcher) Owner() string { return d.o.Owner }
+
+// Wake tells Run that deliveries are waiting, so it claims now instead of
 // at the next Poll: this is what makes delivery take milliseconds rather
 // than up to Poll. It never blocks; wakes while Run is busy coalesce.
 func (d *Dispatcher) Wake() {
@@ -182,28 +303,61 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// Sends outlive ctx by up to ShutdownGrace, so they get their own.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
+	d.mu.Lock()
+	d.sendCtx = sendCtx
+	d.stopping = false
+	d.mu.Unlock()
 
 	timer := time.NewTimer(d.o.Poll)
 	defer timer.Stop()
 	limit := batchSize
+	failures := 0
+	var (
+		recordFailures int
+		recordNext     time.Time
+	)
 	for ctx.Err() == nil {
-		p := d.pass(ctx, sendCtx, limit)
-		again := false
-		switch {
-		case p.err != nil, p.saturated:
-			// Wait: for the store to recover, or for a send to finish
-			// (each finished send wakes us).
-		case p.fetched < limit:
-			limit = batchSize
-		case p.progress:
-			again = true // a full batch: more are probably due
-		case limit < maxBatch:
-			limit *= 2
-			again = true
+		// Outcomes the store failed to record are recorded again, backing
+		// off on their own: the rows stay leased to us meanwhile, so
+		// nobody resends them, and new deliveries are still claimed.
+		if !time.Now().Before(recordNext) {
+			if err := d.recordPending(ctx); err != nil && ctx.Err() == nil {
+				recordFailures++
+				wait := d.storeBackoff(recordFailures)
+				recordNext = time.Now().Add(wait)
+				d.limit.log(slog.LevelError, "notify: recording outcomes failed; backing off", "record",
+					"error", err, "consecutive_failures", recordFailures, "next_in", wait)
+			} else {
+				recordFailures = 0
+			}
 		}
-		if again {
+		n, err := d.claim(ctx, limit)
+		d.limit.flush()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			// The store is failing: back off, and let no Wake cut the
+			// wait short, or every stored alert would trigger a claim.
+			failures++
+			wait := d.storeBackoff(failures)
+			d.limit.log(slog.LevelError, "notify: claiming deliveries failed; backing off", "claim",
+				"error", err, "consecutive_failures", failures, "next_in", wait)
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+			case <-timer.C:
+			}
 			continue
 		}
+		failures = 0
+		if n == limit {
+			// A full batch: more are probably due. Claimed rows are
+			// leased, so the next claim reaches the rows behind them.
+			limit = min(2*limit, maxBatch)
+			continue
+		}
+		limit = batchSize
 		timer.Reset(d.o.Poll)
 		select {
 		case <-ctx.Done():
@@ -212,10 +366,371 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 	}
 	d.shutdown(cancelSends)
+	d.limit.flushAll()
 	return nil
 }
 
+// recordPending records again the outcomes the store failed to record:
+// deliveries sent (CompleteDelivery) and attempts failed (RetryDelivery).
+func (d *Dispatcher) recordPending(ctx context.Context) error {
+	d.mu.Lock()
+	delivered := maps.Clone(d.delivered)
+	unrecorded := maps.Clone(d.unrecorded)
+	d.mu.Unlock()
+	for id, at := range delivered {
+		err := d.record(ctx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, id, at) })
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("recording delivery %d: %w", id, err)
+		}
+		d.mu.Lock()
+		delete(d.delivered, id)
+		d.mu.Unlock()
+	}
+	for id, r := range unrecorded {
+		err := d.record(ctx, func(ctx context.Context) error {
+			return d.ob.RetryDelivery(ctx, id, r.attempts, r.next, r.lastErr)
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("recording failed attempt of delivery %d: %w", id, err)
+		}
+		d.mu.Lock()
+		delete(d.unrecorded, id)
+		delete(d.notBefore, id)
+		d.mu.Unlock()
+	}
+	return nil
+}
+
+// storeBackoff is the wait after the n-th consecutive failed claim: Poll
+// doubling, capped.
+func (d *Dispatcher) storeBackoff(n int) time.Duration {
+	w := d.o.Poll
+	for i := 1; i < n && w < maxStoreBackoff; i++ {
+		w *= 2
+	}
+	return min(w, max(maxStoreBackoff, d.o.Poll))
+}
+
+// sendTimeout is how long one send to n may take.
+func (d *Dispatcher) sendTimeout(n Notifier) time.Duration {
+	if b, ok := n.(Bounded); ok {
+		if t := b.SendTimeout(); t > 0 {
+			return t + sendMargin
+		}
+	}
+	return d.o.SendTimeout
+}
+
+// lease is the lease taken on claimed rows: the longest send any current
+// target may need, plus the margin. Call with d.mu held.
+func (d *Dispatcher) leaseLocked() time.Duration {
+	l := d.o.SendTimeout
+	for _, n := range d.targets {
+		l = max(l, d.sendTimeout(n))
+	}
+	return l + d.o.LeaseMargin
+}
+
+// claim leases one batch and queues each row on its target's queue. It
+// reports how many rows the store returned.
+func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
+	d.mu.Lock()
+	lease := d.leaseLocked()
+	d.mu.Unlock()
+	now := d.o.Now()
+	dels, err := d.ob.ClaimDeliveries(ctx, d.o.Owner, now, lease, limit)
+	if err != nil {
+		return 0, err
+	}
+	until := now.Add(lease)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, nb := range d.notBefore {
+		if !now.Before(nb.Add(lease)) {
+			delete(d.notBefore, id) // long past; the row was re-read since
+		}
+	}
+	for _, del := range dels {
+		lu := until
+		if !del.LeaseUntil.IsZero() && del.LeaseUntil.Before(lu) {
+			lu = del.LeaseUntil
+		}
+		if it, ok := d.held[del.ID]; ok {
+			// Claimed again after its lease expired while it waited:
+			// the new lease is ours, keep its place in the queue.
+			if it.inFlight {
+				it.reclaimed = true
+			} else {
+				it.del, it.leaseUntil = del, lu
+			}
+			continue
+		}
+		if nb, ok := d.notBefore[del.ID]; ok {
+			if now.Before(nb) {
+				// Failed, the store could not record it: do not resend
+				// before the retry time even though the row says due.
+				continue
+			}
+			delete(d.notBefore, del.ID)
+		}
+		q := d.queues[del.Target]
+		if q == nil {
+			q = &queue{}
+			d.queues[del.Target] = q
+		}
+		if len(q.items) >= maxQueue {
+			continue // stays leased; back after the lease
+		}
+		it := &item{del: del, leaseUntil: lu}
+		d.held[del.ID] = it
+		q.items = append(q.items, it)
+		if q.workers < d.o.PerTarget && !d.stopping {
+			q.workers++
+			target := del.Target
+			d.wg.Go(func() { d.work(target) })
+		}
+	}
+	return len(dels), nil
+}
+
+// work sends one target's queue until it is empty.
+func (d *Dispatcher) work(target string) {
+	for {
+		d.mu.Lock()
+		q := d.queues[target]
+		if d.stopping || len(q.items) == 0 {
+			q.workers--
+			if q.workers == 0 && len(q.items) == 0 {
+				delete(d.queues, target)
+			}
+			d.mu.Unlock()
+			return
+		}
+		it := q.items[0]
+		q.items[0] = nil
+		q.items = q.items[1:]
+		it.inFlight = true
+		n, ok := d.targets[target]
+		sendCtx := d.sendCtx
+		d.mu.Unlock()
+
+		d.process(sendCtx, it, n, ok)
+
+		d.mu.Lock()
+		delete(d.held, it.del.ID)
+		reclaimed := it.reclaimed
+		d.mu.Unlock()
+		if reclaimed {
+			d.release(context.WithoutCancel(sendCtx), it.del)
+			d.Wake()
+		}
+	}
+}
+
+// process settles one claimed delivery: records an earlier send the store
+// missed, dead-letters it when its target is gone, or sends it.
+func (d *Dispatcher) process(sendCtx context.Context, it *item, n Notifier, ok bool) {
+	del := it.del
+	// Recording the outcome must survive the cancellation of sends.
+	recCtx := context.WithoutCancel(sendCtx)
+	d.mu.Lock()
+	at, wasDelivered := d.delivered[del.ID]
+	d.mu.Unlock()
+	if wasDelivered {
+		// Sent already; only the record is missing. Do not send it again.
+		if err := d.record(recCtx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, del.ID, at) }); err != nil {
+			d.limit.log(slog.LevelError, "notify: recording a delivery failed again", "complete", append(d.attrs(del, del.Attempts), "error", err)...)
+			return
+		}
+		d.mu.Lock()
+		delete(d.delivered, del.ID)
+		d.mu.Unlock()
+		return
+	}
+	if !ok {
+		d.deadLetter(recCtx, del, nil, fmt.Sprintf("target %q is no longer configured", del.Target))
+		return
+	}
+	timeout := d.sendTimeout(n)
+	if !d.leaseAllows(it, timeout) {
+		return
+	}
+	d.send(sendCtx, it, n, timeout)
+}
+
+// leaseAllows reports whether it's lease leaves room for a send of timeout
+// plus half the margin to record the outcome. Otherwise the lease could run
+// out mid-send and another dispatcher send it too: the delivery is left
+// alone, to be claimed again once the lease expires.
+func (d *Dispatcher) leaseAllows(it *item, timeout time.Duration) bool {
+	if !d.o.Now().Add(timeout + d.o.LeaseMargin/2).After(it.leaseUntil) {
+		return true
+	}
+	d.log.Debug("notify: lease too short for a send; left to be claimed again", d.attrs(it.del, it.del.Attempts+1)...)
+	return false
+}
+
+// send delivers one delivery and records the outcome.
+func (d *Dispatcher) send(sendCtx context.Context, it *item, n Notifier, timeout time.Duration) {
+	del := it.del
+	recCtx := context.WithoutCancel(sendCtx)
+	attempt := del.Attempts + 1
+
+	a, err := d.ob.Alert(sendCtx, del.AlertID)
+	if err != nil {
+		if sendCtx.Err() != nil {
+			d.release(recCtx, del) // shutting down; the delivery stays due
+			return
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			next := d.o.Now().Add(d.o.MaxBackoff)
+			d.limit.log(slog.LevelError, "notify: delivery refers to a missing alert, retrying later", "missing:"+del.AlertID,
+				append(d.attrs(del, attempt), "next", next, "error", err)...)
+			d.fail(recCtx, del, nil, attempt, next, "alert not found")
+			return
+		}
+		next := d.o.Now().Add(d.backoff(attempt))
+		d.limit.log(slog.LevelWarn, "notify: loading alert failed, retrying later", "load",
+			append(d.attrs(del, attempt), "next", next, "error", err)...)
+		d.fail(recCtx, del, nil, attempt, next, "load alert: "+err.Error())
+		return
+	}
+
+	if !d.leaseAllows(it, timeout) { // loading the alert took a while
+		return
+	}
+	nt := Notification{
+		ID:      NotificationID(a.ID, del.Status),
+		Status:  del.Status,
+		Alert:   a,
+		Attempt: attempt,
+		Sent:    d.o.Now(),
+	}
+	ctx, cancel := context.WithTimeout(sendCtx, timeout)
+	began := time.Now()
+	err = n.Notify(ctx, nt)
+	took := time.Since(began)
+	cancel()
+
+	if err == nil {
+		d.o.Observe(del.Target, ResultSuccess, took)
+		at := d.o.Now()
+		if rerr := d.record(recCtx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, del.ID, at) }); rerr != nil {
+			d.mu.Lock()
+			d.delivered[del.ID] = at
+			d.mu.Unlock()
+			d.limit.log(slog.LevelError, "notify: delivered but recording it failed; will record again without resending", "complete",
+				append(d.attrs(del, attempt), "error", rerr)...)
+			d.Wake()
+			return
+		}
+		d.log.Info("notify: delivered", append(d.attrs(del, attempt), "took", took)...)
+		return
+	}
+	if sendCtx.Err() != nil {
+		// Cancelled by shutdown: give the lease back without counting an
+		// attempt, so the next start sends it at once.
+		d.log.Warn("notify: send interrupted by shutdown; it stays queued", append(d.attrs(del, attempt), "error", err)...)
+		d.release(recCtx, del)
+		return
+	}
+	now := d.o.Now()
+	if IsPermanent(err) {
+		d.o.Observe(del.Target, ResultPermanent, took)
+		next := now.Add(d.o.MaxBackoff)
+		d.limit.log(slog.LevelError, "notify: target rejected the alert; it is kept and retried, fix the target", "permanent:"+del.Target,
+			append(d.attrs(del, attempt), "next", next, "error", err)...)
+		d.fail(recCtx, del, &a, attempt, next, err.Error())
+		return
+	}
+	d.o.Observe(del.Target, ResultRetry, took)
+	delay := d.backoff(attempt)
+	if ra, ok := RetryAfter(err); ok {
+		delay = min(ra, d.o.MaxBackoff)
+	}
+	next := now.Add(delay)
+	d.limit.log(slog.LevelWarn, "notify: send failed, retrying", "retry:"+del.Target,
+		append(d.attrs(del, attempt), "next", next, "error", err)...)
+	d.fail(recCtx, del, &a, attempt, next, err.Error())
+}
+
+// fail records a failed attempt, or dead-letters the delivery once it has
+// been failing for GiveUpAfter since it was queued. orig is the alert when
+// it was loaded.
+func (d *Dispatcher) fail(ctx context.Context, del store.Delivery, orig *alert.Alert, attempts int, next time.Time, lastErr string) {
+	if len(lastErr) > maxLastError {
+		lastErr = lastErr[:maxLastError]
+	}
+	now := d.o.Now()
+	if !del.Created.IsZero() {
+		giveUp := del.Created.Add(d.o.GiveUpAfter)
+		if !now.Before(giveUp) {
+			d.deadLetter(ctx, del, orig, fmt.Sprintf("still failing after %d attempts over %s: %s",
+				attempts, now.Sub(del.Created).Round(time.Second), lastErr))
+			return
+		}
+		// The last retry falls on the give-up time, so a dead letter is
+		// raised then rather than up to MaxBackoff later.
+		if next.After(giveUp) {
+			next = giveUp
+		}
+	}
+	if err := d.record(ctx, func(ctx context.Context) error {
+		return d.ob.RetryDelivery(ctx, del.ID, attempts, next, lastErr)
+	}); err != nil {
+		// Held in memory until next anyway, so a failing store does not
+		// turn into a tight resend loop against the receiver.
+		d.mu.Lock()
+		d.notBefore[del.ID] = next
+		d.unrecorded[del.ID] = retryArgs{del, attempts, next, lastErr}
+		d.mu.Unlock()
+		d.limit.log(slog.LevelError, "notify: recording failed attempt failed", "retry-record",
+			append(d.attrs(del, attempts), "error", err)...)
+		d.Wake()
+	}
+}
+
+// release gives a claimed delivery's lease back without counting an
+// attempt, so that it is due again at once rather than when the lease
+// expires. A lease that is no longer ours is left alone (the store checks
+// the owner).
+func (d *Dispatcher) release(ctx context.Context, del store.Delivery) {
+	err := d.record(ctx, func(ctx context.Context) error { return d.ob.ReleaseDelivery(ctx, del.ID, d.o.Owner) })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		d.limit.log(slog.LevelWarn, "notify: releasing a lease failed; the delivery is due again when it expires", "release",
+			append(d.attrs(del, del.Attempts), "error", err)...)
+	}
+}
+
+// record runs one bookkeeping write with storeTimeout.
+func (d *Dispatcher) record(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	return f(ctx)
+}
+
 func (d *Dispatcher) shutdown(cancelSends context.CancelFunc) {
+	// Stop starting sends and give back the leases of what waits, so the
+	// next start (or another dispatcher) sends it at once.
+	d.mu.Lock()
+	d.stopping = true
+	var waiting []store.Delivery
+	for _, q := range d.queues {
+		for _, it := range q.items {
+			waiting = append(waiting, it.del)
+			delete(d.held, it.del.ID)
+		}
+		q.items = nil
+	}
+	d.mu.Unlock()
+	recCtx := context.Background()
+	for _, del := range waiting {
+		d.release(recCtx, del)
+	}
+	if err := d.recordPending(recCtx); err != nil {
+		d.log.Error("notify: outcomes still unrecorded at shutdown; those deliveries may be sent again", "error", err)
+	}
+
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
 	grace := time.NewTimer(d.o.ShutdownGrace)
@@ -226,7 +741,7 @@ func (d *Dispatcher) shutdown(cancelSends context.CancelFunc) {
 	case <-grace.C:
 	}
 	d.mu.Lock()
-	n := d.total
+	n := len(d.held)
 	d.mu.Unlock()
 	d.log.Warn("notify: shutdown grace expired, cancelling sends; they stay queued", "in_flight", n, "grace", d.o.ShutdownGrace)
 	cancelSends()
@@ -239,233 +754,18 @@ func (d *Dispatcher) shutdown(cancelSends context.CancelFunc) {
 	}
 }
 
-type passResult struct {
-	fetched   int
-	progress  bool // something was started or settled
-	saturated bool // Concurrency reached
-	err       error
-}
-
-// pass fetches one batch of due deliveries and starts what it may.
-func (d *Dispatcher) pass(ctx, sendCtx context.Context, limit int) passResult {
-	d.mu.Lock()
-	d.seq++
-	seq := d.seq
-	// Sends that finished before this fetch began were recorded before it,
-	// so its rows for them are current.
-	for id, s := range d.finished {
-		if s < seq {
-			delete(d.finished, id)
-		}
-	}
-	d.mu.Unlock()
-
-	now := d.o.Now()
-	dels, err := d.ob.DueDeliveries(ctx, now, limit)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Error("notify: fetching due deliveries failed", "error", err)
-		}
-		return passResult{err: err}
-	}
-	r := passResult{fetched: len(dels)}
-	for _, del := range dels {
-		switch d.settle(ctx, del, seq, now) {
-		case skip:
-		case settled:
-			r.progress = true
-		case ready:
-			switch d.start(sendCtx, del) {
-			case started:
-				r.progress = true
-			case saturated:
-				r.saturated = true
-				return r
-			}
-		}
-	}
-	return r
-}
-
-type settleResult int
-
-const (
-	ready   settleResult = iota // send it
-	skip                        // not now
-	settled                     // handled without sending
-)
-
-// settle handles what needs no send: deliveries already in flight or whose
-// row may be stale, outcomes the store failed to record, and unknown targets.
-func (d *Dispatcher) settle(ctx context.Context, del store.Delivery, seq uint64, now time.Time) settleResult {
-	d.mu.Lock()
-	_, busy := d.inflight[del.ID]
-	// A send that finished after this fetch began may have been recorded
-	// after the row was read: the row is stale, and the next fetch (which
-	// its completion triggered) will see the truth.
-	if s, ok := d.finished[del.ID]; ok && s >= seq {
-		busy = true
-	}
-	deliveredAt, wasDelivered := d.delivered[del.ID]
-	nb, held := d.notBefore[del.ID]
-	if held && !now.Before(nb) {
-		delete(d.notBefore, del.ID)
-		held = false
-	}
-	d.mu.Unlock()
-	switch {
-	case busy || held:
-		return skip
-	case wasDelivered:
-		// Sent already; only the record is missing. Do not send it again.
-		if err := d.ob.CompleteDelivery(ctx, del.ID, deliveredAt); err != nil {
-			d.log.Error("notify: recording delivery failed again", d.attrs(del, del.Attempts)...)
-			return skip
-		}
-		d.mu.Lock()
-		delete(d.delivered, del.ID)
-		d.mu.Unlock()
-		return settled
-	}
-	if _, ok := d.targets[del.Target]; !ok {
-		d.o.Observe(del.Target, ResultPermanent, 0)
-		next := now.Add(d.o.MaxBackoff)
-		d.log.Error("notify: delivery for unknown target, retrying later (is the target still configured?)",
-			append(d.attrs(del, del.Attempts+1), "next", next)...)
-		d.retry(ctx, del, del.Attempts+1, next, fmt.Sprintf("unknown target %q", del.Target))
-		return settled
-	}
-	return ready
-}
-
-type startResult int
-
-const (
-	started startResult = iota
-	targetBusy
-	saturated
-)
-
-func (d *Dispatcher) start(sendCtx context.Context, del store.Delivery) startResult {
+// otherTargets lists the configured targets except except, sorted.
+func (d *Dispatcher) otherTargets(except string) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.total >= d.o.Concurrency {
-		return saturated
-	}
-	if d.perTarget[del.Target] >= min(maxPerTarget, d.o.Concurrency) {
-		return targetBusy
-	}
-	d.inflight[del.ID] = struct{}{}
-	d.perTarget[del.Target]++
-	d.total++
-	d.wg.Go(func() { d.send(sendCtx, del) })
-	return started
-}
-
-func (d *Dispatcher) release(del store.Delivery) {
-	d.mu.Lock()
-	delete(d.inflight, del.ID)
-	d.finished[del.ID] = d.seq
-	if d.perTarget[del.Target]--; d.perTarget[del.Target] <= 0 {
-		delete(d.perTarget, del.Target)
-	}
-	d.total--
-	d.mu.Unlock()
-	d.Wake()
-}
-
-// send delivers one delivery and records the outcome.
-func (d *Dispatcher) send(sendCtx context.Context, del store.Delivery) {
-	defer d.release(del)
-	// Recording the outcome must survive the cancellation of sends.
-	recCtx := context.WithoutCancel(sendCtx)
-	attempt := del.Attempts + 1
-
-	a, err := d.ob.Alert(sendCtx, del.AlertID)
-	if err != nil {
-		if sendCtx.Err() != nil {
-			return // shutting down; the delivery stays due
+	var out []string
+	for t := range d.targets {
+		if t != except {
+			out = append(out, t)
 		}
-		if errors.Is(err, store.ErrNotFound) {
-			next := d.o.Now().Add(d.o.MaxBackoff)
-			d.log.Error("notify: delivery refers to a missing alert, retrying later",
-				append(d.attrs(del, attempt), "next", next, "error", err)...)
-			d.retry(recCtx, del, attempt, next, "alert not found")
-			return
-		}
-		next := d.o.Now().Add(d.backoff(attempt))
-		d.log.Warn("notify: loading alert failed, retrying later", append(d.attrs(del, attempt), "next", next, "error", err)...)
-		d.retry(recCtx, del, attempt, next, "load alert: "+err.Error())
-		return
 	}
-
-	n := Notification{
-		ID:      NotificationID(a.ID, del.Status),
-		Status:  del.Status,
-		Alert:   a,
-		Attempt: attempt,
-		Sent:    d.o.Now(),
-	}
-	ctx, cancel := context.WithTimeout(sendCtx, d.o.SendTimeout)
-	began := time.Now()
-	err = d.targets[del.Target].Notify(ctx, n)
-	took := time.Since(began)
-	cancel()
-
-	if err == nil {
-		d.o.Observe(del.Target, ResultSuccess, took)
-		at := d.o.Now()
-		if rerr := d.ob.CompleteDelivery(recCtx, del.ID, at); rerr != nil {
-			d.mu.Lock()
-			d.delivered[del.ID] = at
-			d.mu.Unlock()
-			d.log.Error("notify: delivered but recording it failed; will record again without resending",
-				append(d.attrs(del, attempt), "error", rerr)...)
-			return
-		}
-		d.log.Info("notify: delivered", append(d.attrs(del, attempt), "took", took)...)
-		return
-	}
-	if sendCtx.Err() != nil {
-		// Cancelled by shutdown: leave the row untouched so the next start
-		// sends it at once instead of after a backoff.
-		d.log.Warn("notify: send interrupted by shutdown; it stays queued", append(d.attrs(del, attempt), "error", err)...)
-		return
-	}
-	now := d.o.Now()
-	if IsPermanent(err) {
-		d.o.Observe(del.Target, ResultPermanent, took)
-		next := now.Add(d.o.MaxBackoff)
-		d.log.Error("notify: target rejected the alert; it is kept and retried, fix the target",
-			append(d.attrs(del, attempt), "next", next, "error", err)...)
-		d.retry(recCtx, del, attempt, next, err.Error())
-		return
-	}
-	d.o.Observe(del.Target, ResultRetry, took)
-	delay := d.backoff(attempt)
-	if ra, ok := RetryAfter(err); ok {
-		delay = min(ra, d.o.MaxBackoff)
-	}
-	next := now.Add(delay)
-	d.log.Warn("notify: send failed, retrying", append(d.attrs(del, attempt), "next", next, "error", err)...)
-	d.retry(recCtx, del, attempt, next, err.Error())
-}
-
-// retry records a failed attempt. If the store cannot, the delivery is held
-// in memory until next anyway, so a failing store does not turn into a
-// tight resend loop against the receiver.
-func (d *Dispatcher) retry(ctx context.Context, del store.Delivery, attempts int, next time.Time, lastErr string) {
-	if len(lastErr) > maxLastError {
-		lastErr = lastErr[:maxLastError]
-	}
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	defer cancel()
-	if err := d.ob.RetryDelivery(ctx, del.ID, attempts, next, lastErr); err != nil {
-		d.mu.Lock()
-		d.notBefore[del.ID] = next
-		d.mu.Unlock()
-		d.log.Error("notify: recording failed attempt failed", append(d.attrs(del, attempts), "error", err)...)
-	}
+	slices.Sort(out)
+	return out
 }
 
 // backoff is the delay after the attempt-th consecutive failure; see
@@ -480,7 +780,7 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 		c *= 2
 	}
 	half := c / 2
-	delay := half + rand.N(c-half+1)
+	delay := half + mrand.N(c-half+1)
 	return max(delay, min(d.o.MinBackoff, c))
 }
 

@@ -206,8 +206,9 @@ func TestDispatcherKeepsPermanentFailures(t *testing.T) {
 	if ob.isCompleted(id) {
 		t.Fatal("a permanently failing delivery was completed (dropped)")
 	}
-	if got := strings.Count(logs.String(), "level=ERROR"); got < 3 {
-		t.Errorf("%d error-level log lines, want one per failure:\n%s", got, logs)
+	// One error line, then the limiter holds back the identical ones.
+	if got := strings.Count(logs.String(), "target rejected the alert"); got != 1 {
+		t.Errorf("%d error-level log lines, want 1 (rate-limited):\n%s", got, logs)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -218,45 +219,30 @@ func TestDispatcherKeepsPermanentFailures(t *testing.T) {
 	}
 }
 
-func TestDispatcherUnresolvable(t *testing.T) {
-	tests := []struct {
-		name    string
-		setup   func(ob *fakeOutbox, now time.Time) int64
-		wantLog string
-	}{
-		{"unknown target", func(ob *fakeOutbox, now time.Time) int64 {
-			return ob.add(testAlert("a1"), store.StatusFiring, "gone/1-webhook", now)
-		}, "unknown target"},
-		{"missing alert", func(ob *fakeOutbox, now time.Time) int64 {
-			id := ob.add(testAlert("a1"), store.StatusFiring, "t", now)
-			ob.removeAlert("a1")
-			return id
-		}, "missing alert"},
+// TestDispatcherMissingAlert: a delivery whose alert is not in the store
+// is retried at MaxBackoff (until the give-up time), and does not hold up
+// the deliveries queued behind it.
+func TestDispatcherMissingAlert(t *testing.T) {
+	clk := newClock()
+	ob := newFakeOutbox()
+	id := ob.add(testAlert("a1"), store.StatusFiring, "t", clk.Now())
+	ob.removeAlert("a1")
+	good := ob.add(testAlert("ok"), store.StatusFiring, "t", clk.Now())
+	log, logs := testLogger(t)
+	d := NewDispatcher(ob, map[string]Notifier{"t": &recorder{}}, Options{Now: clk.Now, Logger: log, MaxBackoff: time.Minute})
+	start(t, d)
+	r := wait(t, ob.retried, "retry")
+	if r.ID != id || r.Next.Sub(clk.Now()) != time.Minute || r.Attempts != 1 {
+		t.Errorf("retry = %+v, want delivery %d in 1m", r, id)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock()
-			ob := newFakeOutbox()
-			id := tt.setup(ob, clk.Now())
-			// A good delivery queued behind it is not held up.
-			good := ob.add(testAlert("ok"), store.StatusFiring, "t", clk.Now())
-			log, logs := testLogger(t)
-			d := NewDispatcher(ob, map[string]Notifier{"t": &recorder{}}, Options{Now: clk.Now, Logger: log, MaxBackoff: time.Minute})
-			start(t, d)
-			r := wait(t, ob.retried, "retry")
-			if r.ID != id || r.Next.Sub(clk.Now()) != time.Minute || r.Attempts != 1 {
-				t.Errorf("retry = %+v, want delivery %d in 1m", r, id)
-			}
-			if got := wait(t, ob.complete, "completion"); got != good {
-				t.Errorf("completed %d, want %d", got, good)
-			}
-			if ob.isCompleted(id) {
-				t.Error("undeliverable delivery was completed (dropped)")
-			}
-			if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), tt.wantLog) {
-				t.Errorf("no error log about %q:\n%s", tt.wantLog, logs)
-			}
-		})
+	if got := wait(t, ob.complete, "completion"); got != good {
+		t.Errorf("completed %d, want %d", got, good)
+	}
+	if ob.isCompleted(id) || ob.isDead(id) {
+		t.Error("delivery of a missing alert was dropped before the give-up time")
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "missing alert") {
+		t.Errorf("no error log about the missing alert:\n%s", logs)
 	}
 }
 
@@ -319,7 +305,7 @@ func TestDispatcherNoDuplicateDelivery(t *testing.T) {
 	}
 	log, _ := testLogger(t)
 	d := NewDispatcher(ob, map[string]Notifier{"a": notifier("a"), "b": notifier("b"), "c": notifier("c")},
-		Options{Now: clk.Now, Logger: log, Poll: time.Millisecond, Concurrency: 4})
+		Options{Now: clk.Now, Logger: log, Poll: time.Millisecond, PerTarget: 2})
 	stopWaking := make(chan struct{})
 	go func() {
 		for {
@@ -347,8 +333,8 @@ func TestDispatcherNoDuplicateDelivery(t *testing.T) {
 	if len(calls) != n {
 		t.Errorf("%d distinct notifications, want %d", len(calls), n)
 	}
-	if maxTarget > 2 || maxTotal > 4 {
-		t.Errorf("max in flight: %d per target (limit 2), %d total (limit 4)", maxTarget, maxTotal)
+	if maxTarget > 2 || maxTotal > 2*len(targets) {
+		t.Errorf("max in flight: %d per target (limit 2), %d total (limit %d)", maxTarget, maxTotal, 2*len(targets))
 	}
 }
 
@@ -464,13 +450,14 @@ func TestDispatcherRunTwice(t *testing.T) {
 	}
 }
 
-// TestDispatcherBusyTargetDoesNotBlockOthers: a full batch of deliveries
-// for one hung target must not hide a delivery for another target queued
-// behind them until the next poll.
+// TestDispatcherBusyTargetDoesNotBlockOthers: more deliveries for one hung
+// target than the claim batch and than its in-memory queue holds must not
+// hide a delivery for another target queued behind them until the next
+// poll.
 func TestDispatcherBusyTargetDoesNotBlockOthers(t *testing.T) {
 	clk := newClock()
 	ob := newFakeOutbox()
-	for i := range 3 * batchSize {
+	for i := range 2*maxQueue + batchSize {
 		ob.add(testAlert(fmt.Sprint("slow", i)), store.StatusFiring, "slow", clk.Now())
 	}
 	fast := ob.add(testAlert("fast"), store.StatusFiring, "fast", clk.Now())
@@ -484,5 +471,16 @@ func TestDispatcherBusyTargetDoesNotBlockOthers(t *testing.T) {
 	start(t, d)
 	if got := wait(t, ob.complete, "completion"); got != fast {
 		t.Fatalf("completed %d, want the fast target's delivery %d", got, fast)
+	}
+	d.mu.Lock()
+	held := 0
+	for _, it := range d.held {
+		if it.del.Target == "slow" {
+			held++
+		}
+	}
+	d.mu.Unlock()
+	if held > maxQueue+DefaultPerTarget {
+		t.Errorf("%d deliveries held in memory for one hung target, want at most %d", held, maxQueue+DefaultPerTarget)
 	}
 }

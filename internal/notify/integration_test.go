@@ -73,7 +73,61 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 			}
 		}
 	}
-	if strings.Count(out, "send failed, retrying") != 3 {
-		t.Errorf("want 3 retry log lines:\n%s", out)
+	// Identical failures of one target are logged once per minute.
+	if strings.Count(out, "send failed, retrying") != 1 {
+		t.Errorf("want 1 retry log line (rate-limited):\n%s", out)
+	}
+}
+
+// TestDeadLetterKeepsSecrets: a receiver that echoes the credential back
+// in its error answer, until the give-up time. The bg.notify alert (title,
+// annotations, evidence), the dead letter's reason and the log must carry
+// none of the URL's or headers' secrets.
+func TestDeadLetterKeepsSecrets(t *testing.T) {
+	const (
+		token = "Bearer s3cr3t-t0ken-abc"
+		query = "qu3ry-c0de-xyz"
+	)
+	_, srv := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad auth "+r.Header.Get("Authorization")+" for code="+r.URL.Query().Get("code"), http.StatusUnauthorized)
+	})
+	hook, err := NewWebhook("sec/webhook", srv.URL+"/hook?code="+query, map[string]string{"Authorization": token}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	ob := newFakeOutbox()
+	id := ob.add(testAlert("a1"), store.StatusFiring, "sec/webhook", clk.Now().Add(-2*time.Hour))
+	other := &recorder{}
+	log, logs := testLogger(t)
+	d := NewDispatcher(ob, map[string]Notifier{"sec/webhook": hook, "ops/console": other},
+		Options{Now: clk.Now, Logger: log, GiveUpAfter: time.Hour})
+	start(t, d)
+	dl := wait(t, ob.deadCh, "dead letter")
+	if dl.ID != id || !strings.Contains(dl.Reason, "HTTP 401") {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	wait(t, ob.complete, "bg.notify to the other target")
+	na := ob.alertsByRule(RuleNotify)
+	if len(na) != 1 {
+		t.Fatalf("%d bg.notify alerts", len(na))
+	}
+	ob.mu.Lock()
+	ev := ob.evidence[na[0].EventID]
+	ob.mu.Unlock()
+	ann, _ := json.Marshal(na[0].Annotations)
+	texts := map[string]string{
+		"title": na[0].Title, "annotations": string(ann), "evidence": string(ev.Raw),
+		"reason": dl.Reason, "log": logs.String(),
+	}
+	for where, s := range texts {
+		for _, secret := range []string{token, "s3cr3t-t0ken-abc", query} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s leaks %q: %s", where, secret, s)
+			}
+		}
+	}
+	if !strings.Contains(na[0].Title, "[REDACTED]") {
+		t.Errorf("title %q: the scrubbed echo should still show where the secret was", na[0].Title)
 	}
 }

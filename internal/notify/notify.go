@@ -1,8 +1,11 @@
 // Package notify delivers alerts to people and systems. Channels (console,
 // webhook; later email, SMS, Teams, Slack, PagerDuty) implement Notifier; the
-// Dispatcher drains the store's durable outbox, retrying with exponential
-// backoff and jitter, so an alert that was stored is delivered at least once
-// even across crashes.
+// Dispatcher drains the store's durable outbox under leases, one queue per
+// named target, retrying with exponential backoff and jitter, so an alert
+// that was stored is delivered at least once even across crashes. What
+// cannot be delivered (target gone, failing past the give-up time) is
+// dead-lettered and reported as a bg.notify alert through the other
+// targets, never dropped in silence.
 package notify
 
 import (
@@ -26,7 +29,9 @@ type Notification struct {
 }
 
 // Notifier sends one notification. A returned error means "not delivered";
-// the dispatcher retries it later unless the error is Permanent.
+// the dispatcher retries it later (a Permanent error at the longest
+// backoff) until the give-up time. A Notifier that bounds its own sends
+// should also implement Bounded.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }

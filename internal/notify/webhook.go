@@ -22,10 +22,16 @@ import (
 // to "breakglass/<version>" so receivers can tell releases apart.
 var UserAgent = "breakglass"
 
-// DefaultTimeout bounds one webhook request when Webhook.Timeout is zero.
-// It is short because a receiver that needs longer than this to accept an
-// alert is better retried than waited on.
-const DefaultTimeout = 10 * time.Second
+// DefaultWebhookTimeout bounds one webhook request when neither
+// Webhook.Timeout nor the client's Timeout is set. It is short because a
+// receiver that needs longer than this to accept an alert is better retried
+// than waited on.
+const DefaultWebhookTimeout = 10 * time.Second
+
+// DefaultTimeout is DefaultWebhookTimeout.
+//
+// Deprecated: use DefaultWebhookTimeout.
+const DefaultTimeout = DefaultWebhookTimeout
 
 // PayloadVersion is the "version" field of the webhook body. It changes only
 // when a field is removed or changes meaning; added fields keep it.
@@ -173,7 +179,9 @@ type Webhook struct {
 	now     func() time.Time
 
 	// Timeout bounds each request, from connecting to reading the response
-	// status; zero means DefaultTimeout. Set it before the first Notify.
+	// status. Zero means the client's Timeout if it has one (so the
+	// configured timeout reaches the request however the webhook was
+	// built), else DefaultWebhookTimeout. Set it before the first Notify.
 	Timeout time.Duration
 }
 
@@ -184,21 +192,10 @@ type Webhook struct {
 // nil; a client without a CheckRedirect policy is copied and given one that
 // does not follow redirects.
 func NewWebhook(name, rawURL string, headers map[string]string, client *http.Client) (*Webhook, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		// url.Error repeats the whole URL; keep only the reason.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("webhook %q: invalid URL: %w", name, err)
+	if err := ValidateWebhookURL(rawURL); err != nil {
+		return nil, fmt.Errorf("webhook %q: %w", name, err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("webhook %q: URL scheme must be http or https", name)
-	}
-	if u.Opaque != "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("webhook %q: URL has no host", name)
-	}
+	u, _ := url.Parse(rawURL)
 	h := http.Header{}
 	secrets := []string{rawURL, u.RawQuery, u.Fragment, u.EscapedPath(), u.Path}
 	if u.User != nil {
@@ -209,12 +206,8 @@ func NewWebhook(name, rawURL string, headers map[string]string, client *http.Cli
 		secrets = append(secrets, vs...)
 	}
 	for k, v := range headers {
-		if !validHeaderName(k) {
-			return nil, fmt.Errorf("webhook %q: invalid header name %q", name, k)
-		}
-		if strings.ContainsAny(v, "\r\n\x00") {
-			// Do not quote v: it may be the token.
-			return nil, fmt.Errorf("webhook %q: header %q: value contains a line break or NUL", name, k)
+		if err := ValidateWebhookHeader(k, v); err != nil {
+			return nil, fmt.Errorf("webhook %q: %w", name, err)
 		}
 		h.Set(k, v)
 		secrets = append(secrets, v, strings.TrimSpace(v))
@@ -251,6 +244,18 @@ func (w *Webhook) Name() string { return w.name }
 // String is the redacted form, so logging a *Webhook is safe.
 func (w *Webhook) String() string { return "webhook " + strconv.Quote(w.name) + " " + w.display }
 
+// SendTimeout is the timeout each request gets (see Webhook.Timeout); the
+// dispatcher lets a send run that long (Bounded).
+func (w *Webhook) SendTimeout() time.Duration {
+	switch {
+	case w.Timeout > 0:
+		return w.Timeout
+	case w.client.Timeout > 0:
+		return w.client.Timeout
+	}
+	return DefaultWebhookTimeout
+}
+
 // Notify POSTs n. See Webhook for how responses are classified.
 func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 	var body bytes.Buffer
@@ -259,10 +264,7 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 	if err := enc.Encode(NewPayload(n, w.now())); err != nil {
 		return Permanent(w.errorf("encode payload: %w", err))
 	}
-	timeout := w.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := w.SendTimeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body.Bytes()))
@@ -409,6 +411,56 @@ func printable(b []byte, max int) string {
 		s = string(r[:max]) + "…"
 	}
 	return s
+}
+
+// ValidateWebhookURL is the one rule for a webhook URL, shared by NewWebhook
+// and the config check: http or https, with a host. The error never repeats
+// the URL, which may be a credential.
+func ValidateWebhookURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error repeats the whole URL; keep only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("invalid URL: %w", scrubURLError(err, rawURL))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("URL scheme must be http or https")
+	}
+	if u.Opaque != "" || u.Hostname() == "" {
+		return errors.New("URL has no host")
+	}
+	return nil
+}
+
+// scrubURLError keeps parts of the URL out of a parse error (url.Parse
+// quotes the offending part, which may be the secret).
+func scrubURLError(err error, rawURL string) error {
+	msg := err.Error()
+	if rawURL != "" && strings.Contains(msg, rawURL) {
+		msg = strings.ReplaceAll(msg, rawURL, "[REDACTED]")
+	}
+	if i := strings.IndexByte(msg, '"'); i >= 0 {
+		// Everything quoted is from the URL.
+		msg = msg[:i] + "in the URL"
+	}
+	return errors.New(strings.TrimSpace(msg))
+}
+
+// ValidateWebhookHeader is the one rule for a custom webhook header, shared by
+// NewWebhook and the config check: a valid HTTP field name, and a value with
+// no line break or NUL. The error names the header, never its value.
+func ValidateWebhookHeader(name, value string) error {
+	if !validHeaderName(name) {
+		return fmt.Errorf("invalid header name %q", name)
+	}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		// Do not quote value: it may be the token.
+		return fmt.Errorf("header %q: value contains a line break or NUL", name)
+	}
+	return nil
 }
 
 func validHeaderName(k string) bool {
