@@ -146,8 +146,10 @@ func (c *Config) validate(d *decoder) {
 		}
 	}
 	c.TenantID = strings.TrimSpace(c.TenantID)
-	if c.TenantID != "" && !validTenantID(c.TenantID) {
-		d.errorf(d.lines["tenant_id"], "tenant_id", "not a tenant id (a GUID or a domain such as contoso.onmicrosoft.com)")
+	if c.TenantID != "" {
+		if err := validTenantID(c.TenantID); err != nil {
+			d.errorf(d.lines["tenant_id"], "tenant_id", "%v", err)
+		}
 	}
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)

@@ -4,15 +4,17 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
+
+	"breakglass/internal/graph"
+	"breakglass/internal/source"
 )
 
 // Graph connector defaults.
 const (
 	SourceTypeGraph      = "graph"
-	DefaultGraphTokenEnv = "BREAKGLASS_GRAPH_TOKEN"
-	DefaultGraphOverlap  = 2 * time.Hour
-	DefaultGraphPoll     = time.Minute
+	DefaultGraphTokenEnv = graph.DefaultTokenEnv
+	DefaultGraphOverlap  = source.DefaultGraphOverlap
+	DefaultGraphPoll     = source.DefaultGraphPoll
 )
 
 // GraphAuths are the accepted graph.auth values.
@@ -91,8 +93,11 @@ func (c *Config) validateGraph(d *decoder) {
 		notFor("client_secret")
 		notFor("certificate_path")
 	}
-	if g.TenantID != "" && !validTenantID(g.TenantID) {
-		d.errorf(d.lines["graph.tenant_id"], "graph.tenant_id", "not a tenant id (a GUID or a domain such as contoso.onmicrosoft.com)")
+	if g.TenantID != "" {
+		// One rule, owned by graph, so config check and serve agree.
+		if err := validTenantID(g.TenantID); err != nil {
+			d.errorf(d.lines["graph.tenant_id"], "graph.tenant_id", "%v", err)
+		}
 	}
 	if g.ClientID != "" && !isGUID(g.ClientID) {
 		d.errorf(d.lines["graph.client_id"], "graph.client_id", "not a GUID (the application's client id)")
@@ -131,10 +136,6 @@ func (c *Config) applyGraphDefaults() {
 	}
 }
 
-// validTenantID is the one tenant-id rule of the configuration (tenant_id
-// and graph.tenant_id).
-// TODO(merge): call graph.ValidateTenantID once spine-sources lands, so
-// config and the Graph client agree.
-func validTenantID(s string) bool {
-	return isGUID(s) || strings.Contains(s, ".")
-}
+// validTenantID is the tenant-id rule of the configuration (tenant_id and
+// graph.tenant_id): graph's, so config and the Graph client agree.
+func validTenantID(s string) error { return graph.ValidateTenantID(s) }

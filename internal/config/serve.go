@@ -31,7 +31,7 @@ const (
 	// DefaultRetention is how long delivered notifications and checkpoints
 	// of files that no longer exist are kept (store.retention). Alerts and
 	// evidence are never pruned.
-	DefaultRetention = 7 * 24 * time.Hour
+	DefaultRetention = source.DefaultRetention
 	// DefaultGiveUpAfter is how long a delivery is retried before it is
 	// dead-lettered (notify.give_up_after).
 	DefaultGiveUpAfter = notify.DefaultGiveUpAfter

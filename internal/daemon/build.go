@@ -57,8 +57,8 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 		var err error
 		switch sc.Type {
 		case config.SourceTypeFile:
-			// TODO(merge): FollowSymlinks: sc.FollowSymlinks, Retention: cfg.Store.Retention once spine-sources lands.
-			src, err = source.NewFile(source.FileOptions{Name: sc.Name, Path: sc.Path, Poll: sc.Poll, Logger: d.log}, d.st)
+			src, err = source.NewFile(source.FileOptions{Name: sc.Name, Path: sc.Path, Poll: sc.Poll, Logger: d.log, Now: d.o.Now,
+				FollowSymlinks: sc.FollowSymlinks, Retention: cfg.Store.Retention}, d.st)
 		case config.SourceTypeHTTP:
 			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: d.log})
 		case config.SourceTypeGraph:

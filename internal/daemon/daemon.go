@@ -8,6 +8,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,6 +145,20 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The daemon's own endpoint. Listen before starting anything so a port
+	// clash fails fast, and because holding server.listen is what proves no
+	// other live daemon uses this dispatcher owner (see leaseOwner).
+	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server.listen: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			d.ln.Close()
+		}
+	}()
+	owner := leaseOwner(cfg, d.ln)
+	d.releaseOwnLeases(ctx, owner)
 	d.targets = cfg.Notify.Targets()
 
 	reg := prometheus.NewRegistry()
@@ -159,7 +176,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	watch.RegisterGauge(reg, "breakglass_dead_letters", "Deliveries given up (target gone, or failing past notify.give_up_after); each raised bg.notify.", d.st.DeadLetterCount)
 	d.disp = notify.NewDispatcher(d.st, notifiers, notify.Options{
 		Logger: d.log, Observe: d.metrics.Notified, SendTimeout: sendTimeout, Now: o.Now,
-		GiveUpAfter: cfg.Notify.GiveUpAfter,
+		GiveUpAfter: cfg.Notify.GiveUpAfter, Owner: owner,
 	})
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(cfg.Accounts), Store: d.st, Conditions: conditionsOf(d.st),
@@ -181,12 +198,6 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 
-	// The daemon's own endpoint. Listen before starting anything so a port
-	// clash fails fast.
-	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("server.listen: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
@@ -289,6 +300,47 @@ func (d *Daemon) Run(ctx context.Context) error {
 	logging.Flush(sctx, log)
 	log.Info("stopped")
 	return runErr
+}
+
+// leaseOwner names this daemon in delivery leases: the same after a restart
+// on this host with this store and server.listen, different for any other
+// daemon (another host, or another listen address on this one). A restarted
+// daemon can then take back the leases its killed predecessor held, instead
+// of waiting for them to expire, and no live daemon can share the name: it
+// would hold the same listen address.
+func leaseOwner(cfg *config.Config, ln net.Listener) string {
+	host, _ := os.Hostname()
+	path, err := filepath.Abs(cfg.Store.Path)
+	if err != nil {
+		path = cfg.Store.Path
+	}
+	h := sha256.Sum256([]byte(host + "\x00" + path + "\x00" + cfg.Server.Listen))
+	return "breakglass-" + hex.EncodeToString(h[:8])
+}
+
+// releaseOwnLeases gives back the leases held under owner: they belong to a
+// predecessor that died mid-send (SIGKILL, power loss), whose deliveries
+// would otherwise wait for the lease to expire.
+func (d *Daemon) releaseOwnLeases(ctx context.Context, owner string) {
+	due, err := d.st.DueDeliveries(ctx, d.o.Now().Add(time.Hour), 10000)
+	if err != nil {
+		d.log.Warn("reading leased deliveries", "error", err)
+		return
+	}
+	n := 0
+	for _, del := range due {
+		if del.LeaseOwner != owner {
+			continue
+		}
+		if err := d.st.ReleaseDelivery(ctx, del.ID, owner); err != nil {
+			d.log.Warn("releasing a lease of the previous run", "delivery_id", del.ID, "error", err)
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		d.log.Info("took back deliveries the previous run was sending when it stopped", "deliveries", n)
+	}
 }
 
 // logLoop lets the log rate limiter report held-back lines of a flood that

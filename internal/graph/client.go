@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"breakglass/internal/graph/scrub"
 	"breakglass/internal/version"
 )
 
@@ -596,6 +597,7 @@ type result struct {
 	status int
 	header http.Header
 	body   []byte
+	token  string // sent with the request: scrubbed from what the answer echoes
 }
 
 // errPermanent marks failures no retry can fix.
@@ -607,7 +609,8 @@ func (e errPermanent) Unwrap() error { return e.err }
 func (c *Client) once(ctx context.Context, t target, eventual bool) (result, error) {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
-		return result{}, errPermanent{fmt.Errorf("get token: %w", err)}
+		// A TokenSource of the caller's may echo anything.
+		return result{}, errPermanent{fmt.Errorf("get token: %w", scrub.Clean(nil, err))}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
 	if err != nil {
@@ -630,7 +633,8 @@ func (c *Client) once(ctx context.Context, t target, eventual bool) (result, err
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return result{}, err
+		// A proxy's answer can quote the request's Authorization header.
+		return result{}, scrub.Clean(scrub.New(tok), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
@@ -642,7 +646,7 @@ func (c *Client) once(ctx context.Context, t target, eventual bool) (result, err
 	}
 	c.log.Debug("graph request", "path", t.display(), "status", resp.StatusCode,
 		"request_id", resp.Header.Get("request-id"), "duration", c.now().Sub(start))
-	return result{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return result{status: resp.StatusCode, header: resp.Header, body: body, token: tok}, nil
 }
 
 // retryable says whether a transport error may go away by itself.

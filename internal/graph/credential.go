@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"breakglass/internal/graph/scrub"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -43,11 +45,11 @@ type CredentialOptions struct {
 	// PFX file, which may be protected by CertificatePassword.
 	CertificatePath     string // graph.certificate_path
 	CertificatePassword string // graph.certificate_password
-	// TokenFile is the workload identity federated token; default
-	// $AZURE_FEDERATED_TOKEN_FILE as set by the AKS webhook, which also
-	// sets AZURE_TENANT_ID and AZURE_CLIENT_ID used when TenantID and
-	// ClientID are empty.
-	TokenFile string // graph.token_file
+	// TokenFile is the workload identity federated token. It has no
+	// config key: empty means $AZURE_FEDERATED_TOKEN_FILE as set by the AKS
+	// webhook, which also sets AZURE_TENANT_ID and AZURE_CLIENT_ID, used
+	// when TenantID and ClientID are empty. Errors name those variables.
+	TokenFile string
 	TokenEnv  string // graph.token_env; default DefaultTokenEnv
 	Cloud     string // graph.cloud: global (default), usgov or china
 	// AuthorityHost replaces the cloud's Entra authority, e.g. for a
@@ -55,6 +57,8 @@ type CredentialOptions struct {
 	AuthorityHost string // graph.authority_host
 	// LookupEnv replaces os.LookupEnv in tests.
 	LookupEnv func(string) (string, bool)
+
+	transport policy.Transporter // tests: a fake token endpoint
 }
 
 // Cloud is one national cloud's pair of endpoints.
@@ -87,7 +91,6 @@ func LookupCloud(name string) (Cloud, error) {
 
 var (
 	guidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	tenantRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`) // GUID or domain; it becomes part of the authority URL
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
@@ -109,6 +112,9 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 	}
 	scope := strings.TrimRight(graphBaseURL, "/") + "/.default"
 	copts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: cl.AuthorityHost}}
+	if o.transport != nil {
+		copts.Transport = o.transport
+	}
 	noDiscovery := false
 	if o.AuthorityHost != "" {
 		host, err := authorityHost(o.AuthorityHost)
@@ -121,15 +127,21 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		})
 	}
 
+	// Errors from azidentity can carry the token endpoint's answer, which
+	// may echo the request (client_secret=…, client_assertion=…).
+	sc := scrub.New(o.ClientSecret, o.CertificatePassword)
 	var errs []error
 	require := func(key, val string) {
 		if strings.TrimSpace(val) == "" {
 			errs = append(errs, fmt.Errorf("%s: required for auth %s", key, o.Auth))
 		}
 	}
-	checkTenant := func(v string) {
-		if v != "" && !tenantRE.MatchString(v) {
-			errs = append(errs, fmt.Errorf("graph.tenant_id: %q is not a tenant ID or domain name", v))
+	checkTenant := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if err := ValidateTenantID(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
 		}
 	}
 	checkClient := func(v string) {
@@ -144,7 +156,7 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		require("graph.tenant_id", tenant)
 		require("graph.client_id", client)
 		require("graph.client_secret", o.ClientSecret)
-		checkTenant(tenant)
+		checkTenant("graph.tenant_id", tenant)
 		checkClient(client)
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
@@ -152,15 +164,15 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		cred, err := azidentity.NewClientSecretCredential(tenant, client, o.ClientSecret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: copts, DisableInstanceDiscovery: noDiscovery})
 		if err != nil {
-			return nil, fmt.Errorf("graph: client_secret credential: %w", err)
+			return nil, fmt.Errorf("graph: client_secret credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthClientCertificate:
 		require("graph.tenant_id", tenant)
 		require("graph.client_id", client)
 		require("graph.certificate_path", o.CertificatePath)
-		checkTenant(tenant)
+		checkTenant("graph.tenant_id", tenant)
 		checkClient(client)
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
@@ -177,35 +189,45 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		if err != nil {
 			// The parser's messages describe the file, never the password.
 			return nil, fmt.Errorf("graph.certificate_path: %s is not a PEM file with certificate and unencrypted key, "+
-				"or a PFX file openable with graph.certificate_password: %w", o.CertificatePath, err)
+				"or a PFX file openable with graph.certificate_password: %w", o.CertificatePath, scrub.Clean(sc, err))
 		}
 		cred, err := azidentity.NewClientCertificateCredential(tenant, client, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: copts, DisableInstanceDiscovery: noDiscovery})
 		if err != nil {
-			return nil, fmt.Errorf("graph: client_certificate credential: %w", err)
+			return nil, fmt.Errorf("graph: client_certificate credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthWorkloadIdentity:
+		tenantKey, clientKey := "graph.tenant_id", "graph.client_id"
 		if tenant == "" {
 			tenant, _ = lookup("AZURE_TENANT_ID")
+			tenant, tenantKey = strings.TrimSpace(tenant), "AZURE_TENANT_ID"
 		}
 		if client == "" {
 			client, _ = lookup("AZURE_CLIENT_ID")
+			client, clientKey = strings.TrimSpace(client), "AZURE_CLIENT_ID"
 		}
+		// The token file has no config key: the AKS workload identity
+		// webhook mounts it and names it in AZURE_FEDERATED_TOKEN_FILE.
 		file := o.TokenFile
 		if file == "" {
 			file, _ = lookup("AZURE_FEDERATED_TOKEN_FILE")
 		}
 		require("graph.tenant_id (or AZURE_TENANT_ID)", tenant)
 		require("graph.client_id (or AZURE_CLIENT_ID)", client)
-		require("graph.token_file (or AZURE_FEDERATED_TOKEN_FILE)", file)
-		checkTenant(tenant)
-		checkClient(client)
+		if strings.TrimSpace(file) == "" {
+			errs = append(errs, errors.New("AZURE_FEDERATED_TOKEN_FILE: required for auth workload_identity: "+
+				"the environment variable naming the federated token file, set by the AKS workload identity webhook"))
+		}
+		checkTenant(tenantKey, tenant)
+		if client != "" && !guidRE.MatchString(client) {
+			errs = append(errs, fmt.Errorf("%s: %q is not a GUID (use the application's client ID)", clientKey, client))
+		}
 		if file != "" {
 			// The file is read at each token refresh; catch a wrong mount now.
 			if _, err := os.Stat(file); err != nil {
-				errs = append(errs, fmt.Errorf("graph.token_file: %w", err))
+				errs = append(errs, fmt.Errorf("AZURE_FEDERATED_TOKEN_FILE: %w", err))
 			}
 		}
 		if len(errs) > 0 {
@@ -216,9 +238,9 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 			DisableInstanceDiscovery: noDiscovery,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("graph: workload_identity credential: %w", err)
+			return nil, fmt.Errorf("graph: workload_identity credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthManagedIdentity:
 		// A client ID selects a user-assigned identity; none means the
@@ -233,23 +255,23 @@ func NewTokenSource(o CredentialOptions, graphBaseURL string) (TokenSource, erro
 		}
 		cred, err := azidentity.NewManagedIdentityCredential(mo)
 		if err != nil {
-			return nil, fmt.Errorf("graph: managed_identity credential: %w", err)
+			return nil, fmt.Errorf("graph: managed_identity credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthAzureCLI:
 		// For people trying breakglass out with their own `az login`. The
 		// CLI uses its own configured cloud, so graph.cloud only picks the
 		// scope. The CLI caches nothing for us: FromCredential does.
-		checkTenant(tenant)
+		checkTenant("graph.tenant_id", tenant)
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
 		cred, err := azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: tenant})
 		if err != nil {
-			return nil, fmt.Errorf("graph: azure_cli credential: %w", err)
+			return nil, fmt.Errorf("graph: azure_cli credential: %w", scrub.Clean(sc, err))
 		}
-		return FromCredential(cred, scope), nil
+		return fromCredential(cred, scope, sc), nil
 
 	case AuthAccessToken:
 		name := o.TokenEnv
@@ -310,13 +332,20 @@ func (e *envToken) Token(context.Context) (string, error) {
 // every credential caches (the Azure CLI one runs az each time), and keeps
 // using a still-valid token if a refresh fails.
 func FromCredential(cred azcore.TokenCredential, scope string) TokenSource {
-	return &credentialSource{cred: cred, scope: scope, now: time.Now}
+	return fromCredential(cred, scope, nil)
+}
+
+// fromCredential is FromCredential with the secrets to scrub from the
+// credential's errors (azidentity's include the token endpoint's answer).
+func fromCredential(cred azcore.TokenCredential, scope string, sc *scrub.Scrubber) TokenSource {
+	return &credentialSource{cred: cred, scope: scope, now: time.Now, scrub: sc}
 }
 
 type credentialSource struct {
 	cred  azcore.TokenCredential
 	scope string
 	now   func() time.Time
+	scrub *scrub.Scrubber
 
 	mu      sync.Mutex // held across GetToken so concurrent callers share one refresh
 	token   string
@@ -336,7 +365,8 @@ func (s *credentialSource) Token(ctx context.Context) (string, error) {
 		if s.token != "" && now.Add(30*time.Second).Before(s.expires) {
 			return s.token, nil
 		}
-		return "", fmt.Errorf("graph: get token for %s: %w", s.scope, err)
+		// azidentity's error holds the raw response: masked where it echoes.
+		return "", fmt.Errorf("graph: get token for %s: %w", s.scope, scrub.Clean(s.scrub, err))
 	}
 	if at.Token == "" {
 		return "", fmt.Errorf("graph: get token for %s: credential returned an empty token", s.scope)

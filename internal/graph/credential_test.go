@@ -87,10 +87,10 @@ func TestNewTokenSourceValidation(t *testing.T) {
 			CertificatePath: garbage, CertificatePassword: certPass}, []string{"graph.certificate_path:", "graph.certificate_password"}},
 		{"workload_identity nothing set", CredentialOptions{Auth: AuthWorkloadIdentity, LookupEnv: env(nil)},
 			[]string{"graph.tenant_id (or AZURE_TENANT_ID): required", "graph.client_id (or AZURE_CLIENT_ID): required",
-				"graph.token_file (or AZURE_FEDERATED_TOKEN_FILE): required"}},
+				"AZURE_FEDERATED_TOKEN_FILE: required"}},
 		{"workload_identity token file missing", CredentialOptions{Auth: AuthWorkloadIdentity, LookupEnv: env(map[string]string{
 			"AZURE_TENANT_ID": tenantID, "AZURE_CLIENT_ID": clientID, "AZURE_FEDERATED_TOKEN_FILE": "/nonexistent/token"})},
-			[]string{"graph.token_file:", "/nonexistent/token"}},
+			[]string{"AZURE_FEDERATED_TOKEN_FILE:", "/nonexistent/token"}},
 		{"managed_identity bad client id", CredentialOptions{Auth: AuthManagedIdentity, ClientID: "system"}, []string{"graph.client_id:"}},
 		{"azure_cli bad tenant", CredentialOptions{Auth: AuthAzureCLI, TenantID: "a b"}, []string{"graph.tenant_id:"}},
 		{"access_token bad env name", CredentialOptions{Auth: AuthAccessToken, TokenEnv: "1-TOKEN"}, []string{"graph.token_env:"}},

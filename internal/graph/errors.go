@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"breakglass/internal/graph/scrub"
 )
 
 // Error is a Graph answer other than success, after any retries. Most
@@ -48,7 +50,9 @@ func (e *Error) Error() string {
 	if e.Hint != "" {
 		fmt.Fprintf(&b, " (hint: %s)", e.Hint)
 	}
-	return b.String()
+	// Fields are scrubbed when the answer is read; this covers an Error
+	// built elsewhere.
+	return scrub.String(b.String())
 }
 
 // IsNotFound reports whether err is a Graph 404, e.g. a deleted account.
@@ -78,16 +82,19 @@ func (c *Client) apiError(res result, t target, attempts int) *Error {
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(res.body, &body) // not every error body is Graph's (proxies, gateways)
+	// Graph, and proxies in front of it, may quote the request in the
+	// message: the token must not travel on in an error.
+	sc := scrub.New(res.token)
 	e := &Error{
 		Status:    res.status,
-		Code:      body.Error.Code,
-		Message:   body.Error.Message,
-		RequestID: body.Error.InnerError.RequestID,
+		Code:      sc.String(body.Error.Code),
+		Message:   sc.String(body.Error.Message),
+		RequestID: sc.String(body.Error.InnerError.RequestID),
 		Method:    http.MethodGet,
 		Attempts:  attempts,
 	}
 	if e.RequestID == "" {
-		e.RequestID = res.header.Get("request-id")
+		e.RequestID = sc.String(res.header.Get("request-id"))
 	}
 	if u, err := url.Parse(t.url); err == nil {
 		e.URL = redact(u)

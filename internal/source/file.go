@@ -20,9 +20,19 @@ import (
 	"breakglass/internal/store"
 )
 
-// DefaultPoll is how often a file source looks for new data when
-// FileOptions.Poll is zero.
-const DefaultPoll = 250 * time.Millisecond
+// File source defaults. Each has its one owner here; config refers to them.
+const (
+	// DefaultPoll is how often a file source looks for new data when
+	// FileOptions.Poll is zero.
+	DefaultPoll = 250 * time.Millisecond
+	// DefaultRetention is how long the checkpoint of a file that no
+	// longer exists (deleted, or its path now names another file) is
+	// kept. A file that comes back within it resumes where it stopped.
+	DefaultRetention = 7 * 24 * time.Hour
+)
+
+// pruneInterval is how often checkpoints are looked at for pruning.
+const pruneInterval = time.Hour
 
 const (
 	// defaultChunk bounds one Ingest of a file, so that a large backlog is
@@ -57,11 +67,22 @@ type FileOptions struct {
 	// regular file below it. Names starting with a dot are skipped in both
 	// cases (unless the glob's last element itself starts with a dot):
 	// they are the temporary files of rsync, editors and uploaders.
-	Path     string
-	Poll     time.Duration // default DefaultPoll
-	Logger   *slog.Logger  // default slog.Default()
-	Activity Activity      // may be nil
-	Now      func() time.Time
+	Path   string
+	Poll   time.Duration // default DefaultPoll
+	Logger *slog.Logger  // default slog.Default()
+	Now    func() time.Time
+	// FollowSymlinks lets symbolic links in the path lead to files outside
+	// it. Off, a link is read only when its target lies inside the
+	// configured directory (or the glob's fixed leading directory): a link
+	// to /etc/passwd dropped into a log directory is not read.
+	FollowSymlinks bool
+	// Retention is how long checkpoints of files that no longer exist are
+	// kept; default DefaultRetention.
+	Retention time.Duration
+	// FailThreshold is how many consecutive polls a file (or the listing
+	// of the path) must fail before Sink.Failing; default
+	// DefaultFailThreshold.
+	FailThreshold int
 }
 
 // File follows the files matching a path: it reads what is appended to
@@ -115,6 +136,8 @@ func NewFile(o FileOptions, cp Checkpoints) (*File, error) {
 		return nil, fmt.Errorf("file source %q: path is required", o.Name)
 	case o.Poll < 0:
 		return nil, fmt.Errorf("file source %q: poll must not be negative", o.Name)
+	case o.Retention < 0:
+		return nil, fmt.Errorf("file source %q: retention must not be negative", o.Name)
 	case cp == nil:
 		return nil, fmt.Errorf("file source %q: checkpoints are required", o.Name)
 	}
@@ -123,6 +146,12 @@ func NewFile(o FileOptions, cp Checkpoints) (*File, error) {
 	}
 	if o.Poll == 0 {
 		o.Poll = DefaultPoll
+	}
+	if o.Retention == 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.FailThreshold <= 0 {
+		o.FailThreshold = DefaultFailThreshold
 	}
 	f := &File{o: o, cp: cp, log: o.Logger, now: o.Now, chunk: defaultChunk}
 	if f.log == nil {
@@ -160,7 +189,8 @@ func (f *File) Run(ctx context.Context, sink Sink) error {
 }
 
 func (f *File) newFollower(sink Sink) *follower {
-	return &follower{File: f, sink: sink, files: map[string]*input{}, errs: map[string]string{}, failed: map[string]bool{}}
+	return &follower{File: f, sink: sink, files: map[string]*input{}, errs: map[string]string{}, failed: map[string]error{},
+		fails: newFailures(f.o.Name, f.o.FailThreshold), links: map[string]bool{}}
 }
 
 // mode is how a file is read, decided from its first bytes.
@@ -211,11 +241,17 @@ type follower struct {
 	orphans []*input          // rotated away or deleted, still open
 	held    int               // open descriptors
 	errs    map[string]string // last problem logged per path
-	failed  map[string]bool   // paths with a problem in this poll
+	failed  map[string]error  // paths with a problem in this poll
+	fails   *failures         // consecutive failures per path, for Sink.Failing
+	links   map[string]bool   // symlinks out of the path, logged once
+	ctx     context.Context   // of the poll in progress
+	pruned  time.Time         // last checkpoint pruning
 }
 
 func (fl *follower) poll(ctx context.Context) {
 	clear(fl.failed)
+	fl.ctx = ctx
+	defer func() { fl.ctx = nil }()
 	paths, ok := fl.list()
 	seen := make(map[string]bool, len(paths))
 	for _, p := range paths {
@@ -235,7 +271,7 @@ func (fl *follower) poll(ctx context.Context) {
 			}
 		}
 		for p := range fl.errs {
-			if !seen[p] && !fl.failed[p] {
+			if !seen[p] && fl.failed[p] == nil {
 				delete(fl.errs, p) // forget problems of paths that are gone
 			}
 		}
@@ -255,6 +291,77 @@ func (fl *follower) poll(ctx context.Context) {
 	}
 	clear(fl.orphans[len(kept):])
 	fl.orphans = kept
+	if ctx.Err() != nil {
+		return
+	}
+	fl.report(ctx, seen, ok)
+	if ok {
+		// The path was listed: the source works, even if nothing was
+		// new. Problems with single files are reported on their own.
+		fl.sink.Alive(ctx, fl.o.Name)
+		if now := fl.now(); now.Sub(fl.pruned) >= pruneInterval {
+			fl.pruned = now
+			fl.prune(ctx)
+		}
+	}
+}
+
+// report tells the sink about paths that kept failing and those that work
+// again or are gone.
+func (fl *follower) report(ctx context.Context, seen map[string]bool, listed bool) {
+	for p, err := range fl.failed {
+		fl.fails.fail(ctx, fl.sink, p, err)
+	}
+	for p := range fl.fails.state {
+		if fl.failed[p] != nil {
+			continue
+		}
+		switch {
+		case seen[p] || p == fl.o.Path:
+			fl.fails.ok(ctx, fl.sink, p)
+		case listed:
+			fl.fails.forget(ctx, fl.sink, p)
+		}
+	}
+}
+
+// prune deletes checkpoints of files that no longer exist (or whose path
+// names another file now) and have not been updated for Retention.
+// Checkpoints of files being read are never touched.
+func (fl *follower) prune(ctx context.Context) {
+	cps, err := fl.cp.Checkpoints(ctx, fl.o.Name)
+	if err != nil {
+		fl.log.Warn("listing checkpoints for pruning failed; retried later", "err", err)
+		return
+	}
+	active := map[string]bool{}
+	for _, in := range fl.files {
+		active[in.key] = true
+	}
+	for _, in := range fl.orphans {
+		active[in.key] = true
+	}
+	cutoff := fl.now().Add(-fl.o.Retention)
+	for _, c := range cps {
+		if active[c.Key] || !c.Updated.Before(cutoff) {
+			continue
+		}
+		i := strings.LastIndexByte(c.Key, '#')
+		if i < 0 {
+			continue // not a file checkpoint
+		}
+		p, id := c.Key[:i], c.Key[i+1:]
+		if fi, err := os.Stat(p); err == nil && identity(fi).String() == id {
+			continue // the file is still there, merely unchanged
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			continue // cannot tell: keep it
+		}
+		if err := fl.cp.DeleteCheckpoint(ctx, fl.o.Name, c.Key); err != nil {
+			fl.log.Warn("pruning a checkpoint failed; retried later", "key", c.Key, "err", err)
+			return
+		}
+		fl.log.Info("pruned the checkpoint of a file that no longer exists", "path", p, "updated", c.Updated)
+	}
 }
 
 // list returns the paths to look at, sorted. ok is false when the listing
@@ -262,6 +369,7 @@ func (fl *follower) poll(ctx context.Context) {
 func (fl *follower) list() (paths []string, ok bool) {
 	root := fl.o.Path
 	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
+		base := fl.resolvedBase(root)
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if p == root {
@@ -276,7 +384,7 @@ func (fl *follower) list() (paths []string, ok bool) {
 				}
 				return nil
 			}
-			if !d.IsDir() {
+			if !d.IsDir() && (d.Type()&fs.ModeSymlink == 0 || fl.linkInside(p, base)) {
 				paths = append(paths, p)
 			}
 			return nil
@@ -287,19 +395,91 @@ func (fl *follower) list() (paths []string, ok bool) {
 		}
 		return paths, true
 	}
+	// The fixed part of the path must exist: a mistyped or unmounted
+	// directory is a broken source, not a quiet one.
+	dir := globBase(root)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = fmt.Errorf("%s is not a directory", dir)
+		}
+		fl.fail(root, "list", err)
+		return nil, false
+	}
 	matches, err := filepath.Glob(root)
 	if err != nil { // cannot happen: NewFile checked the pattern
 		fl.fail(root, "list", err)
 		return nil, false
 	}
 	dotOK := strings.HasPrefix(filepath.Base(root), ".")
+	var base string
 	for _, m := range matches {
-		if dotOK || !strings.HasPrefix(filepath.Base(m), ".") {
-			paths = append(paths, m)
+		if !dotOK && strings.HasPrefix(filepath.Base(m), ".") {
+			continue
 		}
+		if !fl.o.FollowSymlinks {
+			// A link may be the match itself or, when a wildcard
+			// spans directories, one of the directories above it.
+			fi, err := os.Lstat(m)
+			if err != nil {
+				continue // gone since the glob
+			}
+			if fi.Mode()&fs.ModeSymlink != 0 || filepath.Dir(m) != dir {
+				if base == "" {
+					base = fl.resolvedBase(dir)
+				}
+				if !fl.linkInside(m, base) {
+					continue
+				}
+			}
+		}
+		paths = append(paths, m)
 	}
 	slices.Sort(paths)
 	return paths, true
+}
+
+// globBase is the directory of pattern before its first wildcard: the
+// part of the configured path that is fixed.
+func globBase(pattern string) string {
+	dir := filepath.Dir(pattern)
+	for strings.ContainsAny(dir, `*?[\`) {
+		dir = filepath.Dir(dir)
+	}
+	return dir
+}
+
+// resolvedBase is dir with its own symbolic links resolved: a configured
+// path that is itself a link (/data -> /mnt/data) is the path.
+func (fl *follower) resolvedBase(dir string) string {
+	if fl.o.FollowSymlinks {
+		return ""
+	}
+	r, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return filepath.Clean(dir)
+	}
+	return r
+}
+
+// linkInside reports whether the file at p, which is or passes through a
+// symbolic link, may be read: its target lies below base, or links are
+// followed anywhere.
+func (fl *follower) linkInside(p, base string) bool {
+	if fl.o.FollowSymlinks {
+		return true
+	}
+	target, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return false // dangling or unreadable: nothing to read
+	}
+	if rel, err := filepath.Rel(base, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return true
+	}
+	if !fl.links[p] {
+		fl.links[p] = true
+		fl.log.Warn("symbolic link leads out of the followed path; not read (set follow_symlinks to read it)", "path", p, "target", target)
+	}
+	return false
 }
 
 // visit reads what is new in the file at path p.
@@ -638,7 +818,6 @@ func (fl *follower) ingestStream(ctx context.Context, in *input, n int64) (scan.
 		return st, 0, err
 	}
 	fl.ok(in.path)
-	fl.received(st.TotalRecords())
 	rel := min(st.Consumed, n)
 	if st.Skipped[logs.ReasonTruncated] > 0 {
 		// The input ended inside something. If that is an envelope line
@@ -674,7 +853,6 @@ func (fl *follower) readWhole(ctx context.Context, in *input, size int64) {
 	} else {
 		fl.ok(in.path)
 	}
-	fl.received(st.TotalRecords())
 	in.offset, in.size = size, size
 	fl.save(ctx, in, in.size)
 }
@@ -683,12 +861,6 @@ func isGzip(f io.ReaderAt) bool {
 	var magic [2]byte
 	n, _ := f.ReadAt(magic[:], 0)
 	return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b
-}
-
-func (fl *follower) received(records int64) {
-	if records > 0 && fl.o.Activity != nil {
-		fl.o.Activity.Received(fl.o.Name, records)
-	}
 }
 
 // save checkpoints in's offset and how far the file was examined.
@@ -711,8 +883,8 @@ func (fl *follower) save(ctx context.Context, in *input, size int64) {
 // fail logs a problem with one path, at warning level the first time and
 // at debug level while it repeats, so a stuck file does not flood the log.
 func (fl *follower) fail(p, op string, err error) {
-	fl.failed[p] = true
 	msg := op + ": " + err.Error()
+	fl.failed[p] = errors.New(msg)
 	if fl.errs[p] == msg {
 		fl.log.Debug("file problem persists", "path", p, "op", op, "err", err)
 		return

@@ -26,7 +26,6 @@ type harness struct {
 	fl   *follower
 	sink *testSink
 	cp   *memCheckpoints
-	act  *activity
 }
 
 // newHarness follows pattern inside a new directory ("" follows the
@@ -39,12 +38,11 @@ func newHarness(t *testing.T, pattern string) *harness {
 
 func newHarnessAt(t *testing.T, dir, path string, cp *memCheckpoints, sink *testSink) *harness {
 	t.Helper()
-	act := &activity{}
-	f, err := NewFile(FileOptions{Name: "files", Path: path, Poll: time.Millisecond, Logger: testLogger(t), Activity: act}, cp)
+	f, err := NewFile(FileOptions{Name: "files", Path: path, Poll: time.Millisecond, Logger: testLogger(t)}, cp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, dir: dir, f: f, fl: f.newFollower(sink), sink: sink, cp: cp, act: act}
+	h := &harness{t: t, dir: dir, f: f, fl: f.newFollower(sink), sink: sink, cp: cp}
 	t.Cleanup(h.fl.closeAll)
 	return h
 }
@@ -105,8 +103,8 @@ func TestFileAppend(t *testing.T) {
 	if n := h.sink.callsFor(p); n != 2 {
 		t.Errorf("%d ingests, want 2", n)
 	}
-	if got := h.act.get("files"); got != 7 {
-		t.Errorf("activity reported %d records, want 7", got)
+	if got := h.sink.aliveCount("files"); got != 5 {
+		t.Errorf("Alive called %d times, want once per poll (5)", got)
 	}
 	size := int64(len(join(lines)))
 	if cp, ok := h.cp.forPath(t, "files", p); !ok || cp.Offset != size || cp.Size != size || cp.Updated.IsZero() {

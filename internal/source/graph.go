@@ -12,38 +12,71 @@ import (
 
 	"breakglass/internal/entra"
 	"breakglass/internal/graph"
+	"breakglass/internal/graph/scrub"
 	"breakglass/internal/store"
 )
 
-// Graph source defaults.
+// Graph source defaults. Each has its one owner here; config refers to them.
 const (
 	DefaultGraphPoll    = time.Minute
 	DefaultGraphOverlap = 2 * time.Hour
+	// DefaultGraphMaxWindow caps how much time one query reads in one
+	// poll. A source that was down for a week catches up a day per poll
+	// instead of asking Graph for a week at once (which it may refuse or
+	// time out on, and which every later poll would ask again).
+	DefaultGraphMaxWindow = 24 * time.Hour
+	// DefaultGraphRetention is how long Entra keeps sign-in logs (30 days
+	// with P1/P2). A checkpoint older than that is a gap: records in it can
+	// no longer be read, and that is reported, never passed over silently.
+	DefaultGraphRetention = 30 * 24 * time.Hour
 )
+
+// legacyGraphCheckpointKey is the single window checkpoint of earlier
+// versions; a query without its own checkpoint starts from it.
+const legacyGraphCheckpointKey = "graph"
 
 // GraphOptions configure a Graph source.
 type GraphOptions struct {
 	Name     string
 	Accounts []entra.Account
-	Poll     time.Duration // default 1 minute
-	// Overlap is how far before the last poll each poll looks again: Graph
-	// publishes some sign-ins minutes to hours late, with their original
-	// createdDateTime, and a poller that only asks for "newer than last
-	// time" misses them.
+	Poll     time.Duration // default DefaultGraphPoll
+	// Overlap is how far before its checkpoint each query looks again:
+	// Graph publishes some sign-ins minutes to hours late, with their
+	// original createdDateTime, and a poller that only asks for "newer
+	// than last time" misses them. Default DefaultGraphOverlap.
 	Overlap time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// MaxWindow caps the span after its checkpoint that one query reads
+	// in one poll; default DefaultGraphMaxWindow.
+	MaxWindow time.Duration
+	// Retention is how far back Graph still has records; default
+	// DefaultGraphRetention.
+	Retention time.Duration
+	// FailThreshold is how many consecutive failed polls of one query
+	// make it Failing; default DefaultFailThreshold.
+	FailThreshold int
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Graph polls Microsoft Graph for sign-ins by, and audit events by or on,
 // the break-glass accounts. It asks only about those accounts ($filter), so
 // it stays far inside Graph's reporting limits, and feeds what it gets to the
 // same sink as every other source.
+//
+// Every query keeps its own checkpoint: the time up to which it has read
+// everything. A poll reads [checkpoint-Overlap, min(now, checkpoint+MaxWindow)]
+// and moves the checkpoint to the window's end only when the query
+// succeeded, so one refused query (a missing licence for beta, a revoked
+// permission) neither holds back the others nor loses its own records, and
+// a source that was down catches up in chunks without a gap.
 type Graph struct {
-	o    GraphOptions
-	g    graph.Lister
-	cp   Checkpoints
-	seen map[string]time.Time // record id → when first seen, kept for Overlap
+	o     GraphOptions
+	g     graph.Lister
+	cp    Checkpoints
+	seen  map[string]time.Time // record id → when first seen, kept for Overlap
+	since map[string]time.Time // query name → checkpoint, once loaded
+	fails *failures
+	tidy  bool // stale checkpoints were removed
 }
 
 // NewGraph returns a Graph source.
@@ -63,13 +96,23 @@ func NewGraph(o GraphOptions, g graph.Lister, cp Checkpoints) (*Graph, error) {
 	if o.Overlap <= 0 {
 		o.Overlap = DefaultGraphOverlap
 	}
+	if o.MaxWindow <= 0 {
+		o.MaxWindow = DefaultGraphMaxWindow
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultGraphRetention
+	}
+	if o.FailThreshold <= 0 {
+		o.FailThreshold = DefaultFailThreshold
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Graph{o: o, g: g, cp: cp, seen: map[string]time.Time{}}, nil
+	return &Graph{o: o, g: g, cp: cp, seen: map[string]time.Time{}, since: map[string]time.Time{},
+		fails: newFailures(o.Name, o.FailThreshold)}, nil
 }
 
 // Name implements Source.
@@ -81,7 +124,7 @@ func (s *Graph) Run(ctx context.Context, sink Sink) error {
 	defer t.Stop()
 	for {
 		if err := s.Poll(ctx, sink); err != nil && ctx.Err() == nil {
-			s.o.Logger.Error("graph poll incomplete; the window is retried next poll", "source", s.o.Name, "error", err)
+			s.o.Logger.Warn("graph poll incomplete; failed queries are retried next poll", "source", s.o.Name, "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -91,29 +134,23 @@ func (s *Graph) Run(ctx context.Context, sink Sink) error {
 	}
 }
 
-const graphCheckpointKey = "graph"
-
 // query is one Graph request of a poll.
 type query struct {
-	v      graph.Version
-	path   string
-	filter string
+	name  string // stable: checkpoint key and Failing key
+	v     graph.Version
+	path  string
+	field string // the time property the window applies to
+	cond  string // the rest of the filter
 }
 
-// Poll runs one poll: every query over [checkpoint - Overlap, now]. The
-// checkpoint advances only when every query succeeded, so a failed poll is
-// covered again by the next one.
+// Poll runs one poll: every query over its own window. It returns the
+// failed queries' errors, joined; the sink is told Alive only when every
+// query succeeded.
 func (s *Graph) Poll(ctx context.Context, sink Sink) error {
-	start := s.o.Now().UTC()
-	since := start.Add(-s.o.Overlap)
-	if cp, ok, err := s.cp.Checkpoint(ctx, s.o.Name, graphCheckpointKey); err != nil {
-		return fmt.Errorf("reading checkpoint: %w", err)
-	} else if ok {
-		since = time.Unix(0, cp.Offset).UTC().Add(-s.o.Overlap)
-	}
+	start := s.o.Now().UTC().Truncate(time.Second)
 	var errs []error
-	for _, q := range s.queries(since) {
-		if err := s.run(ctx, sink, q); err != nil {
+	for _, q := range s.queries() {
+		if err := s.pollQuery(ctx, sink, q, start); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -129,30 +166,146 @@ func (s *Graph) Poll(ctx context.Context, sink Sink) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	return s.cp.SetCheckpoint(ctx, store.Checkpoint{Source: s.o.Name, Key: graphCheckpointKey, Offset: start.UnixNano(), Updated: start})
+	sink.Alive(ctx, s.o.Name)
+	if !s.tidy {
+		s.tidy = s.dropStale(ctx)
+	}
+	return nil
 }
 
-// queries lists the requests for one window. Interactive sign-ins come from
+// dropStale removes checkpoints no query uses any more: the single one of
+// earlier versions, once every query has its own, and those of accounts
+// no longer configured. It reports whether it finished.
+func (s *Graph) dropStale(ctx context.Context) bool {
+	cps, err := s.cp.Checkpoints(ctx, s.o.Name)
+	if err != nil {
+		s.o.Logger.Warn("graph source: listing checkpoints failed; stale ones are removed later", "source", s.o.Name, "error", err)
+		return false
+	}
+	current := map[string]bool{}
+	for _, q := range s.queries() {
+		current[q.name] = true
+	}
+	for _, c := range cps {
+		if current[c.Key] {
+			continue
+		}
+		if err := s.cp.DeleteCheckpoint(ctx, s.o.Name, c.Key); err != nil {
+			s.o.Logger.Warn("graph source: removing a stale checkpoint failed", "source", s.o.Name, "key", c.Key, "error", err)
+			return false
+		}
+		s.o.Logger.Info("graph source: removed a checkpoint no query uses", "source", s.o.Name, "key", c.Key)
+	}
+	return true
+}
+
+// pollQuery reads one query's window and advances its checkpoint.
+func (s *Graph) pollQuery(ctx context.Context, sink Sink, q query, start time.Time) error {
+	since, err := s.checkpoint(ctx, q, start)
+	if err != nil {
+		s.fails.fail(ctx, sink, q.name, err)
+		return err
+	}
+	if since.After(start) {
+		since = start // the clock went back: never wait for a future checkpoint
+	}
+	oldest := start.Add(-s.o.Retention)
+	if since.Before(oldest) {
+		gap := fmt.Errorf("graph query %s: checkpoint %s is older than Graph's %s retention: records from %s to %s can no longer be read",
+			q.name, since.Format(time.RFC3339), retentionText(s.o.Retention), since.Format(time.RFC3339), oldest.Format(time.RFC3339))
+		s.o.Logger.Error("graph source: gap in the logs", "source", s.o.Name, "query", q.name, "error", gap)
+		s.fails.now(ctx, sink, q.name, gap)
+		since = oldest
+	}
+	from := since.Add(-s.o.Overlap)
+	if from.Before(oldest) {
+		from = oldest
+	}
+	to, capped := start, false
+	if end := since.Add(s.o.MaxWindow); end.Before(start) {
+		to, capped = end, true
+	}
+	filter := q.field + " ge " + odataTime(from)
+	if capped {
+		filter += " and " + q.field + " le " + odataTime(to)
+	}
+	filter += " and " + q.cond
+	if err := s.run(ctx, sink, q, filter); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		err = scrub.Error(fmt.Errorf("graph query %s: %w", q.name, err))
+		s.fails.fail(ctx, sink, q.name, err)
+		return err
+	}
+	cp := store.Checkpoint{Source: s.o.Name, Key: q.name, Offset: to.UnixNano(), Updated: start}
+	if err := s.cp.SetCheckpoint(ctx, cp); err != nil {
+		err = fmt.Errorf("graph query %s: saving checkpoint: %w", q.name, err)
+		s.fails.fail(ctx, sink, q.name, err)
+		return err
+	}
+	s.since[q.name] = to
+	if capped {
+		s.o.Logger.Info("graph source catching up", "source", s.o.Name, "query", q.name, "read_to", to, "behind", start.Sub(to))
+	} else {
+		s.fails.release(q.name) // caught up: a reported gap is over
+	}
+	s.fails.ok(ctx, sink, q.name)
+	return nil
+}
+
+// checkpoint returns how far q has read: its own checkpoint, else the
+// single checkpoint of earlier versions, else start (a new source reads
+// the Overlap before it).
+func (s *Graph) checkpoint(ctx context.Context, q query, start time.Time) (time.Time, error) {
+	if t, ok := s.since[q.name]; ok {
+		return t, nil
+	}
+	for _, key := range []string{q.name, legacyGraphCheckpointKey} {
+		c, ok, err := s.cp.Checkpoint(ctx, s.o.Name, key)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("graph query %s: reading checkpoint: %w", q.name, err)
+		}
+		if ok {
+			t := time.Unix(0, c.Offset).UTC()
+			s.since[q.name] = t
+			return t, nil
+		}
+	}
+	return start, nil
+}
+
+func retentionText(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d-day", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// queries lists the requests of one poll. Interactive sign-ins come from
 // v1.0; non-interactive ones only from beta, with an explicit event-type
 // filter. Service-principal and managed-identity sign-ins are not asked for:
 // a break-glass account is a user, so they cannot be its sign-ins.
-func (s *Graph) queries(since time.Time) []query {
-	ts := since.Format("2006-01-02T15:04:05Z")
+func (s *Graph) queries() []query {
 	var qs []query
 	for _, a := range s.o.Accounts {
+		who := strings.ToLower(a.ID)
 		user := "userId eq '" + odataString(a.ID) + "'"
 		initiator := "initiatedBy/user/id eq '" + odataString(a.ID) + "'"
 		target := "targetResources/any(t:t/id eq '" + odataString(a.ID) + "')"
 		if a.ID == "" {
+			who = strings.ToLower(a.UPN)
 			user = "userPrincipalName eq '" + odataString(strings.ToLower(a.UPN)) + "'"
 			initiator = "initiatedBy/user/userPrincipalName eq '" + odataString(a.UPN) + "'"
 			target = "targetResources/any(t:t/userPrincipalName eq '" + odataString(a.UPN) + "')"
 		}
 		qs = append(qs,
-			query{graph.V1, "/auditLogs/signIns", "createdDateTime ge " + ts + " and " + user},
-			query{graph.Beta, "/auditLogs/signIns", "createdDateTime ge " + ts + " and " + user + " and signInEventTypes/any(t: t eq 'nonInteractiveUser')"},
-			query{graph.V1, "/auditLogs/directoryAudits", "activityDateTime ge " + ts + " and " + initiator},
-			query{graph.V1, "/auditLogs/directoryAudits", "activityDateTime ge " + ts + " and " + target},
+			query{"signIns/interactive/" + who, graph.V1, "/auditLogs/signIns", "createdDateTime", user},
+			query{"signIns/nonInteractive/" + who, graph.Beta, "/auditLogs/signIns", "createdDateTime", user + " and signInEventTypes/any(t: t eq 'nonInteractiveUser')"},
+			query{"directoryAudits/initiatedBy/" + who, graph.V1, "/auditLogs/directoryAudits", "activityDateTime", initiator},
+			query{"directoryAudits/target/" + who, graph.V1, "/auditLogs/directoryAudits", "activityDateTime", target},
 		)
 	}
 	return qs
@@ -161,9 +314,10 @@ func (s *Graph) queries(since time.Time) []query {
 // odataString escapes a value for a single-quoted OData literal.
 func odataString(s string) string { return strings.ReplaceAll(s, "'", "''") }
 
-func (s *Graph) run(ctx context.Context, sink Sink, q query) error {
-	return s.g.List(ctx, q.v, q.path, graph.Query{Filter: q.filter}, func(items []json.RawMessage) error {
+func (s *Graph) run(ctx context.Context, sink Sink, q query, filter string) error {
+	return s.g.List(ctx, q.v, q.path, graph.Query{Filter: filter}, func(items []json.RawMessage) error {
 		var fresh []json.RawMessage
+		var ids []string
 		now := s.o.Now()
 		for _, it := range items {
 			var rec struct {
@@ -174,6 +328,7 @@ func (s *Graph) run(ctx context.Context, sink Sink, q query) error {
 					continue
 				}
 				s.seen[rec.ID] = now
+				ids = append(ids, rec.ID)
 			}
 			fresh = append(fresh, it)
 		}
@@ -189,15 +344,10 @@ func (s *Graph) run(ctx context.Context, sink Sink, q query) error {
 			body.Write(it)
 		}
 		body.WriteString("]}\n")
-		if _, err := sink.Ingest(ctx, s.o.Name, "graph:"+string(q.v)+q.path, &body); err != nil {
+		if _, err := sink.Ingest(ctx, s.o.Name, "graph:"+q.name, &body); err != nil {
 			// Not seen after all: the next poll must offer them again.
-			for _, it := range fresh {
-				var rec struct {
-					ID string `json:"id"`
-				}
-				if json.Unmarshal(it, &rec) == nil {
-					delete(s.seen, rec.ID)
-				}
+			for _, id := range ids {
+				delete(s.seen, id)
 			}
 			return fmt.Errorf("%s %s: %w", q.v, q.path, err)
 		}

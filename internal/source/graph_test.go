@@ -95,7 +95,7 @@ func TestGraphLateRecord(t *testing.T) {
 		t.Errorf("no query looked back the overlap window: %v", fg.queries[len(fg.queries)-4:])
 	}
 	// The checkpoint survives: a new source resumes from it.
-	c, ok, _ := cp.Checkpoint(context.Background(), "tenant", "graph")
+	c, ok, _ := cp.Checkpoint(context.Background(), "tenant", "signIns/interactive/"+acct.ID)
 	if !ok || time.Unix(0, c.Offset).UTC() != now.Add(2*time.Minute) {
 		t.Errorf("checkpoint = %+v %v", c, ok)
 	}
@@ -113,12 +113,22 @@ func TestGraphFailedQueryKeepsWindow(t *testing.T) {
 	fg := &fakeGraph{fail: true}
 	cp := newMemCheckpoints()
 	src, _ := NewGraph(GraphOptions{Name: "tenant", Accounts: testAccounts()[:1]}, fg, cp)
-	err := src.Poll(context.Background(), newTestSink())
-	if !errors.Is(err, errUnavailable) {
+	sink := newTestSink()
+	err := src.Poll(context.Background(), sink)
+	if err == nil || !strings.Contains(err.Error(), errUnavailable.Error()) || !strings.Contains(err.Error(), "directoryAudits/target/") {
 		t.Fatalf("Poll error = %v", err)
 	}
-	if _, ok, _ := cp.Checkpoint(context.Background(), "tenant", "graph"); ok {
-		t.Error("checkpoint advanced after a failed query")
+	id := testAccounts()[0].ID
+	for _, q := range []string{"directoryAudits/initiatedBy/" + id, "directoryAudits/target/" + id} {
+		if _, ok, _ := cp.Checkpoint(context.Background(), "tenant", q); ok {
+			t.Errorf("checkpoint of %s advanced after it failed", q)
+		}
+	}
+	if _, ok, _ := cp.Checkpoint(context.Background(), "tenant", "signIns/interactive/"+id); !ok {
+		t.Error("a failing query held back the checkpoint of one that worked")
+	}
+	if n := sink.aliveCount("tenant"); n != 0 {
+		t.Errorf("a failed poll was reported alive (%d)", n)
 	}
 }
 

@@ -76,6 +76,8 @@ type testSink struct {
 	fail    error            // returned by Ingest when set
 	after   func(calls int)  // called after each successful ingest
 	total   int              // successful ingests
+	alive   map[string]int   // source → Alive calls
+	events  []string         // "failing <source> <key>: <err>", "recovered <source> <key>", in order
 }
 
 func newTestSink() *testSink {
@@ -84,7 +86,38 @@ func newTestSink() *testSink {
 		alerts: map[string]int{},
 		calls:  map[string]int{},
 		byName: map[string]int64{},
+		alive:  map[string]int{},
 	}
+}
+
+func (s *testSink) Alive(ctx context.Context, source string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.alive[source]++
+}
+
+func (s *testSink) Failing(ctx context.Context, source, key string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, "failing "+source+" "+key+": "+err.Error())
+}
+
+func (s *testSink) Recovered(ctx context.Context, source, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, "recovered "+source+" "+key)
+}
+
+func (s *testSink) aliveCount(source string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.alive[source]
+}
+
+func (s *testSink) eventList() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events)
 }
 
 func (s *testSink) Ingest(ctx context.Context, source, name string, r io.Reader) (scan.Stats, error) {
@@ -205,6 +238,42 @@ func (c *memCheckpoints) SetCheckpoint(ctx context.Context, cp store.Checkpoint)
 	return nil
 }
 
+func (c *memCheckpoints) Checkpoints(ctx context.Context, source string) ([]store.Checkpoint, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return nil, c.fail
+	}
+	var out []store.Checkpoint
+	for _, cp := range c.m {
+		if cp.Source == source {
+			out = append(out, cp)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Checkpoint) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+func (c *memCheckpoints) DeleteCheckpoint(ctx context.Context, source, key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return c.fail
+	}
+	delete(c.m, source+"\x00"+key)
+	return nil
+}
+
+// keys lists a source's checkpoint keys.
+func (c *memCheckpoints) keys(source string) []string {
+	cps, _ := c.Checkpoints(context.Background(), source)
+	var ks []string
+	for _, cp := range cps {
+		ks = append(ks, cp.Key)
+	}
+	return ks
+}
+
 // forPath returns the checkpoint of the file now at path.
 func (c *memCheckpoints) forPath(t testing.TB, source, path string) (store.Checkpoint, bool) {
 	t.Helper()
@@ -216,27 +285,6 @@ func (c *memCheckpoints) forPath(t testing.TB, source, path string) (store.Check
 	defer c.mu.Unlock()
 	cp, ok := c.m[source+"\x00"+checkpointKey(path, identity(fi))]
 	return cp, ok
-}
-
-// activity counts what sources report.
-type activity struct {
-	mu sync.Mutex
-	n  map[string]int64
-}
-
-func (a *activity) Received(source string, records int64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.n == nil {
-		a.n = map[string]int64{}
-	}
-	a.n[source] += records
-}
-
-func (a *activity) get(source string) int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.n[source]
 }
 
 // waitFor polls cond until it holds, failing the test after a bounded

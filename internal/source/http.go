@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -21,11 +22,28 @@ import (
 	"breakglass/internal/logs"
 )
 
-// Defaults for the http source.
+// Defaults for the http source. Each has its one owner here; config refers
+// to them.
 const (
+	// DefaultMaxBody bounds a body, compressed and, separately, after
+	// decompression: a 1 MB gzip bomb must not unpack to 1 GiB in memory.
 	DefaultMaxBody  = 10 << 20
 	DefaultHTTPPath = "/ingest"
+	// DefaultMaxConcurrent bounds the bodies read and decoded at once, so
+	// that memory stays near DefaultMaxConcurrent × 2 × max_body however
+	// many senders push at the same time.
+	DefaultMaxConcurrent = 4
+	// DefaultQueueWait is how long a request waits for a decoding slot
+	// before it is answered 503 with Retry-After.
+	DefaultQueueWait = 30 * time.Second
+	// DefaultAliveInterval is how often a listening http source tells the
+	// sink it is alive when nobody pushes: a quiet sender is not a dead
+	// listener.
+	DefaultAliveInterval = 15 * time.Second
 )
+
+// maxGzipLayers bounds gzip inside gzip; more is not a real export.
+const maxGzipLayers = 3
 
 // Server limits. Bodies are small and senders are machines, so slow or idle
 // clients are cut off rather than allowed to hold connections.
@@ -44,11 +62,18 @@ type HTTPOptions struct {
 	Name    string
 	Listen  string // host:port
 	Token   string // bearer token senders must present; never logged
-	MaxBody int64  // largest body accepted, default DefaultMaxBody
+	MaxBody int64  // largest body accepted, compressed and decompressed; default DefaultMaxBody
 	Path    string // default DefaultHTTPPath
 	Logger  *slog.Logger
-	// Activity may be nil.
-	Activity Activity
+	// MaxConcurrent bounds the bodies read and decoded at once; default
+	// DefaultMaxConcurrent.
+	MaxConcurrent int
+	// QueueWait is how long a request waits for one of those slots before
+	// it gets 503; default DefaultQueueWait.
+	QueueWait time.Duration
+	// AliveInterval is how often Run reports the listener alive; default
+	// DefaultAliveInterval.
+	AliveInterval time.Duration
 }
 
 // HTTP receives logs pushed to POST <Path>: any shape the scanner reads
@@ -59,8 +84,10 @@ type HTTPOptions struct {
 type HTTP struct {
 	o      HTTPOptions
 	log    *slog.Logger
+	rl     *rateLog          // per-request problems: a flood of requests must not flood the log
 	digest [sha256.Size]byte // of the token: comparing digests hides its length
 
+	slots   chan struct{} // one per body being read or decoded
 	started atomic.Bool
 	ready   chan struct{}
 	addr    atomic.Pointer[net.Addr]
@@ -76,6 +103,8 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 		return nil, fmt.Errorf("http source %q: token is required", o.Name)
 	case o.MaxBody < 0:
 		return nil, fmt.Errorf("http source %q: max_body must not be negative", o.Name)
+	case o.MaxConcurrent < 0 || o.QueueWait < 0 || o.AliveInterval < 0:
+		return nil, fmt.Errorf("http source %q: limits must not be negative", o.Name)
 	case o.Path != "" && !strings.HasPrefix(o.Path, "/"):
 		return nil, fmt.Errorf("http source %q: path %q must start with /", o.Name, o.Path)
 	}
@@ -88,12 +117,23 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 	if o.Path == "" {
 		o.Path = DefaultHTTPPath
 	}
-	h := &HTTP{o: o, log: o.Logger, digest: sha256.Sum256([]byte(o.Token)), ready: make(chan struct{})}
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if o.QueueWait == 0 {
+		o.QueueWait = DefaultQueueWait
+	}
+	if o.AliveInterval == 0 {
+		o.AliveInterval = DefaultAliveInterval
+	}
+	h := &HTTP{o: o, log: o.Logger, digest: sha256.Sum256([]byte(o.Token)), ready: make(chan struct{}),
+		slots: make(chan struct{}, o.MaxConcurrent)}
 	h.o.Token = "" // only the digest is kept, so printing h cannot reveal the token
 	if h.log == nil {
 		h.log = slog.Default()
 	}
 	h.log = h.log.With("source", o.Name)
+	h.rl = newRateLog(h.log, nil)
 	return h, nil
 }
 
@@ -144,10 +184,22 @@ func (h *HTTP) Run(ctx context.Context, sink Sink) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("http source %q: %w", h.o.Name, err)
-	case <-ctx.Done():
+	alive := time.NewTicker(h.o.AliveInterval)
+	defer alive.Stop()
+	sink.Alive(ctx, h.o.Name)
+wait:
+	for {
+		select {
+		case err := <-served:
+			err = fmt.Errorf("http source %q: %w", h.o.Name, err)
+			sink.Failing(ctx, h.o.Name, "listen", err)
+			return err
+		case <-alive.C:
+			// Serve has not returned, so the listener is accepting.
+			sink.Alive(ctx, h.o.Name)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
@@ -189,7 +241,7 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 		return
 	}
 	if challenge := h.authorize(r); challenge != "" {
-		h.log.Warn("http source: request without a valid token", "remote", r.RemoteAddr)
+		h.rl.Log(slog.LevelWarn, "http source: request without a valid token", "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeJSON(w, http.StatusUnauthorized, reply{Error: "a valid bearer token is required"})
 		return
@@ -202,14 +254,31 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 		return
 	}
 	if r.ContentLength > h.o.MaxBody {
-		h.tooLarge(w, r)
+		h.tooLarge(w, r, "body")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
+	// Bodies wait for a slot before they are read, so that a hundred
+	// parallel pushes hold a few bodies in memory, not a hundred.
+	wait := time.NewTimer(h.o.QueueWait)
+	select {
+	case h.slots <- struct{}{}:
+		wait.Stop()
+	case <-wait.C:
+		h.rl.Log(slog.LevelWarn, "http source: too many bodies at once; the sender is asked to retry", "remote", r.RemoteAddr, "max_concurrent", h.o.MaxConcurrent)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		writeJSON(w, http.StatusServiceUnavailable, reply{Error: "busy: too many bodies being decoded at once; send it again"})
+		return
+	case <-r.Context().Done():
+		wait.Stop()
+		return
+	}
+	defer func() { <-h.slots }()
+
+	body, err := readLimited(http.MaxBytesReader(w, r.Body, h.o.MaxBody), r.ContentLength, h.o.MaxBody)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			h.tooLarge(w, r)
+			h.tooLarge(w, r, "body")
 			return
 		}
 		writeJSON(w, http.StatusBadRequest, reply{Error: "reading the body failed"})
@@ -219,12 +288,27 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 		writeJSON(w, http.StatusBadRequest, reply{Error: "empty body"})
 		return
 	}
-	if ce == "gzip" || ce == "x-gzip" {
-		// The splitter decompresses by sniffing the magic bytes; a body
-		// that claims gzip but lacks them is a sender bug worth naming.
-		if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
-			writeJSON(w, http.StatusBadRequest, reply{Error: "Content-Encoding is gzip but the body is not gzip"})
+	declared := ce == "gzip" || ce == "x-gzip"
+	if declared && !isGzipBytes(body) {
+		writeJSON(w, http.StatusBadRequest, reply{Error: "Content-Encoding is gzip but the body is not gzip"})
+		return
+	}
+	// Decompress here rather than in the scanner, so that the limit
+	// applies to what the body unpacks to.
+	var unreadable error
+	if isGzipBytes(body) {
+		body, err = gunzip(body, h.o.MaxBody)
+		switch {
+		case errors.Is(err, errTooLarge):
+			h.tooLarge(w, r, "decompressed body")
 			return
+		case errors.Is(err, errNested):
+			writeJSON(w, http.StatusBadRequest, reply{Error: err.Error()})
+			return
+		case err != nil:
+			// Scan what could be read (fail closed: a record before
+			// the corruption still alerts), then say the rest was not.
+			unreadable = err
 		}
 	}
 
@@ -232,15 +316,29 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 	records, skipped := st.TotalRecords(), st.Skipped
 	if err != nil {
 		if st.Skipped[logs.ReasonReadError] > 0 && r.Context().Err() == nil {
-			// The body is in memory, so a read error is its content: a
-			// corrupt gzip stream. Sending it again would not help.
-			h.log.Warn("http source: unreadable body", "remote", r.RemoteAddr, "err", err)
+			// The body is in memory, so a read error is its content.
+			// Sending it again would not help.
+			sink.Alive(r.Context(), h.o.Name)
+			h.rl.Log(slog.LevelWarn, "http source: unreadable body", "remote", r.RemoteAddr, "err", err)
 			writeJSON(w, http.StatusBadRequest, reply{Error: "the body could not be read (corrupt gzip?)", Skipped: skipped})
 			return
 		}
-		h.log.Error("http source: ingest failed; the sender is asked to retry", "remote", r.RemoteAddr, "err", err)
+		h.rl.Log(slog.LevelError, "http source: ingest failed; the sender is asked to retry", "remote", r.RemoteAddr, "err", err)
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		writeJSON(w, http.StatusServiceUnavailable, reply{Error: "the input could not be stored; send it again"})
+		return
+	}
+	sink.Alive(r.Context(), h.o.Name)
+	if unreadable != nil {
+		h.rl.Log(slog.LevelWarn, "http source: unreadable gzip body; what could be read was scanned", "remote", r.RemoteAddr, "records", records, "err", unreadable)
+		if skipped == nil {
+			skipped = map[string]int64{}
+		}
+		skipped[logs.ReasonReadError]++
+		writeJSON(w, http.StatusBadRequest, reply{
+			Error:   fmt.Sprintf("the body could not be read past some point (corrupt gzip?); %d records before it were scanned", records),
+			Skipped: skipped,
+		})
 		return
 	}
 	if records == 0 && st.TotalSkipped() > 0 {
@@ -250,10 +348,51 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 		})
 		return
 	}
-	if records > 0 && h.o.Activity != nil {
-		h.o.Activity.Received(h.o.Name, records)
-	}
 	writeJSON(w, http.StatusAccepted, accepted{Records: records, Alerts: st.Alerts, Skipped: nonNil(skipped)})
+}
+
+var (
+	errTooLarge = errors.New("too large")
+	errNested   = fmt.Errorf("gzip nested more than %d deep: not an export; unpack it first", maxGzipLayers)
+)
+
+// readLimited reads r, at most limit bytes (r enforces it), allocating once
+// when the length is known.
+func readLimited(r io.Reader, length, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if length > 0 && length <= limit {
+		buf.Grow(int(length) + 1)
+	}
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
+func isGzipBytes(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
+// gunzip decompresses b (and gzip inside it, a few layers deep) to at
+// most limit bytes: errTooLarge beyond. Any other error comes with what
+// was decompressed before it.
+func gunzip(b []byte, limit int64) ([]byte, error) {
+	for layer := 0; isGzipBytes(b); layer++ {
+		if layer == maxGzipLayers {
+			return nil, errNested
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		var out bytes.Buffer
+		out.Grow(int(min(limit, 4*int64(len(b))+512)))
+		n, err := out.ReadFrom(io.LimitReader(zr, limit+1))
+		if n > limit {
+			return nil, errTooLarge
+		}
+		if err != nil {
+			return out.Bytes(), fmt.Errorf("gzip: %w", err)
+		}
+		b = out.Bytes()
+	}
+	return b, nil
 }
 
 // authorize returns "" for a request with the right bearer token, else the
@@ -270,12 +409,12 @@ func (h *HTTP) authorize(r *http.Request) string {
 	return ""
 }
 
-func (h *HTTP) tooLarge(w http.ResponseWriter, r *http.Request) {
-	h.log.Warn("http source: body too large", "remote", r.RemoteAddr, "max_body", h.o.MaxBody)
+func (h *HTTP) tooLarge(w http.ResponseWriter, r *http.Request, what string) {
+	h.rl.Log(slog.LevelWarn, "http source: "+what+" too large", "remote", r.RemoteAddr, "max_body", h.o.MaxBody)
 	// The rest of the body is not read; closing tells the client not to
 	// send another request on this connection.
 	w.Header().Set("Connection", "close")
-	writeJSON(w, http.StatusRequestEntityTooLarge, reply{Error: fmt.Sprintf("body larger than %d bytes", h.o.MaxBody)})
+	writeJSON(w, http.StatusRequestEntityTooLarge, reply{Error: fmt.Sprintf("%s larger than %d bytes (max_body): nothing of it was scanned; split it", what, h.o.MaxBody)})
 }
 
 // nonNil makes "skipped" appear as {} rather than null, so clients can

@@ -22,17 +22,15 @@ type httpFixture struct {
 	h    *HTTP
 	sink *testSink
 	srv  *httptest.Server
-	act  *activity
 	logs *syncBuffer
 }
 
 func newHTTPFixture(t *testing.T, maxBody int64) *httpFixture {
 	t.Helper()
-	fx := &httpFixture{sink: newTestSink(), act: &activity{}, logs: &syncBuffer{}}
+	fx := &httpFixture{sink: newTestSink(), logs: &syncBuffer{}}
 	h, err := NewHTTP(HTTPOptions{
 		Name: "push", Listen: "127.0.0.1:0", Token: testToken, MaxBody: maxBody,
-		Logger:   slog.New(slog.NewTextHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Activity: fx.act,
+		Logger: slog.New(slog.NewTextHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -155,8 +153,8 @@ func TestHTTPAccepted(t *testing.T) {
 					t.Fatalf("skipped = %v, want %v", skipped, tc.skipped)
 				}
 			}
-			if got := fx.act.get("push"); float64(got) != tc.records {
-				t.Errorf("activity %d, want %v", got, tc.records)
+			if got := fx.sink.aliveCount("push"); got != 1 {
+				t.Errorf("Alive called %d times, want 1", got)
 			}
 			if ct := r.header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
@@ -265,8 +263,8 @@ func TestHTTPStoreFailure(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
 		t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
 	}
-	if got := fx.act.get("push"); got != 0 {
-		t.Errorf("activity %d for a failed ingest", got)
+	if got := fx.sink.aliveCount("push"); got != 0 {
+		t.Errorf("Alive called %d times for a failed ingest", got)
 	}
 	fx.sink.setFail(nil)
 	if r := post(t, fx.srv.URL+"/ingest", http.MethodPost, auth(), bytes.NewReader(readTestdata(t, "PT1H.json"))); r.status != http.StatusAccepted {
@@ -307,8 +305,8 @@ func TestHTTPConcurrent(t *testing.T) {
 	if records != senders*each*7 || alerts != pt1hAlerts {
 		t.Fatalf("records, alerts = %d, %d; want %d, %d", records, alerts, senders*each*7, pt1hAlerts)
 	}
-	if got := fx.act.get("push"); got != senders*each*7 {
-		t.Errorf("activity %d", got)
+	if got := fx.sink.aliveCount("push"); got != senders*each {
+		t.Errorf("Alive called %d times, want %d", got, senders*each)
 	}
 }
 

@@ -1,0 +1,181 @@
+package source
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"breakglass/internal/store"
+)
+
+// TestFileSymlinks: a link in the followed directory to a file outside it
+// is not read unless FollowSymlinks is set; links to files inside are.
+func TestFileSymlinks(t *testing.T) {
+	lines := pt1h(t)
+	outside := filepath.Join(t.TempDir(), "passwd.json")
+	writeFile(t, outside, join(lines[:2])) // two alerting records, outside the path
+	for _, tc := range []struct {
+		name    string
+		pattern string // "" follows the directory
+		follow  bool
+		want    int64 // records read
+	}{
+		{"directory, link out", "", false, 3},
+		{"glob, link out", "*.json", false, 3},
+		{"glob through a linked directory", "*/*.json", false, 0},
+		{"directory, follow_symlinks", "", true, 5},
+		{"glob, follow_symlinks", "*.json", true, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.pattern == "*/*.json" {
+				// A subdirectory that is a link out of the path.
+				if err := os.Symlink(filepath.Dir(outside), filepath.Join(dir, "sub")); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				inside := filepath.Join(dir, "real.json")
+				writeFile(t, inside, join(lines[2:5]))
+				if err := os.Symlink(outside, filepath.Join(dir, "evil.json")); err != nil {
+					t.Fatal(err)
+				}
+				// A link to a file inside the path is read (here: the same
+				// file again, whose records dedupe).
+				if err := os.Symlink(inside, filepath.Join(dir, "alias.json")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sink, cp := newTestSink(), newMemCheckpoints()
+			f, err := NewFile(FileOptions{Name: "files", Path: filepath.Join(dir, tc.pattern), Poll: time.Millisecond,
+				Logger: testLogger(t), FollowSymlinks: tc.follow}, cp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl := f.newFollower(sink)
+			defer fl.closeAll()
+			for range 3 {
+				fl.poll(t.Context())
+			}
+			got := sink.recordsFor(filepath.Join(dir, "real.json")) + sink.recordsFor(filepath.Join(dir, "evil.json")) +
+				sink.recordsFor(filepath.Join(dir, "sub", "passwd.json"))
+			if got != tc.want {
+				t.Errorf("records read from real and linked-out files: %d, want %d", got, tc.want)
+			}
+			if tc.pattern != "*/*.json" && sink.recordsFor(filepath.Join(dir, "alias.json")) != 3 {
+				t.Errorf("a link inside the path was not read")
+			}
+		})
+	}
+}
+
+// TestFileAliveAndFailing: every listed poll is alive, also when nothing
+// matches; a missing directory is not, and becomes Failing after the
+// threshold, once, then Recovered once it exists. A file whose ingest keeps
+// failing is Failing under its own path, and Recovered when it works.
+func TestFileAliveAndFailing(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "logs")
+	sink, cp := newTestSink(), newMemCheckpoints()
+	f, err := NewFile(FileOptions{Name: "files", Path: filepath.Join(dir, "*.json"), Poll: time.Millisecond, Logger: testLogger(t)}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := f.newFollower(sink)
+	defer fl.closeAll()
+	pattern := filepath.Join(dir, "*.json")
+	for i := 1; i <= 4; i++ {
+		fl.poll(t.Context())
+		if n := sink.aliveCount("files"); n != 0 {
+			t.Fatalf("poll %d: alive %d with the directory missing", i, n)
+		}
+	}
+	ev := sink.eventList()
+	if len(ev) != 1 || !strings.HasPrefix(ev[0], "failing files "+pattern+": list: ") {
+		t.Fatalf("events %q, want one Failing for the path", ev)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fl.poll(t.Context()) // nothing matches: a quiet, healthy source
+	if n := sink.aliveCount("files"); n != 1 {
+		t.Fatalf("alive %d after the directory appeared, want 1", n)
+	}
+	if ev := sink.eventList(); len(ev) != 2 || ev[1] != "recovered files "+pattern {
+		t.Fatalf("events %q, want a recovery", ev)
+	}
+
+	p := filepath.Join(dir, "PT1H.json")
+	writeFile(t, p, join(pt1h(t)))
+	sink.setFail(errors.New("disk I/O error"))
+	for range DefaultFailThreshold + 2 {
+		fl.poll(t.Context())
+	}
+	ev = sink.eventList()
+	if len(ev) != 3 || !strings.HasPrefix(ev[2], "failing files "+p+": ingest: disk I/O error") {
+		t.Fatalf("events %q, want one Failing for the file", ev)
+	}
+	sink.setFail(nil)
+	fl.poll(t.Context())
+	fl.poll(t.Context())
+	if ev := sink.eventList(); len(ev) != 4 || ev[3] != "recovered files "+p {
+		t.Fatalf("events %q, want the file's recovery", ev)
+	}
+	if r, _ := sink.counts(); r != 7 {
+		t.Errorf("records %d after recovery, want 7", r)
+	}
+}
+
+// TestFilePrunesCheckpoints: checkpoints of files that no longer exist,
+// or whose path names another file now, go after Retention; those of
+// existing files, of recent updates and of other sources stay.
+func TestFilePrunesCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	clock := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	sink, cp := newTestSink(), newMemCheckpoints()
+	f, err := NewFile(FileOptions{Name: "files", Path: dir, Poll: time.Millisecond, Logger: testLogger(t), Retention: 48 * time.Hour,
+		Now: func() time.Time { return clock }}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(dir, "live.json")
+	writeFile(t, live, join(pt1h(t)))
+	old := clock.Add(-72 * time.Hour)
+	put := func(source, key string, updated time.Time) {
+		if err := cp.SetCheckpoint(t.Context(), store.Checkpoint{Source: source, Key: key, Offset: 10, Size: 10, Updated: updated}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, _ := os.Stat(live)
+	put("files", filepath.Join(dir, "gone.json")+"#1:2", old)                     // deleted long ago: pruned
+	put("files", filepath.Join(dir, "recent.json")+"#1:3", clock.Add(-time.Hour)) // deleted lately: kept
+	put("files", live+"#9999:9999", old)                                          // the path names another file now: pruned
+	put("files", live+"#"+identity(fi).String(), old)                             // the file itself, unchanged for long: kept
+	put("other", filepath.Join(dir, "gone.json")+"#1:2", old)                     // another source's: kept
+	fl := f.newFollower(sink)
+	defer fl.closeAll()
+	fl.poll(t.Context())
+	want := []string{live + "#" + identity(fi).String(), filepath.Join(dir, "recent.json") + "#1:3"}
+	slices.Sort(want)
+	if got := cp.keys("files"); !slices.Equal(got, want) {
+		t.Errorf("checkpoints after pruning %q, want %q", got, want)
+	}
+	if got := cp.keys("other"); len(got) != 1 {
+		t.Errorf("another source's checkpoints were touched: %q", got)
+	}
+	// Pruning runs again only after pruneInterval.
+	put("files", filepath.Join(dir, "gone2.json")+"#1:4", old)
+	clock = clock.Add(time.Minute)
+	fl.poll(t.Context())
+	if !slices.Contains(cp.keys("files"), filepath.Join(dir, "gone2.json")+"#1:4") {
+		t.Error("pruned again before pruneInterval")
+	}
+	clock = clock.Add(pruneInterval)
+	fl.poll(t.Context())
+	if slices.Contains(cp.keys("files"), filepath.Join(dir, "gone2.json")+"#1:4") {
+		t.Error("not pruned after pruneInterval")
+	}
+}
