@@ -21,9 +21,14 @@ test:
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
 
+# bench: micro-benchmarks, whole-program scan throughput (scripts/bench.sh),
+# 10,000 single-record HTTP pushes to the daemon (bench/pushbench), latency.
+# BEFORE=path/to/breakglass adds rows for another binary to compare with.
+PUSHES ?= 10000
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/logs/ ./internal/scan/
-	./scripts/bench.sh
+	BEFORE=$(BEFORE) ./scripts/bench.sh
+	$(GO) run ./bench/pushbench -n $(PUSHES) -c 8 --binary $(BIN) $(if $(BEFORE),--binary $(BEFORE))
 	BREAKGLASS_BENCH_LATENCY=1 $(GO) test ./cmd/breakglass -run '^TestLatencyBench$$' -count=1 -v | grep -v '^=== RUN' 
 
 # demo: the daemon on the bundled example (Ctrl-C stops it); demo-scan: the

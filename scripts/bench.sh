@@ -4,11 +4,16 @@
 # with encoding/json, and `grep -c -F <one account id>`, the floor for just
 # reading the bytes. Each figure is the best of RUNS runs, the file is in the
 # page cache, and absolute numbers vary by machine: compare the ratios.
+# BEFORE=path adds a row for another breakglass binary (say, one built from
+# main) on the same files. A second table scans with 1,000 configured
+# accounts against `grep -c -F -f` with their 2,000 ids and UPNs.
 set -euo pipefail
 COUNT=${COUNT:-200000}
 RUNS=${RUNS:-3}
 SHAPES=${SHAPES:-storage eventhub graph la-json la-ndjson mixed}
 BIN=${BIN:-bin/breakglass}
+BEFORE=${BEFORE:-}
+MANY=${MANY:-1000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -50,7 +55,12 @@ for shape in $SHAPES; do
   t_grep=$(best_of grep -c -F "$id" "$f")
   found=$(grep -c -F "$id" "$f" || true)
   [ "$found" -gt 0 ] || { echo "bench: the account id does not occur in the $shape file" >&2; exit 1; }
-  for row in "breakglass $t_scan" "naive $t_naive" "grep $t_grep"; do
+  rows=("breakglass $t_scan")
+  if [ -n "$BEFORE" ]; then
+    rows+=("before $(best_of "$BEFORE" scan --config "$work/bench.yaml" --no-store --format json "$f")")
+  fi
+  rows+=("naive $t_naive" "grep $t_grep")
+  for row in "${rows[@]}"; do
     set -- $row
     rps=$(echo "$recs / $2" | bc -l); mbs=$(echo "$size / 1000000 / $2" | bc -l)
     rel=""
@@ -61,3 +71,34 @@ for shape in $SHAPES; do
   done
 done
 printf '\n%d records per shape, %s; best of %d runs; %s\n' "$COUNT" "$(nproc) CPUs" "$RUNS" "$(go version | cut -d' ' -f3)"
+[ -n "$BEFORE" ] && printf 'before: %s\n' "$BEFORE"
+
+# Many accounts: MANY configured accounts (ids and UPNs), records naming
+# them at the usual share, against grep with every id and UPN as a fixed
+# string. Both must read every byte; breakglass also decides which records
+# concern an account and raises the alerts.
+{
+  echo "accounts:"
+  for i in $(seq "$MANY"); do
+    printf '  - id: %08x-%04x-4%03x-8%03x-%012x\n    upn: bg-%d@contoso.onmicrosoft.com\n' \
+      $((i * 2654435761 % 4294967296)) $((i % 65536)) $((i % 4096)) $(((i * 7) % 4096)) $((i * 97)) "$i"
+  done
+} > "$work/many.yaml"
+sed -n 's/^  - id: //p; s/^    upn: //p' "$work/many.yaml" > "$work/many.txt"
+f="$work/many.json"
+"$BIN" simulate --config "$work/many.yaml" --shape storage --count "$COUNT" --seed 7 --bg-share 0.001 --out "$f" 2>/dev/null
+size=$(stat -c %s "$f")
+cat "$f" > /dev/null
+printf '\n%-9s %-9s %10s %12s %9s %s\n' accounts tool seconds records/s MB/s "vs grep -F -f"
+t_grep=$(best_of grep -c -F -f "$work/many.txt" "$f")
+rows=("breakglass $(best_of "$BIN" scan --config "$work/many.yaml" --no-store --format json "$f")")
+[ -n "$BEFORE" ] && rows+=("before $(best_of "$BEFORE" scan --config "$work/many.yaml" --no-store --format json "$f")")
+rows+=("grep $t_grep")
+for row in "${rows[@]}"; do
+  set -- $row
+  rel=""
+  [ "$1" != grep ] && rel=$(printf '%.2fx' "$(echo "$2 / $t_grep" | bc -l)")
+  printf '%-9s %-9s %10.3f %12.0f %9.1f %s\n' "$MANY" "$1" "$2" "$(echo "$COUNT / $2" | bc -l)" "$(echo "$size / 1000000 / $2" | bc -l)" "$rel"
+done
+printf '\n%d storage records naming %d accounts (%d ids and UPNs for grep; %s lines match)\n' \
+  "$COUNT" "$MANY" "$(wc -l < "$work/many.txt")" "$(grep -c -F -f "$work/many.txt" "$f" || true)"

@@ -159,6 +159,7 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 		go func() {
 			defer wg.Done()
 			sc := scan.New(opts)
+			defer sc.Close()
 			prog.add(sc)
 			for in := range jobs {
 				var stats scan.Stats

@@ -14,8 +14,9 @@ var errShort = errors.New("unexpected end of input")
 
 // syntaxError is a JSON grammar error at an offset within the scanned slice.
 type syntaxError struct {
-	off int
-	msg string
+	off  int
+	msg  string
+	deep bool // nesting beyond MaxDepth
 }
 
 func (e *syntaxError) Error() string { return e.msg }
@@ -194,6 +195,12 @@ func skipValue(b []byte, i int, stack []byte) (int, []byte, error) {
 			if st == stArrFirst && c == ']' {
 				i++
 				goto closed
+			}
+			switch c {
+			case '{', '[':
+				if len(stack) >= MaxDepth {
+					return 0, stack, &syntaxError{off: i, msg: fmt.Sprintf("invalid JSON: nesting deeper than %d levels", MaxDepth), deep: true}
+				}
 			}
 			switch c {
 			case '{':

@@ -25,7 +25,22 @@ const (
 	ReasonUnknownShape  = "unknown_shape"
 	ReasonBadField      = "bad_field"
 	ReasonOtherCategory = "other_category"
+	ReasonTooDeep       = "too_deep"
 )
+
+// MaxDepth bounds the nesting of arrays and envelopes around records, and of
+// values inside a record. Real exports nest a few levels; without a bound a
+// stream of '[' costs memory per byte.
+const MaxDepth = 512
+
+// resyncWindow bounds how far along a broken line the splitter looks for a
+// record that starts after the damage (see resyncLine).
+const resyncWindow = 1 << 20
+
+// ErrInputTooLarge is returned (wrapped, naming the limit) when an input
+// exceeds the size set with SetMaxInput: a gzip body that expands without
+// bound is cut off instead of read to the end.
+var ErrInputTooLarge = errors.New("input too large")
 
 // DefaultMaxRecord bounds one record's size. Real records are a few KB; the
 // bound exists so that a corrupt file cannot make us buffer without limit.
@@ -99,25 +114,43 @@ type Splitter struct {
 	frames   []byte
 	stack    []byte
 	started  bool
-	resync   bool
 	csv      *csvSplitter
 	gzipped  bool
 	skipLine bool
 	indent   int
 	prevNL   bool // the byte before buf[0] was a newline
+	col      int  // the column of buf[0]: bytes since the last newline
 	payloads bool
 	partial  int64 // offset of a record cut off by the end of input, or -1
 	// depthOnly splits array elements by bracket depth (see skipBalanced):
 	// set for one-line payloads, which machines write.
 	depthOnly bool
+	// match and overlap are the fail-closed matcher (see SetMatcher); pc
+	// gathers the skipped piece it runs over.
+	match   func([]byte) bool
+	overlap int
+	pc      piece
+}
+
+// piece gathers one skipped piece of input as the splitter passes over it,
+// possibly in many chunks: the first MaxHead bytes as evidence, and whether
+// the matcher found an account in any of it.
+type piece struct {
+	head    []byte
+	carry   []byte // the last overlap-1 bytes seen, for needles across chunks
+	scratch []byte
+	matched bool
 }
 
 // NewSplitter reads from r, transparently decompressing gzip input.
 func NewSplitter(r io.Reader) (*Splitter, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	// A small reader suffices to peek at the magic: plain input is read
+	// straight into buf in large reads, past bufio. Only gzip, which reads
+	// byte by byte, gets a large buffer.
+	br := bufio.NewReaderSize(r, 512)
 	s := &Splitter{line: 1, max: DefaultMaxRecord, prevNL: true, partial: -1}
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
+		zr, err := gzip.NewReader(bufio.NewReaderSize(br, 64<<10))
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
@@ -126,8 +159,112 @@ func NewSplitter(r io.Reader) (*Splitter, error) {
 	} else {
 		s.r = br
 	}
-	s.buf = make([]byte, 16<<10)
+	s.buf = make([]byte, 8<<10)
 	return s, nil
+}
+
+// SetMaxInput bounds the input's size after decompression (0, the default,
+// is unlimited). Beyond it Next returns an error wrapping ErrInputTooLarge
+// that names the limit; records before it come out as usual.
+func (s *Splitter) SetMaxInput(n int64) {
+	if n > 0 {
+		s.r = &limitReader{r: s.r, left: n, max: n}
+	}
+}
+
+type limitReader struct {
+	r         io.Reader
+	left, max int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, fmt.Errorf("%w: more than %d bytes after decompression", ErrInputTooLarge, l.max)
+	}
+	// Read one byte beyond the limit, to tell "exactly at the limit" from
+	// "over it".
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		n += int(l.left) // hand out exactly max bytes
+		return n, fmt.Errorf("%w: more than %d bytes after decompression", ErrInputTooLarge, l.max)
+	}
+	return n, err
+}
+
+// SetMatcher makes the splitter fail closed: match is run over every byte
+// of every piece of input it skips (broken, too large or too deep records,
+// junk), and RecordError.MayConcern reports whether it said yes. A skipped
+// piece may be passed in chunks; overlap is the longest needle, so that one
+// spanning two chunks is still found. The scanner passes its prefilter.
+func (s *Splitter) SetMatcher(match func([]byte) bool, overlap int) {
+	s.match, s.overlap = match, overlap
+}
+
+// startPiece begins gathering a skipped piece.
+func (s *Splitter) startPiece() {
+	s.pc.head = nil
+	s.pc.carry = s.pc.carry[:0]
+	s.pc.matched = false
+}
+
+// addPiece passes over b, the next bytes of the skipped piece.
+func (s *Splitter) addPiece(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	pc := &s.pc
+	if n := min(len(b), MaxHead-len(pc.head)); n > 0 {
+		if pc.head == nil {
+			pc.head = make([]byte, 0, min(MaxHead, max(n, 64)))
+		}
+		pc.head = append(pc.head, b[:n]...)
+	}
+	if s.match == nil || pc.matched {
+		return
+	}
+	k := s.overlap - 1
+	if k > 0 && len(pc.carry) > 0 {
+		pc.scratch = append(append(pc.scratch[:0], pc.carry...), b[:min(len(b), k)]...)
+		if s.match(pc.scratch) {
+			pc.matched = true
+			return
+		}
+	}
+	if s.match(b) {
+		pc.matched = true
+		return
+	}
+	if k > 0 {
+		if len(b) >= k {
+			pc.carry = append(pc.carry[:0], b[len(b)-k:]...)
+		} else {
+			pc.carry = append(pc.carry, b...)
+			pc.carry = pc.carry[len(pc.carry)-min(len(pc.carry), k):]
+		}
+	}
+}
+
+// endPiece puts the gathered piece into re.
+func (s *Splitter) endPiece(re *RecordError) *RecordError {
+	re.Head = s.pc.head
+	if re.Head == nil {
+		re.Head = []byte{}
+	}
+	re.MayConcern = s.pc.matched
+	s.pc.head = nil
+	return re
+}
+
+// pieceErr reports the piece buf[start:end] as one RecordError.
+func (s *Splitter) pieceErr(start, end int, reason string, err error) *RecordError {
+	re := s.recErr(start, reason, err)
+	s.startPiece()
+	s.addPiece(s.buf[start:end])
+	return s.endPiece(re)
 }
 
 // SetPayloads makes Next return one-line Event Hubs payloads and Graph
@@ -159,6 +296,11 @@ func (s *Splitter) fill(keep int) bool {
 	}
 	if keep > 0 {
 		s.prevNL = s.buf[keep-1] == '\n'
+		if nl := bytes.LastIndexByte(s.buf[:keep], '\n'); nl >= 0 {
+			s.col = keep - nl - 1
+		} else {
+			s.col += keep
+		}
 		s.countLines(keep)
 		n := copy(s.buf, s.buf[keep:s.end])
 		s.off += int64(keep)
@@ -221,11 +363,6 @@ func (s *Splitter) Next() (Record, error) {
 		return s.csv.next()
 	}
 	for {
-		if s.resync {
-			if err := s.skipToRecordLine(); err != nil {
-				return Record{}, err
-			}
-		}
 		i := skipSpace(s.buf[:s.end], s.pos)
 		if !s.started {
 			// Only the first bytes of a file may be a BOM or a CSV header.
@@ -241,7 +378,8 @@ func (s *Splitter) Next() (Record, error) {
 			}
 			s.pos = i
 			if i < s.end && s.buf[i] != '{' && s.buf[i] != '[' && looksLikeCSV(s.buf[i:s.end]) {
-				s.csv = newCSVSplitter(io.MultiReader(bytes.NewReader(append([]byte(nil), s.buf[i:s.end]...)), s.r), s.lineAt(i), s.off+int64(i))
+				s.csv = newCSVSplitter(s, io.MultiReader(bytes.NewReader(append([]byte(nil), s.buf[i:s.end]...)), s.r), s.lineAt(i), s.off+int64(i))
+				s.buf = nil // the CSV reader buffers for itself
 				return s.csv.next()
 			}
 		}
@@ -273,6 +411,9 @@ func (s *Splitter) Next() (Record, error) {
 			s.frames = s.frames[:len(s.frames)-1]
 			continue
 		case c == '[' && top != frameEnvelope:
+			if len(s.frames) >= MaxDepth {
+				return Record{}, s.tooDeep(i)
+			}
 			s.frames = append(s.frames, frameArray)
 			s.pos++
 			continue
@@ -292,7 +433,7 @@ func (s *Splitter) Next() (Record, error) {
 				return Record{}, err
 			}
 			s.pos = end
-			return Record{}, s.recErr(start, ReasonNotObject, errors.New("array element is not a JSON object"))
+			return Record{}, s.pieceErr(start, end, ReasonNotObject, errors.New("array element is not a JSON object"))
 		default:
 			return Record{}, s.fail(i, i, ReasonInvalidJSON, badByte(s.buf, i, "a JSON object"))
 		}
@@ -304,7 +445,7 @@ func (s *Splitter) endErr() error {
 		return s.readErr
 	}
 	if len(s.frames) > 0 {
-		err := s.recErr(s.end, ReasonTruncated, errors.New("input ended inside an array or envelope"))
+		err := s.pieceErr(s.end, s.end, ReasonTruncated, errors.New("input ended inside an array or envelope"))
 		s.frames = nil
 		return err
 	}
@@ -334,12 +475,16 @@ func (s *Splitter) Consumed() int64 {
 }
 
 // fail reports a problem with the record that starts at start, found at
-// at, and arranges to resume after the broken record. Where the record ends
-// is unknowable once it is broken, so indentation decides: lines indented
-// deeper than the record's first line belong to it (pretty-printed JSON),
-// as does a closing bracket at the same depth; the next line indented no
-// deeper starts afresh. For NDJSON that is simply the next line, so a
-// truncated line followed by a good one loses only the truncated one.
+// at, and skips past the broken record, passing every skipped byte to the
+// matcher (SetMatcher). First it looks for a record that starts later on
+// the same line (resyncLine): junk before a record on its line (a NUL block
+// from a crashed writer, a torn line, a stray '}') must not cost the record.
+// Otherwise, where the record ends is unknowable once it is broken, so
+// indentation decides: lines indented deeper than the record's first line
+// belong to it (pretty-printed JSON), as does a closing bracket at the same
+// depth; the next line indented no deeper starts afresh. For NDJSON that is
+// simply the next line, so a truncated line followed by a good one loses
+// only the truncated one.
 func (s *Splitter) fail(start, at int, reason string, err error) error {
 	re := s.recErr(start, reason, err)
 	if at > start && at <= s.end {
@@ -347,31 +492,111 @@ func (s *Splitter) fail(start, at int, reason string, err error) error {
 			re.Err = fmt.Errorf("%w (at line %d)", err, re.Line+n)
 		}
 	}
+	sameLine := at <= s.end && bytes.IndexByte(s.buf[start:max(start, at)], '\n') < 0
+	if reason != ReasonTooLarge && sameLine {
+		var j int
+		var ok bool
+		if start, j, ok = s.resyncLine(start); ok {
+			s.startPiece()
+			s.addPiece(s.buf[start:j])
+			s.pos = j
+			return s.endPiece(re)
+		}
+	}
+	s.startPiece()
 	ls := bytes.LastIndexByte(s.buf[:start], '\n') + 1
 	s.indent = start - ls
+	if ls == 0 {
+		s.indent += s.col // the line began before the buffer does
+	}
 	if nl := bytes.IndexByte(s.buf[start:s.end], '\n'); nl >= 0 {
+		s.addPiece(s.buf[start : start+nl+1])
 		s.pos = start + nl + 1
 	} else {
+		s.addPiece(s.buf[start:s.end])
 		s.pos = s.end
 		s.skipLine = true
 	}
-	s.resync = true
-	return re
+	s.skipToRecordLine()
+	return s.endPiece(re)
 }
 
-// skipToRecordLine drops the lines of a broken record (see fail).
-func (s *Splitter) skipToRecordLine() error {
+// tooDeep reports nesting beyond MaxDepth at i and abandons the structure
+// it is in: the records around it resume at the next line that starts one.
+func (s *Splitter) tooDeep(i int) error {
+	s.frames = s.frames[:0]
+	return s.fail(i, i, ReasonTooDeep, fmt.Errorf("nesting deeper than %d levels", MaxDepth))
+}
+
+// resyncLine looks, on the line of the broken piece at start, for a later
+// '{' that starts a valid object which ends the line or is followed by
+// another object (or, in an array, by ',' or ']'): the record behind the
+// damage. It reads at most resyncWindow bytes of the line and scans at most
+// a few times that, so a hostile line costs linear time. It returns where
+// start now is (reading moves the buffer), and the record's start.
+func (s *Splitter) resyncLine(start int) (newStart, rec int, ok bool) {
+	win := min(resyncWindow, s.max)
+	for {
+		lim := min(s.end, start+win)
+		nl := bytes.IndexByte(s.buf[start:lim], '\n')
+		if nl < 0 && lim == s.end && !s.eof {
+			var more bool
+			if start, more = s.more(start); more {
+				continue
+			}
+		}
+		lineEnd, complete := lim, s.eof && lim == s.end
+		if nl >= 0 {
+			lineEnd, complete = start+nl, true
+		}
+		inArray := len(s.frames) > 0 && isArray(s.frames[len(s.frames)-1])
+		budget := 8 * win
+		for j := start + 1; j < lineEnd && budget > 0; j++ {
+			k := bytes.IndexByte(s.buf[j:lineEnd], '{')
+			if k < 0 {
+				break
+			}
+			j += k
+			end, stack, err := skipValue(s.buf[:lineEnd], j, s.stack)
+			s.stack = stack
+			if err != nil {
+				var se *syntaxError
+				if errors.As(err, &se) {
+					budget -= se.off - j + 1
+				} else {
+					budget -= lineEnd - j
+				}
+				continue
+			}
+			budget -= end - j
+			f := end
+			for f < lineEnd && (s.buf[f] == ' ' || s.buf[f] == '\t' || s.buf[f] == '\r') {
+				f++
+			}
+			if (f == lineEnd && complete) || (f < lineEnd && (s.buf[f] == '{' || inArray && (s.buf[f] == ',' || s.buf[f] == ']'))) {
+				return start, j, true
+			}
+		}
+		return start, 0, false
+	}
+}
+
+// skipToRecordLine drops the lines of a broken record (see fail), passing
+// them to the piece being gathered.
+func (s *Splitter) skipToRecordLine() {
 	for {
 		if s.skipLine {
 			nl := bytes.IndexByte(s.buf[s.pos:s.end], '\n')
 			if nl < 0 {
+				s.addPiece(s.buf[s.pos:s.end])
 				s.pos = s.end
 				if !s.fill(s.pos) {
-					s.resync, s.skipLine = false, false
-					return s.endErr()
+					s.skipLine = false
+					return
 				}
 				continue
 			}
+			s.addPiece(s.buf[s.pos : s.pos+nl+1])
 			s.pos += nl + 1
 			s.skipLine = false
 		}
@@ -379,10 +604,15 @@ func (s *Splitter) skipToRecordLine() error {
 		for i < s.end && (s.buf[i] == ' ' || s.buf[i] == '\t' || s.buf[i] == '\r') {
 			i++
 		}
+		if i-s.pos > 4096 {
+			// No record is indented this deep: a run of blanks is junk, and
+			// buffering it whole would cost memory.
+			s.skipLine = true
+			continue
+		}
 		if i == s.end {
 			if !s.fill(s.pos) {
-				s.resync = false
-				return s.endErr()
+				return
 			}
 			continue
 		}
@@ -396,8 +626,7 @@ func (s *Splitter) skipToRecordLine() error {
 			s.indent = math.MaxInt
 		default:
 			s.pos = i
-			s.resync = false
-			return nil
+			return
 		}
 	}
 }
@@ -473,14 +702,28 @@ func (s *Splitter) scanValue(i int) (start, end int, err error) {
 			end, s.stack, err = skipValue(s.buf[:s.end], i, s.stack)
 		}
 		if col0 {
+			// Look for the next record's line only up to where this one
+			// ended or went wrong: a syntax error before it is this
+			// record's own.
 			lim := s.end
+			var se *syntaxError
 			if err == nil {
 				lim = end
+			} else if errors.As(err, &se) {
+				lim = min(se.off+1, s.end)
 			}
 			if k := bytes.Index(s.buf[i:lim], nlBrace); k >= 0 {
 				re := s.recErr(i, ReasonInvalidJSON, fmt.Errorf("line %d ends inside the record (truncated line?)", s.lineAt(i)))
-				s.pos = i + k + 1
-				return 0, 0, re
+				// A record may still start later on the torn line.
+				var j int
+				var ok bool
+				if i, j, ok = s.resyncLine(i); !ok {
+					j = i + k + 1
+				}
+				s.startPiece()
+				s.addPiece(s.buf[i:j])
+				s.pos = j
+				return 0, 0, s.endPiece(re)
 			}
 		}
 		if err == nil {
@@ -488,22 +731,28 @@ func (s *Splitter) scanValue(i int) (start, end int, err error) {
 		}
 		if err != errShort {
 			var se *syntaxError
-			at := i
+			at, reason := i, ReasonInvalidJSON
 			if errors.As(err, &se) {
 				at = se.off
+				if se.deep {
+					reason = ReasonTooDeep
+				}
 			}
-			return 0, 0, s.fail(i, at, ReasonInvalidJSON, err)
+			return 0, 0, s.fail(i, at, reason, err)
 		}
 		if s.end-i > s.max {
 			return 0, 0, s.fail(i, s.end, ReasonTooLarge, fmt.Errorf("record exceeds %d bytes", s.max))
 		}
 		var ok bool
 		if i, ok = s.more(i); !ok {
+			// The bytes read are kept as evidence even when reading failed
+			// (corrupt gzip, SetMaxInput); the read error comes next.
+			err := errors.New("input ended inside a record")
 			if s.readErr != nil {
-				return 0, 0, s.readErr
+				err = fmt.Errorf("input ended inside a record: %w", s.readErr)
 			}
 			s.pos = s.end
-			return 0, 0, s.recErr(i, ReasonTruncated, errors.New("input ended inside a record"))
+			return 0, 0, s.pieceErr(i, s.end, ReasonTruncated, err)
 		}
 	}
 }
@@ -523,7 +772,8 @@ func (s *Splitter) object(i int) (Record, error) {
 			d := j - i
 			var ok bool
 			i, ok = s.more(i)
-			j = i + d
+			// Blanks may continue in what was just read.
+			j = skipSpace(s.buf[:s.end], i+d)
 			if ok {
 				continue
 			}
@@ -554,6 +804,9 @@ func (s *Splitter) object(i int) (Record, error) {
 			k = i + d
 		}
 		if (isRecords || isValue) && k < s.end && s.buf[k] == '[' {
+			if len(s.frames)+2 > MaxDepth {
+				return Record{}, s.tooDeep(i)
+			}
 			arr := byte(frameArray)
 			if isRecords {
 				arr = frameRecords
@@ -571,6 +824,16 @@ func (s *Splitter) object(i int) (Record, error) {
 		// Skip the annotation's value and look at the next key.
 		vend, stack, err := skipValue(s.buf[:s.end], k, s.stack)
 		s.stack = stack
+		if err == errShort && !s.eof && s.end-i < 1<<20 {
+			// A long annotation (a nextLink) read in small pieces: read on
+			// and look at this key again.
+			d := j - i
+			var ok bool
+			if i, ok = s.more(i); ok {
+				j = i + d
+				continue
+			}
+		}
 		if err != nil {
 			break
 		}
@@ -618,7 +881,7 @@ func (s *Splitter) skipMember(i int) error {
 		var ok bool
 		if i, ok = s.more(i); !ok {
 			s.pos = s.end
-			return s.recErr(i, ReasonTruncated, errors.New("input ended inside an envelope"))
+			return s.pieceErr(i, s.end, ReasonTruncated, errors.New("input ended inside an envelope"))
 		}
 	}
 }
@@ -630,7 +893,8 @@ func looksLikeCSV(b []byte) bool {
 	if nl := bytes.IndexByte(b, '\n'); nl >= 0 {
 		line = b[:nl]
 	}
-	if !utf8.Valid(line) || !bytes.ContainsRune(line, ',') {
+	// A header names columns: a '{' means JSON behind junk, not CSV.
+	if !utf8.Valid(line) || !bytes.ContainsRune(line, ',') || bytes.IndexByte(line, '{') >= 0 {
 		return false
 	}
 	for _, c := range line {
@@ -643,19 +907,85 @@ func looksLikeCSV(b []byte) bool {
 
 // csvSplitter reads a Log Analytics CSV export.
 type csvSplitter struct {
+	sp     *Splitter
+	in     *csvInput
 	r      *csv.Reader
 	header []string
 	line0  int
-	off0   int64
+	base   int64 // input offset of the CSV text
+	off0   int64 // input offset where the current reader started
 	buf    []byte
 }
 
-func newCSVSplitter(r io.Reader, line int, off int64) *csvSplitter {
-	cr := csv.NewReader(r)
+func newCSVSplitter(sp *Splitter, r io.Reader, line int, off int64) *csvSplitter {
+	c := &csvSplitter{sp: sp, line0: line, base: off, off0: off}
+	c.in = &csvInput{r: r, c: c}
+	c.reader()
+	return c
+}
+
+// reader starts a CSV reader on the input; after an oversized row it starts
+// afresh on the next line.
+func (c *csvSplitter) reader() {
+	cr := csv.NewReader(c.in)
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
-	return &csvSplitter{r: cr, line0: line, off0: off}
+	c.off0 = c.base + c.in.total - int64(len(c.in.pending))
+	c.r = cr
+}
+
+var errCSVRowTooLarge = errors.New("CSV row too large")
+
+// csvInput feeds the CSV reader and bounds one row: an unclosed quote would
+// otherwise make the reader buffer the rest of the input as one field.
+type csvInput struct {
+	r       io.Reader
+	c       *csvSplitter
+	since   int64 // bytes handed out since the last row was returned
+	total   int64 // bytes read from r
+	pending []byte
+	scratch []byte
+}
+
+func (in *csvInput) Read(p []byte) (int, error) {
+	if len(in.pending) > 0 {
+		n := copy(p, in.pending)
+		in.pending = in.pending[n:]
+		in.since += int64(n)
+		return n, nil
+	}
+	if in.since > int64(in.c.sp.max)+64<<10 {
+		return 0, errCSVRowTooLarge
+	}
+	n, err := in.r.Read(p)
+	in.since += int64(n)
+	in.total += int64(n)
+	return n, err
+}
+
+// skipLine drops input to the end of the current line, passing it to the
+// piece being gathered; what follows the newline is read next.
+func (in *csvInput) skipLine() error {
+	if in.scratch == nil {
+		in.scratch = make([]byte, 32<<10)
+	}
+	for {
+		n, err := in.r.Read(in.scratch)
+		b := in.scratch[:n]
+		in.total += int64(n)
+		if k := bytes.IndexByte(b, '\n'); k >= 0 {
+			in.c.sp.addPiece(b[:k+1])
+			in.pending = append([]byte(nil), b[k+1:]...)
+			in.since = 0
+			return nil
+		}
+		in.c.sp.addPiece(b)
+		if err != nil {
+			in.since = 0
+			return err
+		}
+	}
 }
 
 func (c *csvSplitter) next() (Record, error) {
@@ -666,13 +996,27 @@ func (c *csvSplitter) next() (Record, error) {
 		if err == io.EOF {
 			return Record{}, io.EOF
 		}
+		if errors.Is(err, errCSVRowTooLarge) {
+			// Drop the rest of its line, matching what is dropped, and
+			// read on with the same header.
+			re := &RecordError{Line: line, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonTooLarge,
+				Err: fmt.Errorf("CSV row exceeds %d bytes", c.sp.max)}
+			c.sp.startPiece()
+			skipErr := c.in.skipLine()
+			c.reader()
+			if skipErr != nil && skipErr != io.EOF {
+				return Record{}, skipErr
+			}
+			return Record{}, c.sp.endPiece(re)
+		}
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return Record{}, &RecordError{Line: pe.StartLine + c.line0 - 1, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonCSV, Err: pe.Err}
+				return Record{}, c.rowErr(&RecordError{Line: pe.StartLine + c.line0 - 1, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonCSV, Err: pe.Err}, nil)
 			}
 			return Record{}, err
 		}
+		c.in.since = 0
 		if c.header == nil {
 			c.header = make([]string, len(row))
 			for i, h := range row {
@@ -684,8 +1028,8 @@ func (c *csvSplitter) next() (Record, error) {
 			continue
 		}
 		if len(row) != len(c.header) {
-			return Record{}, &RecordError{Line: line, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonCSV,
-				Err: fmt.Errorf("row has %d fields, header has %d", len(row), len(c.header))}
+			return Record{}, c.rowErr(&RecordError{Line: line, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonCSV,
+				Err: fmt.Errorf("row has %d fields, header has %d", len(row), len(c.header))}, row)
 		}
 		c.buf = c.buf[:0]
 		c.buf = append(c.buf, '{')
@@ -703,6 +1047,13 @@ func (c *csvSplitter) next() (Record, error) {
 		c.buf = append(c.buf, '}')
 		return Record{Data: c.buf, Line: line, Offset: c.off0 + c.r.InputOffset(), CSV: true}, nil
 	}
+}
+
+// rowErr fills re's evidence from the fields of a bad row.
+func (c *csvSplitter) rowErr(re *RecordError, row []string) *RecordError {
+	c.sp.startPiece()
+	c.sp.addPiece([]byte(strings.Join(row, ",")))
+	return c.sp.endPiece(re)
 }
 
 // normaliseColumn maps portal CSV headers such as "TimeGenerated [UTC]" or

@@ -295,3 +295,50 @@ func TestConsumed(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitReadSizes: how the input arrives (one byte at a time, small
+// chunks, whole) never changes what the splitter finds, for every real
+// export in testdata. Skipping a broken pretty-printed record after the
+// buffer has moved, and envelope annotations longer than one read, once
+// depended on it.
+func TestSplitReadSizes(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "real", "*"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "*.json*"))
+	for _, p := range append(files, more...) {
+		in, err := os.ReadFile(p)
+		if err != nil || len(in) > 1<<20 {
+			continue
+		}
+		want := splitSummary(t, bytes.NewReader(in))
+		for _, n := range []int{1, 7, 100, 4096} {
+			if got := splitSummary(t, &chunkReader{bytes.NewReader(in), n}); got != want {
+				t.Errorf("%s in reads of %d bytes:\n got %s\nwant %s", p, n, got, want)
+			}
+		}
+	}
+}
+
+// splitSummary splits r and sums up what came out.
+func splitSummary(t *testing.T, r io.Reader) string {
+	t.Helper()
+	sp, err := NewSplitter(r)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for {
+		rec, err := sp.Next()
+		if err == io.EOF {
+			return strings.Join(out, "; ")
+		}
+		var re *RecordError
+		if errors.As(err, &re) {
+			out = append(out, fmt.Sprintf("%s@%d:%d", re.Reason, re.Line, re.Offset))
+			continue
+		}
+		if err != nil {
+			return strings.Join(out, "; ") + "; " + err.Error()
+		}
+		out = append(out, fmt.Sprintf("%d:%d:%d", rec.Line, rec.Offset, len(rec.Data)))
+	}
+}
