@@ -98,11 +98,8 @@ func (p *Pipeline) Silence() *Silence { return p.silence }
 // Health returns the pipeline's source-failure watcher.
 func (p *Pipeline) Health() *SourceHealth { return p.failing }
 
-// Close releases the pipeline's scanner.
-func (p *Pipeline) Close() error {
-	// TODO(merge): p.scanner.Close() once spine-split's long-lived Scanner lands.
-	return nil
-}
+// Close stops the pipeline's scanner pool once in-flight scans are done.
+func (p *Pipeline) Close() error { return p.scanner.Close() }
 
 // Ingest scans r and returns once every alert it raised is stored with its
 // notifications queued: a source may acknowledge its input (an HTTP 202, a
