@@ -133,7 +133,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 
 	d.st, err = sqlite.Open(ctx, cfg.Store.Path)
 	if err != nil {
-		return nil, fmt.Errorf("opening store %s: %w", cfg.Store.Path, err)
+		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	defer func() {
 		if err != nil {

@@ -36,13 +36,15 @@ func signIn(id string) string {
 type receiver struct {
 	mu    sync.Mutex
 	got   map[string]int // "path alert_id status" -> deliveries
+	rules map[string]int // "path rule status" -> deliveries
 	delay time.Duration
 	code  int
+	codes map[string]int // per path, overriding code
 	srv   *httptest.Server
 }
 
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{got: map[string]int{}, code: http.StatusNoContent}
+	r := &receiver{got: map[string]int{}, rules: map[string]int{}, code: http.StatusNoContent}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var body struct {
 			AlertID string `json:"alert_id"`
@@ -56,6 +58,9 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		r.mu.Lock()
 		delay, code := r.delay, r.code
+		if c, ok := r.codes[req.URL.Path]; ok {
+			code = c
+		}
 		r.mu.Unlock()
 		if delay > 0 {
 			select {
@@ -67,6 +72,7 @@ func newReceiver(t *testing.T) *receiver {
 		r.mu.Lock()
 		if code < 300 {
 			r.got[req.URL.Path+" "+body.AlertID+" "+body.Status]++
+			r.rules[req.URL.Path+" "+body.Rule+" "+body.Status]++
 		}
 		r.mu.Unlock()
 		w.WriteHeader(code)
@@ -85,8 +91,14 @@ func (r *receiver) snapshot() map[string]int {
 	return out
 }
 
+func (r *receiver) rule(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rules[key]
+}
+
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, debug ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -94,6 +106,9 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	for _, d := range debug {
+		t.Log(d())
 	}
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
 }
@@ -128,8 +143,10 @@ func newEnv(t *testing.T) *env {
 // %[2]s for the ingest address).
 func (e *env) config(t *testing.T, body string) *config.Config {
 	t.Helper()
-	text := fmt.Sprintf("accounts:\n  - id: %s\n    upn: %s\nstore:\n  path: %s\nserver:\n  listen: %s\nlog:\n  level: debug\n", bgID, bgUPN, e.db, e.listen) +
-		fmt.Sprintf(body, e.logs, e.ingest)
+	if strings.Contains(body, "%[") {
+		body = fmt.Sprintf(body, e.logs, e.ingest)
+	}
+	text := fmt.Sprintf("accounts:\n  - id: %s\n    upn: %s\nstore:\n  path: %s\nserver:\n  listen: %s\nlog:\n  level: debug\n", bgID, bgUPN, e.db, e.listen) + body
 	path := filepath.Join(e.dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -244,4 +261,12 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-var _ = strings.Contains
+
+func loadCfg(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}

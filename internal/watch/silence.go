@@ -48,11 +48,17 @@ func newSilence(o Options) *Silence {
 // Watch starts watching a source. Its quiet period starts now: after a
 // restart a source gets a full max_silence before it is called silent. A
 // silence left open by the previous run is picked up, not raised again.
+// With max 0 the source's life is tracked (for the lag metric) but it is
+// never called silent.
 func (s *Silence) Watch(ctx context.Context, source string, max time.Duration) error {
+	st := &silenceState{max: max, last: s.o.Now()}
 	if max <= 0 {
+		st.max = 0
+		s.mu.Lock()
+		s.sources[source] = st
+		s.mu.Unlock()
 		return nil
 	}
-	st := &silenceState{max: max, last: s.o.Now()}
 	c, open, err := s.o.Conditions.Condition(ctx, RuleSilence, source)
 	if err != nil {
 		return fmt.Errorf("reading silence state of %s: %w", source, err)
@@ -129,7 +135,7 @@ func (s *Silence) Check(ctx context.Context) {
 	var fire []due
 	s.mu.Lock()
 	for name, st := range s.sources {
-		if st.firing == "" && now.Sub(st.last) >= st.max {
+		if st.max > 0 && st.firing == "" && now.Sub(st.last) >= st.max {
 			fire = append(fire, due{name, *st})
 		}
 	}
