@@ -261,7 +261,6 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-
 func loadCfg(t *testing.T, path string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load(path)
