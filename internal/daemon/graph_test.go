@@ -18,7 +18,9 @@ import (
 // fixed.
 type refusingLister struct{ fixed atomic.Bool }
 
-func (*refusingLister) Get(context.Context, graph.Version, string, graph.Query, any) error { return nil }
+func (*refusingLister) Get(context.Context, graph.Version, string, graph.Query, any) error {
+	return nil
+}
 func (l *refusingLister) List(_ context.Context, v graph.Version, path string, _ graph.Query, fn func([]json.RawMessage) error) error {
 	if v == graph.Beta && !l.fixed.Load() {
 		return errors.New("403 Forbidden: Authentication_RequestFromNonPremiumTenantOrB2CTenant")
