@@ -57,7 +57,7 @@ type Metrics struct {
 	skipped       *prometheus.CounterVec
 	alerted       *prometheus.CounterVec
 	alerts        *prometheus.CounterVec
-	failclosed    prometheus.Counter
+	failclosed    *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	notifyLatency *prometheus.HistogramVec
 	silent        *prometheus.GaugeVec
@@ -78,8 +78,8 @@ func NewMetrics(reg prometheus.Registerer, depth func(context.Context) (int, err
 			Help: "New alerts raised from the source's records, by source."}, []string{"source"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "breakglass_alerts_total",
 			Help: "New alerts, by rule."}, []string{"rule"}),
-		failclosed: prometheus.NewCounter(prometheus.CounterOpts{Name: "breakglass_records_failclosed_total",
-			Help: "Records alerted on although some of their fields, or the whole record, could not be read (fail closed)."}),
+		failclosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "breakglass_records_failclosed_total",
+			Help: "New alerts on records that could not be read completely (fail closed), by kind: degraded (some fields, or the time, unreadable) or unparsed (bg.unparsed)."}, []string{"kind"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "breakglass_notifications_total",
 			Help: "Notification attempts, by channel and result (success, retry, permanent, dead_letter)."}, []string{"channel", "result"}),
 		notifyLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "breakglass_notification_duration_seconds",
@@ -100,6 +100,9 @@ func NewMetrics(reg prometheus.Registerer, depth func(context.Context) (int, err
 		}
 		return float64(n)
 	}))
+	for _, k := range []string{"degraded", "unparsed"} {
+		m.failclosed.WithLabelValues(k)
+	}
 	for _, s := range sources {
 		m.sources[s] = true
 		m.silent.WithLabelValues(s).Set(0)
@@ -158,11 +161,11 @@ func (m *Metrics) alert(source, rule string) {
 	m.alerted.WithLabelValues(m.source(source)).Inc()
 }
 
-func (m *Metrics) failClosed() {
+func (m *Metrics) failClosed(kind string) {
 	if m == nil {
 		return
 	}
-	m.failclosed.Inc()
+	m.failclosed.WithLabelValues(kind).Inc()
 }
 
 func (m *Metrics) silence(source string, on bool) {

@@ -84,7 +84,6 @@ func New(o Options) *Pipeline {
 // someone should see; plain junk is debug.
 func (p *Pipeline) problem(pr scan.Problem) {
 	if pr.Alerted {
-		p.o.Metrics.failClosed()
 		p.o.Logger.Warn("alerted on a record that could not be read completely", "input", pr.Source,
 			"offset", pr.Offset, "reason", pr.Reason, "error", pr.Err)
 		return
@@ -117,6 +116,11 @@ func (p *Pipeline) Ingest(ctx context.Context, source, name string, r io.Reader)
 		}
 		if inserted {
 			p.o.Metrics.alert(source, a.Rule)
+			if kind := failClosedKind(&a); kind != "" {
+				p.o.Metrics.failClosed(kind)
+				p.o.Logger.Warn("alerted on a record that could not be read completely (fail closed)", "kind", kind,
+					"rule", a.Rule, "unreadable", a.Unreadable, "event_time_unknown", a.EventTimeUnknown, "source", source, "input", a.Source, "alert_id", a.ID)
+			}
 			p.o.Logger.Warn("break-glass alert", "rule", a.Rule, "severity", int(a.Severity),
 				"account", firstNonEmpty(a.AccountUPN, a.AccountID), "title", a.Title,
 				"event_id", a.EventID, "event_time", a.EventTime, "source", source, "input", a.Source, "alert_id", a.ID)
@@ -145,6 +149,23 @@ func (p *Pipeline) Failing(ctx context.Context, source, key string, err error) {
 // Recovered implements source.Sink: resolve bg.source for (source, key).
 func (p *Pipeline) Recovered(ctx context.Context, source, key string) {
 	p.failing.Recovered(ctx, source, key)
+}
+
+// RuleUnparsed is the rule raised for input that could not be read but
+// names a break-glass account.
+const RuleUnparsed = "bg.unparsed"
+
+// failClosedKind says how an alert failed closed: "unparsed" (the record
+// could not be read at all), "degraded" (some fields could not be read, or
+// it has no usable time), or "" for a cleanly read record.
+func failClosedKind(a *alert.Alert) string {
+	switch {
+	case a.Rule == RuleUnparsed:
+		return "unparsed"
+	case len(a.Unreadable) > 0 || a.EventTimeUnknown:
+		return "degraded"
+	}
+	return ""
 }
 
 // label gives a the standard labels plus the configured source and the

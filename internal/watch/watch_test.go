@@ -345,3 +345,39 @@ func TestMetricsBounded(t *testing.T) {
 	}
 	t.Logf("%d series", total)
 }
+
+// TestFailClosedCounted: alerts raised despite unreadable input are counted
+// by kind.
+func TestFailClosedCounted(t *testing.T) {
+	tests := []struct {
+		a    alert.Alert
+		kind string
+	}{
+		{alert.Alert{Rule: "bg.signin"}, ""},
+		{alert.Alert{Rule: "bg.signin", Unreadable: []string{"userId: number"}}, "degraded"},
+		{alert.Alert{Rule: "bg.change", EventTimeUnknown: true}, "degraded"},
+		{alert.Alert{Rule: RuleUnparsed}, "unparsed"},
+	}
+	for _, tc := range tests {
+		if got := failClosedKind(&tc.a); got != tc.kind {
+			t.Errorf("%+v: kind %q, want %q", tc.a, got, tc.kind)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, func(context.Context) (int, error) { return 0, nil }, []string{"s"}, func(string) (time.Time, bool) { return time.Time{}, false })
+	m.failClosed("degraded")
+	mfs, _ := reg.Gather()
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "breakglass_records_failclosed_total" {
+			for _, mt := range mf.GetMetric() {
+				if mt.GetLabel()[0].GetValue() == "degraded" && mt.GetCounter().GetValue() == 1 {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("degraded not counted")
+	}
+}
