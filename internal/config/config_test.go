@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -421,5 +422,29 @@ func TestHeaderErrorsHideValues(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "headers.X-Token: value contains a line break") {
 		t.Errorf("error does not name the header:\n%v", err)
+	}
+}
+
+// TestTenantIDOneRule: tenant_id and graph.tenant_id follow graph's rule,
+// the one the Graph client applies.
+func TestTenantIDOneRule(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", true},
+		{"contoso.onmicrosoft.com", true},
+		{"common", false}, // a multi-tenant alias: cannot read one tenant's logs
+		{"organizations", false},
+		{"contoso", false},
+		{"bad..domain", false},
+	} {
+		for _, key := range []string{"tenant_id: %s\n", "graph:\n  auth: azure_cli\n  tenant_id: %s\n"} {
+			yaml := "accounts: [{upn: a@b.c}]\n" + fmt.Sprintf(key, tc.id)
+			_, err := Parse("t.yaml", []byte(yaml), nil)
+			if (err == nil) != tc.ok {
+				t.Errorf("%q in %q: error %v, want ok=%v", tc.id, strings.SplitN(key, ":", 2)[0], err, tc.ok)
+			}
+		}
 	}
 }
