@@ -323,3 +323,33 @@ func TestReadyzReflectsWritability(t *testing.T) {
 	exec.Command("chattr", append([]string{"-i"}, files...)...).Run()
 	waitFor(t, 3*writableTTL, "readyz 200 again", func() bool { code, _ := get(t, ready); return code == 200 })
 }
+
+// TestLogFloodBounded: with the store unwritable, 300 pushes naming an
+// account all fail (503, never 202), and the log holds a bounded number of
+// lines about it instead of one or more per push.
+func TestLogFloodBounded(t *testing.T) {
+	if _, err := exec.LookPath("chattr"); err != nil {
+		t.Skip("no chattr")
+	}
+	e := newEnv(t)
+	cfg := e.config(t, "sources:\n  - type: http\n    listen: %[2]s\n    token: ${"+tokenEnv+"}\n")
+	r := start(t, cfg, Options{})
+	files := []string{e.db, e.db + "-wal"}
+	if out, err := exec.Command("chattr", append([]string{"+i"}, files...)...).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", append([]string{"-i"}, files...)...).Run() })
+	before := strings.Count(r.logs.String(), "\n")
+	codes := map[int]int{}
+	for i := range 300 {
+		codes[post(t, e.ingest, []byte(signIn("flood-"+strconv.Itoa(i))))]++
+	}
+	if codes[http.StatusAccepted] != 0 {
+		t.Errorf("answers %v: a push was acknowledged although nothing could be stored", codes)
+	}
+	lines := strings.Count(r.logs.String(), "\n") - before
+	t.Logf("answers %v; %d log lines for 300 failed pushes", codes, lines)
+	if lines > 120 {
+		t.Errorf("%d log lines for 300 failed pushes: not rate-limited", lines)
+	}
+}
