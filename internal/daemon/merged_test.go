@@ -353,3 +353,33 @@ func TestLogFloodBounded(t *testing.T) {
 		t.Errorf("%d log lines for 300 failed pushes: not rate-limited", lines)
 	}
 }
+
+// TestFollowSymlinksFromConfig: a symlink in a followed directory to a file
+// outside it is not read by default, and is with follow_symlinks: true.
+func TestFollowSymlinksFromConfig(t *testing.T) {
+	for _, follow := range []bool{false, true} {
+		t.Run(strconv.FormatBool(follow), func(t *testing.T) {
+			e := newEnv(t)
+			outside := filepath.Join(e.dir, "outside.json")
+			if err := os.WriteFile(outside, []byte(signIn("r-link")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, filepath.Join(e.logs, "link.json")); err != nil {
+				t.Fatal(err)
+			}
+			body := "sources:\n  - type: file\n    name: files\n    path: %[1]s\n    poll: 50ms\n"
+			if follow {
+				body += "    follow_symlinks: true\n"
+			}
+			r := start(t, e.config(t, body), Options{})
+			if follow {
+				waitFor(t, 10*time.Second, "the alert through the link", func() bool { return countRule(t, r.d.st, "bg.signin") == 1 })
+				return
+			}
+			time.Sleep(time.Second) // twenty polls
+			if n := countRule(t, r.d.st, "bg.signin"); n != 0 {
+				t.Errorf("%d alerts from a file outside the path, reached through a symlink", n)
+			}
+		})
+	}
+}
