@@ -188,6 +188,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 			return nil, err
 		}
 	}
+	if err := pipeline.ResolveRemoved(ctx, names); err != nil {
+		d.log.Warn("resolving alerts of removed sources", "error", err)
+	}
 	if open, err := pipeline.Health().Open(ctx); err == nil {
 		for src, n := range open {
 			d.metrics.SetSourceFailing(src, n)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"breakglass/internal/alert"
@@ -166,6 +167,36 @@ func failClosedKind(a *alert.Alert) string {
 		return "degraded"
 	}
 	return ""
+}
+
+// ResolveRemoved resolves open bg.silence and bg.source conditions of
+// sources that are no longer configured: nothing would ever resolve them
+// otherwise. The daemon calls it at start with the configured names.
+func (p *Pipeline) ResolveRemoved(ctx context.Context, configured []string) error {
+	keep := map[string]bool{}
+	for _, s := range configured {
+		keep[s] = true
+	}
+	for _, rule := range []string{RuleSilence, RuleSource} {
+		cs, err := p.o.Conditions.Conditions(ctx, rule)
+		if err != nil {
+			return fmt.Errorf("listing %s conditions: %w", rule, err)
+		}
+		for _, c := range cs {
+			src := c.Key
+			if rule == RuleSource {
+				src, _, _ = strings.Cut(c.Key, "\x00")
+			}
+			if keep[src] {
+				continue
+			}
+			if err := resolve(ctx, p.o, rule, c.Key, c.AlertID); err != nil {
+				return fmt.Errorf("resolving %s of removed source %s: %w", rule, src, err)
+			}
+			p.o.Logger.Info("source no longer configured; its alert is resolved", "rule", rule, "source", src, "alert_id", c.AlertID)
+		}
+	}
+	return nil
 }
 
 // label gives a the standard labels plus the configured source and the

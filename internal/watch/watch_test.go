@@ -381,3 +381,30 @@ func TestFailClosedCounted(t *testing.T) {
 		t.Error("degraded not counted")
 	}
 }
+
+// TestResolveRemoved: open conditions of sources removed from the
+// configuration are resolved at start; those of configured sources stay.
+func TestResolveRemoved(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	conds := NewMemConditions()
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/x"}, Now: c.now}
+	p := New(opts)
+	p.Failing(ctx, "old", "q", errors.New("boom"))
+	p.Failing(ctx, "kept", "q", errors.New("boom"))
+	_ = p.Silence().Watch(ctx, "old", time.Minute)
+	c.add(time.Minute)
+	p.Silence().Check(ctx)
+	p2 := New(opts)
+	if err := p2.ResolveRemoved(ctx, []string{"kept"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fs.resolved(); len(got) != 2 {
+		t.Errorf("resolved %v, want the silence and the source alert of old", got)
+	}
+	cs, _ := conds.Conditions(ctx, RuleSource)
+	if len(cs) != 1 || !strings.HasPrefix(cs[0].Key, "kept") {
+		t.Errorf("conditions left: %+v", cs)
+	}
+}
