@@ -84,9 +84,11 @@ type Options struct {
 	// plus a margin instead, so SendTimeout never cuts it short.
 	SendTimeout time.Duration
 	// LeaseMargin is added to the longest send timeout to form the lease
-	// taken on claimed deliveries: time for queueing and for recording the
-	// outcome. A delivery whose lease has too little left for a send is
-	// not sent; it is claimed again.
+	// taken on claimed deliveries: time for the claim itself, queueing and
+	// recording the outcome. A send starts only while its timeout plus
+	// half the margin is left of the lease; otherwise the delivery is left
+	// to be claimed again. It must therefore be far longer than a claim
+	// takes.
 	LeaseMargin time.Duration
 	// ShutdownGrace is how long Run lets in-flight sends finish after its
 	// context ends. Sends still running then are cancelled and their

@@ -36,18 +36,27 @@ func TestSQLiteTwoDispatchers(t *testing.T) {
 		mu    sync.Mutex
 		calls = map[string]int{}
 	)
+	// Counts the sends that completed within the dispatcher's deadline:
+	// leases promise that those never overlap (a process stalled past its
+	// lease, as on a loaded machine under -race, is at-least-once).
 	rec := notifierFunc(func(ctx context.Context, nt Notification) error {
+		time.Sleep(time.Millisecond)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		mu.Lock()
 		calls[nt.ID+" "+nt.Alert.Rule]++
 		mu.Unlock()
-		time.Sleep(time.Millisecond)
 		return nil
 	})
 	log, _ := testLogger(t)
 	var ds []*Dispatcher
 	for range 2 {
 		d := NewDispatcher(st, map[string]Notifier{"ops/a": rec, "ops/b": rec}, Options{
-			Logger: log, Poll: 5 * time.Millisecond, SendTimeout: 50 * time.Millisecond, LeaseMargin: 10 * time.Millisecond,
+			// The margin must cover a claim's own latency (a SQLite write,
+			// slow under -race) plus recording: a send starts only while
+			// half of it is left.
+			Logger: log, Poll: 5 * time.Millisecond, SendTimeout: 50 * time.Millisecond, LeaseMargin: 400 * time.Millisecond,
 		})
 		ds = append(ds, d)
 		start(t, d)
