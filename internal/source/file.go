@@ -244,6 +244,7 @@ type follower struct {
 	failed  map[string]error  // paths with a problem in this poll
 	fails   *failures         // consecutive failures per path, for Sink.Failing
 	links   map[string]bool   // symlinks out of the path, logged once
+	base    string            // the path's fixed directory, links resolved; "" when links are followed
 	ctx     context.Context   // of the poll in progress
 	pruned  time.Time         // last checkpoint pruning
 }
@@ -370,6 +371,7 @@ func (fl *follower) list() (paths []string, ok bool) {
 	root := fl.o.Path
 	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
 		base := fl.resolvedBase(root)
+		fl.base = base
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if p == root {
@@ -396,7 +398,14 @@ func (fl *follower) list() (paths []string, ok bool) {
 		return paths, true
 	}
 	// The fixed part of the path must exist: a mistyped or unmounted
-	// directory is a broken source, not a quiet one.
+	// directory is a broken source, not a quiet one. So must a path
+	// without wildcards: it names the one file or directory to read.
+	if !strings.ContainsAny(root, `*?[\`) {
+		if _, err := os.Stat(root); err != nil {
+			fl.fail(root, "list", err)
+			return nil, false
+		}
+	}
 	dir := globBase(root)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		if err == nil {
@@ -411,7 +420,8 @@ func (fl *follower) list() (paths []string, ok bool) {
 		return nil, false
 	}
 	dotOK := strings.HasPrefix(filepath.Base(root), ".")
-	var base string
+	base := fl.resolvedBase(dir)
+	fl.base = base
 	for _, m := range matches {
 		if !dotOK && strings.HasPrefix(filepath.Base(m), ".") {
 			continue
@@ -424,9 +434,6 @@ func (fl *follower) list() (paths []string, ok bool) {
 				continue // gone since the glob
 			}
 			if fi.Mode()&fs.ModeSymlink != 0 || filepath.Dir(m) != dir {
-				if base == "" {
-					base = fl.resolvedBase(dir)
-				}
 				if !fl.linkInside(m, base) {
 					continue
 				}
@@ -682,12 +689,36 @@ func (fl *follower) open(in *input) bool {
 		f.Close() // replaced between stat and open: the next poll sees the new file
 		return false
 	}
+	if !fl.o.FollowSymlinks && fl.base != "" && !fl.openedInside(f, in.path) {
+		f.Close() // a link swapped in since the listing checked it
+		return false
+	}
 	in.f = f
 	fl.held++
 	if in.tail == nil {
 		in.remember() // resumed from a checkpoint: guard from here on
 	}
 	return true
+}
+
+// openedInside reports whether the file f, opened from p, lies below the
+// path's base: what the kernel opened on Linux, else p resolved now.
+func (fl *follower) openedInside(f *os.File, p string) bool {
+	target, ok := openedPath(f)
+	if !ok {
+		var err error
+		if target, err = filepath.EvalSymlinks(p); err != nil {
+			return false
+		}
+	}
+	if rel, err := filepath.Rel(fl.base, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return true
+	}
+	if !fl.links[p] {
+		fl.links[p] = true
+		fl.log.Warn("file opened outside the followed path (a symbolic link changed); not read (set follow_symlinks to read it)", "path", p, "target", target)
+	}
+	return false
 }
 
 func (fl *follower) close(in *input) {

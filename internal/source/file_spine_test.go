@@ -179,3 +179,69 @@ func TestFilePrunesCheckpoints(t *testing.T) {
 		t.Error("not pruned after pruneInterval")
 	}
 }
+
+// TestFileSymlinkSwappedAfterListing: a file that the listing saw inside
+// the path but that is a link out of it by the time it is opened (a link
+// swapped in between) is not read.
+func TestFileSymlinkSwappedAfterListing(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "secret.json")
+	writeFile(t, outside, join(pt1h(t)[:2]))
+	dir := t.TempDir()
+	p := filepath.Join(dir, "PT1H.json")
+	sink, cp := newTestSink(), newMemCheckpoints()
+	f, err := NewFile(FileOptions{Name: "files", Path: dir, Poll: time.Millisecond, Logger: testLogger(t)}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := f.newFollower(sink)
+	defer fl.closeAll()
+	writeFile(t, p, []byte("\n"))
+	fl.poll(t.Context()) // lists the directory: base is known
+	// The race: the path becomes a link out after it was listed and
+	// stat'ed; its identity is the target's.
+	os.Remove(p)
+	if err := os.Symlink(outside, p); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &input{path: p, id: identity(fi), key: checkpointKey(p, identity(fi)), size: -1, savedOff: -1, savedSize: -1, obsSize: -1}
+	if fl.open(in) {
+		fl.close(in)
+		t.Fatal("opened a file outside the path through a swapped-in link")
+	}
+}
+
+// TestFileMissingPathFails: a configured directory or file that does not
+// exist is a broken source (Failing, never Alive), not a quiet one.
+func TestFileMissingPathFails(t *testing.T) {
+	for _, name := range []string{"missing-dir", "missing.json"} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), name)
+			sink := newTestSink()
+			f, err := NewFile(FileOptions{Name: "files", Path: p, Poll: time.Millisecond, Logger: testLogger(t)}, newMemCheckpoints())
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl := f.newFollower(sink)
+			defer fl.closeAll()
+			for range DefaultFailThreshold {
+				fl.poll(t.Context())
+			}
+			if ev := sink.eventList(); len(ev) != 1 || !strings.Contains(ev[0], "no such file") || sink.aliveCount("files") != 0 {
+				t.Fatalf("events %q, alive %d; want one Failing and no Alive", ev, sink.aliveCount("files"))
+			}
+			if name == "missing-dir" {
+				os.Mkdir(p, 0o755)
+			} else {
+				writeFile(t, p, join(pt1h(t)))
+			}
+			fl.poll(t.Context())
+			if sink.aliveCount("files") != 1 || len(sink.eventList()) != 2 {
+				t.Fatalf("after the path appeared: alive %d, events %q", sink.aliveCount("files"), sink.eventList())
+			}
+		})
+	}
+}

@@ -256,7 +256,9 @@ func (s *Graph) pollQuery(ctx context.Context, sink Sink, q query, start time.Ti
 
 // checkpoint returns how far q has read: its own checkpoint, else the
 // single checkpoint of earlier versions, else start (a new source reads
-// the Overlap before it).
+// the Overlap before it). That start is kept, and saved, at once: a query
+// refused from its very first poll must not let its start slide forward
+// with every failed poll, or it would skip the time it was refused.
 func (s *Graph) checkpoint(ctx context.Context, q query, start time.Time) (time.Time, error) {
 	if t, ok := s.since[q.name]; ok {
 		return t, nil
@@ -271,6 +273,11 @@ func (s *Graph) checkpoint(ctx context.Context, q query, start time.Time) (time.
 			s.since[q.name] = t
 			return t, nil
 		}
+	}
+	s.since[q.name] = start
+	if err := s.cp.SetCheckpoint(ctx, store.Checkpoint{Source: s.o.Name, Key: q.name, Offset: start.UnixNano(), Updated: start}); err != nil {
+		// Kept in memory for this run; saved with the first success.
+		s.o.Logger.Warn("graph source: saving a new query's start failed", "source", s.o.Name, "query", q.name, "error", err)
 	}
 	return start, nil
 }

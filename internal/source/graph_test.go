@@ -107,24 +107,30 @@ func TestGraphLateRecord(t *testing.T) {
 	}
 }
 
-// TestGraphFailedQueryKeepsWindow: when a query fails, the checkpoint does
-// not advance, so the next poll covers the same window again.
+// TestGraphFailedQueryKeepsWindow: when a query fails, its checkpoint
+// does not advance (it stays at the start of its first poll), so the next
+// poll covers the same window again; the other queries advance.
 func TestGraphFailedQueryKeepsWindow(t *testing.T) {
 	fg := &fakeGraph{fail: true}
 	cp := newMemCheckpoints()
-	src, _ := NewGraph(GraphOptions{Name: "tenant", Accounts: testAccounts()[:1]}, fg, cp)
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	clock := start
+	src, _ := NewGraph(GraphOptions{Name: "tenant", Accounts: testAccounts()[:1], Now: func() time.Time { return clock }}, fg, cp)
 	sink := newTestSink()
-	err := src.Poll(context.Background(), sink)
-	if err == nil || !strings.Contains(err.Error(), errUnavailable.Error()) || !strings.Contains(err.Error(), "directoryAudits/target/") {
-		t.Fatalf("Poll error = %v", err)
+	for range 2 {
+		err := src.Poll(context.Background(), sink)
+		if err == nil || !strings.Contains(err.Error(), errUnavailable.Error()) || !strings.Contains(err.Error(), "directoryAudits/target/") {
+			t.Fatalf("Poll error = %v", err)
+		}
+		clock = clock.Add(time.Hour)
 	}
 	id := testAccounts()[0].ID
 	for _, q := range []string{"directoryAudits/initiatedBy/" + id, "directoryAudits/target/" + id} {
-		if _, ok, _ := cp.Checkpoint(context.Background(), "tenant", q); ok {
-			t.Errorf("checkpoint of %s advanced after it failed", q)
+		if c, _, _ := cp.Checkpoint(context.Background(), "tenant", q); !time.Unix(0, c.Offset).Equal(start) {
+			t.Errorf("checkpoint of %s is %v after it failed, want its first start %v", q, time.Unix(0, c.Offset).UTC(), start)
 		}
 	}
-	if _, ok, _ := cp.Checkpoint(context.Background(), "tenant", "signIns/interactive/"+id); !ok {
+	if c, _, _ := cp.Checkpoint(context.Background(), "tenant", "signIns/interactive/"+id); !time.Unix(0, c.Offset).Equal(start.Add(time.Hour)) {
 		t.Error("a failing query held back the checkpoint of one that worked")
 	}
 	if n := sink.aliveCount("tenant"); n != 0 {
