@@ -167,6 +167,9 @@ func NewSplitter(r io.Reader) (*Splitter, error) {
 // is unlimited). Beyond it Next returns an error wrapping ErrInputTooLarge
 // that names the limit; records before it come out as usual.
 func (s *Splitter) SetMaxInput(n int64) {
+	if l, ok := s.r.(*limitReader); ok {
+		s.r = l.r // a second call replaces the bound
+	}
 	if n > 0 {
 		s.r = &limitReader{r: s.r, left: n, max: n}
 	}

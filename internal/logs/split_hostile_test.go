@@ -380,8 +380,8 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 // 1 GiB of '[' keep the splitter's peak RSS bounded; with SetMaxInput the
 // bomb is cut off with ErrInputTooLarge.
 func TestSplitMemoryHostile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("streams 1.25 GiB")
+	if testing.Short() || raceEnabled {
+		t.Skip("without -race or -short: it streams 1.25 GiB")
 	}
 	switch os.Getenv(childEnv) {
 	case "":

@@ -279,14 +279,29 @@ func (b *batch) reset() {
 	clear(b.items)
 	clear(b.problems)
 	data, items := b.data[:0], b.items[:0]
-	// A batch that carried a huge record does not keep its memory.
-	if cap(data) > 2*batchBytes {
+	// A batch that carried a huge record does not keep its memory; one that
+	// carried a few Event Hubs payloads (up to ~1 MB each) does, or every
+	// batch of such a feed would be grown afresh.
+	if cap(data) > 4*batchBytes {
 		data = nil
 	}
 	if cap(items) > 2*batchItems {
 		items = nil
 	}
 	*b = batch{data: data, items: items, problems: b.problems[:0], findings: b.findings[:0]}
+}
+
+type maxInputKey struct{}
+
+// WithMaxInput bounds, for the Scan calls given the returned context, one
+// input's size after decompression (overriding Options.MaxInput; n <= 0
+// means no bound). An HTTP source sets it per request: a 1 MB gzip body
+// must not unpack to 1 GiB. The error wraps logs.ErrInputTooLarge.
+func WithMaxInput(ctx context.Context, n int64) context.Context {
+	if n <= 0 {
+		n = 0
+	}
+	return context.WithValue(ctx, maxInputKey{}, n)
 }
 
 // job is one call of Scan.
@@ -328,6 +343,9 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader, st *Stats,
 	}
 	sp.SetMaxRecord(s.opts.MaxRecord)
 	sp.SetMaxInput(s.opts.MaxInput)
+	if n, ok := ctx.Value(maxInputKey{}).(int64); ok {
+		sp.SetMaxInput(n)
+	}
 	sp.SetPayloads(s.workers > 1)
 	// Fail closed: skipped input that names an account must alert.
 	sp.SetMatcher(s.pre.Match, s.overlap)
