@@ -448,3 +448,15 @@ func TestTenantIDOneRule(t *testing.T) {
 		}
 	}
 }
+
+// TestPortZeroNeverClashes: port 0 picks a free port, so two listeners on
+// host:0 are not the same address; two on one fixed port are.
+func TestPortZeroNeverClashes(t *testing.T) {
+	doc := "accounts: [{upn: a@b.c}]\nserver: {listen: '%s'}\nsources:\n  - {type: http, listen: '%s', token: t}\n"
+	if _, err := Parse("t.yaml", []byte(fmt.Sprintf(doc, "127.0.0.1:0", "127.0.0.1:0")), nil); err != nil {
+		t.Errorf("two :0 listeners rejected: %v", err)
+	}
+	if _, err := Parse("t.yaml", []byte(fmt.Sprintf(doc, "127.0.0.1:9000", "127.0.0.1:9000")), nil); err == nil || !strings.Contains(err.Error(), "same address as server.listen") {
+		t.Errorf("one fixed port twice: %v", err)
+	}
+}

@@ -135,7 +135,9 @@ func (c *Config) validateServe(d *decoder) {
 	names := map[string]int{}
 	listens := map[string]string{}
 	if c.Server.Listen != "" {
-		listens[c.Server.Listen] = "server.listen"
+		if !anyPort(c.Server.Listen) {
+			listens[c.Server.Listen] = "server.listen"
+		}
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
@@ -182,7 +184,7 @@ func (c *Config) validateServe(d *decoder) {
 			case s.Listen != "":
 				if err := checkListen(s.Listen); err != nil {
 					d.errorf(d.lines[f+".listen"], f+".listen", "%v", err)
-				} else if other, dup := listens[s.Listen]; dup {
+				} else if other, dup := listens[s.Listen]; dup && !anyPort(s.Listen) {
 					d.errorf(d.lines[f+".listen"], f+".listen", "same address as %s", other)
 				} else {
 					listens[s.Listen] = f + ".listen"
@@ -354,6 +356,13 @@ func checkListen(s string) error {
 		return fmt.Errorf("port must be a number from 0 to 65535")
 	}
 	return nil
+}
+
+// anyPort reports a listen address with port 0, which picks a free port:
+// two of them never clash.
+func anyPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	return err == nil && port == "0"
 }
 
 // validHeaderName is the RFC 9110 token rule, which net/http enforces

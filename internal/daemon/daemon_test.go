@@ -28,7 +28,7 @@ notify:
           url: `+rcv.srv.URL+`/b
 `)
 	r := start(t, cfg, Options{})
-	if code := post(t, e.ingest, []byte(signIn("r-inproc"))); code != http.StatusAccepted {
+	if code := post(t, r.ingest(t), []byte(signIn("r-inproc"))); code != http.StatusAccepted {
 		t.Fatalf("POST = %d", code)
 	}
 	waitFor(t, 10*time.Second, "both targets", func() bool { return len(rcv.snapshot()) == 2 })

@@ -44,7 +44,7 @@ notify:
           timeout: `+tc.timeout+`
 `)
 			r := start(t, cfg, Options{})
-			if code := post(t, e.ingest, []byte(signIn("r-timeout"))); code != http.StatusAccepted {
+			if code := post(t, r.ingest(t), []byte(signIn("r-timeout"))); code != http.StatusAccepted {
 				t.Fatalf("POST = %d", code)
 			}
 			base := "http://" + r.d.Addr().String()
@@ -114,11 +114,11 @@ func TestMaxBodyFromConfig(t *testing.T) {
 		t.Run(fmt.Sprint(tc.limit), func(t *testing.T) {
 			e := newEnv(t)
 			cfg := e.config(t, "sources:\n  - type: http\n    listen: %[2]s\n    token: ${"+tokenEnv+"}\n"+tc.maxBody)
-			start(t, cfg, Options{})
-			if code := post(t, e.ingest, pad(tc.limit+1)); code != http.StatusRequestEntityTooLarge {
+			r := start(t, cfg, Options{})
+			if code := post(t, r.ingest(t), pad(tc.limit+1)); code != http.StatusRequestEntityTooLarge {
 				t.Errorf("body of %d bytes: %d, want 413", tc.limit+1, code)
 			}
-			if code := post(t, e.ingest, pad(tc.limit)); code != http.StatusAccepted {
+			if code := post(t, r.ingest(t), pad(tc.limit)); code != http.StatusAccepted {
 				t.Errorf("body of %d bytes: %d, want 202", tc.limit, code)
 			}
 		})

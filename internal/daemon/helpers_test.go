@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"breakglass/internal/config"
+	"breakglass/internal/source"
 )
 
 const (
@@ -113,15 +113,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool,
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // env is one test daemon's directory and addresses.
 type env struct {
@@ -129,7 +120,9 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{dir: t.TempDir(), listen: freeAddr(t), ingest: freeAddr(t)}
+	// Port 0 everywhere: a port picked free and released could be taken by
+	// another process on a busy machine before the daemon binds it.
+	e := &env{dir: t.TempDir(), listen: "127.0.0.1:0", ingest: "127.0.0.1:0"}
 	e.logs = filepath.Join(e.dir, "logs")
 	e.db = filepath.Join(e.dir, "bg.db")
 	if err := os.MkdirAll(e.logs, 0o755); err != nil {
@@ -226,6 +219,23 @@ func (r *running) stop(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Error("daemon did not stop")
 	}
+}
+
+// ingest is the address the daemon's (first) http source listens on.
+func (r *running) ingest(t *testing.T) string {
+	t.Helper()
+	for _, s := range r.d.Sources() {
+		if h, ok := s.(*source.HTTP); ok {
+			select {
+			case <-h.Ready():
+			case <-time.After(10 * time.Second):
+				t.Fatal("http source not listening")
+			}
+			return h.Addr().String()
+		}
+	}
+	t.Fatal("no http source")
+	return ""
 }
 
 // post sends body to the http source and returns the status.

@@ -207,7 +207,7 @@ notify:
 		t.Fatalf("give_up_after %s", cfg.Notify.GiveUpAfter)
 	}
 	r := start(t, cfg, Options{})
-	if code := post(t, e.ingest, []byte(signIn("r-giveup"))); code != http.StatusAccepted {
+	if code := post(t, r.ingest(t), []byte(signIn("r-giveup"))); code != http.StatusAccepted {
 		t.Fatalf("POST %d", code)
 	}
 	waitFor(t, 20*time.Second, "bg.notify at the healthy target", func() bool { return rcv.rule("/ok bg.notify firing") == 1 })
@@ -254,9 +254,9 @@ notify:
         - type: webhook
           url: `+rcv.srv.URL+`/b
 `)
-	start(t, cfg, Options{})
+	r := start(t, cfg, Options{})
 	for range 2 { // a replay changes nothing
-		if code := post(t, e.ingest, []byte(rec)); code != http.StatusAccepted {
+		if code := post(t, r.ingest(t), []byte(rec)); code != http.StatusAccepted {
 			t.Fatalf("POST %d", code)
 		}
 	}
@@ -342,7 +342,7 @@ func TestLogFloodBounded(t *testing.T) {
 	before := strings.Count(r.logs.String(), "\n")
 	codes := map[int]int{}
 	for i := range 300 {
-		codes[post(t, e.ingest, []byte(signIn("flood-"+strconv.Itoa(i))))]++
+		codes[post(t, r.ingest(t), []byte(signIn("flood-"+strconv.Itoa(i))))]++
 	}
 	if codes[http.StatusAccepted] != 0 {
 		t.Errorf("answers %v: a push was acknowledged although nothing could be stored", codes)
