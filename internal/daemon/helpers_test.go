@@ -113,7 +113,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool,
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
 }
 
-
 // env is one test daemon's directory and addresses.
 type env struct {
 	dir, listen, ingest, logs, db string
