@@ -380,6 +380,17 @@ func (s *Splitter) Next() (Record, error) {
 				i = skipSpace(s.buf[:s.end], i)
 			}
 			s.pos = i
+			// A CSV header is judged by its whole first line, however the
+			// input arrives.
+			for i < s.end && s.buf[i] != '{' && s.buf[i] != '[' && !s.eof &&
+				bytes.IndexByte(s.buf[i:s.end], '\n') < 0 && s.end-i < 64<<10 {
+				d := i - s.pos
+				var ok bool
+				if s.pos, ok = s.more(s.pos); !ok {
+					break
+				}
+				i = s.pos + d
+			}
 			if i < s.end && s.buf[i] != '{' && s.buf[i] != '[' && looksLikeCSV(s.buf[i:s.end]) {
 				s.csv = newCSVSplitter(s, io.MultiReader(bytes.NewReader(append([]byte(nil), s.buf[i:s.end]...)), s.r), s.lineAt(i), s.off+int64(i))
 				s.buf = nil // the CSV reader buffers for itself
@@ -949,6 +960,12 @@ type csvInput struct {
 	total   int64 // bytes read from r
 	pending []byte
 	scratch []byte
+	// With a matcher, every chunk is matched as it passes (the CSV reader
+	// keeps the row to itself): lastMatch is the input position after the
+	// last chunk that matched, carry the tail of the previous chunk.
+	lastMatch int64
+	carry     []byte
+	joined    []byte
 }
 
 func (in *csvInput) Read(p []byte) (int, error) {
@@ -964,7 +981,30 @@ func (in *csvInput) Read(p []byte) (int, error) {
 	n, err := in.r.Read(p)
 	in.since += int64(n)
 	in.total += int64(n)
+	if sp := in.c.sp; sp.match != nil && n > 0 {
+		b := p[:n]
+		k := sp.overlap - 1
+		if k > 0 && len(in.carry) > 0 {
+			in.joined = append(append(in.joined[:0], in.carry...), b[:min(len(b), k)]...)
+		}
+		if sp.match(b) || (len(in.joined) > 0 && sp.match(in.joined)) {
+			in.lastMatch = in.total
+		}
+		in.joined = in.joined[:0]
+		if k > 0 {
+			in.carry = append(in.carry, b[max(0, len(b)-k):]...)
+			in.carry = in.carry[len(in.carry)-min(len(in.carry), k):]
+		}
+	}
 	return n, err
+}
+
+// rowMatched reports whether the matcher found a needle in the input since
+// shortly before the current row began (the CSV reader reads ahead, so the
+// row's start is known only to within its buffer): a superset, which is
+// what failing closed needs.
+func (in *csvInput) rowMatched() bool {
+	return in.lastMatch > 0 && in.lastMatch >= in.total-in.since-64<<10
 }
 
 // skipLine drops input to the end of the current line, passing it to the
@@ -1005,7 +1045,9 @@ func (c *csvSplitter) next() (Record, error) {
 			re := &RecordError{Line: line, Offset: c.off0 + c.r.InputOffset(), Reason: ReasonTooLarge,
 				Err: fmt.Errorf("CSV row exceeds %d bytes", c.sp.max)}
 			c.sp.startPiece()
+			rowMatched := c.in.rowMatched()
 			skipErr := c.in.skipLine()
+			c.sp.pc.matched = c.sp.pc.matched || rowMatched
 			c.reader()
 			if skipErr != nil && skipErr != io.EOF {
 				return Record{}, skipErr

@@ -259,6 +259,22 @@ func TestSplitCSVRowBound(t *testing.T) {
 	if len(errs) != 1 || errs[0].Reason != ReasonTooLarge || !errs[0].MayConcern {
 		t.Fatalf("errors %v", errs)
 	}
+	// The needle within the part the CSV reader buffered before the limit,
+	// and across read boundaries.
+	for _, at := range []int{10, 2000, 4000} {
+		for _, chunk := range []int{1 << 20, 4096, 7} {
+			row := strings.Repeat("x", 100000)
+			early := "TimeGenerated,UserId\n" + "a,\"unclosed " + row[:at] + needle + row[at:] + "\n" + "b,c\n"
+			_, errs := splitWith(t, &chunkReader{strings.NewReader(early), chunk}, 8192)
+			if len(errs) != 1 || !errs[0].MayConcern {
+				t.Errorf("needle at %d, reads of %d: errors %v", at, chunk, errs)
+			}
+		}
+	}
+	clean := strings.Replace(in, needle, "someone-else", 1)
+	if _, errs := splitWith(t, strings.NewReader(clean), 4096); len(errs) != 1 || errs[0].MayConcern {
+		t.Errorf("no needle: errors %v", errs)
+	}
 	if len(recs) != 1 || string(recs[0].Data) != `{"TimeGenerated":"b","UserId":"c"}` {
 		t.Fatalf("records %+v", recs)
 	}

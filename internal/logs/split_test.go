@@ -299,12 +299,15 @@ func TestConsumed(t *testing.T) {
 // TestSplitReadSizes: how the input arrives (one byte at a time, small
 // chunks, whole) never changes what the splitter finds, for every real
 // export in testdata. Skipping a broken pretty-printed record after the
-// buffer has moved, and envelope annotations longer than one read, once
-// depended on it.
+// buffer has moved, envelope annotations longer than one read, and
+// telling a CSV header, once depended on it.
 func TestSplitReadSizes(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "real", "*"))
-	more, _ := filepath.Glob(filepath.Join("testdata", "*.json*"))
-	for _, p := range append(files, more...) {
+	for _, pat := range []string{"*.json*", "*.csv", "*.ndjson"} {
+		more, _ := filepath.Glob(filepath.Join("testdata", pat))
+		files = append(files, more...)
+	}
+	for _, p := range files {
 		in, err := os.ReadFile(p)
 		if err != nil || len(in) > 1<<20 {
 			continue

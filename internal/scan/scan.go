@@ -255,13 +255,17 @@ const (
 // evidence, so that a flood of junk cannot grow one batch without bound.
 func (b *batch) full() bool { return len(b.data) >= batchBytes || len(b.items) >= batchItems }
 
-func (s *Scanner) getBatch() *batch {
+// getBatch returns a free batch, or a new one: small for the first batch
+// of an input, which may well be all of it (a 72-byte body must not cost
+// half a megabyte), full-sized once the input has proved large.
+func (s *Scanner) getBatch(large bool) *batch {
 	select {
 	case b := <-s.free:
 		return b
 	default:
-		// Batches start small and grow by use: a 72-byte body must not
-		// cost half a megabyte.
+		if large {
+			return &batch{data: make([]byte, 0, batchBytes+64<<10), items: make([]item, 0, batchItems)}
+		}
 		return &batch{}
 	}
 }
@@ -369,7 +373,7 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader, st *Stats,
 // whole one-line payloads, and hands each to submit (with last set for the
 // final one); submit returns false to stop. It returns a read error, if any.
 func (s *Scanner) produce(ctx context.Context, sp *logs.Splitter, submit func(b *batch, last bool) bool) error {
-	b := s.getBatch()
+	b := s.getBatch(false)
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
 			s.putBatch(b)
@@ -397,7 +401,7 @@ func (s *Scanner) produce(ctx context.Context, sp *logs.Splitter, submit func(b 
 			if !submit(b, false) {
 				return nil
 			}
-			b = s.getBatch()
+			b = s.getBatch(true)
 		}
 	}
 }
