@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakglass/internal/graph/collect"
+	"breakglass/internal/logging"
 	"breakglass/internal/version"
 )
 
@@ -31,9 +32,9 @@ func newCollectCmd() *cobra.Command {
 	var f collectFlags
 	cmd := &cobra.Command{
 		Use:   "collect --config F --out DIR [--group ID]...",
-		Short: "Snapshot from Microsoft Graph what the posture audit needs",
-		Long: `collect reads from Microsoft Graph, read-only, everything the offline posture
-audit judges: the break-glass accounts, the holders of Global Administrator
+		Short: "Snapshot from Microsoft Graph the tenant settings that concern the break-glass accounts",
+		Long: `collect reads from Microsoft Graph, read-only, everything a review of the
+break-glass accounts' posture needs: the break-glass accounts, the holders of Global Administrator
 and Privileged Role Administrator (active, PIM eligible and through groups),
 their authentication methods and registration details, Conditional Access
 policies, named locations, authentication strengths, the authentication
@@ -46,8 +47,8 @@ transitive user members of every --group.
 
 A dataset Graph refuses (missing permission or licence, not found) does not
 stop collection: it is listed in the manifest and below with the reason and
-what to grant, and the audit reports it as unknown. A break-glass entry
-that resolves to no user (deleted, or a typo) is printed as "unresolved:".
+what to grant. A break-glass entry that resolves to no user (deleted, or a
+typo) is printed as "unresolved:".
 
 Exit status: 0 when the snapshot was written, even if some datasets failed;
 3 when it was written but some break-glass entries are unresolved; 1 when
@@ -86,7 +87,7 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 		return err
 	}
 	stderr := cmd.ErrOrStderr()
-	g, err := newGraphClient(cfg, newLogger(cfg.Log, stderr))
+	g, err := newGraphClient(cfg, logging.New(stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format}))
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,21 @@ Exit status is 0 if the file is valid and 2 if it is not.`,
 // addConfigFlag gives a command the --config/-c flag, spelled the same way
 // everywhere; pass the value to loadConfig.
 func addConfigFlag(cmd *cobra.Command, path *string) {
-	cmd.Flags().StringVarP(path, "config", "c", "", "configuration file (default $"+configEnv+")")
+	addConfigFlagUsage(cmd, path, "configuration file (default $"+configEnv+")")
+}
+
+// addConfigFlagUsage is addConfigFlag with a command's own help text.
+func addConfigFlagUsage(cmd *cobra.Command, path *string, usage string) {
+	cmd.Flags().StringVarP(path, "config", "c", "", usage)
+}
+
+// loadOptionalConfig is loadConfig for commands that work without a
+// configuration: no --config and no $BREAKGLASS_CONFIG give nil.
+func loadOptionalConfig(path string) (*config.Config, error) {
+	if path == "" && os.Getenv(configEnv) == "" {
+		return nil, nil
+	}
+	return loadConfig(path)
 }
 
 // loadConfig loads the configuration for a command. path is the --config

@@ -1,6 +1,7 @@
 // Command breakglass guards the emergency access (break-glass) accounts of a
-// Microsoft Entra ID tenant: it audits their configuration, watches sign-in
-// and audit logs for any use of them, and alerts people at once.
+// Microsoft Entra ID tenant: it watches sign-in and audit logs for any use
+// of, or change to, them, alerts people at once, and snapshots the tenant
+// configuration that concerns them.
 package main
 
 import (
@@ -55,12 +56,30 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "breakglass",
 		Short: "Guard the emergency access accounts of a Microsoft Entra ID tenant",
-		Long: `breakglass audits, watches and drills the emergency access ("break-glass")
-accounts of a Microsoft Entra ID tenant. It reads sign-in and audit logs in
-every shape Entra exports them and raises an alert on any use of, or change to,
-a break-glass account.`,
+		Long: `breakglass guards the emergency access ("break-glass") accounts of a
+Microsoft Entra ID tenant. It reads sign-in and audit logs in every shape
+Entra exports them and raises an alert on any use of, or change to, a
+break-glass account: once over files (scan) or always on (serve).
+
+Every command that reads the configuration takes --config/-c FILE, or the
+file named by $BREAKGLASS_CONFIG. Exit status 2 means a usage or
+configuration error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+
+		SuggestionsMinimumDistance: 2,
+		// A mistyped command is a usage error (exit 2), not a failure.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				hint := ""
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					hint = fmt.Sprintf("\nDid you mean %q?", s[0])
+				}
+				return usageErrorf("unknown command %q for %q%s\nRun '%s --help' for usage.", args[0], cmd.CommandPath(), hint, cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}

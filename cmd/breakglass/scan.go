@@ -64,8 +64,8 @@ alerts.`,
 			return runScan(cmd, f, args)
 		},
 	}
+	addConfigFlag(cmd, &f.config)
 	fl := cmd.Flags()
-	fl.StringVarP(&f.config, "config", "c", "", "configuration file (or $BREAKGLASS_CONFIG)")
 	fl.StringVarP(&f.format, "format", "o", "table", "output format: table or json (one object per line)")
 	fl.StringVar(&f.storePath, "store", "", "SQLite store file (default: store.path from the config)")
 	fl.BoolVar(&f.noStore, "no-store", false, "keep nothing: dedupe within this run only")
@@ -126,30 +126,12 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 	accounts := entra.NewAccountSet(cfg.Accounts)
 	stderr := cmd.ErrOrStderr()
 	out := newAlertPrinter(cmd.OutOrStdout(), f.format)
-	var mu sync.Mutex // guards output, store order and seen
-	seen := map[string]bool{}
-	var newAlerts, knownAlerts int
-	emit := func(fd scan.Finding) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if seen[fd.Alert.ID] {
-			knownAlerts++
-			return nil
-		}
-		seen[fd.Alert.ID] = true
-		if st != nil {
-			inserted, err := st.AddAlert(ctx, fd.Alert, store.Evidence{EventID: fd.Alert.EventID, Category: fd.Alert.Category, Source: fd.Alert.Source, Raw: fd.Raw})
-			if err != nil {
-				return fmt.Errorf("storing alert: %w", err)
-			}
-			if !inserted {
-				knownAlerts++
-				return nil
-			}
-		}
-		newAlerts++
-		return out.print(fd.Alert)
-	}
+	// Alerts go to the store in batches, with a delivery queued for every
+	// configured notification target: a daemon on the same store then sends
+	// them (scanning must never silence it).
+	sink := newAlertSink(ctx, st, cfg.Notify.Targets(), tenantOf(cfg), out)
+	defer sink.stop()
+	emit := sink.add
 	var problemMu sync.Mutex
 	opts := scan.Options{Accounts: accounts, MaxRecord: f.maxRecord, Exhaustive: f.exhaustive, FinalInputs: true}
 	if f.verbose {
@@ -208,9 +190,13 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 	close(jobs)
 	wg.Wait()
 	prog.stop()
+	if err := sink.stop(); err != nil && firstErr == nil {
+		firstErr = err
+	}
 	if err := out.flush(); err != nil {
 		return err
 	}
+	newAlerts, knownAlerts := sink.counts()
 	total.Elapsed = time.Since(start)
 	printSummary(stderr, &total, newAlerts, knownAlerts, st != nil)
 	for _, msg := range failed {

@@ -83,13 +83,13 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-type daemon struct {
+type daemonProc struct {
 	dir, cfg, listen, ingest string
 	token                    string
 }
 
-func newDaemon(t *testing.T, webhook string, accounts []entra.Account, extra string) *daemon {
-	d := &daemon{dir: t.TempDir(), listen: freeAddr(t), ingest: freeAddr(t), token: "e2e-token"}
+func newDaemon(t *testing.T, webhook string, accounts []entra.Account, extra string) *daemonProc {
+	d := &daemonProc{dir: t.TempDir(), listen: freeAddr(t), ingest: freeAddr(t), token: "e2e-token"}
 	if err := os.MkdirAll(filepath.Join(d.dir, "logs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ log:
 	return d
 }
 
-func (d *daemon) start(t *testing.T) *exec.Cmd {
+func (d *daemonProc) start(t *testing.T) *exec.Cmd {
 	cmd := exec.Command(binary, "serve", "--config", d.cfg)
 	cmd.Env = append(os.Environ(), "E2E_TOKEN="+d.token)
 	var logs bytes.Buffer
@@ -140,7 +140,7 @@ func (d *daemon) start(t *testing.T) *exec.Cmd {
 }
 
 // waitReady polls /readyz.
-func (d *daemon) waitReady(t *testing.T, timeout time.Duration) bool {
+func (d *daemonProc) waitReady(t *testing.T, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + d.listen + "/readyz")
@@ -156,7 +156,7 @@ func (d *daemon) waitReady(t *testing.T, timeout time.Duration) bool {
 }
 
 // post pushes a body until the daemon acknowledges it with 202.
-func (d *daemon) post(ctx context.Context, body []byte) error {
+func (d *daemonProc) post(ctx context.Context, body []byte) error {
 	for ctx.Err() == nil {
 		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+d.ingest+"/ingest", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+d.token)
@@ -372,14 +372,14 @@ func TestServeEndpoints(t *testing.T) {
 	var body string
 	for time.Now().Before(deadline) {
 		_, body = get("/metrics")
-		if strings.Contains(body, `breakglass_notifications_total{channel="hook/1-webhook",result="success"}`) {
+		if strings.Contains(body, `breakglass_notifications_total{channel="hook/webhook",result="success"}`) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	for _, m := range []string{
 		`breakglass_records_read_total{category=`, `breakglass_records_skipped_total`, `breakglass_records_alerted_total{source="push"}`,
-		`breakglass_alerts_total{rule="bg.signin"}`, `breakglass_notifications_total{channel="hook/1-webhook",result="success"}`,
+		`breakglass_alerts_total{rule="bg.signin"}`, `breakglass_notifications_total{channel="hook/webhook",result="success"}`,
 		`breakglass_notification_duration_seconds_bucket`, `breakglass_source_lag_seconds{source="files"}`, `breakglass_outbox_depth`,
 	} {
 		if !strings.Contains(body, m) {

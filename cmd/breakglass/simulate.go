@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"breakglass/internal/config"
 	"breakglass/internal/entra"
 	"breakglass/internal/simulate"
 )
@@ -52,12 +51,7 @@ the account. An output file name ending in .gz is gzip-compressed.`,
 		Example: `  breakglass simulate --count 200000 --out signins.json
   breakglass simulate --shape la-csv --count 5000 --bg-share 0.01 --truth truth.jsonl --out export.csv
   breakglass simulate --config breakglass.yaml --shape eventhub --rate 50 --duration 10m`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("simulate takes no arguments, got %q", args)
-			}
-			return nil
-		},
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			if !slices.Contains(simulate.Shapes, shape) {
@@ -97,11 +91,11 @@ the account. An output file name ending in .gz is gzip-compressed.`,
 			if bgShare == 0 {
 				o.BGShare = -1 // the library reads 0 as "default"; here it means none
 			}
-			if configPath != "" {
-				cfg, err := config.Load(configPath)
-				if err != nil {
-					return usageError{err}
-				}
+			cfg, err := loadOptionalConfig(configPath)
+			if err != nil {
+				return err
+			}
+			if cfg != nil {
 				o.Accounts = cfg.Accounts
 			}
 			switch {
@@ -163,7 +157,7 @@ the account. An output file name ending in .gz is gzip-compressed.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configPath, "config", "", "take the break-glass accounts from this config file (default: demo accounts)")
+	addConfigFlagUsage(cmd, &configPath, "take the break-glass accounts from this config file (default $"+configEnv+", else demo accounts)")
 	f.StringVar(&shape, "shape", simulate.ShapeStorage, "output shape: "+strings.Join(simulate.Shapes, ", "))
 	f.IntVar(&count, "count", 1000, "number of records to write")
 	f.Float64Var(&rate, "rate", 0, "records per second (0: as fast as possible); without --count, stream")

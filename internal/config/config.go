@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
@@ -32,13 +33,15 @@ var (
 // Config is a validated configuration with defaults applied.
 type Config struct {
 	Accounts []entra.Account `yaml:"accounts"`
-	Store    StoreConfig     `yaml:"store"`
-	Log      LogConfig       `yaml:"log"`
-	Server   ServerConfig    `yaml:"server"`
-	Sources  []SourceConfig  `yaml:"sources"`
-	Notify   NotifyConfig    `yaml:"notify"`
-	Graph    GraphConfig     `yaml:"graph,omitempty"`
-	Path     string          `yaml:"-"` // file it was loaded from
+	// TenantID labels alerts (label "tenant"); default graph.tenant_id.
+	TenantID string         `yaml:"tenant_id,omitempty"`
+	Store    StoreConfig    `yaml:"store"`
+	Log      LogConfig      `yaml:"log"`
+	Server   ServerConfig   `yaml:"server"`
+	Sources  []SourceConfig `yaml:"sources"`
+	Notify   NotifyConfig   `yaml:"notify"`
+	Graph    GraphConfig    `yaml:"graph,omitempty"`
+	Path     string         `yaml:"-"` // file it was loaded from
 }
 
 // StoreConfig says where breakglass keeps its state.
@@ -46,6 +49,10 @@ type StoreConfig struct {
 	// Path is the SQLite database file, relative to the working directory
 	// unless absolute.
 	Path string `yaml:"path"`
+	// Retention is how long delivered notifications and the checkpoints of
+	// files that no longer exist are kept. Alerts and evidence are never
+	// pruned.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // LogConfig controls the daemon's own logging.
@@ -136,6 +143,12 @@ func (c *Config) validate(d *decoder) {
 			} else {
 				d.unique(firstUPN, strings.ToLower(a.UPN), i, "upn")
 			}
+		}
+	}
+	c.TenantID = strings.TrimSpace(c.TenantID)
+	if c.TenantID != "" {
+		if err := validTenantID(c.TenantID); err != nil {
+			d.errorf(d.lines["tenant_id"], "tenant_id", "%v", err)
 		}
 	}
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -145,6 +146,12 @@ func TestGoldensHaveFixtures(t *testing.T) {
 	}
 }
 
+// defaultNotify is what an empty notify: section becomes.
+var defaultNotify = NotifyConfig{
+	Groups:      []GroupConfig{{Name: DefaultGroup, Channels: []ChannelConfig{{Name: ChannelConsole, Type: ChannelConsole}}}},
+	GiveUpAfter: DefaultGiveUpAfter,
+}
+
 func TestParse(t *testing.T) {
 	const guid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 	tests := []struct {
@@ -159,9 +166,10 @@ func TestParse(t *testing.T) {
 			yaml: "accounts:\n  - id: ' " + strings.ToUpper(guid) + " '\n    upn: ' BG@Contoso.com '\n    name: ' One '\n",
 			want: &Config{
 				Accounts: []entra.Account{{ID: strings.ToUpper(guid), UPN: "BG@Contoso.com", Name: "One"}},
-				Store:    StoreConfig{Path: DefaultStorePath},
+				Store:    StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
 				Log:      LogConfig{Level: "info", Format: "text"},
 				Server:   ServerConfig{Listen: DefaultListen},
+				Notify:   defaultNotify,
 				Path:     "cfg.yaml",
 			},
 		},
@@ -171,9 +179,10 @@ func TestParse(t *testing.T) {
 			env:  map[string]string{"U": "bg@contoso.com", "E": "", "D": "x.db"},
 			want: &Config{
 				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "none dflt  $ a:-b"}},
-				Store:    StoreConfig{Path: "$HOME/x.db"},
+				Store:    StoreConfig{Path: "$HOME/x.db", Retention: DefaultRetention},
 				Log:      LogConfig{Level: "info", Format: "text"},
 				Server:   ServerConfig{Listen: DefaultListen},
+				Notify:   defaultNotify,
 				Path:     "cfg.yaml",
 			},
 		},
@@ -183,9 +192,10 @@ func TestParse(t *testing.T) {
 			env:  map[string]string{"N": "${OTHER} $$"},
 			want: &Config{
 				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "${OTHER} $$"}},
-				Store:    StoreConfig{Path: DefaultStorePath},
+				Store:    StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
 				Log:      LogConfig{Level: "info", Format: "text"},
 				Server:   ServerConfig{Listen: DefaultListen},
+				Notify:   defaultNotify,
 				Path:     "cfg.yaml",
 			},
 		},
@@ -195,9 +205,10 @@ func TestParse(t *testing.T) {
 			env:  map[string]string{"N": "x\nstore: {path: evil}"},
 			want: &Config{
 				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "x\nstore: {path: evil}"}},
-				Store:    StoreConfig{Path: DefaultStorePath},
+				Store:    StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
 				Log:      LogConfig{Level: "info", Format: "text"},
 				Server:   ServerConfig{Listen: DefaultListen},
+				Notify:   defaultNotify,
 				Path:     "cfg.yaml",
 			},
 		},
@@ -224,7 +235,7 @@ func TestParse(t *testing.T) {
 				"cfg.yaml:2: accounts[0].upnn: unknown key (known: id, upn, name)",
 				"cfg.yaml:2: accounts[0]: needs id: (the user's object id) or upn:, or both",
 				"cfg.yaml:3: accounts[1].id: not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)",
-				"cfg.yaml:4: level: unknown key (known: accounts, store, log, server, sources, notify, graph)",
+				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph)",
 			},
 		},
 	}
@@ -311,7 +322,7 @@ func TestRedactedAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups: []\n"
+	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\n"
 	if string(out) != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}
@@ -351,5 +362,101 @@ func TestValidators(t *testing.T) {
 		if got := isUPN(s); got != want {
 			t.Errorf("isUPN(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// TestTargets: delivery targets are "group/name"; unnamed channels are
+// named after their type, numbered from the second of a type in a group.
+func TestTargets(t *testing.T) {
+	yaml := `accounts: [{upn: a@b.c}]
+notify:
+  groups:
+    - name: oncall
+      channels:
+        - type: webhook
+          url: https://x.example/1
+        - type: console
+        - type: webhook
+          url: https://x.example/2
+        - type: webhook
+          name: pager
+          url: https://x.example/3
+        - type: webhook
+          url: https://x.example/4
+    - name: audit
+      channels:
+        - type: webhook
+          url: https://x.example/5
+`
+	cfg, err := Parse("t.yaml", []byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"oncall/webhook", "oncall/console", "oncall/webhook-2", "oncall/pager", "oncall/webhook-3", "audit/webhook"}
+	if got := cfg.Notify.Targets(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Targets = %q, want %q", got, want)
+	}
+	// Without groups, alerts go to the console of the default group.
+	cfg, err = Parse("t.yaml", []byte("accounts: [{upn: a@b.c}]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Notify.Targets(); !reflect.DeepEqual(got, []string{"default/console"}) {
+		t.Errorf("default Targets = %q", got)
+	}
+}
+
+// TestHeaderErrorsHideValues: a rejected header value is named, never shown:
+// it is usually the credential.
+func TestHeaderErrorsHideValues(t *testing.T) {
+	data, err := os.ReadFile("testdata/bad/notify_errors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse("notify_errors.yaml", data, nil)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "line2") {
+		t.Errorf("error reveals a header value:\n%v", err)
+	}
+	if !strings.Contains(err.Error(), "headers.X-Token: value contains a line break") {
+		t.Errorf("error does not name the header:\n%v", err)
+	}
+}
+
+// TestTenantIDOneRule: tenant_id and graph.tenant_id follow graph's rule,
+// the one the Graph client applies.
+func TestTenantIDOneRule(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", true},
+		{"contoso.onmicrosoft.com", true},
+		{"common", false}, // a multi-tenant alias: cannot read one tenant's logs
+		{"organizations", false},
+		{"contoso", false},
+		{"bad..domain", false},
+	} {
+		for _, key := range []string{"tenant_id: %s\n", "graph:\n  auth: azure_cli\n  tenant_id: %s\n"} {
+			yaml := "accounts: [{upn: a@b.c}]\n" + fmt.Sprintf(key, tc.id)
+			_, err := Parse("t.yaml", []byte(yaml), nil)
+			if (err == nil) != tc.ok {
+				t.Errorf("%q in %q: error %v, want ok=%v", tc.id, strings.SplitN(key, ":", 2)[0], err, tc.ok)
+			}
+		}
+	}
+}
+
+// TestPortZeroNeverClashes: port 0 picks a free port, so two listeners on
+// host:0 are not the same address; two on one fixed port are.
+func TestPortZeroNeverClashes(t *testing.T) {
+	doc := "accounts: [{upn: a@b.c}]\nserver: {listen: '%s'}\nsources:\n  - {type: http, listen: '%s', token: t}\n"
+	if _, err := Parse("t.yaml", []byte(fmt.Sprintf(doc, "127.0.0.1:0", "127.0.0.1:0")), nil); err != nil {
+		t.Errorf("two :0 listeners rejected: %v", err)
+	}
+	if _, err := Parse("t.yaml", []byte(fmt.Sprintf(doc, "127.0.0.1:9000", "127.0.0.1:9000")), nil); err == nil || !strings.Contains(err.Error(), "same address as server.listen") {
+		t.Errorf("one fixed port twice: %v", err)
 	}
 }

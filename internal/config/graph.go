@@ -2,19 +2,19 @@ package config
 
 import (
 	"net/url"
-
-	"breakglass/internal/graph"
 	"slices"
 	"strings"
-	"time"
+
+	"breakglass/internal/graph"
+	"breakglass/internal/source"
 )
 
 // Graph connector defaults.
 const (
 	SourceTypeGraph      = "graph"
-	DefaultGraphTokenEnv = "BREAKGLASS_GRAPH_TOKEN"
-	DefaultGraphOverlap  = 2 * time.Hour
-	DefaultGraphPoll     = time.Minute
+	DefaultGraphTokenEnv = graph.DefaultTokenEnv
+	DefaultGraphOverlap  = source.DefaultGraphOverlap
+	DefaultGraphPoll     = source.DefaultGraphPoll
 )
 
 // GraphAuths are the accepted graph.auth values.
@@ -95,7 +95,7 @@ func (c *Config) validateGraph(d *decoder) {
 	}
 	if g.TenantID != "" {
 		// One rule, owned by graph, so config check and serve agree.
-		if err := graph.ValidateTenantID(g.TenantID); err != nil {
+		if err := validTenantID(g.TenantID); err != nil {
 			d.errorf(d.lines["graph.tenant_id"], "graph.tenant_id", "%v", err)
 		}
 	}
@@ -135,3 +135,7 @@ func (c *Config) applyGraphDefaults() {
 		}
 	}
 }
+
+// validTenantID is the tenant-id rule of the configuration (tenant_id and
+// graph.tenant_id): graph's, so config and the Graph client agree.
+func validTenantID(s string) error { return graph.ValidateTenantID(s) }

@@ -1,23 +1,43 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"breakglass/internal/notify"
+	"breakglass/internal/source"
 )
 
-// Defaults for the daemon.
+// Defaults for the daemon. Where a runtime package has a default of its
+// own, config takes it from there, so that the value a user is told
+// ("config check" prints the effective configuration) is the value the
+// runtime uses; config is the one place that fills defaults in and
+// validates user input.
 const (
 	DefaultListen     = "127.0.0.1:8080"
-	DefaultMaxBody    = 10 << 20
-	DefaultFilePoll   = 250 * time.Millisecond
+	DefaultMaxBody    = source.DefaultMaxBody
+	DefaultFilePoll   = source.DefaultPoll
 	SourceTypeFile    = "file"
 	SourceTypeHTTP    = "http"
 	ChannelConsole    = "console"
 	ChannelWebhook    = "webhook"
-	DefaultWebhookTTL = 10 * time.Second
+	DefaultWebhookTTL = notify.DefaultWebhookTimeout
+	// DefaultRetention is how long delivered notifications and checkpoints
+	// of files that no longer exist are kept (store.retention). Alerts and
+	// evidence are never pruned.
+	DefaultRetention = source.DefaultRetention
+	// DefaultGiveUpAfter is how long a delivery is retried before it is
+	// dead-lettered (notify.give_up_after).
+	DefaultGiveUpAfter = notify.DefaultGiveUpAfter
+	// DefaultGroup is the action group used when notify.groups is empty:
+	// alerts nobody sees are no alerts, so they go to the console.
+	DefaultGroup = "default"
 )
 
 // ServerConfig is the daemon's own HTTP endpoint: health and metrics.
@@ -33,6 +53,11 @@ type SourceConfig struct {
 	// file
 	Path string        `yaml:"path,omitempty"` // glob or directory
 	Poll time.Duration `yaml:"poll,omitempty"` // how often to look for new data, default 250ms
+
+	// FollowSymlinks lets a file source read through symbolic links that
+	// point outside its path (default false: a link in a followed directory
+	// to /etc/passwd is not read).
+	FollowSymlinks bool `yaml:"follow_symlinks,omitempty"`
 
 	// http
 	Listen  string `yaml:"listen,omitempty"`   // host:port for POST /ingest
@@ -52,6 +77,9 @@ type SourceConfig struct {
 // group.
 type NotifyConfig struct {
 	Groups []GroupConfig `yaml:"groups"`
+	// GiveUpAfter is how long a delivery is retried before it is
+	// dead-lettered (and that itself alerts through the other targets).
+	GiveUpAfter time.Duration `yaml:"give_up_after"`
 }
 
 // GroupConfig is an action group: a name and its channels.
@@ -62,6 +90,10 @@ type GroupConfig struct {
 
 // ChannelConfig is one way of reaching people.
 type ChannelConfig struct {
+	// Name is unique within the group; the delivery target is
+	// "group/name". Default: the type, then "<type>-2", "<type>-3", ...
+	// for further channels of that type in the group.
+	Name string `yaml:"name"`
 	Type string `yaml:"type"` // console or webhook
 	// URL of a webhook. It is a Secret because chat webhooks (Teams, Slack)
 	// carry their credential in the URL.
@@ -70,10 +102,11 @@ type ChannelConfig struct {
 	Timeout time.Duration     `yaml:"timeout,omitempty"` // per request, default 10s
 }
 
-// Target names a channel for the outbox: "group/index-type", stable while
-// the config keeps the channel in place.
+// Target names a channel for the outbox: "group/name". It is stable while
+// the channel keeps its name, wherever it moves in the file, so queued
+// deliveries follow it across config changes.
 func (g GroupConfig) Target(i int) string {
-	return g.Name + "/" + strconv.Itoa(i+1) + "-" + g.Channels[i].Type
+	return g.Name + "/" + g.Channels[i].Name
 }
 
 // Targets lists every channel of every group.
@@ -89,14 +122,22 @@ func (n NotifyConfig) Targets() []string {
 
 func (c *Config) validateServe(d *decoder) {
 	if c.Server.Listen != "" && !d.failed["server.listen"] {
-		if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
-			d.errorf(d.lines["server.listen"], "server.listen", "not host:port")
+		if err := checkListen(c.Server.Listen); err != nil {
+			d.errorf(d.lines["server.listen"], "server.listen", "%v", err)
 		}
+	}
+	if c.Store.Retention < 0 {
+		d.errorf(d.lines["store.retention"], "store.retention", "must not be negative")
+	}
+	if c.Notify.GiveUpAfter < 0 {
+		d.errorf(d.lines["notify.give_up_after"], "notify.give_up_after", "must not be negative")
 	}
 	names := map[string]int{}
 	listens := map[string]string{}
 	if c.Server.Listen != "" {
-		listens[c.Server.Listen] = "server.listen"
+		if !anyPort(c.Server.Listen) {
+			listens[c.Server.Listen] = "server.listen"
+		}
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
@@ -125,6 +166,8 @@ func (c *Config) validateServe(d *decoder) {
 		case SourceTypeFile:
 			if s.Path == "" && !d.failed[f+".path"] {
 				d.errorf(d.lines[f], f+".path", "required for type file (a glob or a directory)")
+			} else if _, err := filepath.Match(s.Path, ""); err != nil {
+				d.errorf(d.lines[f+".path"], f+".path", "not a valid glob: %v", err)
 			}
 			if s.Poll < 0 {
 				d.errorf(d.lines[f+".poll"], f+".poll", "must not be negative")
@@ -134,13 +177,14 @@ func (c *Config) validateServe(d *decoder) {
 			notFor("max_body", s.Type)
 			notFor("overlap", s.Type)
 		case SourceTypeHTTP:
+			notFor("follow_symlinks", s.Type)
 			switch {
 			case s.Listen == "" && !d.failed[f+".listen"]:
 				d.errorf(d.lines[f], f+".listen", "required for type http (host:port)")
 			case s.Listen != "":
-				if _, _, err := net.SplitHostPort(s.Listen); err != nil {
-					d.errorf(d.lines[f+".listen"], f+".listen", "not host:port")
-				} else if other, dup := listens[s.Listen]; dup {
+				if err := checkListen(s.Listen); err != nil {
+					d.errorf(d.lines[f+".listen"], f+".listen", "%v", err)
+				} else if other, dup := listens[s.Listen]; dup && !anyPort(s.Listen) {
 					d.errorf(d.lines[f+".listen"], f+".listen", "same address as %s", other)
 				} else {
 					listens[s.Listen] = f + ".listen"
@@ -159,7 +203,7 @@ func (c *Config) validateServe(d *decoder) {
 			if s.Poll < 0 || s.Overlap < 0 {
 				d.errorf(d.lines[f], f, "poll and overlap must not be negative")
 			}
-			for _, k := range []string{"path", "listen", "token", "max_body"} {
+			for _, k := range []string{"path", "listen", "token", "max_body", "follow_symlinks"} {
 				notFor(k, s.Type)
 			}
 		case "":
@@ -186,6 +230,8 @@ func (c *Config) validateServe(d *decoder) {
 		if len(g.Channels) == 0 && !d.failed[f+".channels"] {
 			d.errorf(d.lines[f], f+".channels", "list at least one channel")
 		}
+		perType := map[string]int{}
+		chNames := map[string]int{}
 		for j := range g.Channels {
 			ch := &g.Channels[j]
 			cf := f + ".channels[" + strconv.Itoa(j) + "]"
@@ -193,6 +239,20 @@ func (c *Config) validateServe(d *decoder) {
 				continue
 			}
 			ch.Type = strings.ToLower(strings.TrimSpace(ch.Type))
+			ch.Name = strings.TrimSpace(ch.Name)
+			if ch.Name == "" && ch.Type != "" {
+				ch.Name = defaultChannelName(ch.Type, perType)
+			} else if ch.Name != "" {
+				if strings.ContainsAny(ch.Name, "/ \t") || !isPrintable(ch.Name) {
+					d.errorf(d.lines[cf+".name"], cf+".name", "must not contain /, spaces or control characters")
+				}
+			}
+			if ch.Name != "" {
+				if k, dup := chNames[ch.Name]; dup {
+					d.errorf(d.lines[cf], cf+".name", "%q is also the name of channels[%d] in this group; give each channel its own name", ch.Name, k)
+				}
+				chNames[ch.Name] = j
+			}
 			switch ch.Type {
 			case ChannelConsole:
 				for _, k := range []string{"url", "headers", "timeout"} {
@@ -206,12 +266,26 @@ func (c *Config) validateServe(d *decoder) {
 				case ch.URL == "" && !d.failed[cf+".url"]:
 					d.errorf(d.lines[cf], cf+".url", "required for type webhook")
 				case ch.URL == "":
-				case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "":
 					// The URL may hold a credential: say what is wrong, not what it is.
 					d.errorf(d.lines[cf+".url"], cf+".url", "not an http or https URL")
 				}
 				if ch.Timeout < 0 {
 					d.errorf(d.lines[cf+".timeout"], cf+".timeout", "must not be negative")
+				}
+				for _, k := range sortedKeys(ch.Headers) {
+					hf := join(cf+".headers", k)
+					line := d.lines[hf]
+					if line == 0 {
+						line = d.lines[cf+".headers"]
+					}
+					if !validHeaderName(k) {
+						d.errorf(line, hf, "not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)")
+					}
+					// Never quote the value: it is usually the credential.
+					if strings.ContainsAny(ch.Headers[k].Reveal(), "\r\n\x00") {
+						d.errorf(line, hf, "value contains a line break or NUL")
+					}
 				}
 			case "":
 				d.errorf(d.lines[cf], cf+".type", "required: console or webhook")
@@ -228,7 +302,13 @@ func (c *Config) applyServeDefaults() {
 		c.Sources = nil
 	}
 	if len(c.Notify.Groups) == 0 {
-		c.Notify.Groups = nil
+		c.Notify.Groups = []GroupConfig{{Name: DefaultGroup, Channels: []ChannelConfig{{Name: ChannelConsole, Type: ChannelConsole}}}}
+	}
+	if c.Notify.GiveUpAfter == 0 {
+		c.Notify.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if c.Store.Retention == 0 {
+		c.Store.Retention = DefaultRetention
 	}
 	if c.Server.Listen == "" {
 		c.Server.Listen = DefaultListen
@@ -254,4 +334,66 @@ func (c *Config) applyServeDefaults() {
 			}
 		}
 	}
+}
+
+// defaultChannelName names an unnamed channel after its type: the first
+// webhook of a group is "webhook", the second "webhook-2".
+func defaultChannelName(typ string, seen map[string]int) string {
+	seen[typ]++
+	if n := seen[typ]; n > 1 {
+		return typ + "-" + strconv.Itoa(n)
+	}
+	return typ
+}
+
+// checkListen accepts host:port with a numeric port (0 picks a free one).
+func checkListen(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("not host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be a number from 0 to 65535")
+	}
+	return nil
+}
+
+// anyPort reports a listen address with port 0, which picks a free port:
+// two of them never clash.
+func anyPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	return err == nil && port == "0"
+}
+
+// validHeaderName is the RFC 9110 token rule, which net/http enforces
+// when sending: a name that breaks it would fail every delivery.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func isPrintable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -1,16 +1,18 @@
 // Package watch is the always-on pipeline behind `breakglass serve`: it takes
 // input from sources, runs detection, stores each alert together with its
 // notifications in one transaction, wakes the notifier, and watches the
-// sources themselves for silence. It implements source.Sink.
+// sources themselves: a source that goes quiet raises bg.silence, one that
+// keeps failing raises bg.source. Both conditions are persisted, so a
+// restart neither loses an open one nor raises it twice. It implements
+// source.Sink.
 package watch
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
+	"strings"
 	"time"
 
 	"breakglass/internal/alert"
@@ -21,6 +23,9 @@ import (
 
 // Store is what the pipeline needs from storage.
 type Store interface {
+	// AddAlertNotify stores the alert and queues a firing delivery for each
+	// target that has none yet, also when the alert exists already (it was
+	// stored by `scan`, say).
 	AddAlertNotify(ctx context.Context, a alert.Alert, ev store.Evidence, targets []string) (bool, error)
 	Enqueue(ctx context.Context, alertID, status string, targets []string) error
 }
@@ -29,8 +34,15 @@ type Store interface {
 type Options struct {
 	Accounts *entra.AccountSet
 	Store    Store
+	// Conditions persists open bg.silence and bg.source conditions; nil
+	// keeps them in memory (tests, or a store without conditions).
+	Conditions Conditions
 	// Targets are the notification channels every alert goes to.
 	Targets []string
+	// Tenant, when known, labels every alert (alert.LabelTenant).
+	Tenant string
+	// MaxRecord bounds one record (0: the scanner's default).
+	MaxRecord int
 	// Wake is called after new alerts are stored (notify.Dispatcher.Wake).
 	Wake    func()
 	Metrics *Metrics // may be nil
@@ -38,11 +50,13 @@ type Options struct {
 	Now     func() time.Time
 }
 
-// Pipeline turns input into stored alerts.
+// Pipeline turns input into stored alerts. One Pipeline, with one scanner,
+// lives as long as the daemon: sources share it and call it concurrently.
 type Pipeline struct {
 	o       Options
 	scanner *scan.Scanner
 	silence *Silence
+	failing *SourceHealth
 }
 
 // New returns a pipeline.
@@ -56,46 +70,158 @@ func New(o Options) *Pipeline {
 	if o.Wake == nil {
 		o.Wake = func() {}
 	}
-	p := &Pipeline{o: o, scanner: scan.New(scan.Options{Accounts: o.Accounts, Problem: func(pr scan.Problem) {
-		o.Logger.Debug("skipped input", "source", pr.Source, "offset", pr.Offset, "reason", pr.Reason, "error", pr.Err)
-	}})}
+	if o.Conditions == nil {
+		o.Conditions = NewMemConditions()
+	}
+	p := &Pipeline{o: o}
+	p.scanner = scan.New(scan.Options{Accounts: o.Accounts, MaxRecord: o.MaxRecord, Problem: p.problem})
 	p.silence = newSilence(o)
+	p.failing = newSourceHealth(o)
 	return p
+}
+
+// problem logs skipped input. A record alerted on despite a problem (fail
+// closed: an odd field, an unreadable record naming an account) is a warning
+// someone should see; plain junk is debug.
+func (p *Pipeline) problem(pr scan.Problem) {
+	if pr.Alerted {
+		p.o.Logger.Warn("alerted on a record that could not be read completely", "input", pr.Source,
+			"offset", pr.Offset, "reason", pr.Reason, "error", pr.Err)
+		return
+	}
+	p.o.Logger.Debug("skipped input", "input", pr.Source, "offset", pr.Offset, "reason", pr.Reason, "error", pr.Err)
 }
 
 // Silence returns the pipeline's silence watcher.
 func (p *Pipeline) Silence() *Silence { return p.silence }
+
+// Health returns the pipeline's source-failure watcher.
+func (p *Pipeline) Health() *SourceHealth { return p.failing }
+
+// Close stops the pipeline's scanner pool once in-flight scans are done.
+func (p *Pipeline) Close() error { return p.scanner.Close() }
 
 // Ingest scans r and returns once every alert it raised is stored with its
 // notifications queued: a source may acknowledge its input (an HTTP 202, a
 // checkpoint) as soon as Ingest returns.
 func (p *Pipeline) Ingest(ctx context.Context, source, name string, r io.Reader) (scan.Stats, error) {
 	var st scan.Stats
-	newAlerts := 0
 	err := p.scanner.Scan(ctx, name, r, &st, func(f scan.Finding) error {
-		inserted, err := p.o.Store.AddAlertNotify(ctx, f.Alert, store.Evidence{
-			EventID: f.Alert.EventID, Category: f.Alert.Category, Source: f.Alert.Source, Raw: f.Raw,
+		a := f.Alert
+		p.label(&a, source)
+		inserted, err := p.o.Store.AddAlertNotify(ctx, a, store.Evidence{
+			EventID: a.EventID, Category: a.Category, Source: a.Source, Raw: f.Raw,
 		}, p.o.Targets)
 		if err != nil {
-			return fmt.Errorf("storing alert %s: %w", f.Alert.ID, err)
+			return fmt.Errorf("storing alert %s: %w", a.ID, err)
 		}
 		if inserted {
-			newAlerts++
-			p.o.Metrics.alert(source, f.Alert.Rule)
-			p.o.Logger.Warn("break-glass alert", "rule", f.Alert.Rule, "severity", int(f.Alert.Severity),
-				"account", firstNonEmpty(f.Alert.AccountUPN, f.Alert.AccountID), "title", f.Alert.Title,
-				"event_id", f.Alert.EventID, "event_time", f.Alert.EventTime, "source", f.Alert.Source, "alert_id", f.Alert.ID)
-			// Wake per alert, not per input: a large backlog must not
-			// hold the first alert back until the whole file is read.
-			p.o.Wake()
+			p.o.Metrics.alert(source, a.Rule)
+			if kind := failClosedKind(&a); kind != "" {
+				p.o.Metrics.failClosed(kind)
+				p.o.Logger.Warn("alerted on a record that could not be read completely (fail closed)", "kind", kind,
+					"rule", a.Rule, "unreadable", a.Unreadable, "event_time_unknown", a.EventTimeUnknown, "source", source, "input", a.Source, "alert_id", a.ID)
+			}
+			p.o.Logger.Warn("break-glass alert", "rule", a.Rule, "severity", int(a.Severity),
+				"account", firstNonEmpty(a.AccountUPN, a.AccountID), "title", a.Title,
+				"event_id", a.EventID, "event_time", a.EventTime, "source", source, "input", a.Source, "alert_id", a.ID)
 		}
+		// Wake per alert, not per input: a large backlog must not hold the
+		// first alert back until the whole file is read. Wake also for a
+		// known alert: its deliveries may just have been queued.
+		p.o.Wake()
 		return nil
 	})
 	p.o.Metrics.input(source, &st)
-	if n := st.TotalRecords(); n > 0 {
-		p.silence.Received(ctx, source)
+	if st.TotalRecords() > 0 {
+		p.silence.alive(ctx, source)
 	}
 	return st, err
+}
+
+// Alive implements source.Sink: the source read or polled successfully.
+func (p *Pipeline) Alive(ctx context.Context, source string) { p.silence.alive(ctx, source) }
+
+// Failing implements source.Sink: raise bg.source for (source, key).
+func (p *Pipeline) Failing(ctx context.Context, source, key string, err error) {
+	p.failing.Failing(ctx, source, key, err)
+}
+
+// Recovered implements source.Sink: resolve bg.source for (source, key).
+func (p *Pipeline) Recovered(ctx context.Context, source, key string) {
+	p.failing.Recovered(ctx, source, key)
+}
+
+// RuleUnparsed is the rule raised for input that could not be read but
+// names a break-glass account.
+const RuleUnparsed = "bg.unparsed"
+
+// failClosedKind says how an alert failed closed: "unparsed" (the record
+// could not be read at all), "degraded" (some fields could not be read, or
+// it has no usable time), or "" for a cleanly read record.
+func failClosedKind(a *alert.Alert) string {
+	switch {
+	case a.Rule == RuleUnparsed:
+		return "unparsed"
+	case len(a.Unreadable) > 0 || a.EventTimeUnknown:
+		return "degraded"
+	}
+	return ""
+}
+
+// ResolveRemoved resolves open bg.silence and bg.source conditions of
+// sources that are no longer configured: nothing would ever resolve them
+// otherwise. The daemon calls it at start with the configured names.
+func (p *Pipeline) ResolveRemoved(ctx context.Context, configured []string) error {
+	keep := map[string]bool{}
+	for _, s := range configured {
+		keep[s] = true
+	}
+	for _, rule := range []string{RuleSilence, RuleSource} {
+		cs, err := p.o.Conditions.Conditions(ctx, rule)
+		if err != nil {
+			return fmt.Errorf("listing %s conditions: %w", rule, err)
+		}
+		for _, c := range cs {
+			src := c.Key
+			if rule == RuleSource {
+				src, _, _ = strings.Cut(c.Key, "\x00")
+			}
+			if keep[src] {
+				continue
+			}
+			if err := resolve(ctx, p.o, rule, c.Key, c.AlertID); err != nil {
+				return fmt.Errorf("resolving %s of removed source %s: %w", rule, src, err)
+			}
+			p.o.Logger.Info("source no longer configured; its alert is resolved", "rule", rule, "source", src, "alert_id", c.AlertID)
+		}
+	}
+	return nil
+}
+
+// label gives a the standard labels plus the configured source and the
+// tenant, so routing can match on them.
+func (p *Pipeline) label(a *alert.Alert, source string) {
+	Label(a, source, p.o.Tenant)
+}
+
+// Label gives a the standard labels (alert.StandardLabels) plus source and,
+// when known, tenant: what every stored alert carries, whoever stores it.
+func Label(a *alert.Alert, source, tenant string) { labelAlert(a, source, tenant) }
+
+func labelAlert(a *alert.Alert, source, tenant string) {
+	l := make(map[string]string, len(a.Labels)+2)
+	for k, v := range a.Labels {
+		l[k] = v
+	}
+	if source != "" {
+		l[alert.LabelSource] = source
+	}
+	if tenant != "" && l[alert.LabelTenant] == "" {
+		l[alert.LabelTenant] = tenant
+	}
+	a.Labels = l
+	a.Labels = a.StandardLabels()
 }
 
 func firstNonEmpty(s ...string) string {
@@ -105,139 +231,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// RuleSilence is the built-in rule that fires when a source goes quiet.
-const RuleSilence = "bg.silence"
-
-// Silence raises bg.silence when a source with a max_silence delivers no
-// records for that long, and resolves it when records flow again.
-type Silence struct {
-	o       Options
-	mu      sync.Mutex
-	sources map[string]*silenceState
-}
-
-type silenceState struct {
-	max    time.Duration
-	last   time.Time
-	firing string // alert id while firing
-}
-
-func newSilence(o Options) *Silence {
-	return &Silence{o: o, sources: map[string]*silenceState{}}
-}
-
-// Watch starts watching a source. Its quiet period starts now: after a
-// restart a source gets a full max_silence before it is called silent.
-func (s *Silence) Watch(source string, max time.Duration) {
-	if max <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sources[source] = &silenceState{max: max, last: s.o.Now()}
-}
-
-// LastRecord reports when a watched source last delivered records.
-func (s *Silence) LastRecord(source string) (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, ok := s.sources[source]
-	if !ok {
-		return time.Time{}, false
-	}
-	return st.last, true
-}
-
-// Received notes records from a source and resolves its silence alert.
-func (s *Silence) Received(ctx context.Context, source string) {
-	s.mu.Lock()
-	st, ok := s.sources[source]
-	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	st.last = s.o.Now()
-	id := st.firing
-	st.firing = ""
-	s.mu.Unlock()
-	if id == "" {
-		return
-	}
-	if err := s.o.Store.Enqueue(ctx, id, store.StatusResolved, s.o.Targets); err != nil {
-		s.o.Logger.Error("resolving silence alert", "source", source, "error", err)
-		return
-	}
-	s.o.Metrics.silence(source, false)
-	s.o.Logger.Info("source delivering again; silence alert resolved", "source", source, "alert_id", id)
-	s.o.Wake()
-}
-
-// Check fires bg.silence for every watched source quiet for too long.
-func (s *Silence) Check(ctx context.Context) {
-	now := s.o.Now()
-	type due struct {
-		source string
-		st     silenceState
-	}
-	var fire []due
-	s.mu.Lock()
-	for name, st := range s.sources {
-		if st.firing == "" && now.Sub(st.last) >= st.max {
-			fire = append(fire, due{name, *st})
-		}
-	}
-	s.mu.Unlock()
-	for _, d := range fire {
-		a := silenceAlert(d.source, d.st, now)
-		raw, _ := json.Marshal(map[string]any{"source": d.source, "last_record": d.st.last.UTC(), "max_silence": d.st.max.String(), "detected": now.UTC()})
-		inserted, err := s.o.Store.AddAlertNotify(ctx, a, store.Evidence{EventID: a.EventID, Category: "Source", Source: d.source, Raw: raw}, s.o.Targets)
-		if err != nil {
-			s.o.Logger.Error("storing silence alert", "source", d.source, "error", err)
-			continue
-		}
-		s.mu.Lock()
-		if st, ok := s.sources[d.source]; ok && st.last.Equal(d.st.last) {
-			st.firing = a.ID
-		}
-		s.mu.Unlock()
-		if inserted {
-			s.o.Metrics.alert(d.source, RuleSilence)
-			s.o.Metrics.silence(d.source, true)
-			s.o.Logger.Warn("source is silent", "source", d.source, "since", d.st.last, "max_silence", d.st.max, "alert_id", a.ID)
-			s.o.Wake()
-		}
-	}
-}
-
-// silenceAlert identifies one silence by its source and the time of the last
-// record before it, so one silence is one alert however often Check runs.
-func silenceAlert(source string, st silenceState, now time.Time) alert.Alert {
-	eventID := "silence:" + source + ":" + st.last.UTC().Format(time.RFC3339Nano)
-	return alert.Alert{
-		ID:        alert.Key(eventID, RuleSilence),
-		Rule:      RuleSilence,
-		Severity:  alert.Sev1,
-		Title:     fmt.Sprintf("Log source %q has delivered nothing for %s", source, now.Sub(st.last).Round(time.Second)),
-		EventID:   eventID,
-		EventTime: now.UTC(),
-		Category:  "Source",
-		Source:    source,
-		Detected:  now.UTC(),
-	}
-}
-
-// Run checks for silence every interval until ctx ends.
-func (s *Silence) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.Check(ctx)
-		}
-	}
 }

@@ -1,0 +1,138 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"breakglass/internal/config"
+	"breakglass/internal/graph"
+	"breakglass/internal/notify"
+	"breakglass/internal/source"
+	"breakglass/internal/version"
+	"time"
+)
+
+// buildNotifiers makes one Notifier per target ("group/name") and the
+// dispatcher's SendTimeout: longer than every channel's own timeout, so a
+// configured webhook timeout is what bounds a send.
+func buildNotifiers(cfg *config.Config, stdout io.Writer) (map[string]notify.Notifier, time.Duration, error) {
+	notifiers := map[string]notify.Notifier{}
+	longest := notify.DefaultWebhookTimeout
+	for _, g := range cfg.Notify.Groups {
+		for i, ch := range g.Channels {
+			target := g.Target(i)
+			switch ch.Type {
+			case config.ChannelConsole:
+				notifiers[target] = notify.NewConsole(stdout)
+			case config.ChannelWebhook:
+				headers := map[string]string{}
+				for k, v := range ch.Headers {
+					headers[k] = v.Reveal()
+				}
+				// The request is bounded by wh.Timeout (a context deadline);
+				// a client-level timeout would be a second owner.
+				wh, err := notify.NewWebhook(target, ch.URL.Reveal(), headers, &http.Client{})
+				if err != nil {
+					return nil, 0, configErrorf("notify target %s: %v", target, err)
+				}
+				wh.Timeout = ch.Timeout
+				longest = max(longest, ch.Timeout)
+				notifiers[target] = wh
+			}
+		}
+	}
+	return notifiers, longest + sendMargin, nil
+}
+
+// buildSources makes the configured sources. Defaults are config's: every
+// value here is already the effective one.
+func (d *Daemon) buildSources() ([]source.Source, error) {
+	cfg := d.cfg
+	var sources []source.Source
+	graphClient := d.o.Graph
+	for _, sc := range cfg.Sources {
+		var src source.Source
+		var err error
+		switch sc.Type {
+		case config.SourceTypeFile:
+			src, err = source.NewFile(source.FileOptions{Name: sc.Name, Path: sc.Path, Poll: sc.Poll, Logger: d.log, Now: d.o.Now,
+				FollowSymlinks: sc.FollowSymlinks, Retention: cfg.Store.Retention}, d.st)
+		case config.SourceTypeHTTP:
+			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: d.log})
+		case config.SourceTypeGraph:
+			if graphClient == nil {
+				c, cerr := NewGraphClient(cfg, d.log)
+				if cerr != nil {
+					return nil, cerr
+				}
+				graphClient = c
+			}
+			src, err = source.NewGraph(source.GraphOptions{Name: sc.Name, Accounts: cfg.Accounts, Poll: sc.Poll, Overlap: sc.Overlap, Logger: d.log, Now: d.o.Now}, graphClient, d.st)
+		default:
+			err = configErrorf("source type %q is not supported by this build", sc.Type)
+		}
+		if err != nil {
+			return nil, configErrorf("source %s: %v", sc.Name, err)
+		}
+		sources = append(sources, src)
+	}
+	return sources, nil
+}
+
+// NewGraphClient builds the read-only Graph client from the graph: section
+// (serve's graph source and collect).
+func NewGraphClient(cfg *config.Config, log *slog.Logger) (*graph.Client, error) {
+	g := cfg.Graph
+	if !g.Configured() {
+		return nil, configErrorf("%s: no graph: section; add graph.auth and the credential settings", cfg.Path)
+	}
+	base := g.BaseURL
+	if base == "" {
+		base = graph.Clouds()[g.Cloud].GraphBaseURL
+	}
+	tokens, err := graph.NewTokenSource(graph.CredentialOptions{
+		Auth: g.Auth, TenantID: g.TenantID, ClientID: g.ClientID, ClientSecret: g.ClientSecret.Reveal(),
+		CertificatePath: g.CertificatePath, CertificatePassword: g.CertificatePassword.Reveal(),
+		TokenEnv: g.TokenEnv, Cloud: g.Cloud, AuthorityHost: g.AuthorityHost,
+	}, base)
+	if err != nil {
+		return nil, configErrorf("graph: %v", err)
+	}
+	return graph.New(graph.Options{BaseURL: base, Tokens: tokens, UserAgent: "breakglass/" + version.Version, Logger: log})
+}
+
+// pruneLoop applies store.retention at start and every PruneInterval:
+// delivered notifications older than the retention go. Alerts and evidence
+// are never pruned.
+func (d *Daemon) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(d.o.PruneInterval)
+	defer t.Stop()
+	for {
+		d.prune(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Daemon) prune(ctx context.Context) {
+	p, ok := pruner(d.st)
+	if !ok {
+		return
+	}
+	before := d.o.Now().Add(-d.cfg.Store.Retention)
+	n, err := p(ctx, before)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("pruning the store", "error", err)
+		}
+		return
+	}
+	if n > 0 {
+		d.log.Info("pruned delivered notifications", "rows", n, "before", before.UTC(), "retention", d.cfg.Store.Retention)
+	}
+}
