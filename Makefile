@@ -20,6 +20,9 @@ test:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
+	@# The peak-RSS tests skip under -race (it multiplies memory use): run
+	@# them once more without it, so hostile-input memory bounds are checked.
+	$(GO) test -count=1 -timeout 10m -run 'Memory' ./internal/logs/ ./internal/scan/ ./internal/source/
 
 # bench: micro-benchmarks, whole-program scan throughput (scripts/bench.sh),
 # 10,000 single-record HTTP pushes to the daemon (bench/pushbench), latency.
