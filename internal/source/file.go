@@ -463,9 +463,24 @@ func (fl *follower) resolvedBase(dir string) string {
 	}
 	r, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return filepath.Clean(dir)
+		r = filepath.Clean(dir)
+	}
+	// Absolute, because what a file resolves to (/proc/self/fd on Linux)
+	// is: a relative path such as examples/logs would contain nothing.
+	if abs, err := filepath.Abs(r); err == nil {
+		r = abs
 	}
 	return r
+}
+
+// below reports whether target lies at or below base; both are made
+// absolute first.
+func below(base, target string) bool {
+	if abs, err := filepath.Abs(target); err == nil {
+		target = abs
+	}
+	rel, err := filepath.Rel(base, target)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // linkInside reports whether the file at p, which is or passes through a
@@ -479,7 +494,7 @@ func (fl *follower) linkInside(p, base string) bool {
 	if err != nil {
 		return false // dangling or unreadable: nothing to read
 	}
-	if rel, err := filepath.Rel(base, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if below(base, target) {
 		return true
 	}
 	if !fl.links[p] {
@@ -711,7 +726,7 @@ func (fl *follower) openedInside(f *os.File, p string) bool {
 			return false
 		}
 	}
-	if rel, err := filepath.Rel(fl.base, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if below(fl.base, target) {
 		return true
 	}
 	if !fl.links[p] {

@@ -72,6 +72,55 @@ func TestFileSymlinks(t *testing.T) {
 	}
 }
 
+// TestFileRelativePath: a path given relative to the working directory
+// (as examples/demo.yaml gives examples/logs/) is read, directory and glob
+// alike, while a link out of it is still refused. The containment check
+// once compared the relative path with the absolute path the kernel
+// opened, and so refused every file: `make demo` read nothing.
+func TestFileRelativePath(t *testing.T) {
+	lines := pt1h(t)
+	outside := filepath.Join(t.TempDir(), "passwd.json")
+	writeFile(t, outside, join(lines[:2]))
+	root := t.TempDir()
+	t.Chdir(root)
+	dir := filepath.Join("examples", "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "real.json"), join(lines[2:5]))
+	if err := os.Symlink(outside, filepath.Join(dir, "evil.json")); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, dir + string(filepath.Separator), filepath.Join(dir, "*.json")} {
+		t.Run(path, func(t *testing.T) {
+			sink, cp := newTestSink(), newMemCheckpoints()
+			f, err := NewFile(FileOptions{Name: "files", Path: path, Poll: time.Millisecond, Logger: testLogger(t)}, cp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl := f.newFollower(sink)
+			defer fl.closeAll()
+			for range 3 {
+				fl.poll(t.Context())
+			}
+			var got int64
+			for _, p := range []string{filepath.Join(dir, "real.json"), filepath.Join(root, dir, "real.json")} {
+				got += sink.recordsFor(p)
+			}
+			if got != 3 {
+				t.Errorf("records read from %s under a relative path: %d, want 3", filepath.Join(dir, "real.json"), got)
+			}
+			var evil int64
+			for _, p := range []string{filepath.Join(dir, "evil.json"), filepath.Join(root, dir, "evil.json")} {
+				evil += sink.recordsFor(p)
+			}
+			if evil != 0 {
+				t.Errorf("a link out of a relative path was read: %d records", evil)
+			}
+		})
+	}
+}
+
 // TestFileAliveAndFailing: every listed poll is alive, also when nothing
 // matches; a missing directory is not, and becomes Failing after the
 // threshold, once, then Recovered once it exists. A file whose ingest keeps
