@@ -129,7 +129,7 @@ func (c *Config) validate(d *decoder) {
 		}
 		if a.ID != "" {
 			switch {
-			case !isGUID(a.ID):
+			case !entra.IsGUID(a.ID):
 				d.errorf(d.lines[fid], fid, "not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)")
 			case a.ID == "00000000-0000-0000-0000-000000000000":
 				d.errorf(d.lines[fid], fid, "the all-zero GUID is what Entra logs for no user; use the account's object id")
@@ -198,28 +198,6 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyServeDefaults()
 	c.applyGraphDefaults()
-}
-
-// isGUID accepts the 8-4-4-4-12 form Entra uses for object ids, in either
-// case, without braces.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // isUPN checks the shape user@domain.tld. It is deliberately loose about

@@ -342,8 +342,8 @@ func TestValidators(t *testing.T) {
 		"":                                       false,
 	}
 	for s, want := range guids {
-		if got := isGUID(s); got != want {
-			t.Errorf("isGUID(%q) = %v, want %v", s, got, want)
+		if got := entra.IsGUID(s); got != want {
+			t.Errorf("entra.IsGUID(%q) = %v, want %v", s, got, want)
 		}
 	}
 	upns := map[string]bool{

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"breakglass/internal/entra"
 	"breakglass/internal/graph"
 	"breakglass/internal/source"
 )
@@ -99,7 +100,7 @@ func (c *Config) validateGraph(d *decoder) {
 			d.errorf(d.lines["graph.tenant_id"], "graph.tenant_id", "%v", err)
 		}
 	}
-	if g.ClientID != "" && !isGUID(g.ClientID) {
+	if g.ClientID != "" && !entra.IsGUID(g.ClientID) {
 		d.errorf(d.lines["graph.client_id"], "graph.client_id", "not a GUID (the application's client id)")
 	}
 	for _, k := range []struct{ key, v string }{{"base_url", g.BaseURL}, {"authority_host", g.AuthorityHost}} {

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -261,12 +260,13 @@ func (c *Config) validateServe(d *decoder) {
 					}
 				}
 			case ChannelWebhook:
-				u, err := url.Parse(ch.URL.Reveal())
+				// notify owns the rules for webhook URLs and headers; config
+				// applies them with file:line.
 				switch {
 				case ch.URL == "" && !d.failed[cf+".url"]:
 					d.errorf(d.lines[cf], cf+".url", "required for type webhook")
 				case ch.URL == "":
-				case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "":
+				case notify.ValidateWebhookURL(ch.URL.Reveal()) != nil:
 					// The URL may hold a credential: say what is wrong, not what it is.
 					d.errorf(d.lines[cf+".url"], cf+".url", "not an http or https URL")
 				}
@@ -279,11 +279,10 @@ func (c *Config) validateServe(d *decoder) {
 					if line == 0 {
 						line = d.lines[cf+".headers"]
 					}
-					if !validHeaderName(k) {
+					if notify.ValidateWebhookHeader(k, "") != nil {
 						d.errorf(line, hf, "not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)")
-					}
-					// Never quote the value: it is usually the credential.
-					if strings.ContainsAny(ch.Headers[k].Reveal(), "\r\n\x00") {
+					} else if notify.ValidateWebhookHeader(k, ch.Headers[k].Reveal()) != nil {
+						// Never quote the value: it is usually the credential.
 						d.errorf(line, hf, "value contains a line break or NUL")
 					}
 				}
@@ -363,21 +362,6 @@ func checkListen(s string) error {
 func anyPort(s string) bool {
 	_, port, err := net.SplitHostPort(s)
 	return err == nil && port == "0"
-}
-
-// validHeaderName is the RFC 9110 token rule, which net/http enforces
-// when sending: a name that breaks it would fail every delivery.
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func isPrintable(s string) bool {

@@ -58,7 +58,7 @@ func decodeLegacyAudit(rec []byte, c Class, ev *entra.Event) error {
 	}
 	if envID != "" {
 		switch {
-		case looksLikeGUID(envID):
+		case entra.IsGUID(envID):
 			ev.Initiator.UserID = envID
 		case strings.EqualFold(string(l.IdentityType), "UPN") || strings.Contains(envID, "@"):
 			ev.Initiator.UserPrincipalName = envID
@@ -130,34 +130,13 @@ func legacyTargets(typ, name string) []entra.Target {
 	for _, v := range values {
 		v = strings.TrimSpace(v)
 		switch {
-		case looksLikeGUID(v):
+		case entra.IsGUID(v):
 			out = append(out, entra.Target{ID: v, DisplayName: v})
 		case strings.Contains(v, "@"):
 			out = append(out, entra.Target{UserPrincipalName: v, DisplayName: v})
 		}
 	}
 	return out
-}
-
-// looksLikeGUID reports whether s has a GUID's 8-4-4-4-12 hex form.
-func looksLikeGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func firstNonEmpty(s ...string) string {
