@@ -393,7 +393,7 @@ func (c *collector) organization() {
 	if json.Unmarshal(items[0], &org) != nil || org.ID == "" {
 		return
 	}
-	if isGUID(c.o.TenantID) && !strings.EqualFold(org.ID, c.o.TenantID) {
+	if entra.IsGUID(c.o.TenantID) && !strings.EqualFold(org.ID, c.o.TenantID) {
 		c.abort(fmt.Errorf("collect: the Graph credentials belong to tenant %s, not the configured tenant %s", org.ID, c.o.TenantID))
 		return
 	}
@@ -664,25 +664,6 @@ func union(lists ...[]string) []string {
 	return out
 }
 
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if ch != '-' {
-				return false
-			}
-		default:
-			if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // errSkipped marks a call left out after a refusal.
 var errSkipped = errors.New("skipped")
