@@ -664,7 +664,6 @@ func union(lists ...[]string) []string {
 	return out
 }
 
-
 // errSkipped marks a call left out after a refusal.
 var errSkipped = errors.New("skipped")
 
