@@ -63,12 +63,24 @@ func (c *Console) Notify(ctx context.Context, n Notification) error {
 	b.WriteString(strconv.Quote(a.Title))
 	b.WriteString(" event=")
 	b.WriteString(field(a.EventID))
-	if !a.EventTime.IsZero() {
+	switch {
+	case a.EventTimeUnknown:
+		// The time shown would be the ingest time: say so instead.
+		b.WriteString(" event_time=unknown")
+	case !a.EventTime.IsZero():
 		b.WriteString(" event_time=")
 		b.WriteString(a.EventTime.UTC().Format(time.RFC3339))
 	}
 	b.WriteString(" source=")
 	b.WriteString(field(a.Source))
+	if r := a.Annotations["reason"]; r != "" {
+		b.WriteString(" reason=")
+		b.WriteString(field(r))
+	}
+	if len(a.Unreadable) > 0 {
+		b.WriteString(" unreadable=")
+		b.WriteString(strconv.Quote(strings.Join(a.Unreadable, "; ")))
+	}
 	b.WriteByte('\n')
 
 	c.mu.Lock()

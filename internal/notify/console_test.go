@@ -19,6 +19,12 @@ func TestConsoleLine(t *testing.T) {
 	hostile.AccountUPN = "evil\n2026-07-01T12:00:00Z FIRING fake"
 	hostile.Source = "a file.json:3"
 	hostile.Title = "line\nbreak"
+	degraded := testAlert("a3")
+	degraded.Rule = "bg.unparsed"
+	degraded.Title = "Unreadable record mentions a break-glass account (invalid_json)"
+	degraded.EventTimeUnknown = true
+	degraded.Annotations = map[string]string{"reason": "invalid_json"}
+	degraded.Unreadable = []string{"createdDateTime: empty timestamp", "userId: expected a string, got number"}
 	tests := []struct {
 		name string
 		n    Notification
@@ -28,6 +34,8 @@ func TestConsoleLine(t *testing.T) {
 			`2026-07-01T12:00:05Z FIRING Sev0 rule=bg.signin account=bg1@contoso.example (11111111-2222-3333-4444-555555555555) title="Break-glass account signed in" event=evt-a1 event_time=2026-07-01T11:59:58Z source=signins.json:12` + "\n"},
 		{"resolved, hostile values quoted", Notification{ID: "a2-resolved", Status: store.StatusResolved, Alert: hostile, Sent: sent},
 			`2026-07-01T12:00:05Z RESOLVED Sev0 rule=bg.signin account="evil\n2026-07-01T12:00:00Z FIRING fake" (11111111-2222-3333-4444-555555555555) title="line\nbreak" event=evt-a2 event_time=2026-07-01T11:59:58Z source="a file.json:3"` + "\n"},
+		{"degraded: time unknown, reason and unreadable fields shown", Notification{ID: "a3", Status: store.StatusFiring, Alert: degraded, Sent: sent},
+			`2026-07-01T12:00:05Z FIRING Sev0 rule=bg.unparsed account=bg1@contoso.example (11111111-2222-3333-4444-555555555555) title="Unreadable record mentions a break-glass account (invalid_json)" event=evt-a3 event_time=unknown source=signins.json:12 reason=invalid_json unreadable="createdDateTime: empty timestamp; userId: expected a string, got number"` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -83,6 +83,10 @@ type Payload struct {
 	Detected      string         `json:"detected"`
 	Sent          string         `json:"sent"`
 	Attempt       int            `json:"attempt"`
+	// Labels identify the alert (rule, severity, account, category,
+	// source, tenant); Annotations explain it (bg.unparsed: the reason).
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // PayloadAccount is the break-glass account the alert is about.
@@ -106,6 +110,10 @@ type PayloadEvent struct {
 	Location      string `json:"location,omitempty"`
 	Actor         string `json:"actor,omitempty"`
 	CorrelationID string `json:"correlation_id,omitempty"`
+	// TimeUnknown: the record carried no usable time, and Time is when it
+	// was ingested. Unreadable names each field that could not be read.
+	TimeUnknown bool     `json:"time_unknown,omitempty"`
+	Unreadable  []string `json:"unreadable,omitempty"`
 }
 
 // NewPayload builds the webhook body for n. A notification without an ID
@@ -143,10 +151,14 @@ func NewPayload(n Notification, now time.Time) Payload {
 			Location:      a.Location,
 			Actor:         a.Actor,
 			CorrelationID: a.Correlation,
+			TimeUnknown:   a.EventTimeUnknown,
+			Unreadable:    a.Unreadable,
 		},
-		Detected: timestamp(a.Detected),
-		Sent:     timestamp(sent),
-		Attempt:  n.Attempt,
+		Detected:    timestamp(a.Detected),
+		Sent:        timestamp(sent),
+		Attempt:     n.Attempt,
+		Labels:      a.Labels,
+		Annotations: a.Annotations,
 	}
 }
 

@@ -92,10 +92,23 @@ func TestWebhookPayloadGolden(t *testing.T) {
 	resolved.Severity = alert.Sev1
 	resolved.Title = "No sign-in log records for 30m"
 	resolved.EventTime = time.Date(2026, 7, 1, 11, 0, 0, 0, time.UTC)
+	// A fail-closed alert: the record's time and one field could not be
+	// read, and the receiver must be told so rather than shown the ingest
+	// time as if it were the event's.
+	degraded := fullAlert()
+	degraded.ID = "9d9d"
+	degraded.Rule = "bg.unparsed"
+	degraded.Severity = alert.Sev1
+	degraded.Title = "Unreadable record mentions a break-glass account (invalid_json)"
+	degraded.EventTimeUnknown = true
+	degraded.Unreadable = []string{"createdDateTime: unrecognised timestamp \"yesterday\"", "userId: expected a string, got number"}
+	degraded.Labels = map[string]string{"rule": "bg.unparsed", "severity": "Sev1", "account": degraded.AccountID, "source": "push", "tenant": "contoso.onmicrosoft.com"}
+	degraded.Annotations = map[string]string{"reason": "invalid_json"}
 	tests := []struct {
 		golden string
 		n      Notification
 	}{
+		{"degraded.json", Notification{ID: NotificationID(degraded.ID, store.StatusFiring), Status: store.StatusFiring, Alert: degraded, Attempt: 1, Sent: sent}},
 		{"firing.json", Notification{ID: NotificationID(fullAlert().ID, store.StatusFiring), Status: store.StatusFiring, Alert: fullAlert(), Attempt: 1, Sent: sent}},
 		{"resolved.json", Notification{ID: NotificationID("5a5a", store.StatusResolved), Status: store.StatusResolved, Alert: resolved, Attempt: 3, Sent: sent}},
 	}
