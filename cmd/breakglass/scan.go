@@ -327,6 +327,8 @@ func detail(a alert.Alert) string {
 	switch a.Rule {
 	case "bg.signin":
 		parts = append(parts, a.Result, a.App, a.IPAddress, a.Location)
+	case "bg.unparsed":
+		parts = append(parts, "could not be read: "+a.Annotations["reason"])
 	default:
 		parts = append(parts, a.Operation, a.Result)
 		if a.Actor != "" {
@@ -338,6 +340,9 @@ func detail(a alert.Alert) string {
 		if p != "" {
 			out = append(out, p)
 		}
+	}
+	if len(a.Unreadable) > 0 {
+		out = append(out, fmt.Sprintf("%d unreadable field(s)", len(a.Unreadable)))
 	}
 	s := strings.Join(out, "; ")
 	if len(s) > 80 {
