@@ -19,7 +19,8 @@ import (
 func addSeeds(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*"))
 	real, _ := filepath.Glob(filepath.Join("testdata", "real", "*.json"))
-	for _, p := range append(files, real...) {
+	formats, _ := filepath.Glob(filepath.Join("testdata", "formats", "*.json"))
+	for _, p := range append(append(files, real...), formats...) {
 		if b, err := os.ReadFile(p); err == nil && len(b) < 1<<16 {
 			f.Add(b)
 		}

@@ -136,6 +136,9 @@ type Splitter struct {
 	match   func([]byte) bool
 	overlap int
 	pc      piece
+	// queue holds the rows of a Log Analytics query answer not yet
+	// returned (see tables).
+	queue []queued
 }
 
 // piece gathers one skipped piece of input as the splitter passes over it,
@@ -395,6 +398,12 @@ func (s *Splitter) more(i int) (int, bool) {
 // *RecordError, after which Next may be called again; io.EOF ends the stream,
 // and any other error is a read failure.
 func (s *Splitter) Next() (Record, error) {
+	if len(s.queue) > 0 {
+		q := s.queue[0]
+		s.queue[0] = queued{}
+		s.queue = s.queue[1:]
+		return q.rec, q.err
+	}
 	if s.csv != nil {
 		return s.csv.next()
 	}
@@ -868,6 +877,15 @@ func (s *Splitter) object(i int) (Record, error) {
 		k = skipSpace(s.buf[:s.end], k+1)
 		// key points into the buffer, which reading more input may move.
 		isRecords, isValue := bytes.Equal(key, keyRecords), bytes.Equal(key, keyValue)
+		if keyTables(key) && k < s.end && s.buf[k] == '[' && (len(s.frames) == 0 || s.frames[len(s.frames)-1] == frameArray) {
+			// A Log Analytics query answer: columns and rows.
+			st, end, err := s.scanValue(i)
+			if err != nil {
+				return Record{}, err
+			}
+			s.pos = end
+			return s.tables(st, end)
+		}
 		if s.payloads && len(s.frames) == 0 && (isRecords || isValue) {
 			d := k - i
 			var end int
