@@ -52,6 +52,10 @@ type Record struct {
 	Line   int    // 1-based line on which the record starts
 	Offset int64  // byte offset of the record in the decompressed input
 	CSV    bool
+	// Table marks a row of a Log Analytics query answer (see tables),
+	// rebuilt as an object keyed by column name: like a CSV row, its Data
+	// is not a slice of the input; Offset is where the row starts.
+	Table bool
 	// Payload marks a whole one-line Event Hubs payload ({"records":[...]})
 	// or Graph page ({"value":[...]}),
 	// returned only after SetPayloads(true). The caller splits it with

@@ -117,7 +117,7 @@ func (s *Splitter) tables(start, end int) (Record, error) {
 					q = append(q, queued{err: s.pieceErr(start+r, start+rend, ReasonUnknownShape, err)})
 					return true
 				}
-				q = append(q, queued{rec: Record{Data: obj, Line: s.lineAt(start + r), Offset: s.off + int64(start+r)}})
+				q = append(q, queued{rec: Record{Data: obj, Table: true, Line: s.lineAt(start + r), Offset: s.off + int64(start+r)}})
 				return true
 			})
 		})
