@@ -850,6 +850,27 @@ var (
 	keyValue   = []byte(`"value"`)
 )
 
+// isValueKey reports whether key (quoted) holds an envelope's array of
+// records other than Event Hubs': Graph's "value", and the "results" of
+// Defender XDR advanced hunting answers (Graph security/runHuntingQuery:
+// {"schema":[...],"results":[...]}; the Defender API: {"Stats":{...},
+// "Schema":[...],"Results":[...]}).
+func isValueKey(key []byte) bool {
+	return bytes.Equal(key, keyValue) || bytes.Equal(key, []byte(`"results"`)) || bytes.Equal(key, []byte(`"Results"`))
+}
+
+// huntingMeta reports whether key is a member of an advanced hunting answer
+// that may come before its results, skipped like an @odata annotation.
+// Only the walk over leading keys skips it: an object that turns out to
+// have no results array is read from its start as a record.
+func huntingMeta(key []byte) bool {
+	switch string(key) {
+	case `"schema"`, `"Schema"`, `"Stats"`, `"stats"`:
+		return true
+	}
+	return false
+}
+
 // object handles a '{' at i: either an envelope whose array we enter (it
 // returns a zero Record and nil error), or a record.
 func (s *Splitter) object(i int) (Record, error) {
@@ -880,7 +901,7 @@ func (s *Splitter) object(i int) (Record, error) {
 		}
 		k = skipSpace(s.buf[:s.end], k+1)
 		// key points into the buffer, which reading more input may move.
-		isRecords, isValue := bytes.Equal(key, keyRecords), bytes.Equal(key, keyValue)
+		isRecords, isValue := bytes.Equal(key, keyRecords), isValueKey(key)
 		if keyTables(key) && k < s.end && s.buf[k] == '[' && (len(s.frames) == 0 || s.frames[len(s.frames)-1] == frameArray) {
 			// A Log Analytics query answer: columns and rows.
 			st, end, err := s.scanValue(i)
@@ -915,7 +936,7 @@ func (s *Splitter) object(i int) (Record, error) {
 		if isRecords || isValue {
 			break // "records" or "value" that is not an array: a plain record
 		}
-		if len(key) < 3 || key[1] != '@' {
+		if (len(key) < 3 || key[1] != '@') && !huntingMeta(key) {
 			break
 		}
 		// Skip the annotation's value and look at the next key.
@@ -974,7 +995,7 @@ func (s *Splitter) skipMember(i int) error {
 			}
 			if v := skipSpace(s.buf[:s.end], k+1); k < s.end && v < s.end {
 				key := s.buf[i:kend]
-				isRecords, isValue := bytes.Equal(key, keyRecords), bytes.Equal(key, keyValue)
+				isRecords, isValue := bytes.Equal(key, keyRecords), isValueKey(key)
 				annotation := len(key) > 2 && key[1] == '@'
 				if (isRecords || isValue) && s.buf[v] == '[' {
 					if len(s.frames)+1 > MaxDepth {

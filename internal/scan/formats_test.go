@@ -58,6 +58,18 @@ func TestScanDocumentedFormats(t *testing.T) {
 		// Columns without names: not the table shape; the whole document
 		// names the account: fail closed.
 		{"tables/nameless-columns", `{"tables":[{"columns":[{"type":"string"}],"rows":[["` + bg + `"]]}]}`, []formatWant{{rule: "bg.unparsed", account: bg}}},
+		{"defender-aadsignineventsbeta.csv", read("defender-aadsignineventsbeta.csv"), []formatWant{{rule: "bg.signin", account: bg, category: "SignInLogs", result: "50126", ip: "203.0.113.7", app: "Azure Portal", location: "Bergen"}}},
+		{"defender-api-aadsignin.json", read("defender-api-aadsignin.json"), []formatWant{{rule: "bg.signin", account: bg, category: "NonInteractiveUserSignInLogs", result: "success", ip: "203.0.113.7", app: "Azure Portal", location: "Bergen"}}},
+		{"defender-api-aadsignin.json/minified", minify(read("defender-api-aadsignin.json")), []formatWant{{rule: "bg.signin", account: bg, category: "NonInteractiveUserSignInLogs"}}},
+		{"defender-graph-identitylogonevents.json", read("defender-graph-identitylogonevents.json"), []formatWant{{rule: "bg.signin", account: bg, result: "LogonFailed", ip: "10.0.0.77", app: "Active Directory", location: "NO"}}},
+		{"defender-stream-identitylogonevents.json", read("defender-stream-identitylogonevents.json"), []formatWant{{rule: "bg.signin", account: bg, result: "LogonFailed", ip: "10.0.0.77", app: "Active Directory", location: "NO"}}},
+		// Another Defender table that names the account but is no sign-in
+		// (IdentityDirectoryEvents: no LogonType): fails closed.
+		{"defender/identitydirectoryevents", `{"Timestamp":"2026-07-18T08:15:00Z","ActionType":"Account Password changed","Application":"Active Directory","TargetAccountUpn":"bg-admin1@contoso.onmicrosoft.com","AccountUpn":"alice@contoso.onmicrosoft.com","ReportId":"9"}` + "\n", []formatWant{{rule: "bg.unparsed"}}},
+		{"defender/stream-identitydirectoryevents", `{"records":[{"time":"2026-07-18T08:15:03Z","operationName":"Publish","category":"AdvancedHunting-IdentityDirectoryEvents","properties":{"ActionType":"Account Password changed","TargetAccountUpn":"bg-admin1@contoso.onmicrosoft.com","AccountUpn":"alice@contoso.onmicrosoft.com"}}]}`, []formatWant{{rule: "bg.unparsed"}}},
+		// A hunting answer whose schema comes first but has no results
+		// array is read as one record, and fails closed.
+		{"defender/schema-only", `{"schema":[{"name":"AccountUpn","type":"String"}],"rows":[["bg-admin1@contoso.onmicrosoft.com"]]}`, []formatWant{{rule: "bg.unparsed"}}},
 		{"tables/empty", `{"tables":[{"name":"PrimaryResult","columns":[{"name":"UserId","type":"string"}],"rows":[]}]}`, nil},
 	}
 	for _, tc := range cases {
