@@ -140,9 +140,9 @@ type Splitter struct {
 	match   func([]byte) bool
 	overlap int
 	pc      piece
-	// queue holds the rows of a Log Analytics query answer not yet
+	// rows yields the rows of a Log Analytics query answer not yet
 	// returned (see tables).
-	queue []queued
+	rows *tableRows
 }
 
 // piece gathers one skipped piece of input as the splitter passes over it,
@@ -402,11 +402,10 @@ func (s *Splitter) more(i int) (int, bool) {
 // *RecordError, after which Next may be called again; io.EOF ends the stream,
 // and any other error is a read failure.
 func (s *Splitter) Next() (Record, error) {
-	if len(s.queue) > 0 {
-		q := s.queue[0]
-		s.queue[0] = queued{}
-		s.queue = s.queue[1:]
-		return q.rec, q.err
+	if s.rows != nil {
+		if rec, ok, err := s.nextRow(); ok {
+			return rec, err
+		}
 	}
 	if s.csv != nil {
 		return s.csv.next()
@@ -860,12 +859,14 @@ func isValueKey(key []byte) bool {
 }
 
 // huntingMeta reports whether key is a member of an advanced hunting answer
-// that may come before its results, skipped like an @odata annotation.
+// that may come before its results, or of a Log Analytics query answer that
+// may come before its tables (render and statistics, which a re-encoding
+// that sorts keys puts first), skipped like an @odata annotation.
 // Only the walk over leading keys skips it: an object that turns out to
 // have no results array is read from its start as a record.
 func huntingMeta(key []byte) bool {
 	switch string(key) {
-	case `"schema"`, `"Schema"`, `"Stats"`, `"stats"`:
+	case `"schema"`, `"Schema"`, `"Stats"`, `"stats"`, `"render"`, `"statistics"`:
 		return true
 	}
 	return false
@@ -909,7 +910,16 @@ func (s *Splitter) object(i int) (Record, error) {
 				return Record{}, err
 			}
 			s.pos = end
-			return s.tables(st, end)
+			return s.tables(st, end, false)
+		}
+		if frameKey(key) {
+			// A frame of an ADX v2 answer; a DataTable frame is a table.
+			st, end, err := s.scanValue(i)
+			if err != nil {
+				return Record{}, err
+			}
+			s.pos = end
+			return s.tables(st, end, true)
 		}
 		if s.payloads && len(s.frames) == 0 && (isRecords || isValue) {
 			d := k - i

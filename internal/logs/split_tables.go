@@ -28,108 +28,212 @@ func keyTables(key []byte) bool {
 	return len(key) == 8 && bytes.EqualFold(key[1:7], []byte("tables"))
 }
 
-// queued is a record or error the splitter has produced ahead of the
-// caller, from a table document.
-type queued struct {
-	rec Record
-	err error
+// frameKey reports whether key, the first of an object, marks a table
+// frame of an ADX v2 answer. Machines write FrameType first; a re-encoded
+// answer (keys sorted, as Go and jq -S write them) starts with Columns.
+func frameKey(key []byte) bool {
+	switch string(key) {
+	case `"FrameType"`, `"Columns"`, `"columns"`, `"TableId"`, `"TableKind"`, `"TableName"`:
+		return true
+	}
+	return false
 }
 
-// tables turns the table document buf[start:end] (already validated as
-// JSON) into records, queued for Next. A document that is not the table
-// shape after all (columns without names, rows not arrays) is returned
-// whole as a plain record: the classifier then treats it as any unknown
-// shape (bg.unparsed when it names an account). A row whose cell count
-// differs from the columns is a piece of its own (unknown_shape), matched
-// like any skipped input.
-func (s *Splitter) tables(start, end int) (Record, error) {
-	whole := Record{Data: s.buf[start:end], Line: s.lineAt(start), Offset: s.off + int64(start)}
+// tableRows yields the rows of a table document one at a time, so that
+// memory stays at the document plus one row however the rows expand
+// (every row repeats every column name: long names and short cells would
+// otherwise multiply a 64 MiB document many times over).
+type tableRows struct {
+	doc    []byte // a copy of the document
+	off    int64  // input offset of doc[0]
+	line   int    // line of doc[lpos]
+	lpos   int
+	single bool // doc is one table (an ADX v2 frame), not {"tables":[...]}
+	tpos   int  // in the tables array: where the next table may start; -1 when done
+	names  []string
+	rpos   int // in the current table's rows array; -1 when between tables
+}
+
+// tables starts yielding the rows of the table document buf[start:end]
+// (already validated as JSON): {"tables":[...]}, or with single one table
+// object (an ADX v2 DataTable frame). A document that is not the table
+// shape after all (no columns and rows, columns without names, rows not
+// arrays) is returned whole as a plain record: the classifier then treats
+// it as any unknown shape (bg.unparsed when it names an account).
+func (s *Splitter) tables(start, end int, single bool) (Record, error) {
 	doc := s.buf[start:end]
-	var q []queued
-	ok := eachMember(doc, 0, func(key []byte, v, vend int) bool {
-		if !keyTables(key) {
-			return true // another member: nothing of ours
-		}
-		if doc[v] != '[' {
-			return false
-		}
-		return eachElement(doc, v, func(t, tend int) bool {
-			if doc[t] != '{' {
-				return false
+	ok := true
+	if single {
+		_, _, ok = tableAt(doc, 0, true)
+	} else {
+		seen := false
+		ok = eachMember(doc, 0, func(key []byte, v, vend int) bool {
+			if !keyTables(key) {
+				return true // another member: nothing of ours
 			}
-			var colsAt, rowsAt = -1, -1
-			if !eachMember(doc, t, func(key []byte, v, vend int) bool {
-				switch {
-				case bytes.EqualFold(key, []byte(`"columns"`)):
-					colsAt = v
-				case bytes.EqualFold(key, []byte(`"rows"`)):
-					rowsAt = v
-				}
-				return true
-			}) {
-				return false
+			if seen {
+				return false // two "tables": read as one unknown record, fail closed
 			}
-			if colsAt < 0 || rowsAt < 0 || doc[colsAt] != '[' || doc[rowsAt] != '[' {
-				return false
-			}
-			var names []string
-			if !eachElement(doc, colsAt, func(c, cend int) bool {
-				var col struct {
-					Name       string `json:"name"`
-					ColumnName string `json:"ColumnName"`
-				}
-				if json.Unmarshal(doc[c:cend], &col) != nil {
-					return false
-				}
-				n := col.Name
-				if n == "" {
-					n = col.ColumnName
-				}
-				names = append(names, n)
-				return n != ""
-			}) {
-				return false
-			}
-			return eachElement(doc, rowsAt, func(r, rend int) bool {
-				if doc[r] != '[' {
-					return false
-				}
-				obj := make([]byte, 0, rend-r+len(names)*24)
-				obj = append(obj, '{')
-				n := 0
-				eachElement(doc, r, func(c, cend int) bool {
-					if n < len(names) {
-						if cell := doc[c:cend]; !bytes.Equal(cell, []byte("null")) {
-							if len(obj) > 1 {
-								obj = append(obj, ',')
-							}
-							obj = appendJSONString(obj, names[n])
-							obj = append(obj, ':')
-							obj = append(obj, cell...)
-						}
-					}
-					n++
-					return true
-				})
-				obj = append(obj, '}')
-				if n != len(names) {
-					err := fmt.Errorf("table row has %d cells for %d columns", n, len(names))
-					q = append(q, queued{err: s.pieceErr(start+r, start+rend, ReasonUnknownShape, err)})
-					return true
-				}
-				q = append(q, queued{rec: Record{Data: obj, Table: true, Line: s.lineAt(start + r), Offset: s.off + int64(start+r)}})
-				return true
+			seen = true
+			return doc[v] == '[' && eachElement(doc, v, func(t, tend int) bool {
+				_, _, ok := tableAt(doc, t, true)
+				return ok
 			})
 		})
-	})
+	}
 	if !ok {
-		return whole, nil
+		return Record{Data: doc, Line: s.lineAt(start), Offset: s.off + int64(start)}, nil
 	}
-	if len(q) == 0 {
-		return s.Next()
+	tr := &tableRows{doc: append([]byte(nil), doc...), off: s.off + int64(start), line: s.lineAt(start), single: single, rpos: -1}
+	if single {
+		tr.tpos = 0
+	} else {
+		tr.tpos = -1
+		eachMember(tr.doc, 0, func(key []byte, v, vend int) bool {
+			if keyTables(key) && tr.tpos < 0 {
+				tr.tpos = v + 1 // the first "tables" member (the classifier's rule too)
+			}
+			return true
+		})
 	}
-	s.queue = q[1:]
-	return q[0].rec, q[0].err
+	s.rows = tr
+	return s.Next()
+}
+
+// tableAt reads the table object at doc[t]: its column names, and where
+// its rows array starts. With check, every row must be an array.
+func tableAt(doc []byte, t int, check bool) (names []string, rowsAt int, ok bool) {
+	if doc[t] != '{' {
+		return nil, 0, false
+	}
+	colsAt, rowsAt := -1, -1
+	if !eachMember(doc, t, func(key []byte, v, vend int) bool {
+		switch {
+		case bytes.EqualFold(key, []byte(`"columns"`)):
+			if colsAt >= 0 {
+				return false // duplicates: not a table we can read one way
+			}
+			colsAt = v
+		case bytes.EqualFold(key, []byte(`"rows"`)):
+			if rowsAt >= 0 {
+				return false
+			}
+			rowsAt = v
+		}
+		return true
+	}) {
+		return nil, 0, false
+	}
+	if colsAt < 0 || rowsAt < 0 || doc[colsAt] != '[' || doc[rowsAt] != '[' {
+		return nil, 0, false
+	}
+	if !eachElement(doc, colsAt, func(c, cend int) bool {
+		var col struct {
+			Name       string `json:"name"`
+			ColumnName string `json:"ColumnName"`
+		}
+		if doc[c] != '{' || json.Unmarshal(doc[c:cend], &col) != nil {
+			return false
+		}
+		n := col.Name
+		if n == "" {
+			n = col.ColumnName
+		}
+		names = append(names, n)
+		return n != ""
+	}) {
+		return nil, 0, false
+	}
+	if check && !eachElement(doc, rowsAt, func(r, rend int) bool { return doc[r] == '[' }) {
+		return nil, 0, false
+	}
+	return names, rowsAt, true
+}
+
+// lineOf is the line of doc[i]; calls come in increasing i.
+func (tr *tableRows) lineOf(i int) int {
+	tr.line += bytes.Count(tr.doc[tr.lpos:i], []byte{'\n'})
+	tr.lpos = i
+	return tr.line
+}
+
+// nextRow returns the next row as a record, a row that does not fit its
+// columns (or is too large as a record) as a *RecordError, or ok false
+// when no rows are left.
+func (s *Splitter) nextRow() (Record, bool, error) {
+	tr := s.rows
+	doc := tr.doc
+	for {
+		if tr.rpos < 0 {
+			// Between tables: find the next one.
+			if tr.tpos < 0 {
+				s.rows = nil
+				return Record{}, false, nil
+			}
+			t := skipSpace(doc, tr.tpos)
+			if !tr.single {
+				if t < len(doc) && doc[t] == ',' {
+					t = skipSpace(doc, t+1)
+				}
+				if t >= len(doc) || doc[t] == ']' {
+					tr.tpos = -1
+					continue
+				}
+			}
+			names, rowsAt, _ := tableAt(doc, t, false) // checked in tables
+			tend, _, _ := skipValue(doc, t, nil)
+			tr.names, tr.rpos = names, rowsAt+1
+			tr.tpos = tend
+			if tr.single {
+				tr.tpos = -1
+			}
+			continue
+		}
+		r := skipSpace(doc, tr.rpos)
+		if r < len(doc) && doc[r] == ',' {
+			r = skipSpace(doc, r+1)
+		}
+		if r >= len(doc) || doc[r] == ']' {
+			tr.rpos = -1
+			continue
+		}
+		rend, _, _ := skipValue(doc, r, nil)
+		tr.rpos = rend
+		line, off := tr.lineOf(r), tr.off+int64(r)
+		obj := make([]byte, 0, min(rend-r+len(tr.names)*24, s.max+1))
+		obj = append(obj, '{')
+		n := 0
+		eachElement(doc, r, func(c, cend int) bool {
+			if n < len(tr.names) && len(obj) <= s.max {
+				if cell := doc[c:cend]; !bytes.Equal(cell, []byte("null")) {
+					if len(obj) > 1 {
+						obj = append(obj, ',')
+					}
+					obj = appendJSONString(obj, tr.names[n])
+					obj = append(obj, ':')
+					obj = append(obj, cell...)
+				}
+			}
+			n++
+			return true
+		})
+		obj = append(obj, '}')
+		var reason string
+		var err error
+		switch {
+		case n != len(tr.names):
+			reason, err = ReasonUnknownShape, fmt.Errorf("table row has %d cells for %d columns", n, len(tr.names))
+		case len(obj) > s.max:
+			reason, err = ReasonTooLarge, fmt.Errorf("table row as a record exceeds %d bytes", s.max)
+		}
+		if err != nil {
+			re := &RecordError{Line: line, Offset: off, Reason: reason, Err: err}
+			s.startPiece()
+			s.addPiece(doc[r:rend])
+			return Record{}, true, s.endPiece(re)
+		}
+		return Record{Data: obj, Table: true, Line: line, Offset: off}, true, nil
+	}
 }
 
 // eachMember calls fn for each member of the object at b[i] (valid JSON),

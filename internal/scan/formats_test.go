@@ -49,7 +49,10 @@ func TestScanDocumentedFormats(t *testing.T) {
 	}{
 		{"la-api-signinlogs.json", read("la-api-signinlogs.json"), []formatWant{signin}},
 		{"la-api-signinlogs.json/minified", minify(read("la-api-signinlogs.json")), []formatWant{signin}},
+		{"la-api-signinlogs.json/statistics-first", `{"render":{"visualization":"table"},"statistics":{"query":{"executionTime":0.5}},` + strings.TrimPrefix(minify(read("la-api-signinlogs.json")), "{"), []formatWant{signin}},
 		{"la-api-signinlogs.json/twice-ndjson", minify(read("la-api-signinlogs.json")) + minify(read("la-api-signinlogs.json")), []formatWant{signin, signin}},
+		{"adx-v2-signinlogs.json", read("adx-v2-signinlogs.json"), []formatWant{signin}},
+		{"adx-v2-signinlogs.json/minified", minify(read("adx-v2-signinlogs.json")), []formatWant{signin}},
 		{"adx-v1-auditlogs.json", read("adx-v1-auditlogs.json"), []formatWant{audit}},
 		{"adx-v1-auditlogs.json/in-array", "[" + read("adx-v1-auditlogs.json") + "]", []formatWant{audit}},
 		// A row whose cells do not match the columns cannot be read as a
