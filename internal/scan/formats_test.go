@@ -70,6 +70,15 @@ func TestScanDocumentedFormats(t *testing.T) {
 		// (IdentityDirectoryEvents: no LogonType): fails closed.
 		{"defender/identitydirectoryevents", `{"Timestamp":"2026-07-18T08:15:00Z","ActionType":"Account Password changed","Application":"Active Directory","TargetAccountUpn":"bg-admin1@contoso.onmicrosoft.com","AccountUpn":"alice@contoso.onmicrosoft.com","ReportId":"9"}` + "\n", []formatWant{{rule: "bg.unparsed"}}},
 		{"defender/stream-identitydirectoryevents", `{"records":[{"time":"2026-07-18T08:15:03Z","operationName":"Publish","category":"AdvancedHunting-IdentityDirectoryEvents","properties":{"ActionType":"Account Password changed","TargetAccountUpn":"bg-admin1@contoso.onmicrosoft.com","AccountUpn":"alice@contoso.onmicrosoft.com"}}]}`, []formatWant{{rule: "bg.unparsed"}}},
+		// The Microsoft 365 unified audit log (Purview export CSV, and the
+		// Management Activity API's JSON) carries Entra sign-ins and
+		// directory changes but is not decoded: a record naming the
+		// account fails closed.
+		{"ual/purview-csv", "RecordId,CreationDate,RecordType,Operation,UserId,AuditData\n" +
+			`e1,2026-07-18T06:30:12.0000000Z,AzureActiveDirectoryStsLogon,UserLoggedIn,bg-admin1@contoso.onmicrosoft.com,"{""CreationTime"":""2026-07-18T06:30:12"",""Id"":""e1"",""Operation"":""UserLoggedIn"",""Workload"":""AzureActiveDirectory"",""UserId"":""bg-admin1@contoso.onmicrosoft.com"",""ClientIP"":""203.0.113.7""}"` + "\n",
+			[]formatWant{{rule: "bg.unparsed", account: bg}}},
+		{"ual/management-api-json", `[{"CreationTime":"2026-07-18T06:30:12","Id":"e2","Operation":"Reset user password.","OrganizationId":"t","RecordType":8,"ResultStatus":"Success","UserKey":"10032000A1B2C3D4@contoso.onmicrosoft.com","UserType":0,"Workload":"AzureActiveDirectory","ObjectId":"bg-admin1@contoso.onmicrosoft.com","UserId":"alice@contoso.onmicrosoft.com","Target":[{"ID":"` + bg + `","Type":2},{"ID":"bg-admin1@contoso.onmicrosoft.com","Type":5}]}]`,
+			[]formatWant{{rule: "bg.unparsed", account: bg}}},
 		// A hunting answer whose schema comes first but has no results
 		// array is read as one record, and fails closed.
 		{"defender/schema-only", `{"schema":[{"name":"AccountUpn","type":"String"}],"rows":[["bg-admin1@contoso.onmicrosoft.com"]]}`, []formatWant{{rule: "bg.unparsed"}}},
