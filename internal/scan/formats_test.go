@@ -66,6 +66,8 @@ func TestScanDocumentedFormats(t *testing.T) {
 		{"defender-api-aadsignin.json/minified", minify(read("defender-api-aadsignin.json")), []formatWant{{rule: "bg.signin", account: bg, category: "NonInteractiveUserSignInLogs"}}},
 		{"defender-graph-identitylogonevents.json", read("defender-graph-identitylogonevents.json"), []formatWant{{rule: "bg.signin", account: bg, result: "LogonFailed", ip: "10.0.0.77", app: "Active Directory", location: "NO"}}},
 		{"defender-stream-identitylogonevents.json", read("defender-stream-identitylogonevents.json"), []formatWant{{rule: "bg.signin", account: bg, result: "LogonFailed", ip: "10.0.0.77", app: "Active Directory", location: "NO"}}},
+		{"defender/sentinel-identitylogonevents", `{"TenantId":"ws","TimeGenerated":"2026-07-18T08:15:05Z","Timestamp":"2026-07-18T08:15:00Z","ActionType":"LogonSuccess","Application":"Microsoft Entra ID","LogonType":"Cloud logon","Protocol":"","AccountUpn":"bg-admin1@contoso.onmicrosoft.com","AccountObjectId":"` + bg + `","IPAddress":"203.0.113.7","Location":"NO","ReportId":"r9","SourceSystem":"","Type":"IdentityLogonEvents"}` + "\n",
+			[]formatWant{{rule: "bg.signin", account: bg, result: "success", ip: "203.0.113.7", app: "Microsoft Entra ID", location: "NO"}}},
 		// Another Defender table that names the account but is no sign-in
 		// (IdentityDirectoryEvents: no LogonType): fails closed.
 		{"defender/identitydirectoryevents", `{"Timestamp":"2026-07-18T08:15:00Z","ActionType":"Account Password changed","Application":"Active Directory","TargetAccountUpn":"bg-admin1@contoso.onmicrosoft.com","AccountUpn":"alice@contoso.onmicrosoft.com","ReportId":"9"}` + "\n", []formatWant{{rule: "bg.unparsed"}}},
