@@ -30,6 +30,10 @@ func (s Shape) String() string {
 		return "graph"
 	case ShapePortal:
 		return "portal"
+	case ShapeDefender:
+		return "defender"
+	case ShapeDefenderStream:
+		return "diagnostic"
 	}
 	return "unknown"
 }
@@ -150,6 +154,7 @@ func Classify(rec []byte) Class {
 				return Class{Shape: ShapeDiagnostic, Category: cat}
 			}
 			x.diagOther = true
+			x.huntingStream = bytes.HasPrefix(rawString(val), []byte("AdvancedHunting-"))
 		case "activityDateTime":
 			// Risk detections and provisioning records have it too; only a
 			// directoryAudit key before it settles the shape at once.
@@ -211,7 +216,8 @@ func Classify(rec []byte) Class {
 			"Date (UTC)", "Date", "Request ID", "User ID", "Username", "Sign-in error code", "Client app", "Failure reason", "Correlation ID",
 			"Service principal ID", "Service principal name", "Managed Identity type",
 			"ActorType", "ActorDisplayName", "ActorObjectId", "ActorUserPrincipalName", "ActorServicePrincipalId",
-			"Target1ObjectId", "Target1UserPrincipalName", "Target1DisplayName", "Activity", "properties":
+			"Target1ObjectId", "Target1UserPrincipalName", "Target1DisplayName", "Activity", "properties",
+			"AccountObjectId", "AccountUpn", "LogonType":
 			x.note(string(key), val)
 		}
 		i = skipSpace(rec, i)

@@ -38,9 +38,12 @@ type extraKeys struct {
 	laRisk, laRiskyU, laProv, laGraph bool
 	// Admin center downloads.
 	portalDate, portalSignIn, portalAudit, portalSP, portalMSI bool
-	// A diagnostic record whose category is not an Entra one.
-	diagOther bool
-	props     []byte
+	// Defender XDR advanced hunting sign-in rows (decode_defender.go).
+	defAccount, defLogonType, defNonInteractive bool
+	// A diagnostic record whose category is not an Entra one, and whether
+	// that category is a Defender streaming API table (AdvancedHunting-*).
+	diagOther, huntingStream bool
+	props                    []byte
 }
 
 func (x *extraKeys) note(key string, val []byte) {
@@ -72,6 +75,11 @@ func (x *extraKeys) note(key string, val []byte) {
 	case "ActorType", "ActorDisplayName", "ActorObjectId", "ActorUserPrincipalName", "ActorServicePrincipalId",
 		"Target1ObjectId", "Target1UserPrincipalName", "Target1DisplayName", "Activity":
 		x.portalAudit = true
+	case "AccountObjectId", "AccountUpn":
+		x.defAccount = x.defAccount || !isEmptyValue(val)
+	case "LogonType":
+		x.defLogonType = true
+		x.defNonInteractive = nonInteractiveLogon(val)
 	case "properties":
 		x.props = val
 	}
@@ -89,6 +97,7 @@ var extraKeyList = []string{
 	"Service principal ID", "Service principal name", "Managed Identity type",
 	"ActorType", "ActorDisplayName", "ActorObjectId", "ActorUserPrincipalName", "ActorServicePrincipalId",
 	"Target1ObjectId", "Target1UserPrincipalName", "Target1DisplayName", "Activity", "properties",
+	"AccountObjectId", "AccountUpn", "LogonType",
 }
 
 // class settles the shape once every key was seen. It runs before the core
@@ -97,6 +106,14 @@ func (x *extraKeys) class() (Class, bool) {
 	if x.diagOther && x.props != nil {
 		if cat := categoryByContent(x.props); cat != "" {
 			return Class{Shape: ShapeDiagnostic, Category: cat}, true
+		}
+	}
+	if c, ok := x.defenderClass(); ok {
+		return c, true
+	}
+	if x.huntingStream && x.props != nil {
+		if c, ok := defenderProps(x.props); ok {
+			return c, true
 		}
 	}
 	switch {

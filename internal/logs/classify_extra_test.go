@@ -16,7 +16,8 @@ func TestClassifyExtraKeysRouted(t *testing.T) {
 		var x extraKeys
 		x.note(k, []byte(`"v"`))
 		if x.props == nil && !x.graphAuditKey && !x.graphRisk && !x.graphRiskyU && !x.graphProv && !x.laRisk && !x.laRiskyU &&
-			!x.laProv && !x.laGraph && !x.portalDate && !x.portalSignIn && !x.portalAudit && !x.portalSP && !x.portalMSI {
+			!x.laProv && !x.laGraph && !x.portalDate && !x.portalSignIn && !x.portalAudit && !x.portalSP && !x.portalMSI &&
+			!x.defAccount && !x.defLogonType {
 			t.Errorf("note ignores %q, which extraKeyList names", k)
 		}
 		// Classify must route the key to note: a record of just that key

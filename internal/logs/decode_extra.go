@@ -21,6 +21,8 @@ func extraDecoder(c Class) decodeFunc {
 	switch {
 	case c.Shape == ShapePortal:
 		return decodePortal
+	case c.Shape == ShapeDefender || c.Shape == ShapeDefenderStream:
+		return decodeDefender
 	case c.Category == entra.CategoryGraphActivity:
 		return decodeGraphActivity
 	case c.Category == entra.CategoryUserRiskEvents:

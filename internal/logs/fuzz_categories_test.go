@@ -57,6 +57,14 @@ func FuzzDecodePortalAudit(f *testing.F) {
 	fuzzDecoder(f, Class{Shape: ShapePortal, Category: entra.CategoryAudit}, "categories/portal-audit.csv")
 }
 
+func FuzzDecodeDefender(f *testing.F) {
+	fuzzDecoder(f, Class{Shape: ShapeDefender, Category: entra.CategorySignIn}, "formats/defender-aadsignineventsbeta.csv", "formats/defender-api-aadsignin.json", "formats/defender-graph-identitylogonevents.json")
+}
+
+func FuzzDecodeDefenderStream(f *testing.F) {
+	fuzzDecoder(f, Class{Shape: ShapeDefenderStream, Category: entra.CategorySignIn}, "formats/defender-stream-identitylogonevents.json")
+}
+
 // FuzzClassifyByContent: the properties scan never panics and only ever
 // names a monitored category.
 func FuzzClassifyByContent(f *testing.F) {

@@ -52,6 +52,10 @@ type Record struct {
 	Line   int    // 1-based line on which the record starts
 	Offset int64  // byte offset of the record in the decompressed input
 	CSV    bool
+	// Table marks a row of a Log Analytics query answer (see tables),
+	// rebuilt as an object keyed by column name: like a CSV row, its Data
+	// is not a slice of the input; Offset is where the row starts.
+	Table bool
 	// Payload marks a whole one-line Event Hubs payload ({"records":[...]})
 	// or Graph page ({"value":[...]}),
 	// returned only after SetPayloads(true). The caller splits it with
@@ -136,6 +140,9 @@ type Splitter struct {
 	match   func([]byte) bool
 	overlap int
 	pc      piece
+	// rows yields the rows of a Log Analytics query answer not yet
+	// returned (see tables).
+	rows *tableRows
 }
 
 // piece gathers one skipped piece of input as the splitter passes over it,
@@ -395,6 +402,11 @@ func (s *Splitter) more(i int) (int, bool) {
 // *RecordError, after which Next may be called again; io.EOF ends the stream,
 // and any other error is a read failure.
 func (s *Splitter) Next() (Record, error) {
+	if s.rows != nil {
+		if rec, ok, err := s.nextRow(); ok {
+			return rec, err
+		}
+	}
 	if s.csv != nil {
 		return s.csv.next()
 	}
@@ -837,6 +849,29 @@ var (
 	keyValue   = []byte(`"value"`)
 )
 
+// isValueKey reports whether key (quoted) holds an envelope's array of
+// records other than Event Hubs': Graph's "value", and the "results" of
+// Defender XDR advanced hunting answers (Graph security/runHuntingQuery:
+// {"schema":[...],"results":[...]}; the Defender API: {"Stats":{...},
+// "Schema":[...],"Results":[...]}).
+func isValueKey(key []byte) bool {
+	return bytes.Equal(key, keyValue) || bytes.Equal(key, []byte(`"results"`)) || bytes.Equal(key, []byte(`"Results"`))
+}
+
+// huntingMeta reports whether key is a member of an advanced hunting answer
+// that may come before its results, or of a Log Analytics query answer that
+// may come before its tables (render and statistics, which a re-encoding
+// that sorts keys puts first), skipped like an @odata annotation.
+// Only the walk over leading keys skips it: an object that turns out to
+// have no results array is read from its start as a record.
+func huntingMeta(key []byte) bool {
+	switch string(key) {
+	case `"schema"`, `"Schema"`, `"Stats"`, `"stats"`, `"render"`, `"statistics"`:
+		return true
+	}
+	return false
+}
+
 // object handles a '{' at i: either an envelope whose array we enter (it
 // returns a zero Record and nil error), or a record.
 func (s *Splitter) object(i int) (Record, error) {
@@ -867,7 +902,25 @@ func (s *Splitter) object(i int) (Record, error) {
 		}
 		k = skipSpace(s.buf[:s.end], k+1)
 		// key points into the buffer, which reading more input may move.
-		isRecords, isValue := bytes.Equal(key, keyRecords), bytes.Equal(key, keyValue)
+		isRecords, isValue := bytes.Equal(key, keyRecords), isValueKey(key)
+		if keyTables(key) && k < s.end && s.buf[k] == '[' && (len(s.frames) == 0 || s.frames[len(s.frames)-1] == frameArray) {
+			// A Log Analytics query answer: columns and rows.
+			st, end, err := s.scanValue(i)
+			if err != nil {
+				return Record{}, err
+			}
+			s.pos = end
+			return s.tables(st, end, false)
+		}
+		if frameKey(key) {
+			// A frame of an ADX v2 answer; a DataTable frame is a table.
+			st, end, err := s.scanValue(i)
+			if err != nil {
+				return Record{}, err
+			}
+			s.pos = end
+			return s.tables(st, end, true)
+		}
 		if s.payloads && len(s.frames) == 0 && (isRecords || isValue) {
 			d := k - i
 			var end int
@@ -893,7 +946,7 @@ func (s *Splitter) object(i int) (Record, error) {
 		if isRecords || isValue {
 			break // "records" or "value" that is not an array: a plain record
 		}
-		if len(key) < 3 || key[1] != '@' {
+		if (len(key) < 3 || key[1] != '@') && !huntingMeta(key) {
 			break
 		}
 		// Skip the annotation's value and look at the next key.
@@ -952,7 +1005,7 @@ func (s *Splitter) skipMember(i int) error {
 			}
 			if v := skipSpace(s.buf[:s.end], k+1); k < s.end && v < s.end {
 				key := s.buf[i:kend]
-				isRecords, isValue := bytes.Equal(key, keyRecords), bytes.Equal(key, keyValue)
+				isRecords, isValue := bytes.Equal(key, keyRecords), isValueKey(key)
 				annotation := len(key) > 2 && key[1] == '@'
 				if (isRecords || isValue) && s.buf[v] == '[' {
 					if len(s.frames)+1 > MaxDepth {
