@@ -372,6 +372,13 @@ func (fl *follower) list() (paths []string, ok bool) {
 	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
 		base := fl.resolvedBase(root)
 		fl.base = base
+		// A configured directory that is itself a link (/var/log/entra ->
+		// /mnt/entra) is walked through the link: WalkDir does not follow
+		// a root link, so without the separator it listed the link alone,
+		// as one non-regular "file", and read nothing without a word.
+		if lfi, err := os.Lstat(root); err == nil && lfi.Mode()&fs.ModeSymlink != 0 && !os.IsPathSeparator(root[len(root)-1]) {
+			root += string(filepath.Separator)
+		}
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if p == root {

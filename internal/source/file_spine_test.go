@@ -121,6 +121,51 @@ func TestFileRelativePath(t *testing.T) {
 	}
 }
 
+// TestFileLinkedDirectory: a configured path that is a symbolic link to a
+// directory (/var/log/entra -> /mnt/entra) is read, with or without a
+// trailing separator, relative or absolute; its own files are inside it,
+// and a link out of it is still refused. Without the separator it once
+// read nothing at all, silently.
+func TestFileLinkedDirectory(t *testing.T) {
+	lines := pt1h(t)
+	outside := filepath.Join(t.TempDir(), "passwd.json")
+	writeFile(t, outside, join(lines[:2]))
+	root := t.TempDir()
+	t.Chdir(root)
+	target := filepath.Join(root, "mnt", "entra")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(target, "real.json"), join(lines[2:5]))
+	if err := os.Symlink(outside, filepath.Join(target, "evil.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(root, "entra")); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"entra", "entra/", filepath.Join(root, "entra"), "./entra"} {
+		t.Run(path, func(t *testing.T) {
+			sink, cp := newTestSink(), newMemCheckpoints()
+			f, err := NewFile(FileOptions{Name: "files", Path: path, Poll: time.Millisecond, Logger: testLogger(t)}, cp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl := f.newFollower(sink)
+			defer fl.closeAll()
+			for range 3 {
+				fl.poll(t.Context())
+			}
+			real := filepath.Join(path, "real.json")
+			if got := sink.recordsFor(real); got != 3 {
+				t.Errorf("records read from %s: %d, want 3", real, got)
+			}
+			if got := sink.recordsFor(filepath.Join(path, "evil.json")); got != 0 {
+				t.Errorf("a link out of the linked directory was read: %d records", got)
+			}
+		})
+	}
+}
+
 // TestFileAliveAndFailing: every listed poll is alive, also when nothing
 // matches; a missing directory is not, and becomes Failing after the
 // threshold, once, then Recovered once it exists. A file whose ingest keeps
