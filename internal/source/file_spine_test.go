@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -163,6 +164,40 @@ func TestFileLinkedDirectory(t *testing.T) {
 				t.Errorf("a link out of the linked directory was read: %d records", got)
 			}
 		})
+	}
+}
+
+// TestFileMatchesNothingSaysSo: a path that lists but matches no file
+// (here a glob for *.json over gzip exports) is logged once at warn level,
+// not on every poll, and again after files came and went.
+func TestFileMatchesNothingSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "PT1H.json.gz"), []byte("x"))
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	sink, cp := newTestSink(), newMemCheckpoints()
+	f, err := NewFile(FileOptions{Name: "files", Path: filepath.Join(dir, "*.json"), Poll: time.Millisecond, Logger: log}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := f.newFollower(sink)
+	defer fl.closeAll()
+	const msg = "the path matches no file"
+	for range 3 {
+		fl.poll(t.Context())
+	}
+	if n := strings.Count(buf.String(), msg); n != 1 {
+		t.Fatalf("%d warnings for a path matching nothing over 3 polls, want 1:\n%s", n, buf.String())
+	}
+	writeFile(t, filepath.Join(dir, "a.json"), join(pt1h(t)[:1]))
+	fl.poll(t.Context())
+	if err := os.Remove(filepath.Join(dir, "a.json")); err != nil {
+		t.Fatal(err)
+	}
+	fl.poll(t.Context())
+	fl.poll(t.Context())
+	if n := strings.Count(buf.String(), msg); n != 2 {
+		t.Errorf("%d warnings after files came and went, want 2:\n%s", n, buf.String())
 	}
 }
 
