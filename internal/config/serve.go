@@ -200,8 +200,11 @@ func (c *Config) validateServe(d *decoder) {
 			notFor("poll", s.Type)
 			notFor("overlap", s.Type)
 		case SourceTypeGraph:
-			if s.Poll < 0 || s.Overlap < 0 {
-				d.errorf(d.lines[f], f, "poll and overlap must not be negative")
+			if s.Poll < 0 {
+				d.errorf(d.lines[f+".poll"], f+".poll", "must not be negative")
+			}
+			if s.Overlap < 0 {
+				d.errorf(d.lines[f+".overlap"], f+".overlap", "must not be negative")
 			}
 			for _, k := range []string{"path", "listen", "token", "max_body", "follow_symlinks"} {
 				notFor(k, s.Type)
