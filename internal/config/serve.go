@@ -150,7 +150,13 @@ func (c *Config) validateServe(d *decoder) {
 			s.Name = s.Type + "-" + strconv.Itoa(i+1)
 		}
 		if j, dup := names[s.Name]; dup {
-			d.errorf(d.lines[f+".name"], f+".name", "duplicate of sources[%d]", j)
+			// Say where the other one got the name: an unnamed source is
+			// named <type>-<position>, which the file does not show.
+			how := ""
+			if _, named := d.lines["sources["+strconv.Itoa(j)+"].name"]; !named {
+				how = fmt.Sprintf(", which is unnamed and so named %q by default; give one of them another name", s.Name)
+			}
+			d.errorf(d.lines[f+".name"], f+".name", "duplicate of sources[%d]%s", j, how)
 		}
 		names[s.Name] = i
 		// Keys of the other type are mistakes, not harmless extras.
