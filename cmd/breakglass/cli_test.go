@@ -19,6 +19,13 @@ func TestUsageExitsTwo(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("accounts: [{upn: a@b.c}]\nnotify:\n  groups:\n    - name: g\n      channels:\n        - type: webhook\n          url: https://x.example/h\n          headers:\n            X-Token: \"a\\nb\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// workload_identity takes its ids and token file from the environment:
+	// config check must refuse what serve would refuse (it accepted it).
+	wi := filepath.Join(t.TempDir(), "wi.yaml")
+	if err := os.WriteFile(wi, []byte("accounts: [{upn: a@b.c}]\ngraph:\n  auth: workload_identity\nsources:\n  - type: graph\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noAzure := []string{"AZURE_TENANT_ID=", "AZURE_CLIENT_ID=", "AZURE_FEDERATED_TOKEN_FILE="}
 	tests := []struct {
 		name string
 		env  []string
@@ -39,6 +46,8 @@ func TestUsageExitsTwo(t *testing.T) {
 		{"serve bad header", nil, []string{"serve", "-c", bad}, "bad.yaml:9: notify.groups[0].channels[0].headers.X-Token: value contains a line break"},
 		{"env config, serve bad header", []string{"BREAKGLASS_CONFIG=" + bad}, []string{"serve"}, "bad.yaml:9:"},
 		{"env config, simulate", []string{"BREAKGLASS_CONFIG=" + bad}, []string{"simulate", "--count", "1"}, "bad.yaml:9:"},
+		{"config check workload identity without its environment", noAzure, []string{"config", "check", "-c", wi}, "wi.yaml: graph: graph.tenant_id (or AZURE_TENANT_ID): required"},
+		{"serve workload identity without its environment", noAzure, []string{"serve", "-c", wi}, "wi.yaml: graph: graph.tenant_id (or AZURE_TENANT_ID): required"},
 		{"env config missing file", []string{"BREAKGLASS_CONFIG=/nonexistent/x.yaml"}, []string{"config", "check"}, "/nonexistent/x.yaml"},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -55,6 +56,15 @@ Exit status is 0 if the file is valid and 2 if it is not.`,
 			cfg, err := loadConfig(path)
 			if err != nil {
 				return err
+			}
+			// The credential settings that depend on the environment
+			// (AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE, a certificate
+			// file) are checked where serve and collect check them, so
+			// that a file config check accepts is not then refused.
+			if cfg.Graph.Configured() {
+				if _, err := newGraphClient(cfg, slog.New(slog.DiscardHandler)); err != nil {
+					return err
+				}
 			}
 			out, err := cfg.Redacted()
 			if err != nil {

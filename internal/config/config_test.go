@@ -174,6 +174,16 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name:    "explicit name clashes with an unnamed source's default",
+			yaml:    "accounts: [{upn: bg@contoso.com}]\nsources:\n  - type: file\n    path: x\n  - type: file\n    name: file-1\n    path: y\n",
+			wantErr: []string{`cfg.yaml:6: sources[1].name: duplicate of sources[0], which is unnamed and so named "file-1" by default; give one of them another name`},
+		},
+		{
+			name:    "explicit names clash",
+			yaml:    "accounts: [{upn: bg@contoso.com}]\nsources:\n  - type: file\n    name: a\n    path: x\n  - type: file\n    name: a\n    path: y\n",
+			wantErr: []string{`cfg.yaml:7: sources[1].name: duplicate of sources[0]`},
+		},
+		{
 			name: "env set, default, empty and literal dollar",
 			yaml: "accounts:\n  - upn: ${U}\n    name: ${N:-none} ${E:-dflt} ${E} $$ ${X:-a:-b}\nstore: {path: '$HOME/${D}'}\n",
 			env:  map[string]string{"U": "bg@contoso.com", "E": "", "D": "x.db"},

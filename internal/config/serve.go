@@ -149,7 +149,13 @@ func (c *Config) validateServe(d *decoder) {
 			s.Name = s.Type + "-" + strconv.Itoa(i+1)
 		}
 		if j, dup := names[s.Name]; dup {
-			d.errorf(d.lines[f+".name"], f+".name", "duplicate of sources[%d]", j)
+			// Say where the other one got the name: an unnamed source is
+			// named <type>-<position>, which the file does not show.
+			how := ""
+			if _, named := d.lines["sources["+strconv.Itoa(j)+"].name"]; !named {
+				how = fmt.Sprintf(", which is unnamed and so named %q by default; give one of them another name", s.Name)
+			}
+			d.errorf(d.lines[f+".name"], f+".name", "duplicate of sources[%d]%s", j, how)
 		}
 		names[s.Name] = i
 		// Keys of the other type are mistakes, not harmless extras.
@@ -199,8 +205,11 @@ func (c *Config) validateServe(d *decoder) {
 			notFor("poll", s.Type)
 			notFor("overlap", s.Type)
 		case SourceTypeGraph:
-			if s.Poll < 0 || s.Overlap < 0 {
-				d.errorf(d.lines[f], f, "poll and overlap must not be negative")
+			if s.Poll < 0 {
+				d.errorf(d.lines[f+".poll"], f+".poll", "must not be negative")
+			}
+			if s.Overlap < 0 {
+				d.errorf(d.lines[f+".overlap"], f+".overlap", "must not be negative")
 			}
 			for _, k := range []string{"path", "listen", "token", "max_body", "follow_symlinks"} {
 				notFor(k, s.Type)

@@ -98,7 +98,7 @@ func NewGraphClient(cfg *config.Config, log *slog.Logger) (*graph.Client, error)
 		TokenEnv: g.TokenEnv, Cloud: g.Cloud, AuthorityHost: g.AuthorityHost,
 	}, base)
 	if err != nil {
-		return nil, configErrorf("graph: %v", err)
+		return nil, configErrorf("%s: graph: %v", cfg.Path, err)
 	}
 	return graph.New(graph.Options{BaseURL: base, Tokens: tokens, UserAgent: "breakglass/" + version.Version, Logger: log})
 }

@@ -52,12 +52,26 @@ func (c *Console) Notify(ctx context.Context, n Notification) error {
 	b.WriteString(severityLabel(a))
 	b.WriteString(" rule=")
 	b.WriteString(field(a.Rule))
-	b.WriteString(" account=")
-	b.WriteString(field(a.AccountUPN))
-	if a.AccountID != "" {
-		b.WriteString(" (")
+	// The account as a person knows it: the UPN, else the object id (an
+	// account configured by id alone printed account=""), and the
+	// configured name. Alerts about the monitor itself (bg.silence,
+	// bg.source) concern no account and print none.
+	switch {
+	case a.AccountUPN != "":
+		b.WriteString(" account=")
+		b.WriteString(field(a.AccountUPN))
+		if a.AccountID != "" {
+			b.WriteString(" (")
+			b.WriteString(field(a.AccountID))
+			b.WriteByte(')')
+		}
+	case a.AccountID != "":
+		b.WriteString(" account=")
 		b.WriteString(field(a.AccountID))
-		b.WriteByte(')')
+	}
+	if a.Account != "" {
+		b.WriteString(" name=")
+		b.WriteString(strconv.Quote(a.Account))
 	}
 	b.WriteString(" title=")
 	b.WriteString(strconv.Quote(a.Title))

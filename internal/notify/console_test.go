@@ -19,12 +19,17 @@ func TestConsoleLine(t *testing.T) {
 	hostile.AccountUPN = "evil\n2026-07-01T12:00:00Z FIRING fake"
 	hostile.Source = "a file.json:3"
 	hostile.Title = "line\nbreak"
-	degraded := testAlert("a3")
+	degraded := testAlert("a5")
 	degraded.Rule = "bg.unparsed"
 	degraded.Title = "Unreadable record mentions a break-glass account (invalid_json)"
 	degraded.EventTimeUnknown = true
 	degraded.Annotations = map[string]string{"reason": "invalid_json"}
 	degraded.Unreadable = []string{"createdDateTime: empty timestamp", "userId: expected a string, got number"}
+	idOnly := testAlert("a3")
+	idOnly.AccountUPN, idOnly.Account = "", "Break glass 1 (safe A)"
+	system := testAlert("a4")
+	system.AccountUPN, system.AccountID, system.Rule, system.Severity = "", "", "bg.silence", 1
+	system.Title, system.Source = "monitoring is blind", "examples"
 	tests := []struct {
 		name string
 		n    Notification
@@ -34,8 +39,12 @@ func TestConsoleLine(t *testing.T) {
 			`2026-07-01T12:00:05Z FIRING Sev0 rule=bg.signin account=bg1@contoso.example (11111111-2222-3333-4444-555555555555) title="Break-glass account signed in" event=evt-a1 event_time=2026-07-01T11:59:58Z source=signins.json:12` + "\n"},
 		{"resolved, hostile values quoted", Notification{ID: "a2-resolved", Status: store.StatusResolved, Alert: hostile, Sent: sent},
 			`2026-07-01T12:00:05Z RESOLVED Sev0 rule=bg.signin account="evil\n2026-07-01T12:00:00Z FIRING fake" (11111111-2222-3333-4444-555555555555) title="line\nbreak" event=evt-a2 event_time=2026-07-01T11:59:58Z source="a file.json:3"` + "\n"},
-		{"degraded: time unknown, reason and unreadable fields shown", Notification{ID: "a3", Status: store.StatusFiring, Alert: degraded, Sent: sent},
-			`2026-07-01T12:00:05Z FIRING Sev0 rule=bg.unparsed account=bg1@contoso.example (11111111-2222-3333-4444-555555555555) title="Unreadable record mentions a break-glass account (invalid_json)" event=evt-a3 event_time=unknown source=signins.json:12 reason=invalid_json unreadable="createdDateTime: empty timestamp; userId: expected a string, got number"` + "\n"},
+		{"degraded: time unknown, reason and unreadable fields shown", Notification{ID: "a5", Status: store.StatusFiring, Alert: degraded, Sent: sent},
+			`2026-07-01T12:00:05Z FIRING Sev0 rule=bg.unparsed account=bg1@contoso.example (11111111-2222-3333-4444-555555555555) title="Unreadable record mentions a break-glass account (invalid_json)" event=evt-a5 event_time=unknown source=signins.json:12 reason=invalid_json unreadable="createdDateTime: empty timestamp; userId: expected a string, got number"` + "\n"},
+		{"account by id alone, with its name", Notification{ID: "a3", Status: store.StatusFiring, Alert: idOnly, Sent: sent},
+			`2026-07-01T12:00:05Z FIRING Sev0 rule=bg.signin account=11111111-2222-3333-4444-555555555555 name="Break glass 1 (safe A)" title="Break-glass account signed in" event=evt-a3 event_time=2026-07-01T11:59:58Z source=signins.json:12` + "\n"},
+		{"no account (the monitor's own alert)", Notification{ID: "a4", Status: store.StatusFiring, Alert: system, Sent: sent},
+			`2026-07-01T12:00:05Z FIRING Sev1 rule=bg.silence title="monitoring is blind" event=evt-a4 event_time=2026-07-01T11:59:58Z source=examples` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -645,6 +645,7 @@ func (d *Dispatcher) send(sendCtx context.Context, it *item, n Notifier, timeout
 			d.Wake()
 			return
 		}
+		d.limit.end("retry:"+del.Target, "permanent:"+del.Target)
 		d.log.Info("notify: delivered", append(d.attrs(del, attempt), "took", took)...)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -28,6 +29,7 @@ type limitEntry struct {
 	start      time.Time
 	level      slog.Level
 	msg        string
+	key        string // named in the summary: which target or kind it was
 	suppressed int
 }
 
@@ -63,7 +65,7 @@ func (l *logLimiter) log(level slog.Level, msg, key string, attrs ...any) {
 	if e != nil && e.suppressed > 0 {
 		summary = e
 	}
-	l.seen[k] = &limitEntry{start: now, level: level, msg: msg}
+	l.seen[k] = &limitEntry{start: now, level: level, msg: msg, key: key}
 	l.mu.Unlock()
 	if summary != nil {
 		l.summarise(summary)
@@ -104,7 +106,30 @@ func (l *logLimiter) flushLocked(now time.Time, all bool) []*limitEntry {
 	return done
 }
 
+// end closes the windows of the given keys (whatever their message) and
+// writes their summaries, so that the next line of that kind is logged at
+// once. The dispatcher calls it when a target delivers again: a failure
+// after a recovery is a new episode that someone must see, not a repeat of
+// the one before (a webhook that went down 20 s after it recovered was
+// otherwise not logged for the rest of the minute).
+func (l *logLimiter) end(keys ...string) {
+	l.mu.Lock()
+	var done []*limitEntry
+	for k, e := range l.seen {
+		if slices.Contains(keys, e.key) {
+			delete(l.seen, k)
+			if e.suppressed > 0 {
+				done = append(done, e)
+			}
+		}
+	}
+	l.mu.Unlock()
+	for _, e := range done {
+		l.summarise(e)
+	}
+}
+
 func (l *logLimiter) summarise(e *limitEntry) {
 	l.out.Log(context.Background(), e.level, fmt.Sprintf("%s (%d more like this in the last %s)", e.msg, e.suppressed, l.window),
-		"suppressed", e.suppressed)
+		"suppressed", e.suppressed, "kind", e.key)
 }

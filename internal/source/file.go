@@ -244,6 +244,7 @@ type follower struct {
 	failed  map[string]error  // paths with a problem in this poll
 	fails   *failures         // consecutive failures per path, for Sink.Failing
 	links   map[string]bool   // symlinks out of the path, logged once
+	empty   bool              // the last listing matched no file (logged once per episode)
 	base    string            // the path's fixed directory, links resolved; "" when links are followed
 	ctx     context.Context   // of the poll in progress
 	pruned  time.Time         // last checkpoint pruning
@@ -297,6 +298,14 @@ func (fl *follower) poll(ctx context.Context) {
 	}
 	fl.report(ctx, seen, ok)
 	if ok {
+		// A path that lists but matches nothing (a glob for *.json over
+		// .json.gz exports, a directory the exporter never wrote to) is
+		// healthy by the rules of liveness, and so would read nothing
+		// without a word: say so once, until files appear.
+		if len(paths) == 0 && !fl.empty {
+			fl.log.Warn("file source: the path matches no file; nothing to read until one appears", "path", fl.o.Path)
+		}
+		fl.empty = len(paths) == 0
 		// The path was listed: the source works, even if nothing was
 		// new. Problems with single files are reported on their own.
 		fl.sink.Alive(ctx, fl.o.Name)
@@ -372,6 +381,13 @@ func (fl *follower) list() (paths []string, ok bool) {
 	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
 		base := fl.resolvedBase(root)
 		fl.base = base
+		// A configured directory that is itself a link (/var/log/entra ->
+		// /mnt/entra) is walked through the link: WalkDir does not follow
+		// a root link, so without the separator it listed the link alone,
+		// as one non-regular "file", and read nothing without a word.
+		if lfi, err := os.Lstat(root); err == nil && lfi.Mode()&fs.ModeSymlink != 0 && !os.IsPathSeparator(root[len(root)-1]) {
+			root += string(filepath.Separator)
+		}
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if p == root {

@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,6 +119,85 @@ func TestFileRelativePath(t *testing.T) {
 				t.Errorf("a link out of a relative path was read: %d records", evil)
 			}
 		})
+	}
+}
+
+// TestFileLinkedDirectory: a configured path that is a symbolic link to a
+// directory (/var/log/entra -> /mnt/entra) is read, with or without a
+// trailing separator, relative or absolute; its own files are inside it,
+// and a link out of it is still refused. Without the separator it once
+// read nothing at all, silently.
+func TestFileLinkedDirectory(t *testing.T) {
+	lines := pt1h(t)
+	outside := filepath.Join(t.TempDir(), "passwd.json")
+	writeFile(t, outside, join(lines[:2]))
+	root := t.TempDir()
+	t.Chdir(root)
+	target := filepath.Join(root, "mnt", "entra")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(target, "real.json"), join(lines[2:5]))
+	if err := os.Symlink(outside, filepath.Join(target, "evil.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(root, "entra")); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"entra", "entra/", filepath.Join(root, "entra"), "./entra"} {
+		t.Run(path, func(t *testing.T) {
+			sink, cp := newTestSink(), newMemCheckpoints()
+			f, err := NewFile(FileOptions{Name: "files", Path: path, Poll: time.Millisecond, Logger: testLogger(t)}, cp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl := f.newFollower(sink)
+			defer fl.closeAll()
+			for range 3 {
+				fl.poll(t.Context())
+			}
+			real := filepath.Join(path, "real.json")
+			if got := sink.recordsFor(real); got != 3 {
+				t.Errorf("records read from %s: %d, want 3", real, got)
+			}
+			if got := sink.recordsFor(filepath.Join(path, "evil.json")); got != 0 {
+				t.Errorf("a link out of the linked directory was read: %d records", got)
+			}
+		})
+	}
+}
+
+// TestFileMatchesNothingSaysSo: a path that lists but matches no file
+// (here a glob for *.json over gzip exports) is logged once at warn level,
+// not on every poll, and again after files came and went.
+func TestFileMatchesNothingSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "PT1H.json.gz"), []byte("x"))
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	sink, cp := newTestSink(), newMemCheckpoints()
+	f, err := NewFile(FileOptions{Name: "files", Path: filepath.Join(dir, "*.json"), Poll: time.Millisecond, Logger: log}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := f.newFollower(sink)
+	defer fl.closeAll()
+	const msg = "the path matches no file"
+	for range 3 {
+		fl.poll(t.Context())
+	}
+	if n := strings.Count(buf.String(), msg); n != 1 {
+		t.Fatalf("%d warnings for a path matching nothing over 3 polls, want 1:\n%s", n, buf.String())
+	}
+	writeFile(t, filepath.Join(dir, "a.json"), join(pt1h(t)[:1]))
+	fl.poll(t.Context())
+	if err := os.Remove(filepath.Join(dir, "a.json")); err != nil {
+		t.Fatal(err)
+	}
+	fl.poll(t.Context())
+	fl.poll(t.Context())
+	if n := strings.Count(buf.String(), msg); n != 2 {
+		t.Errorf("%d warnings after files came and went, want 2:\n%s", n, buf.String())
 	}
 }
 

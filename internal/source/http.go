@@ -291,8 +291,10 @@ func (h *HTTP) serve(w http.ResponseWriter, r *http.Request, sink Sink) {
 	}
 	declared := ce == "gzip" || ce == "x-gzip"
 	if declared && !isGzipBytes(body) {
-		writeJSON(w, http.StatusBadRequest, reply{Error: "Content-Encoding is gzip but the body is not gzip"})
-		return
+		// A sender that labels a plain body gzip (a misconfigured Logic
+		// App) must not lose its records to a 400 that it may drop:
+		// gzip is recognised by its bytes anyway, so read it as it is.
+		h.rl.Log(slog.LevelWarn, "http source: Content-Encoding says gzip but the body is not; read as it is", "remote", r.RemoteAddr)
 	}
 	// Decompress here rather than in the scanner, so that the limit
 	// applies to what the body unpacks to.

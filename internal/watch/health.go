@@ -78,7 +78,7 @@ func (h *SourceHealth) Failing(ctx context.Context, source, key string, err erro
 		Rule:     RuleSource,
 		Severity: alert.Sev1,
 		Title: fmt.Sprintf("Break-glass monitoring is failing: log source %q cannot read %s: %s",
-			source, what, firstLine(msg)),
+			source, what, titleDetail(msg, key)),
 		EventID:   eventID,
 		EventTime: now,
 		Category:  "Source",
@@ -143,4 +143,16 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// titleDetail is the first line of msg without a leading "graph query
+// <key>: ", which the title already names: it read "cannot read
+// signIns/interactive/<id>: graph query signIns/interactive/<id>: graph:
+// GET ...", the query twice before the reason.
+func titleDetail(msg, key string) string {
+	line := firstLine(msg)
+	if key != "" {
+		line = strings.TrimPrefix(line, "graph query "+key+": ")
+	}
+	return line
 }

@@ -241,8 +241,16 @@ func TestSourceFailing(t *testing.T) {
 	if a.Severity != alert.Sev1 || a.Labels[alert.LabelTenant] != "contoso.onmicrosoft.com" || a.Labels[alert.LabelSource] != "graph" {
 		t.Errorf("alert = %+v", a)
 	}
-	// Another query of the same source is its own episode.
-	p.Failing(ctx, "graph", "directoryAudits/initiatedBy", errors.New("timeout"))
+	// Another query of the same source is its own episode; its title names
+	// the query once, not again in the error's own prefix.
+	p.Failing(ctx, "graph", "directoryAudits/initiatedBy", errors.New("graph query directoryAudits/initiatedBy: timeout"))
+	for _, v := range fs.alerts {
+		if strings.Contains(v.Title, "directoryAudits/initiatedBy") {
+			if n := strings.Count(v.Title, "directoryAudits/initiatedBy"); n != 1 || !strings.HasSuffix(v.Title, "cannot read directoryAudits/initiatedBy: timeout") {
+				t.Errorf("title %q: want the query named once, then the reason", v.Title)
+			}
+		}
+	}
 	if n := fs.count(RuleSource); n != 2 {
 		t.Fatalf("%d alerts, want 2", n)
 	}
