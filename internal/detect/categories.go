@@ -81,10 +81,7 @@ func (r riskRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 	if ev.Kind != entra.KindRisk {
 		return dst
 	}
-	acct, ok := r.accounts.Match(ev.UserID, ev.UserPrincipalName)
-	if !ok {
-		acct, ok = matchAlt(r.accounts, ev, "user")
-	}
+	acct, ok := matchUser(r.accounts, ev)
 	if !ok {
 		return dst
 	}

@@ -47,10 +47,7 @@ func (r signInRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 	if ev.Kind != entra.KindSignIn {
 		return dst
 	}
-	acct, ok := r.accounts.Match(ev.UserID, ev.UserPrincipalName)
-	if !ok {
-		acct, ok = matchAlt(r.accounts, ev, "user")
-	}
+	acct, ok := matchUser(r.accounts, ev)
 	if !ok {
 		return dst
 	}
@@ -126,6 +123,15 @@ func (r changeRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 // matchAlt tries the other values of duplicated identity keys: when a record
 // says two things about who it concerns, either one being a break-glass
 // account is enough (fail closed).
+// matchUser matches the event's user (id, then UPN), then any other value a
+// disagreeing duplicate key gave for it.
+func matchUser(accounts *entra.AccountSet, ev *entra.Event) (entra.Account, bool) {
+	if acct, ok := accounts.Match(ev.UserID, ev.UserPrincipalName); ok {
+		return acct, true
+	}
+	return matchAlt(accounts, ev, "user")
+}
+
 func matchAlt(accounts *entra.AccountSet, ev *entra.Event, where string) (entra.Account, bool) {
 	for _, alt := range ev.Ambiguous {
 		if alt.Where == where {
