@@ -216,7 +216,7 @@ func (c *Config) validateExceptions(d *decoder) {
 		if e.Account != "" && !d.failed[fa] {
 			key := strings.ToLower(e.Account)
 			switch {
-			case !entra.IsGUID(e.Account) && !isUPN(e.Account):
+			case !entra.IsGUID(e.Account) && !IsUPN(e.Account):
 				d.errorf(d.lines[fa], fa, "not an object id or a user principal name")
 				accountOK = false
 			case groups[key]:

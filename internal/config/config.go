@@ -190,7 +190,7 @@ func (c *Config) validateAccounts(d *decoder) {
 			d.unique(firstID, strings.ToLower(a.ID), i, "id")
 		}
 		if a.UPN != "" {
-			if !isUPN(a.UPN) {
+			if !IsUPN(a.UPN) {
 				d.errorf(d.lines[fupn], fupn, "not a user principal name (expected user@domain)")
 			} else {
 				d.unique(firstUPN, strings.ToLower(a.UPN), i, "upn")
@@ -268,10 +268,11 @@ func (c *Config) applyDefaults() {
 	c.applyAuditDefaults()
 }
 
-// isUPN checks the shape user@domain.tld. It is deliberately loose about
+// IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass
+// reads (config and imported lists alike). It is deliberately loose about
 // the user part: guest UPNs such as alice_contoso.com#EXT#@tenant.onmicrosoft.com
 // are valid break-glass candidates in some tenants.
-func isUPN(s string) bool {
+func IsUPN(s string) bool {
 	user, domain, ok := strings.Cut(s, "@")
 	if !ok || user == "" || strings.Contains(domain, "@") {
 		return false

@@ -394,8 +394,8 @@ func TestValidators(t *testing.T) {
 		"bg@contoso.com\n":               false,
 	}
 	for s, want := range upns {
-		if got := isUPN(s); got != want {
-			t.Errorf("isUPN(%q) = %v, want %v", s, got, want)
+		if got := IsUPN(s); got != want {
+			t.Errorf("IsUPN(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
