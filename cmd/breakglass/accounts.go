@@ -64,8 +64,8 @@ func newAccountsExportCmd() *cobra.Command {
                       that takes them, RoleExclusions under MS.AAD.7.4v1
   sentinel-watchlist  CSV for a Sentinel watchlist, one row per user
 
-The output is a whole file: merge it into an existing configuration of that
-tool by hand. ScubaGear takes object ids only, and a watchlist lists users
+The output is a whole file (--output replaces FILE in one step, mode 0600):
+merge it into an existing configuration of that tool by hand. ScubaGear takes object ids only, and a watchlist lists users
 with both id and UPN, so an entry the configuration gives only by UPN (or only
 by id), or a group, needs --snapshot DIR: a snapshot written by collect with
 this configuration, which resolved it. What cannot be resolved fails the
