@@ -156,7 +156,14 @@ func fmtDuration(v time.Duration) string {
 	if v >= day && v%day == 0 {
 		return strconv.FormatInt(int64(v/day), 10) + "d"
 	}
-	return strings.TrimSuffix(strings.TrimSuffix(v.String(), "0s"), "0m")
+	s := v.String() // e.g. 1h30m0s, 5m0s
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
 }
 
 func (c *Config) validateExceptions(d *decoder) {

@@ -98,6 +98,17 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
+func TestFmtDuration(t *testing.T) {
+	for v, want := range map[time.Duration]string{
+		5 * time.Minute: "5m", 10 * time.Minute: "10m", 90 * time.Minute: "1h30m", 6 * time.Hour: "6h",
+		24 * time.Hour: "1d", 90 * 24 * time.Hour: "90d", 36 * time.Hour: "36h", 90 * time.Second: "1m30s",
+	} {
+		if got := fmtDuration(v); got != want {
+			t.Errorf("fmtDuration(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func TestExceptions(t *testing.T) {
 	cfg, err := Parse("bg.yaml", []byte(`accounts:
   - id: 3f2504e0-4f89-11d3-9a0c-0305e82c3301
