@@ -38,6 +38,12 @@ const (
 	DatasetDomains                   = "domains"
 	DatasetLifecycleWorkflows        = "lifecycle_workflows"
 	DatasetAccessReviewDefinitions   = "access_review_definitions"
+	// Derived from the datasets above; see doc.go.
+	DatasetMemberOf                 = "member_of" // keyed by user id
+	DatasetPrincipalRoleAssignments = "principal_role_assignments"
+	DatasetCAGroups                 = "ca_groups"
+	DatasetWorkflowScope            = "workflow_scope" // keyed by workflow id
+	DatasetRoleApprovers            = "role_approvers"
 )
 
 // Role template ids of the two roles that can take over, or lock out, a
@@ -95,6 +101,11 @@ type Dataset struct {
 	// Object is true when the file holds one object rather than
 	// {"value":[...]}.
 	Object bool `json:"object,omitempty"`
+	// Missing lists the keys (object ids) Graph answered 404 for: objects
+	// that are named elsewhere but no longer exist, such as a deleted PIM
+	// approver in role_approvers. A key neither in the items nor here was
+	// not collected and is unknown.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Failure is a dataset, or part of one, that Graph refused or could not
@@ -114,6 +125,11 @@ type Failure struct {
 	// Partial means the dataset was written but lacks what this failure
 	// kept out; otherwise the dataset is absent.
 	Partial bool `json:"partial,omitempty"`
+	// From names the input dataset whose failure this one carries over:
+	// a derived dataset (ca_groups, principal_role_assignments, …) that
+	// could not be collected, or only in part, because its input is
+	// unavailable. Status, Code, Hint and Reason are the input's.
+	From string `json:"from,omitempty"`
 }
 
 // Unresolved is a configured break-glass entry that did not resolve to a
