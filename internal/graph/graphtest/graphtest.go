@@ -39,13 +39,13 @@ type Request struct {
 type Server struct {
 	URL string
 
-	t      testing.TB
-	srv    *httptest.Server
-	mu     sync.Mutex
+	t        testing.TB
+	srv      *httptest.Server
+	mu       sync.Mutex
 	routes   []*route
 	fallback http.HandlerFunc
 	fails    []*failure
-	reqs   []Request
+	reqs     []Request
 }
 
 type matcher struct {
