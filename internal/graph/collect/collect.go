@@ -323,10 +323,11 @@ type call struct {
 // fetched is the outcome of a dataset's calls.
 type fetched struct {
 	items   []json.RawMessage
-	errs    []*graph.Error // in call order
-	byCall  []*graph.Error // per call: Graph's refusal, or nil
-	ok      int            // calls that succeeded
-	skipped bool           // calls left out after a permission or licence refusal
+	errs    []*graph.Error      // in call order
+	byCall  []*graph.Error      // per call: Graph's refusal, or nil
+	results [][]json.RawMessage // per call: the items it returned
+	ok      int                 // calls that succeeded
+	skipped bool                // calls left out after a permission or licence refusal
 }
 
 // fetch runs calls within the request limit and concatenates what they
@@ -383,7 +384,7 @@ func (c *collector) fetch(calls []call, skip func() bool) (fetched, bool) {
 	if c.aborted() {
 		return fetched{}, false
 	}
-	f := fetched{byCall: errs}
+	f := fetched{byCall: errs, results: results}
 	for i := range calls {
 		switch {
 		case done[i]:

@@ -61,10 +61,10 @@
 //	                                     every singleUser approver (primary or escalation) of an approval rule in
 //	                                     role_management_policies; group_members.<id> for every groupMembers one
 //
-// A dataset of objects fetched one by one (ca_groups, role_approvers)
-// lists in Dataset.Missing the ids Graph answered 404 for: a deleted
-// approver is a fact the pim-lockout check reads, not a failure. An id
-// neither among the items nor in Missing was not collected: unknown.
+// An approver Graph answers 404 for is a fact the pim-lockout check reads,
+// not a failure: role_approvers holds {"id":…,"@breakglass.notFound":true}
+// (NotFoundMarker) in its place, the one item not as Graph sent it. An
+// approver neither among the items nor marked was not collected: unknown.
 //
 // The role datasets cover Global Administrator and Privileged Role
 // Administrator, one call per role, concatenated in that order. The

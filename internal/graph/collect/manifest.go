@@ -46,6 +46,13 @@ const (
 	DatasetRoleApprovers            = "role_approvers"
 )
 
+// NotFoundMarker is the field, true, of the item role_approvers holds for
+// an approver Graph answered 404 for: {"id":…,"@breakglass.notFound":true}.
+// The PIM rule names a user who no longer exists, which is a fact the
+// pim-lockout check reads, not a failure. An approver neither among the
+// items nor marked was not collected, and is unknown.
+const NotFoundMarker = "@breakglass.notFound"
+
 // Role template ids of the two roles that can take over, or lock out, a
 // tenant.
 const (
@@ -101,11 +108,6 @@ type Dataset struct {
 	// Object is true when the file holds one object rather than
 	// {"value":[...]}.
 	Object bool `json:"object,omitempty"`
-	// Missing lists the keys (object ids) Graph answered 404 for: objects
-	// that are named elsewhere but no longer exist, such as a deleted PIM
-	// approver in role_approvers. A key neither in the items nor here was
-	// not collected and is unknown.
-	Missing []string `json:"missing,omitempty"`
 }
 
 // Failure is a dataset, or part of one, that Graph refused or could not

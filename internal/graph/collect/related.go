@@ -133,7 +133,7 @@ func (c *collector) caGroups(bgUsers []string, memberOf map[string][]json.RawMes
 	for _, id := range ids {
 		calls = append(calls, call{v: graph.Beta, path: "/groups/" + id, q: graph.Query{Select: caGroupSelect}, get: true})
 	}
-	ok := c.getDataset(name, endpoint, graph.Beta, calls, ids)
+	ok := c.getDataset(name, endpoint, graph.Beta, calls, ids, false)
 	for _, u := range unknown {
 		c.failDependent(name, memberOfFailure(u), ok, "the excluding groups of user "+u+" are unknown")
 	}
@@ -186,7 +186,7 @@ var otherTriggers = map[string]bool{
 
 // roleApprovers writes role_approvers, the users the PIM rules of the
 // collected roles name as approvers, and group_members.<id> for the
-// approver groups. A deleted approver is listed in the dataset's Missing.
+// approver groups. A deleted approver is kept as a NotFoundMarker item.
 func (c *collector) roleApprovers(policies listed) {
 	name := DatasetRoleApprovers
 	endpoint := endpointOf("/users/{id}", graph.Query{Select: approverSelect})
@@ -199,7 +199,7 @@ func (c *collector) roleApprovers(policies listed) {
 	for _, id := range users {
 		calls = append(calls, call{v: graph.V1, path: "/users/" + id, q: graph.Query{Select: approverSelect}, get: true})
 	}
-	c.getDataset(name, endpoint, graph.V1, calls, users)
+	c.getDataset(name, endpoint, graph.V1, calls, users, true)
 	var wg sync.WaitGroup
 	for _, id := range groups {
 		wg.Go(func() { c.groupMembers(id) })
@@ -257,43 +257,36 @@ func approvers(policies []json.RawMessage) (users, groups []string) {
 }
 
 // getDataset fetches one object per call (keys name them) into a list
-// dataset. Graph answering 404 for a key is a fact, not a failure: the
-// object was deleted, and the key goes to the dataset's Missing. Other
-// refusals are failures; the dataset is written unless every call was
-// refused.
-func (c *collector) getDataset(name, endpoint string, v graph.Version, calls []call, keys []string) bool {
+// dataset, in call order. With markNotFound, Graph answering 404 for a key
+// is a fact, not a failure: the object was deleted, and the dataset holds
+// {"id":key,NotFoundMarker:true} in its place. Other refusals are
+// failures; the dataset is written unless every call was refused.
+func (c *collector) getDataset(name, endpoint string, v graph.Version, calls []call, keys []string, markNotFound bool) bool {
 	c.progress(name, "start", 0)
 	f, ok := c.fetch(calls, nil)
 	if !ok {
 		return false
 	}
-	var missing []string
+	var items []json.RawMessage
 	for i, ge := range f.byCall {
 		switch {
 		case ge == nil:
-		case ge.Status == 404:
-			missing = append(missing, keys[i])
+			items = append(items, f.results[i]...)
+		case ge.Status == 404 && markNotFound:
+			b, _ := json.Marshal(map[string]any{"id": keys[i], NotFoundMarker: true}) // strings only
+			items = append(items, b)
 		default:
 			c.fail(failureOf(name, endpoint, ge, false))
 		}
 	}
-	if len(calls) > 0 && f.ok == 0 && len(missing) == 0 {
+	if len(calls) > 0 && len(items) == 0 {
 		c.progress(name, "failed", 0)
 		return false
 	}
-	if !c.writeList(name, endpoint, v, f.items) {
+	if !c.writeList(name, endpoint, v, items) {
 		return false
 	}
-	if len(missing) > 0 {
-		c.mu.Lock()
-		for i := range c.datasets {
-			if c.datasets[i].Name == name {
-				c.datasets[i].Missing = missing
-			}
-		}
-		c.mu.Unlock()
-	}
-	c.progress(name, "done", len(f.items))
+	c.progress(name, "done", len(items))
 	return true
 }
 

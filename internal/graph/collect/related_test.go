@@ -28,14 +28,6 @@ func ids(t *testing.T, s *Snapshot, name string) []string {
 	return out
 }
 
-func dataset(s *Snapshot, name string) (Dataset, bool) {
-	i := slices.IndexFunc(s.Manifest.Datasets, func(d Dataset) bool { return d.Name == name })
-	if i < 0 {
-		return Dataset{}, false
-	}
-	return s.Manifest.Datasets[i], true
-}
-
 // TestRelatedDatasets: the datasets the checks compare the break-glass
 // users with hold exactly what the test tenant says.
 func TestRelatedDatasets(t *testing.T) {
@@ -65,9 +57,9 @@ func TestRelatedDatasets(t *testing.T) {
 		// not the joiners' workflow.
 		{KeyedName(DatasetWorkflowScope, "wf-1"), []string{id(3), id(10)}},
 		{KeyedName(DatasetWorkflowScope, "wf-3"), nil},
-		// Approvers: admin1 (the deleted one is Missing); the approver
-		// group's members.
-		{DatasetRoleApprovers, []string{id(10)}},
+		// Approvers: admin1, the deleted one marked; the approver group's
+		// members.
+		{DatasetRoleApprovers, []string{id(10), id(555)}},
 		{KeyedName(DatasetGroupMembers, id(904)), nil},
 	}
 	for _, tc := range tests {
@@ -80,8 +72,9 @@ func TestRelatedDatasets(t *testing.T) {
 	if _, ok := s.Datasets[KeyedName(DatasetWorkflowScope, "wf-2")]; ok {
 		t.Error("the joiners' workflow scope was collected")
 	}
-	if d, _ := dataset(s, DatasetRoleApprovers); !slices.Equal(d.Missing, []string{id(555)}) {
-		t.Errorf("role_approvers Missing = %v, want the deleted approver", d.Missing)
+	approvers, _, _ := s.Items(DatasetRoleApprovers)
+	if want := `{"@breakglass.notFound":true,"id":"` + id(555) + `"}`; len(approvers) != 2 || string(approvers[1]) != want {
+		t.Errorf("role_approvers = %s, want the deleted approver as %s", approvers, want)
 	}
 	items, _, _ := s.Items(DatasetCAGroups)
 	if !strings.Contains(string(items[0]), `"isManagementRestricted":true`) {

@@ -84,11 +84,15 @@ func NewTenant(s *collect.Snapshot, pageSize int) (*Tenant, error) {
 		}
 		for i, raw := range items {
 			var o struct {
-				ID  string `json:"id"`
-				UPN string `json:"userPrincipalName"`
+				ID       string `json:"id"`
+				UPN      string `json:"userPrincipalName"`
+				NotFound bool   `json:"@breakglass.notFound"`
 			}
 			if err := json.Unmarshal(raw, &o); err != nil {
 				return fmt.Errorf("%s[%d]: %w", name, i, err)
+			}
+			if o.NotFound {
+				continue // Graph answered 404, and so does the server
 			}
 			into[strings.ToLower(o.ID)] = raw
 			if byUPN && o.UPN != "" {
