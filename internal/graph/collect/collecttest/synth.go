@@ -355,14 +355,17 @@ func (g *synth) build() *collect.Snapshot {
 	for _, u := range users[2:min(len(users), 27)] {
 		g.add(scope, obj{"id": u.id, "userPrincipalName": u.upn, "displayName": u.upn, "accountEnabled": true})
 	}
-	g.add(collect.DatasetAccessReviewDefinitions, obj{"id": g.guid(), "displayName": "Inactive Global Administrators", "status": "InProgress",
-		"scope": obj{"@odata.type": "#microsoft.graph.principalResourceMembershipsScope",
-			"principalScopes": []obj{{"@odata.type": "#microsoft.graph.accessReviewInactiveUsersQueryScope", "query": "/users", "queryType": "MicrosoftGraph", "inactiveDuration": "P90D"}},
-			"resourceScopes":  []obj{{"@odata.type": "#microsoft.graph.accessReviewQueryScope", "query": "/roleManagement/directory/roleDefinitions/" + collect.RoleGlobalAdministrator, "queryType": "MicrosoftGraph"}}},
+	// An inactive-users review of one admin team, which the break-glass
+	// accounts are not in.
+	g.add(collect.DatasetAccessReviewDefinitions, obj{"id": g.guid(), "displayName": "Inactive members of Admins team 00", "status": "InProgress",
+		"scope": obj{"@odata.type": "#microsoft.graph.accessReviewInactiveUsersQueryScope",
+			"query": "/groups/" + adminGroups[0] + "/transitiveMembers", "queryType": "MicrosoftGraph", "inactiveDuration": "P90D"},
 		"settings": obj{"autoApplyDecisionsEnabled": true, "defaultDecision": "Deny", "defaultDecisionEnabled": true}})
 	g.objects[collect.DatasetAuthMethodsPolicy] = obj{"id": "authenticationMethodsPolicy", "policyVersion": "1.5", "authenticationMethodConfigurations": []obj{
-		{"@odata.type": "#microsoft.graph.fido2AuthenticationMethodConfiguration", "id": "Fido2", "state": "enabled", "isAttestationEnforced": true},
-		{"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethodConfiguration", "id": "MicrosoftAuthenticator", "state": "enabled"},
+		{"@odata.type": "#microsoft.graph.fido2AuthenticationMethodConfiguration", "id": "Fido2", "state": "enabled", "isAttestationEnforced": true,
+			"includeTargets": []obj{{"targetType": "group", "id": "all_users", "isRegistrationRequired": false}}, "excludeTargets": []obj{}},
+		{"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethodConfiguration", "id": "MicrosoftAuthenticator", "state": "enabled",
+			"includeTargets": []obj{{"targetType": "group", "id": "all_users", "isRegistrationRequired": false}}, "excludeTargets": []obj{}},
 		{"@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration", "id": "TemporaryAccessPass", "state": "disabled"}}}
 	g.objects[collect.DatasetSecurityDefaults] = obj{"id": "00000000-0000-0000-0000-000000000005", "displayName": "Security Defaults", "isEnabled": false}
 
