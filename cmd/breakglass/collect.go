@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -140,19 +141,54 @@ func collectOptions(cfg *config.Config, groups []string, prog *collectProgress) 
 
 // collectLive reads the tenant through Graph into memory, exactly what
 // collect would write (collect.CollectSnapshot): the live form of audit
-// and discover. Progress goes to stderr when it is a terminal. Graph
-// refusing datasets is recorded in the snapshot's manifest; the error is
-// for a run that stopped (network, interrupted, wrong tenant), which the
-// caller reports as a collection error (exit 2 for audit).
-func collectLive(ctx context.Context, cfg *config.Config, g graph.Lister, groups []string, stderr io.Writer) (*collect.Snapshot, error) {
+// and discover. A configuration that cannot reach Graph (no graph:
+// section, a bad credential) is a usage error; a collection that stopped
+// (network, interrupted, credentials of another tenant) is returned as is,
+// for the caller to give its exit status (audit 2, discover 1).
+func collectLive(ctx context.Context, cfg *config.Config, stderr io.Writer) (*collect.Snapshot, error) {
+	if !cfg.Graph.Configured() {
+		return nil, usageErrorf("%s: no graph: section: reading the tenant live needs Microsoft Graph; configure graph:, or pass --snapshot DIR", cfg.Path)
+	}
+	g, err := newGraphClient(cfg, logging.New(stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format}))
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	return collectLiveFrom(ctx, cfg, g, stderr)
+}
+
+// collectLiveFrom is collectLive with the Graph client given. It says on
+// stderr what was read and what was not, so that a skipped check is
+// never a surprise: progress on a terminal, then one line, then a line
+// per dataset Graph refused.
+func collectLiveFrom(ctx context.Context, cfg *config.Config, g graph.Lister, stderr io.Writer) (*collect.Snapshot, error) {
+	start := time.Now()
 	prog := newCollectProgress(stderr)
-	s, err := collect.CollectSnapshot(ctx, g, collectOptions(cfg, groups, prog))
+	s, err := collect.CollectSnapshot(ctx, g, collectOptions(cfg, nil, prog))
 	prog.stop()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("reading the tenant from Graph was interrupted: %w", err)
 		}
 		return nil, fmt.Errorf("reading the tenant from Graph stopped: %w", err)
+	}
+	m := s.Manifest
+	fmt.Fprintf(stderr, "live: read %d datasets from Microsoft Graph in %s (%d unavailable, %d break-glass entries unresolved)\n",
+		len(m.Datasets), time.Since(start).Round(time.Millisecond), len(m.Failed), len(m.Unresolved))
+	for _, fl := range m.Failed {
+		line := fmt.Sprintf("live: %s unavailable (%s", fl.Name, fl.Reason)
+		if fl.Status != 0 {
+			line += fmt.Sprintf(" %d", fl.Status)
+		}
+		line += "): the checks that need it are skipped"
+		if fl.Partial {
+			line = fmt.Sprintf("live: %s incomplete (%s %d): the checks that need what is missing are skipped", fl.Name, fl.Reason, fl.Status)
+		}
+		if fl.Hint != "" {
+			line += "; " + fl.Hint
+		}
+		fmt.Fprintln(stderr, line)
 	}
 	return s, nil
 }
@@ -196,6 +232,9 @@ func printCollectSummary(stdout, stderr io.Writer, m *collect.Manifest, dir stri
 			what += " (written without " + fl.Field + ")"
 		case fl.Partial:
 			what += " (partly written)"
+		}
+		if fl.From != "" {
+			what += " (derived from " + fl.From + ")"
 		}
 		line := fmt.Sprintf("failed: %s: %s: %d %s", what, fl.Reason, fl.Status, fl.Code)
 		if fl.Message != "" {

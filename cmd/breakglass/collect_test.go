@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,7 +86,8 @@ graph:
 }
 
 // TestCollectLiveEqualsSnapshot: the live read that audit and discover use
-// holds exactly what collect writes, for the same configuration.
+// holds exactly what collect writes, for the same configuration, and says
+// on stderr what it could not read.
 func TestCollectLiveEqualsSnapshot(t *testing.T) {
 	const bg1 = "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"
 	gs := graphtest.New(t)
@@ -105,7 +107,7 @@ func TestCollectLiveEqualsSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	live, err := collectLive(context.Background(), cfg, g, nil, &stderr)
+	live, err := collectLiveFrom(context.Background(), cfg, g, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,28 @@ func TestCollectLiveEqualsSnapshot(t *testing.T) {
 	if len(live.Manifest.Unresolved) != 1 || len(live.Datasets[collect.DatasetConditionalAccessPolicies]) == 0 {
 		t.Errorf("live snapshot lacks the unresolved entry or the policies: %+v", live.Manifest)
 	}
-	if stderr.Len() != 0 {
+	if strings.Contains(stderr.String(), "\r") {
 		t.Errorf("progress written to a non-terminal: %q", stderr.String())
+	}
+	for _, want := range []string{"live: read ", "1 break-glass entries unresolved", "live: lifecycle_workflows unavailable (not_found 404)"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// TestCollectLiveNeedsGraph: without a graph: section the live read is a
+// configuration error (exit 2) naming the file and the way out.
+func TestCollectLiveNeedsGraph(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte("accounts:\n  - upn: bg1@contoso.onmicrosoft.com\n  - upn: bg2@contoso.onmicrosoft.com\n"), 0o600)
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = collectLive(context.Background(), cfg, io.Discard)
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "--snapshot") {
+		t.Errorf("err = %v, want a usage error naming %s and --snapshot", err, path)
 	}
 }

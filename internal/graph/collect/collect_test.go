@@ -443,6 +443,12 @@ func TestUnresolved(t *testing.T) {
 			},
 		},
 		{
+			name:     "entry with neither id nor upn",
+			accounts: []entra.Account{{Name: "a group entry, say"}, {ID: id(1)}},
+			want:     []Unresolved{{Entry: "accounts[0]", Reason: unresolvedEmpty}},
+			resolved: []Resolved{{Entry: "accounts[1] id " + id(1), ID: id(1), UPN: "bg1@contoso.onmicrosoft.com"}},
+		},
+		{
 			name:     "upn starting with $",
 			accounts: []entra.Account{{UPN: "$admin@contoso.onmicrosoft.com"}},
 			want:     []Unresolved{{Entry: "accounts[0] upn $admin@contoso.onmicrosoft.com", Reason: unresolvedNotFound}},

@@ -79,8 +79,10 @@ func (c *collector) finish(m *Manifest) {
 	for i := range m.Failed {
 		m.Failed[i].Partial = m.Failed[i].Partial || written[m.Failed[i].Name]
 	}
+	// A total order: failures equal in these fields are one (see fail).
 	slices.SortFunc(m.Failed, func(a, b Failure) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Field, b.Field), cmp.Compare(a.Status, b.Status), strings.Compare(a.Code, b.Code))
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.From, b.From), strings.Compare(a.Field, b.Field),
+			cmp.Compare(a.Status, b.Status), strings.Compare(a.Code, b.Code), strings.Compare(a.Endpoint, b.Endpoint), strings.Compare(a.Message, b.Message))
 	})
 	slices.SortStableFunc(c.unres, func(a, b seqUnresolved) int { return a.compare(b.seq) })
 	m.Unresolved = []Unresolved{}
