@@ -100,4 +100,9 @@
 // A configured break-glass account or group that cannot be resolved is
 // never dropped silently: it goes to Manifest.Unresolved, as does an account
 // whose configured id and UPN name different users.
+//
+// Collect writes a directory; CollectSnapshot returns the same snapshot in
+// memory, for the live audit. Package collecttest serves a snapshot back
+// as a Graph look-alike (collecting from it reproduces the snapshot) and
+// builds large synthetic tenants.
 package collect
