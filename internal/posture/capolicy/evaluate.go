@@ -27,9 +27,10 @@ type Subject struct {
 	HomeTenantID string
 
 	// Groups are the ids of every group the account belongs to,
-	// transitively (nested membership included). GroupsKnown says they
-	// were collected: an empty list with GroupsKnown false is "unknown",
-	// not "no groups".
+	// transitively (nested membership included). GroupsKnown says the list
+	// is complete. With GroupsKnown false the list may be partial: a group
+	// in it is a certain membership, a group not in it is unknown (never
+	// "not a member").
 	Groups      []string
 	GroupsKnown bool
 	// DirectGroups optionally lists the groups the account is a direct
@@ -39,7 +40,9 @@ type Subject struct {
 	// Roles are the role template ids of the account's active directory
 	// role assignments at tenant scope, direct or through a role-assignable
 	// group (what Conditional Access compares includeRoles and excludeRoles
-	// with; eligible PIM assignments count only once activated).
+	// with; eligible PIM assignments count only once activated). RolesKnown
+	// says the list is complete; without it, as for Groups, a listed role
+	// is certain and an unlisted one unknown.
 	Roles      []string
 	RolesKnown bool
 }
@@ -288,14 +291,12 @@ func groups(d *dimension, field string, ids []string, s Subject) {
 	if len(ids) == 0 {
 		return
 	}
-	if !s.GroupsKnown {
-		d.unsure(field + " lists " + fmt.Sprint(len(ids)) + " group(s) and the account's group memberships were not collected")
-		return
-	}
+	matched := false
 	for _, g := range ids {
 		if !containsFold(s.Groups, g) {
 			continue
 		}
+		matched = true
 		how := "member, directly or through nested groups"
 		if len(s.DirectGroups) > 0 {
 			if containsFold(s.DirectGroups, g) {
@@ -306,20 +307,26 @@ func groups(d *dimension, field string, ids []string, s Subject) {
 		}
 		d.match(field + ": " + g + " (" + how + ")")
 	}
+	// A membership that is known is certain even when the list is
+	// incomplete; only its absence needs the whole list.
+	if !matched && !s.GroupsKnown {
+		d.unsure(field + " lists " + fmt.Sprint(len(ids)) + " group(s) and the account's group memberships were not collected")
+	}
 }
 
 func roles(d *dimension, field string, ids []string, s Subject) {
 	if len(ids) == 0 {
 		return
 	}
-	if !s.RolesKnown {
-		d.unsure(field + " lists " + fmt.Sprint(len(ids)) + " role(s) and the account's active role assignments were not collected")
-		return
-	}
+	matched := false
 	for _, r := range ids {
 		if containsFold(s.Roles, r) {
+			matched = true
 			d.match(field + ": " + RoleName(r))
 		}
+	}
+	if !matched && !s.RolesKnown {
+		d.unsure(field + " lists " + fmt.Sprint(len(ids)) + " role(s) and the account's active role assignments were not collected")
 	}
 }
 

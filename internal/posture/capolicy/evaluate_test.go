@@ -200,17 +200,17 @@ func TestEvaluateUsers(t *testing.T) {
 		{"no users condition", `null`, bgMember, want{verdict: "not-targetable", reason: "no users condition"}},
 		{"included group, nested", `{"includeGroups":["` + parentGroup + `"]}`, bgMember, want{verdict: "applies", includedBy: []string{"includeGroups: " + parentGroup + " (via nested membership)"}}},
 		{"included group, not a member", `{"includeGroups":["` + parentGroup + `"]}`, bg2Member, want{verdict: "not-included"}},
-		{"included group, groups unknown", `{"includeGroups":["` + parentGroup + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown = false }), want{verdict: "unknown", reason: "group memberships were not collected"}},
+		{"included group, groups unknown", `{"includeGroups":["` + parentGroup + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown, s.Groups = false, nil }), want{verdict: "unknown", reason: "group memberships were not collected"}},
 		{"excluded group wins over All", `{"includeUsers":["All"],"excludeGroups":["` + parentGroup + `"]}`, bgMember, want{verdict: "excluded"}},
 		{"role include, role exclude", `{"includeRoles":["` + ga + `"],"excludeRoles":["` + ga + `"]}`, adminMember,
 			want{verdict: "excluded", includedBy: []string{"includeRoles: Global Administrator"}, excludedBy: []string{"excludeRoles: Global Administrator"}}},
 		{"role exclusion of another role", `{"includeUsers":["All"],"excludeRoles":["` + RolePrivilegedRoleAdministrator + `"]}`, adminMember, want{verdict: "applies"}},
-		{"role exclusion, roles unknown", `{"includeUsers":["All"],"excludeRoles":["` + ga + `"]}`, with(adminMember, func(s *Subject) { s.RolesKnown = false }), want{verdict: "unknown", reason: "active role assignments were not collected"}},
+		{"role exclusion, roles unknown", `{"includeUsers":["All"],"excludeRoles":["` + ga + `"]}`, with(adminMember, func(s *Subject) { s.RolesKnown, s.Roles = false, nil }), want{verdict: "unknown", reason: "active role assignments were not collected"}},
 		{"unknown role id shown as is", `{"includeRoles":["11111111-2222-3333-4444-555555555555"]}`, with(adminMember, func(s *Subject) { s.Roles = []string{"11111111-2222-3333-4444-555555555555"} }),
 			want{verdict: "applies", includedBy: []string{"includeRoles: 11111111-2222-3333-4444-555555555555"}}},
-		{"unknown include, known exclusion", `{"includeGroups":["` + parentGroup + `"],"excludeUsers":["` + bg1 + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown = false }), want{verdict: "excluded"}},
-		{"known include, unknown exclusion", `{"includeUsers":["` + bg1 + `"],"excludeGroups":["` + bgGroup + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown = false }), want{verdict: "unknown", reason: "excludeGroups"}},
-		{"known non-inclusion, unknown exclusion", `{"includeUsers":["` + bg2 + `"],"excludeGroups":["` + bgGroup + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown = false }), want{verdict: "not-included"}},
+		{"unknown include, known exclusion", `{"includeGroups":["` + parentGroup + `"],"excludeUsers":["` + bg1 + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown, s.Groups = false, nil }), want{verdict: "excluded"}},
+		{"known include, unknown exclusion", `{"includeUsers":["` + bg1 + `"],"excludeGroups":["` + bgGroup + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown, s.Groups = false, nil }), want{verdict: "unknown", reason: "excludeGroups"}},
+		{"known non-inclusion, unknown exclusion", `{"includeUsers":["` + bg2 + `"],"excludeGroups":["` + bgGroup + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown, s.Groups = false, nil }), want{verdict: "not-included"}},
 		{"legacy GuestsOrExternalUsers include, member", `{"includeUsers":["GuestsOrExternalUsers"]}`, bgMember, want{verdict: "not-targetable", reason: "includeUsers: GuestsOrExternalUsers"}},
 		{"legacy GuestsOrExternalUsers include, guest", `{"includeUsers":["GuestsOrExternalUsers"]}`, b2bGuest, want{verdict: "applies", includedBy: []string{"GuestsOrExternalUsers (the account is b2bCollaborationGuest)"}}},
 		{"guests plus a group, member in the group", `{"includeUsers":["GuestsOrExternalUsers"],"includeGroups":["` + bgGroup + `"]}`, bgMember, want{verdict: "applies", includedBy: []string{"includeGroups"}}},
@@ -271,5 +271,26 @@ func TestEvaluateGuestTypes(t *testing.T) {
 	}
 	if _, ok := (Subject{ID: "x", UserType: "Robot", ExternalKnown: true}).guestType(); ok {
 		t.Errorf("an unknown userType gives a known guest type")
+	}
+}
+
+// TestEvaluatePartialKnowledge: a membership or role that is known counts
+// even when the list is incomplete; its absence does not.
+func TestEvaluatePartialKnowledge(t *testing.T) {
+	partial := Subject{ID: admin, UserType: "Member", ExternalKnown: true, Groups: []string{bgGroup}, Roles: []string{ga}}
+	tests := []struct {
+		name  string
+		users string
+		want  want
+	}{
+		{"known role includes", `{"includeRoles":["` + ga + `"]}`, want{verdict: "applies", includedBy: []string{"Global Administrator"}}},
+		{"other role unknown", `{"includeRoles":["` + RolePrivilegedRoleAdministrator + `"]}`, want{verdict: "unknown", reason: "role assignments were not collected"}},
+		{"known group excludes", `{"includeUsers":["All"],"excludeGroups":["` + parentGroup + `","` + bgGroup + `"]}`, want{verdict: "excluded", excludedBy: []string{bgGroup}}},
+		{"other group unknown", `{"includeUsers":["All"],"excludeGroups":["` + parentGroup + `"]}`, want{verdict: "unknown", reason: "group memberships were not collected"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, Evaluate(policyWithUsers(t, tc.users), partial), tc.want)
+		})
 	}
 }
