@@ -96,6 +96,10 @@ type Applicability struct {
 	// Excluded and ExcludedBy: every exclusion that matches the account.
 	Excluded   bool
 	ExcludedBy []string
+	// IncludedMatches and ExcludedMatches are IncludedBy and ExcludedBy as
+	// data: the field and the id or value that matched.
+	IncludedMatches []Match
+	ExcludedMatches []Match
 
 	// Applies is Targetable && Included && !Excluded. It is false when
 	// Unknown is true: a caller must look at Unknown first.
@@ -136,6 +140,15 @@ func (a Applicability) Verdict() string {
 	return "applies"
 }
 
+// Match is one user dimension that matched the account.
+type Match struct {
+	// Field is the users condition field, e.g. "excludeGroups".
+	Field string
+	// Value is the id, role template id, guest type or special value
+	// ("All", "GuestsOrExternalUsers") that matched.
+	Value string
+}
+
 // tri is a three-valued truth: the match is certain, impossible, or
 // depends on data that was not collected.
 type tri int
@@ -150,12 +163,14 @@ const (
 type dimension struct {
 	val     tri
 	by      []string
+	matches []Match
 	unknown []string
 }
 
-func (d *dimension) match(why string) {
+func (d *dimension) match(field, value, why string) {
 	d.val = yes
 	d.by = append(d.by, why)
+	d.matches = append(d.matches, Match{Field: field, Value: value})
 }
 
 func (d *dimension) unsure(why string) {
@@ -227,6 +242,7 @@ func Evaluate(p Policy, s Subject) Applicability {
 	inc := include(u, s, gt, gtKnown)
 	exc := exclude(u, s, gt, gtKnown)
 	a.IncludedBy, a.ExcludedBy = inc.by, exc.by
+	a.IncludedMatches, a.ExcludedMatches = inc.matches, exc.matches
 	a.Included, a.Excluded = inc.val == yes, exc.val == yes
 	switch {
 	case guestOnly && inc.val == no:
@@ -249,11 +265,11 @@ func include(u Users, s Subject, gt string, gtKnown bool) dimension {
 	for _, v := range u.IncludeUsers {
 		switch {
 		case strings.EqualFold(v, All):
-			d.match("includeUsers: All")
+			d.match("includeUsers", All, "includeUsers: All")
 		case strings.EqualFold(v, GuestsOrExternalUsers):
-			guestsValue(&d, "includeUsers: GuestsOrExternalUsers", gt, gtKnown)
+			guestsValue(&d, "includeUsers", gt, gtKnown)
 		case strings.EqualFold(v, s.ID):
-			d.match("includeUsers: " + v + " (the account itself)")
+			d.match("includeUsers", v, "includeUsers: "+v+" (the account itself)")
 		}
 	}
 	groups(&d, "includeGroups", u.IncludeGroups, s)
@@ -267,9 +283,9 @@ func exclude(u Users, s Subject, gt string, gtKnown bool) dimension {
 	for _, v := range u.ExcludeUsers {
 		switch {
 		case strings.EqualFold(v, GuestsOrExternalUsers):
-			guestsValue(&d, "excludeUsers: GuestsOrExternalUsers", gt, gtKnown)
+			guestsValue(&d, "excludeUsers", gt, gtKnown)
 		case strings.EqualFold(v, s.ID):
-			d.match("excludeUsers: " + v + " (the account itself)")
+			d.match("excludeUsers", v, "excludeUsers: "+v+" (the account itself)")
 		}
 	}
 	groups(&d, "excludeGroups", u.ExcludeGroups, s)
@@ -278,12 +294,13 @@ func exclude(u Users, s Subject, gt string, gtKnown bool) dimension {
 	return d
 }
 
-func guestsValue(d *dimension, label, gt string, gtKnown bool) {
+func guestsValue(d *dimension, field, gt string, gtKnown bool) {
+	label := field + ": " + GuestsOrExternalUsers
 	switch {
 	case !gtKnown:
 		d.unsure(label + " needs the account's user type, which was not collected")
 	case gt != "":
-		d.match(label + " (the account is " + gt + ")")
+		d.match(field, GuestsOrExternalUsers, label+" (the account is "+gt+")")
 	}
 }
 
@@ -305,7 +322,7 @@ func groups(d *dimension, field string, ids []string, s Subject) {
 				how = "via nested membership"
 			}
 		}
-		d.match(field + ": " + g + " (" + how + ")")
+		d.match(field, g, field+": "+g+" ("+how+")")
 	}
 	// A membership that is known is certain even when the list is
 	// incomplete; only its absence needs the whole list.
@@ -322,7 +339,7 @@ func roles(d *dimension, field string, ids []string, s Subject) {
 	for _, r := range ids {
 		if containsFold(s.Roles, r) {
 			matched = true
-			d.match(field + ": " + RoleName(r))
+			d.match(field, r, field+": "+RoleName(r))
 		}
 	}
 	if !matched && !s.RolesKnown {
@@ -345,7 +362,7 @@ func guests(d *dimension, field string, g *GuestsOrExternal, s Subject, gt strin
 	// Internal guests belong to this tenant: externalTenants does not
 	// apply to them.
 	if gt == GuestInternal || g.MembershipKind == "" || strings.EqualFold(g.MembershipKind, "all") {
-		d.match(label)
+		d.match(field, gt, label)
 		return
 	}
 	if s.HomeTenantID == "" {
@@ -353,7 +370,7 @@ func guests(d *dimension, field string, g *GuestsOrExternal, s Subject, gt strin
 		return
 	}
 	if containsFold(g.Members, s.HomeTenantID) {
-		d.match(label + " from tenant " + s.HomeTenantID)
+		d.match(field, gt, label+" from tenant "+s.HomeTenantID)
 	}
 }
 

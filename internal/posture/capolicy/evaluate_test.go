@@ -69,6 +69,19 @@ func check(t *testing.T, a Applicability, w want) {
 			t.Errorf("ExcludedBy %q lacks %q", a.ExcludedBy, s)
 		}
 	}
+	if len(a.IncludedMatches) != len(a.IncludedBy) || len(a.ExcludedMatches) != len(a.ExcludedBy) {
+		t.Errorf("matches and explanations differ: %+v", a)
+	}
+	for i, m := range a.ExcludedMatches {
+		if !strings.HasPrefix(a.ExcludedBy[i], m.Field+": ") || !strings.Contains(a.ExcludedBy[i], m.Value) {
+			t.Errorf("ExcludedMatches[%d] %+v does not match %q", i, m, a.ExcludedBy[i])
+		}
+	}
+	for i, m := range a.IncludedMatches {
+		if !strings.HasPrefix(a.IncludedBy[i], m.Field+": ") || !strings.Contains(a.IncludedBy[i], m.Value) {
+			t.Errorf("IncludedMatches[%d] %+v does not match %q", i, m, a.IncludedBy[i])
+		}
+	}
 	if a.Included != (len(a.IncludedBy) > 0) || a.Excluded != (len(a.ExcludedBy) > 0) {
 		t.Errorf("Included/Excluded disagree with their explanations: %+v", a)
 	}
