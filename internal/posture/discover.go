@@ -26,9 +26,12 @@ type Candidate struct {
 	// Score is 0..100: how much the account looks like a break-glass
 	// account.
 	Score int `json:"score"`
-	// Likely is true when the account has what a break-glass account cannot
-	// do without (active Global Administrator held directly, cloud-only,
-	// enabled) and scores at least LikelyScore.
+	// Likely is true when the account holds active Global Administrator
+	// directly, is not known to be synced or disabled, and scores at least
+	// LikelyScore. A fact that was not collected (a role holder's sync
+	// state, when accounts: does not list it yet) does not rule it out:
+	// its reason starts with "?", and the audit checks it once the account
+	// is configured.
 	Likely bool `json:"likely"`
 	// Configured is true when accounts: already lists it.
 	Configured bool `json:"configured"`
@@ -96,7 +99,7 @@ func Discover(t *Tenant) []Candidate {
 		ga := t.globalAdmin(uid)
 		s.add(ga.points, ga.reason)
 		direct := ga.kind == gaPermanentDirect || ga.kind == gaActiveDirect
-		cloud := scoreCloudOnly(&s, u)
+		notCloud := scoreCloudOnly(&s, u)
 		enabled := true
 		if u.AccountEnabled != nil && !*u.AccountEnabled {
 			enabled = false
@@ -109,7 +112,7 @@ func Discover(t *Tenant) []Candidate {
 		scoreNames(&s, t, u)
 		c.Score = min(max(s.score, 0), 100)
 		c.Reasons = s.reasons
-		c.Likely = direct && cloud && enabled && c.Score >= LikelyScore
+		c.Likely = direct && !notCloud && enabled && c.Score >= LikelyScore
 		out = append(out, c)
 	}
 	slices.SortStableFunc(out, func(a, b Candidate) int {
@@ -281,22 +284,24 @@ func (t *Tenant) failure(name string) (collect.Failure, bool) {
 	return t.Snapshot.Failure(name)
 }
 
+// scoreCloudOnly scores the sync state; it returns true when the account
+// is known not to be cloud-only.
 func scoreCloudOnly(s *scorer, u *User) bool {
 	synced := u.OnPremisesSyncEnabled != nil && *u.OnPremisesSyncEnabled
 	immutable := u.OnPremisesImmutableID != nil && *u.OnPremisesImmutableID != ""
 	switch {
 	case synced:
 		s.add(-40, "- synced from on-premises (onPremisesSyncEnabled true): unlikely, a break-glass account must be cloud-only")
-		return false
+		return true
 	case immutable:
 		s.add(-30, "- has an onPremisesImmutableId: it was, or can be, matched to an on-premises account")
-		return false
+		return true
 	case !u.Present["onPremisesSyncEnabled"] && u.OnPremisesSyncEnabled == nil:
-		s.add(0, "? onPremisesSyncEnabled was not collected")
+		s.add(0, "? onPremisesSyncEnabled was not collected (add the account to accounts: and collect again to know)")
 		return false
 	}
 	s.add(15, "+ cloud-only (never synced from on-premises)")
-	return true
+	return false
 }
 
 // discoverPolicies decodes the enabled and report-only policies.

@@ -229,7 +229,10 @@ func TestDiscoverMissingData(t *testing.T) {
 		}, dBG1, true, []string{`+ named in an enabled policy requiring phishing-resistant authentication: "Break-glass: phishing-resistant" (p7)`}},
 		{"sync state not collected", func(t *Tenant) {
 			t.Users[dBG1].Present = map[string]bool{}
-		}, dBG1, false, []string{"? onPremisesSyncEnabled was not collected"}},
+		}, dBG1, true, []string{"? onPremisesSyncEnabled was not collected"}},
+		{"immutable id set", func(t *Tenant) {
+			t.Users[dBG1].OnPremisesImmutableID = sp("aGVsbG8=")
+		}, dBG1, false, []string{"- has an onPremisesImmutableId"}},
 		{"no user-targetable policy", func(t *Tenant) { t.ConditionalAccessPolicies = t.ConditionalAccessPolicies[3:5] }, dBG1, true,
 			[]string{"? no enabled or report-only Conditional Access policy can target users"}},
 	}
@@ -283,5 +286,34 @@ func TestCASubject(t *testing.T) {
 	}
 	if u := ten.CASubject(dDeleted); u.UserType != "" || u.GroupsKnown || u.RolesKnown || u.ExternalKnown {
 		t.Errorf("unknown user subject %+v", u)
+	}
+}
+
+// TestDiscoverCompliantFixture runs Discover on the Graph-shaped compliant
+// snapshot: bg1 and bg2 lead and are likely; no other admin is.
+func TestDiscoverCompliantFixture(t *testing.T) {
+	for _, configured := range []bool{true, false} {
+		ten := loadFixture(t, "compliant")
+		if !configured {
+			// As if accounts: named nobody yet: the accounts are still
+			// found, as role holders, and none says it is configured.
+			ten.Accounts = nil
+		}
+		cs := Discover(ten)
+		for _, c := range cs {
+			t.Logf("configured=%v: %3d likely=%-5v %s %v", configured, c.Score, c.Likely, c.UPN, c.Reasons)
+		}
+		if len(cs) != 6 {
+			t.Fatalf("configured=%v: %d candidates, want the 6 privileged users", configured, len(cs))
+		}
+		for i, c := range cs {
+			bg := strings.EqualFold(c.ID, fxBG1) || strings.EqualFold(c.ID, fxBG2)
+			if bg != (i < 2) || c.Likely != bg || c.Configured != (bg && configured) {
+				t.Errorf("configured=%v: candidate %d %s: likely %v configured %v score %d", configured, i, c.UPN, c.Likely, c.Configured, c.Score)
+			}
+			if bg && c.Policies.Unknown != 0 {
+				t.Errorf("%s: %d policies unknown on a complete snapshot: %v", c.UPN, c.Policies.Unknown, c.Reasons)
+			}
+		}
 	}
 }
