@@ -274,7 +274,7 @@ func (t *Tenant) globalAdmin(uid string) gaVerdict {
 			}
 		}
 	}
-	return gaVerdict{gaNone, 0, "- does not hold Global Administrator (Privileged Role Administrator or a configured account)"}
+	return gaVerdict{gaNone, 0, "- does not hold Global Administrator (listed as a Privileged Role Administrator or a configured account)"}
 }
 
 func (t *Tenant) failure(name string) (collect.Failure, bool) {
@@ -360,7 +360,7 @@ func scoreCA(s *scorer, t *Tenant, uid string, ps []capolicy.Policy, undecodable
 		}
 	}
 	if undecodable > 0 {
-		s.add(0, fmt.Sprintf("? %d Conditional Access policies could not be read and were not counted", undecodable))
+		s.add(0, fmt.Sprintf("? %s could not be read and not counted", plural(undecodable, "Conditional Access policy", "Conditional Access policies")))
 	}
 	if st.Targetable == 0 {
 		s.add(0, "? no enabled or report-only Conditional Access policy can target users: exclusions tell nothing")
@@ -385,7 +385,7 @@ func scoreCA(s *scorer, t *Tenant, uid string, ps []capolicy.Policy, undecodable
 		s.add(0, fmt.Sprintf("- excluded from %d only through groups of more than %d members: weak evidence", st.ExcludedByLargeGroup, LargeGroup))
 	}
 	if st.Unknown > 0 {
-		s.add(0, fmt.Sprintf("? %d policies could not be judged (the account's groups or roles were not collected)", st.Unknown))
+		s.add(0, fmt.Sprintf("? %s could not be judged (the account's groups or roles were not collected)", plural(st.Unknown, "policy", "policies")))
 	}
 	return st
 }
@@ -421,6 +421,13 @@ func (t *Tenant) onlyLargeGroups(by []capolicy.Match) bool {
 		}
 	}
 	return len(by) > 0
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func sign(good bool) string {
@@ -465,7 +472,7 @@ func scoreMethods(s *scorer, t *Tenant, uid string) {
 		}
 	}
 	if fido2 > 0 {
-		s.add(10, fmt.Sprintf("+ %d FIDO2 passkey(s) registered", fido2))
+		s.add(10, "+ "+plural(fido2, "FIDO2 passkey", "FIDO2 passkeys")+" registered")
 	}
 	if len(personal) > 0 {
 		s.add(-20, "- has methods tied to a person: "+strings.Join(personal, ", ")+" (looks like someone's admin account)")

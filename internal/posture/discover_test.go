@@ -135,9 +135,9 @@ func TestDiscover(t *testing.T) {
 	}{
 		{id: dBG1, present: true, likely: true, reasons: []string{
 			"+ permanent active Global Administrator, assigned directly", "+ cloud-only", "+ excluded from 3 of 4 enabled or report-only policies",
-			"- excluded from 1 only through excludeRoles", "+ 1 FIDO2 passkey", "+ no phone", "+ UPN on a *.onmicrosoft.com domain", "+ the name suggests"},
+			"- excluded from 1 only through excludeRoles", "+ 1 FIDO2 passkey registered", "+ no phone", "+ UPN on a *.onmicrosoft.com domain", "+ the name suggests"},
 			policies: &CandidatePolicies{Targetable: 4, Excluded: 3, ExcludedByRole: 1}},
-		{id: dBG2, present: true, likely: true, configured: true, reasons: []string{"+ excluded from 3 of 4", "+ 2 FIDO2 passkey(s)", "emergency"}},
+		{id: dBG2, present: true, likely: true, configured: true, reasons: []string{"+ excluded from 3 of 4", "+ 2 FIDO2 passkeys registered", "emergency"}},
 		{id: dAlice, present: true, reasons: []string{"- synced from on-premises", "- excluded from 0 of 4", "- has methods tied to a person: phone, Microsoft Authenticator"},
 			policies: &CandidatePolicies{Targetable: 4, Applies: 3, ExcludedByRole: 1}},
 		{id: dBob, present: true, reasons: []string{"- Global Administrator is eligible only", "? authentication methods unknown"}},
@@ -223,7 +223,7 @@ func TestDiscoverMissingData(t *testing.T) {
 		{"groups unknown", func(t *Tenant) { delete(t.MemberOf, dBG1) }, dBG1, true, []string{"- excluded from 0 of 4", "? 3 policies could not be judged"}},
 		{"a policy that does not decode", func(t *Tenant) {
 			t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, raw(`{"id":"bad","state":"enabled","conditions":{"users":{"includeUsers":"All"}}}`))
-		}, dBG1, true, []string{"? 1 Conditional Access policies could not be read"}},
+		}, dBG1, true, []string{"? 1 Conditional Access policy could not be read"}},
 		{"dedicated phishing-resistant policy", func(t *Tenant) {
 			t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, raw(`{"id":"p7","displayName":"Break-glass: phishing-resistant","state":"enabled","conditions":{"users":{"includeUsers":["`+dBG1+`"]},"applications":{"includeApplications":["All"]}},"grantControls":{"operator":"OR","authenticationStrength":{"id":"00000000-0000-0000-0000-000000000004"}}}`))
 		}, dBG1, true, []string{`+ named in an enabled policy requiring phishing-resistant authentication: "Break-glass: phishing-resistant" (p7)`}},
