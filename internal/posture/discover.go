@@ -248,6 +248,13 @@ func (t *Tenant) globalAdmin(uid string) gaVerdict {
 			}
 			return gaVerdict{gaTimeBound, 10, "- Global Administrator is time-bound (expires " + until + "): a break-glass assignment must not expire"}
 		}
+		// Active per roleAssignments but in no schedule: the datasets
+		// disagree, so permanence is not known.
+		for _, a := range t.RoleAssignments {
+			if isGA(a.RoleDefinitionID, a.DirectoryScopeID) && strings.EqualFold(a.PrincipalID, uid) {
+				return gaVerdict{gaActiveDirect, 25, "? active Global Administrator, assigned directly (roleAssignments), but no roleAssignmentSchedule says whether it is permanent"}
+			}
+		}
 	} else {
 		for _, a := range t.RoleAssignments {
 			if !isGA(a.RoleDefinitionID, a.DirectoryScopeID) {

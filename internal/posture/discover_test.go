@@ -212,6 +212,9 @@ func TestDiscoverMissingData(t *testing.T) {
 			t.AssignmentSchedules = nil
 			t.Snapshot.Manifest.Failed = []collect.Failure{{Name: "role_assignment_schedules", Endpoint: "/roleManagement/directory/roleAssignmentSchedules", Status: 403, Reason: collect.ReasonPermission, Hint: "grant RoleManagement.Read.Directory"}}
 		}, dBG1, true, []string{"? active Global Administrator, assigned directly; permanence unknown", "RoleManagement.Read.Directory"}},
+		{"active assignment without a schedule", func(t *Tenant) {
+			t.AssignmentSchedules = t.AssignmentSchedules[1:]
+		}, dBG1, true, []string{"? active Global Administrator, assigned directly (roleAssignments), but no roleAssignmentSchedule"}},
 		{"Conditional Access refused", func(t *Tenant) {
 			delete(t.Snapshot.Datasets, "conditional_access_policies")
 			t.ConditionalAccessPolicies = nil
