@@ -92,6 +92,7 @@ configuration error.`,
 		newServeCmd(),
 		newCollectCmd(),
 		newAccountsCmd(),
+		newDiscoverCmd(),
 	)
 	return root
 }
