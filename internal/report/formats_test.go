@@ -311,7 +311,9 @@ func TestUnknownStatusIsNotAPass(t *testing.T) {
 		t.Errorf("table hides the status:\n%s", out)
 	}
 	var log struct {
-		Runs []struct{ Results []struct{ Kind, Level string } }
+		Runs []struct {
+			Results []struct{ Kind, Level string }
+		}
 	}
 	json.Unmarshal(render(t, "sarif", rep, Options{}), &log)
 	if r := log.Runs[0].Results; len(r) != 1 || r[0].Kind != "fail" || r[0].Level != "error" {
