@@ -67,10 +67,10 @@ func artifactDir(t *testing.T) string {
 // screenshots (desktop, 400 px, print) and a PDF as artefacts.
 func TestHTMLInChromium(t *testing.T) {
 	bin := chromiumPath(t)
-	rep := sampleReport()
+	rep := htmlSampleReport()
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
-	if err := os.WriteFile(page, render(t, rep), 0o644); err != nil {
+	if err := os.WriteFile(page, renderPage(t, rep), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	url := "file://" + filepath.ToSlash(page)

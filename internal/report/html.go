@@ -47,6 +47,12 @@ var (
 		"'; img-src 'none'; base-uri 'none'; form-action 'none'"
 )
 
+func init() {
+	Register("html", RendererFunc(func(w io.Writer, rep *posture.Report, _ Options) error {
+		return renderHTML(w, rep)
+	}))
+}
+
 func cspHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
@@ -105,11 +111,37 @@ func renderHTML(w io.Writer, rep *posture.Report) error {
 	if err := htmlTemplate.Execute(&buf, v); err != nil {
 		return fmt.Errorf("html report: %w", err)
 	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	if _, err := w.Write(visibleControls(buf.Bytes())); err != nil {
 		return fmt.Errorf("html report: write: %w", err)
 	}
 	return nil
 }
+
+// visibleControls spells out the control characters a hostile value could
+// carry (a terminal escape reaches whoever runs cat on the file; bidi
+// overrides reorder what the page shows) as \x1b or \u202e, and makes
+// invalid UTF-8 U+FFFD. The template, style and script have none of them,
+// so only data is changed; tabs and line breaks stay.
+func visibleControls(b []byte) []byte {
+	if utf8.Valid(b) && bytes.IndexFunc(b, isHTMLControl) < 0 {
+		return b
+	}
+	b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	var out bytes.Buffer
+	out.Grow(len(b) + 64)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if isHTMLControl(r) {
+			out.WriteString(quoteRune(r))
+		} else {
+			out.Write(b[:n])
+		}
+		b = b[n:]
+	}
+	return out.Bytes()
+}
+
+func isHTMLControl(r rune) bool { return r != '\n' && r != '\r' && r != '\t' && isControl(r) }
 
 type htmlView struct {
 	PageTitle   string
@@ -243,9 +275,9 @@ var statusLabels = map[posture.Status]string{
 
 var statusHelp = map[posture.Status]string{
 	posture.StatusFail:     "set up against the guidance: fix these",
-	posture.StatusError:    "could not be judged (an account that does not resolve, unreadable data): treat as failing",
+	posture.StatusError:    "could not be judged (e.g. an account that does not resolve): treat as failing",
 	posture.StatusWarn:     "works, but review",
-	posture.StatusSkip:     "not checked: the data was unavailable or the check does not apply. Unknown, not passed",
+	posture.StatusSkip:     "not checked: data unavailable or not applicable. Unknown, not passed",
 	posture.StatusAccepted: "failing on purpose: accepted by a configured exception",
 	posture.StatusPass:     "as the guidance asks",
 }

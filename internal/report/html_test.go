@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,25 +12,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 
 	"breakglass/internal/posture"
 )
-
-var updateHTML = flag.Bool("update-html", false, "rewrite the HTML report golden files")
-
-// updating reports whether golden files are to be rewritten: -update-html,
-// or -update when the package's other tests define it.
-func updating() bool {
-	if *updateHTML {
-		return true
-	}
-	if f := flag.Lookup("update"); f != nil {
-		return f.Value.String() == "true"
-	}
-	return false
-}
 
 // checkDef is what a check contributes to each of its results.
 type checkDef struct {
@@ -117,11 +103,11 @@ func ev(object, field string, value any, source string) posture.Evidence {
 	return posture.Evidence{Object: object, Field: field, Value: value, Source: source}
 }
 
-// sampleReport is a realistic audit: one compliant account, one broken
+// htmlSampleReport is a realistic audit: one compliant account, one broken
 // with an expired exception, one that does not resolve, one from a group
 // that warns, tenant-wide checks with every status, and an unused
 // exception.
-func sampleReport() *posture.Report {
+func htmlSampleReport() *posture.Report {
 	gen := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
 	good := posture.AccountInfo{Entry: "accounts[0] upn bg-admin01@contoso.onmicrosoft.com", ID: "0d3c9a51-6f2e-4b7d-9c1a-52e8f0b4a7d3",
 		UPN: "bg-admin01@contoso.onmicrosoft.com", DisplayName: "Break Glass 01", Resolved: true}
@@ -238,8 +224,8 @@ func sampleReport() *posture.Report {
 	return rep
 }
 
-// allPassReport is a tenant with nothing to fix.
-func allPassReport() *posture.Report {
+// htmlAllPassReport is a tenant with nothing to fix.
+func htmlAllPassReport() *posture.Report {
 	a := posture.AccountInfo{Entry: "accounts[0] upn bg1@fabrikam.onmicrosoft.com", ID: "11111111-2222-4333-8444-555555555555", UPN: "bg1@fabrikam.onmicrosoft.com", Resolved: true}
 	b := posture.AccountInfo{Entry: "accounts[1] upn bg2@fabrikam.onmicrosoft.com", ID: "66666666-7777-4888-9999-000000000000", UPN: "bg2@fabrikam.onmicrosoft.com", Resolved: true}
 	var rs []posture.Result
@@ -258,7 +244,7 @@ func allPassReport() *posture.Report {
 	return rep
 }
 
-func render(t testing.TB, rep *posture.Report) []byte {
+func renderPage(t testing.TB, rep *posture.Report) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := renderHTML(&buf, rep); err != nil {
@@ -272,30 +258,48 @@ func TestHTMLGolden(t *testing.T) {
 		name string
 		rep  *posture.Report
 	}{
-		{"sample", sampleReport()},
-		{"allpass", allPassReport()},
+		{"sample", htmlSampleReport()},
+		{"allpass", htmlAllPassReport()},
 		{"empty", &posture.Report{}},
+		// The report every other format's golden uses, with text each
+		// format must escape.
+		{"shared", sampleReport()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := render(t, tc.rep)
+			got := renderPage(t, tc.rep)
 			path := filepath.Join("testdata", "html-"+tc.name+".golden.html")
-			if updating() {
+			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run with -update-html to create)", err)
+				t.Fatalf("%v (run with -update to create)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run with -update-html if intended); first difference at byte %d", path, firstDiff(got, want))
+				t.Errorf("output differs from %s (run with -update if intended); first difference at byte %d", path, firstDiff(got, want))
 			}
 			// Deterministic: a second rendering is byte for byte the same.
-			if again := render(t, tc.rep); !bytes.Equal(got, again) {
+			if again := renderPage(t, tc.rep); !bytes.Equal(got, again) {
 				t.Errorf("two renderings differ at byte %d", firstDiff(got, again))
 			}
 		})
+	}
+}
+
+// TestHTMLRegistered: --format html reaches this renderer.
+func TestHTMLRegistered(t *testing.T) {
+	if _, ok := Lookup("html"); !ok {
+		t.Fatalf("html is not registered: %v", Names())
+	}
+	rep := htmlSampleReport()
+	var b bytes.Buffer
+	if err := Render(&b, "html", rep, Options{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), renderPage(t, rep)) {
+		t.Error("Render(html) differs from renderHTML")
 	}
 }
 
@@ -360,8 +364,8 @@ func text(n *html.Node) string {
 // TestHTMLCounts: the page shows the report's summary, every result is on
 // the page exactly once, and the failing counts by severity add up.
 func TestHTMLCounts(t *testing.T) {
-	rep := sampleReport()
-	p := parsePage(t, render(t, rep))
+	rep := htmlSampleReport()
+	p := parsePage(t, renderPage(t, rep))
 	for _, st := range posture.Statuses {
 		n := p.byID("count-" + string(st))
 		if n == nil {
@@ -415,8 +419,8 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // the unresolved account, skip reasons, fixes in code blocks, the accounts
 // worst first, the tenant-wide checks apart.
 func TestHTMLContent(t *testing.T) {
-	rep := sampleReport()
-	out := render(t, rep)
+	rep := htmlSampleReport()
+	out := renderPage(t, rep)
 	p := parsePage(t, out)
 	s := strings.ReplaceAll(string(out), "<wbr>", "")
 	for _, want := range []string{
@@ -498,10 +502,10 @@ func TestHTMLContent(t *testing.T) {
 }
 
 func TestHTMLVerdicts(t *testing.T) {
-	warnOnly := allPassReport()
+	warnOnly := htmlAllPassReport()
 	warnOnly.Results[0].Status = posture.StatusSkip
 	warnOnly.Summary = posture.Summarize(warnOnly.Results)
-	accepted := allPassReport()
+	accepted := htmlAllPassReport()
 	accepted.Results[1].Status = posture.StatusAccepted
 	for _, tc := range []struct {
 		name string
@@ -509,19 +513,19 @@ func TestHTMLVerdicts(t *testing.T) {
 		want string
 	}{
 		{"empty", &posture.Report{}, "NO CHECKS RAN"},
-		{"pass", allPassReport(), "ALL CHECKS PASS"},
+		{"pass", htmlAllPassReport(), "ALL CHECKS PASS"},
 		{"accepted", accepted, "ALL CHECKS PASS"},
 		{"skip", warnOnly, "NO FAILURES, REVIEW THE REST"},
-		{"fail", sampleReport(), "ACTION NEEDED"},
+		{"fail", htmlSampleReport(), "ACTION NEEDED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := parsePage(t, render(t, tc.rep))
+			p := parsePage(t, renderPage(t, tc.rep))
 			if got := text(p.byID("verdict")); !strings.Contains(got, tc.want) {
 				t.Errorf("verdict %q lacks %q", got, tc.want)
 			}
 		})
 	}
-	if got := text(parsePage(t, render(t, accepted)).byID("verdict")); !strings.Contains(got, "1 finding is accepted") {
+	if got := text(parsePage(t, renderPage(t, accepted)).byID("verdict")); !strings.Contains(got, "1 finding is accepted") {
 		t.Errorf("accepted verdict %q does not say a finding is accepted", got)
 	}
 }
@@ -547,7 +551,7 @@ func TestHTMLOddInput(t *testing.T) {
 		},
 		Exceptions: []posture.ExceptionUse{{}},
 	}
-	out := render(t, rep)
+	out := renderPage(t, rep)
 	p := parsePage(t, out)
 	s := strings.ReplaceAll(string(out), "<wbr>", "")
 	if got := text(p.byID("count-unknown")); got != "1" {
@@ -576,7 +580,7 @@ func TestHTMLErrors(t *testing.T) {
 		t.Error("nil report: no error")
 	}
 	w := &failWriter{}
-	err := renderHTML(w, sampleReport())
+	err := renderHTML(w, htmlSampleReport())
 	if !errors.Is(err, errWrite) {
 		t.Errorf("failing writer: err %v, want %v", err, errWrite)
 	}
@@ -643,7 +647,7 @@ func structure(t testing.TB, b []byte) []string {
 // the same as with a harmless string, and nothing the string says appears
 // as a tag.
 func TestHTMLEscapes(t *testing.T) {
-	base := structure(t, render(t, hostileReport("x")))
+	base := structure(t, renderPage(t, hostileReport("x")))
 	for _, s := range []string{
 		`<script>alert(1)</script>`,
 		`"><img src=x onerror=alert(1)>`,
@@ -653,7 +657,7 @@ func TestHTMLEscapes(t *testing.T) {
 		`javascript:alert(1)`,
 		"{{.CSP}}",
 	} {
-		out := render(t, hostileReport(s))
+		out := renderPage(t, hostileReport(s))
 		if got := structure(t, out); !slices.Equal(got, base) {
 			t.Errorf("%q changes the page structure", s)
 		}
@@ -663,25 +667,54 @@ func TestHTMLEscapes(t *testing.T) {
 	}
 }
 
+// noControls fails when the page carries a control character, a bidi
+// override or invalid UTF-8.
+func noControls(t testing.TB, out []byte) {
+	t.Helper()
+	if !utf8.Valid(out) {
+		t.Error("the page is not valid UTF-8")
+	}
+	if i := bytes.IndexFunc(out, isHTMLControl); i >= 0 {
+		t.Errorf("control character %q at byte %d", []rune(string(out[i:]))[0], i)
+	}
+}
+
+// TestHTMLControls: a terminal escape, a bidi override, NUL and invalid
+// UTF-8 in the data are spelled out, not passed to the reader.
+func TestHTMLControls(t *testing.T) {
+	out := renderPage(t, hostileReport("bg\x1b[2J\x1b]8;;evil\x07 \u202eeert\u2066 \x00 \xff \u009b"))
+	noControls(t, out)
+	for _, want := range []string{`bg\x1b[2J\x1b]8;;evil\x07`, `\u202eeert\u2066`, "\uFFFD", `\x9b`} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	// Tabs and line breaks of the data stay (they are whitespace in HTML).
+	if out := renderPage(t, hostileReport("a\tb\nc")); !bytes.Contains(out, []byte("a\tb\nc")) {
+		t.Error("tab and line break changed")
+	}
+}
+
 func FuzzHTMLEscapes(f *testing.F) {
-	base := structure(f, render(f, hostileReport("x")))
+	base := structure(f, renderPage(f, hostileReport("x")))
 	for _, s := range []string{"<b>", `"'&`, "</script>", "\x00", "\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		// Empty strings leave optional parts out, which changes the
 		// structure on purpose; a prefix keeps every part present.
-		out := render(t, hostileReport("x"+s))
+		out := renderPage(t, hostileReport("x"+s))
 		if got := structure(t, out); !slices.Equal(got, base) {
 			t.Errorf("%q changes the page structure", s)
 		}
+		noControls(t, out)
 	})
 }
 
 // TestHTMLSelfContained: the page refers to nothing outside itself, and its
 // Content-Security-Policy allows exactly its own style and script.
 func TestHTMLSelfContained(t *testing.T) {
-	out := render(t, sampleReport())
+	out := renderPage(t, htmlSampleReport())
 	p := parsePage(t, out)
 	p.each(func(n *html.Node) {
 		for _, a := range n.Attr {
