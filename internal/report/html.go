@@ -168,8 +168,9 @@ type htmlView struct {
 	Accounts   []*accountCard
 	TenantWide []*resultView
 	Skipped    []*resultView
-	Exceptions []exceptionView
-	Expired    int
+	Exceptions  []exceptionView
+	Expired     int
+	ExpiredNote string
 }
 
 type verdictView struct {
@@ -243,6 +244,7 @@ type exceptionView struct {
 	Soon       bool
 	Unused     bool
 	Matched    int
+	Used       string // what it did in this run, for the exceptions table
 	Where      string
 }
 
@@ -411,8 +413,10 @@ func buildException(e posture.Exception, generated time.Time) exceptionView {
 	if !e.Expires.IsZero() && !generated.IsZero() {
 		left := e.Expires.Sub(generated)
 		switch {
-		case e.Expired || left <= 0:
+		case left < 0:
 			v.Relative = "expired " + humanDuration(left) + " before this audit"
+		case e.Expired:
+			v.Relative = "marked expired, though the date is after the audit: check the clocks"
 		default:
 			v.Relative = "expires in " + humanDuration(left)
 			v.Soon = left <= expiresSoon
@@ -547,14 +551,44 @@ func buildHTMLView(rep *posture.Report) *htmlView {
 
 	v.Accounts, v.TenantWide = groupByAccount(rep.Accounts, results)
 
+	reported := 0
 	for _, e := range rep.Exceptions {
 		ev := buildException(e.Exception, rep.Generated)
 		ev.Matched = e.Matched
 		ev.Unused = e.Matched == 0 && !ev.Expired
+		findings := "findings"
+		if e.Matched == 1 {
+			findings = "finding"
+		}
+		switch {
+		case ev.Expired && e.Matched > 0:
+			ev.Used = fmt.Sprintf("no longer accepts %d %s: reported again", e.Matched, findings)
+		case ev.Expired:
+			ev.Used = "matches nothing"
+		case ev.Unused:
+			ev.Used = "matches nothing"
+		default:
+			ev.Used = fmt.Sprintf("accepts %d %s", e.Matched, findings)
+		}
 		if ev.Expired {
 			v.Expired++
+			reported += e.Matched
 		}
 		v.Exceptions = append(v.Exceptions, ev)
+	}
+	if v.Expired > 0 {
+		n := "1 exception has"
+		if v.Expired > 1 {
+			n = strconv.Itoa(v.Expired) + " exceptions have"
+		}
+		switch {
+		case reported == 1:
+			v.ExpiredNote = n + " expired: the finding it accepted is reported again. Fix it, or renew the exception in the configuration."
+		case reported > 1:
+			v.ExpiredNote = n + fmt.Sprintf(" expired: the %d findings they accepted are reported again. Fix them, or renew the exceptions in the configuration.", reported)
+		default:
+			v.ExpiredNote = n + " expired and accepts nothing now: remove or renew it in the configuration."
+		}
 	}
 
 	v.Verdict = verdict(v, sum, failing, len(warns))

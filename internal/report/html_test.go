@@ -425,8 +425,9 @@ func TestHTMLContent(t *testing.T) {
 	s := strings.ReplaceAll(string(out), "<wbr>", "")
 	for _, want := range []string{
 		"ACTION NEEDED: 9 failing results",
-		"EXCEPTION EXPIRED 2026-11-01:",
-		"1 exception has expired:",
+		"EXCEPTION EXPIRED</strong> (2026-11-01, expired 30 days before this audit): this finding is reported again",
+		"1 exception has expired: the finding it accepted is reported again.",
+		"no longer accepts 1 finding: reported again",
 		"NOT RESOLVED:",
 		"no user with this UPN in breakglass_users",
 		"MATCHED NOTHING",
@@ -754,5 +755,49 @@ func TestHTMLSelfContained(t *testing.T) {
 	}
 	if style != htmlCSS || script != htmlJS {
 		t.Error("the inline style or script is not the embedded file as it is (its CSP hash would not match)")
+	}
+}
+
+// TestHTMLExceptionNotes: what the page says about expired and unused
+// exceptions, per case.
+func TestHTMLExceptionNotes(t *testing.T) {
+	gen := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	past, future := gen.Add(-72*time.Hour), gen.Add(24*time.Hour)
+	use := func(exp time.Time, expired bool, matched int) posture.ExceptionUse {
+		return posture.ExceptionUse{Exception: posture.Exception{Check: "c", Reason: "r", AcceptedBy: "a", Expires: exp, Expired: expired}, Matched: matched}
+	}
+	for _, tc := range []struct {
+		name string
+		uses []posture.ExceptionUse
+		want []string
+		not  []string
+	}{
+		{"expired, matched nothing", []posture.ExceptionUse{use(past, true, 0)},
+			[]string{"1 exception has expired and accepts nothing now", "matches nothing", "expired 3 days before this audit"}, []string{"reported again"}},
+		{"two expired, three findings", []posture.ExceptionUse{use(past, true, 1), use(past, true, 2)},
+			[]string{"2 exceptions have expired: the 3 findings they accepted are reported again", "no longer accepts 2 findings"}, nil},
+		{"in force, soon", []posture.ExceptionUse{use(future, false, 1)},
+			[]string{"accepts 1 finding", "EXPIRES SOON", "expires in 24 hours"}, []string{"EXPIRED<", `id="expired-note"`}},
+		{"unused", []posture.ExceptionUse{use(future.Add(60*24*time.Hour), false, 0)},
+			[]string{"MATCHED NOTHING", "expires in 61 days"}, []string{"EXPIRES SOON"}},
+		{"clock skew", []posture.ExceptionUse{use(future, true, 1)},
+			[]string{"check the clocks", "1 exception has expired"}, nil},
+		{"no expiry", []posture.ExceptionUse{use(time.Time{}, true, 1)},
+			[]string{"no expiry date"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &posture.Report{Generated: gen, Exceptions: tc.uses}
+			s := strings.ReplaceAll(string(renderPage(t, rep)), "<wbr>", "")
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(s, w) {
+					t.Errorf("page has %q", w)
+				}
+			}
+		})
 	}
 }
