@@ -159,15 +159,15 @@ type htmlView struct {
 	CAModeHelp  string
 	ToolVersion string
 
-	Verdict    verdictView
-	Tiles      []tileView
-	Total      int
-	Unknown    int // results whose status is none of posture.Statuses
-	BySeverity []severityCount
-	Action     []*resultView
-	Accounts   []*accountCard
-	TenantWide []*resultView
-	Skipped    []*resultView
+	Verdict     verdictView
+	Tiles       []tileView
+	Total       int
+	Unknown     int // results whose status is none of posture.Statuses
+	BySeverity  []severityCount
+	Action      []*resultView
+	Accounts    []*accountCard
+	TenantWide  []*resultView
+	Skipped     []*resultView
 	Exceptions  []exceptionView
 	Expired     int
 	ExpiredNote string
