@@ -373,11 +373,16 @@ func evidenceValue(v any) string {
 			s = string(x)
 		}
 	default:
-		b, err := json.Marshal(v)
-		if err != nil {
-			s = fmt.Sprintf("%v (not JSON: %v)", v, err)
+		// The page escapes for HTML itself; JSON's \u003c would only make
+		// a value harder to read.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			// Not %v: a value JSON cannot encode may be cyclic.
+			s = fmt.Sprintf("(a %T that is not JSON: %v)", v, err)
 		} else {
-			s = string(b)
+			s = strings.TrimSuffix(buf.String(), "\n")
 		}
 	}
 	return truncate(s, maxValueLen)

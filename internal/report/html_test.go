@@ -536,6 +536,8 @@ func TestHTMLVerdicts(t *testing.T) {
 // an account the list lacks gets a card, values that are not JSON are
 // shown, huge values are cut.
 func TestHTMLOddInput(t *testing.T) {
+	cycle := map[string]any{}
+	cycle["self"] = cycle
 	rep := &posture.Report{
 		Accounts: []posture.AccountInfo{{Entry: "accounts[0] upn x@y", UPN: "X@y", Resolved: true}},
 		Results: []posture.Result{
@@ -547,6 +549,8 @@ func TestHTMLOddInput(t *testing.T) {
 				{Object: "o", Value: strings.Repeat("é", 5000)},
 				{Object: "o", Value: json.RawMessage(`{"a": 1}`)},
 				{Object: "o", Value: string([]byte{0xff, 0xfe})},
+				{Object: "o", Value: cycle},
+				{Object: "o", Value: "<b>&"},
 			}},
 			{Check: "c4", Status: posture.StatusError, Severity: "", Exception: &posture.Exception{Expired: true}},
 		},
@@ -558,7 +562,7 @@ func TestHTMLOddInput(t *testing.T) {
 	if got := text(p.byID("count-unknown")); got != "1" {
 		t.Errorf("#count-unknown = %q, want 1", got)
 	}
-	for _, want := range []string{`UNKNOWN STATUS &#34;maybe&#34;`, `SEVERITY &#34;urgent&#34;`, "NO SEVERITY", "not JSON", "more bytes: see the JSON report",
+	for _, want := range []string{`UNKNOWN STATUS &#34;maybe&#34;`, `SEVERITY &#34;urgent&#34;`, "NO SEVERITY", "not JSON", "map[string]interface {} that is not JSON", `&#34;&lt;b&gt;&amp;&#34;`, "more bytes: see the JSON report",
 		`{&#34;a&#34;:1}`, "Not in the report's account list", "no expiry date", "every account", "ACTION NEEDED: 3 failing results"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("page lacks %q", want)
