@@ -14,17 +14,19 @@ rm -f "$BREAKGLASS_DATA"/demo.db "$BREAKGLASS_DATA"/demo.db-wal "$BREAKGLASS_DAT
 # The posture audit of examples/snapshot: a collect snapshot of a tenant
 # where bg-admin1 is set up as the guidance says and bg-admin2 is not.
 # --fail-on none: the findings are the point of the demo, not an error;
-# any other failure (exit 2) stops the demo.
+# any other failure (exit 2) stops the demo. --as-of: judged as of the day
+# after the snapshot was taken, so the demo shows the same verdicts on any
+# day (its sign-ins would otherwise age past the 90-day drill interval).
 report=$BREAKGLASS_DATA/demo-audit.html
 "$BIN" audit --config examples/breakglass.yaml --snapshot examples/snapshot \
-  --format html --output "$report" --fail-on none
+  --format html --output "$report" --fail-on none --as-of 2026-12-01
 cat <<TXT
 == breakglass demo: posture audit ==
 The audit of examples/snapshot (bg-admin1 compliant, bg-admin2 broken, the
 legacy UPN-only entry deleted from the tenant) is in
   $report
 Open it in a browser. The same audit on the terminal:
-  $BIN audit --config examples/breakglass.yaml --snapshot examples/snapshot
+  $BIN audit --config examples/breakglass.yaml --snapshot examples/snapshot --as-of 2026-12-01
 
 TXT
 if [ "${BREAKGLASS_DEMO_AUDIT_ONLY:-}" = 1 ]; then

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"breakglass/internal/config"
+	"breakglass/internal/graph/collect"
 	"breakglass/internal/graph/graphtest"
 	"breakglass/internal/posture"
 	"breakglass/internal/report"
@@ -29,6 +31,12 @@ const (
 	exampleBad  = "bg-admin2@contoso.onmicrosoft.com"
 )
 
+// exampleArgs audits the example as of the day after it was collected, as
+// make demo does: its verdicts do not change with the calendar.
+func exampleArgs() []string {
+	return []string{"-c", exampleConfig, "--snapshot", exampleSnapshot, "--as-of", "2026-12-01"}
+}
+
 func auditJSON(t *testing.T, args ...string) (*posture.Report, result) {
 	t.Helper()
 	r := runBinary(t, []string{"BREAKGLASS_CONFIG=", "NO_COLOR="}, append([]string{"audit", "--format", "json"}, args...)...)
@@ -43,7 +51,7 @@ func auditJSON(t *testing.T, args ...string) (*posture.Report, result) {
 // bg-admin1 has no failing result, bg-admin2 fails the checks its snapshot
 // breaks, and the default --fail-on high exits 1 for it.
 func TestAuditExampleSnapshot(t *testing.T) {
-	rep, r := auditJSON(t, "-c", exampleConfig, "--snapshot", exampleSnapshot)
+	rep, r := auditJSON(t, exampleArgs()...)
 	if r.code != exitFindings {
 		t.Errorf("exit %d, want %d (bg-admin2 fails high checks):\n%s", r.code, exitFindings, r.stderr)
 	}
@@ -90,7 +98,7 @@ func TestAuditExitCodes(t *testing.T) {
 	down := filepath.Join(dir, "down.yaml")
 	os.WriteFile(down, []byte("accounts:\n  - upn: bg-admin1@contoso.onmicrosoft.com\ngraph:\n  auth: access_token\n  base_url: http://127.0.0.1:1\n"), 0o600)
 
-	snap := []string{"-c", exampleConfig, "--snapshot", exampleSnapshot}
+	snap := exampleArgs()
 	tests := []struct {
 		name string
 		args []string
@@ -104,6 +112,7 @@ func TestAuditExitCodes(t *testing.T) {
 		{"unknown fail-on", append(snap, "--fail-on", "severe"), 2, `--fail-on: unknown severity "severe"`},
 		{"info is not a threshold", append(snap, "--fail-on", "info"), 2, "--fail-on"},
 		{"unknown flag", append(snap, "--bogus"), 2, "unknown flag"},
+		{"bad as-of", append(snap, "--as-of", "yesterday"), 2, `--as-of "yesterday": want YYYY-MM-DD`},
 		{"stray argument", append(snap, "extra"), 2, "takes no arguments"},
 		{"no config", []string{"--snapshot", exampleSnapshot}, 2, "BREAKGLASS_CONFIG"},
 		{"missing config", []string{"-c", filepath.Join(dir, "none.yaml"), "--snapshot", exampleSnapshot}, 2, "none.yaml"},
@@ -130,10 +139,10 @@ func TestAuditExitCodes(t *testing.T) {
 // TestAuditFormats: every format through the command, each parsed the way
 // its consumer would.
 func TestAuditFormats(t *testing.T) {
-	want, _ := auditJSON(t, "-c", exampleConfig, "--snapshot", exampleSnapshot, "--fail-on", "none")
+	want, _ := auditJSON(t, append(exampleArgs(), "--fail-on", "none")...)
 	for _, format := range formatNames() {
 		t.Run(format, func(t *testing.T) {
-			r := runBinary(t, []string{"BREAKGLASS_CONFIG=", "NO_COLOR="}, "audit", "-c", exampleConfig, "--snapshot", exampleSnapshot, "--fail-on", "none", "--format", format)
+			r := runBinary(t, []string{"BREAKGLASS_CONFIG=", "NO_COLOR="}, append([]string{"audit", "--fail-on", "none", "--format", format}, exampleArgs()...)...)
 			if r.code != 0 || r.stdout == "" {
 				t.Fatalf("exit %d, %d bytes:\n%s", r.code, len(r.stdout), r.stderr)
 			}
@@ -188,7 +197,7 @@ func TestAuditOutputFile(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "audit.md")
 	os.WriteFile(out, []byte("old report"), 0o644)
-	r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "audit", "-c", exampleConfig, "--snapshot", exampleSnapshot, "--format", "markdown", "--output", out)
+	r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, append([]string{"audit", "--format", "markdown", "--output", out}, exampleArgs()...)...)
 	if r.code != exitFindings || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -311,4 +320,38 @@ func runScript(t *testing.T, dir string, env []string, script string) result {
 		t.Fatalf("running %s: %v", script, err)
 	}
 	return result{out.String(), errb.String(), code}
+}
+
+// TestExampleSnapshotIsACollectSnapshot: examples/snapshot is what collect
+// writes (collect.Load accepts it: manifest, files, counts), decodes
+// without a problem, and its accounts are examples/breakglass.yaml's, in
+// order: two resolved, the UPN-only legacy entry unresolved.
+func TestExampleSnapshotIsACollectSnapshot(t *testing.T) {
+	snap, err := collect.Load(exampleSnapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten, err := posture.FromSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ten.Problems) > 0 {
+		t.Errorf("the example snapshot has decoding problems:\n%s", strings.Join(ten.Problems, "\n"))
+	}
+	cfg, err := config.Load(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ten.Accounts) != len(cfg.Accounts) {
+		t.Fatalf("%d accounts in the snapshot, %d configured: %+v", len(ten.Accounts), len(cfg.Accounts), ten.Accounts)
+	}
+	for i, a := range cfg.Accounts {
+		got := ten.Accounts[i]
+		if !strings.EqualFold(got.UPN, a.UPN) || (a.ID != "" && !strings.EqualFold(got.ID, a.ID)) {
+			t.Errorf("account %d: snapshot %s/%s, configured %s/%s", i, got.ID, got.UPN, a.ID, a.UPN)
+		}
+		if got.Resolved != (a.ID != "") {
+			t.Errorf("account %d (%s): resolved %v", i, a.UPN, got.Resolved)
+		}
+	}
 }
