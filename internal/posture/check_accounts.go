@@ -78,9 +78,9 @@ func (accountsCheck) Run(env *Env) []Result {
 			r := info.Result(a, StatusFail, "%s is disabled: it cannot sign in in an emergency", accountName(a))
 			r.Evidence = []Evidence{ev}
 			r.Remediation = Remediation{
-				Summary: "Enable the account (and find out who disabled it and why: the audit log shows it).",
-				Portal:  "Entra admin center > Identity > Users > All users > " + accountName(a) + " > Edit properties > Settings > Account enabled",
-				Graph:   "PATCH https://graph.microsoft.com/v1.0/users/" + psUser(a) + ` {"accountEnabled": true}`,
+				Summary:    "Enable the account (and find out who disabled it and why: the audit log shows it).",
+				Portal:     "Entra admin center > Identity > Users > All users > " + accountName(a) + " > Edit properties > Settings > Account enabled",
+				Graph:      "PATCH https://graph.microsoft.com/v1.0/users/" + psUser(a) + ` {"accountEnabled": true}`,
 				PowerShell: "Update-MgUser -UserId '" + psUser(a) + "' -AccountEnabled:$true",
 			}
 			out = append(out, r)

@@ -101,7 +101,7 @@ func (globalAdminCountCheck) Run(env *Env) []Result {
 	var ev []Evidence
 	ev = append(ev, Evidence{Object: "Global Administrator (" + collect.RoleGlobalAdministrator + ")", Field: "users holding the role", Value: n,
 		Source: t.Source(collect.DatasetRoleAssignments) + "; " + t.Source(collect.DatasetRoleEligibilitySchedules),
-		Note: "active and eligible, direct and through groups, each user once"})
+		Note:   "active and eligible, direct and through groups, each user once"})
 	for i, id := range ids {
 		if i == maxHolderEvidence {
 			ev = append(ev, Evidence{Object: "more holders", Value: n - maxHolderEvidence, Note: "not listed"})

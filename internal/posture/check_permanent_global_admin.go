@@ -54,12 +54,12 @@ func (permanentGACheck) Run(env *Env) []Result {
 			return p == uid, slices.Contains(groups, p)
 		}
 		var (
-			ev                                     []Evidence
-			directActive, groupActive, otherScope  bool
-			permanent, timeBound, activated, elig  bool
-			pimDirect, pimInvalid                  bool
-			expires                                string
-			groupName                              string
+			ev                                    []Evidence
+			directActive, groupActive, otherScope bool
+			permanent, timeBound, activated, elig bool
+			pimDirect, pimInvalid                 bool
+			expires                               string
+			groupName                             string
 		)
 		for _, ra := range t.RoleAssignments {
 			if ra.RoleDefinitionID != collect.RoleGlobalAdministrator {
@@ -190,7 +190,7 @@ func evidenceOrNone(ev []Evidence, t *Tenant, a *AccountInfo) []Evidence {
 	}
 	return []Evidence{{Object: userObject(nil, a), Field: "Global Administrator assignments", Value: []string{},
 		Source: t.Source(collect.DatasetRoleAssignments) + "; " + t.Source(collect.DatasetRoleAssignmentSchedules) + "; " + t.Source(collect.DatasetRoleEligibilitySchedules),
-		Note: "none found for this account"}}
+		Note:   "none found for this account"}}
 }
 
 func permanentGAFix(a *AccountInfo) Remediation {
