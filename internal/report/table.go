@@ -65,11 +65,12 @@ func renderTable(w io.Writer, rep *posture.Report, o Options) error {
 			if a.DisplayName != "" {
 				about = append(about, a.DisplayName)
 			}
+			// The configuration entry matters when it names no one.
 			if !a.Resolved {
 				about = append(about, "UNRESOLVED: "+orDash(a.Reason))
-			}
-			if a.Entry != "" {
-				about = append(about, a.Entry)
+				if a.Entry != "" {
+					about = append(about, a.Entry)
+				}
 			}
 			if len(about) > 0 {
 				head += "  " + style(ansiDim, clean("("+strings.Join(about, "; ")+")"))
