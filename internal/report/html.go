@@ -215,7 +215,7 @@ type resultView struct {
 	Fix           posture.Remediation
 	HasFix        bool
 	Exception     *exceptionView
-	Compact       bool
+	Compact       bool // pass and skip: one line, details on demand
 	Failing       bool
 
 	index  int
@@ -446,7 +446,7 @@ func buildResult(i int, r posture.Result, generated time.Time) *resultView {
 		Requirements:  r.Requirements,
 		Fix:           r.Remediation,
 		HasFix:        r.Remediation != (posture.Remediation{}),
-		Compact:       r.Status == posture.StatusPass,
+		Compact:       r.Status == posture.StatusPass || r.Status == posture.StatusSkip,
 		Failing:       r.Failing() || statusRank(r.Status) < 0,
 		index:         i,
 		rank:          statusRank(r.Status),
