@@ -62,8 +62,9 @@ func artifactDir(t *testing.T) string {
 // TestHTMLInChromium loads the sample report in headless Chromium and
 // reads the page as a person would see it: the summary counts shown equal
 // the report's summary, every result is on the page, the inline script ran
-// (its CSP hash matches), the page asked for nothing but itself, nothing is
-// wider than a phone, and printing opens every section. It saves
+// (its CSP hash matches), the page asked for nothing but itself, text meets
+// WCAG AA contrast and badges carry words, nothing is wider than a phone,
+// and printing opens every section. It saves
 // screenshots (desktop, 400 px, print) and a PDF as artefacts.
 func TestHTMLInChromium(t *testing.T) {
 	bin := chromiumPath(t)
@@ -208,6 +209,16 @@ func TestHTMLInChromium(t *testing.T) {
 		}
 		t.Logf("screenshot: %s", path)
 	}
+	// Readable: text against its background meets WCAG AA (4.5:1, 3:1
+	// for large text), and every badge says its status in words.
+	lowContrast, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](contrastJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range lowContrast {
+		t.Errorf("low contrast: %s", e)
+	}
+
 	overflow(1280)
 	shot("html-report-desktop.png")
 
@@ -252,3 +263,30 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Errorf("browser reported: %s", p)
 	}
 }
+
+// contrastJS lists the text elements whose colour is too close to their
+// background (WCAG 2 contrast ratio), and the badges without words.
+const contrastJS = `(() => {
+	const rgba = s => { const m = s.match(/[\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+	const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+	const bg = e => { for (; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0) return c; } return [255, 255, 255, 1]; };
+	const out = [];
+	const seen = new Set();
+	document.querySelectorAll("body *").forEach(e => {
+		const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim() !== "");
+		if (!own || e.closest("script, style, details:not([open]) > :not(summary)")) return;
+		const st = getComputedStyle(e);
+		const fg = rgba(st.color), b = bg(e);
+		const l1 = lum(fg), l2 = lum(b);
+		const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+		const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+		const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+		const key = e.tagName + "." + e.className + " " + st.color + " on " + b.join(",");
+		if (ratio < need && !seen.has(key)) {
+			seen.add(key);
+			out.push(key + ": " + ratio.toFixed(2) + " < " + need + " (" + e.textContent.trim().slice(0, 40) + ")");
+		}
+	});
+	document.querySelectorAll(".badge").forEach(e => { if (e.textContent.trim() === "") out.push("a badge without words"); });
+	return out;
+})()`
