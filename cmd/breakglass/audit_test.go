@@ -232,7 +232,7 @@ func TestAuditLive(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "collecting the tenant from Microsoft Graph") || !strings.Contains(r.stderr, "conditional_access_policies unavailable") {
+	if !strings.Contains(r.stderr, "reading the tenant from Microsoft Graph") || !strings.Contains(r.stderr, "conditional_access_policies unavailable") {
 		t.Errorf("no collection progress on stderr:\n%s", r.stderr)
 	}
 	var rep posture.Report
