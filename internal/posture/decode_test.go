@@ -289,7 +289,11 @@ func FuzzFromSnapshot(f *testing.F) {
 	}
 	slices.Sort(names)
 	for i, n := range names {
-		f.Add(uint8(i), []byte(s.Datasets[n]))
+		// Large seeds slow the fuzzer's mutation down to a crawl; the
+		// small datasets cover every decoder shape.
+		if len(s.Datasets[n]) <= 4096 {
+			f.Add(uint8(i), []byte(s.Datasets[n]))
+		}
 	}
 	f.Add(uint8(0), []byte(`{"value":[null,1,"x",[],{"id":1},{"id":"a","principal":{"@odata.type":5}}]}`))
 	f.Add(uint8(3), []byte(`{"value":[{"id":"x","scheduleInfo":{"expiration":[]},"startDateTime":"x"}]}`))
