@@ -144,6 +144,9 @@ func TestFromSnapshotLenient(t *testing.T) {
 			})
 			items := f.items(collect.DatasetConditionalAccessPolicies)
 			f.setItems(collect.DatasetConditionalAccessPolicies, append(items, "odd"))
+			f.edit(collect.DatasetRoleAssignments, byPrincipal(fxAlice, fxGA), func(m map[string]any) {
+				m["principal"].(map[string]any)["accountEnabled"] = "x"
+			})
 		},
 	)
 	wantProblems := []string{
@@ -156,6 +159,7 @@ func TestFromSnapshotLenient(t *testing.T) {
 		"auth_methods." + fxBG1 + "[2]: [1,2] is not an object (array)",
 		"auth_methods." + fxBG2 + "[1].aaGuid: want a string, got number 42",
 		"role_assignment_schedules[0].scheduleInfo.expiration: want an object, got string \"forever\"",
+		"role_assignments[2].principal.accountEnabled: want a boolean, got string \"x\"",
 	}
 	for _, w := range wantProblems {
 		if !slices.Contains(tn.Problems, w) {
