@@ -355,3 +355,67 @@ func TestExampleSnapshotIsACollectSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditHonoursConfig: what the configuration says about the audit is
+// either applied or refused, never read and ignored. A configuration
+// version without these keys refuses them (exit 2, naming the key); one
+// with them must apply them: an exception turns bg-admin2's cloud-only
+// failure into accepted with its file:line, the Conditional Access mode
+// reaches the report, and an exception naming no check is a configuration
+// error at its line.
+func TestAuditHonoursConfig(t *testing.T) {
+	dir := t.TempDir()
+	accounts := "accounts:\n  - id: 7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70\n    upn: bg-admin1@contoso.onmicrosoft.com\n  - id: 1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d\n    upn: bg-admin2@contoso.onmicrosoft.com\n  - upn: emergency@contoso.onmicrosoft.com\n"
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(accounts+body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	exc := write("exc.yaml", "exceptions:\n  - check: cloud-only\n    account: bg-admin2@contoso.onmicrosoft.com\n    reason: migration to a cloud account planned\n    accepted_by: alice@contoso.com\n    expires: 2026-12-31\n")
+	mode := write("mode.yaml", "audit:\n  conditional_access_mode: phishing-resistant\n")
+	unknown := write("unknown.yaml", "exceptions:\n  - check: no-such-check\n    reason: r\n    accepted_by: a\n    expires: 2026-12-31\n")
+
+	run := func(cfg string) (*posture.Report, result) {
+		r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "audit", "-c", cfg, "--snapshot", exampleSnapshot, "--as-of", "2026-12-01", "--format", "json", "--fail-on", "none")
+		if r.code != 0 {
+			return nil, r
+		}
+		var rep posture.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return &rep, r
+	}
+	refused := func(r result, key string) bool { return r.code == exitUsage && strings.Contains(r.stderr, key) }
+
+	if rep, r := run(exc); rep == nil {
+		if !refused(r, "exceptions") {
+			t.Errorf("exceptions: exit %d:\n%s", r.code, r.stderr)
+		}
+	} else {
+		found := false
+		for _, res := range rep.Results {
+			if res.Check == "cloud-only" && res.AccountUPN == exampleBad {
+				found = true
+				if res.Status != posture.StatusAccepted || res.Exception == nil || !strings.Contains(res.Exception.Where, "exc.yaml:") {
+					t.Errorf("configured exception not applied: %s %+v", res.Status, res.Exception)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no cloud-only result for %s", exampleBad)
+		}
+	}
+	if rep, r := run(mode); rep == nil {
+		if !refused(r, "audit") {
+			t.Errorf("audit.conditional_access_mode: exit %d:\n%s", r.code, r.stderr)
+		}
+	} else if rep.ConditionalAccessMode != posture.CAModePhishingResistant {
+		t.Errorf("conditional_access_mode %q reported, configured phishing-resistant", rep.ConditionalAccessMode)
+	}
+	if _, r := run(unknown); !refused(r, "unknown.yaml:") {
+		t.Errorf("an exception for an unknown check: exit %d, want 2 at unknown.yaml:line:\n%s", r.code, r.stderr)
+	}
+}
