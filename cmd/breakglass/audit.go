@@ -172,7 +172,7 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 			return usageError{fmt.Errorf("writing the report: %w", err)}
 		}
 	} else {
-		if err := writeFileAtomic(f.output, buf.Bytes()); err != nil {
+		if err := writeReportAtomic(f.output, buf.Bytes()); err != nil {
 			return usageError{fmt.Errorf("--output: %w", err)}
 		}
 		fmt.Fprintf(stderr, "report: %s (%s)\n", f.output, summaryText(rep.Summary))
@@ -293,11 +293,11 @@ func summaryText(s posture.Summary) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
+// writeReportAtomic writes data to path through a temporary file in the same
 // directory, renamed over path once complete, so a reader (a CI step, a
 // browser) never sees half a report and a failed write leaves the old one.
 // The file is private (0600): it describes the tenant's weak points.
-func writeFileAtomic(path string, data []byte) error {
+func writeReportAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
 	if err != nil {
