@@ -161,8 +161,7 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 	}
 
 	stdout := cmd.OutOrStdout()
-	_, noColor := os.LookupEnv("NO_COLOR")
-	ro := report.Options{Color: f.output == "" && !noColor && isTerminal(stdout)}
+	ro := report.Options{Color: useColor(f.output, stdout)}
 	var buf bytes.Buffer
 	if err := report.Render(&buf, f.format, rep, ro); err != nil {
 		return usageError{fmt.Errorf("rendering the report: %w", err)}
@@ -226,6 +225,15 @@ func liveSnapshot(ctx context.Context, cfg *config.Config, stderr io.Writer) (*c
 		return nil, usageError{fmt.Errorf("collection stopped, nothing audited: %w", err)}
 	}
 	return snap, nil
+}
+
+// useColor: ANSI colour only for a report on a terminal, and not when
+// NO_COLOR is set (to anything: whoever set it wants none).
+func useColor(output string, stdout io.Writer) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set || output != "" {
+		return false
+	}
+	return isTerminal(stdout)
 }
 
 // parseAsOf reads --as-of: a date (00:00 UTC that day) or an RFC 3339
