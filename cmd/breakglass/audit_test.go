@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"breakglass/internal/config"
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/graph/graphtest"
@@ -163,6 +165,9 @@ func TestAuditFormats(t *testing.T) {
 				} else if n := want.Summary.Total - want.Summary.Pass; len(log.Runs[0].Results) != n {
 					t.Errorf("sarif: %d results, want %d (all but the passes)", len(log.Runs[0].Results), n)
 				}
+				if err := validateSARIF(t, []byte(out)); err != nil {
+					t.Errorf("the example's SARIF does not validate against SARIF 2.1.0: %v", err)
+				}
 			case "junit":
 				var doc struct {
 					Tests    int `xml:"tests,attr"`
@@ -296,6 +301,36 @@ func TestDemoScriptWritesAudit(t *testing.T) {
 	if !strings.Contains(r.stdout, path) {
 		t.Errorf("demo does not print the report's path %s:\n%s", path, r.stdout)
 	}
+}
+
+// validateSARIF checks a document against the OASIS SARIF 2.1.0 schema
+// vendored by the report package's tests.
+func validateSARIF(t *testing.T, data []byte) error {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "internal", "report", "testdata", "sarif-schema-2.1.0.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	schema, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	const id = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+	if err := c.AddResource(id, schema); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	return sch.Validate(doc)
 }
 
 func copyDir(t *testing.T, from, to string) {
