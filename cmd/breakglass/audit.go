@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,9 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakglass/internal/config"
-	"breakglass/internal/graph"
 	"breakglass/internal/graph/collect"
-	"breakglass/internal/logging"
 	"breakglass/internal/posture"
 	"breakglass/internal/report"
 	"breakglass/internal/version"
@@ -147,7 +144,7 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 		}
 		opts.Source = "snapshot " + f.snapshot
 	} else {
-		snap, err = collectLive(cmd.Context(), cfg, stderr)
+		snap, err = liveSnapshot(cmd.Context(), cfg, stderr)
 		if err != nil {
 			return err
 		}
@@ -164,8 +161,7 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 	}
 
 	stdout := cmd.OutOrStdout()
-	_, noColor := os.LookupEnv("NO_COLOR")
-	ro := report.Options{Color: f.output == "" && !noColor && isTerminal(stdout)}
+	ro := report.Options{Color: useColor(f.output, stdout)}
 	var buf bytes.Buffer
 	if err := report.Render(&buf, f.format, rep, ro); err != nil {
 		return usageError{fmt.Errorf("rendering the report: %w", err)}
@@ -175,7 +171,7 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 			return usageError{fmt.Errorf("writing the report: %w", err)}
 		}
 	} else {
-		if err := writeFileAtomic(f.output, buf.Bytes()); err != nil {
+		if err := writeReportAtomic(f.output, buf.Bytes()); err != nil {
 			return usageError{fmt.Errorf("--output: %w", err)}
 		}
 		fmt.Fprintf(stderr, "report: %s (%s)\n", f.output, summaryText(rep.Summary))
@@ -211,58 +207,33 @@ func auditSnapshot(s *collect.Snapshot, o posture.Options) (*posture.Report, err
 	return posture.Run(t, o), nil
 }
 
-// collectInto runs collect for the configured accounts into dir.
-func collectInto(ctx context.Context, g graph.Lister, cfg *config.Config, dir string, progress func(string, string, int)) (*collect.Manifest, error) {
-	return collect.Collect(ctx, g, collect.Options{
-		Accounts:    cfg.Accounts,
-		Out:         dir,
-		Progress:    progress,
-		ToolVersion: version.Version,
-		TenantID:    cfg.Graph.TenantID,
-	})
-}
-
-// collectLive reads the tenant through Graph into a snapshot. collect
-// writes to a directory, so it collects into a private temporary one and
-// loads it back: the audit sees exactly what `collect` would have written.
-func collectLive(ctx context.Context, cfg *config.Config, stderr io.Writer) (*collect.Snapshot, error) {
-	if !cfg.Graph.Configured() {
-		return nil, usageErrorf("%s: no graph: section: a live audit reads the tenant through Microsoft Graph; configure graph:, or audit a snapshot with --snapshot DIR", cfg.Path)
+// liveSnapshot reads the tenant through Graph into memory with collect's
+// own definition of what to read (collectLive, shared with collect and
+// discover): the audit sees exactly what `collect` would have written. A
+// collection that stopped is exit 2, like every error that leaves no
+// complete report.
+func liveSnapshot(ctx context.Context, cfg *config.Config, stderr io.Writer) (*collect.Snapshot, error) {
+	if cfg.Graph.Configured() {
+		fmt.Fprintln(stderr, "audit: reading the tenant from Microsoft Graph (read-only)…")
 	}
-	g, err := newGraphClient(cfg, logging.New(stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format}))
+	snap, err := collectLive(ctx, cfg, stderr)
 	if err != nil {
-		return nil, err
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
-	dir, err := os.MkdirTemp("", "breakglass-audit-")
-	if err != nil {
-		return nil, usageError{fmt.Errorf("collect: %w", err)}
-	}
-	defer os.RemoveAll(dir)
-
-	fmt.Fprintln(stderr, "audit: collecting the tenant from Microsoft Graph (read-only)…")
-	start := time.Now()
-	prog := newCollectProgress(stderr)
-	m, err := collectInto(ctx, g, cfg, dir, prog.report)
-	prog.stop()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, usageError{fmt.Errorf("audit interrupted during collection: %w", err)}
+		var ue usageError
+		if errors.As(err, &ue) {
+			return nil, err
 		}
 		return nil, usageError{fmt.Errorf("collection stopped, nothing audited: %w", err)}
 	}
-	fmt.Fprintf(stderr, "audit: collected %d datasets (%d refused or failed, %d entries unresolved) in %s\n",
-		len(m.Datasets), len(m.Failed), len(m.Unresolved), time.Since(start).Round(time.Millisecond))
-	for _, fl := range m.Failed {
-		fmt.Fprintf(stderr, "audit: %s unavailable (%s %d): checks that need it are skipped\n", fl.Name, fl.Reason, fl.Status)
-	}
-	snap, err := collect.Load(dir)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("reading back the collected snapshot: %w", err)}
-	}
-	snap.Dir = ""
 	return snap, nil
+}
+
+// useColor: ANSI colour only for a report on a terminal, and not when
+// NO_COLOR is set (to anything: whoever set it wants none).
+func useColor(output string, stdout io.Writer) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set || output != "" {
+		return false
+	}
+	return isTerminal(stdout)
 }
 
 // parseAsOf reads --as-of: a date (00:00 UTC that day) or an RFC 3339
@@ -330,11 +301,11 @@ func summaryText(s posture.Summary) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
+// writeReportAtomic writes data to path through a temporary file in the same
 // directory, renamed over path once complete, so a reader (a CI step, a
 // browser) never sees half a report and a failed write leaves the old one.
 // The file is private (0600): it describes the tenant's weak points.
-func writeFileAtomic(path string, data []byte) error {
+func writeReportAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
 	if err != nil {

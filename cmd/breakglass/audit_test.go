@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"breakglass/internal/config"
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/graph/graphtest"
@@ -163,6 +165,9 @@ func TestAuditFormats(t *testing.T) {
 				} else if n := want.Summary.Total - want.Summary.Pass; len(log.Runs[0].Results) != n {
 					t.Errorf("sarif: %d results, want %d (all but the passes)", len(log.Runs[0].Results), n)
 				}
+				if err := validateSARIF(t, []byte(out)); err != nil {
+					t.Errorf("the example's SARIF does not validate against SARIF 2.1.0: %v", err)
+				}
 			case "junit":
 				var doc struct {
 					Tests    int `xml:"tests,attr"`
@@ -232,7 +237,7 @@ func TestAuditLive(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "collecting the tenant from Microsoft Graph") || !strings.Contains(r.stderr, "conditional_access_policies unavailable") {
+	if !strings.Contains(r.stderr, "reading the tenant from Microsoft Graph") || !strings.Contains(r.stderr, "conditional_access_policies unavailable") {
 		t.Errorf("no collection progress on stderr:\n%s", r.stderr)
 	}
 	var rep posture.Report
@@ -298,6 +303,36 @@ func TestDemoScriptWritesAudit(t *testing.T) {
 	}
 }
 
+// validateSARIF checks a document against the OASIS SARIF 2.1.0 schema
+// vendored by the report package's tests.
+func validateSARIF(t *testing.T, data []byte) error {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "internal", "report", "testdata", "sarif-schema-2.1.0.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	schema, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	const id = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+	if err := c.AddResource(id, schema); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	return sch.Validate(doc)
+}
+
 func copyDir(t *testing.T, from, to string) {
 	t.Helper()
 	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
@@ -353,5 +388,69 @@ func TestExampleSnapshotIsACollectSnapshot(t *testing.T) {
 		if got.Resolved != (a.ID != "") {
 			t.Errorf("account %d (%s): resolved %v", i, a.UPN, got.Resolved)
 		}
+	}
+}
+
+// TestAuditHonoursConfig: what the configuration says about the audit is
+// either applied or refused, never read and ignored. A configuration
+// version without these keys refuses them (exit 2, naming the key); one
+// with them must apply them: an exception turns bg-admin2's cloud-only
+// failure into accepted with its file:line, the Conditional Access mode
+// reaches the report, and an exception naming no check is a configuration
+// error at its line.
+func TestAuditHonoursConfig(t *testing.T) {
+	dir := t.TempDir()
+	accounts := "accounts:\n  - id: 7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70\n    upn: bg-admin1@contoso.onmicrosoft.com\n  - id: 1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d\n    upn: bg-admin2@contoso.onmicrosoft.com\n  - upn: emergency@contoso.onmicrosoft.com\n"
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(accounts+body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	exc := write("exc.yaml", "exceptions:\n  - check: cloud-only\n    account: bg-admin2@contoso.onmicrosoft.com\n    reason: migration to a cloud account planned\n    accepted_by: alice@contoso.com\n    expires: 2026-12-31\n")
+	mode := write("mode.yaml", "audit:\n  conditional_access_mode: phishing-resistant\n")
+	unknown := write("unknown.yaml", "exceptions:\n  - check: no-such-check\n    reason: r\n    accepted_by: a\n    expires: 2026-12-31\n")
+
+	run := func(cfg string) (*posture.Report, result) {
+		r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "audit", "-c", cfg, "--snapshot", exampleSnapshot, "--as-of", "2026-12-01", "--format", "json", "--fail-on", "none")
+		if r.code != 0 {
+			return nil, r
+		}
+		var rep posture.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return &rep, r
+	}
+	refused := func(r result, key string) bool { return r.code == exitUsage && strings.Contains(r.stderr, key) }
+
+	if rep, r := run(exc); rep == nil {
+		if !refused(r, "exceptions") {
+			t.Errorf("exceptions: exit %d:\n%s", r.code, r.stderr)
+		}
+	} else {
+		found := false
+		for _, res := range rep.Results {
+			if res.Check == "cloud-only" && res.AccountUPN == exampleBad {
+				found = true
+				if res.Status != posture.StatusAccepted || res.Exception == nil || !strings.Contains(res.Exception.Where, "exc.yaml:") {
+					t.Errorf("configured exception not applied: %s %+v", res.Status, res.Exception)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no cloud-only result for %s", exampleBad)
+		}
+	}
+	if rep, r := run(mode); rep == nil {
+		if !refused(r, "audit") {
+			t.Errorf("audit.conditional_access_mode: exit %d:\n%s", r.code, r.stderr)
+		}
+	} else if rep.ConditionalAccessMode != posture.CAModePhishingResistant {
+		t.Errorf("conditional_access_mode %q reported, configured phishing-resistant", rep.ConditionalAccessMode)
+	}
+	if _, r := run(unknown); !refused(r, "unknown.yaml:") {
+		t.Errorf("an exception for an unknown check: exit %d, want 2 at unknown.yaml:line:\n%s", r.code, r.stderr)
 	}
 }

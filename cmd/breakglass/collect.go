@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,9 +10,12 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"breakglass/internal/config"
+	"breakglass/internal/graph"
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/logging"
 	"breakglass/internal/version"
@@ -36,11 +40,15 @@ func newCollectCmd() *cobra.Command {
 		Long: `collect reads from Microsoft Graph, read-only, everything a review of the
 break-glass accounts' posture needs: the break-glass accounts, the holders of Global Administrator
 and Privileged Role Administrator (active, PIM eligible and through groups),
-their authentication methods and registration details, Conditional Access
-policies, named locations, authentication strengths, the authentication
-methods policy, domains, the organization, lifecycle workflows and access
-reviews. It writes them into DIR as Graph returned them, one JSON file per
-dataset, plus manifest.json, written last.
+their authentication methods, registration details and groups, Conditional
+Access policies, named locations, authentication strengths, the
+authentication methods policy, domains, the organization, lifecycle workflows
+and access reviews; and what the audit compares the break-glass accounts
+with: every role they hold, the groups Conditional Access excludes them
+through and their members, the users in scope of workflows that disable
+inactive users, and the PIM approvers of the two roles. It writes them into
+DIR as Graph returned them, one JSON file per dataset, plus manifest.json,
+written last.
 
 Break-glass accounts are the accounts: list of the configuration plus the
 transitive user members of every --group.
@@ -95,14 +103,9 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 	defer stop()
 
 	prog := newCollectProgress(stderr)
-	m, err := collect.Collect(ctx, g, collect.Options{
-		Accounts:    cfg.Accounts,
-		Groups:      groups,
-		Out:         f.out,
-		Progress:    prog.report,
-		ToolVersion: version.Version,
-		TenantID:    cfg.Graph.TenantID,
-	})
+	o := collectOptions(cfg, groups, prog)
+	o.Out = f.out
+	m, err := collect.Collect(ctx, g, o)
 	prog.stop()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -121,6 +124,73 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 		return exitCodeError{exitUnresolved, fmt.Sprintf("%d break-glass %s unresolved; fix the configuration or the directory", n, noun)}
 	}
 	return nil
+}
+
+// collectOptions is what collect, and every command that reads the tenant
+// live, asks Graph for: one definition, so that a live audit judges exactly
+// what a snapshot would hold.
+func collectOptions(cfg *config.Config, groups []string, prog *collectProgress) collect.Options {
+	return collect.Options{
+		Accounts:    cfg.Accounts,
+		Groups:      groups,
+		Progress:    prog.report,
+		ToolVersion: version.Version,
+		TenantID:    cfg.Graph.TenantID,
+	}
+}
+
+// collectLive reads the tenant through Graph into memory, exactly what
+// collect would write (collect.CollectSnapshot): the live form of audit
+// and discover. A configuration that cannot reach Graph (no graph:
+// section, a bad credential) is a usage error; a collection that stopped
+// (network, interrupted, credentials of another tenant) is returned as is,
+// for the caller to give its exit status (audit 2, discover 1).
+func collectLive(ctx context.Context, cfg *config.Config, stderr io.Writer) (*collect.Snapshot, error) {
+	if !cfg.Graph.Configured() {
+		return nil, usageErrorf("%s: no graph: section: reading the tenant live needs Microsoft Graph; configure graph:, or pass --snapshot DIR", cfg.Path)
+	}
+	g, err := newGraphClient(cfg, logging.New(stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format}))
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	return collectLiveFrom(ctx, cfg, g, stderr)
+}
+
+// collectLiveFrom is collectLive with the Graph client given. It says on
+// stderr what was read and what was not, so that a skipped check is
+// never a surprise: progress on a terminal, then one line, then a line
+// per dataset Graph refused.
+func collectLiveFrom(ctx context.Context, cfg *config.Config, g graph.Lister, stderr io.Writer) (*collect.Snapshot, error) {
+	start := time.Now()
+	prog := newCollectProgress(stderr)
+	s, err := collect.CollectSnapshot(ctx, g, collectOptions(cfg, nil, prog))
+	prog.stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("reading the tenant from Graph was interrupted: %w", err)
+		}
+		return nil, fmt.Errorf("reading the tenant from Graph stopped: %w", err)
+	}
+	m := s.Manifest
+	fmt.Fprintf(stderr, "live: read %d datasets from Microsoft Graph in %s (%d unavailable, %d break-glass entries unresolved)\n",
+		len(m.Datasets), time.Since(start).Round(time.Millisecond), len(m.Failed), len(m.Unresolved))
+	for _, fl := range m.Failed {
+		line := fmt.Sprintf("live: %s unavailable (%s", fl.Name, fl.Reason)
+		if fl.Status != 0 {
+			line += fmt.Sprintf(" %d", fl.Status)
+		}
+		line += "): the checks that need it are skipped"
+		if fl.Partial {
+			line = fmt.Sprintf("live: %s incomplete (%s %d): the checks that need what is missing are skipped", fl.Name, fl.Reason, fl.Status)
+		}
+		if fl.Hint != "" {
+			line += "; " + fl.Hint
+		}
+		fmt.Fprintln(stderr, line)
+	}
+	return s, nil
 }
 
 // printCollectSummary lists the datasets on stdout and every problem on
@@ -162,6 +232,9 @@ func printCollectSummary(stdout, stderr io.Writer, m *collect.Manifest, dir stri
 			what += " (written without " + fl.Field + ")"
 		case fl.Partial:
 			what += " (partly written)"
+		}
+		if fl.From != "" {
+			what += " (derived from " + fl.From + ")"
 		}
 		line := fmt.Sprintf("failed: %s: %s: %d %s", what, fl.Reason, fl.Status, fl.Code)
 		if fl.Message != "" {

@@ -27,16 +27,16 @@ var globalAdminCountCases = []fixtureCase{
 		f.remove(collect.DatasetRoleEligibilityInstances, byPrincipal(fxBob, fxGA))
 	}}, check: "global-admin-count", want: StatusFail, contains: "1 Global Administrator(s)"},
 	{name: "global-admin-count-group-counted-once", mutate: []mutation{func(f *fixture) {
-		grp := map[string]any{"@odata.type": "#microsoft.graph.group", "id": gaGroup, "displayName": "Tier 0 admins"}
+		grp := map[string]any{"@odata.type": "#microsoft.graph.group", "id": fxGAGroup, "displayName": "Tier 0 admins"}
 		f.setItems(collect.DatasetRoleAssignments, append(f.items(collect.DatasetRoleAssignments), map[string]any{
-			"id": "ra-group", "principalId": gaGroup, "roleDefinitionId": fxGA, "directoryScopeId": "/", "principal": grp}))
-		f.setItems(collect.KeyedName(collect.DatasetGroupMembers, gaGroup), []any{
+			"id": "ra-group", "principalId": fxGAGroup, "roleDefinitionId": fxGA, "directoryScopeId": "/", "principal": grp}))
+		f.setItems(collect.KeyedName(collect.DatasetGroupMembers, fxGAGroup), []any{
 			map[string]any{"id": fxBG1}, map[string]any{"id": fxCarol}, map[string]any{"id": fxDave}})
 	}}, check: "global-admin-count", want: StatusWarn, contains: "6 Global Administrators"},
 	{name: "global-admin-count-group-members-unknown", mutate: []mutation{func(f *fixture) {
-		grp := map[string]any{"@odata.type": "#microsoft.graph.group", "id": gaGroup, "displayName": "Tier 0 admins"}
+		grp := map[string]any{"@odata.type": "#microsoft.graph.group", "id": fxGAGroup, "displayName": "Tier 0 admins"}
 		f.setItems(collect.DatasetRoleAssignments, append(f.items(collect.DatasetRoleAssignments), map[string]any{
-			"id": "ra-group", "principalId": gaGroup, "roleDefinitionId": fxGA, "directoryScopeId": "/", "principal": grp}))
+			"id": "ra-group", "principalId": fxGAGroup, "roleDefinitionId": fxGA, "directoryScopeId": "/", "principal": grp}))
 	}}, check: "global-admin-count", want: StatusWarn, contains: "incomplete"},
 	{name: "global-admin-count-eligible-refused", mutate: []mutation{func(f *fixture) {
 		f.refuse(collect.DatasetRoleEligibilitySchedules, collect.ReasonPermission)

@@ -51,7 +51,7 @@ func (passwordExpiryCheck) Run(env *Env) []Result {
 		// No password at all (passwordless-only): nothing can expire.
 		if methods, ok := t.AuthMethods[strings.ToLower(a.ID)]; ok && !hasMethodType(methods, "passwordAuthenticationMethod") && !anyInvalid(methods) {
 			r := info.Result(a, StatusPass, "%s has no password method, so no password can expire", name)
-			r.Evidence = []Evidence{pol, {Object: userObject(u, a), Field: "authentication methods", Value: methodTypes(methods),
+			r.Evidence = []Evidence{pol, {Object: userObject(u, a), Field: "authentication methods", Value: typesOf(methods),
 				Source: t.Source(collect.KeyedName(collect.DatasetAuthMethods, a.ID)), Note: "no passwordAuthenticationMethod"}}
 			return r
 		}
@@ -128,7 +128,7 @@ func anyInvalid(methods []AuthMethod) bool {
 	return false
 }
 
-func methodTypes(methods []AuthMethod) []string {
+func typesOf(methods []AuthMethod) []string {
 	out := make([]string, 0, len(methods))
 	for _, m := range methods {
 		out = append(out, m.Type)

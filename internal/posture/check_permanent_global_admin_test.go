@@ -41,8 +41,8 @@ func eligibleGA(id, upn string) []mutation {
 	}
 }
 
-// gaGroup is a role-assignable group that holds Global Administrator.
-const gaGroup = "9a000000-0000-4000-8000-0000000000e9"
+// fxGAGroup is a role-assignable group that holds Global Administrator.
+const fxGAGroup = "9a000000-0000-4000-8000-0000000000e9"
 
 var permanentGACases = []fixtureCase{
 	{name: "permanent-global-admin-eligible", dir: true, mutate: append([]mutation{dropActiveGA(fxBG1)}, eligibleGA(fxBG1, fxBG1UPN)...),
@@ -57,14 +57,14 @@ var permanentGACases = []fixtureCase{
 		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG2, fxGA), func(m map[string]any) { m["assignmentType"] = "Activated" })
 	}}, check: "permanent-global-admin", account: fxBG2UPN, want: StatusFail, contains: "activation"},
 	{name: "permanent-global-admin-group-only", mutate: []mutation{dropActiveGA(fxBG1), func(f *fixture) {
-		grp := map[string]any{"@odata.type": "#microsoft.graph.group", "id": gaGroup, "displayName": "Tier 0 admins", "isAssignableToRole": true}
+		grp := map[string]any{"@odata.type": "#microsoft.graph.group", "id": fxGAGroup, "displayName": "Tier 0 admins", "isAssignableToRole": true}
 		f.setItems(collect.DatasetRoleAssignments, append(f.items(collect.DatasetRoleAssignments), map[string]any{
-			"id": "ra-group", "principalId": gaGroup, "roleDefinitionId": fxGA, "directoryScopeId": "/", "principal": grp}))
+			"id": "ra-group", "principalId": fxGAGroup, "roleDefinitionId": fxGA, "directoryScopeId": "/", "principal": grp}))
 		f.setItems(collect.DatasetRoleAssignmentSchedules, append(f.items(collect.DatasetRoleAssignmentSchedules), map[string]any{
-			"id": "sch-group", "principalId": gaGroup, "roleDefinitionId": fxGA, "directoryScopeId": "/", "assignmentType": "Assigned",
+			"id": "sch-group", "principalId": fxGAGroup, "roleDefinitionId": fxGA, "directoryScopeId": "/", "assignmentType": "Assigned",
 			"memberType": "Direct", "status": "Provisioned", "principal": grp,
 			"scheduleInfo": map[string]any{"startDateTime": "2024-01-01T00:00:00Z", "expiration": map[string]any{"type": "noExpiration"}}}))
-		f.setItems(collect.KeyedName(collect.DatasetGroupMembers, gaGroup), []any{map[string]any{"id": fxBG1, "userPrincipalName": fxBG1UPN}})
+		f.setItems(collect.KeyedName(collect.DatasetGroupMembers, fxGAGroup), []any{map[string]any{"id": fxBG1, "userPrincipalName": fxBG1UPN}})
 	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusFail, contains: "only through group Tier 0 admins"},
 	{name: "permanent-global-admin-none", mutate: []mutation{dropActiveGA(fxBG2)},
 		check: "permanent-global-admin", account: fxBG2UPN, want: StatusFail, contains: "does not hold Global Administrator"},
@@ -81,6 +81,9 @@ var permanentGACases = []fixtureCase{
 	{name: "permanent-global-admin-schedule-unreadable", mutate: []mutation{func(f *fixture) {
 		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG1, fxGA), func(m map[string]any) { m["scheduleInfo"] = "forever" })
 	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusError},
+	{name: "permanent-global-admin-no-expiration", mutate: []mutation{func(f *fixture) {
+		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG1, fxGA), func(m map[string]any) { delete(m, "scheduleInfo") })
+	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusError, contains: "no expiration"},
 	{name: "permanent-global-admin-refused", mutate: []mutation{func(f *fixture) {
 		f.refuse(collect.DatasetRoleAssignments, collect.ReasonPermission)
 		f.refuse(collect.DatasetRoleAssignmentSchedules, collect.ReasonPermission)

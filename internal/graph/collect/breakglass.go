@@ -46,6 +46,11 @@ func (c *collector) breakGlass() []string {
 		wg.Go(func() {
 			s := seq{i, 0}
 			entry := accountEntry(i, a)
+			if a.ID == "" && a.UPN == "" {
+				// Never GET /users/ (the list of every user) for it.
+				c.unresolved(s, entry, unresolvedEmpty)
+				return
+			}
 			raw, ge, ok := c.user(userPath(a))
 			switch {
 			case !ok:
@@ -141,6 +146,7 @@ func (c *collector) breakGlass() []string {
 const (
 	unresolvedNotFound  = "not found in the directory (deleted, or a typo in the configuration)"
 	unresolvedNoMembers = "the group has no user members, so it designates no break-glass account"
+	unresolvedEmpty     = "names neither an id nor a upn, so it designates no account (a group entry must be passed as a group)"
 )
 
 func unresolvedReason(ge *graph.Error) string {
@@ -167,6 +173,8 @@ func accountEntry(i int, a entra.Account) string {
 		return fmt.Sprintf("accounts[%d] id %s (upn %s)", i, a.ID, a.UPN)
 	case a.ID != "":
 		return fmt.Sprintf("accounts[%d] id %s", i, a.ID)
+	case a.UPN == "":
+		return fmt.Sprintf("accounts[%d]", i)
 	}
 	return fmt.Sprintf("accounts[%d] upn %s", i, a.UPN)
 }
