@@ -34,8 +34,9 @@ bench: build
 	$(GO) run ./bench/pushbench -n $(PUSHES) -c 8 --binary $(BIN) $(if $(BEFORE),--binary $(BEFORE))
 	BREAKGLASS_BENCH_LATENCY=1 $(GO) test ./cmd/breakglass -run '^TestLatencyBench$$' -count=1 -v | grep -v '^=== RUN' 
 
-# demo: the daemon on the bundled example (Ctrl-C stops it); demo-scan: the
-# one-shot scan of the same logs.
+# demo: the HTML posture audit of the bundled example snapshot (written under
+# the data directory, path printed), then the daemon on the bundled example
+# logs (Ctrl-C stops it); demo-scan: the one-shot scan of the same logs.
 demo: build
 	./scripts/demo.sh
 

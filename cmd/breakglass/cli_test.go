@@ -71,7 +71,7 @@ func TestUsageExitsTwo(t *testing.T) {
 // the same --config/-c flag, and $BREAKGLASS_CONFIG works for it.
 func TestConfigFlagEverywhere(t *testing.T) {
 	root := newRootCmd()
-	for _, name := range []string{"scan", "serve", "collect", "simulate", "config check"} {
+	for _, name := range []string{"scan", "serve", "collect", "audit", "simulate", "config check"} {
 		cmd, _, err := root.Find(strings.Fields(name))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

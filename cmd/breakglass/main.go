@@ -93,6 +93,7 @@ configuration error.`,
 		newCollectCmd(),
 		newAccountsCmd(),
 		newDiscoverCmd(),
+		newAuditCmd(),
 	)
 	return root
 }
