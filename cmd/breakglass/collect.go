@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"breakglass/internal/config"
+	"breakglass/internal/graph"
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/logging"
 	"breakglass/internal/version"
@@ -95,14 +98,9 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 	defer stop()
 
 	prog := newCollectProgress(stderr)
-	m, err := collect.Collect(ctx, g, collect.Options{
-		Accounts:    cfg.Accounts,
-		Groups:      groups,
-		Out:         f.out,
-		Progress:    prog.report,
-		ToolVersion: version.Version,
-		TenantID:    cfg.Graph.TenantID,
-	})
+	o := collectOptions(cfg, groups, prog)
+	o.Out = f.out
+	m, err := collect.Collect(ctx, g, o)
 	prog.stop()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -121,6 +119,38 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 		return exitCodeError{exitUnresolved, fmt.Sprintf("%d break-glass %s unresolved; fix the configuration or the directory", n, noun)}
 	}
 	return nil
+}
+
+// collectOptions is what collect, and every command that reads the tenant
+// live, asks Graph for: one definition, so that a live audit judges exactly
+// what a snapshot would hold.
+func collectOptions(cfg *config.Config, groups []string, prog *collectProgress) collect.Options {
+	return collect.Options{
+		Accounts:    cfg.Accounts,
+		Groups:      groups,
+		Progress:    prog.report,
+		ToolVersion: version.Version,
+		TenantID:    cfg.Graph.TenantID,
+	}
+}
+
+// collectLive reads the tenant through Graph into memory, exactly what
+// collect would write (collect.CollectSnapshot): the live form of audit
+// and discover. Progress goes to stderr when it is a terminal. Graph
+// refusing datasets is recorded in the snapshot's manifest; the error is
+// for a run that stopped (network, interrupted, wrong tenant), which the
+// caller reports as a collection error (exit 2 for audit).
+func collectLive(ctx context.Context, cfg *config.Config, g graph.Lister, groups []string, stderr io.Writer) (*collect.Snapshot, error) {
+	prog := newCollectProgress(stderr)
+	s, err := collect.CollectSnapshot(ctx, g, collectOptions(cfg, groups, prog))
+	prog.stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("reading the tenant from Graph was interrupted: %w", err)
+		}
+		return nil, fmt.Errorf("reading the tenant from Graph stopped: %w", err)
+	}
+	return s, nil
 }
 
 // printCollectSummary lists the datasets on stdout and every problem on

@@ -1,15 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"breakglass/internal/graph/collect"
 	"breakglass/internal/graph/graphtest"
+	"breakglass/internal/logging"
 )
 
 // TestCollectCommand runs the real binary against a Graph-shaped server on
@@ -74,5 +81,55 @@ graph:
 		if req.Method != http.MethodGet {
 			t.Errorf("%s %s sent to Graph", req.Method, req.Path)
 		}
+	}
+}
+
+// TestCollectLiveEqualsSnapshot: the live read that audit and discover use
+// holds exactly what collect writes, for the same configuration.
+func TestCollectLiveEqualsSnapshot(t *testing.T) {
+	const bg1 = "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"
+	gs := graphtest.New(t)
+	gs.Collection("/v1.0/organization", []any{map[string]any{"id": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "displayName": "Contoso"}}, 10)
+	gs.Object("/v1.0/users/"+bg1, map[string]any{"id": bg1, "userPrincipalName": "bg-admin1@contoso.onmicrosoft.com", "accountEnabled": true})
+	gs.Collection("/v1.0/identity/conditionalAccess/policies", []any{map[string]any{"id": "ca-1", "state": "enabled"}, map[string]any{"id": "ca-2", "state": "disabled"}}, 1)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf("accounts:\n  - id: %s\n  - upn: ghost@contoso.onmicrosoft.com\ngraph:\n  auth: access_token\n  base_url: %s\n", bg1, gs.URL)), 0o600)
+	t.Setenv("BREAKGLASS_GRAPH_TOKEN", "test-token")
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := newGraphClient(cfg, logging.New(io.Discard, logging.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	live, err := collectLive(context.Background(), cfg, g, nil, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "snap")
+	o := collectOptions(cfg, nil, newCollectProgress(io.Discard))
+	o.Out = out
+	o.Now = func() time.Time { return live.Manifest.Collected }
+	if _, err := collect.Collect(context.Background(), g, o); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := collect.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(live.Manifest, disk.Manifest) {
+		t.Errorf("manifests differ:\nlive %+v\ndisk %+v", live.Manifest, disk.Manifest)
+	}
+	if !reflect.DeepEqual(live.Datasets, disk.Datasets) {
+		t.Errorf("datasets differ: live has %d, disk %d", len(live.Datasets), len(disk.Datasets))
+	}
+	if len(live.Manifest.Unresolved) != 1 || len(live.Datasets[collect.DatasetConditionalAccessPolicies]) == 0 {
+		t.Errorf("live snapshot lacks the unresolved entry or the policies: %+v", live.Manifest)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("progress written to a non-terminal: %q", stderr.String())
 	}
 }

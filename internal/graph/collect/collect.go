@@ -51,12 +51,6 @@ func Collect(ctx context.Context, g graph.Lister, o Options) (*Manifest, error) 
 	if o.Out == "" {
 		return nil, errors.New("collect: no output directory")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = defaultConcurrency
-	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("collect: %w", err)
 	}
@@ -66,7 +60,52 @@ func Collect(ctx context.Context, g graph.Lister, o Options) (*Manifest, error) 
 	if err := os.Remove(filepath.Join(o.Out, ManifestFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("collect: removing the previous manifest: %w", err)
 	}
+	m, err := collectInto(ctx, g, o, dirSink(o.Out))
+	if err != nil {
+		return nil, err
+	}
+	if err := writeManifest(o.Out, m); err != nil {
+		return nil, err
+	}
+	removeStale(o.Out, previous, m)
+	return m, nil
+}
 
+// CollectSnapshot is Collect in memory, for the live audit: it returns
+// what Load would read back from the directory Collect writes (the same
+// dataset bytes, the same Manifest), and touches no disk. o.Out is
+// ignored; Snapshot.Dir is empty.
+func CollectSnapshot(ctx context.Context, g graph.Lister, o Options) (*Snapshot, error) {
+	mem := &memSink{data: map[string]json.RawMessage{}}
+	m, err := collectInto(ctx, g, o, mem)
+	if err != nil {
+		return nil, err
+	}
+	// The manifest goes through its JSON form, as Load reads it, so that
+	// the two paths cannot differ (time zones, nil and empty slices).
+	data, err := encodeManifest(m)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Datasets: map[string]json.RawMessage{}}
+	if err := json.Unmarshal(data, &s.Manifest); err != nil {
+		return nil, fmt.Errorf("collect: decoding the manifest: %w", err)
+	}
+	for _, d := range s.Manifest.Datasets {
+		s.Datasets[d.Name] = mem.data[d.Name]
+	}
+	return s, nil
+}
+
+// collectInto runs one collection, handing every dataset to out, and
+// returns the finished manifest.
+func collectInto(ctx context.Context, g graph.Lister, o Options, out sink) (*Manifest, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = defaultConcurrency
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	c := &collector{
@@ -75,6 +114,7 @@ func Collect(ctx context.Context, g graph.Lister, o Options) (*Manifest, error) 
 		g:      g,
 		sem:    make(chan struct{}, o.Concurrency),
 		o:      o,
+		out:    out,
 		groups: map[string]*groupResult{},
 	}
 	m := &Manifest{
@@ -89,10 +129,6 @@ func Collect(ctx context.Context, g graph.Lister, o Options) (*Manifest, error) 
 		return nil, err
 	}
 	c.finish(m)
-	if err := writeManifest(o.Out, m); err != nil {
-		return nil, err
-	}
-	removeStale(o.Out, previous, m)
 	return m, nil
 }
 
@@ -109,6 +145,7 @@ type collector struct {
 	g      graph.Lister
 	sem    chan struct{} // bounds the requests in flight across all datasets
 	o      Options
+	out    sink
 
 	mu         sync.Mutex
 	fatal      error

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"breakglass/internal/graph"
 )
@@ -38,7 +39,7 @@ func (c *collector) write(name string, data []byte) bool {
 		c.abort(fmt.Errorf("collect: %s: Graph returned invalid JSON", name))
 		return false
 	}
-	if err := os.WriteFile(filepath.Join(c.o.Out, fileOf(name)), data, 0o644); err != nil {
+	if err := c.out.put(name, data); err != nil {
 		c.abort(fmt.Errorf("collect: writing %s: %w", name, err))
 		return false
 	}
@@ -100,15 +101,48 @@ func (c *collector) finish(m *Manifest) {
 	}
 }
 
-func writeManifest(dir string, m *Manifest) error {
+// sink receives a run's dataset files: a directory for Collect, memory
+// for CollectSnapshot. Everything else about a run is the same.
+type sink interface {
+	put(name string, data []byte) error
+}
+
+// dirSink writes each dataset to <dir>/<file>.
+type dirSink string
+
+func (d dirSink) put(name string, data []byte) error {
+	return os.WriteFile(filepath.Join(string(d), fileOf(name)), data, 0o644)
+}
+
+// memSink keeps each dataset by name.
+type memSink struct {
+	mu   sync.Mutex
+	data map[string]json.RawMessage
+}
+
+func (m *memSink) put(name string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.data[name] = data
+	return nil
+}
+
+func encodeManifest(m *Manifest) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // endpoints hold '&', and people read this file
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(m); err != nil {
-		return fmt.Errorf("collect: encoding the manifest: %w", err)
+		return nil, fmt.Errorf("collect: encoding the manifest: %w", err)
 	}
-	data := b.Bytes()
+	return b.Bytes(), nil
+}
+
+func writeManifest(dir string, m *Manifest) error {
+	data, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
 	tmp := filepath.Join(dir, ".manifest.json.tmp")
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return fmt.Errorf("collect: writing the manifest: %w", err)
