@@ -203,8 +203,9 @@ func (w *Watcher) Load(ctx context.Context) error {
 		w.o.Logger.Info("group members as last read", "group", g.label(), "members", len(p.Members), "read", p.Read)
 	}
 	list := w.listLocked()
+	w.applied = list
 	w.mu.Unlock()
-	w.o.Apply(list)
+	w.o.Apply(slices.Clone(list))
 	return errors.Join(errs...)
 }
 
@@ -255,9 +256,10 @@ func (w *Watcher) Refresh(ctx context.Context) {
 	w.mu.Lock()
 	list := w.listLocked()
 	changed := !slices.Equal(list, w.applied)
+	w.applied = list
 	w.mu.Unlock()
 	if changed {
-		w.o.Apply(list)
+		w.o.Apply(slices.Clone(list))
 	}
 }
 
@@ -292,7 +294,7 @@ func (w *Watcher) Accounts() []entra.Account {
 
 // listLocked builds the list: configured users first (they win a
 // duplicate), then each group's members in configuration order, then the
-// group ids. It records it as applied.
+// group ids.
 func (w *Watcher) listLocked() []entra.Account {
 	out := slices.Clone(w.o.Users)
 	ids, upns := map[string]bool{}, map[string]bool{}
@@ -321,8 +323,7 @@ func (w *Watcher) listLocked() []entra.Account {
 		ids[entra.CanonicalID(g.ID)] = true
 		out = append(out, entra.Account{ID: key(g.ID), Name: "break-glass group " + cmp.Or(g.Name, g.ID)})
 	}
-	w.applied = out
-	return slices.Clone(out)
+	return out
 }
 
 // diff names the members added and removed, by UPN where known.

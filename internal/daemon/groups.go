@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"breakglass/internal/config"
+	"breakglass/internal/entra"
+	"breakglass/internal/membership"
+)
+
+// groupStartTimeout bounds the first read of the break-glass groups before
+// the sources start; past it the last known members are watched and the
+// read goes on in the refresh loop.
+const groupStartTimeout = 30 * time.Second
+
+// checkGroups refuses group entries that serve cannot expand: members are
+// read through Graph, so a group without a graph: section would watch
+// nobody.
+func checkGroups(cfg *config.Config, groups []groupEntry, haveGraph bool) error {
+	if len(groups) == 0 || haveGraph || cfg.Graph.Configured() {
+		return nil
+	}
+	var errs []error
+	for _, g := range groups {
+		errs = append(errs, fmt.Errorf("%s: group %s: serve reads a group's members through Microsoft Graph; add a graph: section (auth and credentials, GroupMember.Read.All), or list the members by id/upn", g.Where, g.ID))
+	}
+	return &ConfigError{errors.Join(errs...)}
+}
+
+// setupGroups builds the membership watcher and applies the members the
+// previous run persisted.
+func (d *Daemon) setupGroups(ctx context.Context, entries []groupEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	g, err := d.graphClient()
+	if err != nil {
+		return err
+	}
+	groups := make([]membership.Group, len(entries))
+	for i, e := range entries {
+		groups[i] = e.Group
+	}
+	d.members = membership.New(membership.Options{
+		Users: configUsers(d.cfg), Groups: groups, Graph: g, State: d.st, Health: d.pipeline,
+		Apply: d.applyAccounts, Refresh: d.o.GroupRefresh, Logger: d.log, Now: d.o.Now,
+	})
+	if err := d.members.Load(ctx); err != nil {
+		// The groups are read again at start; a group without known
+		// members is still watched by its id and raises bg.source if
+		// it cannot be read.
+		d.log.Error("reading the last known group members", "error", err)
+	}
+	return nil
+}
+
+// applyAccounts swaps in a new break-glass list for the rules, the
+// scanner and the Graph sources' queries.
+func (d *Daemon) applyAccounts(list []entra.Account) {
+	d.accounts.Store(&list)
+	d.pipeline.SetAccounts(list)
+	d.log.Info("break-glass list applied", "accounts", len(list))
+}
+
+// currentAccounts is the list now watched.
+func (d *Daemon) currentAccounts() []entra.Account {
+	if p := d.accounts.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
