@@ -89,6 +89,13 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 	if err != nil {
 		return err
 	}
+	// Group entries of accounts: are collected like --group; the users
+	// list holds user entries only (a group entry has no user to resolve).
+	for _, g := range cfg.Groups() {
+		if !slices.ContainsFunc(groups, func(h string) bool { return strings.EqualFold(g, h) }) {
+			groups = append(groups, g)
+		}
+	}
 	stderr := cmd.ErrOrStderr()
 	g, err := newGraphClient(cfg, logging.New(stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format}))
 	if err != nil {
@@ -126,7 +133,7 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 // what a snapshot would hold.
 func collectOptions(cfg *config.Config, groups []string, prog *collectProgress) collect.Options {
 	return collect.Options{
-		Accounts:    cfg.Accounts,
+		Accounts:    cfg.Users(),
 		Groups:      groups,
 		Progress:    prog.report,
 		ToolVersion: version.Version,

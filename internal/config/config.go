@@ -41,7 +41,35 @@ type Config struct {
 	Sources  []SourceConfig `yaml:"sources"`
 	Notify   NotifyConfig   `yaml:"notify"`
 	Graph    GraphConfig    `yaml:"graph,omitempty"`
-	Path     string         `yaml:"-"` // file it was loaded from
+	Audit    AuditConfig    `yaml:"audit"`
+	// Exceptions accept posture findings on purpose (audit.go).
+	Exceptions []Exception `yaml:"exceptions,omitempty"`
+	Path       string      `yaml:"-"` // file it was loaded from
+}
+
+// Users returns the user entries of accounts:, in order; group entries are
+// left out (see Groups).
+func (c *Config) Users() []entra.Account {
+	var out []entra.Account
+	for _, a := range c.Accounts {
+		if !a.IsGroup() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Groups returns the object ids of the group entries of accounts:, in
+// order. Their transitive user members are break-glass accounts too, which
+// only Graph can tell.
+func (c *Config) Groups() []string {
+	var out []string
+	for _, a := range c.Accounts {
+		if a.IsGroup() {
+			out = append(out, a.Group)
+		}
+	}
+	return out
 }
 
 // StoreConfig says where breakglass keeps its state.
@@ -105,46 +133,7 @@ func Parse(name string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 // skips fields that already failed to decode, so each mistake is reported
 // once.
 func (c *Config) validate(d *decoder) {
-	if !d.failed["accounts"] && len(c.Accounts) == 0 {
-		if line, ok := d.lines["accounts"]; ok {
-			d.errorf(line, "accounts", "empty; list at least one break-glass account (id: and/or upn:)")
-		} else {
-			d.errorf(0, "accounts", "missing; list at least one break-glass account (id: and/or upn:)")
-		}
-	}
-	firstID := map[string]int{}
-	firstUPN := map[string]int{}
-	for i := range c.Accounts {
-		a := &c.Accounts[i]
-		f := "accounts[" + strconv.Itoa(i) + "]"
-		a.ID, a.UPN, a.Name = strings.TrimSpace(a.ID), strings.TrimSpace(a.UPN), strings.TrimSpace(a.Name)
-		fid, fupn := f+".id", f+".upn"
-		if d.failed[f] {
-			continue
-		}
-		// A field that failed to decode is empty here; it has its own error.
-		if a.ID == "" && a.UPN == "" && !d.failed[fid] && !d.failed[fupn] {
-			d.errorf(d.lines[f], f, "needs id: (the user's object id) or upn:, or both")
-			continue
-		}
-		if a.ID != "" {
-			switch {
-			case !entra.IsGUID(a.ID):
-				d.errorf(d.lines[fid], fid, "not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)")
-			case a.ID == "00000000-0000-0000-0000-000000000000":
-				d.errorf(d.lines[fid], fid, "the all-zero GUID is what Entra logs for no user; use the account's object id")
-			default:
-				d.unique(firstID, strings.ToLower(a.ID), i, "id")
-			}
-		}
-		if a.UPN != "" {
-			if !isUPN(a.UPN) {
-				d.errorf(d.lines[fupn], fupn, "not a user principal name (expected user@domain)")
-			} else {
-				d.unique(firstUPN, strings.ToLower(a.UPN), i, "upn")
-			}
-		}
-	}
+	c.validateAccounts(d)
 	c.TenantID = strings.TrimSpace(c.TenantID)
 	if c.TenantID != "" {
 		if err := validTenantID(c.TenantID); err != nil {
@@ -155,19 +144,97 @@ func (c *Config) validate(d *decoder) {
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
 	c.validateServe(d)
 	c.validateGraph(d)
+	c.validateAudit(d)
+	c.validateExceptions(d)
 }
 
-// unique rejects a second account with the same id or UPN. Entra compares
-// both case-insensitively, so two spellings are the same account, and a
-// duplicate usually means a copy-paste that left another account out.
-func (d *decoder) unique(first map[string]int, key string, i int, attr string) {
-	j, dup := first[key]
+// validateAccounts checks the accounts: list: each entry is a user (id:
+// and/or upn:) or a group (group:), and no object is listed twice.
+func (c *Config) validateAccounts(d *decoder) {
+	const what = "list at least one break-glass account (id: and/or upn: for a user, group: for a group)"
+	if !d.failed["accounts"] && len(c.Accounts) == 0 {
+		if line, ok := d.lines["accounts"]; ok {
+			d.errorf(line, "accounts", "empty; "+what)
+		} else {
+			d.errorf(0, "accounts", "missing; "+what)
+		}
+	}
+	// Object ids are unique across the directory, so users and groups share
+	// one index: a group id equal to a user id is the same copy-paste slip.
+	firstID := map[string]firstSeen{}
+	firstUPN := map[string]firstSeen{}
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		f := "accounts[" + strconv.Itoa(i) + "]"
+		a.ID, a.UPN, a.Name, a.Group = strings.TrimSpace(a.ID), strings.TrimSpace(a.UPN), strings.TrimSpace(a.Name), strings.TrimSpace(a.Group)
+		fid, fupn, fgroup := f+".id", f+".upn", f+".group"
+		if d.failed[f] {
+			continue
+		}
+		if a.Group != "" {
+			if a.ID != "" || a.UPN != "" {
+				d.errorf(d.lines[fgroup], fgroup, "a group entry cannot also have id: or upn:; list the group and each user as separate entries")
+				continue
+			}
+			if d.checkGUID(fgroup, a.Group, "the group's object id") {
+				d.unique(firstID, strings.ToLower(a.Group), i, "group")
+			}
+			continue
+		}
+		// A field that failed to decode is empty here; it has its own error.
+		if a.ID == "" && a.UPN == "" && !d.failed[fid] && !d.failed[fupn] && !d.failed[fgroup] {
+			d.errorf(d.lines[f], f, "needs id: (the user's object id) and/or upn: for a user, or group: for a group")
+			continue
+		}
+		if a.ID != "" && d.checkGUID(fid, a.ID, "the user's object id") {
+			d.unique(firstID, strings.ToLower(a.ID), i, "id")
+		}
+		if a.UPN != "" {
+			if !isUPN(a.UPN) {
+				d.errorf(d.lines[fupn], fupn, "not a user principal name (expected user@domain)")
+			} else {
+				d.unique(firstUPN, strings.ToLower(a.UPN), i, "upn")
+			}
+		}
+	}
+}
+
+// checkGUID reports whether v is a usable object id, recording why not.
+func (d *decoder) checkGUID(field, v, what string) bool {
+	switch {
+	case !entra.IsGUID(v):
+		d.errorf(d.lines[field], field, "not a GUID (expected %s, 8-4-4-4-12 hex digits)", what)
+		return false
+	case v == "00000000-0000-0000-0000-000000000000":
+		d.errorf(d.lines[field], field, "the all-zero GUID is what Entra logs for no object; use %s", what)
+		return false
+	}
+	return true
+}
+
+// unique rejects a second account with the same id or UPN, or a second
+// group with the same id. Entra compares both case-insensitively, so two
+// spellings are the same object, and a duplicate usually means a copy-paste
+// that left another account out.
+func (d *decoder) unique(first map[string]firstSeen, key string, i int, attr string) {
+	prev, dup := first[key]
 	if !dup {
-		first[key] = i
+		first[key] = firstSeen{i, attr}
 		return
 	}
 	f := "accounts[" + strconv.Itoa(i) + "]." + attr
-	d.errorf(d.lines[f], f, "duplicate of accounts[%d] (line %d)", j, d.lines["accounts["+strconv.Itoa(j)+"]."+attr])
+	pf := "accounts[" + strconv.Itoa(prev.index) + "]." + prev.attr
+	if prev.attr == attr {
+		d.errorf(d.lines[f], f, "duplicate of accounts[%d] (line %d)", prev.index, d.lines[pf])
+		return
+	}
+	d.errorf(d.lines[f], f, "same object id as %s (line %d); an object id names one user or one group", pf, d.lines[pf])
+}
+
+// firstSeen is where an id or UPN was first listed.
+type firstSeen struct {
+	index int
+	attr  string
 }
 
 // oneOf normalises an enumerated setting; empty is allowed and later
@@ -198,6 +265,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyServeDefaults()
 	c.applyGraphDefaults()
+	c.applyAuditDefaults()
 }
 
 // isUPN checks the shape user@domain.tld. It is deliberately loose about

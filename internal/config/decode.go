@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -216,7 +217,7 @@ var durationType = reflect.TypeFor[time.Duration]()
 // want names what a Go type expects, for "expected X, got Y" messages.
 func want(t reflect.Type) string {
 	if t == durationType {
-		return "a duration such as 90s or 5m"
+		return "a duration such as 90s, 5m or 90d"
 	}
 	switch t.Kind() {
 	case reflect.Struct, reflect.Map:
@@ -428,7 +429,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, field string, line int) 
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if v.Type() == durationType {
-			dur, err := time.ParseDuration(s)
+			dur, err := parseDuration(s)
 			if err != nil {
 				bad()
 				return
@@ -457,4 +458,18 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, field string, line int) 
 		}
 		v.SetFloat(f)
 	}
+}
+
+// parseDuration is time.ParseDuration plus whole days ("90d"), because
+// intervals such as the drill interval are thought of in days and 2160h
+// invites arithmetic mistakes.
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		days, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || days > int64(math.MaxInt64/(24*time.Hour)) {
+			return 0, fmt.Errorf("duration %q out of range", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }

@@ -159,21 +159,32 @@ type ModifiedProperty struct {
 	NewValue string
 }
 
-// Account is one break-glass account as configured. At least one of ID and
-// UPN is set.
+// Account is one entry of the break-glass list as configured: a user (at
+// least one of ID and UPN is set) or a group (Group is set, ID and UPN are
+// empty), whose transitive user members are break-glass accounts.
 type Account struct {
 	ID   string `yaml:"id,omitempty" json:"id,omitempty"`
 	UPN  string `yaml:"upn,omitempty" json:"upn,omitempty"`
 	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// Group is a group's object id. A group entry stands for its members,
+	// which only Graph knows, so AccountSet ignores it: whoever expands the
+	// group adds the members as user entries.
+	Group string `yaml:"group,omitempty" json:"group,omitempty"`
 }
 
-// Label is a human name for the account: its name, else UPN, else ID.
+// IsGroup reports whether the entry is a group rather than a user.
+func (a Account) IsGroup() bool { return a.Group != "" }
+
+// Label is a human name for the account: its name, else UPN, else ID, else
+// (for a group entry) "group <id>".
 func (a Account) Label() string {
 	switch {
 	case a.Name != "":
 		return a.Name
 	case a.UPN != "":
 		return a.UPN
+	case a.ID == "" && a.Group != "":
+		return "group " + a.Group
 	}
 	return a.ID
 }
@@ -186,10 +197,17 @@ type AccountSet struct {
 	byUPN map[string]int
 }
 
-// NewAccountSet indexes the accounts. Callers validate for duplicates first
-// (config does); later duplicates simply lose to earlier ones here.
+// NewAccountSet indexes the user accounts; group entries are left out,
+// because matching needs their members (see Account.Group). Callers
+// validate for duplicates first (config does); later duplicates simply lose
+// to earlier ones here.
 func NewAccountSet(accounts []Account) *AccountSet {
-	s := &AccountSet{list: append([]Account(nil), accounts...), byID: map[string]int{}, byUPN: map[string]int{}}
+	s := &AccountSet{byID: map[string]int{}, byUPN: map[string]int{}}
+	for _, a := range accounts {
+		if !a.IsGroup() {
+			s.list = append(s.list, a)
+		}
+	}
 	for i, a := range s.list {
 		if id := CanonicalID(a.ID); id != "" {
 			if _, ok := s.byID[id]; !ok {
@@ -205,7 +223,7 @@ func NewAccountSet(accounts []Account) *AccountSet {
 	return s
 }
 
-// Accounts returns the configured accounts in order.
+// Accounts returns the user accounts in order.
 func (s *AccountSet) Accounts() []Account { return s.list }
 
 // Match finds the account for an (id, upn) pair from a record. The object
