@@ -103,10 +103,10 @@ func Expand(ctx context.Context, g graph.Lister, groupID string) ([]Member, erro
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the members of group %s: %w", groupID, err)
+		return nil, fmt.Errorf("listing its transitive members: %w", err)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("group %s: %w", groupID, ErrNoMembers)
+		return nil, ErrNoMembers
 	}
 	return out, nil
 }
@@ -228,7 +228,10 @@ func (w *Watcher) Refresh(ctx context.Context) {
 			w.mu.Unlock()
 			w.o.Logger.Error("cannot read a break-glass group; its last known members stay watched",
 				"group", g.label(), "last_known_members", known, "error", err)
-			w.o.Health.Failing(ctx, Source, g.ID, fmt.Errorf("%w (the %d members last read stay watched, and so does the group id itself)", err, known))
+			// The key is the group id; the error names the group by its
+			// configured name too, for whoever reads the alert.
+			w.o.Health.Failing(ctx, Source, g.ID, fmt.Errorf("break-glass group %q: %w (the %d members last read stay watched, and so does the group id itself)",
+				cmp.Or(g.Name, g.ID), err, known))
 			continue
 		}
 		old := w.members[key(g.ID)]
