@@ -19,7 +19,7 @@ import (
 
 const bgGroup = "5f0e1d2c-3b4a-4968-8776-a5b4c3d2e1f0"
 
-func memberID(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+func memberID(n int) string  { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 func memberUPN(n int) string { return fmt.Sprintf("member%d@contoso.onmicrosoft.com", n) }
 
 func memberItem(n int) any {
