@@ -80,30 +80,38 @@ var ErrNoMembers = errors.New("the group has no user members")
 
 // Expand lists the transitive user members of a group through Graph.
 func Expand(ctx context.Context, g graph.Lister, groupID string) ([]Member, error) {
-	var out []Member
-	seen := map[string]bool{}
-	err := g.List(ctx, graph.V1, Path(groupID), graph.Query{Select: Select}, func(items []json.RawMessage) error {
-		for _, raw := range items {
-			var m struct {
-				ID  string `json:"id"`
-				UPN string `json:"userPrincipalName"`
-			}
-			// An item that is not a user object with an id cannot be
-			// matched; it is skipped, the others are kept.
-			if json.Unmarshal(raw, &m) != nil || !entra.IsGUID(strings.TrimSpace(m.ID)) {
-				continue
-			}
-			id := strings.ToLower(strings.TrimSpace(m.ID))
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			out = append(out, Member{ID: id, UPN: strings.TrimSpace(m.UPN)})
-		}
+	var items []json.RawMessage
+	err := g.List(ctx, graph.V1, Path(groupID), graph.Query{Select: Select}, func(page []json.RawMessage) error {
+		items = append(items, page...)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing its transitive members: %w", err)
+	}
+	return Members(items)
+}
+
+// Members decodes a transitiveMembers listing, as Graph sent it (or as a
+// collect snapshot's group_members.<id> dataset keeps it). An item that is
+// not a user object with an id cannot be matched and is skipped; an empty
+// result is ErrNoMembers.
+func Members(items []json.RawMessage) ([]Member, error) {
+	var out []Member
+	seen := map[string]bool{}
+	for _, raw := range items {
+		var m struct {
+			ID  string `json:"id"`
+			UPN string `json:"userPrincipalName"`
+		}
+		if json.Unmarshal(raw, &m) != nil || !entra.IsGUID(strings.TrimSpace(m.ID)) {
+			continue
+		}
+		id := strings.ToLower(strings.TrimSpace(m.ID))
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, Member{ID: id, UPN: strings.TrimSpace(m.UPN)})
 	}
 	if len(out) == 0 {
 		return nil, ErrNoMembers
@@ -295,20 +303,25 @@ func (w *Watcher) Accounts() []entra.Account {
 	return slices.Clone(w.applied)
 }
 
-// listLocked builds the list: configured users first (they win a
-// duplicate), then each group's members in configuration order, then the
-// group ids.
-func (w *Watcher) listLocked() []entra.Account {
-	out := slices.Clone(w.o.Users)
+func (w *Watcher) listLocked() []entra.Account { return List(w.o.Users, w.o.Groups, w.members) }
+
+// List is the break-glass list to match against: the configured users
+// first (they win a duplicate), then each group's members (members maps
+// the lower-case group id to them) in configuration order, then the group
+// ids themselves, so that a record naming a group matches.
+func List(users []entra.Account, groups []Group, members map[string][]Member) []entra.Account {
+	out := slices.Clone(users)
 	ids, upns := map[string]bool{}, map[string]bool{}
 	for _, a := range out {
-		ids[entra.CanonicalID(a.ID)] = a.ID != ""
+		if a.ID != "" {
+			ids[entra.CanonicalID(a.ID)] = true
+		}
 		if a.UPN != "" {
 			upns[entra.FoldASCII(a.UPN)] = true
 		}
 	}
-	for _, g := range w.o.Groups {
-		for _, m := range w.members[key(g.ID)] {
+	for _, g := range groups {
+		for _, m := range members[key(g.ID)] {
 			if ids[entra.CanonicalID(m.ID)] || m.UPN != "" && upns[entra.FoldASCII(m.UPN)] {
 				continue
 			}
@@ -319,7 +332,7 @@ func (w *Watcher) listLocked() []entra.Account {
 			out = append(out, entra.Account{ID: m.ID, UPN: m.UPN})
 		}
 	}
-	for _, g := range w.o.Groups {
+	for _, g := range groups {
 		if ids[entra.CanonicalID(g.ID)] {
 			continue
 		}
