@@ -69,7 +69,9 @@ func groupReader(cfg *config.Config, snapshot string, stderr io.Writer) (func(co
 	if err != nil {
 		return nil, "", err
 	}
-	return func(ctx context.Context, gid string) ([]membership.Member, error) { return membership.Expand(ctx, g, gid) }, "through Microsoft Graph", nil
+	return func(ctx context.Context, gid string) ([]membership.Member, error) {
+		return membership.Expand(ctx, g, gid)
+	}, "through Microsoft Graph", nil
 }
 
 // snapshotMembers reads group_members.<id> of a snapshot; a dataset that

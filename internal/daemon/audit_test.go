@@ -76,7 +76,9 @@ func TestPostureDriftInServe(t *testing.T) {
 	a.set(cloudOnly(posture.StatusPass))
 	waitFor(t, 10*time.Second, "bg.posture resolved", func() bool { return rcv.rule("/h bg.posture resolved") == 1 }, r.logs.String)
 
-	a.set(func() (*posture.Report, error) { return nil, errors.New("reading the tenant from Graph stopped: connection refused") })
+	a.set(func() (*posture.Report, error) {
+		return nil, errors.New("reading the tenant from Graph stopped: connection refused")
+	})
 	waitFor(t, 10*time.Second, "bg.source for posture", func() bool { return rcv.rule("/h bg.source firing") == 1 }, r.logs.String)
 	src, _ := r.d.st.Alerts(context.Background(), store.AlertFilter{Rule: "bg.source"})
 	if len(src) != 1 || !strings.Contains(src[0].Title, `"posture"`) || !strings.Contains(src[0].Title, "connection refused") {
