@@ -94,3 +94,25 @@ func TestPostureDriftInServe(t *testing.T) {
 		}
 	}
 }
+
+// TestPostureDriftResolvedWhenAuditRemoved: an open drift is resolved when
+// serve starts without the scheduled audit (graph: removed): nothing would
+// resolve it otherwise.
+func TestPostureDriftResolvedWhenAuditRemoved(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	cfg := e.config(t, `notify:
+  groups:
+    - name: g
+      channels:
+        - type: webhook
+          url: `+rcv.srv.URL+`/h
+`)
+	a := &scriptedAuditor{}
+	a.set(cloudOnly(posture.StatusPass), cloudOnly(posture.StatusFail))
+	r := start(t, cfg, Options{Auditor: a, AuditDelay: 10 * time.Millisecond, AuditInterval: 50 * time.Millisecond})
+	waitFor(t, 10*time.Second, "bg.posture firing", func() bool { return rcv.rule("/h bg.posture firing") == 1 }, r.logs.String)
+	r.stop(t)
+	r = start(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "bg.posture resolved", func() bool { return rcv.rule("/h bg.posture resolved") == 1 }, r.logs.String)
+}

@@ -233,6 +233,11 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err := d.setupAudit(); err != nil {
 		return nil, err
 	}
+	if d.auditor == nil {
+		if err := pipeline.Posture().ResolveAll(ctx); err != nil {
+			d.log.Warn("resolving posture drifts", "error", err)
+		}
+	}
 	if err := pipeline.ResolveRemoved(ctx, append(slices.Clone(names), internal...)); err != nil {
 		d.log.Warn("resolving alerts of removed sources", "error", err)
 	}

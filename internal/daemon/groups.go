@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
 	"breakglass/internal/membership"
+	"breakglass/internal/watch"
 )
 
 // groupStartTimeout bounds the first read of the break-glass groups before
@@ -48,6 +51,7 @@ func (d *Daemon) setupGroups(ctx context.Context, entries []groupEntry) error {
 		Users: configUsers(d.cfg), Groups: groups, Graph: g, State: d.st, Health: d.pipeline,
 		Apply: d.applyAccounts, Refresh: d.o.GroupRefresh, Logger: d.log, Now: d.o.Now,
 	})
+	d.resolveRemovedGroups(ctx, groups)
 	if err := d.members.Load(ctx); err != nil {
 		// The groups are read again at start; a group without known
 		// members is still watched by its id and raises bg.source if
@@ -71,4 +75,22 @@ func (d *Daemon) currentAccounts() []entra.Account {
 		return *p
 	}
 	return nil
+}
+
+// resolveRemovedGroups resolves bg.source episodes of groups no longer
+// configured: no refresh would ever resolve them.
+func (d *Daemon) resolveRemovedGroups(ctx context.Context, groups []membership.Group) {
+	cs, err := d.st.Conditions(ctx, watch.RuleSource)
+	if err != nil {
+		d.log.Warn("listing source conditions", "error", err)
+		return
+	}
+	for _, c := range cs {
+		src, gid, _ := strings.Cut(c.Key, "\x00")
+		if src != membership.Source || slices.ContainsFunc(groups, func(g membership.Group) bool { return strings.EqualFold(g.ID, gid) }) {
+			continue
+		}
+		d.pipeline.Recovered(ctx, membership.Source, gid)
+		d.log.Info("group no longer configured; its bg.source alert is resolved", "group", gid)
+	}
 }

@@ -192,3 +192,33 @@ func TestGroupMembersWatched(t *testing.T) {
 	r = start(t, cfg, o)
 	waitFor(t, 10*time.Second, "bg.source resolved", func() bool { return rcv.rule("/h bg.source resolved") == 1 }, r.logs.String)
 }
+
+// TestRemovedGroupSourceResolved: a group that was failing and is then
+// removed from the configuration (another group stays) has its bg.source
+// resolved at start.
+func TestRemovedGroupSourceResolved(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	gs := graphtest.New(t)
+	gs.Fail("/v1.0"+membership.Path(bgGroup), 403, 1000, "", nil)
+	const other = "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+	gs.Collection("/v1.0"+membership.Path(other), []any{memberItem(1)}, 0)
+	cfg := e.groupConfig(t, rcv.srv.URL, "")
+	o := Options{Graph: graphClientFor(t, gs), AuditDelay: time.Hour}
+	r := start(t, cfg, o)
+	waitFor(t, 10*time.Second, "bg.source for the group", func() bool { return rcv.rule("/h bg.source firing") == 1 }, r.logs.String)
+	r.stop(t)
+	text, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.Path, []byte(strings.Replace(string(text), bgGroup, other, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg2, err := config.Load(cfg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = start(t, cfg2, o)
+	waitFor(t, 10*time.Second, "bg.source resolved", func() bool { return rcv.rule("/h bg.source resolved") == 1 }, r.logs.String)
+}

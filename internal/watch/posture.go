@@ -260,3 +260,21 @@ func (w *Posture) AuditFailed(ctx context.Context, err error) {
 func (w *Posture) AuditRan(ctx context.Context) { w.failing().Recovered(ctx, PostureSource, "audit") }
 
 func (w *Posture) failing() *SourceHealth { return w.health }
+
+// ResolveAll resolves every open drift: the scheduled audit is no longer
+// configured (no graph: section), so nothing would ever resolve them.
+func (w *Posture) ResolveAll(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cs, err := w.o.Conditions.Conditions(ctx, RulePosture)
+	if err != nil {
+		return fmt.Errorf("listing posture drifts: %w", err)
+	}
+	for _, c := range cs {
+		if err := resolve(ctx, w.o, RulePosture, c.Key, c.AlertID); err != nil {
+			return fmt.Errorf("resolving posture drift %s: %w", describeKey(c.Key), err)
+		}
+		w.o.Logger.Info("posture audit no longer configured; drift resolved", "result", describeKey(c.Key), "alert_id", c.AlertID)
+	}
+	return nil
+}
