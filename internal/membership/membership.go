@@ -207,8 +207,15 @@ func (w *Watcher) Load(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("the last known members of group %s are unreadable: %w", g.ID, err))
 			continue
 		}
-		w.members[key(g.ID)] = p.Members
-		w.o.Logger.Info("group members as last read", "group", g.label(), "members", len(p.Members), "read", p.Read)
+		// Only what could have been written: unique members with a GUID.
+		var ms []Member
+		for _, m := range p.Members {
+			if entra.IsGUID(m.ID) && !slices.ContainsFunc(ms, func(o Member) bool { return strings.EqualFold(o.ID, m.ID) }) {
+				ms = append(ms, Member{ID: strings.ToLower(m.ID), UPN: strings.TrimSpace(m.UPN)})
+			}
+		}
+		w.members[key(g.ID)] = ms
+		w.o.Logger.Info("group members as last read", "group", g.label(), "members", len(ms), "read", p.Read)
 	}
 	list := w.listLocked()
 	w.applied = list
