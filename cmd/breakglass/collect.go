@@ -39,11 +39,15 @@ func newCollectCmd() *cobra.Command {
 		Long: `collect reads from Microsoft Graph, read-only, everything a review of the
 break-glass accounts' posture needs: the break-glass accounts, the holders of Global Administrator
 and Privileged Role Administrator (active, PIM eligible and through groups),
-their authentication methods and registration details, Conditional Access
-policies, named locations, authentication strengths, the authentication
-methods policy, domains, the organization, lifecycle workflows and access
-reviews. It writes them into DIR as Graph returned them, one JSON file per
-dataset, plus manifest.json, written last.
+their authentication methods, registration details and groups, Conditional
+Access policies, named locations, authentication strengths, the
+authentication methods policy, domains, the organization, lifecycle workflows
+and access reviews; and what the audit compares the break-glass accounts
+with: every role they hold, the groups Conditional Access excludes them
+through and their members, the users in scope of workflows that disable
+inactive users, and the PIM approvers of the two roles. It writes them into
+DIR as Graph returned them, one JSON file per dataset, plus manifest.json,
+written last.
 
 Break-glass accounts are the accounts: list of the configuration plus the
 transitive user members of every --group.

@@ -187,8 +187,9 @@ func (c *collector) run() {
 		return
 	}
 	var tenant sync.WaitGroup
-	for _, d := range tenantLists {
-		tenant.Go(func() { c.simpleList(d.name, d.v, d.path, d.q) })
+	lists := make([]listed, len(tenantLists))
+	for i, d := range tenantLists {
+		tenant.Go(func() { lists[i].items, lists[i].ok = c.simpleList(d.name, d.v, d.path, d.q) })
 	}
 	for _, d := range tenantObjects {
 		tenant.Go(func() { c.object(d.name, d.v, d.path, d.q) })
@@ -200,9 +201,10 @@ func (c *collector) run() {
 	wg.Go(func() { bgUsers = c.breakGlass() })
 	roleItems := make([][]json.RawMessage, len(roleLists))
 	for i, d := range roleLists {
-		wg.Go(func() { roleItems[i] = c.roleDataset(d) })
+		wg.Go(func() { roleItems[i], _ = c.roleDataset(d) })
 	}
-	wg.Go(func() { c.roleDataset(rolePolicies) })
+	var policies listed
+	wg.Go(func() { policies.items, policies.ok = c.roleDataset(rolePolicies) })
 	wg.Wait()
 	if c.aborted() {
 		return
@@ -227,10 +229,34 @@ func (c *collector) run() {
 	c.privileged = privileged
 	c.mu.Unlock()
 
+	var memberOf map[string][]json.RawMessage
 	wg.Go(func() { c.authMethods(privileged) })
 	wg.Go(func() { c.registrationDetails(privileged) })
 	wg.Go(func() { c.authorizationInfo(privileged) })
+	wg.Go(func() { memberOf = c.memberOf(privileged) })
 	wg.Wait()
+	tenant.Wait()
+	if c.aborted() {
+		return
+	}
+
+	// What the checks compare the break-glass users with: the roles and
+	// groups Conditional Access names, the workflows that could disable
+	// them, and who can approve a Global Administrator activation.
+	byName := func(name string) listed {
+		return lists[slices.IndexFunc(tenantLists, func(d listSpec) bool { return d.name == name })]
+	}
+	wg.Go(func() { c.principalRoles(bgUsers, memberOf) })
+	wg.Go(func() { c.caGroups(bgUsers, memberOf, byName(DatasetConditionalAccessPolicies)) })
+	wg.Go(func() { c.workflowScopes(byName(DatasetLifecycleWorkflows)) })
+	wg.Go(func() { c.roleApprovers(policies) })
+	wg.Wait()
+}
+
+// listed is a list dataset's items, and whether it was written.
+type listed struct {
+	items []json.RawMessage
+	ok    bool
 }
 
 type listSpec struct {
@@ -297,9 +323,11 @@ type call struct {
 // fetched is the outcome of a dataset's calls.
 type fetched struct {
 	items   []json.RawMessage
-	errs    []*graph.Error // in call order
-	ok      int            // calls that succeeded
-	skipped bool           // calls left out after a permission or licence refusal
+	errs    []*graph.Error      // in call order
+	byCall  []*graph.Error      // per call: Graph's refusal, or nil
+	results [][]json.RawMessage // per call: the items it returned
+	ok      int                 // calls that succeeded
+	skipped bool                // calls left out after a permission or licence refusal
 }
 
 // fetch runs calls within the request limit and concatenates what they
@@ -356,7 +384,7 @@ func (c *collector) fetch(calls []call, skip func() bool) (fetched, bool) {
 	if c.aborted() {
 		return fetched{}, false
 	}
-	var f fetched
+	f := fetched{byCall: errs, results: results}
 	for i := range calls {
 		switch {
 		case done[i]:
@@ -441,7 +469,7 @@ func (c *collector) organization() {
 
 // roleDataset fetches one role dataset, one call per role so that each
 // role's filter stays a plain equality (the form every endpoint supports).
-func (c *collector) roleDataset(d listSpec) []json.RawMessage {
+func (c *collector) roleDataset(d listSpec) ([]json.RawMessage, bool) {
 	var calls []call
 	for _, role := range Roles {
 		q := d.q
@@ -455,8 +483,8 @@ func (c *collector) roleDataset(d listSpec) []json.RawMessage {
 	}
 	tq := d.q
 	tq.Filter = strings.TrimPrefix(tq.Filter+" and roleDefinitionId eq '{roleDefinitionId}'", " and ")
-	f, _ := c.listDataset(d.name, d.name, endpointOf(d.path, tq), d.v, calls)
-	return f.items
+	f, ok := c.listDataset(d.name, d.name, endpointOf(d.path, tq), d.v, calls)
+	return f.items, ok
 }
 
 // principals picks the users and groups holding a role out of the role
@@ -495,19 +523,28 @@ func principals(datasets [][]json.RawMessage) (users, groups []string) {
 	return users, groups
 }
 
-// authMethods writes auth_methods.<id> per privileged user. A permission
-// or licence refusal is recorded once under the family name and covers
-// every user whose dataset is missing.
+// authMethods writes auth_methods.<id> per privileged user.
 func (c *collector) authMethods(users []string) {
+	c.keyedLists(DatasetAuthMethods, "/users/{id}/authentication/methods", graph.Query{}, users)
+}
+
+// keyedLists writes family.<key> per key, from GET pathTmpl with {id}
+// replaced by the key, and returns the items of those written by key. A
+// permission or licence refusal is recorded once under the family name
+// and covers every key whose dataset is missing; the calls not yet
+// started are then skipped, since they would be refused the same way.
+func (c *collector) keyedLists(family, pathTmpl string, q graph.Query, keys []string) map[string][]json.RawMessage {
 	var refused atomic.Bool
 	var wg sync.WaitGroup
-	const endpoint = "/users/{id}/authentication/methods"
-	for _, id := range users {
+	var mu sync.Mutex
+	out := map[string][]json.RawMessage{}
+	endpoint := endpointOf(pathTmpl, q)
+	for _, key := range keys {
 		wg.Go(func() {
-			name := KeyedName(DatasetAuthMethods, id)
-			path := "/users/" + id + "/authentication/methods"
+			name := KeyedName(family, key)
+			path := strings.Replace(pathTmpl, "{id}", key, 1)
 			c.progress(name, "start", 0)
-			f, ok := c.fetch([]call{{v: graph.V1, path: path}}, refused.Load)
+			f, ok := c.fetch([]call{{v: graph.V1, path: path, q: q}}, refused.Load)
 			switch {
 			case !ok:
 				return
@@ -520,18 +557,22 @@ func (c *collector) authMethods(users []string) {
 				failName := name
 				if r := reason(ge); r == ReasonPermission || r == ReasonLicence {
 					refused.Store(true)
-					failName = DatasetAuthMethods
+					failName = family
 				}
 				c.fail(failureOf(failName, endpoint, ge, false))
 				c.progress(name, "failed", 0)
 				return
 			}
-			if c.writeList(name, strings.Replace(endpoint, "{id}", id, 1), graph.V1, f.items) {
+			if c.writeList(name, endpointOf(path, q), graph.V1, f.items) {
 				c.progress(name, "done", len(f.items))
+				mu.Lock()
+				out[strings.ToLower(key)] = f.items
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
+	return out
 }
 
 // registrationDetails reads the bulk report for the privileged users only,
@@ -630,7 +671,7 @@ func (c *collector) fail(f Failure) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, g := range c.failed {
-		if g.Name == f.Name && g.Field == f.Field && g.Status == f.Status && g.Code == f.Code {
+		if g.Name == f.Name && g.Field == f.Field && g.Status == f.Status && g.Code == f.Code && g.From == f.From {
 			return
 		}
 	}

@@ -42,6 +42,30 @@
 //	lifecycle_workflows                  GET /identityGovernance/lifecycleWorkflows/workflows
 //	access_review_definitions            GET /identityGovernance/accessReviews/definitions
 //
+// Derived datasets, computed from the ones above (related.go):
+//
+//	member_of.<userId>                   GET /users/{id}/transitiveMemberOf/microsoft.graph.group?$select=…,
+//	                                     per privileged user: the groups, nested included, it belongs to
+//	principal_role_assignments           GET /roleManagement/directory/roleAssignments?$filter=principalId eq '{id}'
+//	                                     &$expand=principal, for each break-glass user and each role-assignable
+//	                                     group in its member_of: every role, what Conditional Access
+//	                                     includeRoles/excludeRoles are compared with
+//	ca_groups                            GET beta /groups/{id}?$select=…,isManagementRestricted,… for every group a
+//	                                     Conditional Access policy excludes (conditions.users.excludeGroups)
+//	                                     that holds a break-glass user; group_members.<id> for each
+//	workflow_scope.<workflowId>          GET /identityGovernance/lifecycleWorkflows/workflows/{id}/executionScope,
+//	                                     for each workflow whose trigger is a userInactivityTrigger or cannot be
+//	                                     read (no executionConditions, an unknown trigger); not for the
+//	                                     joiner/mover/leaver triggers
+//	role_approvers                       GET /users/{id}?$select=id,userPrincipalName,displayName,accountEnabled for
+//	                                     every singleUser approver (primary or escalation) of an approval rule in
+//	                                     role_management_policies; group_members.<id> for every groupMembers one
+//
+// An approver Graph answers 404 for is a fact the pim-lockout check reads,
+// not a failure: role_approvers holds {"id":…,"@breakglass.notFound":true}
+// (NotFoundMarker) in its place, the one item not as Graph sent it. An
+// approver neither among the items nor marked was not collected: unknown.
+//
 // The role datasets cover Global Administrator and Privileged Role
 // Administrator, one call per role, concatenated in that order. The
 // privileged set is the resolved break-glass users plus every user holding
@@ -62,6 +86,16 @@
 // is missing; Snapshot.Failure looks both up. Errors
 // that are not Graph's answer (network, cancellation, disk) abort the run
 // and no manifest is written.
+//
+// A derived dataset whose input is unavailable is not written, or written
+// in part, and gets a Failure with From naming the input and the input's
+// reason and hint: ca_groups without conditional_access_policies,
+// role_approvers without role_management_policies, workflow_scope (the
+// family) without lifecycle_workflows, and ca_groups and
+// principal_role_assignments (partial) when a break-glass user's member_of
+// is missing. A Conditional Access policy, workflow or PIM rule that does
+// not decode costs nothing here: the audit decodes the same items and
+// reports them.
 //
 // A configured break-glass account or group that cannot be resolved is
 // never dropped silently: it goes to Manifest.Unresolved, as does an account

@@ -38,7 +38,20 @@ const (
 	DatasetDomains                   = "domains"
 	DatasetLifecycleWorkflows        = "lifecycle_workflows"
 	DatasetAccessReviewDefinitions   = "access_review_definitions"
+	// Derived from the datasets above; see doc.go.
+	DatasetMemberOf                 = "member_of" // keyed by user id
+	DatasetPrincipalRoleAssignments = "principal_role_assignments"
+	DatasetCAGroups                 = "ca_groups"
+	DatasetWorkflowScope            = "workflow_scope" // keyed by workflow id
+	DatasetRoleApprovers            = "role_approvers"
 )
+
+// NotFoundMarker is the field, true, of the item role_approvers holds for
+// an approver Graph answered 404 for: {"id":…,"@breakglass.notFound":true}.
+// The PIM rule names a user who no longer exists, which is a fact the
+// pim-lockout check reads, not a failure. An approver neither among the
+// items nor marked was not collected, and is unknown.
+const NotFoundMarker = "@breakglass.notFound"
 
 // Role template ids of the two roles that can take over, or lock out, a
 // tenant.
@@ -114,6 +127,11 @@ type Failure struct {
 	// Partial means the dataset was written but lacks what this failure
 	// kept out; otherwise the dataset is absent.
 	Partial bool `json:"partial,omitempty"`
+	// From names the input dataset whose failure this one carries over:
+	// a derived dataset (ca_groups, principal_role_assignments, …) that
+	// could not be collected, or only in part, because its input is
+	// unavailable. Status, Code, Hint and Reason are the input's.
+	From string `json:"from,omitempty"`
 }
 
 // Unresolved is a configured break-glass entry that did not resolve to a

@@ -3,6 +3,7 @@ package collect
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,6 +34,7 @@ type tenant struct {
 	objects map[string]obj      // fixed objects by path
 	roles   map[string][]obj    // role collections by path, filtered by roleDefinitionId
 	regs    []obj               // userRegistrationDetails, one per user
+	scopes  map[string][]string // workflow id -> user ids in its execution scope
 
 	mu       sync.Mutex
 	fails    map[string]failure // by path (no version), or "select:<field>"
@@ -87,7 +89,7 @@ func newTenant(t *testing.T, filler int) *tenant {
 	}
 
 	// Break-glass group 901 holds group 902, which holds bg-nested.
-	tn.groups[id(901)] = obj{"id": id(901), "displayName": "Break glass", "isAssignableToRole": true, "securityEnabled": true}
+	tn.groups[id(901)] = obj{"id": id(901), "displayName": "Break glass", "isAssignableToRole": true, "isManagementRestricted": true, "securityEnabled": true}
 	tn.groups[id(902)] = obj{"id": id(902), "displayName": "Break glass (nested)", "securityEnabled": true}
 	tn.members[id(901)] = []string{id(902)}
 	tn.members[id(902)] = []string{id(3)}
@@ -119,6 +121,8 @@ func newTenant(t *testing.T, filler int) *tenant {
 	assign(rm+"roleAssignments", 2000, RoleGlobalAdministrator, nil) // a service principal, below
 	tn.roles[rm+"roleAssignments"][3]["principal"] = obj{"@odata.type": "#microsoft.graph.servicePrincipal", "id": id(2000)}
 	assign(rm+"roleAssignments", 77, "fe930be7-5e62-47db-91af-98c3a49a38b1", nil) // User Administrator: not collected
+	// The break-glass group holds Security Reader: only principal_role_assignments sees it.
+	assign(rm+"roleAssignments", 901, "5d6b6bb7-de71-4623-b4af-96380a352509", nil)
 	assign(rm+"roleAssignmentSchedules", 1, RoleGlobalAdministrator, noExp)
 	assign(rm+"roleAssignmentSchedules", 903, RoleGlobalAdministrator, noExp)
 	assign(rm+"roleAssignmentScheduleInstances", 1, RoleGlobalAdministrator, obj{"startDateTime": "2024-01-01T00:00:00Z", "endDateTime": nil})
@@ -127,7 +131,14 @@ func newTenant(t *testing.T, filler int) *tenant {
 	for _, r := range Roles {
 		tn.roles["/policies/roleManagementPolicyAssignments"] = append(tn.roles["/policies/roleManagementPolicyAssignments"], obj{
 			"id": "Directory_" + tenantID + "_" + r, "scopeId": "/", "scopeType": "DirectoryRole", "roleDefinitionId": r,
-			"policy": obj{"id": "pol-" + r[:8], "rules": []obj{{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "id": "Approval_EndUser_Assignment", "setting": obj{"isApprovalRequired": true}}}},
+			"policy": obj{"id": "pol-" + r[:8], "rules": []obj{{"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule", "id": "Approval_EndUser_Assignment", "setting": obj{
+				"isApprovalRequired": true,
+				"approvalStages": []obj{{
+					// admin1, a deleted user, and the empty group.
+					"primaryApprovers":    []obj{{"@odata.type": "#microsoft.graph.singleUser", "userId": id(10)}, {"@odata.type": "#microsoft.graph.singleUser", "userId": id(555)}},
+					"escalationApprovers": []obj{{"@odata.type": "#microsoft.graph.groupMembers", "groupId": id(904)}},
+				}},
+			}}}},
 		})
 	}
 
@@ -138,6 +149,9 @@ func newTenant(t *testing.T, filler int) *tenant {
 			"conditions": obj{"users": obj{"includeUsers": []string{"All"}, "excludeUsers": []string{id(1), id(2)}}},
 		})
 	}
+	// One policy excludes the break-glass groups (bg-nested is in both)
+	// and a group no break-glass user is in.
+	tn.lists["/identity/conditionalAccess/policies"][4]["conditions"].(obj)["users"].(obj)["excludeGroups"] = []string{id(901), id(902), id(903)}
 	tn.lists["/identity/conditionalAccess/namedLocations"] = []obj{{"@odata.type": "#microsoft.graph.ipNamedLocation", "id": "loc-1", "displayName": "HQ", "isTrusted": true}}
 	tn.lists["/policies/authenticationStrengthPolicies"] = []obj{
 		{"id": "00000000-0000-0000-0000-000000000002", "displayName": "Multifactor authentication", "policyType": "builtIn"},
@@ -148,7 +162,12 @@ func newTenant(t *testing.T, filler int) *tenant {
 		{"id": "contoso.onmicrosoft.com", "authenticationType": "Managed", "isInitial": true, "isDefault": false},
 		{"id": "contoso.com", "authenticationType": "Federated", "isInitial": false, "isDefault": true},
 	}
-	tn.lists["/identityGovernance/lifecycleWorkflows/workflows"] = []obj{{"id": "wf-1", "displayName": "Inactive users", "executionConditions": obj{"trigger": obj{"@odata.type": "#microsoft.graph.identityGovernance.userInactivityTrigger", "inactivityPeriodInDays": 90}}}}
+	tn.lists["/identityGovernance/lifecycleWorkflows/workflows"] = []obj{
+		{"id": "wf-1", "displayName": "Inactive users", "executionConditions": obj{"@odata.type": "#microsoft.graph.identityGovernance.triggerAndScopeBasedConditions", "trigger": obj{"@odata.type": "#microsoft.graph.identityGovernance.userInactivityTrigger", "inactivityPeriodInDays": 90}}},
+		{"id": "wf-2", "displayName": "Joiners", "executionConditions": obj{"@odata.type": "#microsoft.graph.identityGovernance.triggerAndScopeBasedConditions", "trigger": obj{"@odata.type": "#microsoft.graph.identityGovernance.timeBasedAttributeTrigger", "timeBasedAttribute": "employeeHireDate"}}},
+		{"id": "wf-3", "displayName": "Conditions not returned"},
+	}
+	tn.scopes = map[string][]string{"wf-1": {id(3), id(10)}}
 	tn.lists["/identityGovernance/accessReviews/definitions"] = []obj{{"id": "ar-1", "displayName": "GA review", "settings": obj{"autoApplyDecisionsEnabled": true, "defaultDecision": "Deny"}}}
 	tn.objects["/policies/authenticationMethodsPolicy"] = obj{"id": "authenticationMethodsPolicy", "authenticationMethodConfigurations": []obj{{"id": "Fido2", "state": "enabled"}}}
 	tn.objects["/policies/identitySecurityDefaultsEnforcementPolicy"] = obj{"id": "00000000-0000-0000-0000-000000000005", "isEnabled": false}
@@ -190,8 +209,9 @@ func (tn *tenant) user(key string) obj {
 }
 
 var (
-	roleFilter = regexp.MustCompile(`roleDefinitionId eq '([^']*)'`)
-	idFilter   = regexp.MustCompile(`id eq '([^']*)'`)
+	roleFilter      = regexp.MustCompile(`roleDefinitionId eq '([^']*)'`)
+	idFilter        = regexp.MustCompile(`id eq '([^']*)'`)
+	principalFilter = regexp.MustCompile(`^principalId eq '([^']*)'$`)
 )
 
 func (tn *tenant) serve(w http.ResponseWriter, r *http.Request) {
@@ -235,9 +255,10 @@ func (tn *tenant) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, tn.objects[path])
 	case tn.roles[path] != nil:
 		m := roleFilter.FindStringSubmatch(q.Get("$filter"))
+		p := principalFilter.FindStringSubmatch(q.Get("$filter"))
 		var out []obj
 		for _, a := range tn.roles[path] {
-			if m != nil && a["roleDefinitionId"] == m[1] {
+			if m != nil && a["roleDefinitionId"] == m[1] || p != nil && strings.EqualFold(a["principalId"].(string), p[1]) {
 				out = append(out, a)
 			}
 		}
@@ -268,6 +289,24 @@ func (tn *tenant) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tn.page(w, r, tn.methods[tn.user(seg[1])["id"].(string)])
+	case len(seg) == 4 && seg[0] == "users" && seg[2] == "transitiveMemberOf" && seg[3] == "microsoft.graph.group":
+		if tn.user(seg[1]) == nil {
+			graphError(w, 404, "Request_ResourceNotFound", "not found")
+			return
+		}
+		var out []obj
+		for _, gid := range slices.Sorted(maps.Keys(tn.groups)) {
+			if slices.Contains(tn.transitive(gid, map[string]bool{}), tn.user(seg[1])["id"].(string)) {
+				out = append(out, project(tn.groups[gid], q.Get("$select")))
+			}
+		}
+		tn.page(w, r, out)
+	case len(seg) == 5 && path == "/identityGovernance/lifecycleWorkflows/workflows/"+seg[3]+"/executionScope":
+		var out []obj
+		for _, u := range tn.scopes[seg[3]] {
+			out = append(out, project(tn.user(u), q.Get("$select")))
+		}
+		tn.page(w, r, out)
 	case len(seg) == 2 && seg[0] == "groups" && tn.groups[seg[1]] != nil:
 		writeJSON(w, project(tn.groups[seg[1]], q.Get("$select")))
 	case len(seg) == 4 && seg[0] == "groups" && seg[2] == "transitiveMembers" && seg[3] == "microsoft.graph.user" && tn.groups[seg[1]] != nil:

@@ -39,12 +39,13 @@ type Request struct {
 type Server struct {
 	URL string
 
-	t      testing.TB
-	srv    *httptest.Server
-	mu     sync.Mutex
-	routes []*route
-	fails  []*failure
-	reqs   []Request
+	t        testing.TB
+	srv      *httptest.Server
+	mu       sync.Mutex
+	routes   []*route
+	fallback http.HandlerFunc
+	fails    []*failure
+	reqs     []Request
 }
 
 type matcher struct {
@@ -114,6 +115,15 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.routes = append(s.routes, &route{matcher: m, h: h})
+}
+
+// Fallback serves every GET that no route matches (instead of Graph's
+// 404), for a test server that computes its answers, such as one serving
+// a whole tenant. Scripted failures still come first.
+func (s *Server) Fallback(h http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fallback = h
 }
 
 // Object serves obj as JSON.
@@ -283,7 +293,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			best, bestScore = rt, sc
 		}
 	}
+	fallback := s.fallback
 	s.mu.Unlock()
+	if best == nil && fallback != nil {
+		fallback(w, r)
+		return
+	}
 	if best == nil {
 		writeJSON(w, http.StatusNotFound, GraphError("Request_ResourceNotFound",
 			fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", r.URL.Path)))

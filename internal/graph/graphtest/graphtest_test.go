@@ -90,3 +90,30 @@ func TestRouting(t *testing.T) {
 		t.Errorf("recorded %+v", r)
 	}
 }
+
+func TestFallback(t *testing.T) {
+	s := New(t)
+	s.Object("/v1.0/users/known", map[string]any{"which": "route"})
+	s.Fail("/v1.0/users/refused", 403, 1, "", nil)
+	s.Fallback(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"which": "fallback", "path": r.URL.Path})
+	})
+	tests := []struct {
+		path, which string
+		status      int
+	}{
+		{"/v1.0/users/known", "route", 200},
+		{"/v1.0/users/other", "fallback", 200},
+		{"/v1.0/users/refused", "", 403}, // scripted failures come first
+		{"/v1.0/users/refused", "fallback", 200},
+	}
+	for _, tc := range tests {
+		status, _, m := get(t, s.URL+tc.path)
+		if status != tc.status || tc.which != "" && m["which"] != tc.which {
+			t.Errorf("GET %s = %d %v, want %d from %q", tc.path, status, m, tc.status, tc.which)
+		}
+	}
+	if n := s.Count("/v1.0/users/refused"); n != 2 {
+		t.Errorf("Count = %d, want 2: fallback requests are recorded too", n)
+	}
+}
