@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,7 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/graph/collect"
-	"breakglass/internal/graph/graphtest"
+	"breakglass/internal/graph/collect/collecttest"
 	"breakglass/internal/posture"
 	"breakglass/internal/store"
 )
@@ -59,19 +61,33 @@ func TestPostureDriftThroughGraph(t *testing.T) {
 		posture.Register(standInCloudOnly{})
 		t.Log("cloud-only is not registered in this build: using the test's stand-in")
 	}
-	gs := graphtest.New(t)
-	const tenant = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
-	gs.Collection("/v1.0/organization", []any{map[string]any{"id": tenant, "displayName": "Contoso",
-		"verifiedDomains": []any{map[string]any{"name": "contoso.onmicrosoft.com", "isInitial": true}}}}, 0)
-	user := func(synced bool) map[string]any {
-		return map[string]any{"id": bgID, "userPrincipalName": bgUPN, "accountEnabled": true, "userType": "Member", "onPremisesSyncEnabled": synced}
+	// The compliant fixture tenant, served as Graph serves it; bg1's user
+	// object is overridden per run.
+	snap, err := collect.Load(filepath.Join("..", "posture", "testdata", "snapshots", "compliant"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	gs.Object("/v1.0/users/"+bgID, user(false))
+	gs := collecttest.Serve(t, snap, 0)
+	users, _, err := snap.Items(collect.DatasetBreakGlassUsers)
+	if err != nil || len(users) == 0 {
+		t.Fatalf("fixture users: %v", err)
+	}
+	var bg1 map[string]any
+	if err := json.Unmarshal(users[0], &bg1); err != nil {
+		t.Fatal(err)
+	}
+	bg1ID, bg1UPN := bg1["id"].(string), bg1["userPrincipalName"].(string)
+	user := func(synced bool) map[string]any {
+		u := maps.Clone(bg1)
+		u["onPremisesSyncEnabled"] = synced
+		return u
+	}
+	gs.Object("/v1.0/users/"+bg1ID, user(false))
 
 	e := newEnv(t)
 	rcv := newReceiver(t)
-	text := fmt.Sprintf("accounts:\n  - id: %s\n    upn: %s\nstore:\n  path: %s\nserver:\n  listen: %s\nlog:\n  level: debug\ngraph:\n  auth: access_token\n  base_url: %s\nnotify:\n  groups:\n    - name: g\n      channels:\n        - type: webhook\n          url: %s/h\n",
-		bgID, bgUPN, e.db, e.listen, gs.URL, rcv.srv.URL)
+	text := fmt.Sprintf("accounts:\n  - id: %s\n  - upn: bg2@contoso.onmicrosoft.com\nstore:\n  path: %s\nserver:\n  listen: %s\nlog:\n  level: debug\ngraph:\n  auth: access_token\n  base_url: %s\nnotify:\n  groups:\n    - name: g\n      channels:\n        - type: webhook\n          url: %s/h\n",
+		bg1ID, e.db, e.listen, gs.URL, rcv.srv.URL)
 	path := filepath.Join(e.dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -87,11 +103,15 @@ func TestPostureDriftThroughGraph(t *testing.T) {
 	if n := rcv.rule("/h bg.posture firing"); n != 0 {
 		t.Fatalf("bg.posture fired on a compliant first run")
 	}
+	// Let a second run pass too: every other check stays as it was, so
+	// only cloud-only can drift below.
+	time.Sleep(2 * interval)
 
 	flipped := time.Now()
-	gs.Object("/v1.0/users/"+bgID, user(true))
+	gs.Object("/v1.0/users/"+bg1ID, user(true))
 	waitFor(t, 10*time.Second, "bg.posture for cloud-only", func() bool { return rcv.rule("/h bg.posture firing") == 1 }, r.logs.String)
 	// Within one interval, plus the run's own time (generous for a busy machine).
+	// Only this drift: every other check saw the same tenant.
 	if took := time.Since(flipped); took > 5*interval+2*time.Second {
 		t.Errorf("drift seen after %s, interval %s", took, interval)
 	}
@@ -101,12 +121,12 @@ func TestPostureDriftThroughGraph(t *testing.T) {
 	}
 	a := as[0]
 	t.Logf("title: %s", a.Title)
-	if a.Title != "Posture drift: cloud-only now fails for "+bgUPN || a.Labels["check"] != "cloud-only" || a.Labels["account"] != bgID ||
+	if a.Title != "Posture drift: cloud-only now fails for "+bg1UPN || a.Labels["check"] != "cloud-only" || a.Labels["account"] != bg1ID ||
 		!strings.Contains(a.Annotations["message"], "onPremisesSyncEnabled") {
 		t.Errorf("alert %+v", a)
 	}
 
-	gs.Object("/v1.0/users/"+bgID, user(false))
+	gs.Object("/v1.0/users/"+bg1ID, user(false))
 	waitFor(t, 10*time.Second, "bg.posture resolved", func() bool { return rcv.rule("/h bg.posture resolved") == 1 }, r.logs.String)
 	if n := rcv.rule("/h bg.posture firing"); n != 1 {
 		t.Errorf("bg.posture fired %d times for one drift", n)
