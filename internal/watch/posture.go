@@ -31,6 +31,11 @@ const (
 	postureStateKey  = "verdicts"
 )
 
+// postureCoverageKey is the bg.source key (source posture) raised while
+// results that passed are now skipped: data the audit could read before
+// (a permission, a licence) is gone.
+const postureCoverageKey = "coverage"
+
 // Label names of posture alerts, beside the standard ones.
 const (
 	LabelCheck = "check"
@@ -41,8 +46,10 @@ const (
 // and that is now bad (fail or error) raises one alert naming the check
 // and the account; it resolves when the result is good again, or when a
 // successful run no longer reports it (the account or check is gone).
-// Skips and warnings change nothing: a pass followed by a skip (data no
-// longer readable) and then a fail still alerts. A result that has never
+// Skips and warnings keep the last verdict: a pass followed by a skip (data
+// no longer readable) and then a fail still alerts. A pass followed by a
+// skip raises bg.source for the posture source meanwhile: drift there
+// cannot be seen. A result that has never
 // been good raises nothing: it is the audit's finding, not drift, and it
 // is logged. Open drifts and verdicts are conditions in the store, so a
 // restart neither loses nor repeats them.
@@ -117,7 +124,7 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 	}
 
 	seen := map[string]bool{}
-	var firstBad []string
+	var firstBad, lost []string
 	var errs []error
 	for _, r := range rep.Results {
 		k := ResultKey(r)
@@ -144,6 +151,10 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 				firstBad = append(firstBad, r.Check+" "+accountOf(r))
 			}
 			verdicts[k] = verdict{Good: false, At: now}
+		case known && prev.Good && r.Status == posture.StatusSkip:
+			// The verdict stays good (a later fail is drift), but a check
+			// that can no longer be evaluated cannot see drift either.
+			lost = append(lost, describeResult(r)+": "+r.Message)
 		}
 	}
 	for k, c := range open {
@@ -160,6 +171,13 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 		if !seen[k] {
 			delete(verdicts, k)
 		}
+	}
+	if len(lost) > 0 {
+		sort.Strings(lost)
+		w.health.Failing(ctx, PostureSource, postureCoverageKey, fmt.Errorf("%d posture results that passed can no longer be evaluated, so their drift would go unseen: %s",
+			len(lost), strings.Join(lost, "; ")))
+	} else {
+		w.health.Recovered(ctx, PostureSource, postureCoverageKey)
 	}
 	if len(firstBad) > 0 {
 		sort.Strings(firstBad)
@@ -277,4 +295,11 @@ func (w *Posture) ResolveAll(ctx context.Context) error {
 		w.o.Logger.Info("posture audit no longer configured; drift resolved", "result", describeKey(c.Key), "alert_id", c.AlertID)
 	}
 	return nil
+}
+
+func describeResult(r posture.Result) string {
+	if who := accountOf(r); who != "" {
+		return r.Check + " for " + who
+	}
+	return r.Check
 }

@@ -54,6 +54,7 @@ func TestPostureDrift(t *testing.T) {
 	fs := &fakeStore{}
 	conds := NewMemConditions()
 	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	coverage := 0
 	for i, s := range steps {
 		// A restart between every run: the state lives in the conditions.
 		p := New(opts)
@@ -64,14 +65,35 @@ func TestPostureDrift(t *testing.T) {
 		if got := fs.count(RulePosture); got != s.wantFiring {
 			t.Errorf("step %d %s: %d bg.posture alerts, want %d", i, s.name, got, s.wantFiring)
 		}
-		if got := len(fs.resolved()); got != s.wantResolved {
-			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, got, s.wantResolved)
+		resolved := 0
+		for _, r := range fs.resolved() {
+			if !strings.HasPrefix(r, coverageID(fs)) {
+				resolved++
+			}
+		}
+		if resolved != s.wantResolved {
+			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, resolved, s.wantResolved)
+		}
+		// Only the skip after a pass makes the coverage bg.source fire.
+		if n := fs.count(RuleSource); n != coverage+boolInt(s.rep.Results != nil && len(s.rep.Results) == 1 && s.rep.Results[0].Status == skip) {
+			t.Errorf("step %d %s: %d coverage bg.source alerts", i, s.name, n)
+		} else {
+			coverage = n
 		}
 		p.Close()
+	}
+	if coverage != 1 || len(fs.resolved()) != 4 {
+		t.Errorf("coverage bg.source: %d raised, resolutions %v", coverage, fs.resolved())
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for _, a := range fs.alerts {
+		if a.Rule == RuleSource {
+			if !strings.Contains(a.Title, "cloud-only for "+bg1) || !strings.Contains(a.Title, "can no longer be evaluated") {
+				t.Errorf("coverage title %q", a.Title)
+			}
+			continue
+		}
 		if a.Rule != RulePosture || a.Severity != alert.Sev1 || a.AccountUPN != bg1 || a.Labels[LabelCheck] != "cloud-only" ||
 			a.Labels[alert.LabelAccount] == "" || a.Labels[alert.LabelSource] != PostureSource || a.Labels[alert.LabelTenant] != "tenant-1" {
 			t.Errorf("alert fields/labels: %+v", a)
@@ -127,4 +149,23 @@ func TestPostureMetrics(t *testing.T) {
 	if n := testutil.CollectAndCount(m.posture.results); n != len(posture.Statuses) {
 		t.Errorf("%d status series, want %d (bounded)", n, len(posture.Statuses))
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// coverageID is the id of the coverage bg.source alert, if raised.
+func coverageID(fs *fakeStore) string {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for id, a := range fs.alerts {
+		if a.Rule == RuleSource {
+			return id
+		}
+	}
+	return "\x00none"
 }
