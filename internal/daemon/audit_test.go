@@ -116,3 +116,37 @@ func TestPostureDriftResolvedWhenAuditRemoved(t *testing.T) {
 	r = start(t, cfg, Options{})
 	waitFor(t, 10*time.Second, "bg.posture resolved", func() bool { return rcv.rule("/h bg.posture resolved") == 1 }, r.logs.String)
 }
+
+// TestPostureDriftSurvivesRestart: the verdicts and the open drift are in
+// the store: a restart while the check still fails raises nothing new, and
+// the pass after it resolves the drift raised before the restart.
+func TestPostureDriftSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	cfg := e.config(t, `notify:
+  groups:
+    - name: g
+      channels:
+        - type: webhook
+          url: `+rcv.srv.URL+`/h
+`)
+	a := &scriptedAuditor{}
+	a.set(cloudOnly(posture.StatusPass), cloudOnly(posture.StatusFail))
+	o := Options{Auditor: a, AuditDelay: 10 * time.Millisecond, AuditInterval: 50 * time.Millisecond}
+	r := start(t, cfg, o)
+	waitFor(t, 10*time.Second, "bg.posture firing", func() bool { return rcv.rule("/h bg.posture firing") == 1 }, r.logs.String)
+	r.stop(t)
+
+	a.set(cloudOnly(posture.StatusFail))
+	r = start(t, cfg, o)
+	waitFor(t, 10*time.Second, "runs after the restart", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.runs >= 3
+	}, r.logs.String)
+	a.set(cloudOnly(posture.StatusPass))
+	waitFor(t, 10*time.Second, "bg.posture resolved", func() bool { return rcv.rule("/h bg.posture resolved") == 1 }, r.logs.String)
+	if n := rcv.rule("/h bg.posture firing"); n != 1 {
+		t.Errorf("bg.posture fired %d times across a restart, want 1", n)
+	}
+}
