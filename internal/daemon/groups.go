@@ -62,11 +62,17 @@ func (d *Daemon) setupGroups(ctx context.Context, entries []groupEntry) error {
 }
 
 // applyAccounts swaps in a new break-glass list for the rules, the
-// scanner and the Graph sources' queries.
+// scanner and the Graph sources' queries. The Graph sources get the users
+// only: a group id has no sign-ins, and the sign-in queries share a small
+// request budget. A member's queries start two hours back (the source's
+// overlap), so one added within a refresh is read from before it was added.
 func (d *Daemon) applyAccounts(list []entra.Account) {
-	d.accounts.Store(&list)
+	users := slices.DeleteFunc(slices.Clone(list), func(a entra.Account) bool {
+		return slices.ContainsFunc(d.cfg.Groups(), func(g string) bool { return strings.EqualFold(g, a.ID) })
+	})
+	d.accounts.Store(&users)
 	d.pipeline.SetAccounts(list)
-	d.log.Info("break-glass list applied", "accounts", len(list))
+	d.log.Info("break-glass list applied", "accounts", len(users), "groups", len(list)-len(users))
 }
 
 // currentAccounts is the list now watched.

@@ -34,7 +34,7 @@ func signInBy(id, upn, eventID string) string {
 
 // groupConfig writes a configuration whose accounts are one user and the
 // break-glass group, with an http source and a webhook; extra is appended.
-func (e *env) groupConfig(t *testing.T, webhook, extra string) *config.Config {
+func (e *env) groupConfig(t *testing.T, webhook, moreSources, extra string) *config.Config {
 	t.Helper()
 	text := fmt.Sprintf(`accounts:
   - id: %s
@@ -52,13 +52,13 @@ sources:
     name: push
     listen: %s
     token: ${%s}
-notify:
+%snotify:
   groups:
     - name: g
       channels:
         - type: webhook
           url: %s/h
-`, bgID, bgUPN, bgGroup, e.db, e.listen, e.ingest, tokenEnv, webhook) + extra
+`, bgID, bgUPN, bgGroup, e.db, e.listen, e.ingest, tokenEnv, moreSources, webhook) + extra
 	path := filepath.Join(e.dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func graphClientFor(t *testing.T, s *graphtest.Server) graph.Lister {
 // without Graph, and says so at the entry's file:line.
 func TestGroupWithoutGraphIsConfigError(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.groupConfig(t, "http://127.0.0.1:1", "")
+	cfg := e.groupConfig(t, "http://127.0.0.1:1", "", "")
 	_, err := New(cfg, Options{Stderr: &syncBuffer{}})
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
@@ -108,7 +108,7 @@ func TestGroupMembersWatched(t *testing.T) {
 	gs := graphtest.New(t)
 	membersPath := "/v1.0" + membership.Path(bgGroup)
 	gs.Collection(membersPath, []any{memberItem(1)}, 0)
-	cfg := e.groupConfig(t, rcv.srv.URL, "")
+	cfg := e.groupConfig(t, rcv.srv.URL, "", "")
 	o := Options{Graph: graphClientFor(t, gs), GroupRefresh: 100 * time.Millisecond, AuditDelay: time.Hour}
 	r := start(t, cfg, o)
 	addr := r.ingest(t)
@@ -203,7 +203,7 @@ func TestRemovedGroupSourceResolved(t *testing.T) {
 	gs.Fail("/v1.0"+membership.Path(bgGroup), 403, 1000, "", nil)
 	const other = "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 	gs.Collection("/v1.0"+membership.Path(other), []any{memberItem(1)}, 0)
-	cfg := e.groupConfig(t, rcv.srv.URL, "")
+	cfg := e.groupConfig(t, rcv.srv.URL, "", "")
 	o := Options{Graph: graphClientFor(t, gs), AuditDelay: time.Hour}
 	r := start(t, cfg, o)
 	waitFor(t, 10*time.Second, "bg.source for the group", func() bool { return rcv.rule("/h bg.source firing") == 1 }, r.logs.String)
@@ -221,4 +221,40 @@ func TestRemovedGroupSourceResolved(t *testing.T) {
 	}
 	r = start(t, cfg2, o)
 	waitFor(t, 10*time.Second, "bg.source resolved", func() bool { return rcv.rule("/h bg.source resolved") == 1 }, r.logs.String)
+}
+
+// TestGraphSourceQueriesMembers: the graph source asks Graph about the
+// group's members as read, and not about the group id (it has no
+// sign-ins, and sign-in queries share a small budget).
+func TestGraphSourceQueriesMembers(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	gs := graphtest.New(t)
+	gs.Collection("/v1.0"+membership.Path(bgGroup), []any{memberItem(1)}, 0)
+	for _, p := range []string{"/v1.0/auditLogs/signIns", "/beta/auditLogs/signIns", "/v1.0/auditLogs/directoryAudits"} {
+		gs.Collection(p, nil, 0)
+	}
+	cfg := e.groupConfig(t, rcv.srv.URL, `  - type: graph
+    name: tenant
+    poll: 50ms
+`, `graph:
+  auth: access_token
+`)
+	start(t, cfg, Options{Graph: graphClientFor(t, gs), AuditDelay: time.Hour})
+	filters := func() string {
+		var b strings.Builder
+		for _, r := range gs.Requests() {
+			if strings.Contains(r.Path, "auditLogs") {
+				b.WriteString(r.RawQuery + "\n")
+			}
+		}
+		return b.String()
+	}
+	waitFor(t, 10*time.Second, "queries about the member", func() bool {
+		f := filters()
+		return strings.Contains(f, memberID(1)) && strings.Contains(f, bgID)
+	}, filters)
+	if f := filters(); strings.Contains(f, bgGroup) {
+		t.Errorf("the graph source queried the group id:\n%s", f)
+	}
 }
