@@ -210,6 +210,8 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		d.metrics.AddSource(s)
 	}
 	notify.UserAgent = "breakglass/" + version.Version
+	watch.RegisterGauge(reg, "breakglass_watched_accounts", "Break-glass user accounts watched now: those configured by id or UPN plus the members of configured groups as last read.",
+		func(context.Context) (int, error) { return len(d.currentAccounts()), nil })
 	watch.RegisterGauge(reg, "breakglass_dead_letters", "Deliveries given up (target gone, or failing past notify.give_up_after); each raised bg.notify.", d.st.DeadLetterCount)
 	d.disp = notify.NewDispatcher(d.st, notifiers, notify.Options{
 		Logger: d.log, Observe: d.metrics.Notified, SendTimeout: sendTimeout, Now: o.Now,

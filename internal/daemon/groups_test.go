@@ -143,6 +143,10 @@ func TestGroupMembersWatched(t *testing.T) {
 		t.Fatal("the directly configured account is no longer watched")
 	}
 
+	if _, body := get(t, "http://"+r.d.Addr().String()+"/metrics"); !strings.Contains(body, "breakglass_watched_accounts 2") {
+		t.Error("metrics do not count the configured user and the member")
+	}
+
 	// A member added: watched within a refresh.
 	gs.Collection(membersPath, []any{memberItem(1), memberItem(2)}, 0)
 	i := 0
