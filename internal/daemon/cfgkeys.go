@@ -57,6 +57,11 @@ func accountLines(path string) []int {
 	if err != nil {
 		return nil
 	}
+	return accountLinesOf(data)
+}
+
+// accountLinesOf is accountLines on the file's bytes.
+func accountLinesOf(data []byte) []int {
 	var root yaml.Node
 	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		return nil
