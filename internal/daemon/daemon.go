@@ -298,7 +298,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	log.Info("breakglass serving", "version", version.Version, "listen", d.ln.Addr().String(),
-		"store", d.cfg.Store.Path, "sources", len(d.sources), "accounts", len(d.currentAccounts()), "targets", len(d.targets))
+		"store", d.cfg.Store.Path, "sources", len(d.sources), "accounts", len(d.currentAccounts()), "groups", len(d.cfg.Groups()), "targets", len(d.targets))
+	if d.auditor != nil {
+		log.Info("posture audit scheduled", "first_in", d.o.AuditDelay, "every", d.o.AuditInterval)
+	}
 	if len(d.sources) == 0 {
 		log.Warn("no sources configured: nothing will be watched")
 	}
