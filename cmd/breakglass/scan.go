@@ -37,6 +37,7 @@ type scanFlags struct {
 	exhaustive  bool
 	failOnAlert bool
 	workers     int
+	snapshot    string
 }
 
 func newScanCmd() *cobra.Command {
@@ -49,14 +50,16 @@ Microsoft Graph responses, Event Hubs payloads, storage-account PT1H.json
 files, Log Analytics JSON, NDJSON or CSV exports, gzip-compressed or not, mixed
 in one file — and prints an alert for every sign-in by, activity of, or change
 to a break-glass account. Directories are read recursively; "-" reads stdin.
+Group entries in accounts: are expanded to their transitive user members
+through Graph (graph: section), or from a collect snapshot (--snapshot DIR).
 
 Alerts are stored (with the raw records as evidence) so that scanning the same
 logs again, or overlapping exports, reports each alert once. A summary of
 records by category and skipped input by reason goes to stderr.
 
 Exit status: 0 when the scan completed, 1 when some input could not be read,
-2 for usage or configuration errors, 3 with --fail-on-alert when there are new
-alerts.`,
+2 for usage or configuration errors (including a group whose members cannot be
+read), 3 with --fail-on-alert when there are new alerts.`,
 		Example: `  breakglass scan --config breakglass.yaml exports/
   breakglass scan -c breakglass.yaml --format json --no-store PT1H.json.gz
   az rest ... | breakglass scan -c breakglass.yaml -`,
@@ -74,6 +77,7 @@ alerts.`,
 	fl.BoolVar(&f.exhaustive, "exhaustive", false, "decode every record instead of skipping those that cannot match (slower; validates whole files)")
 	fl.BoolVar(&f.failOnAlert, "fail-on-alert", false, "exit 3 when the scan finds new alerts")
 	fl.IntVar(&f.workers, "workers", 0, "files scanned in parallel (default: number of CPUs)")
+	fl.StringVar(&f.snapshot, "snapshot", "", "collect snapshot DIR to take break-glass group members from (default: read them through Graph)")
 	return cmd
 }
 
@@ -123,8 +127,12 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 		st = s
 	}
 
-	accounts := entra.NewAccountSet(cfg.Accounts)
 	stderr := cmd.ErrOrStderr()
+	list, err := scanAccounts(ctx, cfg, f.snapshot, stderr)
+	if err != nil {
+		return err
+	}
+	accounts := entra.NewAccountSet(list)
 	out := newAlertPrinter(cmd.OutOrStdout(), f.format)
 	// Alerts go to the store in batches, with a delivery queued for every
 	// configured notification target: a daemon on the same store then sends

@@ -24,6 +24,12 @@ through a durable outbox: an alert that was stored is delivered even if the
 process dies before sending it. A source that goes silent (max_silence) or
 keeps failing raises an alert of its own.
 
+Group entries in accounts: are read through Graph at start and every 5
+minutes (a graph: section is required); a group that cannot be read keeps its
+last known members watched and raises bg.source. With graph: configured, the
+posture audit runs a minute after start and every audit.interval (6h): a check
+that passed and now fails raises bg.posture, resolved when it passes again.
+
 It serves /healthz, /readyz (store writable, all sources running) and
 Prometheus /metrics on server.listen (default 127.0.0.1:8080). SIGINT or
 SIGTERM stop intake, drain in-flight work for up to 10 seconds, and exit 0.

@@ -51,7 +51,6 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer) (map[string]notify.Not
 func (d *Daemon) buildSources() ([]source.Source, error) {
 	cfg := d.cfg
 	var sources []source.Source
-	graphClient := d.o.Graph
 	for _, sc := range cfg.Sources {
 		var src source.Source
 		var err error
@@ -62,14 +61,11 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 		case config.SourceTypeHTTP:
 			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: d.log})
 		case config.SourceTypeGraph:
-			if graphClient == nil {
-				c, cerr := NewGraphClient(cfg, d.log)
-				if cerr != nil {
-					return nil, cerr
-				}
-				graphClient = c
+			graphClient, cerr := d.graphClient()
+			if cerr != nil {
+				return nil, cerr
 			}
-			src, err = source.NewGraph(source.GraphOptions{Name: sc.Name, Accounts: cfg.Accounts, Poll: sc.Poll, Overlap: sc.Overlap, Logger: d.log, Now: d.o.Now}, graphClient, d.st)
+			src, err = source.NewGraph(source.GraphOptions{Name: sc.Name, AccountsNow: d.currentAccounts, Poll: sc.Poll, Overlap: sc.Overlap, Logger: d.log, Now: d.o.Now}, graphClient, d.st)
 		default:
 			err = configErrorf("source type %q is not supported by this build", sc.Type)
 		}
@@ -79,6 +75,19 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 		sources = append(sources, src)
 	}
 	return sources, nil
+}
+
+// graphClient is the one Graph client of the daemon (sources, group
+// members, the posture audit), built on first use.
+func (d *Daemon) graphClient() (graph.Lister, error) {
+	if d.graph == nil {
+		c, err := NewGraphClient(d.cfg, d.log)
+		if err != nil {
+			return nil, err
+		}
+		d.graph = c
+	}
+	return d.graph, nil
 }
 
 // NewGraphClient builds the read-only Graph client from the graph: section

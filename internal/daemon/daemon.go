@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"breakglass/internal/entra"
 	"breakglass/internal/graph"
 	"breakglass/internal/logging"
+	"breakglass/internal/membership"
 	"breakglass/internal/notify"
 	"breakglass/internal/source"
 	"breakglass/internal/store/sqlite"
@@ -68,6 +70,15 @@ type Options struct {
 	ShutdownGrace time.Duration
 	PruneInterval time.Duration
 	Now           func() time.Time
+	// Auditor replaces the live posture audit (collect through Graph, then
+	// posture.Run) that serve schedules when Graph is configured.
+	Auditor Auditor
+	// AuditInterval and AuditDelay replace audit.interval and the delay
+	// before the first scheduled audit (DefaultAuditDelay).
+	AuditInterval time.Duration
+	AuditDelay    time.Duration
+	// GroupRefresh replaces membership.DefaultRefresh.
+	GroupRefresh time.Duration
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -99,6 +110,11 @@ type Daemon struct {
 	running  atomic.Int32
 	ready    chan struct{}
 
+	graph    graph.Lister
+	members  *membership.Watcher // nil without group entries
+	accounts atomic.Pointer[[]entra.Account]
+	auditor  Auditor // nil without Graph
+
 	wmu       sync.Mutex
 	wChecked  time.Time
 	wErr      error
@@ -128,8 +144,18 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	d := &Daemon{cfg: cfg, o: o, log: o.Logger, ready: make(chan struct{})}
+	if o.AuditInterval <= 0 {
+		o.AuditInterval = auditInterval(cfg)
+	}
+	if o.AuditDelay <= 0 {
+		o.AuditDelay = DefaultAuditDelay
+	}
+	d := &Daemon{cfg: cfg, o: o, log: o.Logger, ready: make(chan struct{}), graph: o.Graph}
 	ctx := context.Background()
+	groups := configGroups(cfg)
+	if err := checkGroups(cfg, groups, o.Graph != nil); err != nil {
+		return nil, err
+	}
 
 	d.st, err = sqlite.Open(ctx, cfg.Store.Path)
 	if err != nil {
@@ -166,19 +192,33 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	for _, s := range cfg.Sources {
 		names = append(names, s.Name)
 	}
+	// Internal sources: their bg.source episodes must survive
+	// ResolveRemoved while they are configured.
+	var internal []string
+	if len(groups) > 0 {
+		internal = append(internal, membership.Source)
+	}
+	if o.Auditor != nil || cfg.Graph.Configured() {
+		internal = append(internal, watch.PostureSource)
+	}
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
 	})
 	d.metrics.SetTargets(d.targets)
+	for _, s := range internal {
+		d.metrics.AddSource(s)
+	}
 	notify.UserAgent = "breakglass/" + version.Version
+	watch.RegisterGauge(reg, "breakglass_watched_accounts", "Break-glass user accounts watched now: those configured by id or UPN plus the members of configured groups as last read.",
+		func(context.Context) (int, error) { return len(d.currentAccounts()), nil })
 	watch.RegisterGauge(reg, "breakglass_dead_letters", "Deliveries given up (target gone, or failing past notify.give_up_after); each raised bg.notify.", d.st.DeadLetterCount)
 	d.disp = notify.NewDispatcher(d.st, notifiers, notify.Options{
 		Logger: d.log, Observe: d.metrics.Notified, SendTimeout: sendTimeout, Now: o.Now,
 		GiveUpAfter: cfg.Notify.GiveUpAfter, Owner: owner,
 	})
 	pipeline = watch.New(watch.Options{
-		Accounts: entra.NewAccountSet(cfg.Accounts), Store: d.st, Conditions: conditionsOf(d.st),
+		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
 		Targets: d.targets, Tenant: tenantOf(cfg), Wake: d.disp.Wake, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 	})
 	d.pipeline = pipeline
@@ -187,7 +227,20 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 			return nil, err
 		}
 	}
-	if err := pipeline.ResolveRemoved(ctx, names); err != nil {
+	users := configUsers(cfg)
+	d.accounts.Store(&users)
+	if err := d.setupGroups(ctx, groups); err != nil {
+		return nil, err
+	}
+	if err := d.setupAudit(); err != nil {
+		return nil, err
+	}
+	if d.auditor == nil {
+		if err := pipeline.Posture().ResolveAll(ctx); err != nil {
+			d.log.Warn("resolving posture drifts", "error", err)
+		}
+	}
+	if err := pipeline.ResolveRemoved(ctx, append(slices.Clone(names), internal...)); err != nil {
 		d.log.Warn("resolving alerts of removed sources", "error", err)
 	}
 	if open, err := pipeline.Health().Open(ctx); err == nil {
@@ -245,7 +298,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	log.Info("breakglass serving", "version", version.Version, "listen", d.ln.Addr().String(),
-		"store", d.cfg.Store.Path, "sources", len(d.sources), "accounts", len(d.cfg.Accounts), "targets", len(d.targets))
+		"store", d.cfg.Store.Path, "sources", len(d.sources), "accounts", len(d.currentAccounts()), "groups", len(d.cfg.Groups()), "targets", len(d.targets))
+	if d.auditor != nil {
+		log.Info("posture audit scheduled", "first_in", d.o.AuditDelay, "every", d.o.AuditInterval)
+	}
 	if len(d.sources) == 0 {
 		log.Warn("no sources configured: nothing will be watched")
 	}
@@ -260,6 +316,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer loops.Done(); d.pipeline.Silence().Run(loopCtx, silenceInterval) }()
 	go func() { defer loops.Done(); d.pruneLoop(loopCtx) }()
 	go func() { defer loops.Done(); d.logLoop(loopCtx) }()
+	if d.members != nil {
+		// Read the groups before the sources start, so the first records
+		// are matched against the current members (bounded: during a Graph
+		// outage the last known members are already applied).
+		rctx, cancel := context.WithTimeout(loopCtx, groupStartTimeout)
+		d.members.Refresh(rctx)
+		cancel()
+		loops.Go(func() { d.members.Run(loopCtx) })
+	}
+	if d.auditor != nil {
+		loops.Go(func() { d.auditLoop(loopCtx) })
+	}
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -40,7 +40,11 @@ const legacyGraphCheckpointKey = "graph"
 type GraphOptions struct {
 	Name     string
 	Accounts []entra.Account
-	Poll     time.Duration // default DefaultGraphPoll
+	// AccountsNow, when set, is asked for the list at every poll instead
+	// of Accounts: serve's list changes as break-glass group members are
+	// read again (internal/membership).
+	AccountsNow func() []entra.Account
+	Poll        time.Duration // default DefaultGraphPoll
 	// Overlap is how far before its checkpoint each query looks again:
 	// Graph publishes some sign-ins minutes to hours late, with their
 	// original createdDateTime, and a poller that only asks for "newer
@@ -85,7 +89,7 @@ func NewGraph(o GraphOptions, g graph.Lister, cp Checkpoints) (*Graph, error) {
 	if o.Name == "" {
 		return nil, errors.New("graph source: name required")
 	}
-	if len(o.Accounts) == 0 {
+	if len(o.Accounts) == 0 && o.AccountsNow == nil {
 		return nil, errors.New("graph source: no accounts to watch")
 	}
 	if g == nil || cp == nil {
@@ -298,7 +302,11 @@ func odataTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z
 // a break-glass account is a user, so they cannot be its sign-ins.
 func (s *Graph) queries() []query {
 	var qs []query
-	for _, a := range s.o.Accounts {
+	accounts := s.o.Accounts
+	if s.o.AccountsNow != nil {
+		accounts = s.o.AccountsNow()
+	}
+	for _, a := range accounts {
 		who := strings.ToLower(a.ID)
 		user := "userId eq '" + odataString(a.ID) + "'"
 		initiator := "initiatedBy/user/id eq '" + odataString(a.ID) + "'"

@@ -8,6 +8,7 @@ import (
 
 	"breakglass/internal/entra"
 	"breakglass/internal/logs"
+	"breakglass/internal/posture"
 	"breakglass/internal/scan"
 )
 
@@ -62,6 +63,7 @@ type Metrics struct {
 	notifyLatency *prometheus.HistogramVec
 	silent        *prometheus.GaugeVec
 	failing       *prometheus.GaugeVec
+	posture       postureMetrics
 }
 
 // NewMetrics registers the metrics with reg. depth reports the outbox
@@ -100,6 +102,7 @@ func NewMetrics(reg prometheus.Registerer, depth func(context.Context) (int, err
 		}
 		return float64(n)
 	}))
+	m.posture = newPostureMetrics(reg)
 	for _, k := range []string{"degraded", "unparsed"} {
 		m.failclosed.WithLabelValues(k)
 	}
@@ -222,3 +225,59 @@ func (m *Metrics) SetTargets(targets []string) {
 
 // KnownCategory reports whether c is a category label value of its own.
 func KnownCategory(c string) bool { return knownCategories[c] }
+
+// posture metrics: registered with the others, set by Posture.
+type postureMetrics struct {
+	results *prometheus.GaugeVec
+	lastRun prometheus.Gauge
+	failed  prometheus.Counter
+}
+
+func newPostureMetrics(reg prometheus.Registerer) postureMetrics {
+	m := postureMetrics{
+		results: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "breakglass_posture_results",
+			Help: "Results of the last scheduled posture audit, by status (pass, fail, warn, skip, error, accepted)."}, []string{"status"}),
+		lastRun: prometheus.NewGauge(prometheus.GaugeOpts{Name: "breakglass_posture_last_run_timestamp_seconds",
+			Help: "Unix time the last scheduled posture audit completed; 0 before the first."}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "breakglass_posture_runs_failed_total",
+			Help: "Scheduled posture audits that could not run (collection aborted); each episode raises bg.source for source posture."}),
+	}
+	reg.MustRegister(m.results, m.lastRun, m.failed)
+	for _, s := range posture.Statuses {
+		m.results.WithLabelValues(string(s))
+	}
+	return m
+}
+
+func (m *Metrics) postureRun(rep *posture.Report, at time.Time) {
+	if m == nil {
+		return
+	}
+	counts := map[posture.Status]int{}
+	for _, r := range rep.Results {
+		counts[r.Status]++
+	}
+	// Only the fixed statuses are label values; a status outside them
+	// cannot grow the series.
+	for _, s := range posture.Statuses {
+		m.posture.results.WithLabelValues(string(s)).Set(float64(counts[s]))
+	}
+	m.posture.lastRun.Set(float64(at.Unix()))
+}
+
+func (m *Metrics) postureFailed() {
+	if m == nil {
+		return
+	}
+	m.posture.failed.Inc()
+}
+
+// AddSource makes name a source label value of its own (an internal
+// source such as "groups" or "posture", which has no lag or silence).
+func (m *Metrics) AddSource(name string) {
+	if m == nil {
+		return
+	}
+	m.sources[name] = true
+	m.failing.WithLabelValues(name).Set(0)
+}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"breakglass/internal/alert"
@@ -54,9 +55,12 @@ type Options struct {
 // lives as long as the daemon: sources share it and call it concurrently.
 type Pipeline struct {
 	o       Options
-	scanner *scan.Scanner
+	scan    scanHolder // the current scanner; see accounts.go
+	swapMu  sync.Mutex // serialises SetAccounts and Close
+	closed  bool
 	silence *Silence
 	failing *SourceHealth
+	posture *Posture
 }
 
 // New returns a pipeline.
@@ -74,9 +78,10 @@ func New(o Options) *Pipeline {
 		o.Conditions = NewMemConditions()
 	}
 	p := &Pipeline{o: o}
-	p.scanner = scan.New(scan.Options{Accounts: o.Accounts, MaxRecord: o.MaxRecord, Problem: p.problem})
+	p.scan.Store(p.newScanRef(o.Accounts))
 	p.silence = newSilence(o)
 	p.failing = newSourceHealth(o)
+	p.posture = newPosture(o, p.failing)
 	return p
 }
 
@@ -99,14 +104,21 @@ func (p *Pipeline) Silence() *Silence { return p.silence }
 func (p *Pipeline) Health() *SourceHealth { return p.failing }
 
 // Close stops the pipeline's scanner pool once in-flight scans are done.
-func (p *Pipeline) Close() error { return p.scanner.Close() }
+func (p *Pipeline) Close() error {
+	p.swapMu.Lock()
+	defer p.swapMu.Unlock()
+	p.closed = true
+	return p.scan.Load().s.Close()
+}
 
 // Ingest scans r and returns once every alert it raised is stored with its
 // notifications queued: a source may acknowledge its input (an HTTP 202, a
 // checkpoint) as soon as Ingest returns.
 func (p *Pipeline) Ingest(ctx context.Context, source, name string, r io.Reader) (scan.Stats, error) {
 	var st scan.Stats
-	err := p.scanner.Scan(ctx, name, r, &st, func(f scan.Finding) error {
+	ref := p.acquire()
+	defer ref.release()
+	err := ref.s.Scan(ctx, name, r, &st, func(f scan.Finding) error {
 		a := f.Alert
 		p.label(&a, source)
 		inserted, err := p.o.Store.AddAlertNotify(ctx, a, store.Evidence{

@@ -1,0 +1,80 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"breakglass/internal/posture"
+)
+
+// DefaultAuditDelay is how long after start the first scheduled posture
+// audit runs: soon, so drift present at start is known within minutes,
+// but after the sources and the group members have settled.
+const DefaultAuditDelay = time.Minute
+
+// Auditor runs one posture audit of the tenant.
+type Auditor interface {
+	Audit(ctx context.Context) (*posture.Report, error)
+}
+
+// setupAudit chooses the auditor: the test's, else the live audit when
+// Graph is configured, else none.
+func (d *Daemon) setupAudit() error {
+	if d.o.Auditor != nil {
+		d.auditor = d.o.Auditor
+		return nil
+	}
+	if !d.cfg.Graph.Configured() {
+		return nil
+	}
+	// An exception naming no check would accept nothing, silently: the
+	// same configuration error audit gives, at its file:line.
+	if err := d.cfg.CheckExceptionIDs(posture.IDs()); err != nil {
+		return &ConfigError{err}
+	}
+	g, err := d.graphClient()
+	if err != nil {
+		return err
+	}
+	d.auditor = &liveAuditor{d: d, g: g}
+	return nil
+}
+
+// auditLoop runs the audit after AuditDelay and then every AuditInterval.
+func (d *Daemon) auditLoop(ctx context.Context) {
+	t := time.NewTimer(d.o.AuditDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.auditOnce(ctx)
+		t.Reset(d.o.AuditInterval)
+	}
+}
+
+// auditOnce runs one audit and turns its report into drift alerts. A run
+// that cannot complete raises bg.source for the posture source.
+func (d *Daemon) auditOnce(ctx context.Context) {
+	start := time.Now()
+	rep, err := d.auditor.Audit(ctx)
+	pw := d.pipeline.Posture()
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down
+		}
+		d.log.Error("scheduled posture audit failed; drift cannot be seen until it runs again", "error", err, "next_in", d.o.AuditInterval)
+		pw.AuditFailed(ctx, err)
+		return
+	}
+	pw.AuditRan(ctx)
+	if err := pw.Observe(ctx, rep); err != nil {
+		d.log.Error("recording the posture audit", "error", err)
+	}
+	s := posture.Summarize(rep.Results)
+	d.log.Info("scheduled posture audit done", "took", time.Since(start).Round(time.Millisecond),
+		"pass", s.Pass, "fail", s.Fail, "warn", s.Warn, "skip", s.Skip, "error", s.Error, "accepted", s.Accepted,
+		"next_in", d.o.AuditInterval)
+}

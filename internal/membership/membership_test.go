@@ -1,0 +1,251 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"breakglass/internal/entra"
+	"breakglass/internal/graph"
+	"breakglass/internal/graph/graphtest"
+	"breakglass/internal/watch"
+)
+
+const groupID = "5f0e1d2c-3b4a-4968-8776-a5b4c3d2e1f0"
+
+func uid(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+
+func user(n int) map[string]any {
+	return map[string]any{"@odata.type": "#microsoft.graph.user", "id": uid(n), "userPrincipalName": fmt.Sprintf("bg%d@contoso.onmicrosoft.com", n)}
+}
+
+// health records Failing and Recovered calls.
+type health struct {
+	mu      sync.Mutex
+	failing map[string]string // key → last error
+	calls   []string
+}
+
+func (h *health) Failing(_ context.Context, source, key string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failing == nil {
+		h.failing = map[string]string{}
+	}
+	h.failing[source+"/"+key] = err.Error()
+	h.calls = append(h.calls, "failing "+source+"/"+key)
+}
+
+func (h *health) Recovered(_ context.Context, source, key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.failing, source+"/"+key)
+	h.calls = append(h.calls, "recovered "+source+"/"+key)
+}
+
+func (h *health) open(k string) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.failing[k]
+	return e, ok
+}
+
+func client(t *testing.T, s *graphtest.Server) graph.Lister {
+	t.Helper()
+	c, err := graph.New(graph.Options{BaseURL: s.URL, Tokens: graph.StaticToken("t"), MaxRetries: -1, MaxThrottleRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type applied struct {
+	mu   sync.Mutex
+	last []entra.Account
+	n    int
+}
+
+func (a *applied) apply(l []entra.Account) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.last, a.n = l, a.n+1
+}
+
+func (a *applied) set() *entra.AccountSet {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return entra.NewAccountSet(a.last)
+}
+
+var membersPath = "/v1.0" + Path(groupID)
+
+// TestExpand reads transitive user members over pages, skips items it
+// cannot match, and calls an empty group an error.
+func TestExpand(t *testing.T) {
+	tests := []struct {
+		name    string
+		items   []any
+		want    []string
+		wantErr error
+	}{
+		{"two pages", []any{user(1), user(2), user(3)}, []string{uid(1), uid(2), uid(3)}, nil},
+		{"duplicates and junk skipped", []any{user(1), user(1), map[string]any{"id": "not-a-guid"}, "a string", user(2)}, []string{uid(1), uid(2)}, nil},
+		{"empty group", nil, nil, ErrNoMembers},
+		{"only junk", []any{map[string]any{"displayName": "x"}}, nil, ErrNoMembers},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := graphtest.New(t)
+			s.Collection(membersPath, tt.items, 2)
+			got, err := Expand(context.Background(), client(t, s), groupID)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err %v, want %v", err, tt.wantErr)
+			}
+			var ids []string
+			for _, m := range got {
+				ids = append(ids, m.ID)
+			}
+			if strings.Join(ids, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("members %v, want %v", ids, tt.want)
+			}
+			for _, r := range s.Requests() {
+				q, _ := url.ParseQuery(r.RawQuery)
+				if q.Get("$select") != "id,userPrincipalName" {
+					t.Errorf("request %s?%s does not select only id,userPrincipalName", r.Path, r.RawQuery)
+				}
+			}
+		})
+	}
+}
+
+// TestWatcherFailClosed: a group read once, then refused, keeps its
+// members watched and raises bg.source naming the group and the error; a
+// restart during the outage still watches them (persisted); the group id
+// is always on the list; recovery resolves and applies the new members.
+func TestWatcherFailClosed(t *testing.T) {
+	ctx := context.Background()
+	s := graphtest.New(t)
+	s.Collection(membersPath, []any{user(1), user(2)}, 0)
+	state := watch.NewMemConditions()
+	h := &health{}
+	var ap applied
+	direct := entra.Account{ID: uid(9), UPN: "bg9@contoso.onmicrosoft.com"}
+	newWatcher := func() *Watcher {
+		return New(Options{Users: []entra.Account{direct}, Groups: []Group{{ID: groupID, Name: "BG"}},
+			Graph: client(t, s), State: state, Health: h, Apply: ap.apply})
+	}
+	w := newWatcher()
+	if err := w.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	set := ap.set()
+	if _, ok := set.Match(uid(1), ""); ok {
+		t.Fatal("member matched before any read")
+	}
+	if _, ok := set.MatchAny(groupID); !ok {
+		t.Fatal("group id not on the list before the first read")
+	}
+	w.Refresh(ctx)
+	set = ap.set()
+	for _, id := range []string{uid(1), uid(2), uid(9), groupID} {
+		if _, ok := set.MatchAny(id); !ok {
+			t.Errorf("%s not watched after the first read", id)
+		}
+	}
+	if a, ok := set.Match("", "BG2@contoso.onmicrosoft.com"); !ok || a.ID != uid(2) {
+		t.Errorf("member not matched by UPN: %+v %v", a, ok)
+	}
+
+	// Graph refuses: members stay, bg.source opens naming group and error.
+	s.Fail(membersPath, 403, 100, "", graphtest.GraphError("Authorization_RequestDenied", "Insufficient privileges to complete the operation."))
+	w.Refresh(ctx)
+	msg, open := h.open(Source + "/" + groupID)
+	if !open {
+		t.Fatalf("no bg.source for the group; calls %v", h.calls)
+	}
+	t.Logf("bg.source error: %s", msg)
+	for _, want := range []string{groupID, "403", "2 members last read stay watched"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not say %q: %s", want, msg)
+		}
+	}
+	for _, id := range []string{uid(1), uid(2)} {
+		if _, ok := ap.set().MatchAny(id); !ok {
+			t.Errorf("%s dropped while Graph fails", id)
+		}
+	}
+
+	// Restart during the outage: the persisted members are applied by Load.
+	ap = applied{}
+	w2 := newWatcher()
+	if err := w2.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w2.Refresh(ctx)
+	for _, id := range []string{uid(1), uid(2), groupID} {
+		if _, ok := ap.set().MatchAny(id); !ok {
+			t.Errorf("%s not watched after a restart during the outage", id)
+		}
+	}
+
+	// Graph works again with a changed membership.
+	s2 := graphtest.New(t)
+	s2.Collection(membersPath, []any{user(2), user(3)}, 0)
+	w2.o.Graph = client(t, s2)
+	w2.Refresh(ctx)
+	if _, open := h.open(Source + "/" + groupID); open {
+		t.Error("bg.source still open after the group was read")
+	}
+	set = ap.set()
+	if _, ok := set.MatchAny(uid(3)); !ok {
+		t.Error("new member not watched")
+	}
+	if _, ok := set.MatchAny(uid(1)); ok {
+		t.Error("removed member still watched after a successful read")
+	}
+}
+
+// TestWatcherEmptyGroupKeepsMembers: a group emptied (by mistake or by an
+// attacker) is a failure, never a reason to stop watching its accounts.
+func TestWatcherEmptyGroupKeepsMembers(t *testing.T) {
+	ctx := context.Background()
+	s := graphtest.New(t)
+	s.Collection(membersPath, []any{user(1)}, 0)
+	h := &health{}
+	var ap applied
+	w := New(Options{Groups: []Group{{ID: groupID}}, Graph: client(t, s), State: watch.NewMemConditions(), Health: h, Apply: ap.apply})
+	w.Refresh(ctx)
+	s.Collection(membersPath, nil, 0)
+	w.Refresh(ctx)
+	if msg, open := h.open(Source + "/" + groupID); !open || !strings.Contains(msg, "no user members") {
+		t.Errorf("empty group: bg.source %v %q", open, msg)
+	}
+	if _, ok := ap.set().MatchAny(uid(1)); !ok {
+		t.Error("member dropped when the group came back empty")
+	}
+}
+
+// TestWatcherNeverRead: a group never read (Graph down from the first
+// start) is still watched by its id, and says so.
+func TestWatcherNeverRead(t *testing.T) {
+	ctx := context.Background()
+	s := graphtest.New(t)
+	s.Fail(membersPath, 503, 100, "0", nil)
+	h := &health{}
+	var ap applied
+	w := New(Options{Groups: []Group{{ID: groupID}}, Graph: client(t, s), State: watch.NewMemConditions(), Health: h, Apply: ap.apply})
+	if err := w.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Refresh(ctx)
+	if msg, open := h.open(Source + "/" + groupID); !open || !strings.Contains(msg, "0 members last read") {
+		t.Errorf("bg.source %v %q", open, msg)
+	}
+	if _, ok := ap.set().MatchAny(groupID); !ok {
+		t.Error("group id not watched")
+	}
+}

@@ -1,0 +1,305 @@
+package watch
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"breakglass/internal/alert"
+	"breakglass/internal/posture"
+)
+
+// RulePosture is the built-in rule that fires when a posture check that
+// passed now fails: the tenant drifted from a break-glass setup that was
+// right.
+const RulePosture = "bg.posture"
+
+// PostureSource is the source name of posture alerts, and of the bg.source
+// raised when an audit run itself fails.
+const PostureSource = "posture"
+
+// postureStateRule persists the last decisive verdict of every result
+// (one condition, key postureStateKey): what a later run is compared with.
+// It is state, not an alert.
+const (
+	postureStateRule = "posture.state"
+	postureStateKey  = "verdicts"
+)
+
+// postureCoverageKey is the bg.source key (source posture) raised while
+// results that passed are now skipped: data the audit could read before
+// (a permission, a licence) is gone.
+const postureCoverageKey = "coverage"
+
+// Label names of posture alerts, beside the standard ones.
+const (
+	LabelCheck = "check"
+)
+
+// Posture turns scheduled audit reports into bg.posture alerts. A result
+// (check, account) whose last decisive verdict was good (pass or accepted)
+// and that is now bad (fail or error) raises one alert naming the check
+// and the account; it resolves when the result is good again, or when a
+// successful run no longer reports it (the account or check is gone).
+// Skips and warnings keep the last verdict: a pass followed by a skip (data
+// no longer readable) and then a fail still alerts. A pass followed by a
+// skip raises bg.source for the posture source meanwhile: drift there
+// cannot be seen. A result that has never
+// been good raises nothing: it is the audit's finding, not drift, and it
+// is logged. Open drifts and verdicts are conditions in the store, so a
+// restart neither loses nor repeats them.
+type Posture struct {
+	o      Options
+	health *SourceHealth
+	mu     sync.Mutex
+}
+
+func newPosture(o Options, h *SourceHealth) *Posture { return &Posture{o: o, health: h} }
+
+// Posture returns the pipeline's posture-drift watcher.
+func (p *Pipeline) Posture() *Posture { return p.posture }
+
+// verdict is a result's last decisive state.
+type verdict struct {
+	Good bool      `json:"good"`
+	At   time.Time `json:"at"`
+}
+
+// postureData is the evidence of a drift alert and its condition.
+type postureData struct {
+	Check       string              `json:"check"`
+	AccountID   string              `json:"account_id,omitempty"`
+	AccountUPN  string              `json:"account_upn,omitempty"`
+	Status      posture.Status      `json:"status"`
+	Message     string              `json:"message"`
+	Evidence    []posture.Evidence  `json:"evidence,omitempty"`
+	Remediation posture.Remediation `json:"remediation"`
+	LastGood    time.Time           `json:"last_good"`
+	Detected    time.Time           `json:"detected"`
+	Tenant      posture.TenantInfo  `json:"tenant"`
+	Exception   *posture.Exception  `json:"exception,omitempty"`
+	Severity    posture.Severity    `json:"severity"`
+}
+
+// ResultKey identifies a result across runs: the check and the account
+// (object id, else UPN, lower-case; empty for a tenant-wide result).
+func ResultKey(r posture.Result) string {
+	return r.Check + "\x00" + strings.ToLower(cmp.Or(r.AccountID, r.AccountUPN))
+}
+
+func good(s posture.Status) bool { return s == posture.StatusPass || s == posture.StatusAccepted }
+func bad(s posture.Status) bool  { return s == posture.StatusFail || s == posture.StatusError }
+
+// Observe compares a finished report with the last verdicts: it raises
+// bg.posture for each good result gone bad, resolves each drift that is
+// good again or no longer reported, and records the new verdicts. An error
+// is the store's; what could be done before it is kept.
+func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.o.Now().UTC()
+	verdicts := map[string]verdict{}
+	if c, ok, err := w.o.Conditions.Condition(ctx, postureStateRule, postureStateKey); err != nil {
+		return fmt.Errorf("reading posture verdicts: %w", err)
+	} else if ok && len(c.Data) > 0 {
+		if err := json.Unmarshal(c.Data, &verdicts); err != nil {
+			// Fail closed would be to alert on everything; failing loudly
+			// and starting afresh is what a person can act on.
+			w.o.Logger.Error("posture verdicts in the store are unreadable; starting afresh", "error", err)
+			verdicts = map[string]verdict{}
+		}
+	}
+	open := map[string]Condition{}
+	cs, err := w.o.Conditions.Conditions(ctx, RulePosture)
+	if err != nil {
+		return fmt.Errorf("listing posture drifts: %w", err)
+	}
+	for _, c := range cs {
+		open[c.Key] = c
+	}
+
+	seen := map[string]bool{}
+	var firstBad, lost []string
+	var errs []error
+	for _, r := range rep.Results {
+		k := ResultKey(r)
+		seen[k] = true
+		prev, known := verdicts[k]
+		switch {
+		case good(r.Status):
+			if c, ok := open[k]; ok {
+				if err := resolve(ctx, w.o, RulePosture, k, c.AlertID); err != nil {
+					errs = append(errs, fmt.Errorf("resolving posture drift %s: %w", describeKey(k), err))
+					continue
+				}
+				w.o.Logger.Info("posture check passes again; drift resolved", "check", r.Check, "account", accountOf(r), "status", r.Status, "alert_id", c.AlertID)
+			}
+			verdicts[k] = verdict{Good: true, At: now}
+		case bad(r.Status):
+			_, isOpen := open[k]
+			if known && prev.Good && !isOpen {
+				if err := w.raise(ctx, rep, r, k, prev.At, now); err != nil {
+					errs = append(errs, err)
+					continue // keep the good verdict: the next run tries again
+				}
+			} else if !known || !prev.Good {
+				firstBad = append(firstBad, r.Check+" "+accountOf(r))
+			}
+			verdicts[k] = verdict{Good: false, At: now}
+		case known && prev.Good && r.Status == posture.StatusSkip:
+			// The verdict stays good (a later fail is drift), but a check
+			// that can no longer be evaluated cannot see drift either.
+			lost = append(lost, describeResult(r)+": "+r.Message)
+		}
+	}
+	for k, c := range open {
+		if seen[k] {
+			continue
+		}
+		if err := resolve(ctx, w.o, RulePosture, k, c.AlertID); err != nil {
+			errs = append(errs, fmt.Errorf("resolving posture drift %s: %w", describeKey(k), err))
+			continue
+		}
+		w.o.Logger.Info("posture result no longer reported (account or check removed); drift resolved", "result", describeKey(k), "alert_id", c.AlertID)
+	}
+	for k := range verdicts {
+		if !seen[k] {
+			delete(verdicts, k)
+		}
+	}
+	if len(lost) > 0 {
+		sort.Strings(lost)
+		w.health.Failing(ctx, PostureSource, postureCoverageKey, fmt.Errorf("%d posture results that passed can no longer be evaluated, so their drift would go unseen: %s",
+			len(lost), strings.Join(lost, "; ")))
+	} else {
+		w.health.Recovered(ctx, PostureSource, postureCoverageKey)
+	}
+	if len(firstBad) > 0 {
+		sort.Strings(firstBad)
+		w.o.Logger.Warn("posture audit: failing checks that never passed (findings, not drift: no alert); run breakglass audit for the details",
+			"count", len(firstBad), "results", firstBad)
+	}
+	data, _ := json.Marshal(verdicts)
+	if err := w.o.Conditions.SetCondition(ctx, Condition{Rule: postureStateRule, Key: postureStateKey, Updated: now, Data: data}); err != nil {
+		errs = append(errs, fmt.Errorf("recording posture verdicts: %w", err))
+	}
+	w.o.Metrics.postureRun(rep, now)
+	if len(errs) > 0 {
+		return fmt.Errorf("%d posture transitions not recorded: %w", len(errs), errs[0])
+	}
+	return nil
+}
+
+func (w *Posture) raise(ctx context.Context, rep *posture.Report, r posture.Result, k string, goodAt, now time.Time) error {
+	a := postureAlert(r, k, goodAt, now)
+	labelAlert(&a, PostureSource, cmp.Or(w.o.Tenant, rep.Tenant.ID))
+	data, _ := json.Marshal(postureData{
+		Check: r.Check, AccountID: r.AccountID, AccountUPN: r.AccountUPN, Status: r.Status, Message: r.Message,
+		Evidence: r.Evidence, Remediation: r.Remediation, LastGood: goodAt, Detected: now, Tenant: rep.Tenant,
+		Exception: r.Exception, Severity: r.Severity,
+	})
+	inserted, err := raise(ctx, w.o, a, data, Condition{Rule: RulePosture, Key: k, AlertID: a.ID, Since: now, Updated: now, Data: data})
+	if err != nil {
+		return fmt.Errorf("storing posture drift %s: %w", describeKey(k), err)
+	}
+	if inserted {
+		w.o.Metrics.alert(PostureSource, RulePosture)
+	}
+	w.o.Logger.Warn("posture drift", "check", r.Check, "account", accountOf(r), "status", r.Status, "message", r.Message, "alert_id", a.ID)
+	return nil
+}
+
+// postureAlert is one drift episode: the result, and when it was last
+// seen good, so that a second run of the same failure is the same alert.
+func postureAlert(r posture.Result, k string, goodAt, now time.Time) alert.Alert {
+	eventID := "posture:" + k + ":" + goodAt.UTC().Format(time.RFC3339Nano)
+	who := accountOf(r)
+	what := r.Check + " now fails"
+	if r.Status == posture.StatusError {
+		what = r.Check + " can no longer be verified"
+	}
+	title := "Posture drift: " + what
+	if who != "" {
+		title += " for " + who
+	}
+	ann := map[string]string{
+		"description": fmt.Sprintf("The posture check %q passed on %s UTC and now reports %s: %s", r.Check, goodAt.UTC().Format("2006-01-02 15:04"), r.Status, r.Message),
+		"message":     r.Message,
+		"check_title": r.Title,
+		"status":      string(r.Status),
+	}
+	if s := r.Remediation.Summary; s != "" {
+		ann["remediation"] = s
+	}
+	if s := r.Remediation.Portal; s != "" {
+		ann["portal"] = s
+	}
+	a := alert.Alert{
+		ID:          alert.Key(eventID, RulePosture),
+		Rule:        RulePosture,
+		Severity:    alert.Sev1,
+		Title:       title,
+		AccountID:   r.AccountID,
+		AccountUPN:  r.AccountUPN,
+		EventID:     eventID,
+		EventTime:   now,
+		Category:    "Posture",
+		Source:      PostureSource,
+		Detected:    now,
+		Labels:      map[string]string{LabelCheck: r.Check},
+		Annotations: ann,
+	}
+	return a
+}
+
+func accountOf(r posture.Result) string { return cmp.Or(r.AccountUPN, r.AccountID) }
+
+func describeKey(k string) string {
+	check, acct, _ := strings.Cut(k, "\x00")
+	if acct == "" {
+		return check
+	}
+	return check + " for " + acct
+}
+
+// AuditFailed raises bg.source for the posture source: a scheduled audit
+// could not run (collection aborted), so drift would go unseen.
+func (w *Posture) AuditFailed(ctx context.Context, err error) {
+	w.o.Metrics.postureFailed()
+	w.failing().Failing(ctx, PostureSource, "audit", err)
+}
+
+// AuditRan resolves that bg.source once an audit completes.
+func (w *Posture) AuditRan(ctx context.Context) { w.failing().Recovered(ctx, PostureSource, "audit") }
+
+func (w *Posture) failing() *SourceHealth { return w.health }
+
+// ResolveAll resolves every open drift: the scheduled audit is no longer
+// configured (no graph: section), so nothing would ever resolve them.
+func (w *Posture) ResolveAll(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cs, err := w.o.Conditions.Conditions(ctx, RulePosture)
+	if err != nil {
+		return fmt.Errorf("listing posture drifts: %w", err)
+	}
+	for _, c := range cs {
+		if err := resolve(ctx, w.o, RulePosture, c.Key, c.AlertID); err != nil {
+			return fmt.Errorf("resolving posture drift %s: %w", describeKey(c.Key), err)
+		}
+		w.o.Logger.Info("posture audit no longer configured; drift resolved", "result", describeKey(c.Key), "alert_id", c.AlertID)
+	}
+	return nil
+}
+
+func describeResult(r posture.Result) string {
+	if who := accountOf(r); who != "" {
+		return r.Check + " for " + who
+	}
+	return r.Check
+}

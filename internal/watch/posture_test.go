@@ -1,0 +1,171 @@
+package watch
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"breakglass/internal/alert"
+	"breakglass/internal/entra"
+	"breakglass/internal/posture"
+)
+
+const bg1 = "bg1@contoso.onmicrosoft.com"
+
+func res(check string, st posture.Status) posture.Result {
+	return posture.Result{Check: check, Title: check + " title", Status: st, Severity: posture.SeverityCritical,
+		AccountID: "0d3c0000-0000-4000-8000-000000000001", AccountUPN: bg1,
+		Message: check + " is " + string(st), Remediation: posture.Remediation{Summary: "fix " + check, Portal: "Entra admin center > Users"}}
+}
+
+func report(rs ...posture.Result) *posture.Report {
+	return &posture.Report{Tenant: posture.TenantInfo{ID: "tenant-1"}, Results: rs}
+}
+
+// TestPostureDrift walks one result through runs and says what each step
+// raises: only good → bad alerts; bad → good resolves; skip in between
+// keeps the good verdict; a result that never passed does not alert; a
+// result no longer reported resolves its drift.
+func TestPostureDrift(t *testing.T) {
+	type step struct {
+		name         string
+		rep          *posture.Report
+		wantFiring   int // bg.posture alerts stored so far
+		wantResolved int // resolutions queued so far
+	}
+	pass, fail, skip, accepted, errored := posture.StatusPass, posture.StatusFail, posture.StatusSkip, posture.StatusAccepted, posture.StatusError
+	steps := []step{
+		{"first run: cloud-only passes, tenant check fails (never passed)", report(res("cloud-only", pass), res("global-admin-count", fail)), 0, 0},
+		{"cloud-only now fails: drift", report(res("cloud-only", fail), res("global-admin-count", fail)), 1, 0},
+		{"still failing: same episode", report(res("cloud-only", fail)), 1, 0},
+		{"passes again: resolved", report(res("cloud-only", pass)), 1, 1},
+		{"data unavailable: nothing", report(res("cloud-only", skip)), 1, 1},
+		{"error after the skip: drift from the pass before it", report(res("cloud-only", errored)), 2, 1},
+		{"accepted by an exception: resolved", report(res("cloud-only", accepted)), 2, 2},
+		{"fails again from accepted: drift", report(res("cloud-only", fail)), 3, 2},
+		{"account removed from the list: resolved", report(), 3, 3},
+	}
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	conds := NewMemConditions()
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	coverage := 0
+	for i, s := range steps {
+		// A restart between every run: the state lives in the conditions.
+		p := New(opts)
+		c.add(6 * time.Hour)
+		if err := p.Posture().Observe(ctx, s.rep); err != nil {
+			t.Fatalf("step %d %s: %v", i, s.name, err)
+		}
+		if got := fs.count(RulePosture); got != s.wantFiring {
+			t.Errorf("step %d %s: %d bg.posture alerts, want %d", i, s.name, got, s.wantFiring)
+		}
+		resolved := 0
+		for _, r := range fs.resolved() {
+			if !strings.HasPrefix(r, coverageID(fs)) {
+				resolved++
+			}
+		}
+		if resolved != s.wantResolved {
+			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, resolved, s.wantResolved)
+		}
+		// Only the skip after a pass makes the coverage bg.source fire.
+		if n := fs.count(RuleSource); n != coverage+boolInt(s.rep.Results != nil && len(s.rep.Results) == 1 && s.rep.Results[0].Status == skip) {
+			t.Errorf("step %d %s: %d coverage bg.source alerts", i, s.name, n)
+		} else {
+			coverage = n
+		}
+		p.Close()
+	}
+	if coverage != 1 || len(fs.resolved()) != 4 {
+		t.Errorf("coverage bg.source: %d raised, resolutions %v", coverage, fs.resolved())
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, a := range fs.alerts {
+		if a.Rule == RuleSource {
+			if !strings.Contains(a.Title, "cloud-only for "+bg1) || !strings.Contains(a.Title, "can no longer be evaluated") {
+				t.Errorf("coverage title %q", a.Title)
+			}
+			continue
+		}
+		if a.Rule != RulePosture || a.Severity != alert.Sev1 || a.AccountUPN != bg1 || a.Labels[LabelCheck] != "cloud-only" ||
+			a.Labels[alert.LabelAccount] == "" || a.Labels[alert.LabelSource] != PostureSource || a.Labels[alert.LabelTenant] != "tenant-1" {
+			t.Errorf("alert fields/labels: %+v", a)
+		}
+		if !strings.HasPrefix(a.Title, "Posture drift: cloud-only ") || !strings.HasSuffix(a.Title, " for "+bg1) {
+			t.Errorf("title %q", a.Title)
+		}
+		if a.Annotations["remediation"] != "fix cloud-only" || !strings.Contains(a.Annotations["message"], "cloud-only is") {
+			t.Errorf("annotations %v", a.Annotations)
+		}
+	}
+}
+
+// TestPostureAuditFailedRaisesSource: a run that cannot complete raises
+// bg.source for the posture source once, resolved by the next run.
+func TestPostureAuditFailedRaisesSource(t *testing.T) {
+	ctx := context.Background()
+	fs := &fakeStore{}
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Targets: []string{"t/webhook"}})
+	defer p.Close()
+	p.Posture().AuditFailed(ctx, context.DeadlineExceeded)
+	p.Posture().AuditFailed(ctx, context.DeadlineExceeded)
+	if n := fs.count(RuleSource); n != 1 {
+		t.Fatalf("%d bg.source alerts, want 1", n)
+	}
+	p.Posture().AuditRan(ctx)
+	if n := len(fs.resolved()); n != 1 {
+		t.Fatalf("%d resolutions, want 1", n)
+	}
+}
+
+// TestPostureMetrics: the results gauge has one series per status, set
+// from the last run, and the last-run time.
+func TestPostureMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, func(context.Context) (int, error) { return 0, nil }, nil, func(string) (time.Time, bool) { return time.Time{}, false })
+	c := newClock()
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: &fakeStore{}, Metrics: m, Now: c.now})
+	defer p.Close()
+	odd := res("x", "made-up")
+	if err := p.Posture().Observe(context.Background(), report(res("a", posture.StatusPass), res("b", posture.StatusFail), res("c", posture.StatusPass), odd)); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.posture.results.WithLabelValues("pass")); got != 2 {
+		t.Errorf("pass = %v", got)
+	}
+	if got := testutil.ToFloat64(m.posture.results.WithLabelValues("fail")); got != 1 {
+		t.Errorf("fail = %v", got)
+	}
+	if got := testutil.ToFloat64(m.posture.lastRun); got != float64(c.now().Unix()) {
+		t.Errorf("last run = %v", got)
+	}
+	if n := testutil.CollectAndCount(m.posture.results); n != len(posture.Statuses) {
+		t.Errorf("%d status series, want %d (bounded)", n, len(posture.Statuses))
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// coverageID is the id of the coverage bg.source alert, if raised.
+func coverageID(fs *fakeStore) string {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for id, a := range fs.alerts {
+		if a.Rule == RuleSource {
+			return id
+		}
+	}
+	return "\x00none"
+}
