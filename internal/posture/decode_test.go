@@ -191,6 +191,9 @@ func TestFromSnapshotLenient(t *testing.T) {
 	if got := tn.ProblemsIn(collect.DatasetAuthMethods); len(got) != 2 {
 		t.Errorf("ProblemsIn(auth_methods) = %v", got)
 	}
+	if rep := Run(tn, fixtureOptions()); !slices.Equal(rep.Problems, tn.Problems) {
+		t.Errorf("report problems = %v", rep.Problems)
+	}
 }
 
 // TestFromSnapshotAccounts: accounts in configuration order, unresolved
