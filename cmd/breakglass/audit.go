@@ -161,7 +161,7 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 	}
 
 	stdout := cmd.OutOrStdout()
-	ro := report.Options{Color: useColor(f.output, stdout)}
+	ro := report.Options{Color: useColor(f.output, stdout), ConfigFile: cfg.Path}
 	var buf bytes.Buffer
 	if err := report.Render(&buf, f.format, rep, ro); err != nil {
 		return usageError{fmt.Errorf("rendering the report: %w", err)}

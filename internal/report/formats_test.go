@@ -39,7 +39,7 @@ func TestGolden(t *testing.T) {
 		{"empty.md.golden", "markdown", empty, Options{}},
 		{"report.json.golden", "json", sampleReport(), Options{}},
 		{"empty.json.golden", "json", empty, Options{}},
-		{"report.sarif.golden", "sarif", sampleReport(), Options{}},
+		{"report.sarif.golden", "sarif", sampleReport(), Options{ConfigFile: "config/breakglass.yaml"}},
 		{"empty.sarif.golden", "sarif", empty, Options{}},
 		{"report.junit.golden", "junit", sampleReport(), Options{}},
 		{"empty.junit.golden", "junit", empty, Options{}},
@@ -171,7 +171,13 @@ func TestSARIFSchema(t *testing.T) {
 			t.Errorf("%s does not validate against SARIF 2.1.0: %v", name, err)
 		}
 	}
-	good := render(t, "sarif", sampleReport(), Options{})
+	good := render(t, "sarif", sampleReport(), Options{ConfigFile: "config/break glass.yaml"})
+	if !bytes.Contains(good, []byte(`"uri": "config/break%20glass.yaml"`)) {
+		t.Errorf("no physical location on the configuration file")
+	}
+	if err := validateSARIF(sch, good); err != nil {
+		t.Errorf("SARIF with physical locations does not validate: %v", err)
+	}
 	broken := []struct{ name, from, to string }{
 		{"wrong version", `"version": "2.1.0"`, `"version": "2.0.0"`},
 		{"unknown level", `"level": "error"`, `"level": "critical"`},
@@ -334,5 +340,17 @@ func TestFormatsRegistered(t *testing.T) {
 	}
 	if !reflect.DeepEqual(Names(), Names()) {
 		t.Error("Names not stable")
+	}
+}
+
+func TestFileURI(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"breakglass.yaml", "breakglass.yaml"},
+		{"config/bg #1.yaml", "config/bg%20%231.yaml"},
+		{"/etc/breakglass/config.yaml", "file:///etc/breakglass/config.yaml"},
+	} {
+		if got := fileURI(tc.in); got != tc.want {
+			t.Errorf("fileURI(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -36,6 +36,12 @@ type Options struct {
 	// Color enables ANSI colour in formats that have it (table). The audit
 	// command sets it when stdout is a terminal and NO_COLOR is unset.
 	Color bool
+	// ConfigFile is the configuration file the audit read, as given on the
+	// command line (empty: unknown). SARIF results point at it as their
+	// physical location: code-scanning services (GitHub's) refuse results
+	// without a file, and the file naming the accounts is where a finding
+	// is owned.
+	ConfigFile string
 }
 
 var (

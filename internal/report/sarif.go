@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
+	"path/filepath"
 	"strings"
 
 	"breakglass/internal/posture"
@@ -31,7 +33,10 @@ func init() { Register("sarif", RendererFunc(renderSARIF)) }
 //     counts every status, passes included;
 //   - every result has a logical location: the account (kind "resource",
 //     fullyQualifiedName users/<id or upn>) or the tenant (tenants/<id>),
-//     and a partial fingerprint check/subject that stays stable across runs.
+//     and a partial fingerprint check/subject that stays stable across runs;
+//     when Options.ConfigFile is known, also a physical location on it
+//     (code scanning needs a file; a relative path stays relative, for a
+//     repository-relative URI).
 const (
 	sarifVersion = "2.1.0"
 	sarifSchema  = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -98,7 +103,16 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
+	PhysicalLocation *sarifPhysicalLocation `json:"physicalLocation,omitempty"`
 	LogicalLocations []sarifLogicalLocation `json:"logicalLocations"`
+}
+
+type sarifPhysicalLocation struct {
+	ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
+}
+
+type sarifArtifactLocation struct {
+	URI string `json:"uri"`
 }
 
 type sarifLogicalLocation struct {
@@ -111,6 +125,20 @@ type sarifSuppression struct {
 	Kind          string `json:"kind"`
 	Status        string `json:"status"`
 	Justification string `json:"justification"`
+}
+
+// fileURI is a SARIF artifact URI for a path: relative paths stay
+// relative (forward slashes, each segment escaped), absolute ones become
+// file:// URIs.
+func fileURI(path string) string {
+	u := url.URL{Path: filepath.ToSlash(path)}
+	if filepath.IsAbs(path) {
+		u.Scheme = "file"
+		if !strings.HasPrefix(u.Path, "/") {
+			u.Path = "/" + u.Path // a Windows drive path
+		}
+	}
+	return u.String()
 }
 
 // sarifLevel maps a severity to a SARIF level.
@@ -139,7 +167,7 @@ func securitySeverity(s posture.Severity) string {
 	return "0.0"
 }
 
-func renderSARIF(w io.Writer, rep *posture.Report, _ Options) error {
+func renderSARIF(w io.Writer, rep *posture.Report, o Options) error {
 	var rules []sarifRule
 	ruleIndex := map[string]int{}
 	for _, r := range rep.Results {
@@ -153,6 +181,9 @@ func renderSARIF(w io.Writer, rep *posture.Report, _ Options) error {
 	results := []sarifResult{}
 	for _, r := range rep.Results {
 		res, ok := sarifResultOf(r, rep.Tenant, ruleIndex[r.Check])
+		if ok && o.ConfigFile != "" {
+			res.Locations[0].PhysicalLocation = &sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: fileURI(o.ConfigFile)}}
+		}
 		if ok {
 			results = append(results, res)
 		}
