@@ -15,10 +15,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakglass/internal/config"
+	"breakglass/internal/daemon"
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/posture"
 	"breakglass/internal/report"
-	"breakglass/internal/version"
 )
 
 // exitFindings is audit's exit status when a failing result is at or above
@@ -194,8 +194,13 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 // and each exception with its file:line, validated by
 // posture.ValidateExceptions.
 func auditOptions(cfg *config.Config) (posture.Options, error) {
-	_ = cfg
-	return posture.Options{ToolVersion: version.Version}, nil
+	// An exception naming no check would accept nothing, silently.
+	if err := cfg.CheckExceptionIDs(posture.IDs()); err != nil {
+		return posture.Options{}, usageError{err}
+	}
+	o := daemon.PostureOptions(cfg, time.Time{})
+	o.Source = ""
+	return o, nil
 }
 
 // auditSnapshot runs the posture engine on a snapshot.

@@ -33,12 +33,14 @@ func (a *liveAuditor) Audit(ctx context.Context) (*posture.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decoding what Graph returned: %w", err)
 	}
-	return posture.Run(t, postureOptions(cfg, a.d.o.Now())), nil
+	return posture.Run(t, PostureOptions(cfg, a.d.o.Now())), nil
 }
 
-// postureOptions are the audit options of the configuration (defaults are
-// config's, already applied).
-func postureOptions(cfg *config.Config, now time.Time) posture.Options {
+// PostureOptions are the audit options of the configuration (defaults are
+// config's, already applied): the one mapping from the audit: and
+// exceptions: keys to the engine, shared by serve's scheduled audit and
+// the audit command, which overrides Source.
+func PostureOptions(cfg *config.Config, now time.Time) posture.Options {
 	o := posture.Options{
 		ConditionalAccessMode: cfg.Audit.ConditionalAccessMode,
 		DrillInterval:         cfg.Audit.DrillInterval,
