@@ -307,7 +307,7 @@ func TestDemoScriptWritesAudit(t *testing.T) {
 // vendored by the report package's tests.
 func validateSARIF(t *testing.T, data []byte) error {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "internal", "report", "testdata", "sarif-schema-2.1.0.json"))
+	f, err := os.Open(filepath.Join("..", "..", "internal", "report", "testdata", "sarif-schema-2.1.0-rtm.5.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
