@@ -1,0 +1,279 @@
+package posture
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"breakglass/internal/graph/collect"
+)
+
+// Hand-built tenants for the method, CA and governance checks: a compliant
+// one (handTenant) that tests mutate, so each case shows only what it
+// breaks. The fixture snapshots of fixture_test.go cover the same checks
+// through FromSnapshot.
+
+const (
+	hBG1    = "0b1e0000-0000-4000-8000-000000000001"
+	hBG2    = "0b1e0000-0000-4000-8000-000000000002"
+	hAdmin  = "ad000000-0000-4000-8000-000000000001"
+	hAdmin2 = "ad000000-0000-4000-8000-000000000002"
+	hKeyBG  = "cb69481e-8ff7-4039-93ec-0a2729a154a8" // YubiKey 5 (USB-A)
+	hKeyBG2 = "ee882879-721c-4913-9775-3dfcce97072a" // YubiKey 5 NFC
+	hKeyAdm = "2fc0579f-8113-47ea-b116-555a8db9202a" // YubiKey 5 NFC FIPS
+	hNow    = "2026-12-01T12:00:00Z"
+)
+
+var hTime, _ = time.Parse(time.RFC3339, hNow)
+
+func bptr(b bool) *bool           { return &b }
+func sptr(s string) *string       { return &s }
+func tptr(t time.Time) *time.Time { return &t }
+
+// handSnapshot is a snapshot holding the named datasets (content unused:
+// the Tenant fields carry the data) and the failures.
+func handSnapshot(present []string, failed ...collect.Failure) *collect.Snapshot {
+	s := &collect.Snapshot{Datasets: map[string]json.RawMessage{}}
+	for _, n := range present {
+		s.Datasets[n] = json.RawMessage(`{"value":[]}`)
+	}
+	s.Manifest.Failed = failed
+	return s
+}
+
+// handTenant is a compliant tenant: two break-glass accounts with their own
+// FIDO2 key models, one other Global Administrator using Authenticator and
+// a third key model.
+func handTenant() *Tenant {
+	t := &Tenant{
+		Info:      TenantInfo{ID: "tenant", InitialDomain: "contoso.onmicrosoft.com"},
+		Collected: hTime,
+		Accounts: []AccountInfo{
+			{Entry: "accounts[0] upn bg1@contoso.onmicrosoft.com", ID: hBG1, UPN: "bg1@contoso.onmicrosoft.com", Resolved: true},
+			{Entry: "accounts[1] upn bg2@contoso.onmicrosoft.com", ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", Resolved: true},
+		},
+		Users: map[string]*User{
+			hBG1:   {ID: hBG1, UPN: "bg1@contoso.onmicrosoft.com", AccountEnabled: bptr(true)},
+			hBG2:   {ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", AccountEnabled: bptr(true)},
+			hAdmin: {ID: hAdmin, UPN: "alice@contoso.com", AccountEnabled: bptr(true)},
+		},
+		Groups:       map[string]*Group{},
+		GroupMembers: map[string][]string{},
+		MemberOf:     map[string][]string{hBG1: {}, hBG2: {}, hAdmin: {}},
+		RoleAssignments: []RoleAssignment{
+			{ID: "ra1", RoleDefinitionID: collect.RoleGlobalAdministrator, PrincipalID: hBG1, PrincipalType: "user", DirectoryScopeID: "/"},
+			{ID: "ra2", RoleDefinitionID: collect.RoleGlobalAdministrator, PrincipalID: hBG2, PrincipalType: "user", DirectoryScopeID: "/"},
+		},
+		AssignmentSchedules: []RoleSchedule{
+			{ID: "s1", RoleDefinitionID: collect.RoleGlobalAdministrator, PrincipalID: hBG1, PrincipalType: "user", DirectoryScopeID: "/",
+				AssignmentType: "Assigned", MemberType: "Direct", ExpirationType: "noExpiration"},
+			{ID: "s2", RoleDefinitionID: collect.RoleGlobalAdministrator, PrincipalID: hBG2, PrincipalType: "user", DirectoryScopeID: "/",
+				AssignmentType: "Assigned", MemberType: "Direct", ExpirationType: "noExpiration"},
+		},
+		EligibilitySchedules: []RoleSchedule{
+			{ID: "e1", RoleDefinitionID: collect.RoleGlobalAdministrator, PrincipalID: hAdmin, PrincipalType: "user", DirectoryScopeID: "/",
+				MemberType: "Direct", ExpirationType: "noExpiration"},
+		},
+		AuthMethods: map[string][]AuthMethod{
+			hBG1: {{Type: "passwordAuthenticationMethod", ID: "p1"}, {Type: "fido2AuthenticationMethod", ID: "k1", Model: "YubiKey 5", AAGUID: hKeyBG}},
+			hBG2: {{Type: "passwordAuthenticationMethod", ID: "p2"}, {Type: "fido2AuthenticationMethod", ID: "k2", Model: "YubiKey 5 NFC", AAGUID: hKeyBG2}},
+			hAdmin: {{Type: "passwordAuthenticationMethod", ID: "p3"}, {Type: "microsoftAuthenticatorAuthenticationMethod", ID: "m3", DisplayName: "iPhone"},
+				{Type: "fido2AuthenticationMethod", ID: "k3", Model: "YubiKey 5 NFC FIPS", AAGUID: hKeyAdm}},
+		},
+		Registration: map[string]*RegistrationDetails{
+			hBG1: {ID: hBG1, IsSsprRegistered: bptr(false), MethodsRegistered: []string{"passKeyDeviceBound"}},
+			hBG2: {ID: hBG2, IsSsprRegistered: bptr(false), MethodsRegistered: []string{"passKeyDeviceBound"}},
+		},
+		CertificateUserIDs: map[string][]string{},
+		AuthMethodsPolicy: json.RawMessage(`{"id":"authenticationMethodsPolicy","authenticationMethodConfigurations":[
+			{"@odata.type":"#microsoft.graph.fido2AuthenticationMethodConfiguration","id":"Fido2","state":"enabled",
+			 "includeTargets":[{"targetType":"group","id":"all_users","isRegistrationRequired":false}],"excludeTargets":[],
+			 "keyRestrictions":{"isEnforced":false,"enforcementType":"block","aaGuids":[]}},
+			{"@odata.type":"#microsoft.graph.x509CertificateAuthenticationMethodConfiguration","id":"X509Certificate","state":"disabled",
+			 "includeTargets":[{"targetType":"group","id":"all_users"}],"excludeTargets":[]}]}`),
+		WorkflowScope: map[string][]string{},
+	}
+	present := []string{
+		collect.DatasetBreakGlassUsers, collect.DatasetRoleAssignments, collect.DatasetRoleAssignmentSchedules,
+		collect.DatasetRoleAssignmentInstances, collect.DatasetRoleEligibilitySchedules, collect.DatasetRoleEligibilityInstances,
+		collect.DatasetRoleManagementPolicies, collect.DatasetUserRegistrationDetails, collect.DatasetUserAuthorizationInfo,
+		collect.DatasetConditionalAccessPolicies, collect.DatasetAuthStrengthPolicies, collect.DatasetAuthMethodsPolicy,
+		collect.DatasetLifecycleWorkflows, collect.DatasetAccessReviewDefinitions,
+		"principal_role_assignments", "ca_groups", "role_approvers",
+	}
+	for _, id := range []string{hBG1, hBG2, hAdmin} {
+		present = append(present, collect.KeyedName(collect.DatasetAuthMethods, id), collect.KeyedName("member_of", id))
+	}
+	t.Snapshot = handSnapshot(present)
+	return t
+}
+
+// drop removes datasets from the tenant's snapshot and records why, as
+// collect does for a refused dataset.
+func drop(t *Tenant, reason string, names ...string) {
+	for _, n := range names {
+		delete(t.Snapshot.Datasets, n)
+		t.Snapshot.Manifest.Failed = append(t.Snapshot.Manifest.Failed, collect.Failure{
+			Name: n, Endpoint: "/test/" + n, Status: 403, Code: "Authorization_RequestDenied", Reason: reason, Hint: "grant the permission"})
+	}
+}
+
+func runCheck(t *testing.T, id string, tn *Tenant, o Options) []Result {
+	t.Helper()
+	c, ok := Lookup(id)
+	if !ok {
+		t.Fatalf("check %s not registered", id)
+	}
+	if o.Now.IsZero() {
+		o.Now = hTime
+	}
+	res := c.Run(&Env{Tenant: tn, Options: o})
+	for _, r := range res {
+		if r.Check != id || r.Title == "" || r.Rationale == "" || len(r.Requirements) == 0 || r.Message == "" {
+			t.Errorf("%s: result lacks id, title, rationale, requirements or message: %+v", id, r)
+		}
+		if r.Status != StatusPass && r.Status != StatusSkip && r.Remediation.Summary == "" {
+			t.Errorf("%s: %s result without remediation: %s", id, r.Status, r.Message)
+		}
+		if len(r.Evidence) == 0 {
+			t.Errorf("%s: result without evidence: %s", id, r.Message)
+		}
+	}
+	return res
+}
+
+// statusOf returns the status of the result for account id ("" for a
+// tenant-wide result); it fails the test when there is no such result.
+func statusOf(t *testing.T, res []Result, account string) Result {
+	t.Helper()
+	for _, r := range res {
+		if strings.EqualFold(r.AccountID, account) {
+			return r
+		}
+	}
+	t.Fatalf("no result for account %q in %d results", account, len(res))
+	return Result{}
+}
+
+type handCase struct {
+	name    string
+	mutate  func(t *Tenant)
+	account string
+	want    Status
+	// contains is a substring the message must have.
+	contains string
+}
+
+func runHandCases(t *testing.T, id string, o Options, cases []handCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := handTenant()
+			if tc.mutate != nil {
+				tc.mutate(tn)
+			}
+			res := runCheck(t, id, tn, o)
+			r := statusOf(t, res, tc.account)
+			t.Logf("%s: %s", r.Status, r.Message)
+			if r.Status != tc.want {
+				t.Errorf("status %s, want %s: %s", r.Status, tc.want, r.Message)
+			}
+			if tc.contains != "" && !strings.Contains(r.Message, tc.contains) {
+				t.Errorf("message %q does not say %q", r.Message, tc.contains)
+			}
+		})
+	}
+}
+
+func TestPhishingResistantCredential(t *testing.T) {
+	const id = "phishing-resistant-credential"
+	setPolicy := func(js string) func(*Tenant) { return func(t *Tenant) { t.AuthMethodsPolicy = json.RawMessage(js) } }
+	cbaOn := `{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"targetType":"group","id":"all_users"}]},
+		{"id":"X509Certificate","state":"enabled","includeTargets":[{"targetType":"group","id":"all_users"}]}]}`
+	onlyPassword := func(t *Tenant) { t.AuthMethods[hBG1] = []AuthMethod{{Type: "passwordAuthenticationMethod"}} }
+	runHandCases(t, id, Options{}, []handCase{
+		{name: "compliant", account: hBG1, want: StatusPass, contains: "YubiKey 5"},
+		{name: "compliant second account", account: hBG2, want: StatusPass},
+		{name: "password only", mutate: onlyPassword, account: hBG1, want: StatusFail, contains: "only a password"},
+		{name: "authenticator only", account: hBG1, want: StatusFail, contains: "microsoftAuthenticator",
+			mutate: func(t *Tenant) {
+				t.AuthMethods[hBG1] = []AuthMethod{{Type: "passwordAuthenticationMethod"}, {Type: "microsoftAuthenticatorAuthenticationMethod"}}
+			}},
+		{name: "fido2 disabled in policy", account: hBG1, want: StatusFail, contains: "disabled",
+			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"disabled"}]}`)},
+		{name: "fido2 not configured", account: hBG1, want: StatusFail, contains: "not configured",
+			mutate: setPolicy(`{"authenticationMethodConfigurations":[]}`)},
+		{name: "fido2 model blocked", account: hBG1, want: StatusFail, contains: "block",
+			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"all_users"}],
+				"keyRestrictions":{"isEnforced":true,"enforcementType":"block","aaGuids":["` + strings.ToUpper(hKeyBG) + `"]}}]}`)},
+		{name: "fido2 model not in allow list", account: hBG1, want: StatusFail, contains: "allow only",
+			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"all_users"}],
+				"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyAdm + `"]}}]}`)},
+		{name: "fido2 in allow list", account: hBG1, want: StatusPass,
+			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"all_users"}],
+				"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyBG + `"]}}]}`)},
+		{name: "fido2 targets another group", account: hBG1, want: StatusFail, contains: "includeTargets",
+			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"11111111-0000-0000-0000-000000000000"}]}]}`)},
+		{name: "fido2 targets a group the account is in", account: hBG1, want: StatusPass,
+			mutate: func(t *Tenant) {
+				t.MemberOf[hBG1] = []string{"11111111-0000-0000-0000-000000000000"}
+				setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"11111111-0000-0000-0000-000000000000"}]}]}`)(t)
+			}},
+		{name: "fido2 group target, memberships unknown", account: hBG1, want: StatusWarn, contains: "memberships were not collected",
+			mutate: func(t *Tenant) {
+				delete(t.MemberOf, hBG1)
+				setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"11111111-0000-0000-0000-000000000000"}]}]}`)(t)
+			}},
+		{name: "fido2 excluded", account: hBG1, want: StatusFail, contains: "excludes the account",
+			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"all_users"}],
+				"excludeTargets":[{"id":"` + hBG1 + `"}]}]}`)},
+		{name: "methods policy refused", account: hBG1, want: StatusWarn, contains: "could not be confirmed",
+			mutate: func(t *Tenant) {
+				t.AuthMethodsPolicy = nil
+				drop(t, collect.ReasonPermission, collect.DatasetAuthMethodsPolicy)
+			}},
+		{name: "methods policy unreadable", account: hBG1, want: StatusWarn,
+			mutate: setPolicy(`{"authenticationMethodConfigurations":{"oops":1}}`)},
+		{name: "cba bound and enabled", account: hBG1, want: StatusPass, contains: "Certificate-based",
+			mutate: func(t *Tenant) {
+				onlyPassword(t)
+				t.CertificateUserIDs[hBG1] = []string{"X509:<PN>bg1@contoso.onmicrosoft.com"}
+				setPolicy(cbaOn)(t)
+			}},
+		{name: "cba bound but x509 disabled", account: hBG1, want: StatusFail, contains: "disabled",
+			mutate: func(t *Tenant) {
+				onlyPassword(t)
+				t.CertificateUserIDs[hBG1] = []string{"X509:<PN>bg1@contoso.onmicrosoft.com"}
+			}},
+		{name: "cba bound, methods policy unknown", account: hBG1, want: StatusWarn,
+			mutate: func(t *Tenant) {
+				onlyPassword(t)
+				t.CertificateUserIDs[hBG1] = []string{"X509:<PN>bg1@contoso.onmicrosoft.com"}
+				t.AuthMethodsPolicy = nil
+				drop(t, collect.ReasonPermission, collect.DatasetAuthMethodsPolicy)
+			}},
+		{name: "methods refused", account: hBG1, want: StatusSkip, contains: "not read",
+			mutate: func(t *Tenant) {
+				delete(t.AuthMethods, hBG1)
+				drop(t, collect.ReasonPermission, collect.KeyedName(collect.DatasetAuthMethods, hBG1))
+			}},
+		{name: "methods family refused", account: hBG2, want: StatusSkip, contains: "refused",
+			mutate: func(t *Tenant) {
+				t.AuthMethods = map[string][]AuthMethod{}
+				for _, id := range []string{hBG1, hBG2, hAdmin} {
+					delete(t.Snapshot.Datasets, collect.KeyedName(collect.DatasetAuthMethods, id))
+				}
+				drop(t, collect.ReasonPermission, collect.DatasetAuthMethods)
+			}},
+		{name: "no fido2, cba evidence unread", account: hBG1, want: StatusSkip, contains: "certificateUserIds not read",
+			mutate: func(t *Tenant) {
+				onlyPassword(t)
+				drop(t, collect.ReasonLicence, collect.DatasetUserAuthorizationInfo)
+			}},
+		{name: "unresolved account is an error", account: "", want: StatusError, contains: "did not resolve",
+			mutate: func(t *Tenant) {
+				t.Accounts = append(t.Accounts, AccountInfo{Entry: "accounts[2] upn gone@contoso.onmicrosoft.com", Reason: "404 Request_ResourceNotFound"})
+			}},
+	})
+}
