@@ -23,6 +23,10 @@ const (
 	hKeyBG2 = "ee882879-721c-4913-9775-3dfcce97072a" // YubiKey 5 NFC
 	hKeyAdm = "2fc0579f-8113-47ea-b116-555a8db9202a" // YubiKey 5 NFC FIPS
 	hNow    = "2026-12-01T12:00:00Z"
+	hGroup  = "9b000000-0000-4000-8000-000000000001" // role-assignable CA exclusion group
+	hPolMFA = "ca000000-0000-4000-8000-000000000001"
+	hPolLeg = "ca000000-0000-4000-8000-000000000002"
+	hPolWID = "ca000000-0000-4000-8000-000000000003"
 )
 
 var hTime, _ = time.Parse(time.RFC3339, hNow)
@@ -58,9 +62,25 @@ func handTenant() *Tenant {
 			hBG2:   {ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", AccountEnabled: bptr(true)},
 			hAdmin: {ID: hAdmin, UPN: "alice@contoso.com", AccountEnabled: bptr(true)},
 		},
-		Groups:       map[string]*Group{},
-		GroupMembers: map[string][]string{},
-		MemberOf:     map[string][]string{hBG1: {}, hBG2: {}, hAdmin: {}},
+		Groups: map[string]*Group{hGroup: {ID: hGroup, DisplayName: "CA exclusion: break-glass", IsAssignableToRole: bptr(true),
+			IsManagementRestricted: bptr(false), SecurityEnabled: bptr(true), Source: "ca_groups"}},
+		GroupMembers: map[string][]string{hGroup: {hBG1, hBG2}},
+		MemberOf:     map[string][]string{hBG1: {hGroup}, hBG2: {hGroup}, hAdmin: {}},
+		ConditionalAccessPolicies: []json.RawMessage{
+			json.RawMessage(`{"id":"` + hPolMFA + `","displayName":"Require MFA for all users","state":"enabled",
+				"conditions":{"users":{"includeUsers":["All"],"excludeUsers":[],"includeGroups":[],"excludeGroups":["` + hGroup + `"],"includeRoles":[],"excludeRoles":[]},
+				"applications":{"includeApplications":["All"]},"clientAppTypes":["all"]},
+				"grantControls":{"operator":"OR","builtInControls":["mfa"]}}`),
+			json.RawMessage(`{"id":"` + hPolLeg + `","displayName":"Block legacy authentication","state":"enabledForReportingButNotEnforced",
+				"conditions":{"users":{"includeUsers":["All"],"excludeUsers":["` + hBG1 + `","` + hBG2 + `"],"includeGroups":[],"excludeGroups":[],"includeRoles":[],"excludeRoles":[]},
+				"applications":{"includeApplications":["All"]},"clientAppTypes":["exchangeActiveSync","other"]},
+				"grantControls":{"operator":"OR","builtInControls":["block"]}}`),
+			json.RawMessage(`{"id":"` + hPolWID + `","displayName":"Block workload identities outside named locations","state":"enabled",
+				"conditions":{"users":{"includeUsers":["None"],"excludeUsers":[],"includeGroups":[],"excludeGroups":[],"includeRoles":[],"excludeRoles":[]},
+				"clientApplications":{"includeServicePrincipals":["ServicePrincipalsInMyTenant"],"excludeServicePrincipals":[]},
+				"applications":{"includeApplications":["All"]},"locations":{"includeLocations":["All"],"excludeLocations":["AllTrusted"]}},
+				"grantControls":{"operator":"OR","builtInControls":["block"]}}`),
+		},
 		RoleAssignments: []RoleAssignment{
 			{ID: "ra1", RoleDefinitionID: collect.RoleGlobalAdministrator, PrincipalID: hBG1, PrincipalType: "user", DirectoryScopeID: "/"},
 			{ID: "ra2", RoleDefinitionID: collect.RoleGlobalAdministrator, PrincipalID: hBG2, PrincipalType: "user", DirectoryScopeID: "/"},
@@ -105,6 +125,7 @@ func handTenant() *Tenant {
 	for _, id := range []string{hBG1, hBG2, hAdmin} {
 		present = append(present, collect.KeyedName(collect.DatasetAuthMethods, id), collect.KeyedName("member_of", id))
 	}
+	present = append(present, collect.KeyedName(collect.DatasetGroupMembers, hGroup))
 	t.Snapshot = handSnapshot(present)
 	return t
 }
