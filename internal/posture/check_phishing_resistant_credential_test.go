@@ -15,18 +15,21 @@ import (
 // through FromSnapshot.
 
 const (
-	hBG1    = "0b1e0000-0000-4000-8000-000000000001"
-	hBG2    = "0b1e0000-0000-4000-8000-000000000002"
-	hAdmin  = "ad000000-0000-4000-8000-000000000001"
-	hAdmin2 = "ad000000-0000-4000-8000-000000000002"
-	hKeyBG  = "cb69481e-8ff7-4039-93ec-0a2729a154a8" // YubiKey 5 (USB-A)
-	hKeyBG2 = "ee882879-721c-4913-9775-3dfcce97072a" // YubiKey 5 NFC
-	hKeyAdm = "2fc0579f-8113-47ea-b116-555a8db9202a" // YubiKey 5 NFC FIPS
-	hNow    = "2026-12-01T12:00:00Z"
-	hGroup  = "9b000000-0000-4000-8000-000000000001" // role-assignable CA exclusion group
-	hPolMFA = "ca000000-0000-4000-8000-000000000001"
-	hPolLeg = "ca000000-0000-4000-8000-000000000002"
-	hPolWID = "ca000000-0000-4000-8000-000000000003"
+	hBG1        = "0b1e0000-0000-4000-8000-000000000001"
+	hBG2        = "0b1e0000-0000-4000-8000-000000000002"
+	hAdmin      = "ad000000-0000-4000-8000-000000000001"
+	hAdmin2     = "ad000000-0000-4000-8000-000000000002"
+	hKeyBG      = "cb69481e-8ff7-4039-93ec-0a2729a154a8" // YubiKey 5 (USB-A)
+	hKeyBG2     = "ee882879-721c-4913-9775-3dfcce97072a" // YubiKey 5 NFC
+	hKeyAdm     = "2fc0579f-8113-47ea-b116-555a8db9202a" // YubiKey 5 NFC FIPS
+	hNow        = "2026-12-01T12:00:00Z"
+	hGroup      = "9b000000-0000-4000-8000-000000000001" // role-assignable CA exclusion group
+	hPolMFA     = "ca000000-0000-4000-8000-000000000001"
+	hPolLeg     = "ca000000-0000-4000-8000-000000000002"
+	hPolWID     = "ca000000-0000-4000-8000-000000000003"
+	hWFLeaver   = "1f000000-0000-4000-8000-000000000001"
+	hWFInactive = "1f000000-0000-4000-8000-000000000002"
+	hReview     = "a7000000-0000-4000-8000-000000000001"
 )
 
 var hTime, _ = time.Parse(time.RFC3339, hNow)
@@ -58,9 +61,9 @@ func handTenant() *Tenant {
 			{Entry: "accounts[1] upn bg2@contoso.onmicrosoft.com", ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", Resolved: true},
 		},
 		Users: map[string]*User{
-			hBG1:   {ID: hBG1, UPN: "bg1@contoso.onmicrosoft.com", AccountEnabled: bptr(true)},
-			hBG2:   {ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", AccountEnabled: bptr(true)},
-			hAdmin: {ID: hAdmin, UPN: "alice@contoso.com", AccountEnabled: bptr(true)},
+			hBG1:   {ID: hBG1, UPN: "bg1@contoso.onmicrosoft.com", UserType: "Member", AccountEnabled: bptr(true)},
+			hBG2:   {ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", UserType: "Member", AccountEnabled: bptr(true)},
+			hAdmin: {ID: hAdmin, UPN: "alice@contoso.com", UserType: "Member", AccountEnabled: bptr(true)},
 		},
 		Groups: map[string]*Group{hGroup: {ID: hGroup, DisplayName: "CA exclusion: break-glass", IsAssignableToRole: bptr(true),
 			IsManagementRestricted: bptr(false), SecurityEnabled: bptr(true), Source: "ca_groups"}},
@@ -112,7 +115,22 @@ func handTenant() *Tenant {
 			 "keyRestrictions":{"isEnforced":false,"enforcementType":"block","aaGuids":[]}},
 			{"@odata.type":"#microsoft.graph.x509CertificateAuthenticationMethodConfiguration","id":"X509Certificate","state":"disabled",
 			 "includeTargets":[{"targetType":"group","id":"all_users"}],"excludeTargets":[]}]}`),
-		WorkflowScope: map[string][]string{},
+		LifecycleWorkflows: []json.RawMessage{
+			json.RawMessage(`{"id":"` + hWFLeaver + `","displayName":"Offboard leavers","category":"leaver","isEnabled":true,"isSchedulingEnabled":true,
+				"executionConditions":{"@odata.type":"#microsoft.graph.identityGovernance.triggerAndScopeBasedConditions",
+				"scope":{"@odata.type":"#microsoft.graph.identityGovernance.ruleBasedSubjectSet","rule":"(department eq 'Sales')"},
+				"trigger":{"@odata.type":"#microsoft.graph.identityGovernance.timeBasedAttributeTrigger","timeBasedAttribute":"employeeLeaveDateTime","offsetInDays":0}}}`),
+			json.RawMessage(`{"id":"` + hWFInactive + `","displayName":"Disable inactive contractors","category":"leaver","isEnabled":true,"isSchedulingEnabled":true,
+				"executionConditions":{"@odata.type":"#microsoft.graph.identityGovernance.triggerAndScopeBasedConditions",
+				"scope":{"@odata.type":"#microsoft.graph.identityGovernance.ruleBasedSubjectSet","rule":"(employeeType eq 'Contractor')"},
+				"trigger":{"@odata.type":"#microsoft.graph.identityGovernance.userInactivityTrigger","inactivityPeriodInDays":90}}}`),
+		},
+		WorkflowScope: map[string][]string{hWFInactive: {hAdmin2}},
+		AccessReviewDefinitions: []json.RawMessage{
+			json.RawMessage(`{"id":"` + hReview + `","displayName":"Inactive guests","status":"InProgress",
+				"scope":{"@odata.type":"#microsoft.graph.accessReviewInactiveUsersQueryScope","query":"/users?$filter=(userType eq 'Guest')","queryType":"MicrosoftGraph","inactiveDuration":"P90D"},
+				"settings":{"autoApplyDecisionsEnabled":true,"defaultDecisionEnabled":true,"defaultDecision":"Deny","applyActions":[{"@odata.type":"#microsoft.graph.disableAndDeleteUserApplyAction"}]}}`),
+		},
 	}
 	present := []string{
 		collect.DatasetBreakGlassUsers, collect.DatasetRoleAssignments, collect.DatasetRoleAssignmentSchedules,
@@ -125,7 +143,7 @@ func handTenant() *Tenant {
 	for _, id := range []string{hBG1, hBG2, hAdmin} {
 		present = append(present, collect.KeyedName(collect.DatasetAuthMethods, id), collect.KeyedName("member_of", id))
 	}
-	present = append(present, collect.KeyedName(collect.DatasetGroupMembers, hGroup))
+	present = append(present, collect.KeyedName(collect.DatasetGroupMembers, hGroup), collect.KeyedName("workflow_scope", hWFInactive))
 	t.Snapshot = handSnapshot(present)
 	return t
 }
