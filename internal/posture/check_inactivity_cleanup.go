@@ -138,7 +138,7 @@ func (c inactivityCleanup) Run(env *Env) []Result {
 		}
 		switch {
 		case st == StatusFail || st == StatusWarn:
-			r.Status, r.Message = st, strings.Join(texts, "; ")+"."
+			r.Status, r.Message = st, capitalize(strings.Join(texts, "; "))+"."
 			if len(unread) > 0 {
 				r.Message += " Not read: " + strings.Join(unread, "; ") + "."
 			}
@@ -411,6 +411,14 @@ func roleName(role string) string {
 		return "Privileged Role Administrator"
 	}
 	return role
+}
+
+// capitalize upper-cases the first letter of a message built from parts.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func boolText(b *bool) string {
