@@ -65,6 +65,16 @@ type Tenant struct {
 	WorkflowScope     map[string][]string
 	AuthMethodsPolicy json.RawMessage // object, nil when absent
 	SecurityDefaults  json.RawMessage // object, nil when absent
+	NamedLocations    []json.RawMessage
+	// ApproversNotFound holds the lower-case ids of PIM approvers that
+	// role_approvers marks as no longer existing (items carrying
+	// NotFoundMarker); they are not in Users.
+	ApproversNotFound []string
+	// Problems lists what FromSnapshot could not decode, each naming the
+	// dataset, item index and field, e.g. "breakglass_users[0].accountEnabled:
+	// want a boolean, got string \"yes\"". The objects concerned carry the
+	// field in Invalid: a check that needs it treats it as unknown.
+	Problems []string
 }
 
 // User is a Graph user, with the fields the checks read. Pointer fields
@@ -92,6 +102,11 @@ type User struct {
 	// Source is the dataset the object came from.
 	Source string
 	Raw    json.RawMessage
+	// Invalid maps a field Graph sent with the wrong type to the problem;
+	// its typed field above is left nil, which must read as unknown, not
+	// as absent. Nested fields are named with a dot
+	// (signInActivity.lastSuccessfulSignInDateTime).
+	Invalid map[string]string
 }
 
 // SignInActivity is user.signInActivity.
@@ -114,6 +129,7 @@ type Group struct {
 	Present                map[string]bool
 	Source                 string
 	Raw                    json.RawMessage
+	Invalid                map[string]string // as User.Invalid
 }
 
 // Domain is a Graph domain.
@@ -158,6 +174,9 @@ type RoleSchedule struct {
 	// instances (whose EndDateTime nil means permanent).
 	ExpirationType string
 	Raw            json.RawMessage
+	// Invalid is true when a field had the wrong type: the schedule's
+	// timing is unknown.
+	Invalid bool
 }
 
 // AuthMethod is one authentication method of a user.
@@ -177,6 +196,9 @@ type AuthMethod struct {
 	StartDateTime     *time.Time
 	LifetimeInMinutes int
 	Raw               json.RawMessage
+	// Invalid is true when the item was not an object, had no
+	// @odata.type or had a wrong-typed field: an unknown method.
+	Invalid bool
 }
 
 // RegistrationDetails is a userRegistrationDetails entry.
@@ -192,4 +214,5 @@ type RegistrationDetails struct {
 	SystemPreferredAuthenticationMethods          []string
 	UserPreferredMethodForSecondaryAuthentication string
 	Raw                                           json.RawMessage
+	Invalid                                       map[string]string // as User.Invalid
 }
