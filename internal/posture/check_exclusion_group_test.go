@@ -63,7 +63,7 @@ func TestExclusionGroup(t *testing.T) {
 	})
 	// The configured limit applies when set.
 	tn := handTenant()
-	r := statusOf(t, runCheck(t, id, tn, Options{MaxExclusionGroupMembers: 1}), hBG1)
+	r := statusOf(t, runHandCheck(t, id, tn, Options{MaxExclusionGroupMembers: 1}), hBG1)
 	if r.Status != StatusFail {
 		t.Errorf("limit 1 with 2 members: %s, want fail: %s", r.Status, r.Message)
 	}

@@ -30,6 +30,7 @@ const (
 	hWFLeaver   = "1f000000-0000-4000-8000-000000000001"
 	hWFInactive = "1f000000-0000-4000-8000-000000000002"
 	hReview     = "a7000000-0000-4000-8000-000000000001"
+	hApprover   = "ad000000-0000-4000-8000-0000000000a1"
 )
 
 var hTime, _ = time.Parse(time.RFC3339, hNow)
@@ -61,9 +62,10 @@ func handTenant() *Tenant {
 			{Entry: "accounts[1] upn bg2@contoso.onmicrosoft.com", ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", Resolved: true},
 		},
 		Users: map[string]*User{
-			hBG1:   {ID: hBG1, UPN: "bg1@contoso.onmicrosoft.com", UserType: "Member", AccountEnabled: bptr(true)},
-			hBG2:   {ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", UserType: "Member", AccountEnabled: bptr(true)},
-			hAdmin: {ID: hAdmin, UPN: "alice@contoso.com", UserType: "Member", AccountEnabled: bptr(true)},
+			hBG1:      {ID: hBG1, UPN: "bg1@contoso.onmicrosoft.com", UserType: "Member", AccountEnabled: bptr(true)},
+			hBG2:      {ID: hBG2, UPN: "bg2@contoso.onmicrosoft.com", UserType: "Member", AccountEnabled: bptr(true)},
+			hAdmin:    {ID: hAdmin, UPN: "alice@contoso.com", UserType: "Member", AccountEnabled: bptr(true)},
+			hApprover: {ID: hApprover, UPN: "carol@contoso.com", UserType: "Member", AccountEnabled: bptr(true), Source: "role_approvers"},
 		},
 		Groups: map[string]*Group{hGroup: {ID: hGroup, DisplayName: "CA exclusion: break-glass", IsAssignableToRole: bptr(true),
 			IsManagementRestricted: bptr(false), SecurityEnabled: bptr(true), Source: "ca_groups"}},
@@ -126,6 +128,21 @@ func handTenant() *Tenant {
 				"trigger":{"@odata.type":"#microsoft.graph.identityGovernance.userInactivityTrigger","inactivityPeriodInDays":90}}}`),
 		},
 		WorkflowScope: map[string][]string{hWFInactive: {hAdmin2}},
+		RoleManagementPolicies: []json.RawMessage{
+			json.RawMessage(`{"id":"Directory_tenant_ga","policyId":"Directory_tenant_ga_policy","scopeId":"/","scopeType":"DirectoryRole",
+				"roleDefinitionId":"` + collect.RoleGlobalAdministrator + `","policy":{"id":"Directory_tenant_ga_policy","rules":[
+				{"@odata.type":"#microsoft.graph.unifiedRoleManagementPolicyApprovalRule","id":"Approval_EndUser_Assignment",
+				 "target":{"caller":"EndUser","operations":["All"],"level":"Assignment"},
+				 "setting":{"isApprovalRequired":true,"isApprovalRequiredForExtension":false,"isRequestorJustificationRequired":true,"approvalMode":"SingleStage",
+				  "approvalStages":[{"approvalStageTimeOutInDays":1,"isApproverJustificationRequired":true,"escalationTimeInMinutes":0,"isEscalationEnabled":false,
+				   "primaryApprovers":[{"@odata.type":"#microsoft.graph.singleUser","userId":"` + hApprover + `"}],"escalationApprovers":[]}]}},
+				{"@odata.type":"#microsoft.graph.unifiedRoleManagementPolicyEnablementRule","id":"Enablement_EndUser_Assignment","enabledRules":["MultiFactorAuthentication","Justification"]},
+				{"@odata.type":"#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule","id":"AuthenticationContext_EndUser_Assignment","isEnabled":false,"claimValue":""}]}}`),
+			json.RawMessage(`{"id":"Directory_tenant_pra","policyId":"Directory_tenant_pra_policy","scopeId":"/","scopeType":"DirectoryRole",
+				"roleDefinitionId":"` + collect.RolePrivilegedRoleAdministrator + `","policy":{"id":"Directory_tenant_pra_policy","rules":[
+				{"@odata.type":"#microsoft.graph.unifiedRoleManagementPolicyApprovalRule","id":"Approval_EndUser_Assignment",
+				 "setting":{"isApprovalRequired":false,"approvalStages":[]}}]}}`),
+		},
 		AccessReviewDefinitions: []json.RawMessage{
 			json.RawMessage(`{"id":"` + hReview + `","displayName":"Inactive guests","status":"InProgress",
 				"scope":{"@odata.type":"#microsoft.graph.accessReviewInactiveUsersQueryScope","query":"/users?$filter=(userType eq 'Guest')","queryType":"MicrosoftGraph","inactiveDuration":"P90D"},
@@ -158,7 +175,7 @@ func drop(t *Tenant, reason string, names ...string) {
 	}
 }
 
-func runCheck(t *testing.T, id string, tn *Tenant, o Options) []Result {
+func runHandCheck(t *testing.T, id string, tn *Tenant, o Options) []Result {
 	t.Helper()
 	c, ok := Lookup(id)
 	if !ok {
@@ -212,7 +229,7 @@ func runHandCases(t *testing.T, id string, o Options, cases []handCase) {
 			if tc.mutate != nil {
 				tc.mutate(tn)
 			}
-			res := runCheck(t, id, tn, o)
+			res := runHandCheck(t, id, tn, o)
 			r := statusOf(t, res, tc.account)
 			t.Logf("%s: %s", r.Status, r.Message)
 			if r.Status != tc.want {

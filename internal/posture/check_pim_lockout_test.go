@@ -1,0 +1,115 @@
+package posture
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"breakglass/internal/graph/collect"
+)
+
+func TestPIMLockout(t *testing.T) {
+	const id = "pim-lockout"
+	gaPolicy := func(old, new string) func(*Tenant) {
+		return func(t *Tenant) {
+			s := string(t.RoleManagementPolicies[0])
+			if !strings.Contains(s, old) {
+				panic("mutation does not apply: " + old)
+			}
+			t.RoleManagementPolicies[0] = json.RawMessage(strings.Replace(s, old, new, 1))
+		}
+	}
+	approverSingle := `{"@odata.type":"#microsoft.graph.singleUser","userId":"` + hApprover + `"}`
+	noSafeguard := func(t *Tenant) {
+		// The break-glass accounts lose their permanent assignments: only
+		// eligible ones remain.
+		t.AssignmentSchedules = nil
+		t.RoleAssignments = nil
+		for _, bg := range []string{hBG1, hBG2} {
+			t.EligibilitySchedules = append(t.EligibilitySchedules, RoleSchedule{RoleDefinitionID: collect.RoleGlobalAdministrator,
+				PrincipalID: bg, PrincipalType: "user", DirectoryScopeID: "/", MemberType: "Direct"})
+		}
+	}
+	approverDeleted := func(t *Tenant) {
+		delete(t.Users, hApprover)
+		t.ApproversNotFound = []string{hApprover}
+	}
+	runHandCases(t, id, Options{}, []handCase{
+		{name: "compliant", want: StatusPass, contains: "bg1@contoso.onmicrosoft.com"},
+		{name: "approver deleted, safeguard present", want: StatusWarn, contains: "deleted", mutate: approverDeleted},
+		{name: "approver deleted, no safeguard: lockout", want: StatusFail, contains: "Lockout",
+			mutate: func(t *Tenant) { approverDeleted(t); noSafeguard(t) }},
+		{name: "approver disabled, no safeguard", want: StatusFail, contains: "disabled",
+			mutate: func(t *Tenant) { t.Users[hApprover].AccountEnabled = bptr(false); noSafeguard(t) }},
+		{name: "approver not collected", want: StatusSkip, contains: "not collected",
+			mutate: func(t *Tenant) { delete(t.Users, hApprover) }},
+		{name: "approver group empty, no safeguard", want: StatusFail, contains: "no enabled member",
+			mutate: func(t *Tenant) {
+				gaPolicy(approverSingle, `{"@odata.type":"#microsoft.graph.groupMembers","groupId":"9c000000-0000-4000-8000-000000000001"}`)(t)
+				t.GroupMembers["9c000000-0000-4000-8000-000000000001"] = []string{}
+				noSafeguard(t)
+			}},
+		{name: "approver group with an enabled member", want: StatusPass,
+			mutate: func(t *Tenant) {
+				gaPolicy(approverSingle, `{"@odata.type":"#microsoft.graph.groupMembers","groupId":"9c000000-0000-4000-8000-000000000001"}`)(t)
+				t.GroupMembers["9c000000-0000-4000-8000-000000000001"] = []string{hApprover}
+			}},
+		{name: "approver group members unread", want: StatusSkip, contains: "members not read",
+			mutate: func(t *Tenant) {
+				gaPolicy(approverSingle, `{"@odata.type":"#microsoft.graph.groupMembers","groupId":"9c000000-0000-4000-8000-000000000001"}`)(t)
+			}},
+		{name: "sole eligible admin approves own request", want: StatusWarn, contains: "their own request",
+			mutate: gaPolicy(hApprover, hAdmin)},
+		{name: "no approvers chosen: active admins approve", want: StatusPass,
+			mutate: gaPolicy(approverSingle, "")},
+		{name: "no approvers chosen and no active admin: lockout", want: StatusFail, contains: "no approver is chosen",
+			mutate: func(t *Tenant) { gaPolicy(approverSingle, "")(t); noSafeguard(t) }},
+		{name: "MFA required, no eligible admin has a method", want: StatusWarn, contains: "MFA",
+			mutate: func(t *Tenant) { t.AuthMethods[hAdmin] = []AuthMethod{{Type: "passwordAuthenticationMethod"}} }},
+		{name: "auth context blocked for everyone", want: StatusWarn, contains: "authentication context c1",
+			mutate: func(t *Tenant) {
+				gaPolicy(`"isEnabled":false,"claimValue":""`, `"isEnabled":true,"claimValue":"c1"`)(t)
+				t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, json.RawMessage(`{"id":"x","displayName":"Block c1","state":"enabled",
+					"conditions":{"users":{"includeUsers":["All"]},"applications":{"includeAuthenticationContextClassReferences":["c1"]}},
+					"grantControls":{"operator":"OR","builtInControls":["block"]}}`))
+			}},
+		{name: "auth context with an MFA policy", want: StatusPass,
+			mutate: func(t *Tenant) {
+				gaPolicy(`"isEnabled":false,"claimValue":""`, `"isEnabled":true,"claimValue":"c1"`)(t)
+				t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, json.RawMessage(`{"id":"x","displayName":"MFA for c1","state":"enabled",
+					"conditions":{"users":{"includeUsers":["All"]},"applications":{"includeAuthenticationContextClassReferences":["c1"]}},
+					"grantControls":{"operator":"OR","builtInControls":["mfa"]}}`))
+			}},
+		{name: "activation works, no safeguard", want: StatusWarn, contains: "no permanent active Global Administrator", mutate: noSafeguard},
+		{name: "time-bound break-glass assignment is no safeguard", want: StatusWarn, contains: "no permanent active",
+			mutate: func(t *Tenant) {
+				for i := range t.AssignmentSchedules {
+					t.AssignmentSchedules[i].ExpirationType = "afterDateTime"
+				}
+			}},
+		{name: "disabled break-glass accounts are no safeguard", want: StatusWarn, contains: "no permanent active",
+			mutate: func(t *Tenant) {
+				t.Users[hBG1].AccountEnabled = bptr(false)
+				t.Users[hBG2].AccountEnabled = bptr(false)
+			}},
+		{name: "no PIM licence: every assignment is permanent", want: StatusPass,
+			mutate: func(t *Tenant) {
+				t.AssignmentSchedules = nil
+				drop(t, collect.ReasonLicence, collect.DatasetRoleAssignmentSchedules)
+			}},
+		{name: "schedules refused: safeguard unknown", want: StatusSkip, contains: "unknown",
+			mutate: func(t *Tenant) {
+				t.AssignmentSchedules = nil
+				drop(t, collect.ReasonPermission, collect.DatasetRoleAssignmentSchedules)
+			}},
+		{name: "no policy for an eligible role", want: StatusSkip, contains: "no PIM policy",
+			mutate: func(t *Tenant) { t.RoleManagementPolicies = t.RoleManagementPolicies[1:] }},
+		{name: "unreadable rule", want: StatusSkip, contains: "rules[0]",
+			mutate: gaPolicy(`"id":"Approval_EndUser_Assignment"`, `"id":7`)},
+		{name: "policies refused", want: StatusSkip, contains: "could not be read",
+			mutate: func(t *Tenant) {
+				t.RoleManagementPolicies = nil
+				drop(t, collect.ReasonPermission, collect.DatasetRoleManagementPolicies)
+			}},
+	})
+}
