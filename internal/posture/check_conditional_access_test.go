@@ -1,0 +1,150 @@
+package posture
+
+import (
+	"encoding/json"
+	"testing"
+
+	"breakglass/internal/graph/collect"
+)
+
+// caPolicy is a Conditional Access policy in Graph's shape: users is the
+// conditions.users object, extra any further conditions members, grant the
+// grantControls object.
+func caPolicy(id, name, state, users, extra, grant string) json.RawMessage {
+	if extra != "" {
+		extra = "," + extra
+	}
+	return json.RawMessage(`{"id":"` + id + `","displayName":"` + name + `","state":"` + state + `",
+		"conditions":{"users":` + users + `,"applications":{"includeApplications":["All"]},"clientAppTypes":["all"]` + extra + `},
+		"grantControls":` + grant + `}`)
+}
+
+const (
+	caAllUsers   = `{"includeUsers":["All"]}`
+	caBlock      = `{"operator":"OR","builtInControls":["block"]}`
+	caMFA        = `{"operator":"OR","builtInControls":["mfa"]}`
+	caPhishStrat = `{"operator":"OR","builtInControls":[],"authenticationStrength":{"id":"00000000-0000-0000-0000-000000000004","displayName":"Phishing-resistant MFA"}}`
+	caBGUsers    = `{"includeUsers":["` + hBG1 + `","` + hBG2 + `"]}`
+)
+
+func addPolicy(p json.RawMessage) func(*Tenant) {
+	return func(t *Tenant) { t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, p) }
+}
+
+func both(fs ...func(*Tenant)) func(*Tenant) {
+	return func(t *Tenant) {
+		for _, f := range fs {
+			f(t)
+		}
+	}
+}
+
+func TestConditionalAccessExcludeAll(t *testing.T) {
+	const id = "conditional-access"
+	runHandCases(t, id, Options{ConditionalAccessMode: CAModeExcludeAll}, []handCase{
+		{name: "compliant", account: hBG1, want: StatusPass, contains: "skipped 1 that cannot"},
+		{name: "compliant second account", account: hBG2, want: StatusPass},
+		{name: "default mode is exclude-all", account: hBG1, want: StatusFail,
+			mutate: addPolicy(caPolicy("p9", "Require compliant device", "enabled", caAllUsers, "", caMFA))},
+		{name: "all users without exclusion", account: hBG1, want: StatusFail, contains: "includeUsers",
+			mutate: addPolicy(caPolicy("p9", "Require MFA everywhere", "enabled", caAllUsers, "", caMFA))},
+		{name: "report-only counts", account: hBG2, want: StatusFail, contains: "report-only",
+			mutate: addPolicy(caPolicy("p9", "Block countries", "enabledForReportingButNotEnforced", caAllUsers, "", caBlock))},
+		{name: "disabled policy is listed, not judged", account: hBG1, want: StatusPass, contains: "and 1 disabled",
+			mutate: addPolicy(caPolicy("p9", "Old policy", "disabled", caAllUsers, "", caBlock))},
+		{name: "excluded through a role", account: hBG1, want: StatusPass,
+			mutate: addPolicy(caPolicy("p9", "Admins MFA", "enabled", `{"includeRoles":["`+collect.RoleGlobalAdministrator+`"],"excludeRoles":["`+collect.RoleGlobalAdministrator+`"]}`, "", caMFA))},
+		{name: "included through a role", account: hBG1, want: StatusFail, contains: "includeRoles",
+			mutate: addPolicy(caPolicy("p9", "Admins MFA", "enabled", `{"includeRoles":["`+collect.RoleGlobalAdministrator+`"]}`, "", caMFA))},
+		{name: "excluded through a nested group", account: hBG1, want: StatusPass,
+			mutate: func(t *Tenant) {
+				t.MemberOf[hBG1] = append(t.MemberOf[hBG1], "9b000000-0000-4000-8000-0000000000ff") // the parent of hGroup
+				addPolicy(caPolicy("p9", "MFA", "enabled", `{"includeUsers":["All"],"excludeGroups":["9b000000-0000-4000-8000-0000000000ff"]}`, "", caMFA))(t)
+			}},
+		{name: "not included, not excluded warns", account: hBG1, want: StatusWarn, contains: "does not exclude it either",
+			mutate: addPolicy(caPolicy("p9", "Sales MFA", "enabled", `{"includeGroups":["9b000000-0000-4000-8000-000000000077"]}`, "", caMFA))},
+		{name: "guest-only policy skipped", account: hBG1, want: StatusPass, contains: "skipped 2",
+			mutate: addPolicy(caPolicy("p9", "Guests MFA", "enabled", `{"includeUsers":["GuestsOrExternalUsers"]}`, "", caMFA))},
+		{name: "memberships unknown", account: hBG1, want: StatusSkip, contains: "unknown",
+			mutate: func(t *Tenant) {
+				delete(t.MemberOf, hBG1)
+				t.GroupMembers[hGroup] = []string{hBG2}
+				drop(t, collect.ReasonPermission, collect.KeyedName("member_of", hBG1))
+			}},
+		{name: "an unknown policy beside a failing one fails", account: hBG1, want: StatusFail,
+			mutate: func(t *Tenant) {
+				delete(t.MemberOf, hBG1)
+				drop(t, collect.ReasonPermission, collect.KeyedName("member_of", hBG1))
+				t.GroupMembers[hGroup] = []string{hBG2}
+				addPolicy(caPolicy("p9", "Require MFA everywhere", "enabled", caAllUsers, "", caMFA))(t)
+			}},
+		{name: "undecodable policy", account: hBG1, want: StatusSkip, contains: "conditional_access_policies[3]",
+			mutate: addPolicy(json.RawMessage(`{"id":"p9","displayName":"Bad","state":"enabled","conditions":{"users":{"includeUsers":"All"}}}`))},
+		{name: "policies refused", account: hBG1, want: StatusSkip, contains: "could not be read",
+			mutate: func(t *Tenant) {
+				t.ConditionalAccessPolicies = nil
+				drop(t, collect.ReasonPermission, collect.DatasetConditionalAccessPolicies)
+			}},
+		{name: "unresolved account is an error", account: "", want: StatusError,
+			mutate: func(t *Tenant) {
+				t.Accounts = append(t.Accounts, AccountInfo{Entry: "accounts[2] id x", Reason: "not found"})
+			}},
+	})
+}
+
+func TestConditionalAccessPhishingResistant(t *testing.T) {
+	const id = "conditional-access"
+	dedicated := addPolicy(caPolicy("p8", "Break-glass phishing-resistant MFA", "enabled", caBGUsers, "", caPhishStrat))
+	runHandCases(t, id, Options{ConditionalAccessMode: CAModePhishingResistant}, []handCase{
+		{name: "no phishing-resistant policy", account: hBG1, want: StatusFail, contains: "No enabled policy requires"},
+		{name: "dedicated policy", account: hBG1, want: StatusPass, contains: "Break-glass phishing-resistant MFA", mutate: dedicated},
+		{name: "dedicated policy in report-only", account: hBG1, want: StatusFail, contains: "No enabled policy requires",
+			mutate: addPolicy(caPolicy("p8", "Break-glass PR", "enabledForReportingButNotEnforced", caBGUsers, "", caPhishStrat))},
+		{name: "strength that allows weaker methods", account: hBG1, want: StatusFail,
+			mutate: addPolicy(caPolicy("p8", "Break-glass MFA", "enabled", caBGUsers, "",
+				`{"operator":"OR","authenticationStrength":{"id":"00000000-0000-0000-0000-000000000002","allowedCombinations":["password,sms","fido2"]}}`))},
+		{name: "another policy blocks", account: hBG1, want: StatusFail, contains: "blocks the account",
+			mutate: both(dedicated, addPolicy(caPolicy("p9", "Block all", "enabled", caAllUsers, "", caBlock)))},
+		{name: "a legacy-only block applies harmlessly", account: hBG1, want: StatusPass,
+			mutate: both(dedicated, func(t *Tenant) {
+				t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, json.RawMessage(`{"id":"p9","displayName":"Block legacy for all","state":"enabled",
+					"conditions":{"users":{"includeUsers":["All"]},"applications":{"includeApplications":["All"]},"clientAppTypes":["exchangeActiveSync","other"]},
+					"grantControls":{"operator":"OR","builtInControls":["block"]}}`))
+			})},
+		{name: "a location block warns", account: hBG1, want: StatusWarn, contains: "location",
+			mutate: both(dedicated, addPolicy(caPolicy("p9", "Block untrusted locations", "enabled", caAllUsers,
+				`"locations":{"includeLocations":["All"],"excludeLocations":["AllTrusted"]}`, caBlock)))},
+		{name: "a report-only block warns", account: hBG1, want: StatusWarn, contains: "report-only",
+			mutate: both(dedicated, addPolicy(caPolicy("p9", "Block all", "enabledForReportingButNotEnforced", caAllUsers, "", caBlock)))},
+		{name: "a compliant-device requirement warns", account: hBG1, want: StatusWarn, contains: "managed device",
+			mutate: both(dedicated, addPolicy(caPolicy("p9", "Compliant device", "enabled", caAllUsers, "", `{"operator":"OR","builtInControls":["compliantDevice"]}`)))},
+		{name: "coverage for one app only warns", account: hBG1, want: StatusWarn, contains: "not for all resources",
+			mutate: func(t *Tenant) {
+				t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, json.RawMessage(`{"id":"p8","displayName":"PR for Azure management","state":"enabled",
+					"conditions":{"users":{"includeUsers":["`+hBG1+`"]},"applications":{"includeApplications":["797f4846-ba00-4fd7-ba43-dac1f8f63013"]},"clientAppTypes":["all"]},
+					"grantControls":{"operator":"OR","authenticationStrength":{"id":"00000000-0000-0000-0000-000000000004"}}}`))
+			}},
+		{name: "blocking policy of unknown applicability", account: hBG1, want: StatusSkip, contains: "may apply",
+			mutate: both(dedicated, func(t *Tenant) {
+				delete(t.MemberOf, hBG1)
+				drop(t, collect.ReasonPermission, collect.KeyedName("member_of", hBG1))
+				addPolicy(caPolicy("p9", "Block all but a group", "enabled", `{"includeUsers":["All"],"excludeGroups":["9b000000-0000-4000-8000-000000000055"]}`, "", caBlock))(t)
+			})},
+	})
+}
+
+func TestConditionalAccessBoth(t *testing.T) {
+	const id = "conditional-access"
+	dedicated := addPolicy(caPolicy("p8", "Break-glass phishing-resistant MFA", "enabled", caBGUsers, "", caPhishStrat))
+	runHandCases(t, id, Options{ConditionalAccessMode: CAModeBoth}, []handCase{
+		{name: "excluded everywhere but no coverage", account: hBG1, want: StatusFail, contains: "No enabled policy requires"},
+		{name: "dedicated policy and excluded elsewhere", account: hBG1, want: StatusPass, contains: "excluded from every other policy", mutate: dedicated},
+		{name: "dedicated policy but another applies", account: hBG2, want: StatusFail, contains: "Require MFA everywhere",
+			mutate: both(dedicated, addPolicy(caPolicy("p9", "Require MFA everywhere", "enabled", caAllUsers, "", caMFA)))},
+	})
+	tn := handTenant()
+	r := statusOf(t, runHandCheck(t, id, tn, Options{ConditionalAccessMode: "exclude-some"}), hBG1)
+	if r.Status != StatusError {
+		t.Errorf("unknown mode: %s, want error: %s", r.Status, r.Message)
+	}
+}
