@@ -69,12 +69,12 @@ func TestConditionalAccessExcludeAll(t *testing.T) {
 			mutate: func(t *Tenant) {
 				delete(t.MemberOf, hBG1)
 				t.GroupMembers[hGroup] = []string{hBG2}
-				drop(t, collect.ReasonPermission, collect.KeyedName("member_of", hBG1))
+				drop(t, collect.ReasonPermission, collect.KeyedName(DatasetMemberOf, hBG1))
 			}},
 		{name: "an unknown policy beside a failing one fails", account: hBG1, want: StatusFail,
 			mutate: func(t *Tenant) {
 				delete(t.MemberOf, hBG1)
-				drop(t, collect.ReasonPermission, collect.KeyedName("member_of", hBG1))
+				drop(t, collect.ReasonPermission, collect.KeyedName(DatasetMemberOf, hBG1))
 				t.GroupMembers[hGroup] = []string{hBG2}
 				addPolicy(caPolicy("p9", "Require MFA everywhere", "enabled", caAllUsers, "", caMFA))(t)
 			}},
@@ -127,7 +127,7 @@ func TestConditionalAccessPhishingResistant(t *testing.T) {
 		{name: "blocking policy of unknown applicability", account: hBG1, want: StatusSkip, contains: "may apply",
 			mutate: both(dedicated, func(t *Tenant) {
 				delete(t.MemberOf, hBG1)
-				drop(t, collect.ReasonPermission, collect.KeyedName("member_of", hBG1))
+				drop(t, collect.ReasonPermission, collect.KeyedName(DatasetMemberOf, hBG1))
 				addPolicy(caPolicy("p9", "Block all but a group", "enabled", `{"includeUsers":["All"],"excludeGroups":["9b000000-0000-4000-8000-000000000055"]}`, "", caBlock))(t)
 			})},
 	})
@@ -146,5 +146,52 @@ func TestConditionalAccessBoth(t *testing.T) {
 	r := statusOf(t, runHandCheck(t, id, tn, Options{ConditionalAccessMode: "exclude-some"}), hBG1)
 	if r.Status != StatusError {
 		t.Errorf("unknown mode: %s, want error: %s", r.Status, r.Message)
+	}
+}
+
+// editPolicy edits the users condition of a compliant-fixture policy.
+func editPolicyUsers(id string, fn func(users map[string]any)) mutation {
+	return func(f *fixture) {
+		f.edit(collect.DatasetConditionalAccessPolicies, byID(id), func(m map[string]any) {
+			fn(m["conditions"].(map[string]any)["users"].(map[string]any))
+		})
+	}
+}
+
+var caFixtureCases = []fixtureCase{
+	{name: "conditional-access-not-excluded", check: "conditional-access", account: fxBG1UPN, want: StatusFail, contains: "CA001", dir: true,
+		mutate: []mutation{editPolicyUsers("5ca00000-0000-4000-8000-000000000001", func(u map[string]any) { u["excludeGroups"] = []any{} })}},
+	{name: "conditional-access report-only not excluded", check: "conditional-access", account: fxBG2UPN, want: StatusFail, contains: "report-only",
+		mutate: []mutation{editPolicyUsers("5ca00000-0000-4000-8000-000000000004", func(u map[string]any) { u["excludeGroups"] = []any{} })}},
+	{name: "conditional-access memberships refused", check: "conditional-access", account: fxBG1UPN, want: StatusSkip, contains: "not collected",
+		mutate: []mutation{func(f *fixture) { f.refuse(DatasetMemberOf, collect.ReasonPermission) }}},
+	{name: "conditional-access policies refused", check: "conditional-access", account: fxBG1UPN, want: StatusSkip, contains: "refused",
+		mutate: []mutation{func(f *fixture) {
+			f.refuse(collect.DatasetConditionalAccessPolicies, collect.ReasonPermission)
+		}}},
+	// phishing-resistant mode: CA003 covers the accounts once they are no
+	// longer excluded from it, and nothing blocks them.
+	{name: "conditional-access phishing-resistant coverage", check: "conditional-access", account: fxBG1UPN, want: StatusPass, contains: "CA003",
+		options: func(o *Options) { o.ConditionalAccessMode = CAModePhishingResistant },
+		mutate:  []mutation{editPolicyUsers("5ca00000-0000-4000-8000-000000000003", func(u map[string]any) { u["excludeGroups"] = []any{} })}},
+	{name: "conditional-access both modes", check: "conditional-access", account: fxBG2UPN, want: StatusPass, contains: "excluded from every other policy",
+		options: func(o *Options) { o.ConditionalAccessMode = CAModeBoth },
+		mutate:  []mutation{editPolicyUsers("5ca00000-0000-4000-8000-000000000003", func(u map[string]any) { u["excludeGroups"] = []any{} })}},
+}
+
+func init() { allFixtureCases = append(allFixtureCases, caFixtureCases...) }
+
+func TestConditionalAccessFixtures(t *testing.T) {
+	runFixtureCases(t, caFixtureCases)
+	// The compliant tenant excludes the accounts everywhere, so in
+	// phishing-resistant mode nothing covers them.
+	for _, mode := range []string{CAModePhishingResistant, CAModeBoth} {
+		o := fixtureOptions()
+		o.ConditionalAccessMode = mode
+		c, _ := Lookup("conditional-access")
+		r := resultFor(t, run(loadFixture(t, "compliant"), o, []Check{c}), "conditional-access", fxBG1UPN)
+		if r.Status != StatusFail {
+			t.Errorf("%s mode on the compliant (excluded everywhere) tenant: %s, want fail: %s", mode, r.Status, r.Message)
+		}
 	}
 }

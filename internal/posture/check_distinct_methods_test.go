@@ -62,3 +62,27 @@ func TestDistinctMethods(t *testing.T) {
 			}},
 	})
 }
+
+var distinctFixtureCases = []fixtureCase{
+	{name: "distinct-methods-shared-authenticator", check: "distinct-methods", account: fxBG1UPN, want: StatusFail, contains: "alice@contoso.com", dir: true,
+		mutate: []mutation{addMethodItem(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+			"id": "b1e00000-0000-4000-8000-0000000000a1", "displayName": "Shared iPad", "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.8.7"})}},
+	{name: "distinct-methods same key model as an eligible admin", check: "distinct-methods", account: fxBG2UPN, want: StatusWarn, contains: "bob@contoso.com",
+		mutate: []mutation{addMethodItem(fxBob, map[string]any{"@odata.type": "#microsoft.graph.fido2AuthenticationMethod",
+			"id": "b0b0f1d0-0000-4000-8000-000000000001", "displayName": "Bob's key", "aaGuid": "ee882879-721c-4913-9775-3dfcce97072a", "model": "YubiKey 5 NFC"})}},
+	// Carol is Privileged Role Administrator, not Global Administrator: her
+	// key model is not compared.
+	{name: "distinct-methods PRA key model is not compared", check: "distinct-methods", account: fxBG1UPN, want: StatusPass,
+		mutate: []mutation{withMethods(fxBG1, func(items []any) []any {
+			for _, it := range items {
+				if m, _ := it.(map[string]any); m["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod" {
+					m["aaGuid"] = "42b4fb4a-2866-43b2-9bf7-6c6669c2e5d3"
+				}
+			}
+			return items
+		})}},
+}
+
+func init() { allFixtureCases = append(allFixtureCases, distinctFixtureCases...) }
+
+func TestDistinctMethodsFixtures(t *testing.T) { runFixtureCases(t, distinctFixtureCases) }

@@ -117,7 +117,7 @@ func (c exclusionGroup) Run(env *Env) []Result {
 				Note: "not readable: " + b})
 		}
 		if !known && len(via) == 0 {
-			why, _ := t.Missing(collect.KeyedName("member_of", id))
+			why, _ := t.Missing(collect.KeyedName(DatasetMemberOf, id))
 			if why == "" {
 				why = "not decoded"
 			}
@@ -167,9 +167,9 @@ func (exclusionGroup) group(t *Tenant, gid string, policies []string, bg map[str
 	ev = append(ev, Evidence{Object: obj, Field: "excluded by (conditions.users.excludeGroups)", Value: policies, Source: caSource})
 	g, ok := t.Groups[gid]
 	if !ok {
-		why, missing := t.Missing("ca_groups")
+		why, missing := t.Missing(DatasetCAGroups)
 		if !missing {
-			why = "not in " + "ca_groups"
+			why = "not in " + DatasetCAGroups
 		}
 		unknown = append(unknown, name+": group object not read ("+why+")")
 		ev = append(ev, Evidence{Object: obj, Value: nil, Source: caGroupsSource, Note: "not read: " + why})

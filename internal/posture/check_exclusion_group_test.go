@@ -43,7 +43,7 @@ func TestExclusionGroup(t *testing.T) {
 			mutate: func(t *Tenant) {
 				delete(t.MemberOf, hBG1)
 				t.GroupMembers[hGroup] = []string{hBG2}
-				drop(t, collect.ReasonPermission, collect.KeyedName("member_of", hBG1))
+				drop(t, collect.ReasonPermission, collect.KeyedName(DatasetMemberOf, hBG1))
 			}},
 		{name: "membership unknown but a collected group shows it", account: hBG1, want: StatusPass,
 			mutate: func(t *Tenant) { delete(t.MemberOf, hBG1) }},
@@ -68,3 +68,32 @@ func TestExclusionGroup(t *testing.T) {
 		t.Errorf("limit 1 with 2 members: %s, want fail: %s", r.Status, r.Message)
 	}
 }
+
+const fxExclGroupMembers = "group_members." + fxExclGroup
+
+var exclusionFixtureCases = []fixtureCase{
+	{name: "exclusion-group-not-protected", check: "exclusion-group", account: fxBG1UPN, want: StatusFail, contains: "neither role-assignable", dir: true,
+		mutate: []mutation{func(f *fixture) {
+			f.edit(DatasetCAGroups, byID(fxExclGroup), func(m map[string]any) { m["isAssignableToRole"] = false })
+		}}},
+	{name: "exclusion-group extra member", check: "exclusion-group", account: fxBG2UPN, want: StatusFail, contains: "outside the break-glass list",
+		mutate: []mutation{func(f *fixture) {
+			f.setItems(fxExclGroupMembers, append(f.items(fxExclGroupMembers),
+				map[string]any{"@odata.type": "#microsoft.graph.user", "id": fxAlice, "userPrincipalName": "alice@contoso.com", "displayName": "Alice Admin"}))
+		}}},
+	// Without ca_groups the group's role-assignability still comes from
+	// member_of, but isManagementRestricted (beta) is unknown.
+	{name: "exclusion-group groups refused", check: "exclusion-group", account: fxBG1UPN, want: StatusWarn, contains: "unknown",
+		mutate: []mutation{func(f *fixture) {
+			f.refuse(DatasetCAGroups, collect.ReasonPermission)
+			for _, u := range []string{fxBG1, fxBG2} {
+				f.edit(collect.KeyedName(DatasetMemberOf, u), byID(fxExclGroup), func(m map[string]any) { m["isAssignableToRole"] = false })
+			}
+		}}},
+	{name: "exclusion-group members refused", check: "exclusion-group", account: fxBG2UPN, want: StatusSkip, contains: "members not read",
+		mutate: []mutation{func(f *fixture) { f.refuse(fxExclGroupMembers, collect.ReasonPermission) }}},
+}
+
+func init() { allFixtureCases = append(allFixtureCases, exclusionFixtureCases...) }
+
+func TestExclusionGroupFixtures(t *testing.T) { runFixtureCases(t, exclusionFixtureCases) }

@@ -179,7 +179,7 @@ func (inactivityCleanup) workflows(t *Tenant, a *AccountInfo) ([]finding, []Evid
 			Note: fmt.Sprintf("isEnabled %v, isSchedulingEnabled %v", boolText(w.IsEnabled), boolText(w.IsSchedulingEnabled))})
 		scope, known := t.WorkflowScope[strings.ToLower(w.ID)]
 		if !known {
-			why, _ := t.Missing(collect.KeyedName("workflow_scope", strings.ToLower(w.ID)))
+			why, _ := t.Missing(collect.KeyedName(DatasetWorkflowScope, strings.ToLower(w.ID)))
 			if why == "" {
 				why = "not collected"
 			}

@@ -41,7 +41,7 @@ func TestInactivityCleanup(t *testing.T) {
 		{name: "workflow scope unread", account: hBG1, want: StatusWarn, contains: "could not be read",
 			mutate: func(t *Tenant) {
 				delete(t.WorkflowScope, hWFInactive)
-				drop(t, collect.ReasonPermission, collect.KeyedName("workflow_scope", hWFInactive))
+				drop(t, collect.ReasonPermission, collect.KeyedName(DatasetWorkflowScope, hWFInactive))
 			}},
 		{name: "unknown trigger in scope warns", account: hBG1, want: StatusWarn, contains: "cannot read",
 			mutate: func(t *Tenant) { inScope(t); setWorkflow("userInactivityTrigger", "someFutureTrigger")(t) }},
@@ -95,3 +95,30 @@ func TestInactivityCleanup(t *testing.T) {
 			}},
 	})
 }
+
+var inactivityFixtureCases = []fixtureCase{
+	{name: "inactivity-cleanup-in-workflow-scope", check: "inactivity-cleanup", account: fxBG1UPN, want: StatusFail, contains: "Sales: disable accounts inactive", dir: true,
+		mutate: []mutation{func(f *fixture) {
+			name := collect.KeyedName(DatasetWorkflowScope, fxWorkflow)
+			f.setItems(name, append(f.items(name), map[string]any{"id": fxBG1, "userPrincipalName": fxBG1UPN, "displayName": "Break Glass 1", "accountEnabled": true}))
+		}}},
+	{name: "inactivity-cleanup access review of inactive users", check: "inactivity-cleanup", account: fxBG2UPN, want: StatusFail, contains: "auto-applies Deny",
+		mutate: []mutation{func(f *fixture) {
+			f.setItems(collect.DatasetAccessReviewDefinitions, append(f.items(collect.DatasetAccessReviewDefinitions), map[string]any{
+				"id": "4e000000-0000-4000-8000-000000000009", "displayName": "Remove inactive users", "status": "InProgress",
+				"scope": map[string]any{"@odata.type": "#microsoft.graph.accessReviewInactiveUsersQueryScope", "query": "/users",
+					"queryType": "MicrosoftGraph", "inactiveDuration": "P90D"},
+				"settings": map[string]any{"autoApplyDecisionsEnabled": true, "defaultDecisionEnabled": true, "defaultDecision": "Deny",
+					"applyActions": []any{map[string]any{"@odata.type": "#microsoft.graph.disableAndDeleteUserApplyAction"}}},
+			}))
+		}}},
+	{name: "inactivity-cleanup workflows unlicensed", check: "inactivity-cleanup", account: fxBG1UPN, want: StatusSkip, contains: "licence",
+		mutate: []mutation{func(f *fixture) {
+			f.refuse(collect.DatasetLifecycleWorkflows, collect.ReasonLicence)
+			f.drop(DatasetWorkflowScope)
+		}}},
+}
+
+func init() { allFixtureCases = append(allFixtureCases, inactivityFixtureCases...) }
+
+func TestInactivityCleanupFixtures(t *testing.T) { runFixtureCases(t, inactivityFixtureCases) }

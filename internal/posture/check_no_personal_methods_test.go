@@ -92,3 +92,26 @@ func TestTAPUsable(t *testing.T) {
 		}
 	}
 }
+
+var personalFixtureCases = []fixtureCase{
+	{name: "no-personal-methods-sms", check: "no-personal-methods", account: fxBG1UPN, want: StatusFail, contains: "phone", dir: true,
+		mutate: []mutation{addMethodItem(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.phoneAuthenticationMethod",
+			"id": "3179e48a-750b-4051-897c-87b9720928f7", "phoneNumber": "+1 2065550100", "phoneType": "mobile", "smsSignInState": "notEnabled"})}},
+	{name: "no-personal-methods usable TAP", check: "no-personal-methods", account: fxBG2UPN, want: StatusFail, contains: "Temporary Access Pass",
+		mutate: []mutation{addMethodItem(fxBG2, map[string]any{"@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+			"id": "6f1b3a5e-0000-4000-8000-000000000001", "createdDateTime": "2026-11-30T05:00:00Z", "startDateTime": "2026-11-30T05:00:00Z",
+			"lifetimeInMinutes": 480, "isUsableOnce": false, "isUsable": true, "methodUsabilityReason": "EnabledByPolicy"})}},
+	{name: "no-personal-methods SSPR registered", check: "no-personal-methods", account: fxBG1UPN, want: StatusFail, contains: "self-service password reset",
+		mutate: []mutation{func(f *fixture) {
+			f.edit(collect.DatasetUserRegistrationDetails, byID(fxBG1), func(m map[string]any) {
+				m["isSsprRegistered"] = true
+				m["methodsRegistered"] = []any{"passKeyDeviceBound", "email"}
+			})
+		}}},
+	{name: "no-personal-methods registration unlicensed", check: "no-personal-methods", account: fxBG2UPN, want: StatusSkip, contains: "licence",
+		mutate: []mutation{func(f *fixture) { f.refuse(collect.DatasetUserRegistrationDetails, collect.ReasonLicence) }}},
+}
+
+func init() { allFixtureCases = append(allFixtureCases, personalFixtureCases...) }
+
+func TestNoPersonalMethodsFixtures(t *testing.T) { runFixtureCases(t, personalFixtureCases) }

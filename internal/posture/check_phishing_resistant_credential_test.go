@@ -2,6 +2,7 @@ package posture
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -155,12 +156,12 @@ func handTenant() *Tenant {
 		collect.DatasetRoleManagementPolicies, collect.DatasetUserRegistrationDetails, collect.DatasetUserAuthorizationInfo,
 		collect.DatasetConditionalAccessPolicies, collect.DatasetAuthStrengthPolicies, collect.DatasetAuthMethodsPolicy,
 		collect.DatasetLifecycleWorkflows, collect.DatasetAccessReviewDefinitions,
-		"principal_role_assignments", "ca_groups", "role_approvers",
+		"principal_role_assignments", DatasetCAGroups, "role_approvers",
 	}
 	for _, id := range []string{hBG1, hBG2, hAdmin} {
-		present = append(present, collect.KeyedName(collect.DatasetAuthMethods, id), collect.KeyedName("member_of", id))
+		present = append(present, collect.KeyedName(collect.DatasetAuthMethods, id), collect.KeyedName(DatasetMemberOf, id))
 	}
-	present = append(present, collect.KeyedName(collect.DatasetGroupMembers, hGroup), collect.KeyedName("workflow_scope", hWFInactive))
+	present = append(present, collect.KeyedName(collect.DatasetGroupMembers, hGroup), collect.KeyedName(DatasetWorkflowScope, hWFInactive))
 	t.Snapshot = handSnapshot(present)
 	return t
 }
@@ -333,3 +334,68 @@ func TestPhishingResistantCredential(t *testing.T) {
 			}},
 	})
 }
+
+// --- failure fixtures: mutations of the compliant snapshot (fixture_test.go) ---
+
+// withMethods replaces or edits a user's auth_methods.<id> items.
+func withMethods(user string, fn func(items []any) []any) mutation {
+	return func(f *fixture) {
+		name := collect.KeyedName(collect.DatasetAuthMethods, user)
+		f.setItems(name, fn(f.items(name)))
+	}
+}
+
+// addMethodItem appends a method, in Graph's shape, to a user's methods.
+func addMethodItem(user string, m map[string]any) mutation {
+	return withMethods(user, func(items []any) []any { return append(items, m) })
+}
+
+// dropMethodType removes every method of the type from a user's methods.
+func dropMethodType(user, typ string) mutation {
+	return withMethods(user, func(items []any) []any {
+		var out []any
+		for _, it := range items {
+			if m, _ := it.(map[string]any); m["@odata.type"] != "#microsoft.graph."+typ {
+				out = append(out, it)
+			}
+		}
+		return out
+	})
+}
+
+// editMethodsPolicy edits the configuration with the id in
+// authentication_methods_policy.
+func editMethodsPolicy(id string, fn func(map[string]any)) mutation {
+	return func(f *fixture) {
+		o := f.object(collect.DatasetAuthMethodsPolicy)
+		cs, _ := o["authenticationMethodConfigurations"].([]any)
+		n := 0
+		for _, c := range cs {
+			if m, ok := c.(map[string]any); ok && strings.EqualFold(fmt.Sprint(m["id"]), id) {
+				fn(m)
+				n++
+			}
+		}
+		if n == 0 {
+			f.t.Fatalf("fixture: no method configuration %s", id)
+		}
+		f.setObject(collect.DatasetAuthMethodsPolicy, o)
+	}
+}
+
+var phishingFixtureCases = []fixtureCase{
+	{name: "phishing-resistant-credential-password-only", check: "phishing-resistant-credential", account: fxBG1UPN, want: StatusFail,
+		contains: "only a password", dir: true, mutate: []mutation{dropMethodType(fxBG1, "fido2AuthenticationMethod")}},
+	{name: "phishing-resistant fido2 disabled", check: "phishing-resistant-credential", account: fxBG2UPN, want: StatusFail, contains: "disabled",
+		mutate: []mutation{editMethodsPolicy("Fido2", func(m map[string]any) { m["state"] = "disabled" })}},
+	{name: "phishing-resistant key model blocked", check: "phishing-resistant-credential", account: fxBG1UPN, want: StatusFail, contains: "block",
+		mutate: []mutation{editMethodsPolicy("Fido2", func(m map[string]any) {
+			m["keyRestrictions"] = map[string]any{"isEnforced": true, "enforcementType": "block", "aaGuids": []any{"cb69481e-8ff7-4039-93ec-0a2729a154a8"}}
+		})}},
+	{name: "phishing-resistant methods refused", check: "phishing-resistant-credential", account: fxBG1UPN, want: StatusSkip, contains: "refused",
+		mutate: []mutation{func(f *fixture) { f.refuse(collect.DatasetAuthMethods, collect.ReasonPermission) }}},
+}
+
+func init() { allFixtureCases = append(allFixtureCases, phishingFixtureCases...) }
+
+func TestPhishingResistantCredentialFixtures(t *testing.T) { runFixtureCases(t, phishingFixtureCases) }

@@ -113,3 +113,47 @@ func TestPIMLockout(t *testing.T) {
 			}},
 	})
 }
+
+const fxGoneApprover = "dead0000-0000-4000-8000-000000000009"
+
+// approverGone points the Global Administrator approval rule at an
+// approver Graph answered 404 for.
+func approverGone(f *fixture) {
+	f.edit(collect.DatasetRoleManagementPolicies, func(m map[string]any) bool { return m["roleDefinitionId"] == fxGA }, func(m map[string]any) {
+		rules := m["policy"].(map[string]any)["rules"].([]any)
+		for _, r := range rules {
+			rule := r.(map[string]any)
+			if rule["id"] != "Approval_EndUser_Assignment" {
+				continue
+			}
+			for _, st := range rule["setting"].(map[string]any)["approvalStages"].([]any) {
+				st.(map[string]any)["primaryApprovers"] = []any{map[string]any{"@odata.type": "#microsoft.graph.singleUser", "userId": fxGoneApprover,
+					"isBackup": false, "description": "Former admin"}}
+			}
+		}
+	})
+	f.setItems(DatasetRoleApprovers, []any{map[string]any{"id": fxGoneApprover, NotFoundMarker: true}})
+}
+
+// noPermanentGA makes every Global Administrator assignment time-bound.
+func noPermanentGA(f *fixture) {
+	f.edit(collect.DatasetRoleAssignmentSchedules, func(m map[string]any) bool { return m["roleDefinitionId"] == fxGA }, func(m map[string]any) {
+		m["scheduleInfo"].(map[string]any)["expiration"] = map[string]any{"type": "afterDateTime", "endDateTime": "2027-01-31T00:00:00Z", "duration": nil}
+	})
+}
+
+var pimFixtureCases = []fixtureCase{
+	{name: "pim-lockout-approver-deleted", check: "pim-lockout", want: StatusWarn, contains: "deleted", dir: true, mutate: []mutation{approverGone}},
+	{name: "pim-lockout approver deleted and no permanent GA", check: "pim-lockout", want: StatusFail, contains: "Lockout",
+		mutate: []mutation{approverGone, noPermanentGA}},
+	{name: "pim-lockout no permanent GA", check: "pim-lockout", want: StatusWarn, contains: "no permanent active", mutate: []mutation{noPermanentGA}},
+	{name: "pim-lockout policies refused", check: "pim-lockout", want: StatusSkip, contains: "refused",
+		mutate: []mutation{func(f *fixture) {
+			f.refuse(collect.DatasetRoleManagementPolicies, collect.ReasonPermission)
+			f.drop(DatasetRoleApprovers)
+		}}},
+}
+
+func init() { allFixtureCases = append(allFixtureCases, pimFixtureCases...) }
+
+func TestPIMLockoutFixtures(t *testing.T) { runFixtureCases(t, pimFixtureCases) }
