@@ -69,7 +69,7 @@ func (c distinctMethods) Run(env *Env) []Result {
 			continue
 		}
 		for _, m := range ms {
-			if ignoredForComparison(m.Type) {
+			if ignoredForComparison(m.Type) || m.Invalid {
 				continue
 			}
 			if !slices.Contains(typeUsers[m.Type], id) {
@@ -125,8 +125,15 @@ func (distinctMethods) account(info Info, t *Tenant, a *AccountInfo, admins hold
 		Source: roleAssignmentsSource, Note: "users holding the role (active or eligible, directly or through a group), break-glass accounts excluded"})
 
 	var shared, sameModel, distinct []string
+	ownUnread := 0
 	for _, m := range ms {
 		if ignoredForComparison(m.Type) {
+			continue
+		}
+		if m.Invalid {
+			r.Evidence = append(r.Evidence, Evidence{Object: obj, Field: "authentication/methods", Value: m.Type, Source: methodsSource,
+				Note: "unreadable item: not compared"})
+			ownUnread++
 			continue
 		}
 		if m.Type == "fido2AuthenticationMethod" {
@@ -165,7 +172,7 @@ func (distinctMethods) account(info Info, t *Tenant, a *AccountInfo, admins hold
 		r.Evidence = append(r.Evidence, Evidence{Object: "group " + g, Field: "transitiveMembers", Value: nil, Source: groupMembersSource,
 			Note: "holds Global Administrator; members not collected, so not compared"})
 	}
-	incomplete := len(unread) > 0 || len(admins.unknownGroups) > 0
+	incomplete := len(unread) > 0 || len(admins.unknownGroups) > 0 || ownUnread > 0
 	switch {
 	case len(shared) > 0:
 		r.Status = StatusFail
@@ -179,8 +186,8 @@ func (distinctMethods) account(info Info, t *Tenant, a *AccountInfo, admins hold
 		r.Message = "The account has no method other than a password to compare (see phishing-resistant-credential)."
 	case incomplete:
 		r.Status = StatusWarn
-		r.Message = fmt.Sprintf("No shared method found, but the methods of %d other Global Administrator(s) or group(s) could not be read.",
-			len(unread)+len(admins.unknownGroups))
+		r.Message = fmt.Sprintf("No shared method found, but %d of the account's own methods and the methods of %d other Global Administrator(s) or group(s) could not be read.",
+			ownUnread, len(unread)+len(admins.unknownGroups))
 	case len(others) == 0:
 		r.Message = "No other Global Administrator to share methods with."
 	default:

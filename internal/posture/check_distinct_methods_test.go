@@ -49,6 +49,8 @@ func TestDistinctMethods(t *testing.T) {
 				t.RoleAssignments = append(t.RoleAssignments, RoleAssignment{RoleDefinitionID: collect.RoleGlobalAdministrator,
 					PrincipalID: "9a000000-0000-4000-8000-000000000009", PrincipalType: "group"})
 			}},
+		{name: "own unreadable method warns", account: hBG1, want: StatusWarn, contains: "own methods",
+			mutate: bgMethod(AuthMethod{Type: "microsoftAuthenticatorAuthenticationMethod", Invalid: true})},
 		{name: "role data refused", account: hBG1, want: StatusSkip, contains: "Global Administrators are",
 			mutate: func(t *Tenant) { drop(t, collect.ReasonPermission, collect.DatasetRoleAssignments) }},
 		{name: "own methods refused", account: hBG1, want: StatusSkip,

@@ -102,8 +102,12 @@ func (noPersonalMethods) account(info Info, t *Tenant, a *AccountInfo, now time.
 
 	methods, methodsWhy, methodsKnown := methodsOf(t, a.ID)
 	if methodsKnown {
-		for _, m := range methods {
+		for i, m := range methods {
 			switch {
+			case m.Invalid:
+				unknown = append(unknown, fmt.Sprintf("method %d of the account could not be read (type %s)", i, orNull(m.Type)))
+				ev = append(ev, Evidence{Object: obj, Field: fmt.Sprintf("authentication/methods[%d]", i), Value: nil, Source: methodsSource,
+					Note: "unreadable item: it may be a personal method"})
 			case m.Type == "temporaryAccessPassAuthenticationMethod":
 				usable, why := tapUsable(m, now)
 				e := Evidence{Object: obj, Field: "authentication/methods[temporaryAccessPass]",
@@ -144,6 +148,11 @@ func (noPersonalMethods) account(info Info, t *Tenant, a *AccountInfo, now time.
 	switch {
 	case regOK && reg != nil:
 		ev = append(ev, Evidence{Object: obj, Field: "userRegistrationDetails.isSsprRegistered", Value: reg.IsSsprRegistered, Source: registrationSource})
+		for _, f := range []string{"isSsprRegistered", "methodsRegistered"} {
+			if why, bad := reg.Invalid[f]; bad {
+				unknown = append(unknown, "userRegistrationDetails."+f+" unreadable: "+why)
+			}
+		}
 		if reg.IsSsprRegistered != nil && *reg.IsSsprRegistered {
 			fails = append(fails, "self-service password reset registered")
 		}

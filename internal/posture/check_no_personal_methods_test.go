@@ -67,6 +67,13 @@ func TestNoPersonalMethods(t *testing.T) {
 			}},
 		{name: "no registration entry", account: hBG2, want: StatusSkip, contains: "no entry",
 			mutate: func(t *Tenant) { delete(t.Registration, hBG2) }},
+		{name: "unreadable method", account: hBG1, want: StatusSkip, contains: "could not be read",
+			mutate: addMethod(AuthMethod{Type: "phoneAuthenticationMethod", Invalid: true})},
+		{name: "unreadable registration field", account: hBG1, want: StatusSkip, contains: "isSsprRegistered unreadable",
+			mutate: func(t *Tenant) {
+				t.Registration[hBG1].IsSsprRegistered = nil
+				t.Registration[hBG1].Invalid = map[string]string{"isSsprRegistered": "want a boolean, got string \"no\""}
+			}},
 		{name: "unresolved account is an error", account: "", want: StatusError,
 			mutate: func(t *Tenant) {
 				t.Accounts = append(t.Accounts, AccountInfo{Entry: "accounts[2] id x", Reason: "not found"})

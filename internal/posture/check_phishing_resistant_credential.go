@@ -57,8 +57,15 @@ func (phishingResistantCredential) account(info Info, t *Tenant, a *AccountInfo)
 	var fido []string // usable keys, described
 	var unusable []string
 	var fidoDoubt []string
+	invalid := 0
 	if methodsKnown {
 		for _, m := range methods {
+			if m.Invalid {
+				invalid++
+				ev = append(ev, Evidence{Object: "user " + accountLabel(a), Field: "authentication/methods", Value: m.Type,
+					Source: methodsSource, Note: "unreadable item"})
+				continue
+			}
 			if m.Type != "fido2AuthenticationMethod" {
 				continue
 			}
@@ -138,6 +145,9 @@ func (phishingResistantCredential) account(info Info, t *Tenant, a *AccountInfo)
 			why = append(why, "no certificate-based authentication evidence")
 		}
 		r.Message = "Cannot tell whether a phishing-resistant credential exists: " + strings.Join(why, "; ") + "."
+	case invalid > 0 && len(unusable) == 0:
+		r.Status = StatusSkip
+		r.Message = fmt.Sprintf("No usable FIDO2 key or certificate found, but %d of the account's methods could not be read: one may be a passkey.", invalid)
 	case len(unusable) > 0:
 		r.Status = StatusFail
 		r.Message = "The FIDO2 key registered cannot be used to sign in: " + strings.Join(unusable, "; ") + "."

@@ -3,6 +3,7 @@ package posture
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -328,6 +329,10 @@ func TestPhishingResistantCredential(t *testing.T) {
 				onlyPassword(t)
 				drop(t, collect.ReasonLicence, collect.DatasetUserAuthorizationInfo)
 			}},
+		{name: "unreadable method may be the passkey", account: hBG1, want: StatusSkip, contains: "could not be read",
+			mutate: func(t *Tenant) {
+				t.AuthMethods[hBG1] = []AuthMethod{{Type: "passwordAuthenticationMethod"}, {Type: "fido2AuthenticationMethod", Invalid: true}}
+			}},
 		{name: "unresolved account is an error", account: "", want: StatusError, contains: "did not resolve",
 			mutate: func(t *Tenant) {
 				t.Accounts = append(t.Accounts, AccountInfo{Entry: "accounts[2] upn gone@contoso.onmicrosoft.com", Reason: "404 Request_ResourceNotFound"})
@@ -399,3 +404,49 @@ var phishingFixtureCases = []fixtureCase{
 func init() { allFixtureCases = append(allFixtureCases, phishingFixtureCases...) }
 
 func TestPhishingResistantCredentialFixtures(t *testing.T) { runFixtureCases(t, phishingFixtureCases) }
+
+// myChecks are the checks of this file family.
+var myChecks = []string{"phishing-resistant-credential", "no-personal-methods", "distinct-methods", "conditional-access",
+	"exclusion-group", "inactivity-cleanup", "pim-lockout"}
+
+// FuzzMethodAndGovernanceChecks feeds hostile JSON to every raw dataset
+// these checks decode themselves (methods policy, Conditional Access,
+// workflows, access reviews, PIM rules, strengths): no panic, and every
+// result has a known status.
+func FuzzMethodAndGovernanceChecks(f *testing.F) {
+	for _, s := range []string{`{}`, `null`, `[]`, `"x"`, `{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{}],"keyRestrictions":{"isEnforced":true,"aaGuids":null}}]}`,
+		`{"id":"x","conditions":{"users":{"includeUsers":["All"],"excludeGroups":[1]}},"grantControls":{"builtInControls":"block"}}`,
+		`{"executionConditions":{"trigger":{"@odata.type":"#microsoft.graph.identityGovernance.userInactivityTrigger"}},"id":"1f000000-0000-4000-8000-000000000002"}`,
+		`{"scope":{"@odata.type":"#microsoft.graph.accessReviewInactiveUsersQueryScope","query":["/users"]},"settings":{"autoApplyDecisionsEnabled":"yes"}}`,
+		`{"roleDefinitionId":"62e90394-69f5-4237-9190-012177145e10","policy":{"rules":[{"id":"Approval_EndUser_Assignment","setting":{"isApprovalRequired":true,"approvalStages":[{"primaryApprovers":[{"@odata.type":"#microsoft.graph.groupMembers"}]}]}}]}}`} {
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, where uint8) {
+		tn := handTenant()
+		raw := json.RawMessage(data)
+		switch where % 6 {
+		case 0:
+			tn.AuthMethodsPolicy = raw
+		case 1:
+			tn.ConditionalAccessPolicies = append(tn.ConditionalAccessPolicies, raw)
+		case 2:
+			tn.LifecycleWorkflows = append(tn.LifecycleWorkflows, raw)
+		case 3:
+			tn.AccessReviewDefinitions = append(tn.AccessReviewDefinitions, raw)
+		case 4:
+			tn.RoleManagementPolicies = []json.RawMessage{raw}
+		case 5:
+			tn.AuthStrengthPolicies = []json.RawMessage{raw}
+		}
+		for _, mode := range CAModes {
+			for _, id := range myChecks {
+				c, _ := Lookup(id)
+				for _, r := range c.Run(&Env{Tenant: tn, Options: Options{Now: hTime, ConditionalAccessMode: mode}}) {
+					if !slices.Contains(Statuses, r.Status) || r.Message == "" {
+						t.Fatalf("%s: status %q, message %q", id, r.Status, r.Message)
+					}
+				}
+			}
+		}
+	})
+}
