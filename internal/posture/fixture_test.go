@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,11 +142,7 @@ func copyFixture(t testing.TB, name, dir string) *fixture {
 func (f *fixture) save() {
 	f.t.Helper()
 	slices.SortFunc(f.m.Datasets, func(a, b collect.Dataset) int { return strings.Compare(a.Name, b.Name) })
-	data, err := json.MarshalIndent(f.m, "", "  ")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(f.dir, collect.ManifestFile), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(f.dir, collect.ManifestFile), canonicalJSON(f.t, f.m), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -186,11 +183,7 @@ func (f *fixture) setItems(name string, items []any) {
 	if items == nil {
 		items = []any{}
 	}
-	data, err := json.MarshalIndent(map[string]any{"value": items}, "", "  ")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.writeDataset(name, append(data, '\n'), len(items), false)
+	f.writeDataset(name, canonicalJSON(f.t, map[string]any{"value": items}), len(items), false)
 }
 
 func (f *fixture) writeDataset(name string, data []byte, count int, object bool) {
@@ -203,6 +196,59 @@ func (f *fixture) writeDataset(name string, data []byte, count int, object bool)
 	f.m.Datasets[i].Count, f.m.Datasets[i].Object = count, object
 	if err := os.WriteFile(filepath.Join(f.dir, f.m.Datasets[i].File), data, 0o644); err != nil {
 		f.t.Fatal(err)
+	}
+}
+
+// canonicalJSON is how fixture files are written: two-space indent,
+// sorted object keys, no HTML escaping, so a mutated fixture differs from
+// compliant only where the mutation changed it.
+func canonicalJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestFixtureCanonical: the compliant fixture's files are canonical JSON
+// (-update rewrites them so), which keeps failure directories' diffs to
+// the mutation.
+func TestFixtureCanonical(t *testing.T) {
+	dir := filepath.Join("testdata", "snapshots", "compliant")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if e.Name() == collect.ManifestFile {
+			v = new(collect.Manifest) // in the field order collect writes
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		want := canonicalJSON(t, v)
+		if bytes.Equal(data, want) {
+			continue
+		}
+		if *update {
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		t.Errorf("%s is not canonical JSON (run go test -run TestFixtureCanonical -update)", path)
 	}
 }
 
@@ -220,11 +266,7 @@ func (f *fixture) object(name string) map[string]any {
 
 func (f *fixture) setObject(name string, o map[string]any) {
 	f.t.Helper()
-	data, err := json.MarshalIndent(o, "", "  ")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.writeDataset(name, append(data, '\n'), 1, true)
+	f.writeDataset(name, canonicalJSON(f.t, o), 1, true)
 }
 
 // edit applies fn to every item of a list dataset that match selects; it
@@ -325,6 +367,42 @@ func (f *fixture) unresolve(id, reason string) {
 	f.remove(collect.DatasetBreakGlassUsers, byID(id))
 }
 
+// deleteEverywhere removes a field of an object from every list dataset
+// that holds it, expanded role principals included (FromSnapshot merges
+// an object's fields across datasets).
+func (f *fixture) deleteEverywhere(id, field string) {
+	f.t.Helper()
+	n := 0
+	for _, d := range slices.Clone(f.m.Datasets) {
+		if d.Object {
+			continue
+		}
+		items := f.items(d.Name)
+		changed := false
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				continue
+			}
+			for _, o := range []any{m, m["principal"]} {
+				if om, ok := o.(map[string]any); ok && byID(id)(om) {
+					if _, has := om[field]; has {
+						delete(om, field)
+						changed = true
+						n++
+					}
+				}
+			}
+		}
+		if changed {
+			f.setItems(d.Name, items)
+		}
+	}
+	if n == 0 {
+		f.t.Fatalf("fixture: %s.%s is in no dataset", id, field)
+	}
+}
+
 // byID selects the item with the id (any case).
 func byID(id string) func(map[string]any) bool {
 	return func(m map[string]any) bool { s, _ := m["id"].(string); return strings.EqualFold(s, id) }
@@ -390,7 +468,7 @@ func runFixtureCases(t *testing.T, cases []fixtureCase) {
 				t.Errorf("%s %s: message %q does not say %q", tc.check, tc.account, got.Message, tc.contains)
 			}
 			if tc.want != StatusPass {
-				base := resultFor(t, run(loadFixture(t, "compliant"), o, []Check{c}), tc.check, tc.account)
+				base := resultFor(t, compliantReport(t), tc.check, tc.account)
 				if base.Status != StatusPass {
 					t.Errorf("compliant fixture: %s %s is %s, want pass: %s", tc.check, tc.account, base.Status, base.Message)
 				}
@@ -398,6 +476,22 @@ func runFixtureCases(t *testing.T, cases []fixtureCase) {
 			checkResultShape(t, got)
 		})
 	}
+}
+
+var (
+	compliantOnce sync.Once
+	compliantRep  *Report
+)
+
+// compliantReport is every check's verdict on the unmutated compliant
+// fixture, computed once.
+func compliantReport(t *testing.T) *Report {
+	t.Helper()
+	compliantOnce.Do(func() { compliantRep = Run(loadFixture(t, "compliant"), fixtureOptions()) })
+	if compliantRep == nil {
+		t.Fatal("compliant fixture did not load")
+	}
+	return compliantRep
 }
 
 // resultFor finds the one result of a check for an account (UPN or id;
@@ -508,6 +602,9 @@ func TestFailureFixtureDirs(t *testing.T) {
 			}
 			f.save()
 			want := filepath.Join("testdata", "snapshots", tc.name)
+			if _, err := os.Stat(want); err != nil && !*update {
+				t.Fatalf("%s is missing: run go test -run TestFailureFixtureDirs -update", want)
+			}
 			if *update {
 				if err := os.RemoveAll(want); err != nil {
 					t.Fatal(err)
@@ -538,6 +635,18 @@ func TestFailureFixtureDirs(t *testing.T) {
 				if len(have) != len(got) {
 					t.Errorf("%s has %d files, the mutation gives %d (run with -update)", want, len(have), len(got))
 				}
+			}
+			// The directory on its own gives the case's verdict.
+			c, ok := Lookup(tc.check)
+			if !ok {
+				t.Fatalf("no check %q", tc.check)
+			}
+			o := fixtureOptions()
+			if tc.options != nil {
+				tc.options(&o)
+			}
+			if r := resultFor(t, run(loadFixture(t, tc.name), o, []Check{c}), tc.check, tc.account); r.Status != tc.want {
+				t.Errorf("%s: %s %s is %s, want %s: %s", want, tc.check, tc.account, r.Status, tc.want, r.Message)
 			}
 		})
 	}

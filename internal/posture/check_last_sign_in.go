@@ -1,0 +1,104 @@
+package posture
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// lastSignInCheck: each account signed in successfully within the drill
+// interval, which proves its credential still works.
+type lastSignInCheck struct{}
+
+func init() { Register(lastSignInCheck{}) }
+
+var lastSignInInfo = Info{
+	ID:           "last-sign-in",
+	Title:        "Break-glass account was tested within the drill interval",
+	Severity:     SeverityMedium,
+	Requirements: []string{"R17"},
+	Rationale: "Microsoft asks for drills at least every 90 days that validate the accounts can sign in (R17). " +
+		"A successful sign-in within the drill interval is the evidence that the credential, the key and the process " +
+		"still work; an untested account may fail on the day it is needed.",
+	PerAccount: true,
+	Order:      120,
+}
+
+func (lastSignInCheck) Info() Info { return lastSignInInfo }
+
+func (lastSignInCheck) Run(env *Env) []Result {
+	t := env.Tenant
+	info := lastSignInInfo
+	interval, now := env.Options.DrillInterval, env.Options.Now
+	if interval <= 0 {
+		interval = DefaultDrillInterval
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return accountVerdicts(info, t, func(a *AccountInfo, u *User) Result {
+		const field = "signInActivity"
+		// Without the licence Graph withholds signInActivity; that is
+		// "unknown", never "never signed in".
+		if r, unknown := fieldUnknown(info, t, a, u, field); unknown {
+			return r
+		}
+		const sub = field + ".lastSuccessfulSignInDateTime"
+		if msg, bad := u.Invalid[sub]; bad {
+			r := info.Result(a, StatusError, "%s: %s is unreadable in the snapshot (%s)", accountName(a), sub, msg)
+			r.Evidence = []Evidence{{Object: userObject(u, a), Field: sub, Value: nil, Source: t.Source(u.Source), Note: "wrong type"}}
+			return r
+		}
+		name := accountName(a)
+		ev := Evidence{Object: userObject(u, a), Field: sub, Source: t.Source(u.Source)}
+		fix := Remediation{
+			Summary: fmt.Sprintf("Run a break-glass drill now: sign in with each account's FIDO2 key from the secure workstation, confirm the alert fires, "+
+				"then record the drill. Repeat at least every %s.", days(interval)),
+			Portal:     "Entra admin center > Identity > Monitoring & health > Sign-in logs (filter by the account) to confirm the drill",
+			Graph:      "GET https://graph.microsoft.com/v1.0/users/" + psUser(a) + "?$select=signInActivity",
+			PowerShell: "Get-MgUser -UserId '" + psUser(a) + "' -Property SignInActivity | Select-Object -ExpandProperty SignInActivity",
+		}
+		if u.SignInActivity == nil {
+			// signInActivity: null is what Graph sends for an account
+			// that never signed in (the field exists, the licence too).
+			ev.Value, ev.Note = nil, "signInActivity is null: no sign-in recorded"
+			r := info.Result(a, StatusFail, "%s has no recorded sign-in: it has never been tested", name)
+			r.Evidence, r.Remediation = []Evidence{ev}, fix
+			return r
+		}
+		last := u.SignInActivity.LastSuccessfulSignInDateTime
+		if last == nil {
+			ev.Value, ev.Note = nil, "null: no successful sign-in recorded (Graph records it since December 2023)"
+			r := info.Result(a, StatusFail, "%s has no recorded successful sign-in: it has not been tested (or not since December 2023)", name)
+			r.Evidence, r.Remediation = []Evidence{ev}, fix
+			if att := u.SignInActivity.LastSignInDateTime; att != nil {
+				r.Evidence = append(r.Evidence, Evidence{Object: userObject(u, a), Field: field + ".lastSignInDateTime", Value: att.UTC().Format(time.RFC3339),
+					Source: t.Source(u.Source), Note: "an interactive attempt, not necessarily successful"})
+			}
+			return r
+		}
+		ev.Value = last.UTC().Format(time.RFC3339)
+		age := now.Sub(*last)
+		if age > interval {
+			ev.Note = days(age) + " before the audit"
+			r := info.Result(a, StatusFail, "%s last signed in successfully on %s, %s ago; the drill interval is %s",
+				name, last.UTC().Format(time.DateOnly), days(age), days(interval))
+			r.Evidence, r.Remediation = []Evidence{ev}, fix
+			return r
+		}
+		ev.Note = days(max(age, 0)) + " before the audit"
+		r := info.Result(a, StatusPass, "%s last signed in successfully on %s (%s ago; the drill interval is %s)",
+			name, last.UTC().Format(time.DateOnly), days(max(age, 0)), days(interval))
+		r.Evidence = []Evidence{ev}
+		return r
+	})
+}
+
+// days renders a duration in whole days.
+func days(d time.Duration) string {
+	n := int(math.Floor(d.Hours() / 24))
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
+}
