@@ -91,6 +91,7 @@ configuration error.`,
 		newSimulateCmd(),
 		newServeCmd(),
 		newCollectCmd(),
+		newDiscoverCmd(),
 	)
 	return root
 }

@@ -26,9 +26,12 @@ type Candidate struct {
 	// Score is 0..100: how much the account looks like a break-glass
 	// account.
 	Score int `json:"score"`
-	// Likely is true when the account has what a break-glass account cannot
-	// do without (active Global Administrator held directly, cloud-only,
-	// enabled) and scores at least LikelyScore.
+	// Likely is true when the account holds active Global Administrator
+	// directly, is not known to be synced or disabled, and scores at least
+	// LikelyScore. A fact that was not collected (a role holder's sync
+	// state, when accounts: does not list it yet) does not rule it out:
+	// its reason starts with "?", and the audit checks it once the account
+	// is configured.
 	Likely bool `json:"likely"`
 	// Configured is true when accounts: already lists it.
 	Configured bool `json:"configured"`
@@ -96,7 +99,7 @@ func Discover(t *Tenant) []Candidate {
 		ga := t.globalAdmin(uid)
 		s.add(ga.points, ga.reason)
 		direct := ga.kind == gaPermanentDirect || ga.kind == gaActiveDirect
-		cloud := scoreCloudOnly(&s, u)
+		notCloud := scoreCloudOnly(&s, u)
 		enabled := true
 		if u.AccountEnabled != nil && !*u.AccountEnabled {
 			enabled = false
@@ -109,7 +112,7 @@ func Discover(t *Tenant) []Candidate {
 		scoreNames(&s, t, u)
 		c.Score = min(max(s.score, 0), 100)
 		c.Reasons = s.reasons
-		c.Likely = direct && cloud && enabled && c.Score >= LikelyScore
+		c.Likely = direct && !notCloud && enabled && c.Score >= LikelyScore
 		out = append(out, c)
 	}
 	slices.SortStableFunc(out, func(a, b Candidate) int {
@@ -245,6 +248,13 @@ func (t *Tenant) globalAdmin(uid string) gaVerdict {
 			}
 			return gaVerdict{gaTimeBound, 10, "- Global Administrator is time-bound (expires " + until + "): a break-glass assignment must not expire"}
 		}
+		// Active per roleAssignments but in no schedule: the datasets
+		// disagree, so permanence is not known.
+		for _, a := range t.RoleAssignments {
+			if isGA(a.RoleDefinitionID, a.DirectoryScopeID) && strings.EqualFold(a.PrincipalID, uid) {
+				return gaVerdict{gaActiveDirect, 25, "? active Global Administrator, assigned directly (roleAssignments), but no roleAssignmentSchedule says whether it is permanent"}
+			}
+		}
 	} else {
 		for _, a := range t.RoleAssignments {
 			if !isGA(a.RoleDefinitionID, a.DirectoryScopeID) {
@@ -271,7 +281,7 @@ func (t *Tenant) globalAdmin(uid string) gaVerdict {
 			}
 		}
 	}
-	return gaVerdict{gaNone, 0, "- does not hold Global Administrator (Privileged Role Administrator or a configured account)"}
+	return gaVerdict{gaNone, 0, "- does not hold Global Administrator (listed as a Privileged Role Administrator or a configured account)"}
 }
 
 func (t *Tenant) failure(name string) (collect.Failure, bool) {
@@ -281,22 +291,24 @@ func (t *Tenant) failure(name string) (collect.Failure, bool) {
 	return t.Snapshot.Failure(name)
 }
 
+// scoreCloudOnly scores the sync state; it returns true when the account
+// is known not to be cloud-only.
 func scoreCloudOnly(s *scorer, u *User) bool {
 	synced := u.OnPremisesSyncEnabled != nil && *u.OnPremisesSyncEnabled
 	immutable := u.OnPremisesImmutableID != nil && *u.OnPremisesImmutableID != ""
 	switch {
 	case synced:
 		s.add(-40, "- synced from on-premises (onPremisesSyncEnabled true): unlikely, a break-glass account must be cloud-only")
-		return false
+		return true
 	case immutable:
 		s.add(-30, "- has an onPremisesImmutableId: it was, or can be, matched to an on-premises account")
-		return false
+		return true
 	case !u.Present["onPremisesSyncEnabled"] && u.OnPremisesSyncEnabled == nil:
-		s.add(0, "? onPremisesSyncEnabled was not collected")
+		s.add(0, "? onPremisesSyncEnabled was not collected (add the account to accounts: and collect again to know)")
 		return false
 	}
 	s.add(15, "+ cloud-only (never synced from on-premises)")
-	return true
+	return false
 }
 
 // discoverPolicies decodes the enabled and report-only policies.
@@ -355,7 +367,7 @@ func scoreCA(s *scorer, t *Tenant, uid string, ps []capolicy.Policy, undecodable
 		}
 	}
 	if undecodable > 0 {
-		s.add(0, fmt.Sprintf("? %d Conditional Access policies could not be read and were not counted", undecodable))
+		s.add(0, fmt.Sprintf("? %s could not be read and not counted", plural(undecodable, "Conditional Access policy", "Conditional Access policies")))
 	}
 	if st.Targetable == 0 {
 		s.add(0, "? no enabled or report-only Conditional Access policy can target users: exclusions tell nothing")
@@ -380,7 +392,7 @@ func scoreCA(s *scorer, t *Tenant, uid string, ps []capolicy.Policy, undecodable
 		s.add(0, fmt.Sprintf("- excluded from %d only through groups of more than %d members: weak evidence", st.ExcludedByLargeGroup, LargeGroup))
 	}
 	if st.Unknown > 0 {
-		s.add(0, fmt.Sprintf("? %d policies could not be judged (the account's groups or roles were not collected)", st.Unknown))
+		s.add(0, fmt.Sprintf("? %s could not be judged (the account's groups or roles were not collected)", plural(st.Unknown, "policy", "policies")))
 	}
 	return st
 }
@@ -416,6 +428,13 @@ func (t *Tenant) onlyLargeGroups(by []capolicy.Match) bool {
 		}
 	}
 	return len(by) > 0
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func sign(good bool) string {
@@ -460,7 +479,7 @@ func scoreMethods(s *scorer, t *Tenant, uid string) {
 		}
 	}
 	if fido2 > 0 {
-		s.add(10, fmt.Sprintf("+ %d FIDO2 passkey(s) registered", fido2))
+		s.add(10, "+ "+plural(fido2, "FIDO2 passkey", "FIDO2 passkeys")+" registered")
 	}
 	if len(personal) > 0 {
 		s.add(-20, "- has methods tied to a person: "+strings.Join(personal, ", ")+" (looks like someone's admin account)")

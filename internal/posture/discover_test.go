@@ -135,9 +135,9 @@ func TestDiscover(t *testing.T) {
 	}{
 		{id: dBG1, present: true, likely: true, reasons: []string{
 			"+ permanent active Global Administrator, assigned directly", "+ cloud-only", "+ excluded from 3 of 4 enabled or report-only policies",
-			"- excluded from 1 only through excludeRoles", "+ 1 FIDO2 passkey", "+ no phone", "+ UPN on a *.onmicrosoft.com domain", "+ the name suggests"},
+			"- excluded from 1 only through excludeRoles", "+ 1 FIDO2 passkey registered", "+ no phone", "+ UPN on a *.onmicrosoft.com domain", "+ the name suggests"},
 			policies: &CandidatePolicies{Targetable: 4, Excluded: 3, ExcludedByRole: 1}},
-		{id: dBG2, present: true, likely: true, configured: true, reasons: []string{"+ excluded from 3 of 4", "+ 2 FIDO2 passkey(s)", "emergency"}},
+		{id: dBG2, present: true, likely: true, configured: true, reasons: []string{"+ excluded from 3 of 4", "+ 2 FIDO2 passkeys registered", "emergency"}},
 		{id: dAlice, present: true, reasons: []string{"- synced from on-premises", "- excluded from 0 of 4", "- has methods tied to a person: phone, Microsoft Authenticator"},
 			policies: &CandidatePolicies{Targetable: 4, Applies: 3, ExcludedByRole: 1}},
 		{id: dBob, present: true, reasons: []string{"- Global Administrator is eligible only", "? authentication methods unknown"}},
@@ -212,6 +212,9 @@ func TestDiscoverMissingData(t *testing.T) {
 			t.AssignmentSchedules = nil
 			t.Snapshot.Manifest.Failed = []collect.Failure{{Name: "role_assignment_schedules", Endpoint: "/roleManagement/directory/roleAssignmentSchedules", Status: 403, Reason: collect.ReasonPermission, Hint: "grant RoleManagement.Read.Directory"}}
 		}, dBG1, true, []string{"? active Global Administrator, assigned directly; permanence unknown", "RoleManagement.Read.Directory"}},
+		{"active assignment without a schedule", func(t *Tenant) {
+			t.AssignmentSchedules = t.AssignmentSchedules[1:]
+		}, dBG1, true, []string{"? active Global Administrator, assigned directly (roleAssignments), but no roleAssignmentSchedule"}},
 		{"Conditional Access refused", func(t *Tenant) {
 			delete(t.Snapshot.Datasets, "conditional_access_policies")
 			t.ConditionalAccessPolicies = nil
@@ -223,13 +226,16 @@ func TestDiscoverMissingData(t *testing.T) {
 		{"groups unknown", func(t *Tenant) { delete(t.MemberOf, dBG1) }, dBG1, true, []string{"- excluded from 0 of 4", "? 3 policies could not be judged"}},
 		{"a policy that does not decode", func(t *Tenant) {
 			t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, raw(`{"id":"bad","state":"enabled","conditions":{"users":{"includeUsers":"All"}}}`))
-		}, dBG1, true, []string{"? 1 Conditional Access policies could not be read"}},
+		}, dBG1, true, []string{"? 1 Conditional Access policy could not be read"}},
 		{"dedicated phishing-resistant policy", func(t *Tenant) {
 			t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, raw(`{"id":"p7","displayName":"Break-glass: phishing-resistant","state":"enabled","conditions":{"users":{"includeUsers":["`+dBG1+`"]},"applications":{"includeApplications":["All"]}},"grantControls":{"operator":"OR","authenticationStrength":{"id":"00000000-0000-0000-0000-000000000004"}}}`))
 		}, dBG1, true, []string{`+ named in an enabled policy requiring phishing-resistant authentication: "Break-glass: phishing-resistant" (p7)`}},
 		{"sync state not collected", func(t *Tenant) {
 			t.Users[dBG1].Present = map[string]bool{}
-		}, dBG1, false, []string{"? onPremisesSyncEnabled was not collected"}},
+		}, dBG1, true, []string{"? onPremisesSyncEnabled was not collected"}},
+		{"immutable id set", func(t *Tenant) {
+			t.Users[dBG1].OnPremisesImmutableID = sp("aGVsbG8=")
+		}, dBG1, false, []string{"- has an onPremisesImmutableId"}},
 		{"no user-targetable policy", func(t *Tenant) { t.ConditionalAccessPolicies = t.ConditionalAccessPolicies[3:5] }, dBG1, true,
 			[]string{"? no enabled or report-only Conditional Access policy can target users"}},
 	}
@@ -283,5 +289,34 @@ func TestCASubject(t *testing.T) {
 	}
 	if u := ten.CASubject(dDeleted); u.UserType != "" || u.GroupsKnown || u.RolesKnown || u.ExternalKnown {
 		t.Errorf("unknown user subject %+v", u)
+	}
+}
+
+// TestDiscoverCompliantFixture runs Discover on the Graph-shaped compliant
+// snapshot: bg1 and bg2 lead and are likely; no other admin is.
+func TestDiscoverCompliantFixture(t *testing.T) {
+	for _, configured := range []bool{true, false} {
+		ten := loadFixture(t, "compliant")
+		if !configured {
+			// As if accounts: named nobody yet: the accounts are still
+			// found, as role holders, and none says it is configured.
+			ten.Accounts = nil
+		}
+		cs := Discover(ten)
+		for _, c := range cs {
+			t.Logf("configured=%v: %3d likely=%-5v %s %v", configured, c.Score, c.Likely, c.UPN, c.Reasons)
+		}
+		if len(cs) != 6 {
+			t.Fatalf("configured=%v: %d candidates, want the 6 privileged users", configured, len(cs))
+		}
+		for i, c := range cs {
+			bg := strings.EqualFold(c.ID, fxBG1) || strings.EqualFold(c.ID, fxBG2)
+			if bg != (i < 2) || c.Likely != bg || c.Configured != (bg && configured) {
+				t.Errorf("configured=%v: candidate %d %s: likely %v configured %v score %d", configured, i, c.UPN, c.Likely, c.Configured, c.Score)
+			}
+			if bg && c.Policies.Unknown != 0 {
+				t.Errorf("%s: %d policies unknown on a complete snapshot: %v", c.UPN, c.Policies.Unknown, c.Reasons)
+			}
+		}
 	}
 }

@@ -249,3 +249,46 @@ func TestStrengthDecodeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeBetaShape: the beta endpoint's extra conditions are kept (or
+// reported) and do not disturb the users condition.
+func TestDecodeBetaShape(t *testing.T) {
+	in := `{"@odata.context":"https://graph.microsoft.com/beta/$metadata#identity/conditionalAccess/policies/$entity",
+		"id":"b1","displayName":"Session only, beta","state":"enabled","partialEnablementStrategy":null,
+		"conditions":{"users":{"includeUsers":["All"],"excludeUsers":[],"includeGroups":[],"excludeGroups":[],"includeRoles":[],"excludeRoles":[],
+			"includeGuestsOrExternalUsers":null,"excludeGuestsOrExternalUsers":{"guestOrExternalUserTypes":"b2bCollaborationGuest, serviceProvider","externalTenants":null}},
+		"applications":{"includeApplications":[],"excludeApplications":[],"includeUserActions":[],"includeAuthenticationContextClassReferences":[],
+			"applicationFilter":{"mode":"include","rule":"CustomSecurityAttribute.Engineering_Project -eq \"Baker\""},"networkAccess":null,"globalSecureAccess":null},
+		"devices":{"includeDevices":[],"excludeDevices":[],"deviceFilter":{"mode":"exclude","rule":"device.isCompliant -eq True"}},
+		"authenticationFlows":{"transferMethods":"deviceCodeFlow,authenticationTransfer"},
+		"insiderRiskLevels":"elevated","clientAppTypes":["browser","mobileAppsAndDesktopClients"],"times":null,"deviceStates":null},
+		"grantControls":null,
+		"sessionControls":{"disableResilienceDefaults":null,"applicationEnforcedRestrictions":null,"cloudAppSecurity":null,
+			"persistentBrowser":{"mode":"never","isEnabled":true},"signInFrequency":null,"continuousAccessEvaluation":null,"secureSignInSession":null}}`
+	p, err := Decode(json.RawMessage(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Grant != nil || !p.SessionControls || Blocks(p) {
+		t.Errorf("grant %+v session %v", p.Grant, p.SessionControls)
+	}
+	if ok, why := RequiresPhishingResistant(p, nil); ok || !strings.Contains(why, "no grant controls") {
+		t.Errorf("RequiresPhishingResistant = %v %q", ok, why)
+	}
+	if g := p.Users.ExcludeGuestsOrExternalUsers; g == nil || !slices.Equal(g.Types, []string{GuestB2BCollaboration, ServiceProvider}) || g.MembershipKind != "" {
+		t.Errorf("exclude guests: %+v", g)
+	}
+	if p.Applications.ApplicationFilterMode != "include" || !strings.Contains(p.Applications.ApplicationFilter, "Baker") || AllResources(p) {
+		t.Errorf("application filter: %+v", p.Applications)
+	}
+	a := Evaluate(p, b2bGuest)
+	if a.Verdict() != "excluded" || a.Resource != "applications matching filter: "+p.Applications.ApplicationFilter {
+		t.Errorf("guest: %+v", a)
+	}
+	a = Evaluate(p, bgMember)
+	want := []string{"clientAppTypes: browser, mobileAppsAndDesktopClients", "insiderRiskLevels: elevated",
+		"authenticationFlows: deviceCodeFlow,authenticationTransfer", "deviceFilter (exclude): device.isCompliant -eq True"}
+	if !a.Applies || !slices.Equal(a.Conditions, want) {
+		t.Errorf("member: applies %v conditions %q, want %q", a.Applies, a.Conditions, want)
+	}
+}

@@ -455,5 +455,5 @@ func list(v []string) string {
 }
 
 func containsFold(list []string, v string) bool {
-	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, v) })
+	return slices.ContainsFunc(list, func(x string) bool { return x == v || strings.EqualFold(x, v) })
 }
