@@ -121,7 +121,8 @@ func (conditionalAccess) account(info Info, r Result, t *Tenant, a *AccountInfo,
 	var verdicts []caPolicyVerdict
 	var covered []string // enabled phishing-resistant policies that apply
 	var partialCover []string
-	var skipped, disabled []string
+	var skipped [][2]string // policy name, why it cannot target the account
+	var disabled []string
 	for _, p := range policies {
 		if p.Disabled() {
 			disabled = append(disabled, p.Name())
@@ -129,7 +130,7 @@ func (conditionalAccess) account(info Info, r Result, t *Tenant, a *AccountInfo,
 		}
 		ap := capolicy.Evaluate(p, subj)
 		if !ap.Unknown && !ap.Targetable {
-			skipped = append(skipped, p.Name()+": "+ap.Reason)
+			skipped = append(skipped, [2]string{p.Name(), ap.Reason})
 			continue
 		}
 		if !p.StateKnown() {
@@ -171,8 +172,8 @@ func (conditionalAccess) account(info Info, r Result, t *Tenant, a *AccountInfo,
 		}
 	}
 	for _, s := range skipped {
-		r.Evidence = append(r.Evidence, Evidence{Object: "conditionalAccessPolicy " + strings.SplitN(s, ": ", 2)[0], Field: "applies to the account",
-			Value: "not-targetable", Source: caSource, Note: "skipped: " + strings.SplitN(s, ": ", 2)[1]})
+		r.Evidence = append(r.Evidence, Evidence{Object: "conditionalAccessPolicy " + s[0], Field: "applies to the account",
+			Value: "not-targetable", Source: caSource, Note: "skipped: " + s[1]})
 	}
 	for _, d := range disabled {
 		r.Evidence = append(r.Evidence, Evidence{Object: "conditionalAccessPolicy " + d, Field: "state", Value: capolicy.StateDisabled, Source: caSource,

@@ -180,7 +180,7 @@ func (exclusionGroup) group(t *Tenant, gid string, policies []string, bg map[str
 		switch {
 		case isTrue(g.IsAssignableToRole) || isTrue(g.IsManagementRestricted):
 		case g.IsAssignableToRole != nil && g.IsManagementRestricted != nil:
-			fails = append(fails, name+" is neither role-assignable nor restricted-management: any Groups or User Administrator can add themselves and bypass "+
+			fails = append(fails, name+" is neither role-assignable nor restricted-management: a Groups Administrator, User Administrator or group owner can add anyone to it and so bypass "+
 				strings.Join(policies, ", "))
 		default:
 			warns = append(warns, name+" is not role-assignable and whether it is restricted-management is unknown (isManagementRestricted not read)")

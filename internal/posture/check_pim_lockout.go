@@ -42,7 +42,7 @@ func (pimLockout) Info() Info {
 			"administration is locked; Microsoft lists this among the reasons for emergency access accounts. The safeguard is a " +
 			"permanent active Global Administrator assignment on the break-glass accounts (R4, R5).",
 		PerAccount: false,
-		Order:      120,
+		Order:      115,
 	}
 }
 
