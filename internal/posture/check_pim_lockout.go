@@ -457,7 +457,7 @@ func permanentGlobalAdmins(t *Tenant) (activation, string, []Evidence) {
 				add(s.PrincipalID)
 			}
 		}
-	} else if f, ok := t.Snapshot.Failure(collect.DatasetRoleAssignmentSchedules); ok && f.Reason == collect.ReasonLicence {
+	} else if f, ok := snapshotFailure(t, collect.DatasetRoleAssignmentSchedules); ok && f.Reason == collect.ReasonLicence {
 		// Without a PIM licence every assignment is permanent and active.
 		if _, missing := t.Missing(collect.DatasetRoleAssignments); !missing {
 			pimMissing = false
@@ -503,4 +503,13 @@ func deletedApprovers(t *Tenant) map[string]bool {
 		out[strings.ToLower(id)] = true
 	}
 	return out
+}
+
+// snapshotFailure is Snapshot.Failure, false for a tenant built without a
+// snapshot.
+func snapshotFailure(t *Tenant, name string) (collect.Failure, bool) {
+	if t.Snapshot == nil {
+		return collect.Failure{}, false
+	}
+	return t.Snapshot.Failure(name)
 }

@@ -157,3 +157,21 @@ var pimFixtureCases = []fixtureCase{
 func init() { allFixtureCases = append(allFixtureCases, pimFixtureCases...) }
 
 func TestPIMLockoutFixtures(t *testing.T) { runFixtureCases(t, pimFixtureCases) }
+
+// TestChecksWithoutSnapshot: a Tenant built without a snapshot (every
+// dataset unknown) gives skips and errors, never a pass or a panic.
+func TestChecksWithoutSnapshot(t *testing.T) {
+	for _, tn := range []*Tenant{
+		{Accounts: []AccountInfo{{Entry: "accounts[0] id x", ID: hBG1, Resolved: true}}},
+		{},
+	} {
+		for _, id := range myChecks {
+			c, _ := Lookup(id)
+			for _, r := range c.Run(&Env{Tenant: tn}) {
+				if r.Status == StatusPass {
+					t.Errorf("%s passes on a tenant with no data: %s", id, r.Message)
+				}
+			}
+		}
+	}
+}
