@@ -185,11 +185,32 @@ func cbaEvidence(t *Tenant, a *AccountInfo, policy methodsPolicy) (tri, string, 
 	st, why := policy.enabledFor(t, "X509Certificate", a.ID)
 	switch st {
 	case triYes:
-		return triYes, "", ev
+		return x509MultiFactor(policy.configs["x509certificate"], ev)
 	case triNo:
 		return triNo, "a certificate is bound but certificate-based authentication " + why, ev
 	}
 	return triUnknown, why, ev
+}
+
+// x509MultiFactor says whether a certificate sign-in counts as
+// multifactor: a single-factor certificate cannot satisfy mandatory MFA or
+// a phishing-resistant strength on its own, and the account has nothing
+// else to add.
+func x509MultiFactor(c methodConfig, ev []Evidence) (tri, string, []Evidence) {
+	mc := c.AuthenticationModeConfiguration
+	if mc == nil {
+		return triUnknown, "a certificate is bound and the X.509 method is enabled, but its authenticationModeConfiguration (single- or multifactor) was not in the policy", ev
+	}
+	if strings.EqualFold(mc.DefaultMode, "x509CertificateMultiFactor") {
+		return triYes, "", ev
+	}
+	for _, r := range mc.Rules {
+		if strings.EqualFold(r.Mode, "x509CertificateMultiFactor") {
+			return triUnknown, "certificates are single-factor by default and only those matching an issuer or policy OID rule are multifactor; which rule the account's certificate matches cannot be told offline", ev
+		}
+	}
+	return triNo, "certificate-based authentication is single-factor (x509CertificateAuthenticationDefaultMode " + orNull(mc.DefaultMode) +
+		"), so it satisfies neither mandatory MFA nor a phishing-resistant strength", ev
 }
 
 // tri is a three-valued answer: what the snapshot proves, disproves or
@@ -228,6 +249,14 @@ type methodConfig struct {
 		EnforcementType string   `json:"enforcementType"`
 		AAGUIDs         []string `json:"aaGuids"`
 	} `json:"keyRestrictions"`
+	// AuthenticationModeConfiguration is the X.509 method's single- or
+	// multi-factor binding.
+	AuthenticationModeConfiguration *struct {
+		DefaultMode string `json:"x509CertificateAuthenticationDefaultMode"`
+		Rules       []struct {
+			Mode string `json:"x509CertificateAuthenticationMode"`
+		} `json:"rules"`
+	} `json:"authenticationModeConfiguration"`
 	raw json.RawMessage
 }
 

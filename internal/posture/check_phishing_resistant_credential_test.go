@@ -248,7 +248,8 @@ func TestPhishingResistantCredential(t *testing.T) {
 	const id = "phishing-resistant-credential"
 	setPolicy := func(js string) func(*Tenant) { return func(t *Tenant) { t.AuthMethodsPolicy = json.RawMessage(js) } }
 	cbaOn := `{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"targetType":"group","id":"all_users"}]},
-		{"id":"X509Certificate","state":"enabled","includeTargets":[{"targetType":"group","id":"all_users"}]}]}`
+		{"id":"X509Certificate","state":"enabled","includeTargets":[{"targetType":"group","id":"all_users"}],
+		 "authenticationModeConfiguration":{"x509CertificateAuthenticationDefaultMode":"x509CertificateMultiFactor","rules":[]}}]}`
 	onlyPassword := func(t *Tenant) { t.AuthMethods[hBG1] = []AuthMethod{{Type: "passwordAuthenticationMethod"}} }
 	runHandCases(t, id, Options{}, []handCase{
 		{name: "compliant", account: hBG1, want: StatusPass, contains: "YubiKey 5"},
@@ -298,6 +299,19 @@ func TestPhishingResistantCredential(t *testing.T) {
 				onlyPassword(t)
 				t.CertificateUserIDs[hBG1] = []string{"X509:<PN>bg1@contoso.onmicrosoft.com"}
 				setPolicy(cbaOn)(t)
+			}},
+		{name: "cba single-factor", account: hBG1, want: StatusFail, contains: "single-factor",
+			mutate: func(t *Tenant) {
+				onlyPassword(t)
+				t.CertificateUserIDs[hBG1] = []string{"X509:<PN>bg1@contoso.onmicrosoft.com"}
+				setPolicy(strings.Replace(cbaOn, "x509CertificateAuthenticationDefaultMode\":\"x509CertificateMultiFactor", "x509CertificateAuthenticationDefaultMode\":\"x509CertificateSingleFactor", 1))(t)
+			}},
+		{name: "cba multifactor by rule only", account: hBG1, want: StatusWarn, contains: "rule",
+			mutate: func(t *Tenant) {
+				onlyPassword(t)
+				t.CertificateUserIDs[hBG1] = []string{"X509:<PN>bg1@contoso.onmicrosoft.com"}
+				setPolicy(strings.Replace(cbaOn, `"x509CertificateAuthenticationDefaultMode":"x509CertificateMultiFactor","rules":[]`,
+					`"x509CertificateAuthenticationDefaultMode":"x509CertificateSingleFactor","rules":[{"x509CertificateRuleType":"policyOID","identifier":"1.2.3","x509CertificateAuthenticationMode":"x509CertificateMultiFactor"}]`, 1))(t)
 			}},
 		{name: "cba bound but x509 disabled", account: hBG1, want: StatusFail, contains: "disabled",
 			mutate: func(t *Tenant) {
