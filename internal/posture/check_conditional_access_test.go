@@ -2,6 +2,7 @@ package posture
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"breakglass/internal/graph/collect"
@@ -44,8 +45,6 @@ func TestConditionalAccessExcludeAll(t *testing.T) {
 	runHandCases(t, id, Options{ConditionalAccessMode: CAModeExcludeAll}, []handCase{
 		{name: "compliant", account: hBG1, want: StatusPass, contains: "skipped 1 that cannot"},
 		{name: "compliant second account", account: hBG2, want: StatusPass},
-		{name: "default mode is exclude-all", account: hBG1, want: StatusFail,
-			mutate: addPolicy(caPolicy("p9", "Require compliant device", "enabled", caAllUsers, "", caMFA))},
 		{name: "all users without exclusion", account: hBG1, want: StatusFail, contains: "includeUsers",
 			mutate: addPolicy(caPolicy("p9", "Require MFA everywhere", "enabled", caAllUsers, "", caMFA))},
 		{name: "report-only counts", account: hBG2, want: StatusFail, contains: "report-only",
@@ -142,7 +141,14 @@ func TestConditionalAccessBoth(t *testing.T) {
 		{name: "dedicated policy but another applies", account: hBG2, want: StatusFail, contains: "Require MFA everywhere",
 			mutate: both(dedicated, addPolicy(caPolicy("p9", "Require MFA everywhere", "enabled", caAllUsers, "", caMFA)))},
 	})
+	// No mode configured: exclude-all, so a policy applying to the account
+	// fails although nothing requires phishing resistance.
 	tn := handTenant()
+	addPolicy(caPolicy("p9", "Require MFA everywhere", "enabled", caAllUsers, "", caMFA))(tn)
+	if r := statusOf(t, runHandCheck(t, id, tn, Options{}), hBG1); r.Status != StatusFail || !strings.Contains(r.Message, "Require MFA everywhere") {
+		t.Errorf("default mode: %s, want the exclude-all failure: %s", r.Status, r.Message)
+	}
+	tn = handTenant()
 	r := statusOf(t, runHandCheck(t, id, tn, Options{ConditionalAccessMode: "exclude-some"}), hBG1)
 	if r.Status != StatusError {
 		t.Errorf("unknown mode: %s, want error: %s", r.Status, r.Message)
