@@ -98,6 +98,9 @@ func (permanentGACheck) Run(env *Env) []Result {
 			case s.Invalid:
 				pimInvalid = true
 				e.Note = "unreadable: a field had the wrong type"
+			case strings.EqualFold(s.AssignmentType, "Assigned") && s.ExpirationType == "" && direct:
+				pimInvalid = true
+				e.Note = "no scheduleInfo.expiration: permanence unknown"
 			case s.DirectoryScopeID != "/":
 				otherScope = true
 				e.Note = "scoped below the tenant"
@@ -149,7 +152,7 @@ func (permanentGACheck) Run(env *Env) []Result {
 			r.Evidence = ev
 			return r
 		case !schMissing && pimInvalid:
-			r := info.Result(a, StatusError, "%s: a Global Administrator schedule is unreadable in the snapshot, so permanence is unknown", name)
+			r := info.Result(a, StatusError, "%s: its Global Administrator schedule is unreadable or has no expiration in the snapshot, so permanence is unknown", name)
 			r.Evidence = ev
 			return r
 		case timeBound:

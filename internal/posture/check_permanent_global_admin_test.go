@@ -81,6 +81,9 @@ var permanentGACases = []fixtureCase{
 	{name: "permanent-global-admin-schedule-unreadable", mutate: []mutation{func(f *fixture) {
 		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG1, fxGA), func(m map[string]any) { m["scheduleInfo"] = "forever" })
 	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusError},
+	{name: "permanent-global-admin-no-expiration", mutate: []mutation{func(f *fixture) {
+		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG1, fxGA), func(m map[string]any) { delete(m, "scheduleInfo") })
+	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusError, contains: "no expiration"},
 	{name: "permanent-global-admin-refused", mutate: []mutation{func(f *fixture) {
 		f.refuse(collect.DatasetRoleAssignments, collect.ReasonPermission)
 		f.refuse(collect.DatasetRoleAssignmentSchedules, collect.ReasonPermission)

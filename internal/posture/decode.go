@@ -165,13 +165,15 @@ func (d *decoder) addObj(objs map[string]*rawObj, order *[]string, ds string, i 
 	if !ok {
 		return ""
 	}
-	return d.addFields(objs, order, ds, i, raw, m)
+	return d.addFields(objs, order, ds, place(ds, i), raw, m)
 }
 
-func (d *decoder) addFields(objs map[string]*rawObj, order *[]string, ds string, i int, raw json.RawMessage, m map[string]json.RawMessage) string {
+// addFields is addObj for an item already split into fields; at names
+// it in problems (e.g. "role_assignments[3].principal").
+func (d *decoder) addFields(objs map[string]*rawObj, order *[]string, ds, at string, raw json.RawMessage, m map[string]json.RawMessage) string {
 	var id string
 	if err := json.Unmarshal(m["id"], &id); err != nil || id == "" {
-		d.problem("%s.id: missing or not a string: the object is left out", place(ds, i))
+		d.problem("%s.id: missing or not a string: the object is left out", at)
 		return ""
 	}
 	key := strings.ToLower(id)
@@ -184,7 +186,7 @@ func (d *decoder) addFields(objs map[string]*rawObj, order *[]string, ds string,
 	for f, v := range m {
 		if _, have := o.fields[f]; !have {
 			o.fields[f] = v
-			o.where[f] = place(ds, i)
+			o.where[f] = at
 		}
 	}
 	return key
@@ -481,7 +483,7 @@ func (d *decoder) userList(ds string) {
 				continue
 			}
 		}
-		d.addFields(d.users, &d.userOrder, ds, i, it, m)
+		d.addFields(d.users, &d.userOrder, ds, place(ds, i), it, m)
 	}
 }
 
@@ -553,9 +555,9 @@ func (d *decoder) principal(o *rawObj, ds string, i int) string {
 	typ := d.odataType(p)
 	switch typ {
 	case "user":
-		d.addFields(d.users, &d.userOrder, ds, i, p.raw, p.fields)
+		d.addFields(d.users, &d.userOrder, ds, place(ds, i)+".principal", p.raw, p.fields)
 	case "group":
-		d.addFields(d.groups, &d.groupOrder, ds, i, p.raw, p.fields)
+		d.addFields(d.groups, &d.groupOrder, ds, place(ds, i)+".principal", p.raw, p.fields)
 	}
 	return typ
 }

@@ -11,4 +11,16 @@
 // Fail closed: a check whose data is missing from the snapshot (refused,
 // unlicensed, not collected) reports StatusSkip with the reason, and an
 // account that did not resolve is StatusError. Nothing unknown is a pass.
+//
+// The flow: FromSnapshot decodes a collect.Snapshot into a Tenant,
+// leniently (what it cannot decode is in Tenant.Problems and the objects'
+// Invalid maps, never silently dropped); Run runs every registered check,
+// holds each to the contract (a panic or a missing verdict is an error
+// result), applies the configured exceptions and sorts and counts the
+// results into a Report. ValidateExceptions lets the configuration reject
+// an exception naming no check before the audit runs.
+//
+// Fixtures: testdata/snapshots/compliant is a Graph-shaped tenant that
+// every check passes; fixture_test.go builds each failure as a mutation
+// of it (loadFixture).
 package posture

@@ -239,3 +239,35 @@ func TestValidateExceptions(t *testing.T) {
 		t.Errorf("default position: %v", err)
 	}
 }
+
+// TestRunExceptionsOnFixture: on a real failure, an exception for one
+// account accepts that account's finding only; the tenant-wide count it
+// also causes stays a failure, and the report lists the use.
+func TestRunExceptionsOnFixture(t *testing.T) {
+	tn := loadFixture(t, "compliant", setUser(fxBG1, map[string]any{"accountEnabled": false}))
+	o := fixtureOptions()
+	o.Exceptions = []Exception{{Check: "accounts", Account: fxBG1UPN, Reason: "disabled while its key is replaced",
+		AcceptedBy: "alice@contoso.com", Expires: fixtureNow.Add(7 * 24 * time.Hour), Where: "breakglass.yaml:31"}}
+	rep := Run(tn, o)
+	r := resultFor(t, rep, "accounts", fxBG1UPN)
+	if r.Status != StatusAccepted || r.Exception == nil || r.Exception.Where != "breakglass.yaml:31" ||
+		!strings.Contains(r.Message, "accepted by alice@contoso.com until 2026-12-07: disabled while its key is replaced") ||
+		!strings.Contains(r.Message, "is disabled") {
+		t.Errorf("bg1 = %+v", r)
+	}
+	if r := resultFor(t, rep, "accounts", ""); r.Status != StatusFail {
+		t.Errorf("tenant-wide count = %s, want fail: %s", r.Status, r.Message)
+	}
+	if len(rep.Exceptions) != 1 || rep.Exceptions[0].Matched != 1 || rep.Exceptions[0].Expired {
+		t.Errorf("Exceptions = %+v", rep.Exceptions)
+	}
+	if rep.Summary.Accepted != 1 || rep.Summary.Fail != 1 || len(rep.Failing(SeverityCritical)) != 1 {
+		t.Errorf("Summary = %+v", rep.Summary)
+	}
+	// Once expired, the finding is back and says so.
+	o.Now = fixtureNow.Add(8 * 24 * time.Hour)
+	r = resultFor(t, Run(tn, o), "accounts", fxBG1UPN)
+	if r.Status != StatusFail || !strings.Contains(r.Message, "exception expired on 2026-12-07") {
+		t.Errorf("after expiry: %+v", r)
+	}
+}
