@@ -248,7 +248,11 @@ func Evaluate(p Policy, s Subject) Applicability {
 	case guestOnly && inc.val == no:
 		// A guest whose type or home tenant the policy does not list.
 		a.Targetable = false
-		a.Reason = "the policy targets only guests and external users (" + guestScope(u) + "), not this account's type " + gt
+		who := gt
+		if s.HomeTenantID != "" && gt != GuestInternal {
+			who += ", home tenant " + s.HomeTenantID
+		}
+		a.Reason = "the policy targets only guests and external users (" + guestScope(u) + "); this account (" + who + ") is not among them"
 	case exc.val == yes || inc.val == no:
 		// Exclusion wins, and a certain non-inclusion needs nothing more.
 	case inc.val == yes && exc.val == no:

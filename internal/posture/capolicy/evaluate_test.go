@@ -141,7 +141,7 @@ func TestEvaluateFixtures(t *testing.T) {
 		{"bg-phish", adminMember, "other admin", want{verdict: "not-included"}},
 		// Enumerated external tenants.
 		{"partner-tou", b2bGuest, "Fabrikam guest", want{verdict: "applies", includedBy: []string{"from tenant " + fabrikam}}},
-		{"partner-tou", with(b2bGuest, func(s *Subject) { s.HomeTenantID = "00000000-1111-2222-3333-444444444444" }), "other tenant", want{verdict: "not-targetable", reason: "not this account's type"}},
+		{"partner-tou", with(b2bGuest, func(s *Subject) { s.HomeTenantID = "00000000-1111-2222-3333-444444444444" }), "other tenant", want{verdict: "not-targetable", reason: "this account (b2bCollaborationGuest, home tenant 00000000-1111-2222-3333-444444444444) is not among them"}},
 		{"partner-tou", with(b2bGuest, func(s *Subject) { s.HomeTenantID = "" }), "home tenant unknown", want{verdict: "unknown", reason: "home tenant"}},
 		{"partner-tou", bgMember, "member", want{verdict: "not-targetable", reason: "internal member"}},
 	}
@@ -253,7 +253,7 @@ func TestEvaluateGuestTypes(t *testing.T) {
 					check(t, Evaluate(inc, s), want{verdict: "applies", includedBy: []string{"includeGuestsOrExternalUsers: " + typ}})
 					check(t, Evaluate(exc, s), want{verdict: "excluded", excludedBy: []string{"excludeGuestsOrExternalUsers: " + typ}})
 				} else {
-					check(t, Evaluate(inc, s), want{verdict: "not-targetable", reason: "not this account's type " + typ})
+					check(t, Evaluate(inc, s), want{verdict: "not-targetable", reason: "this account (" + typ})
 					check(t, Evaluate(exc, s), want{verdict: "applies"})
 				}
 			})
