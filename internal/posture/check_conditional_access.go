@@ -231,6 +231,10 @@ func judgeExcludeAll(p capolicy.Policy, ap capolicy.Applicability, allowed bool)
 		v.status, v.why = StatusPass, "excluded by "+strings.Join(ap.ExcludedBy, ", ")
 	case allowed && ap.Applies:
 		v.status, v.why = StatusPass, "applies, and it is the dedicated phishing-resistant policy"
+	case ap.Applies && (ap.UserActions || ap.AuthContext):
+		// Not a sign-in policy: it acts only when the account registers
+		// methods, joins a device or reaches the protected context.
+		v.status, v.why = StatusWarn, "applies to "+ap.Resource+" only, not to sign-in, and does not exclude the account"+state
 	case ap.Applies:
 		v.status, v.why = StatusFail, "applies to the account through "+strings.Join(ap.IncludedBy, ", ")+" and does not exclude it"+state
 	default:
@@ -260,6 +264,8 @@ func judgeNoBlock(p capolicy.Policy, ap capolicy.Applicability, prOK bool, prWhy
 		if prOK {
 			v.why = "applies: " + prWhy
 		}
+	case ap.UserActions || ap.AuthContext:
+		v.status, v.why = StatusWarn, "blocks the account for "+ap.Resource+" (not sign-in itself)"
 	case legacyOnly(p):
 		v.status, v.why = StatusPass, "blocks only legacy clients ("+strings.Join(p.ClientAppTypes, ", ")+"), which a break-glass sign-in does not use"
 	case len(ap.Conditions) > 0:
