@@ -340,7 +340,18 @@ func approversLeft(t *Tenant, role string, ap pimRule, eligible []string) (tri, 
 	if len(valid) == 1 && len(eligible) == 1 && valid[eligible[0]] {
 		return triNo, "approval is required and the only approver is the only eligible admin, who cannot approve their own request", ev
 	}
+	bg := breakGlassIDs(t)
+	nonBG := 0
+	for id := range valid {
+		if !bg[id] {
+			nonBG++
+		}
+	}
 	switch {
+	case len(valid) > 0 && nonBG == 0:
+		// Approvable, but only by signing in with a break-glass account:
+		// every routine activation would spend the emergency path.
+		return triNo, "approval is required and the only approvers left are break-glass accounts, so every activation means using one", ev
 	case len(valid) > 0:
 		return triYes, "", ev
 	case len(unknown) > 0:

@@ -60,8 +60,16 @@ func TestPIMLockout(t *testing.T) {
 			}},
 		{name: "sole eligible admin approves own request", want: StatusWarn, contains: "their own request",
 			mutate: gaPolicy(hApprover, hAdmin)},
-		{name: "no approvers chosen: active admins approve", want: StatusPass,
+		{name: "only break-glass approvers", want: StatusWarn, contains: "only approvers left are break-glass accounts",
+			mutate: gaPolicy(hApprover, hBG1)},
+		{name: "no approvers chosen, only break-glass accounts active", want: StatusWarn, contains: "break-glass accounts",
 			mutate: gaPolicy(approverSingle, "")},
+		{name: "no approvers chosen: active admins approve", want: StatusPass,
+			mutate: func(t *Tenant) {
+				gaPolicy(approverSingle, "")(t)
+				t.RoleAssignments = append(t.RoleAssignments, RoleAssignment{RoleDefinitionID: collect.RolePrivilegedRoleAdministrator,
+					PrincipalID: hApprover, PrincipalType: "user", DirectoryScopeID: "/"})
+			}},
 		{name: "no approvers chosen and no active admin: lockout", want: StatusFail, contains: "no approver is chosen",
 			mutate: func(t *Tenant) { gaPolicy(approverSingle, "")(t); noSafeguard(t) }},
 		{name: "MFA required, no eligible admin has a method", want: StatusWarn, contains: "MFA",
