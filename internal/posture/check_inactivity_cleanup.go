@@ -377,10 +377,20 @@ func reviewCovers(t *Tenant, a *AccountInfo, queries []string) (tri, string) {
 		}
 	}
 	for _, q := range queries {
-		if strings.HasPrefix(strings.ToLower(q), "/groups?") {
-			if memberOf, known := t.MemberOf[id]; known && len(memberOf) == 0 {
-				return triNo, ""
-			}
+		if !strings.HasPrefix(strings.ToLower(q), "/groups?") {
+			continue
+		}
+		memberOf, known := t.MemberOf[id]
+		if known && len(memberOf) == 0 {
+			return triNo, ""
+		}
+		// A review of every Microsoft 365 group cannot reach an account
+		// that is in none.
+		if known && strings.Contains(q, "'Unified'") && !slices.ContainsFunc(memberOf, func(g string) bool {
+			grp, ok := t.Groups[strings.ToLower(g)]
+			return !ok || grp.GroupTypes == nil && !grp.Present["groupTypes"] || slices.Contains(grp.GroupTypes, "Unified")
+		}) {
+			return triNo, ""
 		}
 	}
 	return triUnknown, "its scope queries " + strings.Join(queries, ", ") + " cannot be evaluated offline"

@@ -69,6 +69,23 @@ func TestInactivityCleanup(t *testing.T) {
 				last := len(t.AccessReviewDefinitions) - 1
 				t.AccessReviewDefinitions[last] = json.RawMessage(strings.Replace(string(t.AccessReviewDefinitions[last]), "InProgress", "Completed", 1))
 			}},
+		{name: "review of all Microsoft 365 groups, account in none", account: hBG1, want: StatusPass,
+			mutate: func(t *Tenant) {
+				t.Groups[hGroup].GroupTypes = []string{}
+				t.Groups[hGroup].Present = map[string]bool{"groupTypes": true}
+				addReview(`{"@odata.type":"#microsoft.graph.accessReviewInactiveUsersQueryScope","query":"./members","inactiveDuration":"P30D"}`, autoDeny)(t)
+				last := len(t.AccessReviewDefinitions) - 1
+				t.AccessReviewDefinitions[last] = json.RawMessage(strings.Replace(string(t.AccessReviewDefinitions[last]), `"settings"`,
+					`"instanceEnumerationScope":{"@odata.type":"#microsoft.graph.accessReviewQueryScope","query":"/groups?$filter=(groupTypes/any(c:c+eq+'Unified'))","queryType":"MicrosoftGraph"},"settings"`, 1))
+			}},
+		{name: "review of all Microsoft 365 groups, account in one", account: hBG1, want: StatusWarn, contains: "may cover",
+			mutate: func(t *Tenant) {
+				t.Groups[hGroup].GroupTypes = []string{"Unified"}
+				addReview(`{"@odata.type":"#microsoft.graph.accessReviewInactiveUsersQueryScope","query":"./members","inactiveDuration":"P30D"}`, autoDeny)(t)
+				last := len(t.AccessReviewDefinitions) - 1
+				t.AccessReviewDefinitions[last] = json.RawMessage(strings.Replace(string(t.AccessReviewDefinitions[last]), `"settings"`,
+					`"instanceEnumerationScope":{"@odata.type":"#microsoft.graph.accessReviewQueryScope","query":"/groups?$filter=(groupTypes/any(c:c+eq+'Unified'))","queryType":"MicrosoftGraph"},"settings"`, 1))
+			}},
 		{name: "unevaluable scope warns", account: hBG1, want: StatusWarn, contains: "cannot be evaluated",
 			mutate: addReview(`{"@odata.type":"#microsoft.graph.accessReviewInactiveUsersQueryScope","query":"/users?$filter=department eq 'IT'"}`, autoDeny)},
 		{name: "workflows unlicensed", account: hBG1, want: StatusSkip, contains: "needs a licence",

@@ -93,8 +93,11 @@ func (phishingResistantCredential) account(info Info, t *Tenant, a *AccountInfo)
 		ev = append(ev, Evidence{Object: "user " + accountLabel(a), Field: "authentication/methods", Value: nil,
 			Source: methodsSource, Note: "not read: " + methodsWhy})
 	}
-	if len(ev) > 0 && policy.known {
+	if policy.known {
 		ev = append(ev, policy.evidence("Fido2"))
+	} else {
+		ev = append(ev, Evidence{Object: "authenticationMethodsPolicy", Field: "authenticationMethodConfigurations[Fido2]", Value: nil,
+			Source: methodsPolicySource, Note: "not read: " + policy.why})
 	}
 
 	cba, cbaWhy, cbaEv := cbaEvidence(t, a, policy)
@@ -110,7 +113,8 @@ func (phishingResistantCredential) account(info Info, t *Tenant, a *AccountInfo)
 			"accounts; then sign in as the account at https://aka.ms/mysecurityinfo > Add sign-in method > Passkey",
 		Graph: "PATCH https://graph.microsoft.com/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Fido2 " +
 			`{"@odata.type":"#microsoft.graph.fido2AuthenticationMethodConfiguration","state":"enabled"}` +
-			" (register the key itself as the account, or with POST /beta/users/" + a.ID + "/authentication/fido2Methods/creationOptions)",
+			" (then register the key signed in as the account, or provision it on the account's behalf with the beta " +
+			"GET /beta/users/" + a.ID + "/authentication/fido2Methods/creationOptions(challengeTimeoutInMinutes=10) and POST .../fido2Methods)",
 		PowerShell: `Update-MgPolicyAuthenticationMethodPolicyAuthenticationMethodConfiguration -AuthenticationMethodConfigurationId Fido2 ` +
 			`-BodyParameter @{"@odata.type"="#microsoft.graph.fido2AuthenticationMethodConfiguration"; state="enabled"}`,
 	}
