@@ -199,13 +199,13 @@ func (conditionalAccess) account(info Info, r Result, t *Tenant, a *AccountInfo,
 	switch {
 	case len(fails) > 0:
 		r.Status = StatusFail
-		r.Message = capitalize(strings.Join(fails, "; ")) + "." + tail
+		r.Message = capitalize(joinFew(fails, 3)) + "." + tail
 	case len(unknown) > 0:
 		r.Status = StatusSkip
-		r.Message = "Cannot tell whether every policy spares the account: " + strings.Join(unknown, "; ") + "." + tail
+		r.Message = "Cannot tell whether every policy spares the account: " + joinFew(unknown, 3) + "." + tail
 	case len(warns) > 0:
 		r.Status = StatusWarn
-		r.Message = capitalize(strings.Join(warns, "; ")) + "." + tail
+		r.Message = capitalize(joinFew(warns, 3)) + "." + tail
 	case mode == CAModeExcludeAll:
 		r.Message = "Excluded from every enabled and report-only policy that can target it." + tail
 	case mode == CAModePhishingResistant:

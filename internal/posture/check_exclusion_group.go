@@ -137,13 +137,13 @@ func (c exclusionGroup) Run(env *Env) []Result {
 		switch {
 		case len(fails) > 0:
 			r.Status = StatusFail
-			r.Message = strings.Join(fails, "; ") + "."
+			r.Message = capitalize(joinFew(fails, 3)) + "."
 		case len(warns) > 0:
 			r.Status = StatusWarn
-			r.Message = strings.Join(warns, "; ") + "."
+			r.Message = capitalize(joinFew(warns, 3)) + "."
 		case len(unknown) > 0:
 			r.Status = StatusSkip
-			r.Message = "Cannot judge the exclusion group: " + strings.Join(unknown, "; ") + "."
+			r.Message = "Cannot judge the exclusion group: " + joinFew(unknown, 3) + "."
 		case len(bad) > 0:
 			r.Status = StatusWarn
 			r.Message = fmt.Sprintf("%d Conditional Access policies could not be read, so a group excluding the account may be missed.", len(bad))
@@ -181,7 +181,7 @@ func (exclusionGroup) group(t *Tenant, gid string, policies []string, bg map[str
 		case isTrue(g.IsAssignableToRole) || isTrue(g.IsManagementRestricted):
 		case g.IsAssignableToRole != nil && g.IsManagementRestricted != nil:
 			fails = append(fails, name+" is neither role-assignable nor restricted-management: a Groups Administrator, User Administrator or group owner can add anyone to it and so bypass "+
-				strings.Join(policies, ", "))
+				joinFew(policies, 3))
 		default:
 			warns = append(warns, name+" is not role-assignable and whether it is restricted-management is unknown (isManagementRestricted not read)")
 		}

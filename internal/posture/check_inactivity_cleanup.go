@@ -132,13 +132,15 @@ func (c inactivityCleanup) Run(env *Env) []Result {
 		}
 		st := StatusPass
 		var texts []string
+		// Failures first, so the message leads with what removes the account.
+		slices.SortStableFunc(found, func(x, y finding) int { return slices.Index(Statuses, x.status) - slices.Index(Statuses, y.status) })
 		for _, f := range found {
 			st = worse(st, f.status)
 			texts = append(texts, f.text)
 		}
 		switch {
 		case st == StatusFail || st == StatusWarn:
-			r.Status, r.Message = st, capitalize(strings.Join(texts, "; "))+"."
+			r.Status, r.Message = st, capitalize(joinFew(texts, 3))+"."
 			if len(unread) > 0 {
 				r.Message += " Not read: " + strings.Join(unread, "; ") + "."
 			}

@@ -474,6 +474,16 @@ func describeTypes(ms []AuthMethod) string {
 	return "only " + strings.Join(out, ", ") + " besides the password"
 }
 
+// joinFew joins the first n items with "; " and counts the rest, so a
+// message stays readable when a tenant has hundreds of findings (the
+// evidence lists them all).
+func joinFew(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more (see evidence)", strings.Join(items[:n], "; "), len(items)-n)
+}
+
 func orNull(s string) string {
 	if s == "" {
 		return "(empty)"

@@ -122,7 +122,7 @@ func (c pimLockout) Run(env *Env) []Result {
 	guard := "no permanent active Global Administrator exists to recover"
 	switch safe.state {
 	case triYes:
-		guard = "the permanent active Global Administrator assignment of " + strings.Join(safe.why, ", ") + " keeps the tenant recoverable"
+		guard = "the permanent active Global Administrator assignment of " + safeguardNames(t, safe.why) + " keeps the tenant recoverable"
 	case triUnknown:
 		guard = "whether a permanent active Global Administrator exists is unknown (" + safeWhy + ")"
 	}
@@ -450,13 +450,14 @@ func contextBlocked(t *Tenant, claim string) (tri, string, []Evidence) {
 
 // permanentGlobalAdmins finds the safeguard: enabled users holding Global
 // Administrator directly, active and without end. state yes carries their
-// labels in why.
+// ids in why, break-glass accounts first.
 func permanentGlobalAdmins(t *Tenant) (activation, string, []Evidence) {
 	role := collect.RoleGlobalAdministrator
-	var found []string
+	var found []string // lower-case user ids
 	add := func(id string) {
-		if st, _ := userEnabled(t, id); st == triYes && !slices.Contains(found, userLabel(t, id)) {
-			found = append(found, userLabel(t, id))
+		id = strings.ToLower(id)
+		if st, _ := userEnabled(t, id); st == triYes && !slices.Contains(found, id) {
+			found = append(found, id)
 		}
 	}
 	why, pimMissing := t.Missing(collect.DatasetRoleAssignmentSchedules)
@@ -479,8 +480,22 @@ func permanentGlobalAdmins(t *Tenant) (activation, string, []Evidence) {
 			}
 		}
 	}
-	sort.Strings(found)
-	ev := []Evidence{{Object: "Global Administrator", Field: "permanent active direct assignments (enabled users)", Value: found,
+	bg := breakGlassIDs(t)
+	// Break-glass accounts first: they are the safeguard the guidance means.
+	slices.SortFunc(found, func(a, b string) int {
+		if bg[a] != bg[b] {
+			if bg[a] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var names []string
+	for _, id := range found {
+		names = append(names, userLabel(t, id))
+	}
+	ev := []Evidence{{Object: "Global Administrator", Field: "permanent active direct assignments (enabled users)", Value: names,
 		Source: "role_assignment_schedules: GET /v1.0/roleManagement/directory/roleAssignmentSchedules"}}
 	switch {
 	case len(found) > 0:
@@ -514,6 +529,29 @@ func deletedApprovers(t *Tenant) map[string]bool {
 		out[strings.ToLower(id)] = true
 	}
 	return out
+}
+
+// safeguardNames names the permanent Global Administrators for a message:
+// the break-glass ones, then a count of the others (the evidence lists
+// them all).
+func safeguardNames(t *Tenant, ids []string) string {
+	bg := breakGlassIDs(t)
+	var names []string
+	others := 0
+	for _, id := range ids {
+		if bg[id] {
+			names = append(names, userLabel(t, id))
+		} else {
+			others++
+		}
+	}
+	switch {
+	case len(names) == 0:
+		return labels(t, ids) + " (none of them a break-glass account)"
+	case others > 0:
+		return fmt.Sprintf("%s (break-glass) and %d other(s)", strings.Join(names, ", "), others)
+	}
+	return strings.Join(names, ", ") + " (break-glass)"
 }
 
 // snapshotFailure is Snapshot.Failure, false for a tenant built without a
