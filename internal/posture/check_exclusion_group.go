@@ -144,6 +144,12 @@ func (c exclusionGroup) Run(env *Env) []Result {
 		case len(unknown) > 0:
 			r.Status = StatusSkip
 			r.Message = "Cannot judge the exclusion group: " + joinFew(unknown, 3) + "."
+		case !known:
+			// Found through a group's member list, but other excluding
+			// groups whose members were not collected may hold it too.
+			r.Status = StatusSkip
+			r.Message = fmt.Sprintf("%s checks out, but the account's group memberships were not collected, so other groups that exclude it are unknown.",
+				groupNames(t, via))
 		case len(bad) > 0:
 			r.Status = StatusWarn
 			r.Message = fmt.Sprintf("%d Conditional Access policies could not be read, so a group excluding the account may be missed.", len(bad))

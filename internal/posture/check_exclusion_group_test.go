@@ -30,6 +30,8 @@ func TestExclusionGroup(t *testing.T) {
 			mutate: func(t *Tenant) { t.GroupMembers[hGroup] = append(t.GroupMembers[hGroup], hAdmin) }},
 		{name: "too many members for the configured limit", account: hBG1, want: StatusFail, contains: "more than 1",
 			mutate: func(t *Tenant) { t.Accounts[1].Resolved = false }},
+		{name: "membership unknown, a collected group fails", account: hBG1, want: StatusFail,
+			mutate: func(t *Tenant) { delete(t.MemberOf, hBG1); t.Groups[hGroup].IsAssignableToRole = bptr(false) }},
 		{name: "members unknown", account: hBG1, want: StatusSkip, contains: "members not read",
 			mutate: func(t *Tenant) {
 				delete(t.GroupMembers, hGroup)
@@ -45,7 +47,7 @@ func TestExclusionGroup(t *testing.T) {
 				t.GroupMembers[hGroup] = []string{hBG2}
 				drop(t, collect.ReasonPermission, collect.KeyedName(DatasetMemberOf, hBG1))
 			}},
-		{name: "membership unknown but a collected group shows it", account: hBG1, want: StatusPass,
+		{name: "membership unknown but a collected group shows it", account: hBG1, want: StatusSkip, contains: "checks out",
 			mutate: func(t *Tenant) { delete(t.MemberOf, hBG1) }},
 		{name: "policies refused", account: hBG1, want: StatusSkip, contains: "could not be read",
 			mutate: func(t *Tenant) {
