@@ -116,6 +116,13 @@ func (globalAdminCountCheck) Run(env *Env) []Result {
 			ev = append(ev, Evidence{Object: "group " + groupLabel(t, g), Field: "Global Administrator", Value: "members unknown"})
 		}
 	}
+	for _, ds := range []string{collect.DatasetRoleAssignments, collect.DatasetRoleAssignmentSchedules, collect.DatasetRoleAssignmentInstances,
+		collect.DatasetRoleEligibilitySchedules, collect.DatasetRoleEligibilityInstances} {
+		if p := t.ProblemsIn(ds); len(p) > 0 {
+			caveats = append(caveats, fmt.Sprintf("%d item(s) of %s could not be read", len(p), ds))
+			ev = append(ev, Evidence{Object: "snapshot " + ds, Field: "problems", Value: p, Source: t.Source(ds), Note: "left out of the count"})
+		}
+	}
 	eligReason, eligMissing := t.Missing(collect.DatasetRoleEligibilitySchedules)
 	if f, ok := failureOf(t, collect.DatasetRoleEligibilitySchedules); eligMissing && !(ok && f.Reason == collect.ReasonLicence) {
 		caveats = append(caveats, "eligible assignments are unknown ("+eligReason+")")

@@ -47,6 +47,8 @@ var globalAdminCountCases = []fixtureCase{
 			f.refuse(ds, collect.ReasonLicence)
 		}
 	}}, check: "global-admin-count", want: StatusPass, contains: "3 Global Administrators"},
+	{name: "global-admin-count-unreadable-item", mutate: []mutation{addItem(collect.DatasetRoleAssignments, map[string]any{"id": "ra-odd", "roleDefinitionId": fxGA})},
+		check: "global-admin-count", want: StatusWarn, contains: "1 item(s) of role_assignments could not be read"},
 	{name: "global-admin-count-refused", mutate: []mutation{func(f *fixture) {
 		f.refuse(collect.DatasetRoleAssignments, collect.ReasonPermission)
 		f.refuse(collect.DatasetRoleAssignmentSchedules, collect.ReasonPermission)

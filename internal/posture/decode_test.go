@@ -191,6 +191,9 @@ func TestFromSnapshotLenient(t *testing.T) {
 	if got := tn.ProblemsIn(collect.DatasetAuthMethods); len(got) != 2 {
 		t.Errorf("ProblemsIn(auth_methods) = %v", got)
 	}
+	if rep := Run(tn, fixtureOptions()); !slices.Equal(rep.Problems, tn.Problems) {
+		t.Errorf("report problems = %v", rep.Problems)
+	}
 }
 
 // TestFromSnapshotAccounts: accounts in configuration order, unresolved
@@ -318,5 +321,33 @@ func FuzzFromSnapshot(f *testing.F) {
 			t.Fatal(err)
 		}
 		_ = Run(tn, fixtureOptions())
+	})
+}
+
+// FuzzFromSnapshotManifest feeds hostile manifests (account entries,
+// unresolved entries, failures) to the decoder and the checks.
+func FuzzFromSnapshotManifest(f *testing.F) {
+	dir := filepath.Join("testdata", "snapshots", "compliant")
+	s, err := collect.Load(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"accounts":[{"entry":"accounts[0] id x","id":"x"}],"unresolved":[{"entry":"accounts[0] id x","reason":"r"}]}`))
+	f.Add([]byte(`{"accounts":[{"entry":"groups[99999999999999999999] id","id":""},{"entry":"[","id":"` + fxBG1 + `"}],"unresolved":[{"entry":"accounts[-1] upn"}]}`))
+	f.Add([]byte(`{"failed":[{"name":"breakglass_users","partial":true,"field":"signInActivity"},{"name":"auth_methods","reason":"permission"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m collect.Manifest
+		if json.Unmarshal(data, &m) != nil {
+			return
+		}
+		snap := &collect.Snapshot{Dir: dir, Manifest: m, Datasets: s.Datasets}
+		tn, err := FromSnapshot(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := Run(tn, fixtureOptions())
+		if rep.Summary.Total != len(rep.Results) {
+			t.Fatalf("summary %d of %d results", rep.Summary.Total, len(rep.Results))
+		}
 	})
 }

@@ -218,6 +218,10 @@ type Report struct {
 	// the ones that accepted a result, the expired ones, and the ones that
 	// matched nothing.
 	Exceptions []ExceptionUse `json:"exceptions"`
+	// Problems lists what the snapshot held that could not be decoded
+	// (Tenant.Problems), each naming dataset, index and field; the checks
+	// that needed it report unknown rather than pass.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // ExceptionUse is one configured exception and what it did in this run.

@@ -50,6 +50,7 @@ func run(t *Tenant, o Options, checks []Check) *Report {
 		Accounts:              slices.Clone(t.Accounts),
 		Results:               []Result{},
 		Exceptions:            []ExceptionUse{},
+		Problems:              slices.Clone(t.Problems),
 	}
 	if rep.Accounts == nil {
 		rep.Accounts = []AccountInfo{}

@@ -127,7 +127,7 @@ func TestRunDefaults(t *testing.T) {
 	if seen.DrillInterval != DefaultDrillInterval || seen.ConditionalAccessMode != CAModeExcludeAll || seen.Now.Before(before) {
 		t.Errorf("options seen by the check = %+v", seen)
 	}
-	if rep.Accounts == nil || rep.Exceptions == nil || rep.Results == nil {
+	if rep.Accounts == nil || rep.Exceptions == nil || rep.Results == nil || rep.Problems != nil {
 		t.Error("report slices must be empty, not null, in JSON")
 	}
 }
