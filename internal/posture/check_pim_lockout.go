@@ -238,7 +238,15 @@ func pimRules(t *Tenant, role string) (map[string]pimRule, bool, string) {
 	for i, raw := range t.RoleManagementPolicies {
 		var a pimAssignment
 		if err := json.Unmarshal(raw, &a); err != nil {
-			continue // judged below if it was the role's: found stays false
+			// Unreadable: it is the role's policy unless its role id says
+			// otherwise.
+			var id struct {
+				RoleDefinitionID string `json:"roleDefinitionId"`
+			}
+			if json.Unmarshal(raw, &id) != nil || id.RoleDefinitionID == "" || strings.EqualFold(id.RoleDefinitionID, role) {
+				return nil, true, fmt.Sprintf("role_management_policies[%d] could not be read: %v", i, err)
+			}
+			continue
 		}
 		if !strings.EqualFold(a.RoleDefinitionID, role) || (a.ScopeID != "" && a.ScopeID != "/") {
 			continue

@@ -114,6 +114,12 @@ func TestPIMLockout(t *testing.T) {
 			mutate: func(t *Tenant) { t.RoleManagementPolicies = t.RoleManagementPolicies[1:] }},
 		{name: "unreadable rule", want: StatusSkip, contains: "rules[0]",
 			mutate: gaPolicy(`"id":"Approval_EndUser_Assignment"`, `"id":7`)},
+		{name: "unreadable policy assignment", want: StatusSkip, contains: "role_management_policies[0] could not be read",
+			mutate: gaPolicy(`"scopeId":"/"`, `"scopeId":7`)},
+		{name: "unreadable assignment of another role is not the role's", want: StatusPass,
+			mutate: func(t *Tenant) {
+				t.RoleManagementPolicies = append(t.RoleManagementPolicies, json.RawMessage(`{"roleDefinitionId":"fe930be7-5e62-47db-91af-98c3a49a38b1","scopeId":7}`))
+			}},
 		{name: "policies refused", want: StatusSkip, contains: "could not be read",
 			mutate: func(t *Tenant) {
 				t.RoleManagementPolicies = nil
