@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"breakglass/internal/graph/collect"
+	"breakglass/internal/posture/capolicy"
 )
 
 // pimLockout checks that the PIM activation settings of Global
@@ -222,7 +223,7 @@ func (pimLockout) role(t *Tenant, role string) activation {
 	}
 	if ac, ok := rules["authenticationcontext_enduser_assignment"]; ok && isTrue(ac.IsEnabled) && ac.ClaimValue != "" {
 		act.ev = append(act.ev, Evidence{Object: name + " PIM policy", Field: "rules[AuthenticationContext_EndUser_Assignment].claimValue", Value: ac.ClaimValue, Source: pimSource})
-		st, why, ev := contextBlocked(t, ac.ClaimValue)
+		st, why, ev := contextBlocked(t, ac.ClaimValue, eligible)
 		act.ev = append(act.ev, ev...)
 		note(st, why)
 	}
@@ -414,46 +415,68 @@ func mfaCapable(t *Tenant, eligible []string) (tri, string) {
 }
 
 // contextBlocked says whether the authentication context activation asks
-// for can be met: an enabled policy on that context that blocks all users
-// cannot.
-func contextBlocked(t *Tenant, claim string) (tri, string, []Evidence) {
+// for can be met by at least one eligible admin: it cannot for an admin
+// whom an enabled policy on that context applies to and blocks, without
+// further conditions. Applicability is capolicy.Evaluate's.
+func contextBlocked(t *Tenant, claim string, eligible []string) (tri, string, []Evidence) {
 	if why, missing := t.Missing(collect.DatasetConditionalAccessPolicies); missing {
 		return triUnknown, "activation requires authentication context " + claim + " and the Conditional Access policies could not be read (" + why + ")", nil
 	}
 	var ev []Evidence
+	var blocking []capolicy.Policy
+	unreadable := 0
 	for _, raw := range t.ConditionalAccessPolicies {
-		var p struct {
-			ID          string `json:"id"`
-			DisplayName string `json:"displayName"`
-			State       string `json:"state"`
-			Conditions  struct {
-				Applications struct {
-					Contexts []string `json:"includeAuthenticationContextClassReferences"`
-				} `json:"applications"`
-				Users struct {
-					IncludeUsers  []string `json:"includeUsers"`
-					ExcludeUsers  []string `json:"excludeUsers"`
-					ExcludeGroups []string `json:"excludeGroups"`
-					ExcludeRoles  []string `json:"excludeRoles"`
-				} `json:"users"`
-			} `json:"conditions"`
-			Grant *struct {
-				BuiltIn []string `json:"builtInControls"`
-			} `json:"grantControls"`
-		}
-		if json.Unmarshal(raw, &p) != nil || p.State != "enabled" ||
-			!slices.ContainsFunc(p.Conditions.Applications.Contexts, func(s string) bool { return strings.EqualFold(s, claim) }) {
+		p, err := capolicy.Decode(raw)
+		if err != nil {
+			if strings.Contains(string(raw), `"`+claim+`"`) {
+				unreadable++
+			}
 			continue
 		}
-		blocks := p.Grant != nil && slices.Contains(p.Grant.BuiltIn, "block")
-		ev = append(ev, Evidence{Object: fmt.Sprintf("conditionalAccessPolicy %q (%s)", p.DisplayName, p.ID), Field: "grantControls.builtInControls",
-			Value: p.Grant, Source: caSource, Note: "applies to authentication context " + claim})
-		u := p.Conditions.Users
-		if blocks && slices.Contains(u.IncludeUsers, "All") && len(u.ExcludeUsers)+len(u.ExcludeGroups)+len(u.ExcludeRoles) == 0 {
-			return triNo, fmt.Sprintf("activation requires authentication context %s, which policy %q blocks for all users", claim, p.DisplayName), ev
+		if !p.Enabled() || !slices.ContainsFunc(p.Applications.IncludeAuthenticationContextClassReferences, func(s string) bool { return strings.EqualFold(s, claim) }) {
+			continue
+		}
+		ev = append(ev, Evidence{Object: "conditionalAccessPolicy " + p.Name(), Field: "grantControls", Value: p.Grant, Source: caSource,
+			Note: "applies to authentication context " + claim})
+		// Evaluate lists the policy's narrowing conditions (locations,
+		// platforms, …) whatever the subject: a block under conditions
+		// can be stepped around.
+		if capolicy.Blocks(p) && len(capolicy.Evaluate(p, capolicy.Subject{ID: "-"}).Conditions) == 0 {
+			blocking = append(blocking, p)
 		}
 	}
-	return triYes, "", ev
+	if len(blocking) == 0 {
+		if unreadable > 0 {
+			return triUnknown, fmt.Sprintf("activation requires authentication context %s and %d unreadable policies mention it", claim, unreadable), ev
+		}
+		return triYes, "", ev
+	}
+	unknown := 0
+	for _, id := range eligible {
+		blocked := false
+		open := true
+		for _, p := range blocking {
+			ap := capolicy.Evaluate(p, t.CASubject(id))
+			switch {
+			case ap.Unknown:
+				open = false
+			case ap.Applies:
+				blocked = true
+			}
+		}
+		switch {
+		case blocked:
+		case open && unreadable == 0:
+			return triYes, "", ev // this admin can meet the context
+		default:
+			unknown++
+		}
+	}
+	if unknown > 0 {
+		return triUnknown, fmt.Sprintf("activation requires authentication context %s, which %s blocks; whether it blocks %d eligible admin(s) is unknown",
+			claim, blocking[0].Name(), unknown), ev
+	}
+	return triNo, fmt.Sprintf("activation requires authentication context %s, which %s blocks for every eligible admin", claim, blocking[0].Name()), ev
 }
 
 // permanentGlobalAdmins finds the safeguard: enabled users holding Global

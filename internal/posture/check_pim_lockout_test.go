@@ -81,6 +81,21 @@ func TestPIMLockout(t *testing.T) {
 					"conditions":{"users":{"includeUsers":["All"]},"applications":{"includeAuthenticationContextClassReferences":["c1"]}},
 					"grantControls":{"operator":"OR","builtInControls":["block"]}}`))
 			}},
+		{name: "auth context blocked for all but the eligible admin", want: StatusPass,
+			mutate: func(t *Tenant) {
+				gaPolicy(`"isEnabled":false,"claimValue":""`, `"isEnabled":true,"claimValue":"c1"`)(t)
+				t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, json.RawMessage(`{"id":"x","displayName":"Block c1","state":"enabled",
+					"conditions":{"users":{"includeUsers":["All"],"excludeUsers":["`+hAdmin+`"]},"applications":{"includeAuthenticationContextClassReferences":["c1"]}},
+					"grantControls":{"operator":"OR","builtInControls":["block"]}}`))
+			}},
+		{name: "auth context block, eligible admin's groups unknown", want: StatusSkip, contains: "unknown",
+			mutate: func(t *Tenant) {
+				gaPolicy(`"isEnabled":false,"claimValue":""`, `"isEnabled":true,"claimValue":"c1"`)(t)
+				delete(t.MemberOf, hAdmin)
+				t.ConditionalAccessPolicies = append(t.ConditionalAccessPolicies, json.RawMessage(`{"id":"x","displayName":"Block c1","state":"enabled",
+					"conditions":{"users":{"includeUsers":["All"],"excludeGroups":["9b000000-0000-4000-8000-000000000042"]},"applications":{"includeAuthenticationContextClassReferences":["c1"]}},
+					"grantControls":{"operator":"OR","builtInControls":["block"]}}`))
+			}},
 		{name: "auth context with an MFA policy", want: StatusPass,
 			mutate: func(t *Tenant) {
 				gaPolicy(`"isEnabled":false,"claimValue":""`, `"isEnabled":true,"claimValue":"c1"`)(t)
