@@ -204,3 +204,30 @@ func TestChecksWithoutSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestMyChecksDeterministic: the same snapshot gives byte-identical
+// results every run (map iteration must not leak into messages or
+// evidence order), so a live audit and an audit of its snapshot agree.
+func TestMyChecksDeterministic(t *testing.T) {
+	tn := loadFixture(t, "compliant", editPolicyUsers("5ca00000-0000-4000-8000-000000000001", func(u map[string]any) { u["excludeGroups"] = []any{} }),
+		addMethodItem(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod", "id": "m1"}))
+	var first []byte
+	for i := 0; i < 10; i++ {
+		var all []Result
+		for _, mode := range CAModes {
+			for _, id := range myChecks {
+				c, _ := Lookup(id)
+				all = append(all, c.Run(&Env{Tenant: tn, Options: Options{Now: fixtureNow, ConditionalAccessMode: mode}})...)
+			}
+		}
+		b, err := json.Marshal(all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = b
+		} else if string(b) != string(first) {
+			t.Fatalf("run %d differs from run 0", i)
+		}
+	}
+}
