@@ -161,6 +161,11 @@ func (phishingResistantCredential) account(info Info, t *Tenant, a *AccountInfo)
 		if cbaWhy != "" {
 			r.Message = strings.TrimSuffix(r.Message, ".") + "; " + cbaWhy + "."
 		}
+		if slices.ContainsFunc(methods, func(m AuthMethod) bool {
+			return m.Type == "windowsHelloForBusinessAuthenticationMethod" || m.Type == "platformCredentialAuthenticationMethod"
+		}) {
+			r.Message += " Windows Hello and platform credentials resist phishing but live on one device; the emergency-access guidance asks for a passkey or a certificate."
+		}
 	}
 	return r
 }

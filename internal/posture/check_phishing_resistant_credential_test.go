@@ -259,6 +259,10 @@ func TestPhishingResistantCredential(t *testing.T) {
 			mutate: func(t *Tenant) {
 				t.AuthMethods[hBG1] = []AuthMethod{{Type: "passwordAuthenticationMethod"}, {Type: "microsoftAuthenticatorAuthenticationMethod"}}
 			}},
+		{name: "windows hello only", account: hBG1, want: StatusFail, contains: "live on one device",
+			mutate: func(t *Tenant) {
+				t.AuthMethods[hBG1] = []AuthMethod{{Type: "passwordAuthenticationMethod"}, {Type: "windowsHelloForBusinessAuthenticationMethod", DisplayName: "PAW-01"}}
+			}},
 		{name: "fido2 disabled in policy", account: hBG1, want: StatusFail, contains: "disabled",
 			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"disabled"}]}`)},
 		{name: "fido2 not configured", account: hBG1, want: StatusFail, contains: "not configured",
