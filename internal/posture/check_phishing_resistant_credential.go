@@ -248,16 +248,23 @@ type methodConfig struct {
 	IncludeTargets []struct {
 		TargetType string `json:"targetType"`
 		ID         string `json:"id"`
+		// AllowedPasskeyProfiles are the passkey profiles (Fido2 only)
+		// that apply to the target; empty: the default profile.
+		AllowedPasskeyProfiles []string `json:"allowedPasskeyProfiles"`
 	} `json:"includeTargets"`
 	ExcludeTargets []struct {
 		TargetType string `json:"targetType"`
 		ID         string `json:"id"`
 	} `json:"excludeTargets"`
-	KeyRestrictions *struct {
-		IsEnforced      bool     `json:"isEnforced"`
-		EnforcementType string   `json:"enforcementType"`
-		AAGUIDs         []string `json:"aaGuids"`
-	} `json:"keyRestrictions"`
+	KeyRestrictions *keyRestrictions `json:"keyRestrictions"`
+	// PasskeyProfiles replace KeyRestrictions once a tenant has migrated
+	// to passkey profiles (Fido2 only).
+	PasskeyProfiles []struct {
+		ID              string           `json:"id"`
+		Name            string           `json:"name"`
+		KeyRestrictions *keyRestrictions `json:"keyRestrictions"`
+	} `json:"passkeyProfiles"`
+	DefaultPasskeyProfile string `json:"defaultPasskeyProfile"`
 	// AuthenticationModeConfiguration is the X.509 method's single- or
 	// multi-factor binding.
 	AuthenticationModeConfiguration *struct {
@@ -375,20 +382,76 @@ func (p methodsPolicy) fido2Usable(t *Tenant, userID, aaguid string) (tri, strin
 		return st, "Passkey (FIDO2) " + why
 	}
 	c := p.configs["fido2"]
-	if kr := c.KeyRestrictions; kr != nil && kr.IsEnforced {
-		listed := slices.ContainsFunc(kr.AAGUIDs, func(g string) bool { return strings.EqualFold(g, aaguid) })
-		switch strings.ToLower(kr.EnforcementType) {
-		case "allow":
-			if !listed {
-				return triNo, "key restrictions allow only listed AAGUIDs and " + orNull(aaguid) + " is not one"
+	if len(c.PasskeyProfiles) == 0 {
+		return c.KeyRestrictions.allows(aaguid, "key restrictions")
+	}
+	// Passkey profiles: the key must be allowed by one of the profiles
+	// that the targets including the account grant.
+	groups, groupsKnown := t.MemberOf[strings.ToLower(userID)]
+	var profiles []string
+	unknownTarget := ""
+	for _, x := range c.IncludeTargets {
+		switch {
+		case strings.EqualFold(x.ID, "all_users") || strings.EqualFold(x.ID, userID) ||
+			slices.ContainsFunc(groups, func(g string) bool { return strings.EqualFold(g, x.ID) }):
+			if len(x.AllowedPasskeyProfiles) == 0 {
+				profiles = append(profiles, c.DefaultPasskeyProfile)
 			}
-		case "block":
-			if listed {
-				return triNo, "key restrictions block AAGUID " + aaguid
-			}
-		default:
-			return triUnknown, "key restrictions are enforced with an unknown enforcementType " + orNull(kr.EnforcementType)
+			profiles = append(profiles, x.AllowedPasskeyProfiles...)
+		case !groupsKnown:
+			unknownTarget = x.ID
 		}
+	}
+	var refused []string
+	for _, pp := range c.PasskeyProfiles {
+		if !slices.ContainsFunc(profiles, func(id string) bool { return strings.EqualFold(id, pp.ID) }) {
+			continue
+		}
+		st, why := pp.KeyRestrictions.allows(aaguid, "the key restrictions of passkey profile "+orNull(pp.Name))
+		switch st {
+		case triYes:
+			return triYes, ""
+		case triNo:
+			refused = append(refused, why)
+		default:
+			return triUnknown, why
+		}
+	}
+	switch {
+	case unknownTarget != "":
+		return triUnknown, "passkey profiles are granted per group (" + unknownTarget + ") and the account's group memberships were not collected"
+	case len(refused) > 0:
+		return triNo, strings.Join(refused, "; ")
+	}
+	return triNo, "no passkey profile applies to the account"
+}
+
+// keyRestrictions is fido2KeyRestrictions: which key models (AAGUIDs) may
+// register and sign in.
+type keyRestrictions struct {
+	IsEnforced      bool     `json:"isEnforced"`
+	EnforcementType string   `json:"enforcementType"`
+	AAGUIDs         []string `json:"aaGuids"`
+}
+
+// allows says whether the restrictions let a key model through; nil or
+// unenforced restrictions let every model through.
+func (kr *keyRestrictions) allows(aaguid, what string) (tri, string) {
+	if kr == nil || !kr.IsEnforced {
+		return triYes, ""
+	}
+	listed := slices.ContainsFunc(kr.AAGUIDs, func(g string) bool { return strings.EqualFold(g, aaguid) })
+	switch strings.ToLower(kr.EnforcementType) {
+	case "allow":
+		if !listed {
+			return triNo, what + " allow only listed AAGUIDs and " + orNull(aaguid) + " is not one"
+		}
+	case "block":
+		if listed {
+			return triNo, what + " block AAGUID " + aaguid
+		}
+	default:
+		return triUnknown, what + " are enforced with an unknown enforcementType " + orNull(kr.EnforcementType)
 	}
 	return triYes, ""
 }

@@ -276,6 +276,40 @@ func TestPhishingResistantCredential(t *testing.T) {
 		{name: "fido2 in allow list", account: hBG1, want: StatusPass,
 			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"all_users"}],
 				"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyBG + `"]}}]}`)},
+		{name: "passkey profile allows other models only", account: hBG1, want: StatusFail, contains: "Default passkey profile",
+			mutate: func(t *Tenant) {
+				extraTarget := ""
+				setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","defaultPasskeyProfile":"00000000-0000-0000-0000-000000000001",
+				"includeTargets":[{"targetType":"group","id":"all_users","allowedPasskeyProfiles":[]}` + extraTarget + `],
+				"keyRestrictions":{"isEnforced":false,"enforcementType":"block","aaGuids":[]},
+				"passkeyProfiles":[{"id":"00000000-0000-0000-0000-000000000001","name":"Default passkey profile","passkeyTypes":"deviceBound,synced",
+				  "keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyAdm + `"]}},
+				 {"id":"7e000000-0000-4000-8000-000000000002","name":"Break-glass keys","passkeyTypes":"deviceBound",
+				  "keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyBG + `","` + hKeyBG2 + `"]}}]}]}`)(t)
+			}},
+		{name: "passkey profile for the break-glass group", account: hBG1, want: StatusPass,
+			mutate: func(t *Tenant) {
+				extraTarget := `,{"targetType":"group","id":"` + hGroup + `","allowedPasskeyProfiles":["7e000000-0000-4000-8000-000000000002"]}`
+				setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","defaultPasskeyProfile":"00000000-0000-0000-0000-000000000001",
+				"includeTargets":[{"targetType":"group","id":"all_users","allowedPasskeyProfiles":[]}` + extraTarget + `],
+				"keyRestrictions":{"isEnforced":false,"enforcementType":"block","aaGuids":[]},
+				"passkeyProfiles":[{"id":"00000000-0000-0000-0000-000000000001","name":"Default passkey profile","passkeyTypes":"deviceBound,synced",
+				  "keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyAdm + `"]}},
+				 {"id":"7e000000-0000-4000-8000-000000000002","name":"Break-glass keys","passkeyTypes":"deviceBound",
+				  "keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyBG + `","` + hKeyBG2 + `"]}}]}]}`)(t)
+			}},
+		{name: "passkey profile by group, memberships unknown", account: hBG1, want: StatusWarn, contains: "passkey profiles are granted per group",
+			mutate: func(t *Tenant) {
+				delete(t.MemberOf, hBG1)
+				extraTarget := `,{"targetType":"group","id":"` + hGroup + `","allowedPasskeyProfiles":["7e000000-0000-4000-8000-000000000002"]}`
+				setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","defaultPasskeyProfile":"00000000-0000-0000-0000-000000000001",
+				"includeTargets":[{"targetType":"group","id":"all_users","allowedPasskeyProfiles":[]}` + extraTarget + `],
+				"keyRestrictions":{"isEnforced":false,"enforcementType":"block","aaGuids":[]},
+				"passkeyProfiles":[{"id":"00000000-0000-0000-0000-000000000001","name":"Default passkey profile","passkeyTypes":"deviceBound,synced",
+				  "keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyAdm + `"]}},
+				 {"id":"7e000000-0000-4000-8000-000000000002","name":"Break-glass keys","passkeyTypes":"deviceBound",
+				  "keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + hKeyBG + `","` + hKeyBG2 + `"]}}]}]}`)(t)
+			}},
 		{name: "fido2 targets another group", account: hBG1, want: StatusFail, contains: "includeTargets",
 			mutate: setPolicy(`{"authenticationMethodConfigurations":[{"id":"Fido2","state":"enabled","includeTargets":[{"id":"11111111-0000-0000-0000-000000000000"}]}]}`)},
 		{name: "fido2 targets a group the account is in", account: hBG1, want: StatusPass,
