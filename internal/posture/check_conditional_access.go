@@ -231,6 +231,8 @@ func judgeExcludeAll(p capolicy.Policy, ap capolicy.Applicability, allowed bool)
 		v.status, v.why = StatusPass, "excluded by "+strings.Join(ap.ExcludedBy, ", ")
 	case allowed && ap.Applies:
 		v.status, v.why = StatusPass, "applies, and it is the dedicated phishing-resistant policy"
+	case ap.Applies && noResources(p):
+		v.status, v.why = StatusWarn, "targets no resource today (includeApplications None), but does not exclude the account"+state
 	case ap.Applies && (ap.UserActions || ap.AuthContext):
 		// Not a sign-in policy: it acts only when the account registers
 		// methods, joins a device or reaches the protected context.
@@ -264,6 +266,8 @@ func judgeNoBlock(p capolicy.Policy, ap capolicy.Applicability, prOK bool, prWhy
 		if prOK {
 			v.why = "applies: " + prWhy
 		}
+	case noResources(p):
+		v.status, v.why = StatusPass, "blocks, but targets no resource (includeApplications None)"
 	case ap.UserActions || ap.AuthContext:
 		v.status, v.why = StatusWarn, "blocks the account for "+ap.Resource+" (not sign-in itself)"
 	case legacyOnly(p):
@@ -297,6 +301,19 @@ func deviceOnly(p capolicy.Policy) bool {
 		others++
 	}
 	return others == 0 && len(g.BuiltInControls) > 0 && !slices.ContainsFunc(g.BuiltInControls, func(c string) bool { return !device(c) })
+}
+
+// noResources reports whether a policy targets no resource at all
+// (includeApplications None or empty, no user action, context or filter):
+// it cannot act on any sign-in.
+func noResources(p capolicy.Policy) bool {
+	ap := p.Applications
+	for _, a := range ap.IncludeApplications {
+		if !strings.EqualFold(a, "None") {
+			return false
+		}
+	}
+	return len(ap.IncludeUserActions) == 0 && len(ap.IncludeAuthenticationContextClassReferences) == 0 && ap.ApplicationFilter == ""
 }
 
 // legacyOnly reports whether a policy's client app types are legacy
