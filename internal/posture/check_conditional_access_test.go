@@ -1,7 +1,11 @@
 package posture
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,5 +217,59 @@ func TestConditionalAccessFixtures(t *testing.T) {
 		if r.Status != StatusFail {
 			t.Errorf("%s mode on the compliant (excluded everywhere) tenant: %s, want fail: %s", mode, r.Status, r.Message)
 		}
+	}
+}
+
+// TestMethodAndGovernanceGolden pins the full results (message, evidence,
+// remediation) of these checks on the compliant snapshot and on each
+// failure directory they own, in all three Conditional Access modes for
+// the compliant one. go test -run TestMethodAndGovernanceGolden -update
+// rewrites testdata/golden/checks.<fixture>.json.
+func TestMethodAndGovernanceGolden(t *testing.T) {
+	fixtures := []string{"compliant"}
+	for _, c := range allFixtureCases {
+		if c.dir && slices.Contains(myChecks, c.check) {
+			fixtures = append(fixtures, c.name)
+		}
+	}
+	for _, name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			tn := loadFixture(t, name)
+			out := map[string][]Result{}
+			modes := []string{CAModeExcludeAll}
+			if name == "compliant" {
+				modes = CAModes
+			}
+			for _, mode := range modes {
+				o := fixtureOptions()
+				o.ConditionalAccessMode = mode
+				for _, id := range myChecks {
+					c, _ := Lookup(id)
+					out[mode] = append(out[mode], c.Run(&Env{Tenant: tn, Options: o})...)
+				}
+			}
+			got, err := json.MarshalIndent(out, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", "golden", "checks."+name+".json")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from the results (run go test -run TestMethodAndGovernanceGolden -update and review the diff)", path)
+			}
+		})
 	}
 }

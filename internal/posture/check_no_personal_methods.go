@@ -245,6 +245,14 @@ func tapUsable(m AuthMethod, now time.Time) (bool, string) {
 // personalDetail says which person-bound detail a method carries, without
 // printing it: phone numbers and addresses are personal data.
 func personalDetail(m AuthMethod) string {
+	d := personalKind(m)
+	if m.ID != "" {
+		d = strings.TrimPrefix(d+"; method id "+m.ID, "; ") // the id a DELETE names
+	}
+	return d
+}
+
+func personalKind(m AuthMethod) string {
 	switch {
 	case m.PhoneNumber != "":
 		return "phone " + orNull(m.PhoneType) + " (number not shown)"
