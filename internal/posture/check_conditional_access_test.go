@@ -99,7 +99,7 @@ func TestConditionalAccessExcludeAll(t *testing.T) {
 				t.ConditionalAccessPolicies = nil
 				drop(t, collect.ReasonPermission, collect.DatasetConditionalAccessPolicies)
 			}},
-		{name: "unresolved account is an error", account: "", want: StatusError,
+		{name: "unresolved account is skipped (the accounts check errors)", account: "", want: StatusSkip,
 			mutate: func(t *Tenant) {
 				t.Accounts = append(t.Accounts, AccountInfo{Entry: "accounts[2] id x", Reason: "not found"})
 			}},

@@ -58,7 +58,7 @@ func TestDistinctMethods(t *testing.T) {
 				delete(t.AuthMethods, hBG1)
 				drop(t, collect.ReasonPermission, collect.KeyedName(collect.DatasetAuthMethods, hBG1))
 			}},
-		{name: "unresolved account is an error", account: "", want: StatusError,
+		{name: "unresolved account is skipped (the accounts check errors)", account: "", want: StatusSkip,
 			mutate: func(t *Tenant) {
 				t.Accounts = append(t.Accounts, AccountInfo{Entry: "accounts[2] id x", Reason: "not found"})
 			}},

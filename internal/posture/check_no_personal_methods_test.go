@@ -74,7 +74,7 @@ func TestNoPersonalMethods(t *testing.T) {
 				t.Registration[hBG1].IsSsprRegistered = nil
 				t.Registration[hBG1].Invalid = map[string]string{"isSsprRegistered": "want a boolean, got string \"no\""}
 			}},
-		{name: "unresolved account is an error", account: "", want: StatusError,
+		{name: "unresolved account is skipped (the accounts check errors)", account: "", want: StatusSkip,
 			mutate: func(t *Tenant) {
 				t.Accounts = append(t.Accounts, AccountInfo{Entry: "accounts[2] id x", Reason: "not found"})
 			}},

@@ -466,20 +466,6 @@ const (
 	usersSource         = "breakglass_users: GET /v1.0/users/{id}"
 )
 
-// unresolvedResult is the verdict on an account that did not resolve: an
-// error, never a pass.
-func unresolvedResult(info Info, a *AccountInfo) Result {
-	r := info.Result(a, StatusError, "The configured account %s did not resolve to a user: %s", a.Entry, orNull(a.Reason))
-	r.Evidence = []Evidence{{Object: a.Entry, Field: "resolved", Value: false, Note: a.Reason}}
-	r.Remediation = Remediation{
-		Summary:    "Fix the accounts: entry in the configuration (the id or UPN of an existing break-glass user), or recreate the account, then collect again.",
-		Portal:     "Entra admin center > Identity > Users > All users (search for the account)",
-		Graph:      "GET https://graph.microsoft.com/v1.0/users/{id-or-upn}?$select=id,userPrincipalName,accountEnabled",
-		PowerShell: "Get-MgUser -UserId '<id-or-upn>' -Property Id,UserPrincipalName,AccountEnabled",
-	}
-	return r
-}
-
 // methodsOf returns the user's authentication methods, or why they are
 // unknown.
 func methodsOf(t *Tenant, userID string) ([]AuthMethod, string, bool) {
