@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"breakglass/internal/graph/collect"
 )
@@ -46,6 +47,7 @@ func (permanentGACheck) Run(env *Env) []Result {
 		noPIM = true
 	}
 	_, eligMissing := t.Missing(collect.DatasetRoleEligibilitySchedules)
+	now := auditNow(env.Options)
 	return accountVerdicts(info, t, func(a *AccountInfo, u *User) Result {
 		uid := strings.ToLower(a.ID)
 		groups := userGroups(t, uid)
@@ -57,8 +59,8 @@ func (permanentGACheck) Run(env *Env) []Result {
 			ev                                    []Evidence
 			directActive, groupActive, otherScope bool
 			permanent, timeBound, activated, elig bool
-			pimDirect, pimInvalid                 bool
-			expires                               string
+			pimDirect, pimInvalid, notStarted     bool
+			expires, starts                       string
 			groupName                             string
 		)
 		for _, ra := range t.RoleAssignments {
@@ -111,6 +113,12 @@ func (permanentGACheck) Run(env *Env) []Result {
 			case strings.EqualFold(s.AssignmentType, "Activated"):
 				activated = true
 				e.Note = "an activation of an eligible assignment"
+			case strings.EqualFold(s.AssignmentType, "Assigned") && s.StartDateTime != nil && s.StartDateTime.After(now):
+				// A scheduled assignment: PIM lists it before it starts,
+				// and until then the account holds nothing.
+				notStarted, pimDirect = true, true
+				starts = s.StartDateTime.UTC().Format(time.RFC3339)
+				e.Note = "not active yet: starts " + starts
 			case strings.EqualFold(s.AssignmentType, "Assigned") && strings.EqualFold(s.ExpirationType, "noExpiration"):
 				permanent, pimDirect = true, true
 				e.Note = "permanent, active, direct"
@@ -147,6 +155,12 @@ func (permanentGACheck) Run(env *Env) []Result {
 		}
 		name := accountName(a)
 		switch {
+		case permanent && !raMissing && !directActive:
+			// roleAssignments lists every active assignment, PIM's too:
+			// a permanent schedule it does not show is not in force.
+			r := info.Result(a, StatusWarn, "%s: PIM lists a permanent Global Administrator schedule, but roleAssignments holds no active direct tenant-wide assignment for it, so it may not be in force", name)
+			r.Evidence, r.Remediation = evidenceOrNone(ev, t, a), fix
+			return r
 		case permanent:
 			r := info.Result(a, StatusPass, "%s holds Global Administrator directly, active and permanent", name)
 			r.Evidence = ev
@@ -155,6 +169,8 @@ func (permanentGACheck) Run(env *Env) []Result {
 			r := info.Result(a, StatusError, "%s: its Global Administrator schedule is unreadable or has no expiration in the snapshot, so permanence is unknown", name)
 			r.Evidence = ev
 			return r
+		case notStarted:
+			return fail("%s holds Global Administrator only from %s: the assignment has not started, so the account holds nothing today", name, starts)
 		case timeBound:
 			if expires != "" {
 				return fail("%s holds Global Administrator only time-bound: the assignment ends %s and must be permanent", name, expires)

@@ -1,0 +1,56 @@
+package posture
+
+import (
+	"testing"
+
+	"breakglass/internal/graph/collect"
+)
+
+// Adversarial cases: snapshots in Graph's shapes (mutations of the
+// compliant tenant) that an earlier version judged pass although the
+// account is not protected, or could not be judged.
+
+// addMethod appends an authentication method to a user's methods.
+func addMethod(uid string, m map[string]any) mutation {
+	return func(f *fixture) {
+		ds := collect.KeyedName(collect.DatasetAuthMethods, uid)
+		f.setItems(ds, append(f.items(ds), m))
+	}
+}
+
+// editPolicy edits the Conditional Access policy whose displayName starts
+// with prefix (e.g. "CA001").
+func editPolicy(prefix string, fn func(map[string]any)) mutation {
+	return func(f *fixture) {
+		f.edit(collect.DatasetConditionalAccessPolicies, func(m map[string]any) bool {
+			s, _ := m["displayName"].(string)
+			return len(s) >= len(prefix) && s[:len(prefix)] == prefix
+		}, fn)
+	}
+}
+
+var adversarialCases = []fixtureCase{
+	// A PIM assignment scheduled to start next year is listed by
+	// roleAssignmentSchedules as Assigned/noExpiration today.
+	{name: "adv-ga-schedule-starts-in-future", mutate: []mutation{func(f *fixture) {
+		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG1, fxGA), func(m map[string]any) {
+			m["scheduleInfo"].(map[string]any)["startDateTime"] = "2027-06-01T00:00:00Z"
+		})
+		f.remove(collect.DatasetRoleAssignments, byPrincipal(fxBG1, fxGA))
+		f.remove(collect.DatasetRoleAssignmentInstances, byPrincipal(fxBG1, fxGA))
+	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusFail, contains: "has not started"},
+	{name: "adv-ga-schedule-starts-in-future-ra-stale", mutate: []mutation{func(f *fixture) {
+		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG1, fxGA), func(m map[string]any) {
+			m["scheduleInfo"].(map[string]any)["startDateTime"] = "2027-06-01T00:00:00Z"
+		})
+	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusFail, contains: "has not started"},
+	// A permanent schedule that roleAssignments (every active
+	// assignment) does not show is not known to be in force.
+	{name: "adv-ga-schedule-not-in-role-assignments", mutate: []mutation{func(f *fixture) {
+		f.remove(collect.DatasetRoleAssignments, byPrincipal(fxBG1, fxGA))
+	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusWarn, contains: "may not be in force"},
+}
+
+func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }
+
+func TestAdversarialFixtures(t *testing.T) { runFixtureCases(t, adversarialCases) }
