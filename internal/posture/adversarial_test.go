@@ -49,6 +49,16 @@ var adversarialCases = []fixtureCase{
 	{name: "adv-ga-schedule-not-in-role-assignments", mutate: []mutation{func(f *fixture) {
 		f.remove(collect.DatasetRoleAssignments, byPrincipal(fxBG1, fxGA))
 	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusWarn, contains: "may not be in force"},
+	// A sign-in dated after the snapshot proves no drill.
+	{name: "adv-last-sign-in-in-the-future", mutate: []mutation{signIn(fxBG1, map[string]any{
+		"lastSignInDateTime": "2027-10-15T09:12:00Z", "lastSuccessfulSignInDateTime": "2027-10-15T09:12:00Z"})},
+		check: "last-sign-in", account: fxBG1UPN, want: StatusError, contains: "later than the snapshot"},
+	{name: "adv-last-sign-in-offset-and-precision", mutate: []mutation{signIn(fxBG1, map[string]any{
+		"lastSuccessfulSignInDateTime": "2026-11-30T07:59:59.1234567+02:00"})},
+		check: "last-sign-in", account: fxBG1UPN, want: StatusPass},
+	{name: "adv-last-sign-in-offset-after-snapshot", mutate: []mutation{signIn(fxBG1, map[string]any{
+		"lastSuccessfulSignInDateTime": "2026-11-30T06:30:00-02:00"})},
+		check: "last-sign-in", account: fxBG1UPN, want: StatusError, contains: "later than the snapshot"},
 }
 
 func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }
