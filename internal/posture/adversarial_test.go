@@ -59,6 +59,21 @@ var adversarialCases = []fixtureCase{
 	{name: "adv-last-sign-in-offset-after-snapshot", mutate: []mutation{signIn(fxBG1, map[string]any{
 		"lastSuccessfulSignInDateTime": "2026-11-30T06:30:00-02:00"})},
 		check: "last-sign-in", account: fxBG1UPN, want: StatusError, contains: "later than the snapshot"},
+	// @odata.type variants of a phone method must still fail.
+	{name: "adv-personal-phone-type-without-hash", mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "microsoft.graph.phoneAuthenticationMethod", "id": "p1", "phoneNumber": "+1 555 0100", "phoneType": "mobile"})},
+		check: "no-personal-methods", account: fxBG1UPN, want: StatusFail, contains: "phone (SMS/voice)"},
+	{name: "adv-personal-phone-type-other-case", mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "#Microsoft.Graph.PhoneAuthenticationMethod", "id": "p1", "phoneNumber": "+1 555 0100", "phoneType": "mobile"})},
+		check: "no-personal-methods", account: fxBG1UPN, want: StatusFail, contains: "phone (SMS/voice)"},
+	{name: "adv-personal-phone-type-bare", mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "phoneAuthenticationMethod", "id": "p1", "phoneNumber": "+1 555 0100", "phoneType": "mobile"})},
+		check: "no-personal-methods", account: fxBG1UPN, want: StatusFail, contains: "phone (SMS/voice)"},
+	// A method type this version does not know is never read as none.
+	{name: "adv-personal-unknown-method-type", mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.futureVoiceAuthenticationMethod", "id": "x1"})},
+		check: "no-personal-methods", account: fxBG1UPN, want: StatusWarn, contains: "unknown type futureVoiceAuthenticationMethod"},
+	{name: "adv-personal-hardware-oath", mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.hardwareOathAuthenticationMethod", "id": "h1"})},
+		check: "no-personal-methods", account: fxBG1UPN, want: StatusWarn, contains: "hardware OATH token"},
+	{name: "adv-personal-tap-isusable-null-window-open", mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+		"id": "t1", "isUsable": nil, "startDateTime": "2026-11-30T06:30:00Z", "lifetimeInMinutes": 480})},
+		check: "no-personal-methods", account: fxBG1UPN, want: StatusFail, contains: "usable Temporary Access Pass"},
 }
 
 func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }

@@ -335,7 +335,36 @@ func present(o *rawObj) map[string]bool {
 
 // odataType is @odata.type without the "#microsoft.graph." prefix.
 func (d *decoder) odataType(o *rawObj) string {
-	return strings.TrimPrefix(d.str(o, "@odata.type"), odataPrefix)
+	return normalODataType(d.str(o, "@odata.type"))
+}
+
+// knownODataTypes are the @odata.type names the checks compare with, as
+// Graph spells them.
+var knownODataTypes = []string{
+	"user", "group", "servicePrincipal",
+	"passwordAuthenticationMethod", "fido2AuthenticationMethod", "windowsHelloForBusinessAuthenticationMethod",
+	"platformCredentialAuthenticationMethod", "temporaryAccessPassAuthenticationMethod", "phoneAuthenticationMethod",
+	"emailAuthenticationMethod", "microsoftAuthenticatorAuthenticationMethod", "passwordlessMicrosoftAuthenticatorAuthenticationMethod",
+	"softwareOathAuthenticationMethod", "hardwareOathAuthenticationMethod", "externalAuthenticationMethod",
+	"qrCodePinAuthenticationMethod", "x509CertificateAuthenticationMethod",
+}
+
+// normalODataType strips the namespace from an @odata.type however it is
+// written ("#microsoft.graph.x", "microsoft.graph.x", "x", any case) and
+// spells a known type as Graph does, so a variant never slips past a
+// comparison (a phone method that is not recognised would pass
+// no-personal-methods).
+func normalODataType(s string) string {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
+	if len(s) >= len(odataPrefix)-1 && strings.EqualFold(s[:len(odataPrefix)-1], odataPrefix[1:]) {
+		s = s[len(odataPrefix)-1:]
+	}
+	for _, k := range knownODataTypes {
+		if strings.EqualFold(k, s) {
+			return k
+		}
+	}
+	return s
 }
 
 func (d *decoder) decode() {
