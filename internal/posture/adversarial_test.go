@@ -74,6 +74,10 @@ var adversarialCases = []fixtureCase{
 	{name: "adv-personal-tap-isusable-null-window-open", mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
 		"id": "t1", "isUsable": nil, "startDateTime": "2026-11-30T06:30:00Z", "lifetimeInMinutes": 480})},
 		check: "no-personal-methods", account: fxBG1UPN, want: StatusFail, contains: "usable Temporary Access Pass"},
+	// A break-glass user missing from breakglass_users but present as a
+	// group member (accountEnabled true there) is not a resolved account.
+	{name: "adv-account-only-in-group-members", mutate: []mutation{func(f *fixture) { f.remove(collect.DatasetBreakGlassUsers, byID(fxBG1)) }},
+		check: "accounts", account: fxBG1UPN, want: StatusError, contains: "breakglass_users does not hold it"},
 }
 
 func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }

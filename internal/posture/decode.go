@@ -868,7 +868,10 @@ func (d *decoder) accounts() {
 				a.ID, a.UPN = id, upn
 			}
 			unresolved[r.Entry] = ""
-		case haveUsers && d.users[key] == nil:
+		case haveUsers && (d.users[key] == nil || d.users[key].source != collect.DatasetBreakGlassUsers):
+			// Seen only as a group member, role principal or approver:
+			// those datasets select a few fields and are no proof the
+			// account was read as a break-glass user.
 			a.Resolved, a.Reason = false, "the manifest lists this user but breakglass_users does not hold it; run collect again"
 		}
 		if u := d.t.Users[key]; u != nil && a.Resolved {
