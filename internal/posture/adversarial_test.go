@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"strings"
 	"testing"
 
 	"breakglass/internal/graph/collect"
@@ -78,6 +79,12 @@ var adversarialCases = []fixtureCase{
 	// group member (accountEnabled true there) is not a resolved account.
 	{name: "adv-account-only-in-group-members", mutate: []mutation{func(f *fixture) { f.remove(collect.DatasetBreakGlassUsers, byID(fxBG1)) }},
 		check: "accounts", account: fxBG1UPN, want: StatusError, contains: "breakglass_users does not hold it"},
+	// A second auth_methods member for bg1, its id in upper case and
+	// holding a phone: the two must not silently overwrite each other.
+	{name: "adv-keyed-dataset-twice-in-other-case", mutate: []mutation{func(f *fixture) {
+		f.setItems(collect.KeyedName(collect.DatasetAuthMethods, strings.ToUpper(fxBG1)), []any{map[string]any{
+			"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "p1", "phoneNumber": "+1 555 0100", "phoneType": "mobile"}})
+	}}, check: "no-personal-methods", account: fxBG1UPN, want: StatusSkip, contains: "authentication methods"},
 }
 
 func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }

@@ -147,11 +147,24 @@ func (d *decoder) items(ds string) ([]json.RawMessage, bool) {
 	return items, ok
 }
 
-// keyed returns the members of a keyed family sorted by key.
+// keyed returns the members of a keyed family sorted by key. Keys are
+// object ids, which the checks compare in any case: two members whose
+// keys differ only in case would overwrite each other (the later one
+// hiding, say, a phone method), so neither is used and the object's data
+// reads as unknown.
 func (d *decoder) keyed(family string) []string {
-	var keys []string
+	byLower := map[string][]string{}
 	for k := range d.s.Keyed(family) {
-		keys = append(keys, k)
+		byLower[strings.ToLower(k)] = append(byLower[strings.ToLower(k)], k)
+	}
+	var keys []string
+	for _, ks := range byLower {
+		if len(ks) > 1 {
+			sort.Strings(ks)
+			d.problem("%s: %s name one object in different case: neither is used", collect.KeyedName(family, ks[0]), strings.Join(ks, ", "))
+			continue
+		}
+		keys = append(keys, ks[0])
 	}
 	sort.Strings(keys)
 	return keys
