@@ -85,6 +85,19 @@ var adversarialCases = []fixtureCase{
 		f.setItems(collect.KeyedName(collect.DatasetAuthMethods, strings.ToUpper(fxBG1)), []any{map[string]any{
 			"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "p1", "phoneNumber": "+1 555 0100", "phoneType": "mobile"}})
 	}}, check: "no-personal-methods", account: fxBG1UPN, want: StatusSkip, contains: "authentication methods"},
+	// A policy whose conditions (or conditions.users) are null was read
+	// as targeting no user, and skipped: its targets are unknown.
+	{name: "adv-ca-policy-conditions-null", mutate: []mutation{editPolicy("CA001", func(m map[string]any) { m["conditions"] = nil })},
+		check: "conditional-access", account: fxBG1UPN, want: StatusSkip, contains: "no conditions.users"},
+	{name: "adv-ca-policy-users-null", mutate: []mutation{editPolicy("CA001", func(m map[string]any) { m["conditions"].(map[string]any)["users"] = nil })},
+		check: "conditional-access", account: fxBG1UPN, want: StatusSkip, contains: "no conditions.users"},
+	{name: "adv-ca-exclusion-by-id-in-upper-case", mutate: []mutation{editPolicy("CA002", func(m map[string]any) {
+		m["conditions"].(map[string]any)["users"].(map[string]any)["excludeUsers"] = []any{strings.ToUpper(fxBG1), strings.ToUpper(fxBG2)}
+	})}, check: "conditional-access", account: fxBG1UPN, want: StatusPass},
+	{name: "adv-ca-exclusion-by-role-held-directly", mutate: []mutation{editPolicy("CA002", func(m map[string]any) {
+		u := m["conditions"].(map[string]any)["users"].(map[string]any)
+		u["excludeUsers"], u["excludeRoles"] = []any{}, []any{strings.ToUpper(fxGA)}
+	})}, check: "conditional-access", account: fxBG1UPN, want: StatusPass},
 }
 
 func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }
