@@ -98,6 +98,14 @@ var adversarialCases = []fixtureCase{
 		u := m["conditions"].(map[string]any)["users"].(map[string]any)
 		u["excludeUsers"], u["excludeRoles"] = []any{}, []any{strings.ToUpper(fxGA)}
 	})}, check: "conditional-access", account: fxBG1UPN, want: StatusPass},
+	// Permanent Global Administrator schedules that start next year are
+	// no safeguard: with the approver gone the tenant is locked out.
+	{name: "adv-pim-lockout-safeguard-not-started", check: "pim-lockout", want: StatusFail, contains: "Lockout", mutate: []mutation{approverGone,
+		func(f *fixture) {
+			f.edit(collect.DatasetRoleAssignmentSchedules, func(m map[string]any) bool { return m["roleDefinitionId"] == fxGA }, func(m map[string]any) {
+				m["scheduleInfo"].(map[string]any)["startDateTime"] = "2027-06-01T00:00:00Z"
+			})
+		}}},
 }
 
 func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }
