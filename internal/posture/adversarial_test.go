@@ -106,6 +106,23 @@ var adversarialCases = []fixtureCase{
 				m["scheduleInfo"].(map[string]any)["startDateTime"] = "2027-06-01T00:00:00Z"
 			})
 		}}},
+	// An access review of inactive users whose scope type is written
+	// without "#" (or in another case) was not recognised, and passed.
+	{name: "adv-inactivity-review-scope-type-variant", check: "inactivity-cleanup", account: fxBG2UPN, want: StatusFail, contains: "auto-applies Deny",
+		mutate: []mutation{addItem(collect.DatasetAccessReviewDefinitions, map[string]any{
+			"id": "4e000000-0000-4000-8000-000000000009", "displayName": "Remove inactive users", "status": "InProgress",
+			"scope": map[string]any{"@odata.type": "microsoft.graph.AccessReviewInactiveUsersQueryScope", "query": "/users",
+				"queryType": "MicrosoftGraph", "inactiveDuration": "P90D"},
+			"settings": map[string]any{"autoApplyDecisionsEnabled": true, "defaultDecisionEnabled": true, "defaultDecision": "Deny"},
+		})}},
+	{name: "adv-inactivity-workflow-trigger-type-variant", check: "inactivity-cleanup", account: fxBG1UPN, want: StatusFail, contains: "an inactivity trigger and runs on schedule",
+		mutate: []mutation{func(f *fixture) {
+			name := collect.KeyedName(DatasetWorkflowScope, fxWorkflow)
+			f.setItems(name, append(f.items(name), map[string]any{"id": strings.ToUpper(fxBG1), "userPrincipalName": fxBG1UPN, "accountEnabled": true}))
+			f.edit(collect.DatasetLifecycleWorkflows, byID(fxWorkflow), func(m map[string]any) {
+				m["executionConditions"].(map[string]any)["trigger"].(map[string]any)["@odata.type"] = "microsoft.graph.identityGovernance.userInactivityTrigger"
+			})
+		}}},
 }
 
 func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }

@@ -362,6 +362,12 @@ var knownODataTypes = []string{
 	"qrCodePinAuthenticationMethod", "x509CertificateAuthenticationMethod",
 }
 
+// odataIs reports whether an @odata.type names the type want (written
+// "#microsoft.graph.x"), however the namespace and case are written.
+func odataIs(got, want string) bool {
+	return strings.EqualFold(normalODataType(got), normalODataType(want))
+}
+
 // normalODataType strips the namespace from an @odata.type however it is
 // written ("#microsoft.graph.x", "microsoft.graph.x", "x", any case) and
 // spells a known type as Graph does, so a variant never slips past a
