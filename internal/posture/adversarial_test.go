@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -123,6 +124,29 @@ var adversarialCases = []fixtureCase{
 				m["executionConditions"].(map[string]any)["trigger"].(map[string]any)["@odata.type"] = "microsoft.graph.identityGovernance.userInactivityTrigger"
 			})
 		}}},
+	// The Global Administrator call of a role dataset failed while the
+	// Privileged Role Administrator one succeeded: collect writes the
+	// dataset with a partial failure. Read as complete, five eligible
+	// Global Administrators vanish and a count of 9 passes as 4.
+	{name: "adv-ga-count-role-dataset-partial", check: "global-admin-count", want: StatusWarn, contains: "incomplete",
+		mutate: append(fiveEligibleGAs(), func(f *fixture) {
+			for _, ds := range []string{collect.DatasetRoleEligibilitySchedules, collect.DatasetRoleEligibilityInstances} {
+				f.remove(ds, func(m map[string]any) bool { return m["roleDefinitionId"] == fxGA })
+				f.m.Failed = append(f.m.Failed, collect.Failure{Name: ds, Endpoint: "/roleManagement/directory/x?$filter=roleDefinitionId eq '{roleDefinitionId}'",
+					Status: 503, Code: "ServiceUnavailable", Reason: collect.ReasonError, Partial: true})
+			}
+		})},
+	{name: "adv-ga-count-nine", check: "global-admin-count", want: StatusFail, contains: "above the CISA maximum", mutate: fiveEligibleGAs()},
+}
+
+// fiveEligibleGAs makes five more users eligible Global Administrators.
+func fiveEligibleGAs() []mutation {
+	var out []mutation
+	for i := range 5 {
+		id := fmt.Sprintf("e1e00000-0000-4000-8000-00000000000%d", i)
+		out = append(out, eligibleGA(id, fmt.Sprintf("elig%d@contoso.com", i))...)
+	}
+	return out
 }
 
 func init() { allFixtureCases = append(allFixtureCases, adversarialCases...) }
