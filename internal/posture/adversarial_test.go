@@ -137,6 +137,18 @@ var adversarialCases = []fixtureCase{
 			}
 		})},
 	{name: "adv-ga-count-nine", check: "global-admin-count", want: StatusFail, contains: "above the CISA maximum", mutate: fiveEligibleGAs()},
+	// bg1 has a phone method, as only bob (an eligible-only Global
+	// Administrator) does. With the eligibility datasets refused, bob is
+	// unknown and the methods were called distinct.
+	{name: "adv-distinct-eligibility-refused", check: "distinct-methods", account: fxBG1UPN, want: StatusWarn, contains: "eligible",
+		mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "3179e48a-750b-4051-897c-87b9720928f7",
+			"phoneNumber": "+1 555 0100", "phoneType": "mobile"}), func(f *fixture) {
+			f.refuse(collect.DatasetRoleEligibilitySchedules, collect.ReasonPermission)
+			f.refuse(collect.DatasetRoleEligibilityInstances, collect.ReasonPermission)
+		}}},
+	{name: "adv-distinct-shared-with-eligible-admin", check: "distinct-methods", account: fxBG1UPN, want: StatusFail, contains: "bob",
+		mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "3179e48a-750b-4051-897c-87b9720928f7",
+			"phoneNumber": "+1 555 0100", "phoneType": "mobile"})}},
 }
 
 // fiveEligibleGAs makes five more users eligible Global Administrators.
