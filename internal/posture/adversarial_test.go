@@ -149,6 +149,11 @@ var adversarialCases = []fixtureCase{
 	{name: "adv-distinct-shared-with-eligible-admin", check: "distinct-methods", account: fxBG1UPN, want: StatusFail, contains: "bob",
 		mutate: []mutation{addMethod(fxBG1, map[string]any{"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "3179e48a-750b-4051-897c-87b9720928f7",
 			"phoneNumber": "+1 555 0100", "phoneType": "mobile"})}},
+	// memberType Inherited is not a direct assignment to the account.
+	{name: "adv-ga-schedule-member-type-inherited", mutate: []mutation{func(f *fixture) {
+		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG1, fxGA), func(m map[string]any) { m["memberType"] = "Inherited" })
+		f.remove(collect.DatasetRoleAssignments, byPrincipal(fxBG1, fxGA))
+	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusFail, contains: "assigned directly"},
 }
 
 // fiveEligibleGAs makes five more users eligible Global Administrators.

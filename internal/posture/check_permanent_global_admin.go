@@ -106,7 +106,9 @@ func (permanentGACheck) Run(env *Env) []Result {
 			case s.DirectoryScopeID != "/":
 				otherScope = true
 				e.Note = "scoped below the tenant"
-			case viaGroup || strings.EqualFold(s.MemberType, "Group"):
+			case viaGroup || strings.EqualFold(s.MemberType, "Group") || strings.EqualFold(s.MemberType, "Inherited"):
+				// Inherited, like Group, is not an assignment to the
+				// account itself (the guidance, and ScubaGear, want Direct).
 				groupActive = true
 				groupName = groupLabel(t, s.PrincipalID)
 				e.Note = "through group " + groupName
