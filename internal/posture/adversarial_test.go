@@ -154,6 +154,11 @@ var adversarialCases = []fixtureCase{
 		f.edit(collect.DatasetRoleAssignmentSchedules, byPrincipal(fxBG1, fxGA), func(m map[string]any) { m["memberType"] = "Inherited" })
 		f.remove(collect.DatasetRoleAssignments, byPrincipal(fxBG1, fxGA))
 	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusFail, contains: "assigned directly"},
+	// Schedules and instances disagree: the schedule says noExpiration,
+	// the instance in force ends next month.
+	{name: "adv-ga-instance-ends-schedule-permanent", mutate: []mutation{func(f *fixture) {
+		f.edit(collect.DatasetRoleAssignmentInstances, byPrincipal(fxBG1, fxGA), func(m map[string]any) { m["endDateTime"] = "2026-12-31T00:00:00Z" })
+	}}, check: "permanent-global-admin", account: fxBG1UPN, want: StatusWarn, contains: "ends 2026-12-31"},
 }
 
 // fiveEligibleGAs makes five more users eligible Global Administrators.

@@ -149,6 +149,23 @@ func (permanentGACheck) Run(env *Env) []Result {
 				}
 			}
 		}
+		// The instances are the assignment as in force now: a permanent
+		// schedule whose every instance ends is contradicted by them.
+		var instEnds string
+		instPermanent := false
+		for _, s := range t.AssignmentInstances {
+			if s.RoleDefinitionID != collect.RoleGlobalAdministrator || strings.ToLower(s.PrincipalID) != uid || s.DirectoryScopeID != "/" ||
+				!strings.EqualFold(s.AssignmentType, "Assigned") {
+				continue
+			}
+			if s.EndDateTime == nil && !s.Invalid {
+				instPermanent = true
+			} else if s.EndDateTime != nil {
+				instEnds = s.EndDateTime.UTC().Format(time.RFC3339)
+				ev = append(ev, Evidence{Object: "roleAssignmentScheduleInstance " + s.ID, Field: "endDateTime", Value: instEnds,
+					Source: t.Source(collect.DatasetRoleAssignmentInstances), Note: "the assignment in force ends"})
+			}
+		}
 		fix := permanentGAFix(a)
 		fail := func(format string, args ...any) Result {
 			r := info.Result(a, StatusFail, format, args...)
@@ -162,6 +179,10 @@ func (permanentGACheck) Run(env *Env) []Result {
 			// a permanent schedule it does not show is not in force.
 			r := info.Result(a, StatusWarn, "%s: PIM lists a permanent Global Administrator schedule, but roleAssignments holds no active direct tenant-wide assignment for it, so it may not be in force", name)
 			r.Evidence, r.Remediation = evidenceOrNone(ev, t, a), fix
+			return r
+		case permanent && instEnds != "" && !instPermanent:
+			r := info.Result(a, StatusWarn, "%s: PIM lists a permanent Global Administrator schedule, but the assignment in force (its schedule instance) ends %s", name, instEnds)
+			r.Evidence, r.Remediation = ev, fix
 			return r
 		case permanent:
 			r := info.Result(a, StatusPass, "%s holds Global Administrator directly, active and permanent", name)
