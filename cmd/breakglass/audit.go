@@ -16,6 +16,7 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/daemon"
+	"breakglass/internal/entra"
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/posture"
 	"breakglass/internal/report"
@@ -141,6 +142,9 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 		snap, err = collect.Load(f.snapshot)
 		if err != nil {
 			return usageError{fmt.Errorf("--snapshot: %w", err)}
+		}
+		if err := reconcileSnapshot(cfg, snap); err != nil {
+			return err
 		}
 		opts.Source = "snapshot " + f.snapshot
 	} else {
@@ -337,5 +341,64 @@ func writeReportAtomic(path string, data []byte) error {
 		return err
 	}
 	ok = true
+	return nil
+}
+
+// reconcileSnapshot holds a snapshot to the configuration it is audited
+// with. The snapshot records the accounts it was collected for; an entry of
+// accounts: that it does not hold (added to the configuration since, or the
+// snapshot was taken with another one) is added as unresolved, so the
+// audit reports it as an error instead of judging only the accounts the
+// snapshot happens to have. A snapshot of another tenant than the
+// configured one is refused.
+func reconcileSnapshot(cfg *config.Config, s *collect.Snapshot) error {
+	m := &s.Manifest
+	if tid := cfg.Graph.TenantID; entra.IsGUID(tid) && m.TenantID != "" && !strings.EqualFold(tid, m.TenantID) {
+		return usageErrorf("--snapshot: the snapshot is of tenant %s, but %s configures tenant %s; audit a snapshot of the configured tenant", m.TenantID, cfg.Path, tid)
+	}
+	var ids, upns, groups []string
+	note := func(entry string) {
+		f := strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(entry))
+		for i := 0; i+1 < len(f); i++ {
+			switch f[i] {
+			case "id":
+				if strings.HasPrefix(entry, "groups[") {
+					groups = append(groups, f[i+1])
+				} else {
+					ids = append(ids, f[i+1])
+				}
+			case "upn":
+				upns = append(upns, f[i+1])
+			}
+		}
+	}
+	for _, r := range m.Accounts {
+		note(r.Entry)
+		if !strings.HasPrefix(r.Entry, "groups[") {
+			ids, upns = append(ids, r.ID), append(upns, r.UPN)
+		}
+	}
+	for _, u := range m.Unresolved {
+		note(u.Entry)
+	}
+	has := func(list []string, v string) bool {
+		return v != "" && slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, v) })
+	}
+	const why = "not in the snapshot: it was collected before this entry was configured, or with another configuration; run collect again"
+	for i, a := range cfg.Users() {
+		if has(ids, a.ID) || a.ID == "" && has(upns, a.UPN) {
+			continue
+		}
+		entry := fmt.Sprintf("accounts[%d] upn %s", i, a.UPN)
+		if a.ID != "" {
+			entry = fmt.Sprintf("accounts[%d] id %s", i, a.ID)
+		}
+		m.Unresolved = append(m.Unresolved, collect.Unresolved{Entry: entry, Reason: why})
+	}
+	for j, g := range cfg.Groups() {
+		if !has(groups, g) {
+			m.Unresolved = append(m.Unresolved, collect.Unresolved{Entry: fmt.Sprintf("groups[%d] id %s", j, g), Reason: why})
+		}
+	}
 	return nil
 }

@@ -472,3 +472,39 @@ func TestAuditHonoursConfig(t *testing.T) {
 		t.Errorf("an exception for an unknown check: exit %d, want 2 at unknown.yaml:line:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestAuditSnapshotHonoursConfiguredAccounts: a snapshot is audited
+// against the configuration's accounts: list. An account configured after
+// the snapshot was taken is not in it, and must be reported unresolved
+// (error), never silently left out of a passing audit; a snapshot of
+// another tenant is refused.
+func TestAuditSnapshotHonoursConfiguredAccounts(t *testing.T) {
+	dir := t.TempDir()
+	const extraUPN = "bg-admin3@contoso.onmicrosoft.com"
+	const extraGroup = "5d1f0000-0000-4000-8000-00000000abcd"
+	withExtra := filepath.Join(dir, "extra.yaml")
+	os.WriteFile(withExtra, []byte("accounts:\n  - upn: bg-admin1@contoso.onmicrosoft.com\n  - upn: "+extraUPN+"\n  - group: "+extraGroup+"\n"), 0o600)
+	rep, r := auditJSON(t, "-c", withExtra, "--snapshot", exampleSnapshot, "--as-of", "2026-12-01", "--fail-on", "none")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{extraUPN, extraGroup} {
+		found := false
+		for _, res := range rep.Results {
+			if res.Check == "accounts" && res.Status == posture.StatusError && (strings.EqualFold(res.AccountUPN, want) || strings.EqualFold(res.AccountID, want)) &&
+				strings.Contains(res.Message, "not in the snapshot") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("configured %s, absent from the snapshot, has no accounts error result:\n%s", want, r.stdout)
+		}
+	}
+
+	otherTenant := filepath.Join(dir, "other.yaml")
+	os.WriteFile(otherTenant, []byte("accounts:\n  - upn: bg-admin1@contoso.onmicrosoft.com\ngraph:\n  tenant_id: 11111111-2222-4333-8444-555555555555\n  client_id: 11111111-2222-4333-8444-666666666666\n  auth: access_token\n"), 0o600)
+	r = runBinary(t, []string{"BREAKGLASS_CONFIG=", "NO_COLOR="}, "audit", "-c", otherTenant, "--snapshot", exampleSnapshot, "--as-of", "2026-12-01")
+	if r.code != 2 || !strings.Contains(r.stderr, "tenant") {
+		t.Errorf("a snapshot of another tenant: exit %d, want 2 naming the tenants:\n%s", r.code, r.stderr)
+	}
+}

@@ -172,7 +172,18 @@ func (distinctMethods) account(info Info, t *Tenant, a *AccountInfo, admins hold
 		r.Evidence = append(r.Evidence, Evidence{Object: "group " + g, Field: "transitiveMembers", Value: nil, Source: groupMembersSource,
 			Note: "holds Global Administrator; members not collected, so not compared"})
 	}
-	incomplete := len(unread) > 0 || len(admins.unknownGroups) > 0 || ownUnread > 0
+	// Eligible Global Administrators count as much as active ones: when
+	// eligibility was not read (other than for lack of a PIM licence,
+	// where nobody is eligible), some of the admins are unknown.
+	eligUnknown := ""
+	if admins.pimMissing != "" {
+		if f, ok := failureOf(t, collect.DatasetRoleEligibilitySchedules); !ok || f.Reason != collect.ReasonLicence {
+			eligUnknown = admins.pimMissing
+			r.Evidence = append(r.Evidence, Evidence{Object: "Global Administrator role", Field: "eligible holders", Value: nil,
+				Source: t.Source(collect.DatasetRoleEligibilitySchedules), Note: "not read: " + eligUnknown})
+		}
+	}
+	incomplete := len(unread) > 0 || len(admins.unknownGroups) > 0 || ownUnread > 0 || eligUnknown != ""
 	switch {
 	case len(shared) > 0:
 		r.Status = StatusFail
@@ -188,6 +199,9 @@ func (distinctMethods) account(info Info, t *Tenant, a *AccountInfo, admins hold
 		r.Status = StatusWarn
 		r.Message = fmt.Sprintf("No shared method found, but %d of the account's own methods and the methods of %d other Global Administrator(s) or group(s) could not be read.",
 			ownUnread, len(unread)+len(admins.unknownGroups))
+		if eligUnknown != "" {
+			r.Message += " The eligible Global Administrators are unknown: " + eligUnknown + "."
+		}
 	case len(others) == 0:
 		r.Message = "No other Global Administrator to share methods with."
 	default:

@@ -68,7 +68,7 @@ func (w workflow) kind() string {
 		return "other"
 	case ec.Trigger == nil:
 		return "unknown"
-	case ec.Trigger.Type == inactivityTrig:
+	case odataIs(ec.Trigger.Type, inactivityTrig):
 		return "inactivity"
 	case strings.HasSuffix(ec.Trigger.Type, "timeBasedAttributeTrigger"),
 		strings.HasSuffix(ec.Trigger.Type, "attributeChangeTrigger"),
@@ -293,7 +293,7 @@ func (inactivityCleanup) reviews(t *Tenant, a *AccountInfo) ([]finding, []Eviden
 func hasInactiveScope(v any) bool {
 	switch x := v.(type) {
 	case map[string]any:
-		if x["@odata.type"] == inactiveScopeTyp {
+		if typ, _ := x["@odata.type"].(string); odataIs(typ, inactiveScopeTyp) {
 			return true
 		}
 		for _, y := range x {

@@ -78,6 +78,19 @@ func (lastSignInCheck) Run(env *Env) []Result {
 			return r
 		}
 		ev.Value = last.UTC().Format(time.RFC3339)
+		// A sign-in after the snapshot was taken (or after the audit) is
+		// not evidence of a drill: the data or a clock is wrong.
+		ref := now
+		if !t.Collected.IsZero() && t.Collected.Before(ref) {
+			ref = t.Collected
+		}
+		if last.After(ref.Add(futureSkew)) {
+			ev.Note = "after the snapshot was collected (" + ref.UTC().Format(time.RFC3339) + ")"
+			r := info.Result(a, StatusError, "%s: the last successful sign-in, %s, is later than the snapshot (%s), so it proves no drill; check the clocks and collect again",
+				name, last.UTC().Format(time.RFC3339), ref.UTC().Format(time.RFC3339))
+			r.Evidence, r.Remediation = []Evidence{ev}, fix
+			return r
+		}
 		age := now.Sub(*last)
 		if age > interval {
 			ev.Note = days(age) + " before the audit"
@@ -93,6 +106,10 @@ func (lastSignInCheck) Run(env *Env) []Result {
 		return r
 	})
 }
+
+// futureSkew is how far a sign-in time may lie after the snapshot time
+// (clocks differ a little) before it is read as wrong data.
+const futureSkew = 5 * time.Minute
 
 // days renders a duration in whole days.
 func days(d time.Duration) string {

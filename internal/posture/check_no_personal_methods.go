@@ -53,7 +53,13 @@ var deviceBoundMethodTypes = map[string]string{
 	"platformCredentialAuthenticationMethod":      "platform credential (bound to one Mac)",
 	"externalAuthenticationMethod":                "external MFA provider (a dependency outside Entra)",
 	"qrCodePinAuthenticationMethod":               "QR code and PIN",
+	"hardwareOathAuthenticationMethod":            "hardware OATH token (keep it in the safe)",
 }
+
+// impersonalMethodTypes are the other method types this check knows: not
+// tied to a person (FIDO2 and TAP are judged on their own above).
+var impersonalMethodTypes = []string{"passwordAuthenticationMethod", "fido2AuthenticationMethod",
+	"temporaryAccessPassAuthenticationMethod", "x509CertificateAuthenticationMethod"}
 
 // personalRegistered are userRegistrationDetails.methodsRegistered values
 // bound to a person or a phone.
@@ -132,6 +138,12 @@ func (noPersonalMethods) account(info Info, t *Tenant, a *AccountInfo, now time.
 					ev = append(ev, Evidence{Object: obj, Field: "authentication/methods", Value: m.Type, Source: methodsSource,
 						Note: personalDetail(m)})
 					warns = append(warns, name+": keep it only on a shared, secured workstation")
+				} else if !slices.Contains(impersonalMethodTypes, m.Type) {
+					// A type this version does not know may be tied to a
+					// person: never read it as "none".
+					ev = append(ev, Evidence{Object: obj, Field: "authentication/methods", Value: m.Type, Source: methodsSource,
+						Note: "a method type this version does not know: check whether it is tied to a person"})
+					warns = append(warns, "a method of unknown type "+m.Type+" (check it by hand)")
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"breakglass/internal/graph/collect"
 )
@@ -46,6 +47,7 @@ func (permanentGACheck) Run(env *Env) []Result {
 		noPIM = true
 	}
 	_, eligMissing := t.Missing(collect.DatasetRoleEligibilitySchedules)
+	now := auditNow(env.Options)
 	return accountVerdicts(info, t, func(a *AccountInfo, u *User) Result {
 		uid := strings.ToLower(a.ID)
 		groups := userGroups(t, uid)
@@ -57,8 +59,8 @@ func (permanentGACheck) Run(env *Env) []Result {
 			ev                                    []Evidence
 			directActive, groupActive, otherScope bool
 			permanent, timeBound, activated, elig bool
-			pimDirect, pimInvalid                 bool
-			expires                               string
+			pimDirect, pimInvalid, notStarted     bool
+			expires, starts                       string
 			groupName                             string
 		)
 		for _, ra := range t.RoleAssignments {
@@ -104,13 +106,21 @@ func (permanentGACheck) Run(env *Env) []Result {
 			case s.DirectoryScopeID != "/":
 				otherScope = true
 				e.Note = "scoped below the tenant"
-			case viaGroup || strings.EqualFold(s.MemberType, "Group"):
+			case viaGroup || strings.EqualFold(s.MemberType, "Group") || strings.EqualFold(s.MemberType, "Inherited"):
+				// Inherited, like Group, is not an assignment to the
+				// account itself (the guidance, and ScubaGear, want Direct).
 				groupActive = true
 				groupName = groupLabel(t, s.PrincipalID)
 				e.Note = "through group " + groupName
 			case strings.EqualFold(s.AssignmentType, "Activated"):
 				activated = true
 				e.Note = "an activation of an eligible assignment"
+			case strings.EqualFold(s.AssignmentType, "Assigned") && s.StartDateTime != nil && s.StartDateTime.After(now):
+				// A scheduled assignment: PIM lists it before it starts,
+				// and until then the account holds nothing.
+				notStarted, pimDirect = true, true
+				starts = s.StartDateTime.UTC().Format(time.RFC3339)
+				e.Note = "not active yet: starts " + starts
 			case strings.EqualFold(s.AssignmentType, "Assigned") && strings.EqualFold(s.ExpirationType, "noExpiration"):
 				permanent, pimDirect = true, true
 				e.Note = "permanent, active, direct"
@@ -139,6 +149,23 @@ func (permanentGACheck) Run(env *Env) []Result {
 				}
 			}
 		}
+		// The instances are the assignment as in force now: a permanent
+		// schedule whose every instance ends is contradicted by them.
+		var instEnds string
+		instPermanent := false
+		for _, s := range t.AssignmentInstances {
+			if s.RoleDefinitionID != collect.RoleGlobalAdministrator || strings.ToLower(s.PrincipalID) != uid || s.DirectoryScopeID != "/" ||
+				!strings.EqualFold(s.AssignmentType, "Assigned") {
+				continue
+			}
+			if s.EndDateTime == nil && !s.Invalid {
+				instPermanent = true
+			} else if s.EndDateTime != nil {
+				instEnds = s.EndDateTime.UTC().Format(time.RFC3339)
+				ev = append(ev, Evidence{Object: "roleAssignmentScheduleInstance " + s.ID, Field: "endDateTime", Value: instEnds,
+					Source: t.Source(collect.DatasetRoleAssignmentInstances), Note: "the assignment in force ends"})
+			}
+		}
 		fix := permanentGAFix(a)
 		fail := func(format string, args ...any) Result {
 			r := info.Result(a, StatusFail, format, args...)
@@ -147,6 +174,16 @@ func (permanentGACheck) Run(env *Env) []Result {
 		}
 		name := accountName(a)
 		switch {
+		case permanent && !raMissing && !directActive:
+			// roleAssignments lists every active assignment, PIM's too:
+			// a permanent schedule it does not show is not in force.
+			r := info.Result(a, StatusWarn, "%s: PIM lists a permanent Global Administrator schedule, but roleAssignments holds no active direct tenant-wide assignment for it, so it may not be in force", name)
+			r.Evidence, r.Remediation = evidenceOrNone(ev, t, a), fix
+			return r
+		case permanent && instEnds != "" && !instPermanent:
+			r := info.Result(a, StatusWarn, "%s: PIM lists a permanent Global Administrator schedule, but the assignment in force (its schedule instance) ends %s", name, instEnds)
+			r.Evidence, r.Remediation = ev, fix
+			return r
 		case permanent:
 			r := info.Result(a, StatusPass, "%s holds Global Administrator directly, active and permanent", name)
 			r.Evidence = ev
@@ -155,6 +192,8 @@ func (permanentGACheck) Run(env *Env) []Result {
 			r := info.Result(a, StatusError, "%s: its Global Administrator schedule is unreadable or has no expiration in the snapshot, so permanence is unknown", name)
 			r.Evidence = ev
 			return r
+		case notStarted:
+			return fail("%s holds Global Administrator only from %s: the assignment has not started, so the account holds nothing today", name, starts)
 		case timeBound:
 			if expires != "" {
 				return fail("%s holds Global Administrator only time-bound: the assignment ends %s and must be permanent", name, expires)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/posture/capolicy"
@@ -101,7 +102,7 @@ func (c pimLockout) Run(env *Env) []Result {
 		r.Evidence = []Evidence{{Object: "roleManagementPolicyAssignments", Value: nil, Source: pimSource, Note: why}}
 		return []Result{r}
 	}
-	safe, safeWhy, safeEv := permanentGlobalAdmins(t)
+	safe, safeWhy, safeEv := permanentGlobalAdmins(t, auditNow(env.Options))
 	r.Evidence = append(r.Evidence, safeEv...)
 
 	overall := triYes
@@ -482,7 +483,7 @@ func contextBlocked(t *Tenant, claim string, eligible []string) (tri, string, []
 // permanentGlobalAdmins finds the safeguard: enabled users holding Global
 // Administrator directly, active and without end. state yes carries their
 // ids in why, break-glass accounts first.
-func permanentGlobalAdmins(t *Tenant) (activation, string, []Evidence) {
+func permanentGlobalAdmins(t *Tenant, now time.Time) (activation, string, []Evidence) {
 	role := collect.RoleGlobalAdministrator
 	var found []string // lower-case user ids
 	add := func(id string) {
@@ -496,7 +497,10 @@ func permanentGlobalAdmins(t *Tenant) (activation, string, []Evidence) {
 		for _, s := range t.AssignmentSchedules {
 			if strings.EqualFold(s.RoleDefinitionID, role) && strings.EqualFold(s.AssignmentType, "Assigned") &&
 				strings.EqualFold(s.ExpirationType, "noExpiration") && !strings.EqualFold(s.MemberType, "Group") &&
-				(s.PrincipalType == "" || strings.EqualFold(s.PrincipalType, "user")) && (s.DirectoryScopeID == "" || s.DirectoryScopeID == "/") {
+				(s.PrincipalType == "" || strings.EqualFold(s.PrincipalType, "user")) && (s.DirectoryScopeID == "" || s.DirectoryScopeID == "/") &&
+				// An unreadable schedule, or one that has not started, is
+				// no safeguard today.
+				!s.Invalid && (s.StartDateTime == nil || !s.StartDateTime.After(now)) {
 				add(s.PrincipalID)
 			}
 		}

@@ -147,11 +147,24 @@ func (d *decoder) items(ds string) ([]json.RawMessage, bool) {
 	return items, ok
 }
 
-// keyed returns the members of a keyed family sorted by key.
+// keyed returns the members of a keyed family sorted by key. Keys are
+// object ids, which the checks compare in any case: two members whose
+// keys differ only in case would overwrite each other (the later one
+// hiding, say, a phone method), so neither is used and the object's data
+// reads as unknown.
 func (d *decoder) keyed(family string) []string {
-	var keys []string
+	byLower := map[string][]string{}
 	for k := range d.s.Keyed(family) {
-		keys = append(keys, k)
+		byLower[strings.ToLower(k)] = append(byLower[strings.ToLower(k)], k)
+	}
+	var keys []string
+	for _, ks := range byLower {
+		if len(ks) > 1 {
+			sort.Strings(ks)
+			d.problem("%s: %s name one object in different case: neither is used", collect.KeyedName(family, ks[0]), strings.Join(ks, ", "))
+			continue
+		}
+		keys = append(keys, ks[0])
 	}
 	sort.Strings(keys)
 	return keys
@@ -335,7 +348,42 @@ func present(o *rawObj) map[string]bool {
 
 // odataType is @odata.type without the "#microsoft.graph." prefix.
 func (d *decoder) odataType(o *rawObj) string {
-	return strings.TrimPrefix(d.str(o, "@odata.type"), odataPrefix)
+	return normalODataType(d.str(o, "@odata.type"))
+}
+
+// knownODataTypes are the @odata.type names the checks compare with, as
+// Graph spells them.
+var knownODataTypes = []string{
+	"user", "group", "servicePrincipal",
+	"passwordAuthenticationMethod", "fido2AuthenticationMethod", "windowsHelloForBusinessAuthenticationMethod",
+	"platformCredentialAuthenticationMethod", "temporaryAccessPassAuthenticationMethod", "phoneAuthenticationMethod",
+	"emailAuthenticationMethod", "microsoftAuthenticatorAuthenticationMethod", "passwordlessMicrosoftAuthenticatorAuthenticationMethod",
+	"softwareOathAuthenticationMethod", "hardwareOathAuthenticationMethod", "externalAuthenticationMethod",
+	"qrCodePinAuthenticationMethod", "x509CertificateAuthenticationMethod",
+}
+
+// odataIs reports whether an @odata.type names the type want (written
+// "#microsoft.graph.x"), however the namespace and case are written.
+func odataIs(got, want string) bool {
+	return strings.EqualFold(normalODataType(got), normalODataType(want))
+}
+
+// normalODataType strips the namespace from an @odata.type however it is
+// written ("#microsoft.graph.x", "microsoft.graph.x", "x", any case) and
+// spells a known type as Graph does, so a variant never slips past a
+// comparison (a phone method that is not recognised would pass
+// no-personal-methods).
+func normalODataType(s string) string {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
+	if len(s) >= len(odataPrefix)-1 && strings.EqualFold(s[:len(odataPrefix)-1], odataPrefix[1:]) {
+		s = s[len(odataPrefix)-1:]
+	}
+	for _, k := range knownODataTypes {
+		if strings.EqualFold(k, s) {
+			return k
+		}
+	}
+	return s
 }
 
 func (d *decoder) decode() {
@@ -839,7 +887,10 @@ func (d *decoder) accounts() {
 				a.ID, a.UPN = id, upn
 			}
 			unresolved[r.Entry] = ""
-		case haveUsers && d.users[key] == nil:
+		case haveUsers && (d.users[key] == nil || d.users[key].source != collect.DatasetBreakGlassUsers):
+			// Seen only as a group member, role principal or approver:
+			// those datasets select a few fields and are no proof the
+			// account was read as a break-glass user.
 			a.Resolved, a.Reason = false, "the manifest lists this user but breakglass_users does not hold it; run collect again"
 		}
 		if u := d.t.Users[key]; u != nil && a.Resolved {

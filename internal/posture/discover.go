@@ -219,7 +219,9 @@ func (t *Tenant) globalAdmin(uid string) gaVerdict {
 		}
 		return "", false
 	}
-	pimReason, pimMissing := t.Missing("role_assignment_schedules")
+	// Positive evidence: a schedule that is there counts even when the
+	// list is incomplete (the other role's call failed).
+	pimReason, pimMissing := t.absent("role_assignment_schedules")
 	var group string
 	if !pimMissing {
 		var timeBound *RoleSchedule

@@ -4,10 +4,59 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 )
+
+// Limits on what Load reads, so a hostile or damaged snapshot cannot fill
+// memory. A real snapshot is far smaller: its largest files are the
+// members of the break-glass and exclusion groups. Variables so tests can
+// lower them.
+var (
+	maxFileBytes     int64 = 256 << 20 // one file, the manifest included
+	maxSnapshotBytes int64 = 1 << 30   // every listed file together
+)
+
+// readFile reads a snapshot file: a regular file, not a symlink (which
+// could point outside the snapshot, or at a device that never ends),
+// directory or pipe, of at most maxFileBytes. budget is what the
+// snapshot may still read; it is decreased.
+func readFile(path string, budget *int64) ([]byte, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s); a snapshot holds plain files only", path, fi.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Stat the opened file too: the path may have been swapped since.
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s); a snapshot holds plain files only", path, fi.Mode().Type())
+	}
+	limit := min(maxFileBytes, *budget)
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		if limit < maxFileBytes {
+			return nil, fmt.Errorf("%s: the snapshot's files together are more than %d bytes; it is not one collect wrote", path, maxSnapshotBytes)
+		}
+		return nil, fmt.Errorf("%s is larger than %d bytes; it is not one collect wrote", path, maxFileBytes)
+	}
+	*budget -= int64(len(data))
+	return data, nil
+}
 
 // Snapshot is a collected snapshot read back for the offline audit.
 type Snapshot struct {
@@ -19,10 +68,12 @@ type Snapshot struct {
 }
 
 // Load reads the snapshot in dir. Only the files the manifest lists are
-// read, and each must be intact: a snapshot that was edited or cut short
+// read, each a regular file within the size limits, and each must be
+// intact: a snapshot that was edited or cut short
 // is refused rather than audited as if the tenant had fewer objects.
 func Load(dir string) (*Snapshot, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	budget := maxSnapshotBytes
+	data, err := readFile(filepath.Join(dir, ManifestFile), &budget)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no %s: not a snapshot, or collection did not finish: %w", dir, ManifestFile, err)
@@ -44,7 +95,7 @@ func Load(dir string) (*Snapshot, error) {
 		if _, dup := s.Datasets[d.Name]; dup {
 			return nil, fmt.Errorf("%s: dataset %s listed twice", dir, d.Name)
 		}
-		raw, err := os.ReadFile(filepath.Join(dir, d.File))
+		raw, err := readFile(filepath.Join(dir, d.File), &budget)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot dataset %s: %w", d.Name, err)
 		}

@@ -211,7 +211,12 @@ func Evaluate(p Policy, s Subject) Applicability {
 		case ca != nil && len(ca.IncludeServicePrincipals) > 0:
 			a.Reason = "workload identity policy: conditions.clientApplications.includeServicePrincipals is " + list(ca.IncludeServicePrincipals) + "; user accounts cannot be targeted or excluded"
 		case !u.Present:
-			a.Reason = "the policy has no users condition: it targets no user"
+			// Graph always sends conditions.users for a policy that is not
+			// a workload or agent identity policy: without it the policy
+			// was cut or edited, and may well target everyone.
+			a.Targetable = true
+			a.Unknown = true
+			a.UnknownReason = "the policy has no conditions.users (and no clientApplications): its targets are unknown"
 		case slices.ContainsFunc(u.IncludeUsers, func(v string) bool { return strings.EqualFold(v, None) }):
 			a.Reason = "conditions.users.includeUsers is None: the policy targets no user"
 		default:

@@ -211,7 +211,7 @@ func TestEvaluateUsers(t *testing.T) {
 		{"ids compare without case", `{"includeUsers":["all"],"excludeUsers":["` + upper + `"]}`, bgMember, want{verdict: "excluded"}},
 		{"None", `{"includeUsers":["None"],"excludeUsers":[]}`, bgMember, want{verdict: "not-targetable", reason: "includeUsers is None"}},
 		{"empty users condition", `{"includeUsers":[],"includeGroups":[]}`, bgMember, want{verdict: "not-targetable", reason: "includes no user"}},
-		{"no users condition", `null`, bgMember, want{verdict: "not-targetable", reason: "no users condition"}},
+		{"no users condition", `null`, bgMember, want{verdict: "unknown", reason: "no conditions.users"}},
 		{"included group, nested", `{"includeGroups":["` + parentGroup + `"]}`, bgMember, want{verdict: "applies", includedBy: []string{"includeGroups: " + parentGroup + " (via nested membership)"}}},
 		{"included group, not a member", `{"includeGroups":["` + parentGroup + `"]}`, bg2Member, want{verdict: "not-included"}},
 		{"included group, groups unknown", `{"includeGroups":["` + parentGroup + `"]}`, with(bgMember, func(s *Subject) { s.GroupsKnown, s.Groups = false, nil }), want{verdict: "unknown", reason: "group memberships were not collected"}},
