@@ -163,6 +163,11 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 		// Nothing was judged: an empty report must not read as a clean one.
 		return usageErrorf("audit: no check produced a result (%d checks registered); nothing was audited", len(posture.IDs()))
 	}
+	if rep.Summary.Skip == rep.Summary.Total {
+		// Nothing could be judged (every dataset refused, say): CI must not
+		// read that as a clean tenant, whatever --fail-on says.
+		return usageErrorf("audit: all %d results were skipped, nothing could be judged:\n%s", rep.Summary.Total, skipReasons(rep, 5))
+	}
 
 	stdout := cmd.OutOrStdout()
 	ro := report.Options{Color: useColor(f.output, stdout), ConfigFile: cfg.Path}
@@ -181,6 +186,9 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 		fmt.Fprintf(stderr, "report: %s (%s)\n", f.output, summaryText(rep.Summary))
 	}
 
+	if sum := rep.Summary; sum.Skip > 0 {
+		fmt.Fprintf(stderr, "breakglass: %d of %d results not checked (skip: data unavailable or not applicable); see the report for each reason\n", sum.Skip, sum.Total)
+	}
 	failing := failingResults(rep, f.failOn)
 	if len(failing) == 0 {
 		return nil
@@ -189,14 +197,9 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 }
 
 // auditOptions takes the audit's settings from the configuration. The
-// defaults and validation are config's; posture validates the exception
-// check ids it owns, reported at the configuration's file:line.
-//
-// This branch's configuration has no audit: section or exceptions: yet
-// (strict decoding refuses them, so none is silently ignored); when they
-// land, they map here: audit.conditional_access_mode, audit.drill_interval
-// and each exception with its file:line, validated by
-// posture.ValidateExceptions.
+// defaults and validation are config's; posture owns the check ids the
+// exceptions are validated against, reported at the configuration's
+// file:line.
 func auditOptions(cfg *config.Config) (posture.Options, error) {
 	// An exception naming no check would accept nothing, silently.
 	if err := cfg.CheckExceptionIDs(posture.IDs()); err != nil {
@@ -401,4 +404,24 @@ func reconcileSnapshot(cfg *config.Config, s *collect.Snapshot) error {
 		}
 	}
 	return nil
+}
+
+// skipReasons lists the distinct reasons results were skipped, the first
+// max of them, one per line.
+func skipReasons(rep *posture.Report, max int) string {
+	var reasons []string
+	for _, r := range rep.Results {
+		if r.Status == posture.StatusSkip && !slices.Contains(reasons, r.Message) {
+			reasons = append(reasons, r.Message)
+		}
+	}
+	more := len(reasons) - max
+	if more > 0 {
+		reasons = reasons[:max]
+	}
+	out := "  " + strings.Join(reasons, "\n  ")
+	if more > 0 {
+		out += fmt.Sprintf("\n  and %d more", more)
+	}
+	return out
 }

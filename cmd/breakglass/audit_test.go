@@ -101,6 +101,33 @@ func TestAuditExitCodes(t *testing.T) {
 	down := filepath.Join(dir, "down.yaml")
 	os.WriteFile(down, []byte("accounts:\n  - upn: bg-admin1@contoso.onmicrosoft.com\ngraph:\n  auth: access_token\n  base_url: http://127.0.0.1:1\n"), 0o600)
 
+	// A snapshot in which Graph refused everything: every check skips.
+	refused := filepath.Join(dir, "refused")
+	if err := os.MkdirAll(refused, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var man map[string]any
+	raw, err := os.ReadFile(filepath.Join(exampleSnapshot, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &man); err != nil {
+		t.Fatal(err)
+	}
+	var failed []any
+	for _, d := range man["datasets"].([]any) {
+		name := d.(map[string]any)["name"]
+		failed = append(failed, map[string]any{"name": name, "endpoint": d.(map[string]any)["endpoint"], "status": 403, "code": "Authorization_RequestDenied", "reason": "permission"})
+	}
+	man["datasets"], man["failed"], man["unresolved"] = []any{}, failed, []any{}
+	raw, _ = json.Marshal(man)
+	if err := os.WriteFile(filepath.Join(refused, "manifest.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	twoAccounts := filepath.Join(dir, "two.yaml")
+	os.WriteFile(twoAccounts, []byte("accounts:\n  - upn: bg-admin1@contoso.onmicrosoft.com\n  - upn: bg-admin2@contoso.onmicrosoft.com\n"), 0o600)
+
 	snap := exampleArgs()
 	tests := []struct {
 		name string
@@ -111,6 +138,7 @@ func TestAuditExitCodes(t *testing.T) {
 		{"findings at the default high", snap, 1, "at or above high"},
 		{"findings, fail-on critical", append(snap, "--fail-on", "critical"), 1, "at or above critical"},
 		{"fail-on none", append(snap, "--fail-on", "none"), 0, ""},
+		{"everything skipped", []string{"-c", twoAccounts, "--snapshot", refused, "--fail-on", "none"}, 2, "nothing could be judged"},
 		{"unknown format", append(snap, "--format", "pdf"), 2, `--format: unknown format "pdf"`},
 		{"unknown fail-on", append(snap, "--fail-on", "severe"), 2, `--fail-on: unknown severity "severe"`},
 		{"info is not a threshold", append(snap, "--fail-on", "info"), 2, "--fail-on"},
