@@ -142,6 +142,12 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 		if err != nil {
 			return usageError{fmt.Errorf("--snapshot: %w", err)}
 		}
+		if err := sameTenant(cfg, snap); err != nil {
+			return usageError{err}
+		}
+		if err := snapshotCoversConfig(cfg, snap); err != nil {
+			return usageError{err}
+		}
 		opts.Source = "snapshot " + f.snapshot
 	} else {
 		snap, err = liveSnapshot(cmd.Context(), cfg, stderr)
@@ -201,6 +207,50 @@ func auditOptions(cfg *config.Config) (posture.Options, error) {
 	o := daemon.PostureOptions(cfg, time.Time{})
 	o.Source = ""
 	return o, nil
+}
+
+// snapshotCoversConfig refuses a snapshot that was collected for another
+// break-glass list. The engine audits the accounts the snapshot's manifest
+// recorded, so an entry added to accounts: after the collect would
+// otherwise be left out of the report without a word: a missing account
+// must never read as a clean one. An entry counts as collected when its id,
+// UPN or group id appears among the manifest's resolved or unresolved
+// entries (the order of the list does not matter).
+func snapshotCoversConfig(cfg *config.Config, snap *collect.Snapshot) error {
+	seen := map[string]bool{}
+	note := func(entry string) {
+		for _, w := range strings.Fields(entry) {
+			seen[strings.ToLower(strings.Trim(w, "()"))] = true
+		}
+	}
+	for _, r := range snap.Manifest.Accounts {
+		seen[strings.ToLower(r.ID)] = true
+		seen[strings.ToLower(r.UPN)] = true
+		note(r.Entry)
+	}
+	for _, u := range snap.Manifest.Unresolved {
+		note(u.Entry)
+	}
+	delete(seen, "")
+	var missing []string
+	for i, a := range cfg.Accounts {
+		var keys []string
+		var what string
+		switch {
+		case a.IsGroup():
+			keys, what = []string{a.Group}, "group "+a.Group
+		default:
+			keys, what = []string{a.ID, a.UPN}, strings.TrimSpace(a.ID+" "+a.UPN)
+		}
+		if !slices.ContainsFunc(keys, func(k string) bool { return k != "" && seen[strings.ToLower(k)] }) {
+			missing = append(missing, fmt.Sprintf("accounts[%d] (%s)", i, what))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--snapshot %s was collected for another break-glass list: %s of %s %s not in it, so %s not be audited; run breakglass collect with this configuration again",
+		snap.Dir, strings.Join(missing, ", "), cfg.Path, plural(len(missing), "is", "are"), plural(len(missing), "it would", "they would"))
 }
 
 // auditSnapshot runs the posture engine on a snapshot.

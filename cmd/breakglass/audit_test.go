@@ -454,3 +454,47 @@ func TestAuditHonoursConfig(t *testing.T) {
 		t.Errorf("an exception for an unknown check: exit %d, want 2 at unknown.yaml:line:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestAuditSnapshotOfAnotherList: the engine audits the accounts a
+// snapshot's manifest recorded, so a configuration that lists an account
+// (or group) the snapshot was not collected for must be refused (exit 2,
+// naming the entry), never audited without it; so must a snapshot of
+// another tenant. The same list in another order is the same list.
+func TestAuditSnapshotOfAnotherList(t *testing.T) {
+	dir := t.TempDir()
+	const (
+		bg1  = "  - id: 7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70\n    upn: bg-admin1@contoso.onmicrosoft.com\n"
+		bg2  = "  - id: 1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d\n"
+		emer = "  - upn: EMERGENCY@contoso.onmicrosoft.com\n"
+	)
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name, cfg string
+		code      int
+		msg       string
+	}{
+		{"same list, another order", "accounts:\n" + emer + bg2 + bg1, 1, "at or above high"},
+		{"an account added after the collect", "accounts:\n" + bg1 + bg2 + emer + "  - id: 11111111-2222-4333-8444-555555555555\n", 2, "accounts[3] (11111111-2222-4333-8444-555555555555) of "},
+		{"a UPN added after the collect", "accounts:\n" + bg1 + "  - upn: new@contoso.onmicrosoft.com\n" + bg2, 2, "accounts[1] (new@contoso.onmicrosoft.com)"},
+		{"a group added after the collect", "accounts:\n" + bg1 + bg2 + "  - group: 9a000000-0000-4000-8000-0000000000e1\n", 2, "accounts[2] (group 9a000000-0000-4000-8000-0000000000e1)"},
+		{"a snapshot of another tenant", "tenant_id: 11111111-2222-4333-8444-555555555555\naccounts:\n" + bg1 + bg2, 2, "is of tenant 7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := write(fmt.Sprintf("c%d.yaml", i), tt.cfg)
+			r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "audit", "-c", cfg, "--snapshot", exampleSnapshot, "--as-of", "2026-12-01")
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.msg) {
+				t.Errorf("exit %d, want %d; stderr lacks %q:\n%s", r.code, tt.code, tt.msg, r.stderr)
+			}
+			if tt.code == 2 && r.stdout != "" {
+				t.Errorf("refused with a report on stdout:\n%s", r.stdout)
+			}
+		})
+	}
+}
