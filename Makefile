@@ -24,12 +24,15 @@ test:
 	@# them once more without it, so hostile-input memory bounds are checked.
 	$(GO) test -count=1 -timeout 10m -run 'Memory' ./internal/logs/ ./internal/scan/ ./internal/source/
 
-# bench: micro-benchmarks, whole-program scan throughput (scripts/bench.sh),
+# bench: micro-benchmarks, the audit against collect on a large tenant, whole-program scan throughput (scripts/bench.sh),
 # 10,000 single-record HTTP pushes to the daemon (bench/pushbench), latency.
 # BEFORE=path/to/breakglass adds rows for another binary to compare with.
 PUSHES ?= 10000
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/logs/ ./internal/scan/
+	@# The posture audit of a large tenant (300 CA policies, 500 privileged
+	@# users, nesting 10) against collecting the same tenant from loopback.
+	$(GO) test -run '^$$' -bench 'Synth' -benchmem -benchtime 5x ./internal/graph/collect/collecttest/ ./internal/posture/livetest/
 	BEFORE=$(BEFORE) ./scripts/bench.sh
 	$(GO) run ./bench/pushbench -n $(PUSHES) -c 8 --binary $(BIN) $(if $(BEFORE),--binary $(BEFORE))
 	BREAKGLASS_BENCH_LATENCY=1 $(GO) test ./cmd/breakglass -run '^TestLatencyBench$$' -count=1 -v | grep -v '^=== RUN' 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -425,30 +426,47 @@ func TestAuditHonoursConfig(t *testing.T) {
 	}
 	refused := func(r result, key string) bool { return r.code == exitUsage && strings.Contains(r.stderr, key) }
 
-	if rep, r := run(exc); rep == nil {
-		if !refused(r, "exceptions") {
-			t.Errorf("exceptions: exit %d:\n%s", r.code, r.stderr)
-		}
-	} else {
-		found := false
-		for _, res := range rep.Results {
-			if res.Check == "cloud-only" && res.AccountUPN == exampleBad {
-				found = true
-				if res.Status != posture.StatusAccepted || res.Exception == nil || !strings.Contains(res.Exception.Where, "exc.yaml:") {
-					t.Errorf("configured exception not applied: %s %+v", res.Status, res.Exception)
-				}
+	rep, r := run(exc)
+	if rep == nil {
+		t.Fatalf("exceptions: exit %d:\n%s", r.code, r.stderr)
+	}
+	found := false
+	for _, res := range rep.Results {
+		if res.Check == "cloud-only" && res.AccountUPN == exampleBad {
+			found = true
+			if res.Status != posture.StatusAccepted || res.Exception == nil || !strings.Contains(res.Exception.Where, "exc.yaml:") {
+				t.Errorf("configured exception not applied: %s %+v", res.Status, res.Exception)
 			}
 		}
-		if !found {
-			t.Errorf("no cloud-only result for %s", exampleBad)
-		}
 	}
-	if rep, r := run(mode); rep == nil {
-		if !refused(r, "audit") {
-			t.Errorf("audit.conditional_access_mode: exit %d:\n%s", r.code, r.stderr)
-		}
+	if !found {
+		t.Errorf("no cloud-only result for %s", exampleBad)
+	}
+	if rep, r = run(mode); rep == nil {
+		t.Errorf("audit.conditional_access_mode: exit %d:\n%s", r.code, r.stderr)
 	} else if rep.ConditionalAccessMode != posture.CAModePhishingResistant {
 		t.Errorf("conditional_access_mode %q reported, configured phishing-resistant", rep.ConditionalAccessMode)
+	}
+	// The example's exclusion group holds both break-glass accounts: a
+	// limit of one member makes exclusion-group fail, so the setting
+	// reaches the check.
+	exclusionStatus := func(rep *posture.Report) []posture.Status {
+		var sts []posture.Status
+		for _, res := range rep.Results {
+			if res.Check == "exclusion-group" {
+				sts = append(sts, res.Status)
+			}
+		}
+		return sts
+	}
+	base, _ := run(write("base.yaml", ""))
+	small, r := run(write("small.yaml", "audit:\n  max_exclusion_group_members: 1\n"))
+	if base == nil || small == nil {
+		t.Fatalf("max_exclusion_group_members: exit %d:\n%s", r.code, r.stderr)
+	}
+	if !slices.Contains(exclusionStatus(small), posture.StatusFail) || slices.Contains(exclusionStatus(base), posture.StatusFail) {
+		t.Errorf("exclusion-group with the default limit %v, with max_exclusion_group_members 1 %v: want a fail only with the limit of 1",
+			exclusionStatus(base), exclusionStatus(small))
 	}
 	if _, r := run(unknown); !refused(r, "unknown.yaml:") {
 		t.Errorf("an exception for an unknown check: exit %d, want 2 at unknown.yaml:line:\n%s", r.code, r.stderr)

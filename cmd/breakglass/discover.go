@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,9 +18,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
 	"breakglass/internal/graph/collect"
-	"breakglass/internal/logging"
 	"breakglass/internal/posture"
-	"breakglass/internal/version"
 )
 
 type discoverFlags struct {
@@ -98,9 +98,16 @@ func runDiscover(cmd *cobra.Command, f discoverFlags) error {
 		fmt.Fprintf(stderr, "warning: snapshot: %s\n", clean(p))
 	}
 	cands := posture.Discover(t)
-	set := entra.NewAccountSet(cfg.Accounts)
+	// Configured means listed by this configuration: a user entry, or a
+	// member of one of its group entries (as the snapshot knows them).
+	set := entra.NewAccountSet(cfg.Users())
 	for i := range cands {
 		_, cands[i].Configured = set.Match(cands[i].ID, cands[i].UPN)
+		for _, g := range cfg.Groups() {
+			if slices.ContainsFunc(t.GroupMembers[strings.ToLower(g)], func(m string) bool { return strings.EqualFold(m, cands[i].ID) }) {
+				cands[i].Configured = true
+			}
+		}
 	}
 	if f.format == "json" {
 		return writeDiscoverJSON(cmd.OutOrStdout(), t, source, cands)
@@ -108,41 +115,23 @@ func runDiscover(cmd *cobra.Command, f discoverFlags) error {
 	return writeDiscoverTable(cmd.OutOrStdout(), t, source, cands)
 }
 
-// discoverLive collects the tenant into a temporary snapshot and reads it
-// back: what collect writes is exactly what discover judges. Graph
-// refusing datasets is recorded in the manifest and shows as "?" reasons;
-// an error here is a run that stopped.
+// discoverLive reads the tenant through Graph in memory, exactly what
+// collect writes (collectLive). Graph refusing datasets is recorded in the
+// manifest and shows as "?" reasons; an error here is a run that stopped
+// (exit 1), or a configuration that cannot reach Graph (exit 2).
 func discoverLive(cmd *cobra.Command, cfg *config.Config) (*collect.Snapshot, error) {
-	stderr := cmd.ErrOrStderr()
-	g, err := newGraphClient(cfg, logging.New(stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format}))
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "breakglass-discover-")
-	if err != nil {
-		return nil, fmt.Errorf("discover: temporary snapshot directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
-	prog := newCollectProgress(stderr)
-	_, err = collect.Collect(ctx, g, collect.Options{
-		Accounts:    cfg.Accounts,
-		Out:         dir,
-		Progress:    prog.report,
-		ToolVersion: version.Version,
-		TenantID:    cfg.Graph.TenantID,
-	})
-	prog.stop()
+	s, err := collectLive(ctx, cfg, cmd.ErrOrStderr())
 	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("reading the tenant from Graph was interrupted: %w", err)
 		}
 		return nil, fmt.Errorf("reading the tenant from Graph stopped: %w", err)
-	}
-	s, err := collect.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading back the collected tenant: %w", err)
 	}
 	return s, nil
 }

@@ -202,3 +202,32 @@ func TestDiscoverLive(t *testing.T) {
 		t.Errorf("unreachable Graph: exit %d, want 1:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestDiscoverGroupEntryConfigured: an account listed through a group:
+// entry is configured, and is not offered again as an accounts: line.
+func TestDiscoverGroupEntryConfigured(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "breakglass.yaml")
+	const cfg = "accounts:\n  - upn: bg2@contoso.onmicrosoft.com\n  - group: 9a000000-0000-4000-8000-0000000000e1\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, nil, "discover", "--config", path, "--snapshot", compliantSnapshot, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var out struct {
+		Candidates []posture.Candidate `json:"candidates"`
+		Accounts   string              `json:"accounts_yaml"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("json output: %v\n%s", err, r.stdout)
+	}
+	for _, c := range out.Candidates {
+		if strings.EqualFold(c.ID, discoverBG1) && !c.Configured {
+			t.Errorf("bg1, a member of the configured group, is not marked configured")
+		}
+	}
+	if strings.Contains(out.Accounts, discoverBG1) {
+		t.Errorf("bg1 offered as an accounts: line although its group is configured:\n%s", out.Accounts)
+	}
+}

@@ -42,11 +42,12 @@ func (a *liveAuditor) Audit(ctx context.Context) (*posture.Report, error) {
 // the audit command, which overrides Source.
 func PostureOptions(cfg *config.Config, now time.Time) posture.Options {
 	o := posture.Options{
-		ConditionalAccessMode: cfg.Audit.ConditionalAccessMode,
-		DrillInterval:         cfg.Audit.DrillInterval,
-		Now:                   now,
-		Source:                "Microsoft Graph (live, scheduled by serve)",
-		ToolVersion:           version.Version,
+		ConditionalAccessMode:    cfg.Audit.ConditionalAccessMode,
+		DrillInterval:            cfg.Audit.DrillInterval,
+		MaxExclusionGroupMembers: cfg.Audit.MaxExclusionGroupMembers,
+		Now:                      now,
+		Source:                   "Microsoft Graph (live, scheduled by serve)",
+		ToolVersion:              version.Version,
 	}
 	for _, e := range cfg.Exceptions {
 		o.Exceptions = append(o.Exceptions, posture.Exception{

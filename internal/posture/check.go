@@ -80,6 +80,11 @@ type Options struct {
 	DrillInterval time.Duration
 	// Now is the audit time (zero: time.Now()).
 	Now time.Time
+	// MaxExclusionGroupMembers is how many members a group that excludes
+	// the break-glass accounts from Conditional Access may have
+	// (audit.max_exclusion_group_members; zero: the number of resolved
+	// break-glass accounts, as the group should hold nothing else).
+	MaxExclusionGroupMembers int
 	// Exceptions accept findings on purpose.
 	Exceptions []Exception
 	// Source describes the audited data for the report.

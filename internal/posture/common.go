@@ -92,7 +92,7 @@ func accountVerdicts(info Info, t *Tenant, judge func(a *AccountInfo, u *User) R
 	for i := range t.Accounts {
 		a := &t.Accounts[i]
 		if !a.Resolved {
-			out = append(out, info.Result(a, StatusSkip, "%s did not resolve (%s), so it cannot be checked; see the accounts check", a.Entry, a.Reason))
+			out = append(out, unresolvedResult(info, a))
 			continue
 		}
 		u := t.AccountUser(a)
@@ -153,4 +153,14 @@ func psUser(a *AccountInfo) string {
 		return a.ID
 	}
 	return a.UPN
+}
+
+// unresolvedResult is every check's verdict but the accounts check's on an
+// account that did not resolve: a skip that points at the accounts check,
+// which reports it as an error (so CI fails once, with the fix, rather than
+// once per check). Never a pass.
+func unresolvedResult(info Info, a *AccountInfo) Result {
+	r := info.Result(a, StatusSkip, "%s did not resolve (%s), so it cannot be checked; see the accounts check", a.Entry, a.Reason)
+	r.Evidence = []Evidence{{Object: a.Entry, Field: "resolved", Value: false, Note: a.Reason}}
+	return r
 }

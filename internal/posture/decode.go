@@ -14,19 +14,18 @@ import (
 	"breakglass/internal/graph/collect"
 )
 
-// Datasets that s3-collect adds for the audit. They are declared here
-// until internal/graph/collect declares them, with the same names.
+// The audit's own datasets, named where collect defines them.
 const (
-	DatasetMemberOf                 = "member_of"                  // keyed by user id: transitive groups
-	DatasetPrincipalRoleAssignments = "principal_role_assignments" // every role of the break-glass principals
-	DatasetCAGroups                 = "ca_groups"                  // groups Conditional Access excludes (beta)
-	DatasetWorkflowScope            = "workflow_scope"             // keyed by workflow id: users in scope
-	DatasetRoleApprovers            = "role_approvers"             // users named as PIM approvers
+	DatasetMemberOf                 = collect.DatasetMemberOf
+	DatasetPrincipalRoleAssignments = collect.DatasetPrincipalRoleAssignments
+	DatasetCAGroups                 = collect.DatasetCAGroups
+	DatasetWorkflowScope            = collect.DatasetWorkflowScope
+	DatasetRoleApprovers            = collect.DatasetRoleApprovers
 )
 
 // NotFoundMarker is the field an item of role_approvers carries, true,
 // when the approver a PIM rule names does not exist any more.
-const NotFoundMarker = "@breakglass.notFound"
+const NotFoundMarker = collect.NotFoundMarker
 
 const odataPrefix = "#microsoft.graph."
 
