@@ -117,6 +117,11 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 		if fi, err := os.Stat(f.output); err == nil && fi.IsDir() {
 			return usageErrorf("--output %s: is a directory; name the report file", f.output)
 		}
+		// Checked before any collection, and named plainly: the write
+		// would fail on a temporary file the user never named.
+		if dir := filepath.Dir(f.output); !isDir(dir) {
+			return usageErrorf("--output %s: directory %s does not exist; create it first", f.output, dir)
+		}
 	}
 	var asOf time.Time
 	if f.asOf != "" {
@@ -354,6 +359,11 @@ func summaryText(s posture.Summary) string {
 		parts = append(parts, fmt.Sprintf("%d %s", s.Count(st), st))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // writeReportAtomic writes data to path through a temporary file in the same

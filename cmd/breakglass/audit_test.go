@@ -122,7 +122,7 @@ func TestAuditExitCodes(t *testing.T) {
 		{"not a snapshot", []string{"-c", exampleConfig, "--snapshot", dir}, 2, "no manifest.json"},
 		{"snapshot cut short", []string{"-c", exampleConfig, "--snapshot", cut}, 2, "dataset domains: 0 items, the manifest says"},
 		{"output is a directory", append(snap, "--output", dir), 2, "is a directory"},
-		{"output directory missing", append(snap, "--output", filepath.Join(dir, "no", "such", "r.txt")), 2, "--output"},
+		{"output directory missing", append(snap, "--output", filepath.Join(dir, "no", "such", "r.txt")), 2, "r.txt: directory " + filepath.Join(dir, "no", "such") + " does not exist"},
 		{"live without graph", []string{"-c", noGraph}, 2, "no graph: section"},
 		{"live, Graph unreachable", []string{"-c", down}, 2, "collection stopped"},
 	}
