@@ -191,7 +191,7 @@ rather than a break-glass account).
 Exit status: 0 printed; 1 FILE could not be read; 2 usage error or a problem
 in FILE.`,
 		Example: `  breakglass accounts import --from maester maester-config.json
-  breakglass accounts import --from scubagear ScubaGear.yaml >> breakglass.yaml`,
+  breakglass accounts import --from scubagear ScubaGear.yaml > accounts.yaml   # paste it in place of accounts:`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErrorf("%s takes one FILE, got %d arguments", cmd.CommandPath(), len(args))
