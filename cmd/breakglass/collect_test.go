@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +220,36 @@ func TestCollectThenAuditThroughBinary(t *testing.T) {
 		if req.Method != http.MethodGet {
 			t.Errorf("%s %s sent to Graph", req.Method, req.Path)
 		}
+	}
+}
+
+// TestCollectEntriesKeepConfigIndex: the manifest names each entry by its
+// index in accounts:, which the audit report and collect's own messages
+// repeat. With a group entry before a user entry, the user entry is
+// accounts[1], not accounts[0] (the group's line).
+func TestCollectEntriesKeepConfigIndex(t *testing.T) {
+	const gid = "9a000000-0000-4000-8000-0000000000e1"
+	gs := graphtest.New(t)
+	gs.Collection("/v1.0/organization", []any{map[string]any{"id": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "displayName": "Contoso"}}, 10)
+	gs.Fail("/v1.0/groups/"+gid, http.StatusNotFound, 100, "", graphtest.GraphError("Request_ResourceNotFound", "Resource does not exist."))
+	gs.Fail("/v1.0/users/ghost@contoso.onmicrosoft.com", http.StatusNotFound, 100, "", graphtest.GraphError("Request_ResourceNotFound", "Resource does not exist."))
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("accounts:\n  - group: %s\n  - upn: ghost@contoso.onmicrosoft.com\ngraph:\n  auth: access_token\n  base_url: %s\n", gid, gs.URL)), 0o600)
+	out := filepath.Join(dir, "snap")
+	r := runBinary(t, []string{"BREAKGLASS_CONFIG=", "BREAKGLASS_GRAPH_TOKEN=test-token"}, "collect", "-c", cfg, "--out", out)
+	if r.code != exitUnresolved {
+		t.Fatalf("exit %d, want %d:\n%s", r.code, exitUnresolved, r.stderr)
+	}
+	snap, err := collect.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []string
+	for _, u := range snap.Manifest.Unresolved {
+		entries = append(entries, u.Entry)
+	}
+	if !slices.Contains(entries, "accounts[1] upn ghost@contoso.onmicrosoft.com") || !slices.Contains(entries, "groups[0] id "+gid) {
+		t.Errorf("unresolved entries %q, want accounts[1] for the user entry (accounts[0] is the group)", entries)
 	}
 }
