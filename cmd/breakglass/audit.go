@@ -43,7 +43,7 @@ type auditFlags struct {
 func newAuditCmd() *cobra.Command {
 	var f auditFlags
 	cmd := &cobra.Command{
-		Use:   "audit --config F [--snapshot DIR] [--format FORMAT] [--output FILE] [--fail-on SEVERITY]",
+		Use:   "audit --config F [--snapshot DIR] [--format FORMAT] [--output FILE] [--fail-on SEVERITY] [--as-of TIME]",
 		Short: "Check the break-glass accounts' posture against Microsoft's guidance and report every finding",
 		Long: `audit judges the break-glass accounts of the configuration against the
 emergency-access guidance: cloud-only, on the initial domain, permanent
@@ -54,9 +54,10 @@ read) and the fix (portal path, Graph request, PowerShell command), printed
 and never run: breakglass is read-only.
 
 With --snapshot it audits a directory written by 'breakglass collect',
-offline. Without it, it reads the tenant live through Microsoft Graph (the
-graph: section), collecting in memory exactly what collect would write;
-progress goes to stderr.
+offline; a snapshot collected before an entry was added to accounts:, or
+of another tenant, is refused (collect again). Without it, it reads the
+tenant live through Microsoft Graph (the graph: section), collecting in
+memory exactly what collect would write; progress goes to stderr.
 
 A check whose data is unavailable (a licence or permission missing) is
 skip with the reason, never pass; an account that does not resolve is
