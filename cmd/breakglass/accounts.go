@@ -144,6 +144,10 @@ func sameTenant(cfg *config.Config, snap *collect.Snapshot) error {
 // writeFileAtomic replaces path in one step, so a tool reading it never
 // sees half a list.
 func writeFileAtomic(path string, data []byte) error {
+	// Named plainly: CreateTemp would name a file the user never gave.
+	if dir := filepath.Dir(path); !isDir(dir) {
+		return fmt.Errorf("--output %s: directory %s does not exist; create it first", path, dir)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("--output: %w", err)
