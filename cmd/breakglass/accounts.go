@@ -144,6 +144,10 @@ func sameTenant(cfg *config.Config, snap *collect.Snapshot) error {
 // writeFileAtomic replaces path in one step, so a tool reading it never
 // sees half a list.
 func writeFileAtomic(path string, data []byte) error {
+	// Named plainly: CreateTemp would name a file the user never gave.
+	if dir := filepath.Dir(path); !isDir(dir) {
+		return fmt.Errorf("--output %s: directory %s does not exist; create it first", path, dir)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("--output: %w", err)
@@ -191,7 +195,7 @@ rather than a break-glass account).
 Exit status: 0 printed; 1 FILE could not be read; 2 usage error or a problem
 in FILE.`,
 		Example: `  breakglass accounts import --from maester maester-config.json
-  breakglass accounts import --from scubagear ScubaGear.yaml >> breakglass.yaml`,
+  breakglass accounts import --from scubagear ScubaGear.yaml > accounts.yaml   # paste it in place of accounts:`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErrorf("%s takes one FILE, got %d arguments", cmd.CommandPath(), len(args))

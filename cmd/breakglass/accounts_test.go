@@ -85,7 +85,7 @@ func TestAccountsErrors(t *testing.T) {
 		{"group needs a snapshot", []string{"accounts", "export", "-c", cfg, "--format", "sentinel-watchlist"}, 2, "accounts[2] (group 5b6c7d8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f): a watchlist lists users"},
 		{"no snapshot there", []string{"accounts", "export", "-c", cfg, "--format", "scubagear", "--snapshot", "/nonexistent"}, 2, "--snapshot: /nonexistent: no manifest.json"},
 		{"snapshot of another tenant", []string{"accounts", "export", "-c", otherTenant, "--format", "scubagear", "--snapshot", accountsSnapshot}, 2, "is of tenant 11111111-2222-3333-4444-555555555555, but"},
-		{"unwritable output", []string{"accounts", "export", "-c", cfg, "--format", "maester", "--output", "/nonexistent/dir/m.json"}, 1, "--output:"},
+		{"unwritable output", []string{"accounts", "export", "-c", cfg, "--format", "maester", "--output", "/nonexistent/dir/m.json"}, 1, "--output /nonexistent/dir/m.json: directory /nonexistent/dir does not exist"},
 		{"import without --from", []string{"accounts", "import", malformed}, 2, "--from: required: one of maester, scubagear, zta"},
 		{"import sentinel", []string{"accounts", "import", "--from", "sentinel-watchlist", malformed}, 2, `--from "sentinel-watchlist": not one of maester, scubagear, zta`},
 		{"import two files", []string{"accounts", "import", "--from", "maester", malformed, malformed}, 2, "takes one FILE, got 2 arguments"},

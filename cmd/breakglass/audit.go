@@ -44,7 +44,7 @@ type auditFlags struct {
 func newAuditCmd() *cobra.Command {
 	var f auditFlags
 	cmd := &cobra.Command{
-		Use:   "audit --config F [--snapshot DIR] [--format FORMAT] [--output FILE] [--fail-on SEVERITY]",
+		Use:   "audit --config F [--snapshot DIR] [--format FORMAT] [--output FILE] [--fail-on SEVERITY] [--as-of TIME]",
 		Short: "Check the break-glass accounts' posture against Microsoft's guidance and report every finding",
 		Long: `audit judges the break-glass accounts of the configuration against the
 emergency-access guidance: cloud-only, on the initial domain, permanent
@@ -55,9 +55,10 @@ read) and the fix (portal path, Graph request, PowerShell command), printed
 and never run: breakglass is read-only.
 
 With --snapshot it audits a directory written by 'breakglass collect',
-offline. Without it, it reads the tenant live through Microsoft Graph (the
-graph: section), collecting in memory exactly what collect would write;
-progress goes to stderr.
+offline; a snapshot collected before an entry was added to accounts:, or
+of another tenant, is refused (collect again). Without it, it reads the
+tenant live through Microsoft Graph (the graph: section), collecting in
+memory exactly what collect would write; progress goes to stderr.
 
 A check whose data is unavailable (a licence or permission missing) is
 skip with the reason, never pass; an account that does not resolve is
@@ -118,6 +119,11 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 		if fi, err := os.Stat(f.output); err == nil && fi.IsDir() {
 			return usageErrorf("--output %s: is a directory; name the report file", f.output)
 		}
+		// Checked before any collection, and named plainly: the write
+		// would fail on a temporary file the user never named.
+		if dir := filepath.Dir(f.output); !isDir(dir) {
+			return usageErrorf("--output %s: directory %s does not exist; create it first", f.output, dir)
+		}
 	}
 	var asOf time.Time
 	if f.asOf != "" {
@@ -142,6 +148,9 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 		snap, err = collect.Load(f.snapshot)
 		if err != nil {
 			return usageError{fmt.Errorf("--snapshot: %w", err)}
+		}
+		if err := sameTenant(cfg, snap); err != nil {
+			return usageError{err}
 		}
 		if err := reconcileSnapshot(cfg, snap); err != nil {
 			return err
@@ -209,6 +218,7 @@ func auditOptions(cfg *config.Config) (posture.Options, error) {
 	o.Source = ""
 	return o, nil
 }
+
 
 // auditSnapshot runs the posture engine on a snapshot.
 func auditSnapshot(s *collect.Snapshot, o posture.Options) (*posture.Report, error) {
@@ -311,6 +321,11 @@ func summaryText(s posture.Summary) string {
 		parts = append(parts, fmt.Sprintf("%d %s", s.Count(st), st))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // writeReportAtomic writes data to path through a temporary file in the same

@@ -150,7 +150,7 @@ func TestAuditExitCodes(t *testing.T) {
 		{"not a snapshot", []string{"-c", exampleConfig, "--snapshot", dir}, 2, "no manifest.json"},
 		{"snapshot cut short", []string{"-c", exampleConfig, "--snapshot", cut}, 2, "dataset domains: 0 items, the manifest says"},
 		{"output is a directory", append(snap, "--output", dir), 2, "is a directory"},
-		{"output directory missing", append(snap, "--output", filepath.Join(dir, "no", "such", "r.txt")), 2, "--output"},
+		{"output directory missing", append(snap, "--output", filepath.Join(dir, "no", "such", "r.txt")), 2, "r.txt: directory " + filepath.Join(dir, "no", "such") + " does not exist"},
 		{"live without graph", []string{"-c", noGraph}, 2, "no graph: section"},
 		{"live, Graph unreachable", []string{"-c", down}, 2, "collection stopped"},
 	}
@@ -534,5 +534,12 @@ func TestAuditSnapshotHonoursConfiguredAccounts(t *testing.T) {
 	r = runBinary(t, []string{"BREAKGLASS_CONFIG=", "NO_COLOR="}, "audit", "-c", otherTenant, "--snapshot", exampleSnapshot, "--as-of", "2026-12-01")
 	if r.code != 2 || !strings.Contains(r.stderr, "tenant") {
 		t.Errorf("a snapshot of another tenant: exit %d, want 2 naming the tenants:\n%s", r.code, r.stderr)
+	}
+	// The tenant named by the top-level tenant_id: (no graph: section).
+	topTenant := filepath.Join(dir, "top.yaml")
+	os.WriteFile(topTenant, []byte("tenant_id: 11111111-2222-4333-8444-555555555555\naccounts:\n  - upn: bg-admin1@contoso.onmicrosoft.com\n"), 0o600)
+	r = runBinary(t, []string{"BREAKGLASS_CONFIG=", "NO_COLOR="}, "audit", "-c", topTenant, "--snapshot", exampleSnapshot, "--as-of", "2026-12-01")
+	if r.code != 2 || !strings.Contains(r.stderr, "is of tenant 7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f") {
+		t.Errorf("a snapshot of another tenant (tenant_id:): exit %d, want 2 naming the tenants:\n%s", r.code, r.stderr)
 	}
 }

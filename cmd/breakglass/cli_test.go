@@ -25,6 +25,18 @@ func TestUsageExitsTwo(t *testing.T) {
 	if err := os.WriteFile(wi, []byte("accounts: [{upn: a@b.c}]\ngraph:\n  auth: workload_identity\nsources:\n  - type: graph\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Rules serve adds to config's: a group entry needs graph:, an
+	// exception must name a known check. config check runs the same code.
+	// The store cannot be opened, so a serve that let these through exits
+	// 1 instead of serving.
+	grp := filepath.Join(t.TempDir(), "grp.yaml")
+	if err := os.WriteFile(grp, []byte("accounts:\n  - upn: a@b.c\n  - group: 9a000000-0000-4000-8000-0000000000e1\nstore:\n  path: /dev/null/bg.db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exc := filepath.Join(t.TempDir(), "exc.yaml")
+	if err := os.WriteFile(exc, []byte("accounts: [{upn: a@b.c}]\nstore: {path: /dev/null/bg.db}\nexceptions:\n  - check: no-such-check\n    account: a@b.c\n    reason: r\n    accepted_by: me\n    expires: 2027-01-01\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	noAzure := []string{"AZURE_TENANT_ID=", "AZURE_CLIENT_ID=", "AZURE_FEDERATED_TOKEN_FILE="}
 	tests := []struct {
 		name string
@@ -48,6 +60,10 @@ func TestUsageExitsTwo(t *testing.T) {
 		{"env config, simulate", []string{"BREAKGLASS_CONFIG=" + bad}, []string{"simulate", "--count", "1"}, "bad.yaml:9:"},
 		{"config check workload identity without its environment", noAzure, []string{"config", "check", "-c", wi}, "wi.yaml: graph: graph.tenant_id (or AZURE_TENANT_ID): required"},
 		{"serve workload identity without its environment", noAzure, []string{"serve", "-c", wi}, "wi.yaml: graph: graph.tenant_id (or AZURE_TENANT_ID): required"},
+		{"config check group without graph", nil, []string{"config", "check", "-c", grp}, "grp.yaml:3: accounts[1].group: group 9a000000-0000-4000-8000-0000000000e1: serve reads"},
+		{"serve group without graph", nil, []string{"serve", "-c", grp}, "grp.yaml:3: accounts[1].group: group 9a000000-0000-4000-8000-0000000000e1: serve reads"},
+		{"config check unknown exception check", nil, []string{"config", "check", "-c", exc}, `exc.yaml:4: exceptions[0].check: unknown check "no-such-check"`},
+		{"serve unknown exception check", nil, []string{"serve", "-c", exc}, `exc.yaml:4: exceptions[0].check: unknown check "no-such-check"`},
 		{"env config missing file", []string{"BREAKGLASS_CONFIG=/nonexistent/x.yaml"}, []string{"config", "check"}, "/nonexistent/x.yaml"},
 	}
 	for _, tt := range tests {

@@ -132,7 +132,8 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 // collectOptions is what collect, audit and discover collect: the user
 // entries of accounts: as accounts, and its group entries plus extra (the
 // --group flags) as break-glass groups. A group entry has no user to
-// resolve, so it never goes into Accounts.
+// resolve: collect skips it in Accounts, where it stays only so that the
+// manifest's accounts[i] names the configuration's entry i.
 func collectOptions(cfg *config.Config, extra []string, prog *collectProgress) collect.Options {
 	groups := slices.Clone(extra)
 	for _, g := range cfg.Groups() {
@@ -141,7 +142,7 @@ func collectOptions(cfg *config.Config, extra []string, prog *collectProgress) c
 		}
 	}
 	return collect.Options{
-		Accounts:    cfg.Users(),
+		Accounts:    cfg.Accounts, // group entries are skipped there, keeping accounts[i] the config's
 		Groups:      groups,
 		Progress:    prog.report,
 		ToolVersion: version.Version,

@@ -11,13 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"breakglass/internal/graph/collect"
+	"breakglass/internal/graph/collect/collecttest"
 	"breakglass/internal/graph/graphtest"
 	"breakglass/internal/logging"
+	"breakglass/internal/posture"
 )
 
 // TestCollectCommand runs the real binary against a Graph-shaped server on
@@ -154,5 +157,99 @@ func TestCollectLiveNeedsGraph(t *testing.T) {
 	var ue usageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "--snapshot") {
 		t.Errorf("err = %v, want a usage error naming %s and --snapshot", err, path)
+	}
+}
+
+// TestCollectThenAuditThroughBinary: what a user runs, end to end through
+// the binary against a Graph look-alike serving the bundled example
+// tenant: collect writes a snapshot (exit 3: the example's legacy entry is
+// unresolved), audit --snapshot of it judges every result as the live audit
+// does and as the audit of examples/snapshot itself does, and only GETs
+// reach Graph.
+func TestCollectThenAuditThroughBinary(t *testing.T) {
+	example, err := collect.Load(exampleSnapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := collecttest.Serve(t, example, 2)
+	cfgData, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "breakglass.yaml")
+	cfgData = append(cfgData, fmt.Sprintf("graph:\n  auth: access_token\n  base_url: %s\n", gs.URL)...)
+	if err := os.WriteFile(cfg, cfgData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"BREAKGLASS_CONFIG=", "BREAKGLASS_GRAPH_TOKEN=test-token", "NO_COLOR="}
+	snap := filepath.Join(dir, "snap")
+	if r := runBinary(t, env, "collect", "-c", cfg, "--out", snap); r.code != exitUnresolved {
+		t.Fatalf("collect: exit %d, want %d (one unresolved entry):\n%s", r.code, exitUnresolved, r.stderr)
+	}
+	audit := func(args ...string) []posture.Result {
+		t.Helper()
+		r := runBinary(t, env, append([]string{"audit", "-c", cfg, "--format", "json", "--fail-on", "none", "--as-of", "2026-12-01"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("audit %v: exit %d:\n%s", args, r.code, r.stderr)
+		}
+		var rep posture.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Results) == 0 {
+			t.Fatalf("audit %v: no results", args)
+		}
+		return rep.Results
+	}
+	fromSnap, live, example2 := audit("--snapshot", snap), audit(), audit("--snapshot", exampleSnapshot)
+	verdicts := func(rs []posture.Result) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, fmt.Sprintf("%s %s %s %s: %s", r.Check, r.AccountID, r.AccountUPN, r.Status, r.Message))
+		}
+		return out
+	}
+	if !reflect.DeepEqual(verdicts(fromSnap), verdicts(live)) {
+		t.Errorf("audit of the collected snapshot and the live audit differ:\nsnapshot %q\nlive     %q", verdicts(fromSnap), verdicts(live))
+	}
+	if !reflect.DeepEqual(verdicts(fromSnap), verdicts(example2)) {
+		t.Errorf("audit of the collected snapshot and of examples/snapshot differ:\ncollected %q\nexample   %q", verdicts(fromSnap), verdicts(example2))
+	}
+	for _, req := range gs.Requests() {
+		if req.Method != http.MethodGet {
+			t.Errorf("%s %s sent to Graph", req.Method, req.Path)
+		}
+	}
+}
+
+// TestCollectEntriesKeepConfigIndex: the manifest names each entry by its
+// index in accounts:, which the audit report and collect's own messages
+// repeat. With a group entry before a user entry, the user entry is
+// accounts[1], not accounts[0] (the group's line).
+func TestCollectEntriesKeepConfigIndex(t *testing.T) {
+	const gid = "9a000000-0000-4000-8000-0000000000e1"
+	gs := graphtest.New(t)
+	gs.Collection("/v1.0/organization", []any{map[string]any{"id": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "displayName": "Contoso"}}, 10)
+	gs.Fail("/v1.0/groups/"+gid, http.StatusNotFound, 100, "", graphtest.GraphError("Request_ResourceNotFound", "Resource does not exist."))
+	gs.Fail("/v1.0/users/ghost@contoso.onmicrosoft.com", http.StatusNotFound, 100, "", graphtest.GraphError("Request_ResourceNotFound", "Resource does not exist."))
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("accounts:\n  - group: %s\n  - upn: ghost@contoso.onmicrosoft.com\ngraph:\n  auth: access_token\n  base_url: %s\n", gid, gs.URL)), 0o600)
+	out := filepath.Join(dir, "snap")
+	r := runBinary(t, []string{"BREAKGLASS_CONFIG=", "BREAKGLASS_GRAPH_TOKEN=test-token"}, "collect", "-c", cfg, "--out", out)
+	if r.code != exitUnresolved {
+		t.Fatalf("exit %d, want %d:\n%s", r.code, exitUnresolved, r.stderr)
+	}
+	snap, err := collect.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []string
+	for _, u := range snap.Manifest.Unresolved {
+		entries = append(entries, u.Entry)
+	}
+	if !slices.Contains(entries, "accounts[1] upn ghost@contoso.onmicrosoft.com") || !slices.Contains(entries, "groups[0] id "+gid) {
+		t.Errorf("unresolved entries %q, want accounts[1] for the user entry (accounts[0] is the group)", entries)
 	}
 }

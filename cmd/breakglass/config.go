@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakglass/internal/config"
+	"breakglass/internal/daemon"
 )
 
 // configEnv names the configuration file when --config is not given, so a
@@ -65,6 +66,11 @@ Exit status is 0 if the file is valid and 2 if it is not.`,
 				if _, err := newGraphClient(cfg, slog.New(slog.DiscardHandler)); err != nil {
 					return err
 				}
+			}
+			// So are the rules serve adds (group entries need graph:,
+			// exceptions name known checks): the same code as serve's.
+			if err := daemon.CheckConfig(cfg); err != nil {
+				return usageError{err}
 			}
 			out, err := cfg.Redacted()
 			if err != nil {

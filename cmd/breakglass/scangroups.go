@@ -63,7 +63,13 @@ func groupReader(cfg *config.Config, snapshot string, stderr io.Writer) (func(co
 		return func(_ context.Context, gid string) ([]membership.Member, error) { return snapshotMembers(s, gid) }, from, nil
 	}
 	if !cfg.Graph.Configured() {
-		return nil, "", usageErrorf("%s: accounts[] lists a group; scan needs its members: add a graph: section (read through Microsoft Graph, GroupMember.Read.All) or give --snapshot DIR (a breakglass collect snapshot)", cfg.Path)
+		var named []string
+		for i, a := range cfg.Accounts {
+			if a.IsGroup() {
+				named = append(named, fmt.Sprintf("accounts[%d] group %s", i, a.Group))
+			}
+		}
+		return nil, "", usageErrorf("%s: %s: scan needs the members: add a graph: section (read through Microsoft Graph, GroupMember.Read.All) or give --snapshot DIR (a breakglass collect snapshot)", cfg.Path, strings.Join(named, ", "))
 	}
 	g, err := newGraphClient(cfg, logging.New(stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format}))
 	if err != nil {

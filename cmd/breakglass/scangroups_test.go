@@ -80,7 +80,7 @@ func TestScanExpandsGroups(t *testing.T) {
 		{"through graph", []string{"scan", "-c", withGraph, "--no-store", "--fail-on-alert", logFile}, 3, memberUPN, "group \"Break-glass\" (" + gid + "): 1 members (through Microsoft Graph)", 0},
 		{"from a snapshot, no graph needed", []string{"scan", "-c", noGraph, "--no-store", "--fail-on-alert", "--snapshot", snap, logFile}, 3, memberUPN, "1 members (from snapshot", 0},
 		{"snapshot without the group", []string{"scan", "-c", noGraph, "--no-store", "--snapshot", emptySnap, logFile}, exitUsage, "", "group_members." + gid + " is not in the snapshot", 0},
-		{"no graph, no snapshot", []string{"scan", "-c", noGraph, "--no-store", logFile}, exitUsage, "", "add a graph: section", 0},
+		{"no graph, no snapshot", []string{"scan", "-c", noGraph, "--no-store", logFile}, exitUsage, "", "accounts[1] group " + gid + ": scan needs the members: add a graph: section", 0},
 		{"graph refuses the group", []string{"scan", "-c", withGraph, "--no-store", logFile}, exitUsage, "", "group \"Break-glass\" (" + gid + "): cannot read its members through Microsoft Graph", 1},
 	}
 	for _, tt := range tests {

@@ -96,7 +96,16 @@ the account. An output file name ending in .gz is gzip-compressed.`,
 				return err
 			}
 			if cfg != nil {
-				o.Accounts = cfg.Accounts
+				// A group entry names no user to put in a record (its
+				// members are known only to Graph): skip it, and say so.
+				o.Accounts = cfg.Users()
+				if n := len(cfg.Groups()); n > 0 {
+					if len(o.Accounts) == 0 {
+						return usageErrorf("%s: accounts: lists only groups; simulate writes events of users (id, upn), and a group's members are known only to Graph: add a user entry, or run without --config for the demo accounts", cfg.Path)
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "simulate: skipping %d group %s of %s (%s): simulated events name users, and a group's members are known only to Graph\n",
+						n, plural(n, "entry", "entries"), cfg.Path, strings.Join(cfg.Groups(), ", "))
+				}
 			}
 			switch {
 			case start != "":

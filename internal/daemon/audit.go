@@ -27,11 +27,7 @@ func (d *Daemon) setupAudit() error {
 	if !d.cfg.Graph.Configured() {
 		return nil
 	}
-	// An exception naming no check would accept nothing, silently: the
-	// same configuration error audit gives, at its file:line.
-	if err := d.cfg.CheckExceptionIDs(posture.IDs()); err != nil {
-		return &ConfigError{err}
-	}
+	// Exceptions naming no check were refused by checkConfig.
 	g, err := d.graphClient()
 	if err != nil {
 		return err

@@ -23,7 +23,7 @@ type liveAuditor struct {
 func (a *liveAuditor) Audit(ctx context.Context) (*posture.Report, error) {
 	cfg := a.d.cfg
 	snap, err := collect.CollectSnapshot(ctx, a.g, collect.Options{
-		Accounts: cfg.Users(), Groups: cfg.Groups(), ToolVersion: version.Version,
+		Accounts: cfg.Accounts, Groups: cfg.Groups(), ToolVersion: version.Version,
 		TenantID: cfg.Graph.TenantID, Now: a.d.o.Now,
 	})
 	if err != nil {

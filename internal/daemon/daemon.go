@@ -33,6 +33,7 @@ import (
 	"breakglass/internal/logging"
 	"breakglass/internal/membership"
 	"breakglass/internal/notify"
+	"breakglass/internal/posture"
 	"breakglass/internal/source"
 	"breakglass/internal/store/sqlite"
 	"breakglass/internal/version"
@@ -91,6 +92,30 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 func configErrorf(format string, args ...any) error {
 	return &ConfigError{fmt.Errorf(format, args...)}
+}
+
+// CheckConfig applies the rules serve adds to the config package's own
+// validation: a group entry needs graph: (its members are read through
+// Graph), and an exception must name a known posture check (else it
+// accepts nothing, silently). Every problem is reported at once, at its
+// file:line. New applies the same rules, and `config check` calls this, so
+// that a file config check accepts is never refused by serve.
+func CheckConfig(cfg *config.Config) error {
+	return checkConfig(cfg, configGroups(cfg), false)
+}
+
+func checkConfig(cfg *config.Config, groups []groupEntry, haveGraph bool) error {
+	var errs []error
+	if err := checkGroups(cfg, groups, haveGraph); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.CheckExceptionIDs(posture.IDs()); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &ConfigError{errors.Join(errs...)}
 }
 
 // Daemon is one assembled daemon. New builds it and binds its listeners;
@@ -153,7 +178,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	d := &Daemon{cfg: cfg, o: o, log: o.Logger, ready: make(chan struct{}), graph: o.Graph}
 	ctx := context.Background()
 	groups := configGroups(cfg)
-	if err := checkGroups(cfg, groups, o.Graph != nil); err != nil {
+	if err := checkConfig(cfg, groups, o.Graph != nil); err != nil {
 		return nil, err
 	}
 

@@ -43,6 +43,11 @@ func (c *collector) breakGlass() []string {
 		return u.ID, u.UPN
 	}
 	for i, a := range c.o.Accounts {
+		if a.IsGroup() {
+			// Collected through Groups. Accounts may hold the whole
+			// configured list, so that each entry keeps its index in it.
+			continue
+		}
 		wg.Go(func() {
 			s := seq{i, 0}
 			entry := accountEntry(i, a)

@@ -22,6 +22,8 @@ import (
 // Options configures Collect.
 type Options struct {
 	// Accounts is the configured break-glass list (ids and/or UPNs).
+	// Group entries in it are skipped (pass them in Groups): they may be
+	// left in so that the manifest's accounts[i] is the configuration's.
 	Accounts []entra.Account
 	// Groups are object ids of groups whose transitive user members are
 	// break-glass accounts too.
