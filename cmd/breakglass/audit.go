@@ -219,7 +219,6 @@ func auditOptions(cfg *config.Config) (posture.Options, error) {
 	return o, nil
 }
 
-
 // auditSnapshot runs the posture engine on a snapshot.
 func auditSnapshot(s *collect.Snapshot, o posture.Options) (*posture.Report, error) {
 	t, err := posture.FromSnapshot(s)
