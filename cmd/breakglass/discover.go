@@ -47,13 +47,15 @@ Nothing is adopted.
 
 Without --snapshot it reads the tenant live through Graph, read-only,
 exactly what collect would write. With --snapshot DIR it reads a snapshot
-that collect wrote. Role holders that accounts: does not list yet are
+that collect wrote, and then needs no configuration (how a first one gets
+written); a configuration given marks what it already lists. Role holders that accounts: does not list yet are
 collected with fewer fields (their sync state is "?"): add them and run
 again to know.
 
 Exit status: 0 when candidates were printed (even none); 1 when reading
 the tenant failed; 2 for usage, configuration or snapshot errors.`,
-		Example: `  breakglass discover --config breakglass.yaml
+		Example: `  breakglass discover --snapshot snapshots/2026-03-04
+  breakglass discover --config breakglass.yaml
   breakglass discover -c breakglass.yaml --snapshot snapshots/2026-03-04 --format json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -71,11 +73,18 @@ func runDiscover(cmd *cobra.Command, f discoverFlags) error {
 	if f.format != "table" && f.format != "json" {
 		return usageErrorf("--format %q: use table or json", f.format)
 	}
-	cfg, err := loadConfig(f.config)
-	if err != nil {
-		return err
+	// A snapshot can be judged without a configuration: discover is how a
+	// first configuration gets written. Reading Graph live needs one.
+	cfg := &config.Config{}
+	if f.snapshot == "" || f.config != "" || os.Getenv(configEnv) != "" {
+		c, err := loadConfig(f.config)
+		if err != nil {
+			return err
+		}
+		cfg = c
 	}
 	var snap *collect.Snapshot
+	var err error
 	source := "snapshot " + f.snapshot
 	if f.snapshot != "" {
 		snap, err = collect.Load(f.snapshot)

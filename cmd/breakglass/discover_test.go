@@ -97,7 +97,7 @@ func TestDiscoverUsage(t *testing.T) {
 		want string
 	}{
 		{"bad format", []string{"discover", "--config", cfg, "--snapshot", compliantSnapshot, "--format", "sarif"}, "--format"},
-		{"no config", []string{"discover", "--snapshot", compliantSnapshot}, "no configuration file"},
+		{"live without config", []string{"discover"}, "no configuration file"},
 		{"not a snapshot", []string{"discover", "--config", cfg, "--snapshot", t.TempDir()}, "--snapshot"},
 		{"argument", []string{"discover", "--config", cfg, "extra"}, "takes no arguments"},
 		{"live without graph section", []string{"discover", "--config", cfg}, "graph"},
@@ -229,5 +229,32 @@ func TestDiscoverGroupEntryConfigured(t *testing.T) {
 	}
 	if strings.Contains(out.Accounts, discoverBG1) {
 		t.Errorf("bg1 offered as an accounts: line although its group is configured:\n%s", out.Accounts)
+	}
+}
+
+// TestDiscoverWithoutConfig: a snapshot is judged without a configuration
+// (how a first one gets written); nobody is marked configured, and both
+// break-glass accounts are offered as accounts: lines.
+func TestDiscoverWithoutConfig(t *testing.T) {
+	r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "discover", "--snapshot", compliantSnapshot, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var out struct {
+		Candidates []posture.Candidate `json:"candidates"`
+		Accounts   string              `json:"accounts_yaml"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("json output: %v\n%s", err, r.stdout)
+	}
+	for _, c := range out.Candidates {
+		if c.Configured {
+			t.Errorf("%s marked configured without a configuration", c.UPN)
+		}
+	}
+	for _, id := range []string{discoverBG1, discoverBG2} {
+		if !strings.Contains(out.Accounts, id) {
+			t.Errorf("%s not offered as an accounts: line:\n%s", id, out.Accounts)
+		}
 	}
 }
