@@ -169,3 +169,114 @@ func coverageID(fs *fakeStore) string {
 	}
 	return "\x00none"
 }
+
+// TestPostureDriftAccountStopsResolving: an account configured by UPN
+// resolves (results carry its object id), then is deleted or renamed: the
+// audit names it by the configured UPN only. That is drift of the
+// accounts check (it passed, it now errors) and must alert; the drifts
+// and verdicts of its other checks must not be dropped as if the account
+// had left the configuration.
+func TestPostureDriftAccountStopsResolving(t *testing.T) {
+	const id = "0d3c0000-0000-4000-8000-000000000001"
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	conds := NewMemConditions()
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	resolved := func(rs ...posture.Result) *posture.Report {
+		rep := report(rs...)
+		rep.Accounts = []posture.AccountInfo{{Entry: "accounts[0] upn " + bg1, ID: id, UPN: bg1, Resolved: true}}
+		return rep
+	}
+	gone := func(rs ...posture.Result) *posture.Report {
+		rep := report(rs...)
+		rep.Accounts = []posture.AccountInfo{{Entry: "accounts[0] upn " + bg1, UPN: bg1, Reason: "no such user"}}
+		for i := range rep.Results {
+			rep.Results[i].AccountID = ""
+		}
+		return rep
+	}
+	steps := []struct {
+		name         string
+		rep          *posture.Report
+		wantFiring   int
+		wantResolved int
+	}{
+		{"resolved, all pass", resolved(res("accounts", posture.StatusPass), res("cloud-only", posture.StatusPass)), 0, 0},
+		{"cloud-only drifts", resolved(res("accounts", posture.StatusPass), res("cloud-only", posture.StatusFail)), 1, 0},
+		{"account deleted: accounts drifts, cloud-only drift stays open", gone(res("accounts", posture.StatusError), res("cloud-only", posture.StatusSkip)), 2, 0},
+		{"still gone: same episodes", gone(res("accounts", posture.StatusError), res("cloud-only", posture.StatusSkip)), 2, 0},
+		{"recreated and fixed: both resolve", resolved(res("accounts", posture.StatusPass), res("cloud-only", posture.StatusPass)), 2, 2},
+	}
+	for i, s := range steps {
+		p := New(opts)
+		c.add(6 * time.Hour)
+		if err := p.Posture().Observe(ctx, s.rep); err != nil {
+			t.Fatalf("step %d %s: %v", i, s.name, err)
+		}
+		if got := fs.count(RulePosture); got != s.wantFiring {
+			t.Errorf("step %d %s: %d bg.posture alerts, want %d", i, s.name, got, s.wantFiring)
+		}
+		resolvedN := 0
+		for _, r := range fs.resolved() {
+			if !strings.HasPrefix(r, coverageID(fs)) {
+				resolvedN++
+			}
+		}
+		if resolvedN != s.wantResolved {
+			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, resolvedN, s.wantResolved)
+		}
+		p.Close()
+	}
+}
+
+// TestPostureDriftCheckLosesAccountResults: a check that crashes gives one
+// tenant-wide error instead of its per-account results. The account is
+// still configured, so its open drift must stay open (not "no longer
+// reported") and its pass must survive: the next fail is drift.
+func TestPostureDriftCheckLosesAccountResults(t *testing.T) {
+	const id = "0d3c0000-0000-4000-8000-000000000001"
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	rep := func(rs ...posture.Result) *posture.Report {
+		r := report(rs...)
+		r.Accounts = []posture.AccountInfo{{Entry: "accounts[0] id " + id, ID: id, UPN: bg1, Resolved: true}}
+		return r
+	}
+	crashed := posture.Result{Check: "cloud-only", Status: posture.StatusError, Message: "check cloud-only crashed"}
+	steps := []struct {
+		name                     string
+		rep                      *posture.Report
+		wantFiring, wantResolved int
+	}{
+		{"passes", rep(res("cloud-only", posture.StatusPass), res("no-personal-methods", posture.StatusPass)), 0, 0},
+		{"no-personal-methods drifts", rep(res("cloud-only", posture.StatusPass), res("no-personal-methods", posture.StatusFail)), 1, 0},
+		{"both checks crash", rep(crashed, posture.Result{Check: "no-personal-methods", Status: posture.StatusError, Message: "crashed"}), 1, 0},
+		{"cloud-only fails after the crash: drift", rep(res("cloud-only", posture.StatusFail), res("no-personal-methods", posture.StatusFail)), 2, 0},
+	}
+	for i, s := range steps {
+		p := New(opts)
+		c.add(6 * time.Hour)
+		if err := p.Posture().Observe(ctx, s.rep); err != nil {
+			t.Fatalf("step %d %s: %v", i, s.name, err)
+		}
+		if got := fs.count(RulePosture); got != s.wantFiring {
+			t.Errorf("step %d %s: %d bg.posture alerts, want %d", i, s.name, got, s.wantFiring)
+		}
+		n := 0
+		for _, r := range fs.resolved() {
+			if !strings.HasPrefix(r, coverageID(fs)) {
+				n++
+			}
+		}
+		if n != s.wantResolved {
+			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, n, s.wantResolved)
+		}
+		if i == 2 && fs.count(RuleSource) == 0 {
+			t.Errorf("step %d %s: no bg.source for the results that can no longer be seen", i, s.name)
+		}
+		p.Close()
+	}
+}
