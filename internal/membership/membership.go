@@ -208,10 +208,14 @@ func (w *Watcher) Load(ctx context.Context) error {
 			continue
 		}
 		// Only what could have been written: unique members with a GUID.
+		// A set, not a scan per member: a huge group must not stall start.
 		var ms []Member
+		have := make(map[string]bool, len(p.Members))
 		for _, m := range p.Members {
-			if entra.IsGUID(m.ID) && !slices.ContainsFunc(ms, func(o Member) bool { return strings.EqualFold(o.ID, m.ID) }) {
-				ms = append(ms, Member{ID: strings.ToLower(m.ID), UPN: strings.TrimSpace(m.UPN)})
+			id := strings.ToLower(m.ID)
+			if entra.IsGUID(m.ID) && !have[id] {
+				have[id] = true
+				ms = append(ms, Member{ID: id, UPN: strings.TrimSpace(m.UPN)})
 			}
 		}
 		w.members[key(g.ID)] = ms
@@ -350,17 +354,24 @@ func List(users []entra.Account, groups []Group, members map[string][]Member) []
 }
 
 // diff names the members added and removed, by UPN where known.
+// Ids are compared through sets: a group of 100k users is read every
+// refresh, and a scan per member would take hours.
 func diff(old, cur []Member) (added, removed []string) {
-	in := func(list []Member, m Member) bool {
-		return slices.ContainsFunc(list, func(o Member) bool { return o.ID == m.ID })
+	set := func(list []Member) map[string]bool {
+		s := make(map[string]bool, len(list))
+		for _, m := range list {
+			s[m.ID] = true
+		}
+		return s
 	}
+	inOld, inCur := set(old), set(cur)
 	for _, m := range cur {
-		if !in(old, m) {
+		if !inOld[m.ID] {
 			added = append(added, cmp.Or(m.UPN, m.ID))
 		}
 	}
 	for _, m := range old {
-		if !in(cur, m) {
+		if !inCur[m.ID] {
 			removed = append(removed, cmp.Or(m.UPN, m.ID))
 		}
 	}
