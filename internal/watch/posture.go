@@ -396,9 +396,18 @@ func stillAudited(k string, v verdict, rep *posture.Report) bool {
 		return true
 	}
 	for _, a := range rep.Accounts {
-		if sameIdentity(a.ID, a.UPN, acct, v) {
+		if sameIdentity(a.ID, a.UPN, acct, v) || groupUnread(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// groupUnread reports whether a is a group entry whose members this audit
+// could not list (unreadable, emptied, deleted). Any account it does not
+// name may be one of those members, so none is taken as removed from the
+// list. Entries are collect's: "groups[N] id G", and "... member X" for
+// one member that did not resolve.
+func groupUnread(a posture.AccountInfo) bool {
+	return !a.Resolved && strings.HasPrefix(a.Entry, "groups[") && !strings.Contains(a.Entry, " member ")
 }

@@ -280,3 +280,70 @@ func TestPostureDriftCheckLosesAccountResults(t *testing.T) {
 		p.Close()
 	}
 }
+
+// TestPostureDriftGroupUnreadable: the audit cannot list the members of a
+// break-glass group (Graph outage, permission revoked, group emptied): its
+// members are missing from the report. They are still break-glass
+// accounts: an open drift stays open, a pass survives (a fail after the
+// outage is drift), and the blind spot raises bg.source.
+func TestPostureDriftGroupUnreadable(t *testing.T) {
+	const (
+		gid = "5f0e1d2c-3b4a-4968-8776-a5b4c3d2e1f0"
+		m1  = "0d3c0000-0000-4000-8000-000000000001"
+		m2  = "0d3c0000-0000-4000-8000-000000000002"
+	)
+	member := func(id, upn, check string, st posture.Status) posture.Result {
+		r := res(check, st)
+		r.AccountID, r.AccountUPN = id, upn
+		return r
+	}
+	members := func(rs ...posture.Result) *posture.Report {
+		rep := report(rs...)
+		rep.Accounts = []posture.AccountInfo{
+			{Entry: "groups[0] id " + gid, ID: m1, UPN: "m1@contoso.onmicrosoft.com", Resolved: true},
+			{Entry: "groups[0] id " + gid, ID: m2, UPN: "m2@contoso.onmicrosoft.com", Resolved: true},
+		}
+		return rep
+	}
+	unreadable := &posture.Report{Tenant: posture.TenantInfo{ID: "tenant-1"},
+		Accounts: []posture.AccountInfo{{Entry: "groups[0] id " + gid, ID: gid, Reason: "its members could not be listed: 403 Authorization_RequestDenied"}},
+		Results:  []posture.Result{{Check: "accounts", Status: posture.StatusError, AccountID: gid, Message: "does not resolve"}}}
+	steps := []struct {
+		name                     string
+		rep                      *posture.Report
+		wantFiring, wantResolved int
+		wantCoverage             bool
+	}{
+		{"both pass", members(member(m1, "m1@contoso.onmicrosoft.com", "cloud-only", posture.StatusPass), member(m2, "m2@contoso.onmicrosoft.com", "cloud-only", posture.StatusPass)), 0, 0, false},
+		{"m1 drifts", members(member(m1, "m1@contoso.onmicrosoft.com", "cloud-only", posture.StatusFail), member(m2, "m2@contoso.onmicrosoft.com", "cloud-only", posture.StatusPass)), 1, 0, false},
+		{"group unreadable: m1's drift stays open", unreadable, 1, 0, true},
+		{"group back, m2 now fails: drift", members(member(m1, "m1@contoso.onmicrosoft.com", "cloud-only", posture.StatusFail), member(m2, "m2@contoso.onmicrosoft.com", "cloud-only", posture.StatusFail)), 2, 0, false},
+	}
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	for i, s := range steps {
+		p := New(opts)
+		c.add(6 * time.Hour)
+		if err := p.Posture().Observe(ctx, s.rep); err != nil {
+			t.Fatalf("step %d %s: %v", i, s.name, err)
+		}
+		if got := fs.count(RulePosture); got != s.wantFiring {
+			t.Errorf("step %d %s: %d bg.posture alerts, want %d", i, s.name, got, s.wantFiring)
+		}
+		n := 0
+		for _, r := range fs.resolved() {
+			if !strings.HasPrefix(r, coverageID(fs)) {
+				n++
+			}
+		}
+		if n != s.wantResolved {
+			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, n, s.wantResolved)
+		}
+		if s.wantCoverage && fs.count(RuleSource) == 0 {
+			t.Errorf("step %d %s: no bg.source for the members that can no longer be seen", i, s.name)
+		}
+		p.Close()
+	}
+}
