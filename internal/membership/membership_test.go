@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -312,5 +313,51 @@ func TestHugeGroup(t *testing.T) {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("refreshing and loading a 100k-member group took over 20s")
+	}
+}
+
+// TestListMemberCompletesUserEntry: a user configured by UPN alone who is
+// also a member of a configured group. The group read knows the object id;
+// dropping the member as a duplicate lost it, so a record naming the user
+// by id with another UPN (the rename of the account, as the audit log
+// writes it) was not matched. A member holding a configured UPN under
+// another id (the UPN was reused) was dropped, and never matched.
+func TestListMemberCompletesUserEntry(t *testing.T) {
+	users := []entra.Account{{UPN: "BG1@contoso.onmicrosoft.com", Name: "first"}, {ID: uid(2)}, {ID: uid(4), UPN: "bg4@contoso.onmicrosoft.com", Name: "stale"}}
+	groups := []Group{{ID: groupID}}
+	members := map[string][]Member{groupID: {
+		{ID: uid(1), UPN: "bg1@contoso.onmicrosoft.com"},
+		{ID: uid(2), UPN: "bg2@contoso.onmicrosoft.com"},
+		{ID: uid(3), UPN: "bg3@contoso.onmicrosoft.com"},
+		{ID: uid(5), UPN: "bg4@contoso.onmicrosoft.com"}, // bg4 renamed, its UPN reused by a new member
+	}}
+	set := entra.NewAccountSet(List(users, groups, members))
+	for _, tc := range []struct {
+		id, upn string
+		want    string // Name or UPN of the account matched; "" for none
+	}{
+		{uid(1), "renamed@contoso.onmicrosoft.com", "first"},
+		{"", "bg1@contoso.onmicrosoft.com", "first"},
+		{uid(2), "", uid(2)},
+		{"", "bg2@contoso.onmicrosoft.com", uid(2)},
+		{uid(3), "", "bg3@contoso.onmicrosoft.com"},
+		{uid(9), "bg1@contoso.onmicrosoft.com", ""}, // another object holding the UPN: the id decides
+		{uid(5), "bg4@contoso.onmicrosoft.com", "bg4@contoso.onmicrosoft.com"},
+		{uid(4), "renamed4@contoso.onmicrosoft.com", "stale"},
+	} {
+		a, ok := set.Match(tc.id, tc.upn)
+		got := ""
+		if ok {
+			got = cmp.Or(a.Name, a.UPN, a.ID)
+		}
+		if ok && a.Name == "" && a.ID == uid(2) {
+			got = uid(2)
+		}
+		if got != tc.want {
+			t.Errorf("Match(%q, %q) = %q, want %q", tc.id, tc.upn, got, tc.want)
+		}
+	}
+	if got := users[0].ID; got != "" {
+		t.Errorf("List changed its input: %q", got)
 	}
 }
