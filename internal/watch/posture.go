@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -347,30 +348,48 @@ func resultKeys(results []posture.Result, verdicts map[string]verdict, open map[
 		_, o := open[k]
 		return v || o
 	}
-	var candidates []string
-	for k := range verdicts {
-		candidates = append(candidates, k)
-	}
-	for k := range open {
-		if _, dup := verdicts[k]; !dup {
-			candidates = append(candidates, k)
+	// alias maps check + identifier (lower-case) to the stored keys whose
+	// account has that identifier, sorted so that a tie is decided the same
+	// way every run.
+	alias := map[string][]string{}
+	addAlias := func(k string, v verdict) {
+		check, acct, _ := strings.Cut(k, "\x00")
+		if acct == "" {
+			return
+		}
+		for _, ident := range []string{acct, v.ID, v.UPN} {
+			if ident != "" {
+				a := check + "\x00" + strings.ToLower(ident)
+				if !slices.Contains(alias[a], k) {
+					alias[a] = append(alias[a], k)
+				}
+			}
 		}
 	}
-	sort.Strings(candidates) // deterministic when two could match
+	for k, v := range verdicts {
+		addAlias(k, v)
+	}
+	for k := range open {
+		addAlias(k, verdicts[k])
+	}
+	for _, ks := range alias {
+		sort.Strings(ks)
+	}
 	for i, r := range results {
 		if stored(keys[i]) || (r.AccountID == "" && r.AccountUPN == "") {
 			continue
 		}
-		for _, k := range candidates {
-			check, acct, _ := strings.Cut(k, "\x00")
-			if claimed[k] || check != r.Check || acct == "" {
+	find:
+		for _, ident := range []string{r.AccountID, r.AccountUPN} {
+			if ident == "" {
 				continue
 			}
-			v := verdicts[k]
-			if sameIdentity(r.AccountID, r.AccountUPN, acct, v) {
-				keys[i] = k
-				claimed[k] = true
-				break
+			for _, k := range alias[r.Check+"\x00"+strings.ToLower(ident)] {
+				if !claimed[k] {
+					keys[i] = k
+					claimed[k] = true
+					break find
+				}
 			}
 		}
 	}
