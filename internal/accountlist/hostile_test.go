@@ -61,3 +61,64 @@ func scubaAliases(t *testing.T, ids, policies int, wantErr bool) {
 		t.Fatal("importing a 1 MB ScubaGear file with aliases took over 10s")
 	}
 }
+
+// TestImportLargeJSON: a maester-config.json of 100k entries (a few MB,
+// minified on one line or indented), valid or every entry wrong, is read
+// within seconds. Each position used to be found by counting lines from
+// the start of the file: quadratic, a 14 MB file ran for over ten
+// minutes. The problems printed are bounded too.
+func TestImportLargeJSON(t *testing.T) {
+	const n = 100_000
+	for _, tc := range []struct {
+		name    string
+		entry   func(i int) string
+		sep     string
+		wantErr bool
+	}{
+		{"valid, one line", func(i int) string {
+			return fmt.Sprintf(`{"Id":"00000000-0000-4000-8000-%012d","Type":"User"}`, i+1)
+		}, ",", false},
+		{"invalid, indented", func(int) string { return `{"Id": "x", "Type": "User"}` }, ",\n      ", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString(`{"GlobalSettings":{"EmergencyAccessAccounts":[`)
+			for i := range n {
+				if i > 0 {
+					b.WriteString(tc.sep)
+				}
+				b.WriteString(tc.entry(i))
+			}
+			b.WriteString("]}}\n")
+			data := []byte(b.String())
+			type result struct {
+				im  *Imported
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				f, _ := Lookup("maester")
+				im, err := f.Import("maester-config.json", data)
+				done <- result{im, err}
+			}()
+			select {
+			case r := <-done:
+				switch {
+				case tc.wantErr && r.err == nil:
+					t.Fatal("no error")
+				case tc.wantErr:
+					msg := r.err.Error()
+					if !strings.HasPrefix(msg, "maester-config.json:1:") || len(msg) > 64<<10 {
+						t.Errorf("error of %d bytes, starting %.200q: want the first problems at their line, and a bounded text", len(msg), msg)
+					}
+				case r.err != nil:
+					t.Fatalf("%.500v", r.err)
+				case len(r.im.Accounts) != n:
+					t.Errorf("%d accounts, want %d", len(r.im.Accounts), n)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("importing %d bytes took over 15s", len(data))
+			}
+		})
+	}
+}
