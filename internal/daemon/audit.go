@@ -73,9 +73,8 @@ func (d *Daemon) auditOnce(ctx context.Context) {
 		pw.AuditFailed(ctx, err)
 		return
 	}
-	pw.AuditRan(ctx)
-	if err := pw.Observe(ctx, rep); err != nil {
-		d.log.Error("recording the posture audit", "error", err)
+	if err := pw.Record(ctx, rep); err != nil {
+		d.log.Error("recording the posture audit; bg.source raised for the posture source", "error", err)
 	}
 	s := posture.Summarize(rep.Results)
 	d.log.Info("scheduled posture audit done", "took", time.Since(start).Round(time.Millisecond),

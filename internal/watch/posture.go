@@ -295,6 +295,19 @@ func describeKey(k string) string {
 	return check + " for " + acct
 }
 
+// Record observes a completed audit and tells the posture source's health:
+// a run whose results cannot be recorded (the store refused the verdicts
+// or a transition) is a failed run, since without its verdicts the next
+// fail is no drift. It returns Observe's error.
+func (w *Posture) Record(ctx context.Context, rep *posture.Report) error {
+	if err := w.Observe(ctx, rep); err != nil {
+		w.AuditFailed(ctx, fmt.Errorf("the audit ran, but its results could not be recorded, so drift may go unseen: %w", err))
+		return err
+	}
+	w.AuditRan(ctx)
+	return nil
+}
+
 // AuditFailed raises bg.source for the posture source: a scheduled audit
 // could not run (collection aborted), so drift would go unseen.
 func (w *Posture) AuditFailed(ctx context.Context, err error) {

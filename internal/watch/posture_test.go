@@ -2,7 +2,9 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -345,5 +347,58 @@ func TestPostureDriftGroupUnreadable(t *testing.T) {
 			t.Errorf("step %d %s: no bg.source for the members that can no longer be seen", i, s.name)
 		}
 		p.Close()
+	}
+}
+
+// failingVerdicts fails every write of the posture verdicts while broken.
+type failingVerdicts struct {
+	*MemConditions
+	mu     sync.Mutex
+	broken bool
+}
+
+func (f *failingVerdicts) SetCondition(ctx context.Context, c Condition) error {
+	f.mu.Lock()
+	broken := f.broken
+	f.mu.Unlock()
+	if broken && c.Rule == postureStateRule {
+		return errors.New("disk I/O error")
+	}
+	return f.MemConditions.SetCondition(ctx, c)
+}
+
+// TestPostureRecordFailureRaisesSource: when the verdicts cannot be
+// stored, every later run has no history and no fail is drift: that must
+// not be a log line only. Record raises bg.source (posture/audit) and
+// resolves it once a run is recorded.
+func TestPostureRecordFailureRaisesSource(t *testing.T) {
+	ctx := context.Background()
+	fs := &fakeStore{}
+	conds := &failingVerdicts{MemConditions: NewMemConditions(), broken: true}
+	c := newClock()
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now})
+	defer p.Close()
+	if err := p.Posture().Record(ctx, report(res("cloud-only", posture.StatusPass))); err == nil {
+		t.Fatal("Record hid the store error")
+	}
+	if n := fs.count(RuleSource); n != 1 {
+		t.Fatalf("%d bg.source alerts, want 1", n)
+	}
+	conds.mu.Lock()
+	conds.broken = false
+	conds.mu.Unlock()
+	c.add(time.Hour)
+	if err := p.Posture().Record(ctx, report(res("cloud-only", posture.StatusPass))); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fs.resolved()); n != 1 {
+		t.Fatalf("%d resolutions, want 1", n)
+	}
+	c.add(time.Hour)
+	if err := p.Posture().Record(ctx, report(res("cloud-only", posture.StatusFail))); err != nil {
+		t.Fatal(err)
+	}
+	if n := fs.count(RulePosture); n != 1 {
+		t.Errorf("%d bg.posture after the store recovered, want 1", n)
 	}
 }
