@@ -1,10 +1,10 @@
 package accountlist
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -56,13 +56,22 @@ func (l ErrorList) Unwrap() []error {
 	return out
 }
 
+// maxErrors bounds the problems reported for one file: a hostile or
+// wrong file can have one per entry, and nobody reads the millionth.
+const maxErrors = 100
+
 // errs collects problems for one file.
 type errs struct {
 	file string
 	list ErrorList
+	more int // problems found beyond maxErrors
 }
 
 func (e *errs) add(line, col int, field, format string, args ...any) {
+	if len(e.list) >= maxErrors {
+		e.more++
+		return
+	}
 	e.list = append(e.list, &Error{File: e.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -73,19 +82,43 @@ func (e *errs) err() error {
 	slices.SortStableFunc(e.list, func(a, b *Error) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
+	if e.more > 0 {
+		last := e.list[len(e.list)-1]
+		e.list = append(e.list, &Error{File: e.file, Line: last.Line, Msg: fmt.Sprintf("and %d more problems after this line; fix these first", e.more)})
+		e.more = 0
+	}
 	return e.list
 }
 
+// lineIndex finds the line and column of byte offsets in one file in
+// logarithmic time: positions are asked for every entry, and counting
+// lines from the start each time made a large file quadratic.
+type lineIndex struct {
+	data []byte
+	nl   []int // offsets of the '\n' bytes; nil until first used
+}
+
 // lineCol converts a byte offset into a 1-based line and column.
-func lineCol(data []byte, off int64) (int, int) {
+func (x *lineIndex) lineCol(off int64) (int, int) {
 	if off < 0 {
 		off = 0
 	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
+	if off > int64(len(x.data)) {
+		off = int64(len(x.data))
 	}
-	before := data[:off]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := len(before) - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return line, col
+	if x.nl == nil {
+		x.nl = []int{}
+		for i, b := range x.data {
+			if b == '\n' {
+				x.nl = append(x.nl, i)
+			}
+		}
+	}
+	o := int(off)
+	n := sort.SearchInts(x.nl, o) // newlines before o
+	start := 0
+	if n > 0 {
+		start = x.nl[n-1] + 1
+	}
+	return n + 1, o - start + 1
 }

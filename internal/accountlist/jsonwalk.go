@@ -14,9 +14,17 @@ import (
 // Keys are matched case-insensitively, as PowerShell reads them, and a key
 // given twice (in any case) is an error rather than a silent last-wins.
 type jsonWalk struct {
-	data []byte
-	dec  *json.Decoder
-	e    *errs
+	data  []byte
+	dec   *json.Decoder
+	e     *errs
+	lines lineIndex
+}
+
+func (p *jsonWalk) lineCol(off int64) (int, int) {
+	if p.lines.data == nil {
+		p.lines.data = p.data
+	}
+	return p.lines.lineCol(off)
 }
 
 // pos is where the next token starts.
@@ -30,7 +38,7 @@ func (p *jsonWalk) pos() (int, int) {
 		}
 		break
 	}
-	return lineCol(p.data, off)
+	return p.lineCol(off)
 }
 
 var badCharRE = regexp.MustCompile(`^invalid character '(.+?)'`)
@@ -51,10 +59,10 @@ func (p *jsonWalk) syntax(err error) {
 				defer func() { p.e.list[len(p.e.list)-1].Msg += " (comments are not JSON; remove them)" }()
 			}
 		}
-		line, col := lineCol(p.data, off)
+		line, col := p.lineCol(off)
 		p.e.add(line, col, "", "invalid JSON: %s", se.Error())
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := lineCol(p.data, int64(len(p.data)))
+		line, col := p.lineCol(int64(len(p.data)))
 		if strings.TrimSpace(string(p.data)) == "" {
 			p.e.add(0, 0, "", "file is empty")
 			return

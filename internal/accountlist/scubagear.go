@@ -111,6 +111,11 @@ func exportScubaGear(w io.Writer, accounts []entra.Account, dir Directory) error
 	return err
 }
 
+// maxScubaEntries bounds the ids an import reads, counting every YAML
+// alias expansion: far above any real file (a few accounts in a dozen
+// policies), far below what would stall the command.
+const maxScubaEntries = 100_000
+
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func resolveAlias(n *yaml.Node) *yaml.Node {
@@ -212,14 +217,20 @@ func importScubaGear(name string, data []byte) (*Imported, error) {
 		group     bool
 		line, col int
 		field     string
-		lists     []string // the policy exclusion lists naming it
+		lists     map[string]bool // the policy exclusion lists naming it
 	}
 	im := &Imported{}
 	byID := map[string]*found{}
 	var order []string
 	var lists []string // every policy exclusion list read
 	var ignored []string
+	// entries counts the ids read, every YAML alias expansion included: a
+	// small file can name one anchored list from thousands of policies.
+	entries, tooMany := 0, false
 	yamlPairs(e, aad, "Aad", func(policy string, k, pol *yaml.Node, path string) {
+		if tooMany {
+			return
+		}
 		if !scubaPolicyRE.MatchString(policy) {
 			ignored = append(ignored, policy)
 			return
@@ -263,6 +274,13 @@ func importScubaGear(name string, data []byte) (*Imported, error) {
 					return
 				}
 				group := i == 1
+				if entries += len(ids.Content); entries > maxScubaEntries {
+					if !tooMany {
+						e.add(ids.Line, ids.Column, path, "the exclusion lists name over %d ids (YAML aliases counted as expanded); a break-glass list holds a few accounts: write the lists out, or check the file", maxScubaEntries)
+					}
+					tooMany = true
+					return
+				}
 				for j, raw := range ids.Content {
 					item := resolveAlias(raw)
 					f := path + "[" + strconv.Itoa(j) + "]"
@@ -282,16 +300,14 @@ func importScubaGear(name string, data []byte) (*Imported, error) {
 					fd := byID[key]
 					switch {
 					case fd == nil:
-						fd = &found{group: group, line: raw.Line, col: raw.Column, field: f}
+						fd = &found{group: group, line: raw.Line, col: raw.Column, field: f, lists: map[string]bool{}}
 						byID[key] = fd
 						order = append(order, id)
 					case fd.group != group:
 						e.add(raw.Line, raw.Column, f, "listed as a user in one place and a group in another (first at %s, line %d)", fd.field, fd.line)
 						continue
 					}
-					if !slices.Contains(fd.lists, list) {
-						fd.lists = append(fd.lists, list)
-					}
+					fd.lists[list] = true
 				}
 			})
 		})
@@ -313,7 +329,7 @@ func importScubaGear(name string, data []byte) (*Imported, error) {
 		if len(fd.lists) < len(lists) {
 			var missing []string
 			for _, l := range lists {
-				if !slices.Contains(fd.lists, l) {
+				if !fd.lists[l] {
 					missing = append(missing, l)
 				}
 			}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -252,12 +253,35 @@ func (c *Config) validateExceptions(d *decoder) {
 // parseExpiry reads an exception's expiry. A date is valid through the end
 // of that day UTC, so "expires: 2026-03-31" still holds on the 31st.
 func parseExpiry(s string) (time.Time, error) {
-	if day, err := time.Parse(time.DateOnly, s); err == nil {
+	day, err := time.Parse(time.DateOnly, s)
+	if err == nil {
 		return day.Add(24*time.Hour - time.Nanosecond), nil
+	}
+	// The right shape but no such day (2026-02-30): say that, not the shape.
+	if expiryDateRE.MatchString(s) {
+		return time.Time{}, fmt.Errorf("%q is not a calendar date (%s)", s, rangeReason(err))
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
+		if expiryTimeRE.MatchString(s) {
+			return time.Time{}, fmt.Errorf("%q is not a valid time (%s)", s, rangeReason(err))
+		}
 		return time.Time{}, fmt.Errorf("expected YYYY-MM-DD or an RFC 3339 time such as 2026-03-31T18:00:00Z")
 	}
 	return t, nil
+}
+
+var (
+	expiryDateRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	expiryTimeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$`)
+)
+
+// rangeReason is the part of a time.Parse error after the input, e.g.
+// "day out of range".
+func rangeReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }

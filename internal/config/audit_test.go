@@ -191,3 +191,19 @@ func TestExceptionAccountWithGroups(t *testing.T) {
 		t.Errorf("unknown account without groups: %v", err)
 	}
 }
+
+// TestExpiryErrors: an expiry in the right shape but no real date says so,
+// rather than asking for the shape it already has.
+func TestExpiryErrors(t *testing.T) {
+	for _, tc := range []struct{ expires, want string }{
+		{"2026-02-30", `bg.yaml:4: exceptions[0].expires: "2026-02-30" is not a calendar date (day out of range)`},
+		{"2026-13-01", `bg.yaml:4: exceptions[0].expires: "2026-13-01" is not a calendar date (month out of range)`},
+		{"2026-12-01T24:00:00Z", `bg.yaml:4: exceptions[0].expires: "2026-12-01T24:00:00Z" is not a valid time (hour out of range)`},
+		{"20261201", "bg.yaml:4: exceptions[0].expires: expected YYYY-MM-DD or an RFC 3339 time such as 2026-03-31T18:00:00Z"},
+	} {
+		_, err := Parse("bg.yaml", []byte("accounts:\n  - upn: bg1@contoso.onmicrosoft.com\nexceptions:\n  - {check: cloud-only, reason: r, accepted_by: a, expires: '"+tc.expires+"'}\n"), nil)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("expires %s:\n got %v\nwant %s", tc.expires, err, tc.want)
+		}
+	}
+}

@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"breakglass/internal/posture"
@@ -52,10 +55,11 @@ func (d *Daemon) auditLoop(ctx context.Context) {
 }
 
 // auditOnce runs one audit and turns its report into drift alerts. A run
-// that cannot complete raises bg.source for the posture source.
+// that cannot complete (an error, a panic, or no answer within
+// AuditTimeout) raises bg.source for the posture source.
 func (d *Daemon) auditOnce(ctx context.Context) {
 	start := time.Now()
-	rep, err := d.auditor.Audit(ctx)
+	rep, err := d.runAudit(ctx)
 	pw := d.pipeline.Posture()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -65,12 +69,33 @@ func (d *Daemon) auditOnce(ctx context.Context) {
 		pw.AuditFailed(ctx, err)
 		return
 	}
-	pw.AuditRan(ctx)
-	if err := pw.Observe(ctx, rep); err != nil {
-		d.log.Error("recording the posture audit", "error", err)
+	if err := pw.Record(ctx, rep); err != nil {
+		d.log.Error("recording the posture audit; bg.source raised for the posture source", "error", err)
 	}
 	s := posture.Summarize(rep.Results)
 	d.log.Info("scheduled posture audit done", "took", time.Since(start).Round(time.Millisecond),
 		"pass", s.Pass, "fail", s.Fail, "warn", s.Warn, "skip", s.Skip, "error", s.Error, "accepted", s.Accepted,
 		"next_in", d.o.AuditInterval)
+}
+
+// runAudit runs the auditor within AuditTimeout and turns a panic into an
+// error: an audit reads hostile data, and a crash there must not stop
+// serve's watchers, nor a hang the schedule.
+func (d *Daemon) runAudit(ctx context.Context) (rep *posture.Report, err error) {
+	actx, cancel := context.WithTimeout(ctx, d.o.AuditTimeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			d.log.Error("scheduled posture audit crashed (please report this bug)", "panic", v, "stack", string(debug.Stack()))
+			rep, err = nil, fmt.Errorf("the posture audit crashed: %v (a bug; the stack is in the log)", v)
+		}
+	}()
+	rep, err = d.auditor.Audit(actx)
+	if err == nil && rep == nil {
+		err = errors.New("the posture audit returned no report (a bug)")
+	}
+	if err != nil && ctx.Err() == nil && actx.Err() != nil {
+		err = fmt.Errorf("the posture audit did not finish within %s: %w", d.o.AuditTimeout, err)
+	}
+	return rep, err
 }

@@ -150,3 +150,64 @@ func TestPostureDriftSurvivesRestart(t *testing.T) {
 		t.Errorf("bg.posture fired %d times across a restart, want 1", n)
 	}
 }
+
+// TestScheduledAuditPanicsOrHangs: an audit that panics must not take
+// serve (and every watcher in it) down, and one that never returns must
+// not stop the schedule for good: both raise bg.source for the posture
+// source, and the next good run resolves it and still sees drift.
+func TestScheduledAuditPanicsOrHangs(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	cfg := e.config(t, `notify:
+  groups:
+    - name: g
+      channels:
+        - type: webhook
+          url: `+rcv.srv.URL+`/h
+`)
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	a := &ctxAuditor{}
+	a.set(func(context.Context) (*posture.Report, error) { return cloudOnly(posture.StatusPass)() },
+		func(context.Context) (*posture.Report, error) { panic("decoding a hostile Graph answer") })
+	r := start(t, cfg, Options{Auditor: a, AuditDelay: 10 * time.Millisecond, AuditInterval: 50 * time.Millisecond, AuditTimeout: 200 * time.Millisecond})
+	waitFor(t, 10*time.Second, "bg.source after a panicking audit", func() bool { return rcv.rule("/h bg.source firing") == 1 }, r.logs.String)
+	if code, _ := get(t, "http://"+r.d.Addr().String()+"/metrics"); code != 200 {
+		t.Fatal("serve is down after a panicking audit")
+	}
+	a.set(func(context.Context) (*posture.Report, error) { return cloudOnly(posture.StatusPass)() })
+	waitFor(t, 10*time.Second, "bg.source resolved", func() bool { return rcv.rule("/h bg.source resolved") == 1 }, r.logs.String)
+
+	a.set(func(ctx context.Context) (*posture.Report, error) {
+		select {
+		case <-hang: // never, unless the audit is given up on
+		case <-ctx.Done():
+		}
+		return nil, ctx.Err()
+	})
+	waitFor(t, 10*time.Second, "bg.source after a hanging audit", func() bool { return rcv.rule("/h bg.source firing") == 2 }, r.logs.String)
+	a.set(func(context.Context) (*posture.Report, error) { return cloudOnly(posture.StatusFail)() })
+	waitFor(t, 10*time.Second, "bg.posture after the hang", func() bool { return rcv.rule("/h bg.posture firing") == 1 }, r.logs.String)
+}
+
+// ctxAuditor runs the functions it is given, one per run, repeating the
+// last; each sees the run's context.
+type ctxAuditor struct {
+	mu    sync.Mutex
+	steps []func(context.Context) (*posture.Report, error)
+	runs  int
+}
+
+func (a *ctxAuditor) Audit(ctx context.Context) (*posture.Report, error) {
+	a.mu.Lock()
+	f := a.steps[min(a.runs, len(a.steps)-1)]
+	a.runs++
+	a.mu.Unlock()
+	return f(ctx)
+}
+
+func (a *ctxAuditor) set(steps ...func(context.Context) (*posture.Report, error)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.steps, a.runs = steps, 0
+}

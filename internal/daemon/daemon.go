@@ -78,6 +78,9 @@ type Options struct {
 	// before the first scheduled audit (DefaultAuditDelay).
 	AuditInterval time.Duration
 	AuditDelay    time.Duration
+	// AuditTimeout bounds one scheduled audit (default: AuditInterval, as
+	// a run must end before the next is due).
+	AuditTimeout time.Duration
 	// GroupRefresh replaces membership.DefaultRefresh.
 	GroupRefresh time.Duration
 }
@@ -174,6 +177,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	if o.AuditDelay <= 0 {
 		o.AuditDelay = DefaultAuditDelay
+	}
+	if o.AuditTimeout <= 0 {
+		o.AuditTimeout = o.AuditInterval
 	}
 	d := &Daemon{cfg: cfg, o: o, log: o.Logger, ready: make(chan struct{}), graph: o.Graph}
 	ctx := context.Background()

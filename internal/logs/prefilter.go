@@ -43,9 +43,13 @@ var fold = func() (t [256]byte) {
 // NewPrefilter builds a prefilter for the needles (ids and UPNs).
 func NewPrefilter(needles []string) *Prefilter {
 	p := &Prefilter{bucket: map[uint16][]int{}}
+	// A set, not a scan per needle: a break-glass group of many members
+	// gives hundreds of thousands of needles.
+	seen := make(map[string]bool, len(needles))
 	for _, n := range needles {
 		n := entra.FoldASCII(n)
-		if n != "" && !slices.ContainsFunc(p.needles, func(b []byte) bool { return string(b) == n }) {
+		if n != "" && !seen[n] {
+			seen[n] = true
 			p.needles = append(p.needles, []byte(n))
 		}
 	}

@@ -208,10 +208,14 @@ func (w *Watcher) Load(ctx context.Context) error {
 			continue
 		}
 		// Only what could have been written: unique members with a GUID.
+		// A set, not a scan per member: a huge group must not stall start.
 		var ms []Member
+		have := make(map[string]bool, len(p.Members))
 		for _, m := range p.Members {
-			if entra.IsGUID(m.ID) && !slices.ContainsFunc(ms, func(o Member) bool { return strings.EqualFold(o.ID, m.ID) }) {
-				ms = append(ms, Member{ID: strings.ToLower(m.ID), UPN: strings.TrimSpace(m.UPN)})
+			id := strings.ToLower(m.ID)
+			if entra.IsGUID(m.ID) && !have[id] {
+				have[id] = true
+				ms = append(ms, Member{ID: id, UPN: strings.TrimSpace(m.UPN)})
 			}
 		}
 		w.members[key(g.ID)] = ms
@@ -313,54 +317,82 @@ func (w *Watcher) Accounts() []entra.Account {
 func (w *Watcher) listLocked() []entra.Account { return List(w.o.Users, w.o.Groups, w.members) }
 
 // List is the break-glass list to match against: the configured users
-// first (they win a duplicate), then each group's members (members maps
-// the lower-case group id to them) in configuration order, then the group
-// ids themselves, so that a record naming a group matches.
+// first, then each group's members (members maps the lower-case group id
+// to them) in configuration order, then the group ids themselves, so that
+// a record naming a group matches.
+//
+// A member who is a configured user completes that entry instead of being
+// listed twice: a user configured by UPN alone gets the object id the
+// group read gives (records and the Graph sources' queries then follow the
+// account through a rename), one configured by id alone the UPN. A member
+// holding a configured user's UPN under another object id is another
+// account (the UPN was reused) and is listed on its own: it is in the
+// break-glass group, and matching it by the UPN would fail on the id.
 func List(users []entra.Account, groups []Group, members map[string][]Member) []entra.Account {
 	out := slices.Clone(users)
-	ids, upns := map[string]bool{}, map[string]bool{}
-	for _, a := range out {
-		if a.ID != "" {
-			ids[entra.CanonicalID(a.ID)] = true
+	ids, upns := map[string]int{}, map[string]int{}
+	index := func(i int) {
+		if id := entra.CanonicalID(out[i].ID); id != "" {
+			if _, dup := ids[id]; !dup {
+				ids[id] = i
+			}
 		}
-		if a.UPN != "" {
-			upns[entra.FoldASCII(a.UPN)] = true
+		if out[i].UPN != "" {
+			if _, dup := upns[entra.FoldASCII(out[i].UPN)]; !dup {
+				upns[entra.FoldASCII(out[i].UPN)] = i
+			}
 		}
+	}
+	for i := range out {
+		index(i)
 	}
 	for _, g := range groups {
 		for _, m := range members[key(g.ID)] {
-			if ids[entra.CanonicalID(m.ID)] || m.UPN != "" && upns[entra.FoldASCII(m.UPN)] {
+			if i, ok := ids[entra.CanonicalID(m.ID)]; ok {
+				if _, taken := upns[entra.FoldASCII(m.UPN)]; out[i].UPN == "" && m.UPN != "" && !taken {
+					out[i].UPN = m.UPN
+					index(i)
+				}
 				continue
 			}
-			ids[entra.CanonicalID(m.ID)] = true
-			if m.UPN != "" {
-				upns[entra.FoldASCII(m.UPN)] = true
+			if i, ok := upns[entra.FoldASCII(m.UPN)]; ok && m.UPN != "" && out[i].ID == "" {
+				out[i].ID = m.ID
+				index(i)
+				continue
 			}
 			out = append(out, entra.Account{ID: m.ID, UPN: m.UPN})
+			index(len(out) - 1)
 		}
 	}
 	for _, g := range groups {
-		if ids[entra.CanonicalID(g.ID)] {
+		if _, ok := ids[entra.CanonicalID(g.ID)]; ok {
 			continue
 		}
-		ids[entra.CanonicalID(g.ID)] = true
 		out = append(out, entra.Account{ID: key(g.ID), Name: "break-glass group " + cmp.Or(g.Name, g.ID)})
+		index(len(out) - 1)
 	}
 	return out
 }
 
 // diff names the members added and removed, by UPN where known.
+// Ids are compared through sets: a group of 100k users is read every
+// refresh, and a scan per member would take hours.
 func diff(old, cur []Member) (added, removed []string) {
-	in := func(list []Member, m Member) bool {
-		return slices.ContainsFunc(list, func(o Member) bool { return o.ID == m.ID })
+	set := func(list []Member) map[string]bool {
+		s := make(map[string]bool, len(list))
+		for _, m := range list {
+			s[m.ID] = true
+		}
+		return s
 	}
+	inOld, inCur := set(old), set(cur)
 	for _, m := range cur {
-		if !in(old, m) {
+		if !inOld[m.ID] {
 			added = append(added, cmp.Or(m.UPN, m.ID))
 		}
 	}
 	for _, m := range old {
-		if !in(cur, m) {
+		if !inCur[m.ID] {
 			removed = append(removed, cmp.Or(m.UPN, m.ID))
 		}
 	}

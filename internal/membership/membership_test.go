@@ -1,13 +1,16 @@
 package membership
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"breakglass/internal/entra"
 	"breakglass/internal/graph"
@@ -247,5 +250,114 @@ func TestWatcherNeverRead(t *testing.T) {
 	}
 	if _, ok := ap.set().MatchAny(groupID); !ok {
 		t.Error("group id not watched")
+	}
+}
+
+// bigLister serves a group of n users (offset by shift) in pages of 999,
+// as Graph does, without the HTTP cost.
+type bigLister struct {
+	mu       sync.Mutex
+	n, shift int
+}
+
+func (b *bigLister) Get(context.Context, graph.Version, string, graph.Query, any) error {
+	return errors.New("not used")
+}
+
+func (b *bigLister) List(_ context.Context, _ graph.Version, _ string, _ graph.Query, fn func([]json.RawMessage) error) error {
+	b.mu.Lock()
+	n, shift := b.n, b.shift
+	b.mu.Unlock()
+	var page []json.RawMessage
+	for i := range n {
+		page = append(page, json.RawMessage(fmt.Sprintf(`{"id":%q,"userPrincipalName":"bg%d@contoso.onmicrosoft.com"}`, uid(i+shift), i+shift)))
+		if len(page) == 999 || i == n-1 {
+			if err := fn(page); err != nil {
+				return err
+			}
+			page = nil
+		}
+	}
+	return nil
+}
+
+// TestHugeGroup: a group of 100k users (someone pointed accounts: at "All
+// employees") is read, diffed against the last read, persisted and loaded
+// again within seconds: the refresh loop and serve's start must not stall
+// for hours on quadratic work while the real break-glass accounts wait.
+func TestHugeGroup(t *testing.T) {
+	const n = 100_000
+	bl := &bigLister{n: n}
+	state := watch.NewMemConditions()
+	h := &health{}
+	ap := &applied{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx := context.Background()
+		w := New(Options{Groups: []Group{{ID: groupID}}, Graph: bl, State: state, Health: h, Apply: ap.apply})
+		w.Refresh(ctx)
+		bl.mu.Lock()
+		bl.shift = n / 2 // half the members replaced
+		bl.mu.Unlock()
+		w.Refresh(ctx)
+		w2 := New(Options{Groups: []Group{{ID: groupID}}, Graph: bl, State: state, Health: h, Apply: ap.apply})
+		if err := w2.Load(ctx); err != nil {
+			t.Error(err)
+		}
+		if got := len(w2.Accounts()); got != n+1 {
+			t.Errorf("loaded %d accounts, want %d members and the group id", got, n+1)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("refreshing and loading a 100k-member group took over 20s")
+	}
+}
+
+// TestListMemberCompletesUserEntry: a user configured by UPN alone who is
+// also a member of a configured group. The group read knows the object id;
+// dropping the member as a duplicate lost it, so a record naming the user
+// by id with another UPN (the rename of the account, as the audit log
+// writes it) was not matched. A member holding a configured UPN under
+// another id (the UPN was reused) was dropped, and never matched.
+func TestListMemberCompletesUserEntry(t *testing.T) {
+	users := []entra.Account{{UPN: "BG1@contoso.onmicrosoft.com", Name: "first"}, {ID: uid(2)}, {ID: uid(4), UPN: "bg4@contoso.onmicrosoft.com", Name: "stale"}}
+	groups := []Group{{ID: groupID}}
+	members := map[string][]Member{groupID: {
+		{ID: uid(1), UPN: "bg1@contoso.onmicrosoft.com"},
+		{ID: uid(2), UPN: "bg2@contoso.onmicrosoft.com"},
+		{ID: uid(3), UPN: "bg3@contoso.onmicrosoft.com"},
+		{ID: uid(5), UPN: "bg4@contoso.onmicrosoft.com"}, // bg4 renamed, its UPN reused by a new member
+	}}
+	set := entra.NewAccountSet(List(users, groups, members))
+	for _, tc := range []struct {
+		id, upn string
+		want    string // Name or UPN of the account matched; "" for none
+	}{
+		{uid(1), "renamed@contoso.onmicrosoft.com", "first"},
+		{"", "bg1@contoso.onmicrosoft.com", "first"},
+		{uid(2), "", uid(2)},
+		{"", "bg2@contoso.onmicrosoft.com", uid(2)},
+		{uid(3), "", "bg3@contoso.onmicrosoft.com"},
+		{uid(9), "bg1@contoso.onmicrosoft.com", ""}, // another object holding the UPN: the id decides
+		{uid(5), "bg4@contoso.onmicrosoft.com", "bg4@contoso.onmicrosoft.com"},
+		{uid(4), "renamed4@contoso.onmicrosoft.com", "stale"},
+	} {
+		a, ok := set.Match(tc.id, tc.upn)
+		got := ""
+		if ok {
+			got = cmp.Or(a.Name, a.UPN, a.ID)
+		}
+		if ok && a.Name == "" && a.ID == uid(2) {
+			got = uid(2)
+		}
+		if got != tc.want {
+			t.Errorf("Match(%q, %q) = %q, want %q", tc.id, tc.upn, got, tc.want)
+		}
+	}
+	if got := users[0].ID; got != "" {
+		t.Errorf("List changed its input: %q", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -64,10 +65,15 @@ func newPosture(o Options, h *SourceHealth) *Posture { return &Posture{o: o, hea
 // Posture returns the pipeline's posture-drift watcher.
 func (p *Pipeline) Posture() *Posture { return p.posture }
 
-// verdict is a result's last decisive state.
+// verdict is a result's last decisive state. ID and UPN are the account
+// as last reported: an account configured by UPN is reported by its
+// object id while it resolves and by the UPN alone once it does not, and
+// both must find the same verdict.
 type verdict struct {
 	Good bool      `json:"good"`
 	At   time.Time `json:"at"`
+	ID   string    `json:"id,omitempty"`
+	UPN  string    `json:"upn,omitempty"`
 }
 
 // postureData is the evidence of a drift alert and its condition.
@@ -123,13 +129,17 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 		open[c.Key] = c
 	}
 
+	keys := resultKeys(rep.Results, verdicts, open)
 	seen := map[string]bool{}
 	var firstBad, lost []string
 	var errs []error
-	for _, r := range rep.Results {
-		k := ResultKey(r)
+	for i, r := range rep.Results {
+		k := keys[i]
 		seen[k] = true
 		prev, known := verdicts[k]
+		ident := func(good bool) verdict {
+			return verdict{Good: good, At: now, ID: cmp.Or(r.AccountID, prev.ID), UPN: cmp.Or(r.AccountUPN, prev.UPN)}
+		}
 		switch {
 		case good(r.Status):
 			if c, ok := open[k]; ok {
@@ -139,7 +149,7 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 				}
 				w.o.Logger.Info("posture check passes again; drift resolved", "check", r.Check, "account", accountOf(r), "status", r.Status, "alert_id", c.AlertID)
 			}
-			verdicts[k] = verdict{Good: true, At: now}
+			verdicts[k] = ident(true)
 		case bad(r.Status):
 			_, isOpen := open[k]
 			if known && prev.Good && !isOpen {
@@ -150,11 +160,29 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 			} else if !known || !prev.Good {
 				firstBad = append(firstBad, r.Check+" "+accountOf(r))
 			}
-			verdicts[k] = verdict{Good: false, At: now}
+			verdicts[k] = ident(false)
 		case known && prev.Good && r.Status == posture.StatusSkip:
 			// The verdict stays good (a later fail is drift), but a check
 			// that can no longer be evaluated cannot see drift either.
 			lost = append(lost, describeResult(r)+": "+r.Message)
+		}
+	}
+	// A result not reported this time is gone only when its account left
+	// the configuration or its check no longer exists. Otherwise the check
+	// gave no verdict for it (it crashed, or reported tenant-wide): the
+	// drift stays open, the verdict stays, and the blind spot is raised.
+	for k := range verdicts {
+		if !seen[k] && stillAudited(k, verdicts[k], rep) {
+			seen[k] = true
+			if _, isOpen := open[k]; isOpen || verdicts[k].Good {
+				lost = append(lost, describeKey(k)+": this audit gave no result for it")
+			}
+		}
+	}
+	for k := range open {
+		if !seen[k] && stillAudited(k, verdict{}, rep) {
+			seen[k] = true
+			lost = append(lost, describeKey(k)+": this audit gave no result for it")
 		}
 	}
 	for k, c := range open {
@@ -267,6 +295,19 @@ func describeKey(k string) string {
 	return check + " for " + acct
 }
 
+// Record observes a completed audit and tells the posture source's health:
+// a run whose results cannot be recorded (the store refused the verdicts
+// or a transition) is a failed run, since without its verdicts the next
+// fail is no drift. It returns Observe's error.
+func (w *Posture) Record(ctx context.Context, rep *posture.Report) error {
+	if err := w.Observe(ctx, rep); err != nil {
+		w.AuditFailed(ctx, fmt.Errorf("the audit ran, but its results could not be recorded, so drift may go unseen: %w", err))
+		return err
+	}
+	w.AuditRan(ctx)
+	return nil
+}
+
 // AuditFailed raises bg.source for the posture source: a scheduled audit
 // could not run (collection aborted), so drift would go unseen.
 func (w *Posture) AuditFailed(ctx context.Context, err error) {
@@ -302,4 +343,103 @@ func describeResult(r posture.Result) string {
 		return r.Check + " for " + who
 	}
 	return r.Check
+}
+
+// resultKeys gives each result its key: ResultKey, or, when no verdict or
+// drift is stored under it, the stored key of the same check whose account
+// has the result's object id or UPN (the account stopped or started
+// resolving between runs, so it is named by a different identifier).
+func resultKeys(results []posture.Result, verdicts map[string]verdict, open map[string]Condition) []string {
+	keys := make([]string, len(results))
+	claimed := map[string]bool{}
+	for i, r := range results {
+		keys[i] = ResultKey(r)
+		claimed[keys[i]] = true
+	}
+	stored := func(k string) bool {
+		_, v := verdicts[k]
+		_, o := open[k]
+		return v || o
+	}
+	// alias maps check + identifier (lower-case) to the stored keys whose
+	// account has that identifier, sorted so that a tie is decided the same
+	// way every run.
+	alias := map[string][]string{}
+	addAlias := func(k string, v verdict) {
+		check, acct, _ := strings.Cut(k, "\x00")
+		if acct == "" {
+			return
+		}
+		for _, ident := range []string{acct, v.ID, v.UPN} {
+			if ident != "" {
+				a := check + "\x00" + strings.ToLower(ident)
+				if !slices.Contains(alias[a], k) {
+					alias[a] = append(alias[a], k)
+				}
+			}
+		}
+	}
+	for k, v := range verdicts {
+		addAlias(k, v)
+	}
+	for k := range open {
+		addAlias(k, verdicts[k])
+	}
+	for _, ks := range alias {
+		sort.Strings(ks)
+	}
+	for i, r := range results {
+		if stored(keys[i]) || (r.AccountID == "" && r.AccountUPN == "") {
+			continue
+		}
+	find:
+		for _, ident := range []string{r.AccountID, r.AccountUPN} {
+			if ident == "" {
+				continue
+			}
+			for _, k := range alias[r.Check+"\x00"+strings.ToLower(ident)] {
+				if !claimed[k] {
+					keys[i] = k
+					claimed[k] = true
+					break find
+				}
+			}
+		}
+	}
+	return keys
+}
+
+// sameIdentity reports whether an account named by id and upn is the one
+// stored under the key's account part acct with verdict v.
+func sameIdentity(id, upn, acct string, v verdict) bool {
+	eq := func(a, b string) bool { return a != "" && b != "" && strings.EqualFold(a, b) }
+	return eq(id, acct) || eq(upn, acct) || eq(id, v.ID) || eq(upn, v.UPN)
+}
+
+// stillAudited reports whether a stored result the report does not
+// contain is still expected: its check exists and, for a per-account
+// result, its account is still among the report's accounts.
+func stillAudited(k string, v verdict, rep *posture.Report) bool {
+	check, acct, _ := strings.Cut(k, "\x00")
+	if _, ok := posture.Lookup(check); !ok {
+		return false
+	}
+	if acct == "" {
+		return true
+	}
+	for _, a := range rep.Accounts {
+		if sameIdentity(a.ID, a.UPN, acct, v) || groupUnread(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// groupUnread reports whether a is a group entry whose members this audit
+// could not list (unreadable, emptied, deleted). Any account it does not
+// name may be one of those members, so none is taken as removed from the
+// list. Entries are collect's: "groups[N] id G", and "... member X" for
+// one member that did not resolve.
+func groupUnread(a posture.AccountInfo) bool {
+	return !a.Resolved && strings.HasPrefix(a.Entry, "groups[") && !strings.Contains(a.Entry, " member ")
 }

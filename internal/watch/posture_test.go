@@ -2,7 +2,9 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,4 +170,235 @@ func coverageID(fs *fakeStore) string {
 		}
 	}
 	return "\x00none"
+}
+
+// TestPostureDriftAccountStopsResolving: an account configured by UPN
+// resolves (results carry its object id), then is deleted or renamed: the
+// audit names it by the configured UPN only. That is drift of the
+// accounts check (it passed, it now errors) and must alert; the drifts
+// and verdicts of its other checks must not be dropped as if the account
+// had left the configuration.
+func TestPostureDriftAccountStopsResolving(t *testing.T) {
+	const id = "0d3c0000-0000-4000-8000-000000000001"
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	conds := NewMemConditions()
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	resolved := func(rs ...posture.Result) *posture.Report {
+		rep := report(rs...)
+		rep.Accounts = []posture.AccountInfo{{Entry: "accounts[0] upn " + bg1, ID: id, UPN: bg1, Resolved: true}}
+		return rep
+	}
+	gone := func(rs ...posture.Result) *posture.Report {
+		rep := report(rs...)
+		rep.Accounts = []posture.AccountInfo{{Entry: "accounts[0] upn " + bg1, UPN: bg1, Reason: "no such user"}}
+		for i := range rep.Results {
+			rep.Results[i].AccountID = ""
+		}
+		return rep
+	}
+	steps := []struct {
+		name         string
+		rep          *posture.Report
+		wantFiring   int
+		wantResolved int
+	}{
+		{"resolved, all pass", resolved(res("accounts", posture.StatusPass), res("cloud-only", posture.StatusPass)), 0, 0},
+		{"cloud-only drifts", resolved(res("accounts", posture.StatusPass), res("cloud-only", posture.StatusFail)), 1, 0},
+		{"account deleted: accounts drifts, cloud-only drift stays open", gone(res("accounts", posture.StatusError), res("cloud-only", posture.StatusSkip)), 2, 0},
+		{"still gone: same episodes", gone(res("accounts", posture.StatusError), res("cloud-only", posture.StatusSkip)), 2, 0},
+		{"recreated and fixed: both resolve", resolved(res("accounts", posture.StatusPass), res("cloud-only", posture.StatusPass)), 2, 2},
+	}
+	for i, s := range steps {
+		p := New(opts)
+		c.add(6 * time.Hour)
+		if err := p.Posture().Observe(ctx, s.rep); err != nil {
+			t.Fatalf("step %d %s: %v", i, s.name, err)
+		}
+		if got := fs.count(RulePosture); got != s.wantFiring {
+			t.Errorf("step %d %s: %d bg.posture alerts, want %d", i, s.name, got, s.wantFiring)
+		}
+		resolvedN := 0
+		for _, r := range fs.resolved() {
+			if !strings.HasPrefix(r, coverageID(fs)) {
+				resolvedN++
+			}
+		}
+		if resolvedN != s.wantResolved {
+			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, resolvedN, s.wantResolved)
+		}
+		p.Close()
+	}
+}
+
+// TestPostureDriftCheckLosesAccountResults: a check that crashes gives one
+// tenant-wide error instead of its per-account results. The account is
+// still configured, so its open drift must stay open (not "no longer
+// reported") and its pass must survive: the next fail is drift.
+func TestPostureDriftCheckLosesAccountResults(t *testing.T) {
+	const id = "0d3c0000-0000-4000-8000-000000000001"
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	rep := func(rs ...posture.Result) *posture.Report {
+		r := report(rs...)
+		r.Accounts = []posture.AccountInfo{{Entry: "accounts[0] id " + id, ID: id, UPN: bg1, Resolved: true}}
+		return r
+	}
+	crashed := posture.Result{Check: "cloud-only", Status: posture.StatusError, Message: "check cloud-only crashed"}
+	steps := []struct {
+		name                     string
+		rep                      *posture.Report
+		wantFiring, wantResolved int
+	}{
+		{"passes", rep(res("cloud-only", posture.StatusPass), res("no-personal-methods", posture.StatusPass)), 0, 0},
+		{"no-personal-methods drifts", rep(res("cloud-only", posture.StatusPass), res("no-personal-methods", posture.StatusFail)), 1, 0},
+		{"both checks crash", rep(crashed, posture.Result{Check: "no-personal-methods", Status: posture.StatusError, Message: "crashed"}), 1, 0},
+		{"cloud-only fails after the crash: drift", rep(res("cloud-only", posture.StatusFail), res("no-personal-methods", posture.StatusFail)), 2, 0},
+	}
+	for i, s := range steps {
+		p := New(opts)
+		c.add(6 * time.Hour)
+		if err := p.Posture().Observe(ctx, s.rep); err != nil {
+			t.Fatalf("step %d %s: %v", i, s.name, err)
+		}
+		if got := fs.count(RulePosture); got != s.wantFiring {
+			t.Errorf("step %d %s: %d bg.posture alerts, want %d", i, s.name, got, s.wantFiring)
+		}
+		n := 0
+		for _, r := range fs.resolved() {
+			if !strings.HasPrefix(r, coverageID(fs)) {
+				n++
+			}
+		}
+		if n != s.wantResolved {
+			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, n, s.wantResolved)
+		}
+		if i == 2 && fs.count(RuleSource) == 0 {
+			t.Errorf("step %d %s: no bg.source for the results that can no longer be seen", i, s.name)
+		}
+		p.Close()
+	}
+}
+
+// TestPostureDriftGroupUnreadable: the audit cannot list the members of a
+// break-glass group (Graph outage, permission revoked, group emptied): its
+// members are missing from the report. They are still break-glass
+// accounts: an open drift stays open, a pass survives (a fail after the
+// outage is drift), and the blind spot raises bg.source.
+func TestPostureDriftGroupUnreadable(t *testing.T) {
+	const (
+		gid = "5f0e1d2c-3b4a-4968-8776-a5b4c3d2e1f0"
+		m1  = "0d3c0000-0000-4000-8000-000000000001"
+		m2  = "0d3c0000-0000-4000-8000-000000000002"
+	)
+	member := func(id, upn, check string, st posture.Status) posture.Result {
+		r := res(check, st)
+		r.AccountID, r.AccountUPN = id, upn
+		return r
+	}
+	members := func(rs ...posture.Result) *posture.Report {
+		rep := report(rs...)
+		rep.Accounts = []posture.AccountInfo{
+			{Entry: "groups[0] id " + gid, ID: m1, UPN: "m1@contoso.onmicrosoft.com", Resolved: true},
+			{Entry: "groups[0] id " + gid, ID: m2, UPN: "m2@contoso.onmicrosoft.com", Resolved: true},
+		}
+		return rep
+	}
+	unreadable := &posture.Report{Tenant: posture.TenantInfo{ID: "tenant-1"},
+		Accounts: []posture.AccountInfo{{Entry: "groups[0] id " + gid, ID: gid, Reason: "its members could not be listed: 403 Authorization_RequestDenied"}},
+		Results:  []posture.Result{{Check: "accounts", Status: posture.StatusError, AccountID: gid, Message: "does not resolve"}}}
+	steps := []struct {
+		name                     string
+		rep                      *posture.Report
+		wantFiring, wantResolved int
+		wantCoverage             bool
+	}{
+		{"both pass", members(member(m1, "m1@contoso.onmicrosoft.com", "cloud-only", posture.StatusPass), member(m2, "m2@contoso.onmicrosoft.com", "cloud-only", posture.StatusPass)), 0, 0, false},
+		{"m1 drifts", members(member(m1, "m1@contoso.onmicrosoft.com", "cloud-only", posture.StatusFail), member(m2, "m2@contoso.onmicrosoft.com", "cloud-only", posture.StatusPass)), 1, 0, false},
+		{"group unreadable: m1's drift stays open", unreadable, 1, 0, true},
+		{"group back, m2 now fails: drift", members(member(m1, "m1@contoso.onmicrosoft.com", "cloud-only", posture.StatusFail), member(m2, "m2@contoso.onmicrosoft.com", "cloud-only", posture.StatusFail)), 2, 0, false},
+	}
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	for i, s := range steps {
+		p := New(opts)
+		c.add(6 * time.Hour)
+		if err := p.Posture().Observe(ctx, s.rep); err != nil {
+			t.Fatalf("step %d %s: %v", i, s.name, err)
+		}
+		if got := fs.count(RulePosture); got != s.wantFiring {
+			t.Errorf("step %d %s: %d bg.posture alerts, want %d", i, s.name, got, s.wantFiring)
+		}
+		n := 0
+		for _, r := range fs.resolved() {
+			if !strings.HasPrefix(r, coverageID(fs)) {
+				n++
+			}
+		}
+		if n != s.wantResolved {
+			t.Errorf("step %d %s: %d resolutions, want %d", i, s.name, n, s.wantResolved)
+		}
+		if s.wantCoverage && fs.count(RuleSource) == 0 {
+			t.Errorf("step %d %s: no bg.source for the members that can no longer be seen", i, s.name)
+		}
+		p.Close()
+	}
+}
+
+// failingVerdicts fails every write of the posture verdicts while broken.
+type failingVerdicts struct {
+	*MemConditions
+	mu     sync.Mutex
+	broken bool
+}
+
+func (f *failingVerdicts) SetCondition(ctx context.Context, c Condition) error {
+	f.mu.Lock()
+	broken := f.broken
+	f.mu.Unlock()
+	if broken && c.Rule == postureStateRule {
+		return errors.New("disk I/O error")
+	}
+	return f.MemConditions.SetCondition(ctx, c)
+}
+
+// TestPostureRecordFailureRaisesSource: when the verdicts cannot be
+// stored, every later run has no history and no fail is drift: that must
+// not be a log line only. Record raises bg.source (posture/audit) and
+// resolves it once a run is recorded.
+func TestPostureRecordFailureRaisesSource(t *testing.T) {
+	ctx := context.Background()
+	fs := &fakeStore{}
+	conds := &failingVerdicts{MemConditions: NewMemConditions(), broken: true}
+	c := newClock()
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now})
+	defer p.Close()
+	if err := p.Posture().Record(ctx, report(res("cloud-only", posture.StatusPass))); err == nil {
+		t.Fatal("Record hid the store error")
+	}
+	if n := fs.count(RuleSource); n != 1 {
+		t.Fatalf("%d bg.source alerts, want 1", n)
+	}
+	conds.mu.Lock()
+	conds.broken = false
+	conds.mu.Unlock()
+	c.add(time.Hour)
+	if err := p.Posture().Record(ctx, report(res("cloud-only", posture.StatusPass))); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fs.resolved()); n != 1 {
+		t.Fatalf("%d resolutions, want 1", n)
+	}
+	c.add(time.Hour)
+	if err := p.Posture().Record(ctx, report(res("cloud-only", posture.StatusFail))); err != nil {
+		t.Fatal(err)
+	}
+	if n := fs.count(RulePosture); n != 1 {
+		t.Errorf("%d bg.posture after the store recovered, want 1", n)
+	}
 }
