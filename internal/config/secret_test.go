@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"breakglass/internal/secret"
 )
 
 // withSecret stands in for the secret-bearing sections to come (webhook
@@ -67,8 +69,8 @@ func TestSecretNeverPrinted(t *testing.T) {
 			t.Errorf("%s reveals the secret: %s", name, got)
 		}
 		// encoding/json and encoding/xml escape < and >.
-		if !strings.Contains(got, redacted) && !strings.Contains(got, `\u003credacted\u003e`) && !strings.Contains(got, "&lt;redacted&gt;") {
-			t.Errorf("%s does not say %s: %s", name, redacted, got)
+		if !strings.Contains(got, secret.Redacted) && !strings.Contains(got, `\u003credacted\u003e`) && !strings.Contains(got, "&lt;redacted&gt;") {
+			t.Errorf("%s does not say %s: %s", name, secret.Redacted, got)
 		}
 	}
 }

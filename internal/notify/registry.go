@@ -1,0 +1,94 @@
+package notify
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ChannelType is one kind of channel (email, sms, slack, ...). The type
+// owns everything about itself: its configuration struct, the validation
+// of that struct and the Notifier it builds. Adding a channel touches its
+// file and its tests only: the file registers the type in an init
+// function, and config and the daemon find it here.
+type ChannelType struct {
+	// Name is the value of `type:` in the configuration.
+	Name string
+	// Doc is one line for `config check` and the README's reference.
+	Doc string
+	// New returns a pointer to a fresh, zero configuration struct. Its
+	// exported fields carry yaml tags; config decodes the channel's keys
+	// (all but the common name, type and timeout) into it strictly, with
+	// file:line errors, and expands ${VAR} references. Fields of type
+	// secret.Secret are redacted wherever the configuration is printed.
+	New func() ChannelConfig
+}
+
+// ChannelConfig is a decoded channel configuration.
+type ChannelConfig interface {
+	// Validate reports every problem through report, with field relative
+	// to the channel ("to[1]", "url"); config adds file:line and the
+	// channel's path. It also applies the type's defaults, so that
+	// `config check` prints the effective values.
+	Validate(report func(field, msg string))
+	// Build makes the channel's Notifier. It runs after a successful
+	// Validate; an error here is a configuration error too.
+	Build(env BuildEnv) (Notifier, error)
+}
+
+// BuildEnv is what a channel may use when it is built.
+type BuildEnv struct {
+	// Target is "group/name", the channel's stable delivery target.
+	Target string
+	// Timeout bounds one send (the common timeout key, defaulted).
+	Timeout time.Duration
+	// HTTP is the client for HTTP channels: bound sends with a context
+	// deadline from Timeout, not a client timeout.
+	HTTP   *http.Client
+	Stdout io.Writer
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+var (
+	channelMu    sync.RWMutex
+	channelTypes = map[string]ChannelType{}
+)
+
+// RegisterChannel adds a channel type; it panics on an empty or duplicate
+// name, a programming error every test finds.
+func RegisterChannel(t ChannelType) {
+	channelMu.Lock()
+	defer channelMu.Unlock()
+	if t.Name == "" || t.New == nil {
+		panic("notify: channel type without a name or constructor")
+	}
+	if _, dup := channelTypes[t.Name]; dup {
+		panic(fmt.Sprintf("notify: channel type %q registered twice", t.Name))
+	}
+	channelTypes[t.Name] = t
+}
+
+// LookupChannel returns the channel type named name.
+func LookupChannel(name string) (ChannelType, bool) {
+	channelMu.RLock()
+	defer channelMu.RUnlock()
+	t, ok := channelTypes[name]
+	return t, ok
+}
+
+// ChannelTypes lists the registered type names, sorted.
+func ChannelTypes() []string {
+	channelMu.RLock()
+	defer channelMu.RUnlock()
+	names := make([]string, 0, len(channelTypes))
+	for n := range channelTypes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
