@@ -52,6 +52,43 @@ type BuildEnv struct {
 	Stdout io.Writer
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Render turns a notification into the words people read (message.go
+	// owns it, configured from notify.templates and notify.time_zone). A
+	// channel renders every send through it; nil means RenderDefault.
+	Render func(Notification) (Message, error)
+}
+
+// Message is a notification rendered for people: every channel sends one
+// of these forms, never its own wording, so a page reads the same on
+// every channel and one template change reaches them all.
+type Message struct {
+	// Subject is one line: status, severity, what happened, which account.
+	Subject string
+	// Text is the full plain-text body; HTML the same as HTML (email).
+	Text string
+	HTML string
+	// Short is for SMS and push: the essentials in at most 320 bytes.
+	Short string
+	// Voice is what a phone call reads aloud.
+	Voice string
+	// Fields are label/value pairs for cards (Teams, Slack), in order.
+	Fields   []Field
+	Severity int    // 0 critical .. 4 verbose, as alert.Severity
+	Status   string // firing or resolved
+	// AckURL acknowledges the alert; empty when links are not configured.
+	AckURL string
+}
+
+// Field is one label/value line of a card.
+type Field struct{ Label, Value string }
+
+// RenderWith renders n with render, or with RenderDefault when render is
+// nil.
+func RenderWith(render func(Notification) (Message, error), n Notification) (Message, error) {
+	if render == nil {
+		return RenderDefault(n)
+	}
+	return render(n)
 }
 
 var (
