@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"breakglass/internal/entra"
+	"breakglass/internal/notify"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden .err and .out files in testdata")
@@ -169,7 +170,7 @@ func withoutLines(c *Config) *Config {
 
 // defaultNotify is what an empty notify: section becomes.
 var defaultNotify = NotifyConfig{
-	Groups:      []GroupConfig{{Name: DefaultGroup, Channels: []ChannelConfig{{Name: ChannelConsole, Type: ChannelConsole}}}},
+	Groups:      []GroupConfig{{Name: DefaultGroup, Channels: []ChannelConfig{{Name: ChannelConsole, Type: ChannelConsole, Settings: &notify.ConsoleConfig{}}}}},
 	GiveUpAfter: DefaultGiveUpAfter,
 }
 

@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/secret"
 )
 
 // UserAgent is sent as "User-Agent: <UserAgent>" by webhooks; main sets it
@@ -486,4 +487,71 @@ func validHeaderName(k string) bool {
 		}
 	}
 	return true
+}
+
+// ChannelWebhook is the webhook channel's type name.
+const ChannelWebhook = "webhook"
+
+func init() {
+	RegisterChannel(ChannelType{
+		Name:           ChannelWebhook,
+		Doc:            "JSON POST to any HTTP receiver",
+		New:            func() ChannelConfig { return &WebhookConfig{} },
+		DefaultTimeout: DefaultWebhookTimeout,
+	})
+}
+
+// WebhookConfig is the webhook channel's configuration.
+type WebhookConfig struct {
+	// URL is a Secret because chat webhooks (Teams, Slack) and Azure
+	// Functions carry their credential in the URL.
+	URL     secret.Secret            `yaml:"url,omitempty"`
+	Headers map[string]secret.Secret `yaml:"headers,omitempty"`
+}
+
+// Validate applies ValidateWebhookURL and ValidateWebhookHeader; messages
+// never repeat a value, which may be the credential.
+func (c *WebhookConfig) Validate(report func(field, msg string)) {
+	switch {
+	case c.URL == "":
+		report("url", "required for type webhook")
+	case ValidateWebhookURL(c.URL.Reveal()) != nil:
+		report("url", "not an http or https URL")
+	}
+	keys := make([]string, 0, len(c.Headers))
+	for k := range c.Headers {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		f := FieldKey("headers", k)
+		if ValidateWebhookHeader(k, "") != nil {
+			report(f, "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+		} else if ValidateWebhookHeader(k, c.Headers[k].Reveal()) != nil {
+			report(f, "value contains a line break or NUL")
+		}
+	}
+}
+
+// Build returns the Webhook for env.Target, bounded by env.Timeout.
+func (c *WebhookConfig) Build(env BuildEnv) (Notifier, error) {
+	headers := make(map[string]string, len(c.Headers))
+	for k, v := range c.Headers {
+		headers[k] = v.Reveal()
+	}
+	// The request is bounded by Timeout (a context deadline); a
+	// client-level timeout would be a second owner.
+	client := env.HTTP
+	if client == nil {
+		client = &http.Client{}
+	}
+	wh, err := NewWebhook(env.Target, c.URL.Reveal(), headers, client)
+	if err != nil {
+		return nil, err
+	}
+	wh.Timeout = env.Timeout
+	if env.Now != nil {
+		wh.now = env.Now
+	}
+	return wh, nil
 }
