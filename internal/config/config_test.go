@@ -130,6 +130,10 @@ func TestBadFixtures(t *testing.T) {
 					t.Errorf("error reveals the value of $%s:\n%s", k, msg)
 				}
 			}
+			// The registered channel types grow with every channel added:
+			// goldens say <channel types> so that adding one changes no
+			// golden of another.
+			msg = strings.ReplaceAll(msg, strings.Join(notify.ChannelTypes(), ", "), "<channel types>")
 			golden(t, strings.TrimSuffix(file, ".yaml")+".err", []byte(msg+"\n"))
 		})
 	}
