@@ -62,7 +62,8 @@ func init() {
 // with command arguments and env values removed. Standard output is
 // discarded.
 type ExecConfig struct {
-	// Command is the program (an absolute path) and its arguments.
+	// Command is the program (an absolute path) and its arguments. config
+	// check prints them: put tokens in Env, which it redacts.
 	Command []string `yaml:"command,omitempty"`
 	// Env adds variables; values are secrets (tokens for the script).
 	Env map[string]secret.Secret `yaml:"env,omitempty"`
