@@ -184,3 +184,13 @@ func TestNotifyDescribe(t *testing.T) {
 		t.Errorf("default groups: %q", got)
 	}
 }
+
+// notify.FieldKey is how a channel names a map entry in a report; config
+// finds the entry's line under the path join made, so the two must agree.
+func TestFieldKeyMatchesJoin(t *testing.T) {
+	for _, k := range []string{"X-Token", "Bad Header", "1X", "_a", "a.b", "", "ключ", strings.Repeat("k", 64), strings.Repeat("é", 40), "a\"b"} {
+		if got, want := notify.FieldKey("headers", k), join("headers", k); got != want {
+			t.Errorf("key %q: notify.FieldKey %q, config join %q", k, got, want)
+		}
+	}
+}
