@@ -70,8 +70,10 @@ notify:
       channels:
         - type: webhook
           url: %s/a
+          schema: breakglass
         - type: webhook
           url: %s/b
+          schema: breakglass
 log:
   level: warn
 `, filepath.Join(dir, "bg.db"), logs, rcv.URL, rcv.URL)

@@ -117,6 +117,7 @@ notify:
       channels:
         - type: webhook
           url: %s
+          schema: breakglass
           timeout: 2s
 log:
   level: warn

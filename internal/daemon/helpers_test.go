@@ -46,13 +46,29 @@ type receiver struct {
 func newReceiver(t *testing.T) *receiver {
 	r := &receiver{got: map[string]int{}, rules: map[string]int{}, code: http.StatusNoContent}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var body struct {
+		type fields struct {
 			AlertID string `json:"alert_id"`
 			Status  string `json:"status"`
 			Rule    string `json:"rule"`
 		}
+		var common struct {
+			SchemaID string `json:"schemaId"`
+			Data     struct {
+				AlertContext fields `json:"alertContext"`
+			} `json:"data"`
+		}
+		var body fields
 		data, _ := io.ReadAll(req.Body)
-		if err := json.Unmarshal(data, &body); err != nil || body.AlertID == "" {
+		// The default body is the Common Alert Schema, which carries
+		// breakglass's fields in data.alertContext; schema: breakglass
+		// sends them at the top level.
+		err := json.Unmarshal(data, &common)
+		if err == nil && common.SchemaID == "azureMonitorCommonAlertSchema" {
+			body = common.Data.AlertContext
+		} else if err == nil {
+			err = json.Unmarshal(data, &body)
+		}
+		if err != nil || body.AlertID == "" {
 			http.Error(w, "bad body", 400)
 			return
 		}

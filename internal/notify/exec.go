@@ -78,6 +78,13 @@ func (c *ExecConfig) Validate(report func(field, msg string)) {
 		report("command[0]", "empty program path")
 	case !filepath.IsAbs(c.Command[0]):
 		report("command[0]", "must be an absolute path (the command runs without a shell and with a minimal PATH)")
+	default:
+		// Checked here, on the machine config check runs on, so that a
+		// typo fails the check (and the daemon's start), not a page at
+		// 3 a.m.
+		if msg := checkProgram(c.Command[0]); msg != "" {
+			report("command[0]", msg)
+		}
 	}
 	for i, a := range c.Command {
 		if strings.IndexByte(a, 0) >= 0 {
@@ -102,6 +109,26 @@ func (c *ExecConfig) Validate(report func(field, msg string)) {
 	}
 }
 
+// checkProgram says what is wrong with prog as a program to run, or "".
+func checkProgram(prog string) string {
+	st, err := os.Stat(prog)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return prog + ": no such file on this machine"
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return prog + ": " + err.Error()
+	case st.IsDir():
+		return prog + " is a directory"
+	case st.Mode().Perm()&0o111 == 0:
+		return prog + " is not executable (chmod +x it)"
+	}
+	return ""
+}
+
 func validEnvName(k string) bool {
 	if k == "" {
 		return false
@@ -118,25 +145,10 @@ func validEnvName(k string) bool {
 	return true
 }
 
-// Build checks that the program exists and is executable, so that a typo
-// stops the daemon at start rather than at 3 a.m.
+// Build makes the channel. Validate has checked the program.
 func (c *ExecConfig) Build(env BuildEnv) (Notifier, error) {
 	if len(c.Command) == 0 {
 		return nil, errors.New("exec: no command")
-	}
-	prog := c.Command[0]
-	st, err := os.Stat(prog)
-	switch {
-	case err != nil:
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("exec: %s: %w", prog, err)
-	case st.IsDir():
-		return nil, fmt.Errorf("exec: %s is a directory", prog)
-	case st.Mode().Perm()&0o111 == 0:
-		return nil, fmt.Errorf("exec: %s is not executable (chmod +x it)", prog)
 	}
 	timeout := env.Timeout
 	if timeout <= 0 {

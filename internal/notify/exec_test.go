@@ -232,16 +232,19 @@ func TestExecConfig(t *testing.T) {
 			}
 		})
 	}
+	// The program is checked where config check runs.
 	dir := t.TempDir()
 	notExec := filepath.Join(dir, "script")
 	os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644)
 	for _, tc := range []struct{ prog, want string }{
-		{filepath.Join(dir, "missing"), "no such file"},
-		{dir, "is a directory"},
-		{notExec, "not executable"},
+		{filepath.Join(dir, "missing"), "command[0]: " + filepath.Join(dir, "missing") + ": no such file on this machine"},
+		{dir, "command[0]: " + dir + " is a directory"},
+		{notExec, "command[0]: " + notExec + " is not executable (chmod +x it)"},
 	} {
-		if _, err := (&ExecConfig{Command: []string{tc.prog}}).Build(BuildEnv{Target: "g/exec"}); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Build(%s) = %v, want %q", tc.prog, err, tc.want)
+		var got []string
+		(&ExecConfig{Command: []string{tc.prog}}).Validate(func(field, msg string) { got = append(got, field+": "+msg) })
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("Validate(%s) = %q, want %q", tc.prog, got, tc.want)
 		}
 	}
 }
