@@ -194,3 +194,32 @@ func TestFieldKeyMatchesJoin(t *testing.T) {
 		}
 	}
 }
+
+type panickyChannel struct {
+	Boom bool `yaml:"boom,omitempty"`
+}
+
+func (c *panickyChannel) Validate(func(field, msg string)) {
+	if c.Boom {
+		panic("s3cr3t-token-value in a bug")
+	}
+}
+
+func (c *panickyChannel) Build(notify.BuildEnv) (notify.Notifier, error) {
+	return nil, errors.New("no")
+}
+
+func init() {
+	notify.RegisterChannel(notify.ChannelType{Name: "configtest-panics", Doc: "test only", New: func() notify.ChannelConfig { return &panickyChannel{} }})
+}
+
+// A channel type whose Validate panics gives a config error, not a crash,
+// and the panic value (which may hold a secret) is not shown.
+func TestChannelValidatePanics(t *testing.T) {
+	const y = "accounts:\n  - id: 7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70\nnotify:\n  groups:\n    - name: g\n      channels:\n        - type: configtest-panics\n          boom: true\n"
+	_, err := Parse("c.yaml", []byte(y), nil)
+	want := "c.yaml:7: notify.groups[0].channels[0]: internal error validating this channel (please report this bug)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -320,6 +319,13 @@ func (c *Config) validateServe(d *decoder) {
 // channel's. Reports about a field that already failed to decode (an
 // unset ${VAR}) are dropped: that field has its error.
 func (d *decoder) validateChannel(s notify.ChannelConfig, cf string) {
+	// A bug in one channel type must not crash config check or the
+	// daemon's start; the value is not shown, it may hold a secret.
+	defer func() {
+		if recover() != nil {
+			d.errorf(d.lines[cf], cf, "internal error validating this channel (please report this bug)")
+		}
+	}()
 	s.Validate(func(field, msg string) {
 		path := cf
 		if field != "" {
@@ -443,15 +449,6 @@ func isPrintable(s string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Describe lists each action group with its channels and their types,
