@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -270,4 +272,18 @@ func TestHTTPClientExcerptScrubsBeforeCutting(t *testing.T) {
 			t.Fatalf("pad %d: excerpt %q shows the start of the secret", pad, got)
 		}
 	}
+}
+
+// formText is a form body as sorted "key: value" lines, values decoded,
+// for goldens a person can read.
+func formText(t *testing.T, r apiRequest) []byte {
+	t.Helper()
+	f := r.form(t)
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		for _, v := range f[k] {
+			b.WriteString(k + ": " + strings.ReplaceAll(v, "\n", "\n\t") + "\n")
+		}
+	}
+	return []byte(b.String())
 }

@@ -121,7 +121,7 @@ func TestTwilioSMSRequest(t *testing.T) {
 				// holds the first number's.
 				for _, r := range reqs {
 					if r.form(t).Get("To") == testTo1 {
-						checkGolden(t, "sms_twilio.form", append(r.Body, '\n'))
+						checkGolden(t, "sms_twilio.form", formText(t, r))
 					}
 				}
 			}
