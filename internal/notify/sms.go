@@ -174,14 +174,14 @@ func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m))
 func parseSMSTemplate(body string) (*template.Template, error) {
 	t, err := template.New("body").Funcs(smsTemplateFuncs).Option("missingkey=error").Parse(body)
 	if err != nil {
-		return nil, fmt.Errorf("template: %w", err)
+		return nil, err
 	}
 	sample := SMSData{To: "+4712345678", Body: "[FIRING Sev0] sample: bg1@example.com", Status: "firing", ID: "sample",
 		Alert:   alert.Alert{ID: "sample", Rule: "bg.signin", Title: "sample", AccountUPN: "bg1@example.com"},
 		Message: Message{Subject: "sample", Short: "sample", Text: "sample", Voice: "sample", Status: "firing"}}
 	var b bytes.Buffer
 	if err := t.Execute(&b, sample); err != nil {
-		return nil, fmt.Errorf("template: %w", err)
+		return nil, err
 	}
 	return t, nil
 }
