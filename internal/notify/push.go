@@ -89,6 +89,9 @@ func (c *PushConfig) Validate(report func(field, msg string)) {
 // Build makes the channel's Notifier.
 func (c *PushConfig) Build(env BuildEnv) (Notifier, error) {
 	label := "push " + quoteTarget(env.Target)
+	if err := checkValid(c, label); err != nil {
+		return nil, err
+	}
 	switch c.Provider {
 	case "ntfy":
 		return newNtfy(label, c, env), nil
@@ -106,3 +109,19 @@ func headerText(s string, max int) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// checkValid runs Validate again in Build: a configuration built without
+// it (a caller that skipped it, a struct filled in code) must fail here,
+// not send to nobody and report success.
+func checkValid(c ChannelConfig, label string) error {
+	var first string
+	c.Validate(func(field, msg string) {
+		if first == "" {
+			first = field + ": " + msg
+		}
+	})
+	if first != "" {
+		return fmt.Errorf("%s: %s", label, first)
+	}
+	return nil
+}

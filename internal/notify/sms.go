@@ -189,6 +189,9 @@ func parseSMSTemplate(body string) (*template.Template, error) {
 // Build makes the channel's Notifier.
 func (c *SMSConfig) Build(env BuildEnv) (Notifier, error) {
 	label := "sms " + quoteTarget(env.Target)
+	if err := checkValid(c, label); err != nil {
+		return nil, err
+	}
 	s := &SMS{to: append([]string(nil), c.To...), render: env.Render}
 	switch c.Provider {
 	case "twilio":

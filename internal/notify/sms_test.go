@@ -487,3 +487,20 @@ func TestPhoneTypesRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestPhoneBuildWithoutValidate: a configuration that skipped Validate
+// must not build into a channel that sends to nobody and succeeds.
+func TestPhoneBuildWithoutValidate(t *testing.T) {
+	for _, cfg := range []ChannelConfig{
+		&SMSConfig{Provider: "twilio", AccountSID: testSID, AuthToken: testToken, From: testFrom},
+		&VoiceConfig{AccountSID: testSID, AuthToken: testToken, From: testFrom},
+		&PushConfig{Provider: "pushover"},
+		&SMSConfig{Provider: "gateway", URL: "https://x.example/", To: []string{testTo1}},
+	} {
+		if n, err := cfg.Build(phoneEnv()); err == nil {
+			t.Errorf("%T built into %T without recipients or credentials", cfg, n)
+		} else if !strings.Contains(err.Error(), `"ops/phone"`) {
+			t.Errorf("error %q does not name the channel", err)
+		}
+	}
+}

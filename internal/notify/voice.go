@@ -70,6 +70,9 @@ func (c *VoiceConfig) Validate(report func(field, msg string)) {
 // Build makes the channel's Notifier.
 func (c *VoiceConfig) Build(env BuildEnv) (Notifier, error) {
 	label := "voice " + quoteTarget(env.Target)
+	if err := checkValid(c, label); err != nil {
+		return nil, err
+	}
 	return &Voice{
 		to: append([]string(nil), c.To...), from: c.From, voice: c.Voice, language: c.Language,
 		sendResolved: c.SendResolved, render: env.Render,
