@@ -111,7 +111,7 @@ func (c *SMSConfig) Validate(report func(field, msg string)) {
 			report("messaging_service_sid", "set either from or messaging_service_sid, not both")
 		case c.MessagingServiceSID != "" && (!twilioSID.MatchString(c.MessagingServiceSID) || !strings.HasPrefix(c.MessagingServiceSID, "MG")):
 			report("messaging_service_sid", "must be MG followed by 32 hex digits")
-		case c.From != "" && !e164.MatchString(c.From) && !alphaSender.MatchString(c.From):
+		case c.From != "" && !e164.MatchString(c.From) && (len(c.From) > 11 || !alphaSender.MatchString(c.From)):
 			report("from", "must be an E.164 number (such as +4798765432) or an alphanumeric sender ID (1-11 letters, digits and spaces, at least one letter)")
 		}
 	case "gateway":

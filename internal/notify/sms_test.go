@@ -426,6 +426,7 @@ func TestSMSValidate(t *testing.T) {
 		}(), []string{"messaging_service_sid: set either"}},
 		{"alphanumeric from", func() SMSConfig { c := *twilioSMS("", testTo1); c.From = "Breakglass"; return c }(), nil},
 		{"bad from", func() SMSConfig { c := *twilioSMS("", testTo1); c.From = "12345"; return c }(), []string{"from: must be"}},
+		{"long sender id", func() SMSConfig { c := *twilioSMS("", testTo1); c.From = "BreakglassAlerts"; return c }(), []string{"from: must be"}},
 		{"gateway key on twilio", func() SMSConfig { c := *twilioSMS("", testTo1); c.Body = "x"; return c }(), []string{"body: only applies to provider: gateway"}},
 		{"gateway ok", SMSConfig{Provider: "gateway", URL: "https://sms.example/send", To: []string{testTo1}, Body: `{{.To}} {{.Body}}`}, nil},
 		{"gateway missing", SMSConfig{Provider: "gateway", To: []string{testTo1}}, []string{"url: required", "body: required"}},
