@@ -138,7 +138,7 @@ func (o *Opsgenie) Notify(ctx context.Context, n Notification) error {
 	} else {
 		v = opsgenieCreate(n, m, o.tags)
 	}
-	body, err := json.Marshal(v)
+	body, err := chatJSON(v)
 	if err != nil {
 		return Permanent(o.http.Errorf("", target, "encode alert: %w", err))
 	}
@@ -148,6 +148,11 @@ func (o *Opsgenie) Notify(ctx context.Context, n Notification) error {
 	if err != nil {
 		return err
 	}
+	return o.verdict(target, resp)
+}
+
+// verdict judges the Alert API's answer to a request to target.
+func (o *Opsgenie) verdict(target string, resp *HTTPResponse) error {
 	var answer opsgenieResponse
 	jerr := json.Unmarshal(resp.Body, &answer)
 	if resp.StatusCode == http.StatusAccepted {
@@ -269,7 +274,7 @@ func opsgenieDetails(fields []Field) map[string]string {
 }
 
 func opsgenieClose(m Message) opsgenieCloseRequest {
-	return opsgenieCloseRequest{Source: "breakglass", Note: truncateRunes("Resolved: "+m.Subject, 25000)}
+	return opsgenieCloseRequest{Source: "breakglass", Note: truncateRunes(m.Subject, 25000)}
 }
 
 // opsgeniePriority maps Sev0..Sev4 onto P1..P5; anything out of range is

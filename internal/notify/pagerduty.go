@@ -111,7 +111,7 @@ func (p *PagerDuty) Notify(ctx context.Context, n Notification) error {
 		return Permanent(p.http.Errorf("", p.url, "alert has no id to use as dedup_key"))
 	}
 	ev := pagerdutyBody(p.key, n, chatRender(p.render, n, p.log))
-	body, err := json.Marshal(ev)
+	body, err := chatJSON(ev)
 	if err != nil {
 		return Permanent(p.http.Errorf("", p.url, "encode event: %w", err))
 	}
@@ -119,6 +119,11 @@ func (p *PagerDuty) Notify(ctx context.Context, n Notification) error {
 	if err != nil {
 		return err
 	}
+	return p.verdict(resp)
+}
+
+// verdict judges the Events API's answer.
+func (p *PagerDuty) verdict(resp *HTTPResponse) error {
 	var answer pagerdutyResponse
 	jerr := json.Unmarshal(resp.Body, &answer)
 	if resp.StatusCode == http.StatusAccepted {

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -92,7 +91,7 @@ var slackPermanent = map[string]bool{
 
 // Notify posts the message.
 func (s *Slack) Notify(ctx context.Context, n Notification) error {
-	body, err := json.Marshal(slackBody(chatRender(s.render, n, s.log)))
+	body, err := chatJSON(slackBody(chatRender(s.render, n, s.log)))
 	if err != nil {
 		return Permanent(s.http.Errorf("", s.url, "encode message: %w", err))
 	}
@@ -100,6 +99,11 @@ func (s *Slack) Notify(ctx context.Context, n Notification) error {
 	if err != nil {
 		return err
 	}
+	return s.verdict(resp)
+}
+
+// verdict judges Slack's answer.
+func (s *Slack) verdict(resp *HTTPResponse) error {
 	answer := strings.TrimSpace(string(resp.Body))
 	switch {
 	case resp.StatusCode == http.StatusOK && answer == "ok":
@@ -209,11 +213,13 @@ func slackBody(m Message) slackMessage {
 			Type: "button", Text: slackText{Type: "plain_text", Text: "Acknowledge"}, URL: m.AckURL, Style: style, ActionID: "breakglass-ack",
 		}}})
 	}
-	fallback := m.Subject
-	if m.AckURL != "" {
-		fallback += "\nAcknowledge: " + m.AckURL
+	// The fallback is what a phone's notification shows: the subject,
+	// and the ack link as a Slack link (our URL, escaped as Slack asks).
+	fallback := slackCut(slackEscape(m.Subject), slackFallbackMx-100)
+	if m.AckURL != "" && len(m.AckURL) <= slackURLMax {
+		fallback += "\n<" + slackEscape(m.AckURL) + "|Acknowledge>"
 	}
-	return slackMessage{Text: slackCut(slackEscape(fallback), slackFallbackMx), Blocks: blocks}
+	return slackMessage{Text: fallback, Blocks: blocks}
 }
 
 // slackEscape is Slack's documented escaping for mrkdwn and text: &, < and

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -105,7 +106,7 @@ func (t *Teams) SendTimeout() time.Duration { return t.http.SendTimeout() }
 
 // Notify posts the card.
 func (t *Teams) Notify(ctx context.Context, n Notification) error {
-	body, err := json.Marshal(teamsBody(chatRender(t.render, n, t.log)))
+	body, err := chatJSON(teamsBody(chatRender(t.render, n, t.log)))
 	if err != nil {
 		return Permanent(t.http.Errorf("", t.url, "encode card: %w", err))
 	}
@@ -113,6 +114,11 @@ func (t *Teams) Notify(ctx context.Context, n Notification) error {
 	if err != nil {
 		return err
 	}
+	return t.verdict(resp)
+}
+
+// verdict judges the workflow's answer.
+func (t *Teams) verdict(resp *HTTPResponse) error {
 	switch {
 	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted:
 		return nil
@@ -135,6 +141,18 @@ func azureErrorDetail(body []byte) string {
 		return ""
 	}
 	return strings.TrimSpace(e.Error.Code + ": " + e.Error.Message)
+}
+
+// chatJSON encodes a request body without HTML escaping, so an ack link's
+// "&" stays readable in the body; it is still valid JSON.
+func chatJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // jsonHeader is the header of every JSON request the chat channels send.
