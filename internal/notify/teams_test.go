@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -434,6 +435,238 @@ func TestChatChannelsRegistered(t *testing.T) {
 		}
 		if got := ct.New(); fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) || ct.Doc == "" {
 			t.Errorf("%s: New() = %T, Doc %q", name, got, ct.Doc)
+		}
+	}
+}
+
+// idempotencyKey is the key each provider dedupes on, read from a request
+// body: PagerDuty's dedup_key, Opsgenie's alias; Teams and Slack have none.
+func idempotencyKey(t *testing.T, channel string, body []byte) string {
+	t.Helper()
+	var v struct {
+		DedupKey string `json:"dedup_key"`
+		Alias    string `json:"alias"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%s body: %v", channel, err)
+	}
+	return v.DedupKey + v.Alias
+}
+
+// TestChatRetriedUntilDelivered runs the dispatcher against each channel's
+// loopback receiver failing three times (503, 429 with Retry-After, a
+// 500 with an echo of the request): the delivery completes on the fourth
+// try, every try carries the same body and idempotency key (a receiver
+// deduping on it sees one alert), and no credential reaches the stored
+// errors or the log.
+func TestChatRetriedUntilDelivered(t *testing.T) {
+	for _, c := range chatCases() {
+		t.Run(c.name, func(t *testing.T) {
+			rc, srv := newReceiver(t, func(i int, w http.ResponseWriter, r *http.Request) {
+				switch i {
+				case 0:
+					w.WriteHeader(http.StatusServiceUnavailable)
+				case 1:
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(http.StatusTooManyRequests)
+				case 2:
+					w.WriteHeader(http.StatusInternalServerError)
+					fmt.Fprintf(w, "%s %s auth=%s", r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"))
+				default:
+					c.accepted(w)
+				}
+			})
+			ch := buildChat(t, c.config(srv.URL), 2*time.Second)
+			ob := newFakeOutbox()
+			target := "ops/" + c.name
+			id := ob.add(fullAlert(), store.StatusFiring, target, time.Now())
+			log, logs := testLogger(t)
+			d := NewDispatcher(ob, map[string]Notifier{target: ch}, Options{
+				Logger: log, Poll: 5 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
+			})
+			start(t, d)
+			if got := wait(t, ob.complete, "completion"); got != id {
+				t.Fatalf("completed %d, want %d", got, id)
+			}
+			reqs := rc.requests()
+			if len(reqs) != 4 {
+				t.Fatalf("receiver saw %d requests, want 4", len(reqs))
+			}
+			seen := map[string]int{}
+			for i, r := range reqs {
+				if !bytes.Equal(r.body, reqs[0].body) {
+					t.Errorf("try %d sent a different body:\n%s\nfirst:\n%s", i+1, r.body, reqs[0].body)
+				}
+				seen[idempotencyKey(t, c.name, r.body)]++
+			}
+			if c.name == "pagerduty" || c.name == "opsgenie" {
+				if len(seen) != 1 || seen[fullAlert().ID] != 4 {
+					t.Errorf("idempotency keys %v, want the alert id on every try", seen)
+				}
+			}
+			ob.mu.Lock()
+			retries := ob.retries
+			ob.mu.Unlock()
+			if len(retries) != 3 || !strings.Contains(retries[0].LastErr, "HTTP 503") || !strings.Contains(retries[1].LastErr, "HTTP 429") {
+				t.Errorf("retries recorded: %+v", retries)
+			}
+			for _, s := range c.secrets {
+				if strings.Contains(logs.String(), s) {
+					t.Errorf("log leaks %q", s)
+				}
+				for _, r := range retries {
+					if strings.Contains(r.LastErr, s) {
+						t.Errorf("stored error leaks %q: %s", s, r.LastErr)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestChatTimeout: a receiver that never answers costs one timeout, not a
+// hang, and the error is retryable and says so.
+func TestChatTimeout(t *testing.T) {
+	for _, c := range chatCases() {
+		t.Run(c.name, func(t *testing.T) {
+			release := make(chan struct{})
+			_, srv := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			})
+			defer close(release)
+			ch := buildChat(t, c.config(srv.URL), 150*time.Millisecond)
+			if got := ch.(Bounded).SendTimeout(); got != 150*time.Millisecond {
+				t.Errorf("SendTimeout %s, want the configured 150ms", got)
+			}
+			begin := time.Now()
+			err := ch.Notify(context.Background(), firingNote(fullAlert()))
+			took := time.Since(begin)
+			if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), "no response within 150ms") {
+				t.Fatalf("err = %v, want a retryable timeout", err)
+			}
+			if took > 2*time.Second {
+				t.Errorf("took %s", took)
+			}
+			assertNoSecrets(t, err, c.secrets)
+		})
+	}
+}
+
+// chatOutcome is how a send ended.
+type chatOutcome int
+
+const (
+	outDelivered chatOutcome = iota
+	outRetry
+	outPermanent
+)
+
+func outcomeOf(err error) chatOutcome {
+	switch {
+	case err == nil:
+		return outDelivered
+	case IsPermanent(err):
+		return outPermanent
+	}
+	return outRetry
+}
+
+// TestChatVerdicts: each provider's answers, from its documentation and
+// from things that are not the provider (a proxy's 200, an empty 202),
+// classified fail-closed: delivered only on the provider's own success.
+// Every error is checked for the secrets the request carried, since some
+// answers echo the request back.
+func TestChatVerdicts(t *testing.T) {
+	type answer struct {
+		status     int
+		body       string
+		retryAfter string
+		want       chatOutcome
+		wantText   string
+	}
+	echo := "{{echo}}"
+	tests := map[string][]answer{
+		"teams": {
+			{202, "", "", outDelivered, ""},
+			{200, "", "", outDelivered, ""},
+			{204, "", "", outPermanent, "not a Workflows webhook answer"},
+			{400, `{"error":{"code":"TriggerInputSchemaMismatch","message":"The input body does not match"}}`, "", outPermanent, "TriggerInputSchemaMismatch"},
+			{401, echo, "", outPermanent, "HTTP 401"},
+			{404, "", "", outPermanent, "HTTP 404"},
+			{429, "", "30", outRetry, "HTTP 429"},
+			{502, echo, "", outRetry, "HTTP 502"},
+			{302, "", "", outPermanent, "HTTP 302"},
+		},
+		"slack": {
+			{200, "ok", "", outDelivered, ""},
+			{200, "ok\n", "", outDelivered, ""},
+			{200, "", "", outRetry, "without Slack's \"ok\""},
+			{200, "<html>portal</html>" + echo, "", outRetry, "without Slack's \"ok\""},
+			{400, "invalid_payload", "", outPermanent, "invalid_payload"},
+			{404, "no_service", "", outPermanent, "create a new incoming webhook"},
+			{404, "channel_not_found", "", outPermanent, "channel"},
+			{410, "channel_is_archived", "", outPermanent, "archived"},
+			{403, "action_prohibited", "", outPermanent, "action_prohibited"},
+			{403, echo, "", outPermanent, "HTTP 403"},
+			{429, "rate_limited", "5", outRetry, "HTTP 429"},
+			{500, "rollup_error", "", outRetry, "HTTP 500"},
+			{503, "no_service", "", outRetry, "HTTP 503"},
+		},
+		"pagerduty": {
+			{202, `{"status":"success","message":"Event processed","dedup_key":"a"}`, "", outDelivered, ""},
+			{202, ``, "", outRetry, "without PagerDuty's status"},
+			{202, `{"status":"invalid event"}` + echo, "", outRetry, "without PagerDuty's status"},
+			{200, `{"status":"success"}`, "", outPermanent, "not the Events API's 202"},
+			{400, `{"status":"invalid event","message":"Event object is invalid","errors":["'routing_key' is invalid: ` + pagerdutyKey + `"]}`, "", outPermanent, "Event object is invalid"},
+			{400, echo, "", outPermanent, "HTTP 400"},
+			{429, `{"status":"throttle event","message":"Requests for this service are arriving too quickly."}`, "10", outRetry, "HTTP 429"},
+			{500, "", "", outRetry, "HTTP 500"},
+		},
+		"opsgenie": {
+			{202, `{"result":"Request will be processed","took":0.1,"requestId":"r-1"}`, "", outDelivered, ""},
+			{202, `{"result":"Request will be processed"}`, "", outRetry, "without Opsgenie's requestId"},
+			{202, `not json` + echo, "", outRetry, "without Opsgenie's requestId"},
+			{201, `{"requestId":"r"}`, "", outPermanent, "not the Alert API's 202"},
+			{401, `{"message":"Key format is not valid! ` + opsgenieKey + `","took":0.0,"requestId":"r"}`, "", outPermanent, "check api_key"},
+			{422, `{"message":"Request body is not processable. Please check the errors.","errors":{"message":"Message can not be empty."},"took":0.0,"requestId":"r"}`, "", outPermanent, "Message can not be empty"},
+			{429, `{"message":"You are making too many requests!","took":0.0,"requestId":"r"}`, "3", outRetry, "HTTP 429"},
+			{503, echo, "", outRetry, "HTTP 503"},
+		},
+	}
+	for _, c := range chatCases() {
+		for i, a := range tests[c.name] {
+			t.Run(fmt.Sprintf("%s/%d_%d", c.name, i, a.status), func(t *testing.T) {
+				_, _, err := sendOnce(t, c, firingNote(fullAlert()), func(_ int, w http.ResponseWriter, r *http.Request) {
+					body := a.body
+					if strings.Contains(body, echo) {
+						raw, _ := io.ReadAll(r.Body)
+						body = strings.ReplaceAll(body, echo, r.URL.String()+" "+r.Header.Get("Authorization")+" "+string(raw))
+					}
+					if a.retryAfter != "" {
+						w.Header().Set("Retry-After", a.retryAfter)
+					}
+					w.WriteHeader(a.status)
+					io.WriteString(w, body)
+				})
+				if got := outcomeOf(err); got != a.want {
+					t.Fatalf("outcome %d (err %v), want %d", got, err, a.want)
+				}
+				if a.wantText != "" && !strings.Contains(errString(err), a.wantText) {
+					t.Errorf("error %q lacks %q", errString(err), a.wantText)
+				}
+				if a.retryAfter != "" {
+					if d, ok := RetryAfter(err); !ok || d.String() != a.retryAfter+"s" {
+						t.Errorf("RetryAfter = %s %v, want %ss", d, ok, a.retryAfter)
+					}
+				}
+				assertNoSecrets(t, err, c.secrets)
+				if err != nil && !strings.HasPrefix(err.Error(), c.name+` "ops/pager": POST http://127.0.0.1:`) {
+					t.Errorf("error %q does not start with the channel, method and host", err)
+				}
+			})
 		}
 	}
 }
