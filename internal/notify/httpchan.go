@@ -178,7 +178,7 @@ func (c *HTTPClient) StatusError(method, rawURL string, resp *HTTPResponse, deta
 	if method == "" {
 		method = http.MethodPost
 	}
-	serr := c.errorf(method, displayURL(rawURL), "%w", &StatusError{StatusCode: resp.StatusCode, Body: c.scrub.Replace(printable([]byte(detail), 200))})
+	serr := c.errorf(method, displayURL(rawURL), "%w", &StatusError{StatusCode: resp.StatusCode, Body: c.Excerpt([]byte(detail))})
 	if RetryableStatus(resp.StatusCode) {
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
 			return WithRetryAfter(serr, d)
@@ -200,6 +200,13 @@ func (c *HTTPClient) Errorf(method, rawURL, format string, args ...any) error {
 
 // Scrub removes every configured secret from s.
 func (c *HTTPClient) Scrub(s string) string { return c.scrub.Replace(s) }
+
+// Excerpt is the start of a provider's answer for an error: printable,
+// at most 200 characters, and scrubbed before it is shortened, so a
+// secret cut in half by the limit cannot show its first half.
+func (c *HTTPClient) Excerpt(b []byte) string {
+	return c.scrub.Replace(printable([]byte(c.scrub.Replace(string(b))), 200))
+}
 
 func (c *HTTPClient) errorf(method, display, format string, args ...any) error {
 	err := fmt.Errorf(format, args...)

@@ -1,11 +1,17 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -148,5 +154,120 @@ func TestHTTPClientBadURL(t *testing.T) {
 	_, err := c.Do(context.Background(), HTTPRequest{URL: "http://h/\x7fsecret"})
 	if err == nil || !IsPermanent(err) || strings.Contains(err.Error(), "secret") {
 		t.Errorf("err = %v; want a Permanent error without the URL", err)
+	}
+}
+
+// apiRequest is one request an API receiver saw.
+type apiRequest struct {
+	Method, Path, RawQuery string
+	Header                 http.Header
+	Body                   []byte
+}
+
+// apiReceiver is a loopback stand-in for a provider's API: it records
+// every request and answers from a script (status 201 + body by default).
+type apiReceiver struct {
+	mu      sync.Mutex
+	reqs    []apiRequest
+	respond func(i int, r apiRequest, w http.ResponseWriter)
+	srv     *httptest.Server
+}
+
+func newAPIReceiver(t *testing.T, respond func(i int, r apiRequest, w http.ResponseWriter)) *apiReceiver {
+	t.Helper()
+	a := &apiReceiver{respond: respond}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := apiRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body}
+		a.mu.Lock()
+		i := len(a.reqs)
+		a.reqs = append(a.reqs, req)
+		a.mu.Unlock()
+		if a.respond == nil {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+		default:
+			a.respond(i, req, w)
+		}
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *apiReceiver) requests() []apiRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]apiRequest(nil), a.reqs...)
+}
+
+// form parses an application/x-www-form-urlencoded body, failing the test
+// when the content type says otherwise.
+func (r apiRequest) form(t *testing.T) url.Values {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
+		t.Fatalf("Content-Type %q; want application/x-www-form-urlencoded", ct)
+	}
+	v, err := url.ParseQuery(string(r.Body))
+	if err != nil {
+		t.Fatalf("body is not a form: %v", err)
+	}
+	return v
+}
+
+// basicAuth decodes the request's basic credentials.
+func (r apiRequest) basicAuth() (user, pass string, ok bool) {
+	req := &http.Request{Header: r.Header}
+	return req.BasicAuth()
+}
+
+// checkGolden compares got with testdata/name, rewriting it with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n got: %s\nwant: %s", name, got, want)
+	}
+}
+
+// sendUntil calls n.Notify until it succeeds or tries run out, returning
+// every error seen: the outbox's retry loop without its backoff.
+func sendUntil(t *testing.T, nt Notifier, n Notification, tries int) []error {
+	t.Helper()
+	var errs []error
+	for i := 0; i < tries; i++ {
+		n.Attempt = i + 1
+		err := nt.Notify(context.Background(), n)
+		if err == nil {
+			return errs
+		}
+		errs = append(errs, err)
+	}
+	t.Fatalf("not delivered after %d tries: %v", tries, errs)
+	return errs
+}
+
+// A secret that straddles the excerpt's length limit must not show its
+// first half.
+func TestHTTPClientExcerptScrubsBeforeCutting(t *testing.T) {
+	const tok = "abcdefghijklmnopqrstuvwxyz0123456789"
+	c := NewHTTPClient("t", nil, time.Second, tok)
+	for pad := 170; pad < 200; pad++ {
+		got := c.Excerpt([]byte(strings.Repeat("x", pad) + tok + " tail"))
+		if strings.Contains(got, tok[:8]) {
+			t.Fatalf("pad %d: excerpt %q shows the start of the secret", pad, got)
+		}
 	}
 }
