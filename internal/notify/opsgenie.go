@@ -161,7 +161,7 @@ func (o *Opsgenie) verdict(target string, resp *HTTPResponse) error {
 		}
 		// Opsgenie's 202 always names the request; without one the
 		// answer came from something else. The alias makes a retry safe.
-		return o.http.Errorf("", target, "HTTP 202 without Opsgenie's requestId: %q", printable([]byte(o.http.Scrub(string(resp.Body))), 200))
+		return o.http.Errorf("", target, "HTTP 202 without Opsgenie's requestId: %q", o.http.Excerpt(resp.Body))
 	}
 	if resp.OK() {
 		return Permanent(o.http.Errorf("", target, "HTTP %d: not the Alert API's 202 Accepted", resp.StatusCode))

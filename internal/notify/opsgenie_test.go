@@ -61,7 +61,7 @@ func TestOpsgenieRequestShape(t *testing.T) {
 		if strings.Join(og.Tags, ",") != "breakglass,bg.signin,Sev0,entra,tier0" || og.Entity != a.AccountUPN || og.Source != "breakglass" {
 			t.Errorf("tags %v entity %q source %q", og.Tags, og.Entity, og.Source)
 		}
-		checkGolden(t, "opsgenie_firing.json", r.body)
+		checkJSONGolden(t, "opsgenie_firing.json", r.body)
 	})
 	t.Run("opsgenie_resolved.json", func(t *testing.T) {
 		r, req, err := sendOnce(t, c, resolvedNote(a), func(_ int, w http.ResponseWriter, _ *http.Request) { c.accepted(w) })
@@ -79,7 +79,7 @@ func TestOpsgenieRequestShape(t *testing.T) {
 		if cl.Source != "breakglass" || !strings.HasPrefix(cl.Note, "[RESOLVED") {
 			t.Errorf("close %+v", cl)
 		}
-		checkGolden(t, "opsgenie_resolved.json", r.body)
+		checkJSONGolden(t, "opsgenie_resolved.json", r.body)
 	})
 }
 

@@ -132,7 +132,7 @@ func (p *PagerDuty) verdict(resp *HTTPResponse) error {
 		}
 		// 202 is PagerDuty's "accepted" only with its success body; a
 		// proxy's 202 proves nothing. The dedup_key makes the retry safe.
-		return p.http.Errorf("", p.url, "HTTP 202 without PagerDuty's status \"success\": %q", printable([]byte(p.http.Scrub(string(resp.Body))), 200))
+		return p.http.Errorf("", p.url, "HTTP 202 without PagerDuty's status \"success\": %q", p.http.Excerpt(resp.Body))
 	}
 	if resp.OK() {
 		return Permanent(p.http.Errorf("", p.url, "HTTP %d: not the Events API's 202 Accepted", resp.StatusCode))

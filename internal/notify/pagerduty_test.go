@@ -61,7 +61,7 @@ func TestPagerDutyRequestShape(t *testing.T) {
 				if ev.Payload != nil {
 					t.Errorf("resolve carries a payload")
 				}
-				checkGolden(t, tt.golden, r.body)
+				checkJSONGolden(t, tt.golden, r.body)
 				return
 			}
 			p := ev.Payload
@@ -78,7 +78,7 @@ func TestPagerDutyRequestShape(t *testing.T) {
 			if len(ev.Links) != 1 || ev.Links[0].Href != m0.AckURL || ev.Links[0].Text == "" {
 				t.Errorf("links %+v, want the ack link", ev.Links)
 			}
-			checkGolden(t, tt.golden, r.body)
+			checkJSONGolden(t, tt.golden, r.body)
 		})
 	}
 }

@@ -113,7 +113,7 @@ func (s *Slack) verdict(resp *HTTPResponse) error {
 	case resp.OK():
 		// A 2xx without "ok" is not Slack's answer to a delivered message
 		// (a proxy, a captive portal): not delivered, try again.
-		return s.http.Errorf("", s.url, "HTTP %d without Slack's \"ok\": %q", resp.StatusCode, printable([]byte(s.http.Scrub(answer)), 200))
+		return s.http.Errorf("", s.url, "HTTP %d without Slack's \"ok\": %q", resp.StatusCode, s.http.Excerpt([]byte(answer)))
 	}
 	return s.http.StatusError("", s.url, resp, "")
 }

@@ -84,7 +84,7 @@ func TestSlackRequestShape(t *testing.T) {
 			if len(act) != 1 || act[0].Type != "button" || act[0].URL != m0.AckURL || act[0].Style != tt.style || act[0].ActionID == "" {
 				t.Errorf("actions %+v, want one %q button to %s", act, tt.style, m0.AckURL)
 			}
-			checkGolden(t, tt.golden, r.body)
+			checkJSONGolden(t, tt.golden, r.body)
 		})
 	}
 }

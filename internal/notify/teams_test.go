@@ -144,7 +144,7 @@ func decodeStrict(t *testing.T, body []byte, v any) {
 }
 
 // checkGolden compares the indented body with testdata/name.
-func checkGolden(t *testing.T, name string, body []byte) {
+func checkJSONGolden(t *testing.T, name string, body []byte) {
 	t.Helper()
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, bytes.TrimSpace(body), "", "  "); err != nil {
@@ -287,7 +287,7 @@ func TestTeamsRequestShape(t *testing.T) {
 			if len(a.Content.Actions) != 1 || a.Content.Actions[0].Type != "Action.OpenUrl" || a.Content.Actions[0].URL != m0.AckURL {
 				t.Errorf("actions %+v, want one Action.OpenUrl to %s", a.Content.Actions, m0.AckURL)
 			}
-			checkGolden(t, tt.golden, r.body)
+			checkJSONGolden(t, tt.golden, r.body)
 		})
 	}
 }
