@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"breakglass/internal/alert"
 	"breakglass/internal/secret"
@@ -669,4 +670,109 @@ func TestChatVerdicts(t *testing.T) {
 			})
 		}
 	}
+}
+
+// chatForFuzz builds the four channels against a URL nothing listens on:
+// the fuzz targets call their verdicts and body builders directly.
+func chatForFuzz(t testing.TB) map[string]Notifier {
+	out := map[string]Notifier{}
+	for _, c := range chatCases() {
+		n, err := c.config("http://127.0.0.1:9").Build(BuildEnv{Target: "ops/pager", Render: ackRender})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[c.name] = n
+	}
+	return out
+}
+
+// FuzzChatVerdicts: any answer (status, body) is judged without a panic,
+// counts as delivered only under the provider's own success rule, and
+// never puts a configured secret into the error, however the body echoes
+// it.
+func FuzzChatVerdicts(f *testing.F) {
+	f.Add(202, []byte(`{"status":"success"}`))
+	f.Add(202, []byte(`{"requestId":"r"}`))
+	f.Add(200, []byte("ok"))
+	f.Add(400, []byte("invalid_payload"))
+	f.Add(401, []byte(`{"message":"bad `+opsgenieKey+`","errors":{"k":"`+pagerdutyKey+`"}}`))
+	f.Add(500, []byte(`{"error":{"code":"x","message":"`+teamsSecretSig+`"}}`))
+	f.Add(202, []byte(strings.Repeat("a", 190)+pagerdutyKey))
+	chans := chatForFuzz(f)
+	secrets := map[string][]string{}
+	for _, c := range chatCases() {
+		secrets[c.name] = c.secrets // each channel scrubs its own
+	}
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		resp := &HTTPResponse{StatusCode: status, Header: http.Header{"Retry-After": {"3"}}, Body: body}
+		answer := strings.TrimSpace(string(body))
+		var pd pagerdutyResponse
+		pdOK := json.Unmarshal(body, &pd) == nil && pd.Status == "success"
+		var og opsgenieResponse
+		ogOK := json.Unmarshal(body, &og) == nil && og.RequestID != ""
+		for name, want := range map[string]bool{
+			"teams":     status == 200 || status == 202,
+			"slack":     status == 200 && answer == "ok",
+			"pagerduty": status == 202 && pdOK,
+			"opsgenie":  status == 202 && ogOK,
+		} {
+			var err error
+			switch n := chans[name].(type) {
+			case *Teams:
+				err = n.verdict(resp)
+			case *Slack:
+				err = n.verdict(resp)
+			case *PagerDuty:
+				err = n.verdict(resp)
+			case *Opsgenie:
+				err = n.verdict(n.base, resp)
+			}
+			if (err == nil) != want {
+				t.Fatalf("%s: status %d body %q: err %v, want delivered=%v", name, status, body, err, want)
+			}
+			assertNoSecrets(t, err, secrets[name])
+		}
+	})
+}
+
+// FuzzChatBodies: hostile alert text (any bytes, any length) always gives
+// valid JSON within each provider's documented limits.
+func FuzzChatBodies(f *testing.F) {
+	f.Add("[x](http://evil) <!channel> & é", "v", 0)
+	f.Add(strings.Repeat("ü", 3000), strings.Repeat("<&>", 3000), 9)
+	f.Add("\xff\xfe", "\x00", -1)
+	f.Fuzz(func(t *testing.T, subject, value string, sev int) {
+		m := Message{Subject: subject, Text: value, Severity: sev, Status: store.StatusFiring, AckURL: "https://bg.example/a?x=1&y=2"}
+		for i := range 12 {
+			m.Fields = append(m.Fields, Field{Label: subject + string(rune('a'+i)), Value: value})
+		}
+		a := testAlert("fz")
+		a.Rule, a.AccountUPN = subject, value
+		n := Notification{Status: store.StatusFiring, Alert: a}
+		sl := slackBody(m)
+		og := opsgenieCreate(n, m, []string{value})
+		pd := pagerdutyBody("k", n, m)
+		for name, v := range map[string]any{"teams": teamsBody(m), "slack": sl, "opsgenie": og, "pagerduty": pd} {
+			b, err := chatJSON(v)
+			if err != nil || !json.Valid(b) {
+				t.Fatalf("%s: invalid JSON (%v): %s", name, err, b)
+			}
+		}
+		if n := utf8.RuneCountInString(sl.Blocks[0].(slackHeader).Text.Text); n > slackHeaderMax {
+			t.Fatalf("slack header %d runes", n)
+		}
+		if n := utf8.RuneCountInString(og.Message); n > opsgenieMessageMax {
+			t.Fatalf("opsgenie message %d runes", n)
+		}
+		total := 0
+		for k, v := range og.Details {
+			total += utf8.RuneCountInString(k) + utf8.RuneCountInString(v)
+		}
+		if total > opsgenieDetailsMax || len(og.Tags) > opsgenieTagsMax {
+			t.Fatalf("opsgenie details %d chars, %d tags", total, len(og.Tags))
+		}
+		if n := utf8.RuneCountInString(pd.Payload.Summary); n > pagerdutySummaryMax {
+			t.Fatalf("pagerduty summary %d runes", n)
+		}
+	})
 }
