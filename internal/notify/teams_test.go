@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -170,9 +171,12 @@ func checkJSONGolden(t *testing.T, name string, body []byte) {
 // sendOnce builds c against a receiver answering with respond and sends n.
 func sendOnce(t *testing.T, c chatCase, n Notification, respond func(i int, w http.ResponseWriter, r *http.Request)) (captured, *http.Request, error) {
 	t.Helper()
+	var mu sync.Mutex
 	var last *http.Request
 	rc, srv := newReceiver(t, func(i int, w http.ResponseWriter, r *http.Request) {
-		last = r
+		mu.Lock()
+		last = &http.Request{Method: r.Method, URL: r.URL}
+		mu.Unlock()
 		respond(i, w, r)
 	})
 	ch := buildChat(t, c.config(srv.URL), 2*time.Second)
@@ -181,6 +185,8 @@ func sendOnce(t *testing.T, c chatCase, n Notification, respond func(i int, w ht
 	if len(reqs) != 1 {
 		t.Fatalf("receiver saw %d requests, want 1", len(reqs))
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	return reqs[0], last, err
 }
 
