@@ -177,11 +177,12 @@ func (o *Opsgenie) verdict(target string, resp *HTTPResponse) error {
 		for _, k := range keys {
 			detail += "; " + k + ": " + answer.Errors[k]
 		}
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			detail += " (check api_key: the key of an API integration with create and update access; EU accounts set url to https://api.eu.opsgenie.com)"
-		}
 	}
-	return o.http.StatusError("", target, resp, detail)
+	err := o.http.StatusError("", target, resp, detail)
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return withHint(err, "check api_key: the key of an API integration with create and update access; EU accounts set url to https://api.eu.opsgenie.com")
+	}
+	return err
 }
 
 // opsgenieCloseURL is the close-by-alias endpoint for id.

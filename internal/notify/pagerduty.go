@@ -140,11 +140,12 @@ func (p *PagerDuty) verdict(resp *HTTPResponse) error {
 	detail := ""
 	if jerr == nil && (answer.Message != "" || len(answer.Errors) > 0) {
 		detail = strings.TrimSpace(answer.Status + ": " + answer.Message + " " + strings.Join(answer.Errors, "; "))
-		if resp.StatusCode == http.StatusBadRequest {
-			detail += " (check routing_key: it must be the Events API V2 integration key)"
-		}
 	}
-	return p.http.StatusError("", p.url, resp, detail)
+	err := p.http.StatusError("", p.url, resp, detail)
+	if resp.StatusCode == http.StatusBadRequest {
+		return withHint(err, "check routing_key: it must be the integration key of an Events API V2 integration")
+	}
+	return err
 }
 
 type pagerdutyResponse struct {

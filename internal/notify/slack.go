@@ -109,7 +109,7 @@ func (s *Slack) verdict(resp *HTTPResponse) error {
 	case resp.StatusCode == http.StatusOK && answer == "ok":
 		return nil
 	case slackPermanent[answer] && !RetryableStatus(resp.StatusCode):
-		return Permanent(s.http.StatusError("", s.url, resp, "Slack says "+answer+": "+slackHint(answer)))
+		return withHint(Permanent(s.http.StatusError("", s.url, resp, "Slack says "+answer)), slackHint(answer))
 	case resp.OK():
 		// A 2xx without "ok" is not Slack's answer to a delivered message
 		// (a proxy, a captive portal): not delivered, try again.

@@ -127,8 +127,29 @@ func (t *Teams) verdict(resp *HTTPResponse) error {
 		// not known to reach the channel.
 		return Permanent(t.http.Errorf("", t.url, "HTTP %d: not a Workflows webhook answer (200 or 202)", resp.StatusCode))
 	}
-	return t.http.StatusError("", t.url, resp, azureErrorDetail(resp.Body))
+	err := t.http.StatusError("", t.url, resp, azureErrorDetail(resp.Body))
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		// The URL's signature is wrong or the workflow is gone.
+		return withHint(err, "the workflow was deleted, turned off or its URL changed: copy the URL from the workflow's trigger again")
+	}
+	return err
 }
+
+// withHint appends what to do to err (after the provider's excerpt, which
+// is cut at 200 characters, so the hint is never cut). err keeps its
+// Permanent mark and Retry-After.
+func withHint(err error, hint string) error {
+	return &hintError{err: err, hint: hint}
+}
+
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() + ": " + e.hint }
+func (e *hintError) Unwrap() error { return e.err }
 
 // azureErrorDetail extracts code and message from an Azure-style error
 // body ({"error":{"code":…,"message":…}}), which Power Automate returns;
