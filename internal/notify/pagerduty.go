@@ -143,7 +143,7 @@ func (p *PagerDuty) verdict(resp *HTTPResponse) error {
 	}
 	err := p.http.StatusError("", p.url, resp, detail)
 	if resp.StatusCode == http.StatusBadRequest {
-		return withHint(err, "check routing_key: it must be the integration key of an Events API V2 integration")
+		return withHint(err, "PagerDuty refused the event: if it names routing_key, set the integration key of an Events API V2 integration; otherwise report this as a breakglass bug")
 	}
 	return err
 }

@@ -628,7 +628,7 @@ func TestChatVerdicts(t *testing.T) {
 			{202, `{"status":"invalid event"}` + echo, "", outRetry, "without PagerDuty's status"},
 			{200, `{"status":"success"}`, "", outPermanent, "not the Events API's 202"},
 			{400, `{"status":"invalid event","message":"Event object is invalid","errors":["'routing_key' is invalid: ` + pagerdutyKey + `"]}`, "", outPermanent, "Event object is invalid"},
-			{400, echo, "", outPermanent, "check routing_key"},
+			{400, echo, "", outPermanent, "if it names routing_key"},
 			{429, `{"status":"throttle event","message":"Requests for this service are arriving too quickly."}`, "10", outRetry, "HTTP 429"},
 			{500, "", "", outRetry, "HTTP 500"},
 		},
