@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -394,6 +395,18 @@ func TestEmailFailures(t *testing.T) {
 			timeout: 300 * time.Millisecond, want: "no answer within 300ms",
 		},
 		{
+			// Each reply well within the timeout, all of them not: the
+			// timeout bounds the whole send, not each command.
+			name: "server answers every command slowly",
+			setup: func(t *testing.T) setup {
+				_, port := hostPort(t, trickleServer(t, 120*time.Millisecond))
+				c := baseEmailConfig(port)
+				c.TLS = EmailTLSNone
+				return setup{c, startSMTP(t, smtpTestOpts{})}
+			},
+			timeout: 300 * time.Millisecond, want: "no answer within 300ms",
+		},
+		{
 			name: "implicit TLS against a server that stalls in the handshake",
 			setup: func(t *testing.T) setup {
 				_, port := hostPort(t, stallServer(t, ""))
@@ -457,6 +470,64 @@ func closedPort(t *testing.T) int {
 	_ = l.Close()
 	return port
 }
+
+// trickleServer speaks enough SMTP to take a message, answering each line
+// after delay.
+func trickleServer(t *testing.T, delay time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				reply := func(s string) bool {
+					time.Sleep(delay)
+					_, err := io.WriteString(c, s+"\r\n")
+					return err == nil
+				}
+				if !reply("220 localhost ESMTP") {
+					return
+				}
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+					case cmd == "DATA":
+						reply("354 go on")
+						for {
+							l, err := r.ReadString('\n')
+							if err != nil || l == ".\r\n" {
+								break
+							}
+						}
+						reply("250 queued")
+					case cmd == "QUIT":
+						reply("221 bye")
+						return
+					default:
+						if !reply("250 ok") {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+var _ Bounded = (*Email)(nil)
 
 func TestEmailRegistered(t *testing.T) {
 	ct, ok := LookupChannel("email")
@@ -612,5 +683,17 @@ func TestEmailRenderError(t *testing.T) {
 	err = n.Notify(notifyCtx(t), emailNotification(fullAlert(), store.StatusFiring))
 	if err == nil || !IsPermanent(err) || !strings.Contains(err.Error(), "template: no such field") {
 		t.Fatalf("err = %v, want a Permanent render error", err)
+	}
+}
+
+// The slow server of TestEmailFailures does take mail when given the time:
+// that failure was the timeout, not the server.
+func TestEmailSlowServerWithinTimeout(t *testing.T) {
+	_, port := hostPort(t, trickleServer(t, 20*time.Millisecond))
+	c := baseEmailConfig(port)
+	c.TLS = EmailTLSNone
+	e := buildEmail(t, c, 5*time.Second)
+	if err := e.Notify(notifyCtx(t), emailNotification(fullAlert(), store.StatusFiring)); err != nil {
+		t.Fatal(err)
 	}
 }
