@@ -8,12 +8,15 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"breakglass/internal/notify"
 )
 
 // decoder walks a yaml.Node tree against a Go struct by reflection. It is
@@ -212,7 +215,10 @@ func describe(n *yaml.Node) string {
 	return "nothing"
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	channelType  = reflect.TypeFor[ChannelConfig]()
+)
 
 // want names what a Go type expects, for "expected X, got Y" messages.
 func want(t reflect.Type) string {
@@ -248,6 +254,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string, line int) 
 	d.lines[field] = line
 	if isNull(n) {
 		return // leave the zero value, which defaults may fill in
+	}
+	if v.Type() == channelType {
+		d.channel(n, v.Addr().Interface().(*ChannelConfig), field, line)
+		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:
@@ -472,4 +482,76 @@ func parseDuration(s string) (time.Duration, error) {
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// channel decodes one notify.groups[].channels[] entry: the common keys
+// (name, type, timeout) into ch, every other key strictly into the struct
+// the registered type's New returns, with the same rules as the rest of
+// the file (line numbers, ${VAR}, unknown keys named).
+func (d *decoder) channel(n *yaml.Node, ch *ChannelConfig, field string, line int) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(line, field, "expected a mapping, got %s", describe(n))
+		return
+	}
+	type pair struct {
+		key, path string
+		val       *yaml.Node
+		line      int
+	}
+	var rest []pair
+	common := reflect.ValueOf(ch).Elem()
+	d.pairs(n, field, func(key string, val *yaml.Node, path string, kline int) {
+		switch key {
+		case "name":
+			d.decode(val, common.FieldByName("Name"), path, kline)
+		case "type":
+			d.decode(val, common.FieldByName("Type"), path, kline)
+		case "timeout":
+			d.decode(val, common.FieldByName("Timeout"), path, kline)
+		default:
+			rest = append(rest, pair{key, path, val, kline})
+		}
+	})
+	ch.Type = strings.ToLower(strings.TrimSpace(ch.Type))
+	types := strings.Join(notify.ChannelTypes(), ", ")
+	tf := field + ".type"
+	switch {
+	case d.failed[tf]:
+		return
+	case ch.Type == "":
+		d.errorf(line, tf, "required: one of %s", types)
+		return
+	}
+	ct, ok := notify.LookupChannel(ch.Type)
+	if !ok {
+		d.errorf(d.lines[tf], tf, "unknown channel type %s (known: %s)", quoteShort(ch.Type), types)
+		return
+	}
+	known := []string{"name", "type"}
+	if ct.NoTimeout {
+		if l, set := d.lines[field+".timeout"]; set {
+			d.errorf(l, field+".timeout", "not used by type %s", ct.Name)
+		}
+	} else {
+		known = append(known, "timeout")
+	}
+	settings := ct.New()
+	sv := reflect.ValueOf(settings)
+	if settings == nil || sv.Kind() != reflect.Pointer || sv.Elem().Kind() != reflect.Struct {
+		d.errorf(line, field, "internal error: channel type %s has no configuration struct", ct.Name)
+		return
+	}
+	own := fields(sv.Elem().Type())
+	for _, f := range own {
+		known = append(known, f.key)
+	}
+	for _, p := range rest {
+		i := slices.IndexFunc(own, func(f fieldInfo) bool { return f.key == p.key })
+		if i < 0 {
+			d.errorf(p.line, p.path, "unknown key for type %s (known: %s)", ct.Name, strings.Join(known, ", "))
+			continue
+		}
+		d.decode(p.val, sv.Elem().Field(own[i].index), p.path, p.line)
+	}
+	ch.Settings = settings
 }

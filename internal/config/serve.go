@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"breakglass/internal/notify"
 	"breakglass/internal/source"
 )
@@ -24,9 +26,12 @@ const (
 	DefaultFilePoll   = source.DefaultPoll
 	SourceTypeFile    = "file"
 	SourceTypeHTTP    = "http"
-	ChannelConsole    = "console"
-	ChannelWebhook    = "webhook"
+	ChannelConsole    = notify.ChannelConsole
+	ChannelWebhook    = notify.ChannelWebhook
 	DefaultWebhookTTL = notify.DefaultWebhookTimeout
+	// DefaultChannelTimeout bounds one send of a channel whose type has no
+	// default of its own.
+	DefaultChannelTimeout = 10 * time.Second
 	// DefaultRetention is how long delivered notifications and checkpoints
 	// of files that no longer exist are kept (store.retention). Alerts and
 	// evidence are never pruned.
@@ -87,18 +92,57 @@ type GroupConfig struct {
 	Channels []ChannelConfig `yaml:"channels"`
 }
 
-// ChannelConfig is one way of reaching people.
+// ChannelConfig is one way of reaching people. The common keys live here;
+// every other key of the entry belongs to the channel type (registered in
+// package notify) and is decoded strictly into Settings.
 type ChannelConfig struct {
 	// Name is unique within the group; the delivery target is
 	// "group/name". Default: the type, then "<type>-2", "<type>-3", ...
 	// for further channels of that type in the group.
 	Name string `yaml:"name"`
-	Type string `yaml:"type"` // console or webhook
-	// URL of a webhook. It is a Secret because chat webhooks (Teams, Slack)
-	// carry their credential in the URL.
-	URL     Secret            `yaml:"url,omitempty"`
-	Headers map[string]Secret `yaml:"headers,omitempty"`
-	Timeout time.Duration     `yaml:"timeout,omitempty"` // per request, default 10s
+	Type string `yaml:"type"` // a registered type: notify.ChannelTypes()
+	// Timeout bounds one send; default the type's, else
+	// DefaultChannelTimeout. Types that take none (console) reject it.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+	// Settings is the type's own configuration, validated and with its
+	// defaults applied; the daemon builds the channel from it.
+	Settings notify.ChannelConfig `yaml:"-"`
+}
+
+// MarshalYAML prints the common keys and the type's own keys as one
+// mapping, in the order a person writes them: name, type, the type's keys,
+// timeout. Secrets in Settings redact themselves.
+func (c ChannelConfig) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	add := func(key string, v any) error {
+		var vn yaml.Node
+		if err := vn.Encode(v); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, &vn)
+		return nil
+	}
+	if err := add("name", c.Name); err != nil {
+		return nil, err
+	}
+	if err := add("type", c.Type); err != nil {
+		return nil, err
+	}
+	if c.Settings != nil {
+		var sn yaml.Node
+		if err := sn.Encode(c.Settings); err != nil {
+			return nil, fmt.Errorf("channel %s: %w", c.Name, err)
+		}
+		if sn.Kind == yaml.MappingNode {
+			n.Content = append(n.Content, sn.Content...)
+		}
+	}
+	if c.Timeout != 0 {
+		if err := add("timeout", c.Timeout); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
 }
 
 // Target names a channel for the outbox: "group/name". It is stable while
@@ -261,47 +305,61 @@ func (c *Config) validateServe(d *decoder) {
 				}
 				chNames[ch.Name] = j
 			}
-			switch ch.Type {
-			case ChannelConsole:
-				for _, k := range []string{"url", "headers", "timeout"} {
-					if line, ok := d.lines[cf+"."+k]; ok {
-						d.errorf(line, cf+"."+k, "not used by type console")
-					}
-				}
-			case ChannelWebhook:
-				// notify owns the rules for webhook URLs and headers; config
-				// applies them with file:line.
-				switch {
-				case ch.URL == "" && !d.failed[cf+".url"]:
-					d.errorf(d.lines[cf], cf+".url", "required for type webhook")
-				case ch.URL == "":
-				case notify.ValidateWebhookURL(ch.URL.Reveal()) != nil:
-					// The URL may hold a credential: say what is wrong, not what it is.
-					d.errorf(d.lines[cf+".url"], cf+".url", "not an http or https URL")
-				}
-				if ch.Timeout < 0 {
-					d.errorf(d.lines[cf+".timeout"], cf+".timeout", "must not be negative")
-				}
-				for _, k := range sortedKeys(ch.Headers) {
-					hf := join(cf+".headers", k)
-					line := d.lines[hf]
-					if line == 0 {
-						line = d.lines[cf+".headers"]
-					}
-					if notify.ValidateWebhookHeader(k, "") != nil {
-						d.errorf(line, hf, "not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)")
-					} else if notify.ValidateWebhookHeader(k, ch.Headers[k].Reveal()) != nil {
-						// Never quote the value: it is usually the credential.
-						d.errorf(line, hf, "value contains a line break or NUL")
-					}
-				}
-			case "":
-				d.errorf(d.lines[cf], cf+".type", "required: console or webhook")
-			default:
-				d.errorf(d.lines[cf+".type"], cf+".type", "must be one of console, webhook")
+			if ch.Timeout < 0 && !d.failed[cf+".timeout"] {
+				d.errorf(d.lines[cf+".timeout"], cf+".timeout", "must not be negative")
+			}
+			if ch.Settings != nil {
+				d.validateChannel(ch.Settings, cf)
 			}
 		}
 	}
+}
+
+// validateChannel runs the type's Validate and files each report at the
+// line of its field, else the nearest enclosing key that has one, else the
+// channel's. Reports about a field that already failed to decode (an
+// unset ${VAR}) are dropped: that field has its error.
+func (d *decoder) validateChannel(s notify.ChannelConfig, cf string) {
+	s.Validate(func(field, msg string) {
+		path := cf
+		if field != "" {
+			if strings.HasPrefix(field, "[") {
+				path += field
+			} else {
+				path += "." + field
+			}
+		}
+		for p := path; len(p) > len(cf); p = parentPath(p) {
+			if d.failed[p] {
+				return
+			}
+		}
+		line := d.lines[cf]
+		for p := path; len(p) > len(cf); p = parentPath(p) {
+			if l, ok := d.lines[p]; ok {
+				line = l
+				break
+			}
+		}
+		d.errorf(line, path, "%s", msg)
+	})
+}
+
+// parentPath drops the last key or index of a field path.
+func parentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndexByte(p, '['); i > 0 {
+			// A quoted key may contain '[': find the '[' that opens it.
+			if j := strings.LastIndex(p, `["`); j > 0 && strings.HasSuffix(p, `"]`) {
+				i = j
+			}
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndexByte(p, '.'); i > 0 {
+		return p[:i]
+	}
+	return ""
 }
 
 func (c *Config) applyServeDefaults() {
@@ -310,7 +368,7 @@ func (c *Config) applyServeDefaults() {
 		c.Sources = nil
 	}
 	if len(c.Notify.Groups) == 0 {
-		c.Notify.Groups = []GroupConfig{{Name: DefaultGroup, Channels: []ChannelConfig{{Name: ChannelConsole, Type: ChannelConsole}}}}
+		c.Notify.Groups = []GroupConfig{{Name: DefaultGroup, Channels: []ChannelConfig{{Name: ChannelConsole, Type: ChannelConsole, Settings: &notify.ConsoleConfig{}}}}}
 	}
 	if c.Notify.GiveUpAfter == 0 {
 		c.Notify.GiveUpAfter = DefaultGiveUpAfter
@@ -337,8 +395,13 @@ func (c *Config) applyServeDefaults() {
 	for i := range c.Notify.Groups {
 		for j := range c.Notify.Groups[i].Channels {
 			ch := &c.Notify.Groups[i].Channels[j]
-			if ch.Type == ChannelWebhook && ch.Timeout == 0 {
-				ch.Timeout = DefaultWebhookTTL
+			ct, ok := notify.LookupChannel(ch.Type)
+			if !ok || ct.NoTimeout || ch.Timeout != 0 {
+				continue
+			}
+			ch.Timeout = DefaultChannelTimeout
+			if ct.DefaultTimeout > 0 {
+				ch.Timeout = ct.DefaultTimeout
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"breakglass/internal/config"
 	"breakglass/internal/graph"
@@ -14,33 +15,36 @@ import (
 	"time"
 )
 
-// buildNotifiers makes one Notifier per target ("group/name") and the
-// dispatcher's SendTimeout: longer than every channel's own timeout, so a
-// configured webhook timeout is what bounds a send.
-func buildNotifiers(cfg *config.Config, stdout io.Writer) (map[string]notify.Notifier, time.Duration, error) {
+// buildNotifiers makes one Notifier per target ("group/name") through the
+// channel registry, and the dispatcher's SendTimeout: longer than every
+// channel's own timeout, so a configured timeout is what bounds a send.
+// Config has decoded, validated and defaulted each channel's settings.
+func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger) (map[string]notify.Notifier, time.Duration, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	notifiers := map[string]notify.Notifier{}
 	longest := notify.DefaultWebhookTimeout
 	for _, g := range cfg.Notify.Groups {
 		for i, ch := range g.Channels {
 			target := g.Target(i)
-			switch ch.Type {
-			case config.ChannelConsole:
-				notifiers[target] = notify.NewConsole(stdout)
-			case config.ChannelWebhook:
-				headers := map[string]string{}
-				for k, v := range ch.Headers {
-					headers[k] = v.Reveal()
-				}
-				// The request is bounded by wh.Timeout (a context deadline);
-				// a client-level timeout would be a second owner.
-				wh, err := notify.NewWebhook(target, ch.URL.Reveal(), headers, &http.Client{})
-				if err != nil {
-					return nil, 0, configErrorf("notify target %s: %v", target, err)
-				}
-				wh.Timeout = ch.Timeout
-				longest = max(longest, ch.Timeout)
-				notifiers[target] = wh
+			if _, ok := notify.LookupChannel(ch.Type); !ok || ch.Settings == nil {
+				return nil, 0, configErrorf("notify target %s: channel type %q is not supported by this build (known: %s)",
+					target, ch.Type, strings.Join(notify.ChannelTypes(), ", "))
 			}
+			n, err := ch.Settings.Build(notify.BuildEnv{
+				Target:  target,
+				Timeout: ch.Timeout,
+				HTTP:    &http.Client{},
+				Stdout:  stdout,
+				Logger:  log.With("target", target),
+				Now:     time.Now,
+			})
+			if err != nil {
+				return nil, 0, configErrorf("notify target %s: %v", target, err)
+			}
+			longest = max(longest, ch.Timeout)
+			notifiers[target] = n
 		}
 	}
 	return notifiers, longest + sendMargin, nil

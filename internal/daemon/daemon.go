@@ -198,7 +198,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		}
 	}()
 
-	notifiers, sendTimeout, err := buildNotifiers(cfg, o.Stdout)
+	notifiers, sendTimeout, err := buildNotifiers(cfg, o.Stdout, d.log)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -117,4 +118,35 @@ func field(s string) string {
 		}
 	}
 	return s
+}
+
+// ChannelConsole is the console channel's type name.
+const ChannelConsole = "console"
+
+func init() {
+	RegisterChannel(ChannelType{
+		Name:      ChannelConsole,
+		Doc:       "one line per notification on the daemon's standard output",
+		New:       func() ChannelConfig { return &ConsoleConfig{} },
+		NoTimeout: true,
+	})
+}
+
+// ConsoleConfig is the console channel's configuration: it has no keys of
+// its own.
+type ConsoleConfig struct{}
+
+// Validate has nothing to check.
+func (*ConsoleConfig) Validate(func(field, msg string)) {}
+
+// Build returns a Console on env.Stdout.
+func (*ConsoleConfig) Build(env BuildEnv) (Notifier, error) {
+	if env.Stdout == nil {
+		return nil, errors.New("console: no output to write to")
+	}
+	c := NewConsole(env.Stdout)
+	if env.Now != nil {
+		c.now = env.Now
+	}
+	return c, nil
 }

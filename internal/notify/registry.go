@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // ChannelType is one kind of channel (email, sms, slack, ...). The type
@@ -26,6 +28,14 @@ type ChannelType struct {
 	// file:line errors, and expands ${VAR} references. Fields of type
 	// secret.Secret are redacted wherever the configuration is printed.
 	New func() ChannelConfig
+	// NoTimeout says the type takes no timeout key (console writes to the
+	// daemon's output and cannot hang on a remote end); config rejects the
+	// key and BuildEnv.Timeout is zero.
+	NoTimeout bool
+	// DefaultTimeout is the default of the common timeout key for this
+	// type; zero means config's default for every channel (10s). Config
+	// applies it, so `config check` prints the effective value.
+	DefaultTimeout time.Duration
 }
 
 // ChannelConfig is a decoded channel configuration.
@@ -128,4 +138,34 @@ func ChannelTypes() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// FieldKey is the path of key under parent as config prints it
+// ("headers.X-Token", `headers["Bad Header"]`), for Validate reports about
+// map entries: config finds the line of a field by this path.
+func FieldKey(parent, key string) string {
+	plain := key != "" && len(key) <= 64
+	for i := 0; plain && i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '-'):
+		default:
+			plain = false
+		}
+	}
+	if plain {
+		if parent == "" {
+			return key
+		}
+		return parent + "." + key
+	}
+	if len(key) > 64 {
+		cut := 64
+		for cut > 0 && !utf8.RuneStart(key[cut]) {
+			cut--
+		}
+		key = key[:cut] + "..."
+	}
+	return parent + "[" + strconv.Quote(key) + "]"
 }

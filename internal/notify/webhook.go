@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/secret"
 )
 
 // UserAgent is sent as "User-Agent: <UserAgent>" by webhooks; main sets it
@@ -188,7 +189,10 @@ type Webhook struct {
 	headers http.Header
 	client  *http.Client
 	scrub   *strings.Replacer
+	secrets []string
 	now     func() time.Time
+	schema  string
+	signKey []byte
 
 	// Timeout bounds each request, from connecting to reading the response
 	// status. Zero means the client's Timeout if it has one (so the
@@ -246,6 +250,7 @@ func NewWebhook(name, rawURL string, headers map[string]string, client *http.Cli
 		headers: h,
 		client:  client,
 		scrub:   newScrubber(secrets),
+		secrets: secrets,
 		now:     time.Now,
 	}, nil
 }
@@ -268,18 +273,54 @@ func (w *Webhook) SendTimeout() time.Duration {
 	return DefaultWebhookTimeout
 }
 
-// Notify POSTs n. See Webhook for how responses are classified.
-func (w *Webhook) Notify(ctx context.Context, n Notification) error {
+// SetSchema chooses the body: SchemaBreakglass (Payload, also what the
+// empty string means here, for callers of NewWebhook from before schemas)
+// or SchemaCommon (CommonAlert). Configuration defaults to SchemaCommon.
+// Call it before the first Notify.
+func (w *Webhook) SetSchema(schema string) error {
+	switch schema {
+	case "", SchemaBreakglass, SchemaCommon:
+		w.schema = schema
+		return nil
+	}
+	return fmt.Errorf("webhook %q: unknown schema %q (known: %s)", w.name, schema, strings.Join(WebhookSchemas, ", "))
+}
+
+// SetSigningKey makes every request carry an HMAC-SHA256 signature made
+// with key (see SignatureHeader); key joins the values scrubbed from
+// errors. Call it before the first Notify.
+func (w *Webhook) SetSigningKey(key string) {
+	w.signKey = []byte(key)
+	w.secrets = append(w.secrets, key)
+	w.scrub = newScrubber(w.secrets)
+}
+
+// body encodes n in the webhook's schema.
+func (w *Webhook) body(n Notification) ([]byte, string, error) {
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
 	enc.SetEscapeHTML(false) // titles with "&" stay readable; still valid JSON
-	if err := enc.Encode(NewPayload(n, w.now())); err != nil {
+	p := NewPayload(n, w.now())
+	var v any = p
+	if w.schema == SchemaCommon {
+		v = NewCommonAlert(n, w.now())
+	}
+	if err := enc.Encode(v); err != nil {
+		return nil, "", err
+	}
+	return body.Bytes(), p.ID, nil
+}
+
+// Notify POSTs n. See Webhook for how responses are classified.
+func (w *Webhook) Notify(ctx context.Context, n Notification) error {
+	body, id, err := w.body(n)
+	if err != nil {
 		return Permanent(w.errorf("encode payload: %w", err))
 	}
 	timeout := w.SendTimeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body.Bytes()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -292,6 +333,14 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
+	// The notification id is the same on every retry of this message: a
+	// receiver that stores it sees each message once.
+	req.Header.Set(IdempotencyHeader, id)
+	if w.signKey != nil {
+		ts := strconv.FormatInt(w.now().Unix(), 10)
+		req.Header.Set(TimestampHeader, ts)
+		req.Header.Set(SignatureHeader, Sign(w.signKey, ts, body))
+	}
 
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -486,4 +535,101 @@ func validHeaderName(k string) bool {
 		}
 	}
 	return true
+}
+
+// ChannelWebhook is the webhook channel's type name.
+const ChannelWebhook = "webhook"
+
+func init() {
+	RegisterChannel(ChannelType{
+		Name:           ChannelWebhook,
+		Doc:            "JSON POST to any HTTP receiver",
+		New:            func() ChannelConfig { return &WebhookConfig{} },
+		DefaultTimeout: DefaultWebhookTimeout,
+	})
+}
+
+// WebhookConfig is the webhook channel's configuration.
+type WebhookConfig struct {
+	// URL is a Secret because chat webhooks (Teams, Slack) and Azure
+	// Functions carry their credential in the URL.
+	URL     secret.Secret            `yaml:"url,omitempty"`
+	Headers map[string]secret.Secret `yaml:"headers,omitempty"`
+	// Schema is the body: common (the Azure Monitor Common Alert Schema,
+	// the default) or breakglass (Payload).
+	Schema string `yaml:"schema,omitempty"`
+	// HMACSecret, when set, signs every request (SignatureHeader).
+	HMACSecret secret.Secret `yaml:"hmac_secret,omitempty"`
+}
+
+// minHMACSecret is the shortest signing key accepted: a short key can be
+// guessed from one signed request.
+const minHMACSecret = 16
+
+// Validate applies ValidateWebhookURL and ValidateWebhookHeader; messages
+// never repeat a value, which may be the credential.
+func (c *WebhookConfig) Validate(report func(field, msg string)) {
+	switch {
+	case c.URL == "":
+		report("url", "required for type webhook")
+	case ValidateWebhookURL(c.URL.Reveal()) != nil:
+		report("url", "not an http or https URL")
+	}
+	c.Schema = strings.ToLower(strings.TrimSpace(c.Schema))
+	if c.Schema == "" {
+		c.Schema = SchemaCommon
+	}
+	if !slices.Contains(WebhookSchemas, c.Schema) {
+		report("schema", "must be one of "+strings.Join(WebhookSchemas, ", "))
+	}
+	if c.HMACSecret != "" && len(c.HMACSecret.Reveal()) < minHMACSecret {
+		report("hmac_secret", "too short: use at least 32 random characters (for example the output of openssl rand -hex 32)")
+	}
+	keys := make([]string, 0, len(c.Headers))
+	for k := range c.Headers {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		f := FieldKey("headers", k)
+		switch http.CanonicalHeaderKey(k) {
+		case IdempotencyHeader, TimestampHeader, SignatureHeader, "Content-Type", "User-Agent":
+			report(f, "set by breakglass; remove it")
+			continue
+		}
+		if ValidateWebhookHeader(k, "") != nil {
+			report(f, "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+		} else if ValidateWebhookHeader(k, c.Headers[k].Reveal()) != nil {
+			report(f, "value contains a line break or NUL")
+		}
+	}
+}
+
+// Build returns the Webhook for env.Target, bounded by env.Timeout.
+func (c *WebhookConfig) Build(env BuildEnv) (Notifier, error) {
+	headers := make(map[string]string, len(c.Headers))
+	for k, v := range c.Headers {
+		headers[k] = v.Reveal()
+	}
+	// The request is bounded by Timeout (a context deadline); a
+	// client-level timeout would be a second owner.
+	client := env.HTTP
+	if client == nil {
+		client = &http.Client{}
+	}
+	wh, err := NewWebhook(env.Target, c.URL.Reveal(), headers, client)
+	if err != nil {
+		return nil, err
+	}
+	wh.Timeout = env.Timeout
+	if err := wh.SetSchema(c.Schema); err != nil {
+		return nil, err
+	}
+	if c.HMACSecret != "" {
+		wh.SetSigningKey(c.HMACSecret.Reveal())
+	}
+	if env.Now != nil {
+		wh.now = env.Now
+	}
+	return wh, nil
 }
