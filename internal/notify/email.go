@@ -50,6 +50,10 @@ const (
 	EmailPortImplicit = 465
 )
 
+// DefaultEmailTimeout is the email channel's default timeout: one whole
+// SMTP session, connecting to QUIT.
+const DefaultEmailTimeout = 30 * time.Second
+
 // emailMaxRead bounds everything read from one SMTP session: replies are
 // a few hundred bytes, so a server sending more is broken or hostile and
 // must not grow our memory until the timeout.
@@ -60,6 +64,9 @@ func init() {
 		Name: "email",
 		Doc:  "SMTP email (tls: none|starttls|implicit, optional AUTH), a text and an HTML part",
 		New:  func() ChannelConfig { return &EmailConfig{} },
+		// TLS handshake, AUTH and DATA against a relay that may be far
+		// away: longer than an HTTP call, short enough to retry soon.
+		DefaultTimeout: DefaultEmailTimeout,
 	})
 }
 
@@ -74,17 +81,17 @@ type EmailConfig struct {
 	TLS string `yaml:"tls"`
 	// CAFile is a PEM bundle to verify the server with (a private CA)
 	// instead of the system roots.
-	CAFile string `yaml:"ca_file"`
+	CAFile string `yaml:"ca_file,omitempty"`
 	// Username and Password authenticate with AUTH PLAIN (or LOGIN when
 	// the server offers only that). Only over TLS.
-	Username string        `yaml:"username"`
-	Password secret.Secret `yaml:"password"`
+	Username string        `yaml:"username,omitempty"`
+	Password secret.Secret `yaml:"password,omitempty"`
 	// From is the sender, "Name <addr>" or "addr".
 	From string `yaml:"from"`
 	// To lists the recipients; at least one.
 	To []string `yaml:"to"`
 	// SubjectPrefix goes before every subject, e.g. "[breakglass prod]".
-	SubjectPrefix string `yaml:"subject_prefix"`
+	SubjectPrefix string `yaml:"subject_prefix,omitempty"`
 }
 
 // Validate reports every problem and applies the defaults (tls, port).
@@ -254,8 +261,8 @@ func (c *EmailConfig) Build(env BuildEnv) (Notifier, error) {
 		now:      env.Now,
 		helo:     "localhost",
 	}
-	if e.timeout <= 0 {
-		e.timeout = DefaultWebhookTimeout
+	if e.timeout <= 0 { // built directly, not through config
+		e.timeout = DefaultEmailTimeout
 	}
 	if e.now == nil {
 		e.now = time.Now
