@@ -92,8 +92,12 @@ type smtpTestServer struct {
 	authErr func(user, pass string) error
 	// rcptErr refuses a recipient.
 	rcptErr func(to string) error
-	// dataErr refuses the message after DATA.
-	dataErr error
+	// dataErr refuses the message after DATA, the first failData times
+	// (every time when failData is 0).
+	dataErr  error
+	failData int
+
+	dataSeen int // messages offered after DATA, refused or not
 
 	mu   sync.Mutex
 	msgs []received
@@ -111,6 +115,9 @@ type smtpTestOpts struct {
 	user     string
 	pass     string
 	mechs    []string // default PLAIN
+	// hook sets the server's refusals before it serves (the race
+	// detector sees no order through a TCP connection).
+	hook func(*smtpTestServer)
 }
 
 func startSMTP(t *testing.T, o smtpTestOpts) *smtpTestServer {
@@ -137,6 +144,9 @@ func startSMTP(t *testing.T, o smtpTestOpts) *smtpTestServer {
 		} else {
 			srv.TLSConfig = cfg
 		}
+	}
+	if o.hook != nil {
+		o.hook(s)
 	}
 	s.addr = l.Addr().String()
 	s.port = l.Addr().(*net.TCPAddr).Port
@@ -234,13 +244,14 @@ func (ss *smtpTestSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if ss.s.dataErr != nil {
+	ss.s.mu.Lock()
+	defer ss.s.mu.Unlock()
+	ss.s.dataSeen++
+	if ss.s.dataErr != nil && (ss.s.failData == 0 || ss.s.dataSeen <= ss.s.failData) {
 		return ss.s.dataErr
 	}
 	ss.cur.data = b
-	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, ss.cur)
-	ss.s.mu.Unlock()
 	return nil
 }
 

@@ -263,10 +263,8 @@ func TestEmailFailures(t *testing.T) {
 		if o.user == "" {
 			o.user, o.pass = "bg-mailer", testPassword
 		}
+		o.hook = hook
 		srv := startSMTP(t, o)
-		if hook != nil {
-			hook(srv)
-		}
 		c := baseEmailConfig(srv.port)
 		c.CAFile, c.Username, c.Password = pki.caFile, "bg-mailer", testPassword
 		return setup{c, srv}
