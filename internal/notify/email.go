@@ -372,24 +372,24 @@ func (e *Email) Notify(ctx context.Context, n Notification) error {
 // and cancelling the context closes it, so no stalled server can hold a
 // send past the timeout at any step (TLS handshake, any reply).
 func (e *Email) send(ctx context.Context, raw []byte) error {
-	var conn net.Conn
+	var tcp net.Conn
 	var err error
 	if e.dial != nil {
-		conn, err = e.dial(ctx, e.addr)
+		tcp, err = e.dial(ctx, e.addr)
 	} else {
 		var d net.Dialer
-		conn, err = d.DialContext(ctx, "tcp", e.addr)
+		tcp, err = d.DialContext(ctx, "tcp", e.addr)
 	}
 	if err != nil {
 		return stageErr("connect", err)
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer tcp.Close()
+	stop := context.AfterFunc(ctx, func() { _ = tcp.Close() })
 	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
+		_ = tcp.SetDeadline(dl)
 	}
-	conn = &limitedConn{Conn: conn, left: emailMaxRead}
+	var conn net.Conn = &limitedConn{Conn: tcp, left: emailMaxRead}
 	if e.mode == EmailTLSImplicit {
 		tc := tls.Client(conn, e.tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {

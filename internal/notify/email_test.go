@@ -3,6 +3,7 @@ package notify
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -693,5 +694,52 @@ func TestEmailSlowServerWithinTimeout(t *testing.T) {
 	e := buildEmail(t, c, 5*time.Second)
 	if err := e.Notify(notifyCtx(t), emailNotification(fullAlert(), store.StatusFiring)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Shutdown cancels a send in progress at once, whatever the timeout, and
+// the error says it was cancelled, not that the server is slow.
+func TestEmailCancelled(t *testing.T) {
+	_, port := hostPort(t, stallServer(t, "220 localhost ESMTP\r\n"))
+	c := baseEmailConfig(port)
+	c.TLS = EmailTLSNone
+	e := buildEmail(t, c, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	err := e.Notify(ctx, emailNotification(fullAlert(), store.StatusFiring))
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("cancelled send returned after %s", took)
+	}
+	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("err = %v, want a cancellation", err)
+	}
+}
+
+// One Email sends concurrently (the dispatcher may run several sends of a
+// target at once after a restart): every message arrives whole.
+func TestEmailConcurrent(t *testing.T) {
+	srv := startSMTP(t, smtpTestOpts{})
+	c := baseEmailConfig(srv.port)
+	c.TLS = EmailTLSNone
+	e := buildEmail(t, c, 5*time.Second)
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- e.Notify(notifyCtx(t), emailNotification(testAlert(fmt.Sprintf("c%d", i)), store.StatusFiring))
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := map[string]bool{}
+	for _, m := range srv.messages() {
+		ids[parseEmail(t, m.data).header.Get("X-Breakglass-Alert")] = true
+	}
+	if len(ids) != n {
+		t.Fatalf("%d distinct alerts arrived, want %d", len(ids), n)
 	}
 }
