@@ -214,48 +214,39 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Build makes the Email notifier.
+// Build makes the Email notifier. It applies Validate's rules itself (on
+// a copy), so an Email is never built from a configuration that config
+// check would refuse: an unknown tls value must not mean "no TLS".
 func (c *EmailConfig) Build(env BuildEnv) (Notifier, error) {
-	from, err := parseEmailAddress(c.From)
+	v := *c
+	var problems []string
+	v.Validate(func(field, msg string) { problems = append(problems, field+": "+msg) })
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	from, err := parseEmailAddress(v.From)
 	if err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}
-	to := make([]*mail.Address, 0, len(c.To))
-	for i, s := range c.To {
+	to := make([]*mail.Address, 0, len(v.To))
+	for i, s := range v.To {
 		a, err := parseEmailAddress(s)
 		if err != nil {
 			return nil, fmt.Errorf("to[%d]: %w", i, err)
 		}
 		to = append(to, a)
 	}
-	if len(to) == 0 {
-		return nil, errors.New("to: at least one recipient address is required")
-	}
-	mode := c.TLS
-	if mode == "" {
-		mode = EmailTLSStartTLS
-	}
-	if c.Username != "" && mode == EmailTLSNone {
-		return nil, errors.New("tls: none with a username would send the password in clear")
-	}
-	port := c.Port
-	if port == 0 {
-		port = defaultEmailPort(mode)
-	}
-	host := strings.TrimSpace(c.Host)
-	if host == "" {
-		return nil, errors.New("host: required")
-	}
+	mode, port, host := v.TLS, v.Port, strings.TrimSpace(v.Host)
 	e := &Email{
 		target:   env.Target,
 		host:     host,
 		addr:     net.JoinHostPort(host, strconv.Itoa(port)),
 		mode:     mode,
-		username: c.Username,
-		password: c.Password,
+		username: v.Username,
+		password: v.Password,
 		from:     from,
 		to:       to,
-		prefix:   strings.TrimSpace(c.SubjectPrefix),
+		prefix:   strings.TrimSpace(v.SubjectPrefix),
 		timeout:  env.Timeout,
 		render:   env.Render,
 		now:      env.Now,
@@ -272,8 +263,8 @@ func (c *EmailConfig) Build(env BuildEnv) (Notifier, error) {
 	}
 	if mode != EmailTLSNone {
 		e.tlsConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-		if c.CAFile != "" {
-			pool, err := loadCAFile(c.CAFile)
+		if v.CAFile != "" {
+			pool, err := loadCAFile(v.CAFile)
 			if err != nil {
 				return nil, fmt.Errorf("ca_file: %w", err)
 			}
@@ -281,12 +272,12 @@ func (c *EmailConfig) Build(env BuildEnv) (Notifier, error) {
 		}
 	}
 	var secrets []string
-	if p := c.Password.Reveal(); p != "" {
+	if p := v.Password.Reveal(); p != "" {
 		// What AUTH PLAIN and LOGIN put on the wire, in case a server
 		// echoes it back in a reply that ends up in an error.
 		secrets = append(secrets, p,
 			base64.StdEncoding.EncodeToString([]byte(p)),
-			base64.StdEncoding.EncodeToString([]byte("\x00"+c.Username+"\x00"+p)))
+			base64.StdEncoding.EncodeToString([]byte("\x00"+v.Username+"\x00"+p)))
 	}
 	e.scrub = newScrubber(secrets)
 	return e, nil

@@ -743,3 +743,22 @@ func TestEmailConcurrent(t *testing.T) {
 		t.Fatalf("%d distinct alerts arrived, want %d", len(ids), n)
 	}
 }
+
+// Build applies Validate's rules itself: a channel built without config
+// check (a test, a future caller) cannot end up sending in clear.
+func TestEmailBuildRefusesWhatValidateRefuses(t *testing.T) {
+	for _, c := range []*EmailConfig{
+		{Host: "smtp.example.com", TLS: "ssl", From: "bg@example.com", To: []string{"a@example.com"}, Username: "u", Password: "p"},
+		{Host: "smtp.example.com", TLS: "none", From: "bg@example.com", To: []string{"a@example.com"}, Username: "u", Password: "p"},
+		{Host: "smtp.example.com", Port: 99999, From: "bg@example.com", To: []string{"a@example.com"}},
+		{Host: "smtp.example.com", From: "bg@example.com"},
+	} {
+		if n, err := c.Build(BuildEnv{Target: "g/email"}); err == nil {
+			t.Errorf("Build(%+v) = %v, want an error", c, n)
+		} else if strings.Contains(err.Error(), `"p"`) {
+			t.Errorf("error quotes the password: %v", err)
+		} else {
+			t.Logf("%v", err)
+		}
+	}
+}
