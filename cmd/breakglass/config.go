@@ -83,6 +83,7 @@ Exit status is 0 if the file is valid and 2 if it is not.`,
 			if len(cfg.Accounts) == 1 {
 				noun = "account"
 			}
+			fmt.Fprint(cmd.ErrOrStderr(), cfg.Notify.Describe())
 			fmt.Fprintf(cmd.ErrOrStderr(), "config OK: %d %s (%s)\n", len(cfg.Accounts), noun, cfg.Path)
 			return nil
 		},

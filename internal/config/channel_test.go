@@ -163,3 +163,34 @@ func TestChannelRedacted(t *testing.T) {
 		t.Errorf("round trip: %+v", got)
 	}
 }
+
+func TestNotifyDescribe(t *testing.T) {
+	const y = "accounts:\n  - id: 7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70\nnotify:\n  groups:\n" +
+		"    - name: oncall\n      channels:\n        - type: console\n        - type: webhook\n          name: pager\n          url: https://h.example/x\n" +
+		"    - name: ops\n      channels:\n        - type: exec\n          command: [/bin/true]\n"
+	cfg, err := Parse("c.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "notify group oncall: console (console), pager (webhook)\nnotify group ops: exec (exec)\n"
+	if got := cfg.Notify.Describe(); got != want {
+		t.Errorf("Describe:\n%s\nwant:\n%s", got, want)
+	}
+	min, err := Parse("c.yaml", []byte("accounts:\n  - id: 7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := min.Notify.Describe(); got != "notify group default: console (console)\n" {
+		t.Errorf("default groups: %q", got)
+	}
+}
+
+// notify.FieldKey is how a channel names a map entry in a report; config
+// finds the entry's line under the path join made, so the two must agree.
+func TestFieldKeyMatchesJoin(t *testing.T) {
+	for _, k := range []string{"X-Token", "Bad Header", "1X", "_a", "a.b", "", "ключ", strings.Repeat("k", 64), strings.Repeat("é", 40), "a\"b"} {
+		if got, want := notify.FieldKey("headers", k), join("headers", k); got != want {
+			t.Errorf("key %q: notify.FieldKey %q, config join %q", k, got, want)
+		}
+	}
+}

@@ -453,3 +453,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Describe lists each action group with its channels and their types,
+// one line per group, for `config check`:
+//
+//	notify group oncall: console (console), pager (webhook)
+func (n NotifyConfig) Describe() string {
+	var b strings.Builder
+	for _, g := range n.Groups {
+		b.WriteString("notify group " + g.Name + ":")
+		for i, ch := range g.Channels {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(" " + ch.Name + " (" + ch.Type + ")")
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,12 +27,15 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger) (map
 	}
 	notifiers := map[string]notify.Notifier{}
 	longest := notify.DefaultWebhookTimeout
-	for _, g := range cfg.Notify.Groups {
+	var errs []error
+	for gi, g := range cfg.Notify.Groups {
 		for i, ch := range g.Channels {
 			target := g.Target(i)
+			where := fmt.Sprintf("%s: notify.groups[%d].channels[%d] (target %s)", cfg.Path, gi, i, target)
 			if _, ok := notify.LookupChannel(ch.Type); !ok || ch.Settings == nil {
-				return nil, 0, configErrorf("notify target %s: channel type %q is not supported by this build (known: %s)",
-					target, ch.Type, strings.Join(notify.ChannelTypes(), ", "))
+				errs = append(errs, fmt.Errorf("%s: channel type %q is not supported by this build (known: %s)",
+					where, ch.Type, strings.Join(notify.ChannelTypes(), ", ")))
+				continue
 			}
 			n, err := ch.Settings.Build(notify.BuildEnv{
 				Target:  target,
@@ -41,11 +46,15 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger) (map
 				Now:     time.Now,
 			})
 			if err != nil {
-				return nil, 0, configErrorf("notify target %s: %v", target, err)
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+				continue
 			}
 			longest = max(longest, ch.Timeout)
 			notifiers[target] = n
 		}
+	}
+	if len(errs) > 0 {
+		return nil, 0, &ConfigError{errors.Join(errs...)}
 	}
 	return notifiers, longest + sendMargin, nil
 }

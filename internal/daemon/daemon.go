@@ -115,6 +115,11 @@ func checkConfig(cfg *config.Config, groups []groupEntry, haveGraph bool) error 
 	if err := cfg.CheckExceptionIDs(posture.IDs()); err != nil {
 		errs = append(errs, err)
 	}
+	// Building a channel checks what only this machine can tell (an exec
+	// program that is missing or not executable); it sends nothing.
+	if _, _, err := buildNotifiers(cfg, io.Discard, nil); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
