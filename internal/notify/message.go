@@ -330,19 +330,26 @@ func cleanText(s string) string {
 }
 
 var (
-	urlRE      = regexp.MustCompile(`(?i)\b(?:https?|ftp|file|mailto):\S*`)
+	urlRE      = regexp.MustCompile(`(?i)\b(?:https?|ftp|file|mailto|javascript|data):\S*`)
+	tagRE      = regexp.MustCompile(`</?[A-Za-z][^<>]*>`)
+	emailRE    = regexp.MustCompile(`([\pL\pN._%+'-]+)@([\pL\pN-]+(?:\.[\pL\pN-]+)+)`)
 	speakDrop  = regexp.MustCompile(`[<>{}\[\]\\|^~` + "`" + `*_#]+`)
 	speakSpace = regexp.MustCompile(`\s+`)
+	speakPunct = regexp.MustCompile(` ([.,;:!?])`)
 )
 
-// Speakable makes text fit to be read aloud by a phone call: links and
-// markup characters are dropped (a voice reading a URL helps nobody),
-// control characters stripped, white space collapsed.
+// Speakable makes text fit to be read aloud by a phone call: links, tags
+// and markup characters are dropped (a voice reading a URL helps nobody),
+// addresses read as "bg1 at contoso dot com", control characters
+// stripped, white space collapsed.
 func Speakable(s string) string {
-	s = urlRE.ReplaceAllString(s, "")
+	s = urlRE.ReplaceAllString(s, " ")
+	s = tagRE.ReplaceAllString(s, " ")
+	s = emailRE.ReplaceAllStringFunc(s, spokenUPN)
 	s = speakDrop.ReplaceAllString(s, " ")
 	s = oneLine(s, 4000)
-	return strings.TrimSpace(speakSpace.ReplaceAllString(s, " "))
+	s = speakSpace.ReplaceAllString(s, " ")
+	return strings.TrimSpace(speakPunct.ReplaceAllString(s, "$1"))
 }
 
 // TemplateError is a message template that does not parse or does not run.
