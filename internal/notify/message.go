@@ -66,6 +66,22 @@ func (t Templates) get(form string) string {
 	return ""
 }
 
+// set replaces the source of form.
+func (t *Templates) set(form, src string) {
+	switch form {
+	case FormSubject:
+		t.Subject = src
+	case FormText:
+		t.Text = src
+	case FormHTML:
+		t.HTML = src
+	case FormShort:
+		t.Short = src
+	case FormVoice:
+		t.Voice = src
+	}
+}
+
 // RenderOptions configures a Renderer.
 type RenderOptions struct {
 	// TimeZone is shown next to UTC (notify.time_zone); nil shows UTC only.
@@ -400,6 +416,9 @@ func newTemplateError(form string, err error) *TemplateError {
 		e.Msg = m[3]
 	} else {
 		e.Msg = strings.TrimPrefix(strings.TrimPrefix(msg, "html/"), "template: ")
+	}
+	if strings.HasSuffix(e.Msg, "unexpected EOF") {
+		e.Msg += " (an {{if}}, {{range}}, {{with}} or {{define}} without its {{end}}?)"
 	}
 	return e
 }

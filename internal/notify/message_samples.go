@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"slices"
 	"time"
 
 	"breakglass/internal/alert"
@@ -104,18 +105,35 @@ func sampleAlert(m detect.Meta) alert.Alert {
 // some alert fails `config check` rather than a page at 3 a.m. It returns
 // TemplateErrors (one per form, the first failure) or nil.
 func ValidateTemplates(t Templates) error {
-	if _, err := NewRenderer(RenderOptions{Templates: t}); err != nil {
-		return err
-	}
-	oslo := time.FixedZone("CET", 3600)
-	variants := []RenderOptions{
-		{Templates: t},
-		{Templates: t, TimeZone: oslo, AckURL: func(id string) string { return "https://breakglass.example/ack/" + id + "?sig=x" }},
+	if t == (Templates{}) {
+		return nil // the defaults are tested (TestMessageGolden)
 	}
 	var errs TemplateErrors
 	failed := map[string]bool{}
+	// Parse errors first, per form, so that one broken form does not hide
+	// the run-time errors of the others.
+	for _, form := range Forms {
+		if src := t.get(form); src != "" {
+			if _, err := parseTemplate(form, src); err != nil {
+				errs = append(errs, newTemplateError(form, err))
+				failed[form] = true
+			}
+		}
+	}
+	parsed := t
+	for form := range failed {
+		parsed.set(form, "")
+	}
+	cet := time.FixedZone("CET", 3600)
+	variants := []RenderOptions{
+		{Templates: parsed},
+		{Templates: parsed, TimeZone: cet, AckURL: func(id string) string { return "https://breakglass.example/ack/" + id + "?sig=x" }},
+	}
 	for _, o := range variants {
-		r, _ := NewRenderer(o)
+		r, err := NewRenderer(o)
+		if err != nil {
+			return append(errs, newTemplateError("", err))
+		}
 		for _, a := range SampleAlerts() {
 			for _, status := range []string{store.StatusFiring, store.StatusResolved} {
 				n := Notification{ID: NotificationID(a.ID, status), Status: status, Alert: a, Attempt: 1, Sent: a.Detected}
@@ -135,6 +153,9 @@ func ValidateTemplates(t Templates) error {
 			}
 		}
 	}
+	slices.SortStableFunc(errs, func(a, b *TemplateError) int {
+		return slices.Index(Forms, a.Form) - slices.Index(Forms, b.Form)
+	})
 	if len(errs) > 0 {
 		return errs
 	}
