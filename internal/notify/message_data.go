@@ -239,40 +239,40 @@ func describe(a alert.Alert, ann map[string]string) (string, []Field) {
 	title := oneLine(a.Title, 300)
 	switch a.Rule {
 	case detect.RuleSignIn:
-		code := ann["error_code"]
+		code := ann[detect.AnnErrorCode]
 		result := oneLine(a.Result, 100)
 		if c, ok := strings.CutPrefix(result, "failure "); ok && code == "" {
 			code = c
 		}
-		kind := cmp.Or(ann["sign_in_type"], signInTypeOf(a.Category))
+		kind := signInTypeOf(a.Category)
 		var what string
 		switch {
 		case result == "success":
 			what = "Someone signed in as this account (" + kind + ") and the sign-in SUCCEEDED."
 		case code != "":
-			what = "Someone tried to sign in as this account (" + kind + ") and it FAILED with error " + code + ": " + sentence(errorText(code, ann["error_text"]))
+			what = "Someone tried to sign in as this account (" + kind + ") and it FAILED with error " + code + ": " + sentence(errorText(code, ann[detect.AnnErrorText]))
 		default:
 			what = "Someone signed in as this account (" + kind + "); the log does not say whether it succeeded."
 		}
 		add("Result", result)
 		if code != "" {
 			add("Error code", code)
-			add("Error", errorText(code, ann["error_text"]))
+			add("Error", errorText(code, ann[detect.AnnErrorText]))
 		}
 		add("Sign-in type", kind)
-		add("Resource", ann["resource"])
-		add("Authentication", ann["auth_requirement"])
+		add("Resource", ann[detect.AnnResource])
+		add("Authentication", ann[detect.AnnAuthRequirement])
 		return what, facts
 	case detect.RuleActivity:
 		what := "This account did " + quoteOr(a.Operation, "an operation")
-		if t := ann["target"]; t != "" {
+		if t := ann[detect.AnnTarget]; t != "" {
 			what += " on " + t
 		}
 		what += resultClause(a.Result) + "."
 		add("Operation", a.Operation)
-		add("Target", ann["target"])
+		add("Target", ann[detect.AnnTarget])
 		add("Result", a.Result)
-		add("Reason", ann["result_reason"])
+		add("Reason", ann[detect.AnnResultReason])
 		return what, facts
 	case detect.RuleChange:
 		by := cmp.Or(oneLine(a.Actor, 200), "someone the log does not name")
@@ -280,8 +280,9 @@ func describe(a alert.Alert, ann map[string]string) (string, []Field) {
 		add("Operation", a.Operation)
 		add("Change type", a.ChangeType)
 		add("Done by", a.Actor)
+		add("Targets", ann[detect.AnnTarget])
 		add("Result", a.Result)
-		add("Reason", ann["result_reason"])
+		add("Reason", ann[detect.AnnResultReason])
 		return what, facts
 	case detect.RuleGraphActivity:
 		add("Request", a.Operation)
@@ -356,9 +357,8 @@ func fromFields(a alert.Alert, ann map[string]string) []Field {
 	if a.Rule != detect.RuleProvisioning {
 		add("App", a.App)
 	}
-	add("Client app", ann["client_app"])
-	add("Device", ann["device"])
-	add("Conditional Access", ann["conditional_access"])
+	add("Client app", ann[detect.AnnClientApp])
+	add("Conditional Access", ann[detect.AnnConditionalAccess])
 	return f
 }
 

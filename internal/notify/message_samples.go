@@ -45,7 +45,7 @@ func sampleAlert(m detect.Meta) alert.Alert {
 		a.Title += " (failure 50126)"
 		a.Result, a.App, a.IPAddress, a.Location = "failure 50126", "Azure Portal", "203.0.113.7", "Oslo, Oslo, NO"
 		ann = map[string]string{"error_code": "50126", "error_text": "Error validating credentials due to invalid username or password.",
-			"sign_in_type": "interactive", "client_app": "Browser", "conditional_access": "notApplied",
+			"client_app": "Browser", "conditional_access": "notApplied",
 			"resource": "Windows Azure Service Management API", "auth_requirement": "singleFactorAuthentication"}
 	case detect.RuleActivity:
 		a.Category, a.Operation, a.Result, a.IPAddress = "AuditLogs", "Add member to role", "success", "203.0.113.7"
