@@ -127,7 +127,8 @@ func (e htmlExec) execute(d *MessageData) (string, error) {
 var templateFuncs = map[string]any{
 	"upper": strings.ToUpper,
 	"lower": strings.ToLower,
-	"join":  strings.Join,
+	"join":     strings.Join,
+	"contains": strings.Contains,
 	"speak": Speakable,
 	// cut shortens a string to n bytes on a rune boundary, with "…".
 	"cut": func(s string, n int) string { return cut(s, n) },

@@ -10,6 +10,9 @@ import (
 	"breakglass/internal/store"
 )
 
+// LabelTest marks a drill notification; its message says it is a test.
+const LabelTest = "test"
+
 // MessageData is what a message template sees. Every string in it is one
 // line with control and invisible characters removed, whatever the log
 // record held; HTML templates escape it further for their context.
@@ -53,7 +56,8 @@ type MessageData struct {
 	EventID     string
 	Labels      map[string]string
 	Annotations map[string]string
-	// Test is set on a drill (`notify test`): the message says so.
+	// Test is set on a drill: an alert carrying the label LabelTest (as
+	// `notify test` will send) says in every form that it is a test.
 	Test bool
 }
 
@@ -85,7 +89,7 @@ func (r *Renderer) Data(n Notification) *MessageData {
 		Labels:        cleanMap(a.Labels),
 		Annotations:   cleanMap(a.Annotations),
 		TimeUnknown:   a.EventTimeUnknown,
-		Test:          a.Labels["test"] != "",
+		Test:          a.Labels[LabelTest] != "",
 	}
 	d.Resolved = d.Status == store.StatusResolved
 	d.RuleTitle = d.Title
@@ -315,7 +319,11 @@ func describe(a alert.Alert, ann map[string]string) (string, []Field) {
 		return "Monitoring is failing: log source " + quoteOr(a.Source, "unknown") + " cannot read its input, so break-glass sign-ins may go unseen.", facts
 	case detect.RuleNotify:
 		add("Channel", a.Labels[LabelTarget])
-		add("Undelivered alert", cmp.Or(ann["undelivered_title"], ann["undelivered_alert"]))
+		undelivered := ann["undelivered_alert"]
+		if t := ann["undelivered_title"]; t != "" {
+			undelivered = t + " (alert " + undelivered + ")"
+		}
+		add("Undelivered alert", undelivered)
 		add("Its rule", ann["undelivered_rule"])
 		add("Why", cmp.Or(ann["reason"], a.Result))
 		add("Attempts", ann["attempts"])
@@ -447,13 +455,13 @@ var runbooks = map[string]string{
 		"if it is not a known test, reset the credentials and look for sign-ins from the same IP.",
 	detect.RuleProvisioning: "A provisioning job touched this account. Break-glass accounts should be cloud-only and out of every provisioning scope: " +
 		"check the job's scope and undo the change.",
-	detect.RuleUnparsed: "Open the raw record named in Source and read it yourself: it mentions a break-glass account. " +
+	detect.RuleUnparsed: "Open the raw record (its file and line are under “source” at the end) and read it yourself: it mentions a break-glass account. " +
 		"Until you know what it is, treat it as a sign-in.",
 	detect.RuleSilence: "Break-glass sign-ins are not being watched. Check the log feed now (diagnostic setting, Event Hub, file path, Graph permissions) " +
-		"and watch the account in the Entra portal until it is back.",
+		"and watch the break-glass accounts' sign-ins in the Entra portal until it is back.",
 	detect.RuleSource: "Break-glass sign-ins may not be seen. Fix the source's error below (credentials, permissions, network), " +
-		"and watch the account in the Entra portal until it recovers.",
-	detect.RuleNotify: "A channel is not reaching people. Look at the undelivered alert now (breakglass alerts show), " +
+		"and watch the break-glass accounts' sign-ins in the Entra portal until it recovers.",
+	detect.RuleNotify: "A channel is not reaching people. Make sure the undelivered alert reached someone another way, " +
 		"then fix the channel (credentials, URL, provider status).",
 	detect.RulePosture: "A break-glass account no longer looks as it should. Apply the fix below during working hours unless it stops the account from working.",
 }

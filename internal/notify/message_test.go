@@ -376,3 +376,20 @@ func TestNewRendererParseError(t *testing.T) {
 		t.Fatalf("NewRenderer = %v, want parse errors for subject and html", err)
 	}
 }
+
+// TestMessageDrill: an alert labelled as a test says so in every form.
+func TestMessageDrill(t *testing.T) {
+	r := testRenderer(t, Templates{})
+	a := sampleAlert(detect.MustLookup(detect.RuleSignIn))
+	a.Labels[LabelTest] = "drill"
+	m := render(t, r, a, store.StatusFiring)
+	for form, s := range map[string]string{"subject": m.Subject, "text": m.Text, "html": m.HTML, "short": m.Short, "voice": m.Voice} {
+		if !strings.Contains(strings.ToUpper(s), "TEST") {
+			t.Errorf("drill %s does not say TEST: %q", form, s)
+		}
+	}
+	a.Labels = nil
+	if m = render(t, r, a, store.StatusFiring); strings.Contains(m.Subject+m.Short+m.Voice, "TEST") || strings.Contains(m.Voice, "test") {
+		t.Errorf("a real alert reads as a test: %q", m.Subject)
+	}
+}
