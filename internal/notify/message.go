@@ -125,11 +125,11 @@ func (e htmlExec) execute(d *MessageData) (string, error) {
 // templateFuncs are the functions every template may call, beyond Go's
 // built-ins.
 var templateFuncs = map[string]any{
-	"upper": strings.ToUpper,
-	"lower": strings.ToLower,
+	"upper":    strings.ToUpper,
+	"lower":    strings.ToLower,
 	"join":     strings.Join,
 	"contains": strings.Contains,
-	"speak": Speakable,
+	"speak":    Speakable,
 	// cut shortens a string to n bytes on a rune boundary, with "…".
 	"cut": func(s string, n int) string { return cut(s, n) },
 }
