@@ -22,6 +22,7 @@ func TestNotifyMessages(t *testing.T) {
 	}{
 		{"unset", "", "", 0},
 		{"zone and one-line subject", "  time_zone: America/New_York\n  templates:\n    subject: \"{{.Severity}} {{.Account.Short}}\"\n", "", 0},
+		{"README example", "  time_zone: Europe/Oslo\n  templates:\n    short: \"{{.Severity}} {{cut .Title 100}} {{.Account.Short}} {{.UTCClock}}Z {{.NextShort}}\"\n", "", 0},
 		{"zone with spaces", "  time_zone: ' UTC '\n", "", 0},
 		{"unknown zone", "  time_zone: Europe/Atlantis\n", `unknown time zone "Europe/Atlantis"`, 4},
 		{"block template, error on its third line", "  templates:\n    text: |\n      one\n      two\n      {{.Nope}}\n", "notify.templates.text: template line 3: executing", 8},
