@@ -393,3 +393,35 @@ func TestMessageDrill(t *testing.T) {
 		t.Errorf("a real alert reads as a test: %q", m.Subject)
 	}
 }
+
+// TestRendererConcurrent: one Renderer serves every channel at once (run
+// with -race), and its Render is what BuildEnv.Render takes.
+func TestRendererConcurrent(t *testing.T) {
+	r := testRenderer(t, Templates{Short: "{{.Severity}} {{.Title}}"})
+	env := BuildEnv{Render: r.Render}
+	samples := SampleAlerts()
+	want := make([]Message, len(samples))
+	for i, a := range samples {
+		want[i] = render(t, r, a, store.StatusFiring)
+	}
+	errs := make(chan string, 8*len(samples))
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i, a := range samples {
+				m, err := RenderWith(env.Render, Notification{ID: a.ID, Status: store.StatusFiring, Alert: a, Attempt: g + 1, Sent: a.Detected})
+				if err != nil || m.Text != want[i].Text || m.Short != want[i].Short {
+					errs <- a.Rule
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	close(errs)
+	for rule := range errs {
+		t.Errorf("concurrent render of %s differs", rule)
+	}
+}
