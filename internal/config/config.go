@@ -143,6 +143,7 @@ func (c *Config) validate(d *decoder) {
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
 	c.validateServe(d)
+	c.validateMessages(d) // notifymsg.go
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)

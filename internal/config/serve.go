@@ -83,6 +83,9 @@ type NotifyConfig struct {
 	// GiveUpAfter is how long a delivery is retried before it is
 	// dead-lettered (and that itself alerts through the other targets).
 	GiveUpAfter time.Duration `yaml:"give_up_after"`
+	// TimeZone and Templates shape the messages people read (notifymsg.go).
+	TimeZone  string           `yaml:"time_zone,omitempty"`
+	Templates MessageTemplates `yaml:"templates,omitempty"`
 }
 
 // GroupConfig is an action group: a name and its channels.

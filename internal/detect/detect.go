@@ -59,6 +59,7 @@ func (r signInRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 	if ev.Category != entra.CategorySignIn {
 		a.Title += ", " + categoryLabel(ev.Category)
 	}
+	signInAnnotations(&a, ev) // annotations.go
 	return append(dst, a)
 }
 
@@ -82,6 +83,7 @@ func (r activityRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 	a := base(RuleActivity, rec, acct)
 	a.Operation, a.Result, a.IPAddress = ev.Operation, ev.Result, in.IPAddress
 	a.Title += ": " + ev.Operation
+	auditAnnotations(&a, ev)
 	return append(dst, a)
 }
 
@@ -117,6 +119,7 @@ func (r changeRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 	a.Actor = actorLabel(in)
 	a.IPAddress = in.IPAddress
 	a.Title += ": " + ev.Operation
+	auditAnnotations(&a, ev)
 	return append(dst, a)
 }
 
