@@ -27,6 +27,13 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger) (map
 	}
 	notifiers := map[string]notify.Notifier{}
 	longest := notify.DefaultWebhookTimeout
+	// One renderer for every channel: a page reads the same everywhere, in
+	// the configured time zone and templates (validated by config). No
+	// acknowledgement links yet.
+	renderer, err := notify.NewRenderer(cfg.Notify.RenderOptions(nil))
+	if err != nil {
+		return nil, 0, configErrorf("%s: notify.templates: %v", cfg.Path, err)
+	}
 	var errs []error
 	for gi, g := range cfg.Notify.Groups {
 		for i, ch := range g.Channels {
@@ -44,6 +51,7 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger) (map
 				Stdout:  stdout,
 				Logger:  log.With("target", target),
 				Now:     time.Now,
+				Render:  renderer.Render,
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", where, err))

@@ -59,7 +59,7 @@ func goldenText(m Message) string {
 	return b.String()
 }
 
-func checkGolden(t *testing.T, path string, got []byte) {
+func checkMessageGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -92,8 +92,8 @@ func TestMessageGolden(t *testing.T) {
 			t.Run(a.Rule+"/"+status, func(t *testing.T) {
 				m := render(t, r, a, status)
 				base := filepath.Join("testdata", "message", a.Rule+"."+status)
-				checkGolden(t, base+".txt", []byte(goldenText(m)))
-				checkGolden(t, base+".html", []byte(m.HTML))
+				checkMessageGolden(t, base+".txt", []byte(goldenText(m)))
+				checkMessageGolden(t, base+".html", []byte(m.HTML))
 			})
 		}
 	}
