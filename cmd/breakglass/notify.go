@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"breakglass/internal/alert"
 	"breakglass/internal/daemon"
 )
 
@@ -39,13 +40,13 @@ prove that a page reaches people before a real alert has to.`,
 }
 
 type notifyTestFlags struct {
-	config, group, format string
+	config, group, format, severity string
 }
 
 func newNotifyTestCmd() *cobra.Command {
 	var f notifyTestFlags
 	cmd := &cobra.Command{
-		Use:   "test --config F --group NAME [--format table|json]",
+		Use:   "test --config F --group NAME [--severity Sev0..Sev4] [--format table|json]",
 		Short: "Send a test notification through every channel of a group",
 		Long: `test builds the channels of one notification group exactly as serve does
 and sends one test notification through all of them at once, each bounded
@@ -53,6 +54,13 @@ by its channel's timeout. The message says TEST in every form (subject,
 text, SMS, voice), carries the label test=drill and an alert id of its own
 (test-<UTC time>), so no receiver takes it for a real alert. No resolution
 is sent. The store is not touched: nothing is queued or retried.
+
+--severity (default Sev0, as a break-glass sign-in) is the severity the
+drill is sent with: channels map it to their priority as for a real alert
+(Pushover emergency, PagerDuty critical), so the default proves the path a
+real page takes. Use --severity Sev3 for a quiet check. PagerDuty and
+Opsgenie keep the test incident open (no resolution is sent): resolve it
+there.
 
 It prints, per channel: the target, its type, ok or failed, the time taken
 and the error. A console channel writes its message to standard error.
@@ -69,6 +77,7 @@ as an unknown group (the message lists the configured groups).`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.group, "group", "", "notification group to test (notify.groups[].name)")
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
+	fl.StringVar(&f.severity, "severity", "Sev0", "severity of the test notification: Sev0 (critical) .. Sev4, or 0..4")
 	return cmd
 }
 
@@ -93,6 +102,10 @@ func runNotifyTest(cmd *cobra.Command, f notifyTestFlags) error {
 	if f.format != "table" && f.format != "json" {
 		return usageErrorf("--format: unknown format %q (want table or json)", f.format)
 	}
+	sev, ok := parseSeverity(f.severity)
+	if !ok {
+		return usageErrorf("--severity: %q is not Sev0..Sev4 (or 0..4)", f.severity)
+	}
 	cfg, err := loadConfig(f.config)
 	if err != nil {
 		return err
@@ -104,7 +117,7 @@ func runNotifyTest(cmd *cobra.Command, f notifyTestFlags) error {
 	defer stop()
 	stderr := cmd.ErrOrStderr()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n := daemon.TestNotification(f.group, time.Now())
+	n := daemon.TestNotification(f.group, sev, time.Now())
 	results, err := daemon.SendTest(ctx, cfg, f.group, n, stderr, log)
 	if err != nil {
 		return asUsage(err)
@@ -150,4 +163,13 @@ func runNotifyTest(cmd *cobra.Command, f notifyTestFlags) error {
 		return exitCodeError{exitFailure, fmt.Sprintf("%d of %d channels of group %s failed the test: fix them, then run notify test again", failed, len(results), f.group)}
 	}
 	return nil
+}
+
+// parseSeverity reads Sev0..Sev4 (any case) or 0..4.
+func parseSeverity(s string) (alert.Severity, bool) {
+	s = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "sev")
+	if len(s) != 1 || s[0] < '0' || s[0] > '4' {
+		return 0, false
+	}
+	return alert.Severity(s[0] - '0'), true
 }

@@ -45,7 +45,7 @@ func (rc *hookRecorder) got() [][]byte {
 // checkDrill asserts that a payload (webhook body or exec stdin) is the
 // labelled test notification, not something a receiver could take for a
 // real alert.
-func checkDrill(t *testing.T, where string, body []byte) {
+func checkDrill(t *testing.T, where string, body []byte, wantSev int) {
 	t.Helper()
 	var p notify.Payload
 	if err := json.Unmarshal(body, &p); err != nil {
@@ -59,6 +59,9 @@ func checkDrill(t *testing.T, where string, body []byte) {
 	}
 	if !strings.HasPrefix(p.AlertID, "test-") || !strings.HasPrefix(p.ID, "test-") {
 		t.Errorf("%s: ids %q/%q are not synthetic test- ids", where, p.ID, p.AlertID)
+	}
+	if p.Severity != wantSev {
+		t.Errorf("%s: severity %d, want %d", where, p.Severity, wantSev)
 	}
 	if p.Status != "firing" {
 		t.Errorf("%s: status %q, want firing (no resolution is sent)", where, p.Status)
@@ -168,13 +171,13 @@ func TestNotifyTestTable(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("%s received %d requests, want 1", name, len(got))
 		}
-		checkDrill(t, name, got[0])
+		checkDrill(t, name, got[0], 0) // default: Sev0, as a sign-in
 	}
 	stdin, err := os.ReadFile(s.execOut)
 	if err != nil {
 		t.Fatalf("the exec script did not run: %v", err)
 	}
-	checkDrill(t, "exec stdin", stdin)
+	checkDrill(t, "exec stdin", stdin, 0)
 }
 
 // TestNotifyTestJSON: the JSON output is one parseable document on stdout
@@ -219,10 +222,11 @@ func TestNotifyTestJSON(t *testing.T) {
 	}
 }
 
-// TestNotifyTestAllOK: exit 0 only when every channel accepted it.
+// TestNotifyTestAllOK: exit 0 only when every channel accepted it; the
+// drill carries the severity asked for.
 func TestNotifyTestAllOK(t *testing.T) {
 	s := newNotifyTestSetup(t)
-	r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "notify", "test", "-c", s.cfg, "--group", "good")
+	r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "notify", "test", "-c", s.cfg, "--group", "good", "--severity", "sev3")
 	if r.code != exitOK {
 		t.Fatalf("exit %d, want 0\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -233,7 +237,7 @@ func TestNotifyTestAllOK(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("webhook received %d requests, want 1", len(got))
 	}
-	checkDrill(t, "good/webhook", got[0])
+	checkDrill(t, "good/webhook", got[0], 3)
 }
 
 // TestNotifyTestTimeouts: a receiver that never answers fails after its
@@ -279,6 +283,7 @@ func TestNotifyTestUsage(t *testing.T) {
 		{"unknown group", []string{"-c", s.cfg, "--group", "nope"}, `no notification group "nope"; configured groups: drill, good, slow`},
 		{"no group", []string{"-c", s.cfg}, "--group: required: one of drill, good, slow"},
 		{"bad format", []string{"-c", s.cfg, "--group", "good", "--format", "yaml"}, `--format: unknown format "yaml"`},
+		{"bad severity", []string{"-c", s.cfg, "--group", "good", "--severity", "Sev5"}, `--severity: "Sev5" is not Sev0..Sev4`},
 		{"no config", []string{"--group", "good"}, "BREAKGLASS_CONFIG"},
 		{"missing config", []string{"-c", "/nonexistent/bg.yaml", "--group", "good"}, "/nonexistent/bg.yaml"},
 		{"stray argument", []string{"-c", s.cfg, "--group", "good", "x"}, "takes no arguments"},
