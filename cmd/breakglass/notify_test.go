@@ -303,3 +303,20 @@ func TestNotifyTestUsage(t *testing.T) {
 		t.Errorf("notify tset: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+func TestParseSeverity(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"Sev0", 0, true}, {"sev3", 3, true}, {"SEV4", 4, true}, {"2", 2, true}, {" Sev1 ", 1, true},
+		{"Sev5", 0, false}, {"-1", 0, false}, {"", 0, false}, {"sev", 0, false}, {"Sev10", 0, false}, {"critical", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseSeverity(tt.in)
+		if ok != tt.ok || (ok && int(got) != tt.want) {
+			t.Errorf("parseSeverity(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -88,6 +88,10 @@ func SendTest(ctx context.Context, cfg *config.Config, group string, n notify.No
 		return nil, err
 	}
 	g := cfg.Notify.Groups[gi]
+	if len(g.Channels) == 0 {
+		// config rejects this; a drill through nothing must not pass.
+		return nil, configErrorf("%s: notification group %q has no channels", cfg.Path, group)
+	}
 	results := make([]TestResult, len(g.Channels))
 	var wg sync.WaitGroup
 	for i, ch := range g.Channels {

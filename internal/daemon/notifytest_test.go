@@ -48,11 +48,13 @@ func TestTestNotificationSaysTest(t *testing.T) {
 	}
 }
 
-// TestSendTestUnknownGroup: a group that is not configured is a
-// configuration error naming the groups there are, and nothing is sent.
-func TestSendTestUnknownGroup(t *testing.T) {
+// TestSendTest: a group that is not configured is a configuration error
+// naming the groups there are, and nothing is sent; a configured group's
+// channels are all sent to at once (run with -race), results in
+// configuration order.
+func TestSendTest(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(t, "notify:\n  groups:\n    - name: oncall\n      channels: [{type: console}]\n    - name: mail\n      channels: [{type: console}]\n")
+	cfg := e.config(t, "notify:\n  groups:\n    - name: oncall\n      channels: [{type: console}]\n    - name: mail\n      channels:\n        - {type: console}\n        - {type: exec, name: ok, command: [/bin/sh, -c, 'cat >/dev/null']}\n        - {type: exec, name: bad, command: [/bin/sh, -c, 'exit 4']}\n        - {type: console, name: second}\n")
 	var out syncBuffer
 	_, err := SendTest(context.Background(), cfg, "nope", TestNotification("nope", 0, time.Now()), &out, nil)
 	var ce *ConfigError
@@ -63,10 +65,26 @@ func TestSendTestUnknownGroup(t *testing.T) {
 		t.Errorf("something was sent: %q", out.String())
 	}
 	res, err := SendTest(context.Background(), cfg, "mail", TestNotification("mail", 0, time.Now()), &out, nil)
-	if err != nil || len(res) != 1 || res[0].Target != "mail/console" || res[0].Type != "console" || res[0].Err != nil {
-		t.Fatalf("SendTest(mail) = %+v, %v", res, err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "TEST: ") {
+	want := []struct {
+		target, typ string
+		ok          bool
+	}{{"mail/console", "console", true}, {"mail/ok", "exec", true}, {"mail/bad", "exec", false}, {"mail/second", "console", true}}
+	if len(res) != len(want) {
+		t.Fatalf("%d results, want %d: %+v", len(res), len(want), res)
+	}
+	for i, w := range want {
+		r := res[i]
+		if r.Target != w.target || r.Type != w.typ || (r.Err == nil) != w.ok || r.Elapsed <= 0 {
+			t.Errorf("result %d = %+v, want %s %s ok=%v", i, r, w.target, w.typ, w.ok)
+		}
+	}
+	if err := res[2].Err; err == nil || !strings.Contains(err.Error(), "exit status 4") {
+		t.Errorf("failing exec: %v", err)
+	}
+	if strings.Count(out.String(), "TEST: ") != 2 {
 		t.Errorf("console output lacks the test title: %q", out.String())
 	}
 }
