@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -148,9 +149,7 @@ func runNotifyTest(cmd *cobra.Command, f notifyTestFlags) error {
 		for _, r := range rep.Channels {
 			result, msg := "ok", "-"
 			if !r.OK {
-				// One line per channel: a multi-line error (a script's
-				// stderr) would break the table.
-				result, msg = "FAILED", strings.Join(strings.Fields(r.Error), " ")
+				result, msg = "FAILED", tableCell(r.Error)
 			}
 			d := time.Duration(r.ElapsedMS * float64(time.Millisecond)).Round(time.Millisecond)
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Target, r.Type, result, d, msg)
@@ -172,4 +171,18 @@ func parseSeverity(s string) (alert.Severity, bool) {
 		return 0, false
 	}
 	return alert.Severity(s[0] - '0'), true
+}
+
+// tableCell is err on one line without control characters: a multi-line
+// error (a script's stderr) would break the table, and an escape sequence
+// a remote end sent must not reach the terminal. Channels already make
+// their excerpts printable; this holds for any channel added later.
+func tableCell(err string) string {
+	err = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			return '?'
+		}
+		return r
+	}, err)
+	return strings.Join(strings.Fields(err), " ")
 }

@@ -320,3 +320,16 @@ func TestParseSeverity(t *testing.T) {
 		}
 	}
 }
+
+func TestTableCell(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain error":                       "plain error",
+		"exit 3: stderr:\n  line1\n\tline2": "exit 3: stderr: line1 line2",
+		"evil \x1b[2Jcleared\x07":           "evil ?[2Jcleared?",
+		"":                                  "",
+	} {
+		if got := tableCell(in); got != want {
+			t.Errorf("tableCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
