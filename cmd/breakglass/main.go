@@ -94,6 +94,7 @@ configuration error.`,
 		newAccountsCmd(),
 		newDiscoverCmd(),
 		newAuditCmd(),
+		newAlertsCmd(),
 	)
 	return root
 }
