@@ -41,7 +41,7 @@ func newAlertsCmd() *cobra.Command {
 		Use:   "alerts",
 		Short: "List stored alerts and show who was notified of each",
 		Long: `alerts reads the store that scan and serve write (store.path in the
-configuration) and never changes it: list shows the newest alerts, show one
+configuration) and changes no alert or delivery: list shows the newest alerts, show one
 alert with its state history and, per notification channel, whether it was
 delivered, is still being retried (attempts, last error) or was given up
 on (dead-lettered, with the reason).
