@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"breakglass/internal/alert"
 	"breakglass/internal/store"
@@ -281,4 +283,27 @@ func TestPrintable(t *testing.T) {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzPrintable: whatever a log record or a provider put into the store,
+// what alerts prints is valid UTF-8 without a control or other non-printing
+// character, and plain text passes unchanged.
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"", "ok", "a\nb", "\x1b]8;;http://x\x07", "\u202e", "\xff\xfe", "Zürich"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := printable(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("printable(%q) = %q: not UTF-8", s, got)
+		}
+		for _, r := range got {
+			if !unicode.IsPrint(r) {
+				t.Fatalf("printable(%q) = %q: keeps %U", s, got, r)
+			}
+		}
+		if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 && got != s {
+			t.Fatalf("printable(%q) = %q: changed printable text", s, got)
+		}
+	})
 }
