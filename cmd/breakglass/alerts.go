@@ -243,9 +243,18 @@ type listedAlert struct {
 
 func listAlerts(ctx context.Context, st alertsStore, stdout, stderr io.Writer, f alertsListFlags) error {
 	filter := store.AlertFilter{Rule: f.rule, State: f.state}
-	as, next, err := st.AlertPage(ctx, filter, "", f.limit)
-	if err != nil {
-		return storeError(err)
+	// Page through: the store caps a page, and --limit is the user's.
+	var as []alert.Alert
+	next := ""
+	for {
+		page, n, err := st.AlertPage(ctx, filter, next, f.limit-len(as))
+		if err != nil {
+			return storeError(err)
+		}
+		as, next = append(as, page...), n
+		if next == "" || len(as) >= f.limit || len(page) == 0 {
+			break
+		}
 	}
 	items := make([]listedAlert, 0, len(as))
 	for _, a := range as {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -306,4 +307,47 @@ func FuzzPrintable(f *testing.F) {
 			t.Fatalf("printable(%q) = %q: changed printable text", s, got)
 		}
 	})
+}
+
+// TestAlertsListPastPageCap: --limit is the user's, not the store's page
+// size (capped at 1000): list pages through to it.
+func TestAlertsListPastPageCap(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const n = 1003
+	items := make([]store.AlertWithEvidence, n)
+	for i := range items {
+		ev := "evt-" + strconv.Itoa(i)
+		a := alert.Alert{ID: alert.Key(ev, "bg.signin"), Rule: "bg.signin", EventID: ev, EventTime: alertsBase.Add(time.Duration(i) * time.Second), Detected: alertsBase}
+		items[i] = store.AlertWithEvidence{Alert: a, Evidence: store.Evidence{EventID: ev, Raw: []byte(ev)}}
+	}
+	if _, err := st.AddAlertsNotify(ctx, items, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		limit int
+		more  bool
+	}{{1002, true}, {n, false}, {5000, false}} {
+		var out, errb strings.Builder
+		if err := listAlerts(ctx, st, &out, &errb, alertsListFlags{format: "json", limit: tt.limit}); err != nil {
+			t.Fatal(err)
+		}
+		var got []struct {
+			EventID string `json:"event_id"`
+		}
+		if err := json.Unmarshal([]byte(out.String()), &got); err != nil {
+			t.Fatal(err)
+		}
+		want := min(tt.limit, n)
+		if len(got) != want || got[0].EventID != "evt-1002" || got[len(got)-1].EventID != "evt-"+strconv.Itoa(n-want) {
+			t.Errorf("--limit %d: %d alerts, first %v last %v; want %d, newest first", tt.limit, len(got), got[0], got[len(got)-1], want)
+		}
+		if more := strings.Contains(errb.String(), "more match"); more != tt.more {
+			t.Errorf("--limit %d: stderr %q, want more=%v", tt.limit, errb.String(), tt.more)
+		}
+	}
 }
