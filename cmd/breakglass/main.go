@@ -95,6 +95,7 @@ configuration error.`,
 		newDiscoverCmd(),
 		newAuditCmd(),
 		newNotifyCmd(),
+		newAlertsCmd(),
 	)
 	return root
 }

@@ -164,6 +164,10 @@ type Delivery struct {
 	// DeadAt and DeadReason are set once the delivery is dead-lettered.
 	DeadAt     time.Time
 	DeadReason string
+	// Delivered is when the delivery was completed, zero while it is not.
+	// A delivery completed after it was dead-lettered has both: it was
+	// delivered.
+	Delivered time.Time
 }
 
 // PruneStats counts what Prune removed.
@@ -224,6 +228,11 @@ type Outbox interface {
 	DeadLetter(ctx context.Context, id int64, at time.Time, reason string) error
 	// DeadLetters lists dead-lettered deliveries, most recent first.
 	DeadLetters(ctx context.Context, limit int) ([]Delivery, error)
+	// AlertDeliveries returns every delivery of one alert that the outbox
+	// still holds, pending, delivered or dead-lettered (Prune removes old
+	// delivered ones), in status then target order: what was sent where.
+	// An unknown alert is ErrNotFound.
+	AlertDeliveries(ctx context.Context, alertID string) ([]Delivery, error)
 	// DeadLetterCount counts dead-lettered deliveries.
 	DeadLetterCount(ctx context.Context) (int, error)
 	// OutboxDepth counts undelivered deliveries that are not dead-lettered.

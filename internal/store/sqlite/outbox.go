@@ -21,7 +21,7 @@ const (
 		SELECT ?1, ?2, ?3, ?4, ?4
 		WHERE NOT EXISTS (SELECT 1 FROM outbox_pruned WHERE alert_id = ?1 AND status = ?2 AND target = ?3)`
 	deliveryColumns = `id, alert_id, status, target, attempts, next_attempt, created, last_error,
-		lease_owner, lease_until, dead_at, dead_reason`
+		lease_owner, lease_until, dead_at, dead_reason, delivered`
 	// The delivered IS NULL AND dead_at IS NULL terms are what let SQLite
 	// use the partial index outbox_pending; the plans are checked in the
 	// tests.
@@ -34,9 +34,11 @@ const (
 				AND (lease_until IS NULL OR lease_until <= ?3)
 			ORDER BY next_attempt, id LIMIT ?4)
 		RETURNING ` + deliveryColumns
-	depthSQL     = `SELECT COUNT(*) FROM outbox WHERE delivered IS NULL AND dead_at IS NULL`
-	deadSQL      = `SELECT ` + deliveryColumns + ` FROM outbox WHERE dead_at IS NOT NULL AND delivered IS NULL ORDER BY dead_at DESC, id DESC LIMIT ?`
-	deadCountSQL = `SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL AND delivered IS NULL`
+	depthSQL = `SELECT COUNT(*) FROM outbox WHERE delivered IS NULL AND dead_at IS NULL`
+	deadSQL  = `SELECT ` + deliveryColumns + ` FROM outbox WHERE dead_at IS NOT NULL AND delivered IS NULL ORDER BY dead_at DESC, id DESC LIMIT ?`
+	// alertDeliveriesSQL uses the UNIQUE (alert_id, status, target) index.
+	alertDeliveriesSQL = `SELECT ` + deliveryColumns + ` FROM outbox WHERE alert_id = ? ORDER BY status, target, id`
+	deadCountSQL       = `SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL AND delivered IS NULL`
 	// pruneSQL picks a batch of delivered rows to remove.
 	pruneSQL = `SELECT id FROM outbox WHERE delivered IS NOT NULL AND delivered < ? ORDER BY delivered LIMIT ?`
 )
@@ -116,9 +118,10 @@ func scanDelivery(sc scanner) (store.Delivery, error) {
 		d             store.Delivery
 		next, created string
 		until, dead   sql.NullString
+		delivered     sql.NullString
 	)
 	if err := sc.Scan(&d.ID, &d.AlertID, &d.Status, &d.Target, &d.Attempts, &next, &created, &d.LastError,
-		&d.LeaseOwner, &until, &dead, &d.DeadReason); err != nil {
+		&d.LeaseOwner, &until, &dead, &d.DeadReason, &delivered); err != nil {
 		return d, err
 	}
 	var err error
@@ -132,6 +135,9 @@ func scanDelivery(sc scanner) (store.Delivery, error) {
 		return d, fmt.Errorf("delivery %d: %w", d.ID, err)
 	}
 	if d.DeadAt, err = decodeNullTime("dead_at", dead); err != nil {
+		return d, fmt.Errorf("delivery %d: %w", d.ID, err)
+	}
+	if d.Delivered, err = decodeNullTime("delivered", delivered); err != nil {
 		return d, fmt.Errorf("delivery %d: %w", d.ID, err)
 	}
 	return d, nil
@@ -348,6 +354,36 @@ func (s *Store) DeadLetters(ctx context.Context, limit int) ([]store.Delivery, e
 	rows, err := s.r.QueryContext(ctx, deadSQL, limit)
 	if err != nil {
 		return nil, wrap(err)
+	}
+	out, err := scanDeliveries(rows)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return out, nil
+}
+
+// AlertDeliveries implements store.Outbox. The alert and its deliveries are
+// read in one transaction, so a delivery is never shown without its alert.
+func (s *Store) AlertDeliveries(ctx context.Context, alertID string) ([]store.Delivery, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("sqlite %s: deliveries of alert %q: %w", s.path, alertID, err)
+	}
+	tx, err := s.r.BeginTx(ctx, nil) // its connection is query_only
+	if err != nil {
+		return nil, wrap(describe(err))
+	}
+	defer tx.Rollback()
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM alerts WHERE id = ?`, alertID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, wrap(store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap(describe(err))
+	}
+	rows, err := tx.QueryContext(ctx, alertDeliveriesSQL, alertID)
+	if err != nil {
+		return nil, wrap(describe(err))
 	}
 	out, err := scanDeliveries(rows)
 	if err != nil {

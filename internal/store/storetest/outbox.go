@@ -98,7 +98,11 @@ func equalDeliveries(got, want store.Delivery) string {
 	got.NextAttempt, want.NextAttempt = time.Time{}, time.Time{}
 	got.Created, want.Created = time.Time{}, time.Time{}
 	got.LeaseUntil, want.LeaseUntil = time.Time{}, time.Time{}
+	if !got.Delivered.Equal(want.Delivered) {
+		diffs = append(diffs, fmt.Sprintf("Delivered = %s, want %s", got.Delivered, want.Delivered))
+	}
 	got.DeadAt, want.DeadAt = time.Time{}, time.Time{}
+	got.Delivered, want.Delivered = time.Time{}, time.Time{}
 	if got != want {
 		diffs = append(diffs, fmt.Sprintf("got  %+v\nwant %+v", got, want))
 	}

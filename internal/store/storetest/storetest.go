@@ -87,6 +87,7 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		s.claimConcurrent(t, 2)
 	})
 	t.Run("DeadLetters", s.deadLetters)
+	t.Run("AlertDeliveries", s.alertDeliveries)
 	t.Run("PruneKeepsDedupe", s.pruneKeepsDedupe)
 	t.Run("DeleteCheckpoint", s.deleteCheckpoint)
 	t.Run("Conditions", s.conditions)

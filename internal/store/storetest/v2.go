@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1141,4 +1142,79 @@ func (s suite) writable(t *testing.T) {
 	if err := st.Writable(context.Background()); err == nil {
 		t.Error("Writable of a closed store succeeded")
 	}
+}
+
+// alertDeliveries checks that one alert's deliveries are listed in every
+// state, each with what a responder needs: attempts, last error, when it was
+// delivered, when and why it was dead-lettered.
+func (s suite) alertDeliveries(t *testing.T) {
+	ctx := context.Background()
+	st, path := s.fresh(t)
+	a := Alert("evt-1", "r", base)
+	other := Alert("evt-2", "r", base)
+	notify(t, st, a, "ops/webhook", "ops/email", "ops/sms", "ops/voice")
+	notify(t, st, other, "ops/webhook")
+	if ds, err := st.AlertDeliveries(ctx, "no-such-alert"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AlertDeliveries(unknown) = %v, %v; want ErrNotFound", ds, err)
+	}
+	m := byKey(t, due(t, st, time.Now(), 0))
+	key := func(target string) store.Delivery { return m[a.ID+" firing "+target] }
+	// webhook delivered after a failure, email dead-lettered, sms pending
+	// with a failure, voice untouched; a delivery of another alert and a
+	// resolution of this one are listed only where they belong.
+	if err := st.RetryDelivery(ctx, key("ops/webhook").ID, 1, base, "HTTP 503"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CompleteDelivery(ctx, key("ops/webhook").ID, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RetryDelivery(ctx, key("ops/email").ID, 3, base, "550 mailbox unavailable"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeadLetter(ctx, key("ops/email").ID, base.Add(2*time.Minute), "permanent: 550"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RetryDelivery(ctx, key("ops/sms").ID, 2, base.Add(time.Hour), "HTTP 429"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Enqueue(ctx, a.ID, store.StatusResolved, []string{"ops/webhook"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(st store.Store) {
+		t.Helper()
+		ds, err := st.AlertDeliveries(ctx, a.ID)
+		if err != nil {
+			t.Fatalf("AlertDeliveries: %v", err)
+		}
+		var got []string
+		for _, d := range ds {
+			if d.AlertID != a.ID {
+				t.Errorf("delivery %d of alert %q listed for %q", d.ID, d.AlertID, a.ID)
+			}
+			for _, tm := range []time.Time{d.Created, d.NextAttempt, d.Delivered, d.DeadAt} {
+				if !tm.IsZero() && tm.Location() != time.UTC {
+					t.Errorf("delivery %d: time %s not in UTC", d.ID, tm)
+				}
+			}
+			got = append(got, fmt.Sprintf("%s %s attempts=%d err=%q delivered=%v dead=%v reason=%q",
+				d.Status, d.Target, d.Attempts, d.LastError, d.Delivered.Equal(base.Add(time.Minute)),
+				d.DeadAt.Equal(base.Add(2*time.Minute)), d.DeadReason))
+			if d.Delivered.IsZero() != (d.Target != "ops/webhook" || d.Status != store.StatusFiring) {
+				t.Errorf("delivery %s %s: Delivered = %s", d.Status, d.Target, d.Delivered)
+			}
+		}
+		want := []string{
+			`firing ops/email attempts=3 err="550 mailbox unavailable" delivered=false dead=true reason="permanent: 550"`,
+			`firing ops/sms attempts=2 err="HTTP 429" delivered=false dead=false reason=""`,
+			`firing ops/voice attempts=0 err="" delivered=false dead=false reason=""`,
+			`firing ops/webhook attempts=1 err="HTTP 503" delivered=true dead=false reason=""`,
+			`resolved ops/webhook attempts=0 err="" delivered=false dead=false reason=""`,
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("AlertDeliveries:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	check(st)
+	st.Close()
+	check(s.reopen(t, path))
 }
