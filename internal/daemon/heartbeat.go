@@ -26,6 +26,9 @@ const (
 	// second and is woken on each new alert, so minutes mean it is wedged,
 	// or far behind.
 	minStuckAfter = 5 * time.Minute
+	// minCheckTimeout is the least time a health check gets (the store
+	// check alone may take 2 s).
+	minCheckTimeout = 5 * time.Second
 	// maxPingBody bounds what is read of a ping's response.
 	maxPingBody = 1 << 10
 )
@@ -96,7 +99,15 @@ func (h *heartbeat) run(ctx context.Context) {
 // beat checks health and pings only if healthy. Transitions are logged
 // once each, not every interval.
 func (h *heartbeat) beat(ctx context.Context) {
-	if err := h.check(ctx); err != nil {
+	// A wedged store must not wedge the loop: a check that does not end is
+	// a failed one, and is logged as such.
+	cctx, cancel := context.WithTimeout(ctx, max(h.cfg.Timeout, minCheckTimeout))
+	err := h.check(cctx)
+	if err == nil && cctx.Err() != nil {
+		err = fmt.Errorf("health check did not finish within %v", max(h.cfg.Timeout, minCheckTimeout))
+	}
+	cancel()
+	if err != nil {
 		if ctx.Err() != nil {
 			return // shutting down: no verdict
 		}

@@ -267,3 +267,36 @@ func TestHeartbeatPing(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 }
+
+// TestHeartbeatPingFailureLoggedOnce: a service that refuses pings is
+// logged once however many intervals it lasts (with the status, never the
+// secret), and its recovery once; POST sends a body.
+func TestHeartbeatPingFailureLoggedOnce(t *testing.T) {
+	rcv := newPingReceiver(t)
+	rcv.code.Store(http.StatusServiceUnavailable)
+	e := newEnv(t)
+	cfg := e.config(t, "notify:\n  heartbeat:\n    url: "+rcv.srv.URL+"/ping/"+hbSecret+"\n    method: post\n")
+	r := start(t, cfg, Options{HeartbeatInterval: hbInterval})
+	waitFor(t, 5*time.Second, "10 refused pings", func() bool { p, _ := rcv.counts(); return p >= 10 })
+	rcv.code.Store(http.StatusOK)
+	waitFor(t, 5*time.Second, "ping delivered again logged", func() bool {
+		return strings.Contains(r.logs.String(), "heartbeat ping delivered again")
+	})
+	r.stop(t)
+	logs := r.logs.String()
+	if n := strings.Count(logs, "heartbeat ping failed"); n != 1 {
+		t.Errorf("ping failure logged %d times, want once:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "HTTP 503") {
+		t.Errorf("the log does not give the status:\n%s", logs)
+	}
+	if strings.Contains(logs, "heartbeat withheld") {
+		t.Errorf("a healthy daemon withheld its heartbeat:\n%s", logs)
+	}
+	assertNoSecret(t, logs)
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if q := rcv.reqs[0]; q != "POST /ping/"+hbSecret {
+		t.Errorf("first request %q, want POST", q)
+	}
+}
