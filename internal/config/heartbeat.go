@@ -46,7 +46,15 @@ type HeartbeatConfig struct {
 func (c *Config) validateHeartbeat(d *decoder) {
 	h := c.Notify.Heartbeat
 	const f = "notify.heartbeat"
-	if h == nil || d.failed[f] {
+	if d.failed[f] {
+		return
+	}
+	if h == nil {
+		// "heartbeat:" with every key commented out would otherwise turn
+		// the dead-man's switch off without a word.
+		if line, ok := d.lines[f]; ok {
+			d.errorf(line, f, "empty; give url: (the ping URL), or remove notify.heartbeat")
+		}
 		return
 	}
 	line := func(k string) int {
