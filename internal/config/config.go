@@ -143,7 +143,8 @@ func (c *Config) validate(d *decoder) {
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
 	c.validateServe(d)
-	c.validateMessages(d) // notifymsg.go
+	c.validateMessages(d)  // notifymsg.go
+	c.validateHeartbeat(d) // heartbeat.go
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
@@ -265,6 +266,7 @@ func (c *Config) applyDefaults() {
 		c.Log.Format = DefaultLogFormat
 	}
 	c.applyServeDefaults()
+	c.applyHeartbeatDefaults()
 	c.applyGraphDefaults()
 	c.applyAuditDefaults()
 }

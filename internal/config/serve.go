@@ -86,6 +86,7 @@ type NotifyConfig struct {
 	// TimeZone and Templates shape the messages people read (notifymsg.go).
 	TimeZone  string           `yaml:"time_zone,omitempty"`
 	Templates MessageTemplates `yaml:"templates,omitempty"`
+	Heartbeat *HeartbeatConfig `yaml:"heartbeat,omitempty"` // dead-man's switch (heartbeat.go); nil: none
 }
 
 // GroupConfig is an action group: a name and its channels.

@@ -83,6 +83,8 @@ type Options struct {
 	AuditTimeout time.Duration
 	// GroupRefresh replaces membership.DefaultRefresh.
 	GroupRefresh time.Duration
+	// HeartbeatInterval replaces notify.heartbeat.interval.
+	HeartbeatInterval time.Duration
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -142,6 +144,9 @@ type Daemon struct {
 	members  *membership.Watcher // nil without group entries
 	accounts atomic.Pointer[[]entra.Account]
 	auditor  Auditor // nil without Graph
+
+	hb         *heartbeat    // nil without notify.heartbeat (heartbeat.go)
+	stuckAfter time.Duration // outbox bound of the heartbeat
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -283,6 +288,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if d.sources, err = d.buildSources(); err != nil {
 		return nil, err
 	}
+	d.setupHeartbeat(sendTimeout)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -358,6 +364,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.auditor != nil {
 		loops.Go(func() { d.auditLoop(loopCtx) })
+	}
+	if d.hb != nil {
+		loops.Go(func() { d.hb.run(loopCtx) })
 	}
 
 	srcCtx, stopSources := context.WithCancel(ctx)
