@@ -542,53 +542,34 @@ func (d *decoder) groupList(ds string) {
 }
 
 func (d *decoder) memberOf() {
-	for _, uid := range d.keyed(DatasetMemberOf) {
-		ds := collect.KeyedName(DatasetMemberOf, uid)
-		items, ok := d.items(ds)
-		if !ok {
-			continue
-		}
-		ids := []string{}
-		for i, it := range items {
-			if gid := d.addObj(d.groups, &d.groupOrder, ds, i, it); gid != "" {
-				ids = append(ids, gid)
-			}
-		}
-		d.t.MemberOf[strings.ToLower(uid)] = ids
-	}
+	d.keyedObjects(DatasetMemberOf, d.groups, &d.groupOrder, d.t.MemberOf)
 }
 
 func (d *decoder) groupMembers() {
-	for _, gid := range d.keyed(collect.DatasetGroupMembers) {
-		ds := collect.KeyedName(collect.DatasetGroupMembers, gid)
-		items, ok := d.items(ds)
-		if !ok {
-			continue
-		}
-		ids := []string{}
-		for i, it := range items {
-			if uid := d.addObj(d.users, &d.userOrder, ds, i, it); uid != "" {
-				ids = append(ids, uid)
-			}
-		}
-		d.t.GroupMembers[strings.ToLower(gid)] = ids
-	}
+	d.keyedObjects(collect.DatasetGroupMembers, d.users, &d.userOrder, d.t.GroupMembers)
 }
 
 func (d *decoder) workflowScope() {
-	for _, wid := range d.keyed(DatasetWorkflowScope) {
-		ds := collect.KeyedName(DatasetWorkflowScope, wid)
+	d.keyedObjects(DatasetWorkflowScope, d.users, &d.userOrder, d.t.WorkflowScope)
+}
+
+// keyedObjects decodes every dataset of a keyed family (member_of.<user>,
+// group_members.<group>, workflow_scope.<workflow>): each item is added to
+// objs, and into maps the lower-case key to the ids of its items.
+func (d *decoder) keyedObjects(family string, objs map[string]*rawObj, order *[]string, into map[string][]string) {
+	for _, key := range d.keyed(family) {
+		ds := collect.KeyedName(family, key)
 		items, ok := d.items(ds)
 		if !ok {
 			continue
 		}
 		ids := []string{}
 		for i, it := range items {
-			if uid := d.addObj(d.users, &d.userOrder, ds, i, it); uid != "" {
-				ids = append(ids, uid)
+			if id := d.addObj(objs, order, ds, i, it); id != "" {
+				ids = append(ids, id)
 			}
 		}
-		d.t.WorkflowScope[strings.ToLower(wid)] = ids
+		into[strings.ToLower(key)] = ids
 	}
 }
 
