@@ -16,7 +16,6 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/daemon"
-	"breakglass/internal/entra"
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/posture"
 	"breakglass/internal/report"
@@ -366,13 +365,10 @@ func writeReportAtomic(path string, data []byte) error {
 // accounts: that it does not hold (added to the configuration since, or the
 // snapshot was taken with another one) is added as unresolved, so the
 // audit reports it as an error instead of judging only the accounts the
-// snapshot happens to have. A snapshot of another tenant than the
-// configured one is refused.
+// snapshot happens to have. (sameTenant, called first, refuses a snapshot
+// of another tenant.)
 func reconcileSnapshot(cfg *config.Config, s *collect.Snapshot) error {
 	m := &s.Manifest
-	if tid := cfg.Graph.TenantID; entra.IsGUID(tid) && m.TenantID != "" && !strings.EqualFold(tid, m.TenantID) {
-		return usageErrorf("--snapshot: the snapshot is of tenant %s, but %s configures tenant %s; audit a snapshot of the configured tenant", m.TenantID, cfg.Path, tid)
-	}
 	var ids, upns, groups []string
 	note := func(entry string) {
 		f := strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(entry))
