@@ -87,12 +87,30 @@ type NotifyConfig struct {
 	TimeZone  string           `yaml:"time_zone,omitempty"`
 	Templates MessageTemplates `yaml:"templates,omitempty"`
 	Heartbeat *HeartbeatConfig `yaml:"heartbeat,omitempty"` // dead-man's switch (heartbeat.go); nil: none
+	// Routes pick the groups of an alert by its labels (routes.go); none:
+	// every alert goes to every group.
+	Routes []RouteConfig `yaml:"routes,omitempty"`
+}
+
+// RouteConfig is one item of notify.routes (see package route).
+type RouteConfig struct {
+	// Matchers are Alertmanager-style label matchers, all of which must
+	// match: rule="bg.signin", severity=~"Sev[01]".
+	Matchers []string `yaml:"matchers,omitempty"`
+	// Groups are notified in order; a group with escalate_after holds back
+	// those after it until the alert is unacknowledged that long.
+	Groups []string `yaml:"groups"`
+	// Continue tries the later routes too (default: the first match wins).
+	Continue bool `yaml:"continue,omitempty"`
 }
 
 // GroupConfig is an action group: a name and its channels.
 type GroupConfig struct {
 	Name     string          `yaml:"name"`
 	Channels []ChannelConfig `yaml:"channels"`
+	// EscalateAfter: if an alert routed here is not acknowledged this long
+	// after it was detected, the next group of its route is notified.
+	EscalateAfter time.Duration `yaml:"escalate_after,omitempty"`
 }
 
 // ChannelConfig is one way of reaching people. The common keys live here;
