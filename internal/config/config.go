@@ -44,6 +44,9 @@ type Config struct {
 	Audit    AuditConfig    `yaml:"audit"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
+	// Expect is what every account's sign-ins are expected to look like
+	// (expect.go); merged into each Accounts[i].Expect.
+	Expect *entra.Expect `yaml:"expect,omitempty"`
 	Path       string      `yaml:"-"` // file it was loaded from
 }
 
@@ -148,6 +151,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
+	c.validateExpect(d) // expect.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
