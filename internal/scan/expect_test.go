@@ -98,7 +98,9 @@ var exShapes = []struct {
 	write func(s exSignIn) string
 	lacks []string
 }{
-	{"graph-beta-page", func(s exSignIn) string { return `{"value":[` + graphObj(s, "a1b2c3d4-0000-4000-8000-00000000e001") + `]}` }, nil},
+	{"graph-beta-page", func(s exSignIn) string {
+		return `{"value":[` + graphObj(s, "a1b2c3d4-0000-4000-8000-00000000e001") + `]}`
+	}, nil},
 	{"eventhub", func(s exSignIn) string {
 		return `{"records":[{"time":"2026-07-18T06:30:12Z","category":"SignInLogs","operationName":"Sign-in activity","properties":` + graphObj(s, "a1b2c3d4-0000-4000-8000-00000000e002") + `}]}`
 	}, nil},
