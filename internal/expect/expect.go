@@ -136,19 +136,20 @@ func Apply(a *alert.Alert, vs []Verdict) {
 	}
 }
 
-// label is how a kind reads in a title.
+// label is how a kind reads in a title: short, because the SMS form
+// keeps the first 100 characters of the title.
 func label(kind string) string {
 	switch kind {
 	case KindDevice:
-		return "not an approved workstation"
+		return "unapproved device"
 	case KindNetwork:
-		return "not from an approved network"
+		return "unapproved network"
 	case KindCountry:
-		return "not from an approved country"
+		return "unapproved country"
 	case KindPhishingResistant:
 		return "not phishing-resistant"
 	case KindConditionalAccess:
-		return "unexpected Conditional Access outcome"
+		return "unexpected CA outcome"
 	}
 	return kind
 }
