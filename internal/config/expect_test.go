@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"breakglass/internal/entra"
@@ -59,5 +60,26 @@ func TestExpectMerge(t *testing.T) {
 	}
 	if cfg.Accounts[0].Expect != nil {
 		t.Errorf("all switched off: %+v, want nil", cfg.Accounts[0].Expect)
+	}
+}
+
+// TestExpectReadmeExample: the README's expect: example is a valid file.
+func TestExpectReadmeExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "### Expectations of break-glass sign-ins")
+	_, block, ok2 := strings.Cut(sec, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README has no expect: example")
+	}
+	cfg, err := Parse("README.md", []byte(block), nil)
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	if e := cfg.Accounts[1].Expect; e == nil || len(e.Devices) != 1 || !e.PhishingResistant || len(e.Countries) != 2 {
+		t.Errorf("README example's second account: %+v", e)
 	}
 }
