@@ -87,9 +87,11 @@ func phishingResistant(e *entra.Expect, ev *entra.Event) Verdict {
 	case failedPR:
 		v.Status, v.Why = Unknown, "a phishing-resistant method was tried but no step succeeded"
 	case !a.Known && !a.StrengthsKnown:
-		v.Status, v.Why = Unknown, "the record has no authentication details"
+		v.Status, v.Why = Unknown, "the record has no authentication details; check the sign-in's authentication details in the Entra portal"
 	default:
-		v.Status, v.Why = Unknown, "the record names no authentication method"
+		// Graph v1.0 sign-ins list the applied policies but not the
+		// authentication steps.
+		v.Status, v.Why = Unknown, "the record names no authentication method and no satisfied phishing-resistant strength; check the sign-in's authentication details in the Entra portal"
 	}
 	return v
 }
