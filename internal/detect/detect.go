@@ -59,8 +59,8 @@ func (r signInRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 	if ev.Category != entra.CategorySignIn {
 		a.Title += ", " + categoryLabel(ev.Category)
 	}
-	signInAnnotations(&a, ev)  // annotations.go
-	expectations(&a, acct, ev) // expect.go
+	signInAnnotations(&a, ev) // annotations.go
+	expectations(&a, acct, ev)
 	return append(dst, a)
 }
 
