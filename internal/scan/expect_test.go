@@ -119,6 +119,35 @@ var exShapes = []struct {
 		}
 		return r + "}]"
 	}, nil},
+	{"loganalytics-query-api", func(s exSignIn) string {
+		// The query API answers dynamic columns as JSON text.
+		cols := []string{"TimeGenerated", "Id", "UserId", "UserPrincipalName", "ResultType", "IPAddress", "Location", "ConditionalAccessStatus", "DeviceDetail", "AuthenticationDetails", "Type"}
+		dev, auth := "", ""
+		if s.device != "" {
+			dev = `{"deviceId":"` + s.device + `"}`
+		}
+		if s.method != "" {
+			auth = `[{"authenticationMethod":"` + s.method + `","succeeded":true}]`
+		}
+		vals := []string{"2026-07-18T06:30:12.1234567Z", "a1b2c3d4-0000-4000-8000-00000000e007", exBG, exUPN, "0", s.ip, s.country, s.ca, dev, auth, "SigninLogs"}
+		var c, r []string
+		for i, name := range cols {
+			c = append(c, `{"name":"`+name+`","type":"string"}`)
+			r = append(r, fmt.Sprintf("%q", vals[i]))
+		}
+		return `{"tables":[{"name":"PrimaryResult","columns":[` + strings.Join(c, ",") + `],"rows":[[` + strings.Join(r, ",") + `]]}]}`
+	}, nil},
+	{"adfs-loganalytics", func(s exSignIn) string {
+		r := `[{"Type":"ADFSSignInLogs","Category":"ADFSSignInLogs","OperationName":"Sign-in activity","TimeGenerated":"2026-07-18T06:30:12Z","Id":"a1b2c3d4-0000-4000-8000-00000000e008","UserId":"` + exBG + `","UserPrincipalName":"` + exUPN + `","ResultType":"0","TokenIssuerType":"ADFederationServices"` +
+			jsonField("IPAddress", s.ip) + jsonField("ConditionalAccessStatus", s.ca) + jsonField("Location", s.country)
+		if s.device != "" {
+			r += `,"DeviceDetail":"{\"deviceId\":\"` + s.device + `\"}"`
+		}
+		if s.method != "" {
+			r += `,"AuthenticationDetails":"[{\"authenticationMethod\":\"` + s.method + `\",\"succeeded\":true}]"`
+		}
+		return r + "}]"
+	}, nil},
 	{"portal-download-csv", func(s exSignIn) string {
 		loc := ""
 		if s.country != "" {
