@@ -37,3 +37,13 @@ func routerOf(cfg *config.Config) (*route.Router, error) {
 	}
 	return r, nil
 }
+
+// pipelineRoute is the pipeline's routing: each alert goes to the groups
+// its plan notifies at once (later steps are the escalator's).
+func pipelineRoute(cfg *config.Config) (func(labels map[string]string) []string, error) {
+	r, err := routerOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(labels map[string]string) []string { return r.Plan(labels).Now() }, nil
+}

@@ -202,7 +202,7 @@ func (s *Silence) Run(ctx context.Context, interval time.Duration) {
 // alert is stored and notified, and the worst case is a second alert for
 // the same condition after the restart, never none.
 func raise(ctx context.Context, o Options, a alert.Alert, evidence []byte, c Condition) (bool, error) {
-	inserted, err := o.Store.AddAlertNotify(ctx, a, store.Evidence{EventID: a.EventID, Category: a.Category, Source: a.Source, Raw: evidence}, o.Targets)
+	inserted, _, err := storeAlert(ctx, o, a, store.Evidence{EventID: a.EventID, Category: a.Category, Source: a.Source, Raw: evidence})
 	if err != nil {
 		return false, err
 	}
@@ -218,10 +218,14 @@ type stateSetter interface {
 	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
 }
 
-// resolve queues the resolution of a condition alert and clears the
-// condition.
+// resolve queues the resolution of a condition alert, to where its firing
+// went, and clears the condition.
 func resolve(ctx context.Context, o Options, rule, key, alertID string) error {
-	if err := o.Store.Enqueue(ctx, alertID, store.StatusResolved, o.Targets); err != nil {
+	targets, err := resolutionTargets(ctx, o, alertID)
+	if err != nil {
+		return err
+	}
+	if err := o.Store.Enqueue(ctx, alertID, store.StatusResolved, targets); err != nil {
 		return err
 	}
 	if ss, ok := o.Store.(stateSetter); ok {
