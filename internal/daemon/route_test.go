@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"breakglass/internal/detect"
 	"breakglass/internal/store"
 	"breakglass/internal/watch"
 )
@@ -143,4 +144,31 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestReach: the reach `config check` prints, for routes that escalate,
+// vary by category, continue, and leave rules to the default.
+func TestReach(t *testing.T) {
+	for _, tc := range []struct{ fixture, golden string }{
+		{"testdata/reach.yaml", "testdata/reach.golden"},
+		{"testdata/reach_default.yaml", "testdata/reach_default.golden"},
+	} {
+		cfg := loadCfg(t, tc.fixture)
+		got, err := Reach(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, tc.golden, []byte(got))
+	}
+}
+
+// TestReachCoversRules: every registered rule has its categories listed
+// (or is deliberately left varying), so the printout plans with the
+// labels its alerts really carry.
+func TestReachCoversRules(t *testing.T) {
+	for _, m := range detect.All() {
+		if _, ok := ruleCategories[m.ID]; !ok {
+			t.Errorf("rule %s: no entry in ruleCategories", m.ID)
+		}
+	}
 }
