@@ -253,7 +253,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		Logger: d.log, Observe: d.metrics.Notified, SendTimeout: sendTimeout, Now: o.Now,
 		GiveUpAfter: cfg.Notify.GiveUpAfter, Owner: owner,
 	})
-	routeFn, err := pipelineRoute(cfg) // route.go
+	routeFn, err := RouteFunc(cfg) // route.go
 	if err != nil {
 		return nil, err
 	}

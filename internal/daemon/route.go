@@ -46,9 +46,10 @@ func routerOf(cfg *config.Config) (*route.Router, error) {
 	return r, nil
 }
 
-// pipelineRoute is the pipeline's routing: each alert goes to the groups
-// its plan notifies at once (later steps are the escalator's).
-func pipelineRoute(cfg *config.Config) (func(labels map[string]string) []string, error) {
+// RouteFunc is the routing of serve's pipeline (and of scan's stored
+// alerts): each alert goes to the groups its plan notifies at once (later
+// steps are the escalator's).
+func RouteFunc(cfg *config.Config) (func(labels map[string]string) []string, error) {
 	r, err := routerOf(cfg)
 	if err != nil {
 		return nil, err
