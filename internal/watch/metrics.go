@@ -178,6 +178,15 @@ func (m *Metrics) muted(rule string) {
 	m.mutedAlerts.WithLabelValues(rule).Inc()
 }
 
+func (m *Metrics) mutedZero(rule string) {
+	if m == nil {
+		return
+	}
+	if _, ok := detect.Lookup(rule); ok {
+		m.mutedAlerts.WithLabelValues(rule)
+	}
+}
+
 func (m *Metrics) failClosed(kind string) {
 	if m == nil {
 		return

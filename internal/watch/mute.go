@@ -45,7 +45,12 @@ type muteData struct {
 // muter serialises the check and the opening of windows, so that two
 // alerts of one rule for one account arriving together are not both
 // notified, or both muted.
-type muter struct{ mu sync.Mutex }
+type muter struct {
+	mu sync.Mutex
+	// swept: muted condition alerts already notified at the end of their
+	// window (sweepMuted), so the sweep does not enqueue them again.
+	swept map[string]bool
+}
 
 // muteSubject is what a window is per: the account, else the source
 // (bg.silence, bg.source and tenant-wide posture results have no account).
@@ -137,9 +142,60 @@ func withMute(ann map[string]string, rule string, window time.Duration, subject 
 	}
 	out[AnnMuted] = fmt.Sprintf("not notified: notify.mute_for %s is %s, and alert %s for %s was notified at %s UTC; until %s UTC further %s alerts for it are stored here but page nobody",
 		rule, window, md.AlertID, subject, md.Notified.UTC().Format("2006-01-02 15:04:05"), md.Until.UTC().Format("2006-01-02 15:04:05"), rule)
+	if slices.Contains(conditionRules, rule) {
+		out[AnnMuted] += "; if this one is still open then, it is notified then"
+	}
 	out[AnnMutedAfter] = md.AlertID
 	out[AnnMutedUntil] = md.Until.UTC().Format(time.RFC3339)
 	return out
+}
+
+// conditionRules are the rules whose alerts stay open as a condition: a
+// muted one still open when its window ends is notified then, or a feed
+// that stays silent (a drift that stays) would never be told to anyone.
+var conditionRules = []string{RuleSilence, RuleSource, RulePosture}
+
+// sweepMuted notifies each open condition alert that was muted and whose
+// window has ended: its rule's further alerts would be notified now, and
+// it is still going on. Silence.Check calls it.
+func sweepMuted(ctx context.Context, o Options) {
+	now := o.Now()
+	for _, rule := range conditionRules {
+		if o.MuteFor[rule] <= 0 {
+			continue
+		}
+		cs, err := o.Conditions.Conditions(ctx, rule)
+		if err != nil {
+			o.Logger.Error("listing open conditions for muted alerts", "rule", rule, "error", err)
+			continue
+		}
+		for _, c := range cs {
+			o.mute.mu.Lock()
+			done := o.mute.swept[c.AlertID]
+			o.mute.mu.Unlock()
+			if done || c.AlertID == "" {
+				continue
+			}
+			a, err := o.Store.Alert(ctx, c.AlertID)
+			if err != nil {
+				continue // resolved meanwhile, or not readable now: the next sweep tries again
+			}
+			until, err := time.Parse(time.RFC3339, a.Annotations[AnnMutedUntil])
+			if a.Annotations[AnnMuted] == "" || err != nil || now.Before(until) {
+				continue
+			}
+			targets := o.Route(a.Labels)
+			if err := o.Store.Enqueue(ctx, a.ID, store.StatusFiring, targets); err != nil {
+				o.Logger.Error("notifying a muted alert still open after its window", "rule", rule, "alert_id", a.ID, "error", err)
+				continue
+			}
+			o.mute.mu.Lock()
+			o.mute.swept[a.ID] = true
+			o.mute.mu.Unlock()
+			o.Wake()
+			o.Logger.Warn("muted alert still open after its mute window: notifying it now", "rule", rule, "alert_id", a.ID, "muted_until", until, "targets", len(targets))
+		}
+	}
 }
 
 // deliveryLister is the store's per-alert delivery list, used when present.

@@ -174,23 +174,50 @@ func TestMuteForSilence(t *testing.T) {
 		}
 	}
 	p.Alive(ctx, "a")
+	p.Alive(ctx, "b")
 	c.add(5 * time.Minute)
-	s.Check(ctx) // a silent again within the hour: muted
-	secondA, ok := s.Firing("a")
-	if !ok || secondA == firstA {
-		t.Fatalf("second silence of a not raised (%q)", secondA)
+	s.Check(ctx) // a and b silent again within the hour: muted
+	secondA, _ := s.Firing("a")
+	secondB, _ := s.Firing("b")
+	for _, id := range []string{secondA, secondB} {
+		if id == firstA || id == firstB || id == "" {
+			t.Fatalf("second silences not raised: %q %q", secondA, secondB)
+		}
+		if got := firingTargets(t, st, id); len(got) != 0 {
+			t.Fatalf("second silence %s: deliveries %v, want none (muted)", id, got)
+		}
 	}
-	if got := firingTargets(t, st, secondA); len(got) != 0 {
-		t.Fatalf("second silence of a: deliveries %v, want none", got)
-	}
+	// a comes back inside the window: its resolution goes to nobody, as
+	// its firing did.
 	p.Alive(ctx, "a")
-	ds, _ := st.AlertDeliveries(ctx, secondA)
-	if len(ds) != 0 {
-		t.Errorf("muted silence resolved to %v, want nobody", ds)
+	if ds, _ := st.AlertDeliveries(ctx, secondA); len(ds) != 0 {
+		t.Errorf("muted silence of a resolved to %v, want nobody", ds)
 	}
-	ds, _ = st.AlertDeliveries(ctx, firstA)
+	ds, _ := st.AlertDeliveries(ctx, firstA)
 	if len(ds) != 2 || ds[1].Status != store.StatusResolved || ds[1].Target != "ops/webhook" {
 		t.Errorf("first silence deliveries %+v, want firing and resolved to ops/webhook", ds)
+	}
+	// b stays silent past the window: the muted alert, still open, is
+	// notified then, once, and its resolution follows it.
+	c.add(50 * time.Minute)
+	s.Check(ctx)
+	if got := firingTargets(t, st, secondB); len(got) != 0 {
+		t.Fatalf("muted silence of b notified inside its window: %v", got)
+	}
+	c.add(5*time.Minute + time.Second)
+	s.Check(ctx)
+	s.Check(ctx)
+	if got := firingTargets(t, st, secondB); !slices.Equal(got, []string{"ops/webhook"}) {
+		t.Fatalf("muted silence of b still open after its window: deliveries %v, want ops/webhook", got)
+	}
+	b, _ := st.Alert(ctx, secondB)
+	if !strings.Contains(b.Annotations[AnnMuted], "if this one is still open then, it is notified then") {
+		t.Errorf("annotation %q does not say it is notified if still open", b.Annotations[AnnMuted])
+	}
+	p.Alive(ctx, "b")
+	ds, _ = st.AlertDeliveries(ctx, secondB)
+	if len(ds) != 2 || ds[1].Status != store.StatusResolved {
+		t.Errorf("silence of b deliveries %+v, want firing then resolved", ds)
 	}
 }
 

@@ -125,8 +125,10 @@ func (s *Silence) alive(ctx context.Context, source string) {
 	s.o.Logger.Info("source alive again; silence alert resolved", "source", source, "alert_id", id)
 }
 
-// Check fires bg.silence for every watched source quiet for too long.
+// Check fires bg.silence for every watched source quiet for too long, and
+// notifies muted condition alerts still open after their window (mute.go).
 func (s *Silence) Check(ctx context.Context) {
+	defer sweepMuted(ctx, s.o)
 	now := s.o.Now()
 	type due struct {
 		source string

@@ -94,7 +94,12 @@ func New(o Options) *Pipeline {
 		o.Logger.Error("no notification routing configured: alerts are stored but notify nobody")
 		o.Route = To()
 	}
-	o.mute = &muter{}
+	o.mute = &muter{swept: map[string]bool{}}
+	for rule, w := range o.MuteFor {
+		if w > 0 {
+			o.Metrics.mutedZero(rule) // the series exists before the first muted alert
+		}
+	}
 	p := &Pipeline{o: o}
 	p.scan.Store(p.newScanRef(o.Accounts))
 	p.silence = newSilence(o)
