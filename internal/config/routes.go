@@ -174,6 +174,10 @@ func (c *Config) checkMatcher(m route.Matcher) string {
 		}
 		t := cmp.Or(c.TenantID, c.Graph.TenantID)
 		switch {
+		case t == "" && c.Graph.Configured():
+			// The tenant comes from the environment (workload identity):
+			// posture alerts carry the audited tenant's id.
+			return ""
 		case t == "":
 			return "alerts carry a tenant label only when tenant_id (or graph.tenant_id) is set"
 		case m.Value != t:
