@@ -26,8 +26,14 @@ const MinEscalateAfter = time.Second
 // that adds a label to the alerts it raises adds its key here.
 var RouteLabels = []string{
 	alert.LabelRule, alert.LabelSeverity, alert.LabelAccount, alert.LabelTenant,
-	alert.LabelSource, alert.LabelCategory, watch.LabelCheck,
+	alert.LabelSource, alert.LabelCategory, watch.LabelCheck, labelExpectation,
 }
+
+// labelExpectation is the verdict of a sign-in's expectations (expect:),
+// one of expectationValues: routes may page differently on "broken".
+const labelExpectation = "expectation" // alert.LabelExpectation once expect: is merged
+
+var expectationValues = []string{"held", "broken", "unknown"}
 
 // Severities are the values of the severity label.
 var Severities = []string{"Sev0", "Sev1", "Sev2", "Sev3", "Sev4"}
@@ -168,6 +174,8 @@ func (c *Config) checkMatcher(m route.Matcher) string {
 		})
 	case alert.LabelSource:
 		return checkDomain(m, "source", c.sourceNames(), nil)
+	case labelExpectation:
+		return checkDomain(m, "expectation verdict", expectationValues, nil)
 	case alert.LabelTenant:
 		if m.Op != route.Equal && m.Op != route.NotEqual {
 			return ""

@@ -78,7 +78,20 @@ var ruleCategories = map[string][]string{
 
 // perAlertLabels vary between alerts of one rule, so the reach printed
 // for a rule cannot take them into account.
-var perAlertLabels = []string{alert.LabelAccount, alert.LabelSource, alert.LabelTenant, watch.LabelCheck}
+var perAlertLabels = []string{alert.LabelAccount, alert.LabelSource, alert.LabelTenant, watch.LabelCheck, "expectation"}
+
+// carries reports whether alerts of rule can carry the per-alert label.
+func carries(rule, label string) bool {
+	switch label {
+	case "expectation": // alert.LabelExpectation: sign-ins of accounts with expect:
+		return rule == detect.RuleSignIn
+	case watch.LabelCheck:
+		return rule == detect.RulePosture
+	case alert.LabelAccount:
+		return rule != detect.RuleSilence && rule != detect.RuleSource
+	}
+	return true
+}
 
 // Reach describes, for `config check`, which groups each registered rule
 // notifies at once and which by escalation, planned with the router serve
@@ -149,6 +162,9 @@ func Reach(cfg *config.Config) (string, error) {
 			}
 		}
 		for _, pr := range pairs {
+			if !carries(m.ID, pr.name) {
+				continue
+			}
 			l := labelsOf(cats[0])
 			l[pr.name] = pr.value
 			if d := describePlan(r.Plan(l), none); d != descs[0] {
