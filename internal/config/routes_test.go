@@ -1,8 +1,11 @@
 package config
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"breakglass/internal/alert"
 )
@@ -45,5 +48,30 @@ func TestEscalateAfterFollowed(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("routes %q: err %v, want ok=%v", tc.routes, err, tc.ok)
 		}
+	}
+}
+
+// TestReadmeRoutingExample: the README's routing example is a valid
+// configuration (with an accounts: list).
+func TestReadmeRoutingExample(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "### Routing and muting")
+	if !ok {
+		t.Fatal("README has no routing section")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("no yaml block in the routing section")
+	}
+	cfg, err := Parse("README.md", []byte("accounts:\n  - upn: bg1@contoso.com\n"+block), nil)
+	if err != nil {
+		t.Fatalf("README routing example does not load:\n%v\n%s", err, block)
+	}
+	if len(cfg.Notify.Routes) != 2 || cfg.Notify.MuteFor["bg.change"] != 15*time.Minute {
+		t.Errorf("README example read as %+v", cfg.Notify)
 	}
 }
