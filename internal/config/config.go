@@ -148,6 +148,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateServe(d)
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
+	c.validateRoutes(d)    // routes.go
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
