@@ -26,12 +26,9 @@ const MinEscalateAfter = time.Second
 // that adds a label to the alerts it raises adds its key here.
 var RouteLabels = []string{
 	alert.LabelRule, alert.LabelSeverity, alert.LabelAccount, alert.LabelTenant,
-	alert.LabelSource, alert.LabelCategory, watch.LabelCheck, labelExpectation,
+	alert.LabelSource, alert.LabelCategory, watch.LabelCheck, alert.LabelExpectation,
 }
 
-// labelExpectation is the verdict of a sign-in's expectations (expect:),
-// one of expectationValues: routes may page differently on "broken".
-const labelExpectation = "expectation" // alert.LabelExpectation once expect: is merged
 
 var expectationValues = []string{"held", "broken", "unknown"}
 
@@ -174,7 +171,7 @@ func (c *Config) checkMatcher(m route.Matcher) string {
 		})
 	case alert.LabelSource:
 		return checkDomain(m, "source", c.sourceNames(), nil)
-	case labelExpectation:
+	case alert.LabelExpectation:
 		return checkDomain(m, "expectation verdict", expectationValues, nil)
 	case alert.LabelTenant:
 		if m.Op != route.Equal && m.Op != route.NotEqual {
