@@ -29,7 +29,6 @@ var RouteLabels = []string{
 	alert.LabelSource, alert.LabelCategory, watch.LabelCheck, alert.LabelExpectation,
 }
 
-
 var expectationValues = []string{"held", "broken", "unknown"}
 
 // Severities are the values of the severity label.
