@@ -42,6 +42,8 @@ type Config struct {
 	Notify   NotifyConfig   `yaml:"notify"`
 	Graph    GraphConfig    `yaml:"graph,omitempty"`
 	Audit    AuditConfig    `yaml:"audit"`
+	// Incidents groups alerts into incidents (incidents.go).
+	Incidents IncidentsConfig `yaml:"incidents"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
 	Path       string      `yaml:"-"` // file it was loaded from
@@ -148,6 +150,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
+	c.validateIncidents(d) // incidents.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -269,6 +272,7 @@ func (c *Config) applyDefaults() {
 	c.applyHeartbeatDefaults()
 	c.applyGraphDefaults()
 	c.applyAuditDefaults()
+	c.applyIncidentDefaults()
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass
