@@ -96,7 +96,7 @@ const PageSize = 500
 // that deleting the newest entries is detected too. It stops at the first
 // break. The error is for failing to read the log, never for what it holds.
 func Verify(ctx context.Context, log LogPager, heads []HeadRef) (Result, error) {
-	c := newChecker(1, "")
+	c := newChecker(1, heads)
 	var after int64
 	for {
 		page, err := log.LogEntries(ctx, after, PageSize)
@@ -127,7 +127,7 @@ func Verify(ctx context.Context, log LogPager, heads []HeadRef) (Result, error) 
 // whose Content is nil are checked by their recorded ContentSHA256 only
 // (a bundle leaves out other incidents' content).
 func VerifySegment(entries []store.LogEntry, start int64, heads []HeadRef) Result {
-	c := newChecker(start, "")
+	c := newChecker(start, heads)
 	c.headerOnlyOK = true
 	if len(entries) > 0 {
 		if start <= 0 {
@@ -150,18 +150,23 @@ func VerifySegment(entries []store.LogEntry, start int64, heads []HeadRef) Resul
 
 type checker struct {
 	res          Result
-	next         int64  // the Seq the next entry must have
-	prev         string // Hash of the entry before it
-	anchored     bool   // prev was given, not computed
-	headerOnlyOK bool   // entries without content are allowed
-	hashes       map[int64]string
+	next         int64                    // the Seq the next entry must have
+	prev         string                   // Hash of the entry before it
+	anchored     bool                     // prev was given, not computed
+	headerOnlyOK bool                     // entries without content are allowed
+	hashes       map[int64]string         // the hashes read at the heads' Seqs
+	recent       map[int64]store.LogEntry // headers of the last entries, to name an insertion
 }
 
-func newChecker(start int64, prev string) *checker {
+func newChecker(start int64, heads []HeadRef) *checker {
 	if start <= 0 {
 		start = 1
 	}
-	return &checker{next: start, prev: prev, hashes: map[int64]string{}}
+	c := &checker{next: start, hashes: map[int64]string{}, recent: map[int64]store.LogEntry{}}
+	for _, h := range heads {
+		c.hashes[h.Seq] = "" // remembered when read
+	}
+	return c
 }
 
 func (c *checker) broke(kind string, e store.LogEntry, format string, args ...any) bool {
@@ -199,7 +204,16 @@ func (c *checker) add(e store.LogEntry) bool {
 		// reordering apart from an edited field.
 		if orig, ok := hashedAs(e); ok {
 			if orig < e.Seq {
-				return c.broke(BrokenInserted, e, "entry %d was written as entry %d: %d entries were inserted before it (from entry %d on) and the rest renumbered", e.Seq, orig, e.Seq-orig, orig)
+				// The intruders sit at orig .. e.Seq-1: name the first.
+				first := e
+				if in, ok := c.recent[orig]; ok {
+					first = in
+				} else {
+					first.Incident, first.Kind, first.Ref = "", "", ""
+				}
+				first.Seq = orig
+				n := e.Seq - orig
+				return c.broke(BrokenInserted, first, "entry %d was inserted (%d inserted in all, entries %d to %d): entry %d was written as entry %d and the rest renumbered", orig, n, orig, e.Seq-1, e.Seq, orig)
 			}
 			return c.broke(BrokenReordered, e, "entry %d was written as entry %d: entries were reordered (or ones before it deleted and the rest renumbered)", e.Seq, orig)
 		}
@@ -208,17 +222,25 @@ func (c *checker) add(e store.LogEntry) bool {
 	if e.Prev != c.prev && !(c.anchored && c.res.Entries == 1) {
 		return c.broke(BrokenLink, e, "it does not link to entry %d (prev %s, that entry's hash %s): an entry before it was replaced or inserted", e.Seq-1, short(e.Prev), short(c.prev))
 	}
-	c.hashes[e.Seq] = e.Hash
+	if _, ok := c.hashes[e.Seq]; ok {
+		c.hashes[e.Seq] = e.Hash
+	}
+	e.Content = nil
+	c.recent[e.Seq] = e
+	delete(c.recent, e.Seq-hashReach)
 	c.prev = e.Hash
 	c.next = e.Seq + 1
 	c.res.Last = HeadRef{e.Seq, e.Hash}
 	return true
 }
 
+// hashReach is how far hashedAs looks for the Seq an entry was written
+// under.
+const hashReach = 64
+
 // hashedAs finds a nearby Seq under which e's hash was computed.
 func hashedAs(e store.LogEntry) (int64, bool) {
-	const reach = 64
-	for d := int64(1); d <= reach; d++ {
+	for d := int64(1); d < hashReach; d++ {
 		for _, s := range []int64{e.Seq - d, e.Seq + d} {
 			if s < 1 {
 				continue
@@ -240,7 +262,7 @@ func (c *checker) finish(heads []HeadRef) {
 	}
 	for _, h := range heads {
 		c.res.HeadsChecked++
-		switch got, ok := c.hashes[h.Seq]; {
+		switch got := c.hashes[h.Seq]; {
 		case h.Seq > c.res.Last.Seq:
 			missing := fmt.Sprintf("entry %d", h.Seq)
 			if h.Seq > c.res.Last.Seq+1 {
@@ -249,7 +271,7 @@ func (c *checker) finish(heads []HeadRef) {
 			c.res.Break = &Break{Kind: BrokenTruncated, Seq: c.res.Last.Seq + 1,
 				Detail: fmt.Sprintf("the log ends at entry %d but head %d:%s was published: %s deleted", c.res.Last.Seq, h.Seq, short(h.Hash), missing)}
 			return
-		case !ok:
+		case got == "":
 			// Before the part we read (a segment): nothing to compare.
 			c.res.HeadsChecked--
 		case got != h.Hash:

@@ -109,7 +109,7 @@ func TestVerifyTampering(t *testing.T) {
 				rest[i].Seq++
 			}
 			return append(es[:4:4], rest...)
-		}, nil, BrokenInserted, 6, "written as entry 5: 1 entries were inserted"},
+		}, nil, BrokenInserted, 5, "entry 5 was inserted (1 inserted in all, entries 5 to 5): entry 6 was written as entry 5"},
 		{"inserted entry, same seq", func(es []store.LogEntry) []store.LogEntry {
 			ins := es[4]
 			ins.Ref = "forged"
