@@ -29,6 +29,7 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
+	"breakglass/internal/evidence"
 	"breakglass/internal/graph"
 	"breakglass/internal/logging"
 	"breakglass/internal/membership"
@@ -145,8 +146,9 @@ type Daemon struct {
 	accounts atomic.Pointer[[]entra.Account]
 	auditor  Auditor // nil without Graph
 
-	hb         *heartbeat    // nil without notify.heartbeat (heartbeat.go)
-	stuckAfter time.Duration // outbox bound of the heartbeat
+	hb         *heartbeat          // nil without notify.heartbeat (heartbeat.go)
+	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
+	stuckAfter time.Duration       // outbox bound of the heartbeat
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -237,6 +239,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if o.Auditor != nil || cfg.Graph.Configured() {
 		internal = append(internal, watch.PostureSource)
 	}
+	internal = append(internal, evidenceSource) // evidence.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -289,6 +292,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.setupHeartbeat(sendTimeout)
+	if err := d.setupEvidence(ctx); err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -368,6 +374,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
+	loops.Go(func() { d.heads.Run(loopCtx) }) // publishes the head at shutdown too
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup
