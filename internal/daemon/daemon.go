@@ -31,6 +31,7 @@ import (
 	"breakglass/internal/entra"
 	"breakglass/internal/evidence"
 	"breakglass/internal/graph"
+	"breakglass/internal/incident"
 	"breakglass/internal/logging"
 	"breakglass/internal/membership"
 	"breakglass/internal/notify"
@@ -147,6 +148,7 @@ type Daemon struct {
 	auditor  Auditor // nil without Graph
 
 	hb         *heartbeat          // nil without notify.heartbeat (heartbeat.go)
+	incidents  *incident.Builder   // incident.go
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
 
@@ -239,7 +241,8 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if o.Auditor != nil || cfg.Graph.Configured() {
 		internal = append(internal, watch.PostureSource)
 	}
-	internal = append(internal, evidenceSource) // evidence.go
+	internal = append(internal, incident.HealthSource) // incident.go
+	internal = append(internal, evidenceSource)        // evidence.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -258,9 +261,10 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	})
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
-		Targets: d.targets, Tenant: tenantOf(cfg), Wake: d.disp.Wake, Metrics: d.metrics, Logger: d.log, Now: o.Now,
+		Targets: d.targets, Tenant: tenantOf(cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 	})
 	d.pipeline = pipeline
+	d.setupIncidents()
 	for _, sc := range cfg.Sources {
 		if err := pipeline.Silence().Watch(ctx, sc.Name, sc.MaxSilence); err != nil {
 			return nil, err
@@ -374,6 +378,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
+	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
 	loops.Go(func() { d.heads.Run(loopCtx) }) // publishes the head at shutdown too
 
 	srcCtx, stopSources := context.WithCancel(ctx)
