@@ -152,13 +152,13 @@ func Build(ctx context.Context, src Source, id string, now time.Time) (*Report, 
 	// log lacks. One record is listed once however often it was kept.
 	seen := map[string]bool{}
 	var records []rawRecord
-	addRecord := func(raw []byte, ref string) {
+	addRecord := func(raw []byte, ref string, at time.Time) {
 		h := store.ContentHash(raw)
 		if seen[h] {
 			return
 		}
 		seen[h] = true
-		records = append(records, rawRecord{raw, ref})
+		records = append(records, rawRecord{raw, ref, at})
 	}
 	entries, err := src.IncidentLog(ctx, id)
 	if err != nil {
@@ -167,10 +167,10 @@ func Build(ctx context.Context, src Source, id string, now time.Time) (*Report, 
 	for _, e := range entries {
 		switch e.Kind {
 		case store.LogRecord:
-			addRecord(e.Content, e.Ref)
+			addRecord(e.Content, e.Ref, e.At)
 		case store.LogPull:
 			for _, rec := range splitPull(e.Content) {
-				addRecord(rec, e.Ref)
+				addRecord(rec, e.Ref, e.At)
 			}
 		}
 	}
@@ -183,7 +183,7 @@ func Build(ctx context.Context, src Source, id string, now time.Time) (*Report, 
 		r.Items = append(r.Items, alertItem(a))
 		if a.EventID != "" {
 			if ev, err := src.Evidence(ctx, a.EventID); err == nil {
-				addRecord(ev.Raw, ev.EventID)
+				addRecord(ev.Raw, ev.EventID, ev.Stored)
 			} else if !errors.Is(err, store.ErrNotFound) {
 				gap("the record of alert %s could not be read: %v", aid, err)
 			}
@@ -204,7 +204,7 @@ func Build(ctx context.Context, src Source, id string, now time.Time) (*Report, 
 		}
 	}
 	for _, rec := range records {
-		r.Items = append(r.Items, recordItem(rec.raw, rec.ref))
+		r.Items = append(r.Items, recordItem(rec.raw, rec.ref, rec.at))
 	}
 	chs, err := src.IncidentChanges(ctx, id)
 	if err != nil {
@@ -233,6 +233,7 @@ func Build(ctx context.Context, src Source, id string, now time.Time) (*Report, 
 type rawRecord struct {
 	raw []byte
 	ref string
+	at  time.Time // when it was kept: the time of a record that has none
 }
 
 // splitPull reads a pull entry: one record, a JSON array of records, or a
@@ -333,7 +334,11 @@ func stateItem(a alert.Alert, sc store.StateChange) Item {
 }
 
 func transitionItem(c store.IncidentChange) Item {
-	it := Item{At: c.At, Kind: KindTransition, Outcome: c.To, Title: fmt.Sprintf("Incident %s by %s", c.To, orUnknown(c.By))}
+	verb := c.To
+	if verb == store.IncidentOpen {
+		verb = "opened"
+	}
+	it := Item{At: c.At, Kind: KindTransition, Outcome: c.To, Title: fmt.Sprintf("Incident %s by %s", verb, orUnknown(c.By))}
 	it.Fields = appendField(it.Fields, "From", c.From)
 	it.Fields = appendField(it.Fields, "Note", c.Note)
 	return it
@@ -373,13 +378,18 @@ func fmtTime(t time.Time) string {
 // recordItem decodes one raw record with the log decoders, plus the
 // details they do not keep (device, authentication, Conditional Access
 // policies) read leniently from the record itself.
-func recordItem(raw []byte, ref string) Item {
+func recordItem(raw []byte, ref string, kept time.Time) Item {
 	c := logs.Classify(raw)
 	var ev entra.Event
 	if err := logs.Decode(raw, c, &ev); err != nil {
-		return Item{Kind: KindRecord, Ref: ref, Bad: true,
-			Title:  "A record that could not be decoded (kept as received; see the bundle)",
-			Fields: []Field{{"Why", err.Error()}, {"Category", c.Category}}}
+		it := Item{At: kept, Kind: KindRecord, Ref: ref, Bad: true,
+			Title:  "A record breakglass could not decode (kept byte for byte in the evidence; the time is when it was kept)",
+			Fields: []Field{{"Why", err.Error()}}}
+		it.Fields = appendField(it.Fields, "Category", c.Category)
+		return it
+	}
+	if ev.TimeUnknown {
+		ev.Time = kept
 	}
 	x := extract(raw)
 	switch ev.Kind {
@@ -397,7 +407,7 @@ func recordItem(raw []byte, ref string) Item {
 
 func unreadable(it Item, ev entra.Event) Item {
 	if ev.TimeUnknown {
-		it.Fields = append(it.Fields, Field{"Time", "unknown: the record has no usable time"})
+		it.Fields = append(it.Fields, Field{"Time", "unknown: the record has no usable time; shown at when it was kept"})
 		it.Bad = true
 	}
 	if len(ev.Unreadable) > 0 {

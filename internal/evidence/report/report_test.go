@@ -93,6 +93,8 @@ func fixture(t *testing.T) *fakeSource {
 			{Seq: 3, Incident: "inc-20260314-0001", Kind: store.LogRecord, Ref: a2.EventID, Content: audit},
 			// The later Graph pull returns the sign-in again: listed once.
 			{Seq: 4, Incident: "inc-20260314-0001", Kind: store.LogPull, Ref: "pull-1", Content: append(append([]byte(`{"value":[`), signin...), ']', '}')},
+			// A record no decoder reads is still shown, at the time it was kept.
+			{Seq: 5, Incident: "inc-20260314-0001", Kind: store.LogRecord, Ref: "odd-1", At: t0.Add(8 * time.Minute), Content: []byte(`{"operationName":"Something new","userPrincipalName":"bg-admin1@contoso.onmicrosoft.com"}`)},
 		},
 		alerts: map[string]alert.Alert{"a1": a1, "a2": a2},
 		deliveries: map[string][]store.Delivery{
@@ -107,6 +109,7 @@ func fixture(t *testing.T) *fakeSource {
 			"a2": {{AlertID: "a2", From: alert.StateFiring, To: alert.StateAcknowledged, By: "alice", At: t0.Add(12 * time.Minute)}},
 		},
 		changes: []store.IncidentChange{
+			{IncidentID: "inc-20260314-0001", From: "", To: store.IncidentOpen, By: "breakglass", At: a1.Detected, Note: "opened by alert a1"},
 			{IncidentID: "inc-20260314-0001", From: store.IncidentOpen, To: store.IncidentAcknowledged, By: "alice", At: t0.Add(12 * time.Minute), Note: "looking"},
 			{IncidentID: "inc-20260314-0001", From: store.IncidentAcknowledged, To: store.IncidentReviewed, By: "ciso@contoso.com", At: rev.At, Note: "misuse"},
 		},
@@ -162,7 +165,7 @@ func TestReportContent(t *testing.T) {
 			t.Errorf("item %d (%s) is older than the one before", i, it.Title)
 		}
 	}
-	want := "signin alert notification acknowledgement audit alert notification acknowledgement transition notification transition review"
+	want := "signin alert transition notification acknowledgement audit alert notification record acknowledgement transition notification transition review"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Errorf("timeline\n got %s\nwant %s", got, want)
 	}
@@ -263,6 +266,6 @@ func FuzzDecodeValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		DecodeValue(s)
 		extract([]byte(s))
-		recordItem([]byte(s), "r")
+		recordItem([]byte(s), "r", t0)
 	})
 }
