@@ -70,7 +70,7 @@ Exit status: 0 written; 1 the incident was not found, or the evidence log is
 broken; 2 usage, configuration or I/O error.`,
 		Example: `  breakglass incidents export -c breakglass.yaml inc-3f2a9c0d1b4e --out inc-3f2a9c0d1b4e.zip`,
 		Args:    oneIncidentArg,
-		RunE: func(cmd *cobra.Command, args []string) error { return runIncidentsExport(cmd, f, args[0]) },
+		RunE:    func(cmd *cobra.Command, args []string) error { return runIncidentsExport(cmd, f, args[0]) },
 	}
 	addConfigFlag(cmd, &f.config)
 	cmd.Flags().StringVar(&f.out, "out", "", "the bundle file to write (.zip)")
