@@ -623,6 +623,9 @@ func runIncidentReview(cmd *cobra.Command, f incidentActFlags, id string) error 
 	res, err := incident.Review(ctx, st, id, incident.ReviewRequest{Class: f.as, By: f.by, Note: f.note, Attest: attest,
 		Groups: groups, Targets: cfg.Notify.Targets(), Gap: cfg.Incidents.Gap}, time.Now())
 	if err != nil {
+		if res.Misuse != nil {
+			return fmt.Errorf("incident %s: review recorded and bg.misuse queued (alert %s), but: %w", id, res.Misuse.ID, err)
+		}
 		if res.Incident.ID != "" {
 			// The review is recorded; the page is what failed.
 			return fmt.Errorf("incident %s: review recorded, but bg.misuse could NOT be queued: %w; "+

@@ -243,3 +243,34 @@ func TestIncidentsReviewFlowBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentsFlags: every incidents subcommand, also those other files
+// add through incidentsExtra, takes --config/-c and --format.
+func TestIncidentsFlags(t *testing.T) {
+	root := newRootCmd()
+	inc, _, err := root.Find([]string{"incidents"})
+	if err != nil || inc.Name() != "incidents" {
+		t.Fatalf("no incidents command: %v", err)
+	}
+	var names []string
+	for _, c := range inc.Commands() {
+		names = append(names, c.Name())
+		if f := c.Flags().Lookup("config"); f == nil || f.Shorthand != "c" {
+			t.Errorf("incidents %s: no --config/-c", c.Name())
+		}
+		if c.Flags().Lookup("format") == nil {
+			t.Errorf("incidents %s: no --format", c.Name())
+		}
+	}
+	for _, want := range []string{"list", "show", "ack", "review", "close"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("incidents has no %s (has %v)", want, names)
+		}
+	}
+	if r := runBinary(t, nil, "incidents", "lisst"); r.code != 2 || !strings.Contains(r.stderr, `Did you mean "list"`) {
+		t.Errorf("incidents lisst: exit %d %s", r.code, r.stderr)
+	}
+	if r := runBinary(t, nil, "incidents", "show"); r.code != 2 {
+		t.Errorf("incidents show without an ID: exit %d", r.code)
+	}
+}

@@ -157,11 +157,9 @@ const batch = 200
 // Run reconciles once, then attaches every unattached alert whenever woken
 // and at least every poll, until ctx ends.
 func (b *Builder) Run(ctx context.Context, poll time.Duration) {
-	if err := b.Reconcile(ctx); err != nil && ctx.Err() == nil {
-		b.o.Logger.Error("incidents: completing the evidence of attached alerts", "error", err)
-	}
 	t := time.NewTimer(0)
 	defer t.Stop()
+	reconciled := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -169,10 +167,22 @@ func (b *Builder) Run(ctx context.Context, poll time.Duration) {
 		case <-t.C:
 		case <-b.wake:
 		}
+		t.Reset(poll)
+		if !reconciled {
+			// Until it succeeds once: evidence left incomplete by a crash
+			// is completed before anything else.
+			if err := b.Reconcile(ctx); err != nil {
+				if ctx.Err() == nil {
+					b.o.Logger.Error("incidents: completing the evidence of attached alerts failed; retrying", "error", err, "retry_in", poll)
+					_ = b.health(ctx, err)
+				}
+				continue
+			}
+			reconciled = true
+		}
 		if _, err := b.Drain(ctx); err != nil && ctx.Err() == nil {
 			b.o.Logger.Error("incidents: attaching alerts failed; retrying", "error", err, "retry_in", poll)
 		}
-		t.Reset(poll)
 	}
 }
 

@@ -14,16 +14,15 @@ import (
 	"breakglass/internal/store"
 )
 
-// ReviewStore is what Ack, Review and Close need of the store.
+// ReviewStore is what Ack, Review and Close need of the store: the
+// builder's Store (a misuse review attaches bg.misuse and logs its
+// evidence as the builder does) and the lifecycle writes.
 type ReviewStore interface {
-	Incident(ctx context.Context, id string) (store.Incident, error)
+	Store
 	SetIncidentState(ctx context.Context, id, state, by, note string, at time.Time) error
 	SetReview(ctx context.Context, id string, r store.Review) error
-	Alert(ctx context.Context, id string) (alert.Alert, error)
 	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
 	AddAlertNotify(ctx context.Context, a alert.Alert, ev store.Evidence, targets []string) (bool, error)
-	AttachAlert(ctx context.Context, a alert.Alert, key, kind string, gap time.Duration, at time.Time) (store.Incident, bool, error)
-	AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error)
 }
 
 // ErrNoReview is returned by Close for an incident nobody reviewed.
@@ -162,10 +161,19 @@ func Review(ctx context.Context, st ReviewStore, id string, rq ReviewRequest, no
 		return res, fmt.Errorf("raising bg.misuse: %w", err)
 	}
 	res.Misuse, res.MisuseNew = &a, inserted
-	// Into this incident: its event time is the incident's last event, so
-	// it falls in the incident's span and the builder would put it here
-	// too; doing it now keeps it from opening an incident of its own.
-	if got, _, err := st.AttachAlert(ctx, a, res.Incident.Key, res.Incident.Kind, rq.Gap, now); err == nil && got.ID == id {
+	// Into this incident, with its evidence, as the builder would do: its
+	// event time is the incident's last event, so it falls in the
+	// incident's span; doing it here keeps it from opening an incident of
+	// its own.
+	got, _, err := st.AttachAlert(ctx, a, res.Incident.Key, res.Incident.Kind, rq.Gap, now)
+	if err != nil {
+		return res, fmt.Errorf("bg.misuse is queued, but attaching it to the incident failed (serve attaches it later): %w", err)
+	}
+	b := New(Options{Store: st, Gap: rq.Gap, Now: func() time.Time { return now }})
+	if err := b.complete(ctx, got, []alert.Alert{a}); err != nil {
+		return res, fmt.Errorf("bg.misuse is queued, but logging its evidence failed: %w", err)
+	}
+	if got.ID == id {
 		res.Incident = got
 	}
 	return res, nil

@@ -91,7 +91,9 @@ func TestReviewFlow(t *testing.T) {
 	}
 	log, _ := st.IncidentLog(ctx, inc.ID)
 	var refs []string
+	logged := map[string]bool{}
 	for _, e := range log {
+		logged[e.Kind+" "+e.Ref] = true
 		if e.Kind == store.LogIncident || e.Kind == store.LogNotify {
 			refs = append(refs, e.Kind+" "+e.Ref)
 		}
@@ -100,6 +102,9 @@ func TestReviewFlow(t *testing.T) {
 		"incident state:reviewed", "incident state:reviewed", "incident state:closed"}
 	if !slices.Equal(refs, want) {
 		t.Errorf("transitions logged:\n%v\nwant\n%v", refs, want)
+	}
+	if !logged[store.LogAlert+" "+rv.Misuse.ID] || !logged[store.LogRecord+" "+rv.Misuse.EventID] {
+		t.Error("the bg.misuse alert and its record are not in the incident's evidence log")
 	}
 }
 
