@@ -201,6 +201,11 @@ func verifyBundle(rep *verifyReport, path string, trusted ed25519.PublicKey, giv
 		return usageErrorf("--bundle %s: %v", path, err)
 	}
 	rep.Bundled, rep.Chain, rep.Problem, rep.Incident = &res, res.Chain, res.Problem, res.Incident
+	for _, h := range given {
+		if res.Chain.Entries > 0 && h.Seq < res.Chain.First.Seq {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("head %d is older than the bundle's first entry (%d): not checked", h.Seq, res.Chain.First.Seq))
+		}
+	}
 	if res.OK() && !res.Signed {
 		rep.Warnings = append(rep.Warnings, "the bundle's head is not signed: it proves the files match each other, not who made them; compare its head with one the daemon published")
 	} else if res.OK() && !res.KeyTrusted {
@@ -222,11 +227,14 @@ func verifyStore(cmd *cobra.Command, rep *verifyReport, cfg *config.Config, f ev
 		rep.HeadsFile = f.headsFile
 	}
 	heads, err := evidence.LoadHeads(rep.HeadsFile)
+	var damaged *evidence.HeadsError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no published heads (%s does not exist): a deleted tail of the log cannot be detected; serve publishes them", rep.HeadsFile))
-	case err != nil && strings.HasPrefix(err.Error(), rep.HeadsFile+":") && !errors.Is(err, fs.ErrPermission):
-		rep.Problem = &evidence.BundleProblem{File: rep.HeadsFile, Detail: "damaged: " + strings.TrimPrefix(err.Error(), rep.HeadsFile+":")}
+	case errors.As(err, &damaged):
+		// Someone edited the heads file, or a crash tore a line: the heads
+		// before it are still checked.
+		rep.Problem = &evidence.BundleProblem{File: fmt.Sprintf("%s:%d", damaged.Name, damaged.Line), Detail: "the heads file is damaged: " + damaged.Err.Error()}
 	case err != nil:
 		return usageErrorf("heads file: %v", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"os"
@@ -10,6 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"breakglass/internal/evidence"
+	"breakglass/internal/store/sqlite"
 )
 
 // evidenceEnv is a store holding one reviewed incident (incidentFixture)
@@ -241,5 +246,60 @@ func TestIncidentsReportBinary(t *testing.T) {
 	}
 	if r := runBinary(t, nil, "incidents", "report", "-c", cfg, id, "--format", "pdf"); r.code != 2 {
 		t.Errorf("bad format: %d", r.code)
+	}
+}
+
+// TestEvidenceHeadsFileBinary: verify checks the store against the heads
+// serve published, and their signatures; a damaged heads file or a forged
+// head is reported; export without the key binds the bundle to the newest
+// signed published head.
+func TestEvidenceHeadsFileBinary(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k.pem")
+	if r := runBinary(t, nil, "evidence", "keygen", "--out", key); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	// The operator's config names the public key only: the private key is
+	// serve's.
+	cfg, storePath, id := evidenceEnv(t, "evidence:\n  public_key: "+key+".pub\n")
+	heads := storePath + ".heads"
+	priv, err := evidence.LoadPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := evidence.Head(context.Background(), st, priv, time.Now())
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := evidence.AppendHead(heads, h); err != nil {
+		t.Fatal(err)
+	}
+	vr := runBinary(t, nil, "evidence", "verify", "-c", cfg)
+	if vr.code != 0 || !strings.Contains(vr.stdout, "1 heads in "+heads+", 1 checked") {
+		t.Fatalf("verify with a published head: %d\n%s%s", vr.code, vr.stdout, vr.stderr)
+	}
+	out := filepath.Join(dir, "b.zip")
+	r := runBinary(t, nil, "incidents", "export", "-c", cfg, id, "--out", out, "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"signed":true`) || !strings.Contains(r.stdout, `"head":"`+h.Ref().String()) {
+		t.Fatalf("export bound to the published head: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if vr := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "evidence", "verify", "--bundle", out, "--public-key", key+".pub"); vr.code != 0 {
+		t.Errorf("verify the bundle: %d\n%s%s", vr.code, vr.stdout, vr.stderr)
+	}
+	// A forged head (the hash changed, the signature kept).
+	forged := h
+	forged.Hash = strings.Repeat("0", 64)
+	evidence.AppendHead(heads, forged)
+	if vr := runBinary(t, nil, "evidence", "verify", "-c", cfg); vr.code != 1 || !strings.Contains(vr.stdout, "signature does not verify") {
+		t.Errorf("forged head: %d\n%s%s", vr.code, vr.stdout, vr.stderr)
+	}
+	os.WriteFile(heads, []byte("not a head\n"), 0o644)
+	if vr := runBinary(t, nil, "evidence", "verify", "-c", cfg); vr.code != 1 || !strings.Contains(vr.stdout, heads+":1: the heads file is damaged") {
+		t.Errorf("damaged heads file: %d\n%s%s", vr.code, vr.stdout, vr.stderr)
 	}
 }

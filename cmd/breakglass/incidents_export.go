@@ -119,7 +119,12 @@ func runIncidentsExport(cmd *cobra.Command, f incidentsExportFlags, id string) e
 	}
 	key, keyNote := exportKey(cfg)
 	heads, headsErr := evidence.LoadHeads(cfg.Evidence.HeadsFile)
-	if headsErr != nil && !errors.Is(headsErr, fs.ErrNotExist) {
+	var damaged *evidence.HeadsError
+	switch {
+	case headsErr == nil, errors.Is(headsErr, fs.ErrNotExist):
+	case errors.As(headsErr, &damaged):
+		return exitCodeError{exitFailure, fmt.Sprintf("not exporting: %v; run 'breakglass evidence verify'", headsErr)}
+	default:
 		return usageErrorf("heads file: %v", headsErr)
 	}
 	// A bundle from a broken log would carry the break: refuse, and say

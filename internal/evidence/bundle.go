@@ -46,6 +46,9 @@ const (
 	maxBundleFiles = 10000
 	maxBundleFile  = 1 << 30 // one file, uncompressed
 	maxBundleTotal = 4 << 30 // every file, uncompressed
+	// maxRepacked bounds the compressed files of a repacked bundle, which
+	// are read to say whether its files are intact.
+	maxRepacked = 256 << 20
 )
 
 // BundleEntry is one log entry as a bundle carries it. Content is present
@@ -374,7 +377,7 @@ func ReadBundle(r io.ReaderAt, size int64, o BundleOptions) (BundleResult, error
 	}
 	files := map[string][]byte{}
 	var order []string
-	var total uint64
+	var total, compressed uint64
 	for _, zf := range zr.File {
 		if !validName(zf.Name) || strings.HasSuffix(zf.Name, "/") {
 			res.Problem = &BundleProblem{zf.Name, "not an allowed file name in a bundle"}
@@ -383,6 +386,14 @@ func ReadBundle(r io.ReaderAt, size int64, o BundleOptions) (BundleResult, error
 		if _, dup := files[zf.Name]; dup {
 			res.Problem = &BundleProblem{zf.Name, "appears twice in the zip"}
 			return res, nil
+		}
+		if zf.Method != zip.Store {
+			// breakglass stores files; a compressed one was repacked, and
+			// its declared size may hide a decompression bomb.
+			compressed += zf.UncompressedSize64
+			if compressed > maxRepacked {
+				return res, fmt.Errorf("bundle holds more than %d bytes of compressed files: not a bundle breakglass wrote", maxRepacked)
+			}
 		}
 		if zf.UncompressedSize64 > maxBundleFile {
 			return res, fmt.Errorf("%s: %d bytes, more than %d", zf.Name, zf.UncompressedSize64, maxBundleFile)

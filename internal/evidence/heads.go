@@ -145,8 +145,19 @@ func ParseHead(line []byte) (SignedHead, error) {
 	return h, nil
 }
 
+// HeadsError is a heads file that is damaged: a line that is not a head.
+type HeadsError struct {
+	Name string
+	Line int
+	Err  error
+}
+
+func (e *HeadsError) Error() string { return fmt.Sprintf("%s:%d: %v", e.Name, e.Line, e.Err) }
+func (e *HeadsError) Unwrap() error { return e.Err }
+
 // ReadHeads reads a heads file: one head per line, blank lines ignored.
-// Errors name name:line.
+// A damaged line is a *HeadsError naming name:line; the heads before it
+// are returned with it.
 func ReadHeads(r io.Reader, name string) ([]SignedHead, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1024), maxHeadLine)
@@ -160,13 +171,13 @@ func ReadHeads(r io.Reader, name string) ([]SignedHead, error) {
 		}
 		h, err := ParseHead(line)
 		if err != nil {
-			return out, fmt.Errorf("%s:%d: %w", name, n, err)
+			return out, &HeadsError{name, n, err}
 		}
 		out = append(out, h)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return out, fmt.Errorf("%s:%d: line longer than %d bytes: not a heads file", name, n+1, maxHeadLine)
+			return out, &HeadsError{name, n + 1, fmt.Errorf("line longer than %d bytes: not a heads file", maxHeadLine)}
 		}
 		return out, fmt.Errorf("%s: %w", name, err)
 	}
@@ -191,9 +202,17 @@ func AppendHead(path string, h SignedHead) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening heads file: %w", err)
+	}
+	// A line torn by a crash stays one damaged line: the new head starts
+	// a line of its own.
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			line = append([]byte{'\n'}, line...)
+		}
 	}
 	if _, err := f.Write(append(line, '\n')); err != nil {
 		f.Close()

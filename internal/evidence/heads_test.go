@@ -270,3 +270,22 @@ func refs(hs []SignedHead) []HeadRef {
 	}
 	return out
 }
+
+// A torn last line (a crash mid-write) stays one damaged line.
+func TestAppendHeadAfterTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "heads")
+	os.WriteFile(path, []byte(`{"seq":1,"ha`), 0o644)
+	h := SignedHead{Seq: 2, Hash: strings.Repeat("0f", 32), At: t0}
+	if err := AppendHead(path, h); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadHeads(path)
+	var he *HeadsError
+	if !errors.As(err, &he) || he.Line != 1 {
+		t.Fatalf("%v", err)
+	}
+	data, _ := os.ReadFile(path)
+	if got, err := ParseHead(bytes.Split(data, []byte("\n"))[1]); err != nil || got != h {
+		t.Errorf("the head after the torn line: %v %v", got, err)
+	}
+}
