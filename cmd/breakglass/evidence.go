@@ -350,35 +350,50 @@ func printVerify(w io.Writer, format string, rep verifyReport) error {
 }
 
 type evidenceKeygenFlags struct {
-	out string
+	config, out, format string
 }
 
 func newEvidenceKeygenCmd() *cobra.Command {
 	var f evidenceKeygenFlags
 	cmd := &cobra.Command{
-		Use:   "keygen --out FILE",
+		Use:   "keygen [--out FILE] [--format table|json]",
 		Short: "Make an Ed25519 key pair for signing evidence heads",
 		Long: `keygen writes a new Ed25519 private key to FILE (PEM PKCS#8, mode 0600) and
-its public key to FILE.pub (PEM), and prints the public key. Point
+its public key to FILE.pub (PEM), and prints the public key. Without --out
+it writes to evidence.signing_key of the configuration. Point
 evidence.signing_key at FILE for serve, and give auditors FILE.pub (or the
 printed base64) for evidence verify --public-key. It never overwrites a
 file. The same with openssl:
 
   ` + evidence.OpenSSLKeygen,
-		Example: `  breakglass evidence keygen --out /etc/breakglass/evidence-key.pem`,
-		Args:    noArgs,
+		Example: `  breakglass evidence keygen --out /etc/breakglass/evidence-key.pem
+  breakglass evidence keygen -c breakglass.yaml`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.out == "" {
-				return usageErrorf("--out FILE is required: where to write the private key")
+			if err := checkFormat(f.format); err != nil {
+				return err
 			}
-			return runKeygen(cmd.OutOrStdout(), f.out)
+			out := f.out
+			if out == "" {
+				cfg, err := loadOptionalConfig(f.config)
+				if err != nil {
+					return err
+				}
+				if cfg == nil || cfg.Evidence.SigningKey == "" {
+					return usageErrorf("--out FILE is required (or a configuration with evidence.signing_key): where to write the private key")
+				}
+				out = cfg.Evidence.SigningKey
+			}
+			return runKeygen(cmd.OutOrStdout(), out, f.format)
 		},
 	}
-	cmd.Flags().StringVar(&f.out, "out", "", "file to write the private key to (its public key goes to FILE.pub)")
+	addConfigFlag(cmd, &f.config)
+	cmd.Flags().StringVar(&f.out, "out", "", "file to write the private key to (its public key goes to FILE.pub); default evidence.signing_key")
+	cmd.Flags().StringVar(&f.format, "format", "table", "output format: table or json")
 	return cmd
 }
 
-func runKeygen(w io.Writer, out string) error {
+func runKeygen(w io.Writer, out, format string) error {
 	pub, priv, err := evidence.GenerateKey()
 	if err != nil {
 		return err
@@ -404,7 +419,10 @@ func runKeygen(w io.Writer, out string) error {
 		os.Remove(out)
 		return err
 	}
-	fmt.Fprintf(w, "private key: %s (keep it to serve alone; set evidence.signing_key: %s)\npublic key:  %s\n%s", out, out, pubPath, pubPEM)
+	if format == "json" {
+		return json.NewEncoder(w).Encode(map[string]string{"private_key_file": out, "public_key_file": pubPath, "public_key": evidence.KeyText(pub)})
+	}
+	fmt.Fprintf(w, "private key: %s (for serve alone; set evidence.signing_key: %s)\npublic key:  %s\n%s", out, out, pubPath, pubPEM)
 	fmt.Fprintf(w, "public key (base64, for --public-key or evidence.public_key): %s\n", evidence.KeyText(pub))
 	return nil
 }

@@ -303,3 +303,36 @@ func TestEvidenceHeadsFileBinary(t *testing.T) {
 		t.Errorf("damaged heads file: %d\n%s%s", vr.code, vr.stdout, vr.stderr)
 	}
 }
+
+// TestEvidenceFlags: every evidence subcommand takes --config/-c and
+// --format; keygen without --out writes evidence.signing_key.
+func TestEvidenceFlags(t *testing.T) {
+	root := newRootCmd()
+	ev, _, err := root.Find([]string{"evidence"})
+	if err != nil || ev.Name() != "evidence" {
+		t.Fatalf("no evidence command: %v", err)
+	}
+	for _, c := range ev.Commands() {
+		if f := c.Flags().Lookup("config"); f == nil || f.Shorthand != "c" {
+			t.Errorf("evidence %s: no --config/-c", c.Name())
+		}
+		if c.Flags().Lookup("format") == nil {
+			t.Errorf("evidence %s: no --format", c.Name())
+		}
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	key := filepath.Join(dir, "k.pem")
+	os.WriteFile(cfg, []byte("accounts:\n  - upn: bg1@contoso.com\nevidence:\n  signing_key: "+key+"\n"), 0o600)
+	r := runBinary(t, nil, "evidence", "keygen", "-c", cfg, "--format", "json")
+	var got map[string]string
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &got) != nil || got["private_key_file"] != key {
+		t.Fatalf("keygen -c: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := evidence.LoadPrivateKey(key); err != nil {
+		t.Error(err)
+	}
+	if r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "evidence", "keygen"); r.code != 2 || !strings.Contains(r.stderr, "--out FILE is required") {
+		t.Errorf("keygen without --out: %d %s", r.code, r.stderr)
+	}
+}
