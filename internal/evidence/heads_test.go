@@ -242,13 +242,22 @@ func TestPublisher(t *testing.T) {
 		t.Error("restart published the same head again")
 	}
 	m.entries = m.entries[:3]
-	if err := (&Publisher{Log: m, File: p.File}).Start(ctx); err == nil || !strings.Contains(err.Error(), "deleted") {
+	p3 := &Publisher{Log: m, File: p.File}
+	if err := p3.Start(ctx); err == nil || !strings.Contains(err.Error(), "deleted") {
 		t.Errorf("truncated log at start: %v", err)
+	}
+	// The lower head published since does not make the next start pass.
+	if _, ok, _ := p3.Publish(ctx, true); !ok {
+		t.Fatal("the current head was not published")
+	}
+	if err := (&Publisher{Log: m, File: p.File}).Start(ctx); err == nil || !strings.Contains(err.Error(), "no longer holds entry 5") {
+		t.Errorf("restart after a truncation: %v", err)
 	}
 
 	// A failing heads file alerts once and recovers.
 	m.entries = nil
 	fill(m, 6)
+	p.last = HeadRef{}
 	p.File = filepath.Join(dir, "missing-dir", "heads")
 	if _, _, err := p.Publish(ctx, true); err == nil {
 		t.Fatal("no error")

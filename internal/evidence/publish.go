@@ -77,17 +77,27 @@ func (p *Publisher) Start(ctx context.Context) error {
 	if len(heads) == 0 {
 		return nil
 	}
-	h := heads[len(heads)-1]
-	p.last = h.Ref()
-	page, err := p.Log.LogEntries(ctx, h.Seq-1, 1)
-	if err != nil {
-		return fmt.Errorf("reading the evidence log: %w", err)
+	p.last = heads[len(heads)-1].Ref()
+	// The newest published head and the highest one: after a detected
+	// truncation serve publishes lower heads again, and a restart must
+	// not take that for a healthy log (evidence verify checks them all).
+	top := heads[0]
+	for _, h := range heads {
+		if h.Seq > top.Seq {
+			top = h
+		}
 	}
-	if len(page) == 0 || page[0].Seq != h.Seq {
-		return fmt.Errorf("the evidence log no longer holds entry %d, the last head published in %s: its newest entries were deleted; run breakglass evidence verify", h.Seq, p.File)
-	}
-	if page[0].Hash != h.Hash {
-		return fmt.Errorf("entry %d of the evidence log is not the head published in %s: the log was rewritten; run breakglass evidence verify", h.Seq, p.File)
+	for _, h := range []SignedHead{top, heads[len(heads)-1]} {
+		page, err := p.Log.LogEntries(ctx, h.Seq-1, 1)
+		if err != nil {
+			return fmt.Errorf("reading the evidence log: %w", err)
+		}
+		if len(page) == 0 || page[0].Seq != h.Seq {
+			return fmt.Errorf("the evidence log no longer holds entry %d, published as a head in %s: its newest entries were deleted; run breakglass evidence verify", h.Seq, p.File)
+		}
+		if page[0].Hash != h.Hash {
+			return fmt.Errorf("entry %d of the evidence log is not the head published for it in %s: the log was rewritten; run breakglass evidence verify", h.Seq, p.File)
+		}
 	}
 	return nil
 }
