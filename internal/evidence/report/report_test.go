@@ -269,3 +269,31 @@ func FuzzDecodeValue(f *testing.F) {
 		recordItem([]byte(s), "r", t0)
 	})
 }
+
+// A real Log Analytics AuditLogs row (OTRF), whose targets and their
+// modified properties are JSON inside strings inside a JSON string.
+func TestReportLogAnalyticsAudit(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "logs", "testdata", "real", "otrf-AADAuditEvents.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := bytes.SplitN(bytes.TrimSpace(data), []byte("\n"), 2)[0]
+	it := recordItem(line, "r", t0)
+	if it.Kind != KindAudit || len(it.Targets) == 0 {
+		t.Fatalf("%+v", it)
+	}
+	tg := it.Targets[0]
+	if tg.Name != "SimuLandApp" || tg.Type != "Application" || len(tg.Changes) < 2 {
+		t.Fatalf("%+v", tg)
+	}
+	c := tg.Changes[0]
+	if c.Property != "KeyDescription" || c.Old != "(none)" || c.New != "[KeyIdentifier=59eaeebc-8a6b-44a6-9f24-7d55e64420c9,KeyType=Password,KeyUsage=Verify,DisplayName=SimuLandCreds]" {
+		t.Errorf("%+v", c)
+	}
+	if c := tg.Changes[1]; c.New != "KeyDescription" {
+		t.Errorf("%+v", c)
+	}
+	if !strings.Contains(it.Title, "pgustavo@simulandlabs.com") {
+		t.Errorf("title %q", it.Title)
+	}
+}
