@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +40,7 @@ named); 2 usage, configuration or I/O error.`,
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newEvidenceVerifyCmd(), newEvidenceKeygenCmd())
+	cmd.AddCommand(newEvidenceVerifyCmd(), newEvidenceKeygenCmd(), newEvidenceHeadCmd())
 	return cmd
 }
 
@@ -447,4 +448,60 @@ func writeNew(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return fh.Close()
+}
+
+type evidenceHeadFlags struct {
+	config, format string
+}
+
+func newEvidenceHeadCmd() *cobra.Command {
+	var f evidenceHeadFlags
+	cmd := &cobra.Command{
+		Use:   "head [--format table|json]",
+		Short: "Print the evidence log's head (SEQ:HASH) to record outside the store",
+		Long: `head prints the newest entry of the evidence log as SEQ:HASH, signed with
+evidence.signing_key when it can be read. Keep it somewhere the store's
+owner cannot reach (a ticket, an e-mail): evidence verify --head SEQ:HASH
+later proves that nothing up to it was changed or cut off.
+
+Exit status: 0 printed; 1 the log is empty; 2 usage, configuration or store
+error.`,
+		Example: `  breakglass evidence head -c breakglass.yaml`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(f.format); err != nil {
+				return err
+			}
+			cfg, err := loadConfig(f.config)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := openExistingStore(ctx, f.config)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			key, note := exportKey(cfg)
+			h, ok, err := evidence.Head(ctx, st, key, time.Now())
+			if err != nil {
+				return storeError(err)
+			}
+			if !ok {
+				return exitCodeError{exitFailure, "the evidence log is empty: no incident has been recorded yet"}
+			}
+			if note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "breakglass: note: head not signed:", note)
+			}
+			w := cmd.OutOrStdout()
+			if f.format == "json" {
+				return json.NewEncoder(w).Encode(h)
+			}
+			_, err = fmt.Fprintf(w, "%s\n", h.Ref())
+			return err
+		},
+	}
+	addConfigFlag(cmd, &f.config)
+	cmd.Flags().StringVar(&f.format, "format", "table", "output format: table or json")
+	return cmd
 }

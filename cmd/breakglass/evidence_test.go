@@ -279,6 +279,9 @@ func TestEvidenceHeadsFileBinary(t *testing.T) {
 	if err := evidence.AppendHead(heads, h); err != nil {
 		t.Fatal(err)
 	}
+	if hr := runBinary(t, nil, "evidence", "head", "-c", cfg); hr.code != 0 || strings.TrimSpace(hr.stdout) != h.Ref().String() {
+		t.Errorf("evidence head: %d %q %s", hr.code, hr.stdout, hr.stderr)
+	}
 	vr := runBinary(t, nil, "evidence", "verify", "-c", cfg)
 	if vr.code != 0 || !strings.Contains(vr.stdout, "1 heads in "+heads+", 1 checked") {
 		t.Fatalf("verify with a published head: %d\n%s%s", vr.code, vr.stdout, vr.stderr)
