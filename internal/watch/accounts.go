@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"breakglass/internal/detect"
 	"breakglass/internal/entra"
 	"breakglass/internal/scan"
 )
@@ -63,7 +64,14 @@ func (p *Pipeline) newScanRef(accounts *entra.AccountSet) *scanRef {
 	if accounts == nil {
 		accounts = entra.NewAccountSet(nil)
 	}
-	return &scanRef{s: scan.New(scan.Options{Accounts: accounts, MaxRecord: p.o.MaxRecord, Problem: p.problem}), accounts: accounts}
+	o := scan.Options{Accounts: accounts, MaxRecord: p.o.MaxRecord, Problem: p.problem}
+	if len(p.o.Observers) > 0 {
+		o.Rules = detect.Builtins(accounts)
+		for _, obs := range p.o.Observers {
+			o.Rules = append(o.Rules, obs.Rule)
+		}
+	}
+	return &scanRef{s: scan.New(o), accounts: accounts}
 }
 
 // SetAccounts replaces the break-glass list the rules and the scanner

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/detect"
 	"breakglass/internal/entra"
 	"breakglass/internal/scan"
 	"breakglass/internal/store"
@@ -49,6 +50,12 @@ type Options struct {
 	Route func(labels map[string]string) []string
 	// MuteFor maps a rule id to its mute window (notify.mute_for, mute.go).
 	MuteFor map[string]time.Duration
+	// Observers are record rules whose findings are observations, not
+	// alerts: they see every record the scanner decodes for them (a staff
+	// change in the directory audits makes the next drill due early) and
+	// are handed to Observe, never stored or notified. An Observe error
+	// fails the input as a store error does, so the source retries it.
+	Observers []Observer
 	// Tenant, when known, labels every alert (alert.LabelTenant).
 	Tenant string
 	// MaxRecord bounds one record (0: the scanner's default).
@@ -60,6 +67,13 @@ type Options struct {
 	Now     func() time.Time
 
 	mute *muter // shared by the pipeline's parts; set by New
+}
+
+// Observer is a record rule that observes rather than alerts
+// (Options.Observers).
+type Observer struct {
+	Rule    detect.Rule
+	Observe func(ctx context.Context, f scan.Finding) error
 }
 
 // Pipeline turns input into stored alerts. One Pipeline, with one scanner,
@@ -108,6 +122,16 @@ func New(o Options) *Pipeline {
 	return p
 }
 
+// observer returns the Observe of the observer rule id, or nil.
+func (p *Pipeline) observer(rule string) func(context.Context, scan.Finding) error {
+	for _, o := range p.o.Observers {
+		if o.Rule.Meta().ID == rule {
+			return o.Observe
+		}
+	}
+	return nil
+}
+
 // problem logs skipped input. A record alerted on despite a problem (fail
 // closed: an odd field, an unreadable record naming an account) is a warning
 // someone should see; plain junk is debug.
@@ -142,6 +166,12 @@ func (p *Pipeline) Ingest(ctx context.Context, source, name string, r io.Reader)
 	ref := p.acquire()
 	defer ref.release()
 	err := ref.s.Scan(ctx, name, r, &st, func(f scan.Finding) error {
+		if obs := p.observer(f.Alert.Rule); obs != nil {
+			if err := obs(ctx, f); err != nil {
+				return fmt.Errorf("observing %s (%s): %w", f.Alert.Rule, f.Alert.EventID, err)
+			}
+			return nil
+		}
 		a := f.Alert
 		p.label(&a, source)
 		inserted, muted, err := storeAlert(ctx, p.o, a, store.Evidence{
