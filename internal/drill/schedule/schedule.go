@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/detect"
 	"breakglass/internal/entra"
 	"breakglass/internal/store"
 	"breakglass/internal/watch"
@@ -30,8 +31,8 @@ import (
 // Rules raised by the schedule, and the condition that keeps an early due
 // date.
 const (
-	RuleDue     = "bg.drill_due"
-	RuleOverdue = "bg.drill_overdue"
+	RuleDue     = detect.RuleDrillDue
+	RuleOverdue = detect.RuleDrillOverdue
 	// ConditionDue (key: the account) records "due early since T because
 	// X": the first key change after the last passed drill.
 	ConditionDue = "drill.due"
