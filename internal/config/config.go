@@ -46,6 +46,8 @@ type Config struct {
 	Incidents IncidentsConfig `yaml:"incidents"`
 	// Evidence publishes and signs the evidence log's heads (evidence.go).
 	Evidence EvidenceConfig `yaml:"evidence"`
+	// Drill bounds and schedules drills of the accounts (drill.go).
+	Drill DrillConfig `yaml:"drill"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
 	// Expect is what every account's sign-ins are expected to look like
@@ -159,6 +161,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateExpect(d) // expect.go
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
+	c.validateDrill(d)     // drill.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -282,6 +285,7 @@ func (c *Config) applyDefaults() {
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
+	c.applyDrillDefaults()    // drill.go
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass
