@@ -162,6 +162,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
 	c.validateDrill(d)     // drill.go
+	c.validateDrillSchedule(d) // drillschedule.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -286,6 +287,7 @@ func (c *Config) applyDefaults() {
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
 	c.applyDrillDefaults()    // drill.go
+	c.applyDrillScheduleDefaults() // drillschedule.go, after the interval
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass
