@@ -158,10 +158,10 @@ func (c *Config) validate(d *decoder) {
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
-	c.validateExpect(d) // expect.go
-	c.validateIncidents(d) // incidents.go
-	c.validateEvidence(d)  // evidence.go
-	c.validateDrill(d)     // drill.go
+	c.validateExpect(d)        // expect.go
+	c.validateIncidents(d)     // incidents.go
+	c.validateEvidence(d)      // evidence.go
+	c.validateDrill(d)         // drill.go
 	c.validateDrillSchedule(d) // drillschedule.go
 }
 
@@ -285,8 +285,8 @@ func (c *Config) applyDefaults() {
 	c.applyGraphDefaults()
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
-	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
-	c.applyDrillDefaults()    // drill.go
+	c.applyEvidenceDefaults()      // after the store's: the heads file defaults next to it
+	c.applyDrillDefaults()         // drill.go
 	c.applyDrillScheduleDefaults() // drillschedule.go, after the interval
 }
 
