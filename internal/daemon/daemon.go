@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"breakglass/internal/config"
+	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
 	"breakglass/internal/evidence"
 	"breakglass/internal/graph"
@@ -87,6 +88,8 @@ type Options struct {
 	GroupRefresh time.Duration
 	// HeartbeatInterval replaces notify.heartbeat.interval.
 	HeartbeatInterval time.Duration
+	// DrillCheckInterval replaces DefaultDrillCheckInterval (drillschedule.go).
+	DrillCheckInterval time.Duration
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -151,6 +154,7 @@ type Daemon struct {
 	incidents  *incident.Builder   // incident.go
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
+	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -243,6 +247,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	internal = append(internal, incident.HealthSource) // incident.go
 	internal = append(internal, evidenceSource)        // evidence.go
+	internal = append(internal, schedule.Source)       // drillschedule.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -263,9 +268,13 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.setupDrillSchedule(routeFn); err != nil { // drillschedule.go
+		return nil, err
+	}
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
 		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
+		Observers: d.drillObservers(), // drillschedule.go
 	})
 	d.pipeline = pipeline
 	d.setupIncidents()
@@ -383,6 +392,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
+	loops.Go(func() { d.runDrillSchedule(loopCtx) })
 	loops.Go(func() { d.heads.Run(loopCtx) }) // publishes the head at shutdown too
 
 	srcCtx, stopSources := context.WithCancel(ctx)
