@@ -2,11 +2,17 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"breakglass/internal/drill/schedule"
+	"breakglass/internal/posture"
 	"breakglass/internal/scan"
+	"breakglass/internal/store"
+	"breakglass/internal/store/sqlite"
 	"breakglass/internal/watch"
 )
 
@@ -69,4 +75,41 @@ func (d *Daemon) runDrillSchedule(ctx context.Context) {
 		failures = 0
 		health.Recovered(ctx, schedule.Source, "check")
 	})
+}
+
+// drillLister is the store's list of drills.
+type drillLister interface {
+	Drills(ctx context.Context, f store.DrillFilter) ([]store.Drill, error)
+}
+
+// PassedDrills are the store's passed drills as evidence for the posture
+// audit (posture.Options.Drills: last-sign-in accepts a recent one).
+func PassedDrills(ctx context.Context, st drillLister) ([]posture.PassedDrill, error) {
+	ds, err := st.Drills(ctx, store.DrillFilter{State: store.DrillFinished, Result: store.DrillPassed})
+	if err != nil {
+		return nil, fmt.Errorf("reading passed drills: %w", err)
+	}
+	out := make([]posture.PassedDrill, 0, len(ds))
+	for _, d := range ds {
+		if d.Result != store.DrillPassed {
+			continue
+		}
+		out = append(out, posture.PassedDrill{ID: d.ID, AccountID: d.AccountID, AccountUPN: d.AccountUPN, At: schedule.RanAt(d)})
+	}
+	return out, nil
+}
+
+// StoredDrills reads the passed drills of the store at path for the audit
+// command. No store there is no drill (nil, nil): the audit never creates
+// one.
+func StoredDrills(ctx context.Context, path string) ([]posture.PassedDrill, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	defer st.Close()
+	return PassedDrills(ctx, st)
 }

@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -105,5 +108,38 @@ drill:
 		if inc.Kind != store.IncidentPosture || inc.Key != "drill:"+bgID {
 			t.Errorf("incident %s kind %s key %s, want posture drill:%s", inc.ID, inc.Kind, inc.Key, bgID)
 		}
+	}
+}
+
+// TestStoredDrills: the audit command's drill evidence is the store's
+// passed drills; no store is no evidence, never a new store.
+func TestStoredDrills(t *testing.T) {
+	dir := t.TempDir()
+	missing := dir + "/none.db"
+	if ds, err := StoredDrills(context.Background(), missing); err != nil || ds != nil {
+		t.Fatalf("missing store: %v %v", ds, err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a store was created: %v", err)
+	}
+	path := dir + "/bg.db"
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	addPassedDrill(t, st, "ok", at)
+	if err := st.AddDrill(context.Background(), store.Drill{ID: "bad", AccountID: bgID, State: store.DrillFinished, Result: store.DrillFailed,
+		At: at, Window: time.Hour, Created: at, Updated: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddDrill(context.Background(), store.Drill{ID: "planned", AccountID: bgID, State: store.DrillPlanned,
+		At: at, Window: time.Hour, Created: at, Updated: at}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	ds, err := StoredDrills(context.Background(), path)
+	if err != nil || len(ds) != 1 || ds[0].ID != "ok" || !ds[0].At.Equal(at) || ds[0].AccountID != bgID || ds[0].AccountUPN != bgUPN {
+		t.Fatalf("drills %+v %v", ds, err)
 	}
 }

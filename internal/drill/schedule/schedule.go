@@ -148,9 +148,9 @@ func drillOf(d store.Drill, a entra.Account) bool {
 	return a.UPN != "" && (strings.EqualFold(d.AccountUPN, a.UPN) || strings.EqualFold(d.AccountID, a.UPN))
 }
 
-// ranAt is when a drill happened: when it was started, else when its
-// window opened.
-func ranAt(d store.Drill) time.Time {
+// RanAt is when a drill happened: when it was started, else when its
+// window opened. Due dates and the posture evidence count from it.
+func RanAt(d store.Drill) time.Time {
 	if !d.Started.IsZero() {
 		return d.Started
 	}
@@ -203,7 +203,7 @@ func (s *Scheduler) statuses(accounts []entra.Account, drills []store.Drill, ear
 				continue
 			}
 			if d.State == store.DrillFinished && d.Result == store.DrillPassed {
-				if at := ranAt(d); st.Never || at.After(st.LastPassedAt) {
+				if at := RanAt(d); st.Never || at.After(st.LastPassedAt) {
 					st.LastPassed, st.LastPassedAt, st.Never = d.ID, at.UTC(), false
 				}
 			}
