@@ -1,7 +1,9 @@
 package schedule
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -322,5 +324,46 @@ func TestNeverDrilledIsOverdue(t *testing.T) {
 	f.check(s)
 	if a, _ := f.st.Alert(context.Background(), over[0].ID); a.State != alert.StateResolved {
 		t.Errorf("overdue of a removed account: %s", a.State)
+	}
+}
+
+// TestTriggerFromGraphAuditPage: the audit page the Graph source reads
+// (internal/logs/testdata) holds a break-glass account adding alice as a
+// Global Administrator: it alerts as before (bg.activity) and also makes
+// the drill due early; the page's other records are no key change.
+func TestTriggerFromGraphAuditPage(t *testing.T) {
+	page, err := os.ReadFile("../../logs/testdata/graph-audit-page.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, bg1)
+	f.passedDrill("d1", bg1, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
+	f.clk.Set(time.Date(2024, 6, 21, 0, 0, 0, 0, time.UTC))
+	s := f.scheduler()
+	p := watch.New(watch.Options{
+		Accounts: entra.NewAccountSet(f.accounts), Store: f.st, Route: routeAll, Now: f.clk.Now,
+		Observers: []watch.Observer{{Rule: Rule(), Observe: func(ctx context.Context, fd scan.Finding) error { return s.Observe(ctx, TriggerOf(fd.Alert)) }}},
+	})
+	defer p.Close()
+	if _, err := p.Ingest(context.Background(), "graph-audit", "graph-audit-page.json", bytes.NewReader(page)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.alerts("bg.activity")); n == 0 {
+		t.Error("the break-glass account's role change no longer alerts")
+	}
+	if n := len(f.alerts(RuleTrigger)); n != 0 {
+		t.Errorf("%d key changes stored as alerts", n)
+	}
+	cs, err := f.st.Conditions(context.Background(), ConditionDue)
+	if err != nil || len(cs) != 1 || cs[0].Key != Key(bg1) {
+		t.Fatalf("early due dates %+v %v", cs, err)
+	}
+	st := f.state(s, Key(bg1))
+	if st.Early == nil || st.Early.EventID != "Directory_aaaa0001-0000-4000-8000-000000000001_ABCDE_1" ||
+		!strings.Contains(st.Early.Reason, `"Add member to role" (Global Administrator) for alice@contoso.com, by bg-admin1@contoso.onmicrosoft.com`) {
+		t.Fatalf("early %+v", st.Early)
+	}
+	if want := time.Date(2024, 6, 20, 6, 0, 0, 5e8, time.UTC).Add(7 * day); !st.Due.Equal(want) || st.State != StateDueSoon {
+		t.Errorf("due %s (%s), want %s", st.Due, st.State, want)
 	}
 }
