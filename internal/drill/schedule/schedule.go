@@ -185,6 +185,21 @@ func (s *Scheduler) earlyDue(ctx context.Context) (map[string]Condition, error) 
 // Condition is a store condition.
 type Condition = store.Condition
 
+// Due computes the schedule of accounts at now from the stored drills and
+// the early due dates (the store's ConditionDue conditions): what serve
+// reminds and alerts on, for `drill status` and reports. interval and
+// remindBefore are drill.interval and drill.remind_before.
+func Due(accounts []entra.Account, drills []store.Drill, early []store.Condition, interval, remindBefore time.Duration, now time.Time) []Status {
+	m := map[string]Condition{}
+	for _, c := range early {
+		if c.Rule == ConditionDue || c.Rule == "" {
+			m[c.Key] = c
+		}
+	}
+	s := &Scheduler{o: Options{Interval: interval, RemindBefore: remindBefore}}
+	return s.statuses(accounts, drills, m, now)
+}
+
 func (s *Scheduler) statuses(accounts []entra.Account, drills []store.Drill, early map[string]Condition, now time.Time) []Status {
 	var out []Status
 	seen := map[string]bool{}

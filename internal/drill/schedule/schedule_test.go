@@ -367,3 +367,33 @@ func TestTriggerFromGraphAuditPage(t *testing.T) {
 		t.Errorf("due %s (%s), want %s", st.Due, st.State, want)
 	}
 }
+
+// TestDue: the pure computation serve and `drill status` share.
+func TestDue(t *testing.T) {
+	drills := []store.Drill{
+		{ID: "old", AccountID: bg1.ID, State: store.DrillFinished, Result: store.DrillPassed, At: t0.Add(-200 * day)},
+		{ID: "new", AccountID: strings.ToUpper(bg1.ID), State: store.DrillFinished, Result: store.DrillPassed, At: t0.Add(-100 * day), Started: t0.Add(-100*day + time.Minute)},
+		{ID: "fail", AccountID: bg1.ID, State: store.DrillFinished, Result: store.DrillFailed, At: t0.Add(-day)},
+		{ID: "next", AccountUPN: bg2.UPN, AccountID: bg2.UPN, State: store.DrillPlanned, At: t0.Add(day), Window: time.Hour},
+		{ID: "gone", AccountID: bg2.UPN, State: store.DrillPlanned, At: t0.Add(-2 * day), Window: time.Hour},
+	}
+	early := []store.Condition{{Rule: ConditionDue, Key: Key(bg2), Since: t0.Add(-time.Hour), Data: []byte(`not json`)}}
+	sts := Due([]entra.Account{bg1, bg2, {Group: "9a000000-0000-4000-8000-0000000000e1"}, bg1}, drills, early, 90*day, 7*day, t0)
+	if len(sts) != 2 {
+		t.Fatalf("statuses %+v", sts)
+	}
+	if s := sts[0]; s.LastPassed != "new" || !s.Due.Equal(t0.Add(-10*day+time.Minute)) || s.State != StateOverdue || s.Never {
+		t.Errorf("bg1 %+v", s)
+	}
+	// Never drilled, an early date with unreadable details kept, the
+	// planned drill in the future named.
+	if s := sts[1]; !s.Never || s.State != StateOverdue || s.Early == nil || !s.Early.Since.Equal(t0.Add(-time.Hour)) || s.Next != "next" {
+		t.Errorf("bg2 %+v (early %+v)", s, s.Early)
+	}
+	if s := Due([]entra.Account{bg1}, drills[:2], nil, 90*day, 7*day, t0.Add(-15*day))[0]; s.State != StateDueSoon {
+		t.Errorf("5 days before due: %s", s.State)
+	}
+	if s := Due([]entra.Account{bg1}, drills[:2], nil, 90*day, 7*day, t0.Add(-20*day))[0]; s.State != StateOK {
+		t.Errorf("10 days before due: %s", s.State)
+	}
+}
