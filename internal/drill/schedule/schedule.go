@@ -36,6 +36,10 @@ const (
 	// ConditionDue (key: the account) records "due early since T because
 	// X": the first key change after the last passed drill.
 	ConditionDue = "drill.due"
+	// PendingKey is ConditionDue's key for a change seen while no account
+	// is known yet (a list of groups whose members were not read): the
+	// next check that knows the accounts gives it to each.
+	PendingKey = "*"
 	// Source names the schedule as an internal source (its alerts'
 	// Source, and the bg.source of a schedule that keeps failing).
 	Source = "drill-schedule"
@@ -230,7 +234,11 @@ func (s *Scheduler) statuses(accounts []entra.Account, drills []store.Drill, ear
 		if !st.Never {
 			st.Due = st.LastPassedAt.Add(s.o.Interval)
 		}
-		if c, ok := early[k]; ok {
+		c, ok := early[k]
+		if !ok {
+			c, ok = early[PendingKey]
+		}
+		if ok {
 			var e Early
 			if json.Unmarshal(c.Data, &e) != nil || e.Since.IsZero() {
 				// Unreadable: the change is known to have happened at
@@ -280,7 +288,19 @@ func (s *Scheduler) Observe(ctx context.Context, t Trigger) error {
 		return err
 	}
 	var errs []error
-	for _, st := range s.statuses(s.o.Accounts(), drills, early, now) {
+	sts := s.statuses(s.o.Accounts(), drills, early, now)
+	if len(sts) == 0 {
+		// Nobody to make due yet: keep the change for when the accounts
+		// are known, rather than lose it.
+		if _, pending := early[PendingKey]; !pending {
+			data, _ := json.Marshal(Early{Since: t.Time.UTC(), Kind: t.Kind, Reason: t.Reason, EventID: t.EventID})
+			if err := s.o.Store.SetCondition(ctx, Condition{Rule: ConditionDue, Key: PendingKey, Since: t.Time.UTC(), Updated: now, Data: data}); err != nil {
+				return fmt.Errorf("recording a key change: %w", err)
+			}
+			s.o.Logger.Info("key change while no break-glass account is known; kept for the next check", "kind", t.Kind, "reason", t.Reason)
+		}
+	}
+	for _, st := range sts {
 		if st.Early != nil || (!st.Never && !t.Time.After(st.LastPassedAt)) {
 			continue // already due early, or a drill passed after the change
 		}
@@ -319,7 +339,30 @@ func (s *Scheduler) Check(ctx context.Context) error {
 	accounts := s.o.Accounts()
 	sts := s.statuses(accounts, drills, early, now)
 	var errs []error
-	keep := map[string]bool{}
+	if pc, ok := early[PendingKey]; ok && len(sts) > 0 {
+		// A change seen before the accounts were known: each account it
+		// made due gets it as its own.
+		failed := false
+		for _, st := range sts {
+			if _, own := early[st.Key]; own || st.Early == nil {
+				continue
+			}
+			c := Condition{Rule: ConditionDue, Key: st.Key, Since: pc.Since, Updated: now, Data: pc.Data}
+			if err := s.o.Store.SetCondition(ctx, c); err != nil {
+				errs = append(errs, fmt.Errorf("recording the early due date of %s: %w", st.Key, err))
+				failed = true
+				continue
+			}
+			early[st.Key] = c
+		}
+		if !failed {
+			if err := s.o.Store.ClearCondition(ctx, ConditionDue, PendingKey); err != nil {
+				errs = append(errs, fmt.Errorf("clearing the pending key change: %w", err))
+			}
+			delete(early, PendingKey)
+		}
+	}
+	keep := map[string]bool{PendingKey: true}
 	for _, st := range sts {
 		keep[st.Key] = true
 		if err := s.checkOne(ctx, st, now); err != nil {

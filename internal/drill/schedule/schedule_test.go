@@ -397,3 +397,37 @@ func TestDue(t *testing.T) {
 		t.Errorf("10 days before due: %s", s.State)
 	}
 }
+
+// TestKeyChangeBeforeAccountsKnown: a change seen while no account is
+// known yet (group members not read) is kept and given to every account
+// at the first check that knows them.
+func TestKeyChangeBeforeAccountsKnown(t *testing.T) {
+	f := newFixture(t)
+	s := f.scheduler()
+	ctx := context.Background()
+	if err := s.Observe(ctx, Trigger{Kind: KindLicence, Reason: `"Change user license" for kim@contoso.com`, EventID: "e1", Time: t0.Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	f.check(s) // still nobody: nothing is lost
+	if _, pending, _ := f.st.Condition(ctx, ConditionDue, PendingKey); !pending {
+		t.Fatal("the change was not kept")
+	}
+	f.mu.Lock()
+	f.accounts = []entra.Account{bg1, bg2}
+	f.mu.Unlock()
+	f.passedDrill("d1", bg1, t0.Add(-30*day))
+	f.passedDrill("d2", bg2, t0.Add(-20*day))
+	f.check(s)
+	if _, pending, _ := f.st.Condition(ctx, ConditionDue, PendingKey); pending {
+		t.Error("the pending change was not handed out")
+	}
+	for _, a := range []entra.Account{bg1, bg2} {
+		st := f.state(s, Key(a))
+		if st.Early == nil || st.Early.Kind != KindLicence || st.State != StateDueSoon {
+			t.Errorf("%s: %+v", a.Label(), st)
+		}
+	}
+	if n := len(f.alerts(RuleDue)); n != 2 {
+		t.Errorf("%d reminders, want 2", n)
+	}
+}
