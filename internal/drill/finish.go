@@ -28,6 +28,15 @@ func (e Evaluator) Finish(ctx context.Context, st Store, id string, attest map[s
 		return Report{}, usagef("drill %s is finished already (%s at %s); see breakglass drill report %s",
 			d.ID, d.Result, d.Finished.UTC().Format(time.RFC3339), d.ID)
 	}
+	// Pre-classify the incident now if serve has not yet (it links every
+	// few seconds), so the incident says drill whoever looks first.
+	if ok, err := Link(ctx, st, d, now); err != nil {
+		return Report{}, err
+	} else if ok {
+		if d, err = get(ctx, st, id); err != nil {
+			return Report{}, err
+		}
+	}
 	prev := d.Updated
 	d.State, d.Finished, d.Attest = store.DrillFinished, now.UTC(), attest
 	if d.Attest == nil {
