@@ -1,4 +1,4 @@
--- 0005: drills (issue 11). One row per announced drill of a break-glass
+-- 0006: drills (issue 11). One row per announced drill of a break-glass
 -- account. Like incidents, drills are proof for auditors and are never
 -- touched by Prune: they are kept with incidents (incidents.retention, 400
 -- days by default), whatever notify retention says.
