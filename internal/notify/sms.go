@@ -258,6 +258,15 @@ type smsGateway struct {
 // concurrently, so one send takes at most one request's timeout.
 func (s *SMS) SendTimeout() time.Duration { return s.http.SendTimeout() }
 
+// Recipients makes the channel Limited: every number, "sms:+47…".
+func (s *SMS) Recipients(Notification) []string {
+	out := make([]string, len(s.to))
+	for i, to := range s.to {
+		out[i] = RecipientKey(LimitSMS, to)
+	}
+	return out
+}
+
 // Notify sends n to every number.
 func (s *SMS) Notify(ctx context.Context, n Notification) error {
 	m, err := RenderWith(s.render, n)
