@@ -143,8 +143,9 @@ func (c *Config) validate(d *decoder) {
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
 	c.validateServe(d)
-	c.validateMessages(d)  // notifymsg.go
-	c.validateHeartbeat(d) // heartbeat.go
+	c.validateMessages(d)   // notifymsg.go
+	c.validateHeartbeat(d)  // heartbeat.go
+	c.validateRateLimits(d) // ratelimit.go
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
@@ -267,6 +268,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyServeDefaults()
 	c.applyHeartbeatDefaults()
+	c.applyRateLimitDefaults()
 	c.applyGraphDefaults()
 	c.applyAuditDefaults()
 }

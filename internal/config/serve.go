@@ -90,6 +90,9 @@ type NotifyConfig struct {
 	// Routes pick the groups of an alert by its labels (routes.go); none:
 	// every alert goes to every group.
 	Routes []RouteConfig `yaml:"routes,omitempty"`
+	// RateLimits cap the messages per recipient (ratelimit.go); nil:
+	// Azure's limits.
+	RateLimits *RateLimitsConfig `yaml:"rate_limits,omitempty"`
 }
 
 // RouteConfig is one item of notify.routes (see package route).

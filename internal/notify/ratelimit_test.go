@@ -473,3 +473,89 @@ func TestRateLimitVoiceResolvedNotCounted(t *testing.T) {
 		t.Errorf("%d calls; want 1", n)
 	}
 }
+
+// FuzzParseRateLimit: any input is a limit or an error, never a panic,
+// and an accepted limit reads back the same from its String.
+func FuzzParseRateLimit(f *testing.F) {
+	for _, s := range []string{"1/5m", "100/1h", "off", "0/1s", "1/", "/5m", "9999999999999999999/1h", "1/-5m", "1/1e9h", " 3 / 90s "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseRateLimit(s, nil)
+		if err != nil {
+			return
+		}
+		if !l.Off() && (l.Count < 1 || l.Per < MinLimitPer || l.Per > MaxLimitPer) {
+			t.Fatalf("ParseRateLimit(%q) = %+v: out of bounds", s, l)
+		}
+		back, err := ParseRateLimit(l.String(), nil)
+		if err != nil || back != l {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, l, l.String(), back, err)
+		}
+	})
+}
+
+// memConditions is a LimitStore in memory that can fail.
+type memConditions struct {
+	mu   sync.Mutex
+	c    map[string]store.Condition
+	fail error
+}
+
+func (m *memConditions) Condition(_ context.Context, rule, key string) (store.Condition, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return store.Condition{}, false, m.fail
+	}
+	c, ok := m.c[rule+"/"+key]
+	return c, ok, nil
+}
+
+func (m *memConditions) SetCondition(_ context.Context, c store.Condition) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	m.c[c.Rule+"/"+c.Key] = c
+	return nil
+}
+
+// TestRateLimiterStoredState: what the store holds cannot hold a page
+// back for longer than the limit's period, and a store that cannot be read
+// lets the message go (one too many is better than one too few).
+func TestRateLimiterStoredState(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	key := RecipientKey(LimitSMS, testTo1)
+	log, _ := testLogger(t)
+	for _, tc := range []struct {
+		name     string
+		data     string
+		fail     error
+		wantNext time.Time // zero: allowed now
+	}{
+		{"none", "", nil, time.Time{}},
+		{"recent", `{"sent":["2026-07-01T11:58:00Z"]}`, nil, now.Add(3 * time.Minute)},
+		{"old", `{"sent":["2026-07-01T11:50:00Z"]}`, nil, time.Time{}},
+		{"future (clock set back)", `{"sent":["2027-01-01T00:00:00Z"]}`, nil, now.Add(5 * time.Minute)},
+		{"garbage", `{"sent":"yesterday"`, nil, time.Time{}},
+		{"unreadable store", "", errors.New("disk I/O error"), time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &memConditions{c: map[string]store.Condition{}, fail: tc.fail}
+			if tc.data != "" {
+				m.c[LimitRule+"/"+key] = store.Condition{Rule: LimitRule, Key: key, Data: []byte(tc.data)}
+			}
+			r := newRateLimiter(DefaultRateLimits(), m, newLogLimiter(log, time.Minute))
+			left, block, held := r.take(ctx, []string{key}, now)
+			switch {
+			case tc.wantNext.IsZero() && (block != nil || left != 1 || len(held) != 1):
+				t.Errorf("left %d block %+v held %v; want allowed now", left, block, held)
+			case !tc.wantNext.IsZero() && (block == nil || !block.next.Equal(tc.wantNext)):
+				t.Errorf("block %+v; want next %v", block, tc.wantNext)
+			}
+		})
+	}
+}
