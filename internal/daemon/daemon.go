@@ -249,10 +249,12 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	watch.RegisterGauge(reg, "breakglass_watched_accounts", "Break-glass user accounts watched now: those configured by id or UPN plus the members of configured groups as last read.",
 		func(context.Context) (int, error) { return len(d.currentAccounts()), nil })
 	watch.RegisterGauge(reg, "breakglass_dead_letters", "Deliveries given up (target gone, or failing past notify.give_up_after); each raised bg.notify.", d.st.DeadLetterCount)
-	d.disp = notify.NewDispatcher(d.st, notifiers, notify.Options{
+	dopts := notify.Options{
 		Logger: d.log, Observe: d.metrics.Notified, SendTimeout: sendTimeout, Now: o.Now,
 		GiveUpAfter: cfg.Notify.GiveUpAfter, Owner: owner,
-	})
+	}
+	d.rateLimits(&dopts, reg) // ratelimit.go
+	d.disp = notify.NewDispatcher(d.st, notifiers, dopts)
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
 		Targets: d.targets, Tenant: tenantOf(cfg), Wake: d.disp.Wake, Metrics: d.metrics, Logger: d.log, Now: o.Now,
