@@ -203,6 +203,15 @@ const (
 // bg.notify alert saying which alert could not reach which target, and why,
 // is raised to every other target. A bg.notify alert that is itself
 // undeliverable is dead-lettered without raising another.
+//
+// Channels that implement Limited (sms, voice, email) are rate limited per
+// recipient (Options.RateLimits, a sliding window per phone number or
+// address). Their queue is sent by one worker at a time, so the limit
+// decides which deliveries share a message: while every recipient has
+// room each goes alone; the last message a window allows carries all that
+// wait (Notification.Coalesced); with no room, each waits for the time the
+// limit allows (RetryDelivery with its attempts unchanged and the reason
+// as LastError), never dead-lettered for it, and is coalesced then.
 type Dispatcher struct {
 	ob      Outbox
 	o       Options

@@ -45,6 +45,16 @@ func coalescedSample() Notification {
 	return NewCoalesced(carried, 1, sampleTime.Add(5*time.Minute))
 }
 
+// allResolved is n with every carried notification a resolution.
+func allResolved(n Notification) Notification {
+	var carried []Notification
+	for _, c := range n.Coalesced {
+		c.Status, c.ID = store.StatusResolved, NotificationID(c.Alert.ID, store.StatusResolved)
+		carried = append(carried, c)
+	}
+	return NewCoalesced(carried, n.Attempt, n.Sent)
+}
+
 // burst is n Sev0 sign-ins of alternating accounts, a minute apart.
 func burst(n int) Notification {
 	var carried []Notification
@@ -82,6 +92,7 @@ func TestCoalescedMessageGolden(t *testing.T) {
 		{"coalesced", testRenderer(t, Templates{}), coalescedSample()},
 		{"coalesced_nolinks", noLinks, coalescedSample()},
 		{"coalesced_burst20", testRenderer(t, Templates{}), burst(20)},
+		{"coalesced_resolved", testRenderer(t, Templates{}), allResolved(coalescedSample())},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := tc.r.Render(tc.n)
@@ -106,6 +117,12 @@ func TestCoalescedMessageGolden(t *testing.T) {
 			}
 			if len(m.Short) > MaxShort || len(m.Subject) > MaxSubject {
 				t.Errorf("short %d bytes, subject %d: over the limits", len(m.Short), len(m.Subject))
+			}
+			if tc.n.Status == store.StatusResolved {
+				if m.Status != store.StatusResolved || !strings.Contains(m.Subject, "RESOLVED") || m.AckURL != "" {
+					t.Errorf("all resolved: status %s subject %q ack %q", m.Status, m.Subject, m.AckURL)
+				}
+				return
 			}
 			if m.Severity != int(alert.Sev0) || m.Status != store.StatusFiring || tc.n.Alert.Rule != detect.RuleSignIn {
 				t.Errorf("lead: severity %d status %s rule %s; want the Sev0 firing sign-in", m.Severity, m.Status, tc.n.Alert.Rule)
