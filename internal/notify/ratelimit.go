@@ -240,6 +240,16 @@ type limitBlock struct {
 	next  time.Time
 }
 
+// RateLimitReason begins the LastError of a delivery a rate limit held
+// back (a wait, not a failed attempt): "rate limit: 1 SMS per 5m to
+// +4712345678; coalesced, next at 03:05:00 UTC". A delivered delivery
+// keeps it, as the trace of having been coalesced.
+const RateLimitReason = "rate limit: "
+
+// IsRateLimitReason reports whether lastErr is a rate-limit wait rather
+// than a failure, for `alerts show`.
+func IsRateLimitReason(lastErr string) bool { return strings.HasPrefix(lastErr, RateLimitReason) }
+
 // Reason is the delivery's LastError while it waits, for `alerts show`.
 func (b limitBlock) Reason() string {
 	kind, addr, _ := strings.Cut(b.key, ":")
@@ -253,7 +263,7 @@ func (b limitBlock) Reason() string {
 			what = "SMS"
 		}
 	}
-	return fmt.Sprintf("rate limit: %d %s per %s to %s; coalesced, next at %s",
+	return fmt.Sprintf(RateLimitReason+"%d %s per %s to %s; coalesced, next at %s",
 		b.limit.Count, what, ShortDuration(b.limit.Per), addr, b.next.UTC().Format("15:04:05 UTC"))
 }
 
