@@ -206,8 +206,8 @@ const (
 //
 // Channels that implement Limited (sms, voice, email) are rate limited per
 // recipient (Options.RateLimits, a sliding window per phone number or
-// address). Their queue is sent by one worker at a time, so the limit
-// decides which deliveries share a message: while every recipient has
+// address). One worker takes such a target's whole queue at once, so the
+// limit decides which deliveries share a message: while every recipient has
 // room each goes alone; the last message a window allows carries all that
 // wait (Notification.Coalesced); with no room, each waits for the time the
 // limit allows (RetryDelivery with its attempts unchanged and the reason
@@ -516,6 +516,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			delete(d.notBefore, id) // long past; the row was re-read since
 		}
 	}
+	maxWorkers := map[string]int{}
 	for _, del := range dels {
 		lu := until
 		if !del.LeaseUntil.IsZero() && del.LeaseUntil.Before(lu) {
@@ -550,7 +551,18 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 		it := &item{del: del, leaseUntil: lu}
 		d.held[del.ID] = it
 		q.items = append(q.items, it)
-		if q.workers < d.o.PerTarget && !d.stopping {
+		workers, seen := maxWorkers[del.Target]
+		if !seen {
+			// A rate-limited target has one worker, which takes its whole
+			// queue: two would each coalesce half of a burst, and the
+			// second half would wait for the next window.
+			workers = d.o.PerTarget
+			if n, ok := d.targets[del.Target]; ok && d.limitedTarget(n) {
+				workers = 1
+			}
+			maxWorkers[del.Target] = workers
+		}
+		if q.workers < workers && !d.stopping {
 			q.workers++
 			target := del.Target
 			d.wg.Go(func() { d.work(target) })
@@ -559,9 +571,9 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 	return len(dels), nil
 }
 
-// work sends one target's queue until it is empty. A rate-limited target
-// (Limited) takes its whole queue at once, so the limit can decide which
-// deliveries share a message; its sends are serialised by the limiter.
+// work sends one target's queue until it is empty. The one worker of a
+// rate-limited target (Limited) takes its whole queue at once, so the
+// limit can decide which deliveries share a message.
 func (d *Dispatcher) work(target string) {
 	for {
 		d.mu.Lock()
@@ -756,20 +768,26 @@ func (d *Dispatcher) processLimited(sendCtx context.Context, batch []*item, n No
 		}
 		waiting = append(waiting, loaded{it: it, a: a, keys: keys, grace: d.rl.window(keys)})
 	}
+	var keys []string
+	for _, l := range waiting {
+		for _, k := range l.keys {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	// Sends that go alone run PerTarget at a time, as for any target, so
+	// a burst within the limit is not sent one slow SMTP session after
+	// the other; each has its own reservation of the limit.
+	sem := make(chan struct{}, d.o.PerTarget)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for len(waiting) > 0 {
 		if sendCtx.Err() != nil {
 			for _, l := range waiting {
 				d.release(recCtx, l.it.del)
 			}
 			return
-		}
-		var keys []string
-		for _, l := range waiting {
-			for _, k := range l.keys {
-				if !slices.Contains(keys, k) {
-					keys = append(keys, k)
-				}
-			}
 		}
 		now := d.o.Now()
 		before, block, held := d.rl.take(recCtx, keys, now)
@@ -779,13 +797,19 @@ func (d *Dispatcher) processLimited(sendCtx context.Context, batch []*item, n No
 			}
 			return
 		}
-		group := waiting[:1]
-		if before <= 1 {
-			// The last message this window allows: it carries them all.
-			group = waiting
+		if before <= 1 || len(waiting) == 1 {
+			// The last message this window allows carries all that wait.
+			wg.Wait() // oldest first: the singles before it are out
+			d.deliver(sendCtx, waiting, n, timeout, held, now)
+			return
 		}
-		waiting = waiting[len(group):]
-		d.deliver(sendCtx, group, n, timeout, held, now)
+		l := waiting[0]
+		waiting = waiting[1:]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d.deliver(sendCtx, []loaded{l}, n, timeout, held, now)
+		})
 	}
 }
 
