@@ -156,7 +156,7 @@ func TestRateLimitBurst20SMS(t *testing.T) {
 		dels, _ := st.AlertDeliveries(ctx, id)
 		del := dels[0]
 		want := "rate limit: 1 SMS per 5m to +4712345678; coalesced, next at " + next.Format("15:04:05") + " UTC"
-		if del.Attempts != 0 || del.LastError != want || !del.Delivered.IsZero() || !del.DeadAt.IsZero() {
+		if del.Attempts != 0 || del.LastError != want || !IsRateLimitReason(del.LastError) || !del.Delivered.IsZero() || !del.DeadAt.IsZero() {
 			t.Errorf("%s: attempts %d, last error %q, delivered %v, dead %v; want 0, %q, waiting", id, del.Attempts, del.LastError, del.Delivered, del.DeadAt, want)
 		}
 	}
