@@ -143,12 +143,12 @@ func (c *Config) validate(d *decoder) {
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
 	c.validateServe(d)
-	c.validateMessages(d)   // notifymsg.go
-	c.validateHeartbeat(d)  // heartbeat.go
-	c.validateRateLimits(d) // ratelimit.go
+	c.validateMessages(d)  // notifymsg.go
+	c.validateHeartbeat(d) // heartbeat.go
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
+	c.validateRateLimits(d) // ratelimit.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -268,9 +268,9 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyServeDefaults()
 	c.applyHeartbeatDefaults()
-	c.applyRateLimitDefaults()
 	c.applyGraphDefaults()
 	c.applyAuditDefaults()
+	c.applyRateLimitDefaults()
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass

@@ -83,6 +83,9 @@ type NotifyConfig struct {
 	// GiveUpAfter is how long a delivery is retried before it is
 	// dead-lettered (and that itself alerts through the other targets).
 	GiveUpAfter time.Duration `yaml:"give_up_after"`
+	// RateLimits cap the messages per recipient (ratelimit.go); nil:
+	// Azure's limits.
+	RateLimits *RateLimitsConfig `yaml:"rate_limits,omitempty"`
 	// TimeZone and Templates shape the messages people read (notifymsg.go).
 	TimeZone  string           `yaml:"time_zone,omitempty"`
 	Templates MessageTemplates `yaml:"templates,omitempty"`
@@ -90,9 +93,6 @@ type NotifyConfig struct {
 	// Routes pick the groups of an alert by its labels (routes.go); none:
 	// every alert goes to every group.
 	Routes []RouteConfig `yaml:"routes,omitempty"`
-	// RateLimits cap the messages per recipient (ratelimit.go); nil:
-	// Azure's limits.
-	RateLimits *RateLimitsConfig `yaml:"rate_limits,omitempty"`
 }
 
 // RouteConfig is one item of notify.routes (see package route).
