@@ -146,9 +146,9 @@ func (c *Config) validate(d *decoder) {
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
 	c.validateGraph(d)
+	c.validateRateLimits(d) // ratelimit.go
 	c.validateAudit(d)
 	c.validateExceptions(d)
-	c.validateRateLimits(d) // ratelimit.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -269,8 +269,8 @@ func (c *Config) applyDefaults() {
 	c.applyServeDefaults()
 	c.applyHeartbeatDefaults()
 	c.applyGraphDefaults()
-	c.applyAuditDefaults()
 	c.applyRateLimitDefaults()
+	c.applyAuditDefaults()
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass
