@@ -276,6 +276,7 @@ func listAlerts(ctx context.Context, st alertsStore, stdout, stderr io.Writer, f
 		fmt.Fprintln(tw, "EVENT TIME (UTC)\tSTATE\tSEV\tRULE\tACCOUNT\tNOTIFICATIONS\tID\tTITLE")
 		for i, it := range items {
 			a := as[i]
+			a.State = stateOf(a) + map[bool]string{true: " (muted)"}[a.Annotations["muted"] != ""] // notify.mute_for (watch.AnnMuted): stored, not notified
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", eventTime(a), printable(stateOf(a)), a.Severity,
 				printable(a.Rule), printable(accountOf(a)), it.Deliveries, printable(a.ID), printable(a.Title))
 		}

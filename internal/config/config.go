@@ -42,9 +42,14 @@ type Config struct {
 	Notify   NotifyConfig   `yaml:"notify"`
 	Graph    GraphConfig    `yaml:"graph,omitempty"`
 	Audit    AuditConfig    `yaml:"audit"`
+	// Incidents groups alerts into incidents (incidents.go).
+	Incidents IncidentsConfig `yaml:"incidents"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
-	Path       string      `yaml:"-"` // file it was loaded from
+	// Expect is what every account's sign-ins are expected to look like
+	// (expect.go); merged into each Accounts[i].Expect.
+	Expect *entra.Expect `yaml:"expect,omitempty"`
+	Path   string        `yaml:"-"` // file it was loaded from
 }
 
 // Users returns the user entries of accounts:, in order; group entries are
@@ -145,10 +150,13 @@ func (c *Config) validate(d *decoder) {
 	c.validateServe(d)
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
+	c.validateRoutes(d)    // routes.go
 	c.validateGraph(d)
 	c.validateRateLimits(d) // ratelimit.go
 	c.validateAudit(d)
 	c.validateExceptions(d)
+	c.validateExpect(d) // expect.go
+	c.validateIncidents(d) // incidents.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -271,6 +279,7 @@ func (c *Config) applyDefaults() {
 	c.applyGraphDefaults()
 	c.applyRateLimitDefaults()
 	c.applyAuditDefaults()
+	c.applyIncidentDefaults()
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass

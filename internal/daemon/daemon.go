@@ -30,6 +30,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
 	"breakglass/internal/graph"
+	"breakglass/internal/incident"
 	"breakglass/internal/logging"
 	"breakglass/internal/membership"
 	"breakglass/internal/notify"
@@ -145,8 +146,9 @@ type Daemon struct {
 	accounts atomic.Pointer[[]entra.Account]
 	auditor  Auditor // nil without Graph
 
-	hb         *heartbeat    // nil without notify.heartbeat (heartbeat.go)
-	stuckAfter time.Duration // outbox bound of the heartbeat
+	hb         *heartbeat        // nil without notify.heartbeat (heartbeat.go)
+	incidents  *incident.Builder // incident.go
+	stuckAfter time.Duration     // outbox bound of the heartbeat
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -237,6 +239,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if o.Auditor != nil || cfg.Graph.Configured() {
 		internal = append(internal, watch.PostureSource)
 	}
+	internal = append(internal, incident.HealthSource) // incident.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -255,11 +258,16 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	d.rateLimits(&dopts, reg) // ratelimit.go
 	d.disp = notify.NewDispatcher(d.st, notifiers, dopts)
+	routeFn, err := RouteFunc(cfg) // route.go
+	if err != nil {
+		return nil, err
+	}
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
-		Targets: d.targets, Tenant: tenantOf(cfg), Wake: d.disp.Wake, Metrics: d.metrics, Logger: d.log, Now: o.Now,
+		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 	})
 	d.pipeline = pipeline
+	d.setupIncidents()
 	for _, sc := range cfg.Sources {
 		if err := pipeline.Silence().Watch(ctx, sc.Name, sc.MaxSilence); err != nil {
 			return nil, err
@@ -370,6 +378,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
+	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup
