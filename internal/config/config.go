@@ -155,7 +155,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateRateLimits(d) // ratelimit.go
 	c.validateAudit(d)
 	c.validateExceptions(d)
-	c.validateExpect(d) // expect.go
+	c.validateExpect(d)    // expect.go
 	c.validateIncidents(d) // incidents.go
 }
 
