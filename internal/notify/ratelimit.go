@@ -176,6 +176,8 @@ func (r *rateLimiter) loadLocked(ctx context.Context, key string) {
 	if r.loaded[key] || r.st == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout) // a hung store must not hold every limited send
+	defer cancel()
 	c, ok, err := r.st.Condition(ctx, LimitRule, key)
 	if err != nil {
 		r.log.log(slog.LevelError, "notify: reading rate-limit state failed; treating the recipient as not limited", "ratelimit-load",
@@ -202,6 +204,8 @@ func (r *rateLimiter) persistLocked(ctx context.Context, key string, now time.Ti
 		return
 	}
 	data, _ := json.Marshal(limitState{Sent: r.sent[key]})
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
 	if err := r.st.SetCondition(ctx, store.Condition{Rule: LimitRule, Key: key, Updated: now, Data: data}); err != nil {
 		r.log.log(slog.LevelError, "notify: recording a rate-limited send failed; a restart may send one message too many", "ratelimit-save",
 			"recipient", key, "error", err)
