@@ -97,6 +97,25 @@ func TestNotifySIGKILLExactlyOnce(t *testing.T) {
 		}
 		t.Fatalf("the daemon never reached the kill point (every instant channel delivered, every held one holding 2)\n%s", first.stderr)
 	}
+	// and the store has recorded the instant channels' deliveries (an
+	// answer received but not yet recorded would be sent again, which is
+	// allowed, but this test wants to know what state it killed).
+	recorded := func() bool {
+		done := 0
+		for _, p := range probes {
+			for _, del := range shownDeliveries(t, d, p.alertID) {
+				if del.State == "delivered" {
+					done++
+				}
+			}
+		}
+		return done >= n*len(instant)
+	}
+	if !pollUntil(ctx, 10*time.Second, recorded) {
+		first.cmd.Process.Kill()
+		first.cmd.Wait()
+		t.Fatalf("the instant channels' deliveries were never recorded\n%s", first.stderr)
+	}
 	inFlight := heldCounts(rs, held)
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -107,7 +107,9 @@ func (r *receivers) notifyYAML(t *testing.T) string {
 	h := func(n string) string { return r.http[n].URL }
 	quoted := make([]string, len(r.spool.Command()))
 	for i, a := range r.spool.Command() {
-		b, _ := json.Marshal(a)
+		// config expands ${VAR} and reads $$ as $: the shell's $$ must
+		// reach it as $$.
+		b, _ := json.Marshal(strings.ReplaceAll(a, "$", "$$"))
 		quoted[i] = string(b)
 	}
 	return strings.NewReplacer("{rate}", rateLimitsOff(t), "{smtphost}", r.smtp.Host, "{smtpport}", fmt.Sprint(r.smtp.Port),
