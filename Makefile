@@ -37,6 +37,9 @@ bench: build
 	BEFORE=$(BEFORE) ./scripts/bench.sh
 	$(GO) run ./bench/pushbench -n $(PUSHES) -c 8 --binary $(BIN) $(if $(BEFORE),--binary $(BEFORE))
 	BREAKGLASS_BENCH_LATENCY=1 $(GO) test ./cmd/breakglass -run '^(TestLatencyBench|TestNotifyLatencyBench)$$' -count=1 -v | grep -v '^=== RUN' 
+	@# Outbox drain to a healthy webhook through SQLite, alone and next to a
+	@# second healthy, an always-500 and a hanging channel.
+	$(GO) test -run '^$$' -bench 'OutboxThroughput' -benchmem ./internal/notify/
 
 # demo: the HTML posture audit of the bundled example snapshot (written under
 # the data directory, path printed), then the daemon on the bundled example
