@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"breakglass/internal/notify"
 	"breakglass/internal/notify/notifytest"
 	"breakglass/internal/simulate"
 )
@@ -196,6 +200,16 @@ func TestNotifySIGKILLExactlyOnce(t *testing.T) {
 		}
 	}
 	t.Logf("after SIGKILL and restart:\n%s", strings.Join(report, "\n"))
+	// Every Common Alert Schema request, resent ones included, is signed
+	// over its own timestamp and body.
+	for _, q := range rs.requests(t, "webhook-common") {
+		mac := hmac.New(sha256.New, []byte("e2eS3cretValue0099-hmac-key"))
+		mac.Write([]byte(q.Header.Get(notify.TimestampHeader) + "."))
+		mac.Write(q.Body)
+		if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(q.Header.Get(notify.SignatureHeader)), []byte(want)) {
+			t.Errorf("webhook-common: request at %s has signature %q, want %q", q.At, q.Header.Get(notify.SignatureHeader), want)
+		}
+	}
 	for _, p := range probes {
 		dels := shownDeliveries(t, d, p.alertID)
 		if len(dels) != len(channelNames) {
