@@ -34,7 +34,7 @@ import (
 //
 // The last case is a burst larger than the dispatcher's per-target queue
 // (maxQueue): rows claimed beyond it stay leased until the lease expires,
-// so it runs with a lease shortened to about 2.4 s (the daemon's is 60 s)
+// so it runs with a lease shortened to about 4 s (the daemon's is 60 s)
 // to show that cost in seconds rather than minutes.
 func BenchmarkOutboxThroughput(b *testing.B) {
 	for _, c := range []struct {
@@ -109,7 +109,10 @@ func drainOnce(b *testing.B, other string, burst int, shortLease bool) (time.Dur
 	o := Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if shortLease {
 		healthy.Timeout = 100 * time.Millisecond
-		o.SendTimeout, o.LeaseMargin = 200*time.Millisecond, 300*time.Millisecond
+		// lease = 100ms + sendMargin + LeaseMargin ≈ 4.1 s; a claimed
+		// row may start its send for LeaseMargin/2 after the claim, which
+		// covers a queue of maxQueue at the rates above.
+		o.SendTimeout, o.LeaseMargin = 200*time.Millisecond, 2*time.Second
 	}
 	var bad *notifytest.Receiver
 	if other != "none" {
