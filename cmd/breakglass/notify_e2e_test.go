@@ -200,6 +200,17 @@ func TestNotifySIGKILLExactlyOnce(t *testing.T) {
 		}
 	}
 	t.Logf("after SIGKILL and restart:\n%s", strings.Join(report, "\n"))
+	// Each went where its provider's API says (the channels' own tests
+	// check the full request shapes).
+	for name, want := range map[string]string{"sms": "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json",
+		"voice": "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Calls.json", "pagerduty": "/v2/enqueue",
+		"opsgenie": "/v2/alerts", "pushover": "/1/messages.json", "ntfy": "/bg-e2e-topic", "email": "2 recipients"} {
+		for _, q := range rs.requests(t, name) {
+			if q.Path != want {
+				t.Errorf("%s: request to %q, want %q", name, q.Path, want)
+			}
+		}
+	}
 	// Every Common Alert Schema request, resent ones included, is signed
 	// over its own timestamp and body.
 	for _, q := range rs.requests(t, "webhook-common") {
