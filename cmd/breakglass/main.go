@@ -97,6 +97,7 @@ configuration error.`,
 		newNotifyCmd(),
 		newAlertsCmd(),
 		newIncidentsCmd(),
+		newEvidenceCmd(),
 	)
 	return root
 }

@@ -44,6 +44,8 @@ type Config struct {
 	Audit    AuditConfig    `yaml:"audit"`
 	// Incidents groups alerts into incidents (incidents.go).
 	Incidents IncidentsConfig `yaml:"incidents"`
+	// Evidence publishes and signs the evidence log's heads (evidence.go).
+	Evidence EvidenceConfig `yaml:"evidence"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
 	// Expect is what every account's sign-ins are expected to look like
@@ -157,6 +159,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateExceptions(d)
 	c.validateExpect(d)    // expect.go
 	c.validateIncidents(d) // incidents.go
+	c.validateEvidence(d)  // evidence.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -280,6 +283,7 @@ func (c *Config) applyDefaults() {
 	c.applyRateLimitDefaults()
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
+	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass

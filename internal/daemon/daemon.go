@@ -29,6 +29,7 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
+	"breakglass/internal/evidence"
 	"breakglass/internal/graph"
 	"breakglass/internal/incident"
 	"breakglass/internal/logging"
@@ -146,9 +147,10 @@ type Daemon struct {
 	accounts atomic.Pointer[[]entra.Account]
 	auditor  Auditor // nil without Graph
 
-	hb         *heartbeat        // nil without notify.heartbeat (heartbeat.go)
-	incidents  *incident.Builder // incident.go
-	stuckAfter time.Duration     // outbox bound of the heartbeat
+	hb         *heartbeat          // nil without notify.heartbeat (heartbeat.go)
+	incidents  *incident.Builder   // incident.go
+	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
+	stuckAfter time.Duration       // outbox bound of the heartbeat
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -240,6 +242,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		internal = append(internal, watch.PostureSource)
 	}
 	internal = append(internal, incident.HealthSource) // incident.go
+	internal = append(internal, evidenceSource)        // evidence.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -299,6 +302,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.setupHeartbeat(sendTimeout)
+	if err := d.setupEvidence(ctx); err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -379,6 +385,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
+	loops.Go(func() { d.heads.Run(loopCtx) }) // publishes the head at shutdown too
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup
