@@ -820,6 +820,18 @@ func (d *Dispatcher) processLimited(sendCtx context.Context, batch []*item, n No
 func (d *Dispatcher) hold(ctx context.Context, l loaded, b *limitBlock) {
 	del := l.it.del
 	reason := b.Reason()
+	if del.LastError != "" {
+		// An earlier failure stays visible in `alerts show` behind the wait.
+		prev := del.LastError
+		if i := strings.Index(prev, " (earlier attempt failed: "); IsRateLimitReason(prev) && i >= 0 {
+			prev = strings.TrimSuffix(prev[i+len(" (earlier attempt failed: "):], ")")
+		} else if IsRateLimitReason(prev) {
+			prev = ""
+		}
+		if prev != "" {
+			reason += " (earlier attempt failed: " + cut(prev, maxLastError/2) + ")"
+		}
+	}
 	d.o.ObserveLimit(del.Target, ResultRateLimited, 1)
 	d.limit.log(slog.LevelWarn, "notify: rate limit reached; the alert waits and goes with the next message allowed", "ratelimit:"+del.Target,
 		append(d.attrs(del, del.Attempts), "next", b.next, "reason", reason)...)

@@ -284,7 +284,8 @@ func (c *EmailConfig) Build(env BuildEnv) (Notifier, error) {
 }
 
 // Email sends each notification as one email to every recipient, in one
-// SMTP transaction.
+// SMTP transaction. Each address is rate limited (notify.rate_limits.email,
+// Limited): alerts over the limit wait and are listed in one email.
 //
 // Delivered means the server answered 250 to the end of DATA for at least
 // one recipient; recipients it refused make the send fail (the message

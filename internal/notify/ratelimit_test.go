@@ -561,3 +561,32 @@ func TestRateLimiterStoredState(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitHoldKeepsEarlierError: a delivery that failed before and
+// is then held by the limit still shows the failure behind the wait, once
+// however often it is held.
+func TestRateLimitHoldKeepsEarlierError(t *testing.T) {
+	clk := newClock()
+	ob := newFakeOutbox()
+	rec := &limitedRecorder{keys: []string{RecipientKey(LimitSMS, testTo1)}}
+	log, _ := testLogger(t)
+	start(t, NewDispatcher(ob, map[string]Notifier{"ops/sms": rec}, Options{Now: clk.Now, Logger: log, Poll: 5 * time.Millisecond}))
+	ob.add(sev0("h1"), store.StatusFiring, "ops/sms", clk.Now())
+	wait(t, ob.complete, "h1")
+	for _, prev := range []string{
+		"HTTP 503 from api.twilio.com",
+		"rate limit: 1 SMS per 5m to +4712345678; coalesced, next at 12:00:00 UTC (earlier attempt failed: HTTP 503 from api.twilio.com)",
+	} {
+		ob.mu.Lock()
+		ob.nextID++
+		id := ob.nextID
+		ob.alerts["h-"+fmt.Sprint(id)] = sev0("h-" + fmt.Sprint(id))
+		ob.dels[id] = &store.Delivery{ID: id, AlertID: "h-" + fmt.Sprint(id), Status: store.StatusFiring, Target: "ops/sms",
+			NextAttempt: clk.Now(), Created: clk.Now(), Attempts: 1, LastError: prev}
+		ob.mu.Unlock()
+		r := wait(t, ob.retried, "the held delivery")
+		if strings.Count(r.LastErr, "earlier attempt failed: HTTP 503 from api.twilio.com") != 1 || !IsRateLimitReason(r.LastErr) || r.Attempts != 1 {
+			t.Errorf("after %q: held with %q, attempts %d; want the wait and the earlier failure once, attempts kept", prev, r.LastErr, r.Attempts)
+		}
+	}
+}

@@ -44,7 +44,9 @@ func init() {
 //	accept: '"status":"ok"'     # optional: a 2xx body must match this regexp
 //
 // The text is Message.Short. The gateway body is a Go text/template over
-// SMSData, checked when the configuration is loaded.
+// SMSData, checked when the configuration is loaded. Each number is rate
+// limited (notify.rate_limits.sms, Limited): alerts over the limit wait
+// and come in one message.
 type SMSConfig struct {
 	Provider string   `yaml:"provider"`
 	To       []string `yaml:"to"`

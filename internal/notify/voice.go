@@ -21,7 +21,9 @@ func init() {
 }
 
 // VoiceConfig is a `type: voice` channel: a Twilio (or compatible) call
-// that reads Message.Voice aloud twice with TwiML <Say>.
+// that reads Message.Voice aloud twice with TwiML <Say>. Each number is
+// rate limited (notify.rate_limits.voice): alerts over the limit wait and
+// are read out in one call.
 //
 //	to: ["+4712345678"]
 //	from: "+4798765432"         # a Twilio voice number
