@@ -2,6 +2,8 @@ package config
 
 import (
 	"maps"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,5 +37,31 @@ func TestRateLimitsEffective(t *testing.T) {
 	}
 	if got, want := DefaultRateLimits(), notify.DefaultRateLimits(); !maps.Equal(got, want) {
 		t.Errorf("config defaults %v differ from notify's %v", got, want)
+	}
+}
+
+// TestReadmeRateLimitsExample: the README's rate-limit example loads and
+// means what the text says (sms 1/5m, voice off, email by default).
+func TestReadmeRateLimitsExample(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "### Rate limits: `notify.rate_limits`")
+	if !ok {
+		t.Fatal("README has no rate-limit section")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("no yaml block in the rate-limit section")
+	}
+	cfg, err := Parse("README.md", []byte("accounts:\n  - upn: bg1@contoso.com\n"+block), nil)
+	if err != nil {
+		t.Fatalf("README rate-limit example does not load:\n%v\n%s", err, block)
+	}
+	want := map[string]notify.RateLimit{"sms": {Count: 1, Per: 5 * time.Minute}, "voice": {}, "email": {Count: 100, Per: time.Hour}}
+	if got := cfg.Notify.Limits(); !maps.Equal(got, want) {
+		t.Errorf("README example read as %v, want %v", got, want)
 	}
 }
