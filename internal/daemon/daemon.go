@@ -34,6 +34,7 @@ import (
 	"breakglass/internal/membership"
 	"breakglass/internal/notify"
 	"breakglass/internal/posture"
+	"breakglass/internal/preserve"
 	"breakglass/internal/source"
 	"breakglass/internal/store/sqlite"
 	"breakglass/internal/version"
@@ -85,6 +86,8 @@ type Options struct {
 	GroupRefresh time.Duration
 	// HeartbeatInterval replaces notify.heartbeat.interval.
 	HeartbeatInterval time.Duration
+	// PreserveInterval replaces preserve.DefaultInterval (preserve.go).
+	PreserveInterval time.Duration
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -143,7 +146,8 @@ type Daemon struct {
 	graph    graph.Lister
 	members  *membership.Watcher // nil without group entries
 	accounts atomic.Pointer[[]entra.Account]
-	auditor  Auditor // nil without Graph
+	auditor  Auditor             // nil without Graph
+	pres     *preserve.Preserver // preserve.go
 
 	hb         *heartbeat    // nil without notify.heartbeat (heartbeat.go)
 	stuckAfter time.Duration // outbox bound of the heartbeat
@@ -237,6 +241,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if o.Auditor != nil || cfg.Graph.Configured() {
 		internal = append(internal, watch.PostureSource)
 	}
+	internal = append(internal, preserveSources(cfg, o)...) // preserve.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -269,6 +274,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	if err := d.setupAudit(); err != nil {
+		return nil, err
+	}
+	if err := d.setupPreserve(); err != nil { // preserve.go
 		return nil, err
 	}
 	if d.auditor == nil {
@@ -368,6 +376,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
+	loops.Go(func() { d.pres.Run(loopCtx) }) // preserve.go
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -1,0 +1,106 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"breakglass/internal/alert"
+	"breakglass/internal/config"
+	"breakglass/internal/graph/collect"
+	"breakglass/internal/graph/collect/collecttest"
+	"breakglass/internal/preserve"
+	"breakglass/internal/store"
+)
+
+// TestIncidentEvidenceThroughGraph runs serve with Graph configured: an
+// account incident in the store gets, from the daemon's own preserver,
+// the account's state at open (read live from the fixture tenant) and the
+// Graph pull of its window, with the sign-in Graph returns.
+func TestIncidentEvidenceThroughGraph(t *testing.T) {
+	snap, err := collect.Load(filepath.Join("..", "posture", "testdata", "snapshots", "compliant"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := collecttest.Serve(t, snap, 0)
+	users, _, err := snap.Items(collect.DatasetBreakGlassUsers)
+	if err != nil || len(users) == 0 {
+		t.Fatalf("fixture users: %v", err)
+	}
+	var bg1 struct {
+		ID  string `json:"id"`
+		UPN string `json:"userPrincipalName"`
+	}
+	if err := json.Unmarshal(users[0], &bg1); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	pulled := fmt.Sprintf(`{"id":"dddddddd-0000-4000-8000-00000000000d","createdDateTime":%q,"userId":%q,"appDisplayName":"Azure Portal"}`,
+		now.Add(-3*time.Hour).Format(time.RFC3339), bg1.ID)
+	gs.Handle("/v1.0/auditLogs/signIns", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"value":[%s]}`, pulled)
+	})
+	empty := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"value":[]}`)
+	}
+	gs.Handle("/beta/auditLogs/signIns", empty)
+	gs.Handle("/v1.0/auditLogs/directoryAudits", empty)
+
+	e := newEnv(t)
+	text := fmt.Sprintf("accounts:\n  - id: %s\nstore:\n  path: %s\nserver:\n  listen: %s\nlog:\n  level: debug\ngraph:\n  auth: access_token\n  base_url: %s\n",
+		bg1.ID, e.db, e.listen, gs.URL)
+	path := filepath.Join(e.dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BREAKGLASS_GRAPH_TOKEN", "test-token")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, cfg, Options{PreserveInterval: 50 * time.Millisecond, AuditDelay: time.Hour})
+	ctx := context.Background()
+	a := alert.Alert{ID: alert.Key("eeee", "bg.signin"), Rule: "bg.signin", Severity: alert.Sev0, Title: "Break-glass account sign-in (success)",
+		AccountID: bg1.ID, AccountUPN: bg1.UPN, EventID: "eeee", EventTime: now.Add(-time.Minute), Category: "SignInLogs", Detected: now}
+	if _, err := r.d.st.AddAlert(ctx, a, store.Evidence{EventID: "eeee", Category: "SignInLogs", Raw: []byte(`{"id":"eeee"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	inc, _, err := r.d.st.AttachAlert(ctx, a, strings.ToLower(bg1.ID), store.IncidentAccount, 2*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := func() map[string]store.LogEntry {
+		es, _ := r.d.st.IncidentLog(ctx, inc.ID)
+		m := map[string]store.LogEntry{}
+		for _, e := range es {
+			m[e.Kind+" "+e.Ref] = e
+		}
+		return m
+	}
+	waitFor(t, 15*time.Second, "the state entry and the pull at open", func() bool {
+		m := kinds()
+		_, s := m[store.LogSnapshot+" "+preserve.RefState]
+		_, p := m[store.LogIncident+" "+preserve.RefPullOpen]
+		return s && p
+	}, r.logs.String)
+	m := kinds()
+	if got := m[store.LogPull+" dddddddd-0000-4000-8000-00000000000d"]; string(got.Content) != pulled {
+		t.Errorf("pulled sign-in = %q, want it byte for byte", got.Content)
+	}
+	var st preserve.State
+	if err := json.Unmarshal(m[store.LogSnapshot+" "+preserve.RefState].Content, &st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Available || !strings.EqualFold(st.AccountID, bg1.ID) || len(st.Methods) == 0 {
+		t.Errorf("state at open: %+v", st)
+	}
+	t.Logf("state: roles %v, methods %d, exclusions %v, unknown %v", st.Roles, len(st.Methods), st.CAExclusions, st.Unknown)
+}
