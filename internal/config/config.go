@@ -151,7 +151,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateAudit(d)
 	c.validateExceptions(d)
 	c.validateIncidents(d) // incidents.go
-	c.validateIncidentContext(d) // preserve.go
+	c.validateIncidentContext(d)
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
