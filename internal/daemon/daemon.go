@@ -387,7 +387,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer d.running.Add(-1)
-			if err := src.Run(srcCtx, d.pipeline); err != nil {
+			if err := src.Run(srcCtx, d.sourceSink()); err != nil { // preserve.go
 				failed <- fmt.Errorf("source %s: %w", src.Name(), err)
 			}
 		}()

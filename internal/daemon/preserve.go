@@ -1,22 +1,29 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
 	"breakglass/internal/config"
+	"breakglass/internal/entra"
 	"breakglass/internal/graph"
 	"breakglass/internal/graph/collect"
 	"breakglass/internal/posture"
 	"breakglass/internal/preserve"
+	"breakglass/internal/scan"
+	"breakglass/internal/source"
 	"breakglass/internal/version"
+	"breakglass/internal/watch"
 )
 
 // This file wires internal/preserve into serve: the Graph pull of each
-// account incident's window (at open and an hour later) and the account's
-// state at open, both appended to the incident's evidence log.
+// account incident's window (at open and an hour later), the account's
+// state at open, and the records the sources see that name an account
+// without alerting, all appended to the incident's evidence log.
 
 const (
 	// stateTimeout bounds one live collection of the account's state.
@@ -109,4 +116,73 @@ func (l *liveState) collect(ctx context.Context) (*posture.Tenant, error) {
 		return nil, fmt.Errorf("decoding what Graph returned: %w", err)
 	}
 	return t, nil
+}
+
+// maxContextInput bounds how much of one input the context scan holds:
+// a Graph page or an HTTP body is far smaller; a file chunk beyond it is
+// scanned by the pipeline as always, only not for context records.
+const maxContextInput = 64 << 20
+
+// sourceSink is what the sources feed: the pipeline, and after it the
+// context scan, which keeps the records that name a break-glass account
+// without raising an alert in the account's open incident.
+func (d *Daemon) sourceSink() source.Sink { return &contextSink{Pipeline: d.pipeline, d: d} }
+
+type contextSink struct {
+	*watch.Pipeline
+	d *Daemon
+}
+
+func (s *contextSink) Ingest(ctx context.Context, src, name string, r io.Reader) (scan.Stats, error) {
+	buf := &cappedBuffer{max: maxContextInput}
+	st, err := s.Pipeline.Ingest(ctx, src, name, io.TeeReader(r, buf))
+	if buf.over {
+		s.d.log.Warn("input too large for the context scan: records in it that name a break-glass account without alerting are not kept in incidents",
+			"source", src, "input", name, "limit_bytes", maxContextInput)
+		return st, err
+	}
+	s.d.keepContext(ctx, src, name, buf.b.Bytes())
+	return st, err
+}
+
+// keepContext runs the context scan over one input and appends what it
+// finds to the open incidents of the accounts named.
+func (d *Daemon) keepContext(ctx context.Context, src, name string, data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	recs, err := preserve.ScanContext(ctx, entra.NewAccountSet(d.currentAccounts()), name, data)
+	if err != nil && len(recs) == 0 {
+		d.log.Debug("context scan stopped", "source", src, "input", name, "error", err)
+		return
+	}
+	if len(recs) == 0 {
+		return
+	}
+	kept, homeless, err := preserve.KeepContext(ctx, d.st, recs, d.o.Now())
+	if err != nil {
+		d.log.Error("keeping records that name a break-glass account in their incident failed", "source", src, "input", name, "error", err)
+	}
+	if kept > 0 || homeless > 0 {
+		d.log.Info("records naming a break-glass account without an alert", "source", src, "input", name,
+			"kept_in_incident", kept, "no_open_incident", homeless)
+	}
+}
+
+// cappedBuffer keeps what is written up to max bytes, then only notes
+// that there was more.
+type cappedBuffer struct {
+	b    bytes.Buffer
+	max  int
+	over bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if !c.over && c.b.Len()+len(p) <= c.max {
+		c.b.Write(p)
+	} else if !c.over {
+		c.over = true
+		c.b = bytes.Buffer{}
+	}
+	return len(p), nil
 }

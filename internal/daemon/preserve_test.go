@@ -104,3 +104,55 @@ func TestIncidentEvidenceThroughGraph(t *testing.T) {
 	}
 	t.Logf("state: roles %v, methods %d, exclusions %v, unknown %v", st.Roles, len(st.Methods), st.CAExclusions, st.Unknown)
 }
+
+// TestContextRecordKeptInIncident: a record a source delivers that names
+// the break-glass account without raising an alert (a Conditional Access
+// policy now excluding it) lands in the account's open incident, once,
+// however often it is delivered; the sources' own alerts are unchanged.
+func TestContextRecordKeptInIncident(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config(t, `sources:
+  - type: http
+    name: push
+    listen: %[2]s
+    token: ${`+tokenEnv+`}
+`)
+	r := start(t, cfg, Options{PreserveInterval: time.Hour})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	a := alert.Alert{ID: alert.Key("s-open", "bg.signin"), Rule: "bg.signin", Severity: alert.Sev0, AccountID: bgID, AccountUPN: bgUPN,
+		EventID: "s-open", EventTime: now, Category: "SignInLogs", Detected: now}
+	if _, err := r.d.st.AddAlert(ctx, a, store.Evidence{EventID: "s-open", Raw: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	inc, _, err := r.d.st.AttachAlert(ctx, a, bgID, store.IncidentAccount, 2*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"value":[{"id":"Directory_ca1","category":"Policy","activityDisplayName":"Update conditional access policy","activityDateTime":"` + now.Format(time.RFC3339) +
+		`","result":"success","initiatedBy":{"user":{"id":"9e9e9e9e-0000-4000-8000-000000000005","userPrincipalName":"alice@contoso.com"}},` +
+		`"targetResources":[{"id":"5ca00000-0000-4000-8000-000000000001","type":"Policy","modifiedProperties":[{"displayName":"ConditionalAccessPolicy","newValue":"{\"excludeUsers\":[\"` + bgID + `\"]}"}]}]}]}`
+	addr := r.ingest(t)
+	for range 2 {
+		if code := post(t, addr, []byte(body)); code >= 300 {
+			t.Fatalf("POST: %d", code)
+		}
+	}
+	count := func() int {
+		es, _ := r.d.st.IncidentLog(ctx, inc.ID)
+		n := 0
+		for _, e := range es {
+			if e.Kind == store.LogRecord && e.Ref == "Directory_ca1" {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, 10*time.Second, "the context record in the incident", func() bool { return count() > 0 }, r.logs.String)
+	if n := count(); n != 1 {
+		t.Errorf("kept %d times, want once", n)
+	}
+	if as, _ := r.d.st.Alerts(ctx, store.AlertFilter{}); len(as) != 1 {
+		t.Errorf("%d alerts, want only the test's own", len(as))
+	}
+}
