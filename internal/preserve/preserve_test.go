@@ -14,7 +14,9 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/graph"
+	"breakglass/internal/graph/collect"
 	"breakglass/internal/graph/graphtest"
+	"breakglass/internal/posture"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
 )
@@ -414,5 +416,65 @@ func TestStateAtOpen(t *testing.T) {
 				t.Errorf("a token reached the log: %s", got[0])
 			}
 		})
+	}
+}
+
+// TestStateFromTenant reads the account's state from the compliant
+// fixture snapshot: its role, methods and every Conditional Access
+// policy that excludes it (directly or through its exclusion group);
+// an account the snapshot lacks says so.
+func TestStateFromTenant(t *testing.T) {
+	snap, err := collect.Load(filepath.Join("..", "posture", "testdata", "snapshots", "compliant"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := posture.FromSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bg1 *posture.User
+	for _, a := range tn.Accounts {
+		if a.Resolved {
+			bg1 = tn.Users[strings.ToLower(a.ID)]
+			break
+		}
+	}
+	if bg1 == nil {
+		t.Fatal("fixture has no resolved account")
+	}
+	for _, tt := range []struct{ name, id, upn string }{
+		{"by id", strings.ToUpper(bg1.ID), ""},
+		{"by UPN only", "", strings.ToUpper(bg1.UPN)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := StateFromTenant(tn, tt.id, tt.upn, "fixture")
+			if !st.Available || st.Source != "fixture" || !st.Collected.Equal(tn.Collected) {
+				t.Fatalf("state %+v", st)
+			}
+			b, _ := json.Marshal(st)
+			t.Logf("%s", b)
+			if len(st.Roles) == 0 || !strings.Contains(st.Roles[0].Role, "Global Administrator") {
+				t.Errorf("roles %+v", st.Roles)
+			}
+			if len(st.Methods) != len(tn.AuthMethods[strings.ToLower(bg1.ID)]) || len(st.Methods) == 0 {
+				t.Errorf("methods %+v", st.Methods)
+			}
+			var direct, group bool
+			for _, x := range st.CAExclusions {
+				for _, by := range x.ExcludedBy {
+					direct = direct || strings.HasPrefix(by, "excludeUsers")
+					group = group || strings.HasPrefix(by, "excludeGroups")
+				}
+			}
+			if len(st.CAExclusions) == 0 || !group || !direct {
+				t.Errorf("exclusions %+v (direct %v, group %v)", st.CAExclusions, direct, group)
+			}
+		})
+	}
+	if st := StateFromTenant(tn, "00000000-0000-4000-8000-00000000dead", "", "fixture"); st.Available || !strings.Contains(st.Reason, "does not hold this account") {
+		t.Errorf("missing account: %+v", st)
+	}
+	if st := StateFromTenant(nil, bg1.ID, "", "fixture"); st.Available || st.Reason == "" {
+		t.Errorf("no tenant: %+v", st)
 	}
 }
