@@ -96,6 +96,7 @@ configuration error.`,
 		newAuditCmd(),
 		newNotifyCmd(),
 		newAlertsCmd(),
+		newIncidentsCmd(),
 	)
 	return root
 }

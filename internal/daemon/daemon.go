@@ -30,6 +30,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
 	"breakglass/internal/graph"
+	"breakglass/internal/incident"
 	"breakglass/internal/logging"
 	"breakglass/internal/membership"
 	"breakglass/internal/notify"
@@ -149,8 +150,9 @@ type Daemon struct {
 	auditor  Auditor             // nil without Graph
 	pres     *preserve.Preserver // preserve.go
 
-	hb         *heartbeat    // nil without notify.heartbeat (heartbeat.go)
-	stuckAfter time.Duration // outbox bound of the heartbeat
+	hb         *heartbeat        // nil without notify.heartbeat (heartbeat.go)
+	incidents  *incident.Builder // incident.go
+	stuckAfter time.Duration     // outbox bound of the heartbeat
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -241,6 +243,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if o.Auditor != nil || cfg.Graph.Configured() {
 		internal = append(internal, watch.PostureSource)
 	}
+	internal = append(internal, incident.HealthSource) // incident.go
 	internal = append(internal, preserveSources(cfg, o)...) // preserve.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
@@ -260,9 +263,10 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	})
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
-		Targets: d.targets, Tenant: tenantOf(cfg), Wake: d.disp.Wake, Metrics: d.metrics, Logger: d.log, Now: o.Now,
+		Targets: d.targets, Tenant: tenantOf(cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 	})
 	d.pipeline = pipeline
+	d.setupIncidents()
 	for _, sc := range cfg.Sources {
 		if err := pipeline.Silence().Watch(ctx, sc.Name, sc.MaxSilence); err != nil {
 			return nil, err
@@ -376,6 +380,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
+	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
 	loops.Go(func() { d.pres.Run(loopCtx) }) // preserve.go
 
 	srcCtx, stopSources := context.WithCancel(ctx)

@@ -203,9 +203,13 @@ func (s *Store) AttachAlert(ctx context.Context, a alert.Alert, key, kind string
 		}
 
 		if join != "" {
+			// An account named by id alone in the first record learns its
+			// UPN from a later one, and the other way round.
 			if _, err := tx.ExecContext(ctx, `UPDATE incidents SET
-				first_event = MIN(first_event, ?1), last_event = MAX(last_event, ?1), updated = ?2
-				WHERE id = ?3`, ev, when, join); err != nil {
+				first_event = MIN(first_event, ?1), last_event = MAX(last_event, ?1), updated = ?2,
+				account_id = CASE WHEN account_id = '' THEN ?4 ELSE account_id END,
+				account_upn = CASE WHEN account_upn = '' THEN ?5 ELSE account_upn END
+				WHERE id = ?3`, ev, when, join, a.AccountID, a.AccountUPN); err != nil {
 				return err
 			}
 		} else {

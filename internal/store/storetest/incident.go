@@ -136,6 +136,21 @@ func (s suite) incidentGrouping(t *testing.T) {
 	}
 	checkUTC(t, "FirstEvent after early alert", incident(t, st, inc.ID).FirstEvent, base.Add(-gap))
 
+	// An incident opened by a record naming the account by UPN alone
+	// learns its id from a later record, and keeps the first UPN.
+	upnOnly := accountAlert("evt-upn-only", "bg.signin", "", base.Add(100*24*time.Hour))
+	upnOnly.AccountUPN = "BG1@contoso.example"
+	withID := accountAlert("evt-with-id", "bg.activity", key, base.Add(100*24*time.Hour+time.Minute))
+	withID.AccountUPN = "other@contoso.example"
+	first, _ := attach(t, st, upnOnly, key, base)
+	if first.AccountID != "" || first.AccountUPN != "BG1@contoso.example" {
+		t.Errorf("UPN-only incident account = %q %q", first.AccountID, first.AccountUPN)
+	}
+	if got, _ := attach(t, st, withID, key, base); got.ID != first.ID || got.AccountID != key || got.AccountUPN != "BG1@contoso.example" {
+		t.Errorf("after an alert with the id: incident %s account %q %q, want %s %q %q", got.ID, got.AccountID, got.AccountUPN,
+			first.ID, key, "BG1@contoso.example")
+	}
+
 	// Another key never joins.
 	other := accountAlert("evt-other", "bg.signin", "someone-else", base)
 	if got, opened := attach(t, st, other, "someone-else", base); !opened || got.ID == inc.ID || got.Previous != "" {
