@@ -244,7 +244,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		internal = append(internal, watch.PostureSource)
 	}
 	internal = append(internal, incident.HealthSource) // incident.go
-	internal = append(internal, preserveSources(cfg, o)...) // preserve.go
+	internal = append(internal, preserveSources(cfg, o)...)
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
