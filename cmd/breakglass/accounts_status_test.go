@@ -133,7 +133,7 @@ func TestAccountsStatusJSON(t *testing.T) {
 	if rows[1].LastSignIn != nil || rows[1].LastIncident != nil || !rows[1].Configured {
 		t.Errorf("bg2: %+v", rows[1])
 	}
-	if s := rows[2].LastSignIn; s == nil || !strings.Contains(s.From, "Graph pull") || !s.Time.Equal(statusBase.Add(-50*24*time.Hour+20*time.Minute)) {
+	if s := rows[2].LastSignIn; s == nil || !strings.Contains(s.From, "evidence of incident") || !s.Time.Equal(statusBase.Add(-50*24*time.Hour+20*time.Minute)) {
 		t.Errorf("bg3 last sign-in %+v, want the pulled one", s)
 	}
 	if rows[3].Configured || rows[3].AccountID != statusMem || rows[3].LastIncident == nil || rows[3].LastIncident.State != "open" {

@@ -92,7 +92,7 @@ func TestIncidentEvidenceThroughGraph(t *testing.T) {
 		return s && p
 	}, r.logs.String)
 	m := kinds()
-	if got := m[store.LogPull+" dddddddd-0000-4000-8000-00000000000d"]; string(got.Content) != pulled {
+	if got := m[store.LogRecord+" dddddddd-0000-4000-8000-00000000000d"]; string(got.Content) != pulled {
 		t.Errorf("pulled sign-in = %q, want it byte for byte", got.Content)
 	}
 	var st preserve.State

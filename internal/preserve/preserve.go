@@ -45,12 +45,19 @@ const (
 	DefaultFailThreshold = 3
 	// maxBackoff caps the wait between attempts of a failing pull.
 	maxBackoff = 30 * time.Minute
+	// builderGrace is how long a pull waits for the incident builder to
+	// log an attached alert's raw record (it writes the alert entry
+	// last): pulling first would keep that record as pulled and the
+	// builder would add it again. Past it the pull goes ahead anyway, so
+	// an alert the builder cannot log never holds the pull back.
+	builderGrace = 2 * time.Minute
 )
 
 // Source is the source name of the bg.source alerts a failing pull raises.
 const Source = "preserve"
 
-// Refs of the entries preserve writes besides records.
+// Refs of the entries preserve writes besides records (a record's Ref is
+// its id).
 const (
 	// RefState is the LogSnapshot entry of the account's state at open.
 	RefState = "state-at-open"
@@ -183,6 +190,7 @@ type held struct {
 	state    bool
 	pullOpen bool
 	pullLate bool
+	alerts   map[string]bool // alerts with their LogAlert entry
 }
 
 func (p *Preserver) held(ctx context.Context, id string) (held, error) {
@@ -190,7 +198,7 @@ func (p *Preserver) held(ctx context.Context, id string) (held, error) {
 	if err != nil {
 		return held{}, fmt.Errorf("reading its evidence log: %w", err)
 	}
-	h := held{refs: map[string]bool{}}
+	h := held{refs: map[string]bool{}, alerts: map[string]bool{}}
 	for _, e := range es {
 		switch {
 		case e.Kind == store.LogRecord || e.Kind == store.LogPull:
@@ -201,6 +209,8 @@ func (p *Preserver) held(ctx context.Context, id string) (held, error) {
 			h.pullOpen = true
 		case e.Kind == store.LogIncident && e.Ref == RefPullLate:
 			h.pullLate = true
+		case e.Kind == store.LogAlert:
+			h.alerts[e.Ref] = true
 		}
 	}
 	return h, nil
@@ -222,6 +232,9 @@ func (p *Preserver) incident(ctx context.Context, inc store.Incident, now time.T
 	if p.o.Graph == nil {
 		return nil
 	}
+	if p.builderBusy(inc, h, now) {
+		return nil // next round
+	}
 	switch {
 	case !h.pullOpen:
 		return p.tryPull(ctx, inc, RefPullOpen, h, now)
@@ -229,6 +242,24 @@ func (p *Preserver) incident(ctx context.Context, inc store.Incident, now time.T
 		return p.tryPull(ctx, inc, RefPullLate, h, now)
 	}
 	return nil
+}
+
+// builderBusy reports whether the incident builder has yet to log one of
+// inc's alerts, and it changed recently enough to wait for it.
+func (p *Preserver) builderBusy(inc store.Incident, h held, now time.Time) bool {
+	last := inc.Updated
+	if inc.Opened.After(last) {
+		last = inc.Opened
+	}
+	if now.Sub(last) >= builderGrace {
+		return false
+	}
+	for _, id := range inc.Alerts {
+		if !h.alerts[id] {
+			return true
+		}
+	}
+	return false
 }
 
 // appendState writes the account's state at open, or why there is none.
@@ -397,10 +428,16 @@ type QueryResult struct {
 	Query
 	Records int `json:"records"` // returned by Graph
 	New     int `json:"new"`     // not in the incident's log before, appended
+	// Appended are the Refs of the records this pull appended.
+	Appended []string `json:"appended,omitempty"`
 }
 
 // pull runs every query of one pull; each record not yet in the
-// incident's log is appended (kind LogPull, Ref its id) as Graph sent it.
+// incident's log is appended as Graph sent it, as kind LogRecord with Ref
+// its id: the kind and Ref the incident builder gives an alert's raw
+// record, so a record that both alerts and is pulled (a late sign-in the
+// graph source also sees) is kept once whichever comes first. The pull's
+// own entry lists what it appended.
 // Only when every query succeeded is the pull recorded as done; a failed
 // one is run again whole, and what it appended already is not appended
 // twice.
@@ -417,11 +454,12 @@ func (p *Preserver) pull(ctx context.Context, inc store.Incident, ref string, h 
 				if h.refs[rid] {
 					continue
 				}
-				if _, err := p.o.Store.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogPull, Ref: rid, At: now, Content: []byte(it)}); err != nil {
+				if _, err := p.o.Store.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogRecord, Ref: rid, At: now, Content: []byte(it)}); err != nil {
 					return fmt.Errorf("appending record %s: %w", rid, err)
 				}
 				h.refs[rid] = true
 				res.New++
+				res.Appended = append(res.Appended, rid)
 			}
 			return nil
 		})

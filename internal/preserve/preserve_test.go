@@ -61,6 +61,9 @@ func openIncident(t *testing.T, st *sqlite.Store, eventAt time.Time) store.Incid
 	if _, err := st.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogRecord, Ref: idA, At: t0, Content: []byte(raw)}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogAlert, Ref: a.ID, At: t0, Content: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
 	return inc
 }
 
@@ -141,7 +144,8 @@ func tick(t *testing.T, p *Preserver) {
 	}
 }
 
-// refs counts the incident's entries by "kind ref".
+// refs counts the incident's entries by "kind ref", and its records
+// (LogRecord or LogPull, whoever appended them) by "rec: ref".
 func refs(t *testing.T, st Store, id string) map[string]int {
 	t.Helper()
 	es, err := st.IncidentLog(context.Background(), id)
@@ -151,6 +155,9 @@ func refs(t *testing.T, st Store, id string) map[string]int {
 	m := map[string]int{}
 	for _, e := range es {
 		m[e.Kind+" "+e.Ref]++
+		if e.Kind == store.LogRecord || e.Kind == store.LogPull {
+			m["rec: "+e.Ref]++
+		}
 	}
 	return m
 }
@@ -189,10 +196,10 @@ func TestLateRecordLandsOnce(t *testing.T) {
 
 	tick(t, p) // the pull at open
 	got := refs(t, st, inc.ID)
-	if got[store.LogPull+" "+idLate] != 0 || got[store.LogPull+" "+idA] != 0 || got[store.LogRecord+" "+idA] != 1 {
+	if got["rec: "+idLate] != 0 || got["rec: "+idA] != 1 {
 		t.Fatalf("after the first pull: %v", got)
 	}
-	if got[store.LogPull+" "+idAudit] != 1 || got[store.LogIncident+" "+RefPullOpen] != 1 {
+	if got["rec: "+idAudit] != 1 || got[store.LogRecord+" "+idAudit] != 1 || got[store.LogIncident+" "+RefPullOpen] != 1 {
 		t.Fatalf("the first pull did not keep the audit event or was not recorded: %v", got)
 	}
 	n := len(tn.srv.Requests())
@@ -207,16 +214,16 @@ func TestLateRecordLandsOnce(t *testing.T) {
 	fm := &failMarker{Store: st, ref: RefPullLate}
 	crashy := newPreserver(t, fm, tn.client(t), c, nil)
 	tick(t, crashy) // the late pull: records appended, then the "crash"
-	if got := refs(t, st, inc.ID); got[store.LogPull+" "+idLate] != 1 || got[store.LogIncident+" "+RefPullLate] != 0 {
+	if got := refs(t, st, inc.ID); got["rec: "+idLate] != 1 || got[store.LogIncident+" "+RefPullLate] != 0 {
 		t.Fatalf("after the interrupted late pull: %v", got)
 	}
 	restarted := newPreserver(t, st, tn.client(t), c, nil) // a restart: nothing in memory
 	tick(t, restarted)
 	got = refs(t, st, inc.ID)
-	if got[store.LogPull+" "+idLate] != 1 {
-		t.Errorf("late sign-in in the log %d times, want exactly once: %v", got[store.LogPull+" "+idLate], got)
+	if got["rec: "+idLate] != 1 {
+		t.Errorf("late sign-in in the log %d times, want exactly once: %v", got["rec: "+idLate], got)
 	}
-	if got[store.LogPull+" "+idA] != 0 || got[store.LogRecord+" "+idA] != 1 || got[store.LogPull+" "+idAudit] != 1 {
+	if got["rec: "+idA] != 1 || got["rec: "+idAudit] != 1 {
 		t.Errorf("a record was kept twice: %v", got)
 	}
 	if got[store.LogIncident+" "+RefPullLate] != 1 || got[store.LogIncident+" "+RefPullOpen] != 1 {
@@ -476,5 +483,35 @@ func TestStateFromTenant(t *testing.T) {
 	}
 	if st := StateFromTenant(nil, bg1.ID, "", "fixture"); st.Available || st.Reason == "" {
 		t.Errorf("no tenant: %+v", st)
+	}
+}
+
+// TestPullWaitsForBuilder: while the incident builder has not yet logged
+// an attached alert (its raw record would then be kept as pulled and
+// again by the builder), the pull waits; past builderGrace it goes ahead
+// anyway.
+func TestPullWaitsForBuilder(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	a := alert.Alert{ID: alert.Key(idA, "bg.signin"), Rule: "bg.signin", AccountID: acctID, AccountUPN: acctUPN, EventID: idA, EventTime: t0, Category: "SignInLogs"}
+	if _, err := st.AddAlert(ctx, a, store.Evidence{EventID: idA, Raw: []byte(signIn(idA, t0))}); err != nil {
+		t.Fatal(err)
+	}
+	inc, _, err := st.AttachAlert(ctx, a, acctID, store.IncidentAccount, 2*time.Hour, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := newTenant(t)
+	tn.set(signIn(idA, t0))
+	c := &clock{t: t0.Add(10 * time.Second)}
+	p := newPreserver(t, st, tn.client(t), c, nil)
+	tick(t, p)
+	if n := len(tn.srv.Requests()); n != 0 {
+		t.Fatalf("pulled (%d requests) before the builder logged the alert", n)
+	}
+	c.set(t0.Add(builderGrace))
+	tick(t, p)
+	if got := refs(t, st, inc.ID); got[store.LogIncident+" "+RefPullOpen] != 1 || got["rec: "+idA] != 1 {
+		t.Errorf("after the grace: %v", got)
 	}
 }

@@ -45,7 +45,8 @@ type LastSignIn struct {
 	Result    string    `json:"result,omitempty"`
 	App       string    `json:"app,omitempty"`
 	IPAddress string    `json:"ip_address,omitempty"`
-	// From names the evidence: "alert <id>" or "incident <id> (Graph pull)".
+	// From names the evidence: "alert <id>", or "evidence of incident
+	// <id>" for a record kept only there (a Graph pull).
 	From string `json:"from"`
 }
 
@@ -124,7 +125,9 @@ func sameAccount(a entra.Account, id, upn string) bool {
 }
 
 // lastSignIn is the newest of the account's sign-in alerts and of the
-// sign-ins pulled into its newest incidents.
+// sign-in records kept in its newest incidents' evidence (pulled from
+// Graph, which may hold sign-ins that never alerted: those before
+// breakglass watched, within the context window).
 func lastSignIn(ctx context.Context, st StatusStore, a entra.Account, incs []store.Incident) (*LastSignIn, error) {
 	f := store.AlertFilter{Rule: detect.RuleSignIn, AccountID: a.ID}
 	if a.ID != "" {
@@ -151,11 +154,11 @@ func lastSignIn(ctx context.Context, st StatusStore, a entra.Account, incs []sto
 			return nil, fmt.Errorf("reading the evidence of incident %s: %w", inc.ID, err)
 		}
 		for _, e := range es {
-			if e.Kind != store.LogPull {
+			if e.Kind != store.LogRecord && e.Kind != store.LogPull {
 				continue
 			}
 			if s, ok := pulledSignIn(e.Content, a); ok && (best == nil || s.Time.After(best.Time)) {
-				s.From = "incident " + inc.ID + " (Graph pull)"
+				s.From = "evidence of incident " + inc.ID
 				best = s
 			}
 		}
