@@ -147,8 +147,10 @@ type Daemon struct {
 	graph    graph.Lister
 	members  *membership.Watcher // nil without group entries
 	accounts atomic.Pointer[[]entra.Account]
-	auditor  Auditor             // nil without Graph
-	pres     *preserve.Preserver // preserve.go
+	auditor  Auditor // nil without Graph
+
+	pres   *preserve.Preserver     // preserve.go
+	keeper *preserve.ContextKeeper // preserve.go
 
 	hb         *heartbeat        // nil without notify.heartbeat (heartbeat.go)
 	incidents  *incident.Builder // incident.go
@@ -381,7 +383,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
-	loops.Go(func() { d.pres.Run(loopCtx) }) // preserve.go
+	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup

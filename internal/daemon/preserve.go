@@ -65,6 +65,7 @@ func (d *Daemon) setupPreserve() error {
 		return fmt.Errorf("incident evidence: %w", err)
 	}
 	d.pres = p
+	d.keeper = preserve.NewContextKeeper(d.st, d.cfg.Incidents.ContextWindow(), d.o.Now)
 	return nil
 }
 
@@ -145,8 +146,8 @@ func (s *contextSink) Ingest(ctx context.Context, src, name string, r io.Reader)
 	return st, err
 }
 
-// keepContext runs the context scan over one input and appends what it
-// finds to the open incidents of the accounts named.
+// keepContext runs the context scan over one input and keeps what it
+// finds in the open incidents of the accounts named (held until one opens).
 func (d *Daemon) keepContext(ctx context.Context, src, name string, data []byte) {
 	if len(data) == 0 {
 		return
@@ -159,13 +160,46 @@ func (d *Daemon) keepContext(ctx context.Context, src, name string, data []byte)
 	if len(recs) == 0 {
 		return
 	}
-	kept, homeless, err := preserve.KeepContext(ctx, d.st, recs, d.o.Now())
+	d.keepHeld(ctx, recs, src, name)
+}
+
+// keepHeld hands recs (nil: none new) to the keeper and logs the outcome.
+func (d *Daemon) keepHeld(ctx context.Context, recs []preserve.ContextRecord, src, name string) {
+	kept, err := d.keeper.Keep(ctx, recs)
 	if err != nil {
-		d.log.Error("keeping records that name a break-glass account in their incident failed", "source", src, "input", name, "error", err)
+		d.log.Error("keeping records that name a break-glass account in their incident failed; retried", "source", src, "input", name, "error", err)
 	}
-	if kept > 0 || homeless > 0 {
+	if n := d.keeper.Drops(); n > 0 {
+		d.log.Warn("records naming a break-glass account without an alert were not kept: no incident of the account opened within incidents.context",
+			"records", n)
+	}
+	if kept > 0 || len(recs) > 0 {
 		d.log.Info("records naming a break-glass account without an alert", "source", src, "input", name,
-			"kept_in_incident", kept, "no_open_incident", homeless)
+			"new", len(recs), "kept_in_incident", kept, "held_for_an_incident", d.keeper.Pending())
+	}
+}
+
+// runPreserve runs the preserver, and retries the held context records
+// every round.
+func (d *Daemon) runPreserve(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { d.pres.Run(ctx) })
+	defer wg.Wait()
+	every := d.o.PreserveInterval
+	if every <= 0 {
+		every = preserve.DefaultInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if d.keeper.Pending() > 0 {
+				d.keepHeld(ctx, nil, "", "")
+			}
+		}
 	}
 }
 

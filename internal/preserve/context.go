@@ -101,9 +101,10 @@ func (r contextRule) Eval(dst []alert.Alert, rec *detect.Record) []alert.Alert {
 
 // KeepContext appends each record to the newest incident of its account
 // that is not closed, once (deduplicated on the event key within the
-// incident). A record whose account has no such incident is not kept:
-// homeless counts them.
-func KeepContext(ctx context.Context, st ContextStore, recs []ContextRecord, at time.Time) (kept, homeless int, err error) {
+// incident). It returns the records it could not keep: those whose
+// account has no such incident, and those a store error stopped (err
+// says why).
+func KeepContext(ctx context.Context, st ContextStore, recs []ContextRecord, at time.Time) (kept int, left []ContextRecord, err error) {
 	// Sources deliver concurrently (the http source once per request):
 	// reading what an incident holds and appending must not interleave,
 	// or one record delivered twice at once would be kept twice.
@@ -115,10 +116,11 @@ func KeepContext(ctx context.Context, st ContextStore, recs []ContextRecord, at 
 		inc, ok, err := openIncidentOf(ctx, st, rc.Account)
 		if err != nil {
 			errs = append(errs, err)
+			left = append(left, rc)
 			continue
 		}
 		if !ok {
-			homeless++
+			left = append(left, rc)
 			continue
 		}
 		held, ok := logs[inc.ID]
@@ -126,6 +128,7 @@ func KeepContext(ctx context.Context, st ContextStore, recs []ContextRecord, at 
 			es, err := st.IncidentLog(ctx, inc.ID)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("reading the evidence of incident %s: %w", inc.ID, err))
+				left = append(left, rc)
 				continue
 			}
 			held = map[string]bool{}
@@ -142,12 +145,105 @@ func KeepContext(ctx context.Context, st ContextStore, recs []ContextRecord, at 
 		e := store.LogEntry{Incident: inc.ID, Kind: store.LogRecord, Ref: rc.EventID, At: at, Content: rc.Raw}
 		if _, err := st.AppendLog(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("appending record %s to incident %s: %w", rc.EventID, inc.ID, err))
+			left = append(left, rc)
 			continue
 		}
 		held[rc.EventID] = true
 		kept++
 	}
-	return kept, homeless, errors.Join(errs...)
+	return kept, left, errors.Join(errs...)
+}
+
+// DefaultMaxPending bounds the records a ContextKeeper holds.
+const DefaultMaxPending = 10000
+
+// ContextKeeper keeps context records in incidents, and holds those it
+// cannot keep yet (no incident of the account is open, or the store
+// failed) for up to Hold, retrying: a record that names the account hours
+// before the use belongs to the incident the use opens, within
+// incidents.context, and a record in the same input as the alert that
+// opens the incident arrives before the incident builder has opened it.
+// What it holds is in memory: a restart loses it (the records themselves
+// were only counted before this existed).
+type ContextKeeper struct {
+	st   ContextStore
+	hold time.Duration
+	max  int
+	now  func() time.Time
+
+	mu      sync.Mutex
+	pending []pendingRecord
+	dropped int // held records given up since the last Drops call
+}
+
+type pendingRecord struct {
+	rec  ContextRecord
+	seen time.Time
+}
+
+// NewContextKeeper returns a keeper holding records for up to hold
+// (incidents.context).
+func NewContextKeeper(st ContextStore, hold time.Duration, now func() time.Time) *ContextKeeper {
+	if now == nil {
+		now = time.Now
+	}
+	return &ContextKeeper{st: st, hold: hold, max: DefaultMaxPending, now: now}
+}
+
+// Keep keeps recs, and retries what it holds. It returns how many records
+// went into incidents and the store's errors (the records stay held).
+func (k *ContextKeeper) Keep(ctx context.Context, recs []ContextRecord) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	all := make([]ContextRecord, 0, len(k.pending)+len(recs))
+	seen := map[string]time.Time{}
+	key := func(r ContextRecord) string {
+		return strings.ToLower(r.Account.ID+"\x00"+r.Account.UPN) + "\x00" + r.EventID
+	}
+	for _, p := range k.pending {
+		if now.Sub(p.seen) > k.hold {
+			k.dropped++
+			continue
+		}
+		if _, dup := seen[key(p.rec)]; !dup {
+			seen[key(p.rec)] = p.seen
+			all = append(all, p.rec)
+		}
+	}
+	for _, r := range recs {
+		if _, dup := seen[key(r)]; !dup {
+			seen[key(r)] = now
+			all = append(all, r)
+		}
+	}
+	kept, left, err := KeepContext(ctx, k.st, all, now)
+	k.pending = k.pending[:0]
+	for _, r := range left {
+		k.pending = append(k.pending, pendingRecord{rec: r, seen: seen[key(r)]})
+	}
+	if over := len(k.pending) - k.max; over > 0 {
+		k.pending = append(k.pending[:0:0], k.pending[over:]...)
+		k.dropped += over
+	}
+	return kept, err
+}
+
+// Pending returns how many records are held.
+func (k *ContextKeeper) Pending() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.pending)
+}
+
+// Drops returns how many held records were given up (older than Hold, or
+// beyond the bound) since the last call.
+func (k *ContextKeeper) Drops() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := k.dropped
+	k.dropped = 0
+	return n
 }
 
 var keepMu sync.Mutex

@@ -113,8 +113,8 @@ func TestMentionOnlyRecordKept(t *testing.T) {
 		t.Fatalf("context scan = %+v, %v", recs, err)
 	}
 	at := time.Date(2026, 7, 18, 7, 0, 0, 0, time.UTC)
-	if kept, homeless, err := KeepContext(ctx, st, recs, at); err != nil || kept != 0 || homeless != 1 {
-		t.Fatalf("without an incident: kept %d homeless %d, %v", kept, homeless, err)
+	if kept, left, err := KeepContext(ctx, st, recs, at); err != nil || kept != 0 || len(left) != 1 {
+		t.Fatalf("without an incident: kept %d left %d, %v", kept, len(left), err)
 	}
 	a := alert.Alert{ID: alert.Key("s-x", "bg.signin"), Rule: "bg.signin", AccountID: bg, AccountUPN: bgUPN, EventID: "s-x", EventTime: at, Category: "SignInLogs"}
 	if _, err := st.AddAlert(ctx, a, store.Evidence{EventID: "s-x", Raw: []byte(`{}`)}); err != nil {
@@ -125,8 +125,8 @@ func TestMentionOnlyRecordKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if kept, homeless, err := KeepContext(ctx, st, recs, at); err != nil || homeless != 0 {
-			t.Fatalf("kept %d homeless %d, %v", kept, homeless, err)
+		if kept, left, err := KeepContext(ctx, st, recs, at); err != nil || len(left) != 0 {
+			t.Fatalf("kept %d left %d, %v", kept, len(left), err)
 		}
 	}
 	es, _ := st.IncidentLog(ctx, inc.ID)
@@ -141,5 +141,63 @@ func TestMentionOnlyRecordKept(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("the record is in the incident %d times, want once", n)
+	}
+}
+
+// TestContextKeeperHolds: a context record seen before any incident of
+// its account is open is held and goes into the incident that opens
+// later (once, also when delivered again meanwhile); one held longer than
+// the hold is given up and counted.
+func TestContextKeeperHolds(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	accts := entra.NewAccountSet([]entra.Account{{ID: bg, UPN: bgUPN}})
+	recs, err := ScanContext(ctx, accts, "ca", []byte(mentionOnly))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	c := &clock{t: time.Date(2026, 7, 18, 7, 0, 0, 0, time.UTC)}
+	k := NewContextKeeper(st, 24*time.Hour, c.now)
+	for range 2 {
+		if n, err := k.Keep(ctx, recs); n != 0 || err != nil {
+			t.Fatalf("kept %d, %v without an incident", n, err)
+		}
+	}
+	if k.Pending() != 1 {
+		t.Fatalf("holding %d, want 1", k.Pending())
+	}
+	c.add(20 * time.Hour)
+	a := alert.Alert{ID: alert.Key("s-y", "bg.signin"), Rule: "bg.signin", AccountID: bg, EventID: "s-y", EventTime: c.now(), Category: "SignInLogs"}
+	if _, err := st.AddAlert(ctx, a, store.Evidence{EventID: "s-y", Raw: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	inc, _, err := st.AttachAlert(ctx, a, bg, store.IncidentAccount, 2*time.Hour, c.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := k.Keep(ctx, nil); n != 1 || err != nil || k.Pending() != 0 {
+		t.Fatalf("after the incident opened: kept %d, %v, holding %d", n, err, k.Pending())
+	}
+	if n, _ := k.Keep(ctx, recs); n != 0 {
+		t.Errorf("kept the same record again")
+	}
+	es, _ := st.IncidentLog(ctx, inc.ID)
+	n := 0
+	for _, e := range es {
+		if e.Ref == "Directory_m1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("in the incident %d times", n)
+	}
+
+	// Another account's record with no incident, held past the hold.
+	other := []ContextRecord{{Account: entra.Account{ID: "9e9e9e9e-0000-4000-8000-00000000ffff"}, EventID: "x", Raw: []byte(`{}`)}}
+	k.Keep(ctx, other)
+	c.add(25 * time.Hour)
+	k.Keep(ctx, nil)
+	if k.Pending() != 0 || k.Drops() != 1 {
+		t.Errorf("holding %d, dropped %d; want 0 and 1", k.Pending(), k.Drops())
 	}
 }
