@@ -114,6 +114,10 @@ type Preserver struct {
 	o     Options
 	mu    sync.Mutex
 	fails map[string]*failState // incident id + "/" + ref
+	// done holds the incidents whose log had everything preserve writes
+	// when last read, so a round does not read every incident's whole log
+	// again. Only a shortcut: after a restart each log is read once.
+	done map[string]bool
 }
 
 type failState struct {
@@ -142,7 +146,7 @@ func New(o Options) (*Preserver, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Preserver{o: o, fails: map[string]*failState{}}, nil
+	return &Preserver{o: o, fails: map[string]*failState{}, done: map[string]bool{}}, nil
 }
 
 // Run ticks at once and then every Interval until ctx ends.
@@ -220,9 +224,18 @@ func (p *Preserver) incident(ctx context.Context, inc store.Incident, now time.T
 	if inc.AccountID == "" && inc.AccountUPN == "" {
 		return nil // an account incident always names one; nothing to ask about otherwise
 	}
+	if p.isDone(inc.ID) {
+		return nil
+	}
 	h, err := p.held(ctx, inc.ID)
 	if err != nil {
 		return err
+	}
+	if h.state && (p.o.Graph == nil || (h.pullOpen && h.pullLate)) {
+		p.mu.Lock()
+		p.done[inc.ID] = true
+		p.mu.Unlock()
+		return nil
 	}
 	if !h.state {
 		if err := p.appendState(ctx, inc, now); err != nil {
@@ -242,6 +255,12 @@ func (p *Preserver) incident(ctx context.Context, inc store.Incident, now time.T
 		return p.tryPull(ctx, inc, RefPullLate, h, now)
 	}
 	return nil
+}
+
+func (p *Preserver) isDone(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done[id]
 }
 
 // builderBusy reports whether the incident builder has yet to log one of
