@@ -296,6 +296,18 @@ func TestLateSignInThroughServe(t *testing.T) {
 		_, err := r.d.st.Alert(ctx, alert.Key(late, "bg.signin"))
 		return err == nil
 	}, r.logs.String)
+	// The builder logs it (its raw record and then the alert); the late
+	// pull an hour on then finds it in the log. (Jumping the clock while
+	// the builder is still at it would defeat the pull's wait for it.)
+	waitFor(t, 15*time.Second, "the builder's entry of the late alert", func() bool {
+		es, _ := r.d.st.IncidentLog(ctx, inc.ID)
+		for _, e := range es {
+			if e.Kind == store.LogAlert && e.Ref == alert.Key(late, "bg.signin") {
+				return true
+			}
+		}
+		return false
+	}, r.logs.String)
 	offset.Store(int64(preserve.LateAfter + time.Minute))
 	waitFor(t, 15*time.Second, "the late pull", func() bool { return records()[store.LogIncident+" "+preserve.RefPullLate] == 1 }, r.logs.String)
 	time.Sleep(300 * time.Millisecond) // let the builder and the preserver run a few more rounds
