@@ -35,14 +35,9 @@ const (
 )
 
 // preserveSources are the internal sources the preserver raises bg.source
-// under, so that ResolveRemoved leaves its episodes alone while Graph is
-// configured.
-func preserveSources(cfg *config.Config, o Options) []string {
-	if o.Graph != nil || cfg.Graph.Configured() {
-		return []string{preserve.Source}
-	}
-	return nil
-}
+// under (it always runs), so that ResolveRemoved leaves its episodes
+// alone.
+func preserveSources(*config.Config, Options) []string { return []string{preserve.Source} }
 
 // setupPreserve builds the preserver. It always runs: without Graph it
 // still writes each incident's state entry, which then says that no state

@@ -149,13 +149,33 @@ func New(o Options) (*Preserver, error) {
 	return &Preserver{o: o, fails: map[string]*failState{}, done: map[string]bool{}}, nil
 }
 
-// Run ticks at once and then every Interval until ctx ends.
+// HealthKey is the bg.source key under Source for rounds that keep
+// failing on the store (reading incidents or logs, appending).
+const HealthKey = "evidence"
+
+// Run ticks at once and then every Interval until ctx ends. Rounds that
+// keep failing (FailThreshold in a row) raise bg.source for Source,
+// HealthKey; it resolves with the next clean round.
 func (p *Preserver) Run(ctx context.Context) {
 	t := time.NewTicker(p.o.Interval)
 	defer t.Stop()
+	fails, reported := 0, false
 	for {
-		if err := p.Tick(ctx); err != nil && ctx.Err() == nil {
-			p.o.Logger.Error("preserving incident evidence: retried next round", "error", err)
+		err := p.Tick(ctx)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			fails++
+			p.o.Logger.Error("preserving incident evidence failed; retried next round", "error", err, "failed_rounds", fails)
+			if fails >= p.o.FailThreshold && p.o.Health != nil {
+				p.o.Health.Failing(ctx, Source, HealthKey, fmt.Errorf("preserving incident evidence: %w", err))
+				reported = true
+			}
+		default:
+			if reported && p.o.Health != nil {
+				p.o.Health.Recovered(ctx, Source, HealthKey)
+			}
+			fails, reported = 0, false
 		}
 		select {
 		case <-ctx.Done():

@@ -515,3 +515,61 @@ func TestPullWaitsForBuilder(t *testing.T) {
 		t.Errorf("after the grace: %v", got)
 	}
 }
+
+// brokenStore fails every read of incidents until fixed.
+type brokenStore struct {
+	Store
+	mu    sync.Mutex
+	fixed bool
+}
+
+func (b *brokenStore) Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error) {
+	b.mu.Lock()
+	fixed := b.fixed
+	b.mu.Unlock()
+	if !fixed {
+		return nil, errors.New("database is locked")
+	}
+	return b.Store.Incidents(ctx, f)
+}
+
+// TestRunRaisesSourceOnStoreFailures: rounds that keep failing on the
+// store raise bg.source (preserve, evidence) after the threshold, and it
+// resolves with the first clean round.
+func TestRunRaisesSourceOnStoreFailures(t *testing.T) {
+	st := openStore(t)
+	bs := &brokenStore{Store: st}
+	h := &health{}
+	p, err := New(Options{Store: bs, Health: h, Context: 24 * time.Hour, Interval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	wait("bg.source", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return len(h.failing) > 0 })
+	h.mu.Lock()
+	if !strings.HasPrefix(h.failing[0], "preserve evidence: ") || !strings.Contains(h.failing[0], "database is locked") {
+		t.Errorf("failing = %q", h.failing[0])
+	}
+	h.mu.Unlock()
+	bs.mu.Lock()
+	bs.fixed = true
+	bs.mu.Unlock()
+	wait("recovery", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return len(h.recovered) == 1 })
+	cancel()
+	<-done
+	if h.recovered[0] != "preserve evidence" {
+		t.Errorf("recovered = %q", h.recovered)
+	}
+}
