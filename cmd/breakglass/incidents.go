@@ -207,8 +207,31 @@ func runIncidentsList(cmd *cobra.Command, f incidentsListFlags) error {
 	if more {
 		incs = incs[:f.limit]
 	}
-	return listIncidents(cmd.OutOrStdout(), cmd.ErrOrStderr(), incs, f.format, more)
+	if err := listIncidents(cmd.OutOrStdout(), cmd.ErrOrStderr(), incs, f.format, more); err != nil {
+		return err
+	}
+	// Alerts stored by scan, or while serve was down, are in no incident
+	// until serve attaches them: say so rather than list as if complete.
+	loose, err := st.UnattachedAlerts(ctx, maxLooseShown+1)
+	if err != nil {
+		return storeError(err)
+	}
+	if n := len(loose); n > 0 {
+		what := fmt.Sprintf("%d stored alerts are", n)
+		switch {
+		case n == 1:
+			what = "1 stored alert is"
+		case n > maxLooseShown:
+			what = fmt.Sprintf("more than %d stored alerts are", maxLooseShown)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s in no incident yet (oldest: %s %s): breakglass serve attaches them within seconds; is it running on this store?\n",
+			what, printable(loose[0].Rule), printable(loose[0].ID))
+	}
+	return nil
 }
+
+// maxLooseShown bounds the count of unattached alerts list reports.
+const maxLooseShown = 100
 
 func listIncidents(stdout, stderr io.Writer, incs []store.Incident, format string, more bool) error {
 	if format == "json" {

@@ -244,6 +244,26 @@ func TestIncidentsReviewFlowBinary(t *testing.T) {
 	}
 }
 
+// TestIncidentsListUnattached: list says when stored alerts are in no
+// incident yet (stored by scan, or while serve was down).
+func TestIncidentsListUnattached(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeTemp(t, "bg.yaml", "accounts: [{upn: bg-admin1@contoso.onmicrosoft.com}]\nstore:\n  path: "+filepath.Join(dir, "bg.db")+"\n")
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "bg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := alert.Alert{ID: "a1", Rule: detect.RuleSignIn, EventID: "e1", EventTime: incidentBase, Detected: incidentBase}
+	if _, err := st.AddAlert(context.Background(), a, store.Evidence{}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	r := runBinary(t, nil, "incidents", "list", "--config", cfg, "--format", "json")
+	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "1 stored alert is in no incident yet") || !strings.Contains(r.stderr, "breakglass serve") {
+		t.Errorf("list with an unattached alert: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
 // TestIncidentsFlags: every incidents subcommand, also those other files
 // add through incidentsExtra, takes --config/-c and --format.
 func TestIncidentsFlags(t *testing.T) {
