@@ -316,7 +316,7 @@ func (p *Preserver) appendState(ctx context.Context, inc store.Incident, now tim
 			"the account's roles, methods and Conditional Access exclusions at open are not recorded"}
 	}
 	st.AccountID, st.AccountUPN = inc.AccountID, inc.AccountUPN
-	st.Opened = inc.Opened
+	st.Opened, st.ReadAt = inc.Opened, now
 	if !st.Available && st.Reason == "" {
 		st.Reason = "the account's state is not available"
 	}

@@ -386,7 +386,7 @@ func TestStateAtOpen(t *testing.T) {
 				Roles:   []Role{{Role: "Global Administrator (62e90394-69f5-4237-9190-012177145e10)", Scope: "/", Kind: "active"}},
 				Methods: []Method{{Type: "fido2AuthenticationMethod", ID: "m1"}}, CAExclusions: []CAExclusion{{PolicyID: "p1", ExcludedBy: []string{"excludeUsers"}}}}, nil
 		}, []string{`"available":true`, `"Global Administrator`, `"fido2AuthenticationMethod"`, `"policy_id":"p1"`, `"account_id":"` + acctID}},
-		{"none configured", nil, []string{`"available":false`, "Graph is not configured", `"incident_opened":"2026-11-25T10:00:00Z"`}},
+		{"none configured", nil, []string{`"available":false`, "Graph is not configured", `"incident_opened":"2026-11-25T10:00:00Z"`, `"read_at":"2026-11-25T10:00:00Z"`}},
 		{"read failed", func(context.Context, string, string) (*State, error) {
 			return nil, errors.New("401 Unauthorized (token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln)")
 		}, []string{`"available":false`, "could not be read", "401 Unauthorized"}},

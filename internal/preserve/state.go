@@ -19,6 +19,10 @@ type State struct {
 	AccountID  string    `json:"account_id,omitempty"`
 	AccountUPN string    `json:"account_upn,omitempty"`
 	Opened     time.Time `json:"incident_opened"`
+	// ReadAt is when the entry was written: soon after Opened normally,
+	// later when serve was down as the incident opened (the state is then
+	// that of ReadAt, not of the opening).
+	ReadAt time.Time `json:"read_at"`
 	// Source says where the state was read ("live posture collection
 	// through Graph", ...) and Collected when.
 	Source      string    `json:"source,omitempty"`
