@@ -156,9 +156,10 @@ func (c *Config) validate(d *decoder) {
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
-	c.validateExpect(d) // expect.go
+	c.validateExpect(d)    // expect.go
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
+	c.validateIncidentContext(d)
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
