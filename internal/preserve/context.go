@@ -34,6 +34,7 @@ type ContextStore interface {
 	Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error)
 	IncidentLog(ctx context.Context, incident string) ([]store.LogEntry, error)
 	AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error)
+	AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error)
 }
 
 // ContextRecord is a record that names an account but raised no alert.
@@ -143,7 +144,7 @@ func KeepContext(ctx context.Context, st ContextStore, recs []ContextRecord, at 
 			continue
 		}
 		e := store.LogEntry{Incident: inc.ID, Kind: store.LogRecord, Ref: rc.EventID, At: at, Content: rc.Raw}
-		if _, err := st.AppendLog(ctx, e); err != nil {
+		if _, _, err := st.AppendLogOnce(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("appending record %s to incident %s: %w", rc.EventID, inc.ID, err))
 			left = append(left, rc)
 			continue

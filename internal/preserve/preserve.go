@@ -73,6 +73,7 @@ type Store interface {
 	Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error)
 	IncidentLog(ctx context.Context, incident string) ([]store.LogEntry, error)
 	AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error)
+	AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error)
 }
 
 // Health is told when a pull keeps failing and when it works again: the
@@ -493,7 +494,9 @@ func (p *Preserver) pull(ctx context.Context, inc store.Incident, ref string, h 
 				if h.refs[rid] {
 					continue
 				}
-				if _, err := p.o.Store.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogRecord, Ref: rid, At: now, Content: []byte(it)}); err != nil {
+				// Once in the store too: the incident builder may be
+				// logging the same record from its alert right now.
+				if _, _, err := p.o.Store.AppendLogOnce(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogRecord, Ref: rid, At: now, Content: []byte(it)}); err != nil {
 					return fmt.Errorf("appending record %s: %w", rid, err)
 				}
 				h.refs[rid] = true
