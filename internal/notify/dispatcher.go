@@ -155,11 +155,16 @@ const (
 	// maxBatch bounds how far one claim grows while full batches keep
 	// coming.
 	maxBatch = 4096
-	// maxQueue bounds the deliveries held in memory per target. Claimed
-	// rows beyond it stay leased and come back when the lease expires, so
-	// a hung target with a huge backlog costs bounded memory and never
-	// keeps the claim from reaching other targets' rows.
-	maxQueue = 256
+	// maxQueue bounds the deliveries queued in memory per target. Claimed
+	// rows beyond it are parked (up to maxParked more): they stay leased,
+	// so the claim moves on to other targets' rows, and join the queue as
+	// it drains, so a burst to one healthy target is sent at its own pace
+	// rather than a queue's worth per lease. Rows beyond maxParked, and
+	// parked rows of a target that hangs, come back when their lease
+	// expires: a hung target with a huge backlog costs bounded memory and
+	// never keeps the claim from reaching other targets' rows.
+	maxQueue  = 256
+	maxParked = 4096
 	// sendMargin is added to a Bounded channel's own timeout.
 	sendMargin = 2 * time.Second
 	// storeTimeout bounds bookkeeping writes, which run even while shutting
@@ -244,7 +249,19 @@ type retryArgs struct {
 // queue is one target's deliveries waiting to be sent.
 type queue struct {
 	items   []*item
+	parked  []*item // claimed beyond maxQueue; see maxQueue
 	workers int
+}
+
+// refill moves parked items into the queue while it has room.
+func (q *queue) refill() {
+	n := min(maxQueue-len(q.items), len(q.parked))
+	if n <= 0 {
+		return
+	}
+	q.items = append(q.items, q.parked[:n]...)
+	clear(q.parked[:n])
+	q.parked = q.parked[n:]
 }
 
 // item is one claimed delivery held by this dispatcher.
@@ -545,10 +562,15 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			q = &queue{}
 			d.queues[del.Target] = q
 		}
-		if len(q.items) >= maxQueue {
-			continue // stays leased; back after the lease
-		}
 		it := &item{del: del, leaseUntil: lu}
+		// Behind parked rows while there are any, so the oldest go first.
+		if len(q.items) >= maxQueue || len(q.parked) > 0 {
+			if len(q.parked) < maxParked {
+				d.held[del.ID] = it
+				q.parked = append(q.parked, it)
+			}
+			continue // stays leased: queued as the queue drains, or back after the lease
+		}
 		d.held[del.ID] = it
 		q.items = append(q.items, it)
 		workers, seen := maxWorkers[del.Target]
@@ -578,6 +600,9 @@ func (d *Dispatcher) work(target string) {
 	for {
 		d.mu.Lock()
 		q := d.queues[target]
+		if !d.stopping {
+			q.refill()
+		}
 		if d.stopping || len(q.items) == 0 {
 			q.workers--
 			if q.workers == 0 && len(q.items) == 0 {
@@ -1078,11 +1103,11 @@ func (d *Dispatcher) shutdown(cancelSends context.CancelFunc) {
 	d.stopping = true
 	var waiting []store.Delivery
 	for _, q := range d.queues {
-		for _, it := range q.items {
+		for _, it := range append(q.items, q.parked...) {
 			waiting = append(waiting, it.del)
 			delete(d.held, it.del.ID)
 		}
-		q.items = nil
+		q.items, q.parked = nil, nil
 	}
 	d.mu.Unlock()
 	recCtx := context.Background()
