@@ -145,6 +145,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateServe(d)
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
+	c.validateAck(d)       // ack.go
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
@@ -267,6 +268,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyServeDefaults()
 	c.applyHeartbeatDefaults()
+	c.applyAckDefaults()
 	c.applyGraphDefaults()
 	c.applyAuditDefaults()
 }

@@ -90,6 +90,9 @@ type NotifyConfig struct {
 	// Routes pick the groups of an alert by its labels (routes.go); none:
 	// every alert goes to every group.
 	Routes []RouteConfig `yaml:"routes,omitempty"`
+	// Ack enables acknowledge links and PagerDuty/Opsgenie acknowledgement
+	// webhooks (ack.go); nil: only `breakglass alerts ack`.
+	Ack *AckConfig `yaml:"ack,omitempty"`
 }
 
 // RouteConfig is one item of notify.routes (see package route).
