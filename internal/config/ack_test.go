@@ -24,6 +24,7 @@ func TestAckConfig(t *testing.T) {
 		{"trailing slash and path kept", "notify:\n  ack:\n    base_url: https://bg.example/breakglass/\n    secret: " + secret + "\n    ttl: 90m\n", true, "https://bg.example/breakglass", 90 * time.Minute, ""},
 		{"short secret not echoed", "notify:\n  ack:\n    secret: " + secret[:20] + "\n", false, "", 0, "too short"},
 		{"opsgenie token with newline not echoed", "notify:\n  ack:\n    opsgenie_token: \"" + secret + "\\n\"\n", false, "", 0, "control character"},
+		{"secret from a file", "notify:\n  ack:\n    secret_file: testdata/ack/secret.txt\n", true, "http://" + DefaultListen, DefaultAckTTL, ""},
 		{"unreadable file", "notify:\n  ack:\n    secret_file: testdata/ack/missing.txt\n", false, "", 0, "cannot read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,6 +47,9 @@ func TestAckConfig(t *testing.T) {
 			}
 			if a == nil {
 				return
+			}
+			if tc.name == "secret from a file" && a.Secret.Reveal() != "c2VjcmV0LWZyb20tYS1maWxlLWF0LWxlYXN0LTMyLWJ5dGVzLWxvbmcK" {
+				t.Errorf("secret_file not read (trimmed)")
 			}
 			if a.BaseURL != tc.baseURL || a.TTL != tc.ttl {
 				t.Errorf("base_url %q ttl %v, want %q %v", a.BaseURL, a.TTL, tc.baseURL, tc.ttl)

@@ -146,6 +146,7 @@ type Daemon struct {
 	auditor  Auditor // nil without Graph
 
 	hb         *heartbeat    // nil without notify.heartbeat (heartbeat.go)
+	esc        *escalator    // nil when no route escalates (escalate.go)
 	stuckAfter time.Duration // outbox bound of the heartbeat
 
 	wmu       sync.Mutex
@@ -289,11 +290,17 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.setupHeartbeat(sendTimeout)
+	if err := d.setupEscalation(); err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if err := d.mountAck(mux); err != nil {
+		return nil, err
+	}
 	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return d, nil
 }
@@ -367,6 +374,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
+	}
+	if d.esc != nil {
+		loops.Go(func() { d.esc.run(loopCtx, escalateInterval) })
 	}
 
 	srcCtx, stopSources := context.WithCancel(ctx)
