@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/config"
 	"breakglass/internal/route"
 	"breakglass/internal/store"
 )
@@ -211,4 +212,15 @@ func (d *Daemon) setupEscalation() error {
 		d.log.Info("escalation on", "longest", r.MaxEscalation(), "every", escalateInterval)
 	}
 	return nil
+}
+
+// EscalationPlans returns the plan of each alert under cfg's groups and
+// routes (who is notified at once, who after how long unacknowledged), the
+// one the escalator follows, for `breakglass alerts show`.
+func EscalationPlans(cfg *config.Config) (func(a alert.Alert) route.Plan, error) {
+	r, err := routerOf(cfg)
+	if err != nil {
+		return nil, configErrorf("%s: %v", cfg.Path, err)
+	}
+	return func(a alert.Alert) route.Plan { return r.Plan(a.StandardLabels()) }, nil
 }
