@@ -345,6 +345,22 @@ func TestLinkResolvedAlert(t *testing.T) {
 	}
 }
 
+// TestLinkDrill: the link of a test notification (never stored) says the
+// drill reached the daemon, on GET and POST, and records nothing.
+func TestLinkDrill(t *testing.T) {
+	f := newFixture(t, Options{TestID: func(id string) bool { return strings.HasPrefix(id, "test-") }})
+	u := f.local(t, f.s.URL("test-20260314T025107.000Z"))
+	if code, body, _ := get(t, u); code != http.StatusOK || !strings.Contains(body, "Test link works") {
+		t.Fatalf("GET = %d\n%s", code, body)
+	}
+	if code, body := postForm(t, u, url.Values{"by": {"Dana"}}); code != http.StatusOK || !strings.Contains(body, "Test link works") {
+		t.Fatalf("POST = %d\n%s", code, body)
+	}
+	if len(f.acks) != 0 {
+		t.Fatal("a drill acknowledged something")
+	}
+}
+
 // TestOff: without credentials each way answers 404 naming its setting.
 func TestOff(t *testing.T) {
 	ctx := context.Background()

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"breakglass/internal/ack"
@@ -39,7 +40,7 @@ func ackURLOf(cfg *config.Config) (func(alertID string) string, error) {
 // always and answers 404 naming its setting while off, so a mistyped URL
 // and a missing secret are told apart.
 func (d *Daemon) mountAck(mux *http.ServeMux) error {
-	o := ack.Options{Store: d.st, Logger: d.log.With("part", "ack"), Now: d.o.Now}
+	o := ack.Options{Store: d.st, Logger: d.log.With("part", "ack"), Now: d.o.Now, TestID: isTestID}
 	if a := d.cfg.Notify.Ack; a != nil {
 		s, err := ackSigner(d.cfg, d.o.Now)
 		if err != nil {
@@ -54,3 +55,9 @@ func (d *Daemon) mountAck(mux *http.ServeMux) error {
 	ack.New(o).Register(mux)
 	return nil
 }
+
+// testIDPrefix starts the alert id of every drill (TestNotification), which
+// is never stored.
+const testIDPrefix = "test-"
+
+func isTestID(id string) bool { return strings.HasPrefix(id, testIDPrefix) }

@@ -172,3 +172,15 @@ notify:
 		t.Errorf("/ack/ without links = %d\n%s", code, body)
 	}
 }
+
+// TestDrillLinkID: a drill's alert id is one the acknowledge page knows as
+// a drill's.
+func TestDrillLinkID(t *testing.T) {
+	n := TestNotification("oncall", alert.Sev0, time.Now())
+	if !isTestID(n.Alert.ID) {
+		t.Fatalf("drill id %q not recognised as a drill's", n.Alert.ID)
+	}
+	if isTestID(alert.Key("evt-1", "bg.signin")) {
+		t.Fatal("a real alert id taken for a drill's")
+	}
+}
