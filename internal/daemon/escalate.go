@@ -23,7 +23,19 @@ const (
 	// later); an alert unacknowledged that long has been seen by everyone
 	// it will reach.
 	escalateMargin = 24 * time.Hour
+	// escalateFailures is how many sweeps in a row may fail before the
+	// failure raises bg.source (source "escalation"): a store hiccup
+	// passes, an escalator that cannot work pages people.
+	escalateFailures = 3
+	// escalationSource names the escalator in bg.source alerts.
+	escalationSource = "escalation"
 )
+
+// healthSink raises and resolves bg.source (the pipeline's SourceHealth).
+type healthSink interface {
+	Failing(ctx context.Context, source, key string, err error)
+	Recovered(ctx context.Context, source, key string)
+}
 
 // escalationStore is what the escalator needs from the store.
 type escalationStore interface {
@@ -48,6 +60,10 @@ type escalator struct {
 	// done caches alerts whose every step is enqueued, so a sweep does not
 	// read their deliveries again; it is only a cache.
 	done map[string]bool
+	// health, when set, hears of sweeps that keep failing.
+	health   healthSink
+	failures int
+	raised   bool
 }
 
 // newEscalator returns nil when no route escalates.
@@ -66,16 +82,35 @@ func (e *escalator) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := e.sweep(ctx); err != nil && ctx.Err() == nil {
-			// The monitor failing to escalate must be loud: the next
-			// person is not being told.
-			e.log.Error("escalation: could not check alerts; acknowledged or not, nobody further is being notified until this works", "error", err)
+		_, err := e.sweep(ctx)
+		if ctx.Err() == nil {
+			e.report(ctx, err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// report logs a failed sweep and, once sweeps keep failing, raises
+// bg.source: the monitor failing to escalate must itself alert, since the
+// next person is not being told. A sweep that works again resolves it.
+func (e *escalator) report(ctx context.Context, err error) {
+	if err == nil {
+		e.failures = 0
+		if e.raised && e.health != nil {
+			e.health.Recovered(ctx, escalationSource, "alerts")
+			e.raised = false
+		}
+		return
+	}
+	e.failures++
+	e.log.Error("escalation: could not check alerts; nobody further is being notified until this works", "error", err, "failures_in_a_row", e.failures)
+	if e.failures >= escalateFailures && !e.raised && e.health != nil {
+		e.health.Failing(ctx, escalationSource, "alerts", fmt.Errorf("escalation to the next group is not working: %w", err))
+		e.raised = true
 	}
 }
 
@@ -209,6 +244,8 @@ func (d *Daemon) setupEscalation() error {
 	}
 	d.esc = newEscalator(d.st, r, d.disp.Wake, d.log.With("part", "escalation"), d.o.Now)
 	if d.esc != nil {
+		d.esc.health = d.pipeline
+		d.metrics.AddSource(escalationSource)
 		d.log.Info("escalation on", "longest", r.MaxEscalation(), "every", escalateInterval)
 	}
 	return nil

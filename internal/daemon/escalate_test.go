@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -301,5 +302,62 @@ func TestNoEscalator(t *testing.T) {
 	}
 	if e := newEscalator(nil, r, nil, nil, time.Now); e != nil {
 		t.Fatal(fmt.Sprint("escalator without escalation: ", e))
+	}
+}
+
+// failingStore fails Alerts while fail is set.
+type failingStore struct {
+	escalationStore
+	fail bool
+}
+
+func (f *failingStore) Alerts(ctx context.Context, flt store.AlertFilter) ([]alert.Alert, error) {
+	if f.fail {
+		return nil, errors.New("disk I/O error")
+	}
+	return f.escalationStore.Alerts(ctx, flt)
+}
+
+type healthRecorder struct{ events []string }
+
+func (h *healthRecorder) Failing(_ context.Context, source, key string, err error) {
+	h.events = append(h.events, "failing "+source+"/"+key+": "+err.Error())
+}
+func (h *healthRecorder) Recovered(_ context.Context, source, key string) {
+	h.events = append(h.events, "recovered "+source+"/"+key)
+}
+
+// TestEscalateFailureAlerts: sweeps that keep failing raise bg.source
+// (once), and one that works again resolves it; a single failure only logs.
+func TestEscalateFailureAlerts(t *testing.T) {
+	f := newEscFixture(t)
+	fs := &failingStore{escalationStore: f.st}
+	h := &healthRecorder{}
+	f.e.st, f.e.health = fs, h
+	ctx := context.Background()
+	sweep := func() {
+		_, err := f.e.sweep(ctx)
+		f.e.report(ctx, err)
+	}
+	fs.fail = true
+	sweep()
+	fs.fail = false
+	sweep()
+	if len(h.events) != 0 {
+		t.Fatalf("one failure raised: %v", h.events)
+	}
+	fs.fail = true
+	for range 5 {
+		sweep()
+	}
+	fs.fail = false
+	sweep()
+	sweep()
+	want := "[failing escalation/alerts: escalation to the next group is not working: listing firing alerts: disk I/O error recovered escalation/alerts]"
+	if fmt.Sprint(h.events) != want {
+		t.Errorf("health events %v\nwant %s", h.events, want)
+	}
+	if !strings.Contains(f.log.String(), "failures_in_a_row=3") {
+		t.Errorf("failures not logged:\n%s", f.log.String())
 	}
 }
