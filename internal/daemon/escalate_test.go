@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -359,5 +360,41 @@ func TestEscalateFailureAlerts(t *testing.T) {
 	}
 	if !strings.Contains(f.log.String(), "failures_in_a_row=3") {
 		t.Errorf("failures not logged:\n%s", f.log.String())
+	}
+}
+
+// TestServeEscalationWiring: serve builds the escalator from notify.groups'
+// escalate_after and notify.routes, and none without them.
+func TestServeEscalationWiring(t *testing.T) {
+	groups := `notify:
+  groups:
+    - name: oncall
+      escalate_after: ESC
+      channels:
+        - {type: console}
+    - name: managers
+      channels:
+        - {type: console}
+  routes:
+    - matchers: ['rule="bg.signin"']
+      groups: [oncall, managers]
+`
+	for _, tc := range []struct {
+		esc  string
+		want time.Duration
+	}{{"10m", 10*time.Minute + escalateMargin}, {"0s", 0}} {
+		e := newEnv(t)
+		cfg := e.config(t, strings.Replace(groups, "ESC", tc.esc, 1))
+		d, err := New(cfg, Options{Stdout: io.Discard, Stderr: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tc.want == 0 && d.esc != nil:
+			t.Errorf("escalate_after %s: an escalator", tc.esc)
+		case tc.want != 0 && (d.esc == nil || d.esc.window != tc.want || d.esc.health == nil):
+			t.Errorf("escalate_after %s: escalator %+v", tc.esc, d.esc)
+		}
+		d.Close()
 	}
 }
