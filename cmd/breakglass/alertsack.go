@@ -130,7 +130,7 @@ func ackWho(c shownStateChange) string {
 // Where one step of an alert's escalation stands.
 const (
 	stepNotified    = "notified"     // every channel of the step has its notification
-	stepNotNotified = "not notified" // the first step without notifications: stored by scan, or muted
+	stepNotNotified = "not notified" // the first step without notifications: muted, or stored without notifying
 	stepPending     = "pending"      // not due yet
 	stepDue         = "due"          // due, not yet enqueued: serve does it within seconds
 	stepStopped     = "stopped"      // the alert was acknowledged or resolved first
@@ -211,7 +211,7 @@ func printEscalation(w io.Writer, steps []shownStep) {
 		case stepNotified:
 			detail = "notified (each channel under Notifications)"
 		case stepNotNotified:
-			detail = "not notified (stored by scan, or muted)"
+			detail = "not notified (muted, or stored without notifying)"
 		case stepStopped:
 			detail = "stopped: the alert was acknowledged or resolved (due " + s.Due.Format(tableTime) + ")"
 		case stepDue:

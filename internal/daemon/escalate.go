@@ -49,7 +49,7 @@ type escalationStore interface {
 // what was escalated is what the outbox holds, and Enqueue is idempotent,
 // so a crash or a restart neither loses an escalation nor repeats one. It
 // only escalates alerts that were notified at all (that have a firing
-// delivery): one stored by a scan, or muted, reached nobody first.
+// delivery): one muted, or stored without notifying, reached nobody first.
 type escalator struct {
 	st     escalationStore
 	router *route.Router
@@ -171,7 +171,7 @@ func (e *escalator) escalate(ctx context.Context, a alert.Alert, now time.Time) 
 		}
 	}
 	if len(have) == 0 {
-		// Never notified (stored by a scan, or muted): escalating it would
+		// Never notified (muted, or stored without notifying): escalating it would
 		// be its first notice, which is the pipeline's to give.
 		return false, 0, nil
 	}
