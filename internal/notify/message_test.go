@@ -290,6 +290,11 @@ func TestMessageTimeZone(t *testing.T) {
 	if m := render(t, r, a, store.StatusResolved); strings.Contains(m.Text, "alerts ack") || strings.Contains(m.HTML, "alerts ack") {
 		t.Errorf("a resolution asks to acknowledge:\n%s", m.Text)
 	}
+	drill := a
+	drill.Labels = map[string]string{LabelTest: "drill"}
+	if m := render(t, r, drill, store.StatusFiring); strings.Contains(m.Text, "alerts ack") || strings.Contains(m.HTML, "alerts ack") {
+		t.Errorf("a drill asks to acknowledge:\n%s", m.Text)
+	}
 	tz := time.FixedZone("UTC+14", 14*3600)
 	r, _ = NewRenderer(RenderOptions{TimeZone: tz})
 	m = render(t, r, a, store.StatusFiring)
