@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"breakglass/internal/ack"
 	"breakglass/internal/alert"
 	"breakglass/internal/store"
 )
@@ -182,5 +183,52 @@ func TestDrillLinkID(t *testing.T) {
 	}
 	if isTestID(alert.Key("evt-1", "bg.signin")) {
 		t.Fatal("a real alert id taken for a drill's")
+	}
+}
+
+// TestAckStopsEscalation: an alert acknowledged through its link before
+// escalate_after never reaches the next group; one acknowledged through
+// the PagerDuty webhook after the first escalation goes no further.
+func TestAckStopsEscalation(t *testing.T) {
+	f := newEscFixture(t)
+	signer, err := ack.NewSigner([]byte(ackSecret), "http://bg.invalid", time.Hour, f.c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	ack.New(ack.Options{Store: f.st, Signer: signer, PagerDutySecret: pdSecret, Now: f.c.Now}).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	byLink := f.add(t, "evt-link", "bg.signin", escT0, true)
+	byPD := f.add(t, "evt-pd", "bg.signin", escT0, true)
+
+	f.at(t, 5*time.Minute)
+	link, _ := url.Parse(signer.URL(byLink.ID))
+	resp, err := http.PostForm(srv.URL+link.Path+"?"+link.RawQuery, url.Values{"by": {"Dana"}})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("link POST: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	f.at(t, 10*time.Minute)
+	body := []byte(`{"event":{"id":"e1","event_type":"incident.acknowledged","agent":{"summary":"Eve"},"data":{"id":"Q1","incident_key":"` + byPD.ID + `"}}}`)
+	m := hmac.New(sha256.New, []byte(pdSecret))
+	m.Write(body)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+ack.PathPagerDuty, strings.NewReader(string(body)))
+	req.Header.Set("X-PagerDuty-Signature", "v1="+hex.EncodeToString(m.Sum(nil)))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("PagerDuty POST: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	for _, d := range []time.Duration{30 * time.Minute, 5 * time.Hour} {
+		f.at(t, d)
+	}
+	if got := f.targets(t, byLink); got != step0 {
+		t.Errorf("acknowledged by link: deliveries %q, want %q", got, step0)
+	}
+	if got := f.targets(t, byPD); got != step1 {
+		t.Errorf("acknowledged in PagerDuty: deliveries %q, want %q", got, step1)
 	}
 }
