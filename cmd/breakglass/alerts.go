@@ -307,6 +307,7 @@ func listAlerts(ctx context.Context, st alertsStore, stdout, stderr io.Writer, f
 		fmt.Fprintln(tw, "EVENT TIME (UTC)\tSTATE\tSEV\tRULE\tACCOUNT\tNOTIFICATIONS\tESCALATION\tACKNOWLEDGED BY\tID\tTITLE")
 		for i, it := range items {
 			a := as[i]
+			a.State = stateOf(a) + map[bool]string{true: " (muted)"}[a.Annotations["muted"] != ""] // notify.mute_for (watch.AnnMuted): stored, not notified
 			by := "-"
 			if c := it.Acknowledged; c != nil {
 				by = ackWho(*c)

@@ -84,6 +84,11 @@ Exit status is 0 if the file is valid and 2 if it is not.`,
 				noun = "account"
 			}
 			fmt.Fprint(cmd.ErrOrStderr(), cfg.Notify.Describe())
+			reach, err := daemon.Reach(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.ErrOrStderr(), reach)
 			fmt.Fprintf(cmd.ErrOrStderr(), "config OK: %d %s (%s)\n", len(cfg.Accounts), noun, cfg.Path)
 			return nil
 		},

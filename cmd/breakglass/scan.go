@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/daemon"
 	"breakglass/internal/entra"
 	"breakglass/internal/scan"
 	"breakglass/internal/store"
@@ -134,10 +135,14 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 	}
 	accounts := entra.NewAccountSet(list)
 	out := newAlertPrinter(cmd.OutOrStdout(), f.format)
-	// Alerts go to the store in batches, with a delivery queued for every
-	// configured notification target: a daemon on the same store then sends
-	// them (scanning must never silence it).
-	sink := newAlertSink(ctx, st, cfg.Notify.Targets(), tenantOf(cfg), out)
+	// Alerts go to the store in batches, with a delivery queued for each
+	// target notify.routes gives it, as serve routes: a daemon on the same
+	// store then sends them (scanning must never silence it).
+	route, err := daemon.RouteFunc(cfg)
+	if err != nil {
+		return err
+	}
+	sink := newAlertSink(ctx, st, route, tenantOf(cfg), out)
 	defer sink.stop()
 	emit := sink.add
 	var problemMu sync.Mutex

@@ -22,7 +22,7 @@ func scanAccounts(ctx context.Context, cfg *config.Config, snapshot string, stde
 	var groups []membership.Group
 	for _, a := range cfg.Accounts {
 		if a.IsGroup() {
-			groups = append(groups, membership.Group{ID: strings.ToLower(a.Group), Name: a.Name})
+			groups = append(groups, membership.Group{ID: strings.ToLower(a.Group), Name: a.Name, Expect: a.Expect})
 		}
 	}
 	if len(groups) == 0 {

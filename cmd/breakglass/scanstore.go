@@ -31,11 +31,11 @@ type batchStore interface {
 // alertSink dedupes findings within the run, stores them in batches and
 // prints each new one once it is stored.
 type alertSink struct {
-	ctx     context.Context
-	st      batchStore // nil with --no-store
-	targets []string
-	tenant  string
-	out     *alertPrinter
+	ctx    context.Context
+	st     batchStore                              // nil with --no-store
+	route  func(labels map[string]string) []string // notify.routes, as serve routes
+	tenant string
+	out    *alertPrinter
 
 	mu      sync.Mutex
 	seen    map[string]bool
@@ -48,8 +48,8 @@ type alertSink struct {
 	wg      sync.WaitGroup
 }
 
-func newAlertSink(ctx context.Context, st store.Store, targets []string, tenant string, out *alertPrinter) *alertSink {
-	s := &alertSink{ctx: ctx, targets: targets, tenant: tenant, out: out, seen: map[string]bool{}, done: make(chan struct{})}
+func newAlertSink(ctx context.Context, st store.Store, route func(map[string]string) []string, tenant string, out *alertPrinter) *alertSink {
+	s := &alertSink{ctx: ctx, route: route, tenant: tenant, out: out, seen: map[string]bool{}, done: make(chan struct{})}
 	if bs, ok := st.(batchStore); ok {
 		s.st = bs
 	}
@@ -110,10 +110,10 @@ func (s *alertSink) flushLocked() error {
 	} else {
 		items := make([]store.AlertWithEvidence, len(batch))
 		for i, fd := range batch {
-			items[i] = store.AlertWithEvidence{Alert: fd.Alert,
+			items[i] = store.AlertWithEvidence{Alert: fd.Alert, Targets: s.route(fd.Alert.Labels),
 				Evidence: store.Evidence{EventID: fd.Alert.EventID, Category: fd.Alert.Category, Source: fd.Alert.Source, Raw: fd.Raw}}
 		}
-		ins, err := s.st.AddAlertsNotify(s.ctx, items, s.targets)
+		ins, err := s.st.AddAlertsNotify(s.ctx, items, nil)
 		if err != nil {
 			s.err = fmt.Errorf("storing alerts: %w", err)
 			return s.err

@@ -81,6 +81,9 @@ const (
 	LabelTenant   = "tenant"
 	LabelSource   = "source" // the configured source name, or the input
 	LabelCategory = "category"
+	// LabelExpectation is set on sign-in alerts of accounts with expect:
+	// configured: broken, unknown or held (internal/expect).
+	LabelExpectation = "expectation"
 )
 
 // StandardLabels returns the labels every alert carries, derived from its

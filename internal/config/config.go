@@ -44,7 +44,10 @@ type Config struct {
 	Audit    AuditConfig    `yaml:"audit"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
-	Path       string      `yaml:"-"` // file it was loaded from
+	// Expect is what every account's sign-ins are expected to look like
+	// (expect.go); merged into each Accounts[i].Expect.
+	Expect *entra.Expect `yaml:"expect,omitempty"`
+	Path   string        `yaml:"-"` // file it was loaded from
 }
 
 // Users returns the user entries of accounts:, in order; group entries are
@@ -145,10 +148,12 @@ func (c *Config) validate(d *decoder) {
 	c.validateServe(d)
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
+	c.validateRoutes(d)    // routes.go
 	c.validateAck(d)       // ack.go
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
+	c.validateExpect(d) // expect.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:

@@ -272,10 +272,10 @@ func TestParse(t *testing.T) {
 			name: "all errors collected",
 			yaml: "accounts:\n  - upnn: x\n  - id: nope\nlevel: 1\n",
 			wantErr: []string{
-				"cfg.yaml:2: accounts[0].upnn: unknown key (known: id, upn, name, group)",
+				"cfg.yaml:2: accounts[0].upnn: unknown key (known: id, upn, name, group, expect)",
 				"cfg.yaml:2: accounts[0]: needs id: (the user's object id) and/or upn: for a user, or group: for a group",
 				"cfg.yaml:3: accounts[1].id: not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)",
-				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph, audit, exceptions)",
+				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph, audit, exceptions, expect)",
 			},
 		},
 	}
@@ -312,7 +312,7 @@ func TestErrorFields(t *testing.T) {
 	if !errors.As(err, &list) {
 		t.Fatalf("%T is not an ErrorList", err)
 	}
-	want := &Error{File: "cfg.yaml", Line: 3, Field: "accounts[1].upnn", Msg: "unknown key (known: id, upn, name, group)"}
+	want := &Error{File: "cfg.yaml", Line: 3, Field: "accounts[1].upnn", Msg: "unknown key (known: id, upn, name, group, expect)"}
 	if len(list) < 1 || !reflect.DeepEqual(list[0], want) {
 		t.Errorf("first error = %+v, want %+v", list[0], want)
 	}

@@ -76,8 +76,8 @@ type SourceConfig struct {
 	MaxSilence time.Duration `yaml:"max_silence,omitempty"`
 }
 
-// NotifyConfig routes alerts to action groups. Every alert goes to every
-// group.
+// NotifyConfig routes alerts to action groups: by notify.routes, else
+// every alert to every group.
 type NotifyConfig struct {
 	Groups []GroupConfig `yaml:"groups"`
 	// GiveUpAfter is how long a delivery is retried before it is
@@ -90,6 +90,10 @@ type NotifyConfig struct {
 	// Routes pick the groups of an alert by its labels (routes.go); none:
 	// every alert goes to every group.
 	Routes []RouteConfig `yaml:"routes,omitempty"`
+	// MuteFor maps a rule id to how long, after an alert of that rule for
+	// an account (or a source) was notified, further ones for it are
+	// stored and marked muted but not notified (routes.go).
+	MuteFor map[string]time.Duration `yaml:"mute_for,omitempty"`
 	// Ack enables acknowledge links and PagerDuty/Opsgenie acknowledgement
 	// webhooks (ack.go); nil: only `breakglass alerts ack`.
 	Ack *AckConfig `yaml:"ack,omitempty"`

@@ -41,7 +41,7 @@ func configGroups(cfg *config.Config) []groupEntry {
 			where = cfg.Where(lines[i])
 		}
 		out = append(out, groupEntry{
-			Group: membership.Group{ID: strings.ToLower(a.Group), Name: a.Name},
+			Group: membership.Group{ID: strings.ToLower(a.Group), Name: a.Name, Expect: a.Expect},
 			Where: where + ": accounts[" + strconv.Itoa(i) + "].group",
 		})
 	}

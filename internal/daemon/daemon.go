@@ -254,9 +254,13 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		Logger: d.log, Observe: d.metrics.Notified, SendTimeout: sendTimeout, Now: o.Now,
 		GiveUpAfter: cfg.Notify.GiveUpAfter, Owner: owner,
 	})
+	routeFn, err := RouteFunc(cfg) // route.go
+	if err != nil {
+		return nil, err
+	}
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
-		Targets: d.targets, Tenant: tenantOf(cfg), Wake: d.disp.Wake, Metrics: d.metrics, Logger: d.log, Now: o.Now,
+		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Wake: d.disp.Wake, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 	})
 	d.pipeline = pipeline
 	for _, sc := range cfg.Sources {

@@ -94,6 +94,7 @@ func (r riskRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 	} else {
 		a.Operation = x.RiskEventType
 		a.Title += ": " + labelOr(x.RiskEventType, "unknown risk") + " (risk " + labelOr(x.RiskLevel, "unknown") + ")"
+		expectations(&a, acct, ev) // expect.go
 	}
 	return append(dst, a)
 }

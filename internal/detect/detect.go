@@ -60,6 +60,7 @@ func (r signInRule) Eval(dst []alert.Alert, rec *Record) []alert.Alert {
 		a.Title += ", " + categoryLabel(ev.Category)
 	}
 	signInAnnotations(&a, ev) // annotations.go
+	expectations(&a, acct, ev)
 	return append(dst, a)
 }
 

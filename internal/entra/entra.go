@@ -92,6 +92,8 @@ type Event struct {
 	Interactive         bool
 	ServicePrincipalID  string
 	ServicePrincipal    string
+	Device              Device // signin.go
+	Auth                Auth   // signin.go
 
 	// Audit fields.
 	Operation       string // activityDisplayName / OperationName
@@ -170,6 +172,11 @@ type Account struct {
 	// which only Graph knows, so AccountSet ignores it: whoever expands the
 	// group adds the members as user entries.
 	Group string `yaml:"group,omitempty" json:"group,omitempty"`
+	// Expect is what this account's sign-ins are expected to look like
+	// (config expect:, with the global expect: already merged in by
+	// config); nil when none is configured. A pointer, so Account stays
+	// comparable.
+	Expect *Expect `yaml:"expect,omitempty" json:"expect,omitempty"`
 }
 
 // IsGroup reports whether the entry is a group rather than a user.

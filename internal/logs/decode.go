@@ -222,6 +222,7 @@ type graphSignIn struct {
 	ServicePrincipalName      text          `json:"servicePrincipalName"`
 	Status                    dyn[status]   `json:"status"`
 	Location                  dyn[location] `json:"location"`
+	signInDetail                            // decode_signin.go
 }
 
 type status struct {
@@ -268,6 +269,7 @@ func (g *graphSignIn) fill(ev *entra.Event, n notes, prefix string, more ...time
 	if g.Location.OK {
 		g.Location.V.fill(ev)
 	}
+	g.signInDetail.fill(ev, n, prefix)
 }
 
 // graphAudit is the Graph directoryAudit resource.
@@ -546,6 +548,8 @@ type laRow struct {
 	AADOperationType    text           `json:"AADOperationType"`
 	InitiatedBy         dyn[initiator] `json:"InitiatedBy"`
 	TargetResources     targetList     `json:"TargetResources"`
+
+	signInDetail // decode_signin.go
 }
 
 // decodeLogAnalytics decodes a row. Column names are matched exactly as Log
@@ -597,5 +601,6 @@ func decodeLogAnalytics(rec []byte, ev *entra.Event, n notes) error {
 	if ev.Country == "" && len(r.Location) == 2 {
 		ev.Country = string(r.Location)
 	}
+	r.signInDetail.fill(ev, n, "")
 	return nil
 }

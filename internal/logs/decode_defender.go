@@ -117,6 +117,7 @@ func decodeDefender(rec []byte, c Class, ev *entra.Event) error {
 	case action != "":
 		ev.ResultType = action
 	}
+	fillDefenderDetail(r, ev, n) // decode_signin.go
 	noIdentity(n, "AccountObjectId", ev.UserID, ev.UserPrincipalName)
 	return nil
 }

@@ -58,6 +58,7 @@ func decodePortal(rec []byte, c Class, ev *entra.Event) error {
 		return nil
 	}
 	fillPortalSignIn(r, ev)
+	fillPortalDetail(r, ev) // decode_signin.go
 	noIdentity(n, "User ID", ev.UserID, ev.UserPrincipalName, ev.ServicePrincipalID)
 	return nil
 }

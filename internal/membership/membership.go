@@ -50,6 +50,9 @@ const StateRule = "membership"
 type Group struct {
 	ID   string
 	Name string // optional, from the configuration
+	// Expect is the group entry's effective expect: (config); its members
+	// not configured as users themselves get it.
+	Expect *entra.Expect
 }
 
 func (g Group) label() string {
@@ -360,7 +363,7 @@ func List(users []entra.Account, groups []Group, members map[string][]Member) []
 				index(i)
 				continue
 			}
-			out = append(out, entra.Account{ID: m.ID, UPN: m.UPN})
+			out = append(out, entra.Account{ID: m.ID, UPN: m.UPN, Expect: g.Expect})
 			index(len(out) - 1)
 		}
 	}

@@ -266,7 +266,7 @@ func describe(a alert.Alert, ann map[string]string) (string, []Field) {
 		add("Sign-in type", kind)
 		add("Resource", ann[detect.AnnResource])
 		add("Authentication", ann[detect.AnnAuthRequirement])
-		return what, facts
+		return what + expectWhat(ann), append(facts, expectFacts(ann)...) // message_expect.go
 	case detect.RuleActivity:
 		what := "This account did " + quoteOr(a.Operation, "an operation")
 		if t := ann[detect.AnnTarget]; t != "" {
@@ -295,7 +295,7 @@ func describe(a alert.Alert, ann map[string]string) (string, []Field) {
 	case detect.RuleRisk:
 		add("Risk", a.Operation)
 		add("Risk state", a.Result)
-		return sentence("Identity Protection flagged this account: " + title), facts
+		return sentence("Identity Protection flagged this account: "+title) + expectWhat(ann), append(facts, expectFacts(ann)...)
 	case detect.RuleProvisioning:
 		add("Action", a.Operation)
 		add("Status", a.Result)

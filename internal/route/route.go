@@ -68,11 +68,26 @@ func ParseMatcher(s string) (Matcher, error) {
 			return Matcher{}, fmt.Errorf("matcher %q: the quoted value is not closed or has a bad escape", s)
 		}
 		val = u
-	} else if strings.ContainsAny(val, " \t\"") {
-		return Matcher{}, fmt.Errorf("matcher %q: quote a value that has spaces or quotes", s)
+	} else {
+		switch {
+		case strings.HasPrefix(val, "'"):
+			// 'x' would be matched with its quotes, and match nothing.
+			return Matcher{}, fmt.Errorf("matcher %q: quote the value with double quotes (\"...\"), not single quotes", s)
+		case strings.HasPrefix(val, "=") || strings.HasPrefix(val, "~"):
+			// name==x or name=~~x: the value would start with the stray character.
+			return Matcher{}, fmt.Errorf("matcher %q: the value starts with %q; the operators are =, !=, =~ and !~", s, val[:1])
+		case strings.ContainsAny(val, " \t\""):
+			return Matcher{}, fmt.Errorf("matcher %q: quote a value that has spaces or quotes", s)
+		}
 	}
 	m := Matcher{Name: name, Op: op, Value: val}
 	if op == Regexp || op == NotRegexp {
+		// Compiled alone first: a value such as `a)|(b` is no regular
+		// expression, yet wrapped in ^(?:...)$ it would compile to one that
+		// is no longer anchored and matches far more than intended.
+		if _, err := regexp.Compile(val); err != nil {
+			return Matcher{}, fmt.Errorf("matcher %q: bad regular expression: %v", s, err)
+		}
 		re, err := regexp.Compile("^(?:" + val + ")$")
 		if err != nil {
 			return Matcher{}, fmt.Errorf("matcher %q: bad regular expression: %v", s, err)

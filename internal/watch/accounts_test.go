@@ -34,7 +34,7 @@ func TestSetAccountsSwapsUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	fs := &fakeStore{}
 	always, added, removed := acct(1), acct(2), acct(3)
-	p := New(Options{Accounts: entra.NewAccountSet([]entra.Account{always, removed}), Store: fs, Targets: []string{"t/console"}})
+	p := New(Options{Accounts: entra.NewAccountSet([]entra.Account{always, removed}), Store: fs, Route: To("t/console")})
 	defer p.Close()
 
 	var wg sync.WaitGroup
@@ -101,7 +101,7 @@ func TestSetAccountsSwapsUnderLoad(t *testing.T) {
 func TestSetAccountsGroupID(t *testing.T) {
 	ctx := context.Background()
 	fs := &fakeStore{}
-	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Targets: []string{"t/console"}})
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Route: To("t/console")})
 	defer p.Close()
 	const gid = "5f0e1d2c-3b4a-4968-8776-a5b4c3d2e1f0"
 	p.SetAccounts([]entra.Account{{ID: gid, Name: "break-glass group BG"}})

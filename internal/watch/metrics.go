@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"breakglass/internal/detect"
 	"breakglass/internal/entra"
 	"breakglass/internal/logs"
 	"breakglass/internal/posture"
@@ -59,6 +60,7 @@ type Metrics struct {
 	alerted       *prometheus.CounterVec
 	alerts        *prometheus.CounterVec
 	failclosed    *prometheus.CounterVec
+	mutedAlerts   *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	notifyLatency *prometheus.HistogramVec
 	silent        *prometheus.GaugeVec
@@ -82,6 +84,8 @@ func NewMetrics(reg prometheus.Registerer, depth func(context.Context) (int, err
 			Help: "New alerts, by rule."}, []string{"rule"}),
 		failclosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "breakglass_records_failclosed_total",
 			Help: "New alerts on records that could not be read completely (fail closed), by kind: degraded (some fields, or the time, unreadable) or unparsed (bg.unparsed)."}, []string{"kind"}),
+		mutedAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "breakglass_alerts_muted_total",
+			Help: "New alerts stored but not notified because notify.mute_for of their rule was open for their account or source, by rule."}, []string{"rule"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "breakglass_notifications_total",
 			Help: "Notification attempts, by channel and result (success, retry, permanent, dead_letter)."}, []string{"channel", "result"}),
 		notifyLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "breakglass_notification_duration_seconds",
@@ -91,7 +95,7 @@ func NewMetrics(reg prometheus.Registerer, depth func(context.Context) (int, err
 		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "breakglass_source_failing",
 			Help: "Parts of the source (Graph queries, files) for which bg.source is firing."}, []string{"source"}),
 	}
-	reg.MustRegister(m.records, m.skipped, m.alerted, m.alerts, m.failclosed, m.notifications, m.notifyLatency, m.silent, m.failing)
+	reg.MustRegister(m.records, m.skipped, m.alerted, m.alerts, m.failclosed, m.mutedAlerts, m.notifications, m.notifyLatency, m.silent, m.failing)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "breakglass_outbox_depth",
 		Help: "Notifications waiting to be delivered."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -162,6 +166,25 @@ func (m *Metrics) alert(source, rule string) {
 	}
 	m.alerts.WithLabelValues(rule).Inc()
 	m.alerted.WithLabelValues(m.source(source)).Inc()
+}
+
+func (m *Metrics) muted(rule string) {
+	if m == nil {
+		return
+	}
+	if _, ok := detect.Lookup(rule); !ok {
+		rule = LabelOther
+	}
+	m.mutedAlerts.WithLabelValues(rule).Inc()
+}
+
+func (m *Metrics) mutedZero(rule string) {
+	if m == nil {
+		return
+	}
+	if _, ok := detect.Lookup(rule); ok {
+		m.mutedAlerts.WithLabelValues(rule)
+	}
 }
 
 func (m *Metrics) failClosed(kind string) {

@@ -69,7 +69,7 @@ func TestPostureDriftOnFixtures(t *testing.T) {
 		t.Run(e.Name(), func(t *testing.T) {
 			ctx := context.Background()
 			fs := &fakeStore{}
-			p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Targets: []string{"t/webhook"}, Now: func() time.Time { return now }})
+			p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Route: To("t/webhook"), Now: func() time.Time { return now }})
 			defer p.Close()
 			if err := p.Posture().Observe(ctx, compliant); err != nil {
 				t.Fatal(err)

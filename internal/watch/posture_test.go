@@ -55,7 +55,7 @@ func TestPostureDrift(t *testing.T) {
 	c := newClock()
 	fs := &fakeStore{}
 	conds := NewMemConditions()
-	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Route: To("t/webhook"), Now: c.now, Tenant: "tenant-1"}
 	coverage := 0
 	for i, s := range steps {
 		// A restart between every run: the state lives in the conditions.
@@ -114,7 +114,7 @@ func TestPostureDrift(t *testing.T) {
 func TestPostureAuditFailedRaisesSource(t *testing.T) {
 	ctx := context.Background()
 	fs := &fakeStore{}
-	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Targets: []string{"t/webhook"}})
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Route: To("t/webhook")})
 	defer p.Close()
 	p.Posture().AuditFailed(ctx, context.DeadlineExceeded)
 	p.Posture().AuditFailed(ctx, context.DeadlineExceeded)
@@ -184,7 +184,7 @@ func TestPostureDriftAccountStopsResolving(t *testing.T) {
 	c := newClock()
 	fs := &fakeStore{}
 	conds := NewMemConditions()
-	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Route: To("t/webhook"), Now: c.now, Tenant: "tenant-1"}
 	resolved := func(rs ...posture.Result) *posture.Report {
 		rep := report(rs...)
 		rep.Accounts = []posture.AccountInfo{{Entry: "accounts[0] upn " + bg1, ID: id, UPN: bg1, Resolved: true}}
@@ -241,7 +241,7 @@ func TestPostureDriftCheckLosesAccountResults(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	fs := &fakeStore{}
-	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Route: To("t/webhook"), Now: c.now, Tenant: "tenant-1"}
 	rep := func(rs ...posture.Result) *posture.Report {
 		r := report(rs...)
 		r.Accounts = []posture.AccountInfo{{Entry: "accounts[0] id " + id, ID: id, UPN: bg1, Resolved: true}}
@@ -324,7 +324,7 @@ func TestPostureDriftGroupUnreadable(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	fs := &fakeStore{}
-	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Targets: []string{"t/webhook"}, Now: c.now, Tenant: "tenant-1"}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Route: To("t/webhook"), Now: c.now, Tenant: "tenant-1"}
 	for i, s := range steps {
 		p := New(opts)
 		c.add(6 * time.Hour)
@@ -376,7 +376,7 @@ func TestPostureRecordFailureRaisesSource(t *testing.T) {
 	fs := &fakeStore{}
 	conds := &failingVerdicts{MemConditions: NewMemConditions(), broken: true}
 	c := newClock()
-	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now})
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Route: To("t/webhook"), Now: c.now})
 	defer p.Close()
 	if err := p.Posture().Record(ctx, report(res("cloud-only", posture.StatusPass))); err == nil {
 		t.Fatal("Record hid the store error")

@@ -125,8 +125,10 @@ func (s *Silence) alive(ctx context.Context, source string) {
 	s.o.Logger.Info("source alive again; silence alert resolved", "source", source, "alert_id", id)
 }
 
-// Check fires bg.silence for every watched source quiet for too long.
+// Check fires bg.silence for every watched source quiet for too long, and
+// notifies muted condition alerts still open after their window (mute.go).
 func (s *Silence) Check(ctx context.Context) {
+	defer sweepMuted(ctx, s.o)
 	now := s.o.Now()
 	type due struct {
 		source string
@@ -202,7 +204,7 @@ func (s *Silence) Run(ctx context.Context, interval time.Duration) {
 // alert is stored and notified, and the worst case is a second alert for
 // the same condition after the restart, never none.
 func raise(ctx context.Context, o Options, a alert.Alert, evidence []byte, c Condition) (bool, error) {
-	inserted, err := o.Store.AddAlertNotify(ctx, a, store.Evidence{EventID: a.EventID, Category: a.Category, Source: a.Source, Raw: evidence}, o.Targets)
+	inserted, _, err := storeAlert(ctx, o, a, store.Evidence{EventID: a.EventID, Category: a.Category, Source: a.Source, Raw: evidence})
 	if err != nil {
 		return false, err
 	}
@@ -218,10 +220,14 @@ type stateSetter interface {
 	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
 }
 
-// resolve queues the resolution of a condition alert and clears the
-// condition.
+// resolve queues the resolution of a condition alert, to where its firing
+// went, and clears the condition.
 func resolve(ctx context.Context, o Options, rule, key, alertID string) error {
-	if err := o.Store.Enqueue(ctx, alertID, store.StatusResolved, o.Targets); err != nil {
+	targets, err := resolutionTargets(ctx, o, alertID)
+	if err != nil {
+		return err
+	}
+	if err := o.Store.Enqueue(ctx, alertID, store.StatusResolved, targets); err != nil {
 		return err
 	}
 	if ss, ok := o.Store.(stateSetter); ok {

@@ -59,6 +59,16 @@ func (f *fakeStore) Enqueue(_ context.Context, id, status string, targets []stri
 	return nil
 }
 
+func (f *fakeStore) Alert(_ context.Context, id string) (alert.Alert, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.alerts[id]
+	if !ok {
+		return alert.Alert{}, fmt.Errorf("alert %s: %w", id, store.ErrNotFound)
+	}
+	return a, nil
+}
+
 func (f *fakeStore) count(rule string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -102,7 +112,7 @@ func TestSilenceFiresAndResolves(t *testing.T) {
 	c := newClock()
 	fs := &fakeStore{}
 	woke := 0
-	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Targets: []string{"ops/webhook"}, Now: c.now, Wake: func() { woke++ }})
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Route: To("ops/webhook"), Now: c.now, Wake: func() { woke++ }})
 	s := p.Silence()
 	if err := s.Watch(ctx, "feed", 10*time.Minute); err != nil {
 		t.Fatal(err)
@@ -151,7 +161,7 @@ func TestAliveWithoutRecordsIsLife(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
 	fs := &fakeStore{}
-	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Targets: []string{"t/console"}, Now: c.now})
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Route: To("t/console"), Now: c.now})
 	_ = p.Silence().Watch(ctx, "graph", 5*time.Minute)
 	for range 30 {
 		c.add(time.Minute)
@@ -176,7 +186,7 @@ func TestSilencePersistsAcrossRestart(t *testing.T) {
 	c := newClock()
 	fs := &fakeStore{}
 	conds := NewMemConditions() // stands for the store's table
-	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Route: To("t/webhook"), Now: c.now}
 	p1 := New(opts)
 	_ = p1.Silence().Watch(ctx, "feed", time.Minute)
 	c.add(time.Minute)
@@ -221,7 +231,7 @@ func TestSourceFailing(t *testing.T) {
 	c := newClock()
 	fs := &fakeStore{}
 	conds := NewMemConditions()
-	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/webhook"}, Now: c.now, Tenant: "contoso.onmicrosoft.com"}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Route: To("t/webhook"), Now: c.now, Tenant: "contoso.onmicrosoft.com"}
 	p := New(opts)
 	p.Failing(ctx, "graph", "signIns/interactive", errors.New("403 Forbidden: Authorization_RequestDenied"))
 	c.add(time.Minute)
@@ -280,7 +290,7 @@ func TestIngestStoresLabelsAndWakes(t *testing.T) {
 	woke := 0
 	p := New(Options{
 		Accounts: entra.NewAccountSet([]entra.Account{{ID: bgID}}),
-		Store:    fs, Targets: []string{"a/console", "b/webhook"}, Wake: func() { woke++ }, Tenant: "t1",
+		Store:    fs, Route: To("a/console", "b/webhook"), Wake: func() { woke++ }, Tenant: "t1",
 	})
 	rec := `{"time":"2024-06-20T07:00:00Z","category":"SignInLogs","properties":{"id":"r1","createdDateTime":"2024-06-20T07:00:00Z","userId":"` + bgID + `","status":{"errorCode":0}}}` + "\n"
 	for range 2 { // the second time is a replay: no new alert, no new deliveries
@@ -397,7 +407,7 @@ func TestResolveRemoved(t *testing.T) {
 	c := newClock()
 	fs := &fakeStore{}
 	conds := NewMemConditions()
-	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Targets: []string{"t/x"}, Now: c.now}
+	opts := Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: conds, Route: To("t/x"), Now: c.now}
 	p := New(opts)
 	p.Failing(ctx, "old", "q", errors.New("boom"))
 	p.Failing(ctx, "kept", "q", errors.New("boom"))
