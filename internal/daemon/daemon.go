@@ -85,6 +85,9 @@ type Options struct {
 	GroupRefresh time.Duration
 	// HeartbeatInterval replaces notify.heartbeat.interval.
 	HeartbeatInterval time.Duration
+	// EscalateInterval replaces how often the escalator looks for due
+	// steps (escalateInterval).
+	EscalateInterval time.Duration
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -380,7 +383,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
 	if d.esc != nil {
-		loops.Go(func() { d.esc.run(loopCtx, escalateInterval) })
+		loops.Go(func() { d.esc.run(loopCtx, d.escalateEvery()) })
 	}
 
 	srcCtx, stopSources := context.WithCancel(ctx)

@@ -246,7 +246,7 @@ func (d *Daemon) setupEscalation() error {
 	if d.esc != nil {
 		d.esc.health = d.pipeline
 		d.metrics.AddSource(escalationSource)
-		d.log.Info("escalation on", "longest", r.MaxEscalation(), "every", escalateInterval)
+		d.log.Info("escalation on", "longest", r.MaxEscalation(), "every", d.escalateEvery())
 	}
 	return nil
 }
@@ -260,4 +260,11 @@ func EscalationPlans(cfg *config.Config) (func(a alert.Alert) route.Plan, error)
 		return nil, configErrorf("%s: %v", cfg.Path, err)
 	}
 	return func(a alert.Alert) route.Plan { return r.Plan(a.StandardLabels()) }, nil
+}
+
+func (d *Daemon) escalateEvery() time.Duration {
+	if d.o.EscalateInterval > 0 {
+		return d.o.EscalateInterval
+	}
+	return escalateInterval
 }

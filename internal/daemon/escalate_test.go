@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -396,5 +397,82 @@ func TestServeEscalationWiring(t *testing.T) {
 			t.Errorf("escalate_after %s: escalator %+v", tc.esc, d.esc)
 		}
 		d.Close()
+	}
+}
+
+// TestServeEscalates: serve notifies a sign-in's first group at once and
+// its next group only once the alert has gone escalate_after
+// unacknowledged (its clock moved on); an alert acknowledged meanwhile is
+// not escalated.
+func TestServeEscalates(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	cfg := e.config(t, `sources:
+  - type: http
+    name: push
+    listen: %[2]s
+    token: ${`+tokenEnv+`}
+notify:
+  groups:
+    - name: oncall
+      escalate_after: 10m
+      channels:
+        - {type: webhook, url: `+rcv.srv.URL+`/oncall}
+    - name: managers
+      channels:
+        - {type: webhook, url: `+rcv.srv.URL+`/managers}
+  routes:
+    - matchers: ['rule="bg.signin"']
+      groups: [oncall, managers]
+`)
+	var mu sync.Mutex
+	offset := time.Duration(0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
+	const every = 200 * time.Millisecond
+	r := start(t, cfg, Options{Now: now, EscalateInterval: every})
+	for _, id := range []string{"r-esc-1", "r-esc-2"} {
+		if code := post(t, r.ingest(t), []byte(signIn(id))); code != http.StatusAccepted {
+			t.Fatalf("POST = %d", code)
+		}
+	}
+	ctx := context.Background()
+	var as []alert.Alert
+	waitFor(t, 10*time.Second, "both alerts at oncall", func() bool {
+		as, _ = r.d.st.Alerts(ctx, store.AlertFilter{Rule: "bg.signin"})
+		n := 0
+		for k := range rcv.snapshot() {
+			if strings.HasPrefix(k, "/oncall ") {
+				n++
+			}
+		}
+		return len(as) == 2 && n == 2
+	}, func() string { return fmt.Sprint(rcv.snapshot()) })
+	escalated, acked := as[0], as[1]
+	if _, err := r.d.st.ChangeAlertState(ctx, store.StateChange{AlertID: acked.ID, To: alert.StateAcknowledged, By: "Dana", Via: store.ViaCLI}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * every) // sweeps before escalate_after: nothing
+	for k := range rcv.snapshot() {
+		if strings.HasPrefix(k, "/managers ") {
+			t.Fatalf("managers notified before escalate_after: %v", rcv.snapshot())
+		}
+	}
+	mu.Lock()
+	offset = 11 * time.Minute
+	mu.Unlock()
+	waitFor(t, 10*time.Second, "the escalation to managers", func() bool {
+		return rcv.snapshot()["/managers "+escalated.ID+" firing"] == 1
+	}, func() string { return fmt.Sprint(rcv.snapshot()) + "\n" + r.logs.String() })
+	ds, err := r.d.st.AlertDeliveries(ctx, acked.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if strings.HasPrefix(d.Target, "managers/") {
+			t.Errorf("the acknowledged alert was escalated: %+v", d)
+		}
+	}
+	if !strings.Contains(r.logs.String(), "escalating: alert not acknowledged") {
+		t.Errorf("escalation not logged:\n%s", r.logs.String())
 	}
 }
