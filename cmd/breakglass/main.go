@@ -96,6 +96,8 @@ configuration error.`,
 		newAuditCmd(),
 		newNotifyCmd(),
 		newAlertsCmd(),
+		newIncidentsCmd(),
+		newEvidenceCmd(),
 	)
 	return root
 }

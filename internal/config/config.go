@@ -42,6 +42,10 @@ type Config struct {
 	Notify   NotifyConfig   `yaml:"notify"`
 	Graph    GraphConfig    `yaml:"graph,omitempty"`
 	Audit    AuditConfig    `yaml:"audit"`
+	// Incidents groups alerts into incidents (incidents.go).
+	Incidents IncidentsConfig `yaml:"incidents"`
+	// Evidence publishes and signs the evidence log's heads (evidence.go).
+	Evidence EvidenceConfig `yaml:"evidence"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
 	// Expect is what every account's sign-ins are expected to look like
@@ -153,7 +157,9 @@ func (c *Config) validate(d *decoder) {
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
-	c.validateExpect(d) // expect.go
+	c.validateExpect(d)    // expect.go
+	c.validateIncidents(d) // incidents.go
+	c.validateEvidence(d)  // evidence.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -276,6 +282,8 @@ func (c *Config) applyDefaults() {
 	c.applyAckDefaults()
 	c.applyGraphDefaults()
 	c.applyAuditDefaults()
+	c.applyIncidentDefaults()
+	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass

@@ -191,13 +191,15 @@ func TestParse(t *testing.T) {
 			name: "defaults and trimming",
 			yaml: "accounts:\n  - id: ' " + strings.ToUpper(guid) + " '\n    upn: ' BG@Contoso.com '\n    name: ' One '\n",
 			want: &Config{
-				Accounts: []entra.Account{{ID: strings.ToUpper(guid), UPN: "BG@Contoso.com", Name: "One"}},
-				Store:    StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
-				Log:      LogConfig{Level: "info", Format: "text"},
-				Server:   ServerConfig{Listen: DefaultListen},
-				Notify:   defaultNotify,
-				Audit:    defaultAudit,
-				Path:     "cfg.yaml",
+				Accounts:  []entra.Account{{ID: strings.ToUpper(guid), UPN: "BG@Contoso.com", Name: "One"}},
+				Store:     StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
+				Log:       LogConfig{Level: "info", Format: "text"},
+				Server:    ServerConfig{Listen: DefaultListen},
+				Notify:    defaultNotify,
+				Audit:     defaultAudit,
+				Incidents: defaultIncidents,
+				Evidence:  defaultEvidence,
+				Path:      "cfg.yaml",
 			},
 		},
 		{
@@ -215,13 +217,15 @@ func TestParse(t *testing.T) {
 			yaml: "accounts:\n  - upn: ${U}\n    name: ${N:-none} ${E:-dflt} ${E} $$ ${X:-a:-b}\nstore: {path: '$HOME/${D}'}\n",
 			env:  map[string]string{"U": "bg@contoso.com", "E": "", "D": "x.db"},
 			want: &Config{
-				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "none dflt  $ a:-b"}},
-				Store:    StoreConfig{Path: "$HOME/x.db", Retention: DefaultRetention},
-				Log:      LogConfig{Level: "info", Format: "text"},
-				Server:   ServerConfig{Listen: DefaultListen},
-				Notify:   defaultNotify,
-				Audit:    defaultAudit,
-				Path:     "cfg.yaml",
+				Accounts:  []entra.Account{{UPN: "bg@contoso.com", Name: "none dflt  $ a:-b"}},
+				Store:     StoreConfig{Path: "$HOME/x.db", Retention: DefaultRetention},
+				Log:       LogConfig{Level: "info", Format: "text"},
+				Server:    ServerConfig{Listen: DefaultListen},
+				Notify:    defaultNotify,
+				Audit:     defaultAudit,
+				Incidents: defaultIncidents,
+				Evidence:  EvidenceConfig{HeadsFile: "$HOME/x.db" + DefaultHeadsSuffix},
+				Path:      "cfg.yaml",
 			},
 		},
 		{
@@ -229,13 +233,15 @@ func TestParse(t *testing.T) {
 			yaml: "accounts:\n  - upn: bg@contoso.com\n    name: ${N}\n",
 			env:  map[string]string{"N": "${OTHER} $$"},
 			want: &Config{
-				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "${OTHER} $$"}},
-				Store:    StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
-				Log:      LogConfig{Level: "info", Format: "text"},
-				Server:   ServerConfig{Listen: DefaultListen},
-				Notify:   defaultNotify,
-				Audit:    defaultAudit,
-				Path:     "cfg.yaml",
+				Accounts:  []entra.Account{{UPN: "bg@contoso.com", Name: "${OTHER} $$"}},
+				Store:     StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
+				Log:       LogConfig{Level: "info", Format: "text"},
+				Server:    ServerConfig{Listen: DefaultListen},
+				Notify:    defaultNotify,
+				Audit:     defaultAudit,
+				Incidents: defaultIncidents,
+				Evidence:  defaultEvidence,
+				Path:      "cfg.yaml",
 			},
 		},
 		{
@@ -243,13 +249,15 @@ func TestParse(t *testing.T) {
 			yaml: "accounts:\n  - upn: bg@contoso.com\n    name: ${N}\n",
 			env:  map[string]string{"N": "x\nstore: {path: evil}"},
 			want: &Config{
-				Accounts: []entra.Account{{UPN: "bg@contoso.com", Name: "x\nstore: {path: evil}"}},
-				Store:    StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
-				Log:      LogConfig{Level: "info", Format: "text"},
-				Server:   ServerConfig{Listen: DefaultListen},
-				Notify:   defaultNotify,
-				Audit:    defaultAudit,
-				Path:     "cfg.yaml",
+				Accounts:  []entra.Account{{UPN: "bg@contoso.com", Name: "x\nstore: {path: evil}"}},
+				Store:     StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
+				Log:       LogConfig{Level: "info", Format: "text"},
+				Server:    ServerConfig{Listen: DefaultListen},
+				Notify:    defaultNotify,
+				Audit:     defaultAudit,
+				Incidents: defaultIncidents,
+				Evidence:  defaultEvidence,
+				Path:      "cfg.yaml",
 			},
 		},
 		{
@@ -275,7 +283,7 @@ func TestParse(t *testing.T) {
 				"cfg.yaml:2: accounts[0].upnn: unknown key (known: id, upn, name, group, expect)",
 				"cfg.yaml:2: accounts[0]: needs id: (the user's object id) and/or upn: for a user, or group: for a group",
 				"cfg.yaml:3: accounts[1].id: not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)",
-				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph, audit, exceptions, expect)",
+				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph, audit, incidents, evidence, exceptions, expect)",
 			},
 		},
 	}
@@ -362,7 +370,7 @@ func TestRedactedAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\naudit:\n  interval: 6h0m0s\n  conditional_access_mode: exclude-all\n  drill_interval: 2160h0m0s\n  max_exclusion_group_members: 10\n"
+	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\naudit:\n  interval: 6h0m0s\n  conditional_access_mode: exclude-all\n  drill_interval: 2160h0m0s\n  max_exclusion_group_members: 10\nincidents:\n  gap: 2h0m0s\n  retention: 9600h0m0s\nevidence:\n  heads_file: data/breakglass.db.heads\n"
 	if string(out) != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}

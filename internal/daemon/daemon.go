@@ -29,7 +29,9 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
+	"breakglass/internal/evidence"
 	"breakglass/internal/graph"
+	"breakglass/internal/incident"
 	"breakglass/internal/logging"
 	"breakglass/internal/membership"
 	"breakglass/internal/notify"
@@ -148,9 +150,11 @@ type Daemon struct {
 	accounts atomic.Pointer[[]entra.Account]
 	auditor  Auditor // nil without Graph
 
-	hb         *heartbeat    // nil without notify.heartbeat (heartbeat.go)
-	esc        *escalator    // nil when no route escalates (escalate.go)
-	stuckAfter time.Duration // outbox bound of the heartbeat
+	hb         *heartbeat          // nil without notify.heartbeat (heartbeat.go)
+	esc        *escalator          // nil when no route escalates (escalate.go)
+	incidents  *incident.Builder   // incident.go
+	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
+	stuckAfter time.Duration       // outbox bound of the heartbeat
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -241,6 +245,8 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if o.Auditor != nil || cfg.Graph.Configured() {
 		internal = append(internal, watch.PostureSource)
 	}
+	internal = append(internal, incident.HealthSource) // incident.go
+	internal = append(internal, evidenceSource)        // evidence.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -263,9 +269,10 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
-		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Wake: d.disp.Wake, Metrics: d.metrics, Logger: d.log, Now: o.Now,
+		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 	})
 	d.pipeline = pipeline
+	d.setupIncidents()
 	for _, sc := range cfg.Sources {
 		if err := pipeline.Silence().Watch(ctx, sc.Name, sc.MaxSilence); err != nil {
 			return nil, err
@@ -298,6 +305,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	d.setupHeartbeat(sendTimeout)
 	if err := d.setupEscalation(); err != nil {
+		return nil, err
+	}
+	if err := d.setupEvidence(ctx); err != nil {
 		return nil, err
 	}
 
@@ -385,6 +395,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.esc != nil {
 		loops.Go(func() { d.esc.run(loopCtx, d.escalateEvery()) })
 	}
+	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
+	loops.Go(func() { d.heads.Run(loopCtx) }) // publishes the head at shutdown too
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup

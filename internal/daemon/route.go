@@ -74,6 +74,7 @@ var ruleCategories = map[string][]string{
 	detect.RulePosture:       {"Posture"},
 	detect.RuleUnparsed:      {""},
 	detect.RuleNotify:        nil, // not routed
+	detect.RuleMisuse:        nil, // not routed: every group
 }
 
 // perAlertLabels vary between alerts of one rule, so the reach printed
@@ -137,6 +138,10 @@ func Reach(cfg *config.Config) (string, error) {
 		cats, known := ruleCategories[m.ID]
 		if m.ID == detect.RuleNotify {
 			b.WriteString(" every channel except the one that failed (undeliverable notices are not routed)\n")
+			continue
+		}
+		if m.ID == detect.RuleMisuse {
+			b.WriteString(" every channel of every group (a review found misuse; not routed)\n")
 			continue
 		}
 		if !known {

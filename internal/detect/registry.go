@@ -83,6 +83,7 @@ const (
 	RuleSource   = "bg.source"
 	RuleNotify   = "bg.notify"
 	RulePosture  = "bg.posture"
+	RuleMisuse   = "bg.misuse"
 )
 
 func init() {
@@ -104,6 +105,8 @@ func init() {
 			"A delivery was dead-lettered: its target no longer exists or it failed past the give-up time."},
 		{RulePosture, alert.Sev1, "Break-glass posture drift",
 			"The tenant's configuration of a break-glass account drifted from what the posture audit expects."},
+		{RuleMisuse, alert.Sev0, "Break-glass account misused",
+			"A reviewer classified an incident (a use of a break-glass account) as misuse: the use was not authorised."},
 	} {
 		Register(m)
 	}

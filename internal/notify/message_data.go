@@ -464,6 +464,8 @@ var runbooks = map[string]string{
 	detect.RuleNotify: "A channel is not reaching people. Make sure the undelivered alert reached someone another way, " +
 		"then fix the channel (credentials, URL, provider status).",
 	detect.RulePosture: "A break-glass account no longer looks as it should. Apply the fix below during working hours unless it stops the account from working.",
+	detect.RuleMisuse: "A reviewer found this use of a break-glass account was not authorised. Start your security incident process now: " +
+		"revoke the account's sessions, reset its credentials, undo what it changed (breakglass incidents show ID lists it) and keep the evidence.",
 }
 
 // shortRunbooks are the runbook lines cut down for SMS and push, where
@@ -480,6 +482,7 @@ var shortRunbooks = map[string]string{
 	detect.RuleSource:        "Sign-ins may be unwatched: fix the source.",
 	detect.RuleNotify:        "A channel is down: check the undelivered alert.",
 	detect.RulePosture:       "Fix the posture finding (see email).",
+	detect.RuleMisuse:        "Misuse: start the security incident process.",
 }
 
 // RunbookShort is Runbook in a few words, for the short form.

@@ -91,6 +91,11 @@ func sampleAlert(m detect.Meta) alert.Alert {
 		ann = map[string]string{"description": `The posture check "ca-exclusion" passed on 2026-03-02 03:00 UTC and now reports fail: policy "Require MFA for admins" no longer excludes the account`,
 			"message": `policy "Require MFA for admins" no longer excludes the account`, "check_title": "Excluded from every Conditional Access policy",
 			"status": "fail", "remediation": "Add the break-glass exclusion group back to the policy's excluded users."}
+	case detect.RuleMisuse:
+		a.Category, a.Source, a.Operation = "Review", "review", "review"
+		a.Title = "Break-glass MISUSE: bg-admin1@contoso.onmicrosoft.com (incident inc-3f2a9c0d1b4e, reviewed by carol)"
+		ann = map[string]string{"description": "carol reviewed incident inc-3f2a9c0d1b4e (3 alerts, 2026-03-03 03:12 UTC to 03:40 UTC) as misuse: nobody on the team used the account.",
+			"incident": "inc-3f2a9c0d1b4e", "reviewer": "carol", "note": "nobody on the team used the account"}
 	default:
 		ann = map[string]string{"description": m.Description}
 	}

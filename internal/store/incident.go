@@ -97,11 +97,12 @@ type IncidentFilter struct {
 // incident.
 type Incidents interface {
 	// AttachAlert puts alert a into the incident of key: the newest
-	// incident of that key that is not closed and whose LastEvent is
-	// within gap of a.EventTime (either side), else a new incident opened
-	// at at, whose Previous is the newest earlier incident of the key.
-	// Attaching an alert that is attached already returns its incident
-	// and opened false, changing nothing.
+	// incident of that key that is not closed and whose span
+	// [FirstEvent, LastEvent] is within gap of a.EventTime (either side;
+	// for alerts arriving in order, within gap of LastEvent), else a new
+	// incident opened at at, whose Previous is the newest earlier incident
+	// of the key. Attaching an alert that is attached already returns its
+	// incident and opened false, changing nothing.
 	AttachAlert(ctx context.Context, a alert.Alert, key, kind string, gap time.Duration, at time.Time) (inc Incident, opened bool, err error)
 	// Incident returns one incident, or ErrNotFound.
 	Incident(ctx context.Context, id string) (Incident, error)
@@ -121,8 +122,13 @@ type Incidents interface {
 	// again, the last review wins and every one is recorded as a change).
 	// A closed incident is ErrStateTransition.
 	SetReview(ctx context.Context, id string, r Review) error
-	// IncidentChanges lists an incident's transitions, oldest first.
+	// IncidentChanges lists an incident's transitions, oldest first. The
+	// first is the opening ("" to open). An unknown id is ErrNotFound.
 	IncidentChanges(ctx context.Context, id string) ([]IncidentChange, error)
+	// UnattachedAlerts returns up to limit (0: 100) stored alerts that no
+	// incident holds yet, oldest stored first: the work of the incident
+	// builder, which attaches them until none is left.
+	UnattachedAlerts(ctx context.Context, limit int) ([]alert.Alert, error)
 }
 
 // Evidence log entry kinds.

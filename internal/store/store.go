@@ -112,6 +112,8 @@ type Store interface {
 	Outbox
 	Checkpoints
 	Conditions
+	Incidents
+	EvidenceLog
 
 	// Update runs fn in one transaction: everything fn does through tx is
 	// stored together or, when fn returns an error (which Update returns)
@@ -266,7 +268,8 @@ type Outbox interface {
 	// Prune deletes deliveries delivered before before. Their (alert,
 	// status, target) keys are kept, so Enqueue and AddAlertNotify never
 	// create and send them again. Alerts, evidence, pending and
-	// dead-lettered deliveries are never pruned.
+	// dead-lettered deliveries, incidents and the evidence log are never
+	// pruned.
 	Prune(ctx context.Context, before time.Time) (PruneStats, error)
 }
 

@@ -4,7 +4,8 @@
 // callers may rely on (dedupe, evidence kept byte for byte, ordering and
 // pagination, durability across reopen, concurrency, the notification outbox
 // with its leases, dead letters and retention, source checkpoints and
-// liveness, rule conditions, alert state and the unit of work).
+// liveness, rule conditions, alert state and the unit of work, incidents and
+// the hash-chained evidence log).
 package storetest
 
 import (
@@ -99,6 +100,25 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 	t.Run("AlertPage", s.alertPage)
 	t.Run("AlertPageInserts", s.alertPageInserts)
 	t.Run("Writable", s.writable)
+	t.Run("IncidentGrouping", s.incidentGrouping)
+	t.Run("IncidentLifecycle", s.incidentLifecycle)
+	t.Run("IncidentFilters", s.incidentFilters)
+	t.Run("UnattachedAlerts", s.unattachedAlerts)
+	t.Run("ConcurrentAttach", func(t *testing.T) { s.concurrentAttach(t, 1) })
+	t.Run("ConcurrentAttachTwoHandles", func(t *testing.T) {
+		if !cfg.multiHandle {
+			t.Skip("implementation opted out with WithoutMultipleHandles")
+		}
+		s.concurrentAttach(t, 2)
+	})
+	t.Run("EvidenceLog", s.evidenceLog)
+	t.Run("ConcurrentAppend", func(t *testing.T) { s.concurrentAppend(t, 1) })
+	t.Run("ConcurrentAppendTwoHandles", func(t *testing.T) {
+		if !cfg.multiHandle {
+			t.Skip("implementation opted out with WithoutMultipleHandles")
+		}
+		s.concurrentAppend(t, 2)
+	})
 }
 
 type suite struct {

@@ -1,4 +1,4 @@
--- 0004: acknowledgements. How a state change was made (cli, link,
+-- 0005: acknowledgements. How a state change was made (cli, link,
 -- pagerduty, opsgenie) and the note given with it, next to who and when;
 -- and the index the escalator reads: firing alerts by detection time.
 --

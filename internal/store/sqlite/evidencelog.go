@@ -1,0 +1,140 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"breakglass/internal/store"
+)
+
+var _ store.EvidenceLog = (*Store)(nil)
+
+const logColumns = `seq, incident, kind, ref, at, content, content_sha256, prev, hash`
+
+// maxLogPage bounds one LogEntries call that names no limit (or a larger
+// one): entries carry whole raw records, and verification pages through.
+const maxLogPage = 1000
+
+func scanLogEntry(sc scanner) (store.LogEntry, error) {
+	var (
+		e  store.LogEntry
+		at string
+	)
+	if err := sc.Scan(&e.Seq, &e.Incident, &e.Kind, &e.Ref, &at, &e.Content, &e.ContentSHA256, &e.Prev, &e.Hash); err != nil {
+		return e, err
+	}
+	if e.Content == nil {
+		e.Content = []byte{}
+	}
+	// A time that no longer parses is returned as the zero time rather
+	// than as an error: LogEntries must hand verification what is stored,
+	// and the recomputed hash then shows the entry as broken.
+	if t, err := decodeTime("at", at); err == nil {
+		e.At = t
+	}
+	return e, nil
+}
+
+// AppendLog implements store.EvidenceLog. Seq is head + 1, read and
+// written in one BEGIN IMMEDIATE transaction, so appends from every handle
+// and process are serialised and each links to the one before it. A zero
+// At means now; nil Content is stored as empty. Kind must be set.
+func (s *Store) AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error) {
+	wrap := func(err error) error { return fmt.Errorf("sqlite %s: append evidence log: %w", s.path, err) }
+	if e.Kind == "" {
+		return store.LogEntry{}, wrap(errors.New("empty kind"))
+	}
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	e.At = e.At.UTC()
+	at, err := encodeTime("at", e.At)
+	if err != nil {
+		return store.LogEntry{}, wrap(err)
+	}
+	if e.Content == nil {
+		e.Content = []byte{}
+	}
+	e.ContentSHA256 = store.ContentHash(e.Content)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var (
+			seq  sql.NullInt64
+			prev sql.NullString
+		)
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM evidence_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			e.Seq, e.Prev = 1, ""
+		case err != nil:
+			return err
+		default:
+			e.Seq, e.Prev = seq.Int64+1, prev.String
+		}
+		e.Hash = e.ComputeHash()
+		_, err = tx.ExecContext(ctx, `INSERT INTO evidence_log (`+logColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Seq, e.Incident, e.Kind, e.Ref, at, e.Content, e.ContentSHA256, e.Prev, e.Hash)
+		return err
+	})
+	if err != nil {
+		return store.LogEntry{}, wrap(err)
+	}
+	return e, nil
+}
+
+func (s *Store) queryLog(ctx context.Context, q string, args ...any) ([]store.LogEntry, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.LogEntry
+	for rows.Next() {
+		e, err := scanLogEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LogEntries implements store.EvidenceLog. limit 0 (or above 1000) means
+// 1000; a negative limit is an error.
+func (s *Store) LogEntries(ctx context.Context, after int64, limit int) ([]store.LogEntry, error) {
+	wrap := func(err error) error { return fmt.Errorf("sqlite %s: evidence log after %d: %w", s.path, after, err) }
+	if limit < 0 {
+		return nil, wrap(fmt.Errorf("negative limit %d", limit))
+	}
+	if limit == 0 || limit > maxLogPage {
+		limit = maxLogPage
+	}
+	out, err := s.queryLog(ctx, `SELECT `+logColumns+` FROM evidence_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return out, nil
+}
+
+// IncidentLog implements store.EvidenceLog.
+func (s *Store) IncidentLog(ctx context.Context, incident string) ([]store.LogEntry, error) {
+	out, err := s.queryLog(ctx, `SELECT `+logColumns+` FROM evidence_log WHERE incident = ? ORDER BY seq`, incident)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: evidence log of incident %q: %w", s.path, incident, err)
+	}
+	return out, nil
+}
+
+// LogHead implements store.EvidenceLog.
+func (s *Store) LogHead(ctx context.Context) (store.LogEntry, bool, error) {
+	e, err := scanLogEntry(s.r.QueryRowContext(ctx, `SELECT `+logColumns+` FROM evidence_log ORDER BY seq DESC LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.LogEntry{}, false, nil
+	}
+	if err != nil {
+		return store.LogEntry{}, false, fmt.Errorf("sqlite %s: evidence log head: %w", s.path, err)
+	}
+	return e, true, nil
+}
