@@ -160,6 +160,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateExpect(d)    // expect.go
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
+	c.validateIncidentContext(d)
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:

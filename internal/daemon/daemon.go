@@ -36,6 +36,7 @@ import (
 	"breakglass/internal/membership"
 	"breakglass/internal/notify"
 	"breakglass/internal/posture"
+	"breakglass/internal/preserve"
 	"breakglass/internal/source"
 	"breakglass/internal/store/sqlite"
 	"breakglass/internal/version"
@@ -90,6 +91,8 @@ type Options struct {
 	// EscalateInterval replaces how often the escalator looks for due
 	// steps (escalateInterval).
 	EscalateInterval time.Duration
+	// PreserveInterval replaces preserve.DefaultInterval (preserve.go).
+	PreserveInterval time.Duration
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -149,6 +152,9 @@ type Daemon struct {
 	members  *membership.Watcher // nil without group entries
 	accounts atomic.Pointer[[]entra.Account]
 	auditor  Auditor // nil without Graph
+
+	pres   *preserve.Preserver     // preserve.go
+	keeper *preserve.ContextKeeper // preserve.go
 
 	hb         *heartbeat          // nil without notify.heartbeat (heartbeat.go)
 	esc        *escalator          // nil when no route escalates (escalate.go)
@@ -247,6 +253,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	internal = append(internal, incident.HealthSource) // incident.go
 	internal = append(internal, evidenceSource)        // evidence.go
+	internal = append(internal, preserveSources(cfg, o)...)
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -284,6 +291,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	if err := d.setupAudit(); err != nil {
+		return nil, err
+	}
+	if err := d.setupPreserve(); err != nil { // preserve.go
 		return nil, err
 	}
 	if d.auditor == nil {
@@ -396,7 +406,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		loops.Go(func() { d.esc.run(loopCtx, d.escalateEvery()) })
 	}
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
-	loops.Go(func() { d.heads.Run(loopCtx) }) // publishes the head at shutdown too
+	loops.Go(func() { d.heads.Run(loopCtx) })   // publishes the head at shutdown too
+	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -407,7 +418,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer d.running.Add(-1)
-			if err := src.Run(srcCtx, d.pipeline); err != nil {
+			if err := src.Run(srcCtx, d.sourceSink()); err != nil { // preserve.go
 				failed <- fmt.Errorf("source %s: %w", src.Name(), err)
 			}
 		}()

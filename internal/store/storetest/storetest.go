@@ -112,6 +112,13 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		s.concurrentAttach(t, 2)
 	})
 	t.Run("EvidenceLog", s.evidenceLog)
+	t.Run("AppendLogOnce", func(t *testing.T) { s.appendOnce(t, 1) })
+	t.Run("AppendLogOnceTwoHandles", func(t *testing.T) {
+		if !cfg.multiHandle {
+			t.Skip("implementation opted out with WithoutMultipleHandles")
+		}
+		s.appendOnce(t, 2)
+	})
 	t.Run("ConcurrentAppend", func(t *testing.T) { s.concurrentAppend(t, 1) })
 	t.Run("ConcurrentAppendTwoHandles", func(t *testing.T) {
 		if !cfg.multiHandle {
