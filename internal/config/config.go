@@ -153,6 +153,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
 	c.validateRoutes(d)    // routes.go
+	c.validateAck(d)       // ack.go
 	c.validateGraph(d)
 	c.validateRateLimits(d) // ratelimit.go
 	c.validateAudit(d)
@@ -280,6 +281,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyServeDefaults()
 	c.applyHeartbeatDefaults()
+	c.applyAckDefaults()
 	c.applyGraphDefaults()
 	c.applyRateLimitDefaults()
 	c.applyAuditDefaults()

@@ -97,6 +97,9 @@ type NotifyConfig struct {
 	// an account (or a source) was notified, further ones for it are
 	// stored and marked muted but not notified (routes.go).
 	MuteFor map[string]time.Duration `yaml:"mute_for,omitempty"`
+	// Ack enables acknowledge links and PagerDuty/Opsgenie acknowledgement
+	// webhooks (ack.go); nil: only `breakglass alerts ack`.
+	Ack *AckConfig `yaml:"ack,omitempty"`
 }
 
 // RouteConfig is one item of notify.routes (see package route).

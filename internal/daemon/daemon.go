@@ -88,6 +88,9 @@ type Options struct {
 	GroupRefresh time.Duration
 	// HeartbeatInterval replaces notify.heartbeat.interval.
 	HeartbeatInterval time.Duration
+	// EscalateInterval replaces how often the escalator looks for due
+	// steps (escalateInterval).
+	EscalateInterval time.Duration
 	// PreserveInterval replaces preserve.DefaultInterval (preserve.go).
 	PreserveInterval time.Duration
 }
@@ -154,6 +157,7 @@ type Daemon struct {
 	keeper *preserve.ContextKeeper // preserve.go
 
 	hb         *heartbeat          // nil without notify.heartbeat (heartbeat.go)
+	esc        *escalator          // nil when no route escalates (escalate.go)
 	incidents  *incident.Builder   // incident.go
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
@@ -312,6 +316,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.setupHeartbeat(sendTimeout)
+	if err := d.setupEscalation(); err != nil {
+		return nil, err
+	}
 	if err := d.setupEvidence(ctx); err != nil {
 		return nil, err
 	}
@@ -320,6 +327,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if err := d.mountAck(mux); err != nil {
+		return nil, err
+	}
 	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return d, nil
 }
@@ -393,6 +403,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
+	}
+	if d.esc != nil {
+		loops.Go(func() { d.esc.run(loopCtx, d.escalateEvery()) })
 	}
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
 	loops.Go(func() { d.heads.Run(loopCtx) })   // publishes the head at shutdown too

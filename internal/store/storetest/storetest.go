@@ -94,6 +94,8 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 	t.Run("Conditions", s.conditions)
 	t.Run("SourceAlive", s.sourceAlive)
 	t.Run("AlertState", s.alertState)
+	t.Run("ChangeAlertState", s.changeAlertState)
+	t.Run("DetectedSince", s.detectedSince)
 	t.Run("LabelFilters", s.labelFilters)
 	t.Run("AlertPage", s.alertPage)
 	t.Run("AlertPageInserts", s.alertPageInserts)
