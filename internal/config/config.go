@@ -155,12 +155,15 @@ func (c *Config) validate(d *decoder) {
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
 	c.validateRoutes(d)    // routes.go
+	c.validateAck(d)       // ack.go
 	c.validateGraph(d)
+	c.validateRateLimits(d) // ratelimit.go
 	c.validateAudit(d)
 	c.validateExceptions(d)
-	c.validateExpect(d)        // expect.go
-	c.validateIncidents(d)     // incidents.go
-	c.validateEvidence(d)      // evidence.go
+	c.validateExpect(d)    // expect.go
+	c.validateIncidents(d) // incidents.go
+	c.validateEvidence(d)  // evidence.go
+	c.validateIncidentContext(d)
 	c.validateDrill(d)         // drill.go
 	c.validateDrillSchedule(d) // drillschedule.go
 }
@@ -282,7 +285,9 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyServeDefaults()
 	c.applyHeartbeatDefaults()
+	c.applyAckDefaults()
 	c.applyGraphDefaults()
+	c.applyRateLimitDefaults()
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults()      // after the store's: the heads file defaults next to it
