@@ -139,7 +139,7 @@ func TestStoredDrills(t *testing.T) {
 	}
 	st.Close()
 	ds, err := StoredDrills(context.Background(), path)
-	if err != nil || len(ds) != 1 || ds[0].ID != "ok" || !ds[0].At.Equal(at) || ds[0].AccountID != bgID || ds[0].AccountUPN != bgUPN {
+	if err != nil || len(ds) != 1 || ds[0].ID != "ok" || !ds[0].At.Equal(at.Add(20*time.Minute)) || ds[0].AccountID != bgID || ds[0].AccountUPN != bgUPN {
 		t.Fatalf("drills %+v %v", ds, err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/detect"
+	"breakglass/internal/drill"
 	"breakglass/internal/entra"
 	"breakglass/internal/store"
 	"breakglass/internal/watch"
@@ -152,9 +153,13 @@ func drillOf(d store.Drill, a entra.Account) bool {
 	return a.UPN != "" && (strings.EqualFold(d.AccountUPN, a.UPN) || strings.EqualFold(d.AccountID, a.UPN))
 }
 
-// RanAt is when a drill happened: when it was started, else when its
-// window opened. Due dates and the posture evidence count from it.
+// RanAt is when a passed drill counts from: drill.PassedAt (when it was
+// finished), the rule drill status uses too; a drill stored without a
+// finish time counts from its start, else from its window.
 func RanAt(d store.Drill) time.Time {
+	if t := drill.PassedAt(d); !t.IsZero() {
+		return t
+	}
 	if !d.Started.IsZero() {
 		return d.Started
 	}

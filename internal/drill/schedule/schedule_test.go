@@ -68,10 +68,11 @@ func (f *fixture) scheduler() *Scheduler {
 	return s
 }
 
+// passedDrill stores a drill of a that passed (was finished) at at.
 func (f *fixture) passedDrill(id string, a entra.Account, at time.Time) {
 	f.t.Helper()
 	d := store.Drill{ID: id, AccountID: a.ID, AccountUPN: a.UPN, State: store.DrillFinished, Result: store.DrillPassed,
-		At: at, Window: time.Hour, Started: at, Finished: at.Add(30 * time.Minute), Created: at.Add(-day), Updated: at.Add(30 * time.Minute)}
+		At: at.Add(-time.Hour), Window: 2 * time.Hour, Started: at.Add(-30 * time.Minute), Finished: at, Created: at.Add(-day), Updated: at}
 	if d.AccountID == "" {
 		d.AccountID = a.UPN
 	}
