@@ -569,17 +569,24 @@ func (s *Scheduler) alertFor(rule string, st Status, now time.Time) (alert.Alert
 }
 
 // Run checks every interval, and at once after a key change, until ctx
-// ends. report is told each check's outcome (nil: it worked), so a
+// ends. The first check is one interval after the start: a backlog read
+// at start (key changes included) is in by then, and the group members
+// are known. report is told each check's outcome (nil: it worked), so a
 // schedule that keeps failing can alert.
 func (s *Scheduler) Run(ctx context.Context, every time.Duration, report func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	started := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			started = true
 		case <-s.wake:
+			if !started {
+				continue // the first check covers it
+			}
 		}
 		err := s.Check(ctx)
 		if err != nil {
