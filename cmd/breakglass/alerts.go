@@ -22,6 +22,7 @@ import (
 	"breakglass/internal/alert"
 	"breakglass/internal/config"
 	"breakglass/internal/daemon"
+	"breakglass/internal/notify"
 	"breakglass/internal/route"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
@@ -517,9 +518,7 @@ func printAlert(w io.Writer, a alert.Alert, out shownAlert) error {
 		switch d.State {
 		case deliveryDelivered:
 			when = "delivered " + d.Delivered.Format(time.DateTime)
-			if d.LastError != "" {
-				detail = "earlier attempt failed: " + d.LastError
-			}
+			detail = deliveredDetail(d.LastError)
 		case deliveryDead:
 			dead++
 			when = "gave up " + d.DeadAt.Format(time.DateTime)
@@ -594,4 +593,16 @@ func printable(s string) string {
 	}
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
+}
+
+// deliveredDetail explains the last error a delivered delivery kept: a
+// wait for a rate limit is not a failure, and its "next at" is history.
+func deliveredDetail(lastErr string) string {
+	switch {
+	case lastErr == "":
+		return ""
+	case notify.IsRateLimitReason(lastErr):
+		return "held by a rate limit, then sent coalesced with the alerts that waited (" + lastErr + ")"
+	}
+	return "earlier attempt failed: " + lastErr
 }

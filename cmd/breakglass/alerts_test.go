@@ -1,6 +1,7 @@
 package main
 
 import (
+	"breakglass/internal/notify"
 	"context"
 	"encoding/json"
 	"os"
@@ -504,5 +505,18 @@ func TestEscalationOf(t *testing.T) {
 	}
 	if s := escalationSummary(escalationOf(a, route.Plan{Steps: p.Steps[:1]}, nil, alertsBase)); s != "-" {
 		t.Errorf("one step: %q", s)
+	}
+}
+
+func TestDeliveredDetail(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"HTTP 500 from receiver", "earlier attempt failed: HTTP 500 from receiver"},
+		{notify.RateLimitReason + "1 SMS per 5m to +4712345678; coalesced, next at 03:05:00 UTC",
+			"held by a rate limit, then sent coalesced with the alerts that waited (" + notify.RateLimitReason + "1 SMS per 5m to +4712345678; coalesced, next at 03:05:00 UTC)"},
+	} {
+		if got := deliveredDetail(c.in); got != c.want {
+			t.Errorf("deliveredDetail(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -124,7 +124,7 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
 type drillPlanFlags struct {
 	config, format, account, at, by, note string

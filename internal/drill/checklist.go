@@ -111,6 +111,10 @@ func checklist(ctx context.Context, st Store, d store.Drill, r *Report) error {
 		case ItemSignedInAdminTask:
 			m := r.Measured
 			switch {
+			case m.EventTime != nil && m.SignInResult != "" && m.SignInResult != "success":
+				// Detection and alerting were proven; the account itself
+				// was not: a failed sign-in is no evidence it works.
+				c.Evidence = fmt.Sprintf("the sign-in at %s UTC did not succeed (%s): the account's credentials were not proven", m.EventTime.Format("15:04:05"), m.SignInResult)
 			case m.EventTime != nil && m.AdminEvent != nil:
 				c.Status = CheckEvidence
 				c.Evidence = fmt.Sprintf("sign-in at %s UTC (alert %s); administrative event %s at %s UTC (alert %s)",

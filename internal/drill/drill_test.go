@@ -637,3 +637,33 @@ func FuzzParseAttest(f *testing.F) {
 		}
 	})
 }
+
+// TestFailedSignInNotEvidence: a failed sign-in still proves detection and
+// paging, but not the account: the admin-task item stays open.
+func TestFailedSignInNotEvidence(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	cfg := testConfig()
+	d := plan(t, st, cfg, acctID, t0)
+	a := alert.Alert{ID: "si-fail", Rule: detect.RuleSignIn, AccountID: acctID, EventID: "ev-f", EventTime: t0.Add(time.Minute),
+		Detected: t0.Add(2 * time.Minute), Result: "failure 50126", Title: "sign-in"}
+	act := alert.Alert{ID: "act-1", Rule: detect.RuleActivity, AccountID: acctID, EventID: "au-1", EventTime: t0.Add(3 * time.Minute),
+		Detected: t0.Add(4 * time.Minute), Title: "activity"}
+	for _, x := range []alert.Alert{a, act} {
+		if _, err := st.AddAlert(ctx, x, store.Evidence{EventID: x.EventID, Raw: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := evaluator(cfg).Finish(ctx, st, d.ID, nil, t0.Add(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Checklist {
+		if c.ID == drill.ItemSignedInAdminTask && (c.Status != drill.CheckOpen || !strings.Contains(c.Evidence, "did not succeed (failure 50126)")) {
+			t.Errorf("admin task after a failed sign-in: %+v", c)
+		}
+	}
+	if r.Measured.SignInResult != "failure 50126" {
+		t.Errorf("sign-in result %q", r.Measured.SignInResult)
+	}
+}

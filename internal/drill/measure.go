@@ -80,6 +80,9 @@ type Bounds struct {
 type Measured struct {
 	AlertID string `json:"alert_id,omitempty"`
 	EventID string `json:"event_id,omitempty"`
+	// SignInResult is the sign-in's result as the alert says it
+	// ("success", "failure 50126").
+	SignInResult string `json:"sign_in_result,omitempty"`
 	// EventTime is the sign-in's time in Entra's log; Detected is when
 	// breakglass read the record (its arrival); Stored when the alert and
 	// its notifications were stored.
@@ -242,7 +245,7 @@ func (e Evaluator) measure(ctx context.Context, st Store, d store.Drill, now tim
 		r.Result = store.DrillFailed
 		return r, nil
 	}
-	m.AlertID, m.EventID = a.ID, a.EventID
+	m.AlertID, m.EventID, m.SignInResult = a.ID, a.EventID, a.Result
 	m.EventTime, m.Detected = tp(a.EventTime), tp(a.Detected)
 	m.DetectSeconds = secs(a.EventTime, a.Detected)
 	stored := a.Detected
