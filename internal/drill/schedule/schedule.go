@@ -23,7 +23,6 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/detect"
-	"breakglass/internal/drill"
 	"breakglass/internal/entra"
 	"breakglass/internal/store"
 	"breakglass/internal/watch"
@@ -153,12 +152,13 @@ func drillOf(d store.Drill, a entra.Account) bool {
 	return a.UPN != "" && (strings.EqualFold(d.AccountUPN, a.UPN) || strings.EqualFold(d.AccountID, a.UPN))
 }
 
-// RanAt is when a passed drill counts from: drill.PassedAt (when it was
-// finished), the rule drill status uses too; a drill stored without a
-// finish time counts from its start, else from its window.
+// RanAt is when a passed drill counts from: when it was finished, the
+// rule of drill.PassedAt that drill status uses (not imported, so that
+// package drill can use this one); a drill stored without a finish time
+// counts from its start, else from its window.
 func RanAt(d store.Drill) time.Time {
-	if t := drill.PassedAt(d); !t.IsZero() {
-		return t
+	if !d.Finished.IsZero() {
+		return d.Finished
 	}
 	if !d.Started.IsZero() {
 		return d.Started

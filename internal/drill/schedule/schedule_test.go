@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/drill"
 	"breakglass/internal/entra"
 	"breakglass/internal/scan"
 	"breakglass/internal/store"
@@ -430,5 +431,17 @@ func TestKeyChangeBeforeAccountsKnown(t *testing.T) {
 	}
 	if n := len(f.alerts(RuleDue)); n != 2 {
 		t.Errorf("%d reminders, want 2", n)
+	}
+}
+
+// TestRanAtIsDrillPassedAt: serve's due dates and drill status count a
+// passed drill from the same time.
+func TestRanAtIsDrillPassedAt(t *testing.T) {
+	d := store.Drill{At: t0, Started: t0.Add(time.Minute), Finished: t0.Add(time.Hour)}
+	if got, want := RanAt(d), drill.PassedAt(d); !got.Equal(want) {
+		t.Errorf("RanAt %s, drill.PassedAt %s", got, want)
+	}
+	if got := RanAt(store.Drill{At: t0, Started: t0.Add(time.Minute)}); !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("without a finish time: %s", got)
 	}
 }
