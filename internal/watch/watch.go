@@ -113,6 +113,17 @@ func New(o Options) *Pipeline {
 		o.Logger.Error("no notification routing configured: alerts are stored but notify nobody")
 		o.Route = To()
 	}
+	// An observer must never swallow alerts: one named like a registered
+	// rule (a wiring bug) is dropped, loudly.
+	var obs []Observer
+	for _, ob := range o.Observers {
+		if _, alerting := detect.Lookup(ob.Rule.Meta().ID); alerting || ob.Observe == nil {
+			o.Logger.Error("observer ignored: its rule id is an alerting rule's, or it observes nothing", "rule", ob.Rule.Meta().ID)
+			continue
+		}
+		obs = append(obs, ob)
+	}
+	o.Observers = obs
 	o.mute = &muter{swept: map[string]bool{}}
 	for rule, w := range o.MuteFor {
 		if w > 0 {
