@@ -281,7 +281,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.setupDrillSchedule(routeFn); err != nil { // drillschedule.go
+	if err := d.setupDrillSchedule(reg, routeFn); err != nil { // drillschedule.go
 		return nil, err
 	}
 	pipeline = watch.New(watch.Options{

@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"breakglass/internal/drill/schedule"
 	"breakglass/internal/posture"
 	"breakglass/internal/scan"
@@ -31,7 +33,7 @@ const (
 // setupDrillSchedule builds the schedule (drill.interval,
 // drill.remind_before) before the pipeline, whose observer it is: key
 // changes in the audit logs make drills due early.
-func (d *Daemon) setupDrillSchedule(route func(map[string]string) []string) error {
+func (d *Daemon) setupDrillSchedule(reg prometheus.Registerer, route func(map[string]string) []string) error {
 	s, err := schedule.New(schedule.Options{
 		Store: d.st, Accounts: d.currentAccounts, Interval: d.cfg.Drill.Interval, RemindBefore: d.cfg.Drill.RemindBefore,
 		Route: route, Tenant: tenantOf(d.cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Logger: d.log.With("component", "drill-schedule"), Now: d.o.Now,
@@ -40,6 +42,11 @@ func (d *Daemon) setupDrillSchedule(route func(map[string]string) []string) erro
 		return fmt.Errorf("drill schedule: %w", err)
 	}
 	d.drills = s
+	watch.RegisterGauge(reg, "breakglass_drills_overdue", "Break-glass accounts with bg.drill_overdue firing: past their drill due date, or never drilled.",
+		func(ctx context.Context) (int, error) {
+			cs, err := d.st.Conditions(ctx, schedule.RuleOverdue)
+			return len(cs), err
+		})
 	return nil
 }
 

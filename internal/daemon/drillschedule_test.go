@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +88,9 @@ drill:
 	waitFor(t, 10*time.Second, "the reminder", func() bool { return rcv.rule("/a bg.drill_due firing") == 1 }, r.logs.String)
 	clk.Add(3 * 24 * time.Hour)
 	waitFor(t, 10*time.Second, "the overdue alert", func() bool { return rcv.rule("/a bg.drill_overdue firing") == 1 }, r.logs.String)
+	if _, body := get(t, "http://"+r.d.Addr().String()+"/metrics"); !strings.Contains(body, "breakglass_drills_overdue 1") {
+		t.Errorf("metrics do not count the overdue account:\n%s", grepLines(body, "drill"))
+	}
 	addPassedDrill(t, r.d.st, "d2", clk.Now())
 	clk.Add(time.Hour)
 	waitFor(t, 10*time.Second, "both resolved", func() bool {
