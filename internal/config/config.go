@@ -46,6 +46,8 @@ type Config struct {
 	Incidents IncidentsConfig `yaml:"incidents"`
 	// Evidence publishes and signs the evidence log's heads (evidence.go).
 	Evidence EvidenceConfig `yaml:"evidence"`
+	// Drill bounds and schedules drills of the accounts (drill.go).
+	Drill DrillConfig `yaml:"drill"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
 	// Expect is what every account's sign-ins are expected to look like
@@ -162,6 +164,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
 	c.validateIncidentContext(d)
+	c.validateDrill(d) // drill.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -287,6 +290,7 @@ func (c *Config) applyDefaults() {
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
+	c.applyDrillDefaults()    // drill.go
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass
