@@ -372,6 +372,7 @@ func fromFields(a alert.Alert, ann map[string]string) []Field {
 		add("App", a.App)
 	}
 	add("Client app", ann[detect.AnnClientApp])
+	add("Device", ann[detect.AnnDevice])
 	add("Conditional Access", ann[detect.AnnConditionalAccess])
 	return f
 }
