@@ -473,6 +473,10 @@ var runbooks = map[string]string{
 	detect.RulePosture: "A break-glass account no longer looks as it should. Apply the fix below during working hours unless it stops the account from working.",
 	detect.RuleMisuse: "A reviewer found this use of a break-glass account was not authorised. Start your security incident process now: " +
 		"revoke the account's sessions, reset its credentials, undo what it changed (breakglass incidents show ID lists it) and keep the evidence.",
+	detect.RuleDrillDue: "Plan the drill now: book the account's holders and the workstation, then run the breakglass drill plan command in the title; " +
+		"a passed drill resolves this.",
+	detect.RuleDrillOverdue: "Nothing proves this account still works. Run a drill today (breakglass drill plan, drill start, drill finish); " +
+		"a passed drill resolves this.",
 }
 
 // shortRunbooks are the runbook lines cut down for SMS and push, where
@@ -490,6 +494,8 @@ var shortRunbooks = map[string]string{
 	detect.RuleNotify:        "A channel is down: check the undelivered alert.",
 	detect.RulePosture:       "Fix the posture finding (see email).",
 	detect.RuleMisuse:        "Misuse: start the security incident process.",
+	detect.RuleDrillDue:      "Plan the drill: breakglass drill plan.",
+	detect.RuleDrillOverdue:  "Drill overdue: run one today.",
 }
 
 // RunbookShort is Runbook in a few words, for the short form.
