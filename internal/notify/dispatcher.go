@@ -533,6 +533,11 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			delete(d.notBefore, id) // long past; the row was re-read since
 		}
 	}
+	// While claims come back full, more rows are probably due: a
+	// rate-limited target's worker waits for the claims that follow, so
+	// the one message its limit allows carries the whole burst rather
+	// than the first batch of it (the rest would wait a window more).
+	full := len(dels) == limit && limit < maxBatch
 	maxWorkers := map[string]int{}
 	for _, del := range dels {
 		lu := until
@@ -581,6 +586,9 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			workers = d.o.PerTarget
 			if n, ok := d.targets[del.Target]; ok && d.limitedTarget(n) {
 				workers = 1
+				if full {
+					workers = 0 // started once the claims are done, below
+				}
 			}
 			maxWorkers[del.Target] = workers
 		}
@@ -588,6 +596,15 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			q.workers++
 			target := del.Target
 			d.wg.Go(func() { d.work(target) })
+		}
+	}
+	if !full && !d.stopping {
+		// The rate-limited targets whose workers waited for these claims.
+		for target, q := range d.queues {
+			if q.workers == 0 && len(q.items) > 0 {
+				q.workers++
+				d.wg.Go(func() { d.work(target) })
+			}
 		}
 	}
 	return len(dels), nil
@@ -615,6 +632,11 @@ func (d *Dispatcher) work(target string) {
 		limited := ok && d.limitedTarget(n)
 		take := 1
 		if limited {
+			// Parked rows too: they are in memory already, and left out
+			// they would miss the message and wait for the next window.
+			q.items = append(q.items, q.parked...)
+			clear(q.parked)
+			q.parked = q.parked[:0]
 			take = len(q.items)
 		}
 		batch := slices.Clone(q.items[:take])
