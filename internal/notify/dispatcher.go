@@ -422,6 +422,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			// The store is failing: back off, and let no Wake cut the
 			// wait short, or every stored alert would trigger a claim.
+			// What was claimed already goes out meanwhile.
+			d.mu.Lock()
+			d.startWaitingLocked()
+			d.mu.Unlock()
 			failures++
 			wait := d.storeBackoff(failures)
 			d.limit.log(slog.LevelError, "notify: claiming deliveries failed; backing off", "claim",
@@ -598,16 +602,24 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			d.wg.Go(func() { d.work(target) })
 		}
 	}
-	if !full && !d.stopping {
-		// The rate-limited targets whose workers waited for these claims.
-		for target, q := range d.queues {
-			if q.workers == 0 && len(q.items) > 0 {
-				q.workers++
-				d.wg.Go(func() { d.work(target) })
-			}
-		}
+	if !full {
+		d.startWaitingLocked()
 	}
 	return len(dels), nil
+}
+
+// startWaitingLocked starts the workers of the rate-limited targets that
+// waited for the claims after theirs (see claim). Call with d.mu held.
+func (d *Dispatcher) startWaitingLocked() {
+	if d.stopping {
+		return
+	}
+	for target, q := range d.queues {
+		if q.workers == 0 && len(q.items) > 0 {
+			q.workers++
+			d.wg.Go(func() { d.work(target) })
+		}
+	}
 }
 
 // work sends one target's queue until it is empty. The one worker of a
