@@ -582,3 +582,29 @@ func TestLinkAckSaysOthersStillEscalate(t *testing.T) {
 		t.Errorf("POST page does not say the 2 others still escalate:\n%s", body)
 	}
 }
+
+// TestWebhookDrill: acknowledging in PagerDuty or Opsgenie the incident
+// of a test notification (breakglass notify test, never stored) is a 200
+// saying so, not a 404 that the provider logs as a failing webhook during
+// every drill; nothing is recorded.
+func TestWebhookDrill(t *testing.T) {
+	const ogToken = "opsgenie-shared-token-0123456789"
+	f := newFixture(t, Options{PagerDutySecret: pdSecret, OpsgenieToken: ogToken,
+		TestID: func(id string) bool { return strings.HasPrefix(id, "test-") }})
+	id := "test-20260314T025107.000Z"
+	pd := payload(t, "pagerduty_acknowledged.json", id)
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+PathPagerDuty, strings.NewReader(string(pd)))
+	req.Header.Set("X-PagerDuty-Signature", pdSign(pd, pdSecret))
+	if code, body, _ := do(t, req); code != http.StatusOK || !strings.Contains(body, "test notification") {
+		t.Errorf("PagerDuty = %d %q", code, body)
+	}
+	og := `{"action":"Acknowledge","alert":{"alias":"` + id + `","username":"dana@contoso.example","tinyId":"7"}}`
+	req, _ = http.NewRequest(http.MethodPost, f.srv.URL+PathOpsgenie, strings.NewReader(og))
+	req.Header.Set(OpsgenieTokenHeader, ogToken)
+	if code, body, _ := do(t, req); code != http.StatusOK || !strings.Contains(body, "test notification") {
+		t.Errorf("Opsgenie = %d %q", code, body)
+	}
+	if len(f.acks) != 0 {
+		t.Fatal("a drill acknowledged something")
+	}
+}
