@@ -46,6 +46,8 @@ type Config struct {
 	Incidents IncidentsConfig `yaml:"incidents"`
 	// Evidence publishes and signs the evidence log's heads (evidence.go).
 	Evidence EvidenceConfig `yaml:"evidence"`
+	// Canary is the daily synthetic check of the pipeline (canary.go).
+	Canary *CanaryConfig `yaml:"canary,omitempty"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
 	// Expect is what every account's sign-ins are expected to look like
@@ -156,9 +158,10 @@ func (c *Config) validate(d *decoder) {
 	c.validateGraph(d)
 	c.validateAudit(d)
 	c.validateExceptions(d)
-	c.validateExpect(d) // expect.go
+	c.validateExpect(d)    // expect.go
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
+	c.validateCanary(d)    // canary.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -282,6 +285,7 @@ func (c *Config) applyDefaults() {
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
+	c.applyCanaryDefaults()
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass

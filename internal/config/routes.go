@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/canary"
 	"breakglass/internal/detect"
 	"breakglass/internal/membership"
 	"breakglass/internal/route"
@@ -27,6 +28,7 @@ const MinEscalateAfter = time.Second
 var RouteLabels = []string{
 	alert.LabelRule, alert.LabelSeverity, alert.LabelAccount, alert.LabelTenant,
 	alert.LabelSource, alert.LabelCategory, watch.LabelCheck, alert.LabelExpectation,
+	canary.Label,
 }
 
 var expectationValues = []string{"held", "broken", "unknown"}

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"breakglass/internal/canary"
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
 	"breakglass/internal/evidence"
@@ -87,6 +88,9 @@ type Options struct {
 	GroupRefresh time.Duration
 	// HeartbeatInterval replaces notify.heartbeat.interval.
 	HeartbeatInterval time.Duration
+	// CanaryPoll and CanaryDelay replace canary.DefaultPoll (how often the
+	// canary looks at the clock and the outbox) and canary.DefaultFirstDelay.
+	CanaryPoll, CanaryDelay time.Duration
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -150,6 +154,7 @@ type Daemon struct {
 	hb         *heartbeat          // nil without notify.heartbeat (heartbeat.go)
 	incidents  *incident.Builder   // incident.go
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
+	canary     *canary.Canary      // nil without canary: (canary.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
 
 	wmu       sync.Mutex
@@ -264,11 +269,12 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	pipeline = watch.New(watch.Options{
-		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
+		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: canaryRules(cfg), Store: d.st, Conditions: conditionsOf(d.st),
 		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 	})
 	d.pipeline = pipeline
 	d.setupIncidents()
+	d.setupCanary(ctx, reg) // canary.go
 	for _, sc := range cfg.Sources {
 		if err := pipeline.Silence().Watch(ctx, sc.Name, sc.MaxSilence); err != nil {
 			return nil, err
@@ -383,6 +389,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
+	if d.canary != nil {
+		loops.Go(func() { d.runCanary(loopCtx) })
+	}
 	loops.Go(func() { d.heads.Run(loopCtx) }) // publishes the head at shutdown too
 
 	srcCtx, stopSources := context.WithCancel(ctx)

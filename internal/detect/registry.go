@@ -84,6 +84,11 @@ const (
 	RuleNotify   = "bg.notify"
 	RulePosture  = "bg.posture"
 	RuleMisuse   = "bg.misuse"
+	// RuleCanary is the daily synthetic sign-in of the canary identity
+	// (internal/canary): a test of the pipeline, never a break-glass
+	// alert, and RuleCanaryFailed says that test did not get through.
+	RuleCanary       = "bg.canary"
+	RuleCanaryFailed = "bg.canary_failed"
 )
 
 func init() {
@@ -107,6 +112,12 @@ func init() {
 			"The tenant's configuration of a break-glass account drifted from what the posture audit expects."},
 		{RuleMisuse, alert.Sev0, "Break-glass account misused",
 			"A reviewer classified an incident (a use of a break-glass account) as misuse: the use was not authorised."},
+		{RuleCanary, alert.Sev4, "CANARY TEST, not a break-glass sign-in",
+			"The daily synthetic sign-in of the canary identity (canary:) was detected and is delivered to the canary's test group only: " +
+				"proof that ingest, detection and delivery work. No action needed."},
+		{RuleCanaryFailed, alert.Sev1, "Break-glass monitoring may be broken: the daily canary did not get through",
+			"The synthetic canary sign-in was not detected, or not delivered to every channel of the canary's test group, within canary.timeout. " +
+				"Real break-glass alerts may be failing the same way; resolved by the next successful canary."},
 	} {
 		Register(m)
 	}

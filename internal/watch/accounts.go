@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"breakglass/internal/detect"
 	"breakglass/internal/entra"
 	"breakglass/internal/scan"
 )
@@ -63,7 +64,11 @@ func (p *Pipeline) newScanRef(accounts *entra.AccountSet) *scanRef {
 	if accounts == nil {
 		accounts = entra.NewAccountSet(nil)
 	}
-	return &scanRef{s: scan.New(scan.Options{Accounts: accounts, MaxRecord: p.o.MaxRecord, Problem: p.problem}), accounts: accounts}
+	var rules []detect.Rule // nil: the built-ins
+	if len(p.o.Rules) > 0 {
+		rules = append(detect.Builtins(accounts), p.o.Rules...)
+	}
+	return &scanRef{s: scan.New(scan.Options{Accounts: accounts, MaxRecord: p.o.MaxRecord, Problem: p.problem, Rules: rules}), accounts: accounts}
 }
 
 // SetAccounts replaces the break-glass list the rules and the scanner

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/detect"
 	"breakglass/internal/entra"
 	"breakglass/internal/scan"
 	"breakglass/internal/store"
@@ -53,6 +54,10 @@ type Options struct {
 	Tenant string
 	// MaxRecord bounds one record (0: the scanner's default).
 	MaxRecord int
+	// Rules are record rules evaluated besides the built-ins for Accounts
+	// (the canary's bg.canary, with its own identity): they survive
+	// SetAccounts, and their identities are no break-glass accounts.
+	Rules []detect.Rule
 	// Wake is called after new alerts are stored (notify.Dispatcher.Wake).
 	Wake    func()
 	Metrics *Metrics // may be nil
