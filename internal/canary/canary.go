@@ -249,6 +249,7 @@ func (c *Canary) RunOnce(ctx context.Context) Result {
 	if err := c.o.Store.SetAlertState(ctx, res.AlertID, alert.StateResolved, Actor, res.Finished); err != nil && !errors.Is(err, store.ErrNotFound) {
 		c.o.Logger.Warn("canary: resolving its own alert", "alert_id", res.AlertID, "error", err)
 	}
+	res.Passed = res.Step == ""
 	c.finish(ctx, prev, res)
 	return res
 }
@@ -375,8 +376,7 @@ func lastError(d store.Delivery, reason string) string {
 func (c *Canary) finish(ctx context.Context, prev State, res Result) {
 	st := State{RunID: res.RunID, LastRun: res.Started, AlertID: res.AlertID, LastSuccess: prev.LastSuccess}
 	log := c.o.Logger
-	if res.Step == "" {
-		res.Passed = true
+	if res.Passed {
 		st.Result, st.LastSuccess = ResultPassed, res.Finished
 		c.o.OnSuccess(res.Finished)
 		log.Info("canary passed: the synthetic sign-in was detected and delivered to the canary group", "run", res.RunID,
