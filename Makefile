@@ -25,7 +25,8 @@ test:
 	$(GO) test -count=1 -timeout 10m -run 'Memory' ./internal/logs/ ./internal/scan/ ./internal/source/
 
 # bench: micro-benchmarks, the audit against collect on a large tenant, whole-program scan throughput (scripts/bench.sh),
-# 10,000 single-record HTTP pushes to the daemon (bench/pushbench), latency.
+# 10,000 single-record HTTP pushes to the daemon (bench/pushbench), latency (webhook, and per
+# channel type with every channel configured), outbox throughput with a failing channel.
 # BEFORE=path/to/breakglass adds rows for another binary to compare with.
 PUSHES ?= 10000
 bench: build
@@ -35,7 +36,10 @@ bench: build
 	$(GO) test -run '^$$' -bench 'Synth' -benchmem -benchtime 5x ./internal/graph/collect/collecttest/ ./internal/posture/livetest/
 	BEFORE=$(BEFORE) ./scripts/bench.sh
 	$(GO) run ./bench/pushbench -n $(PUSHES) -c 8 --binary $(BIN) $(if $(BEFORE),--binary $(BEFORE))
-	BREAKGLASS_BENCH_LATENCY=1 $(GO) test ./cmd/breakglass -run '^TestLatencyBench$$' -count=1 -v | grep -v '^=== RUN' 
+	BREAKGLASS_BENCH_LATENCY=1 $(GO) test ./cmd/breakglass -run '^(TestLatencyBench|TestNotifyLatencyBench)$$' -count=1 -v | grep -v '^=== RUN' 
+	@# Outbox drain to a healthy webhook through SQLite, alone and next to a
+	@# second healthy, an always-500 and a hanging channel.
+	$(GO) test -run '^$$' -bench 'OutboxThroughput' -benchmem ./internal/notify/
 
 # demo: the HTML posture audit of the bundled example snapshot (written under
 # the data directory, path printed), then the daemon on the bundled example

@@ -43,7 +43,7 @@ file and prints the accounts: block to paste into the configuration.`,
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newAccountsExportCmd(), newAccountsImportCmd())
+	cmd.AddCommand(newAccountsExportCmd(), newAccountsImportCmd(), newAccountsStatusCmd()) // status: accounts_status.go
 	return cmd
 }
 

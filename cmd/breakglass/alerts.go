@@ -20,6 +20,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/config"
+	"breakglass/internal/daemon"
+	"breakglass/internal/notify"
+	"breakglass/internal/route"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
 )
@@ -39,15 +43,17 @@ const (
 func newAlertsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "alerts",
-		Short: "List stored alerts and show who was notified of each",
+		Short: "List stored alerts, show who was notified of each, acknowledge one",
 		Long: `alerts reads the store that scan and serve write (store.path in the
-configuration) and changes no alert or delivery: list shows the newest alerts, show one
-alert with its state history and, per notification channel, whether it was
-delivered, is still being retried (attempts, last error) or was given up
-on (dead-lettered, with the reason).
+configuration): list shows the newest alerts, show one alert with its state
+history, its acknowledgement, its escalation and, per notification channel,
+whether it was delivered, is still being retried (attempts, last error) or
+was given up on (dead-lettered, with the reason). ack acknowledges an alert,
+which stops its escalation to further groups; nothing else here changes an
+alert or a delivery.
 
-Exit status: 0 done; 1 the alert was not found; 2 usage or configuration
-error, or the store is missing or cannot be read.`,
+Exit status: 0 done; 1 the alert was not found (or is resolved, for ack);
+2 usage or configuration error, or the store is missing or cannot be read.`,
 		SuggestionsMinimumDistance: 2,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -60,13 +66,17 @@ error, or the store is missing or cannot be read.`,
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(newAlertsListCmd(), newAlertsShowCmd())
+	cmd.AddCommand(newAlertsListCmd(), newAlertsShowCmd(), newAlertsAckCmd())
 	return cmd
 }
 
 type alertsListFlags struct {
 	config, state, rule, format string
 	limit                       int
+	// plan is each alert's escalation plan under the configuration; nil
+	// shows none.
+	plan func(alert.Alert) route.Plan
+	now  time.Time
 }
 
 func newAlertsListCmd() *cobra.Command {
@@ -139,22 +149,28 @@ type alertsStore interface {
 // missing database here means a wrong path or nothing stored yet, and an
 // empty new file would only hide that.
 func openExistingStore(ctx context.Context, configPath string) (*sqlite.Store, error) {
+	st, _, err := openAlertsStore(ctx, configPath)
+	return st, err
+}
+
+// openAlertsStore is openExistingStore that also returns the configuration.
+func openAlertsStore(ctx context.Context, configPath string) (*sqlite.Store, *config.Config, error) {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := cfg.Store.Path
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usageErrorf("store %s does not exist: check store.path in %s, or run scan or serve first (alerts never creates a store)", path, cfg.Path)
+			return nil, nil, usageErrorf("store %s does not exist: check store.path in %s, or run scan or serve first (alerts never creates a store)", path, cfg.Path)
 		}
-		return nil, usageErrorf("store %s: %w", path, err)
+		return nil, nil, usageErrorf("store %s: %w", path, err)
 	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return nil, usageErrorf("opening store: %w", err)
+		return nil, nil, usageErrorf("opening store: %w", err)
 	}
-	return st, nil
+	return st, cfg, nil
 }
 
 // storeError makes a failed read exit 2, like a store that cannot be
@@ -174,11 +190,15 @@ func runAlertsList(cmd *cobra.Command, f alertsListFlags) error {
 		return usageErrorf("--limit: must be at least 1, got %d", f.limit)
 	}
 	ctx := cmd.Context()
-	st, err := openExistingStore(ctx, f.config)
+	st, cfg, err := openAlertsStore(ctx, f.config)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if f.plan, err = daemon.EscalationPlans(cfg); err != nil {
+		return usageError{err}
+	}
+	f.now = time.Now()
 	return listAlerts(ctx, st, cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 }
 
@@ -238,7 +258,11 @@ func deliveryState(d store.Delivery, now time.Time) string {
 
 type listedAlert struct {
 	jsonAlert
-	Deliveries deliverySummary `json:"deliveries"`
+	Deliveries   deliverySummary   `json:"deliveries"`
+	Acknowledged *shownStateChange `json:"acknowledged,omitempty"`
+	// Escalation is where the alert's escalation stands: none, next (due
+	// at), done, or stopped (see escalationSummary).
+	Escalation string `json:"escalation"`
 }
 
 func listAlerts(ctx context.Context, st alertsStore, stdout, stderr io.Writer, f alertsListFlags) error {
@@ -262,7 +286,15 @@ func listAlerts(ctx context.Context, st alertsStore, stdout, stderr io.Writer, f
 		if err != nil {
 			return storeError(err)
 		}
-		items = append(items, listedAlert{jsonAlert: toJSONAlert(a), Deliveries: summarize(ds)})
+		changes, err := st.StateChanges(ctx, a.ID)
+		if err != nil {
+			return storeError(err)
+		}
+		it := listedAlert{jsonAlert: toJSONAlert(a), Deliveries: summarize(ds), Acknowledged: lastAck(a, changes), Escalation: "-"}
+		if f.plan != nil {
+			it.Escalation = escalationSummary(escalationOf(a, f.plan(a), ds, f.now))
+		}
+		items = append(items, it)
 	}
 	if f.format == "json" {
 		enc := json.NewEncoder(stdout)
@@ -273,12 +305,16 @@ func listAlerts(ctx context.Context, st alertsStore, stdout, stderr io.Writer, f
 		}
 	} else if len(items) > 0 {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "EVENT TIME (UTC)\tSTATE\tSEV\tRULE\tACCOUNT\tNOTIFICATIONS\tID\tTITLE")
+		fmt.Fprintln(tw, "EVENT TIME (UTC)\tSTATE\tSEV\tRULE\tACCOUNT\tNOTIFICATIONS\tESCALATION\tACKNOWLEDGED BY\tID\tTITLE")
 		for i, it := range items {
 			a := as[i]
 			a.State = stateOf(a) + map[bool]string{true: " (muted)"}[a.Annotations["muted"] != ""] // notify.mute_for (watch.AnnMuted): stored, not notified
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", eventTime(a), printable(stateOf(a)), a.Severity,
-				printable(a.Rule), printable(accountOf(a)), it.Deliveries, printable(a.ID), printable(a.Title))
+			by := "-"
+			if c := it.Acknowledged; c != nil {
+				by = ackWho(*c)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", eventTime(a), printable(stateOf(a)), a.Severity,
+				printable(a.Rule), printable(accountOf(a)), it.Deliveries, it.Escalation, printable(by), printable(a.ID), printable(a.Title))
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("writing alerts: %w", err)
@@ -298,12 +334,16 @@ func runAlertsShow(cmd *cobra.Command, f alertsShowFlags, id string) error {
 		return err
 	}
 	ctx := cmd.Context()
-	st, err := openExistingStore(ctx, f.config)
+	st, cfg, err := openAlertsStore(ctx, f.config)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return showAlert(ctx, st, cmd.OutOrStdout(), id, f.format, time.Now())
+	plan, err := daemon.EscalationPlans(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	return showAlert(ctx, st, cmd.OutOrStdout(), id, f.format, time.Now(), plan)
 }
 
 // shownDelivery is one channel's delivery of the alert, in JSON.
@@ -321,19 +361,27 @@ type shownDelivery struct {
 }
 
 type shownStateChange struct {
-	From string    `json:"from"`
-	To   string    `json:"to"`
-	By   string    `json:"by"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	By   string `json:"by"`
+	// Via is how: cli, link, pagerduty, opsgenie, incident ("" when not
+	// recorded).
+	Via  string    `json:"via,omitempty"`
+	Note string    `json:"note,omitempty"`
 	At   time.Time `json:"at"`
 }
 
 type shownAlert struct {
 	Alert        jsonAlert          `json:"alert"`
 	StateHistory []shownStateChange `json:"state_history"`
-	Deliveries   []shownDelivery    `json:"deliveries"`
+	// Acknowledged is the latest acknowledgement while the alert is
+	// acknowledged.
+	Acknowledged *shownStateChange `json:"acknowledged,omitempty"`
+	Escalation   []shownStep       `json:"escalation"`
+	Deliveries   []shownDelivery   `json:"deliveries"`
 }
 
-func showAlert(ctx context.Context, st alertsStore, w io.Writer, id, format string, now time.Time) error {
+func showAlert(ctx context.Context, st alertsStore, w io.Writer, id, format string, now time.Time, plan func(alert.Alert) route.Plan) error {
 	a, err := st.Alert(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("alert %q not found (run 'breakglass alerts list' for the IDs)", id)
@@ -349,9 +397,13 @@ func showAlert(ctx context.Context, st alertsStore, w io.Writer, id, format stri
 	if err != nil {
 		return storeError(err)
 	}
-	out := shownAlert{Alert: toJSONAlert(a), StateHistory: []shownStateChange{}, Deliveries: []shownDelivery{}}
+	out := shownAlert{Alert: toJSONAlert(a), StateHistory: []shownStateChange{}, Deliveries: []shownDelivery{},
+		Acknowledged: lastAck(a, changes), Escalation: []shownStep{}}
 	for _, c := range changes {
-		out.StateHistory = append(out.StateHistory, shownStateChange{From: c.From, To: c.To, By: c.By, At: c.At.UTC()})
+		out.StateHistory = append(out.StateHistory, toShownChange(c))
+	}
+	if plan != nil {
+		out.Escalation = escalationOf(a, plan(a), ds, now)
 	}
 	for _, d := range ds {
 		sd := shownDelivery{Target: d.Target, Status: d.Status, State: deliveryState(d, now), Attempts: d.Attempts,
@@ -389,6 +441,12 @@ func printAlert(w io.Writer, a alert.Alert, out shownAlert) error {
 	field("Alert", a.ID)
 	field("Title", a.Title)
 	field("State", stateOf(a))
+	if c := out.Acknowledged; c != nil {
+		field("Acknowledged", ackWho(*c)+" at "+c.At.Format(tableTime))
+		field("Note", c.Note)
+	} else if stateOf(a) == alert.StateFiring {
+		field("Acknowledged", "no: run 'breakglass alerts ack "+a.ID+" --by YOUR-NAME' to stop escalation")
+	}
 	field("Severity", a.Severity.String())
 	field("Rule", a.Rule)
 	field("Account", accountOf(a))
@@ -436,11 +494,16 @@ func printAlert(w io.Writer, a alert.Alert, out shownAlert) error {
 	}
 	for _, c := range out.StateHistory {
 		by := ""
-		if c.By != "" {
-			by = " by " + printable(c.By)
+		if c.By != "" || c.Via != "" {
+			by = " by " + printable(ackWho(c))
 		}
-		fmt.Fprintf(w, "  %s  %s -> %s%s\n", c.At.Format(tableTime), printable(c.From), printable(c.To), by)
+		note := ""
+		if c.Note != "" {
+			note = ": " + printable(c.Note)
+		}
+		fmt.Fprintf(w, "  %s  %s -> %s%s%s\n", c.At.Format(tableTime), printable(c.From), printable(c.To), by, note)
 	}
+	printEscalation(w, out.Escalation)
 
 	fmt.Fprintln(w, "\nNotifications")
 	if len(out.Deliveries) == 0 {
@@ -455,9 +518,7 @@ func printAlert(w io.Writer, a alert.Alert, out shownAlert) error {
 		switch d.State {
 		case deliveryDelivered:
 			when = "delivered " + d.Delivered.Format(time.DateTime)
-			if d.LastError != "" {
-				detail = "earlier attempt failed: " + d.LastError
-			}
+			detail = deliveredDetail(d.LastError)
 		case deliveryDead:
 			dead++
 			when = "gave up " + d.DeadAt.Format(time.DateTime)
@@ -532,4 +593,16 @@ func printable(s string) string {
 	}
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
+}
+
+// deliveredDetail explains the last error a delivered delivery kept: a
+// wait for a rate limit is not a failure, and its "next at" is history.
+func deliveredDetail(lastErr string) string {
+	switch {
+	case lastErr == "":
+		return ""
+	case notify.IsRateLimitReason(lastErr):
+		return "held by a rate limit, then sent coalesced with the alerts that waited (" + lastErr + ")"
+	}
+	return "earlier attempt failed: " + lastErr
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"breakglass/internal/notify"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/route"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
 )
@@ -30,12 +32,31 @@ type alertsFixture struct {
 
 var alertsBase = time.Date(2026, 3, 14, 2, 51, 7, 0, time.UTC)
 
+// alertsNotify routes sign-ins to oncall, then to managers after 10
+// minutes unacknowledged; everything else to both at once.
+const alertsNotify = `notify:
+  groups:
+    - name: oncall
+      escalate_after: 10m
+      channels:
+        - {name: voice, type: console}
+        - {name: webhook, type: console}
+        - {name: email, type: console}
+        - {name: sms, type: console}
+    - name: managers
+      channels:
+        - {name: phone, type: console}
+  routes:
+    - matchers: ['rule="bg.signin"']
+      groups: [oncall, managers]
+`
+
 func newAlertsFixture(t *testing.T) alertsFixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	fx := alertsFixture{storePath: filepath.Join(dir, "bg.db")}
-	fx.config = writeTemp(t, "bg.yaml", "accounts: [{upn: bg-admin1@contoso.onmicrosoft.com}]\nstore:\n  path: "+fx.storePath+"\n")
+	fx.config = writeTemp(t, "bg.yaml", "accounts: [{upn: bg-admin1@contoso.onmicrosoft.com}]\nstore:\n  path: "+fx.storePath+"\n"+alertsNotify)
 	st, err := sqlite.Open(ctx, fx.storePath)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +253,7 @@ func TestAlertsExitCodes(t *testing.T) {
 		{"list missing store", []string{"list", "-c", noStore}, exitUsage, "does not exist"},
 		{"show missing store", []string{"show", "-c", noStore, "x"}, exitUsage, "does not exist"},
 		{"list not a database", []string{"list", "-c", junk}, exitUsage, "opening store"},
-		{"unknown subcommand", []string{"ack", "x"}, exitUsage, "unknown command"},
+		{"unknown subcommand", []string{"snooze", "x"}, exitUsage, "unknown command"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,6 +369,154 @@ func TestAlertsListPastPageCap(t *testing.T) {
 		}
 		if more := strings.Contains(errb.String(), "more match"); more != tt.more {
 			t.Errorf("--limit %d: stderr %q, want more=%v", tt.limit, errb.String(), tt.more)
+		}
+	}
+}
+
+// TestAlertsAck: ack through the binary records who, how (cli), the note
+// and when, and show then says so; a repeat changes nothing and says who
+// acknowledged; an unknown id exits 1, a resolved alert exits 1 unchanged,
+// and a missing --by is a usage error.
+func TestAlertsAck(t *testing.T) {
+	fx := newAlertsFixture(t)
+	firing := alert.Key("evt-audit-0", "bg.audit")
+	ack := func(args ...string) result {
+		t.Helper()
+		return runBinary(t, []string{"BREAKGLASS_CONFIG="}, append([]string{"alerts", "ack", "-c", fx.config}, args...)...)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no --by", []string{firing}, exitUsage, "--by: required"},
+		{"blank --by", []string{firing, "--by", "  "}, exitUsage, "--by: required"},
+		{"escape in --by", []string{firing, "--by", "x\x1b[2J"}, exitUsage, "control characters"},
+		{"no id", []string{"--by", "Dana"}, exitUsage, "takes one alert ID"},
+		{"unknown id", []string{"0123456789abcdef", "--by", "Dana"}, exitFailure, `alert "0123456789abcdef" not found`},
+		{"resolved", []string{fx.audit.ID, "--by", "Dana"}, exitFailure, "is resolved: there is nothing to acknowledge"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ack(tt.args...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.msg) {
+				t.Errorf("exit %d, want %d; stderr lacks %q:\n%s%s", r.code, tt.code, tt.msg, r.stdout, r.stderr)
+			}
+		})
+	}
+	show := func(id string) (shown struct {
+		Alert        struct{ State string }
+		Acknowledged *shownStateChange
+		StateHistory []shownStateChange `json:"state_history"`
+	}) {
+		t.Helper()
+		r := runBinary(t, nil, "alerts", "show", "-c", fx.config, id, "--format", "json")
+		if r.code != 0 {
+			t.Fatalf("show: exit %d %s", r.code, r.stderr)
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil {
+			t.Fatal(err)
+		}
+		return shown
+	}
+	if s := show(fx.audit.ID); s.Alert.State != alert.StateResolved || len(s.StateHistory) != 1 {
+		t.Fatalf("refused ack changed the resolved alert: %+v", s)
+	}
+	if s := show(firing); s.Alert.State != alert.StateFiring || len(s.StateHistory) != 0 {
+		t.Fatalf("refused acks changed the firing alert: %+v", s)
+	}
+
+	before := time.Now().UTC().Truncate(time.Second)
+	r := ack(firing, "--by", "Dana Oncall", "--note", "planned drill, ticket 4711")
+	if r.code != 0 || !strings.Contains(r.stdout, "Acknowledged alert "+firing) || !strings.Contains(r.stdout, "Escalation to further groups stops") {
+		t.Fatalf("ack: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	s := show(firing)
+	c := s.Acknowledged
+	if s.Alert.State != alert.StateAcknowledged || c == nil || c.By != "Dana Oncall" || c.Via != store.ViaCLI ||
+		c.Note != "planned drill, ticket 4711" || c.At.Before(before) || c.At.After(time.Now()) {
+		t.Fatalf("after ack: %+v, acknowledged %+v", s, c)
+	}
+	r = ack(firing, "--by", "Eve")
+	if r.code != 0 || !strings.Contains(r.stdout, "already acknowledged by Dana Oncall (cli) at") || !strings.Contains(r.stdout, "nothing changed") {
+		t.Fatalf("repeat: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if s := show(firing); len(s.StateHistory) != 1 || s.Acknowledged.By != "Dana Oncall" {
+		t.Fatalf("repeat recorded: %+v", s)
+	}
+	table := runBinary(t, nil, "alerts", "show", "-c", fx.config, firing).stdout
+	for _, want := range []string{"Acknowledged  Dana Oncall (cli) at ", "Note          planned drill, ticket 4711",
+		"firing -> acknowledged by Dana Oncall (cli): planned drill, ticket 4711"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("show lacks %q:\n%s", want, table)
+		}
+	}
+	list := runBinary(t, nil, "alerts", "list", "-c", fx.config, "--state", "acknowledged").stdout
+	if !strings.Contains(list, "Dana Oncall (cli)") {
+		t.Errorf("list does not say who acknowledged:\n%s", list)
+	}
+}
+
+// TestEscalationOf: each step of a plan reads as notified, not notified,
+// pending, due or stopped, from the outbox, the alert's state and now.
+func TestEscalationOf(t *testing.T) {
+	p := route.Plan{Steps: []route.Step{
+		{After: 0, Groups: []string{"oncall"}, Targets: []string{"oncall/sms"}},
+		{After: 10 * time.Minute, Groups: []string{"managers"}, Targets: []string{"managers/voice"}},
+		{After: 30 * time.Minute, Groups: []string{"execs"}, Targets: []string{"execs/email"}},
+	}}
+	a := alert.Alert{Detected: alertsBase, State: alert.StateFiring}
+	sent := func(targets ...string) []store.Delivery {
+		var ds []store.Delivery
+		for _, tg := range targets {
+			ds = append(ds, store.Delivery{Target: tg, Status: store.StatusFiring})
+		}
+		return append(ds, store.Delivery{Target: "execs/email", Status: store.StatusResolved})
+	}
+	for _, tt := range []struct {
+		name    string
+		state   string
+		ds      []store.Delivery
+		now     time.Duration
+		want    string
+		summary string
+	}{
+		{"just notified", alert.StateFiring, sent("oncall/sms"), time.Minute, "notified pending pending", "next managers 03:01Z"},
+		{"second step due", alert.StateFiring, sent("oncall/sms"), 10 * time.Minute, "notified due pending", "due now"},
+		{"escalated once", alert.StateFiring, sent("oncall/sms", "managers/voice"), 11 * time.Minute, "notified notified pending", "next execs 03:21Z"},
+		{"all", alert.StateFiring, sent("oncall/sms", "managers/voice", "execs/email"), time.Hour, "notified notified notified", "done"},
+		{"acknowledged", alert.StateAcknowledged, sent("oncall/sms", "managers/voice"), time.Hour, "notified notified stopped", "stopped"},
+		{"never notified", alert.StateFiring, nil, time.Minute, "not notified pending pending", "next managers 03:01Z"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a.State = tt.state
+			steps := escalationOf(a, p, tt.ds, alertsBase.Add(tt.now))
+			var got []string
+			for _, s := range steps {
+				got = append(got, s.State)
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("states %q, want %q", got, tt.want)
+			}
+			if s := escalationSummary(steps); s != tt.summary {
+				t.Errorf("summary %q, want %q", s, tt.summary)
+			}
+		})
+	}
+	if s := escalationSummary(escalationOf(a, route.Plan{Steps: p.Steps[:1]}, nil, alertsBase)); s != "-" {
+		t.Errorf("one step: %q", s)
+	}
+}
+
+func TestDeliveredDetail(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"HTTP 500 from receiver", "earlier attempt failed: HTTP 500 from receiver"},
+		{notify.RateLimitReason + "1 SMS per 5m to +4712345678; coalesced, next at 03:05:00 UTC",
+			"held by a rate limit, then sent coalesced with the alerts that waited (" + notify.RateLimitReason + "1 SMS per 5m to +4712345678; coalesced, next at 03:05:00 UTC)"},
+	} {
+		if got := deliveredDetail(c.in); got != c.want {
+			t.Errorf("deliveredDetail(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -155,13 +155,16 @@ func (c *Config) validate(d *decoder) {
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
 	c.validateRoutes(d)    // routes.go
+	c.validateAck(d)       // ack.go
 	c.validateGraph(d)
+	c.validateRateLimits(d) // ratelimit.go
 	c.validateAudit(d)
 	c.validateExceptions(d)
 	c.validateExpect(d)    // expect.go
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
-	c.validateCanary(d)    // canary.go
+	c.validateIncidentContext(d)
+	c.validateCanary(d) // canary.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -281,7 +284,9 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyServeDefaults()
 	c.applyHeartbeatDefaults()
+	c.applyAckDefaults()
 	c.applyGraphDefaults()
+	c.applyRateLimitDefaults()
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it

@@ -34,6 +34,9 @@ type IncidentsConfig struct {
 	// (default 400d). The store's Prune never removes them; pruning after
 	// export or expiry is not built yet, so today they are kept forever.
 	Retention time.Duration `yaml:"retention"`
+	// Context is how far before an incident's first alert its evidence
+	// window starts (preserve.go; 0 reads as DefaultIncidentContext).
+	Context time.Duration `yaml:"context,omitempty"`
 }
 
 // validateIncidents checks incidents:. An explicit zero is rejected rather

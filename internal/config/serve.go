@@ -83,6 +83,9 @@ type NotifyConfig struct {
 	// GiveUpAfter is how long a delivery is retried before it is
 	// dead-lettered (and that itself alerts through the other targets).
 	GiveUpAfter time.Duration `yaml:"give_up_after"`
+	// RateLimits cap the messages per recipient (ratelimit.go); nil:
+	// Azure's limits.
+	RateLimits *RateLimitsConfig `yaml:"rate_limits,omitempty"`
 	// TimeZone and Templates shape the messages people read (notifymsg.go).
 	TimeZone  string           `yaml:"time_zone,omitempty"`
 	Templates MessageTemplates `yaml:"templates,omitempty"`
@@ -94,6 +97,9 @@ type NotifyConfig struct {
 	// an account (or a source) was notified, further ones for it are
 	// stored and marked muted but not notified (routes.go).
 	MuteFor map[string]time.Duration `yaml:"mute_for,omitempty"`
+	// Ack enables acknowledge links and PagerDuty/Opsgenie acknowledgement
+	// webhooks (ack.go); nil: only `breakglass alerts ack`.
+	Ack *AckConfig `yaml:"ack,omitempty"`
 }
 
 // RouteConfig is one item of notify.routes (see package route).

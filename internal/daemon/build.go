@@ -28,9 +28,13 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger) (map
 	notifiers := map[string]notify.Notifier{}
 	longest := notify.DefaultWebhookTimeout
 	// One renderer for every channel: a page reads the same everywhere, in
-	// the configured time zone and templates (validated by config). No
-	// acknowledgement links yet.
-	renderer, err := notify.NewRenderer(cfg.Notify.RenderOptions(nil))
+	// the configured time zone and templates (validated by config), with
+	// the signed acknowledge link when notify.ack has a secret (ack.go).
+	ackURL, err := ackURLOf(cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	renderer, err := notify.NewRenderer(cfg.Notify.RenderOptions(ackURL))
 	if err != nil {
 		return nil, 0, configErrorf("%s: notify.templates: %v", cfg.Path, err)
 	}

@@ -86,6 +86,20 @@ func withoutCanaryGroup(cfg *config.Config, p route.Plan) route.Plan {
 	return p
 }
 
+// canaryPlan is the plan an alert with labels really follows: a canary
+// alert's is its test group at once and nothing after; any other alert's
+// is p without the canary group.
+func canaryPlan(cfg *config.Config, labels map[string]string, p route.Plan) route.Plan {
+	if cfg.Canary == nil {
+		return p
+	}
+	if canary.IsCanary(labels) {
+		test, _ := cfg.CanaryTargets()
+		return route.Plan{Steps: []route.Step{{Groups: []string{cfg.Canary.Group}, Targets: test}}}
+	}
+	return withoutCanaryGroup(cfg, p)
+}
+
 // canaryReach is the reach line of the canary's rules, which are not
 // routed (ok is false for every other rule).
 func canaryReach(cfg *config.Config, rule string) (line string, ok bool) {

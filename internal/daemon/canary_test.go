@@ -340,3 +340,65 @@ func TestCanaryMessageSaysTest(t *testing.T) {
 		t.Fatalf("canary.LabelTest %q != notify.LabelTest %q", canary.LabelTest, notify.LabelTest)
 	}
 }
+
+// TestCanaryNeverEscalated: a route that matches every alert and
+// escalates to a second group does not take the canary's alert there,
+// even while it is still firing (its channel failing) past escalate_after.
+func TestCanaryNeverEscalated(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	rcv.codes = map[string]int{"/test": http.StatusServiceUnavailable}
+	clock := &jumpClock{}
+	cfg := e.config(t, `notify:
+  groups:
+    - name: oncall
+      escalate_after: 1s
+      channels:
+        - type: webhook
+          url: `+rcv.srv.URL+`/real
+    - name: managers
+      channels:
+        - type: webhook
+          url: `+rcv.srv.URL+`/managers
+    - name: canary-test
+      channels:
+        - type: webhook
+          url: `+rcv.srv.URL+`/test
+  routes:
+    - matchers: ['severity=~"Sev[0-4]"']
+      groups: [oncall, managers]
+canary:
+  identity: {id: `+canaryID+`}
+  group: canary-test
+  timeout: 30s
+`)
+	o := canaryOptions(clock)
+	o.EscalateInterval = 20 * time.Millisecond
+	r := start(t, cfg, o)
+	var id string
+	waitFor(t, 20*time.Second, "the canary's alert firing, its channel failing", func() bool {
+		st := r.d.canary.State()
+		ds, _ := r.d.st.AlertDeliveries(context.Background(), st.AlertID)
+		id = st.AlertID
+		return st.Result == canary.ResultRunning && len(ds) == 1 && ds[0].Attempts >= 1
+	}, func() string { return r.logs.String() })
+	clock.jump(5 * time.Second) // past escalate_after, within canary.timeout
+	time.Sleep(400 * time.Millisecond)
+	ds, err := r.d.st.AlertDeliveries(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Target != "canary-test/webhook" {
+			t.Errorf("canary alert queued for %s (escalated to a real group)", d.Target)
+		}
+	}
+	plans, err := EscalationPlans(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := r.d.st.Alert(context.Background(), id)
+	if p := plans(a); len(p.Steps) != 1 || strings.Join(p.Steps[0].Groups, ",") != "canary-test" {
+		t.Errorf("alerts show would print the canary's plan as %+v", p)
+	}
+}

@@ -37,6 +37,7 @@ import (
 	"breakglass/internal/membership"
 	"breakglass/internal/notify"
 	"breakglass/internal/posture"
+	"breakglass/internal/preserve"
 	"breakglass/internal/source"
 	"breakglass/internal/store/sqlite"
 	"breakglass/internal/version"
@@ -88,6 +89,11 @@ type Options struct {
 	GroupRefresh time.Duration
 	// HeartbeatInterval replaces notify.heartbeat.interval.
 	HeartbeatInterval time.Duration
+	// EscalateInterval replaces how often the escalator looks for due
+	// steps (escalateInterval).
+	EscalateInterval time.Duration
+	// PreserveInterval replaces preserve.DefaultInterval (preserve.go).
+	PreserveInterval time.Duration
 	// CanaryPoll and CanaryDelay replace canary.DefaultPoll (how often the
 	// canary looks at the clock and the outbox) and canary.DefaultFirstDelay.
 	CanaryPoll, CanaryDelay time.Duration
@@ -151,7 +157,11 @@ type Daemon struct {
 	accounts atomic.Pointer[[]entra.Account]
 	auditor  Auditor // nil without Graph
 
+	pres   *preserve.Preserver     // preserve.go
+	keeper *preserve.ContextKeeper // preserve.go
+
 	hb         *heartbeat          // nil without notify.heartbeat (heartbeat.go)
+	esc        *escalator          // nil when no route escalates (escalate.go)
 	incidents  *incident.Builder   // incident.go
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
 	canary     *canary.Canary      // nil without canary: (canary.go)
@@ -248,6 +258,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	internal = append(internal, incident.HealthSource) // incident.go
 	internal = append(internal, evidenceSource)        // evidence.go
+	internal = append(internal, preserveSources(cfg, o)...)
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -260,10 +271,12 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	watch.RegisterGauge(reg, "breakglass_watched_accounts", "Break-glass user accounts watched now: those configured by id or UPN plus the members of configured groups as last read.",
 		func(context.Context) (int, error) { return len(d.currentAccounts()), nil })
 	watch.RegisterGauge(reg, "breakglass_dead_letters", "Deliveries given up (target gone, or failing past notify.give_up_after); each raised bg.notify.", d.st.DeadLetterCount)
-	d.disp = notify.NewDispatcher(d.st, notifiers, notify.Options{
+	dopts := notify.Options{
 		Logger: d.log, Observe: d.metrics.Notified, SendTimeout: sendTimeout, Now: o.Now,
 		GiveUpAfter: cfg.Notify.GiveUpAfter, Owner: owner,
-	})
+	}
+	d.rateLimits(&dopts, reg) // ratelimit.go
+	d.disp = notify.NewDispatcher(d.st, notifiers, dopts)
 	routeFn, err := RouteFunc(cfg) // route.go
 	if err != nil {
 		return nil, err
@@ -288,6 +301,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err := d.setupAudit(); err != nil {
 		return nil, err
 	}
+	if err := d.setupPreserve(); err != nil { // preserve.go
+		return nil, err
+	}
 	if d.auditor == nil {
 		if err := pipeline.Posture().ResolveAll(ctx); err != nil {
 			d.log.Warn("resolving posture drifts", "error", err)
@@ -306,6 +322,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.setupHeartbeat(sendTimeout)
+	if err := d.setupEscalation(); err != nil {
+		return nil, err
+	}
 	if err := d.setupEvidence(ctx); err != nil {
 		return nil, err
 	}
@@ -314,6 +333,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if err := d.mountAck(mux); err != nil {
+		return nil, err
+	}
 	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return d, nil
 }
@@ -388,11 +410,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
+	if d.esc != nil {
+		loops.Go(func() { d.esc.run(loopCtx, d.escalateEvery()) })
+	}
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
+	loops.Go(func() { d.heads.Run(loopCtx) })   // publishes the head at shutdown too
+	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
 	if d.canary != nil {
 		loops.Go(func() { d.runCanary(loopCtx) })
 	}
-	loops.Go(func() { d.heads.Run(loopCtx) }) // publishes the head at shutdown too
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -403,7 +429,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer d.running.Add(-1)
-			if err := src.Run(srcCtx, d.pipeline); err != nil {
+			if err := src.Run(srcCtx, d.sourceSink()); err != nil { // preserve.go
 				failed <- fmt.Errorf("source %s: %w", src.Name(), err)
 			}
 		}()

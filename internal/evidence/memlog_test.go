@@ -31,6 +31,19 @@ func (m *memLog) AppendLog(_ context.Context, e store.LogEntry) (store.LogEntry,
 	return e, nil
 }
 
+func (m *memLog) AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error) {
+	m.mu.Lock()
+	for _, x := range m.entries {
+		if x.Incident == e.Incident && x.Kind == e.Kind && x.Ref == e.Ref {
+			m.mu.Unlock()
+			return x, false, nil
+		}
+	}
+	m.mu.Unlock()
+	out, err := m.AppendLog(ctx, e)
+	return out, err == nil, err
+}
+
 func (m *memLog) LogEntries(_ context.Context, after int64, limit int) ([]store.LogEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -89,6 +89,7 @@ type Store interface {
 	Alert(ctx context.Context, id string) (alert.Alert, error)
 	Evidence(ctx context.Context, eventID string) (store.Evidence, error)
 	AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error)
+	AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error)
 	IncidentLog(ctx context.Context, incident string) ([]store.LogEntry, error)
 }
 
@@ -309,7 +310,9 @@ func (b *Builder) complete(ctx context.Context, inc store.Incident, alerts []ale
 		if have[[2]string{kind, ref}] {
 			return nil
 		}
-		if _, err := b.o.Store.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: kind, Ref: ref,
+		// Once per (incident, kind, ref) in the store too: a Graph pull
+		// may be logging the same record at this moment.
+		if _, _, err := b.o.Store.AppendLogOnce(ctx, store.LogEntry{Incident: inc.ID, Kind: kind, Ref: ref,
 			At: b.o.Now(), Content: content}); err != nil {
 			return fmt.Errorf("logging %s %s of incident %s: %w", kind, ref, inc.ID, err)
 		}

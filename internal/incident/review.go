@@ -21,7 +21,7 @@ type ReviewStore interface {
 	Store
 	SetIncidentState(ctx context.Context, id, state, by, note string, at time.Time) error
 	SetReview(ctx context.Context, id string, r store.Review) error
-	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
+	ChangeAlertState(ctx context.Context, c store.StateChange) (bool, error)
 	AddAlertNotify(ctx context.Context, a alert.Alert, ev store.Evidence, targets []string) (bool, error)
 }
 
@@ -70,7 +70,8 @@ func Ack(ctx context.Context, st ReviewStore, id, by, note string, now time.Time
 		if a.State != "" && a.State != alert.StateFiring {
 			continue
 		}
-		if err := st.SetAlertState(ctx, aid, alert.StateAcknowledged, by, now); err != nil {
+		if _, err := st.ChangeAlertState(ctx, store.StateChange{AlertID: aid, To: alert.StateAcknowledged, By: by, At: now,
+			Via: store.ViaIncident, Note: "with incident " + id}); err != nil {
 			return res, fmt.Errorf("acknowledging alert %s: %w", aid, err)
 		}
 		res.Alerts = append(res.Alerts, aid)

@@ -44,6 +44,11 @@ func TestReviewFlow(t *testing.T) {
 			t.Errorf("alert %d state %s, want %s", i, a.State, want)
 		}
 	}
+	// The alert records who acknowledged it and how: with its incident.
+	if ch, err := st.StateChanges(ctx, as[0].ID); err != nil || len(ch) == 0 ||
+		ch[len(ch)-1].By != "bob" || ch[len(ch)-1].Via != store.ViaIncident {
+		t.Errorf("alert 0 state changes = %+v, %v; want the last by bob via %q", ch, err, store.ViaIncident)
+	}
 	if res, err := incident.Ack(ctx, st, inc.ID, "bob", "", now); err != nil || !res.Already || len(res.Alerts) != 0 {
 		t.Errorf("second Ack = %+v, %v; want Already and nothing acknowledged", res, err)
 	}

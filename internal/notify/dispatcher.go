@@ -1,8 +1,10 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"maps"
 	mrand "math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +57,15 @@ const (
 	// ResultDeadLetter: the delivery was given up (its target is gone, or
 	// it kept failing past GiveUpAfter) and a bg.notify alert raised.
 	ResultDeadLetter = "dead_letter"
+)
+
+// ObserveLimit results.
+const (
+	// ResultRateLimited: a delivery was held back by a recipient's rate
+	// limit, to be coalesced into the next message allowed (n is 1).
+	ResultRateLimited = "rate_limited"
+	// ResultCoalesced: one message carried n deliveries (n >= 2).
+	ResultCoalesced = "coalesced"
 )
 
 // Defaults of Options. The config package owns the user-facing defaults and
@@ -114,6 +126,21 @@ type Options struct {
 	// took, and once per dead letter with ResultDeadLetter and zero; it is
 	// called concurrently.
 	Observe func(target, result string, d time.Duration)
+
+	// RateLimits are the limits per recipient kind (LimitSMS, LimitVoice,
+	// LimitEmail) of channels that implement Limited. nil means
+	// DefaultRateLimits; in a non-nil map a missing kind or an Off limit
+	// is not limited. A delivery over a limit is never dropped: it waits
+	// (not counted as an attempt) and is coalesced into the next message
+	// the limit allows.
+	RateLimits map[string]RateLimit
+	// LimitStore keeps the limiter's recent sends across restarts (the
+	// store's Conditions); nil keeps them in memory only.
+	LimitStore LimitStore
+	// ObserveLimit, if set, is called with ResultRateLimited when a limit
+	// holds a delivery back and with ResultCoalesced and the count when one
+	// message carries several; it is called concurrently.
+	ObserveLimit func(target, result string, n int)
 }
 
 // Bounded is implemented by channels that bound each send themselves
@@ -128,11 +155,16 @@ const (
 	// maxBatch bounds how far one claim grows while full batches keep
 	// coming.
 	maxBatch = 4096
-	// maxQueue bounds the deliveries held in memory per target. Claimed
-	// rows beyond it stay leased and come back when the lease expires, so
-	// a hung target with a huge backlog costs bounded memory and never
-	// keeps the claim from reaching other targets' rows.
-	maxQueue = 256
+	// maxQueue bounds the deliveries queued in memory per target. Claimed
+	// rows beyond it are parked (up to maxParked more): they stay leased,
+	// so the claim moves on to other targets' rows, and join the queue as
+	// it drains, so a burst to one healthy target is sent at its own pace
+	// rather than a queue's worth per lease. Rows beyond maxParked, and
+	// parked rows of a target that hangs, come back when their lease
+	// expires: a hung target with a huge backlog costs bounded memory and
+	// never keeps the claim from reaching other targets' rows.
+	maxQueue  = 256
+	maxParked = 4096
 	// sendMargin is added to a Bounded channel's own timeout.
 	sendMargin = 2 * time.Second
 	// storeTimeout bounds bookkeeping writes, which run even while shutting
@@ -176,11 +208,21 @@ const (
 // bg.notify alert saying which alert could not reach which target, and why,
 // is raised to every other target. A bg.notify alert that is itself
 // undeliverable is dead-lettered without raising another.
+//
+// Channels that implement Limited (sms, voice, email) are rate limited per
+// recipient (Options.RateLimits, a sliding window per phone number or
+// address). One worker takes such a target's whole queue at once, so the
+// limit decides which deliveries share a message: while every recipient has
+// room each goes alone; the last message a window allows carries all that
+// wait (Notification.Coalesced); with no room, each waits for the time the
+// limit allows (RetryDelivery with its attempts unchanged and the reason
+// as LastError), never dead-lettered for it, and is coalesced then.
 type Dispatcher struct {
 	ob      Outbox
 	o       Options
 	log     *slog.Logger
 	limit   *logLimiter
+	rl      *rateLimiter
 	wake    chan struct{}
 	running atomic.Bool
 
@@ -207,7 +249,19 @@ type retryArgs struct {
 // queue is one target's deliveries waiting to be sent.
 type queue struct {
 	items   []*item
+	parked  []*item // claimed beyond maxQueue; see maxQueue
 	workers int
+}
+
+// refill moves parked items into the queue while it has room.
+func (q *queue) refill() {
+	n := min(maxQueue-len(q.items), len(q.parked))
+	if n <= 0 {
+		return
+	}
+	q.items = append(q.items, q.parked[:n]...)
+	clear(q.parked[:n])
+	q.parked = q.parked[n:]
 }
 
 // item is one claimed delivery held by this dispatcher.
@@ -263,11 +317,19 @@ func NewDispatcher(ob Outbox, targets map[string]Notifier, o Options) *Dispatche
 	if o.Observe == nil {
 		o.Observe = func(string, string, time.Duration) {}
 	}
+	if o.ObserveLimit == nil {
+		o.ObserveLimit = func(string, string, int) {}
+	}
+	if o.RateLimits == nil {
+		o.RateLimits = DefaultRateLimits()
+	}
+	limit := newLogLimiter(o.Logger, time.Minute)
 	return &Dispatcher{
 		ob:         ob,
 		o:          o,
 		log:        o.Logger,
-		limit:      newLogLimiter(o.Logger, time.Minute),
+		limit:      limit,
+		rl:         newRateLimiter(o.RateLimits, o.LimitStore, limit),
 		wake:       make(chan struct{}, 1),
 		sendCtx:    context.Background(),
 		targets:    maps.Clone(targets),
@@ -471,6 +533,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			delete(d.notBefore, id) // long past; the row was re-read since
 		}
 	}
+	maxWorkers := map[string]int{}
 	for _, del := range dels {
 		lu := until
 		if !del.LeaseUntil.IsZero() && del.LeaseUntil.Before(lu) {
@@ -499,13 +562,29 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			q = &queue{}
 			d.queues[del.Target] = q
 		}
-		if len(q.items) >= maxQueue {
-			continue // stays leased; back after the lease
-		}
 		it := &item{del: del, leaseUntil: lu}
+		// Behind parked rows while there are any, so the oldest go first.
+		if len(q.items) >= maxQueue || len(q.parked) > 0 {
+			if len(q.parked) < maxParked {
+				d.held[del.ID] = it
+				q.parked = append(q.parked, it)
+			}
+			continue // stays leased: queued as the queue drains, or back after the lease
+		}
 		d.held[del.ID] = it
 		q.items = append(q.items, it)
-		if q.workers < d.o.PerTarget && !d.stopping {
+		workers, seen := maxWorkers[del.Target]
+		if !seen {
+			// A rate-limited target has one worker, which takes its whole
+			// queue: two would each coalesce half of a burst, and the
+			// second half would wait for the next window.
+			workers = d.o.PerTarget
+			if n, ok := d.targets[del.Target]; ok && d.limitedTarget(n) {
+				workers = 1
+			}
+			maxWorkers[del.Target] = workers
+		}
+		if q.workers < workers && !d.stopping {
 			q.workers++
 			target := del.Target
 			d.wg.Go(func() { d.work(target) })
@@ -514,11 +593,16 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 	return len(dels), nil
 }
 
-// work sends one target's queue until it is empty.
+// work sends one target's queue until it is empty. The one worker of a
+// rate-limited target (Limited) takes its whole queue at once, so the
+// limit can decide which deliveries share a message.
 func (d *Dispatcher) work(target string) {
 	for {
 		d.mu.Lock()
 		q := d.queues[target]
+		if !d.stopping {
+			q.refill()
+		}
 		if d.stopping || len(q.items) == 0 {
 			q.workers--
 			if q.workers == 0 && len(q.items) == 0 {
@@ -527,25 +611,64 @@ func (d *Dispatcher) work(target string) {
 			d.mu.Unlock()
 			return
 		}
-		it := q.items[0]
-		q.items[0] = nil
-		q.items = q.items[1:]
-		it.inFlight = true
 		n, ok := d.targets[target]
+		limited := ok && d.limitedTarget(n)
+		take := 1
+		if limited {
+			take = len(q.items)
+		}
+		batch := slices.Clone(q.items[:take])
+		clear(q.items[:take])
+		q.items = q.items[take:]
+		for _, it := range batch {
+			it.inFlight = true
+		}
 		sendCtx := d.sendCtx
 		d.mu.Unlock()
 
-		d.process(sendCtx, it, n, ok)
+		if !limited {
+			d.process(sendCtx, batch[0], n, ok)
+		} else {
+			d.processLimited(sendCtx, batch, n)
+		}
 
-		d.mu.Lock()
-		delete(d.held, it.del.ID)
-		reclaimed := it.reclaimed
-		d.mu.Unlock()
-		if reclaimed {
-			d.release(context.WithoutCancel(sendCtx), it.del)
-			d.Wake()
+		for _, it := range batch {
+			d.mu.Lock()
+			delete(d.held, it.del.ID)
+			reclaimed := it.reclaimed
+			d.mu.Unlock()
+			if reclaimed {
+				d.release(context.WithoutCancel(sendCtx), it.del)
+				d.Wake()
+			}
 		}
 	}
+}
+
+// limitedTarget reports whether n's recipients have a rate limit that is
+// not off: only then are its sends serialised and coalesced.
+func (d *Dispatcher) limitedTarget(n Notifier) bool {
+	lim, ok := n.(Limited)
+	return ok && d.rl.window(lim.Recipients(Notification{Status: store.StatusFiring})) > 0
+}
+
+// settled records an earlier send the store missed and reports whether
+// del was such a send (then it must not be sent again).
+func (d *Dispatcher) settled(recCtx context.Context, del store.Delivery) bool {
+	d.mu.Lock()
+	at, wasDelivered := d.delivered[del.ID]
+	d.mu.Unlock()
+	if !wasDelivered {
+		return false
+	}
+	if err := d.record(recCtx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, del.ID, at) }); err != nil {
+		d.limit.log(slog.LevelError, "notify: recording a delivery failed again", "complete", append(d.attrs(del, del.Attempts), "error", err)...)
+		return true
+	}
+	d.mu.Lock()
+	delete(d.delivered, del.ID)
+	d.mu.Unlock()
+	return true
 }
 
 // process settles one claimed delivery: records an earlier send the store
@@ -554,18 +677,7 @@ func (d *Dispatcher) process(sendCtx context.Context, it *item, n Notifier, ok b
 	del := it.del
 	// Recording the outcome must survive the cancellation of sends.
 	recCtx := context.WithoutCancel(sendCtx)
-	d.mu.Lock()
-	at, wasDelivered := d.delivered[del.ID]
-	d.mu.Unlock()
-	if wasDelivered {
-		// Sent already; only the record is missing. Do not send it again.
-		if err := d.record(recCtx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, del.ID, at) }); err != nil {
-			d.limit.log(slog.LevelError, "notify: recording a delivery failed again", "complete", append(d.attrs(del, del.Attempts), "error", err)...)
-			return
-		}
-		d.mu.Lock()
-		delete(d.delivered, del.ID)
-		d.mu.Unlock()
+	if d.settled(recCtx, del) {
 		return
 	}
 	if !ok {
@@ -591,101 +703,354 @@ func (d *Dispatcher) leaseAllows(it *item, timeout time.Duration) bool {
 	return false
 }
 
-// send delivers one delivery and records the outcome.
-func (d *Dispatcher) send(sendCtx context.Context, it *item, n Notifier, timeout time.Duration) {
+// loaded is a claimed delivery with its alert, ready to send.
+type loaded struct {
+	it *item
+	a  alert.Alert
+	// keys are the rate-limited recipients it reaches (Limited); grace
+	// extends its give-up time by the longest of their periods, so the
+	// wait a limit imposed never counts against notify.give_up_after.
+	keys  []string
+	grace time.Duration
+}
+
+// load loads the alert of a claimed delivery. When it cannot, the outcome
+// is recorded (retried later, or released when shutting down) and ok is
+// false.
+func (d *Dispatcher) load(sendCtx context.Context, it *item) (alert.Alert, bool) {
 	del := it.del
 	recCtx := context.WithoutCancel(sendCtx)
 	attempt := del.Attempts + 1
-
 	a, err := d.ob.Alert(sendCtx, del.AlertID)
-	if err != nil {
-		if sendCtx.Err() != nil {
-			d.release(recCtx, del) // shutting down; the delivery stays due
-			return
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			next := d.o.Now().Add(d.o.MaxBackoff)
-			d.limit.log(slog.LevelError, "notify: delivery refers to a missing alert, retrying later", "missing:"+del.AlertID,
-				append(d.attrs(del, attempt), "next", next, "error", err)...)
-			d.fail(recCtx, del, nil, attempt, next, "alert not found")
-			return
-		}
-		next := d.o.Now().Add(d.backoff(attempt))
-		d.limit.log(slog.LevelWarn, "notify: loading alert failed, retrying later", "load",
+	if err == nil {
+		return a, true
+	}
+	if sendCtx.Err() != nil {
+		d.release(recCtx, del) // shutting down; the delivery stays due
+		return a, false
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		next := d.o.Now().Add(d.o.MaxBackoff)
+		d.limit.log(slog.LevelError, "notify: delivery refers to a missing alert, retrying later", "missing:"+del.AlertID,
 			append(d.attrs(del, attempt), "next", next, "error", err)...)
-		d.fail(recCtx, del, nil, attempt, next, "load alert: "+err.Error())
+		d.fail(recCtx, del, nil, attempt, next, "alert not found", 0)
+		return a, false
+	}
+	next := d.o.Now().Add(d.backoff(attempt))
+	d.limit.log(slog.LevelWarn, "notify: loading alert failed, retrying later", "load",
+		append(d.attrs(del, attempt), "next", next, "error", err)...)
+	d.fail(recCtx, del, nil, attempt, next, "load alert: "+err.Error(), 0)
+	return a, false
+}
+
+// send delivers one delivery and records the outcome.
+func (d *Dispatcher) send(sendCtx context.Context, it *item, n Notifier, timeout time.Duration) {
+	a, ok := d.load(sendCtx, it)
+	if !ok {
 		return
 	}
-
 	if !d.leaseAllows(it, timeout) { // loading the alert took a while
 		return
 	}
-	nt := Notification{
-		ID:      NotificationID(a.ID, del.Status),
-		Status:  del.Status,
-		Alert:   a,
-		Attempt: attempt,
-		Sent:    d.o.Now(),
+	d.deliver(sendCtx, []loaded{{it: it, a: a}}, n, timeout, nil, time.Time{})
+}
+
+// processLimited sends the claimed deliveries of one rate-limited target
+// (Limited), oldest first. While every recipient has room, each goes
+// alone; the last message a limit allows carries everything waiting
+// (coalesced); when there is no room, each waits for the time the limit
+// allows, without counting an attempt, and is coalesced then. Nothing is
+// ever dropped for a limit.
+func (d *Dispatcher) processLimited(sendCtx context.Context, batch []*item, n Notifier) {
+	recCtx := context.WithoutCancel(sendCtx)
+	lim := n.(Limited) // work checked
+	var todo []*item
+	for _, it := range batch {
+		if !d.settled(recCtx, it.del) {
+			todo = append(todo, it)
+		}
 	}
+	if len(todo) == 0 {
+		return
+	}
+	timeout := d.sendTimeout(n)
+	var waiting []loaded
+	for _, it := range todo {
+		if !d.leaseAllows(it, timeout) {
+			continue
+		}
+		a, ok := d.load(sendCtx, it)
+		if !ok {
+			continue
+		}
+		keys := lim.Recipients(Notification{ID: NotificationID(a.ID, it.del.Status), Status: it.del.Status, Alert: a})
+		if len(keys) == 0 || d.rl.window(keys) == 0 {
+			// Not limited (limits off, or nobody reached): as usual.
+			if d.leaseAllows(it, timeout) {
+				d.deliver(sendCtx, []loaded{{it: it, a: a}}, n, timeout, nil, time.Time{})
+			}
+			continue
+		}
+		waiting = append(waiting, loaded{it: it, a: a, keys: keys, grace: d.rl.window(keys)})
+	}
+	var keys []string
+	for _, l := range waiting {
+		for _, k := range l.keys {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	// Sends that go alone run PerTarget at a time, as for any target, so
+	// a burst within the limit is not sent one slow SMTP session after
+	// the other; each has its own reservation of the limit.
+	sem := make(chan struct{}, d.o.PerTarget)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for len(waiting) > 0 {
+		if sendCtx.Err() != nil {
+			for _, l := range waiting {
+				d.release(recCtx, l.it.del)
+			}
+			return
+		}
+		now := d.o.Now()
+		before, block, held := d.rl.take(recCtx, keys, now)
+		if block != nil {
+			for _, l := range waiting {
+				d.hold(recCtx, l, block)
+			}
+			return
+		}
+		if before <= 1 || len(waiting) == 1 {
+			// The last message this window allows carries all that wait.
+			wg.Wait() // oldest first: the singles before it are out
+			d.deliver(sendCtx, waiting, n, timeout, held, now)
+			return
+		}
+		l := waiting[0]
+		waiting = waiting[1:]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d.deliver(sendCtx, []loaded{l}, n, timeout, held, now)
+		})
+	}
+}
+
+// hold reschedules a delivery that a rate limit holds back to the time the
+// limit allows, without counting an attempt and without the give-up clock
+// (a wait is not a failure). The reason is its LastError, so `alerts show`
+// says why it waits and until when.
+func (d *Dispatcher) hold(ctx context.Context, l loaded, b *limitBlock) {
+	del := l.it.del
+	reason := b.Reason()
+	if del.LastError != "" {
+		// An earlier failure stays visible in `alerts show` behind the wait.
+		prev := del.LastError
+		if i := strings.Index(prev, " (earlier attempt failed: "); IsRateLimitReason(prev) && i >= 0 {
+			prev = strings.TrimSuffix(prev[i+len(" (earlier attempt failed: "):], ")")
+		} else if IsRateLimitReason(prev) {
+			prev = ""
+		}
+		if prev != "" {
+			reason += " (earlier attempt failed: " + cut(prev, maxLastError/2) + ")"
+		}
+	}
+	d.o.ObserveLimit(del.Target, ResultRateLimited, 1)
+	d.limit.log(slog.LevelWarn, "notify: rate limit reached; the alert waits and goes with the next message allowed", "ratelimit:"+del.Target,
+		append(d.attrs(del, del.Attempts), "next", b.next, "reason", reason)...)
+	if err := d.record(ctx, func(ctx context.Context) error {
+		return d.ob.RetryDelivery(ctx, del.ID, del.Attempts, b.next, reason)
+	}); err != nil {
+		d.mu.Lock()
+		d.notBefore[del.ID] = b.next
+		d.unrecorded[del.ID] = retryArgs{del, del.Attempts, b.next, reason}
+		d.mu.Unlock()
+		d.limit.log(slog.LevelError, "notify: recording a rate-limited wait failed", "retry-record",
+			append(d.attrs(del, del.Attempts), "error", err)...)
+		d.Wake()
+	}
+}
+
+// coalesce builds the one notification that carries group (two or more),
+// oldest first.
+func (d *Dispatcher) coalesce(group []loaded, sent time.Time) Notification {
+	carried := make([]Notification, len(group))
+	attempt := 0
+	for i, l := range group {
+		carried[i] = Notification{ID: NotificationID(l.a.ID, l.it.del.Status), Status: l.it.del.Status, Alert: l.a,
+			Attempt: l.it.del.Attempts + 1, Sent: sent}
+		attempt = max(attempt, l.it.del.Attempts+1)
+	}
+	slices.SortStableFunc(carried, func(x, y Notification) int {
+		return cmp.Or(alertTime(x.Alert).Compare(alertTime(y.Alert)), cmp.Compare(x.ID, y.ID))
+	})
+	return NewCoalesced(carried, attempt, sent)
+}
+
+// NewCoalesced is the notification that carries every one of carried
+// (oldest first) in one message: its lead is the most severe, firing
+// before resolved, the oldest among equals; its ID is derived from the
+// carried IDs, so a retry of the same set is the same message.
+func NewCoalesced(carried []Notification, attempt int, sent time.Time) Notification {
+	lead := 0
+	for i, c := range carried {
+		if leads(c, carried[lead]) {
+			lead = i
+		}
+	}
+	ids := make([]string, len(carried))
+	status := store.StatusResolved
+	for i, c := range carried {
+		ids[i] = c.ID
+		if c.Status != store.StatusResolved {
+			status = store.StatusFiring
+		}
+	}
+	slices.Sort(ids)
+	h := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return Notification{
+		ID:        "coalesced-" + hex.EncodeToString(h[:10]),
+		Status:    status,
+		Alert:     carried[lead].Alert,
+		Attempt:   attempt,
+		Sent:      sent,
+		Coalesced: carried,
+	}
+}
+
+// leads reports whether x should lead a coalesced message before y.
+func leads(x, y Notification) bool {
+	xr, yr := x.Status == store.StatusResolved, y.Status == store.StatusResolved
+	if xr != yr {
+		return !xr
+	}
+	return x.Alert.Severity < y.Alert.Severity
+}
+
+// alertTime is when an alert's event happened, or was read.
+func alertTime(a alert.Alert) time.Time {
+	if !a.EventTime.IsZero() {
+		return a.EventTime
+	}
+	return a.Detected
+}
+
+// deliver sends group as one notification (one delivery, or several
+// coalesced) and records the outcome of each: all completed together, or
+// all retried together. held is the rate-limit reservation made at
+// reservedAt, given back when the send fails.
+func (d *Dispatcher) deliver(sendCtx context.Context, group []loaded, n Notifier, timeout time.Duration, held []string, reservedAt time.Time) {
+	recCtx := context.WithoutCancel(sendCtx)
+	// Each must still have the lease for the send (sends before it in
+	// the group's queue took time).
+	var ok []loaded
+	for _, l := range group {
+		if d.leaseAllows(l.it, timeout) {
+			ok = append(ok, l)
+		}
+	}
+	group = ok
+	if len(group) == 0 {
+		d.rl.release(recCtx, held, reservedAt)
+		return
+	}
+	var nt Notification
+	if len(group) == 1 {
+		l := group[0]
+		nt = Notification{
+			ID:      NotificationID(l.a.ID, l.it.del.Status),
+			Status:  l.it.del.Status,
+			Alert:   l.a,
+			Attempt: l.it.del.Attempts + 1,
+			Sent:    d.o.Now(),
+		}
+	} else {
+		nt = d.coalesce(group, d.o.Now())
+	}
+	target := group[0].it.del.Target
 	ctx, cancel := context.WithTimeout(sendCtx, timeout)
 	began := time.Now()
-	err = n.Notify(ctx, nt)
+	err := n.Notify(ctx, nt)
 	took := time.Since(began)
 	cancel()
 
 	if err == nil {
-		d.o.Observe(del.Target, ResultSuccess, took)
-		at := d.o.Now()
-		if rerr := d.record(recCtx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, del.ID, at) }); rerr != nil {
-			d.mu.Lock()
-			d.delivered[del.ID] = at
-			d.mu.Unlock()
-			d.limit.log(slog.LevelError, "notify: delivered but recording it failed; will record again without resending", "complete",
-				append(d.attrs(del, attempt), "error", rerr)...)
-			d.Wake()
-			return
+		d.o.Observe(target, ResultSuccess, took)
+		if len(group) > 1 {
+			d.o.ObserveLimit(target, ResultCoalesced, len(group))
 		}
-		d.limit.end("retry:"+del.Target, "permanent:"+del.Target)
-		d.log.Info("notify: delivered", append(d.attrs(del, attempt), "took", took)...)
+		at := d.o.Now()
+		for _, l := range group {
+			del := l.it.del
+			if rerr := d.record(recCtx, func(ctx context.Context) error { return d.ob.CompleteDelivery(ctx, del.ID, at) }); rerr != nil {
+				d.mu.Lock()
+				d.delivered[del.ID] = at
+				d.mu.Unlock()
+				d.limit.log(slog.LevelError, "notify: delivered but recording it failed; will record again without resending", "complete",
+					append(d.attrs(del, del.Attempts+1), "error", rerr)...)
+				d.Wake()
+				continue
+			}
+			if len(group) > 1 {
+				d.log.Info("notify: delivered, coalesced", append(d.attrs(del, del.Attempts+1), "took", took, "message", nt.ID, "carried", len(group))...)
+			} else {
+				d.log.Info("notify: delivered", append(d.attrs(del, del.Attempts+1), "took", took)...)
+			}
+		}
+		d.limit.end("retry:"+target, "permanent:"+target)
 		return
 	}
+	d.rl.release(recCtx, held, reservedAt)
 	if sendCtx.Err() != nil {
 		// Cancelled by shutdown: give the lease back without counting an
 		// attempt, so the next start sends it at once.
-		d.log.Warn("notify: send interrupted by shutdown; it stays queued", append(d.attrs(del, attempt), "error", err)...)
-		d.release(recCtx, del)
+		for _, l := range group {
+			d.log.Warn("notify: send interrupted by shutdown; it stays queued", append(d.attrs(l.it.del, l.it.del.Attempts+1), "error", err)...)
+			d.release(recCtx, l.it.del)
+		}
 		return
 	}
 	now := d.o.Now()
+	var next time.Time
+	level, msg, key := slog.LevelWarn, "notify: send failed, retrying", "retry:"+target
 	if IsPermanent(err) {
-		d.o.Observe(del.Target, ResultPermanent, took)
-		next := now.Add(d.o.MaxBackoff)
-		d.limit.log(slog.LevelError, "notify: target rejected the alert; it is kept and retried, fix the target", "permanent:"+del.Target,
-			append(d.attrs(del, attempt), "next", next, "error", err)...)
-		d.fail(recCtx, del, &a, attempt, next, err.Error())
-		return
+		d.o.Observe(target, ResultPermanent, took)
+		next = now.Add(d.o.MaxBackoff)
+		level, msg, key = slog.LevelError, "notify: target rejected the alert; it is kept and retried, fix the target", "permanent:"+target
+	} else {
+		d.o.Observe(target, ResultRetry, took)
+		// One delay for the whole group, so its deliveries stay together.
+		delay := d.backoff(group[0].it.del.Attempts + 1)
+		if ra, ok := RetryAfter(err); ok {
+			delay = min(ra, d.o.MaxBackoff)
+		}
+		next = now.Add(delay)
 	}
-	d.o.Observe(del.Target, ResultRetry, took)
-	delay := d.backoff(attempt)
-	if ra, ok := RetryAfter(err); ok {
-		delay = min(ra, d.o.MaxBackoff)
+	for _, l := range group {
+		del := l.it.del
+		attrs := append(d.attrs(del, del.Attempts+1), "next", next, "error", err)
+		if len(group) > 1 {
+			attrs = append(attrs, "message", nt.ID, "carried", len(group))
+		}
+		d.limit.log(level, msg, key, attrs...)
+		a := l.a
+		d.fail(recCtx, del, &a, del.Attempts+1, next, err.Error(), l.grace)
 	}
-	next := now.Add(delay)
-	d.limit.log(slog.LevelWarn, "notify: send failed, retrying", "retry:"+del.Target,
-		append(d.attrs(del, attempt), "next", next, "error", err)...)
-	d.fail(recCtx, del, &a, attempt, next, err.Error())
 }
 
 // fail records a failed attempt, or dead-letters the delivery once it has
-// been failing for GiveUpAfter since it was queued. orig is the alert when
-// it was loaded.
-func (d *Dispatcher) fail(ctx context.Context, del store.Delivery, orig *alert.Alert, attempts int, next time.Time, lastErr string) {
+// been failing for GiveUpAfter (plus grace, the longest rate-limit period
+// it may have waited for) since it was queued. orig is the alert when it
+// was loaded.
+func (d *Dispatcher) fail(ctx context.Context, del store.Delivery, orig *alert.Alert, attempts int, next time.Time, lastErr string, grace time.Duration) {
 	if len(lastErr) > maxLastError {
 		lastErr = lastErr[:maxLastError]
 	}
 	now := d.o.Now()
 	if !del.Created.IsZero() {
-		giveUp := del.Created.Add(d.o.GiveUpAfter)
+		giveUp := del.Created.Add(d.o.GiveUpAfter + grace)
 		if !now.Before(giveUp) {
 			d.deadLetter(ctx, del, orig, fmt.Sprintf("still failing after %d attempts over %s: %s",
 				attempts, now.Sub(del.Created).Round(time.Second), lastErr))
@@ -738,11 +1103,11 @@ func (d *Dispatcher) shutdown(cancelSends context.CancelFunc) {
 	d.stopping = true
 	var waiting []store.Delivery
 	for _, q := range d.queues {
-		for _, it := range q.items {
+		for _, it := range append(q.items, q.parked...) {
 			waiting = append(waiting, it.del)
 			delete(d.held, it.del.ID)
 		}
-		q.items = nil
+		q.items, q.parked = nil, nil
 	}
 	d.mu.Unlock()
 	recCtx := context.Background()

@@ -284,7 +284,8 @@ func (c *EmailConfig) Build(env BuildEnv) (Notifier, error) {
 }
 
 // Email sends each notification as one email to every recipient, in one
-// SMTP transaction.
+// SMTP transaction. Each address is rate limited (notify.rate_limits.email,
+// Limited): alerts over the limit wait and are listed in one email.
 //
 // Delivered means the server answered 250 to the end of DATA for at least
 // one recipient; recipients it refused make the send fail (the message
@@ -334,6 +335,16 @@ func (e *Email) GoString() string { return e.String() }
 
 // SendTimeout bounds one whole send, from connecting to QUIT (Bounded).
 func (e *Email) SendTimeout() time.Duration { return e.timeout }
+
+// Recipients makes the channel Limited: every address, "email:ops@…"
+// (lower case: addresses differing in case reach one mailbox).
+func (e *Email) Recipients(Notification) []string {
+	out := make([]string, len(e.to))
+	for i, a := range e.to {
+		out[i] = RecipientKey(LimitEmail, a.Address)
+	}
+	return out
+}
 
 // Notify renders n and sends it. See Email for how failures are
 // classified.
@@ -629,7 +640,9 @@ func (e *Email) compose(n Notification) ([]byte, error) {
 	m.Subject(subject)
 	m.SetDateWithValue(date)
 	m.SetMessageIDWithValue(e.messageID(id))
-	if n.Status == store.StatusResolved {
+	if len(n.Coalesced) > 0 {
+		m.SetGenHeader("X-Breakglass-Alerts", strconv.Itoa(len(n.Coalesced)))
+	} else if n.Status == store.StatusResolved {
 		// Thread the resolution under the alert it resolves.
 		first := "<" + e.messageID(NotificationID(n.Alert.ID, store.StatusFiring)) + ">"
 		m.SetGenHeaderPreformatted(gomail.HeaderInReplyTo, first)

@@ -96,19 +96,20 @@ type RenderOptions struct {
 // Renderer turns notifications into the words people read. It is safe for
 // concurrent use: templates are parsed once and only executed afterwards.
 type Renderer struct {
-	opts     RenderOptions
-	custom   map[string]executor // configured templates, by form
-	defaults map[string]executor // embedded templates, by form
+	opts      RenderOptions
+	custom    map[string]executor // configured templates, by form
+	defaults  map[string]executor // embedded templates, by form
+	coalesced map[string]executor // embedded coalesced templates, by form (message_coalesced.go)
 }
 
 // executor is a parsed text or HTML template.
 type executor interface {
-	execute(data *MessageData) (string, error)
+	execute(data any) (string, error) // a *MessageData, or a *coalescedView
 }
 
 type textExec struct{ t *template.Template }
 
-func (e textExec) execute(d *MessageData) (string, error) {
+func (e textExec) execute(d any) (string, error) {
 	var b bytes.Buffer
 	err := e.t.Execute(&b, d)
 	return b.String(), err
@@ -116,7 +117,7 @@ func (e textExec) execute(d *MessageData) (string, error) {
 
 type htmlExec struct{ t *htmltemplate.Template }
 
-func (e htmlExec) execute(d *MessageData) (string, error) {
+func (e htmlExec) execute(d any) (string, error) {
 	var b bytes.Buffer
 	err := e.t.Execute(&b, d)
 	return b.String(), err
@@ -151,7 +152,8 @@ func parseTemplate(form, src string) (executor, error) {
 	return textExec{t}, nil
 }
 
-// defaultTemplate returns the embedded source of form.
+// defaultTemplate returns the embedded source of form; "coalesced_"+form
+// names the form's coalesced template.
 func defaultTemplate(form string) string {
 	b, err := defaultTemplateFS.ReadFile("templates/" + form + ".tmpl")
 	if err != nil {
@@ -163,7 +165,7 @@ func defaultTemplate(form string) string {
 // NewRenderer parses the templates of o. An error names the form and the
 // line within its template; ValidateTemplates also executes them.
 func NewRenderer(o RenderOptions) (*Renderer, error) {
-	r := &Renderer{opts: o, custom: map[string]executor{}, defaults: map[string]executor{}}
+	r := &Renderer{opts: o, custom: map[string]executor{}, defaults: map[string]executor{}, coalesced: map[string]executor{}}
 	var errs TemplateErrors
 	for _, form := range Forms {
 		def, err := parseTemplate(form, defaultTemplate(form))
@@ -171,6 +173,11 @@ func NewRenderer(o RenderOptions) (*Renderer, error) {
 			panic("notify: embedded template " + form + ": " + err.Error())
 		}
 		r.defaults[form] = def
+		co, err := parseTemplate(form, defaultTemplate("coalesced_"+form))
+		if err != nil {
+			panic("notify: embedded template coalesced_" + form + ": " + err.Error())
+		}
+		r.coalesced[form] = co
 		src := o.Templates.get(form)
 		if src == "" {
 			continue
@@ -194,6 +201,9 @@ func NewRenderer(o RenderOptions) (*Renderer, error) {
 // never dropped over wording. The error is always nil today; it is kept so
 // that Render fits BuildEnv.Render.
 func (r *Renderer) Render(n Notification) (Message, error) {
+	if len(n.Coalesced) > 1 {
+		return r.renderCoalesced(n)
+	}
 	d := r.Data(n)
 	var failed []string
 	run := func(form string) string {

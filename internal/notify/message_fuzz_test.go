@@ -79,3 +79,53 @@ func FuzzValidateTemplates(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRenderCoalesced: whatever the alerts hold, a coalesced message
+// renders with its own templates (never the plain fallback), fits its
+// limits, has no control character in a one-line form, and names every
+// alert it carries.
+func FuzzRenderCoalesced(f *testing.F) {
+	f.Add("Break-glass sign-in", "bg1@contoso.com", "Oslo", "bg.signin", 3, false)
+	f.Add("<script>\r\n", "\xff\xfe", "\u202e", "bg.notify", 2, true)
+	f.Add(strings.Repeat("日", 400), strings.Repeat("a", 1000), "", "", 40, false)
+	r, err := NewRenderer(RenderOptions{AckURL: func(id string) string { return "https://bg.example/ack/" + id }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, title, upn, loc, rule string, n int, resolved bool) {
+		n = 2 + int(uint(n)%50)
+		var carried []Notification
+		for i := range n {
+			a := sampleAlert(detect.MustLookup(detect.RuleSignIn))
+			a.ID = "fz" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+			a.Title, a.AccountUPN, a.Location, a.Rule = title, upn, loc, rule
+			status := store.StatusFiring
+			if resolved && i%2 == 0 {
+				status = store.StatusResolved
+			}
+			carried = append(carried, Notification{ID: NotificationID(a.ID, status), Status: status, Alert: a})
+		}
+		m, err := r.Render(NewCoalesced(carried, 1, sampleTime))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Short) > MaxShort || len(m.Subject) > MaxSubject {
+			t.Fatalf("short %d bytes, subject %d bytes", len(m.Short), len(m.Subject))
+		}
+		if !strings.Contains(m.Text, "in one message") && !strings.Contains(m.Text, "alerts are over") {
+			t.Fatalf("the coalesced templates failed, plain fallback used:\n%s", m.Text)
+		}
+		for _, s := range []string{m.Subject, m.Short, m.Voice} {
+			for _, c := range s {
+				if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+					t.Fatalf("control character %U in %q", c, s)
+				}
+			}
+		}
+		for _, c := range carried {
+			if !strings.Contains(m.Text, c.Alert.ID) {
+				t.Fatalf("alert %s not named", c.Alert.ID)
+			}
+		}
+	})
+}

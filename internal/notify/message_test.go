@@ -280,8 +280,20 @@ func TestMessageTimeZone(t *testing.T) {
 	if !strings.Contains(m.Text, "2026-03-03 03:12:09 UTC") || strings.Contains(m.Text, "CET") {
 		t.Errorf("text without time zone:\n%s", m.Text)
 	}
-	if m.AckURL != "" || strings.Contains(m.Short, "Ack:") || strings.Contains(m.Text, "Acknowledge") {
+	if m.AckURL != "" || strings.Contains(m.Short, "Ack:") || strings.Contains(m.Text, "/ack/") {
 		t.Errorf("no AckURL configured, yet a link: %q", m.Short)
+	}
+	// Without links, text and HTML say how to acknowledge instead.
+	if cmd := "breakglass alerts ack " + a.ID + " --by YOUR-NAME"; !strings.Contains(m.Text, cmd) || !strings.Contains(m.HTML, cmd) {
+		t.Errorf("no link, and no command to acknowledge with:\n%s", m.Text)
+	}
+	if m := render(t, r, a, store.StatusResolved); strings.Contains(m.Text, "alerts ack") || strings.Contains(m.HTML, "alerts ack") {
+		t.Errorf("a resolution asks to acknowledge:\n%s", m.Text)
+	}
+	drill := a
+	drill.Labels = map[string]string{LabelTest: "drill"}
+	if m := render(t, r, drill, store.StatusFiring); strings.Contains(m.Text, "alerts ack") || strings.Contains(m.HTML, "alerts ack") {
+		t.Errorf("a drill asks to acknowledge:\n%s", m.Text)
 	}
 	tz := time.FixedZone("UTC+14", 14*3600)
 	r, _ = NewRenderer(RenderOptions{TimeZone: tz})

@@ -26,6 +26,13 @@ type Notification struct {
 	// Attempt counts from 1.
 	Attempt int
 	Sent    time.Time
+	// Coalesced is set when a rate limit held deliveries to a channel back
+	// (see Limited): every notification this one message carries, oldest
+	// first, at least two, this one's Alert among them. Alert is then the
+	// lead (the most severe, firing before resolved), Status is firing if
+	// any carried one is, and ID is stable for the set carried. Only
+	// channels that implement Limited ever see it.
+	Coalesced []Notification
 }
 
 // Notifier sends one notification. A returned error means "not delivered";

@@ -10,6 +10,9 @@ import (
 // configured: every fact the alert carries, no template involved, so it
 // cannot fail.
 func RenderDefault(n Notification) (Message, error) {
+	if len(n.Coalesced) > 1 {
+		return renderDefaultCoalesced(n)
+	}
 	a := n.Alert
 	who := a.AccountUPN
 	if who == "" {

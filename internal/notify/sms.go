@@ -44,7 +44,9 @@ func init() {
 //	accept: '"status":"ok"'     # optional: a 2xx body must match this regexp
 //
 // The text is Message.Short. The gateway body is a Go text/template over
-// SMSData, checked when the configuration is loaded.
+// SMSData, checked when the configuration is loaded. Each number is rate
+// limited (notify.rate_limits.sms, Limited): alerts over the limit wait
+// and come in one message.
 type SMSConfig struct {
 	Provider string   `yaml:"provider"`
 	To       []string `yaml:"to"`
@@ -257,6 +259,15 @@ type smsGateway struct {
 // SendTimeout makes the channel Bounded: recipients are sent to
 // concurrently, so one send takes at most one request's timeout.
 func (s *SMS) SendTimeout() time.Duration { return s.http.SendTimeout() }
+
+// Recipients makes the channel Limited: every number, "sms:+47…".
+func (s *SMS) Recipients(Notification) []string {
+	out := make([]string, len(s.to))
+	for i, to := range s.to {
+		out[i] = RecipientKey(LimitSMS, to)
+	}
+	return out
+}
 
 // Notify sends n to every number.
 func (s *SMS) Notify(ctx context.Context, n Notification) error {

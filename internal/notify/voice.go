@@ -21,7 +21,9 @@ func init() {
 }
 
 // VoiceConfig is a `type: voice` channel: a Twilio (or compatible) call
-// that reads Message.Voice aloud twice with TwiML <Say>.
+// that reads Message.Voice aloud twice with TwiML <Say>. Each number is
+// rate limited (notify.rate_limits.voice): alerts over the limit wait and
+// are read out in one call.
 //
 //	to: ["+4712345678"]
 //	from: "+4798765432"         # a Twilio voice number
@@ -94,11 +96,54 @@ type Voice struct {
 // SendTimeout makes the channel Bounded (numbers are called concurrently).
 func (v *Voice) SendTimeout() time.Duration { return v.twilio.http.SendTimeout() }
 
+// Recipients makes the channel Limited: every number, "voice:+47…", for
+// a notification that is phoned at all (a resolution is not, unless
+// send_resolved).
+func (v *Voice) Recipients(n Notification) []string {
+	if _, ok := v.phoned(n); !ok {
+		return nil
+	}
+	out := make([]string, len(v.to))
+	for i, to := range v.to {
+		out[i] = RecipientKey(LimitVoice, to)
+	}
+	return out
+}
+
+// phoned is what of n is read aloud: n, or for a coalesced notification
+// the carried ones that are phoned; false when nothing is.
+func (v *Voice) phoned(n Notification) (Notification, bool) {
+	if v.sendResolved {
+		return n, true
+	}
+	if len(n.Coalesced) == 0 {
+		return n, n.Status != store.StatusResolved
+	}
+	var keep []Notification
+	for _, c := range n.Coalesced {
+		if c.Status != store.StatusResolved {
+			keep = append(keep, c)
+		}
+	}
+	switch {
+	case len(keep) == 0:
+		return n, false
+	case len(keep) == 1:
+		one := keep[0]
+		one.Attempt, one.Sent = n.Attempt, n.Sent
+		return one, true
+	case len(keep) < len(n.Coalesced):
+		return NewCoalesced(keep, n.Attempt, n.Sent), true
+	}
+	return n, true
+}
+
 // Notify places one call per number. Twilio accepting the call (201) is
 // delivery: whether someone answers is not known here, which is why a
 // group with a voice channel should escalate.
 func (v *Voice) Notify(ctx context.Context, n Notification) error {
-	if n.Status == store.StatusResolved && !v.sendResolved {
+	n, ok := v.phoned(n)
+	if !ok {
 		return nil
 	}
 	m, err := RenderWith(v.render, n)

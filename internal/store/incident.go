@@ -191,6 +191,12 @@ type EvidenceLog interface {
 	// as stored, with Seq, ContentSHA256, Prev and Hash filled in.
 	// Appends are serialised across processes: the chain never forks.
 	AppendLog(ctx context.Context, e LogEntry) (LogEntry, error)
+	// AppendLogOnce is AppendLog unless the log holds an entry with e's
+	// Incident, Kind and Ref already: then it returns that entry and false.
+	// The check and the append are one atomic step, so a record two
+	// writers find at once (the incident builder and a Graph pull) is kept
+	// once.
+	AppendLogOnce(ctx context.Context, e LogEntry) (LogEntry, bool, error)
 	// LogEntries returns up to limit entries with Seq > after, in Seq
 	// order, as stored (verification must see exactly what is there).
 	LogEntries(ctx context.Context, after int64, limit int) ([]LogEntry, error)

@@ -58,6 +58,11 @@ type AlertFilter struct {
 	Labels map[string]string
 	// Since keeps alerts whose EventTime is at or after it.
 	Since time.Time
+	// DetectedSince keeps alerts whose Detected is at or after it: the
+	// escalator's window (firing alerts that may still escalate), which
+	// event time cannot give, since a record may arrive long after it was
+	// logged.
+	DetectedSince time.Time
 	// Limit caps how many of the newest matching alerts Alerts returns;
 	// AlertPage uses it as the page size when its own limit is zero.
 	Limit int
@@ -92,6 +97,13 @@ type Store interface {
 	// Setting the state it already has is a no-op. An unknown id is
 	// ErrNotFound.
 	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
+	// ChangeAlertState is SetAlertState that also records how the change
+	// was made and a note (c.Via, c.Note) next to who (c.By) and when
+	// (c.At, zero: now); c.AlertID names the alert, c.To the new state and
+	// c.From is ignored. It reports whether the state changed: false when
+	// the alert already was in c.To, which records nothing (a repeated
+	// acknowledgement, a replayed webhook).
+	ChangeAlertState(ctx context.Context, c StateChange) (changed bool, err error)
 	// StateChanges returns an alert's state transitions, oldest first.
 	StateChanges(ctx context.Context, id string) ([]StateChange, error)
 	// Evidence returns the raw record for an event id, or ErrNotFound.
@@ -125,6 +137,7 @@ type Tx interface {
 	AddAlertsNotify(ctx context.Context, items []AlertWithEvidence, targets []string) (inserted []bool, err error)
 	Enqueue(ctx context.Context, alertID, status string, targets []string) error
 	SetAlertState(ctx context.Context, id, state, by string, at time.Time) error
+	ChangeAlertState(ctx context.Context, c StateChange) (changed bool, err error)
 	Alert(ctx context.Context, id string) (alert.Alert, error)
 	SetCheckpoint(ctx context.Context, c Checkpoint) error
 	Checkpoint(ctx context.Context, source, key string) (Checkpoint, bool, error)
@@ -138,8 +151,21 @@ type StateChange struct {
 	AlertID  string
 	From, To string
 	By       string
-	At       time.Time
+	// Via is how the change was made (Via* below; "" for changes recorded
+	// before it was kept, or by SetAlertState).
+	Via  string
+	Note string // what the person said, if anything
+	At   time.Time
 }
+
+// How an alert's state was changed (StateChange.Via).
+const (
+	ViaCLI       = "cli"       // breakglass alerts ack
+	ViaLink      = "link"      // the signed link in a message
+	ViaPagerDuty = "pagerduty" // a PagerDuty webhook
+	ViaOpsgenie  = "opsgenie"  // an Opsgenie webhook
+	ViaIncident  = "incident"  // with its incident (breakglass incidents ack)
+)
 
 // Notification statuses: an alert fires; a condition alert (bg.silence) also
 // resolves.

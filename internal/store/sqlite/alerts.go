@@ -372,6 +372,14 @@ func where(f store.AlertFilter) ([]string, []any, error) {
 		conds = append(conds, "event_time >= ?")
 		args = append(args, since)
 	}
+	if !f.DetectedSince.IsZero() {
+		since, err := encodeTime("detected since", f.DetectedSince)
+		if err != nil {
+			return nil, nil, err
+		}
+		conds = append(conds, "detected >= ?")
+		args = append(args, since)
+	}
 	return conds, args, nil
 }
 
@@ -506,48 +514,60 @@ var allowed = map[[2]string]bool{
 
 // SetAlertState implements store.Store. A zero at means now.
 func (s *Store) SetAlertState(ctx context.Context, id, state, by string, at time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return s.setAlertState(ctx, tx, id, state, by, at) })
+	_, err := s.ChangeAlertState(ctx, store.StateChange{AlertID: id, To: state, By: by, At: at})
+	return err
 }
 
-func (s *Store) setAlertState(ctx context.Context, c conn, id, state, by string, at time.Time) error {
+// ChangeAlertState implements store.Store. A zero At means now.
+func (s *Store) ChangeAlertState(ctx context.Context, c store.StateChange) (changed bool, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		changed, err = s.changeAlertState(ctx, tx, c)
+		return err
+	})
+	return changed, err
+}
+
+func (s *Store) changeAlertState(ctx context.Context, c conn, sc store.StateChange) (bool, error) {
+	id, state := sc.AlertID, sc.To
 	wrap := func(err error) error {
 		return fmt.Errorf("sqlite %s: set state of alert %q to %q: %w", s.path, id, state, err)
 	}
 	switch state {
 	case alert.StateFiring, alert.StateAcknowledged, alert.StateResolved:
 	default:
-		return wrap(fmt.Errorf("unknown state %q", state))
+		return false, wrap(fmt.Errorf("unknown state %q", state))
 	}
+	at := sc.At
 	if at.IsZero() {
 		at = time.Now()
 	}
 	when, err := encodeTime("at", at)
 	if err != nil {
-		return wrap(err)
+		return false, wrap(err)
 	}
 	var current string
 	err = c.QueryRowContext(ctx, `SELECT state FROM alerts WHERE id = ?`, id).Scan(&current)
 	if errors.Is(err, sql.ErrNoRows) {
-		return wrap(store.ErrNotFound)
+		return false, wrap(store.ErrNotFound)
 	}
 	if err != nil {
-		return wrap(describe(err))
+		return false, wrap(describe(err))
 	}
 	if current == state {
-		return nil
+		return false, nil
 	}
 	if !allowed[[2]string{current, state}] {
-		return wrap(fmt.Errorf("%w: %s to %s", store.ErrStateTransition, current, state))
+		return false, wrap(fmt.Errorf("%w: %s to %s", store.ErrStateTransition, current, state))
 	}
 	if _, err := c.ExecContext(ctx, `UPDATE alerts SET state = ?, state_by = ?, state_at = ? WHERE id = ?`,
-		state, by, when, id); err != nil {
-		return wrap(describe(err))
+		state, sc.By, when, id); err != nil {
+		return false, wrap(describe(err))
 	}
-	if _, err := c.ExecContext(ctx, `INSERT INTO alert_states (alert_id, from_state, to_state, by, at)
-		VALUES (?, ?, ?, ?, ?)`, id, current, state, by, when); err != nil {
-		return wrap(describe(err))
+	if _, err := c.ExecContext(ctx, `INSERT INTO alert_states (alert_id, from_state, to_state, by, via, note, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, id, current, state, sc.By, sc.Via, sc.Note, when); err != nil {
+		return false, wrap(describe(err))
 	}
-	return nil
+	return true, nil
 }
 
 // StateChanges implements store.Store. An alert that never changed state
@@ -557,7 +577,7 @@ func (s *Store) StateChanges(ctx context.Context, id string) ([]store.StateChang
 	if _, err := s.Alert(ctx, id); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT alert_id, from_state, to_state, by, at FROM alert_states
+	rows, err := s.r.QueryContext(ctx, `SELECT alert_id, from_state, to_state, by, via, note, at FROM alert_states
 		WHERE alert_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, wrap(err)
@@ -569,7 +589,7 @@ func (s *Store) StateChanges(ctx context.Context, id string) ([]store.StateChang
 			sc store.StateChange
 			at string
 		)
-		if err := rows.Scan(&sc.AlertID, &sc.From, &sc.To, &sc.By, &at); err != nil {
+		if err := rows.Scan(&sc.AlertID, &sc.From, &sc.To, &sc.By, &sc.Via, &sc.Note, &at); err != nil {
 			return nil, wrap(err)
 		}
 		if sc.At, err = decodeTime("at", at); err != nil {

@@ -43,9 +43,21 @@ func scanLogEntry(sc scanner) (store.LogEntry, error) {
 // and process are serialised and each links to the one before it. A zero
 // At means now; nil Content is stored as empty. Kind must be set.
 func (s *Store) AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error) {
+	out, _, err := s.appendLog(ctx, e, false)
+	return out, err
+}
+
+// AppendLogOnce implements store.EvidenceLog: AppendLog, unless an entry
+// of the same incident, kind and ref exists, checked in the append's own
+// transaction so that two writers racing on one record store it once.
+func (s *Store) AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error) {
+	return s.appendLog(ctx, e, true)
+}
+
+func (s *Store) appendLog(ctx context.Context, e store.LogEntry, once bool) (store.LogEntry, bool, error) {
 	wrap := func(err error) error { return fmt.Errorf("sqlite %s: append evidence log: %w", s.path, err) }
 	if e.Kind == "" {
-		return store.LogEntry{}, wrap(errors.New("empty kind"))
+		return store.LogEntry{}, false, wrap(errors.New("empty kind"))
 	}
 	if e.At.IsZero() {
 		e.At = time.Now()
@@ -53,13 +65,35 @@ func (s *Store) AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry
 	e.At = e.At.UTC()
 	at, err := encodeTime("at", e.At)
 	if err != nil {
-		return store.LogEntry{}, wrap(err)
+		return store.LogEntry{}, false, wrap(err)
 	}
 	if e.Content == nil {
 		e.Content = []byte{}
 	}
 	e.ContentSHA256 = store.ContentHash(e.Content)
+	var existing *store.LogEntry
 	err = s.write(ctx, func(tx *sql.Tx) error {
+		existing = nil
+		if once {
+			rows, err := tx.QueryContext(ctx, `SELECT `+logColumns+` FROM evidence_log WHERE incident = ? AND kind = ? AND ref = ? ORDER BY seq LIMIT 1`,
+				e.Incident, e.Kind, e.Ref)
+			if err != nil {
+				return err
+			}
+			if rows.Next() {
+				old, err := scanLogEntry(rows)
+				rows.Close()
+				if err != nil {
+					return err
+				}
+				existing = &old
+				return nil
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
 		var (
 			seq  sql.NullInt64
 			prev sql.NullString
@@ -79,9 +113,12 @@ func (s *Store) AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry
 		return err
 	})
 	if err != nil {
-		return store.LogEntry{}, wrap(err)
+		return store.LogEntry{}, false, wrap(err)
 	}
-	return e, nil
+	if existing != nil {
+		return *existing, false, nil
+	}
+	return e, true, nil
 }
 
 func (s *Store) queryLog(ctx context.Context, q string, args ...any) ([]store.LogEntry, error) {

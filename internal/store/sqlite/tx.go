@@ -112,7 +112,16 @@ func (t *txn) SetAlertState(ctx context.Context, id, state, by string, at time.T
 	if err != nil {
 		return err
 	}
-	return t.s.setAlertState(ctx, c, id, state, by, at)
+	_, err = t.s.changeAlertState(ctx, c, store.StateChange{AlertID: id, To: state, By: by, At: at})
+	return err
+}
+
+func (t *txn) ChangeAlertState(ctx context.Context, sc store.StateChange) (bool, error) {
+	c, err := t.conn()
+	if err != nil {
+		return false, err
+	}
+	return t.s.changeAlertState(ctx, c, sc)
 }
 
 func (t *txn) Alert(ctx context.Context, id string) (alert.Alert, error) {

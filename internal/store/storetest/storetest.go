@@ -94,6 +94,8 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 	t.Run("Conditions", s.conditions)
 	t.Run("SourceAlive", s.sourceAlive)
 	t.Run("AlertState", s.alertState)
+	t.Run("ChangeAlertState", s.changeAlertState)
+	t.Run("DetectedSince", s.detectedSince)
 	t.Run("LabelFilters", s.labelFilters)
 	t.Run("AlertPage", s.alertPage)
 	t.Run("AlertPageInserts", s.alertPageInserts)
@@ -110,6 +112,13 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		s.concurrentAttach(t, 2)
 	})
 	t.Run("EvidenceLog", s.evidenceLog)
+	t.Run("AppendLogOnce", func(t *testing.T) { s.appendOnce(t, 1) })
+	t.Run("AppendLogOnceTwoHandles", func(t *testing.T) {
+		if !cfg.multiHandle {
+			t.Skip("implementation opted out with WithoutMultipleHandles")
+		}
+		s.appendOnce(t, 2)
+	})
 	t.Run("ConcurrentAppend", func(t *testing.T) { s.concurrentAppend(t, 1) })
 	t.Run("ConcurrentAppendTwoHandles", func(t *testing.T) {
 		if !cfg.multiHandle {
