@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -68,5 +69,31 @@ func TestCanaryTargets(t *testing.T) {
 	cfg.Canary = nil
 	if test, real := cfg.CanaryTargets(); test != nil || real != nil {
 		t.Errorf("without canary: %v, %v", test, real)
+	}
+}
+
+// TestReadmeCanaryExample: the README's canary: example loads and means
+// what it says.
+func TestReadmeCanaryExample(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "### Daily canary: `canary:`")
+	if !ok {
+		t.Fatal("README has no canary section")
+	}
+	_, block, _ := strings.Cut(section, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	head := "accounts: [{upn: bg1@contoso.com}]\nnotify:\n  groups:\n    - {name: oncall, channels: [{type: console}]}\n" +
+		"    - {name: canary-test, channels: [{type: console}]}\n"
+	cfg, err := Parse("README.md", []byte(head+block), nil)
+	if err != nil {
+		t.Fatalf("README canary example does not load:\n%v\n%s", err, block)
+	}
+	want := CanaryConfig{Identity: CanaryIdentity{ID: "c0ffee00-1111-4222-8333-444455556666", UPN: "canary@contoso.com"},
+		Group: "canary-test", Every: 24 * time.Hour, Timeout: 10 * time.Minute}
+	if cfg.Canary == nil || *cfg.Canary != want {
+		t.Errorf("README example read as %+v, want %+v", cfg.Canary, want)
 	}
 }
