@@ -14,6 +14,7 @@ import (
 	"breakglass/internal/alert"
 	"breakglass/internal/canary"
 	"breakglass/internal/detect"
+	"breakglass/internal/entra"
 	"breakglass/internal/notify"
 	"breakglass/internal/store"
 )
@@ -400,5 +401,30 @@ canary:
 	a, _ := r.d.st.Alert(context.Background(), id)
 	if p := plans(a); len(p.Steps) != 1 || strings.Join(p.Steps[0].Groups, ",") != "canary-test" {
 		t.Errorf("alerts show would print the canary's plan as %+v", p)
+	}
+}
+
+// TestCanaryIdentityBecomesBreakGlass: when the break-glass list (group
+// members, read from Graph) comes to include the canary identity, no
+// synthetic record is pushed, which would page everyone with a Sev0, and
+// the run fails at the identity step, told to the real group.
+func TestCanaryIdentityBecomesBreakGlass(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t)
+	clock := &jumpClock{}
+	cfg := e.config(t, canaryConfig(t, e, rcv))
+	o := canaryOptions(clock)
+	o.CanaryDelay = time.Hour
+	r := start(t, cfg, o)
+	waitFor(t, 10*time.Second, "the canary scheduled", func() bool { return strings.Contains(r.logs.String(), "canary scheduled") })
+	r.d.Pipeline().SetAccounts(append(configUsers(cfg), entra.Account{ID: canaryID, Name: "now a member of the break-glass group"}))
+	clock.jump(2 * time.Hour)
+	st := waitCanary(t, r, 0, canary.ResultFailed)
+	if st.Step != canary.StepIdentity {
+		t.Errorf("state %+v, want the identity step", st)
+	}
+	waitFor(t, 10*time.Second, "bg.canary_failed at the real group", func() bool { return rcv.rule("/real bg.canary_failed firing") == 1 })
+	if n := countRule(t, r.d.st, detect.RuleSignIn); n != 0 {
+		t.Errorf("%d bg.signin alerts: a synthetic record of a break-glass account was pushed", n)
 	}
 }
