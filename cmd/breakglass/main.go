@@ -98,6 +98,7 @@ configuration error.`,
 		newAlertsCmd(),
 		newIncidentsCmd(),
 		newEvidenceCmd(),
+		newDrillCmd(),
 	)
 	return root
 }

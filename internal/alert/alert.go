@@ -84,6 +84,10 @@ const (
 	// LabelExpectation is set on sign-in alerts of accounts with expect:
 	// configured: broken, unknown or held (internal/expect).
 	LabelExpectation = "expectation"
+	// LabelDrill is set, to the drill's id, on a sign-in alert of an
+	// account inside an announced drill's window (package drill): its
+	// messages say DRILL first, and routes may send drills elsewhere too.
+	LabelDrill = "drill"
 )
 
 // StandardLabels returns the labels every alert carries, derived from its

@@ -46,6 +46,8 @@ type Config struct {
 	Incidents IncidentsConfig `yaml:"incidents"`
 	// Evidence publishes and signs the evidence log's heads (evidence.go).
 	Evidence EvidenceConfig `yaml:"evidence"`
+	// Drill bounds and schedules drills of the accounts (drill.go).
+	Drill DrillConfig `yaml:"drill"`
 	// Canary is the daily synthetic check of the pipeline (canary.go).
 	Canary *CanaryConfig `yaml:"canary,omitempty"`
 	// Exceptions accept posture findings on purpose (audit.go).
@@ -164,6 +166,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
 	c.validateIncidentContext(d)
+	c.validateDrill(d)  // drill.go
 	c.validateCanary(d) // canary.go
 }
 
@@ -290,6 +293,7 @@ func (c *Config) applyDefaults() {
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
+	c.applyDrillDefaults()    // drill.go
 	c.applyCanaryDefaults()
 }
 

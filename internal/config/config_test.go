@@ -152,6 +152,12 @@ func TestGoldensHaveFixtures(t *testing.T) {
 	}
 }
 
+// defaultDrill is what an empty drill: section becomes.
+var defaultDrill = DrillConfig{
+	AlertWithin: DefaultDrillAlertWithin, DeliveryWithin: DefaultDrillDeliveryWithin, AckWithin: DefaultDrillAckWithin,
+	Window: DefaultDrillWindow, Interval: DefaultDrillInterval,
+}
+
 // defaultAudit is what an empty audit: section becomes.
 var defaultAudit = AuditConfig{
 	Interval:                 DefaultAuditInterval,
@@ -199,6 +205,7 @@ func TestParse(t *testing.T) {
 				Audit:     defaultAudit,
 				Incidents: defaultIncidents,
 				Evidence:  defaultEvidence,
+				Drill:     defaultDrill,
 				Path:      "cfg.yaml",
 			},
 		},
@@ -225,6 +232,7 @@ func TestParse(t *testing.T) {
 				Audit:     defaultAudit,
 				Incidents: defaultIncidents,
 				Evidence:  EvidenceConfig{HeadsFile: "$HOME/x.db" + DefaultHeadsSuffix},
+				Drill:     defaultDrill,
 				Path:      "cfg.yaml",
 			},
 		},
@@ -241,6 +249,7 @@ func TestParse(t *testing.T) {
 				Audit:     defaultAudit,
 				Incidents: defaultIncidents,
 				Evidence:  defaultEvidence,
+				Drill:     defaultDrill,
 				Path:      "cfg.yaml",
 			},
 		},
@@ -257,6 +266,7 @@ func TestParse(t *testing.T) {
 				Audit:     defaultAudit,
 				Incidents: defaultIncidents,
 				Evidence:  defaultEvidence,
+				Drill:     defaultDrill,
 				Path:      "cfg.yaml",
 			},
 		},
@@ -283,7 +293,7 @@ func TestParse(t *testing.T) {
 				"cfg.yaml:2: accounts[0].upnn: unknown key (known: id, upn, name, group, expect)",
 				"cfg.yaml:2: accounts[0]: needs id: (the user's object id) and/or upn: for a user, or group: for a group",
 				"cfg.yaml:3: accounts[1].id: not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)",
-				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph, audit, incidents, evidence, canary, exceptions, expect)",
+				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph, audit, incidents, evidence, drill, canary, exceptions, expect)",
 			},
 		},
 	}
@@ -370,7 +380,7 @@ func TestRedactedAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\naudit:\n  interval: 6h0m0s\n  conditional_access_mode: exclude-all\n  drill_interval: 2160h0m0s\n  max_exclusion_group_members: 10\nincidents:\n  gap: 2h0m0s\n  retention: 9600h0m0s\nevidence:\n  heads_file: data/breakglass.db.heads\n"
+	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\naudit:\n  interval: 6h0m0s\n  conditional_access_mode: exclude-all\n  drill_interval: 2160h0m0s\n  max_exclusion_group_members: 10\nincidents:\n  gap: 2h0m0s\n  retention: 9600h0m0s\nevidence:\n  heads_file: data/breakglass.db.heads\ndrill:\n  alert_within: 10m0s\n  delivery_within: 1m0s\n  ack_within: 15m0s\n  window: 1h0m0s\n  interval: 2160h0m0s\n"
 	if string(out) != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}

@@ -28,6 +28,7 @@ const MinEscalateAfter = time.Second
 var RouteLabels = []string{
 	alert.LabelRule, alert.LabelSeverity, alert.LabelAccount, alert.LabelTenant,
 	alert.LabelSource, alert.LabelCategory, watch.LabelCheck, alert.LabelExpectation,
+	alert.LabelDrill,
 	canary.Label,
 }
 

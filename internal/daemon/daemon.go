@@ -283,7 +283,8 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	}
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: canaryRules(cfg), Store: d.st, Conditions: conditionsOf(d.st),
-		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
+		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Annotate: d.drillAnnotate(), // drill.go
+		Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 	})
 	d.pipeline = pipeline
 	d.setupIncidents()
@@ -416,6 +417,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
 	loops.Go(func() { d.heads.Run(loopCtx) })   // publishes the head at shutdown too
 	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
+	loops.Go(func() { d.drillLoop(loopCtx) })   // drill.go
 	if d.canary != nil {
 		loops.Go(func() { d.runCanary(loopCtx) })
 	}

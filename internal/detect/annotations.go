@@ -19,6 +19,7 @@ const (
 	AnnConditionalAccess = "conditional_access" // conditionalAccessStatus: success, failure, notApplied
 	AnnAuthRequirement   = "auth_requirement"   // singleFactorAuthentication, multiFactorAuthentication
 	AnnResource          = "resource"           // what was signed in to
+	AnnDevice            = "device"             // the device: name, OS, browser, join type, Entra device id
 	// Audits (bg.activity, bg.change).
 	AnnTarget       = "target"        // what the operation acted on
 	AnnResultReason = "result_reason" // why it failed, when it did
@@ -44,7 +45,34 @@ func signInAnnotations(a *alert.Alert, ev *entra.Event) {
 		code, text = "", ""
 	}
 	annotate(a, AnnErrorCode, code, AnnErrorText, text, AnnClientApp, ev.ClientAppUsed,
-		AnnConditionalAccess, ev.ConditionalAccess, AnnAuthRequirement, ev.AuthRequirement, AnnResource, ev.ResourceDisplayName)
+		AnnConditionalAccess, ev.ConditionalAccess, AnnAuthRequirement, ev.AuthRequirement, AnnResource, ev.ResourceDisplayName,
+		AnnDevice, deviceText(ev.Device))
+}
+
+// deviceText describes a sign-in's device for people: "ADMIN-PAW01
+// (Windows 11, Edge, Microsoft Entra joined, device id 3f2a…)". A record
+// that describes a device without an Entra id says the device is not
+// registered: that is what an unmanaged laptop looks like.
+func deviceText(d entra.Device) string {
+	if !d.Known {
+		return ""
+	}
+	var parts []string
+	for _, p := range []string{d.OS, d.Browser, d.TrustType} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if d.ID != "" {
+		parts = append(parts, "device id "+d.ID)
+	} else {
+		parts = append(parts, "not registered in Entra")
+	}
+	name := strings.TrimSpace(d.Name)
+	if name == "" {
+		return strings.Join(parts, ", ")
+	}
+	return name + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // auditAnnotations names the targets (at most three, then a count) and

@@ -59,6 +59,11 @@ type MessageData struct {
 	// Test is set on a drill: an alert carrying the label LabelTest (as
 	// `notify test` will send) says in every form that it is a test.
 	Test bool
+	// Drill is the drill's id on a sign-in inside an announced drill's
+	// window (label alert.LabelDrill): every form says DRILL first, so
+	// nobody panics, and still asks for the acknowledgement the drill
+	// measures.
+	Drill string
 }
 
 // AccountData names the account an alert is about.
@@ -90,6 +95,7 @@ func (r *Renderer) Data(n Notification) *MessageData {
 		Annotations:   cleanMap(a.Annotations),
 		TimeUnknown:   a.EventTimeUnknown,
 		Test:          a.Labels[LabelTest] != "",
+		Drill:         oneLine(a.Labels[alert.LabelDrill], 100),
 	}
 	d.Resolved = d.Status == store.StatusResolved
 	d.RuleTitle = d.Title
@@ -366,6 +372,7 @@ func fromFields(a alert.Alert, ann map[string]string) []Field {
 		add("App", a.App)
 	}
 	add("Client app", ann[detect.AnnClientApp])
+	add("Device", ann[detect.AnnDevice])
 	add("Conditional Access", ann[detect.AnnConditionalAccess])
 	return f
 }

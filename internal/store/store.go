@@ -114,6 +114,7 @@ type Store interface {
 	Conditions
 	Incidents
 	EvidenceLog
+	Drills
 
 	// Update runs fn in one transaction: everything fn does through tx is
 	// stored together or, when fn returns an error (which Update returns)

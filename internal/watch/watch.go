@@ -50,6 +50,11 @@ type Options struct {
 	Route func(labels map[string]string) []string
 	// MuteFor maps a rule id to its mute window (notify.mute_for, mute.go).
 	MuteFor map[string]time.Duration
+	// Annotate, when set, sees every record alert after its labels are
+	// set and before it is stored and routed (the daemon marks drill
+	// sign-ins with it, package drill). It must not drop or silence an
+	// alert, only add to it.
+	Annotate func(*alert.Alert)
 	// Tenant, when known, labels every alert (alert.LabelTenant).
 	Tenant string
 	// MaxRecord bounds one record (0: the scanner's default).
@@ -149,6 +154,9 @@ func (p *Pipeline) Ingest(ctx context.Context, source, name string, r io.Reader)
 	err := ref.s.Scan(ctx, name, r, &st, func(f scan.Finding) error {
 		a := f.Alert
 		p.label(&a, source)
+		if p.o.Annotate != nil {
+			p.o.Annotate(&a)
+		}
 		inserted, muted, err := storeAlert(ctx, p.o, a, store.Evidence{
 			EventID: a.EventID, Category: a.Category, Source: a.Source, Raw: f.Raw,
 		})

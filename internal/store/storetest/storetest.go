@@ -4,8 +4,8 @@
 // callers may rely on (dedupe, evidence kept byte for byte, ordering and
 // pagination, durability across reopen, concurrency, the notification outbox
 // with its leases, dead letters and retention, source checkpoints and
-// liveness, rule conditions, alert state and the unit of work, incidents and
-// the hash-chained evidence log).
+// liveness, rule conditions, alert state and the unit of work, incidents,
+// the hash-chained evidence log and drills).
 package storetest
 
 import (
@@ -125,6 +125,16 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 			t.Skip("implementation opted out with WithoutMultipleHandles")
 		}
 		s.concurrentAppend(t, 2)
+	})
+	t.Run("DrillRoundTrip", s.drillRoundTrip)
+	t.Run("DrillInvalid", s.drillInvalid)
+	t.Run("DrillFilters", s.drillFilters)
+	t.Run("DrillConcurrency", func(t *testing.T) { s.drillConcurrency(t, 1) })
+	t.Run("DrillConcurrencyTwoHandles", func(t *testing.T) {
+		if !cfg.multiHandle {
+			t.Skip("implementation opted out with WithoutMultipleHandles")
+		}
+		s.drillConcurrency(t, 2)
 	})
 }
 

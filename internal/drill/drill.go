@@ -1,0 +1,223 @@
+// Package drill runs the drills of break-glass accounts (issue 11): a drill
+// is announced for an account and a window (Plan), opened (Start), and
+// closed with the checklist's attestations (Finish). A sign-in of the
+// account inside the window still alerts, marked as a drill (Matcher), and
+// the drill is measured end to end from the store: the sign-in's event
+// time, when breakglass read it, when its alert was stored, when each
+// routed channel delivered it and when someone acknowledged it. It passes
+// only if all of that happened within the configured bounds; otherwise it
+// fails naming the first step that did not. Drills are kept for auditors
+// (the store never prunes them), and Status says per account when the next
+// one is due.
+package drill
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"breakglass/internal/alert"
+	"breakglass/internal/config"
+	"breakglass/internal/entra"
+	"breakglass/internal/store"
+)
+
+// Store is what drills read and write: the drills themselves, and the
+// alerts, deliveries, acknowledgements and incidents they are measured by.
+type Store interface {
+	store.Drills
+	Alerts(ctx context.Context, f store.AlertFilter) ([]alert.Alert, error)
+	Evidence(ctx context.Context, eventID string) (store.Evidence, error)
+	AlertDeliveries(ctx context.Context, alertID string) ([]store.Delivery, error)
+	StateChanges(ctx context.Context, id string) ([]store.StateChange, error)
+	IncidentOf(ctx context.Context, alertID string) (store.Incident, error)
+	AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error)
+}
+
+// ErrUsage marks an error in what the caller asked for (an unknown
+// account, a bad attestation, a finished drill started again): the CLI
+// exits 2 for it rather than 1.
+var ErrUsage = errors.New("usage")
+
+func usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+// PlanRequest is what drill plan announces.
+type PlanRequest struct {
+	Account string        // object id or UPN of a configured account (any case)
+	At      time.Time     // when the window opens; zero: now
+	Window  time.Duration // zero: drill.window
+	By      string
+	Note    string
+}
+
+// MaxText bounds --by and --note: they are printed in reports and pages.
+const MaxText = 500
+
+// NewID returns a new drill id: "drl-" and 12 hex digits, short enough to
+// type at 3 a.m.
+func NewID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return "drl-" + hex.EncodeToString(b[:])
+}
+
+// FindAccount returns the configured user account named by s (object id or
+// UPN, any case), or an error listing the configured ones.
+func FindAccount(accounts []entra.Account, s string) (entra.Account, error) {
+	s = strings.TrimSpace(s)
+	var known []string
+	for _, a := range accounts {
+		if a.IsGroup() {
+			continue
+		}
+		if s != "" && (strings.EqualFold(a.ID, s) || strings.EqualFold(a.UPN, s)) {
+			return a, nil
+		}
+		known = append(known, firstNonEmpty(a.UPN, a.ID))
+	}
+	if s == "" {
+		return entra.Account{}, usagef("--account is required: one of %s", strings.Join(known, ", "))
+	}
+	return entra.Account{}, usagef("%q is not a configured break-glass account (accounts: %s); a member of a group entry is drilled by its object id or UPN once listed under accounts:",
+		s, strings.Join(known, ", "))
+}
+
+func cleanText(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > MaxText {
+		return "", usagef("%s is %d bytes; at most %d", field, len(s), MaxText)
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", usagef("%s contains a control character or line break", field)
+	}
+	return s, nil
+}
+
+// Plan announces a drill and stores it.
+func Plan(ctx context.Context, st store.Drills, cfg *config.Config, rq PlanRequest, now time.Time) (store.Drill, error) {
+	acct, err := FindAccount(cfg.Users(), rq.Account)
+	if err != nil {
+		return store.Drill{}, err
+	}
+	window := rq.Window
+	if window == 0 {
+		window = cfg.Drill.Window
+	}
+	if window <= 0 || window > config.MaxDrillWindow {
+		return store.Drill{}, usagef("--window %s: must be more than 0 and at most %s (default drill.window, %s)", window, config.MaxDrillWindow, cfg.Drill.Window)
+	}
+	at := rq.At
+	if at.IsZero() {
+		at = now
+	}
+	if at.Before(now.Add(-window)) {
+		return store.Drill{}, usagef("--at %s: that window ended already; plan a drill for now or later", at.UTC().Format(time.RFC3339))
+	}
+	by, err := cleanText("--by", rq.By)
+	if err != nil {
+		return store.Drill{}, err
+	}
+	note, err := cleanText("--note", rq.Note)
+	if err != nil {
+		return store.Drill{}, err
+	}
+	d := store.Drill{
+		ID: NewID(), AccountID: acct.ID, AccountUPN: acct.UPN, State: store.DrillPlanned,
+		At: at.UTC(), Window: window, By: by, Note: note, Created: now.UTC(), Updated: now.UTC(),
+	}
+	if err := st.AddDrill(ctx, d); err != nil {
+		return store.Drill{}, fmt.Errorf("storing the drill: %w", err)
+	}
+	return d, nil
+}
+
+// get reads one drill; an unknown id is a usage error naming the command
+// that lists them.
+func get(ctx context.Context, st store.Drills, id string) (store.Drill, error) {
+	d, err := st.Drill(ctx, strings.TrimSpace(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return d, fmt.Errorf("drill %q not found (run 'breakglass drill status' for the drills): %w", id, err)
+	}
+	return d, err
+}
+
+// bump is the Updated of the next version of d: now, or just after the
+// stored one when the clock has not moved (UpdateDrill needs it later).
+func bump(d store.Drill, now time.Time) time.Time {
+	if now.After(d.Updated) {
+		return now.UTC()
+	}
+	return d.Updated.Add(time.Nanosecond)
+}
+
+// Start opens a drill's window now: a window planned for later opens now,
+// one already open stays open, and either way it stays open for at least
+// its length from now, so a late start still leaves the whole window.
+func Start(ctx context.Context, st store.Drills, id string, now time.Time) (store.Drill, error) {
+	d, err := get(ctx, st, id)
+	if err != nil {
+		return d, err
+	}
+	switch d.State {
+	case store.DrillRunning:
+		return d, usagef("drill %s is already running since %s", d.ID, d.Started.UTC().Format(time.RFC3339))
+	case store.DrillFinished:
+		return d, usagef("drill %s is finished (%s); plan a new one", d.ID, d.Result)
+	}
+	prev := d.Updated
+	end := d.At.Add(d.Window)
+	if now.Before(d.At) {
+		d.At = now.UTC()
+	}
+	if e := now.Add(d.Window); e.After(end) {
+		end = e
+	}
+	d.Window = end.Sub(d.At)
+	d.State, d.Started, d.Updated = store.DrillRunning, now.UTC(), bump(d, now)
+	if err := st.UpdateDrill(ctx, d, prev); err != nil {
+		return d, fmt.Errorf("starting drill %s: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+// End is when d's window closes: At+Window, or when it was finished if
+// that came first.
+func End(d store.Drill) time.Time {
+	end := d.At.Add(d.Window)
+	if d.State == store.DrillFinished && !d.Finished.IsZero() && d.Finished.Before(end) {
+		end = d.Finished
+	}
+	return end
+}
+
+// InWindow reports whether a sign-in at t belongs to d: d is running, or
+// planned (announced) and t is in its window; a finished drill takes no
+// more sign-ins.
+func InWindow(d store.Drill, t time.Time) bool {
+	if d.State == store.DrillFinished || t.IsZero() {
+		return false
+	}
+	return !t.Before(d.At) && t.Before(d.At.Add(d.Window))
+}
+
+// SameAccount reports whether the alert is of d's account (object id or
+// UPN, any case: log sources disagree on case).
+func SameAccount(d store.Drill, a alert.Alert) bool {
+	return (d.AccountID != "" && strings.EqualFold(d.AccountID, a.AccountID)) ||
+		(d.AccountUPN != "" && strings.EqualFold(d.AccountUPN, a.AccountUPN))
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

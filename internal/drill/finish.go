@@ -1,0 +1,130 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"breakglass/internal/store"
+)
+
+// LogKind is the evidence-log kind of a drill's entries: the drill's
+// pre-classification when its sign-in is seen, and its report at finish,
+// both in the incident of the drill's sign-in.
+const LogKind = "drill"
+
+// Finish closes d's window now and records its result, measured to this
+// moment, with the attestations; the report is stored with the drill (its
+// proof) and appended to the evidence log of the sign-in's incident.
+// Two finishes at once: one wins, the other gets store.ErrStateTransition.
+func (e Evaluator) Finish(ctx context.Context, st Store, id string, attest map[string]string, now time.Time) (Report, error) {
+	d, err := get(ctx, st, id)
+	if err != nil {
+		return Report{}, err
+	}
+	if d.State == store.DrillFinished {
+		return Report{}, usagef("drill %s is finished already (%s at %s); see breakglass drill report %s",
+			d.ID, d.Result, d.Finished.UTC().Format(time.RFC3339), d.ID)
+	}
+	// Pre-classify the incident now if serve has not yet (it links every
+	// few seconds), so the incident says drill whoever looks first.
+	if ok, err := Link(ctx, st, d, now); err != nil {
+		return Report{}, err
+	} else if ok {
+		if d, err = get(ctx, st, id); err != nil {
+			return Report{}, err
+		}
+	}
+	prev := d.Updated
+	d.State, d.Finished, d.Attest = store.DrillFinished, now.UTC(), attest
+	if d.Attest == nil {
+		d.Attest = map[string]string{}
+	}
+	if now.Before(d.At) {
+		// Finished before its window opened: nothing could be seen.
+		d.At = now.UTC()
+		d.Window = 0
+	}
+	r, err := e.measure(ctx, st, d, now)
+	if err != nil {
+		return Report{}, err
+	}
+	if err := checklist(ctx, st, d, &r); err != nil {
+		return Report{}, err
+	}
+	d.Result, d.FailedStep, d.Reason = r.Result, r.FailedStep, r.Reason
+	d.AlertID, d.IncidentID = r.Measured.AlertID, r.IncidentID
+	b, err := json.Marshal(r)
+	if err != nil {
+		return Report{}, fmt.Errorf("drill %s: encoding the report: %w", d.ID, err)
+	}
+	d.Measured = b
+	d.Updated = bump(d, now)
+	if err := st.UpdateDrill(ctx, d, prev); err != nil {
+		return Report{}, fmt.Errorf("finishing drill %s: %w", d.ID, err)
+	}
+	if r.IncidentID != "" {
+		if _, err := st.AppendLog(ctx, store.LogEntry{Incident: r.IncidentID, Kind: LogKind, Ref: d.ID + "/report", At: now.UTC(), Content: b}); err != nil {
+			// The drill's own record holds the report; the evidence-log
+			// copy failing is said, not hidden.
+			return r, fmt.Errorf("drill %s is finished (%s), but its report could not be added to incident %s's evidence: %w", d.ID, r.Result, r.IncidentID, err)
+		}
+	}
+	return r, nil
+}
+
+// Classification is the evidence-log entry that pre-classifies the
+// incident of a drill's sign-in as a drill: a suggestion, which a reviewer
+// confirms with incidents review --as drill.
+type Classification struct {
+	SuggestedClass string    `json:"suggested_class"`
+	Drill          string    `json:"drill"`
+	Account        string    `json:"account"`
+	AlertID        string    `json:"alert_id"`
+	PlannedBy      string    `json:"planned_by,omitempty"`
+	Note           string    `json:"note,omitempty"`
+	At             time.Time `json:"at"`
+	Confirm        string    `json:"confirm"`
+}
+
+// Link records, once, that d's sign-in was seen: the drill learns its
+// alert and incident, and the incident's evidence gets the drill
+// pre-classification. It reports whether it linked anything; an incident
+// not built yet is retried on the next call.
+func Link(ctx context.Context, st Store, d store.Drill, now time.Time) (bool, error) {
+	if d.State == store.DrillFinished || d.IncidentID != "" {
+		return false, nil
+	}
+	a, found, err := signIn(ctx, st, d, End(d))
+	if err != nil || !found {
+		return false, err
+	}
+	inc, err := st.IncidentOf(ctx, a.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the incident of %s: %w", a.ID, err)
+	}
+	prev := d.Updated
+	d.AlertID, d.IncidentID, d.Updated = a.ID, inc.ID, bump(d, now)
+	if err := st.UpdateDrill(ctx, d, prev); err != nil {
+		if errors.Is(err, store.ErrStateTransition) {
+			return false, nil // changed meanwhile (finished, or linked by another process)
+		}
+		return false, fmt.Errorf("linking drill %s: %w", d.ID, err)
+	}
+	c := Classification{SuggestedClass: store.ClassDrill, Drill: d.ID, Account: firstNonEmpty(d.AccountUPN, d.AccountID),
+		AlertID: a.ID, PlannedBy: d.By, Note: d.Note, At: now.UTC(),
+		Confirm: "breakglass incidents review " + inc.ID + " --as drill --by NAME --note TEXT"}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return true, err
+	}
+	if _, err := st.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: LogKind, Ref: d.ID, At: now.UTC(), Content: b}); err != nil {
+		return true, fmt.Errorf("pre-classifying incident %s as drill %s: %w", inc.ID, d.ID, err)
+	}
+	return true, nil
+}
