@@ -265,6 +265,12 @@ func (c *Canary) verify(ctx context.Context, res *Result) {
 			c.o.Identity.Label())
 		return
 	}
+	if len(c.o.Targets) == 0 {
+		// Config forbids it; without this a run would pass having
+		// delivered nothing.
+		fail(StepDeliver, "the canary group %q has no channels, so nothing can prove delivery", c.o.Group)
+		return
+	}
 	rec := Record(c.o.Identity, res.RunID, res.Started)
 	if err := c.o.Ingest(ctx, Source+":"+res.RunID, bytes.NewReader(rec)); err != nil {
 		if ctx.Err() != nil {

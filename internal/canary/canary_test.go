@@ -159,6 +159,18 @@ func runPassingTime(ctx context.Context, k *Canary, c *clock) Result {
 	}
 }
 
+// TestNoChannelsNeverPasses: a canary group without channels (config
+// forbids it) fails rather than pass having delivered nothing.
+func TestNoChannelsNeverPasses(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "bg.db"))
+	c := &clock{t: testAt}
+	k := newCanary(st, c, ingestInto(st, func(alert.Alert) []string { return nil }))
+	k.o.Targets = nil
+	if res := runPassingTime(context.Background(), k, c); res.Passed || res.Step != StepDeliver {
+		t.Fatalf("result %+v, want a delivery failure", res)
+	}
+}
+
 // TestPassResolvesFailure: the next pass resolves an open failure, its
 // resolution queued where the failure went.
 func TestPassResolvesFailure(t *testing.T) {

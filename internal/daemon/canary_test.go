@@ -157,14 +157,23 @@ func TestCanaryDeliveredToTestGroupOnly(t *testing.T) {
 	}
 
 	// The metric says when it last got through.
+	if got := lastSuccessMetric(t, r); got != st.LastSuccess.Unix() {
+		t.Errorf("last success metric %d, want %d", got, st.LastSuccess.Unix())
+	}
+}
+
+func lastSuccessMetric(t *testing.T, r *running) int64 {
+	t.Helper()
 	_, body := get(t, "http://"+r.d.Addr().String()+"/metrics")
 	m := regexp.MustCompile(`(?m)^breakglass_canary_last_success_timestamp_seconds (\S+)$`).FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("no breakglass_canary_last_success_timestamp_seconds")
 	}
-	if v, _ := strconv.ParseFloat(m[1], 64); int64(v) != st.LastSuccess.Unix() {
-		t.Errorf("last success metric %s, want %d", m[1], st.LastSuccess.Unix())
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return int64(v)
 }
 
 func slicesHasKind(incs []store.Incident, kind string) bool {
@@ -273,6 +282,9 @@ func TestCanarySchedule(t *testing.T) {
 	}
 	if got := r2.d.canary.State(); !got.LastRun.Equal(second.LastRun) || !got.LastSuccess.Equal(second.LastSuccess) {
 		t.Errorf("state after restart %+v, want %+v", got, second)
+	}
+	if got := lastSuccessMetric(t, r2); got != second.LastSuccess.Unix() {
+		t.Errorf("last success metric after restart %d, want %d", got, second.LastSuccess.Unix())
 	}
 	clock.jump(24 * time.Hour)
 	waitCanary(t, r2, 3, canary.ResultPassed)
