@@ -141,6 +141,10 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 	}
 	opts.Now = asOf
 	stderr := cmd.ErrOrStderr()
+	// Passed drills in the store are evidence for last-sign-in.
+	if opts.Drills, err = daemon.StoredDrills(cmd.Context(), cfg.Store.Path); err != nil {
+		fmt.Fprintf(stderr, "breakglass: passed drills not read, last-sign-in judges sign-ins only: %v\n", err)
+	}
 
 	var snap *collect.Snapshot
 	if f.snapshot != "" {

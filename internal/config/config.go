@@ -166,8 +166,9 @@ func (c *Config) validate(d *decoder) {
 	c.validateIncidents(d) // incidents.go
 	c.validateEvidence(d)  // evidence.go
 	c.validateIncidentContext(d)
-	c.validateDrill(d)  // drill.go
-	c.validateCanary(d) // canary.go
+	c.validateDrill(d)         // drill.go
+	c.validateDrillSchedule(d) // drillschedule.go
+	c.validateCanary(d)        // canary.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -292,8 +293,9 @@ func (c *Config) applyDefaults() {
 	c.applyRateLimitDefaults()
 	c.applyAuditDefaults()
 	c.applyIncidentDefaults()
-	c.applyEvidenceDefaults() // after the store's: the heads file defaults next to it
-	c.applyDrillDefaults()    // drill.go
+	c.applyEvidenceDefaults()      // after the store's: the heads file defaults next to it
+	c.applyDrillDefaults()         // drill.go
+	c.applyDrillScheduleDefaults() // drillschedule.go, after the interval
 	c.applyCanaryDefaults()
 }
 

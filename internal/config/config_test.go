@@ -155,7 +155,7 @@ func TestGoldensHaveFixtures(t *testing.T) {
 // defaultDrill is what an empty drill: section becomes.
 var defaultDrill = DrillConfig{
 	AlertWithin: DefaultDrillAlertWithin, DeliveryWithin: DefaultDrillDeliveryWithin, AckWithin: DefaultDrillAckWithin,
-	Window: DefaultDrillWindow, Interval: DefaultDrillInterval,
+	Window: DefaultDrillWindow, Interval: DefaultDrillInterval, RemindBefore: DefaultDrillRemindBefore,
 }
 
 // defaultAudit is what an empty audit: section becomes.
@@ -380,7 +380,7 @@ func TestRedactedAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\naudit:\n  interval: 6h0m0s\n  conditional_access_mode: exclude-all\n  drill_interval: 2160h0m0s\n  max_exclusion_group_members: 10\nincidents:\n  gap: 2h0m0s\n  retention: 9600h0m0s\nevidence:\n  heads_file: data/breakglass.db.heads\ndrill:\n  alert_within: 10m0s\n  delivery_within: 1m0s\n  ack_within: 15m0s\n  window: 1h0m0s\n  interval: 2160h0m0s\n"
+	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\naudit:\n  interval: 6h0m0s\n  conditional_access_mode: exclude-all\n  drill_interval: 2160h0m0s\n  max_exclusion_group_members: 10\nincidents:\n  gap: 2h0m0s\n  retention: 9600h0m0s\nevidence:\n  heads_file: data/breakglass.db.heads\ndrill:\n  alert_within: 10m0s\n  delivery_within: 1m0s\n  ack_within: 15m0s\n  window: 1h0m0s\n  interval: 2160h0m0s\n  remind_before: 168h0m0s\n"
 	if string(out) != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}

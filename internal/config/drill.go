@@ -33,6 +33,8 @@ type DrillConfig struct {
 	AckWithin      time.Duration `yaml:"ack_within"`
 	Window         time.Duration `yaml:"window"`
 	Interval       time.Duration `yaml:"interval"`
+	// RemindBefore is the schedule's (drillschedule.go).
+	RemindBefore time.Duration `yaml:"remind_before"`
 }
 
 // validateDrill checks drill:. An explicit zero or negative value is

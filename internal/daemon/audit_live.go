@@ -33,7 +33,12 @@ func (a *liveAuditor) Audit(ctx context.Context) (*posture.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decoding what Graph returned: %w", err)
 	}
-	return posture.Run(t, PostureOptions(cfg, a.d.o.Now())), nil
+	o := PostureOptions(cfg, a.d.o.Now())
+	if o.Drills, err = PassedDrills(ctx, a.d.st); err != nil { // drillschedule.go
+		// The sign-ins are still judged; a drill is only extra evidence.
+		a.d.log.Warn("posture audit without drill evidence", "error", err)
+	}
+	return posture.Run(t, o), nil
 }
 
 // PostureOptions are the audit options of the configuration (defaults are

@@ -29,6 +29,7 @@ import (
 
 	"breakglass/internal/canary"
 	"breakglass/internal/config"
+	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
 	"breakglass/internal/evidence"
 	"breakglass/internal/graph"
@@ -94,6 +95,8 @@ type Options struct {
 	EscalateInterval time.Duration
 	// PreserveInterval replaces preserve.DefaultInterval (preserve.go).
 	PreserveInterval time.Duration
+	// DrillCheckInterval replaces DefaultDrillCheckInterval (drillschedule.go).
+	DrillCheckInterval time.Duration
 	// CanaryPoll and CanaryDelay replace canary.DefaultPoll (how often the
 	// canary looks at the clock and the outbox) and canary.DefaultFirstDelay.
 	CanaryPoll, CanaryDelay time.Duration
@@ -166,6 +169,7 @@ type Daemon struct {
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
 	canary     *canary.Canary      // nil without canary: (canary.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
+	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -259,6 +263,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	internal = append(internal, incident.HealthSource) // incident.go
 	internal = append(internal, evidenceSource)        // evidence.go
 	internal = append(internal, preserveSources(cfg, o)...)
+	internal = append(internal, schedule.Source) // drillschedule.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -281,10 +286,14 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.setupDrillSchedule(reg, routeFn); err != nil { // drillschedule.go
+		return nil, err
+	}
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: canaryRules(cfg), Store: d.st, Conditions: conditionsOf(d.st),
 		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Annotate: d.drillAnnotate(), // drill.go
 		Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
+		Observers: d.drillObservers(), // drillschedule.go
 	})
 	d.pipeline = pipeline
 	d.setupIncidents()
@@ -418,6 +427,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	loops.Go(func() { d.heads.Run(loopCtx) })   // publishes the head at shutdown too
 	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
 	loops.Go(func() { d.drillLoop(loopCtx) })   // drill.go
+	loops.Go(func() { d.runDrillSchedule(loopCtx) })
 	if d.canary != nil {
 		loops.Go(func() { d.runCanary(loopCtx) })
 	}

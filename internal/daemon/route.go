@@ -10,6 +10,7 @@ import (
 	"breakglass/internal/alert"
 	"breakglass/internal/config"
 	"breakglass/internal/detect"
+	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
 	"breakglass/internal/route"
 	"breakglass/internal/watch"
@@ -73,6 +74,8 @@ var ruleCategories = map[string][]string{
 	detect.RuleSource:        {"Source"},
 	detect.RulePosture:       {"Posture"},
 	detect.RuleUnparsed:      {""},
+	detect.RuleDrillDue:      {schedule.Category}, // drillschedule.go
+	detect.RuleDrillOverdue:  {schedule.Category},
 	detect.RuleNotify:        nil, // not routed
 	detect.RuleMisuse:        nil, // not routed: every group
 	detect.RuleCanary:        nil, // not routed: the canary group (canary.go)

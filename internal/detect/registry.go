@@ -84,6 +84,9 @@ const (
 	RuleNotify   = "bg.notify"
 	RulePosture  = "bg.posture"
 	RuleMisuse   = "bg.misuse"
+	// Drill schedule (internal/drill/schedule).
+	RuleDrillDue     = "bg.drill_due"
+	RuleDrillOverdue = "bg.drill_overdue"
 	// RuleCanary is the daily synthetic sign-in of the canary identity
 	// (internal/canary): a test of the pipeline, never a break-glass
 	// alert, and RuleCanaryFailed says that test did not get through.
@@ -112,6 +115,11 @@ func init() {
 			"The tenant's configuration of a break-glass account drifted from what the posture audit expects."},
 		{RuleMisuse, alert.Sev0, "Break-glass account misused",
 			"A reviewer classified an incident (a use of a break-glass account) as misuse: the use was not authorised."},
+		{RuleDrillDue, alert.Sev3, "Break-glass drill due soon",
+			"A break-glass account's drill falls due within drill.remind_before: drill.interval after its last passed drill, " +
+				"or earlier after a key change in the audit logs (a Global or Privileged Role Administrator added or removed, licences or subscriptions changed). Sent once per due date."},
+		{RuleDrillOverdue, alert.Sev2, "Break-glass drill overdue",
+			"A break-glass account is past its drill due date, or was never drilled: nothing proves it still works. Resolves when a drill of the account passes."},
 		{RuleCanary, alert.Sev4, "CANARY TEST, not a break-glass sign-in",
 			"The daily synthetic sign-in of the canary identity (canary:) was detected and is delivered to the canary's test group only: " +
 				"proof that ingest, detection and delivery work. No action needed."},

@@ -87,6 +87,10 @@ type Options struct {
 	MaxExclusionGroupMembers int
 	// Exceptions accept findings on purpose.
 	Exceptions []Exception
+	// Drills are the passed break-glass drills the caller knows of (from
+	// its store, when it has one; nil: none). last-sign-in accepts one
+	// within DrillInterval as evidence (check_last_sign_in.go).
+	Drills []PassedDrill
 	// Source describes the audited data for the report.
 	Source      string
 	ToolVersion string

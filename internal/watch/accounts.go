@@ -64,11 +64,14 @@ func (p *Pipeline) newScanRef(accounts *entra.AccountSet) *scanRef {
 	if accounts == nil {
 		accounts = entra.NewAccountSet(nil)
 	}
-	var rules []detect.Rule // nil: the built-ins
-	if len(p.o.Rules) > 0 {
-		rules = append(detect.Builtins(accounts), p.o.Rules...)
+	o := scan.Options{Accounts: accounts, MaxRecord: p.o.MaxRecord, Problem: p.problem}
+	if len(p.o.Rules) > 0 || len(p.o.Observers) > 0 { // else nil: the built-ins
+		o.Rules = append(detect.Builtins(accounts), p.o.Rules...)
+		for _, obs := range p.o.Observers {
+			o.Rules = append(o.Rules, obs.Rule)
+		}
 	}
-	return &scanRef{s: scan.New(scan.Options{Accounts: accounts, MaxRecord: p.o.MaxRecord, Problem: p.problem, Rules: rules}), accounts: accounts}
+	return &scanRef{s: scan.New(o), accounts: accounts}
 }
 
 // SetAccounts replaces the break-glass list the rules and the scanner

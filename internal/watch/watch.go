@@ -50,6 +50,12 @@ type Options struct {
 	Route func(labels map[string]string) []string
 	// MuteFor maps a rule id to its mute window (notify.mute_for, mute.go).
 	MuteFor map[string]time.Duration
+	// Observers are record rules whose findings are observations, not
+	// alerts: they see every record the scanner decodes for them (a staff
+	// change in the directory audits makes the next drill due early) and
+	// are handed to Observe, never stored or notified. An Observe error
+	// fails the input as a store error does, so the source retries it.
+	Observers []Observer
 	// Annotate, when set, sees every record alert after its labels are
 	// set and before it is stored and routed (the daemon marks drill
 	// sign-ins with it, package drill). It must not drop or silence an
@@ -70,6 +76,13 @@ type Options struct {
 	Now     func() time.Time
 
 	mute *muter // shared by the pipeline's parts; set by New
+}
+
+// Observer is a record rule that observes rather than alerts
+// (Options.Observers).
+type Observer struct {
+	Rule    detect.Rule
+	Observe func(ctx context.Context, f scan.Finding) error
 }
 
 // Pipeline turns input into stored alerts. One Pipeline, with one scanner,
@@ -104,6 +117,17 @@ func New(o Options) *Pipeline {
 		o.Logger.Error("no notification routing configured: alerts are stored but notify nobody")
 		o.Route = To()
 	}
+	// An observer must never swallow alerts: one named like a registered
+	// rule (a wiring bug) is dropped, loudly.
+	var obs []Observer
+	for _, ob := range o.Observers {
+		if _, alerting := detect.Lookup(ob.Rule.Meta().ID); alerting || ob.Observe == nil {
+			o.Logger.Error("observer ignored: its rule id is an alerting rule's, or it observes nothing", "rule", ob.Rule.Meta().ID)
+			continue
+		}
+		obs = append(obs, ob)
+	}
+	o.Observers = obs
 	o.mute = &muter{swept: map[string]bool{}}
 	for rule, w := range o.MuteFor {
 		if w > 0 {
@@ -116,6 +140,16 @@ func New(o Options) *Pipeline {
 	p.failing = newSourceHealth(o)
 	p.posture = newPosture(o, p.failing)
 	return p
+}
+
+// observer returns the Observe of the observer rule id, or nil.
+func (p *Pipeline) observer(rule string) func(context.Context, scan.Finding) error {
+	for _, o := range p.o.Observers {
+		if o.Rule.Meta().ID == rule {
+			return o.Observe
+		}
+	}
+	return nil
 }
 
 // problem logs skipped input. A record alerted on despite a problem (fail
@@ -152,6 +186,12 @@ func (p *Pipeline) Ingest(ctx context.Context, source, name string, r io.Reader)
 	ref := p.acquire()
 	defer ref.release()
 	err := ref.s.Scan(ctx, name, r, &st, func(f scan.Finding) error {
+		if obs := p.observer(f.Alert.Rule); obs != nil {
+			if err := obs(ctx, f); err != nil {
+				return fmt.Errorf("observing %s (%s): %w", f.Alert.Rule, f.Alert.EventID, err)
+			}
+			return nil
+		}
 		a := f.Alert
 		p.label(&a, source)
 		if p.o.Annotate != nil {
