@@ -473,6 +473,10 @@ var runbooks = map[string]string{
 	detect.RulePosture: "A break-glass account no longer looks as it should. Apply the fix below during working hours unless it stops the account from working.",
 	detect.RuleMisuse: "A reviewer found this use of a break-glass account was not authorised. Start your security incident process now: " +
 		"revoke the account's sessions, reset its credentials, undo what it changed (breakglass incidents show ID lists it) and keep the evidence.",
+	detect.RuleDrillDue: "Plan the drill now: book the account's holders and the workstation, then run the breakglass drill plan command in the title; " +
+		"a passed drill resolves this.",
+	detect.RuleDrillOverdue: "Nothing proves this account still works. Run a drill today (breakglass drill plan, drill start, drill finish); " +
+		"a passed drill resolves this.",
 	detect.RuleCanary: "Nothing to do: this is breakglass's daily test of its own alerting, sent to the canary's test group only. " +
 		"If it reached a group that handles real alerts, fix notify.routes so that canary.group is the only group it goes to.",
 	detect.RuleCanaryFailed: "breakglass's daily test sign-in did not get through (the failed step is below), so a real break-glass sign-in may not either. " +
@@ -494,6 +498,8 @@ var shortRunbooks = map[string]string{
 	detect.RuleNotify:        "A channel is down: check the undelivered alert.",
 	detect.RulePosture:       "Fix the posture finding (see email).",
 	detect.RuleMisuse:        "Misuse: start the security incident process.",
+	detect.RuleDrillDue:      "Plan the drill: breakglass drill plan.",
+	detect.RuleDrillOverdue:  "Drill overdue: run one today.",
 	detect.RuleCanary:        "Test only: no action needed.",
 	detect.RuleCanaryFailed:  "Alerting test failed: fix the step named.",
 }

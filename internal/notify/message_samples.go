@@ -97,6 +97,16 @@ func sampleAlert(m detect.Meta) alert.Alert {
 		a.Title = "Break-glass MISUSE: bg-admin1@contoso.onmicrosoft.com (incident inc-3f2a9c0d1b4e, reviewed by carol)"
 		ann = map[string]string{"description": "carol reviewed incident inc-3f2a9c0d1b4e (3 alerts, 2026-03-03 03:12 UTC to 03:40 UTC) as misuse: nobody on the team used the account.",
 			"incident": "inc-3f2a9c0d1b4e", "reviewer": "carol", "note": "nobody on the team used the account"}
+	case detect.RuleDrillDue:
+		a.Category, a.Source = "Drill", "drill-schedule"
+		a.Title = "Break-glass drill due for Break glass 1 (bg-admin1@contoso.onmicrosoft.com) by 2026-03-10 03:00 UTC: plan it now (breakglass drill plan --account bg-admin1@contoso.onmicrosoft.com)"
+		ann = map[string]string{"description": "Last passed drill: drill-5c1e on 2025-12-10 03:00 UTC; drills are due every 90d. A passed drill resolves this.",
+			"due": "2026-03-10T03:00:00Z"}
+	case detect.RuleDrillOverdue:
+		a.Category, a.Source = "Drill", "drill-schedule"
+		a.Title = "Break-glass drill overdue for Break glass 1 (bg-admin1@contoso.onmicrosoft.com): due 2026-03-01 03:00 UTC (2d ago); run a drill (breakglass drill plan --account bg-admin1@contoso.onmicrosoft.com)"
+		ann = map[string]string{"description": "Last passed drill: drill-5c1e on 2025-12-01 03:00 UTC; drills are due every 90d. A passed drill resolves this.",
+			"due": "2026-03-01T03:00:00Z"}
 	case detect.RuleCanary:
 		a.AccountID, a.AccountUPN, a.Account = "c0ffee00-1111-4222-8333-444455556666", "canary@contoso.com", "canary test identity"
 		a.Source, a.Result, a.App, a.IPAddress = "canary:20260303T031209.000000000Z:1", "synthetic", "breakglass canary", "192.0.2.1"
