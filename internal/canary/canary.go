@@ -30,6 +30,9 @@ const (
 	DefaultFirstDelay = time.Minute
 	// maxDetail bounds the text of a failure kept and shown.
 	maxDetail = 400
+	// finishTimeout bounds recording a run's verdict, which goes on
+	// through a shutdown.
+	finishTimeout = 10 * time.Second
 )
 
 // Steps a run can fail at (Result.Step).
@@ -244,6 +247,10 @@ func (c *Canary) RunOnce(ctx context.Context) Result {
 	if res.Aborted {
 		return res // shutting down: the state says running, so the next start runs again
 	}
+	// The verdict is recorded even if serve is stopping meanwhile: a lost
+	// failure would be a failure nobody hears of.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	// The canary's alert has done its job: resolved (without a notice),
 	// so nothing keeps acting on it, an escalation included.
 	if err := c.o.Store.SetAlertState(ctx, res.AlertID, alert.StateResolved, Actor, res.Finished); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -495,11 +502,14 @@ func (c *Canary) save(ctx context.Context, st State) error {
 	if err != nil {
 		return err
 	}
+	now := c.o.Now().UTC()
+	// Kept in memory even when the store fails (this process's schedule
+	// goes on); State shows it once the store has it, or has refused it.
+	err = c.o.Store.SetCondition(ctx, store.Condition{Rule: detect.RuleCanary, Key: stateKey, Since: now, Updated: now, Data: data})
 	c.mu.Lock()
 	c.st = st
 	c.mu.Unlock()
-	now := c.o.Now().UTC()
-	return c.o.Store.SetCondition(ctx, store.Condition{Rule: detect.RuleCanary, Key: stateKey, Since: now, Updated: now, Data: data})
+	return err
 }
 
 // stepTitle says in a few words what failed.
