@@ -21,8 +21,12 @@ func TestUsageExitsTwo(t *testing.T) {
 	}
 	// workload_identity takes its ids and token file from the environment:
 	// config check must refuse what serve would refuse (it accepted it).
-	wi := filepath.Join(t.TempDir(), "wi.yaml")
-	if err := os.WriteFile(wi, []byte("accounts: [{upn: a@b.c}]\ngraph:\n  auth: workload_identity\nsources:\n  - type: graph\n"), 0o600); err != nil {
+	// Its own port and store: a daemon on the default port or a store in
+	// the working directory must not decide the outcome.
+	wiDir := t.TempDir()
+	wi := filepath.Join(wiDir, "wi.yaml")
+	if err := os.WriteFile(wi, []byte("accounts: [{upn: a@b.c}]\ngraph:\n  auth: workload_identity\nsources:\n  - type: graph\n"+
+		"server:\n  listen: 127.0.0.1:0\nstore:\n  path: "+filepath.Join(wiDir, "bg.db")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Rules serve adds to config's: a group entry needs graph:, an

@@ -543,3 +543,68 @@ func TestOpsgenieWebhook(t *testing.T) {
 		t.Fatalf("replay recorded: %+v", cs)
 	}
 }
+
+// TestLinkAckSaysOthersStillEscalate: a coalesced SMS carries one link,
+// the most severe alert's. Acknowledging it must not read as if the whole
+// burst were taken: the page says how many other alerts for the same
+// account are still firing (and so still escalate), and how to take them.
+// Alerts of other accounts, and ones already acknowledged, are not counted.
+func TestLinkAckSaysOthersStillEscalate(t *testing.T) {
+	f := newFixture(t, Options{})
+	ctx := context.Background()
+	add := func(id, account string) alert.Alert {
+		a := f.a
+		a.ID, a.EventID, a.AccountID = alert.Key(id, "bg.signin"), id, account
+		if _, err := f.st.AddAlert(ctx, a, store.Evidence{Raw: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	add("evt-2", f.a.AccountID)
+	add("evt-3", f.a.AccountID)
+	acked := add("evt-4", f.a.AccountID)
+	if _, err := f.st.ChangeAlertState(ctx, store.StateChange{AlertID: acked.ID, To: alert.StateAcknowledged, By: "x", Via: store.ViaCLI, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	add("evt-5", "0f8fad5b-d9cb-469f-a165-70867728950e")
+
+	u := f.local(t, f.s.URL(f.a.ID))
+	_, page, _ := get(t, u)
+	if !strings.Contains(page, "2 other alerts for this account are firing") {
+		t.Errorf("GET page does not say 2 other alerts are firing:\n%s", page)
+	}
+	code, body := postForm(t, u, url.Values{"by": {"Dana"}})
+	if code != http.StatusOK || !strings.Contains(body, "Acknowledged by Dana") {
+		t.Fatalf("POST = %d\n%s", code, body)
+	}
+	if !strings.Contains(body, "2 other alerts for this account are still firing and still escalate") ||
+		!strings.Contains(body, "breakglass alerts list --state firing") {
+		t.Errorf("POST page does not say the 2 others still escalate:\n%s", body)
+	}
+}
+
+// TestWebhookDrill: acknowledging in PagerDuty or Opsgenie the incident
+// of a test notification (breakglass notify test, never stored) is a 200
+// saying so, not a 404 that the provider logs as a failing webhook during
+// every drill; nothing is recorded.
+func TestWebhookDrill(t *testing.T) {
+	const ogToken = "opsgenie-shared-token-0123456789"
+	f := newFixture(t, Options{PagerDutySecret: pdSecret, OpsgenieToken: ogToken,
+		TestID: func(id string) bool { return strings.HasPrefix(id, "test-") }})
+	id := "test-20260314T025107.000Z"
+	pd := payload(t, "pagerduty_acknowledged.json", id)
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+PathPagerDuty, strings.NewReader(string(pd)))
+	req.Header.Set("X-PagerDuty-Signature", pdSign(pd, pdSecret))
+	if code, body, _ := do(t, req); code != http.StatusOK || !strings.Contains(body, "test notification") {
+		t.Errorf("PagerDuty = %d %q", code, body)
+	}
+	og := `{"action":"Acknowledge","alert":{"alias":"` + id + `","username":"dana@contoso.example","tinyId":"7"}}`
+	req, _ = http.NewRequest(http.MethodPost, f.srv.URL+PathOpsgenie, strings.NewReader(og))
+	req.Header.Set(OpsgenieTokenHeader, ogToken)
+	if code, body, _ := do(t, req); code != http.StatusOK || !strings.Contains(body, "test notification") {
+		t.Errorf("Opsgenie = %d %q", code, body)
+	}
+	if len(f.acks) != 0 {
+		t.Fatal("a drill acknowledged something")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -36,6 +37,9 @@ type Store interface {
 	Alert(ctx context.Context, id string) (alert.Alert, error)
 	ChangeAlertState(ctx context.Context, c store.StateChange) (bool, error)
 	StateChanges(ctx context.Context, id string) ([]store.StateChange, error)
+	// Alerts finds the other firing alerts of the same account, which one
+	// link does not acknowledge (see othersFiring).
+	Alerts(ctx context.Context, f store.AlertFilter) ([]alert.Alert, error)
 }
 
 // Options configure the handlers. Each way of acknowledging is off unless
@@ -105,6 +109,11 @@ type result struct {
 func (h *Handler) acknowledge(ctx context.Context, c store.StateChange) result {
 	log := h.o.Logger.With("alert", c.AlertID, "via", c.Via)
 	a, err := h.o.Store.Alert(ctx, c.AlertID)
+	if errors.Is(err, store.ErrNotFound) && h.o.TestID != nil && h.o.TestID(c.AlertID) {
+		// A drill's incident acknowledged in PagerDuty or Opsgenie: the
+		// callback works; there is nothing to record.
+		return result{status: http.StatusOK, msg: "This is a test notification (breakglass notify test): the acknowledgement reached breakglass; there is nothing to record."}
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return result{status: http.StatusNotFound, msg: fmt.Sprintf("No alert %s is stored here. It may belong to another breakglass daemon, or the store was replaced.", c.AlertID)}
 	}
@@ -152,6 +161,59 @@ func (h *Handler) lastAck(ctx context.Context, id string) *store.StateChange {
 		}
 	}
 	return nil
+}
+
+// annMuted is the annotation of a muted alert (watch.AnnMuted; ack does
+// not import watch): muted alerts were notified to nobody and do not
+// escalate.
+const annMuted = "muted"
+
+// maxOthers bounds the other alerts counted.
+const maxOthers = 1000
+
+// othersFiring counts the alerts of a's account, other than a, that are
+// firing and not muted: they escalate whatever happens to a. A coalesced
+// message carries one link, its most severe alert's, and whoever follows
+// it must not think the whole burst is taken. A store error counts none
+// (the page still acknowledges), logged.
+func (h *Handler) othersFiring(ctx context.Context, a alert.Alert) int {
+	f := store.AlertFilter{State: alert.StateFiring, AccountID: a.AccountID, Limit: maxOthers + 1}
+	if a.AccountID == "" {
+		if a.AccountUPN == "" {
+			return 0
+		}
+		f.AccountID, f.Labels = "", map[string]string{alert.LabelAccount: a.AccountUPN}
+	}
+	as, err := h.o.Store.Alerts(ctx, f)
+	if err != nil {
+		h.o.Logger.Warn("acknowledge page: counting the account's other firing alerts", "alert", a.ID, "error", err)
+		return 0
+	}
+	n := 0
+	for _, o := range as {
+		if o.ID != a.ID && o.Annotations[annMuted] == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// othersText says how many other alerts of the account are firing.
+func othersText(n int, after bool) string {
+	if n == 0 {
+		return ""
+	}
+	what := strconv.Itoa(n) + " other alerts for this account are"
+	if n == 1 {
+		what = "1 other alert for this account is"
+	}
+	if n > maxOthers {
+		what = "More than " + strconv.Itoa(maxOthers) + " other alerts for this account are"
+	}
+	if !after {
+		return what + " firing; this link acknowledges only this one."
+	}
+	return what + " still firing and still escalate: acknowledge each with its own link, or on the breakglass host run breakglass alerts list --state firing, then breakglass alerts ack ID --by NAME."
 }
 
 func describeAck(c store.StateChange) string {
@@ -254,6 +316,7 @@ func (h *Handler) linkGet(w http.ResponseWriter, r *http.Request) {
 		d.Heading, d.Message = "Resolved", "This alert is resolved; there is nothing to acknowledge."
 	default:
 		d.Heading, d.Form = "Acknowledge this alert?", true
+		d.Others = othersText(h.othersFiring(r.Context(), a), false)
 	}
 	h.page(w, http.StatusOK, d)
 }
@@ -294,6 +357,7 @@ func (h *Handler) linkPost(w http.ResponseWriter, r *http.Request) {
 		d.Heading = "Already acknowledged"
 	case res.a.State == alert.StateAcknowledged:
 		d.Heading = "Acknowledged"
+		d.Others = othersText(h.othersFiring(r.Context(), res.a), true)
 	default:
 		d.Heading = "Nothing to acknowledge"
 	}
@@ -307,9 +371,11 @@ func testPage(id string) pageData {
 
 type pageData struct {
 	Heading, Message string
-	ID               string
-	Alert            *alert.Alert
-	Form             bool
+	// Others says how many other alerts of the account still fire.
+	Others string
+	ID     string
+	Alert  *alert.Alert
+	Form   bool
 }
 
 func (d pageData) Account() string {
@@ -348,6 +414,7 @@ button{margin-top:1em;padding:.7em 1.6em;font-size:1.1em;font-weight:bold;backgr
 .msg{padding:.8em;background:#fff4e5;border-left:4px solid #c25e00}</style></head>
 <body><h1>{{.Heading}}</h1>
 {{with .Message}}<p class="msg">{{.}}</p>{{end}}
+{{with .Others}}<p class="msg"><strong>{{.}}</strong></p>{{end}}
 {{with .Alert}}<table>
 <tr><th>Alert</th><td>{{.Title}}</td></tr>
 <tr><th>Account</th><td>{{$.Account}}</td></tr>

@@ -346,7 +346,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err := d.mountAck(mux); err != nil {
 		return nil, err
 	}
-	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	d.srv = newHTTPServer(mux)
 	return d, nil
 }
 

@@ -177,7 +177,9 @@ func (h *heartbeat) ping(ctx context.Context, u string) error {
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			msg += " (a redirect, not followed: put the final URL in notify.heartbeat)"
 		}
-		if text := printableExcerpt(excerpt, 120); text != "" {
+		// Scrubbed before the cut too: a credential the cut halves would
+		// no longer match, and its first half would show.
+		if text := printableExcerpt([]byte(h.scrub.Replace(string(excerpt))), 120); text != "" {
 			msg += ": " + h.scrub.Replace(text)
 		}
 		return errors.New(msg)

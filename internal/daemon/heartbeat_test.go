@@ -300,3 +300,27 @@ func TestHeartbeatPingFailureLoggedOnce(t *testing.T) {
 		t.Errorf("first request %q, want POST", q)
 	}
 }
+
+// TestHeartbeatPingSecretCutByExcerpt: a service that echoes the header
+// right where the 120-character excerpt is cut must not show the first
+// half of the credential.
+func TestHeartbeatPingSecretCutByExcerpt(t *testing.T) {
+	const key = "GenieKey very-secret-key-0123456789"
+	for _, at := range []int{105, 110, 115} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			w.WriteHeader(400)
+			fmt.Fprintf(w, "%s%s and more", strings.Repeat("x", at), req.Header.Get("Authorization"))
+		}))
+		hc := config.HeartbeatConfig{URL: config.Secret(srv.URL + "/ping/" + hbSecret), Method: "GET",
+			Timeout: 2 * time.Second, Headers: map[string]config.Secret{"Authorization": key}}
+		h := newHeartbeat(hc, time.Second, slog.New(slog.DiscardHandler), nil, nil)
+		err := h.ping(context.Background(), hc.URL.Reveal())
+		srv.Close()
+		if err == nil {
+			t.Fatalf("cut at %d: ping succeeded", at)
+		}
+		if strings.Contains(err.Error(), "GenieKey") || strings.Contains(err.Error(), "very") {
+			t.Errorf("cut at %d: error shows part of the header: %v", at, err)
+		}
+	}
+}

@@ -174,7 +174,11 @@ func TestRetentionFromConfig(t *testing.T) {
 				t.Errorf("the delivery within the retention was not kept: %+v %v", ps, err)
 			}
 			if as, _ := st.Alerts(ctx, store.AlertFilter{}); len(as) != 2 {
-				t.Errorf("%d alerts after pruning, want 2 (alerts are never pruned)", len(as))
+				var got []string
+				for _, a := range as {
+					got = append(got, a.Rule+": "+a.Title)
+				}
+				t.Errorf("%d alerts after pruning, want 2 (alerts are never pruned): %q", len(as), got)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"breakglass/internal/store"
 )
 
 func testKey(t testing.TB) ed25519.PrivateKey {
@@ -296,5 +299,38 @@ func TestAppendHeadAfterTornLine(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if got, err := ParseHead(bytes.Split(data, []byte("\n"))[1]); err != nil || got != h {
 		t.Errorf("the head after the torn line: %v %v", got, err)
+	}
+}
+
+// cancelLog fails as a store does when its context is cancelled.
+type cancelLog struct{ *memLog }
+
+func (c cancelLog) LogHead(ctx context.Context) (store.LogEntry, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.LogEntry{}, false, fmt.Errorf("evidence log head: %w", err)
+	}
+	return c.memLog.LogHead(ctx)
+}
+
+// TestPublisherCancelledIsNoFailure: a publication cut short by shutdown
+// (its context cancelled) is not a failure of the log: it must not raise
+// bg.source. A real failure still does.
+func TestPublisherCancelledIsNoFailure(t *testing.T) {
+	m := &memLog{}
+	fill(m, 2)
+	failed := 0
+	p := &Publisher{Log: cancelLog{m}, File: filepath.Join(t.TempDir(), "heads"), Failing: func(error) { failed++ }}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok, err := p.Publish(ctx, true); ok || err == nil {
+		t.Fatalf("Publish with a cancelled context = %v, %v; want not published, an error", ok, err)
+	}
+	if failed != 0 {
+		t.Errorf("a cancelled publication raised Failing %d times, want 0", failed)
+	}
+	m.err = errors.New("disk I/O error")
+	p.Log = m
+	if _, _, err := p.Publish(context.Background(), true); err == nil || failed != 1 {
+		t.Errorf("a failing log: err %v, Failing called %d times; want an error and 1", err, failed)
 	}
 }

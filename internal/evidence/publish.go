@@ -112,7 +112,13 @@ func (p *Publisher) Publish(ctx context.Context, force bool) (SignedHead, bool, 
 	}
 	h, ok, err := Head(ctx, p.Log, p.Key, now)
 	if err != nil {
-		return SignedHead{}, false, p.fail(fmt.Errorf("reading the evidence log head: %w", err))
+		err = fmt.Errorf("reading the evidence log head: %w", err)
+		if ctx.Err() != nil {
+			// Cancelled (shutting down): the log did not fail, and Run
+			// publishes once more on its way out.
+			return SignedHead{}, false, err
+		}
+		return SignedHead{}, false, p.fail(err)
 	}
 	if !ok || h.Ref() == p.last {
 		p.recover()

@@ -219,7 +219,9 @@ func (b *Builder) Drain(ctx context.Context) (int, error) {
 }
 
 func (b *Builder) health(ctx context.Context, err error) error {
-	if b.o.Health == nil {
+	if b.o.Health == nil || (err != nil && ctx.Err() != nil) {
+		// Cut short by shutdown: not a failure to attach; the next start
+		// attaches what is left.
 		return err
 	}
 	b.mu.Lock()

@@ -422,6 +422,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			// The store is failing: back off, and let no Wake cut the
 			// wait short, or every stored alert would trigger a claim.
+			// What was claimed already goes out meanwhile.
+			d.mu.Lock()
+			d.startWaitingLocked()
+			d.mu.Unlock()
 			failures++
 			wait := d.storeBackoff(failures)
 			d.limit.log(slog.LevelError, "notify: claiming deliveries failed; backing off", "claim",
@@ -533,6 +537,11 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			delete(d.notBefore, id) // long past; the row was re-read since
 		}
 	}
+	// While claims come back full, more rows are probably due: a
+	// rate-limited target's worker waits for the claims that follow, so
+	// the one message its limit allows carries the whole burst rather
+	// than the first batch of it (the rest would wait a window more).
+	full := len(dels) == limit && limit < maxBatch
 	maxWorkers := map[string]int{}
 	for _, del := range dels {
 		lu := until
@@ -581,6 +590,9 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			workers = d.o.PerTarget
 			if n, ok := d.targets[del.Target]; ok && d.limitedTarget(n) {
 				workers = 1
+				if full {
+					workers = 0 // started once the claims are done, below
+				}
 			}
 			maxWorkers[del.Target] = workers
 		}
@@ -590,7 +602,24 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) (int, error) {
 			d.wg.Go(func() { d.work(target) })
 		}
 	}
+	if !full {
+		d.startWaitingLocked()
+	}
 	return len(dels), nil
+}
+
+// startWaitingLocked starts the workers of the rate-limited targets that
+// waited for the claims after theirs (see claim). Call with d.mu held.
+func (d *Dispatcher) startWaitingLocked() {
+	if d.stopping {
+		return
+	}
+	for target, q := range d.queues {
+		if q.workers == 0 && len(q.items) > 0 {
+			q.workers++
+			d.wg.Go(func() { d.work(target) })
+		}
+	}
 }
 
 // work sends one target's queue until it is empty. The one worker of a
@@ -615,6 +644,11 @@ func (d *Dispatcher) work(target string) {
 		limited := ok && d.limitedTarget(n)
 		take := 1
 		if limited {
+			// Parked rows too: they are in memory already, and left out
+			// they would miss the message and wait for the next window.
+			q.items = append(q.items, q.parked...)
+			clear(q.parked)
+			q.parked = q.parked[:0]
 			take = len(q.items)
 		}
 		batch := slices.Clone(q.items[:take])

@@ -571,7 +571,7 @@ func (e *Email) scrubReplies(err error) {
 		return
 	}
 	if se, ok := err.(*SMTPError); ok {
-		se.Message = e.scrub.Replace(printable([]byte(se.Message), 300))
+		se.Message = scrubbedExcerpt(e.scrub, []byte(se.Message), 300)
 	}
 	switch u := err.(type) {
 	case interface{ Unwrap() []error }:

@@ -232,7 +232,7 @@ func (e *Exec) Notify(ctx context.Context, n Notification) error {
 	if err == nil {
 		return nil
 	}
-	excerpt := e.scrub.Replace(printable(stderr.Bytes(), 500))
+	excerpt := scrubbedExcerpt(e.scrub, stderr.Bytes(), 500)
 	if excerpt != "" {
 		excerpt = ": stderr: " + strconv.Quote(excerpt)
 	}

@@ -42,6 +42,9 @@ func TestExecHelperProcess(t *testing.T) {
 	case "fail": // exit 3 after a diagnostic that echoes a secret
 		fmt.Fprintf(os.Stderr, "paging API said 401 for token=%s and arg %s\n", os.Getenv("PAGER_TOKEN"), args[1])
 		os.Exit(3)
+	case "fail-late": // the secret just where the 500-character excerpt is cut
+		fmt.Fprintf(os.Stderr, "%s%s and more\n", strings.Repeat("x", 493), os.Getenv("PAGER_TOKEN"))
+		os.Exit(3)
 	case "flood": // 1 MiB of stderr, then failure
 		os.Stderr.Write([]byte(strings.Repeat("x", 1<<20)))
 		os.Exit(1)
@@ -129,6 +132,7 @@ func TestExecFailures(t *testing.T) {
 	}{
 		{"non-zero exit carries scrubbed stderr", []string{"fail", arg}, 10 * time.Second,
 			[]string{`exec "oncall/exec": `, "exit status 3", "paging API said 401 for token=[REDACTED] and arg [REDACTED]"}, false, false},
+		{"a secret cut by the excerpt limit shows no half", []string{"fail-late"}, 10 * time.Second, []string{"exit status 3", "xxx"}, false, false},
 		{"stderr is bounded", []string{"flood"}, 10 * time.Second, []string{"exit status 1", "xxx…"}, false, false},
 		{"timeout kills it", []string{"sleep"}, 300 * time.Millisecond, []string{"killed after 300ms without finishing"}, true, false},
 	}
@@ -153,7 +157,7 @@ func TestExecFailures(t *testing.T) {
 			if len(msg) > 1000 {
 				t.Errorf("error is %d bytes long", len(msg))
 			}
-			if strings.Contains(msg, token) || strings.Contains(msg, arg) {
+			if strings.Contains(msg, token[:len(token)/2]) || strings.Contains(msg, arg) {
 				t.Errorf("error leaks a secret: %s", msg)
 			}
 			if errors.Is(err, context.DeadlineExceeded) != tt.deadline || IsPermanent(err) != tt.permanent {

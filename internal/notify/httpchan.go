@@ -205,7 +205,7 @@ func (c *HTTPClient) Scrub(s string) string { return c.scrub.Replace(s) }
 // at most 200 characters, and scrubbed before it is shortened, so a
 // secret cut in half by the limit cannot show its first half.
 func (c *HTTPClient) Excerpt(b []byte) string {
-	return c.scrub.Replace(printable([]byte(c.scrub.Replace(string(b))), 200))
+	return scrubbedExcerpt(c.scrub, b, 200)
 }
 
 func (c *HTTPClient) errorf(method, display, format string, args ...any) error {

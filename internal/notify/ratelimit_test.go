@@ -590,3 +590,64 @@ func TestRateLimitHoldKeepsEarlierError(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitBurst1000OneWindow: a burst of 1,000 Sev0 alerts to one
+// phone number (1 SMS per 5m) is carried by the message sent now and the
+// one the next window allows: none waits for a third window because the
+// in-memory queue of the target is shorter than the burst.
+func TestRateLimitBurst1000OneWindow(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	ob := newFakeOutbox()
+	const n = 1000
+	for i := range n {
+		ob.add(sev0(fmt.Sprintf("b%04d", i)), store.StatusFiring, "ops/sms", t0.Add(time.Duration(i-n)*time.Millisecond))
+	}
+	rec := &limitedRecorder{keys: []string{RecipientKey(LimitSMS, testTo1)}}
+	log, _ := testLogger(t)
+	d := NewDispatcher(ob, map[string]Notifier{"ops/sms": rec}, Options{Now: clk.Now, Logger: log, Poll: 5 * time.Millisecond})
+	start(t, d)
+	completed := func() int {
+		c := 0
+		for id := int64(1); id <= n; id++ {
+			if ob.isCompleted(id) {
+				c++
+			}
+		}
+		return c
+	}
+	waitFor(t, "the first SMS", func() bool { return len(rec.sent()) >= 1 })
+	// Let the dispatcher claim the rest and hold them for the next window.
+	waitFor(t, "the rest held for the next window", func() bool {
+		ob.mu.Lock()
+		defer ob.mu.Unlock()
+		held := 0
+		for _, del := range ob.dels {
+			if _, done := ob.completed[del.ID]; !done && del.NextAttempt.After(t0) {
+				held++
+			}
+		}
+		return held+completedLocked(ob) == n
+	})
+	clk.Set(t0.Add(5 * time.Minute))
+	d.Wake()
+	deadline := time.Now().Add(5 * time.Second)
+	for completed() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		d.Wake()
+	}
+	sent := rec.sent()
+	carried := 0
+	for _, m := range sent {
+		carried += len(carriedIDs(m))
+	}
+	t.Logf("%d messages carried %d alerts; %d of %d delivered by the second window", len(sent), carried, completed(), n)
+	if got := completed(); got != n {
+		t.Errorf("%d of %d alerts delivered by the second window (5m later); the rest wait for later windows", got, n)
+	}
+	if len(sent) > 2 {
+		t.Errorf("%d SMS within two windows of a 1/5m limit; want at most 2", len(sent))
+	}
+}
+
+func completedLocked(f *fakeOutbox) int { return len(f.completed) }

@@ -364,7 +364,7 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 	if code >= 200 && code <= 299 {
 		return nil
 	}
-	serr := w.errorf("%w", &StatusError{StatusCode: code, Body: w.scrub.Replace(printable(excerpt, 200))})
+	serr := w.errorf("%w", &StatusError{StatusCode: code, Body: scrubbedExcerpt(w.scrub, excerpt, 200)})
 	if code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500 {
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), w.now()); ok {
 			return WithRetryAfter(serr, d)
@@ -456,6 +456,13 @@ func newScrubber(secrets []string) *strings.Replacer {
 		args = append(args, v, "[REDACTED]")
 	}
 	return strings.NewReplacer(args...)
+}
+
+// scrubbedExcerpt is printable(b, max) with every secret of scrub removed
+// before the cut as well as after it: a secret the cut halves would no
+// longer match, and its first half would show.
+func scrubbedExcerpt(scrub *strings.Replacer, b []byte, max int) string {
+	return scrub.Replace(printable([]byte(scrub.Replace(string(b))), max))
 }
 
 // printable makes a response excerpt safe for one log line.

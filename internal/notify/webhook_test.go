@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -413,6 +414,32 @@ func TestNewWebhookValidation(t *testing.T) {
 				if strings.Contains(err.Error(), s) {
 					t.Errorf("error leaks %q: %v", s, err)
 				}
+			}
+		})
+	}
+}
+
+// A secret the receiver echoes just where the 200-character excerpt is
+// cut must not show its first half: scrubbing has to happen before the
+// cut, not only after it.
+func TestWebhookSecretCutByExcerptNotLeaked(t *testing.T) {
+	const apiKey = "api-key-9f8e7d6c5b4a"
+	for _, at := range []int{185, 190, 195} {
+		t.Run(strconv.Itoa(at), func(t *testing.T) {
+			_, srv := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(400)
+				io.WriteString(w, strings.Repeat("x", at)+r.Header.Get("X-Api-Key")+" trailing text")
+			})
+			w, err := NewWebhook("ops", srv.URL+"/hook", map[string]string{"X-Api-Key": apiKey}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = w.Notify(context.Background(), Notification{Alert: testAlert("a1"), Status: store.StatusFiring, Attempt: 1})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if half := apiKey[:len(apiKey)/2]; strings.Contains(err.Error(), half) {
+				t.Errorf("error shows the first half of the API key (%q): %s", half, err)
 			}
 		})
 	}

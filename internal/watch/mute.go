@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +41,38 @@ type muteData struct {
 	Notified time.Time `json:"notified"`
 	Until    time.Time `json:"until"`
 	MuteFor  string    `json:"mute_for"`
+	// What the notified alert said, so that a worse one is never muted
+	// behind it (worseThan). Nil Severity: a window recorded before these
+	// were kept, which mutes nothing.
+	Severity    *alert.Severity `json:"severity,omitempty"`
+	Result      string          `json:"result,omitempty"`
+	Expectation string          `json:"expectation,omitempty"`
 }
+
+// worseThan reports whether a says something worse than the alert that
+// opened window md, and so must be notified despite it: it is more severe,
+// it succeeded where that one did not (the sign-in that follows a password
+// spray, a change that went through), or it broke an expectation that one
+// did not. The alert notified then opens the window for what follows.
+func worseThan(a alert.Alert, md muteData) bool {
+	switch {
+	case md.Severity == nil:
+		return true
+	case a.Severity < *md.Severity:
+		return true
+	case isSuccess(a.Result) && !isSuccess(md.Result):
+		return true
+	case a.Labels[alert.LabelExpectation] == expectBroken && md.Expectation != expectBroken:
+		return true
+	}
+	return false
+}
+
+// expectBroken is the expectation label of an alert that broke one
+// (expect.Broken; the watch package does not import expect).
+const expectBroken = "broken"
+
+func isSuccess(result string) bool { return strings.EqualFold(strings.TrimSpace(result), "success") }
 
 // muter serialises the check and the opening of windows, so that two
 // alerts of one rule for one account arriving together are not both
@@ -96,7 +128,7 @@ func storeAlert(ctx context.Context, o Options, a alert.Alert, ev store.Evidence
 		}
 	}
 	switch {
-	case open && c.AlertID != a.ID && now.Before(md.Until):
+	case open && c.AlertID != a.ID && now.Before(md.Until) && !worseThan(a, md):
 		muted = true
 	case alreadyMuted(ctx, o, a.ID):
 		// Read again after its window: it stays as it was stored, muted,
@@ -119,7 +151,9 @@ func storeAlert(ctx context.Context, o Options, a alert.Alert, ev store.Evidence
 		o.Logger.Warn("alert muted: stored but not notified (notify.mute_for)", "rule", a.Rule, "subject", subject,
 			"alert_id", a.ID, "after_alert", md.AlertID, "until", md.Until, "mute_for", window)
 	case !muted && inserted:
-		d := muteData{Rule: a.Rule, Subject: subject, AlertID: a.ID, Notified: now, Until: now.Add(window), MuteFor: window.String()}
+		sev := a.Severity
+		d := muteData{Rule: a.Rule, Subject: subject, AlertID: a.ID, Notified: now, Until: now.Add(window), MuteFor: window.String(),
+			Severity: &sev, Result: a.Result, Expectation: a.Labels[alert.LabelExpectation]}
 		data, _ := json.Marshal(d)
 		if err := o.Conditions.SetCondition(ctx, Condition{Rule: MuteRule, Key: key, AlertID: a.ID, Since: now, Updated: now, Data: data}); err != nil {
 			// The alert is notified; only the next one may be too.

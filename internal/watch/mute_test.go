@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,4 +271,47 @@ func TestRoutePerAlert(t *testing.T) {
 	if !slices.Equal(resolved, []string{"managers/email", "ops/email", "ops/webhook"}) {
 		t.Errorf("resolution went to %v", resolved)
 	}
+}
+
+// TestMuteForNeverHidesWorse: a window opened by failed sign-ins (a
+// password spray) does not mute the successful sign-in that follows, nor
+// an alert more severe than the one notified; the one that broke through
+// opens the window for what follows it.
+func TestMuteForNeverHidesWorse(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	st := openStore(t, filepath.Join(t.TempDir(), "bg.db"))
+	defer st.Close()
+	opts := Options{
+		Accounts: entra.NewAccountSet([]entra.Account{{ID: bgID}}), Store: st, Conditions: st,
+		Route: To("oncall/sms"), MuteFor: map[string]time.Duration{"bg.signin": time.Hour}, Now: c.now,
+	}
+	p := New(opts)
+	defer p.Close()
+	record := func(id string, code int) string {
+		return strings.Replace(signInRecord(id, bgID), `"errorCode":0`, `"errorCode":`+strconv.Itoa(code), 1)
+	}
+	ingest := func(id string, code int) alert.Alert {
+		t.Helper()
+		if _, err := p.Ingest(ctx, "push", "http:test", strings.NewReader(record(id, code))); err != nil {
+			t.Fatal(err)
+		}
+		return alertOf(t, st, id)
+	}
+	check := func(a alert.Alert, wantNotified bool) {
+		t.Helper()
+		got := firingTargets(t, st, a.ID)
+		if notified := len(got) > 0; notified != wantNotified {
+			t.Errorf("alert %s (%s): notified %v, want %v (annotations %v)", a.EventID, a.Result, notified, wantNotified, a.Annotations)
+		}
+	}
+	check(ingest("f1", 50126), true)
+	c.add(time.Minute)
+	check(ingest("f2", 50126), false) // the spray goes on: muted
+	c.add(time.Minute)
+	check(ingest("s1", 0), true) // it worked: never muted behind the failures
+	c.add(time.Minute)
+	check(ingest("s2", 0), false) // the window is now the success's
+	c.add(time.Minute)
+	check(ingest("f3", 50126), false)
 }
