@@ -115,7 +115,7 @@ opened, first_event, last_event, previous, alerts, review).`,
 	addConfigFlag(cmd, &f.config)
 	fl := cmd.Flags()
 	fl.StringVar(&f.state, "state", "", "only incidents in this state: open, acknowledged, reviewed or closed")
-	fl.StringVar(&f.kind, "kind", "", "only incidents of this kind: account, silence, source, posture or notify")
+	fl.StringVar(&f.kind, "kind", "", "only incidents of this kind: account, silence, source, posture, notify or canary")
 	fl.StringVar(&f.account, "account", "", "only incidents of this account (object id, any case)")
 	fl.IntVar(&f.limit, "limit", defaultAlertsLimit, "print at most this many incidents")
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
@@ -185,9 +185,9 @@ func runIncidentsList(cmd *cobra.Command, f incidentsListFlags) error {
 		return usageErrorf("--state: unknown state %q (want open, acknowledged, reviewed or closed)", f.state)
 	}
 	switch f.kind {
-	case "", store.IncidentAccount, store.IncidentSilence, store.IncidentSource, store.IncidentPosture, store.IncidentNotify:
+	case "", store.IncidentAccount, store.IncidentSilence, store.IncidentSource, store.IncidentPosture, store.IncidentNotify, store.IncidentCanary:
 	default:
-		return usageErrorf("--kind: unknown kind %q (want account, silence, source, posture or notify)", f.kind)
+		return usageErrorf("--kind: unknown kind %q (want account, silence, source, posture, notify or canary)", f.kind)
 	}
 	if f.limit <= 0 {
 		return usageErrorf("--limit: must be at least 1, got %d", f.limit)

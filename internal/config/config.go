@@ -48,6 +48,8 @@ type Config struct {
 	Evidence EvidenceConfig `yaml:"evidence"`
 	// Drill bounds and schedules drills of the accounts (drill.go).
 	Drill DrillConfig `yaml:"drill"`
+	// Canary is the daily synthetic check of the pipeline (canary.go).
+	Canary *CanaryConfig `yaml:"canary,omitempty"`
 	// Exceptions accept posture findings on purpose (audit.go).
 	Exceptions []Exception `yaml:"exceptions,omitempty"`
 	// Expect is what every account's sign-ins are expected to look like
@@ -166,6 +168,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateIncidentContext(d)
 	c.validateDrill(d)         // drill.go
 	c.validateDrillSchedule(d) // drillschedule.go
+	c.validateCanary(d)        // canary.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -293,6 +296,7 @@ func (c *Config) applyDefaults() {
 	c.applyEvidenceDefaults()      // after the store's: the heads file defaults next to it
 	c.applyDrillDefaults()         // drill.go
 	c.applyDrillScheduleDefaults() // drillschedule.go, after the interval
+	c.applyCanaryDefaults()
 }
 
 // IsUPN checks the shape user@domain.tld, the rule for every UPN breakglass

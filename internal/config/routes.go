@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/canary"
 	"breakglass/internal/detect"
 	"breakglass/internal/membership"
 	"breakglass/internal/route"
@@ -28,6 +29,7 @@ var RouteLabels = []string{
 	alert.LabelRule, alert.LabelSeverity, alert.LabelAccount, alert.LabelTenant,
 	alert.LabelSource, alert.LabelCategory, watch.LabelCheck, alert.LabelExpectation,
 	alert.LabelDrill,
+	canary.Label,
 }
 
 var expectationValues = []string{"held", "broken", "unknown"}

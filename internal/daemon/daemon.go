@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"breakglass/internal/canary"
 	"breakglass/internal/config"
 	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
@@ -96,6 +97,9 @@ type Options struct {
 	PreserveInterval time.Duration
 	// DrillCheckInterval replaces DefaultDrillCheckInterval (drillschedule.go).
 	DrillCheckInterval time.Duration
+	// CanaryPoll and CanaryDelay replace canary.DefaultPoll (how often the
+	// canary looks at the clock and the outbox) and canary.DefaultFirstDelay.
+	CanaryPoll, CanaryDelay time.Duration
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -163,6 +167,7 @@ type Daemon struct {
 	esc        *escalator          // nil when no route escalates (escalate.go)
 	incidents  *incident.Builder   // incident.go
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
+	canary     *canary.Canary      // nil without canary: (canary.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
 	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)
 
@@ -285,13 +290,14 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	pipeline = watch.New(watch.Options{
-		Accounts: entra.NewAccountSet(configUsers(cfg)), Store: d.st, Conditions: conditionsOf(d.st),
+		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: canaryRules(cfg), Store: d.st, Conditions: conditionsOf(d.st),
 		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Annotate: d.drillAnnotate(), // drill.go
 		Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 		Observers: d.drillObservers(), // drillschedule.go
 	})
 	d.pipeline = pipeline
 	d.setupIncidents()
+	d.setupCanary(ctx, reg) // canary.go
 	for _, sc := range cfg.Sources {
 		if err := pipeline.Silence().Watch(ctx, sc.Name, sc.MaxSilence); err != nil {
 			return nil, err
@@ -422,6 +428,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
 	loops.Go(func() { d.drillLoop(loopCtx) })   // drill.go
 	loops.Go(func() { d.runDrillSchedule(loopCtx) })
+	if d.canary != nil {
+		loops.Go(func() { d.runCanary(loopCtx) })
+	}
 
 	srcCtx, stopSources := context.WithCancel(ctx)
 	var wg sync.WaitGroup

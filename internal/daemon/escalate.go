@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/canary"
 	"breakglass/internal/config"
 	"breakglass/internal/route"
 	"breakglass/internal/store"
@@ -152,7 +153,11 @@ func (e *escalator) sweep(ctx context.Context) (int, error) {
 // escalate enqueues a's due steps. done reports that every step of its
 // plan is enqueued; n is 1 when it enqueued something.
 func (e *escalator) escalate(ctx context.Context, a alert.Alert, now time.Time) (done bool, n int, err error) {
-	plan := e.router.Plan(a.StandardLabels())
+	labels := a.StandardLabels()
+	if canary.IsCanary(labels) {
+		return true, 0, nil // the canary's test alert reaches its test group only (canary.go)
+	}
+	plan := e.router.Plan(labels)
 	if len(plan.Steps) < 2 {
 		return true, 0, nil
 	}
@@ -259,7 +264,10 @@ func EscalationPlans(cfg *config.Config) (func(a alert.Alert) route.Plan, error)
 	if err != nil {
 		return nil, configErrorf("%s: %v", cfg.Path, err)
 	}
-	return func(a alert.Alert) route.Plan { return r.Plan(a.StandardLabels()) }, nil
+	return func(a alert.Alert) route.Plan {
+		l := a.StandardLabels()
+		return canaryPlan(cfg, l, r.Plan(l)) // canary.go
+	}, nil
 }
 
 func (d *Daemon) escalateEvery() time.Duration {

@@ -55,7 +55,7 @@ func RouteFunc(cfg *config.Config) (func(labels map[string]string) []string, err
 	if err != nil {
 		return nil, err
 	}
-	return func(labels map[string]string) []string { return r.Plan(labels).Now() }, nil
+	return withCanaryRoute(cfg, func(labels map[string]string) []string { return r.Plan(labels).Now() }), nil // canary.go
 }
 
 // ruleCategories are the category labels each built-in rule's alerts
@@ -78,6 +78,8 @@ var ruleCategories = map[string][]string{
 	detect.RuleDrillOverdue:  {schedule.Category},
 	detect.RuleNotify:        nil, // not routed
 	detect.RuleMisuse:        nil, // not routed: every group
+	detect.RuleCanary:        nil, // not routed: the canary group (canary.go)
+	detect.RuleCanaryFailed:  nil, // not routed: every other group
 }
 
 // perAlertLabels vary between alerts of one rule, so the reach printed
@@ -147,6 +149,10 @@ func Reach(cfg *config.Config) (string, error) {
 			b.WriteString(" every channel of every group (a review found misuse; not routed)\n")
 			continue
 		}
+		if line, ok := canaryReach(cfg, m.ID); ok {
+			b.WriteString(line)
+			continue
+		}
 		if !known {
 			cats = []string{""}
 		}
@@ -159,7 +165,7 @@ func Reach(cfg *config.Config) (string, error) {
 		}
 		descs := make([]string, len(cats))
 		for i, c := range cats {
-			descs[i] = describePlan(r.Plan(labelsOf(c)), none)
+			descs[i] = describePlan(withoutCanaryGroup(cfg, r.Plan(labelsOf(c))), none)
 		}
 		if !slices.ContainsFunc(descs, func(d string) bool { return d != descs[0] }) {
 			b.WriteString(" " + descs[0] + "\n")
@@ -175,7 +181,7 @@ func Reach(cfg *config.Config) (string, error) {
 			}
 			l := labelsOf(cats[0])
 			l[pr.name] = pr.value
-			if d := describePlan(r.Plan(l), none); d != descs[0] {
+			if d := describePlan(withoutCanaryGroup(cfg, r.Plan(l)), none); d != descs[0] {
 				fmt.Fprintf(&b, "    with %s=%q: %s\n", pr.name, pr.value, d)
 			}
 		}

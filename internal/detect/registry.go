@@ -87,6 +87,11 @@ const (
 	// Drill schedule (internal/drill/schedule).
 	RuleDrillDue     = "bg.drill_due"
 	RuleDrillOverdue = "bg.drill_overdue"
+	// RuleCanary is the daily synthetic sign-in of the canary identity
+	// (internal/canary): a test of the pipeline, never a break-glass
+	// alert, and RuleCanaryFailed says that test did not get through.
+	RuleCanary       = "bg.canary"
+	RuleCanaryFailed = "bg.canary_failed"
 )
 
 func init() {
@@ -115,6 +120,12 @@ func init() {
 				"or earlier after a key change in the audit logs (a Global or Privileged Role Administrator added or removed, licences or subscriptions changed). Sent once per due date."},
 		{RuleDrillOverdue, alert.Sev2, "Break-glass drill overdue",
 			"A break-glass account is past its drill due date, or was never drilled: nothing proves it still works. Resolves when a drill of the account passes."},
+		{RuleCanary, alert.Sev4, "CANARY TEST, not a break-glass sign-in",
+			"The daily synthetic sign-in of the canary identity (canary:) was detected and is delivered to the canary's test group only: " +
+				"proof that ingest, detection and delivery work. No action needed."},
+		{RuleCanaryFailed, alert.Sev1, "Break-glass monitoring may be broken: the daily canary did not get through",
+			"The synthetic canary sign-in was not detected, or not delivered to every channel of the canary's test group, within canary.timeout. " +
+				"Real break-glass alerts may be failing the same way; resolved by the next successful canary."},
 	} {
 		Register(m)
 	}

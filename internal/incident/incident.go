@@ -63,6 +63,11 @@ func KeyOf(a alert.Alert) (key, kind string) {
 			target = a.Source
 		}
 		return "notify:" + target, store.IncidentNotify
+	case detect.RuleCanary, detect.RuleCanaryFailed:
+		// The canary's synthetic sign-in names its test identity, not a
+		// break-glass account: it must never open (or join) an account's
+		// incident, and its failures are the monitor's, kept apart.
+		return "canary:" + a.Rule, store.IncidentCanary
 	}
 	if k := accountKey(a); k != "" {
 		return k, store.IncidentAccount

@@ -255,6 +255,9 @@ func TestKeyOf(t *testing.T) {
 		{alert.Alert{Rule: detect.RulePosture, Labels: map[string]string{"check": "pim-lockout"}}, "posture:pim-lockout", store.IncidentPosture},
 		{alert.Alert{Rule: detect.RuleNotify, AccountID: bgID, Source: "notify", Labels: map[string]string{"target": "oncall/sms"}}, "notify:oncall/sms", store.IncidentNotify},
 		{alert.Alert{Rule: detect.RuleMisuse, AccountID: bgID}, strings.ToLower(bgID), store.IncidentAccount},
+		// The canary names its test identity: never an account incident.
+		{alert.Alert{Rule: detect.RuleCanary, AccountID: "c0ffee00-1111-4222-8333-444455556666"}, "canary:bg.canary", store.IncidentCanary},
+		{alert.Alert{Rule: detect.RuleCanaryFailed, Source: "canary"}, "canary:bg.canary_failed", store.IncidentCanary},
 	} {
 		if key, kind := incident.KeyOf(tc.a); key != tc.key || kind != tc.kind {
 			t.Errorf("KeyOf(%s %s) = %q %q, want %q %q", tc.a.Rule, tc.a.AccountID, key, kind, tc.key, tc.kind)

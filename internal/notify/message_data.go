@@ -477,6 +477,10 @@ var runbooks = map[string]string{
 		"a passed drill resolves this.",
 	detect.RuleDrillOverdue: "Nothing proves this account still works. Run a drill today (breakglass drill plan, drill start, drill finish); " +
 		"a passed drill resolves this.",
+	detect.RuleCanary: "Nothing to do: this is breakglass's daily test of its own alerting, sent to the canary's test group only. " +
+		"If it reached a group that handles real alerts, fix notify.routes so that canary.group is the only group it goes to.",
+	detect.RuleCanaryFailed: "breakglass's daily test sign-in did not get through (the failed step is below), so a real break-glass sign-in may not either. " +
+		"Fix that step now (log feed, detection, or the test group's channel), and watch the break-glass accounts' sign-ins in the Entra portal until the next canary passes.",
 }
 
 // shortRunbooks are the runbook lines cut down for SMS and push, where
@@ -496,6 +500,8 @@ var shortRunbooks = map[string]string{
 	detect.RuleMisuse:        "Misuse: start the security incident process.",
 	detect.RuleDrillDue:      "Plan the drill: breakglass drill plan.",
 	detect.RuleDrillOverdue:  "Drill overdue: run one today.",
+	detect.RuleCanary:        "Test only: no action needed.",
+	detect.RuleCanaryFailed:  "Alerting test failed: fix the step named.",
 }
 
 // RunbookShort is Runbook in a few words, for the short form.

@@ -107,6 +107,21 @@ func sampleAlert(m detect.Meta) alert.Alert {
 		a.Title = "Break-glass drill overdue for Break glass 1 (bg-admin1@contoso.onmicrosoft.com): due 2026-03-01 03:00 UTC (2d ago); run a drill (breakglass drill plan --account bg-admin1@contoso.onmicrosoft.com)"
 		ann = map[string]string{"description": "Last passed drill: drill-5c1e on 2025-12-01 03:00 UTC; drills are due every 90d. A passed drill resolves this.",
 			"due": "2026-03-01T03:00:00Z"}
+	case detect.RuleCanary:
+		a.AccountID, a.AccountUPN, a.Account = "c0ffee00-1111-4222-8333-444455556666", "canary@contoso.com", "canary test identity"
+		a.Source, a.Result, a.App, a.IPAddress = "canary:20260303T031209.000000000Z:1", "synthetic", "breakglass canary", "192.0.2.1"
+		a.EventID = "breakglass-canary-20260303T031209.000000000Z"
+		a.Title = "CANARY TEST, not a break-glass sign-in: the daily synthetic sign-in of canary@contoso.com got through. No action needed."
+		a.Labels = map[string]string{"canary": "true", LabelTest: "canary"}
+		ann = map[string]string{"description": "breakglass serve pushed this synthetic sign-in through its own pipeline to prove that detection and delivery work. " +
+			"It goes to the canary's test group only. If you see it anywhere else, fix notify.routes."}
+	case detect.RuleCanaryFailed:
+		a.AccountID, a.AccountUPN, a.Account, a.Category, a.Source = "", "", "", "Canary", "canary"
+		a.Title = "Break-glass monitoring may be broken: the daily canary failed: its alert was not delivered to the canary group " +
+			"(not delivered within 10m0s to canary-test/webhook after 4 attempts, last error: HTTP 503)"
+		ann = map[string]string{"step": "deliver", "canary_group": "canary-test", "run": "20260303T031209.000000000Z",
+			"detail":      "not delivered within 10m0s to canary-test/webhook after 4 attempts, last error: HTTP 503",
+			"description": `At 2026-03-03 03:12 UTC breakglass pushed a synthetic sign-in of the canary identity canary@contoso.com through its own pipeline and it did not reach the canary group "canary-test": not delivered within 10m0s to canary-test/webhook after 4 attempts, last error: HTTP 503. A real break-glass sign-in may be failing the same way: until this is fixed, watch the break-glass accounts' sign-ins in the Entra portal.`}
 	default:
 		ann = map[string]string{"description": m.Description}
 	}

@@ -20,6 +20,9 @@ const (
 	IncidentSource  = "source"
 	IncidentPosture = "posture"
 	IncidentNotify  = "notify"
+	// IncidentCanary holds the daily canary's test alerts and its
+	// failures (internal/canary), never an account's incident.
+	IncidentCanary = "canary"
 )
 
 // Incident states, in lifecycle order.

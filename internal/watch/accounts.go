@@ -65,8 +65,8 @@ func (p *Pipeline) newScanRef(accounts *entra.AccountSet) *scanRef {
 		accounts = entra.NewAccountSet(nil)
 	}
 	o := scan.Options{Accounts: accounts, MaxRecord: p.o.MaxRecord, Problem: p.problem}
-	if len(p.o.Observers) > 0 {
-		o.Rules = detect.Builtins(accounts)
+	if len(p.o.Rules) > 0 || len(p.o.Observers) > 0 { // else nil: the built-ins
+		o.Rules = append(detect.Builtins(accounts), p.o.Rules...)
 		for _, obs := range p.o.Observers {
 			o.Rules = append(o.Rules, obs.Rule)
 		}

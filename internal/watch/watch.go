@@ -65,6 +65,10 @@ type Options struct {
 	Tenant string
 	// MaxRecord bounds one record (0: the scanner's default).
 	MaxRecord int
+	// Rules are record rules evaluated besides the built-ins for Accounts
+	// (the canary's bg.canary, with its own identity): they survive
+	// SetAccounts, and their identities are no break-glass accounts.
+	Rules []detect.Rule
 	// Wake is called after new alerts are stored (notify.Dispatcher.Wake).
 	Wake    func()
 	Metrics *Metrics // may be nil
