@@ -276,7 +276,7 @@ func verifyStore(cmd *cobra.Command, rep *verifyReport, cfg *config.Config, f ev
 			}
 		}
 	}
-	return nil
+	return checkIncidentTable(ctx, st, rep, f.incident)
 }
 
 func brokenLine(rep verifyReport) string {
