@@ -454,6 +454,17 @@ func ReadBundle(r io.ReaderAt, size int64, o BundleOptions) (BundleResult, error
 		res.Problem = &BundleProblem{ChainFile, fmt.Sprintf("the segment starts with entry %d of another incident, not with the first of %s", entries[0].Seq, ch.Incident)}
 		return res, nil
 	}
+	// The first entry's link to the one before it cannot be checked in a
+	// bundle, so without this the incident's first entries (its opening,
+	// the triggering record, its alert) could be cut off and the rest
+	// would still link to the head. The builder logs the opening before
+	// the incident's records and alerts.
+	if !slices.ContainsFunc(entries, func(e store.LogEntry) bool {
+		return e.Incident == ch.Incident && e.Kind == store.LogIncident && e.Ref == OpeningRef
+	}) {
+		res.Problem = &BundleProblem{ChainFile, fmt.Sprintf("the segment does not hold the opening of incident %s (kind %s, ref %s): its first entries were cut off; ask for the bundle again or verify the store", ch.Incident, store.LogIncident, OpeningRef)}
+		return res, nil
+	}
 	if _, err := ParseHead(mustJSON(ch.Head)); err != nil {
 		res.Problem = &BundleProblem{ChainFile, "head: " + err.Error()}
 		return res, nil
@@ -627,3 +638,9 @@ func firstDiff(got, want []byte) string {
 	}
 	return fmt.Sprintf("records missing from line %d", line)
 }
+
+// OpeningRef is the Ref of an incident's opening transition (kind
+// store.LogIncident), which the incident builder logs before the incident's
+// records and alerts; internal/incident writes it (a test keeps the two
+// equal).
+const OpeningRef = "state:open"

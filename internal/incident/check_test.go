@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"breakglass/internal/evidence"
 	"breakglass/internal/incident"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
@@ -152,5 +153,23 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpeningRef: the bundle reader looks for the opening under
+// evidence.OpeningRef, before the incident's records.
+func TestOpeningRef(t *testing.T) {
+	path, id, _ := reviewedIncident(t)
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log, err := st.IncidentLog(context.Background(), id)
+	if err != nil || len(log) == 0 {
+		t.Fatal(len(log), err)
+	}
+	if log[0].Kind != store.LogIncident || log[0].Ref != evidence.OpeningRef {
+		t.Errorf("first entry %s %q, want the opening %s %q", log[0].Kind, log[0].Ref, store.LogIncident, evidence.OpeningRef)
 	}
 }
