@@ -15,6 +15,7 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/evidence"
+	"breakglass/internal/evidence/report"
 	"breakglass/internal/store"
 )
 
@@ -197,7 +198,7 @@ func verifyBundle(rep *verifyReport, path string, trusted ed25519.PublicKey, giv
 	if !st.Mode().IsRegular() {
 		return usageErrorf("--bundle %s: not a regular file", path)
 	}
-	res, err := evidence.ReadBundle(fh, st.Size(), evidence.BundleOptions{Trusted: trusted, Heads: given})
+	res, err := evidence.ReadBundle(fh, st.Size(), evidence.BundleOptions{Trusted: trusted, Heads: given, CheckFiles: report.CheckBundle})
 	if err != nil {
 		return usageErrorf("--bundle %s: %v", path, err)
 	}

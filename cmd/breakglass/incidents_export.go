@@ -32,9 +32,9 @@ func init() {
 
 // Names of the reports inside an export bundle.
 const (
-	bundleReportMD   = "report.md"
-	bundleReportHTML = "report.html"
-	bundleReportJSON = "report.json"
+	bundleReportMD   = report.BundleMarkdown
+	bundleReportHTML = report.BundleHTML
+	bundleReportJSON = report.BundleJSON
 )
 
 type incidentsExportFlags struct {

@@ -359,6 +359,10 @@ type BundleOptions struct {
 	// Heads are published heads the chain must agree with where it covers
 	// them (and reach, when they are newer).
 	Heads []HeadRef
+	// CheckFiles, when set, checks the bundle's other files (the reports)
+	// against the chain once everything else is intact; it returns the
+	// file that is wrong and why, or "" (report.CheckBundle).
+	CheckFiles func(files map[string][]byte, incident string, entries []store.LogEntry) (file, detail string)
 }
 
 // ReadBundle checks a bundle: every file against the manifest and the
@@ -501,6 +505,12 @@ func ReadBundle(r io.ReaderAt, size int64, o BundleOptions) (BundleResult, error
 	for name, want := range raw {
 		if !bytes.Equal(files[name], want) {
 			res.Problem = &BundleProblem{name, "is missing or not the record of the chain"}
+			return res, nil
+		}
+	}
+	if o.CheckFiles != nil {
+		if file, detail := o.CheckFiles(files, ch.Incident, entries); file != "" {
+			res.Problem = &BundleProblem{file, detail}
 			return res, nil
 		}
 	}

@@ -79,3 +79,20 @@ func TestBundleLeadingEntriesCut(t *testing.T) {
 		}
 	}
 }
+
+// TestBundleCheckFiles: ReadBundle hands the files and the chain to
+// CheckFiles (the reports' check) and reports what it names.
+func TestBundleCheckFiles(t *testing.T) {
+	data := exportOf(t, bundleLog(t), "inc-a", testKey(t))
+	var got string
+	res, err := readBundle(t, data, BundleOptions{CheckFiles: func(files map[string][]byte, inc string, entries []store.LogEntry) (string, string) {
+		got = fmt.Sprintf("%s %d %s", inc, len(entries), files["report.md"])
+		return "report.md", "edited"
+	}})
+	if err != nil || res.OK() || res.Problem == nil || res.Problem.File != "report.md" {
+		t.Errorf("CheckFiles' problem not reported: %v %+v", err, res.Problem)
+	}
+	if got != "inc-a 7 # Incident\n" {
+		t.Errorf("CheckFiles saw %q", got)
+	}
+}
