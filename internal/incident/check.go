@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -103,6 +104,10 @@ func CheckLog(inc store.Incident, log []store.LogEntry) *Mismatch {
 	return nil
 }
 
+func gone(id string, seq int64) *Mismatch {
+	return &Mismatch{Incident: id, Field: "incident", Detail: fmt.Sprintf("the evidence log holds it (entry %d) but the store no longer does: it was deleted from the store", seq)}
+}
+
 func sameReview(a, b store.Review) bool {
 	return a.Class == b.Class && a.By == b.By && a.Note == b.Note && a.At.Equal(b.At) &&
 		maps.Equal(nilIfEmpty(a.Attest), nilIfEmpty(b.Attest))
@@ -122,6 +127,7 @@ type CheckStore interface {
 	Incident(ctx context.Context, id string) (store.Incident, error)
 	Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error)
 	IncidentLog(ctx context.Context, incident string) ([]store.LogEntry, error)
+	LogEntries(ctx context.Context, after int64, limit int) ([]store.LogEntry, error)
 }
 
 // CheckStoreLog runs CheckLog for incident id, or for every incident when
@@ -131,6 +137,11 @@ func CheckStoreLog(ctx context.Context, st CheckStore, id string) (*Mismatch, er
 	var incs []store.Incident
 	if id != "" {
 		inc, err := st.Incident(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			if log, lerr := st.IncidentLog(ctx, id); lerr == nil && len(log) > 0 {
+				return gone(id, log[0].Seq), nil
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -142,6 +153,28 @@ func CheckStoreLog(ctx context.Context, st CheckStore, id string) (*Mismatch, er
 		}
 		incs = all
 		slices.Reverse(incs) // oldest first
+		// An incident deleted from the store (its row and its alerts)
+		// leaves its opening in the log.
+		known := map[string]bool{}
+		for _, inc := range incs {
+			known[inc.ID] = true
+		}
+		var after int64
+		for {
+			page, err := st.LogEntries(ctx, after, 500)
+			if err != nil {
+				return nil, fmt.Errorf("reading the evidence log after entry %d: %w", after, err)
+			}
+			for _, e := range page {
+				if e.Incident != "" && !known[e.Incident] && e.Kind == store.LogIncident && e.Ref == transitionRef(store.IncidentOpen) {
+					return gone(e.Incident, e.Seq), nil
+				}
+			}
+			if len(page) < 500 || page[len(page)-1].Seq <= after {
+				break
+			}
+			after = page[len(page)-1].Seq
+		}
 	}
 	for _, inc := range incs {
 		log, err := st.IncidentLog(ctx, inc.ID)

@@ -173,3 +173,41 @@ func TestOpeningRef(t *testing.T) {
 		t.Errorf("first entry %s %q, want the opening %s %q", log[0].Kind, log[0].Ref, store.LogIncident, evidence.OpeningRef)
 	}
 }
+
+// TestCheckStoreLogDeletedIncident: an incident deleted from the store
+// (its row and its alert links) vanished from incidents list while
+// evidence verify stayed clean; its opening is still in the log.
+func TestCheckStoreLogDeletedIncident(t *testing.T) {
+	path, id, _ := reviewedIncident(t)
+	ctx := context.Background()
+	check := func(which string) *incident.Mismatch {
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		m, err := incident.CheckStoreLog(ctx, st, which)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := check(""); m != nil {
+		t.Fatalf("untouched: %v", m)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DELETE FROM incident_alerts WHERE incident_id = ?`, `DELETE FROM incidents WHERE id = ?`} {
+		if _, err := db.Exec(q, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	for _, which := range []string{"", id} {
+		if m := check(which); m == nil || m.Incident != id || m.Field != "incident" {
+			t.Errorf("CheckStoreLog(%q) after the incident was deleted: %v", which, m)
+		}
+	}
+}
