@@ -515,29 +515,48 @@ func ReadBundle(r io.ReaderAt, size int64, o BundleOptions) (BundleResult, error
 		}
 	}
 	// Every file is intact; the zip around them must be too.
-	var canon bytes.Buffer
-	if err := writeZip(&canon, order, files, ch.Exported); err != nil {
+	// Compared as it is written: the bundle is not held in memory twice.
+	canon := &cmpWriter{r: r, size: size, same: true}
+	if err := writeZip(canon, order, files, ch.Exported); err != nil {
 		return res, err
 	}
-	if int64(canon.Len()) != size || !sameBytes(r, canon.Bytes()) {
+	if !canon.same || canon.off != size {
 		res.Problem = &BundleProblem{"(zip)", "every file is intact, but the zip file itself is not byte for byte the one breakglass wrote: it was repacked or edited (headers, timestamps, comment or appended data)"}
 	}
 	return res, nil
 }
 
-// sameBytes compares r with want, reading in blocks.
-func sameBytes(r io.ReaderAt, want []byte) bool {
-	buf := make([]byte, 64<<10)
-	for off := 0; off < len(want); off += len(buf) {
-		n := min(len(buf), len(want)-off)
-		if _, err := r.ReadAt(buf[:n], int64(off)); err != nil {
-			return false
+// cmpWriter compares what is written to it with r from offset 0.
+type cmpWriter struct {
+	r    io.ReaderAt
+	size int64
+	off  int64
+	same bool
+	buf  []byte
+}
+
+func (c *cmpWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && c.same {
+		k := min(len(p), 64<<10)
+		if c.off+int64(k) > c.size {
+			c.same = false
+			break
 		}
-		if !bytes.Equal(buf[:n], want[off:off+n]) {
-			return false
+		if cap(c.buf) < k {
+			c.buf = make([]byte, 64<<10)
 		}
+		if _, err := c.r.ReadAt(c.buf[:k], c.off); err != nil || !bytes.Equal(c.buf[:k], p[:k]) {
+			c.same = false
+			break
+		}
+		c.off += int64(k)
+		p = p[k:]
 	}
-	return true
+	if !c.same {
+		c.off += int64(len(p))
+	}
+	return n, nil
 }
 
 func checkSignature(res *BundleResult, h SignedHead, files map[string][]byte, o BundleOptions) *BundleProblem {
