@@ -90,15 +90,15 @@ func CheckLog(inc store.Incident, log []store.LogEntry) *Mismatch {
 			fmtTime(inc.Opened), inc.Key, inc.Kind, fmtTime(opened.At), opened.Key, opened.Kind)
 	}
 	if furthest != inc.State {
-		return bad("state", "the store says %s, the evidence log's transitions end at %s: the store was changed", inc.State, furthest)
+		return bad("state", "the store says %s, the evidence log's transitions end at %s: the store was changed (or the change never logged)", inc.State, furthest)
 	}
 	switch {
 	case lastReview == nil && inc.Review != nil:
-		return bad("review", "the store holds a review (%s by %s) the evidence log never recorded: the store was changed", inc.Review.Class, inc.Review.By)
+		return bad("review", "the store holds a review (%s by %s) the evidence log never recorded: the store was changed (or the change never logged)", inc.Review.Class, inc.Review.By)
 	case lastReview != nil && inc.Review == nil:
-		return bad("review", "the evidence log records a review (%s by %s, entry %d) the store no longer holds: the store was changed", lastReview.Class, lastReview.By, reviewSeq)
+		return bad("review", "the evidence log records a review (%s by %s, entry %d) the store no longer holds: the store was changed (or the change never logged)", lastReview.Class, lastReview.By, reviewSeq)
 	case lastReview != nil && !sameReview(*lastReview, *inc.Review):
-		return bad("review", "the store says %s by %s (%q), the evidence log (entry %d) %s by %s (%q): the store was changed; the log's review stands",
+		return bad("review", "the store says %s by %s (%q), the evidence log (entry %d) %s by %s (%q): the store was changed (or the change never logged); the log's review stands",
 			inc.Review.Class, inc.Review.By, inc.Review.Note, reviewSeq, lastReview.Class, lastReview.By, lastReview.Note)
 	}
 	return nil
