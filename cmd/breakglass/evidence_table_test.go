@@ -39,6 +39,9 @@ func TestEvidenceVerifyTableBinary(t *testing.T) {
 					t.Errorf("%v after %s: exit %d\n%s%s", args, tc.name, r.code, r.stdout, r.stderr)
 				}
 			}
+			if r := runBinary(t, nil, "incidents", "show", "-c", cfg, id); r.code != 1 || !strings.Contains(r.stderr, "NOT what the evidence log recorded") {
+				t.Errorf("incidents show of a rewritten incident: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
 			out := filepath.Join(t.TempDir(), "b.zip")
 			if r := runBinary(t, nil, "incidents", "export", "-c", cfg, id, "--out", out); r.code != 1 || !strings.Contains(r.stderr, "not exporting") {
 				t.Errorf("export of a rewritten incident: exit %d\n%s%s", r.code, r.stdout, r.stderr)
