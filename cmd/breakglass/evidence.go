@@ -59,10 +59,14 @@ func newEvidenceVerifyCmd() *cobra.Command {
 recomputing every hash, and checks it against every head published in
 evidence.heads_file and given with --head (as the daemon logs them:
 "head=SEQ:HASH"). It names the first broken entry and what is wrong with it.
+It then checks each incident in the store (its state, review and alerts)
+against what the log recorded for it, and names an incident that differs
+or that was deleted from the store.
 
 With --bundle it checks an exported bundle instead, with no store and no
 configuration needed: every file against the manifest, the chain segment
-entry by entry up to its head, the head's signature, and the raw records.
+entry by entry up to its head (from the incident's opening), the head's
+signature, the raw records, and that the reports are the chain's.
 
 Heads are checked against --public-key, else evidence.public_key, else the
 public half of evidence.signing_key when it can be read. Without a trusted
