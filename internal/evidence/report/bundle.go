@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"breakglass/internal/incident"
 	"breakglass/internal/store"
@@ -95,6 +96,9 @@ func CheckBundle(files map[string][]byte, incidentID string, entries []store.Log
 			return BundleJSON, fmt.Sprintf("leaves out alert %s, which the chain holds", id)
 		}
 	}
+	if file, detail := checkRecordItems(r.Items, incidentID, entries); file != "" {
+		return file, detail
+	}
 	switch {
 	case review == nil && r.Review != nil:
 		return BundleJSON, fmt.Sprintf("holds a review (%s by %s) the chain does not record", r.Review.Class, r.Review.By)
@@ -127,4 +131,49 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkRecordItems: every record the chain holds for the incident must be
+// in the report's timeline exactly as Build renders it (where it signed
+// in from, what it changed), so that a report edited to show another IP
+// or to leave a change out is named. The report may hold more (a record
+// logged after the segment was read).
+func checkRecordItems(items []Item, incidentID string, entries []store.LogEntry) (file, detail string) {
+	have := map[string]int{}
+	for _, it := range items {
+		b, _ := json.Marshal(it)
+		have[string(b)]++
+	}
+	seen := map[string]bool{}
+	check := func(raw []byte, ref string, at time.Time) string {
+		h := store.ContentHash(raw)
+		if seen[h] {
+			return ""
+		}
+		seen[h] = true
+		b, _ := json.Marshal(recordItem(raw, ref, at))
+		if have[string(b)] == 0 {
+			return ref
+		}
+		have[string(b)]--
+		return ""
+	}
+	for _, e := range entries {
+		if e.Incident != incidentID {
+			continue
+		}
+		var recs [][]byte
+		switch e.Kind {
+		case store.LogRecord:
+			recs = [][]byte{e.Content}
+		case store.LogPull:
+			recs = splitPull(e.Content)
+		}
+		for _, raw := range recs {
+			if ref := check(raw, e.Ref, e.At); ref != "" {
+				return BundleJSON, fmt.Sprintf("does not show record %s (entry %d) as the chain holds it: the report was edited", ref, e.Seq)
+			}
+		}
+	}
+	return "", ""
 }

@@ -58,6 +58,40 @@ func TestCheckBundle(t *testing.T) {
 		t.Errorf("alert left out: %q %q", f, d)
 	}
 
+	// A record shown otherwise than the chain holds it (another IP), or
+	// left out of the timeline.
+	forged = *r
+	forged.Items = nil
+	edited := false
+	for _, it := range r.Items {
+		if it.Kind == KindSignIn && !edited {
+			it.Fields = append([]Field(nil), it.Fields...)
+			for i, f := range it.Fields {
+				if strings.Contains(f.Name, "IP") {
+					it.Fields[i].Value = "198.51.100.66"
+					edited = true
+				}
+			}
+		}
+		forged.Items = append(forged.Items, it)
+	}
+	if !edited {
+		t.Fatal("the fixture's sign-in has no IP field")
+	}
+	if f, d := CheckBundle(bundleFiles(t, &forged), r.Incident.ID, src.log); f != BundleJSON || !strings.Contains(d, "does not show record") {
+		t.Errorf("sign-in IP rewritten: %q %q", f, d)
+	}
+	forged = *r
+	forged.Items = nil
+	for _, it := range r.Items {
+		if it.Kind != KindAudit {
+			forged.Items = append(forged.Items, it)
+		}
+	}
+	if f, d := CheckBundle(bundleFiles(t, &forged), r.Incident.ID, src.log); f != BundleJSON || !strings.Contains(d, "does not show record") {
+		t.Errorf("audit record left out: %q %q", f, d)
+	}
+
 	md := map[string][]byte{}
 	for k, v := range files {
 		md[k] = v
