@@ -59,6 +59,18 @@ func CheckLog(inc store.Incident, log []store.LogEntry) *Mismatch {
 		if e.Kind == store.LogAlert && !attached[e.Ref] {
 			return bad("alerts", "the evidence log holds alert %s (entry %d), but the store no longer lists it in the incident: the store was changed", e.Ref, e.Seq)
 		}
+		if e.Kind == store.LogAlert && inc.Kind == store.IncidentAccount {
+			var a struct {
+				AccountID  string `json:"account_id"`
+				AccountUPN string `json:"account_upn"`
+			}
+			if json.Unmarshal(e.Content, &a) == nil &&
+				((a.AccountID != "" && inc.AccountID != "" && !strings.EqualFold(a.AccountID, inc.AccountID)) ||
+					(a.AccountID == "" && a.AccountUPN != "" && inc.AccountUPN != "" && !strings.EqualFold(a.AccountUPN, inc.AccountUPN))) {
+				return bad("account", "the store says the account is %s %s, its alert %s (entry %d) is about %s %s: the store was changed",
+					inc.AccountID, inc.AccountUPN, e.Ref, e.Seq, a.AccountID, a.AccountUPN)
+			}
+		}
 		if e.Kind != store.LogIncident || !strings.HasPrefix(e.Ref, "state:") {
 			continue
 		}
@@ -85,9 +97,9 @@ func CheckLog(inc store.Incident, log []store.LogEntry) *Mismatch {
 	if opened == nil {
 		return bad("opened", "the evidence log has no entry opening the incident (serve writes it when it attaches the first alert; if serve is not running, start it once, then verify again)")
 	}
-	if !opened.At.Equal(inc.Opened) || (opened.Key != "" && opened.Key != inc.Key) || (opened.Kind != "" && opened.Kind != inc.Kind) {
-		return bad("opened", "the store says opened %s (key %q, kind %s), the evidence log %s (key %q, kind %s): the store was changed",
-			fmtTime(inc.Opened), inc.Key, inc.Kind, fmtTime(opened.At), opened.Key, opened.Kind)
+	if !opened.At.Equal(inc.Opened) || (opened.Key != "" && opened.Key != inc.Key) || (opened.Kind != "" && opened.Kind != inc.Kind) || opened.Previous != inc.Previous {
+		return bad("opened", "the store says opened %s (key %q, kind %s, previous %q), the evidence log %s (key %q, kind %s, previous %q): the store was changed",
+			fmtTime(inc.Opened), inc.Key, inc.Kind, inc.Previous, fmtTime(opened.At), opened.Key, opened.Kind, opened.Previous)
 	}
 	if furthest != inc.State {
 		return bad("state", "the store says %s, the evidence log's transitions end at %s: the store was changed (or the change never logged)", inc.State, furthest)

@@ -92,6 +92,8 @@ func TestCheckLogTamperedTable(t *testing.T) {
 		{"review removed", "review", `UPDATE incidents SET review = NULL WHERE id = ?`, []any{id}},
 		{"reopened", "state", `UPDATE incidents SET state = 'open' WHERE id = ?`, []any{id}},
 		{"opened moved", "opened", `UPDATE incidents SET opened = '2026-03-04T00:00:00.000000000Z' WHERE id = ?`, []any{id}},
+		{"account changed", "account", `UPDATE incidents SET account_id = '00000000-1111-4000-8000-000000000000' WHERE id = ?`, []any{id}},
+		{"previous changed", "opened", `UPDATE incidents SET previous = 'inc-000000000000' WHERE id = ?`, []any{id}},
 		{"alert detached", "alerts", `DELETE FROM incident_alerts WHERE alert_id = ?`, []any{alerts[0]}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
