@@ -39,13 +39,8 @@ const (
 	// alertDeliveriesSQL uses the UNIQUE (alert_id, status, target) index.
 	alertDeliveriesSQL = `SELECT ` + deliveryColumns + ` FROM outbox WHERE alert_id = ? ORDER BY status, target, id`
 	deadCountSQL       = `SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL AND delivered IS NULL`
-	// pruneSQL picks a batch of delivered rows to remove. The notifications
-	// of an alert in an incident stay: they are part of the incident's
-	// record (its report lists each), which is kept for incidents.retention,
-	// far longer than store.retention.
-	pruneSQL = `SELECT id FROM outbox WHERE delivered IS NOT NULL AND delivered < ?
-		AND NOT EXISTS (SELECT 1 FROM incident_alerts WHERE incident_alerts.alert_id = outbox.alert_id)
-		ORDER BY delivered LIMIT ?`
+	// pruneSQL picks a batch of delivered rows to remove.
+	pruneSQL = `SELECT id FROM outbox WHERE delivered IS NOT NULL AND delivered < ? ORDER BY delivered LIMIT ?`
 )
 
 // defaultDueLimit bounds a DueDeliveries or ClaimDeliveries call that names
