@@ -15,6 +15,7 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/evidence"
+	"breakglass/internal/evidence/report"
 	"breakglass/internal/store"
 )
 
@@ -58,10 +59,14 @@ func newEvidenceVerifyCmd() *cobra.Command {
 recomputing every hash, and checks it against every head published in
 evidence.heads_file and given with --head (as the daemon logs them:
 "head=SEQ:HASH"). It names the first broken entry and what is wrong with it.
+It then checks each incident in the store (its state, review and alerts)
+against what the log recorded for it, and names an incident that differs
+or that was deleted from the store.
 
 With --bundle it checks an exported bundle instead, with no store and no
 configuration needed: every file against the manifest, the chain segment
-entry by entry up to its head, the head's signature, and the raw records.
+entry by entry up to its head (from the incident's opening), the head's
+signature, the raw records, and that the reports are the chain's.
 
 Heads are checked against --public-key, else evidence.public_key, else the
 public half of evidence.signing_key when it can be read. Without a trusted
@@ -197,7 +202,7 @@ func verifyBundle(rep *verifyReport, path string, trusted ed25519.PublicKey, giv
 	if !st.Mode().IsRegular() {
 		return usageErrorf("--bundle %s: not a regular file", path)
 	}
-	res, err := evidence.ReadBundle(fh, st.Size(), evidence.BundleOptions{Trusted: trusted, Heads: given})
+	res, err := evidence.ReadBundle(fh, st.Size(), evidence.BundleOptions{Trusted: trusted, Heads: given, CheckFiles: report.CheckBundle})
 	if err != nil {
 		return usageErrorf("--bundle %s: %v", path, err)
 	}
@@ -276,7 +281,7 @@ func verifyStore(cmd *cobra.Command, rep *verifyReport, cfg *config.Config, f ev
 			}
 		}
 	}
-	return nil
+	return checkIncidentTable(ctx, st, rep, f.incident)
 }
 
 func brokenLine(rep verifyReport) string {

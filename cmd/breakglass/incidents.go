@@ -289,7 +289,10 @@ func newIncidentsShowCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return showIncident(ctx, st, cmd.OutOrStdout(), args[0], f.format, groupNames(cfg))
+			if err := showIncident(ctx, st, cmd.OutOrStdout(), args[0], f.format, groupNames(cfg)); err != nil {
+				return err
+			}
+			return checkShownIncident(ctx, st, args[0])
 		},
 	}
 	addConfigFlag(cmd, &f.config)

@@ -21,6 +21,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/evidence"
 	"breakglass/internal/evidence/report"
+	"breakglass/internal/incident"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
 )
@@ -31,9 +32,9 @@ func init() {
 
 // Names of the reports inside an export bundle.
 const (
-	bundleReportMD   = "report.md"
-	bundleReportHTML = "report.html"
-	bundleReportJSON = "report.json"
+	bundleReportMD   = report.BundleMarkdown
+	bundleReportHTML = report.BundleHTML
+	bundleReportJSON = report.BundleJSON
 )
 
 type incidentsExportFlags struct {
@@ -139,6 +140,11 @@ func runIncidentsExport(cmd *cobra.Command, f incidentsExportFlags, id string) e
 	}
 	if !res.OK() {
 		return exitCodeError{exitFailure, fmt.Sprintf("not exporting: %v; run 'breakglass evidence verify' and keep the store as it is", res.Break)}
+	}
+	if m, err := incident.CheckStoreLog(ctx, st, id); err != nil {
+		return storeError(err)
+	} else if m != nil {
+		return exitCodeError{exitFailure, fmt.Sprintf("not exporting: %v; run 'breakglass evidence verify' and keep the store as it is", m)}
 	}
 	seg, ok, err := evidence.Segment(ctx, st, id)
 	if err != nil {

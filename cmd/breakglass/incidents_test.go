@@ -244,6 +244,11 @@ func TestIncidentsReviewFlowBinary(t *testing.T) {
 			t.Errorf("alert %s %s: state %s history %+v, want acknowledged by alice", a.ID, a.Rule, a.State, a.StateHistory)
 		}
 	}
+	// What serve and the review commands wrote agrees with the evidence
+	// log: the store verifies clean, the incidents table included.
+	if r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "evidence", "verify", "--config", d.cfg); r.code != 0 {
+		t.Errorf("evidence verify after the flow: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // TestIncidentsListUnattached: list says when stored alerts are in no

@@ -359,6 +359,10 @@ type BundleOptions struct {
 	// Heads are published heads the chain must agree with where it covers
 	// them (and reach, when they are newer).
 	Heads []HeadRef
+	// CheckFiles, when set, checks the bundle's other files (the reports)
+	// against the chain once everything else is intact; it returns the
+	// file that is wrong and why, or "" (report.CheckBundle).
+	CheckFiles func(files map[string][]byte, incident string, entries []store.LogEntry) (file, detail string)
 }
 
 // ReadBundle checks a bundle: every file against the manifest and the
@@ -454,6 +458,17 @@ func ReadBundle(r io.ReaderAt, size int64, o BundleOptions) (BundleResult, error
 		res.Problem = &BundleProblem{ChainFile, fmt.Sprintf("the segment starts with entry %d of another incident, not with the first of %s", entries[0].Seq, ch.Incident)}
 		return res, nil
 	}
+	// The first entry's link to the one before it cannot be checked in a
+	// bundle, so without this the incident's first entries (its opening,
+	// the triggering record, its alert) could be cut off and the rest
+	// would still link to the head. The builder logs the opening before
+	// the incident's records and alerts.
+	if !slices.ContainsFunc(entries, func(e store.LogEntry) bool {
+		return e.Incident == ch.Incident && e.Kind == store.LogIncident && e.Ref == OpeningRef
+	}) {
+		res.Problem = &BundleProblem{ChainFile, fmt.Sprintf("the segment does not hold the opening of incident %s (kind %s, ref %s): its first entries were cut off; ask for the bundle again or verify the store", ch.Incident, store.LogIncident, OpeningRef)}
+		return res, nil
+	}
 	if _, err := ParseHead(mustJSON(ch.Head)); err != nil {
 		res.Problem = &BundleProblem{ChainFile, "head: " + err.Error()}
 		return res, nil
@@ -493,30 +508,55 @@ func ReadBundle(r io.ReaderAt, size int64, o BundleOptions) (BundleResult, error
 			return res, nil
 		}
 	}
+	if o.CheckFiles != nil {
+		if file, detail := o.CheckFiles(files, ch.Incident, entries); file != "" {
+			res.Problem = &BundleProblem{file, detail}
+			return res, nil
+		}
+	}
 	// Every file is intact; the zip around them must be too.
-	var canon bytes.Buffer
-	if err := writeZip(&canon, order, files, ch.Exported); err != nil {
+	// Compared as it is written: the bundle is not held in memory twice.
+	canon := &cmpWriter{r: r, size: size, same: true}
+	if err := writeZip(canon, order, files, ch.Exported); err != nil {
 		return res, err
 	}
-	if int64(canon.Len()) != size || !sameBytes(r, canon.Bytes()) {
+	if !canon.same || canon.off != size {
 		res.Problem = &BundleProblem{"(zip)", "every file is intact, but the zip file itself is not byte for byte the one breakglass wrote: it was repacked or edited (headers, timestamps, comment or appended data)"}
 	}
 	return res, nil
 }
 
-// sameBytes compares r with want, reading in blocks.
-func sameBytes(r io.ReaderAt, want []byte) bool {
-	buf := make([]byte, 64<<10)
-	for off := 0; off < len(want); off += len(buf) {
-		n := min(len(buf), len(want)-off)
-		if _, err := r.ReadAt(buf[:n], int64(off)); err != nil {
-			return false
+// cmpWriter compares what is written to it with r from offset 0.
+type cmpWriter struct {
+	r    io.ReaderAt
+	size int64
+	off  int64
+	same bool
+	buf  []byte
+}
+
+func (c *cmpWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && c.same {
+		k := min(len(p), 64<<10)
+		if c.off+int64(k) > c.size {
+			c.same = false
+			break
 		}
-		if !bytes.Equal(buf[:n], want[off:off+n]) {
-			return false
+		if cap(c.buf) < k {
+			c.buf = make([]byte, 64<<10)
 		}
+		if _, err := c.r.ReadAt(c.buf[:k], c.off); err != nil || !bytes.Equal(c.buf[:k], p[:k]) {
+			c.same = false
+			break
+		}
+		c.off += int64(k)
+		p = p[k:]
 	}
-	return true
+	if !c.same {
+		c.off += int64(len(p))
+	}
+	return n, nil
 }
 
 func checkSignature(res *BundleResult, h SignedHead, files map[string][]byte, o BundleOptions) *BundleProblem {
@@ -627,3 +667,9 @@ func firstDiff(got, want []byte) string {
 	}
 	return fmt.Sprintf("records missing from line %d", line)
 }
+
+// OpeningRef is the Ref of an incident's opening transition (kind
+// store.LogIncident), which the incident builder logs before the incident's
+// records and alerts; internal/incident writes it (a test keeps the two
+// equal).
+const OpeningRef = "state:open"

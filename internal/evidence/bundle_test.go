@@ -28,7 +28,7 @@ func bundleLog(t testing.TB) *memLog {
 	add("inc-b", store.LogRecord, "ev-2", `{"id":"ev-2","secret":"of another incident"}`)
 	add("inc-a", store.LogRecord, "ev-3", "{\n  \"id\": \"ev-3\"\n}\n")
 	add("inc-a", store.LogPull, "ev-4", "not json\r\nat all")
-	add("inc-a", store.LogIncident, "open", `{"state":"open"}`)
+	add("inc-a", store.LogIncident, OpeningRef, `{"state":"open"}`)
 	add("", store.LogNotify, "n-1", `{}`)
 	return m
 }

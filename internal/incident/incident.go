@@ -112,9 +112,8 @@ const HealthSource = "incidents"
 type Options struct {
 	Store Store
 	Gap   time.Duration // config incidents.gap
-	// Accounts maps a UPN-only alert to the account's object id, so that a
-	// record that names the account by UPN alone joins the incident of the
-	// records that carry the id.
+	// Accounts give each configured account one incident key, so that
+	// records naming it by id or by UPN alone join one incident.
 	Accounts []entra.Account
 	Health   Health // optional
 	Logger   *slog.Logger
@@ -127,11 +126,11 @@ type Options struct {
 // restart carries on; Reconcile completes the evidence of alerts attached
 // just before a crash.
 type Builder struct {
-	o     Options
-	upnID map[string]string
-	wake  chan struct{}
+	o    Options
+	wake chan struct{}
 
 	mu      sync.Mutex
+	canon   map[string]string // lower-case id or UPN → incident key (guarded by mu)
 	failing bool
 }
 
@@ -143,13 +142,42 @@ func New(o Options) *Builder {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	b := &Builder{o: o, upnID: map[string]string{}, wake: make(chan struct{}, 1)}
+	b := &Builder{o: o, canon: map[string]string{}, wake: make(chan struct{}, 1)}
 	for _, a := range o.Accounts {
-		if a.ID != "" && a.UPN != "" {
-			b.upnID[strings.ToLower(a.UPN)] = a.ID
+		// One key per configured account: its id, else (an account
+		// configured by UPN alone) its UPN, whichever of the two a record
+		// names it by.
+		key := strings.ToLower(a.ID)
+		if key == "" {
+			key = strings.ToLower(a.UPN)
+		}
+		for _, n := range []string{a.ID, a.UPN} {
+			if n != "" {
+				b.canon[strings.ToLower(n)] = key
+			}
 		}
 	}
 	return b
+}
+
+// accountKeyOf is the key of a configured account that a names, by id or
+// UPN; an alert that names an account configured by UPN alone by both
+// teaches the builder that id, so a later record naming it by id alone
+// joins the same incident.
+func (b *Builder) accountKeyOf(a alert.Alert) (string, bool) {
+	id, upn := strings.ToLower(a.AccountID), strings.ToLower(a.AccountUPN)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k, ok := b.canon[id]; ok && id != "" {
+		return k, true
+	}
+	if k, ok := b.canon[upn]; ok && upn != "" {
+		if id != "" {
+			b.canon[id] = k
+		}
+		return k, true
+	}
+	return "", false
 }
 
 // Wake makes Run attach at once instead of at its next poll. It never
@@ -243,9 +271,9 @@ func (b *Builder) health(ctx context.Context, err error) error {
 // what its evidence lacks.
 func (b *Builder) Attach(ctx context.Context, a alert.Alert) (store.Incident, bool, error) {
 	key, kind := KeyOf(a)
-	if kind == store.IncidentAccount && a.AccountID == "" && a.AccountUPN != "" {
-		if id, ok := b.upnID[strings.ToLower(a.AccountUPN)]; ok {
-			key = strings.ToLower(id)
+	if kind == store.IncidentAccount {
+		if k, ok := b.accountKeyOf(a); ok {
+			key = k
 		}
 	}
 	now := b.o.Now()

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Formats Render writes.
@@ -77,8 +80,57 @@ func md(s string) string {
 			return ' '
 		}
 		return r
-	}, s)
-	return mdEscaper.Replace(s)
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	return mdEscaper.Replace(spellHidden(s))
+}
+
+// hidden are characters a hostile value could use to change what a reader
+// sees: C1 controls and format characters (bidi overrides and isolates,
+// which reorder text so that an attacker's UPN reads as a colleague's,
+// and zero-width characters).
+func hidden(r rune) bool {
+	return (r >= 0x80 && r < 0xa0) || unicode.Is(unicode.Cf, r)
+}
+
+// spellHidden writes hidden characters as \u202e.
+func spellHidden(s string) string {
+	if strings.IndexFunc(s, hidden) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if hidden(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// visible makes rendered HTML safe to look at: invalid UTF-8 becomes
+// U+FFFD, and control and hidden characters other than line breaks and
+// tabs are spelled out (\x1b, \u202e). The template has none of them, so
+// only data changes; the spelling is plain ASCII text.
+func visible(b []byte) []byte {
+	bad := func(r rune) bool { return (r < ' ' && r != '\n' && r != '\r' && r != '\t') || r == 0x7f || hidden(r) }
+	if utf8.Valid(b) && bytes.IndexFunc(b, bad) < 0 {
+		return b
+	}
+	b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	var out bytes.Buffer
+	out.Grow(len(b) + 64)
+	for _, r := range string(b) {
+		switch {
+		case r < 0x100 && bad(r):
+			fmt.Fprintf(&out, "\\x%02x", r)
+		case bad(r):
+			fmt.Fprintf(&out, "\\u%04x", r)
+		default:
+			out.WriteRune(r)
+		}
+	}
+	return out.Bytes()
 }
 
 // Markdown writes r as a Markdown document.
@@ -189,5 +241,10 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 // HTML writes r as one self-contained HTML page: styles inline, no
 // scripts, nothing fetched, so it opens the same offline and years later.
 func HTML(w io.Writer, r *Report) error {
-	return htmlTmpl.Execute(w, r)
+	var b bytes.Buffer
+	if err := htmlTmpl.Execute(&b, r); err != nil {
+		return err
+	}
+	_, err := w.Write(visible(b.Bytes()))
+	return err
 }

@@ -20,6 +20,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/entra"
+	"breakglass/internal/incident"
 	"breakglass/internal/logs"
 	"breakglass/internal/store"
 )
@@ -163,6 +164,13 @@ func Build(ctx context.Context, src Source, id string, now time.Time) (*Report, 
 	entries, err := src.IncidentLog(ctx, id)
 	if err != nil {
 		gap("the evidence log could not be read: %v", err)
+	}
+	if err == nil {
+		// The incidents table is outside the hash chain: a state or review
+		// rewritten there must not read as the truth.
+		if m := incident.CheckLog(inc, entries); m != nil {
+			gap("the store disagrees with the evidence log, trust the log: %v", m)
+		}
 	}
 	for _, e := range entries {
 		switch e.Kind {

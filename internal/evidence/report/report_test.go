@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/incident"
 	"breakglass/internal/store"
 )
 
@@ -95,6 +97,10 @@ func fixture(t *testing.T) *fakeSource {
 			{Seq: 4, Incident: "inc-20260314-0001", Kind: store.LogPull, Ref: "pull-1", Content: append(append([]byte(`{"value":[`), signin...), ']', '}')},
 			// A record no decoder reads is still shown, at the time it was kept.
 			{Seq: 5, Incident: "inc-20260314-0001", Kind: store.LogRecord, Ref: "odd-1", At: t0.Add(8 * time.Minute), Content: []byte(`{"operationName":"Something new","userPrincipalName":"bg-admin1@contoso.onmicrosoft.com"}`)},
+			// The incident's history, as the incident package logs it.
+			transition(6, incident.Transition{Incident: "inc-20260314-0001", Key: "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70", Kind: store.IncidentAccount, To: store.IncidentOpen, At: a1.Detected}),
+			transition(7, incident.Transition{Incident: "inc-20260314-0001", From: store.IncidentOpen, To: store.IncidentAcknowledged, At: t0.Add(12 * time.Minute)}),
+			transition(8, incident.Transition{Incident: "inc-20260314-0001", From: store.IncidentAcknowledged, To: store.IncidentReviewed, At: rev.At, Review: rev}),
 		},
 		alerts: map[string]alert.Alert{"a1": a1, "a2": a2},
 		deliveries: map[string][]store.Delivery{
@@ -115,6 +121,11 @@ func fixture(t *testing.T) *fakeSource {
 		},
 		evidence: map[string]store.Evidence{a1.EventID: {EventID: a1.EventID, Raw: signin}},
 	}
+}
+
+func transition(seq int64, tr incident.Transition) store.LogEntry {
+	b, _ := json.Marshal(tr)
+	return store.LogEntry{Seq: seq, Incident: tr.Incident, Kind: store.LogIncident, Ref: "state:" + tr.To, At: tr.At, Content: b}
 }
 
 func build(t *testing.T, src *fakeSource) *Report {
@@ -295,5 +306,22 @@ func TestReportLogAnalyticsAudit(t *testing.T) {
 	}
 	if !strings.Contains(it.Title, "pgustavo@simulandlabs.com") {
 		t.Errorf("title %q", it.Title)
+	}
+}
+
+// TestBuildTableRewritten: the incidents table is outside the hash chain;
+// a misuse review rewritten there as a drill is named at the top of the
+// report, with the class the evidence log recorded.
+func TestBuildTableRewritten(t *testing.T) {
+	src := fixture(t)
+	if r := build(t, src); len(r.Gaps) != 0 {
+		t.Fatalf("untouched: gaps %v", r.Gaps)
+	}
+	rv := *src.inc.Review
+	rv.Class = store.ClassDrill
+	src.inc.Review = &rv
+	r := build(t, src)
+	if len(r.Gaps) != 1 || !strings.Contains(r.Gaps[0], "review") || !strings.Contains(r.Gaps[0], "misuse") {
+		t.Errorf("gaps = %q; want the rewritten review named, with the log's misuse", r.Gaps)
 	}
 }
