@@ -46,7 +46,7 @@ func sampleAlert(m detect.Meta) alert.Alert {
 		a.Result, a.App, a.IPAddress, a.Location = "failure 50126", "Azure Portal", "203.0.113.7", "Oslo, Oslo, NO"
 		ann = map[string]string{"error_code": "50126", "error_text": "Error validating credentials due to invalid username or password.",
 			"client_app": "Browser", "conditional_access": "notApplied",
-			"device": "MacBook-Pro (MacOs, Chrome 131, not registered in Entra)",
+			"device":   "MacBook-Pro (MacOs, Chrome 131, not registered in Entra)",
 			"resource": "Windows Azure Service Management API", "auth_requirement": "singleFactorAuthentication"}
 	case detect.RuleActivity:
 		a.Category, a.Operation, a.Result, a.IPAddress = "AuditLogs", "Add member to role", "success", "203.0.113.7"
