@@ -194,6 +194,9 @@ The daemon keeps running. From another terminal:
   $BIN incidents review --config $CFG $inc --as drill --by YOU --note "make demo"
   curl -H 'Authorization: Bearer demo-token' --data-binary @examples/logs/storage-PT1H.json http://$BREAKGLASS_DEMO_INGEST/ingest
   (records already seen are not alerted twice)
-Ctrl-C stops the daemon and the mail sink.
+New alerts print below as the console channel writes them. Ctrl-C stops the
+daemon and the mail sink.
 TXT
+tail -n 0 -f "$D/demo-serve.out" &
+pids+=($!)
 wait "${pids[1]}"
