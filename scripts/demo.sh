@@ -58,7 +58,7 @@ wait_for() {
 mkdir -p "$D"
 rm -rf "$D"/demo.db "$D"/demo.db-wal "$D"/demo.db-shm "$D"/demo.db.heads \
   "$D"/demo-evidence.key "$D"/demo-evidence.key.pub "$MAIL" "$BUNDLE" "$D"/demo-incident \
-  "$D"/demo-serve.out "$D"/demo-serve.log "$D"/demo-mailsink.log "$D"/demo-report.md
+  "$D"/demo-serve.out "$D"/demo-serve.log "$D"/demo-mailsink.log "$D"/demo-report.md "$D"/demo-alert.txt
 
 # --- 1. the posture audit ----------------------------------------------------
 # --fail-on none: the findings are the point of the demo, not an error; any
@@ -146,7 +146,11 @@ curl -fsS "$link" | sed -n 's:.*<h1>\(.*\)</h1>.*:  page says\: \1:p'
 say "Pressing Acknowledge (POST) records who did it and stops escalation:"
 curl -fsS --data-urlencode "by=Demo User" --data-urlencode "note=make demo" "$link" |
   sed -n 's:.*<h1>\(.*\)</h1>.*:  page says\: \1:p'
-"$BIN" alerts show --config "$CFG" "$alert" | grep -E '^(State|Acknowledged) ' || true
+say "Every alert goes to oncall now and to managers after 10 minutes unacknowledged"
+say "(notify.routes, escalate_after). For this one, escalation has stopped:"
+"$BIN" alerts show --config "$CFG" "$alert" >"$D/demo-alert.txt"
+awk '/^(State  |Acknowledged )/; /^Escalation/ { on = 1 } on && /^$/ { on = 0 } on' "$D/demo-alert.txt"
+say "The others reach managers@demo.invalid in 10 minutes if you leave the daemon running."
 
 step "5. The incident that formed (breakglass incidents)"
 say "Alerts of one account close together in time form one incident, to review once."

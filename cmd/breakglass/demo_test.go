@@ -90,6 +90,7 @@ func TestDemoScript(t *testing.T) {
 			"page says: Acknowledge this alert?", // GET changes nothing
 			"page says: Acknowledged",            // POST does
 			"Acknowledged  Demo User (link)",
+			"managers  stopped: the alert was acknowledged", // the ack stopped escalation
 			"open   account  bg-admin1@contoso.onmicrosoft.com",
 			"OK: evidence log of ",
 			"records.ndjson: OK",
