@@ -168,7 +168,11 @@ say "  ..."
 
 step "6. The evidence log is intact (breakglass evidence verify)"
 say "Every raw record, alert and acknowledgement went into a hash chain in the store."
-"$BIN" evidence verify --config "$CFG"
+say "Its head (newest entry and hash) is what you keep elsewhere, e.g. in a ticket, so that"
+say "a log cut short later shows too: verify checks the chain against it."
+head=$("$BIN" evidence head --config "$CFG")
+say "  head now: $head"
+"$BIN" evidence verify --config "$CFG" --head "$head"
 
 step "7. The incident's evidence bundle (breakglass incidents export)"
 say "One zip for auditors: the raw records, the chain, a signed head and the report."
