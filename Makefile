@@ -41,10 +41,13 @@ bench: build
 	@# second healthy, an always-500 and a hanging channel.
 	$(GO) test -run '^$$' -bench 'OutboxThroughput' -benchmem ./internal/notify/
 
-# demo: the HTML posture audit of the bundled example snapshot (written under
-# the data directory, path printed), then the daemon on the bundled example
-# logs (Ctrl-C stops it); demo-scan: the one-shot scan of the same logs.
+# demo: the posture audit of the bundled example snapshot, then the daemon on
+# the bundled example logs, alerting on the console and by mail to a local
+# sink, an acknowledge link, the incident, its verified evidence and export
+# (scripts/demo.sh; everything under data/; Ctrl-C stops it). DEMO_FAST=1
+# stops after the last step. demo-scan: the one-shot scan of the same logs.
 demo: build
+	$(GO) build -o bin/demo-mailsink ./demo/mailsink
 	./scripts/demo.sh
 
 demo-scan: build

@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"breakglass/internal/evidence"
 )
 
 // TestDemoConfigAlerts runs examples/demo.yaml as `make demo` does (from the
@@ -19,8 +23,30 @@ func TestDemoConfigAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(root)
-	t.Setenv("BREAKGLASS_DATA", t.TempDir())
+	data := t.TempDir()
+	t.Setenv("BREAKGLASS_DATA", data)
 	t.Setenv("BREAKGLASS_INGEST_TOKEN", "demo-token")
+	t.Setenv("BREAKGLASS_ACK_SECRET", "")
+	// The demo's email channel goes to its mail sink, not run here: a port
+	// nothing listens on, so this test never mails another test's sink.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BREAKGLASS_DEMO_SMTP_PORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	ln.Close()
+	// scripts/demo.sh makes the evidence signing key before serve starts.
+	_, key, err := evidence.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey, err := evidence.PrivateKeyPEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "demo-evidence.key"), pemKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := loadCfg(t, filepath.Join("examples", "demo.yaml"))
 	// The demo's fixed ports could be taken on a shared machine.
 	cfg.Server.Listen = "127.0.0.1:0"
