@@ -36,6 +36,7 @@ type Store interface {
 	StateChanges(ctx context.Context, id string) ([]store.StateChange, error)
 	IncidentOf(ctx context.Context, alertID string) (store.Incident, error)
 	AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error)
+	AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error)
 }
 
 // ErrUsage marks an error in what the caller asked for (an unknown

@@ -108,6 +108,20 @@ func Link(ctx context.Context, st Store, d store.Drill, now time.Time) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("reading the incident of %s: %w", a.ID, err)
 	}
+	// The pre-classification is logged first and once (AppendLogOnce), the
+	// link stored after it: a crash or a failed append in between leaves
+	// the drill unlinked, so the next round does both again, and never a
+	// linked drill whose incident lacks its entry.
+	c := Classification{SuggestedClass: store.ClassDrill, Drill: d.ID, Account: firstNonEmpty(d.AccountUPN, d.AccountID),
+		AlertID: a.ID, PlannedBy: d.By, Note: d.Note, At: now.UTC(),
+		Confirm: "breakglass incidents review " + inc.ID + " --as drill --by NAME --note TEXT"}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return false, err
+	}
+	if _, _, err := st.AppendLogOnce(ctx, store.LogEntry{Incident: inc.ID, Kind: LogKind, Ref: d.ID, At: now.UTC(), Content: b}); err != nil {
+		return false, fmt.Errorf("pre-classifying incident %s as drill %s: %w", inc.ID, d.ID, err)
+	}
 	prev := d.Updated
 	d.AlertID, d.IncidentID, d.Updated = a.ID, inc.ID, bump(d, now)
 	if err := st.UpdateDrill(ctx, d, prev); err != nil {
@@ -115,16 +129,6 @@ func Link(ctx context.Context, st Store, d store.Drill, now time.Time) (bool, er
 			return false, nil // changed meanwhile (finished, or linked by another process)
 		}
 		return false, fmt.Errorf("linking drill %s: %w", d.ID, err)
-	}
-	c := Classification{SuggestedClass: store.ClassDrill, Drill: d.ID, Account: firstNonEmpty(d.AccountUPN, d.AccountID),
-		AlertID: a.ID, PlannedBy: d.By, Note: d.Note, At: now.UTC(),
-		Confirm: "breakglass incidents review " + inc.ID + " --as drill --by NAME --note TEXT"}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return true, err
-	}
-	if _, err := st.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: LogKind, Ref: d.ID, At: now.UTC(), Content: b}); err != nil {
-		return true, fmt.Errorf("pre-classifying incident %s as drill %s: %w", inc.ID, d.ID, err)
 	}
 	return true, nil
 }
