@@ -195,6 +195,12 @@ func TestDrillEndToEnd(t *testing.T) {
 		t.Errorf("open items %v, want the one not attested", rep.Open)
 	}
 	t.Logf("measured: alert %.2fs, delivery %.2fs, ack %.2fs", *m.AlertSeconds, *m.DeliverySeconds, *m.AckSeconds)
+	// The incident shows it is pre-classified as this drill, for the
+	// reviewer to confirm.
+	if r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "incidents", "show", "-c", d.cfg, incID); r.code != 0 ||
+		!strings.Contains(r.stdout, "suggested: drill (drill "+id) {
+		t.Errorf("incidents show %s: exit %d, want the drill pre-classification\n%s%s", incID, r.code, r.stdout, r.stderr)
+	}
 	if r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "drill", "report", "-c", d.cfg, id); r.code != 0 || !strings.Contains(r.stdout, "PASSED") {
 		t.Errorf("markdown report: exit %d\n%s", r.code, r.stdout)
 	}

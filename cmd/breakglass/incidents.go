@@ -16,6 +16,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/config"
+	"breakglass/internal/drill"
 	"breakglass/internal/incident"
 	"breakglass/internal/store"
 )
@@ -315,6 +316,7 @@ type incidentShowStore interface {
 	Alert(ctx context.Context, id string) (alert.Alert, error)
 	StateChanges(ctx context.Context, id string) ([]store.StateChange, error)
 	AlertDeliveries(ctx context.Context, alertID string) ([]store.Delivery, error)
+	IncidentLog(ctx context.Context, incident string) ([]store.LogEntry, error)
 }
 
 type shownIncidentAlert struct {
@@ -343,6 +345,9 @@ type showDetails struct {
 	// NotAttested are the configured groups the review has no attestation
 	// for.
 	NotAttested []string `json:"not_attested,omitempty"`
+	// Suggested is the classification breakglass suggests before a
+	// review: a drill sign-in pre-classifies its incident as a drill.
+	Suggested *drill.Classification `json:"suggested,omitempty"`
 }
 
 type shownIncident struct {
@@ -393,6 +398,17 @@ func showIncident(ctx context.Context, st incidentShowStore, w io.Writer, id, fo
 				DeadAt: d.DeadAt.UTC(), DeadReason: d.DeadReason})
 		}
 		out.AlertDetails = append(out.AlertDetails, sa)
+	}
+	log, err := st.IncidentLog(ctx, id)
+	if err != nil {
+		return storeError(err)
+	}
+	for _, e := range log {
+		var c drill.Classification
+		if e.Kind == drill.LogKind && json.Unmarshal(e.Content, &c) == nil && c.SuggestedClass != "" {
+			out.Suggested = &c
+			break
+		}
 	}
 	if inc.Review != nil {
 		for _, g := range groups {
@@ -487,6 +503,10 @@ func printIncident(w io.Writer, out shownIncident) error {
 	}
 
 	fmt.Fprintln(w, "\nReview")
+	if c := out.Suggested; c != nil {
+		fmt.Fprintf(w, "  suggested: %s (drill %s of %s, planned by %s); a reviewer confirms it: %s\n",
+			c.SuggestedClass, printable(c.Drill), printable(c.Account), printable(c.PlannedBy), printable(c.Confirm))
+	}
 	r := out.Review
 	if r == nil {
 		fmt.Fprintf(w, "  none yet: run 'breakglass incidents review %s --as drill|emergency|misuse --by NAME --note TEXT'\n", out.ID)
