@@ -235,8 +235,10 @@ func verifyStore(cmd *cobra.Command, rep *verifyReport, cfg *config.Config, f ev
 	heads, err := evidence.LoadHeads(rep.HeadsFile)
 	var damaged *evidence.HeadsError
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && len(given) > 0:
+		// The heads given with --head are checked; the file adds nothing.
 	case errors.Is(err, fs.ErrNotExist):
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no published heads (%s does not exist): a deleted tail of the log cannot be detected; serve publishes them", rep.HeadsFile))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no published heads (%s does not exist): a deleted tail of the log cannot be detected; serve publishes them, or pass one with --head SEQ:HASH", rep.HeadsFile))
 	case errors.As(err, &damaged):
 		// Someone edited the heads file, or a crash tore a line: the heads
 		// before it are still checked.
