@@ -197,6 +197,10 @@ type Delivery struct {
 	// A delivery completed after it was dead-lettered has both: it was
 	// delivered.
 	Delivered time.Time
+	// Pruned: Prune removed the delivered row (store.retention); only
+	// AlertID, Status, Target and Delivered are still known. Listed by
+	// AlertDeliveries, so an incident keeps who was paged and when.
+	Pruned bool
 }
 
 // PruneStats counts what Prune removed.
@@ -257,9 +261,10 @@ type Outbox interface {
 	DeadLetter(ctx context.Context, id int64, at time.Time, reason string) error
 	// DeadLetters lists dead-lettered deliveries, most recent first.
 	DeadLetters(ctx context.Context, limit int) ([]Delivery, error)
-	// AlertDeliveries returns every delivery of one alert that the outbox
-	// still holds, pending, delivered or dead-lettered (Prune removes old
-	// delivered ones), in status then target order: what was sent where.
+	// AlertDeliveries returns every delivery of one alert, pending,
+	// delivered or dead-lettered, in status then target order: what was
+	// sent where. A delivered one that Prune removed is still listed, with
+	// Pruned set and what Prune keeps (status, target, when delivered).
 	// An unknown alert is ErrNotFound.
 	AlertDeliveries(ctx context.Context, alertID string) ([]Delivery, error)
 	// DeadLetterCount counts dead-lettered deliveries.

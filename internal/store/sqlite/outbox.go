@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -389,6 +390,28 @@ func (s *Store) AlertDeliveries(ctx context.Context, alertID string) ([]store.De
 	if err != nil {
 		return nil, wrap(err)
 	}
+	pruned, err := tx.QueryContext(ctx, `SELECT status, target, delivered FROM outbox_pruned WHERE alert_id = ?`, alertID)
+	if err != nil {
+		return nil, wrap(describe(err))
+	}
+	defer pruned.Close()
+	for pruned.Next() {
+		d := store.Delivery{AlertID: alertID, Pruned: true}
+		var at string
+		if err := pruned.Scan(&d.Status, &d.Target, &at); err != nil {
+			return nil, wrap(err)
+		}
+		if d.Delivered, err = decodeTime("delivered", at); err != nil {
+			return nil, wrap(err)
+		}
+		out = append(out, d)
+	}
+	if err := pruned.Err(); err != nil {
+		return nil, wrap(describe(err))
+	}
+	slices.SortStableFunc(out, func(a, b store.Delivery) int {
+		return cmp.Or(cmp.Compare(a.Status, b.Status), cmp.Compare(a.Target, b.Target))
+	})
 	return out, nil
 }
 

@@ -1216,5 +1216,23 @@ func (s suite) alertDeliveries(t *testing.T) {
 	}
 	check(st)
 	st.Close()
-	check(s.reopen(t, path))
+	st = s.reopen(t, path)
+	check(st)
+	// Pruned, the delivered webhook is still listed: what was sent where
+	// outlives store.retention.
+	if _, err := st.Prune(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.AlertDeliveries(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, fmt.Sprintf("%s %s pruned=%v delivered=%s", d.Status, d.Target, d.Pruned, d.Delivered.Format(time.RFC3339Nano)))
+	}
+	wantPruned := fmt.Sprintf("firing ops/webhook pruned=true delivered=%s", base.Add(time.Minute).UTC().Format(time.RFC3339Nano))
+	if len(got) != 5 || !slices.Contains(got, wantPruned) {
+		t.Errorf("AlertDeliveries after Prune:\n%s\nwant 5, among them %q", strings.Join(got, "\n"), wantPruned)
+	}
 }
