@@ -21,7 +21,10 @@ import (
 // channel registry, and the dispatcher's SendTimeout: longer than every
 // channel's own timeout, so a configured timeout is what bounds a send.
 // Config has decoded, validated and defaulted each channel's settings.
-func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger) (map[string]notify.Notifier, time.Duration, error) {
+//
+// head, when not nil, gives the evidence log's head for every message
+// (notify.RenderOptions.EvidenceHead).
+func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger, head ...func() string) (map[string]notify.Notifier, time.Duration, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -34,7 +37,11 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger) (map
 	if err != nil {
 		return nil, 0, err
 	}
-	renderer, err := notify.NewRenderer(cfg.Notify.RenderOptions(ackURL))
+	opts := cfg.Notify.RenderOptions(ackURL)
+	if len(head) > 0 {
+		opts.EvidenceHead = head[0]
+	}
+	renderer, err := notify.NewRenderer(opts)
 	if err != nil {
 		return nil, 0, configErrorf("%s: notify.templates: %v", cfg.Path, err)
 	}

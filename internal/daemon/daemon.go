@@ -226,7 +226,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		}
 	}()
 
-	notifiers, sendTimeout, err := buildNotifiers(cfg, o.Stdout, d.log)
+	notifiers, sendTimeout, err := buildNotifiers(cfg, o.Stdout, d.log, d.evidenceHead)
 	if err != nil {
 		return nil, err
 	}

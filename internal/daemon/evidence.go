@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"breakglass/internal/evidence"
@@ -48,4 +49,18 @@ func (d *Daemon) setupEvidence(ctx context.Context) error {
 	}
 	d.heads = p
 	return nil
+}
+
+// evidenceHead is the evidence log's head for messages ("SEQ:HASH"), read
+// from the store when a message is rendered, so every page carries a copy
+// of the head outside the store. A store that cannot say gives "": the
+// page goes out without the line rather than late.
+func (d *Daemon) evidenceHead() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	e, ok, err := d.st.LogHead(ctx)
+	if err != nil || !ok {
+		return ""
+	}
+	return fmt.Sprintf("%d:%s", e.Seq, e.Hash)
 }

@@ -89,6 +89,11 @@ type RenderOptions struct {
 	// AckURL returns the acknowledge link for an alert; nil (or an empty
 	// result) means messages carry no link.
 	AckURL func(alertID string) string
+	// EvidenceHead returns the evidence log's current head ("SEQ:HASH"),
+	// printed in the text and HTML forms: every message then carries a
+	// copy of the head outside the store, so a log cut back later is
+	// caught by evidence verify --head. nil or "" prints nothing.
+	EvidenceHead func() string
 	// Templates override the embedded defaults per form.
 	Templates Templates
 }

@@ -50,6 +50,9 @@ type MessageData struct {
 	Next, NextShort string
 	// AckURL acknowledges the alert; "" when links are not configured.
 	AckURL string
+	// EvidenceHead is the evidence log's head when the message was
+	// rendered ("SEQ:HASH"); "" when unknown.
+	EvidenceHead string
 	// Unreadable lists fields of the record that could not be read.
 	Unreadable  []string
 	Source      string // where the record was read, or the log source
@@ -119,6 +122,9 @@ func (r *Renderer) Data(n Notification) *MessageData {
 	d.Color = severityColor(a.Severity, d.Resolved)
 	if r.opts.AckURL != nil && a.ID != "" && !d.Resolved {
 		d.AckURL = oneLine(r.opts.AckURL(a.ID), 2000)
+	}
+	if r.opts.EvidenceHead != nil {
+		d.EvidenceHead = oneLine(r.opts.EvidenceHead(), 200)
 	}
 	d.What, d.Facts = describe(a, d.Annotations)
 	d.From = fromFields(a, d.Annotations)

@@ -158,7 +158,8 @@ func ValidateTemplates(t Templates) error {
 	cet := time.FixedZone("CET", 3600)
 	variants := []RenderOptions{
 		{Templates: parsed},
-		{Templates: parsed, TimeZone: cet, AckURL: func(id string) string { return "https://breakglass.example/ack/" + id + "?sig=x" }},
+		{Templates: parsed, TimeZone: cet, AckURL: func(id string) string { return "https://breakglass.example/ack/" + id + "?sig=x" },
+			EvidenceHead: func() string { return "1234:abababababababababababababababababababababababababababababababab" }},
 	}
 	for _, o := range variants {
 		r, err := NewRenderer(o)

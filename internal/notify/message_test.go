@@ -27,7 +27,8 @@ func testRenderer(t *testing.T, tpl Templates) *Renderer {
 		AckURL: func(id string) string {
 			return "https://breakglass.contoso.example/ack?alert=" + id + "&exp=1772510000&sig=3f9a0c"
 		},
-		Templates: tpl,
+		EvidenceHead: func() string { return "1234:3f2a9c0d1b4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff" },
+		Templates:    tpl,
 	})
 	if err != nil {
 		t.Fatal(err)
