@@ -1,0 +1,1298 @@
+package kql
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// MaxDepth bounds the nesting of expressions and sub-queries, so a hostile
+// query of many nested parentheses gives an error, not a stack overflow.
+// Real detections nest a few levels deep.
+const MaxDepth = 200
+
+// Parse parses one KQL query text (let statements and a query, separated by
+// ';'). The error is a *SyntaxError; a valid text that uses something the
+// engine cannot run parses without error and lists it in
+// Script.Unsupported (see Check).
+func Parse(src string) (*Script, error) {
+	toks, err := Lex(src)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{src: src, toks: toks}
+	sc, err := p.run()
+	if err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Check parses src and returns its first problem: a *SyntaxError, else the
+// first *UnsupportedError, else nil.
+func Check(src string) (*Script, error) {
+	sc, err := Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if len(sc.Unsupported) > 0 {
+		return sc, sc.Unsupported[0]
+	}
+	return sc, nil
+}
+
+type bailout struct{ err error }
+
+type parser struct {
+	src   string
+	toks  []Token
+	i     int
+	depth int
+	sc    *Script
+}
+
+func (p *parser) run() (sc *Script, err error) {
+	p.sc = &Script{Src: p.src}
+	defer func() {
+		if r := recover(); r != nil {
+			b, ok := r.(bailout)
+			if !ok {
+				panic(r)
+			}
+			sc, err = nil, b.err
+		}
+	}()
+	p.sc.Stmts = p.stmts("")
+	if len(p.sc.Stmts) == 0 {
+		p.failAt(p.peek().Off, "the query is empty: expected a query such as SigninLogs | where ...")
+	}
+	return p.sc, nil
+}
+
+// ---- token helpers ----
+
+func (p *parser) peek() Token { return p.toks[p.i] }
+func (p *parser) peekN(k int) Token {
+	if p.i+k < len(p.toks) {
+		return p.toks[p.i+k]
+	}
+	return p.toks[len(p.toks)-1]
+}
+func (p *parser) advance() Token {
+	t := p.toks[p.i]
+	if t.Kind != TokEOF {
+		p.i++
+	}
+	return t
+}
+
+func isP(t Token, s string) bool { return t.Kind == TokPunct && t.Text == s }
+func isW(t Token, w string) bool { return t.Kind == TokIdent && t.Text == w }
+
+func (p *parser) atP(s string) bool { return isP(p.peek(), s) }
+func (p *parser) atW(w string) bool { return isW(p.peek(), w) }
+
+func (p *parser) acceptP(s string) bool {
+	if p.atP(s) {
+		p.i++
+		return true
+	}
+	return false
+}
+func (p *parser) acceptW(w string) bool {
+	if p.atW(w) {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func describe(t Token) string {
+	switch t.Kind {
+	case TokEOF:
+		return "the end of the query"
+	case TokIdent:
+		return fmt.Sprintf("%q", t.Text)
+	case TokString:
+		return "a string"
+	case TokBracket:
+		return fmt.Sprintf("['%s']", t.Text)
+	case TokInt, TokReal:
+		return "the number " + t.Text
+	case TokTimespan:
+		return "the timespan " + t.Text + t.Lit
+	case TokTypedLit:
+		return t.Lit + "(...)"
+	}
+	return fmt.Sprintf("%q", t.Text)
+}
+
+func (p *parser) failAt(off int, format string, args ...any) {
+	panic(bailout{&SyntaxError{Pos: PosOf(p.src, off), Msg: fmt.Sprintf(format, args...)}})
+}
+
+func (p *parser) expected(what string) {
+	t := p.peek()
+	p.failAt(t.Off, "expected %s, found %s", what, describe(t))
+}
+
+func (p *parser) expectP(s string) Token {
+	if !p.atP(s) {
+		p.expected("'" + s + "'")
+	}
+	return p.advance()
+}
+
+func (p *parser) expectW(w string) Token {
+	if !p.atW(w) {
+		p.expected("'" + w + "'")
+	}
+	return p.advance()
+}
+
+func (p *parser) enter() {
+	p.depth++
+	if p.depth > MaxDepth {
+		p.failAt(p.peek().Off, "the query nests more than %d levels deep", MaxDepth)
+	}
+}
+func (p *parser) leave() { p.depth-- }
+
+func (p *parser) unsupported(off int, feature, msg string) {
+	p.sc.Unsupported = append(p.sc.Unsupported, &UnsupportedError{Pos: PosOf(p.src, off), Feature: feature, Msg: msg})
+}
+
+// word reads a hyphenated word written without spaces (project-away,
+// mv-expand, parse-where) or a dotted one (hint.strategy), at token k
+// ahead. It returns the word and the number of tokens it spans.
+func (p *parser) wordAt(k int, sep string) (string, int) {
+	t := p.peekN(k)
+	if t.Kind != TokIdent {
+		return "", 0
+	}
+	w, n := t.Text, 1
+	for {
+		s, nx := p.peekN(k+n), p.peekN(k+n+1)
+		if isP(s, sep) && s.Off == p.peekN(k+n-1).End && nx.Kind == TokIdent && nx.Off == s.End {
+			w += sep + nx.Text
+			n += 2
+			continue
+		}
+		return w, n
+	}
+}
+
+// name reads a column or table name: an identifier or a bracketed name.
+func (p *parser) name(what string) (string, int) {
+	t := p.peek()
+	if t.Kind == TokIdent || t.Kind == TokBracket {
+		p.i++
+		return t.Text, t.Off
+	}
+	p.expected(what)
+	return "", 0
+}
+
+// atEnd reports whether the current operator's text ends here.
+func (p *parser) atEnd() bool {
+	t := p.peek()
+	return t.Kind == TokEOF || isP(t, "|") || isP(t, ";") || isP(t, ")") || isP(t, "}")
+}
+
+// ---- statements ----
+
+// stmts parses statements up to EOF (close == "") or the closing '}'.
+func (p *parser) stmts(close string) []Stmt {
+	var out []Stmt
+	for {
+		for p.acceptP(";") {
+		}
+		t := p.peek()
+		if t.Kind == TokEOF || (close != "" && isP(t, close)) {
+			return out
+		}
+		out = append(out, p.stmt())
+		t = p.peek()
+		if t.Kind == TokEOF || (close != "" && isP(t, close)) {
+			return out
+		}
+		if !isP(t, ";") {
+			if close != "" {
+				p.expected("'|', ';' or '" + close + "'")
+			}
+			p.expected("'|', ';' or the end of the query")
+		}
+	}
+}
+
+func (p *parser) stmt() Stmt {
+	t := p.peek()
+	if isW(t, "let") && (p.peekN(1).Kind == TokIdent || p.peekN(1).Kind == TokBracket) {
+		p.advance()
+		name, _ := p.name("a name after let")
+		p.expectP("=")
+		return &LetStmt{At: At{t.Off}, Name: name, Value: p.letValue()}
+	}
+	if isW(t, "set") && p.peekN(1).Kind == TokIdent && (isP(p.peekN(2), "=") || isP(p.peekN(2), ";")) {
+		p.advance()
+		name, _ := p.wordAt(0, ".")
+		_, n := p.wordAt(0, ".")
+		p.i += n
+		st := &SetStmt{At: At{t.Off}, Name: name}
+		if p.acceptP("=") {
+			st.Value = p.primary()
+		}
+		return st
+	}
+	if isW(t, "declare") && isW(p.peekN(1), "query_parameters") {
+		p.advance()
+		p.advance()
+		p.expectP("(")
+		st := &DeclareStmt{At: At{t.Off}}
+		st.Params = p.params()
+		return st
+	}
+	for _, w := range []string{"alias", "pattern", "restrict"} {
+		if isW(t, w) && p.peekN(1).Kind == TokIdent {
+			p.unsupported(t.Off, w, fmt.Sprintf("the %s statement is not supported; remove it", w))
+			p.skipLoose()
+			return &QueryStmt{At: At{t.Off}, Expr: &Pipeline{At: At{t.Off}, Ops: []Op{&UnsupportedOp{At: At{t.Off}, Name: w}}}}
+		}
+	}
+	return &QueryStmt{At: At{t.Off}, Expr: p.pipe()}
+}
+
+func (p *parser) letValue() Expr {
+	t := p.peek()
+	if isW(t, "view") && isP(p.peekN(1), "(") {
+		p.advance()
+		f := p.funcDef()
+		f.View = true
+		f.Off = t.Off
+		return f
+	}
+	if isP(t, "(") && p.looksLikeLambda() {
+		return p.funcDef()
+	}
+	return p.pipe()
+}
+
+func (p *parser) looksLikeLambda() bool {
+	a, b := p.peekN(1), p.peekN(2)
+	if isP(a, ")") {
+		return isP(b, "{")
+	}
+	return (a.Kind == TokIdent || a.Kind == TokBracket) && isP(b, ":")
+}
+
+func (p *parser) funcDef() *FuncDef {
+	p.enter()
+	defer p.leave()
+	t := p.expectP("(")
+	f := &FuncDef{At: At{t.Off}}
+	f.Params = p.params()
+	p.expectP("{")
+	f.Body = p.stmts("}")
+	p.expectP("}")
+	if len(f.Body) == 0 {
+		p.failAt(t.Off, "the function body is empty: expected a query or expression inside { }")
+	}
+	return f
+}
+
+// params reads name:type [= default], ... ')' (the '(' already read).
+func (p *parser) params() []*Param {
+	var out []*Param
+	if p.acceptP(")") {
+		return out
+	}
+	for {
+		name, off := p.name("a parameter name")
+		p.expectP(":")
+		pr := &Param{At: At{off}, Name: name}
+		if p.atP("(") {
+			p.advance()
+			pr.Type = "table"
+			if p.acceptP("*") {
+				pr.Open = true
+				p.expectP(")")
+			} else {
+				pr.Schema = p.schema()
+			}
+		} else {
+			pr.Type = p.typeName()
+		}
+		if p.acceptP("=") {
+			pr.Default = p.expr()
+		}
+		out = append(out, pr)
+		if p.acceptP(")") {
+			return out
+		}
+		p.expectP(",")
+	}
+}
+
+func (p *parser) typeName() string {
+	t := p.peek()
+	if t.Kind != TokIdent {
+		p.expected("a type name such as string, long, datetime or dynamic")
+	}
+	p.advance()
+	return strings.ToLower(t.Text)
+}
+
+// schema reads name:type, ... ')' (the '(' already read). A '*' entry
+// (open schema, "(*, a:string)") is skipped.
+func (p *parser) schema() []*ColumnDecl {
+	var out []*ColumnDecl
+	if p.acceptP(")") {
+		return out
+	}
+	for {
+		if p.acceptP("*") {
+		} else {
+			name, off := p.name("a column name")
+			if p.acceptP(":") {
+				out = append(out, &ColumnDecl{At: At{off}, Name: name, Type: p.typeName()})
+			} else {
+				// typeof(string): a bare type
+				out = append(out, &ColumnDecl{At: At{off}, Type: strings.ToLower(name)})
+			}
+		}
+		if p.acceptP(")") {
+			return out
+		}
+		p.expectP(",")
+	}
+}
+
+// ---- tabular ----
+
+var sourceOps = map[string]bool{"print": true, "union": true, "search": true, "find": true, "evaluate": true}
+
+// pipe parses a pipeline, or a plain expression when there is no pipe.
+func (p *parser) pipe() Expr {
+	p.enter()
+	defer p.leave()
+	t := p.peek()
+	pl := &Pipeline{At: At{t.Off}}
+	w, _ := p.wordAt(0, "-")
+	switch {
+	case sourceOps[w] && !isP(p.peekN(1), "|"):
+		pl.Ops = append(pl.Ops, p.op())
+	case w == "range" && p.peekN(1).Kind == TokIdent && isW(p.peekN(2), "from"):
+		pl.Ops = append(pl.Ops, p.op())
+	default:
+		pl.Source = p.expr()
+	}
+	for p.acceptP("|") {
+		pl.Ops = append(pl.Ops, p.op())
+	}
+	if len(pl.Ops) == 0 {
+		return pl.Source
+	}
+	return pl
+}
+
+// subPipe parses '(' ops ')' where the first operator has no source (mv-apply ... on (...)).
+func (p *parser) subPipe() *Pipeline {
+	p.enter()
+	defer p.leave()
+	t := p.expectP("(")
+	pl := &Pipeline{At: At{t.Off}}
+	p.acceptP("|")
+	pl.Ops = append(pl.Ops, p.op())
+	for p.acceptP("|") {
+		pl.Ops = append(pl.Ops, p.op())
+	}
+	p.expectP(")")
+	return pl
+}
+
+var unsupportedOps = map[string]string{
+	"make-series": "make-series", "search": "search", "find": "find", "fork": "fork", "facet": "facet",
+	"partition": "partition", "scan": "scan", "top-nested": "top-nested", "top-hitters": "top-hitters",
+	"reduce": "reduce", "consume": "consume", "project-smart": "project-smart", "graph-match": "graph-match", "make-graph": "make-graph", "graph-merge": "graph-merge",
+	"sample-distinct": "sample-distinct", "macro-expand": "macro-expand", "assert-schema": "assert-schema",
+}
+
+func (p *parser) op() Op {
+	t := p.peek()
+	w, n := p.wordAt(0, "-")
+	if n == 0 {
+		p.failAt(t.Off, "expected a tabular operator such as where, extend, project or summarize, found %s", describe(t))
+	}
+	p.i += n
+	at := At{t.Off}
+	switch w {
+	case "where", "filter":
+		return &WhereOp{At: at, Pred: p.expr()}
+	case "extend":
+		return &ExtendOp{At: at, Cols: p.assigns()}
+	case "project":
+		return &ProjectOp{At: at, Kind: "project", Cols: p.assigns()}
+	case "project-away", "project-keep":
+		o := &ProjectOp{At: at, Kind: w}
+		for {
+			o.Cols = append(o.Cols, &Assign{At: At{p.peek().Off}, Value: p.pattern()})
+			if !p.acceptP(",") {
+				return o
+			}
+		}
+	case "project-reorder":
+		o := &ProjectOp{At: at, Kind: w}
+		for {
+			o.Cols = append(o.Cols, &Assign{At: At{p.peek().Off}, Value: p.pattern()})
+			ord := ""
+			if ow, on := p.wordAt(0, "-"); ow == "asc" || ow == "desc" || ow == "granny-asc" || ow == "granny-desc" {
+				ord = ow
+				p.i += on
+			}
+			o.Order = append(o.Order, ord)
+			if !p.acceptP(",") {
+				return o
+			}
+		}
+	case "project-rename":
+		o := &ProjectOp{At: at, Kind: w}
+		for {
+			// New = Old. Microsoft's parser accepts an expression for Old
+			// and rejects it in semantic analysis; so does this one (the
+			// schema checker, not the parser, reports it).
+			nn, off := p.name("the new column name")
+			p.expectP("=")
+			o.Cols = append(o.Cols, &Assign{At: At{off}, Names: []string{nn}, Value: p.expr()})
+			if !p.acceptP(",") {
+				return o
+			}
+		}
+	case "summarize":
+		o := &SummarizeOp{At: at, Params: p.opParams(nil)}
+		if !p.atW("by") && !p.atEnd() {
+			o.Aggs = p.assigns()
+		}
+		if p.acceptW("by") {
+			o.By = p.assigns()
+		}
+		return o
+	case "count":
+		o := &CountOp{At: at}
+		if p.acceptW("as") {
+			o.As, _ = p.name("a column name after count as")
+		}
+		return o
+	case "take", "limit":
+		return &TakeOp{At: at, N: p.expr()}
+	case "top":
+		o := &TopOp{At: at, N: p.expr()}
+		p.expectW("by")
+		o.By = p.sortKeys()
+		return o
+	case "sort", "order":
+		p.opParams(nil)
+		p.expectW("by")
+		return &SortOp{At: at, Keys: p.sortKeys()}
+	case "distinct":
+		o := &DistinctOp{At: at}
+		if p.acceptP("*") {
+			o.All = true
+			return o
+		}
+		for {
+			o.Cols = append(o.Cols, p.expr())
+			if !p.acceptP(",") {
+				return o
+			}
+		}
+	case "union":
+		o := &UnionOp{At: at, Params: p.opParams(map[string]bool{"kind": true, "withsource": true, "isfuzzy": true})}
+		for {
+			o.Tables = append(o.Tables, p.unionTable())
+			if !p.acceptP(",") {
+				return o
+			}
+		}
+	case "join", "lookup":
+		params := p.opParams(map[string]bool{"kind": true, "withsource": true})
+		right := p.rightTable()
+		p.expectW("on")
+		var on []Expr
+		for {
+			on = append(on, p.expr())
+			if !p.acceptP(",") {
+				break
+			}
+		}
+		if w == "join" {
+			return &JoinOp{At: at, Params: params, Right: right, On: on}
+		}
+		return &LookupOp{At: at, Params: params, Right: right, On: on}
+	case "mv-expand", "mvexpand":
+		o := &MvExpandOp{At: at, Legacy: w == "mvexpand",
+			Params: p.opParams(map[string]bool{"bagexpansion": true, "with_itemindex": true, "kind": true})}
+		o.Items = p.mvItems()
+		if p.acceptW("limit") {
+			o.Limit = p.expr()
+		}
+		return o
+	case "mv-apply":
+		o := &MvApplyOp{At: at, Params: p.opParams(map[string]bool{"with_itemindex": true})}
+		o.Items = p.mvItems()
+		if p.acceptW("limit") {
+			o.Limit = p.expr()
+		}
+		if p.atW("id") && isP(p.peekN(1), "=") {
+			p.unsupported(p.peek().Off, "mv-apply id", "mv-apply id= is not supported")
+			p.i += 2
+			p.primary()
+		}
+		p.expectW("on")
+		o.On = p.subPipe()
+		return o
+	case "parse", "parse-where":
+		o := &ParseOp{At: at, Where: w == "parse-where", Params: p.opParams(map[string]bool{"kind": true, "flags": true})}
+		o.Source = p.expr()
+		p.expectW("with")
+		o.Pattern = p.parsePattern(o.Params)
+		return o
+	case "as":
+		o := &AsOp{At: at, Params: p.opParams(nil)}
+		o.Name, _ = p.name("a name after as")
+		return o
+	case "render":
+		o := &RenderOp{At: at}
+		if p.peek().Kind == TokIdent {
+			o.Kind = p.advance().Text
+		} else {
+			p.expected("a chart kind such as timechart after render")
+		}
+		if p.acceptW("with") {
+			p.expectP("(")
+			for !p.acceptP(")") {
+				nm, off := p.name("a render property name")
+				p.expectP("=")
+				o.With = append(o.With, &NamedArg{At: At{off}, Name: nm, Value: p.expr()})
+				if !p.atP(")") {
+					p.expectP(",")
+				}
+			}
+		}
+		// Legacy "render barchart kind=stacked" properties: ignored with the rest of render.
+		p.skipLoose()
+		return o
+	case "print":
+		return &PrintOp{At: at, Cols: p.assigns()}
+	case "range":
+		o := &RangeOp{At: at}
+		o.Col, _ = p.name("a column name after range")
+		p.expectW("from")
+		o.From = p.expr()
+		p.expectW("to")
+		o.To = p.expr()
+		p.expectW("step")
+		o.Step = p.expr()
+		return o
+	case "sample":
+		return &SampleOp{At: at, N: p.expr()}
+	case "serialize":
+		o := &SerializeOp{At: at}
+		if !p.atEnd() {
+			o.Cols = p.assigns()
+		}
+		return o
+	case "getschema":
+		return &GetSchemaOp{At: at}
+	case "invoke":
+		x := p.postfix()
+		c, ok := x.(*Call)
+		if !ok {
+			p.failAt(x.Offset(), "expected a function call after invoke, such as invoke f(1)")
+		}
+		return &InvokeOp{At: at, Call: c}
+	case "evaluate":
+		o := &UnsupportedOp{At: at, Name: "evaluate", Params: p.opParams(nil)}
+		x := p.postfix()
+		if _, ok := x.(*Call); !ok {
+			p.failAt(x.Offset(), "expected a plugin call after evaluate, such as evaluate bag_unpack(Col)")
+		}
+		o.Args = []Expr{x}
+		p.unsupported(t.Off, "evaluate", "evaluate (plugins) is not supported yet")
+		// evaluate pivot(...) : (schema) output schema
+		if p.acceptP(":") {
+			p.expectP("(")
+			p.schema()
+		}
+		return o
+	case "datatable":
+		p.i -= n
+		return &SourceOp{At: at, X: p.primary()}
+	}
+	if f, ok := unsupportedOps[w]; ok && f != "" {
+		p.unsupported(t.Off, f, fmt.Sprintf("the %s operator is not supported yet", f))
+		p.skipLoose()
+		return &UnsupportedOp{At: at, Name: f}
+	}
+	p.failAt(t.Off, "unknown operator %q: expected a tabular operator such as where, extend, project or summarize", w)
+	return nil
+}
+
+// skipLoose skips the rest of an operator: balanced brackets, up to the next
+// '|' , ';' or closing bracket at this level.
+func (p *parser) skipLoose() {
+	depth := 0
+	for {
+		t := p.peek()
+		switch {
+		case t.Kind == TokEOF:
+			return
+		case isP(t, "(") || isP(t, "[") || isP(t, "{"):
+			depth++
+		case isP(t, ")") || isP(t, "]") || isP(t, "}"):
+			if depth == 0 {
+				return
+			}
+			depth--
+		case (isP(t, "|") || isP(t, ";")) && depth == 0:
+			return
+		}
+		p.advance()
+	}
+}
+
+// opParams reads name=value parameters: those in allowed, and any hint.*.
+func (p *parser) opParams(allowed map[string]bool) []*OpParam {
+	var out []*OpParam
+	for {
+		t := p.peek()
+		if t.Kind != TokIdent {
+			return out
+		}
+		w, n := p.wordAt(0, ".")
+		if !(allowed[strings.ToLower(w)] || strings.HasPrefix(w, "hint.")) || !isP(p.peekN(n), "=") {
+			return out
+		}
+		p.i += n + 1
+		out = append(out, &OpParam{At: At{t.Off}, Name: strings.ToLower(w), Value: p.paramValue()})
+	}
+}
+
+func (p *parser) paramValue() Expr {
+	t := p.peek()
+	if t.Kind == TokIdent {
+		w, n := p.wordAt(0, "-")
+		p.i += n
+		return &Ident{At: At{t.Off}, Name: w}
+	}
+	if t.Kind == TokBracket {
+		p.advance()
+		return &Ident{At: At{t.Off}, Name: t.Text, Quoted: true}
+	}
+	return p.primary()
+}
+
+// assigns reads [Name =] expr, ...
+func (p *parser) assigns() []*Assign {
+	var out []*Assign
+	for {
+		out = append(out, p.assign())
+		if !p.acceptP(",") {
+			return out
+		}
+	}
+}
+
+func (p *parser) assign() *Assign {
+	t := p.peek()
+	a := &Assign{At: At{t.Off}}
+	if (t.Kind == TokIdent || t.Kind == TokBracket) && isP(p.peekN(1), "=") {
+		p.i += 2
+		a.Names = []string{t.Text}
+	} else if isP(t, "(") {
+		// (A, B) = expr
+		k := 1
+		var names []string
+		for {
+			nt := p.peekN(k)
+			if nt.Kind != TokIdent && nt.Kind != TokBracket {
+				names = nil
+				break
+			}
+			names = append(names, nt.Text)
+			k++
+			if isP(p.peekN(k), ",") {
+				k++
+				continue
+			}
+			if isP(p.peekN(k), ")") && isP(p.peekN(k+1), "=") {
+				k += 2
+				break
+			}
+			names = nil
+			break
+		}
+		if names != nil {
+			p.i += k
+			a.Names = names
+		}
+	}
+	a.Value = p.expr()
+	return a
+}
+
+// pattern reads a column name or a wildcard pattern (Col*, *).
+func (p *parser) pattern() Expr {
+	t := p.peek()
+	if t.Kind == TokBracket {
+		p.advance()
+		return &Ident{At: At{t.Off}, Name: t.Text, Quoted: true}
+	}
+	var b strings.Builder
+	end := -1
+	for {
+		c := p.peek()
+		if (c.Kind == TokIdent || isP(c, "*") || c.Kind == TokInt) && (end < 0 || c.Off == end) {
+			if c.Kind == TokInt && end < 0 {
+				break
+			}
+			b.WriteString(c.Text)
+			end = c.End
+			p.advance()
+			continue
+		}
+		break
+	}
+	s := b.String()
+	if s == "" {
+		p.expected("a column name")
+	}
+	if strings.Contains(s, "*") {
+		return &Wildcard{At: At{t.Off}, Pattern: s}
+	}
+	return &Ident{At: At{t.Off}, Name: s}
+}
+
+func (p *parser) sortKeys() []*SortKey {
+	var out []*SortKey
+	for {
+		k := &SortKey{At: At{p.peek().Off}, X: p.expr()}
+		if p.acceptW("asc") {
+			k.Asc = true
+		} else {
+			p.acceptW("desc")
+		}
+		k.NullsFirst = k.Asc
+		if p.atW("nulls") {
+			p.advance()
+			k.NullsSet = true
+			switch {
+			case p.acceptW("first"):
+				k.NullsFirst = true
+			case p.acceptW("last"):
+				k.NullsFirst = false
+			default:
+				p.expected("first or last after nulls")
+			}
+		}
+		out = append(out, k)
+		if !p.acceptP(",") {
+			return out
+		}
+	}
+}
+
+func (p *parser) unionTable() Expr {
+	t := p.peek()
+	if isP(t, "(") {
+		p.advance()
+		x := p.pipe()
+		p.expectP(")")
+		return &Paren{At: At{t.Off}, X: x}
+	}
+	if (t.Kind == TokIdent && !isP(p.peekN(1), "(") && !isP(p.peekN(1), ".")) || isP(t, "*") {
+		return p.pattern()
+	}
+	return p.postfix()
+}
+
+func (p *parser) rightTable() Expr {
+	t := p.peek()
+	if isP(t, "(") {
+		p.advance()
+		x := p.pipe()
+		p.expectP(")")
+		return &Paren{At: At{t.Off}, X: x}
+	}
+	if t.Kind != TokIdent && t.Kind != TokBracket {
+		p.expected("the right side: a table name or a (sub-query)")
+	}
+	return p.postfix()
+}
+
+func (p *parser) mvItems() []*MvItem {
+	var out []*MvItem
+	for {
+		it := &MvItem{At: At{p.peek().Off}}
+		it.Assign = *p.assign()
+		if p.acceptW("to") {
+			p.expectW("typeof")
+			p.expectP("(")
+			it.To = p.typeName()
+			p.expectP(")")
+		}
+		out = append(out, it)
+		if !p.acceptP(",") {
+			return out
+		}
+	}
+}
+
+func (p *parser) parsePattern(params []*OpParam) []*ParsePart {
+	regex := false
+	for _, pr := range params {
+		if id, ok := pr.Value.(*Ident); ok && pr.Name == "kind" {
+			switch id.Name {
+			case "regex":
+				regex = true
+			case "simple", "relaxed":
+			default:
+				p.failAt(id.Off, "parse kind=%s: expected simple, regex or relaxed", id.Name)
+			}
+		}
+	}
+	var out []*ParsePart
+	for !p.atEnd() {
+		t := p.peek()
+		switch {
+		case t.Kind == TokString:
+			p.advance()
+			s := t.Text
+			for p.peek().Kind == TokString {
+				s += p.advance().Text
+			}
+			out = append(out, &ParsePart{At: At{t.Off}, Lit: s, IsLit: true, IsRegex: regex})
+		case isP(t, "*"):
+			p.advance()
+			out = append(out, &ParsePart{At: At{t.Off}, Star: true})
+		case t.Kind == TokIdent || t.Kind == TokBracket:
+			p.advance()
+			pp := &ParsePart{At: At{t.Off}, Name: t.Text}
+			if p.acceptP(":") {
+				pp.Type = p.typeName()
+			}
+			out = append(out, pp)
+		default:
+			p.expected("a string, a column name or * in the parse pattern")
+		}
+	}
+	if len(out) == 0 {
+		p.expected("a parse pattern after with")
+	}
+	return out
+}
+
+// ---- scalar expressions ----
+
+func (p *parser) expr() Expr { return p.or() }
+
+func (p *parser) or() Expr {
+	l := p.and()
+	for p.atW("or") {
+		t := p.advance()
+		l = &Binary{At: At{t.Off}, Op: "or", L: l, R: p.and()}
+	}
+	return l
+}
+
+func (p *parser) and() Expr {
+	l := p.cmp()
+	for p.atW("and") {
+		t := p.advance()
+		l = &Binary{At: At{t.Off}, Op: "and", L: l, R: p.cmp()}
+	}
+	return l
+}
+
+var cmpPunct = map[string]string{"==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "=~": "=~", "!~": "!~"}
+
+var stringOps = map[string]bool{
+	"has": true, "has_cs": true, "hasprefix": true, "hasprefix_cs": true, "hassuffix": true, "hassuffix_cs": true,
+	"contains": true, "contains_cs": true, "startswith": true, "startswith_cs": true, "endswith": true, "endswith_cs": true,
+}
+
+// cmpOp reads a comparison or string operator, returning "" when there is none.
+func (p *parser) cmpOp() string {
+	t := p.peek()
+	if t.Kind == TokPunct {
+		if op, ok := cmpPunct[t.Text]; ok {
+			p.advance()
+			return op
+		}
+		if t.Text == "!" {
+			nx := p.peekN(1)
+			if nx.Kind == TokIdent && nx.Off == t.End {
+				switch {
+				case stringOps[nx.Text]:
+					p.i += 2
+					return "!" + nx.Text
+				case nx.Text == "in" || nx.Text == "between":
+					p.i += 2
+					if nx.Text == "in" && isP(p.peek(), "~") && p.peek().Off == nx.End {
+						p.advance()
+						return "!in~"
+					}
+					return "!" + nx.Text
+				}
+			}
+		}
+		return ""
+	}
+	if t.Kind != TokIdent {
+		return ""
+	}
+	switch {
+	case stringOps[t.Text]:
+		p.advance()
+		return t.Text
+	case t.Text == "notcontains" || t.Text == "notcontains_cs":
+		p.advance()
+		return "!" + strings.TrimPrefix(t.Text, "not")
+	case t.Text == "notbetween":
+		p.advance()
+		return "!between"
+	case t.Text == "has_any" || t.Text == "has_all" || t.Text == "between":
+		p.advance()
+		return t.Text
+	case t.Text == "in":
+		p.advance()
+		if isP(p.peek(), "~") && p.peek().Off == t.End {
+			p.advance()
+			return "in~"
+		}
+		return "in"
+	case t.Text == "matches" && isW(p.peekN(1), "regex"):
+		p.i += 2
+		return "matches regex"
+	}
+	return ""
+}
+
+func (p *parser) cmp() Expr {
+	l := p.add()
+	for {
+		t := p.peek()
+		op := p.cmpOp()
+		switch op {
+		case "":
+			return l
+		case "in", "!in", "in~", "!in~", "has_any", "has_all":
+			l = &InExpr{At: At{t.Off}, Op: op, X: l, List: p.inList()}
+		case "between", "!between":
+			p.expectP("(")
+			lo := p.add()
+			p.expectP("..")
+			hi := p.add()
+			p.expectP(")")
+			l = &Between{At: At{t.Off}, X: l, Lo: lo, Hi: hi, Not: op == "!between"}
+		default:
+			l = &Binary{At: At{t.Off}, Op: op, L: l, R: p.add()}
+		}
+	}
+}
+
+func (p *parser) inList() []Expr {
+	if !p.atP("(") {
+		p.expected("'(' and a list after the operator, such as in (\"a\", \"b\")")
+	}
+	p.advance()
+	var out []Expr
+	if p.acceptP(")") {
+		return out
+	}
+	for {
+		out = append(out, p.pipe())
+		if p.acceptP(")") {
+			return out
+		}
+		p.expectP(",")
+	}
+}
+
+func (p *parser) add() Expr {
+	l := p.mul()
+	for p.atP("+") || p.atP("-") {
+		t := p.advance()
+		l = &Binary{At: At{t.Off}, Op: t.Text, L: l, R: p.mul()}
+	}
+	return l
+}
+
+func (p *parser) mul() Expr {
+	l := p.unary()
+	for p.atP("*") || p.atP("/") || p.atP("%") {
+		t := p.advance()
+		l = &Binary{At: At{t.Off}, Op: t.Text, L: l, R: p.unary()}
+	}
+	return l
+}
+
+func (p *parser) unary() Expr {
+	p.enter()
+	defer p.leave()
+	if p.atP("-") || p.atP("+") {
+		t := p.advance()
+		return &Unary{At: At{t.Off}, Op: t.Text, X: p.unary()}
+	}
+	return p.postfix()
+}
+
+func (p *parser) postfix() Expr {
+	x := p.primary()
+	for {
+		t := p.peek()
+		switch {
+		case isP(t, "."):
+			p.advance()
+			n := p.peek()
+			switch n.Kind {
+			case TokIdent, TokBracket:
+				p.advance()
+				if isP(p.peek(), "(") && n.Kind == TokIdent {
+					c := p.call(n)
+					c.Target = x
+					x = c
+				} else {
+					x = &Member{At: At{t.Off}, X: x, Name: n.Text}
+				}
+			case TokTypedLit:
+				// d.time or d.int: a member named like a literal word
+				p.failAt(n.Off, "write ['%s'] for a member named %s", n.Lit, n.Lit)
+			case TokPunct:
+				if n.Text == "[" { // d.[0]
+					p.advance()
+					i := p.expr()
+					p.expectP("]")
+					x = &Index{At: At{t.Off}, X: x, I: i}
+					continue
+				}
+				p.expected("a member name after '.'")
+			default:
+				p.expected("a member name after '.'")
+			}
+		case isP(t, "["):
+			p.advance()
+			i := p.expr()
+			p.expectP("]")
+			x = &Index{At: At{t.Off}, X: x, I: i}
+		case t.Kind == TokBracket:
+			p.advance()
+			x = &Index{At: At{t.Off}, X: x, I: &Literal{At: At{t.Off}, Kind: LitString, Raw: t.Text}}
+		default:
+			return x
+		}
+	}
+}
+
+var typedKinds = map[string]LitKind{
+	"datetime": LitDatetime, "date": LitDatetime, "time": LitTimespan, "timespan": LitTimespan, "guid": LitGuid,
+	"bool": LitBool, "boolean": LitBool, "int": LitInt, "long": LitLong, "real": LitReal, "double": LitReal, "decimal": LitDecimal,
+}
+
+func (p *parser) primary() Expr {
+	t := p.peek()
+	at := At{t.Off}
+	switch t.Kind {
+	case TokInt:
+		p.advance()
+		return &Literal{At: at, Kind: LitLong, Raw: t.Text}
+	case TokReal:
+		p.advance()
+		return &Literal{At: at, Kind: LitReal, Raw: t.Text}
+	case TokTimespan:
+		p.advance()
+		return &Literal{At: at, Kind: LitTimespan, Raw: t.Text, Unit: t.Lit}
+	case TokString:
+		p.advance()
+		s := t.Text
+		for p.peek().Kind == TokString {
+			s += p.advance().Text
+		}
+		return &Literal{At: at, Kind: LitString, Raw: s}
+	case TokTypedLit:
+		p.advance()
+		return &Literal{At: at, Kind: typedKinds[t.Lit], Raw: t.Text, Null: strings.EqualFold(t.Text, "null")}
+	case TokBracket:
+		p.advance()
+		return &Ident{At: at, Name: t.Text, Quoted: true}
+	case TokIdent:
+		nx := p.peekN(1)
+		switch t.Text {
+		case "true", "false":
+			p.advance()
+			return &Literal{At: at, Kind: LitBool, Raw: t.Text}
+		case "dynamic":
+			if isP(nx, "(") {
+				p.i += 2
+				v := p.dynValue()
+				p.expectP(")")
+				return &DynamicLit{At: at, Value: v}
+			}
+		case "typeof":
+			if isP(nx, "(") {
+				p.i += 2
+				return &TypeOf{At: at, Schema: p.schema()}
+			}
+		case "datatable":
+			if isP(nx, "(") {
+				p.i += 2
+				dt := &DataTable{At: at, Schema: p.schema()}
+				dt.Values = p.valueList()
+				return dt
+			}
+		case "externaldata":
+			if isP(nx, "(") {
+				p.i += 2
+				ed := &ExternalData{At: at, Schema: p.schema()}
+				ed.URLs = p.valueList()
+				if p.acceptW("with") {
+					p.expectP("(")
+					for !p.acceptP(")") {
+						nm, off := p.name("a property name")
+						p.expectP("=")
+						ed.With = append(ed.With, &NamedArg{At: At{off}, Name: nm, Value: p.expr()})
+						if !p.atP(")") {
+							p.expectP(",")
+						}
+					}
+				}
+				p.unsupported(t.Off, "externaldata", "externaldata is not supported: breakglass reads no URLs")
+				return ed
+			}
+		}
+		p.advance()
+		if isP(nx, "(") {
+			return p.call(t)
+		}
+		return &Ident{At: at, Name: t.Text}
+	case TokPunct:
+		if t.Text == "(" {
+			p.advance()
+			x := p.pipe()
+			p.expectP(")")
+			return &Paren{At: at, X: x}
+		}
+	}
+	p.expected("an expression")
+	return nil
+}
+
+// call reads '(' args ')' after the function name token n.
+func (p *parser) call(n Token) *Call {
+	p.expectP("(")
+	c := &Call{At: At{n.Off}, Name: n.Text}
+	if p.acceptP(")") {
+		return c
+	}
+	for {
+		t := p.peek()
+		switch {
+		case isP(t, "*") && (isP(p.peekN(1), ")") || isP(p.peekN(1), ",")):
+			p.advance()
+			c.Args = append(c.Args, &Star{At: At{t.Off}})
+		case t.Kind == TokIdent && isP(p.peekN(1), "="):
+			p.i += 2
+			c.Args = append(c.Args, &NamedArg{At: At{t.Off}, Name: t.Text, Value: p.expr()})
+		default:
+			c.Args = append(c.Args, p.pipe())
+		}
+		if p.acceptP(")") {
+			return c
+		}
+		if !p.atP(",") {
+			p.expected("',' or ')' in the arguments of " + n.Text + "()")
+		}
+		p.advance()
+	}
+}
+
+// valueList reads '[' expr, ... ']' (datatable and externaldata values).
+func (p *parser) valueList() []Expr {
+	if t := p.peek(); t.Kind == TokBracket { // ['one value'] lexed as a quoted name
+		p.advance()
+		return []Expr{&Literal{At: At{t.Off}, Kind: LitString, Raw: t.Text}}
+	}
+	p.expectP("[")
+	var out []Expr
+	for !p.acceptP("]") {
+		out = append(out, p.expr())
+		if !p.atP("]") {
+			if !p.atP(",") {
+				p.expected("',' or ']' in the values")
+			}
+			p.advance()
+		}
+	}
+	return out
+}
+
+// dynValue reads the inside of dynamic(...): JSON-like, with KQL literals.
+func (p *parser) dynValue() Expr {
+	p.enter()
+	defer p.leave()
+	t := p.peek()
+	at := At{t.Off}
+	switch {
+	case isP(t, "["):
+		p.advance()
+		a := &ArrayLit{At: at}
+		for !p.acceptP("]") {
+			a.Elems = append(a.Elems, p.dynValue())
+			if !p.atP("]") {
+				if !p.atP(",") {
+					p.expected("',' or ']' in the dynamic array")
+				}
+				p.advance()
+			}
+		}
+		return a
+	case isP(t, "{"):
+		p.advance()
+		o := &ObjectLit{At: at}
+		for !p.acceptP("}") {
+			k := p.peek()
+			if k.Kind != TokString && k.Kind != TokIdent {
+				p.expected("a string key in the dynamic object")
+			}
+			p.advance()
+			p.expectP(":")
+			o.Keys = append(o.Keys, k.Text)
+			o.Vals = append(o.Vals, p.dynValue())
+			if !p.atP("}") {
+				if !p.atP(",") {
+					p.expected("',' or '}' in the dynamic object")
+				}
+				p.advance()
+			}
+		}
+		return o
+	case t.Kind == TokBracket: // ['a'] lexed as a quoted name
+		p.advance()
+		return &ArrayLit{At: at, Elems: []Expr{&Literal{At: at, Kind: LitString, Raw: t.Text}}}
+	case isW(t, "null"):
+		p.advance()
+		return &Literal{At: at, Kind: LitNull, Raw: "null"}
+	case isP(t, "-") || isP(t, "+"):
+		p.advance()
+		return &Unary{At: at, Op: t.Text, X: p.dynValue()}
+	case t.Kind == TokInt || t.Kind == TokReal || t.Kind == TokTimespan || t.Kind == TokString || t.Kind == TokTypedLit || isW(t, "true") || isW(t, "false"):
+		return p.primary()
+	}
+	p.expected("a value inside dynamic(): [..], {..}, a string, a number, true, false or null")
+	return nil
+}
+
+// IsUnsupported reports whether err is (or wraps) an *UnsupportedError.
+func IsUnsupported(err error) bool {
+	var u *UnsupportedError
+	return errors.As(err, &u)
+}
