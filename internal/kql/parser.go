@@ -578,8 +578,12 @@ func (p *parser) op() Op {
 				}
 			}
 		}
-		// Legacy "render barchart kind=stacked" properties: ignored with the rest of render.
-		p.skipLoose()
+		// Legacy "render barchart kind=stacked" properties (name=value).
+		for p.peek().Kind == TokIdent && isP(p.peekN(1), "=") {
+			nt := p.advance()
+			p.advance()
+			o.With = append(o.With, &NamedArg{At: At{nt.Off}, Name: nt.Text, Value: p.paramValue()})
+		}
 		return o
 	case "print":
 		return &PrintOp{At: at, Cols: p.assigns()}
