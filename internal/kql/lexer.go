@@ -405,7 +405,10 @@ func (lx *lexer) number(start int) (Token, error) {
 		}
 		unit, ok := timespanUnits[strings.ToLower(s[p:q])]
 		if !ok {
-			return Token{}, lx.errAt(start, "bad number %q: expected digits, or a timespan unit (d, h, m, s, ms, microsecond, tick)", s[start:q])
+			// Like Microsoft's lexer: 10abc is a name (one that names nothing
+			// known, which name resolution reports), not a bad number.
+			lx.pos = q
+			return Token{Kind: TokIdent, Text: s[start:q], Off: start, End: q}, nil
 		}
 		lx.pos = q
 		return Token{Kind: TokTimespan, Text: num, Lit: unit, Off: start, End: q}, nil

@@ -62,10 +62,9 @@ func (p *parser) run() (sc *Script, err error) {
 			sc, err = nil, b.err
 		}
 	}()
+	// An empty text (or only comments) is valid, as for Microsoft's parser;
+	// callers that need a query check Script.Query.
 	p.sc.Stmts = p.stmts("")
-	if len(p.sc.Stmts) == 0 {
-		p.failAt(p.peek().Off, "the query is empty: expected a query such as SigninLogs | where ...")
-	}
 	return p.sc, nil
 }
 
@@ -203,13 +202,16 @@ func (p *parser) atEnd() bool {
 
 // stmts parses statements up to EOF (close == "") or the closing '}'.
 func (p *parser) stmts(close string) []Stmt {
+	// Statements are separated by ';'; one ';' may end the last. An empty
+	// statement (;; or a leading ;) is an error, as for Microsoft's parser.
 	var out []Stmt
 	for {
-		for p.acceptP(";") {
-		}
 		t := p.peek()
 		if t.Kind == TokEOF || (close != "" && isP(t, close)) {
 			return out
+		}
+		if isP(t, ";") {
+			p.expected("a statement")
 		}
 		out = append(out, p.stmt())
 		t = p.peek()
@@ -222,6 +224,7 @@ func (p *parser) stmts(close string) []Stmt {
 			}
 			p.expected("'|', ';' or the end of the query")
 		}
+		p.advance()
 	}
 }
 
@@ -274,6 +277,13 @@ func (p *parser) letValue() Expr {
 	if isP(t, "(") && p.looksLikeLambda() {
 		return p.funcDef()
 	}
+	if isW(t, "materialize") && isP(p.peekN(1), "(") {
+		// materialize(...) is only valid as the value of a let.
+		p.i += 2
+		x := p.pipe()
+		p.expectP(")")
+		return &Call{At: At{t.Off}, Name: "materialize", Args: []Expr{x}}
+	}
 	return p.pipe()
 }
 
@@ -294,9 +304,6 @@ func (p *parser) funcDef() *FuncDef {
 	p.expectP("{")
 	f.Body = p.stmts("}")
 	p.expectP("}")
-	if len(f.Body) == 0 {
-		p.failAt(t.Off, "the function body is empty: expected a query or expression inside { }")
-	}
 	return f
 }
 
@@ -333,19 +340,34 @@ func (p *parser) params() []*Param {
 	}
 }
 
+// scalarTypes are the type names KQL accepts (as Microsoft's parser does),
+// mapped to the canonical name.
+var scalarTypes = map[string]string{
+	"bool": "bool", "boolean": "bool", "int": "int", "long": "long", "int64": "long", "real": "real", "double": "real",
+	"decimal": "decimal", "string": "string", "datetime": "datetime", "date": "datetime", "timespan": "timespan",
+	"time": "timespan", "guid": "guid", "uniqueid": "guid", "dynamic": "dynamic",
+}
+
+// typeName reads a scalar type name and returns its canonical name.
 func (p *parser) typeName() string {
 	t := p.peek()
-	if t.Kind != TokIdent {
-		p.expected("a type name such as string, long, datetime or dynamic")
+	if t.Kind == TokIdent {
+		if c, ok := scalarTypes[t.Text]; ok {
+			p.advance()
+			return c
+		}
 	}
-	p.advance()
-	return strings.ToLower(t.Text)
+	p.expected("a type name: string, int, long, real, decimal, bool, datetime, timespan, guid or dynamic")
+	return ""
 }
 
 // schema reads name:type, ... ')' (the '(' already read). A '*' entry
 // (open schema, "(*, a:string)") is skipped.
-func (p *parser) schema() []*ColumnDecl {
-	var out []*ColumnDecl
+func (p *parser) schema() []*ColumnDecl { return p.schemaOf(false) }
+
+// schemaOf reads a schema; bare (a typeof may name a type alone).
+func (p *parser) schemaOf(bare bool) []*ColumnDecl {
+	out := []*ColumnDecl{}
 	if p.acceptP(")") {
 		return out
 	}
@@ -355,6 +377,8 @@ func (p *parser) schema() []*ColumnDecl {
 			name, off := p.name("a column name")
 			if p.acceptP(":") {
 				out = append(out, &ColumnDecl{At: At{off}, Name: name, Type: p.typeName()})
+			} else if !bare {
+				p.expected("':' and a type after the column name")
 			} else {
 				// typeof(string): a bare type
 				out = append(out, &ColumnDecl{At: At{off}, Type: strings.ToLower(name)})
@@ -369,7 +393,15 @@ func (p *parser) schema() []*ColumnDecl {
 
 // ---- tabular ----
 
-var sourceOps = map[string]bool{"print": true, "union": true, "search": true, "find": true, "evaluate": true}
+// startOps are the operators Microsoft's parser accepts with no input
+// before them: sources (print, union, range, search, find, evaluate) and
+// the few whose name is reserved, so "where x" cannot be read as a name.
+var startOps = map[string]bool{
+	"print": true, "union": true, "search": true, "find": true, "evaluate": true, "where": true, "project": true,
+	"project-away": true, "project-keep": true, "project-rename": true, "project-reorder": true, "mv-expand": true,
+	"mv-apply": true, "parse-where": true, "invoke": true, "sample": true, "sample-distinct": true, "as": true,
+	"render": true, "make-series": true, "top-nested": true, "top-hitters": true,
+}
 
 // pipe parses a pipeline, or a plain expression when there is no pipe.
 func (p *parser) pipe() Expr {
@@ -379,7 +411,7 @@ func (p *parser) pipe() Expr {
 	pl := &Pipeline{At: At{t.Off}}
 	w, _ := p.wordAt(0, "-")
 	switch {
-	case sourceOps[w] && !isP(p.peekN(1), "|"):
+	case startOps[w] && !isP(p.peekN(1), "|") && !isP(p.peekN(1), "("):
 		pl.Ops = append(pl.Ops, p.op())
 	case w == "range" && p.peekN(1).Kind == TokIdent && isW(p.peekN(2), "from"):
 		pl.Ops = append(pl.Ops, p.op())
@@ -431,9 +463,16 @@ func (p *parser) op() Op {
 	case "extend":
 		return &ExtendOp{At: at, Cols: p.assigns()}
 	case "project":
-		return &ProjectOp{At: at, Kind: "project", Cols: p.assigns()}
+		o := &ProjectOp{At: at, Kind: "project"}
+		if !p.atEnd() {
+			o.Cols = p.assigns()
+		}
+		return o
 	case "project-away", "project-keep":
 		o := &ProjectOp{At: at, Kind: w}
+		if p.atEnd() {
+			return o
+		}
 		for {
 			o.Cols = append(o.Cols, &Assign{At: At{p.peek().Off}, Value: p.pattern()})
 			if !p.acceptP(",") {
@@ -488,6 +527,9 @@ func (p *parser) op() Op {
 		o := &TopOp{At: at, N: p.expr()}
 		p.expectW("by")
 		o.By = p.sortKeys()
+		if len(o.By) > 1 {
+			p.failAt(o.By[1].Off, "top takes one key: sort by several keys, then take")
+		}
 		return o
 	case "sort", "order":
 		p.opParams(nil)
@@ -631,6 +673,8 @@ func (p *parser) op() Op {
 	case "datatable":
 		p.i -= n
 		return &SourceOp{At: at, X: p.primary()}
+	case "make-series":
+		return p.makeSeries(at)
 	}
 	if f, ok := unsupportedOps[w]; ok && f != "" {
 		p.unsupported(t.Off, f, fmt.Sprintf("the %s operator is not supported yet", f))
@@ -639,6 +683,53 @@ func (p *parser) op() Op {
 	}
 	p.failAt(t.Off, "unknown operator %q: expected a tabular operator such as where, extend, project or summarize", w)
 	return nil
+}
+
+// makeSeries reads make-series [params] [Col =] Agg [default = x], ...
+// on Axis (from A] [to B] step S | in range(A, B, S)) [by keys]. It parses
+// in full so errors inside it are found, and is reported as unsupported.
+func (p *parser) makeSeries(at At) Op {
+	o := &UnsupportedOp{At: at, Name: "make-series", Params: p.opParams(map[string]bool{"kind": true})}
+	for {
+		a := p.assign()
+		o.Args = append(o.Args, a.Value)
+		if p.atW("default") && isP(p.peekN(1), "=") {
+			p.i += 2
+			o.Args = append(o.Args, p.expr())
+		}
+		if !p.acceptP(",") {
+			break
+		}
+	}
+	p.expectW("on")
+	o.Args = append(o.Args, p.add()) // not expr: "in range(...)" follows
+	if p.acceptW("in") {
+		p.expectW("range")
+		p.expectP("(")
+		for i := 0; i < 3; i++ {
+			if i > 0 {
+				p.expectP(",")
+			}
+			o.Args = append(o.Args, p.expr())
+		}
+		p.expectP(")")
+	} else {
+		if p.acceptW("from") {
+			o.Args = append(o.Args, p.expr())
+		}
+		if p.acceptW("to") {
+			o.Args = append(o.Args, p.expr())
+		}
+		p.expectW("step")
+		o.Args = append(o.Args, p.expr())
+	}
+	if p.acceptW("by") {
+		for _, a := range p.assigns() {
+			o.Args = append(o.Args, a.Value)
+		}
+	}
+	p.unsupported(at.Off, "make-series", "make-series is not supported yet")
+	return o
 }
 
 // skipLoose skips the rest of an operator: balanced brackets, up to the next
@@ -664,6 +755,12 @@ func (p *parser) skipLoose() {
 	}
 }
 
+// hints are the hint.* operator parameters Microsoft's parser knows.
+var hints = map[string]bool{
+	"hint.strategy": true, "hint.shufflekey": true, "hint.materialized": true, "hint.remote": true, "hint.concurrency": true,
+	"hint.spread": true, "hint.distribution": true, "hint.progressive_top": true, "hint.num_partitions": true,
+}
+
 // opParams reads name=value parameters: those in allowed, and any hint.*.
 func (p *parser) opParams(allowed map[string]bool) []*OpParam {
 	var out []*OpParam
@@ -673,7 +770,7 @@ func (p *parser) opParams(allowed map[string]bool) []*OpParam {
 			return out
 		}
 		w, n := p.wordAt(0, ".")
-		if !(allowed[strings.ToLower(w)] || strings.HasPrefix(w, "hint.")) || !isP(p.peekN(n), "=") {
+		if !(allowed[strings.ToLower(w)] || hints[strings.ToLower(w)]) || !isP(p.peekN(n), "=") {
 			return out
 		}
 		p.i += n + 1
@@ -710,6 +807,9 @@ func (p *parser) assign() *Assign {
 	t := p.peek()
 	a := &Assign{At: At{t.Off}}
 	if (t.Kind == TokIdent || t.Kind == TokBracket) && isP(p.peekN(1), "=") {
+		if t.Kind == TokIdent && reservedAssign[t.Text] {
+			p.failAt(t.Off, "the column name %q is a keyword: write ['%s']", t.Text, t.Text)
+		}
 		p.i += 2
 		a.Names = []string{t.Text}
 	} else if isP(t, "(") {
@@ -841,7 +941,9 @@ func (p *parser) mvItems() []*MvItem {
 		if p.acceptW("to") {
 			p.expectW("typeof")
 			p.expectP("(")
-			it.To = p.typeName()
+			if !p.atP(")") { // to typeof() is accepted, as by Microsoft's parser: dynamic
+				it.To = p.typeName()
+			}
 			p.expectP(")")
 		}
 		out = append(out, it)
@@ -917,91 +1019,111 @@ func (p *parser) and() Expr {
 	return l
 }
 
-var cmpPunct = map[string]string{"==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "=~": "=~", "!~": "!~"}
-
 var stringOps = map[string]bool{
 	"has": true, "has_cs": true, "hasprefix": true, "hasprefix_cs": true, "hassuffix": true, "hassuffix_cs": true,
 	"contains": true, "contains_cs": true, "startswith": true, "startswith_cs": true, "endswith": true, "endswith_cs": true,
+	"like": true, "likecs": true,
 }
 
-// cmpOp reads a comparison or string operator, returning "" when there is none.
-func (p *parser) cmpOp() string {
+// Comparison levels, loosest first, as Microsoft's parser nests them (each
+// level is non-associative: a == b == c is an error):
+//
+//	0: ==  !=  <>  in  !in  in~  !in~  has_any  has_all  between  !between
+//	1: <  <=  >  >=
+//	2: =~  !~  has  contains  startswith  endswith  matches regex  like, and their _cs and ! forms
+//
+// so a == b has c is a == (b has c), and a < b in (1) is (a < b) in (1).
+
+// cmpOp reads an operator of the given level at the current token, returning
+// "" (and reading nothing) when there is none.
+func (p *parser) cmpOp(level int) string {
 	t := p.peek()
-	if t.Kind == TokPunct {
-		if op, ok := cmpPunct[t.Text]; ok {
-			p.advance()
-			return op
-		}
-		if t.Text == "!" {
+	op, n := "", 0
+	switch t.Kind {
+	case TokPunct:
+		switch t.Text {
+		case "==", "!=", "<", "<=", ">", ">=", "=~", "!~":
+			op, n = t.Text, 1
+		case "<>":
+			op, n = "!=", 1
+		case "!":
 			nx := p.peekN(1)
 			if nx.Kind == TokIdent && nx.Off == t.End {
 				switch {
 				case stringOps[nx.Text]:
-					p.i += 2
-					return "!" + nx.Text
-				case nx.Text == "in" || nx.Text == "between":
-					p.i += 2
-					if nx.Text == "in" && isP(p.peek(), "~") && p.peek().Off == nx.End {
-						p.advance()
-						return "!in~"
+					op, n = "!"+nx.Text, 2
+				case nx.Text == "in":
+					op, n = "!in", 2
+					if tl := p.peekN(2); isP(tl, "~") && tl.Off == nx.End {
+						op, n = "!in~", 3
 					}
-					return "!" + nx.Text
+				case nx.Text == "between":
+					op, n = "!between", 2
 				}
 			}
 		}
-		return ""
-	}
-	if t.Kind != TokIdent {
-		return ""
-	}
-	switch {
-	case stringOps[t.Text]:
-		p.advance()
-		return t.Text
-	case t.Text == "notcontains" || t.Text == "notcontains_cs":
-		p.advance()
-		return "!" + strings.TrimPrefix(t.Text, "not")
-	case t.Text == "notbetween":
-		p.advance()
-		return "!between"
-	case t.Text == "has_any" || t.Text == "has_all" || t.Text == "between":
-		p.advance()
-		return t.Text
-	case t.Text == "in":
-		p.advance()
-		if isP(p.peek(), "~") && p.peek().Off == t.End {
-			p.advance()
-			return "in~"
+	case TokIdent:
+		switch {
+		case stringOps[t.Text]:
+			op, n = t.Text, 1
+		case t.Text == "notcontains" || t.Text == "notcontains_cs" || t.Text == "notlike" || t.Text == "notlikecs":
+			op, n = "!"+strings.TrimPrefix(t.Text, "not"), 1
+		case t.Text == "notbetween":
+			op, n = "!between", 1
+		case t.Text == "has_any" || t.Text == "has_all" || t.Text == "between":
+			op, n = t.Text, 1
+		case t.Text == "in":
+			op, n = "in", 1
+			if tl := p.peekN(1); isP(tl, "~") && tl.Off == t.End {
+				op, n = "in~", 2
+			}
+		case t.Text == "matches" && isW(p.peekN(1), "regex"):
+			op, n = "matches regex", 2
 		}
-		return "in"
-	case t.Text == "matches" && isW(p.peekN(1), "regex"):
-		p.i += 2
-		return "matches regex"
 	}
-	return ""
+	if op == "" || opLevel(op) != level {
+		return ""
+	}
+	p.i += n
+	return op
 }
 
-func (p *parser) cmp() Expr {
-	l := p.add()
-	for {
-		t := p.peek()
-		op := p.cmpOp()
-		switch op {
-		case "":
-			return l
-		case "in", "!in", "in~", "!in~", "has_any", "has_all":
-			l = &InExpr{At: At{t.Off}, Op: op, X: l, List: p.inList()}
-		case "between", "!between":
-			p.expectP("(")
-			lo := p.add()
-			p.expectP("..")
-			hi := p.add()
-			p.expectP(")")
-			l = &Between{At: At{t.Off}, X: l, Lo: lo, Hi: hi, Not: op == "!between"}
-		default:
-			l = &Binary{At: At{t.Off}, Op: op, L: l, R: p.add()}
-		}
+func opLevel(op string) int {
+	switch op {
+	case "==", "!=", "in", "!in", "in~", "!in~", "has_any", "has_all", "between", "!between":
+		return 0
+	case "<", "<=", ">", ">=":
+		return 1
 	}
+	return 2
+}
+
+func (p *parser) cmp() Expr { return p.cmpLevel(0) }
+
+func (p *parser) cmpLevel(level int) Expr {
+	operand := func() Expr {
+		if level == 2 {
+			return p.add()
+		}
+		return p.cmpLevel(level + 1)
+	}
+	l := operand()
+	t := p.peek()
+	op := p.cmpOp(level)
+	switch op {
+	case "":
+		return l
+	case "in", "!in", "in~", "!in~", "has_any", "has_all":
+		return &InExpr{At: At{t.Off}, Op: op, X: l, List: p.inList()}
+	case "between", "!between":
+		p.expectP("(")
+		lo := p.add()
+		p.expectP("..")
+		hi := p.add()
+		p.expectP(")")
+		return &Between{At: At{t.Off}, X: l, Lo: lo, Hi: hi, Not: op == "!between"}
+	}
+	return &Binary{At: At{t.Off}, Op: op, L: l, R: operand()}
 }
 
 func (p *parser) inList() []Expr {
@@ -1044,8 +1166,9 @@ func (p *parser) unary() Expr {
 	p.enter()
 	defer p.leave()
 	if p.atP("-") || p.atP("+") {
+		// One sign only: - -1 is an error in KQL, -(-1) is not.
 		t := p.advance()
-		return &Unary{At: At{t.Off}, Op: t.Text, X: p.unary()}
+		return &Unary{At: At{t.Off}, Op: t.Text, X: p.postfix()}
 	}
 	return p.postfix()
 }
@@ -1060,6 +1183,9 @@ func (p *parser) postfix() Expr {
 			n := p.peek()
 			switch n.Kind {
 			case TokIdent, TokBracket:
+				if n.Kind == TokIdent && reservedName[n.Text] {
+					p.failAt(n.Off, "the member name %q is a keyword: write ['%s']", n.Text, n.Text)
+				}
 				p.advance()
 				if isP(p.peek(), "(") && n.Kind == TokIdent {
 					c := p.call(n)
@@ -1144,7 +1270,7 @@ func (p *parser) primary() Expr {
 		case "typeof":
 			if isP(nx, "(") {
 				p.i += 2
-				return &TypeOf{At: at, Schema: p.schema()}
+				return &TypeOf{At: at, Schema: p.schemaOf(true)}
 			}
 		case "datatable":
 			if isP(nx, "(") {
@@ -1173,10 +1299,24 @@ func (p *parser) primary() Expr {
 				return ed
 			}
 		}
-		p.advance()
 		if isP(nx, "(") {
+			if t.Text == "toscalar" {
+				// toscalar takes a tabular expression: the one call whose argument may hold pipes.
+				p.i += 2
+				x := p.pipe()
+				p.expectP(")")
+				return &Call{At: at, Name: t.Text, Args: []Expr{x}}
+			}
+			if reservedCall[t.Text] {
+				p.failAt(t.Off, "%q is a keyword here, not a function", t.Text)
+			}
+			p.advance()
 			return p.call(t)
 		}
+		if reservedName[t.Text] {
+			p.failAt(t.Off, "expected an expression, found the keyword %q (write ['%s'] to use it as a name)", t.Text, t.Text)
+		}
+		p.advance()
 		return &Ident{At: at, Name: t.Text}
 	case TokPunct:
 		if t.Text == "(" {
@@ -1207,7 +1347,7 @@ func (p *parser) call(n Token) *Call {
 			p.i += 2
 			c.Args = append(c.Args, &NamedArg{At: At{t.Off}, Name: t.Text, Value: p.expr()})
 		default:
-			c.Args = append(c.Args, p.pipe())
+			c.Args = append(c.Args, p.expr())
 		}
 		if p.acceptP(")") {
 			return c
