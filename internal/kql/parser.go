@@ -411,7 +411,7 @@ func (p *parser) pipe() Expr {
 	pl := &Pipeline{At: At{t.Off}}
 	w, _ := p.wordAt(0, "-")
 	switch {
-	case startOps[w] && !isP(p.peekN(1), "|") && !isP(p.peekN(1), "("):
+	case startOps[w] && !isP(p.peekN(1), "|"):
 		pl.Ops = append(pl.Ops, p.op())
 	case w == "range" && p.peekN(1).Kind == TokIdent && isW(p.peekN(2), "from"):
 		pl.Ops = append(pl.Ops, p.op())
