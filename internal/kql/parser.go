@@ -348,6 +348,21 @@ var scalarTypes = map[string]string{
 	"time": "timespan", "guid": "guid", "uniqueid": "guid", "dynamic": "dynamic",
 }
 
+// anyTypeName reads a type name where Microsoft's parser takes any name
+// and leaves its check to analysis (typeof(...), mv-expand to typeof(...)):
+// a known name is canonical, another is kept as written for the checker.
+func (p *parser) anyTypeName() string {
+	t := p.peek()
+	if t.Kind != TokIdent {
+		p.expected("a type name")
+	}
+	p.advance()
+	if c, ok := scalarTypes[t.Text]; ok {
+		return c
+	}
+	return t.Text
+}
+
 // typeName reads a scalar type name and returns its canonical name.
 func (p *parser) typeName() string {
 	t := p.peek()
@@ -380,8 +395,12 @@ func (p *parser) schemaOf(bare bool) []*ColumnDecl {
 			} else if !bare {
 				p.expected("':' and a type after the column name")
 			} else {
-				// typeof(string): a bare type
-				out = append(out, &ColumnDecl{At: At{off}, Type: strings.ToLower(name)})
+				// typeof(string): a bare type (any name, as for Microsoft's parser)
+				typ := name
+				if c, ok := scalarTypes[name]; ok {
+					typ = c
+				}
+				out = append(out, &ColumnDecl{At: At{off}, Type: typ})
 			}
 		}
 		if p.acceptP(")") {
@@ -578,7 +597,7 @@ func (p *parser) op() Op {
 			o.Limit = p.expr()
 		}
 		return o
-	case "mv-apply":
+	case "mv-apply", "mvapply":
 		o := &MvApplyOp{At: at, Params: p.opParams(map[string]bool{"with_itemindex": true})}
 		o.Items = p.mvItems()
 		if p.acceptW("limit") {
@@ -612,6 +631,9 @@ func (p *parser) op() Op {
 		if p.acceptW("with") {
 			p.expectP("(")
 			for !p.acceptP(")") {
+				if pt := p.peek(); pt.Kind != TokIdent || !renderProps[pt.Text] {
+					p.expected("a render property such as title, xtitle, ytitle, kind or legend")
+				}
 				nm, off := p.name("a render property name")
 				p.expectP("=")
 				o.With = append(o.With, &NamedArg{At: At{off}, Name: nm, Value: p.expr()})
@@ -621,7 +643,7 @@ func (p *parser) op() Op {
 			}
 		}
 		// Legacy "render barchart kind=stacked" properties (name=value).
-		for p.peek().Kind == TokIdent && isP(p.peekN(1), "=") {
+		for p.peek().Kind == TokIdent && renderProps[p.peek().Text] && isP(p.peekN(1), "=") {
 			nt := p.advance()
 			p.advance()
 			o.With = append(o.With, &NamedArg{At: At{nt.Off}, Name: nt.Text, Value: p.paramValue()})
@@ -684,6 +706,11 @@ func (p *parser) op() Op {
 	p.failAt(t.Off, "unknown operator %q: expected a tabular operator such as where, extend, project or summarize", w)
 	return nil
 }
+
+// renderProps are the legacy "render kind ... name=value" properties.
+var renderProps = map[string]bool{"kind": true, "title": true, "xcolumn": true, "ycolumns": true, "series": true,
+	"xtitle": true, "ytitle": true, "legend": true, "ysplit": true, "accumulate": true, "xaxis": true, "yaxis": true,
+	"ymin": true, "ymax": true, "xmin": true, "xmax": true, "anomalycolumns": true}
 
 // makeSeries reads make-series [params] [Col =] Agg [default = x], ...
 // on Axis (from A] [to B] step S | in range(A, B, S)) [by keys]. It parses
@@ -774,6 +801,9 @@ func (p *parser) opParams(allowed map[string]bool) []*OpParam {
 			return out
 		}
 		p.i += n + 1
+		if v := p.peek(); hints[strings.ToLower(w)] && v.Kind == TokIdent && reservedName[v.Text] {
+			p.failAt(v.Off, "%s=%s: expected a hint value such as shuffle or broadcast", w, v.Text)
+		}
 		out = append(out, &OpParam{At: At{t.Off}, Name: strings.ToLower(w), Value: p.paramValue()})
 	}
 }
@@ -942,7 +972,7 @@ func (p *parser) mvItems() []*MvItem {
 			p.expectW("typeof")
 			p.expectP("(")
 			if !p.atP(")") { // to typeof() is accepted, as by Microsoft's parser: dynamic
-				it.To = p.typeName()
+				it.To = p.anyTypeName()
 			}
 			p.expectP(")")
 		}
@@ -981,6 +1011,9 @@ func (p *parser) parsePattern(params []*OpParam) []*ParsePart {
 			p.advance()
 			out = append(out, &ParsePart{At: At{t.Off}, Star: true})
 		case t.Kind == TokIdent || t.Kind == TokBracket:
+			if t.Kind == TokIdent && reservedAssign[t.Text] {
+				p.failAt(t.Off, "the column name %q in the parse pattern is a keyword: write ['%s']", t.Text, t.Text)
+			}
 			p.advance()
 			pp := &ParsePart{At: At{t.Off}, Name: t.Text}
 			if p.acceptP(":") {
@@ -1367,8 +1400,12 @@ func (p *parser) valueList() []Expr {
 	}
 	p.expectP("[")
 	var out []Expr
+	// Microsoft's parser accepts a leading comma ([, 1, 2]); so does this one.
+	if len(out) == 0 && p.atP(",") && !isP(p.peekN(1), "]") {
+		p.advance()
+	}
 	for !p.acceptP("]") {
-		out = append(out, p.expr())
+		out = append(out, p.literalValue())
 		if !p.atP("]") {
 			if !p.atP(",") {
 				p.expected("',' or ']' in the values")
@@ -1377,6 +1414,25 @@ func (p *parser) valueList() []Expr {
 		}
 	}
 	return out
+}
+
+// literalValue reads a datatable value: a literal, a signed number, or dynamic(...).
+func (p *parser) literalValue() Expr {
+	t := p.peek()
+	switch {
+	case isP(t, "-") || isP(t, "+"):
+		p.advance()
+		n := p.peek()
+		if n.Kind != TokInt && n.Kind != TokReal && n.Kind != TokTimespan {
+			p.expected("a number after the sign")
+		}
+		return &Unary{At: At{t.Off}, Op: t.Text, X: p.primary()}
+	case t.Kind == TokInt || t.Kind == TokReal || t.Kind == TokTimespan || t.Kind == TokString || t.Kind == TokTypedLit,
+		isW(t, "true"), isW(t, "false"), isW(t, "dynamic") && isP(p.peekN(1), "("):
+		return p.primary()
+	}
+	p.expected("a literal value (a string, a number, true, false, datetime(...), dynamic(...))")
+	return nil
 }
 
 // dynValue reads the inside of dynamic(...): JSON-like, with KQL literals.
@@ -1396,6 +1452,9 @@ func (p *parser) dynValue() Expr {
 					p.expected("',' or ']' in the dynamic array")
 				}
 				p.advance()
+				if p.atP("]") {
+					p.expected("a value after ','")
+				}
 			}
 		}
 		return a
@@ -1416,6 +1475,9 @@ func (p *parser) dynValue() Expr {
 					p.expected("',' or '}' in the dynamic object")
 				}
 				p.advance()
+				if p.atP("}") {
+					p.expected("a key after ','")
+				}
 			}
 		}
 		return o
