@@ -228,3 +228,39 @@ func TestGenerated(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// TestOracleGeneratedBlocks checks the splitting of multi-query texts
+// against the editors' (parse.js --blocks): texts of one to three
+// generated queries separated by blank lines, some with a blank line inside
+// a multi-line string, some damaged.
+func TestOracleGeneratedBlocks(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	g := gen{rand.New(rand.NewPCG(seed, 13))}
+	var texts []string
+	for i := 0; i < 150; i++ {
+		var parts []string
+		for n := 1 + g.r.IntN(3); n > 0; n-- {
+			q := g.query()
+			switch g.r.IntN(4) {
+			case 0:
+				q = g.mutate(q)
+			case 1:
+				q += "\n| extend M = ```line one\n\n  line three```"
+			}
+			parts = append(parts, g.pick("", "// header comment\n\n")+q)
+		}
+		texts = append(texts, strings.Join(parts, g.pick("\n\n", "\n  \n", "\n\n\n")))
+	}
+	res := runOracle(t, texts, true)
+	agree := 0
+	for i, text := range texts {
+		err := parsesBlocks(text)
+		if (err == nil) == res[i].OK {
+			agree++
+			continue
+		}
+		t.Errorf("blocks: Microsoft's editors say ok=%v, this one says %v:\n%s", res[i].OK, err, text)
+	}
+	t.Logf("%d of %d generated texts agree", agree, len(texts))
+}

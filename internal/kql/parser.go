@@ -407,6 +407,9 @@ func (p *parser) schemaOf(bare bool) []*ColumnDecl {
 			return out
 		}
 		p.expectP(",")
+		if p.acceptP(")") { // a trailing comma, accepted by Microsoft's parser
+			return out
+		}
 	}
 }
 
@@ -423,14 +426,18 @@ var startOps = map[string]bool{
 }
 
 // pipe parses a pipeline, or a plain expression when there is no pipe.
-func (p *parser) pipe() Expr {
+func (p *parser) pipe() Expr { return p.pipeFrom(true) }
+
+// pipeFrom parses a pipeline; start says whether it may begin with an
+// operator (not inside an in (...) list).
+func (p *parser) pipeFrom(start bool) Expr {
 	p.enter()
 	defer p.leave()
 	t := p.peek()
 	pl := &Pipeline{At: At{t.Off}}
 	w, _ := p.wordAt(0, "-")
 	switch {
-	case startOps[w] && !isP(p.peekN(1), "|"):
+	case start && startOps[w] && !isP(p.peekN(1), "|"):
 		pl.Ops = append(pl.Ops, p.op())
 	case w == "range" && p.peekN(1).Kind == TokIdent && isW(p.peekN(2), "from"):
 		pl.Ops = append(pl.Ops, p.op())
@@ -1169,7 +1176,7 @@ func (p *parser) inList() []Expr {
 		return out
 	}
 	for {
-		out = append(out, p.pipe())
+		out = append(out, p.pipeFrom(false))
 		if p.acceptP(")") {
 			return out
 		}
@@ -1286,6 +1293,9 @@ func (p *parser) primary() Expr {
 		return &Literal{At: at, Kind: typedKinds[t.Lit], Raw: t.Text, Null: strings.EqualFold(t.Text, "null")}
 	case TokBracket:
 		p.advance()
+		if isP(p.peek(), "(") { // ['my function'](x)
+			return p.call(t)
+		}
 		return &Ident{At: at, Name: t.Text, Quoted: true}
 	case TokIdent:
 		nx := p.peekN(1)

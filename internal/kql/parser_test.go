@@ -400,4 +400,12 @@ func TestSplitBlocks(t *testing.T) {
 	if _, err := Parse(text); err == nil {
 		t.Error("the whole text parsed as one query; Microsoft's parser rejects it (Expected: ;)")
 	}
+	// A blank line inside a multi-line string does not split (as in the editors);
+	// one after a comment holding ``` does.
+	if bs := SplitBlocks("print x = ```a\n\nb```"); len(bs) != 1 {
+		t.Errorf("multi-line string split into %d blocks", len(bs))
+	}
+	if bs := SplitBlocks("T // ```\n\nU \"```\"\n\nV"); len(bs) != 3 {
+		t.Errorf("got %d blocks, want 3", len(bs))
+	}
 }
