@@ -139,6 +139,13 @@ type Ident struct {
 	Quoted bool
 }
 
+// ComputedName is [expr]: a name given by a string expression. The checker
+// requires a constant string; Microsoft's parser accepts any expression.
+type ComputedName struct {
+	At
+	X Expr
+}
+
 // Wildcard is a name pattern with '*' (SigninLogs*, Col*, *): in union
 // table lists and project-away / project-keep / project-reorder.
 type Wildcard struct {
@@ -284,6 +291,7 @@ func (*ArrayLit) expr()     {}
 func (*ObjectLit) expr()    {}
 func (*Ident) expr()        {}
 func (*Wildcard) expr()     {}
+func (*ComputedName) expr() {}
 func (*Star) expr()         {}
 func (*Binary) expr()       {}
 func (*Unary) expr()        {}

@@ -907,6 +907,9 @@ func (p *parser) pattern() Expr {
 	if s == "" {
 		p.expected("a column name")
 	}
+	if reservedName[s] {
+		p.failAt(t.Off, "expected a column name, found the keyword %q (write ['%s'] to use it as a name)", s, s)
+	}
 	if strings.Contains(s, "*") {
 		return &Wildcard{At: At{t.Off}, Pattern: s}
 	}
@@ -1368,6 +1371,14 @@ func (p *parser) primary() Expr {
 			p.expectP(")")
 			return &Paren{At: at, X: x}
 		}
+		if t.Text == "[" {
+			// [expr]: a name computed from a string expression (['a'] is the
+			// usual, constant form and is lexed as a quoted name).
+			p.advance()
+			x := p.expr()
+			p.expectP("]")
+			return &ComputedName{At: at, X: x}
+		}
 	}
 	p.expected("an expression")
 	return nil
@@ -1387,6 +1398,9 @@ func (p *parser) call(n Token) *Call {
 			p.advance()
 			c.Args = append(c.Args, &Star{At: At{t.Off}})
 		case t.Kind == TokIdent && isP(p.peekN(1), "="):
+			if reservedAssign[t.Text] {
+				p.failAt(t.Off, "the argument name %q is a keyword: write ['%s']", t.Text, t.Text)
+			}
 			p.i += 2
 			c.Args = append(c.Args, &NamedArg{At: At{t.Off}, Name: t.Text, Value: p.expr()})
 		default:
