@@ -959,18 +959,15 @@ func (p *parser) unionTable() Expr {
 	return p.postfix()
 }
 
+// rightTable reads a join's or lookup's right side: a table name or a
+// (sub-query). Microsoft's parser takes any expression here and leaves
+// the check that it is tabular to analysis; so does this one.
 func (p *parser) rightTable() Expr {
 	t := p.peek()
-	if isP(t, "(") {
-		p.advance()
-		x := p.pipe()
-		p.expectP(")")
-		return &Paren{At: At{t.Off}, X: x}
-	}
-	if t.Kind != TokIdent && t.Kind != TokBracket {
+	if t.Kind == TokEOF || isP(t, "|") || isW(t, "on") {
 		p.expected("the right side: a table name or a (sub-query)")
 	}
-	return p.postfix()
+	return p.expr()
 }
 
 func (p *parser) mvItems() []*MvItem {
