@@ -99,6 +99,7 @@ configuration error.`,
 		newIncidentsCmd(),
 		newEvidenceCmd(),
 		newDrillCmd(),
+		newQueryCmd(),
 	)
 	return root
 }
