@@ -46,7 +46,7 @@ expect:
 		}
 		titles[a.EventID] = a.Title + " [" + a.Labels["expectation"] + "]"
 	}
-	if got := titles["a1b2c3d4-0000-4000-8000-00000000f001"]; got != "Break-glass account sign-in (success) [held]" {
+	if got := titles["a1b2c3d4-0000-4000-8000-00000000f001"]; got != "Break-glass account sign-in (success) - expected use, every expectation held [held]" {
 		t.Errorf("approved workstation: title %q", got)
 	}
 	if got := titles["a1b2c3d4-0000-4000-8000-00000000f002"]; !strings.HasSuffix(got, "EXPECTATION BROKEN: unapproved device [broken]") {

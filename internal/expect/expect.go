@@ -102,10 +102,13 @@ func Worst(vs []Verdict) Status {
 }
 
 // Apply writes the verdicts onto a. A broken expectation is raised to
-// Sev0 (bg.signin already is), named in the title and summarised in
-// AnnSummary; unknown ones are stated but raise nothing, since a shape
-// that lacks a field (device details in a risk detection) would otherwise
-// raise every alert of it.
+// Sev0, named in the title and summarised in AnnSummary. When every
+// expectation held, a Sev0 alert (a break-glass sign-in) becomes Sev1,
+// an expected use: it still alerts every routed group and still needs an
+// acknowledgement, but the severity tells it apart from a sign-in that
+// broke an expectation, which stays Sev0 and says why. Unknown verdicts
+// are stated and change nothing (fail closed: a shape that lacks a field
+// keeps its Sev0).
 func Apply(a *alert.Alert, vs []Verdict) {
 	if len(vs) == 0 {
 		return
@@ -126,6 +129,19 @@ func Apply(a *alert.Alert, vs []Verdict) {
 	}
 	w := Worst(vs)
 	a.Labels[alert.LabelExpectation] = string(w)
+	if w == Held {
+		var held []string
+		for _, v := range vs {
+			held = append(held, heldLabel(v.Kind))
+		}
+		a.Title += " - expected use, every expectation held"
+		a.Annotations[AnnSummary] = "held: every expectation held (" + strings.Join(held, ", ") +
+			"); still confirm with the account's holders that this use was planned"
+		if a.Severity == alert.Sev0 {
+			a.Severity = alert.Sev1
+		}
+		return
+	}
 	if w != Broken {
 		return
 	}
@@ -134,6 +150,23 @@ func Apply(a *alert.Alert, vs []Verdict) {
 	if a.Severity > alert.Sev0 {
 		a.Severity = alert.Sev0
 	}
+}
+
+// heldLabel is how a held kind reads in a title.
+func heldLabel(kind string) string {
+	switch kind {
+	case KindDevice:
+		return "approved device"
+	case KindNetwork:
+		return "approved network"
+	case KindCountry:
+		return "approved country"
+	case KindPhishingResistant:
+		return "phishing-resistant"
+	case KindConditionalAccess:
+		return "expected CA outcome"
+	}
+	return kind
 }
 
 // label is how a kind reads in a title: short, because the SMS form

@@ -108,6 +108,8 @@ func TestApply(t *testing.T) {
 		want  alert.Severity
 	}{
 		{"held", alert.Sev1, []Verdict{held}, "held", alert.Sev1},
+		{"held Sev0 is an expected use", alert.Sev0, []Verdict{held}, "held", alert.Sev1},
+		{"unknown keeps Sev0", alert.Sev0, []Verdict{held, unknown}, "unknown", alert.Sev0},
 		{"unknown raises nothing", alert.Sev1, []Verdict{held, unknown}, "unknown", alert.Sev1},
 		{"broken raises", alert.Sev1, []Verdict{held, unknown, broken}, "broken", alert.Sev0},
 		{"broken Sev0 stays", alert.Sev0, []Verdict{broken}, "broken", alert.Sev0},
@@ -122,9 +124,12 @@ func TestApply(t *testing.T) {
 				t.Errorf("%s: annotation %s = %q", tc.name, v.Kind, a.Annotations[AnnPrefix+v.Kind])
 			}
 		}
-		broke := tc.label == "broken"
-		if broke != strings.Contains(a.Title, "EXPECTATION BROKEN: not phishing-resistant") || broke != (a.Annotations[AnnSummary] != "") {
+		broke, allHeld := tc.label == "broken", tc.label == "held"
+		if broke != strings.Contains(a.Title, "EXPECTATION BROKEN: not phishing-resistant") || broke != strings.HasPrefix(a.Annotations[AnnSummary], "broken: ") {
 			t.Errorf("%s: title %q summary %q", tc.name, a.Title, a.Annotations[AnnSummary])
+		}
+		if allHeld != strings.Contains(a.Title, " - expected use, every expectation held") || allHeld != strings.HasPrefix(a.Annotations[AnnSummary], "held: ") {
+			t.Errorf("%s: title %q summary %q; want the expected use named only when every expectation held", tc.name, a.Title, a.Annotations[AnnSummary])
 		}
 	}
 	var a alert.Alert

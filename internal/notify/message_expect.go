@@ -37,11 +37,15 @@ func expectFacts(ann map[string]string) []Field {
 	return out
 }
 
-// expectWhat is the sentence What gains when an expectation broke.
+// expectWhat is the sentence What gains from the expectations' summary:
+// which broke, or that every one held.
 func expectWhat(ann map[string]string) string {
 	s := oneLine(ann[expect.AnnSummary], 500)
-	if s == "" {
-		return ""
+	if rest, ok := strings.CutPrefix(s, string(expect.Broken)+": "); ok {
+		return " It did NOT meet what is expected of this account's sign-ins: " + sentence(rest)
 	}
-	return " It did NOT meet what is expected of this account's sign-ins: " + sentence(strings.TrimPrefix(s, string(expect.Broken)+": "))
+	if rest, ok := strings.CutPrefix(s, string(expect.Held)+": "); ok {
+		return " It met what is expected of this account's sign-ins: " + sentence(rest)
+	}
+	return ""
 }

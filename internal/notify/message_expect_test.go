@@ -55,6 +55,9 @@ func TestMessageExpectGolden(t *testing.T) {
 			if broken == tc.approved {
 				t.Errorf("approved=%v but the message says broken=%v:\n%s", tc.approved, broken, m.Text)
 			}
+			if tc.approved && (strings.Contains(m.Text, "did NOT meet") || !strings.Contains(m.Text, "It met what is expected")) {
+				t.Errorf("the approved sign-in's message must say it met the expectations, never that it did not:\n%s", m.Text)
+			}
 		})
 	}
 }
