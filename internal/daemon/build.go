@@ -24,7 +24,7 @@ import (
 //
 // head, when not nil, gives the evidence log's head for every message
 // (notify.RenderOptions.EvidenceHead).
-func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger, head ...func() string) (map[string]notify.Notifier, time.Duration, error) {
+func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger, head func() string) (map[string]notify.Notifier, time.Duration, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -38,9 +38,7 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger, head
 		return nil, 0, err
 	}
 	opts := cfg.Notify.RenderOptions(ackURL)
-	if len(head) > 0 {
-		opts.EvidenceHead = head[0]
-	}
+	opts.EvidenceHead = head
 	renderer, err := notify.NewRenderer(opts)
 	if err != nil {
 		return nil, 0, configErrorf("%s: notify.templates: %v", cfg.Path, err)

@@ -43,7 +43,7 @@ notify:
 		t.Fatal(err)
 	}
 	var stdout bytes.Buffer
-	ns, send, err := buildNotifiers(cfg, &stdout, nil)
+	ns, send, err := buildNotifiers(cfg, &stdout, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, send, err := buildNotifiers(cfg, &bytes.Buffer{}, nil)
+	ns, send, err := buildNotifiers(cfg, &bytes.Buffer{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

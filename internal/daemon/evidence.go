@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"breakglass/internal/evidence"
@@ -62,5 +61,5 @@ func (d *Daemon) evidenceHead() string {
 	if err != nil || !ok {
 		return ""
 	}
-	return fmt.Sprintf("%d:%s", e.Seq, e.Hash)
+	return evidence.HeadRef{Seq: e.Seq, Hash: e.Hash}.String()
 }

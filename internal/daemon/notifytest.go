@@ -83,7 +83,7 @@ func SendTest(ctx context.Context, cfg *config.Config, group string, n notify.No
 	}
 	// The whole configuration is built, as serve builds it: a channel that
 	// would stop serve from starting fails the test too.
-	notifiers, sendTimeout, err := buildNotifiers(cfg, stdout, log)
+	notifiers, sendTimeout, err := buildNotifiers(cfg, stdout, log, nil)
 	if err != nil {
 		return nil, err
 	}

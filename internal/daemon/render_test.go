@@ -48,7 +48,7 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, _, err := buildNotifiers(cfg, io.Discard, nil)
+	ns, _, err := buildNotifiers(cfg, io.Discard, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestAcceptedConfigBuilds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := buildNotifiers(cfg, &bytes.Buffer{}, nil); err != nil {
+			if _, _, err := buildNotifiers(cfg, &bytes.Buffer{}, nil, nil); err != nil {
 				t.Errorf("notifiers: %v", err)
 			}
 			d := &Daemon{cfg: cfg, o: Options{Graph: nopLister{}}, log: logging.New(&bytes.Buffer{}, logging.Options{}), st: st}
@@ -80,7 +80,7 @@ func FuzzAcceptedConfigBuilds(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, _, err := buildNotifiers(cfg, &bytes.Buffer{}, nil); err != nil {
+		if _, _, err := buildNotifiers(cfg, &bytes.Buffer{}, nil, nil); err != nil {
 			t.Fatalf("config accepted but notifiers fail: %v\n%s", err, data)
 		}
 		d := &Daemon{cfg: cfg, o: Options{Graph: nopLister{}}, log: log, st: st}
