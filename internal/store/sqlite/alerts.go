@@ -343,44 +343,17 @@ func (s *Store) alert(ctx context.Context, r reader, id string) (alert.Alert, er
 
 // where turns a filter into SQL conditions and their arguments.
 func where(f store.AlertFilter) ([]string, []any, error) {
-	var (
-		conds []string
-		args  []any
-	)
-	if f.Rule != "" {
-		conds = append(conds, "rule = ?")
-		args = append(args, f.Rule)
-	}
-	if f.AccountID != "" {
-		conds = append(conds, "account_id = ? COLLATE NOCASE")
-		args = append(args, f.AccountID)
-	}
-	if f.State != "" {
-		conds = append(conds, "state = ?")
-		args = append(args, f.State)
-	}
+	var c listFilter
+	c.text("rule = ?", f.Rule)
+	c.text("account_id = ? COLLATE NOCASE", f.AccountID)
+	c.text("state = ?", f.State)
 	for _, k := range slices.Sorted(maps.Keys(f.Labels)) {
-		conds = append(conds, `EXISTS (SELECT 1 FROM json_each(alerts.labels) AS l
-			WHERE l.key = ? AND l.type = 'text' AND l.value = ?)`)
-		args = append(args, k, f.Labels[k])
+		c.add(`EXISTS (SELECT 1 FROM json_each(alerts.labels) AS l
+			WHERE l.key = ? AND l.type = 'text' AND l.value = ?)`, k, f.Labels[k])
 	}
-	if !f.Since.IsZero() {
-		since, err := encodeTime("since", f.Since)
-		if err != nil {
-			return nil, nil, err
-		}
-		conds = append(conds, "event_time >= ?")
-		args = append(args, since)
-	}
-	if !f.DetectedSince.IsZero() {
-		since, err := encodeTime("detected since", f.DetectedSince)
-		if err != nil {
-			return nil, nil, err
-		}
-		conds = append(conds, "detected >= ?")
-		args = append(args, since)
-	}
-	return conds, args, nil
+	c.time("event_time >= ?", "since", f.Since)
+	c.time("detected >= ?", "detected since", f.DetectedSince)
+	return c.conds, c.args, c.err
 }
 
 // Alerts implements store.Store. Since is inclusive; a negative Limit is an

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"breakglass/internal/store"
@@ -159,26 +158,12 @@ func (s *Store) Drills(ctx context.Context, f store.DrillFilter) ([]store.Drill,
 	if f.Limit < 0 {
 		return nil, wrap(fmt.Errorf("negative limit %d", f.Limit))
 	}
-	var (
-		conds []string
-		args  []any
-	)
-	if f.AccountID != "" {
-		conds = append(conds, "account_id = ? COLLATE NOCASE")
-		args = append(args, f.AccountID)
-	}
-	if f.State != "" {
-		conds = append(conds, "state = ?")
-		args = append(args, f.State)
-	}
-	if f.Result != "" {
-		conds = append(conds, "result = ?")
-		args = append(args, f.Result)
-	}
-	q := `SELECT ` + drillColumns + ` FROM drills`
-	if len(conds) > 0 {
-		q += ` WHERE ` + strings.Join(conds, " AND ")
-	}
+	var c listFilter
+	c.text("account_id = ? COLLATE NOCASE", f.AccountID)
+	c.text("state = ?", f.State)
+	c.text("result = ?", f.Result)
+	args := c.args
+	q := `SELECT ` + drillColumns + ` FROM drills` + c.where()
 	q += ` ORDER BY at DESC, seq DESC`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`

@@ -277,34 +277,16 @@ func (s *Store) Incidents(ctx context.Context, f store.IncidentFilter) ([]store.
 	if f.Limit < 0 {
 		return nil, wrap(fmt.Errorf("negative limit %d", f.Limit))
 	}
-	var (
-		conds []string
-		args  []any
-	)
-	if f.State != "" {
-		conds = append(conds, "state = ?")
-		args = append(args, f.State)
+	var c listFilter
+	c.text("state = ?", f.State)
+	c.text("kind = ?", f.Kind)
+	c.text("account_id = ? COLLATE NOCASE", f.AccountID)
+	c.time("opened >= ?", "since", f.Since)
+	if c.err != nil {
+		return nil, wrap(c.err)
 	}
-	if f.Kind != "" {
-		conds = append(conds, "kind = ?")
-		args = append(args, f.Kind)
-	}
-	if f.AccountID != "" {
-		conds = append(conds, "account_id = ? COLLATE NOCASE")
-		args = append(args, f.AccountID)
-	}
-	if !f.Since.IsZero() {
-		since, err := encodeTime("since", f.Since)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		conds = append(conds, "opened >= ?")
-		args = append(args, since)
-	}
-	q := `SELECT ` + incidentColumns + ` FROM incidents`
-	if len(conds) > 0 {
-		q += ` WHERE ` + strings.Join(conds, " AND ")
-	}
+	args := c.args
+	q := `SELECT ` + incidentColumns + ` FROM incidents` + c.where()
 	q += ` ORDER BY opened DESC, seq DESC`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
