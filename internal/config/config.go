@@ -55,7 +55,9 @@ type Config struct {
 	// Expect is what every account's sign-ins are expected to look like
 	// (expect.go); merged into each Accounts[i].Expect.
 	Expect *entra.Expect `yaml:"expect,omitempty"`
-	Path   string        `yaml:"-"` // file it was loaded from
+	// Rules are KQL alert rules (rules.go).
+	Rules []Rule `yaml:"rules,omitempty"`
+	Path  string `yaml:"-"` // file it was loaded from
 }
 
 // Users returns the user entries of accounts:, in order; group entries are

@@ -363,6 +363,18 @@ func (lx *lexer) number(start int) (Token, error) {
 		for p < len(s) && strings.IndexByte("0123456789abcdefABCDEF", s[p]) >= 0 {
 			p++
 		}
+		if p < len(s) && isIdentStartByte(s[p:]) {
+			// 0x1fand is a name for Microsoft's lexer, as 10abc is below
+			for p < len(s) {
+				r, n := utf8.DecodeRuneInString(s[p:])
+				if !isIdentPart(r) {
+					break
+				}
+				p += n
+			}
+			lx.pos = p
+			return Token{Kind: TokIdent, Text: s[start:p], Off: start, End: p}, nil
+		}
 		lx.pos = p
 		return Token{Kind: TokInt, Text: s[start:p], Off: start, End: p}, nil
 	}

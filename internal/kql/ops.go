@@ -94,7 +94,7 @@ type SortOp struct {
 // DistinctOp is distinct cols, or distinct *.
 type DistinctOp struct {
 	At
-	Cols []Expr
+	Cols []*Assign
 	All  bool
 }
 

@@ -380,6 +380,13 @@ func (p *parser) typeName() string {
 // (open schema, "(*, a:string)") is skipped.
 func (p *parser) schema() []*ColumnDecl { return p.schemaOf(false) }
 
+// rowSchema reads the schema of datatable and externaldata, where
+// Microsoft's parser also takes one leading comma: "datatable(,a:string)".
+func (p *parser) rowSchema() []*ColumnDecl {
+	p.acceptP(",")
+	return p.schema()
+}
+
 // schemaOf reads a schema; bare (a typeof may name a type alone).
 func (p *parser) schemaOf(bare bool) []*ColumnDecl {
 	out := []*ColumnDecl{}
@@ -567,12 +574,8 @@ func (p *parser) op() Op {
 			o.All = true
 			return o
 		}
-		for {
-			o.Cols = append(o.Cols, p.expr())
-			if !p.acceptP(",") {
-				return o
-			}
-		}
+		o.Cols = p.assigns() // distinct x = f(y) names its column
+		return o
 	case "union":
 		o := &UnionOp{At: at, Params: p.opParams(map[string]bool{"kind": true, "withsource": true, "isfuzzy": true})}
 		for {
@@ -819,6 +822,11 @@ func (p *parser) paramValue() Expr {
 	t := p.peek()
 	if t.Kind == TokIdent {
 		w, n := p.wordAt(0, "-")
+		if lw := strings.ToLower(w); n == 1 && reservedName[lw] && lw != "simple" && lw != "relaxed" {
+			// kind=where: a keyword is not a value (Microsoft's parser says
+			// so too); parse kind=simple and kind=relaxed are the exceptions.
+			p.failAt(t.Off, "expected a parameter value, found the keyword %q", w)
+		}
 		p.i += n
 		return &Ident{At: At{t.Off}, Name: w}
 	}
@@ -1318,14 +1326,14 @@ func (p *parser) primary() Expr {
 		case "datatable":
 			if isP(nx, "(") {
 				p.i += 2
-				dt := &DataTable{At: at, Schema: p.schema()}
+				dt := &DataTable{At: at, Schema: p.rowSchema()}
 				dt.Values = p.valueList()
 				return dt
 			}
 		case "externaldata":
 			if isP(nx, "(") {
 				p.i += 2
-				ed := &ExternalData{At: at, Schema: p.schema()}
+				ed := &ExternalData{At: at, Schema: p.rowSchema()}
 				ed.URLs = p.valueList()
 				if p.acceptW("with") {
 					p.expectP("(")

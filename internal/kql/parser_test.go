@@ -124,6 +124,8 @@ func TestPrecedence(t *testing.T) {
 		{"dynamic(['a'])", `dynamic(["a"])`},
 		{"['my col'] + 1", "(+ my col long:1)"},
 		{"10abc", "10abc"},
+		{"0x1fand", "0x1fand"},
+		{"0x1f", "long:0x1f"},
 	}
 	for _, tt := range tests {
 		if got := sx(parseExpr(t, tt.src)); got != tt.want {
@@ -294,6 +296,26 @@ func TestSources(t *testing.T) {
 	}
 }
 
+// TestOracleQuirks holds forms Microsoft's parser accepts that the
+// generated oracle test found this parser rejecting.
+func TestOracleQuirks(t *testing.T) {
+	for _, q := range []string{
+		"datatable(,a:string)['x']",
+		"datatable(a:string,)['x']",
+		"datatable(,)['x']",
+		"externaldata(,a:string)['x']",
+		"T | distinct a, b = c, tolower(d)",
+		"T | distinct tostring=(Props.a)",
+		"T | lookup kind=foo (U) on x",
+		"T | join kind=on (U) on x",
+		"T | where a contains_cs 0x1fand",
+	} {
+		if err := parsesWhole(q); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+}
+
 func TestSyntaxErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{"SigninLogs | wher x", `1:14: unknown operator "wher"`},
@@ -320,6 +342,9 @@ func TestSyntaxErrors(t *testing.T) {
 		{"SigninLogs\n\tWHERE x", "2:2: expected '|', ';' or the end of the query"},
 		{"print x = 1 #", "1:13: unexpected character"},
 		{"print ä = 1, '\u00e9", "1:14: unterminated string"},
+		{"T | lookup kind=where leftouter (U) on x", `1:17: expected a parameter value, found the keyword "where"`},
+		{"T | join kind=string (U) on x", `1:15: expected a parameter value, found the keyword "string"`},
+		{"datatable(a:string,,b:long)['x']", "1:20: expected a column name"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.src)
