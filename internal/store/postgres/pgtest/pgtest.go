@@ -235,16 +235,32 @@ func Main(m *testing.M) {
 // reason than PostgreSQL being absent).
 func Need(t testing.TB) *Server {
 	t.Helper()
-	switch {
-	case startErr == nil && shared != nil:
-		return shared
-	case startErr == nil:
+	if startErr == nil && shared == nil {
 		t.Fatal("pgtest.Need without pgtest.Main in TestMain")
-	case errors.Is(startErr, ErrUnavailable) && os.Getenv(EnvRequired) != "1":
-		t.Skipf("skipping: %v", startErr)
 	}
-	t.Fatalf("PostgreSQL for the tests: %v", startErr)
-	return nil
+	check(t, startErr)
+	return shared
+}
+
+// StartT starts a server for one test, in packages whose TestMain is not
+// Main, and stops it when the test ends; it skips or fails t as Need does.
+func StartT(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start()
+	check(t, err)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func check(t testing.TB, err error) {
+	t.Helper()
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, ErrUnavailable) && os.Getenv(EnvRequired) != "1":
+		t.Skipf("skipping: %v", err)
+	}
+	t.Fatalf("PostgreSQL for the tests: %v", err)
 }
 
 // SchemaDSN is Need(t).Schema(name), failing t on error.
