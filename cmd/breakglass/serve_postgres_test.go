@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -154,4 +155,77 @@ func (l *syncLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestScanPostgres: scan stores into the configured PostgreSQL store (a
+// second scan adds nothing), and the commands that read the store as an
+// SQLite file refuse a postgres config with exit 2, saying so, instead of
+// reading a file that is not the store.
+func TestScanPostgres(t *testing.T) {
+	srv := pgtest.StartT(t)
+	dsn, err := srv.Schema(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	base, err := os.ReadFile("testdata/scan.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(base), "store:\n  path: ${BREAKGLASS_TEST_DIR:-.}/scan.db",
+		"store:\n  driver: postgres\n  dsn: ${E2E_PG_DSN}\nevidence:\n  heads_file: "+filepath.Join(dir, "heads"), 1)
+	if doc == string(base) {
+		t.Fatal("testdata/scan.yaml has no store.path to replace")
+	}
+	cfgPath := filepath.Join(dir, "pg.yaml")
+	if err := os.WriteFile(cfgPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"E2E_PG_DSN=" + dsn}
+	args := append([]string{"scan", "-c", cfgPath, "--format", "json"}, goldenInputs...)
+	first := runBinary(t, env, args...)
+	if first.code != 0 {
+		t.Fatalf("scan exit %d:\n%s", first.code, first.stderr)
+	}
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	as, err := st.Alerts(ctx, store.AlertFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(first.stdout), "\n") {
+		var a struct{ ID string }
+		if err := json.Unmarshal([]byte(line), &a); err != nil || a.ID == "" {
+			t.Fatalf("scan output line %q: %v", line, err)
+		}
+		printed[a.ID] = true
+	}
+	stored := map[string]bool{}
+	for _, a := range as {
+		stored[a.ID] = true
+	}
+	if len(as) == 0 || fmt.Sprint(stored) != fmt.Sprint(printed) {
+		t.Errorf("%d alerts in PostgreSQL, scan printed %d distinct", len(as), len(printed))
+	}
+	if second := runBinary(t, env, args...); second.code != 0 {
+		t.Fatalf("second scan exit %d:\n%s", second.code, second.stderr)
+	}
+	if again, _ := st.Alerts(ctx, store.AlertFilter{}); len(again) != len(as) {
+		t.Errorf("a second scan changed the alerts stored: %d, then %d", len(as), len(again))
+	}
+	for _, cmdArgs := range [][]string{
+		{"alerts", "list", "-c", cfgPath},
+		{"incidents", "list", "-c", cfgPath},
+		{"accounts", "status", "-c", cfgPath},
+	} {
+		r := runBinary(t, env, cmdArgs...)
+		if r.code != 2 || !strings.Contains(r.stderr, "store.driver: postgres") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming store.driver: postgres", cmdArgs, r.code, r.stderr)
+		}
+	}
 }
