@@ -17,6 +17,15 @@
 // fixed-width UTC text, as in SQLite, because timestamptz keeps only
 // microseconds and the store promises nanoseconds.
 //
+// Adding to the schema: SQLite's migration NNNN gets its twin here under
+// the same number (migrations/NNNN_name.sql, translated: every text column
+// TEXT COLLATE "C", BLOB as BYTEA, INTEGER PRIMARY KEY AUTOINCREMENT as
+// BIGINT GENERATED ALWAYS AS IDENTITY, COLLATE NOCASE indexes as lower()
+// ones, triggers as plpgsql functions); a new store interface gets a file
+// of its own here, written as the others (queries through conn, so text is
+// escaped; decisions that read before they write under a row or advisory
+// lock); storetest then runs it against both backends.
+//
 // The driver is jackc/pgx (through database/sql), pure Go, so breakglass
 // still builds with CGO_ENABLED=0. The DSN is a secret: it never appears in
 // an error or log line of this package.

@@ -319,3 +319,22 @@ func TestTwoDispatchers(t *testing.T) {
 type notifierFunc func(ctx context.Context, n notify.Notification) error
 
 func (f notifierFunc) Notify(ctx context.Context, n notify.Notification) error { return f(ctx, n) }
+
+// TestSessionDefaults: connections carry breakglass's session settings
+// unless the DSN sets its own.
+func TestSessionDefaults(t *testing.T) {
+	dsn := pgtest.SchemaDSN(t, t.Name())
+	for _, tc := range []struct{ dsn, app, idle string }{
+		{dsn, "breakglass", "1min"},
+		{dsn + " application_name=mine idle_in_transaction_session_timeout=5000", "mine", "5s"},
+	} {
+		s := open(t, tc.dsn)
+		var app, idle string
+		if err := postgres.DB(s).QueryRow(`SELECT current_setting('application_name'), current_setting('idle_in_transaction_session_timeout')`).Scan(&app, &idle); err != nil {
+			t.Fatal(err)
+		}
+		if app != tc.app || idle != tc.idle {
+			t.Errorf("application_name %q, idle_in_transaction_session_timeout %q, want %q, %q", app, idle, tc.app, tc.idle)
+		}
+	}
+}

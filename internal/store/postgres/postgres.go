@@ -52,6 +52,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// secret too); say only what to check.
 		return nil, fmt.Errorf("postgres: open: %w (use postgres://user@host:5432/db?sslmode=verify-full or host=... user=... dbname=...)", ErrDSN)
 	}
+	sessionDefaults(cfg)
 	s := &Store{db: stdlib.OpenDB(*cfg)}
 	s.db.SetMaxOpenConns(maxConns)
 	s.db.SetMaxIdleConns(maxConns)
@@ -61,6 +62,35 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
 	}
 	return s, nil
+}
+
+// Session defaults, each applied only when the DSN does not set it.
+const (
+	// defaultConnectTimeout bounds a connection attempt: without it an
+	// unreachable host holds Open (and the daemon's start) for as long as
+	// the kernel retries TCP.
+	defaultConnectTimeout = 10 * time.Second
+	// idleInTxTimeout ends a transaction left open by a replica that froze
+	// (stopped, not killed, so its socket stays up) while holding a row or
+	// advisory lock others wait for; the server rolls it back.
+	idleInTxTimeout = "60s"
+)
+
+func sessionDefaults(cfg *pgx.ConnConfig) {
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	for k, v := range map[string]string{
+		"application_name":                    "breakglass",
+		"idle_in_transaction_session_timeout": idleInTxTimeout,
+	} {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
+	}
 }
 
 // where names the database for errors without its credentials.
@@ -138,9 +168,15 @@ func (s *Store) write(ctx context.Context, fn func(c conn) error) error {
 		if err == nil {
 			return nil
 		}
-		if attempt < maxRetries && transient(err) && ctx.Err() == nil {
-			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
-			continue
+		if attempt < maxRetries && transient(err) {
+			// A short, growing pause lets the other transaction finish.
+			t := time.NewTimer(time.Duration(attempt+1) * 5 * time.Millisecond)
+			select {
+			case <-t.C:
+				continue
+			case <-ctx.Done():
+				t.Stop()
+			}
 		}
 		return describe(err)
 	}

@@ -1,9 +1,14 @@
 package postgres
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"breakglass/internal/alert"
+	"breakglass/internal/store"
 )
 
 func TestEscapeText(t *testing.T) {
@@ -58,4 +63,28 @@ func FuzzEscapeText(f *testing.F) {
 			t.Fatalf("%q and %q both escape to %q", a, b, ea)
 		}
 	})
+}
+
+// FuzzDecodeCursor: any string is a cursor or ErrInvalidCursor, never a
+// crash, and a cursor decodes to what it was made of.
+func FuzzDecodeCursor(f *testing.F) {
+	a := alert.Alert{ID: "id-1", EventTime: time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)}
+	f.Add(encodeCursor(a))
+	f.Add("")
+	f.Add("YTEA")
+	f.Fuzz(func(t *testing.T, c string) {
+		tm, id, err := decodeCursor(c)
+		if err != nil {
+			if !errors.Is(err, store.ErrInvalidCursor) {
+				t.Fatalf("decodeCursor(%q) = %v, want ErrInvalidCursor", c, err)
+			}
+			return
+		}
+		if id == "" || tm == "" {
+			t.Fatalf("decodeCursor(%q) = %q, %q without error", c, tm, id)
+		}
+	})
+	if tm, id, err := decodeCursor(encodeCursor(a)); err != nil || id != a.ID || tm != "2025-03-14T15:09:26.535897932Z" {
+		f.Errorf("round trip = %q, %q, %v", tm, id, err)
+	}
 }
