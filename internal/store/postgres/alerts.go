@@ -70,17 +70,43 @@ func (s *Store) addAlerts(ctx context.Context, c conn, items []store.AlertWithEv
 	return ins, nil
 }
 
+// A batch is stored in four statements whatever its size (evidence,
+// alerts, labels, deliveries), each taking its rows as arrays: one round
+// trip per table instead of several per alert. WITH ORDINALITY ... ORDER
+// BY keeps the items' order, so the first copy of a repeated event or
+// alert is the one kept and deliveries are numbered in enqueue order.
 const (
 	insertEvidenceSQL = `INSERT INTO evidence (event_id, category, source, raw, sha256, stored)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`
+		SELECT e, c, s, r, h, t
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[])
+			WITH ORDINALITY AS u(e, c, s, r, h, t, ord)
+		ORDER BY ord
+		ON CONFLICT (event_id) DO NOTHING`
 	insertAlertSQL = `INSERT INTO alerts
 		(id, rule, severity, title, account_id, account_upn, account_name, event_id, event_time,
 		 category, source, detected, operation, change_type, result, app, ip_address, location,
 		 actor, correlation, labels, annotations, unreadable, event_time_unknown, state)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		 $21, $22, $23, $24, $25)
-		ON CONFLICT (id) DO NOTHING`
-	insertLabelSQL = `INSERT INTO alert_labels (alert_id, "key", value) VALUES ($1, $2, $3)`
+		SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20,
+			c21, c22, c23, c24, c25
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+			$17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::bool[],
+			$25::text[])
+			WITH ORDINALITY AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18,
+				c19, c20, c21, c22, c23, c24, c25, ord)
+		ORDER BY ord
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id`
+	insertLabelsSQL = `INSERT INTO alert_labels (alert_id, "key", value)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`
+	// insertOutboxBatchSQL is insertOutboxSQL for many (alert, target)
+	// pairs, all firing.
+	insertOutboxBatchSQL = `INSERT INTO outbox (alert_id, status, target, next_attempt, created)
+		SELECT a, 'firing', t, c, c
+		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(a, t, c, ord)
+		WHERE NOT EXISTS (SELECT 1 FROM outbox_pruned p WHERE p.alert_id = u.a AND p.status = 'firing' AND p.target = u.t)
+		ORDER BY ord
+		ON CONFLICT (alert_id, status, target) DO NOTHING`
 )
 
 func (s *Store) insertRows(ctx context.Context, c conn, rows []row) ([]bool, error) {
@@ -88,37 +114,116 @@ func (s *Store) insertRows(ctx context.Context, c conn, rows []row) ([]bool, err
 	if err := sharePruneLock(ctx, c); err != nil {
 		return nil, err
 	}
-	inserted := make([]bool, len(rows))
+	n := len(rows)
+	cols := func() []string { return make([]string, n) }
+	evID, evCat, evSrc, evSHA, evStored := cols(), cols(), cols(), cols(), cols()
+	evRaw := make([][]byte, n)
+	var ac [25][]any
 	for i, r := range rows {
 		ev, a := r.ev, r.a
-		if _, err := c.exec(ctx, insertEvidenceSQL, ev.EventID, ev.Category, ev.Source, ev.Raw, ev.SHA256, r.stored); err != nil {
-			return nil, fmt.Errorf("evidence %q: %w", ev.EventID, err)
+		evID[i], evCat[i], evSrc[i], evRaw[i], evSHA[i], evStored[i] = ev.EventID, ev.Category, ev.Source, ev.Raw, ev.SHA256, r.stored
+		for k, v := range []any{a.ID, a.Rule, int64(a.Severity), a.Title, a.AccountID, a.AccountUPN, a.Account, a.EventID,
+			r.eventTime, a.Category, a.Source, r.detected, a.Operation, a.ChangeType, a.Result, a.App, a.IPAddress,
+			a.Location, a.Actor, a.Correlation, nullText(r.labels), nullText(r.annotations), nullText(r.unreadable),
+			a.EventTimeUnknown, r.state} {
+			ac[k] = append(ac[k], v)
 		}
-		n, err := c.affected(ctx, insertAlertSQL, a.ID, a.Rule, int(a.Severity), a.Title, a.AccountID, a.AccountUPN,
-			a.Account, a.EventID, r.eventTime, a.Category, a.Source, r.detected, a.Operation, a.ChangeType,
-			a.Result, a.App, a.IPAddress, a.Location, a.Actor, a.Correlation,
-			r.labels, r.annotations, r.unreadable, a.EventTimeUnknown, r.state)
-		if err != nil {
-			return nil, fmt.Errorf("alert %q: %w", a.ID, err)
+	}
+	if _, err := c.exec(ctx, insertEvidenceSQL, evID, evCat, evSrc, evRaw, evSHA, evStored); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	args := make([]any, len(ac))
+	for k, col := range ac {
+		args[k] = typedColumn(col)
+	}
+	res, err := c.query(ctx, insertAlertSQL, args...)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	added := map[string]bool{}
+	for res.Next() {
+		var id string
+		if err := scan(res, &id); err != nil {
+			res.Close()
+			return nil, fmt.Errorf("alerts: %w", err)
 		}
-		inserted[i] = n == 1
-		if inserted[i] {
+		added[id] = true
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	inserted := make([]bool, n)
+	var lAlert, lKey, lValue, oAlert, oTarget, oCreated []string
+	for i, r := range rows {
+		a := r.a
+		// New at most once: the first item with an id the insert returned.
+		if added[a.ID] {
+			inserted[i], added[a.ID] = true, false
 			for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
-				if _, err := c.exec(ctx, insertLabelSQL, a.ID, k, a.Labels[k]); err != nil {
-					return nil, fmt.Errorf("alert %q: label %q: %w", a.ID, k, err)
-				}
+				lAlert, lKey, lValue = append(lAlert, a.ID), append(lKey, k), append(lValue, a.Labels[k])
 			}
 		}
 		// Whether new or not: a target that has no delivery of this alert
 		// yet gets one (notify once per alert and target, whoever stored
 		// the alert first).
 		for _, target := range r.targets {
-			if _, err := c.exec(ctx, insertOutboxSQL, a.ID, store.StatusFiring, target, r.created); err != nil {
-				return nil, fmt.Errorf("alert %q: enqueue for %q: %w", a.ID, target, err)
-			}
+			oAlert, oTarget, oCreated = append(oAlert, a.ID), append(oTarget, target), append(oCreated, r.created)
+		}
+	}
+	if len(lAlert) > 0 {
+		if _, err := c.exec(ctx, insertLabelsSQL, lAlert, lKey, lValue); err != nil {
+			return nil, fmt.Errorf("labels: %w", err)
+		}
+	}
+	if len(oAlert) > 0 {
+		if _, err := c.exec(ctx, insertOutboxBatchSQL, oAlert, oTarget, oCreated); err != nil {
+			return nil, fmt.Errorf("enqueue: %w", err)
 		}
 	}
 	return inserted, nil
+}
+
+// nullText is a JSON column's value for an array parameter: nil is NULL.
+func nullText(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+// typedColumn turns one column of values into the typed slice its array
+// parameter takes.
+func typedColumn(col []any) any {
+	if len(col) == 0 {
+		return []string{}
+	}
+	switch col[0].(type) {
+	case string:
+		out := make([]string, len(col))
+		for i, v := range col {
+			out[i] = v.(string)
+		}
+		return out
+	case int64:
+		out := make([]int64, len(col))
+		for i, v := range col {
+			out[i] = v.(int64)
+		}
+		return out
+	case bool:
+		out := make([]bool, len(col))
+		for i, v := range col {
+			out[i] = v.(bool)
+		}
+		return out
+	default: // *string
+		out := make([]*string, len(col))
+		for i, v := range col {
+			out[i] = v.(*string)
+		}
+		return out
+	}
 }
 
 // row is an item checked and encoded for insertion.

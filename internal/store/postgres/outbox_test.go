@@ -199,3 +199,49 @@ func TestPruneRacesEnqueue(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchRepeats: within one batch the first copy of a repeated event
+// and alert is the one kept, a repeated alert is new once, and each
+// (alert, target) gets one delivery, numbered in the items' order.
+func TestBatchRepeats(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.SchemaDSN(t, t.Name()))
+	a := storetest.Alert("evt-a", "r", time.Now())
+	again := a
+	again.Title = "a later copy"
+	again.Labels = map[string]string{"only": "in the copy"}
+	b := storetest.Alert("evt-b", "r", time.Now())
+	ins, err := s.AddAlertsNotify(ctx, []store.AlertWithEvidence{
+		{Alert: b, Targets: []string{"z"}},
+		{Alert: a, Evidence: storetest.Evidence(a, []byte("first"))},
+		{Alert: again, Evidence: storetest.Evidence(a, []byte("second")), Targets: []string{"x"}},
+	}, []string{"x", "y", "x"})
+	if err != nil || fmt.Sprint(ins) != "[true true false]" {
+		t.Fatalf("AddAlertsNotify = %v, %v; want [true true false]", ins, err)
+	}
+	got, err := s.Alert(ctx, a.ID)
+	if err != nil || got.Title != a.Title {
+		t.Errorf("stored title %q, %v; want the first copy's", got.Title, err)
+	}
+	if as, _ := s.Alerts(ctx, store.AlertFilter{Labels: map[string]string{"only": "in the copy"}}); len(as) != 0 {
+		t.Errorf("the later copy's labels were stored")
+	}
+	if ev, err := s.Evidence(ctx, a.EventID); err != nil || string(ev.Raw) != "first" {
+		t.Errorf("evidence %q, %v; want the first copy", ev.Raw, err)
+	}
+	ds, err := s.DueDeliveries(ctx, time.Now().Add(time.Minute), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, d := range ds {
+		id := "a"
+		if d.AlertID == b.ID {
+			id = "b"
+		}
+		order = append(order, id+"/"+d.Target)
+	}
+	if want := "[b/x b/y b/z a/x a/y]"; fmt.Sprint(order) != want {
+		t.Errorf("deliveries %v, want %s", order, want)
+	}
+}

@@ -59,14 +59,22 @@ func (t *text) Scan(src any) error {
 	return nil
 }
 
-// escapeArgs escapes every string argument of a query. Times and JSON are
-// strings too, but valid UTF-8 without NUL, which escapeText leaves alone.
+// escapeArgs escapes every string argument of a query, and every element
+// of a []string one (an array parameter). Times and JSON are strings too,
+// but valid UTF-8 without NUL, which escapeText leaves alone; JSON passed
+// as *string is not escaped.
 func escapeArgs(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
 		case string:
 			out[i] = escapeText(v)
+		case []string:
+			e := make([]string, len(v))
+			for j, s := range v {
+				e[j] = escapeText(s)
+			}
+			out[i] = e
 		default:
 			out[i] = a
 		}
