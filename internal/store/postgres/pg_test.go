@@ -338,3 +338,38 @@ func TestSessionDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaintextRefused: a DSN that lets the connection to a remote server
+// fall back to plaintext is refused before any connection is tried; Unix
+// sockets and loopback may go without TLS. (Only the DSN is checked: no
+// test connects to a remote host.)
+func TestPlaintextRefused(t *testing.T) {
+	for dsn, refused := range map[string]bool{
+		"host=db.example user=bg dbname=bg":                      true, // prefer, the default
+		"host=db.example user=bg dbname=bg sslmode=prefer":       true,
+		"host=db.example user=bg dbname=bg sslmode=disable":      true,
+		"postgres://bg@db.example:5432/bg?sslmode=allow":         true,
+		"postgres://bg@db.example,db2.example/bg?sslmode=prefer": true,
+		"host=db.example user=bg dbname=bg sslmode=require":      false,
+		"postgres://bg@db.example/bg?sslmode=verify-full":        false,
+		"host=/run/postgresql user=bg dbname=bg sslmode=disable": false,
+		"host=127.0.0.1 user=bg dbname=bg sslmode=disable":       false,
+		"postgres://bg@localhost:5432/bg":                        false,
+		"postgres://bg@[::1]:5432/bg?sslmode=disable":            false,
+	} {
+		err := postgres.CheckTLS(dsn)
+		if got := errors.Is(err, postgres.ErrPlaintext); got != refused {
+			t.Errorf("%s: %v, want refused as plaintext: %v", dsn, err, refused)
+		}
+		if !refused {
+			continue
+		}
+		if !strings.Contains(err.Error(), "sslmode=verify-full") {
+			t.Errorf("%s: %v does not say what to set", dsn, err)
+		}
+		// Open refuses it before it connects.
+		if _, err := postgres.Open(context.Background(), dsn); !errors.Is(err, postgres.ErrPlaintext) {
+			t.Errorf("Open(%s) = %v, want ErrPlaintext", dsn, err)
+		}
+	}
+}

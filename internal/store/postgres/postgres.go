@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +55,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// secret too); say only what to check.
 		return nil, fmt.Errorf("postgres: open: %w (use postgres://user@host:5432/db?sslmode=verify-full or host=... user=... dbname=...)", ErrDSN)
 	}
+	if err := checkTLS(cfg); err != nil {
+		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
+	}
 	sessionDefaults(cfg)
 	s := &Store{db: stdlib.OpenDB(*cfg)}
 	s.db.SetMaxOpenConns(maxConns)
@@ -62,6 +68,43 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
 	}
 	return s, nil
+}
+
+// ErrPlaintext is wrapped by Open's error for a DSN that lets the
+// connection to a remote server go unencrypted.
+var ErrPlaintext = errors.New("store.dsn allows an unencrypted connection")
+
+// checkTLS refuses a DSN under which the connection to a server other than
+// a Unix socket or loopback may be plaintext: sslmode disable, allow, or
+// prefer, which is libpq's default when sslmode is not given, and falls
+// back to plaintext without a word. Whoever sits on that path could read
+// the records and drop the alerts.
+func checkTLS(cfg *pgx.ConnConfig) error {
+	plain := func(host string, tls bool) bool {
+		return !tls && !strings.HasPrefix(host, "/") && !isLoopback(host)
+	}
+	hosts := []string{}
+	if plain(cfg.Host, cfg.TLSConfig != nil) {
+		hosts = append(hosts, cfg.Host)
+	}
+	for _, fb := range cfg.Fallbacks {
+		if plain(fb.Host, fb.TLSConfig != nil) && !slices.Contains(hosts, fb.Host) {
+			hosts = append(hosts, fb.Host)
+		}
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w to %s: set sslmode=verify-full in store.dsn (sslmode=prefer, the default, "+
+		"falls back to plaintext, and disable and allow permit it)", ErrPlaintext, strings.Join(hosts, ", "))
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Session defaults, each applied only when the DSN does not set it.
