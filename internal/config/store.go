@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"unicode"
+
+	"breakglass/internal/store/postgres"
 )
 
 // Store drivers (store.driver).
@@ -98,21 +101,28 @@ func (c *Config) validateStore(d *decoder) {
 	}
 }
 
-// checkDSN is the shape check config can make without a driver: a URL with
-// the postgres scheme, or key=value pairs. The driver parses it at open and
-// reports the rest. Messages never quote the DSN.
+// checkDSN checks a DSN as far as possible without connecting: its shape
+// here, then what the postgres backend would refuse at open (a DSN that
+// does not parse, or one allowing plaintext to a remote server), so that
+// config check catches it. Messages never quote the DSN.
 func checkDSN(dsn string) string {
 	switch {
 	case strings.ContainsFunc(dsn, unicode.IsControl):
 		return "contains a control character (a line break?)"
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return ""
 	case strings.Contains(dsn, "://"):
 		return "is a URL of another scheme; use postgres://"
 	case !strings.Contains(dsn, "="):
 		return "is neither a postgres:// URL nor key=value pairs"
 	}
-	return ""
+	switch err := postgres.CheckDSN(dsn); {
+	case err == nil:
+		return ""
+	case errors.Is(err, postgres.ErrPlaintext):
+		return "lets the connection to a remote server go unencrypted: set sslmode=verify-full (sslmode=prefer, the default, falls back to plaintext; disable and allow permit it)"
+	default:
+		return "does not parse as a PostgreSQL connection string"
+	}
 }
 
 func (c *Config) applyStoreDefaults() {

@@ -47,15 +47,19 @@ func TestStoreConnString(t *testing.T) {
 
 func TestCheckDSN(t *testing.T) {
 	for dsn, ok := range map[string]bool{
-		"postgres://u@h/db":               true,
-		"postgresql://u:p@h:5432/db?x=y":  true,
-		"host=/run/postgresql dbname=bg":  true,
-		"mysql://u@h/db":                  false,
-		"just-a-word":                     false,
-		"host=h\ndbname=x":                false,
-		"postgres://u@h/db\x00":           false,
-		"  host=h":                        true, // trimmed before
-		"sqlite:///var/lib/breakglass.db": false,
+		"postgres://u@h/db?sslmode=verify-full":          true,
+		"postgresql://u:p@h:5432/db?sslmode=verify-full": true,
+		"host=h.example dbname=bg sslmode=require":       true,
+		"postgres://u@localhost/db":                      true,  // loopback may go without TLS
+		"host=/run/postgresql dbname=bg":                 true,  // and so may a Unix socket
+		"postgres://u@h/db":                              false, // prefer: plaintext possible
+		"host=h.example dbname=bg sslmode=disable":       false,
+		"postgres://u@h:notaport/db?sslmode=verify-full": false,
+		"mysql://u@h/db":                                 false,
+		"just-a-word":                                    false,
+		"host=h\ndbname=x":                               false,
+		"postgres://u@h/db\x00":                          false,
+		"sqlite:///var/lib/breakglass.db":                false,
 	} {
 		if got := checkDSN(dsn) == ""; got != ok {
 			t.Errorf("checkDSN(%q) = %q, want ok %v", dsn, checkDSN(dsn), ok)

@@ -5,18 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
-// CheckTLS is Open's plaintext check of dsn, without connecting.
-func CheckTLS(dsn string) error {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return err
-	}
-	return checkTLS(cfg)
-}
+
 
 // DB is the store's pool, for tests that inspect or tamper with tables the
 // way someone with psql could.

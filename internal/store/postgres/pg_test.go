@@ -357,7 +357,7 @@ func TestPlaintextRefused(t *testing.T) {
 		"postgres://bg@localhost:5432/bg":                        false,
 		"postgres://bg@[::1]:5432/bg?sslmode=disable":            false,
 	} {
-		err := postgres.CheckTLS(dsn)
+		err := postgres.CheckDSN(dsn)
 		if got := errors.Is(err, postgres.ErrPlaintext); got != refused {
 			t.Errorf("%s: %v, want refused as plaintext: %v", dsn, err, refused)
 		}

@@ -49,14 +49,9 @@ var ErrDSN = errors.New("store.dsn is not a valid PostgreSQL connection string")
 // write (store.ErrReadOnly: a hot standby, say) and a schema newer than this
 // binary knows (SchemaTooNewError).
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
-		// pgx quotes the DSN (with the password masked, but the rest is
-		// secret too); say only what to check.
-		return nil, fmt.Errorf("postgres: open: %w (use postgres://user@host:5432/db?sslmode=verify-full or host=... user=... dbname=...)", ErrDSN)
-	}
-	if err := checkTLS(cfg); err != nil {
-		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
+		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	sessionDefaults(cfg)
 	s := &Store{db: stdlib.OpenDB(*cfg)}
@@ -68,6 +63,28 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
 	}
 	return s, nil
+}
+
+// CheckDSN reports what Open would refuse in dsn before connecting: a
+// DSN that does not parse (ErrDSN) or that allows plaintext to a remote
+// server (ErrPlaintext). Config validation calls it, so config check
+// catches both. Its errors never quote the DSN.
+func CheckDSN(dsn string) error {
+	_, err := parseDSN(dsn)
+	return err
+}
+
+func parseDSN(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx quotes the DSN (with the password masked, but the rest is
+		// secret too); say only what to check.
+		return nil, fmt.Errorf("%w (use postgres://user@host:5432/db?sslmode=verify-full or host=... user=... dbname=...)", ErrDSN)
+	}
+	if err := checkTLS(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // ErrPlaintext is wrapped by Open's error for a DSN that lets the
@@ -95,6 +112,7 @@ func checkTLS(cfg *pgx.ConnConfig) error {
 	if len(hosts) == 0 {
 		return nil
 	}
+	// Host names are named: they say which server, and hold no secret.
 	return fmt.Errorf("%w to %s: set sslmode=verify-full in store.dsn (sslmode=prefer, the default, "+
 		"falls back to plaintext, and disable and allow permit it)", ErrPlaintext, strings.Join(hosts, ", "))
 }
