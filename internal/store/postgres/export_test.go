@@ -8,8 +8,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
-
-
 // DB is the store's pool, for tests that inspect or tamper with tables the
 // way someone with psql could.
 func DB(s *Store) *sql.DB { return s.db }
