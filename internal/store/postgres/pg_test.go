@@ -236,9 +236,11 @@ func TestReadOnly(t *testing.T) {
 }
 
 // TestTwoDispatchers runs the real dispatcher on two stores sharing one
-// database, as two replicas would, with leases short against the send
-// time so that claims overlap and expire: each delivery is still sent
-// exactly once.
+// database, as two replicas would, both polling and woken as alerts
+// arrive, so their claims race for the same rows: each delivery is sent
+// exactly once. Leases are long against a send, so a duplicate can only
+// come from two claims returning one row. (Leases expiring under a slow
+// dispatcher are the notify package's own test.)
 func TestTwoDispatchers(t *testing.T) {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -271,8 +273,8 @@ func TestTwoDispatchers(t *testing.T) {
 	ds := make([]*notify.Dispatcher, 2)
 	for i, who := range []string{"replica-1", "replica-2"} {
 		ds[i] = notify.NewDispatcher(stores[i], map[string]notify.Notifier{"a": notifier(who, "a"), "b": notifier(who, "b")},
-			notify.Options{Poll: 5 * time.Millisecond, SendTimeout: 50 * time.Millisecond,
-				LeaseMargin: 100 * time.Millisecond, Owner: who, Logger: logger})
+			notify.Options{Poll: 5 * time.Millisecond, SendTimeout: 5 * time.Second,
+				LeaseMargin: 5 * time.Second, Owner: who, Logger: logger})
 		wg.Go(func() { ds[i].Run(runCtx) })
 	}
 	defer func() { cancel(); wg.Wait() }()
