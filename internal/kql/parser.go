@@ -466,8 +466,7 @@ func (p *parser) subPipe() *Pipeline {
 	defer p.leave()
 	t := p.expectP("(")
 	pl := &Pipeline{At: At{t.Off}}
-	p.acceptP("|")
-	pl.Ops = append(pl.Ops, p.op())
+	pl.Ops = append(pl.Ops, p.op()) // no leading '|' here: Microsoft's parser wants an operator
 	for p.acceptP("|") {
 		pl.Ops = append(pl.Ops, p.op())
 	}
@@ -527,18 +526,11 @@ func (p *parser) op() Op {
 			}
 		}
 	case "project-rename":
-		o := &ProjectOp{At: at, Kind: w}
-		for {
-			// New = Old. Microsoft's parser accepts an expression for Old
-			// and rejects it in semantic analysis; so does this one (the
-			// schema checker, not the parser, reports it).
-			nn, off := p.name("the new column name")
-			p.expectP("=")
-			o.Cols = append(o.Cols, &Assign{At: At{off}, Names: []string{nn}, Value: p.expr()})
-			if !p.acceptP(",") {
-				return o
-			}
-		}
+		// New = Old. Microsoft's parser accepts any expression list here
+		// (even "project-rename New" or "New ['x']") and rejects what is
+		// not New = Old in semantic analysis; so does this one (the
+		// evaluator reports it).
+		return &ProjectOp{At: at, Kind: w, Cols: p.assigns()}
 	case "summarize":
 		o := &SummarizeOp{At: at, Params: p.opParams(nil)}
 		if !p.atW("by") && !p.atEnd() {
@@ -972,7 +964,8 @@ func (p *parser) unionTable() Expr {
 // the check that it is tabular to analysis; so does this one.
 func (p *parser) rightTable() Expr {
 	t := p.peek()
-	if t.Kind == TokEOF || isP(t, "|") || isW(t, "on") {
+	if t.Kind == TokEOF || isP(t, "|") || isW(t, "on") && !isP(p.peekN(1), "(") {
+		// "join on (U) on x" calls a function named on: Microsoft's parser takes it
 		p.expected("the right side: a table name or a (sub-query)")
 	}
 	return p.expr()
