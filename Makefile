@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X breakglass/internal/version.Version=$(VERSION) -X breakglass/internal/version.Commit=$(COMMIT)
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test bench demo demo-scan fuzz clean
+.PHONY: all build test bench demo demo-scan fuzz kql-explore clean
 
 all: build
 
@@ -60,6 +60,13 @@ fuzz:
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
 	  done; done
+
+# kql-explore: the live KQL oracle tests (Microsoft's parser, from npm; see
+# ../shared/tools/kql-oracle) on fresh random seeds instead of the fixed
+# ones CI uses. Each disagreement it prints is a parser bug to fix.
+KQL_RUNS ?= 20
+kql-explore:
+	KQL_GEN_SEED=random $(GO) test ./internal/kql -run 'TestOracleGenerated' -count=$(KQL_RUNS)
 
 clean:
 	rm -rf bin data

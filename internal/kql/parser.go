@@ -632,6 +632,9 @@ func (p *parser) op() Op {
 		}
 		if p.acceptW("with") {
 			p.expectP("(")
+			// Microsoft's parser takes one leading comma, "with (,title='x')",
+			// and no trailing one.
+			p.acceptP(",")
 			for !p.acceptP(")") {
 				if pt := p.peek(); pt.Kind != TokIdent || !renderProps[pt.Text] {
 					p.expected("a render property such as title, xtitle, ytitle, kind or legend")
@@ -641,6 +644,9 @@ func (p *parser) op() Op {
 				o.With = append(o.With, &NamedArg{At: At{off}, Name: nm, Value: p.expr()})
 				if !p.atP(")") {
 					p.expectP(",")
+					if p.atP(")") {
+						p.expected("a render property such as title, xtitle, ytitle, kind or legend")
+					}
 				}
 			}
 		}

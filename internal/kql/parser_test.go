@@ -313,6 +313,8 @@ func TestOracleQuirks(t *testing.T) {
 		"T | lookup kind=inner on (U) on x",
 		"T | project-rename New ['App Name']",
 		"T | project-rename New",
+		"T | render barchart with (,title='x', ytitle='y')",
+		"T | render barchart with (,)",
 	} {
 		if err := parsesWhole(q); err != nil {
 			t.Errorf("%s: %v", q, err)
@@ -349,6 +351,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"T | lookup kind=where leftouter (U) on x", `1:17: expected a parameter value, found the keyword "where"`},
 		{"T | join kind=string (U) on x", `1:15: expected a parameter value, found the keyword "string"`},
 		{"datatable(a:string,,b:long)['x']", "1:20: expected a column name"},
+		{"T | render barchart with (title='x',)", "1:37: expected a render property"},
 		{"T | mv-apply x on (| take 1)", "1:20: expected a tabular operator"},
 	}
 	for _, tt := range tests {
