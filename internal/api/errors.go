@@ -35,7 +35,9 @@ type ErrorDetail struct {
 
 // WriteError writes an error in the API's shape (for the authorizer and
 // other handlers mounted beside the API).
-func WriteError(w http.ResponseWriter, status int, code, msg string) { writeError(w, status, code, msg) }
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
+}
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, ErrorBody{ErrorDetail{Code: code, Message: msg}})

@@ -46,7 +46,7 @@ func Routes() []Route {
 		{Method: "GET", Path: "/api/v1/alerts/{id}/deliveries", Role: RoleViewer, Summary: "Every notification of one alert and what became of it",
 			Params: []Param{{"id", "path", "string", "alert id"}}, Response: DeliveryList{}, handler: (*Server).deliveries},
 		{Method: "GET", Path: "/api/v1/deadletters", Role: RoleViewer, Summary: "Notifications that could not be delivered",
-			Params: []Param{{"limit", "query", "integer", "at most this many (default 100, at most 1000)"}},
+			Params:   []Param{{"limit", "query", "integer", "at most this many (default 100, at most 1000)"}},
 			Response: DeliveryList{}, handler: (*Server).deadLetters},
 		{Method: "GET", Path: "/api/v1/incidents", Role: RoleViewer, Summary: "Incidents, newest first",
 			Params: []Param{
