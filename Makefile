@@ -66,7 +66,7 @@ fuzz:
 # ones CI uses. Each disagreement it prints is a parser bug to fix.
 KQL_RUNS ?= 20
 kql-explore:
-	KQL_GEN_SEED=random $(GO) test ./internal/kql -run 'TestOracleGenerated' -count=$(KQL_RUNS)
+	KQL_GEN_SEED=random $(GO) test -timeout 60m ./internal/kql -run 'TestOracleGenerated' -count=$(KQL_RUNS)
 
 clean:
 	rm -rf bin data
