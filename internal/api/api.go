@@ -56,10 +56,10 @@ type Options struct {
 	// VerifyIncident checks an incident's evidence chain (nil: the
 	// incident's evidence is served without a verdict).
 	VerifyIncident func(ctx context.Context, id string) (ok bool, problems []string, err error)
-	// Authorize admits a request needing role, returning who made it; when
-	// it refuses, it has written the answer (401 or 403) itself. Nil admits
+	// Guard serves h only to a caller whose role allows role, answering
+	// 401 or 403 itself otherwise (auth.Service.Require). Nil admits
 	// nobody: an API without authentication is never served by accident.
-	Authorize func(w http.ResponseWriter, r *http.Request, role string) (who string, ok bool)
+	Guard func(role string, h http.Handler) http.Handler
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -95,19 +95,17 @@ func New(o Options) *Server {
 	}
 	s := &Server{o: o, mux: http.NewServeMux()}
 	for _, rt := range Routes() {
-		rt := rt
-		s.mux.HandleFunc(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
-			if rt.Role != "" {
-				if s.o.Authorize == nil {
-					writeError(w, http.StatusUnauthorized, CodeUnauthorized, "the API needs authentication, and none is configured")
-					return
-				}
-				if _, ok := s.o.Authorize(w, r, rt.Role); !ok {
-					return
-				}
-			}
-			rt.handler(s, w, r)
-		})
+		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handler(s, w, r) })
+		switch {
+		case rt.Role == "":
+		case o.Guard == nil:
+			h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "the API needs authentication, and none is configured")
+			})
+		default:
+			h = o.Guard(rt.Role, h)
+		}
+		s.mux.Handle(rt.Method+" "+rt.Path, h)
 	}
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such API route: "+r.Method+" "+r.URL.Path+" (see /api/v1/openapi.json)")

@@ -24,20 +24,22 @@ import (
 
 var base = time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 
-// tokenAuth is a stand-in authorizer with the real role order: a token
-// names its role; a role admits its routes and those of lesser roles.
-func tokenAuth(w http.ResponseWriter, r *http.Request, need string) (string, bool) {
+// tokenGuard is a stand-in for auth.Service.Require with the real role
+// order: a bearer token names its role; a role admits its routes and
+// those of lesser roles.
+func tokenGuard(need string, h http.Handler) http.Handler {
 	rank := map[string]int{api.RoleViewer: 1, api.RoleResponder: 2, api.RoleAdmin: 3}
-	role := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if rank[role] == 0 {
-		api.WriteError(w, http.StatusUnauthorized, api.CodeUnauthorized, "sign in or send a token")
-		return "", false
-	}
-	if rank[role] < rank[need] {
-		api.WriteError(w, http.StatusForbidden, api.CodeForbidden, "needs "+need)
-		return "", false
-	}
-	return role, true
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		role := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		switch {
+		case rank[role] == 0:
+			api.WriteError(w, http.StatusUnauthorized, api.CodeUnauthorized, "sign in or send a token")
+		case rank[role] < rank[need]:
+			api.WriteError(w, http.StatusForbidden, api.CodeForbidden, "needs "+need)
+		default:
+			h.ServeHTTP(w, r)
+		}
+	})
 }
 
 type fixture struct {
@@ -69,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := st.AddDrill(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	h := api.New(api.Options{Store: st, Accounts: []entra.Account{acct}, Authorize: tokenAuth,
+	h := api.New(api.Options{Store: st, Accounts: []entra.Account{acct}, Guard: tokenGuard,
 		VerifyIncident: func(context.Context, string) (bool, []string, error) { return true, nil, nil }})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -235,7 +237,7 @@ func TestOpenAPIHasEveryRoute(t *testing.T) {
 		req := httptest.NewRequest(rt.Method, path, nil)
 		req.Header.Set("Authorization", "Bearer admin")
 		rec := httptest.NewRecorder()
-		api.New(api.Options{Store: f.st, Authorize: tokenAuth}).ServeHTTP(rec, req)
+		api.New(api.Options{Store: f.st, Guard: tokenGuard}).ServeHTTP(rec, req)
 		if rec.Code == 404 && strings.Contains(rec.Body.String(), "no such API route") {
 			t.Errorf("%s %s is documented but not served", rt.Method, rt.Path)
 		}

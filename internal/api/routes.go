@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/incident"
+	"breakglass/internal/posture"
 	"breakglass/internal/preserve"
 	"breakglass/internal/store"
 )
@@ -200,22 +202,30 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) incident(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	inc, err := s.o.Store.Incident(r.Context(), id)
+	out, what, err := s.IncidentDetail(r.Context(), id)
 	if err != nil {
-		s.storeError(w, "incident "+strconv.Quote(id), err)
+		s.storeError(w, what, err)
 		return
 	}
-	changes, err := s.o.Store.IncidentChanges(r.Context(), id)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// IncidentDetail returns one incident with its timeline, evidence and
+// the evidence's verdict. On error, what names what could not be read.
+func (s *Server) IncidentDetail(ctx context.Context, id string) (out IncidentDetail, what string, err error) {
+	inc, err := s.o.Store.Incident(ctx, id)
 	if err != nil {
-		s.storeError(w, "incident timeline", err)
-		return
+		return out, "incident " + strconv.Quote(id), err
 	}
-	log, err := s.o.Store.IncidentLog(r.Context(), id)
+	changes, err := s.o.Store.IncidentChanges(ctx, id)
 	if err != nil {
-		s.storeError(w, "incident evidence", err)
-		return
+		return out, "incident timeline", err
 	}
-	out := IncidentDetail{Incident: incident.ViewOf(inc), Timeline: []IncidentChange{}, Evidence: []EvidenceEntry{}, Verified: "unchecked"}
+	log, err := s.o.Store.IncidentLog(ctx, id)
+	if err != nil {
+		return out, "incident evidence", err
+	}
+	out = IncidentDetail{Incident: incident.ViewOf(inc), Timeline: []IncidentChange{}, Evidence: []EvidenceEntry{}, Verified: "unchecked"}
 	for _, c := range changes {
 		out.Timeline = append(out.Timeline, IncidentChange{From: c.From, To: c.To, By: c.By, At: c.At.UTC(), Note: c.Note})
 	}
@@ -223,7 +233,7 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request) {
 		out.Evidence = append(out.Evidence, evidenceOf(e))
 	}
 	if s.o.VerifyIncident != nil {
-		ok, problems, err := s.o.VerifyIncident(r.Context(), id)
+		ok, problems, err := s.o.VerifyIncident(ctx, id)
 		switch {
 		case err != nil:
 			// Not verifiable is not verified: say so rather than "ok".
@@ -234,7 +244,7 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request) {
 			out.Verified, out.Problems = "failed", problems
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, "", nil
 }
 
 func (s *Server) drills(w http.ResponseWriter, r *http.Request) {
@@ -267,33 +277,35 @@ func (s *Server) drill(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) posture(w http.ResponseWriter, r *http.Request) {
-	var out Posture
-	if s.o.Posture != nil {
-		out.Report = s.o.Posture()
+	writeJSON(w, http.StatusOK, Posture{Report: s.Posture()})
+}
+
+func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
+	out, what, err := s.AccountList(r.Context())
+	if err != nil {
+		s.storeError(w, what, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// AccountList returns every account with its status, posture results,
+// last drill and open incidents. On error, what names what could not be
+// read.
+func (s *Server) AccountList(ctx context.Context) (out AccountList, what string, err error) {
 	sts, err := preserve.Status(ctx, s.o.Store, s.o.Accounts)
 	if err != nil {
-		s.storeError(w, "account status", err)
-		return
+		return out, "account status", err
 	}
-	open, err := s.o.Store.Incidents(ctx, store.IncidentFilter{Kind: store.IncidentAccount})
+	incs, err := s.o.Store.Incidents(ctx, store.IncidentFilter{Kind: store.IncidentAccount})
 	if err != nil {
-		s.storeError(w, "incidents", err)
-		return
+		return out, "incidents", err
 	}
-	var rep = (*postureReport)(nil)
-	if s.o.Posture != nil {
-		rep = (*postureReport)(s.o.Posture())
-	}
-	out := AccountList{Accounts: []Account{}}
+	rep := (*postureReport)(s.Posture())
+	out = AccountList{Accounts: []Account{}}
 	for _, st := range sts {
 		a := Account{AccountStatus: st, Posture: rep.of(st.AccountID, st.AccountUPN), OpenIncidents: []string{}}
-		for _, inc := range open {
+		for _, inc := range incs {
 			if inc.State != store.IncidentClosed && sameAccount(inc.AccountID, inc.AccountUPN, st.AccountID, st.AccountUPN) {
 				a.OpenIncidents = append(a.OpenIncidents, inc.ID)
 			}
@@ -301,8 +313,7 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
 		if st.AccountID != "" {
 			ds, err := s.o.Store.Drills(ctx, store.DrillFilter{AccountID: st.AccountID, Limit: 1})
 			if err != nil {
-				s.storeError(w, "drills", err)
-				return
+				return out, "drills", err
 			}
 			if len(ds) > 0 {
 				d := drillOf(ds[0])
@@ -311,8 +322,19 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Accounts = append(out.Accounts, a)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, "", nil
 }
+
+// Posture returns the latest posture report, nil before the first audit.
+func (s *Server) Posture() *posture.Report {
+	if s.o.Posture == nil {
+		return nil
+	}
+	return s.o.Posture()
+}
+
+// Store returns what the API reads, for pages rendered beside it.
+func (s *Server) Store() Store { return s.o.Store }
 
 func sameAccount(id1, upn1, id2, upn2 string) bool {
 	return id1 != "" && strings.EqualFold(id1, id2) || upn1 != "" && strings.EqualFold(upn1, upn2)
