@@ -60,6 +60,10 @@ type Options struct {
 	// 401 or 403 itself otherwise (auth.Service.Require). Nil admits
 	// nobody: an API without authentication is never served by accident.
 	Guard func(role string, h http.Handler) http.Handler
+	// Who names the caller of a write (auth.FromContext(...).Actor()).
+	Who func(r *http.Request) string
+	// Actions are the writes; nil serves the reads only (writes answer 503).
+	Actions Actions
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -71,10 +75,12 @@ type Route struct {
 	Role         string
 	Summary      string
 	Params       []Param
-	// Response is a value of the body's type (for its schema); nil for
-	// routes whose schema is given in Raw.
-	Response any
-	handler  func(s *Server, w http.ResponseWriter, r *http.Request)
+	// Request and Response are values of the bodies' types (for their
+	// schemas); a nil Response is any object.
+	Request, Response any
+	// Created: success is 201 Created rather than 200 OK.
+	Created bool
+	handler           func(s *Server, w http.ResponseWriter, r *http.Request)
 }
 
 // Param is a query or path parameter.

@@ -227,7 +227,11 @@ func TestOpenAPIHasEveryRoute(t *testing.T) {
 			continue
 		}
 		n++
-		for _, w := range []string{`"200"`, `"default"`, `schemas/ErrorBody"`} {
+		success := `"200"`
+		if rt.Created {
+			success = `"201"`
+		}
+		for _, w := range []string{success, `"default"`, `schemas/ErrorBody"`} {
 			if !strings.Contains(string(op), w) {
 				t.Errorf("%s %s: operation lacks %s", rt.Method, rt.Path, w)
 			}

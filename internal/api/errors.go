@@ -18,6 +18,7 @@ const (
 	CodeConflict         = "conflict"
 	CodeInvalidCursor    = "invalid_cursor"
 	CodeInternal         = "internal"
+	CodeUnavailable      = "unavailable"
 )
 
 // ErrorBody is every error's shape: {"error": {"code": ..., "message": ...}}.

@@ -26,12 +26,20 @@ func OpenAPI() map[string]any {
 		if params != nil {
 			op["parameters"] = params
 		}
+		if rt.Request != nil {
+			op["requestBody"] = map[string]any{"required": false, "content": map[string]any{
+				"application/json": map[string]any{"schema": g.ref(reflect.TypeOf(rt.Request))}}}
+		}
 		ok := map[string]any{"type": "object"}
 		if rt.Response != nil {
 			ok = g.ref(reflect.TypeOf(rt.Response))
 		}
+		code, desc := "200", "OK"
+		if rt.Created {
+			code, desc = "201", "Created"
+		}
 		responses := map[string]any{
-			"200":     map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{"schema": ok}}},
+			code:      map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": ok}}},
 			"default": map[string]any{"description": "An error", "content": map[string]any{"application/json": map[string]any{"schema": errRef}}},
 		}
 		op["responses"] = responses

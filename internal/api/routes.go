@@ -24,6 +24,10 @@ const (
 
 // Routes is the API's route table: the one place a route is declared.
 func Routes() []Route {
+	return append(readRoutes(), writeRoutes()...)
+}
+
+func readRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This API's OpenAPI 3.1 document", handler: (*Server).openapi},
 		{Method: "GET", Path: "/api/v1/accounts", Role: RoleViewer, Summary: "Every break-glass account with its posture, last sign-in, last drill and open incidents",
