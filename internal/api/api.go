@@ -80,7 +80,7 @@ type Route struct {
 	Request, Response any
 	// Created: success is 201 Created rather than 200 OK.
 	Created bool
-	handler           func(s *Server, w http.ResponseWriter, r *http.Request)
+	handler func(s *Server, w http.ResponseWriter, r *http.Request)
 }
 
 // Param is a query or path parameter.
