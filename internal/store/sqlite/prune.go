@@ -43,7 +43,9 @@ func (c tombstoneColumns) fill(inc *store.Incident) error {
 
 // RecordExport implements store.IncidentPruning.
 func (s *Store) RecordExport(ctx context.Context, x store.IncidentExport) error {
-	wrap := func(err error) error { return fmt.Errorf("sqlite %s: record export of incident %q: %w", s.path, x.Incident, err) }
+	wrap := func(err error) error {
+		return fmt.Errorf("sqlite %s: record export of incident %q: %w", s.path, x.Incident, err)
+	}
 	switch {
 	case x.Incident == "":
 		return wrap(errors.New("empty incident id"))
@@ -79,7 +81,9 @@ func (s *Store) RecordExport(ctx context.Context, x store.IncidentExport) error 
 
 // IncidentExports implements store.IncidentPruning.
 func (s *Store) IncidentExports(ctx context.Context, incident string) ([]store.IncidentExport, error) {
-	wrap := func(err error) error { return fmt.Errorf("sqlite %s: exports of incident %q: %w", s.path, incident, err) }
+	wrap := func(err error) error {
+		return fmt.Errorf("sqlite %s: exports of incident %q: %w", s.path, incident, err)
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT incident_id, sha256, path, at, last_seq FROM incident_exports
 		WHERE incident_id = ? ORDER BY id`, incident)
 	if err != nil {
