@@ -74,7 +74,7 @@ type Result struct {
 	Last  HeadRef `json:"last"`
 	// HeadsChecked counts the published heads the chain was checked
 	// against.
-	HeadsChecked int    `json:"heads_checked"`
+	HeadsChecked int `json:"heads_checked"`
 	// Pruned summarises the entries whose content a prune dropped (they
 	// verify by their headers); nil when none was (prune.go).
 	Pruned *PruneSummary `json:"pruned,omitempty"`
