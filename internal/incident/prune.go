@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"breakglass/internal/evidence"
 	"breakglass/internal/store"
 )
 
@@ -21,10 +22,56 @@ import (
 
 // PruneStore is what planning and running a prune read and write.
 type PruneStore interface {
-	Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error)
-	IncidentLog(ctx context.Context, incident string) ([]store.LogEntry, error)
+	CheckStore // Incident, Incidents, IncidentLog, LogEntries
 	IncidentChanges(ctx context.Context, id string) ([]store.IncidentChange, error)
 	store.IncidentPruning
+}
+
+// BrokenError is returned by Prune when the evidence does not verify:
+// dropping content would destroy the proof of what was changed, so
+// nothing is pruned until the break is explained.
+type BrokenError struct{ Detail string }
+
+func (e *BrokenError) Error() string {
+	return "not pruning: " + e.Detail + "; run 'breakglass evidence verify' and keep the store as it is"
+}
+
+// Prune plans a prune and, unless dryRun, runs it. Before anything is
+// pruned the whole chain is verified against heads (the published heads)
+// and each incident to prune is checked against its log (CheckStoreLog):
+// a break is a *BrokenError and nothing is pruned. A dry run only plans.
+func Prune(ctx context.Context, st PruneStore, o PruneOptions, heads []evidence.HeadRef, dryRun bool) ([]PruneItem, error) {
+	items, err := PlanPrune(ctx, st, o)
+	if err != nil || dryRun {
+		return items, err
+	}
+	due := false
+	for _, it := range items {
+		due = due || it.Reason != ""
+	}
+	if !due {
+		return items, nil
+	}
+	res, err := evidence.Verify(ctx, st, heads)
+	if err != nil {
+		return items, err
+	}
+	if !res.OK() {
+		return items, &BrokenError{Detail: res.Break.Error()}
+	}
+	for _, it := range items {
+		if it.Reason == "" {
+			continue
+		}
+		m, err := CheckStoreLog(ctx, st, it.Incident)
+		if err != nil {
+			return items, err
+		}
+		if m != nil {
+			return items, &BrokenError{Detail: m.Error()}
+		}
+	}
+	return RunPrune(ctx, st, items, o)
 }
 
 // PruneOptions say what a prune run may prune.

@@ -303,3 +303,39 @@ func TestCheckPrunedTampered(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneRefusesBrokenEvidence: pruning a log whose content was edited
+// would drop the proof of the edit: Prune verifies first and prunes
+// nothing. A dry run never writes, broken or not.
+func TestPruneRefusesBrokenEvidence(t *testing.T) {
+	ctx := context.Background()
+	path, id, _ := reviewedIncident(t)
+	o := incident.PruneOptions{Retention: retention, Now: closedAt.Add(retention)}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER evidence_log_no_update`,
+		`UPDATE evidence_log SET content = CAST('{"id":"edited"}' AS BLOB) WHERE seq = (SELECT MIN(seq) FROM evidence_log WHERE kind = 'record')`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	st := openPath(t, path)
+	items, err := incident.Prune(ctx, st, o, nil, true)
+	if err != nil || len(items) != 1 || items[0].Done {
+		t.Fatalf("dry run = %+v, %v", items, err)
+	}
+	items, err = incident.Prune(ctx, st, o, nil, false)
+	var be *incident.BrokenError
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "content-edited") || !strings.Contains(err.Error(), "evidence verify") {
+		t.Fatalf("prune of a broken log = %+v, %v", items, err)
+	}
+	if inc, _ := st.Incident(ctx, id); inc.Pruned != nil {
+		t.Errorf("pruned despite the break")
+	}
+	if res, _ := evidence.Verify(ctx, st, nil); res.OK() || res.Break.Kind != evidence.BrokenContent {
+		t.Errorf("the break is no longer visible: %+v", res.Break)
+	}
+}
