@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +98,43 @@ func TestDaemonPrunesExpiredIncidents(t *testing.T) {
 	}
 	if strings.Contains(r.logs.String(), "pruning incidents") {
 		t.Errorf("a prune failed:\n%s", r.logs.String())
+	}
+}
+
+// TestDaemonPruneRefusalAlerts: an expired incident whose evidence was
+// edited is not pruned (that would drop the proof), and the refusal is a
+// bg.source alert for incidents, not only a log line.
+func TestDaemonPruneRefusalAlerts(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config(t, "incidents:\n  retention: 30d\nnotify:\n  groups:\n    - name: g\n      channels:\n        - type: console\n")
+	now := time.Now().UTC()
+	st := openStore(t, e.db)
+	a := pastIncident(t, st, "aaaaaaaa-0000-4000-8000-000000000001", now.Add(-41*24*time.Hour), now.Add(-40*24*time.Hour), false)
+	st.Close()
+	db, err := sql.Open("sqlite", "file:"+e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER evidence_log_no_update`, `UPDATE evidence_log SET content = CAST('{}' AS BLOB) WHERE kind = 'record'`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	r := start(t, cfg, Options{})
+	waitFor(t, 10*time.Second, "bg.source for incidents", func() bool {
+		as, err := r.d.st.Alerts(context.Background(), store.AlertFilter{Rule: detect.RuleSource})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, al := range as {
+			if al.Source == incident.HealthSource && strings.Contains(al.Title+fmt.Sprint(al.Annotations), "not pruning") {
+				return true
+			}
+		}
+		return false
+	}, r.logs.String)
+	if inc, _ := r.d.st.Incident(context.Background(), a); inc.Pruned != nil {
+		t.Error("an edited incident was pruned")
 	}
 }
