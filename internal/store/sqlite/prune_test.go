@@ -253,3 +253,34 @@ func TestPruneTrigger(t *testing.T) {
 		t.Errorf("the prune entry itself could be pruned")
 	}
 }
+
+// TestPruneMigrationKeepsLog: a log written before 0007 reads the same
+// after the upgrade (nothing pruned), the chain continues from it, and the
+// new trigger refuses what the old one did.
+func TestPruneMigrationKeepsLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bg.db")
+	if err := sqlite.CreateAtVersion(ctx, path, 6); err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, path)
+	e := store.LogEntry{Seq: 1, Incident: "inc-old", Kind: store.LogRecord, Ref: "ev-1", At: pruneT0, Content: []byte(`{"id":"ev-1"}`)}
+	e.ContentSHA256 = store.ContentHash(e.Content)
+	e.Hash = e.ComputeHash()
+	if _, err := db.Exec(`INSERT INTO evidence_log (seq, incident, kind, ref, at, content, content_sha256, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, e.Incident, e.Kind, e.Ref, "2025-01-10T03:00:00.000000000Z", e.Content, e.ContentSHA256, e.Prev, e.Hash); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path)
+	es := allEntries(t, s)
+	if len(es) != 1 || !es[0].Pruned.IsZero() || string(es[0].Content) != `{"id":"ev-1"}` || es[0].Hash != e.Hash || es[0].ComputeHash() != e.Hash {
+		t.Fatalf("after the upgrade: %+v", es)
+	}
+	next, err := s.AppendLog(ctx, store.LogEntry{Incident: "inc-old", Kind: store.LogNotify, Ref: "n", Content: []byte("x")})
+	if err != nil || next.Seq != 2 || next.Prev != e.Hash {
+		t.Fatalf("append after the upgrade: %+v %v", next, err)
+	}
+	if _, err := db.Exec(`UPDATE evidence_log SET content = CAST('y' AS BLOB) WHERE seq = 1`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("update after the upgrade: %v", err)
+	}
+}
