@@ -103,7 +103,7 @@ type PruneRecord struct {
 	ReviewedBy   string        `json:"reviewed_by,omitempty"`
 	ReviewedAt   *time.Time    `json:"reviewed_at,omitempty"`
 	AlertsKept   int           `json:"alerts"`
-	ChangesTaken int           `json:"changes_dropped"`
+	ChangesDropped int           `json:"changes_dropped"`
 }
 
 // IncidentPruning is implemented by stores that can prune incidents.

@@ -223,7 +223,7 @@ func (s *Store) PruneIncident(ctx context.Context, r store.PruneRequest) (store.
 		if n, err := res.RowsAffected(); err != nil || int(n) != rec.Entries {
 			return fmt.Errorf("dropping the evidence content: %d entries changed, want %d (%v)", n, rec.Entries, err)
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM incident_changes WHERE incident_id = ?`, inc.ID).Scan(&rec.ChangesTaken); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM incident_changes WHERE incident_id = ?`, inc.ID).Scan(&rec.ChangesDropped); err != nil {
 			return err
 		}
 		content, err := json.Marshal(rec)

@@ -118,7 +118,7 @@ func pruneExpired(t *testing.T, open PruneOpener) {
 		t.Fatal(err)
 	}
 	if rec.Entries != 3 || rec.Reason != store.PruneExpired || rec.Class != store.ClassDrill || rec.State != store.IncidentClosed ||
-		rec.FirstSeq != 1 || rec.LastSeq != 3 || rec.AlertsKept != 1 || rec.ChangesTaken != 3 || rec.Retention != 400*24*time.Hour {
+		rec.FirstSeq != 1 || rec.LastSeq != 3 || rec.AlertsKept != 1 || rec.ChangesDropped != 3 || rec.Retention != 400*24*time.Hour {
 		t.Errorf("prune record = %+v", rec)
 	}
 	got, err := s.Incident(ctx, inc.ID)
