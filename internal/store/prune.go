@@ -81,28 +81,28 @@ type PruneRequest struct {
 // range they lie in), and the tombstone the store keeps, so that the
 // chain covers the tombstone too.
 type PruneRecord struct {
-	Incident     string        `json:"incident"`
-	Reason       string        `json:"reason"`
-	Bundle       string        `json:"bundle_sha256,omitempty"`
-	ExportedAt   *time.Time    `json:"exported_at,omitempty"`
-	Retention    time.Duration `json:"retention_ns,omitempty"`
-	Expired      *time.Time    `json:"expired,omitempty"`
-	At           time.Time     `json:"at"`
-	Entries      int           `json:"entries"`
-	FirstSeq     int64         `json:"first_seq,omitempty"`
-	LastSeq      int64         `json:"last_seq,omitempty"`
-	Key          string        `json:"key"`
-	Kind         string        `json:"kind"`
-	AccountID    string        `json:"account_id"`
-	AccountUPN   string        `json:"account_upn"`
-	State        string        `json:"state"`
-	Opened       time.Time     `json:"opened"`
-	Closed       time.Time     `json:"closed"`
-	Previous     string        `json:"previous,omitempty"`
-	Class        string        `json:"class,omitempty"`
-	ReviewedBy   string        `json:"reviewed_by,omitempty"`
-	ReviewedAt   *time.Time    `json:"reviewed_at,omitempty"`
-	AlertsKept   int           `json:"alerts"`
+	Incident       string        `json:"incident"`
+	Reason         string        `json:"reason"`
+	Bundle         string        `json:"bundle_sha256,omitempty"`
+	ExportedAt     *time.Time    `json:"exported_at,omitempty"`
+	Retention      time.Duration `json:"retention_ns,omitempty"`
+	Expired        *time.Time    `json:"expired,omitempty"`
+	At             time.Time     `json:"at"`
+	Entries        int           `json:"entries"`
+	FirstSeq       int64         `json:"first_seq,omitempty"`
+	LastSeq        int64         `json:"last_seq,omitempty"`
+	Key            string        `json:"key"`
+	Kind           string        `json:"kind"`
+	AccountID      string        `json:"account_id"`
+	AccountUPN     string        `json:"account_upn"`
+	State          string        `json:"state"`
+	Opened         time.Time     `json:"opened"`
+	Closed         time.Time     `json:"closed"`
+	Previous       string        `json:"previous,omitempty"`
+	Class          string        `json:"class,omitempty"`
+	ReviewedBy     string        `json:"reviewed_by,omitempty"`
+	ReviewedAt     *time.Time    `json:"reviewed_at,omitempty"`
+	AlertsKept     int           `json:"alerts"`
 	ChangesDropped int           `json:"changes_dropped"`
 }
 
