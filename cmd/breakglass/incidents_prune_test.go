@@ -97,6 +97,16 @@ func TestIncidentsPruneExpiryBinary(t *testing.T) {
 		t.Errorf("verify after the prune:\n%s%s", v.stdout, v.stderr)
 	}
 	mustRun(t, 0, "evidence", "verify", "-c", cfg, "--incident", id)
+	var vj struct {
+		OK    bool `json:"ok"`
+		Chain struct {
+			Pruned *struct{ Entries, Incidents int } `json:"pruned"`
+		} `json:"chain"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, 0, "evidence", "verify", "-c", cfg, "--format", "json").stdout), &vj); err != nil ||
+		!vj.OK || vj.Chain.Pruned == nil || vj.Chain.Pruned.Incidents != 1 || vj.Chain.Pruned.Entries != len(beforeLog) {
+		t.Errorf("verify --format json after the prune: %v %+v", err, vj.Chain.Pruned)
+	}
 
 	// accounts status: the same last incident and classification as
 	// before the prune.
