@@ -138,6 +138,7 @@ type jsonIncident struct {
 	Previous   string      `json:"previous,omitempty"`
 	Alerts     []string    `json:"alerts"`
 	Review     *jsonReview `json:"review"`
+	Pruned     *jsonPruned `json:"pruned,omitempty"` // incidents_prune.go
 }
 
 type jsonReview struct {
@@ -151,7 +152,8 @@ type jsonReview struct {
 func toJSONIncident(inc store.Incident) jsonIncident {
 	j := jsonIncident{ID: inc.ID, State: inc.State, Kind: inc.Kind, Key: inc.Key, AccountID: inc.AccountID,
 		AccountUPN: inc.AccountUPN, Opened: inc.Opened.UTC(), FirstEvent: inc.FirstEvent.UTC(),
-		LastEvent: inc.LastEvent.UTC(), Updated: inc.Updated.UTC(), Previous: inc.Previous, Alerts: inc.Alerts}
+		LastEvent: inc.LastEvent.UTC(), Updated: inc.Updated.UTC(), Previous: inc.Previous, Alerts: inc.Alerts,
+		Pruned: toJSONPruned(inc.Pruned)}
 	if j.Alerts == nil {
 		j.Alerts = []string{}
 	}
@@ -410,7 +412,7 @@ func showIncident(ctx context.Context, st incidentShowStore, w io.Writer, id, fo
 			break
 		}
 	}
-	if inc.Review != nil {
+	if inc.Review != nil && inc.Pruned == nil { // a tombstone keeps no attestations
 		for _, g := range groups {
 			if strings.TrimSpace(inc.Review.Attest[g]) == "" {
 				out.NotAttested = append(out.NotAttested, g)
@@ -450,6 +452,7 @@ func printIncident(w io.Writer, out shownIncident) error {
 	field("Opened", out.Opened.Format(tableTime))
 	field("Events", out.FirstEvent.Format(tableTime)+" to "+out.LastEvent.Format(tableTime))
 	field("Follows", out.Previous)
+	field("Pruned", prunedLine(out.Pruned))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -490,6 +493,9 @@ func printIncident(w io.Writer, out shownIncident) error {
 	}
 
 	fmt.Fprintln(w, "\nTransitions")
+	if out.Pruned != nil {
+		fmt.Fprintf(w, "  pruned with the incident; its prune entry %d in the evidence log records it closed %s\n", out.Pruned.Seq, out.Pruned.Closed.Format(tableTime))
+	}
 	for _, c := range out.Transitions {
 		from := c.From
 		if from == "" {
