@@ -123,48 +123,14 @@ opened, first_event, last_event, previous, alerts, review).`,
 	return cmd
 }
 
-// jsonIncident is an incident as the incidents commands print it.
-type jsonIncident struct {
-	ID         string      `json:"id"`
-	State      string      `json:"state"`
-	Kind       string      `json:"kind"`
-	Key        string      `json:"key"`
-	AccountID  string      `json:"account_id"`
-	AccountUPN string      `json:"account_upn"`
-	Opened     time.Time   `json:"opened"`
-	FirstEvent time.Time   `json:"first_event"`
-	LastEvent  time.Time   `json:"last_event"`
-	Updated    time.Time   `json:"updated"`
-	Previous   string      `json:"previous,omitempty"`
-	Alerts     []string    `json:"alerts"`
-	Review     *jsonReview `json:"review"`
-	Pruned     *jsonPruned `json:"pruned,omitempty"` // incidents_prune.go
-}
+// jsonIncident is an incident as the incidents commands print it: the
+// same shape as the API's (incident.View).
+type (
+	jsonIncident = incident.View
+	jsonReview   = incident.ReviewView
+)
 
-type jsonReview struct {
-	Class  string            `json:"class"`
-	By     string            `json:"by"`
-	At     time.Time         `json:"at"`
-	Note   string            `json:"note"`
-	Attest map[string]string `json:"attest"`
-}
-
-func toJSONIncident(inc store.Incident) jsonIncident {
-	j := jsonIncident{ID: inc.ID, State: inc.State, Kind: inc.Kind, Key: inc.Key, AccountID: inc.AccountID,
-		AccountUPN: inc.AccountUPN, Opened: inc.Opened.UTC(), FirstEvent: inc.FirstEvent.UTC(),
-		LastEvent: inc.LastEvent.UTC(), Updated: inc.Updated.UTC(), Previous: inc.Previous, Alerts: inc.Alerts,
-		Pruned: toJSONPruned(inc.Pruned)}
-	if j.Alerts == nil {
-		j.Alerts = []string{}
-	}
-	if r := inc.Review; r != nil {
-		j.Review = &jsonReview{Class: r.Class, By: r.By, At: r.At.UTC(), Note: r.Note, Attest: r.Attest}
-		if j.Review.Attest == nil {
-			j.Review.Attest = map[string]string{}
-		}
-	}
-	return j
-}
+func toJSONIncident(inc store.Incident) jsonIncident { return incident.ViewOf(inc) }
 
 func incidentSubject(inc store.Incident) string {
 	switch {

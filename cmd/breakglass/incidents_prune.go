@@ -215,21 +215,7 @@ func fmtRetention(d time.Duration) string {
 }
 
 // jsonPruned is the tombstone part of an incident in list and show.
-type jsonPruned struct {
-	At      time.Time `json:"at"`
-	Reason  string    `json:"reason"`
-	Closed  time.Time `json:"closed"`
-	Bundle  string    `json:"bundle_sha256,omitempty"`
-	Entries int       `json:"entries"`
-	Seq     int64     `json:"prune_seq"`
-}
-
-func toJSONPruned(p *store.IncidentPrune) *jsonPruned {
-	if p == nil {
-		return nil
-	}
-	return &jsonPruned{At: p.At.UTC(), Reason: p.Reason, Closed: p.Closed.UTC(), Bundle: p.Bundle, Entries: p.Entries, Seq: p.Seq}
-}
+type jsonPruned = incident.PrunedView
 
 // prunedLine is show's line about a tombstone.
 func prunedLine(p *jsonPruned) string {

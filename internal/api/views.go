@@ -86,14 +86,17 @@ type IncidentChange struct {
 // EvidenceEntry is one entry of the evidence chain. Content is JSON when
 // the entry's content is JSON, else a string.
 type EvidenceEntry struct {
-	Seq           int64           `json:"seq"`
-	Kind          string          `json:"kind"`
-	Ref           string          `json:"ref"`
-	At            time.Time       `json:"at"`
-	ContentSHA256 string          `json:"content_sha256"`
-	Hash          string          `json:"hash"`
-	Prev          string          `json:"prev"`
-	Content       json.RawMessage `json:"content"`
+	Seq           int64     `json:"seq"`
+	Kind          string    `json:"kind"`
+	Ref           string    `json:"ref"`
+	At            time.Time `json:"at"`
+	ContentSHA256 string    `json:"content_sha256"`
+	Hash          string    `json:"hash"`
+	Prev          string    `json:"prev"`
+	// Content is null and Pruned true once the incident was pruned (its
+	// header and hash stay in the chain; incidents prune).
+	Content json.RawMessage `json:"content"`
+	Pruned  bool            `json:"pruned,omitempty"`
 }
 
 // Drill is one drill.
@@ -198,7 +201,9 @@ func drillOf(d store.Drill) Drill {
 func evidenceOf(e store.LogEntry) EvidenceEntry {
 	v := EvidenceEntry{Seq: e.Seq, Kind: e.Kind, Ref: e.Ref, At: e.At.UTC(), ContentSHA256: e.ContentSHA256,
 		Hash: e.Hash, Prev: e.Prev}
-	if len(e.Content) > 0 && json.Valid(e.Content) {
+	if !e.Pruned.IsZero() {
+		v.Pruned, v.Content = true, json.RawMessage("null")
+	} else if len(e.Content) > 0 && json.Valid(e.Content) {
 		v.Content = e.Content
 	} else {
 		b, _ := json.Marshal(string(e.Content))

@@ -23,6 +23,25 @@ type View struct {
 	Previous   string      `json:"previous,omitempty"`
 	Alerts     []string    `json:"alerts"`
 	Review     *ReviewView `json:"review"`
+	Pruned     *PrunedView `json:"pruned,omitempty"`
+}
+
+// PrunedView is the tombstone of a pruned incident in View.
+type PrunedView struct {
+	At      time.Time `json:"at"`
+	Reason  string    `json:"reason"`
+	Closed  time.Time `json:"closed"`
+	Bundle  string    `json:"bundle_sha256,omitempty"`
+	Entries int       `json:"entries"`
+	Seq     int64     `json:"prune_seq"`
+}
+
+// PrunedViewOf returns the View of a tombstone (nil for none).
+func PrunedViewOf(p *store.IncidentPrune) *PrunedView {
+	if p == nil {
+		return nil
+	}
+	return &PrunedView{At: p.At.UTC(), Reason: p.Reason, Closed: p.Closed.UTC(), Bundle: p.Bundle, Entries: p.Entries, Seq: p.Seq}
 }
 
 // ReviewView is an incident's review in View.
@@ -39,7 +58,8 @@ type ReviewView struct {
 func ViewOf(inc store.Incident) View {
 	v := View{ID: inc.ID, State: inc.State, Kind: inc.Kind, Key: inc.Key, AccountID: inc.AccountID,
 		AccountUPN: inc.AccountUPN, Opened: inc.Opened.UTC(), FirstEvent: inc.FirstEvent.UTC(),
-		LastEvent: inc.LastEvent.UTC(), Updated: inc.Updated.UTC(), Previous: inc.Previous, Alerts: inc.Alerts}
+		LastEvent: inc.LastEvent.UTC(), Updated: inc.Updated.UTC(), Previous: inc.Previous, Alerts: inc.Alerts,
+		Pruned: PrunedViewOf(inc.Pruned)}
 	if v.Alerts == nil {
 		v.Alerts = []string{}
 	}
