@@ -18,15 +18,15 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // (internal/logs/testdata), and the same sign-in in three shapes
 // (testdata/same-signin.*).
 var samples = []string{
-	"../../logs/testdata/PT1H.json",                                // diagnostic settings, storage account
-	"../../logs/testdata/eventhub.json",                            // diagnostic settings, Event Hubs wrapper
-	"../../logs/testdata/graph-signin-single.json",                 // Graph signIn
-	"../../logs/testdata/graph-signin-beta-page.json",              // Graph beta page
-	"../../logs/testdata/graph-audit-page.json",                    // Graph directoryAudit page
-	"../../logs/testdata/la-signinlogs.json",                       // Log Analytics JSON export
-	"../../logs/testdata/la-noninteractive.ndjson",                 // Log Analytics NDJSON
-	"../../logs/testdata/la-auditlogs.csv",                         // Log Analytics CSV export
-	"../../logs/testdata/real/otrf-AADAuditEvents.json",            // real AuditLogs rows, dynamic columns as text
+	"../../logs/testdata/PT1H.json",                     // diagnostic settings, storage account
+	"../../logs/testdata/eventhub.json",                 // diagnostic settings, Event Hubs wrapper
+	"../../logs/testdata/graph-signin-single.json",      // Graph signIn
+	"../../logs/testdata/graph-signin-beta-page.json",   // Graph beta page
+	"../../logs/testdata/graph-audit-page.json",         // Graph directoryAudit page
+	"../../logs/testdata/la-signinlogs.json",            // Log Analytics JSON export
+	"../../logs/testdata/la-noninteractive.ndjson",      // Log Analytics NDJSON
+	"../../logs/testdata/la-auditlogs.csv",              // Log Analytics CSV export
+	"../../logs/testdata/real/otrf-AADAuditEvents.json", // real AuditLogs rows, dynamic columns as text
 	"../../logs/testdata/real/beta-signin-list.example1.response.json",
 	"../../logs/testdata/real/v1.0-directoryaudit-list.example1.response.json",
 	"../../logs/testdata/real/v1.0-directoryaudit-list.example2.response.json",
