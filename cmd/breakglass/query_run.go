@@ -83,7 +83,7 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 		}
 		err := runBlock(ctx, cat, opt, b, w, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", q.where, placeError(b, err))
+			fmt.Fprintln(stderr, placeError(q.where, b, err))
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -187,22 +187,23 @@ func runBlock(ctx context.Context, cat eval.Catalog, opt eval.Options, b kql.Blo
 	return nil
 }
 
-// placeError names the block's place in the whole text: the parser's and
-// the engine's positions are in the block.
-func placeError(b kql.Block, err error) string {
+// placeError names the block's place in the whole text (the parser's and
+// the engine's positions are in the block), as where:line:col when the
+// error has a position.
+func placeError(where string, b kql.Block, err error) string {
 	var se *kql.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%d:%d: error: %s", b.Line+se.Pos.Line-1, se.Pos.Col, se.Msg)
+		return fmt.Sprintf("%s:%d:%d: error: %s", where, b.Line+se.Pos.Line-1, se.Pos.Col, se.Msg)
 	}
 	var ue *kql.UnsupportedError
 	if errors.As(err, &ue) {
-		return fmt.Sprintf("%d:%d: not supported: %s", b.Line+ue.Pos.Line-1, ue.Pos.Col, ue.Msg)
+		return fmt.Sprintf("%s:%d:%d: not supported: %s", where, b.Line+ue.Pos.Line-1, ue.Pos.Col, ue.Msg)
 	}
 	var ee *eval.Error
 	if errors.As(err, &ee) {
-		return fmt.Sprintf("%d:%d: error: %s", b.Line+ee.Pos.Line-1, ee.Pos.Col, printable(ee.Msg))
+		return fmt.Sprintf("%s:%d:%d: error: %s", where, b.Line+ee.Pos.Line-1, ee.Pos.Col, printable(ee.Msg))
 	}
-	return fmt.Sprintf("query at line %d: %s", b.Line, printable(err.Error()))
+	return fmt.Sprintf("%s: the query at line %d: %s", where, b.Line, printable(err.Error()))
 }
 
 func queryExit(q queryText, err error, blocks int) error {
