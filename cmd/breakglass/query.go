@@ -34,9 +34,9 @@ breakglass scan reads: JSON, NDJSON, CSV, Event Hubs and Graph pages, gzip;
 directories are read recursively; - is stdin), each record routed to its
 table (SigninLogs, AADNonInteractiveUserSignInLogs,
 AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs, AuditLogs,
-MicrosoftGraphActivityLogs), or with --store the records the store keeps
-as the evidence of its alerts (only records that concerned a break-glass
-account; the store of --config).
+MicrosoftGraphActivityLogs), or with --store the records the store of
+--config keeps: those kept for scheduled KQL rules, and the evidence record
+of every alert (not every record breakglass has read).
 
 The query is the first argument, or --file QUERYFILE (- for stdin). The
 text is split into blocks at blank lines, as Microsoft's Kusto editors split
