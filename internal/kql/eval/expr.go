@@ -553,7 +553,8 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(false)
 		})
 	case op == "==" || op == "!=" || op == "<>":
-		if !comparable(l.t, r.t) {
+		strNum := l.t == value.String && r.t.Numeric() || r.t == value.String && l.t.Numeric()
+		if !comparable(l.t, r.t) && !strNum {
 			return nil, c.errAt(t, "the operator '%s' is not defined for %s and %s", op, l.t, r.t)
 		}
 		if op == "==" {
@@ -885,9 +886,9 @@ func asciiLower(s string) string {
 var nameFromFirstArg = map[string]bool{
 	"tostring": true, "toint": true, "tolong": true, "todouble": true, "toreal": true, "todecimal": true,
 	"tobool": true, "toboolean": true, "todatetime": true, "totimespan": true, "toguid": true, "todynamic": true,
-	"toobject": true, "parse_json": true, "bin": true, "floor": true, "bin_at": true, "startofday": true,
-	"startofweek": true, "startofmonth": true, "startofyear": true, "endofday": true, "endofweek": true,
-	"endofmonth": true, "endofyear": true, "int": true, "long": true,
+	"toobject": true, "parse_json": true, "parsejson": true, "bin": true, "floor": true, "bin_at": true,
+	"bin_auto": true, "startofday": true, "round": true, "ceiling": true, "tohex": true, "format_datetime": true,
+	"abs": true, "exp": true, "log10": true,
 }
 
 // exprName is the column name Kusto gives an unnamed expression ("" = none).
@@ -898,13 +899,13 @@ func exprName(x kql.Expr) string {
 	case *kql.Paren:
 		return exprName(t.X)
 	case *kql.Member:
-		b := exprName(t.X)
+		b := pathBase(t.X)
 		if b == "" {
 			return ""
 		}
 		return b + "_" + t.Name
 	case *kql.Index:
-		b := exprName(t.X)
+		b := pathBase(t.X)
 		if b == "" {
 			return ""
 		}
@@ -923,6 +924,23 @@ func exprName(x kql.Expr) string {
 		if nameFromFirstArg[t.Name] && len(t.Args) > 0 {
 			return exprName(t.Args[0])
 		}
+		if t.Name == "column_ifexists" && len(t.Args) > 0 {
+			if s, ok := stringLit(t.Args[0]); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// pathBase names the base of d.a / d[0]: as exprName, but a call lends the
+// name of its first argument (oracle: split(User, "@")[0] is User_0).
+func pathBase(x kql.Expr) string {
+	if n := exprName(x); n != "" {
+		return n
+	}
+	if c, ok := unparen(x).(*kql.Call); ok && len(c.Args) > 0 {
+		return exprName(c.Args[0])
 	}
 	return ""
 }

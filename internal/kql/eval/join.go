@@ -273,8 +273,8 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 	n.cols = append([]value.Column(nil), lc...)
 	taken := nameSet(lc)
 	rkey := map[int]bool{}
-	for i, ri := range n.rk {
-		if lookup && lc[n.lk[i]].Name == rc[ri].Name {
+	for _, ri := range n.rk {
+		if lookup { // lookup adds only the right side's non-key columns
 			rkey[ri] = true
 		}
 	}
@@ -329,8 +329,13 @@ func (n *unionNode) run(rs *runState, emit func([]value.Value) error) error {
 func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 	n := &unionNode{}
 	kind, src := "outer", ""
+	fuzzy := false
 	for _, p := range o.Params {
 		switch p.Name {
+		case "isfuzzy":
+			if l, ok := p.Value.(*kql.Literal); ok && l.Kind == kql.LitBool {
+				fuzzy = l.Raw == "true"
+			}
 		case "kind":
 			if id, ok := p.Value.(*kql.Ident); ok {
 				kind = id.Name
@@ -367,6 +372,11 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 				return nil, c.errAt(x, "no table matches %q", x.Pattern)
 			}
 			continue
+		}
+		if id, ok := unparen(t).(*kql.Ident); ok && fuzzy && sc.lookup(id.Name) == nil {
+			if _, known := c.cat.Schema(id.Name); !known {
+				continue // isfuzzy=true: a missing table is skipped
+			}
 		}
 		p, err := c.tabular(t, sc)
 		if err != nil {

@@ -122,6 +122,20 @@ func equal(a, b value.Value) value.Value {
 		return value.NewBool(false)
 	}
 	sa, sb := scalar(a), scalar(b)
+	// A string compared with a number (ResultType == 0): Kusto accepts it
+	// and compares the string's number.
+	if sa.T == value.String && sb.T.Numeric() || sb.T == value.String && sa.T.Numeric() {
+		if sa.T == value.String {
+			sa = convert(sa, value.Real)
+		} else {
+			sb = convert(sb, value.Real)
+		}
+		if sa.IsNull() || sb.IsNull() {
+			return value.NewBool(false)
+		}
+		c, _ := compare(sa, sb)
+		return value.NewBool(c == 0)
+	}
 	// A dynamic string compared with a string, a guid with its text.
 	if sa.T == value.String || sb.T == value.String || sa.T == value.Guid || sb.T == value.Guid {
 		if isStrish(sa) && isStrish(sb) {
