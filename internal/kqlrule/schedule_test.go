@@ -32,7 +32,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // raiser records what the scheduler raises, and stores it in the real
@@ -205,7 +205,7 @@ func TestLateRecordNoMiss(t *testing.T) {
 	h.signIn("bg1@contoso.com", base.Add(5*time.Minute)) // exactly at the window end: (12:00, 12:05]
 	h.clk.Set(base.Add(5*time.Minute + time.Nanosecond))
 	h.signIn("bg1@contoso.com", base.Add(5*time.Minute)) // just after: the next window
-	h.at(5*time.Minute + 500*time.Millisecond)              // within Settle: nothing yet
+	h.at(5*time.Minute + 500*time.Millisecond)           // within Settle: nothing yet
 	if len(h.raise.notified) != 0 {
 		t.Fatalf("evaluated before the window settled: %v", h.ids(h.raise.notified))
 	}
