@@ -17,6 +17,7 @@ package eval
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"breakglass/internal/kql"
@@ -62,28 +63,88 @@ type Result struct {
 
 // Query is a compiled query: its plan and static result schema.
 type Query struct {
-	cols []value.Column
-	opt  Options
+	cols   []value.Column
+	opt    Options
+	plan   plan
+	filter *Filter
 }
-
-// ErrNotBuilt is returned by parts of the engine still under construction.
-var ErrNotBuilt = errors.New("kql/eval: not built yet")
 
 // Compile checks a parsed script against the catalog and builds its plan.
 // Errors carry the line:col of the offending name or expression: an
 // unknown column, table or function (with a suggestion when a close name
 // exists), a type error, or a *kql.UnsupportedError for valid KQL the
 // engine cannot run (make-series, evaluate, ...).
-func Compile(script *kql.Script, cat Catalog, opt Options) (*Query, error) {
-	return nil, ErrNotBuilt
+func Compile(script *kql.Script, cat Catalog, opt Options) (q *Query, err error) {
+	if cat == nil {
+		cat = emptyCatalog{}
+	}
+	c := &compiler{script: script, cat: cat, opt: opt}
+	defer func() {
+		// A bug in the engine must not take the daemon down: it is an error
+		// that names the query, not a crash.
+		if r := recover(); r != nil {
+			q, err = nil, fmt.Errorf("kql/eval: internal error compiling the query: %v", r)
+		}
+	}()
+	p, err := c.compileScript()
+	if err != nil {
+		return nil, err
+	}
+	q = &Query{cols: p.columns(), opt: opt, plan: p}
+	if !c.subTables {
+		q.filter = c.filterOf(p)
+	}
+	return q, nil
+}
+
+type emptyCatalog struct{}
+
+func (emptyCatalog) Schema(string) ([]value.Column, bool) { return nil, false }
+func (emptyCatalog) Scan(context.Context, string, func([]value.Value) error) error {
+	return errors.New("no tables")
 }
 
 // Columns returns the query's result schema: names, types, order.
 func (q *Query) Columns() []value.Column { return q.cols }
 
 // Run executes the query. It stops with ctx's error when ctx is done.
-func (q *Query) Run(ctx context.Context) (*Result, error) {
-	return nil, ErrNotBuilt
+func (q *Query) Run(ctx context.Context) (res *Result, err error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rs := newRun(ctx, &q.opt)
+	max := q.opt.MaxRows
+	if max <= 0 {
+		max = DefaultMaxRows
+	}
+	res = &Result{Table: Table{Columns: q.cols}}
+	full := &stopErr{res}
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("kql/eval: internal error running the query: %v", r)
+		}
+	}()
+	err = q.plan.run(rs, func(row []value.Value) error {
+		if len(res.Rows) >= max {
+			res.Truncated = true
+			return full
+		}
+		res.Rows = append(res.Rows, copyRow(row))
+		return nil
+	})
+	if se, ok := err.(*stopErr); ok && se == full {
+		err = nil
+	}
+	if err == nil {
+		err = rs.err
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // Filter returns the per-record form of a pure filter query: one table
@@ -92,7 +153,7 @@ func (q *Query) Run(ctx context.Context) (*Result, error) {
 // sort, take or other operator that needs more than one record). false when
 // the query is not of that shape.
 func (q *Query) Filter() (*Filter, bool) {
-	return nil, false
+	return q.filter, q.filter != nil
 }
 
 // Filter is a compiled per-record query.
@@ -107,14 +168,35 @@ type Filter struct {
 	// Columns is the output schema of Match (the query's Columns()).
 	Columns []value.Column
 
-	match func(row []value.Value) ([]value.Value, bool)
+	steps []rowStep // source first
+	opt   *Options
+	width int
 }
 
 // Match runs the filter on one row (in the catalog schema order of Table).
 // ok is false when the row is filtered out; out is the projected row.
+// A row of the wrong width never matches silently: it panics in no case
+// and is reported as matching with the row itself, so a record that may
+// concern a break-glass account still reaches people (fail closed).
 func (f *Filter) Match(row []value.Value) (out []value.Value, ok bool) {
-	if f == nil || f.match == nil {
+	if f == nil {
 		return nil, false
 	}
-	return f.match(row)
+	if len(row) != f.width {
+		return row, true
+	}
+	rs := newRun(context.Background(), f.opt)
+	e := &env{rs: rs}
+	defer func() {
+		if r := recover(); r != nil {
+			out, ok = row, true
+		}
+	}()
+	out = row
+	for _, s := range f.steps {
+		if out, ok = s.step(e, out); !ok {
+			return nil, false
+		}
+	}
+	return out, true
 }
