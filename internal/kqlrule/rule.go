@@ -118,6 +118,20 @@ func (c schemaCatalog) Schema(table string) ([]value.Column, bool) {
 
 func (schemaCatalog) Scan(context.Context, string, func([]value.Value) error) error { return nil }
 
+// verbatimColumns are the columns whose text occurs as such in the raw
+// record in every shape the decoders read: the identities the built-in
+// rules' prefilter already relies on (their needles are the accounts' ids
+// and UPNs, found in these very fields). eval derives a filter's literals
+// only from conditions on these (eval.VerbatimCatalog); a condition on any
+// other column gives no literal, and the rule then reads every record of
+// its table (never a missed match, only a slower one).
+var verbatimColumns = map[string]bool{
+	"UserId": true, "UserPrincipalName": true, "InitiatedBy": true, "TargetResources": true,
+}
+
+// Verbatim implements eval.VerbatimCatalog.
+func (schemaCatalog) Verbatim(table, column string) bool { return verbatimColumns[column] }
+
 func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule, error) {
 	c := &cfg.Rules[i]
 	script, err := kql.Parse(c.Query)
@@ -127,6 +141,10 @@ func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule
 	var read []string
 	q, err := eval.Compile(script, schemaCatalog{&read}, eval.Options{Watchlists: watch})
 	if err != nil {
+		var ee *eval.Error
+		if errors.As(err, &ee) { // placed in the query like a syntax error
+			return nil, &kql.SyntaxError{Pos: ee.Pos, Msg: ee.Msg}
+		}
 		return nil, err
 	}
 	slices.Sort(read)
