@@ -171,8 +171,8 @@ func TestScheduledRealEngine(t *testing.T) {
 	for i := range 6 {
 		ingest("a"+string(rune('0'+i)), "00aa00aa-bb11-cc22-dd33-44ee44ee44ee", "Azure Portal", "50126")
 	}
-	ingest("b1", "00aa00aa-bb11-cc22-dd33-44ee44ee44ee", "Azure Portal", "0")            // a success: not counted
-	ingest("c1", "22222222-bb11-cc22-dd33-44ee44ee44ee", "Azure Portal", "50126")        // not a break-glass account
+	ingest("b1", "00aa00aa-bb11-cc22-dd33-44ee44ee44ee", "Azure Portal", "0")     // a success: not counted
+	ingest("c1", "22222222-bb11-cc22-dd33-44ee44ee44ee", "Azure Portal", "50126") // not a break-glass account
 	for m := 10; m <= 20; m += 10 {
 		h.at(time.Duration(m)*time.Minute + time.Second)
 	}
