@@ -83,9 +83,7 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 		}
 		err := runBlock(ctx, cat, opt, b, w, stderr)
 		if err != nil {
-			if !errors.Is(err, eval.ErrNotBuilt) {
-				fmt.Fprintf(stderr, "%s: %s\n", q.where, placeError(b, err))
-			}
+			fmt.Fprintf(stderr, "%s: %s\n", q.where, placeError(b, err))
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -167,14 +165,14 @@ func runBlock(ctx context.Context, cat eval.Catalog, opt eval.Options, b kql.Blo
 	qry, err := compileBlock(b.Text, cat, &opt)
 	if err != nil {
 		var se *kql.SyntaxError
-		if errors.Is(err, eval.ErrNotBuilt) || errors.As(err, new(*kql.UnsupportedError)) || errors.As(err, &se) {
+		if errors.As(err, new(*kql.UnsupportedError)) || errors.As(err, &se) {
 			return err
 		}
 		return queryError{err}
 	}
 	res, err := qry.Run(ctx)
 	if err != nil {
-		if errors.Is(err, eval.ErrNotBuilt) || errors.As(err, new(*kql.UnsupportedError)) {
+		if errors.As(err, new(*kql.UnsupportedError)) {
 			return err
 		}
 		return runError{err}
@@ -200,8 +198,9 @@ func placeError(b kql.Block, err error) string {
 	if errors.As(err, &ue) {
 		return fmt.Sprintf("%d:%d: not supported: %s", b.Line+ue.Pos.Line-1, ue.Pos.Col, ue.Msg)
 	}
-	if errors.Is(err, eval.ErrNotBuilt) {
-		return fmt.Sprintf("query at line %d: %v", b.Line, err)
+	var ee *eval.Error
+	if errors.As(err, &ee) {
+		return fmt.Sprintf("%d:%d: error: %s", b.Line+ee.Pos.Line-1, ee.Pos.Col, printable(ee.Msg))
 	}
 	return fmt.Sprintf("query at line %d: %s", b.Line, printable(err.Error()))
 }
@@ -214,8 +213,6 @@ func queryExit(q queryText, err error, blocks int) error {
 	var re runError
 	var se *kql.SyntaxError
 	switch {
-	case errors.Is(err, eval.ErrNotBuilt):
-		return exitCodeError{exitUnsupported, "evaluation is not built yet: the query is valid; use --parse-only to check queries"}
 	case errors.As(err, new(*kql.UnsupportedError)):
 		return exitCodeError{exitUnsupported, fmt.Sprintf("%s: valid KQL, but breakglass cannot run all of it yet (see above)", q.where)}
 	case errors.As(err, &se), errors.As(err, &qe):

@@ -21,6 +21,11 @@ import (
 //	Schema(table string) ([]value.Column, bool)
 //	Scan(ctx context.Context, table string, fn func(row []value.Value) error) error
 
+// Every catalog here also implements eval's optional interfaces:
+//
+//	Tables() []string                     (eval.TableLister)
+//	Verbatim(table, column string) bool   (eval.VerbatimCatalog)
+
 // ErrNoTable is returned by Scan for a table that is not one of Names.
 var ErrNoTable = errors.New("no such table")
 
@@ -44,6 +49,12 @@ func NewMemory() *Memory { return &Memory{rows: map[string][][]value.Value{}} }
 
 // Schema implements the catalog: the schemas of Names.
 func (m *Memory) Schema(table string) ([]value.Column, bool) { return Schema(table) }
+
+// Tables lists the catalog's tables (Names).
+func (m *Memory) Tables() []string { return Names() }
+
+// Verbatim is the package's Verbatim.
+func (m *Memory) Verbatim(table, column string) bool { return Verbatim(table, column) }
 
 // Add adds the record's row to its table and returns the table's name;
 // false when the record is of a table that is not one of Names (it is
@@ -142,6 +153,12 @@ func NewFiles(paths []string, o FileOptions) *Files {
 // Schema implements the catalog: the schemas of Names.
 func (f *Files) Schema(table string) ([]value.Column, bool) { return Schema(table) }
 
+// Tables lists the catalog's tables (Names).
+func (f *Files) Tables() []string { return Names() }
+
+// Verbatim is the package's Verbatim.
+func (f *Files) Verbatim(table, column string) bool { return Verbatim(table, column) }
+
 // Skipped returns how many distinct pieces of input the scans so far could
 // not read as records, and the first few of them.
 func (f *Files) Skipped() (int, []scan.Problem) {
@@ -151,6 +168,9 @@ func (f *Files) Skipped() (int, []scan.Problem) {
 }
 
 func (f *Files) problem(p scan.Problem) {
+	if p.Alerted {
+		return // read with odd fields: its row was produced
+	}
 	key := p.Source + "@" + strconv.FormatInt(p.Offset, 10)
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -3,9 +3,11 @@ package tables
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"breakglass/internal/alert"
 	"breakglass/internal/detect"
@@ -15,6 +17,12 @@ import (
 	"breakglass/internal/store"
 )
 
+// RecordStore is the store's keeping of records for scheduled KQL rules
+// (store.Records).
+type RecordStore interface {
+	ScanRecords(ctx context.Context, table string, from, to time.Time, fn func(store.KQLRecord) error) error
+}
+
 // EvidenceStore is what Evidence reads of the store: its alerts, page by
 // page, and the raw record kept with each.
 type EvidenceStore interface {
@@ -22,19 +30,37 @@ type EvidenceStore interface {
 	Evidence(ctx context.Context, eventID string) (store.Evidence, error)
 }
 
-// Evidence is a catalog over the records the store keeps as the evidence
-// of its alerts: every record that raised an alert, once however many
-// alerts it raised, newest alert first. It is not every record breakglass
-// has read, only those that concerned a break-glass account.
+// Evidence is a catalog over the records a store keeps: those kept for
+// the scheduled KQL rules (oldest first, with _TimeReceived their
+// ingestion time), then the records kept as the evidence of alerts that
+// are not among them (every record that raised an alert, once however
+// many alerts it raised, newest alert first). It is not every record
+// breakglass has read: the store keeps the records of the tables that
+// rules use, for as long as they use them, and those that concerned a
+// break-glass account.
 type Evidence struct {
-	st EvidenceStore
+	st  EvidenceStore
+	rec RecordStore // nil: evidence only
 }
 
-// NewEvidence returns a catalog over st's evidence records.
-func NewEvidence(st EvidenceStore) *Evidence { return &Evidence{st: st} }
+// NewEvidence returns a catalog over st's evidence records, and over the
+// records it keeps for KQL rules when st is also a RecordStore.
+func NewEvidence(st EvidenceStore) *Evidence {
+	e := &Evidence{st: st}
+	if r, ok := st.(RecordStore); ok {
+		e.rec = r
+	}
+	return e
+}
 
 // Schema implements the catalog: the schemas of Names.
 func (e *Evidence) Schema(table string) ([]value.Column, bool) { return Schema(table) }
+
+// Tables lists the catalog's tables (Names).
+func (e *Evidence) Tables() []string { return Names() }
+
+// Verbatim is the package's Verbatim.
+func (e *Evidence) Verbatim(table, column string) bool { return Verbatim(table, column) }
 
 // evidencePage is how many alerts Scan reads from the store at a time.
 const evidencePage = 500
@@ -44,7 +70,23 @@ func (e *Evidence) Scan(ctx context.Context, table string, fn func(row []value.V
 	if _, ok := schemas[table]; !ok {
 		return noTable(table)
 	}
-	seen := map[string]bool{}
+	seen := map[string]bool{}   // event ids
+	kept := map[[32]byte]bool{} // records already given, by their bytes
+	if e.rec != nil {
+		from, to := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+		err := e.rec.ScanRecords(ctx, table, from, to, func(r store.KQLRecord) error {
+			kept[sha256.Sum256(r.Raw)] = true
+			return EachRow(r.Raw, r.Ingested, func(name string, row []value.Value) error {
+				if name != table {
+					return nil
+				}
+				return fn(row)
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("reading the records kept for KQL rules: %w", err)
+		}
+	}
 	cursor := ""
 	for {
 		alerts, next, err := e.st.AlertPage(ctx, store.AlertFilter{}, cursor, evidencePage)
@@ -63,7 +105,10 @@ func (e *Evidence) Scan(ctx context.Context, table string, fn func(row []value.V
 			if err != nil {
 				return fmt.Errorf("reading the evidence of alert %s: %w", a.ID, err)
 			}
-			err = EachRow(ev.Raw, func(name string, row []value.Value) error {
+			if kept[sha256.Sum256(ev.Raw)] {
+				continue
+			}
+			err = EachRow(ev.Raw, ev.Stored, func(name string, row []value.Value) error {
 				if name != table {
 					return nil
 				}
@@ -82,9 +127,10 @@ func (e *Evidence) Scan(ctx context.Context, table string, fn func(row []value.V
 
 // EachRow splits raw bytes into records as the scanner does (any shape:
 // one record, an Event Hubs payload, a Graph page, CSV), decodes each and
-// calls fn with its table and row. Input that is not a record of a table
-// of Names is passed over; fn's error stops it and is returned.
-func EachRow(raw []byte, fn func(table string, row []value.Value) error) error {
+// calls fn with its table and row; received, when not zero, is when the
+// record was read (its _TimeReceived). Input that is not a record of a
+// table of Names is passed over; fn's error stops it and is returned.
+func EachRow(raw []byte, received time.Time, fn func(table string, row []value.Value) error) error {
 	sp, err := logs.NewSplitter(bytes.NewReader(raw))
 	if err != nil {
 		return nil // not readable input: no rows
@@ -109,7 +155,7 @@ func EachRow(raw []byte, fn func(table string, row []value.Value) error) error {
 		if logs.Decode(r.Data, cls, &ev) != nil {
 			continue
 		}
-		rec := detect.Record{Event: &ev, Table: entra.TableOf(ev.Category), Raw: r.Data}
+		rec := detect.Record{Event: &ev, Table: entra.TableOf(ev.Category), Raw: r.Data, Now: received}
 		name, row := Row(&rec)
 		if row == nil {
 			continue

@@ -63,4 +63,27 @@ func TestEvidence(t *testing.T) {
 	if n, _ := count("MicrosoftGraphActivityLogs"); n != 0 {
 		t.Errorf("MicrosoftGraphActivityLogs: %d rows", n)
 	}
+
+	// Records kept for the KQL rules come first, with their ingestion
+	// time; the evidence copy of one of them is not given twice.
+	ingested := now.Add(3 * time.Minute)
+	other := `{"Type":"SigninLogs","TimeGenerated":"2024-06-20T08:01:00Z","Id":"s2","UserPrincipalName":"alice@contoso.com","IPAddress":"198.51.100.9"}`
+	for _, raw := range []string{other, signIn} {
+		if _, err := st.AppendRecord(ctx, store.KQLRecord{Table: "SigninLogs", Ingested: ingested, Source: "t", Raw: []byte(raw)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ips, received []string
+	err = cat.Scan(ctx, "SigninLogs", func(row []value.Value) error {
+		r := named(t, "SigninLogs", append([]value.Value(nil), row...))
+		ips = append(ips, r["IPAddress"].String())
+		received = append(received, r["_TimeReceived"].String())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ips) != 2 || ips[0] != "198.51.100.9" || ips[1] != "203.0.113.7" || received[0] != "2024-06-20T08:03:00.0000000Z" {
+		t.Errorf("with kept records: IPs %v, received %v; want the two kept records once each, with their ingestion time", ips, received)
+	}
 }

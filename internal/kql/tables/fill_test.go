@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"breakglass/internal/detect"
 	"breakglass/internal/entra"
@@ -246,6 +247,11 @@ func TestRowWithoutBytes(t *testing.T) {
 			t.Errorf("raw %.20q: %v", raw, got)
 		}
 	}
+	rec.Now = time.Date(2024, 6, 20, 5, 13, 0, 0, time.UTC)
+	table, row := Row(rec)
+	if got := named(t, table, row)["_TimeReceived"]; got.String() != "2024-06-20T05:13:00.0000000Z" {
+		t.Errorf("_TimeReceived = %v, want the record's Now", got)
+	}
 	if table, row := Row(&detect.Record{Event: &entra.Event{Category: entra.CategoryRiskyUsers}}); table != "AADRiskyUsers" || row != nil {
 		t.Errorf("risky user: %q %v, want AADRiskyUsers and no row", table, row)
 	}
@@ -368,9 +374,13 @@ func TestFiles(t *testing.T) {
 	}
 }
 
+// rowText is a row as text, without _TimeReceived (when it was read).
 func rowText(row []value.Value) string {
 	var b bytes.Buffer
-	for _, v := range row {
+	for i, v := range row {
+		if i == len(row)-1 {
+			break // _TimeReceived, the last standard column
+		}
 		b.WriteString(v.String())
 		b.WriteByte('|')
 	}

@@ -52,7 +52,39 @@ func Row(rec *detect.Record) (string, []value.Value) {
 	if i, ok := t.index["Type"]; ok {
 		row[i] = value.NewString(name)
 	}
+	// _TimeReceived is when the record reached the workspace: here, when
+	// breakglass read it (rec.Now), unless the record says.
+	if i, ok := t.index["_TimeReceived"]; ok && row[i].IsNull() && !rec.Now.IsZero() {
+		row[i] = value.NewDateTime(rec.Now)
+	}
 	return name, row
+}
+
+// derived are the string and dynamic columns whose values the decoder may
+// make up rather than copy from the record (the table's name, Graph
+// sign-ins' "Sign-in activity" and category, audit results normalised
+// from numbers, "city, state" locations, a "0" result for a success, the
+// status rebuilt from it): their text need not occur in the raw bytes.
+var derived = map[string]bool{
+	"Type": true, "OperationName": true, "Category": true, "Result": true,
+	"Location": true, "ResultType": true, "Status": true,
+}
+
+// Verbatim reports whether a string or dynamic column's text (a dynamic
+// column's string leaves) is always copied from the record's bytes, up to
+// JSON escaping and case, never made up: what internal/kql/eval needs to
+// derive prefilter literals soundly from conditions on it.
+func Verbatim(table, column string) bool {
+	t, ok := schemas[table]
+	if !ok {
+		return false
+	}
+	i, ok := t.index[column]
+	if !ok {
+		return false
+	}
+	ty := t.cols[i].Type
+	return (ty == value.String || ty == value.Dynamic) && !derived[column]
 }
 
 // The shapes whose bytes Row reads: their vocabularies are known. Other

@@ -123,3 +123,40 @@ func TestSchema(t *testing.T) {
 		t.Error("Schema returned the package's own slice")
 	}
 }
+
+// TestVerbatim: columns whose text the decoder may make up give no
+// prefilter literals; copied ones do; non-text columns never.
+func TestVerbatim(t *testing.T) {
+	for _, c := range []struct {
+		table, col string
+		want       bool
+	}{
+		{"SigninLogs", "UserPrincipalName", true},
+		{"SigninLogs", "UserId", true},
+		{"SigninLogs", "IPAddress", true},
+		{"SigninLogs", "DeviceDetail", true},
+		{"AuditLogs", "InitiatedBy", true},
+		{"AuditLogs", "TargetResources", true},
+		{"SigninLogs", "Type", false},          // the table's name
+		{"SigninLogs", "OperationName", false}, // "Sign-in activity" for Graph records
+		{"SigninLogs", "Category", false},
+		{"SigninLogs", "ResultType", false}, // "0" made up for a success
+		{"SigninLogs", "Status", false},
+		{"SigninLogs", "Location", false}, // "city, state"
+		{"AuditLogs", "Result", false},    // numbers become words
+		{"SigninLogs", "TimeGenerated", false},
+		{"SigninLogs", "IsInteractive", false},
+		{"SigninLogs", "NoSuchColumn", false},
+		{"NoSuchTable", "UserId", false},
+	} {
+		if got := Verbatim(c.table, c.col); got != c.want {
+			t.Errorf("Verbatim(%s, %s) = %v, want %v", c.table, c.col, got, c.want)
+		}
+	}
+	for _, name := range Names() {
+		cols, _ := Schema(name)
+		if last := cols[len(cols)-1]; last.Name != "_TimeReceived" {
+			t.Errorf("%s: last column %s, want _TimeReceived", name, last.Name)
+		}
+	}
+}
