@@ -77,7 +77,7 @@ func TestFilterRuleFires(t *testing.T) {
 		t.Fatal(err)
 	}
 	accounts := entra.NewAccountSet(cfg.Users())
-	fr := NewFilterRule(rules[0], accounts)
+	fr := NewFilterRule(rules[0], func() *entra.AccountSet { return accounts })
 	mk := func(raw string) *detect.Record {
 		var ev entra.Event
 		cls := logs.Classify([]byte(raw))

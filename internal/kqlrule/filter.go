@@ -14,26 +14,28 @@ import (
 // each record as it arrives.
 type FilterRule struct {
 	r        *Rule
-	accounts *entra.AccountSet
+	accounts func() *entra.AccountSet
 	needs    detect.Needs
 }
 
-// NewFilterRule returns the detect.Rule of a filter rule. accounts name
-// the account an alert is about, when the record concerns one.
-func NewFilterRule(r *Rule, accounts *entra.AccountSet) *FilterRule {
+// NewFilterRule returns the detect.Rule of a filter rule. accounts gives
+// the current break-glass accounts, which name the account an alert is
+// about when the record concerns one (nil: none).
+func NewFilterRule(r *Rule, accounts func() *entra.AccountSet) *FilterRule {
 	n := detect.Needs{Literals: r.Filter.Literals}
 	if len(n.Literals) == 0 {
 		// No literal bounds what can match: see every record of the table.
 		n = detect.Needs{Tables: []string{r.Filter.Table}}
 	}
 	if accounts == nil {
-		accounts = entra.NewAccountSet(nil)
+		none := entra.NewAccountSet(nil)
+		accounts = func() *entra.AccountSet { return none }
 	}
 	return &FilterRule{r: r, accounts: accounts, needs: n}
 }
 
 // FilterRules returns the detect.Rules of the filter rules among rules.
-func FilterRules(rules []*Rule, accounts *entra.AccountSet) []detect.Rule {
+func FilterRules(rules []*Rule, accounts func() *entra.AccountSet) []detect.Rule {
 	var out []detect.Rule
 	for _, r := range rules {
 		if r.Kind == KindFilter {
@@ -64,7 +66,7 @@ func (f *FilterRule) Eval(dst []alert.Alert, rec *detect.Record) []alert.Alert {
 		return dst
 	}
 	ev := rec.Event
-	acct, _ := eventAccount(f.accounts, ev)
+	acct, _ := eventAccount(f.accounts(), ev)
 	now := rec.Now.UTC()
 	if rec.Now.IsZero() {
 		now = time.Now().UTC()
@@ -99,4 +101,34 @@ func eventAccount(accounts *entra.AccountSet, ev *entra.Event) (entra.Account, b
 		}
 	}
 	return entra.Account{}, false
+}
+
+// RecordRule is the observer rule that hands the scheduled rules'
+// records to Scheduler.Record: it matches every record of the tables,
+// and its "alert" (never stored) carries the table in Category.
+type RecordRule struct{ tables []string }
+
+// RecordRuleID is RecordRule's id: not a registered rule, so watch
+// treats it as an observer.
+const RecordRuleID = "kql.record"
+
+// NewRecordRule returns the observer rule for the tables.
+func NewRecordRule(tables []string) *RecordRule { return &RecordRule{tables: tables} }
+
+// Meta implements detect.Rule.
+func (*RecordRule) Meta() detect.Meta {
+	return detect.Meta{ID: RecordRuleID, Title: "Keep records for the scheduled KQL rules"}
+}
+
+// Needs implements detect.Rule.
+func (r *RecordRule) Needs() detect.Needs { return detect.Needs{Tables: r.tables} }
+
+// Eval implements detect.Rule.
+func (r *RecordRule) Eval(dst []alert.Alert, rec *detect.Record) []alert.Alert {
+	for _, t := range r.tables {
+		if rec.Table == t {
+			return append(dst, alert.Alert{ID: RecordRuleID, Rule: RecordRuleID, Category: t, Source: rec.Source})
+		}
+	}
+	return dst
 }

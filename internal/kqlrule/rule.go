@@ -118,19 +118,14 @@ func (c schemaCatalog) Schema(table string) ([]value.Column, bool) {
 
 func (schemaCatalog) Scan(context.Context, string, func([]value.Value) error) error { return nil }
 
-// verbatimColumns are the columns whose text occurs as such in the raw
-// record in every shape the decoders read: the identities the built-in
-// rules' prefilter already relies on (their needles are the accounts' ids
-// and UPNs, found in these very fields). eval derives a filter's literals
-// only from conditions on these (eval.VerbatimCatalog); a condition on any
-// other column gives no literal, and the rule then reads every record of
-// its table (never a missed match, only a slower one).
-var verbatimColumns = map[string]bool{
-	"UserId": true, "UserPrincipalName": true, "InitiatedBy": true, "TargetResources": true,
-}
+// Verbatim implements eval.VerbatimCatalog with the tables' own rule
+// (tables.Verbatim): filter literals come only from columns whose text
+// occurs as such in the raw record, so the prefilter never skips a record
+// the filter would match.
+func (schemaCatalog) Verbatim(table, column string) bool { return tables.Verbatim(table, column) }
 
-// Verbatim implements eval.VerbatimCatalog.
-func (schemaCatalog) Verbatim(table, column string) bool { return verbatimColumns[column] }
+// Tables lists the catalog's tables.
+func (schemaCatalog) Tables() []string { return tables.Names() }
 
 func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule, error) {
 	c := &cfg.Rules[i]
