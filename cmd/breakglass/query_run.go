@@ -8,14 +8,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"breakglass/internal/config"
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/eval"
 	"breakglass/internal/kql/tables"
 	"breakglass/internal/kql/value"
+	"breakglass/internal/kqlrule"
 )
 
 // schemaOnly is a catalog with the tables' schemas and no rows: enough to
@@ -51,15 +54,17 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 
 	var cat eval.Catalog
 	var files *tables.Files
+	var cfg *config.Config
 	switch {
 	case f.store && len(inputs) > 0:
 		return usageErrorf("give log files or --store, not both")
 	case f.store:
-		st, _, err := openAlertsStore(ctx, f.config)
+		st, c, err := openAlertsStore(ctx, f.config)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
+		cfg = c
 		cat = tables.NewEvidence(st)
 	case len(inputs) == 0:
 		return usageErrorf("no logs to query: name files or directories (- for stdin), or use --store")
@@ -73,7 +78,20 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 		cat = files
 	}
 
+	// A configuration (--config or $BREAKGLASS_CONFIG) gives
+	// _GetWatchlist('breakGlassAccounts') its accounts; over files it is
+	// optional.
+	if cfg == nil && (f.config != "" || os.Getenv(configEnv) != "") {
+		c, err := loadConfig(f.config)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
 	opt := eval.Options{Now: time.Now().UTC()}
+	if cfg != nil {
+		opt.Watchlists = kqlrule.Watchlists(cfg)
+	}
 	w := newRowWriter(cmd.OutOrStdout(), f.format)
 	blocks := kql.SplitBlocks(q.text)
 	var firstErr error
@@ -84,6 +102,9 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 		err := runBlock(ctx, cat, opt, b, w, stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, placeError(q.where, b, err))
+			if cfg == nil && strings.Contains(err.Error(), "watchlist") {
+				fmt.Fprintf(stderr, "hint: _GetWatchlist('breakGlassAccounts') is the accounts of the configuration: pass --config FILE or set %s\n", configEnv)
+			}
 			if firstErr == nil {
 				firstErr = err
 			}

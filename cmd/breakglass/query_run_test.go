@@ -105,6 +105,22 @@ func TestQueryJSON(t *testing.T) {
 	}
 }
 
+// TestQueryWatchlist: _GetWatchlist('breakGlassAccounts') is the
+// configuration's accounts, so Sentinel's break-glass queries run
+// unchanged; without a configuration the error says what to pass.
+func TestQueryWatchlist(t *testing.T) {
+	cfg := writeTemp(t, "bg.yaml", "accounts: [{upn: bg-admin2@contoso.onmicrosoft.com, name: BG two}]\nstore:\n  path: "+filepath.Join(t.TempDir(), "bg.db")+"\n")
+	q := "let bg = _GetWatchlist('breakGlassAccounts') | project UserPrincipalName;\nunion SigninLogs, AADNonInteractiveUserSignInLogs\n| where UserPrincipalName in~ (bg)\n| project UserPrincipalName, Type"
+	r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "query", "-c", cfg, "--format", "csv", q, filepath.Join(logsDir, "PT1H.json"))
+	if r.code != 0 || r.stdout != "UserPrincipalName,Type\nbg-admin2@contoso.onmicrosoft.com,AADNonInteractiveUserSignInLogs\n" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, []string{"BREAKGLASS_CONFIG="}, "query", q, filepath.Join(logsDir, "PT1H.json"))
+	if r.code != 2 || !strings.Contains(r.stderr, "query:1:10: error:") || !strings.Contains(r.stderr, "pass --config FILE") {
+		t.Errorf("without a config: exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+}
+
 // TestQueryStdin: logs on stdin (-) are read once per table scanned.
 func TestQueryStdin(t *testing.T) {
 	in, err := os.ReadFile(filepath.Join(logsDir, "PT1H.json"))
