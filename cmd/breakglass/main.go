@@ -100,6 +100,7 @@ configuration error.`,
 		newEvidenceCmd(),
 		newDrillCmd(),
 		newQueryCmd(),
+		newRulesCmd(), // rules.go; its subcommands register themselves
 	)
 	return root
 }
