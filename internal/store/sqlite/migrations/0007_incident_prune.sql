@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 -- 0007: pruning incidents after export or expiry (issue 10 item 8).
 --
 -- Times are TEXT in the fixed-width UTC form described in 0001.
@@ -47,8 +46,3 @@ CREATE TABLE incident_exports (
     last_seq    INTEGER NOT NULL
 );
 CREATE INDEX incident_exports_incident ON incident_exports (incident_id, id);
-=======
--- 0007: placeholder on branch s7-rules only, so that 0008 follows without a
--- gap. Helper prune's 0007_incident_prune.sql replaces it in the merge.
-SELECT 1;
->>>>>>> s7-tables
