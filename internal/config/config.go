@@ -162,6 +162,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateHeartbeat(d) // heartbeat.go
 	c.validateRoutes(d)    // routes.go
 	c.validateAck(d)       // ack.go
+	c.validateOIDC(d)      // oidc.go
 	c.validateGraph(d)
 	c.validateRateLimits(d) // ratelimit.go
 	c.validateAudit(d)
