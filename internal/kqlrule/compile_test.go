@@ -135,8 +135,8 @@ rules:
 		t.Fatalf("Compile error = %v, want 3 config errors", err)
 	}
 	want := []string{
-		`c.yaml:5: rules[0].dimensions[0]: "AppDisplayName" is not a column of the query's result`,
-		`c.yaml:8: rules[1].threshold.column: "UserPrincipalName" is a string column; a measure must be a number`,
+		`c.yaml:6: rules[0].dimensions[0]: "AppDisplayName" is not a column of the query's result`,
+		`c.yaml:9: rules[1].threshold.column: "UserPrincipalName" is a string column; a measure must be a number`,
 		`c.yaml:13: rules[2].query: query 2:9: `,
 	}
 	for i, w := range want {
