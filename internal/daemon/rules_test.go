@@ -1,8 +1,8 @@
 package daemon
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
