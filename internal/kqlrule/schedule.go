@@ -36,8 +36,9 @@ import (
 //     dimensions: one group). Each group's value is its row count, or the
 //     sum of threshold.column over its rows (one row per group when the
 //     query summarizes by the dimensions). No threshold means "count > 0".
-//   - Violations. A group violates when at least violations.min of its
-//     last violations.of evaluations breached.
+//   - Violations. A group fires when this evaluation breaches and at
+//     least violations.min of its last violations.of evaluations (this
+//     one included) breached.
 //   - Dedupe (P > F). Windows overlap; a violating group whose previous
 //     evaluation fired fires again only with rows that the overlap (the
 //     part of the window the previous evaluation saw, (t-P, t-F]) does not
@@ -509,7 +510,9 @@ func (s *Scheduler) judge(ctx context.Context, r *Rule, gs *groupState, g *group
 			n++
 		}
 	}
-	if n < min {
+	// A firing needs this evaluation to breach: earlier violations alone
+	// (violations.min of .of) never fire a window that found nothing.
+	if n < min || !breach {
 		gs.Fired = false
 		if gs.Open != "" {
 			gs.Clear++

@@ -393,8 +393,7 @@ func TestViolationsAndAutoResolve(t *testing.T) {
 			t.Fatalf("after evaluation %d: %d alerts, want 1 (stateful: once until resolved)", i+1, len(h.raise.notified))
 		}
 	}
-	// Violation holds through evaluation 6 (2 of the last 3: 4,5 breach);
-	// evaluation 7 has 1 of 3 → clear 1, 8 → 2, 9 → 3: resolved.
+	// Evaluation 6 does not breach: clear 1; 7 → 2; 8 → 3: resolved.
 	if len(h.raise.resolved) != 1 || h.raise.resolved[0] != h.raise.notified[0].ID {
 		t.Fatalf("resolved = %v, want the one alert %s", h.raise.resolved, h.raise.notified[0].ID)
 	}
