@@ -166,6 +166,11 @@ func unparen(x kql.Expr) kql.Expr {
 
 // isTabular reports whether x is a tabular expression in scope sc.
 func (c *compiler) isTabular(x kql.Expr, sc *scope, rs *rowScope) bool {
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > 200 {
+		return false // a function that calls itself: reported where it is compiled
+	}
 	switch t := unparen(x).(type) {
 	case *kql.Pipeline, *kql.DataTable:
 		return true

@@ -87,7 +87,13 @@ func (n *joinNode) run(rs *runState, emit func([]value.Value) error) error {
 		return out
 	}
 	kind := n.kind
+	steps := 0
 	err = n.left.run(rs, func(l []value.Value) error {
+		if steps++; steps&1023 == 0 {
+			if err := rs.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		k, ok := keyOf(l, n.lk)
 		var b *bucket
 		if ok {
@@ -303,6 +309,9 @@ type unionNode struct {
 func (n *unionNode) columns() []value.Column { return n.cols }
 func (n *unionNode) run(rs *runState, emit func([]value.Value) error) error {
 	for i, p := range n.inputs {
+		if err := rs.ctx.Err(); err != nil {
+			return err
+		}
 		m := n.maps[i]
 		name := value.NewString(n.names[i])
 		err := p.run(rs, func(row []value.Value) error {

@@ -163,7 +163,12 @@ type dataNode struct {
 
 func (n *dataNode) columns() []value.Column { return n.cols }
 func (n *dataNode) run(rs *runState, emit func([]value.Value) error) error {
-	for _, r := range n.rows {
+	for i, r := range n.rows {
+		if i&1023 == 1023 {
+			if err := rs.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := emit(copyRow(r)); err != nil {
 			return err
 		}
@@ -218,6 +223,11 @@ func (n *rangeNode) run(rs *runState, emit func([]value.Value) error) error {
 		if cnt++; cnt > limit {
 			return rs.tooLarge("range's rows")
 		}
+		if cnt&1023 == 0 {
+			if err := rs.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := emit([]value.Value{cur}); err != nil {
 			return err
 		}
@@ -238,7 +248,12 @@ func (n *matNode) run(rs *runState, emit func([]value.Value) error) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range rows {
+	for i, r := range rows {
+		if i&1023 == 1023 {
+			if err := rs.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := emit(copyRow(r)); err != nil {
 			return err
 		}
