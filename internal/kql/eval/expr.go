@@ -782,8 +782,17 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		}
 		return out
 	}
-	// A constant list is turned into a set once per run.
+	// A constant list is turned into a set once per run, or once at compile
+	// time when it holds only literals (the per-record Filter then does not
+	// rebuild it for each record).
 	var setKey = new(int)
+	var fixed map[string]bool
+	if tab == nil && allConst && literalsOnly(t.List) {
+		fixed = map[string]bool{}
+		for _, n := range values(&env{rs: c.constRun()}) {
+			fixed[setKeyOf(inAs(n, x.t), ci)] = true
+		}
+	}
 	return &cexpr{t: value.Bool, konst: x.konst && allConst, f: func(e *env) value.Value {
 		v := x.f(e)
 		switch op {
@@ -805,11 +814,13 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(neg)
 		}
 		var found bool
-		if allConst || tab != nil {
+		if fixed != nil {
+			found = fixed[setKeyOf(v, ci)]
+		} else if allConst || tab != nil {
 			set := e.rs.set(setKey, func() map[string]bool {
 				m := map[string]bool{}
 				for _, n := range values(e) {
-					m[setKeyOf(n, ci)] = true
+					m[setKeyOf(inAs(n, x.t), ci)] = true
 				}
 				return m
 			})
@@ -821,7 +832,7 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 						found = true
 						break
 					}
-				} else if truthy(equal(v, n)) {
+				} else if truthy(equal(v, inAs(n, x.t))) {
 					found = true
 					break
 				}
@@ -829,6 +840,36 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		}
 		return value.NewBool(found != neg)
 	}}, nil
+}
+
+// inAs converts an in-list element to the left side's kind, as == does:
+// ResultType in (50126) compares a string column with the number's text.
+func inAs(v value.Value, t value.Type) value.Value {
+	s := scalar(v)
+	switch {
+	case t == value.String && s.T.Numeric():
+		return value.NewString(s.String())
+	case t.Numeric() && s.T == value.String:
+		if n := convert(s, value.Real); !n.IsNull() {
+			return n
+		}
+	}
+	return v
+}
+
+func literalsOnly(xs []kql.Expr) bool {
+	for _, x := range xs {
+		switch t := unparen(x).(type) {
+		case *kql.Literal, *kql.DynamicLit:
+		case *kql.Unary:
+			if _, ok := t.X.(*kql.Literal); !ok {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func btoi(b bool) int {

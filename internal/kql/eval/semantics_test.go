@@ -51,6 +51,8 @@ func TestSemantics(t *testing.T) {
 		{"in-operator", `T | where Code in (dynamic([0, [50126]])) | count`, "3"}, // nested arrays flattened
 		{"in-operator", `T | where User in ((U | project User)) | count`, "3"},
 		{"in-operator", `let users = U | where Dept == "Eng" | project User; T | where User !in (users) | count`, "4"},
+		{"in-operator", `datatable(ResultType:string)["50126", "0", "00"] | where ResultType in (50126, 0) | count`, "2"},
+		{"in-operator", `T | where Code in ("50126") | count`, "1"},
 		{"re2", `print "alice@contoso.com" matches regex @"^[a-z]+@contoso\.com$", "Bob@Contoso.com" matches regex "^[a-z]+@"`, "true|false"},
 		// Nulls.
 		{"null-values", `print int(null) == 1, isnull(int(null) == int(null)), int(null) != 1, isnull(int(null) + 1), isnull(int(null) < 1)`, "false|true|true|true|true"},
