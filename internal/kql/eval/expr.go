@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"breakglass/internal/kql"
@@ -892,29 +893,36 @@ func flatten(out []value.Value, a []any) []value.Value {
 
 // setKeyOf is the in-set key: numbers by value, strings by text (ASCII-folded for in~).
 func setKeyOf(v value.Value, ci bool) string {
+	return string(appendKey(nil, v, ci))
+}
+
+// appendKey appends v's grouping key: equal values (a long 1 and a real
+// 1.0 included) give equal keys, and keys of different kinds never collide.
+func appendKey(b []byte, v value.Value, ci bool) []byte {
 	v = scalar(v)
 	if v.IsNull() {
-		return "\x00null"
+		return append(b, 0)
 	}
 	switch v.T {
 	case value.Int, value.Long, value.Bool:
-		return "n" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 'n'), v.I, 10)
 	case value.Real, value.Decimal:
 		if v.F == float64(int64(v.F)) {
-			return "n" + fmt.Sprint(int64(v.F))
+			return strconv.AppendInt(append(b, 'n'), int64(v.F), 10)
 		}
-		return "r" + fmt.Sprint(v.F)
+		return strconv.AppendFloat(append(b, 'r'), v.F, 'g', -1, 64)
 	case value.String, value.Guid:
+		b = append(b, 's')
 		if ci {
-			return "s" + asciiLower(v.S)
+			return append(b, asciiLower(v.S)...)
 		}
-		return "s" + v.S
+		return append(b, v.S...)
 	case value.DateTime:
-		return "d" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 'd'), v.I, 10)
 	case value.TimeSpan:
-		return "t" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 't'), v.I, 10)
 	}
-	return "j" + value.JSON(v.Dynamic())
+	return append(append(b, 'j'), value.JSON(v.Dynamic())...)
 }
 
 func asciiLower(s string) string {

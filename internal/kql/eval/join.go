@@ -2,7 +2,6 @@ package eval
 
 import (
 	"path"
-	"strings"
 
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/value"
@@ -26,16 +25,16 @@ type joinNode struct {
 func (n *joinNode) columns() []value.Column { return n.cols }
 
 func keyOf(row []value.Value, idx []int) (string, bool) {
-	var b strings.Builder
+	var buf [128]byte
+	b := buf[:0]
 	for _, i := range idx {
 		v := row[i]
 		if v.IsNull() {
 			return "", false // a null key matches nothing
 		}
-		b.WriteString(setKeyOf(v, false))
-		b.WriteByte(0x1f)
+		b = appendKeyPart(b, v)
 	}
-	return b.String(), true
+	return string(b), true
 }
 
 func (n *joinNode) run(rs *runState, emit func([]value.Value) error) error {

@@ -553,13 +553,23 @@ func (n *distinctNode) run(rs *runState, emit func([]value.Value) error) error {
 	})
 }
 
+// appendKeyPart appends one value's key, length-prefixed: strings may hold
+// any byte, so a separator alone could make two different tuples collide.
+func appendKeyPart(b []byte, v value.Value) []byte {
+	var buf [64]byte
+	k := appendKey(buf[:0], v, false)
+	b = strconv.AppendInt(b, int64(len(k)), 10)
+	b = append(b, ':')
+	return append(b, k...)
+}
+
 func rowKey(vals []value.Value) string {
-	var b strings.Builder
+	var buf [128]byte
+	b := buf[:0]
 	for _, v := range vals {
-		b.WriteString(setKeyOf(v, false))
-		b.WriteByte(0x1f)
+		b = appendKeyPart(b, v)
 	}
-	return b.String()
+	return string(b)
 }
 
 // --- names ---

@@ -249,3 +249,20 @@ func TestWatchlist(t *testing.T) {
 		t.Fatalf("got %v, %v", res, err)
 	}
 }
+
+// TestGroupKeysDoNotCollide: group and join keys of different tuples differ
+// even when strings hold separator bytes.
+func TestGroupKeysDoNotCollide(t *testing.T) {
+	a := rowKey([]value.Value{value.NewString("a\x1f3:sb"), value.NewString("")})
+	b := rowKey([]value.Value{value.NewString("a"), value.NewString("b")})
+	c := rowKey([]value.Value{value.NewString("a"), value.NewString("b")})
+	if a == b || b != c {
+		t.Errorf("keys: %q %q %q", a, b, c)
+	}
+	if rowKey([]value.Value{value.NewLong(1)}) != rowKey([]value.Value{value.NewReal(1)}) {
+		t.Error("1 and 1.0 group apart")
+	}
+	if rowKey([]value.Value{value.NewLong(1)}) == rowKey([]value.Value{value.NewString("1")}) {
+		t.Error("1 and \"1\" group together")
+	}
+}
