@@ -27,7 +27,7 @@ func (c *compiler) filterOf(p plan) *Filter {
 			for i, j := 0, len(steps)-1; i < j; i, j = i+1, j-1 {
 				steps[i], steps[j] = steps[j], steps[i]
 			}
-			f := &Filter{Table: s.table, Columns: c.outCols(steps, s.cols), steps: steps, opt: &c.opt, width: len(s.cols)}
+			f := &Filter{Table: s.table, Columns: c.outCols(steps, s.cols), steps: steps, opt: &c.opt, width: len(s.cols), src: s.cols}
 			f.Literals = c.literals(s, steps)
 			return f
 		}

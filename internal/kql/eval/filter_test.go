@@ -226,3 +226,23 @@ func TestFilterLiterals(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterOddRows: a row of the wrong width is evaluated padded, never dropped or a crash.
+func TestFilterOddRows(t *testing.T) {
+	cat := probeCatalog(t)
+	sc, _ := kql.Parse(`T | where isnull(Props) or User == "x" | project User, Props`)
+	q, err := Compile(sc, cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := q.Filter()
+	if !ok {
+		t.Fatal("not a filter")
+	}
+	for _, row := range [][]value.Value{nil, {value.NewDateTime(testNow), value.NewString("x")}, make([]value.Value, 20)} {
+		out, ok := f.Match(row)
+		if !ok || len(out) != 2 {
+			t.Errorf("row of %d values: ok %v, out %v", len(row), ok, out)
+		}
+	}
+}
