@@ -40,9 +40,9 @@ func init() {
 			New: func(*Ctx, []value.Value) State { return newDcount(-1) }},
 		&Agg{Name: "dcountif", Min: 2, Max: 3, Const: []int{2}, Result: aggSig(value.Long, kAny, kBool, kInt), Column: pre("dcountif_"),
 			New: func(*Ctx, []value.Value) State { return newDcount(1) }},
-		&Agg{Name: "count_distinct", Min: 1, Max: 1, Result: aggSig(value.Long, kAny), Column: pre("count_distinct_"),
+		&Agg{Name: "count_distinct", Min: 1, Max: 1, Result: aggSig(value.Long, kScalar), Column: pre("count_distinct_"),
 			New: func(*Ctx, []value.Value) State { return newDcount(-1) }},
-		&Agg{Name: "count_distinctif", Min: 2, Max: 2, Result: aggSig(value.Long, kAny, kBool), Column: pre("count_distinctif_"),
+		&Agg{Name: "count_distinctif", Min: 2, Max: 2, Result: aggSig(value.Long, kScalar, kBool), Column: pre("count_distinctif_"),
 			New: func(*Ctx, []value.Value) State { return newDcount(1) }},
 		&Agg{Name: "make_set", Aliases: []string{"makeset"}, Min: 1, Max: 2, Const: []int{1}, Result: aggSig(value.Dynamic, kAny, kInt), Column: pre("set_"),
 			New: func(_ *Ctx, c []value.Value) State { return newCollect(true, -1, capArg(c, 1), false) }},
@@ -52,7 +52,7 @@ func init() {
 			New: func(_ *Ctx, c []value.Value) State { return newCollect(false, -1, capArg(c, 1), false) }},
 		&Agg{Name: "make_list_if", Min: 2, Max: 3, Const: []int{2}, Result: aggSig(value.Dynamic, kAny, kBool, kInt), Column: pre("list_"),
 			New: func(_ *Ctx, c []value.Value) State { return newCollect(false, 1, capArg(c, 2), false) }},
-		&Agg{Name: "make_list_with_nulls", Min: 1, Max: 2, Const: []int{1}, Result: aggSig(value.Dynamic, kAny, kInt), Column: pre("list_"),
+		&Agg{Name: "make_list_with_nulls", Min: 1, Max: 1, Result: aggSig(value.Dynamic, kAny, kInt), Column: pre("list_"),
 			New: func(_ *Ctx, c []value.Value) State { return newCollect(false, -1, capArg(c, 1), true) }},
 		&Agg{Name: "make_bag", Min: 1, Max: 2, Const: []int{1}, Result: aggSig(value.Dynamic, kDyn, kInt), Column: pre("bag_"),
 			New: func(_ *Ctx, c []value.Value) State {
@@ -328,7 +328,7 @@ func (s *bagState) Result() value.Value {
 	return dyn(out)
 }
 
-var kSum = kNum | kindOf(value.TimeSpan, value.DateTime, value.Dynamic)
+var kSum = kNum | kindOf(value.TimeSpan, value.DateTime)
 
 func sumType(withPred bool) func([]value.Type) (value.Type, error) {
 	return func(args []value.Type) (value.Type, error) {
@@ -596,7 +596,7 @@ func argColumns(def string) func(names []string, types []value.Type, _ []value.V
 
 func percentileType(first int) func([]value.Type) (value.Type, error) {
 	return func(args []value.Type) (value.Type, error) {
-		ks := []kinds{kNum | kDT | kTS}
+		ks := []kinds{kAny}
 		if first == 2 {
 			ks = append(ks, kInt)
 		}
@@ -753,7 +753,7 @@ func (s *percentileState) Results() []value.Value {
 }
 
 func varAgg(name string, pred int, stdev, sample bool) *Agg {
-	ks := []kinds{kNum | kTS | kDyn}
+	ks := []kinds{kNum | kTS | kDT}
 	if pred > 0 {
 		ks = append(ks, kBool)
 	}

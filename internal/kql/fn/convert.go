@@ -25,7 +25,7 @@ func init() {
 				}
 				return nullInt
 			}},
-		&Scalar{Name: "tolong", Aliases: []string{"toint64"}, Min: 1, Max: 1, Result: sig(value.Long, kAny),
+		&Scalar{Name: "tolong", Min: 1, Max: 1, Result: sig(value.Long, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if i, ok := toLong(a[0]); ok {
 					return long(i)
@@ -57,7 +57,7 @@ func init() {
 			Call: func(_ *Ctx, a []value.Value) value.Value { return toDateTime(a[0]) }},
 		&Scalar{Name: "totimespan", Aliases: []string{"totime"}, Min: 1, Max: 1, Result: sig(value.TimeSpan, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return toTimeSpan(a[0]) }},
-		&Scalar{Name: "toguid", Min: 1, Max: 1, Result: sig(value.Guid, kAny),
+		&Scalar{Name: "toguid", Min: 1, Max: 1, Result: sig(value.Guid, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if a[0].T == value.Guid {
 					return a[0]
@@ -65,11 +65,9 @@ func init() {
 				g, _ := value.NewGuid(a[0].String())
 				return g
 			}},
-		// parse_json of a dynamic uses it as is; Microsoft's analyser
-		// refuses a dynamic argument to todynamic/parse_json all the same
-		// (a known false positive), so the type check follows it.
+		// parse_json of a dynamic uses it as is.
 		&Scalar{Name: "parse_json", Aliases: []string{"todynamic", "parsejson", "toobject"}, Min: 1, Max: 1,
-			Result: sig(value.Dynamic, kStrOnly),
+			Result: sig(value.Dynamic, kStr),
 			Call:   func(_ *Ctx, a []value.Value) value.Value { return parseJSON(a[0]) }},
 		&Scalar{Name: "isnull", Min: 1, Max: 1, Result: sig(value.Bool, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return boolean(a[0].IsNull()) }},
@@ -79,7 +77,7 @@ func init() {
 			Call: func(_ *Ctx, a []value.Value) value.Value { return boolean(a[0].IsEmpty()) }},
 		&Scalar{Name: "isnotempty", Aliases: []string{"notempty"}, Min: 1, Max: 1, Result: sig(value.Bool, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return boolean(!a[0].IsEmpty()) }},
-		&Scalar{Name: "isnan", Min: 1, Max: 1, Result: sig(value.Bool, kNum),
+		&Scalar{Name: "isnan", Min: 1, Max: 1, Result: sig(value.Bool, kReal),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if a[0].IsNull() {
 					return nullBool
@@ -87,7 +85,7 @@ func init() {
 				f, _ := toReal(a[0])
 				return boolean(math.IsNaN(f))
 			}},
-		&Scalar{Name: "isinf", Min: 1, Max: 1, Result: sig(value.Bool, kNum),
+		&Scalar{Name: "isinf", Min: 1, Max: 1, Result: sig(value.Bool, kReal),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if a[0].IsNull() {
 					return nullBool

@@ -27,7 +27,7 @@ func init() {
 				}
 				return nullLong
 			}},
-		&Scalar{Name: "pack", Aliases: []string{"bag_pack"}, Min: 0, Max: -1, Result: packType, Call: pack},
+		&Scalar{Name: "pack", Aliases: []string{"bag_pack"}, Min: 2, Max: -1, Result: packType, Call: pack},
 		&Scalar{Name: "pack_array", Min: 1, Max: -1, Result: sig(value.Dynamic, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				out := make([]any, len(a))
@@ -129,7 +129,7 @@ func init() {
 				}
 				return boolean(indexIn(arr, a[1]) >= 0)
 			}},
-		&Scalar{Name: "array_index_of", Min: 2, Max: 5, Result: sig(value.Long, kDyn, kAny, kIntD, kIntD, kIntD),
+		&Scalar{Name: "array_index_of", Min: 2, Max: 5, Const: []int{4}, Result: sig(value.Long, kDyn, kAny, kInt, kInt, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				arr, ok := asArray(a[0])
 				if !ok {
@@ -153,7 +153,7 @@ func init() {
 				}
 				return long(start + int64(i))
 			}},
-		&Scalar{Name: "array_slice", Min: 3, Max: 3, Result: sig(value.Dynamic, kDyn, kIntD, kIntD),
+		&Scalar{Name: "array_slice", Min: 3, Max: 3, Result: sig(value.Dynamic, kDyn, kInt, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				arr, ok := asArray(a[0])
 				s, ok1 := intArg(a[1])
@@ -186,8 +186,8 @@ func init() {
 				}
 				return dyn(out)
 			}},
-		&Scalar{Name: "array_sort_asc", Min: 1, Max: 2, Result: sig(value.Dynamic, kDyn, kBool), Call: func(_ *Ctx, a []value.Value) value.Value { return arraySort(a, false) }},
-		&Scalar{Name: "array_sort_desc", Min: 1, Max: 2, Result: sig(value.Dynamic, kDyn, kBool), Call: func(_ *Ctx, a []value.Value) value.Value { return arraySort(a, true) }},
+		&Scalar{Name: "array_sort_asc", Min: 1, Max: 2, Const: []int{1}, Result: sig(value.Dynamic, kDyn, kBool), Call: func(_ *Ctx, a []value.Value) value.Value { return arraySort(a, false) }},
+		&Scalar{Name: "array_sort_desc", Min: 1, Max: 2, Const: []int{1}, Result: sig(value.Dynamic, kDyn, kBool), Call: func(_ *Ctx, a []value.Value) value.Value { return arraySort(a, true) }},
 		&Scalar{Name: "array_sum", Min: 1, Max: 1, Result: sig(value.Real, kDyn),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				arr, ok := asArray(a[0])

@@ -24,12 +24,12 @@ func init() {
 			Call: func(_ *Ctx, a []value.Value) value.Value { return long(int64(utf8.RuneCountInString(text(a[0])))) }},
 		&Scalar{Name: "string_size", Min: 1, Max: 1, Result: sig(value.Long, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return long(int64(len(text(a[0])))) }},
-		&Scalar{Name: "substring", Min: 2, Max: 3, Result: sig(value.String, kAny, kIntD, kIntD), Call: substring},
-		&Scalar{Name: "indexof", Min: 2, Max: 5, Result: sig(value.Long, kAny, kStr, kIntD, kIntD, kIntD), Call: indexOf},
+		&Scalar{Name: "substring", Min: 2, Max: 3, Result: sig(value.String, kAny, kInt, kInt), Call: substring},
+		&Scalar{Name: "indexof", Min: 2, Max: 5, Const: []int{4}, Result: sig(value.Long, kAny, kAny, kInt, kInt, kInt), Call: indexOf},
 		&Scalar{Name: "strcat", Min: 1, Max: 64, Result: sig(value.String, kAny), Call: strcat},
-		&Scalar{Name: "strcat_delim", Min: 3, Max: 65, Result: sig(value.String, kStr, kAny),
+		&Scalar{Name: "strcat_delim", Min: 3, Max: 65, Result: sig(value.String, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return joinValues(a[1:], text(a[0])) }},
-		&Scalar{Name: "strcat_array", Min: 2, Max: 2, Result: sig(value.String, kDyn, kStr),
+		&Scalar{Name: "strcat_array", Min: 2, Max: 2, Result: sig(value.String, kDyn, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				arr, ok := a[0].D.([]any)
 				if !ok || a[0].IsNull() {
@@ -41,7 +41,7 @@ func init() {
 				}
 				return joinValues(vs, text(a[1]))
 			}},
-		&Scalar{Name: "split", Min: 2, Max: 3, Result: sig(value.Dynamic, kStr, kStr, kIntD), Call: split},
+		&Scalar{Name: "split", Min: 2, Max: 3, Result: sig(value.Dynamic, kAny, kStr, kInt), Call: split},
 		&Scalar{Name: "replace_string", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				s, old := text(a[0]), text(a[1])
@@ -50,18 +50,18 @@ func init() {
 				}
 				return str(capStr(strings.ReplaceAll(s, old, text(a[2]))))
 			}},
-		&Scalar{Name: "replace_regex", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{1},
+		&Scalar{Name: "replace_regex", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{1, 2},
 			Call: func(_ *Ctx, a []value.Value) value.Value { return replaceRegex(text(a[0]), text(a[1]), text(a[2])) }},
 		// replace is the older replace_regex, with the source last.
-		&Scalar{Name: "replace", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{0},
+		&Scalar{Name: "replace", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{0, 1},
 			Call: func(_ *Ctx, a []value.Value) value.Value { return replaceRegex(text(a[2]), text(a[0]), text(a[1])) }},
 		&Scalar{Name: "extract", Min: 3, Max: 4, Const: []int{0, 1, 3}, Result: extractType, ResultConst: extractTypeConst, Call: extract},
 		&Scalar{Name: "extract_all", Min: 2, Max: 3, Const: []int{0, 1}, Result: extractAllType, Call: extractAll},
-		&Scalar{Name: "trim", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kAny),
+		&Scalar{Name: "trim", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return trimRegex(text(a[0]), text(a[1]), true, true) }},
-		&Scalar{Name: "trim_start", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kAny),
+		&Scalar{Name: "trim_start", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return trimRegex(text(a[0]), text(a[1]), true, false) }},
-		&Scalar{Name: "trim_end", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kAny),
+		&Scalar{Name: "trim_end", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return trimRegex(text(a[0]), text(a[1]), false, true) }},
 		&Scalar{Name: "countof", Min: 2, Max: 3, Const: []int{2}, Result: sig(value.Long, kStr, kStr, kStr), Call: countOf},
 		&Scalar{Name: "reverse", Min: 1, Max: 1, Result: sig(value.String, kAny),
@@ -82,11 +82,11 @@ func init() {
 				}
 				return boolean(true)
 			}},
-		&Scalar{Name: "isutf8", Min: 1, Max: 1, Result: sig(value.Bool, kStr),
+		&Scalar{Name: "isutf8", Min: 1, Max: 1, Result: sig(value.Bool, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return boolean(utf8.ValidString(text(a[0]))) }},
-		&Scalar{Name: "strrep", Min: 2, Max: 3, Result: sig(value.String, kAny, kIntD, kStr), Call: strrep},
+		&Scalar{Name: "strrep", Min: 2, Max: 3, Result: sig(value.String, kAny, kInt, kAny), Call: strrep},
 		&Scalar{Name: "translate", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Call: translate},
-		&Scalar{Name: "hash", Min: 1, Max: 2, Result: sig(value.Long, kAny, kIntD), Call: hash},
+		&Scalar{Name: "hash", Min: 1, Max: 2, Result: sig(value.Long, kScalar, kInt), Call: hash},
 		&Scalar{Name: "base64_encode_tostring", Aliases: []string{"base64_encodestring"}, Min: 1, Max: 1, Result: sig(value.String, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				return str(base64.StdEncoding.EncodeToString([]byte(text(a[0]))))
@@ -111,7 +111,7 @@ func init() {
 			Call: func(_ *Ctx, a []value.Value) value.Value { return str(url.QueryEscape(text(a[0]))) }},
 		&Scalar{Name: "url_encode_component", Min: 1, Max: 1, Result: sig(value.String, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return str(url.PathEscape(text(a[0]))) }},
-		&Scalar{Name: "tohex", Min: 1, Max: 2, Result: sig(value.String, kInt, kIntD), Call: tohex},
+		&Scalar{Name: "tohex", Min: 1, Max: 2, Result: sig(value.String, kInt, kInt), Call: tohex},
 	)
 }
 
@@ -297,7 +297,7 @@ func extractType(args []value.Type) (value.Type, error) {
 }
 
 func extractTypeConst(args []value.Type, consts []value.Value) (value.Type, error) {
-	if err := check(args, kStr, kIntD, kStrOnly|kDyn, kStr); err != nil {
+	if err := check(args, kStr, kInt, kStrOnly|kDyn, kStr); err != nil {
 		return value.String, err
 	}
 	if len(consts) > 3 && consts[3].T == value.String && consts[3].S != "" {
