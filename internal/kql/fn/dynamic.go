@@ -490,8 +490,13 @@ func ParsePath(p string) map[string]any {
 		file = name
 		out["AlternateDataStreamName"] = ads
 	}
+	if out["Scheme"] != "" {
+		dir = out["Scheme"].(string) + "://" + dir
+	}
 	out["DirectoryPath"] = dir
-	if i := strings.LastIndex(dir, sep); i >= 0 {
+	if i := strings.LastIndex(dir, sep); i >= 0 && !strings.HasSuffix(dir[:i+1], "://") {
+		out["DirectoryName"] = dir[i+1:]
+	} else if i >= 0 {
 		out["DirectoryName"] = dir[i+1:]
 	} else {
 		out["DirectoryName"] = dir

@@ -210,17 +210,24 @@ func binNull(v, s value.Value) value.Value {
 // (bin_at(6.5, 2.5, 7) is 4.5; bins aligned on the fixed point).
 func binAt(c *Ctx, a []value.Value) value.Value {
 	v, s, at := a[0], a[1], a[2]
+	null := func() value.Value {
+		t, err := binAtType([]value.Type{v.T, s.T, at.T})
+		if err != nil {
+			return value.NullOf(v.T)
+		}
+		return value.NullOf(t)
+	}
 	if v.IsNull() || s.IsNull() || at.IsNull() {
-		return binNull(v, s)
+		return null()
 	}
 	switch v.T {
 	case value.DateTime, value.TimeSpan:
 		if at.T != v.T || s.T != value.TimeSpan {
-			return binNull(v, s)
+			return null()
 		}
 		b, ok := binFloor(v.I-at.I, s.I)
 		if !ok {
-			return binNull(v, s)
+			return null()
 		}
 		return value.Value{T: v.T, I: b + at.I}
 	}
@@ -228,7 +235,7 @@ func binAt(c *Ctx, a []value.Value) value.Value {
 	sz, ok2 := toReal(s)
 	p, ok3 := toReal(at)
 	if !ok1 || !ok2 || !ok3 || sz <= 0 {
-		return binNull(v, s)
+		return null()
 	}
 	r := math.Floor((x-p)/sz)*sz + p
 	t, _ := binAtType([]value.Type{v.T, s.T, at.T})

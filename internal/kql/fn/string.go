@@ -157,7 +157,7 @@ func substring(_ *Ctx, a []value.Value) value.Value {
 		if n < 0 {
 			n = 0
 		}
-		if start+n < end {
+		if n < end-start {
 			end = start + n
 		}
 	}
@@ -196,7 +196,7 @@ func indexOf(_ *Ctx, a []value.Value) value.Value {
 		return nullLong
 	}
 	end := int64(len(r))
-	if length >= 0 && start+length < end {
+	if length >= 0 && length < end-start {
 		end = start + length
 	}
 	hay := r[start:end]
@@ -504,8 +504,8 @@ func strrep(_ *Ctx, a []value.Value) value.Value {
 	if len(a) > 2 {
 		sep = text(a[2])
 	}
-	if n > 0 && int64(len(s)+len(sep))*n > maxOut {
-		n = maxOut / int64(len(s)+len(sep)+1)
+	if unit := int64(len(s) + len(sep) + 1); n > maxOut/unit {
+		n = maxOut / unit // Kusto caps strings; this never allocates past it
 	}
 	parts := make([]string, n)
 	for i := range parts {
