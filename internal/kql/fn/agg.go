@@ -366,7 +366,7 @@ type sumState struct {
 	pred  int
 	avg   bool
 	t     value.Type
-	seen  bool
+	seen  bool // t is set
 	i     int64
 	f     float64
 	n     int64
@@ -374,17 +374,16 @@ type sumState struct {
 }
 
 func (s *sumState) Add(a []value.Value) {
-	if len(a) == 0 || !predOK(a, s.pred) {
+	if len(a) == 0 {
 		return
 	}
 	v := a[0]
-	if !s.seen {
-		s.t = v.T
+	if !s.seen { // the type is known from the first row, counted or not
+		s.t, s.seen = v.T, true
 	}
-	if v.IsNull() {
+	if v.IsNull() || !predOK(a, s.pred) {
 		return
 	}
-	s.seen = true
 	s.n++
 	switch v.T {
 	case value.Int, value.Long, value.TimeSpan, value.DateTime:
@@ -465,14 +464,14 @@ type extremeState struct {
 }
 
 func (s *extremeState) Add(a []value.Value) {
-	if len(a) == 0 || !predOK(a, s.pred) {
+	if len(a) == 0 {
 		return
 	}
 	v := a[0]
 	if !s.typed {
 		s.t, s.typed = v.T, true
 	}
-	if v.IsNull() || v.T == value.String && v.S == "" {
+	if v.IsNull() || v.T == value.String && v.S == "" || !predOK(a, s.pred) {
 		return
 	}
 	if !s.found || compare(v, s.best)*s.sign > 0 {
@@ -496,12 +495,20 @@ type anyState struct {
 }
 
 func (s *anyState) Add(a []value.Value) {
-	if len(a) == 0 || s.good || !predOK(a, s.pred) {
+	if len(a) == 0 || s.good {
 		return
 	}
 	n := len(a)
 	if s.pred >= 0 {
-		n = s.pred
+		n = min(s.pred, n)
+	}
+	if !predOK(a, s.pred) {
+		if s.row == nil { // typed nulls until a row is taken
+			for _, v := range a[:n] {
+				s.row = append(s.row, value.NullOf(v.T))
+			}
+		}
+		return
 	}
 	s.row = append(s.row[:0], a[:n]...)
 	s.good = !a[0].IsEmpty()
