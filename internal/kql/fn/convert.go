@@ -227,7 +227,7 @@ func toDateTime(v value.Value) value.Value {
 		return v
 	case value.String:
 		if t, ok := ParseDateTime(v.S); ok {
-			return value.NewDateTime(t)
+			return dtValue(t) // null outside the range a Value holds (1678-2261)
 		}
 	}
 	return nullDT
@@ -257,22 +257,28 @@ var dateLayouts = []string{
 }
 
 // ParseDateTime reads a datetime as Kusto's datetime() literal and
-// todatetime() do; the result is UTC. Exported for the table builders
-// (records carry times as text) and the fuzz target.
+// todatetime() do; the result is UTC, in 100 ns ticks. Exported for the
+// table builders (records carry times as text) and the fuzz target.
+// Kusto accepts the years 1 to 9999; a Value holds Unix nanoseconds, so a
+// time outside 1678-2261 is refused here rather than wrapped around.
 func ParseDateTime(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 64 {
 		return time.Time{}, false
 	}
-	if t, ok := parseISO(s); ok {
-		return t, true
-	}
+	t, ok := parseISO(s)
 	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), true
+		if ok {
+			break
+		}
+		if pt, err := time.Parse(l, s); err == nil {
+			t, ok = pt.UTC().Truncate(100*time.Nanosecond), true
 		}
 	}
-	return time.Time{}, false
+	if !ok || t.Year() < 1678 || t.Year() > 2261 {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // parseISO reads yyyy-MM-dd[( |T)HH:mm[:ss[.f{1,9}]]][Z|±hh:mm|±hhmm].

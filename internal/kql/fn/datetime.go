@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"breakglass/internal/kql/value"
 )
@@ -440,7 +441,7 @@ func FormatDateTime(t time.Time, f string) string {
 			b.WriteString(f[i : i+n])
 		}
 		i += n
-		if b.Len() > 4096 {
+		if b.Len() > 4096 && i < len(f) && utf8.RuneStart(f[i]) {
 			break
 		}
 	}
@@ -489,7 +490,7 @@ func FormatTimeSpanAs(d time.Duration, f string) string {
 			b.WriteString(f[i : i+n])
 		}
 		i += n
-		if b.Len() > 4096 {
+		if b.Len() > 4096 && i < len(f) && utf8.RuneStart(f[i]) {
 			break
 		}
 	}

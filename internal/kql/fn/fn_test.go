@@ -224,6 +224,8 @@ func TestConversionFunctions(t *testing.T) {
 		{"scalar-data-types/datetime", "todatetime", a(S("Saturday, 08-Nov-14 15:05:02 GMT")), D("2014-11-08 15:05:02")},
 		{"todatetime-function", "todatetime", a(S("not a date")), N(value.DateTime)},
 		{"todatetime-function", "todatetime", a(S("2023-02-30")), N(value.DateTime)},
+		// found by FuzzToDateTime: year 9999 wrapped around int64 nanoseconds
+		{"scalar-data-types/datetime", "todatetime", a(S("9999-12-31T23:59:59.9999999Z")), N(value.DateTime)},
 		{"totimespan-function", "totimespan", a(S("0.00:01:00")), TS("1m")},
 		{"totimespan-function", "totimespan", a(S("1.02:03:04.5")), value.NewTimeSpan(26*time.Hour + 3*time.Minute + 4500*time.Millisecond)},
 		{"totimespan-function", "totimespan", a(S("1d")), TS("24h")},
