@@ -103,12 +103,15 @@ func init() {
 func parseJSON(v value.Value) value.Value {
 	if v.T == value.Dynamic {
 		if s, ok := v.D.(string); ok && !v.Null {
-			return value.ParseJSON(s)
+			return parseJSON(str(s))
 		}
 		return v
 	}
 	if v.T != value.String {
 		return value.NewDynamic(v.Dynamic())
+	}
+	if strings.TrimSpace(v.S) == "" {
+		return nullDyn // gettype(parse_json('')) is "null" in the docs
 	}
 	return value.ParseJSON(v.S)
 }
@@ -514,6 +517,9 @@ func getType(v value.Value) string {
 	case bool:
 		return "bool"
 	case int64:
+		if t := v.D.(int64); t >= math.MinInt32 && t <= math.MaxInt32 {
+			return "int" // gettype(parse_json('1')) is "int" in the docs
+		}
 		return "long"
 	case float64:
 		return "real"

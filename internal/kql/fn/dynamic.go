@@ -416,7 +416,7 @@ func zip(_ *Ctx, a []value.Value) value.Value {
 
 // ParseURL is parse_url (https://learn.microsoft.com/kusto/query/parse-url-function):
 // parse_url("scheme://username:password@host:1234/this/is/a/path?k1=v1&k2=v2#fragment")
-// is {"Scheme":"scheme","Host":"host","Port":"1234","Path":"/this/is/a/path",
+// is {"Scheme":"scheme","Host":"host","Port":"1234","Path":"this/is/a/path",
 // "Username":"username","Password":"password","Query Parameters":{"k1":"v1","k2":"v2"},
 // "Fragment":"fragment"}. Text that is not an absolute URL gives empty fields.
 func ParseURL(s string) map[string]any {
@@ -428,7 +428,8 @@ func ParseURL(s string) map[string]any {
 	out["Scheme"] = u.Scheme
 	out["Host"] = u.Hostname()
 	out["Port"] = u.Port()
-	out["Path"] = u.EscapedPath()
+	// the docs show "Path":"this/is/a/path", without the leading slash
+	out["Path"] = strings.TrimPrefix(u.EscapedPath(), "/")
 	if u.User != nil {
 		out["Username"] = u.User.Username()
 		p, _ := u.User.Password()
@@ -460,7 +461,9 @@ func queryParams(q string) map[string]any {
 // ParsePath is parse_path (https://learn.microsoft.com/kusto/query/parse-path-function):
 // parse_path(@"C:\temp\file.txt") is {"Scheme":"","RootPath":"C:",
 // "DirectoryPath":"C:\\temp","DirectoryName":"temp","Filename":"file.txt",
-// "Extension":"txt","AlternateDataStreamName":""}.
+// "Extension":"txt","AlternateDataStreamName":""}; a UNC share has no
+// RootPath, and file://C:/temp/file.txt:some.exe has the Scheme "file",
+// the RootPath "C:" and the AlternateDataStreamName "some.exe".
 func ParsePath(p string) map[string]any {
 	out := map[string]any{"Scheme": "", "RootPath": "", "DirectoryPath": "", "DirectoryName": "", "Filename": "", "Extension": "", "AlternateDataStreamName": ""}
 	rest := p
@@ -480,23 +483,13 @@ func ParsePath(p string) map[string]any {
 	switch {
 	case len(rest) >= 2 && rest[1] == ':':
 		out["RootPath"] = rest[:2]
-	case strings.HasPrefix(rest, `\\`):
-		parts := strings.SplitN(rest[2:], `\`, 2)
-		out["RootPath"] = `\\` + parts[0]
-	case out["Scheme"] != "":
-		out["RootPath"], _, _ = strings.Cut(rest, sep)
 	}
 	if name, ads, ok := strings.Cut(file, ":"); ok && len(rest) > 2 {
 		file = name
 		out["AlternateDataStreamName"] = ads
 	}
-	if out["Scheme"] != "" {
-		dir = out["Scheme"].(string) + "://" + dir
-	}
 	out["DirectoryPath"] = dir
-	if i := strings.LastIndex(dir, sep); i >= 0 && !strings.HasSuffix(dir[:i+1], "://") {
-		out["DirectoryName"] = dir[i+1:]
-	} else if i >= 0 {
+	if i := strings.LastIndex(dir, sep); i >= 0 {
 		out["DirectoryName"] = dir[i+1:]
 	} else {
 		out["DirectoryName"] = dir

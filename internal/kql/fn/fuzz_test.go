@@ -67,7 +67,7 @@ func FuzzParseUserAgent(f *testing.F) {
 			if !ok {
 				t.Fatalf("parse_user_agent(%q): %s is %T", s, part, m[part])
 			}
-			if n, _ := p["Name"].(string); n == "" {
+			if n, _ := p["Family"].(string); n == "" {
 				t.Fatalf("parse_user_agent(%q): %s has no name", s, part)
 			}
 		}

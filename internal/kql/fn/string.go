@@ -2,6 +2,7 @@ package fn
 
 import (
 	"encoding/base64"
+	"math"
 	"math/bits"
 	"net/url"
 	"strconv"
@@ -135,7 +136,7 @@ func intArg(v value.Value) (int64, bool) {
 
 // substring: https://learn.microsoft.com/kusto/query/substring-function
 // (substring("123456", 1) is "23456", substring("ABCD", 0, 2) "AB"); a
-// negative start counts from 0.
+// negative start counts from the end: substring("123456", -2, 2) is "56".
 func substring(_ *Ctx, a []value.Value) value.Value {
 	r := []rune(text(a[0]))
 	start, ok := intArg(a[1])
@@ -143,7 +144,7 @@ func substring(_ *Ctx, a []value.Value) value.Value {
 		return str("")
 	}
 	if start < 0 {
-		start = 0
+		start = max(0, start+int64(len(r)))
 	}
 	if start > int64(len(r)) {
 		return str("")
@@ -195,12 +196,29 @@ func indexOf(_ *Ctx, a []value.Value) value.Value {
 	if start > int64(len(r)) || length < -1 {
 		return nullLong
 	}
-	end := int64(len(r))
-	if length >= 0 && length < end-start {
-		end = start + length
+	// Each occurrence is searched for in a window of length characters
+	// from just after the previous one, as the docs' example shows:
+	// indexof("abcdefgabcdefg", "cde", 1, 10, 2) is 9.
+	for found := int64(0); ; {
+		if start > int64(len(r)) {
+			return long(-1)
+		}
+		end := int64(len(r))
+		if length >= 0 && length < end-start {
+			end = start + length
+		}
+		i := runeIndex(r[start:end], look)
+		if i < 0 {
+			return long(-1)
+		}
+		if found++; found == occ {
+			return long(start + int64(i))
+		}
+		start += int64(i) + 1
 	}
-	hay := r[start:end]
-	found := int64(0)
+}
+
+func runeIndex(hay, look []rune) int {
 	for i := 0; i+len(look) <= len(hay); i++ {
 		match := true
 		for j := range look {
@@ -210,13 +228,10 @@ func indexOf(_ *Ctx, a []value.Value) value.Value {
 			}
 		}
 		if match {
-			found++
-			if found == occ {
-				return long(start + int64(i))
-			}
+			return i
 		}
 	}
-	return long(-1)
+	return -1
 }
 
 func strcat(_ *Ctx, a []value.Value) value.Value { return joinValues(a, "") }
@@ -542,14 +557,34 @@ func translate(_ *Ctx, a []value.Value) value.Value {
 }
 
 // hash: https://learn.microsoft.com/kusto/query/hash-function
-// (xxhash64 of the value; hash("World") is 1846988464401551951 and
-// hash("World", 100) 51). Non-string values are hashed by their text,
-// which may differ from Kusto's binary form.
+// (xxhash64 of the value; hash("World") is 1846988464401551951,
+// hash("World", 100) 51, hash(datetime("2015-01-01"))
+// 1380966698541616202). Strings hash their UTF-8 bytes, datetimes their
+// .NET ticks as 8 little-endian bytes (both as the docs show); numbers,
+// timespans and bools are taken the same way (8 bytes), and dynamic
+// values by their JSON text: those forms are not documented.
 func hash(_ *Ctx, a []value.Value) value.Value {
-	if a[0].IsNull() && a[0].T != value.String {
+	v := a[0]
+	if v.IsNull() && v.T != value.String {
 		return nullLong
 	}
-	h := int64(xxh64([]byte(text(a[0]))))
+	var b []byte
+	le := func(u uint64) []byte {
+		return []byte{byte(u), byte(u >> 8), byte(u >> 16), byte(u >> 24), byte(u >> 32), byte(u >> 40), byte(u >> 48), byte(u >> 56)}
+	}
+	switch v.T {
+	case value.DateTime:
+		b = le(uint64(v.I/100 + unixEpochTicks))
+	case value.TimeSpan:
+		b = le(uint64(v.I / 100))
+	case value.Int, value.Long, value.Bool:
+		b = le(uint64(v.I))
+	case value.Real, value.Decimal:
+		b = le(math.Float64bits(v.F))
+	default:
+		b = []byte(text(v))
+	}
+	h := int64(xxh64(b))
 	if len(a) > 1 {
 		m, ok := intArg(a[1])
 		if !ok || m <= 0 {
