@@ -123,3 +123,19 @@ func FuzzFormatDateTime(f *testing.F) {
 		_ = FormatTimeSpanAs(time.Duration(ns), format)
 	})
 }
+
+func FuzzParseXML(f *testing.F) {
+	for _, s := range []string{`<e/>`, `<e name="value">text</e>`, `<e> <a>text</a> <a>text</a> </e>`, `<?xml version="1.0"?><d><v>1.5</v></d>`, `<a><b></a>`, strings.Repeat("<a>", 300)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		x, ok := ParseXML(s)
+		if !ok {
+			return
+		}
+		if _, isBag := x.(map[string]any); !isBag {
+			t.Fatalf("parse_xml(%q) = %T, want a bag", s, x)
+		}
+		_ = value.JSON(x)
+	})
+}

@@ -61,7 +61,7 @@ var typical = map[string]string{
 	"parse_ipv4": "S", "parse_ipv4_mask": "S,L", "format_ipv4": "S,L", "ipv4_is_private": "S", "ipv4_is_in_range": "S,S", "ipv4_is_in_any_range": "S,S,S",
 	"ipv4_is_match": "S,S,L", "ipv4_compare": "S,S,L", "parse_ipv6": "S", "ipv6_is_in_range": "S,S", "ipv6_is_in_any_range": "S,S", "ipv6_compare": "S,S,L",
 	"ipv6_is_match": "S,S,L", "has_ipv4": "S,S",
-	"parse_user_agent": `S,"browser"`,
+	"parse_user_agent": `S,"browser"`, "parse_xml": "S",
 }
 
 // typicalAgg is the same for aggregations (run in summarize, unnamed, so
