@@ -45,11 +45,16 @@ func init() {
 		&Scalar{Name: "split", Min: 2, Max: 3, Result: sig(value.Dynamic, kAny, kStr, kInt), Call: split},
 		&Scalar{Name: "replace_string", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
-				s, old := text(a[0]), text(a[1])
+				s, old, repl := text(a[0]), text(a[1]), text(a[2])
 				if old == "" {
 					return str(s)
 				}
-				return str(capStr(strings.ReplaceAll(s, old, text(a[2]))))
+				// bound the result before building it: a short lookup and
+				// a long rewrite could otherwise grow without limit
+				if n := strings.Count(s, old); len(repl) > len(old) && n > (maxOut-len(s))/(len(repl)-len(old)+1) {
+					return str(boundedReplace(s, old, repl))
+				}
+				return str(strings.ReplaceAll(s, old, repl))
 			}},
 		&Scalar{Name: "replace_regex", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{1, 2},
 			Call: func(_ *Ctx, a []value.Value) value.Value { return replaceRegex(text(a[0]), text(a[1]), text(a[2])) }},
@@ -297,14 +302,43 @@ func rewriteToGo(r string) string {
 	return b.String()
 }
 
+// boundedReplace is strings.ReplaceAll that stops at maxOut bytes.
+func boundedReplace(s, old, repl string) string {
+	var b strings.Builder
+	for b.Len() < maxOut {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		b.WriteString(repl)
+		s = s[i+len(old):]
+	}
+	return capStr(b.String())
+}
+
 // replaceRegex: https://learn.microsoft.com/kusto/query/replace-regex-function
-// (replace_regex("abc", "b", "x") is "axc"; \1 refers to a group).
+// (replace_regex("Number is 1", @"is (\d+)", @"was: \1") is "Number was:
+// 1"). The result is built match by match and stops at maxOut bytes.
 func replaceRegex(s, pattern, rewrite string) value.Value {
 	re, err := compileRegex(pattern)
 	if err != nil {
 		return str("")
 	}
-	return str(capStr(re.ReplaceAllString(s, rewriteToGo(rewrite))))
+	tmpl := rewriteToGo(rewrite)
+	var b []byte
+	last := 0
+	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+		b = append(b, s[last:m[0]]...)
+		b = re.ExpandString(b, tmpl, s, m)
+		last = m[1]
+		if len(b) > maxOut {
+			return str(capStr(string(b)))
+		}
+	}
+	b = append(b, s[last:]...)
+	return str(capStr(string(b)))
 }
 
 func extractType(args []value.Type) (value.Type, error) {
