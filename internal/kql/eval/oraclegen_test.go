@@ -109,6 +109,35 @@ func generatedQueries(t *testing.T) []schemaCase {
 		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
 			return fmt.Sprintf("%s | project %s.a, %s['b'], %s[0]", tb, pick(cols, isT(value.Dynamic)), pick(cols, isT(value.Dynamic)), pick(cols, isT(value.Dynamic)))
 		},
+		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
+			d := pick(cols, isT(value.Dynamic))
+			return fmt.Sprintf("%s | summarize count(), arg_min(TimeGenerated, %s) by tostring(%s.id), %s", tb, pick(cols, any), d, pick(cols, isT(value.String)))
+		},
+		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
+			return fmt.Sprintf("%s | extend tostring(%s.a.b), %s + 1h, strcat(%s, \"x\"), iff(isempty(%s), 1, 2)", tb, pick(cols, isT(value.Dynamic)), pick(cols, isT(value.DateTime)), pick(cols, isT(value.String)), pick(cols, isT(value.String)))
+		},
+		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
+			return fmt.Sprintf("%s | join kind=inner (%s) on %s | project-away *1", tb, tb, pick(cols, isT(value.String)))
+		},
+		func(tb string, cols []value.Column, o string, _ []value.Column) string {
+			return fmt.Sprintf("%s | union (%s | extend %s = 1) | getschema | count", tb, o, pick(cols, isT(value.String)))
+		},
+		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
+			d := pick(cols, isT(value.Dynamic))
+			return fmt.Sprintf("%s | mv-expand %s.items, x = %s to typeof(long) limit 10 | project-keep *items*, x", tb, d, pick(cols, isT(value.Dynamic)))
+		},
+		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
+			return fmt.Sprintf("%s | summarize make_list(%s), dcountif(%s, %s != \"\"), sumif(%s, true) by bin(TimeGenerated, 5m)", tb, pick(cols, any), pick(cols, isT(value.String)), pick(cols, isT(value.String)), pick(cols, isT(value.Long)))
+		},
+		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
+			return fmt.Sprintf("print now(), x = ago(1h), 1 + 2, %q, dynamic([1])[0]", tb)
+		},
+		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
+			return fmt.Sprintf("let f = (t:(*)) { t | take 1 }; %s | invoke f() | project %s, %s", tb, pick(cols, any), pick(cols, any))
+		},
+		func(tb string, cols []value.Column, _ string, _ []value.Column) string {
+			return fmt.Sprintf("%s | where %s in~ (\"a\", \"b\") and %s !between (1 .. 10) | sort by %s desc | project-rename X = %s", tb, pick(cols, isT(value.String)), pick(cols, isT(value.Long)), pick(cols, scalarCol), pick(cols, any))
+		},
 	}
 	var out []schemaCase
 	for i := 0; i < 3; i++ {
