@@ -151,7 +151,7 @@ func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule
 	for j, d := range c.Dimensions {
 		k := colIndex(d)
 		if k < 0 {
-			return nil, &config.Error{File: cfg.Path, Line: c.QueryLine, Field: field(fmt.Sprintf("dimensions[%d]", j)),
+			return nil, &config.Error{File: cfg.Path, Line: c.Line(fmt.Sprintf("dimensions[%d]", j)), Field: field(fmt.Sprintf("dimensions[%d]", j)),
 				Msg: fmt.Sprintf("%q is not a column of the query's result (%s)", d, columnNames(r.Columns))}
 		}
 		r.dims = append(r.dims, k)
@@ -160,10 +160,10 @@ func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule
 		k := colIndex(t.Column)
 		switch {
 		case k < 0:
-			return nil, &config.Error{File: cfg.Path, Line: c.QueryLine, Field: field("threshold.column"),
+			return nil, &config.Error{File: cfg.Path, Line: c.Line("threshold.column"), Field: field("threshold.column"),
 				Msg: fmt.Sprintf("%q is not a column of the query's result (%s)", t.Column, columnNames(r.Columns))}
 		case !r.Columns[k].Type.Numeric():
-			return nil, &config.Error{File: cfg.Path, Line: c.QueryLine, Field: field("threshold.column"),
+			return nil, &config.Error{File: cfg.Path, Line: c.Line("threshold.column"), Field: field("threshold.column"),
 				Msg: fmt.Sprintf("%q is a %s column; a measure must be a number (int, long, real)", t.Column, r.Columns[k].Type)}
 		}
 		r.measure = k

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"breakglass/internal/kql"
@@ -166,6 +167,11 @@ func unparen(x kql.Expr) kql.Expr {
 
 // isTabular reports whether x is a tabular expression in scope sc.
 func (c *compiler) isTabular(x kql.Expr, sc *scope, rs *rowScope) bool {
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > 200 {
+		return false // a function that calls itself: reported where it is compiled
+	}
 	switch t := unparen(x).(type) {
 	case *kql.Pipeline, *kql.DataTable:
 		return true
@@ -777,8 +783,17 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		}
 		return out
 	}
-	// A constant list is turned into a set once per run.
+	// A constant list is turned into a set once per run, or once at compile
+	// time when it holds only literals (the per-record Filter then does not
+	// rebuild it for each record).
 	var setKey = new(int)
+	var fixed map[string]bool
+	if tab == nil && allConst && literalsOnly(t.List) {
+		fixed = map[string]bool{}
+		for _, n := range values(&env{rs: c.constRun()}) {
+			fixed[setKeyOf(inAs(n, x.t), ci)] = true
+		}
+	}
 	return &cexpr{t: value.Bool, konst: x.konst && allConst, f: func(e *env) value.Value {
 		v := x.f(e)
 		switch op {
@@ -800,11 +815,13 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(neg)
 		}
 		var found bool
-		if allConst || tab != nil {
+		if fixed != nil {
+			found = fixed[setKeyOf(v, ci)]
+		} else if allConst || tab != nil {
 			set := e.rs.set(setKey, func() map[string]bool {
 				m := map[string]bool{}
 				for _, n := range values(e) {
-					m[setKeyOf(n, ci)] = true
+					m[setKeyOf(inAs(n, x.t), ci)] = true
 				}
 				return m
 			})
@@ -816,7 +833,7 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 						found = true
 						break
 					}
-				} else if truthy(equal(v, n)) {
+				} else if truthy(equal(v, inAs(n, x.t))) {
 					found = true
 					break
 				}
@@ -824,6 +841,36 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		}
 		return value.NewBool(found != neg)
 	}}, nil
+}
+
+// inAs converts an in-list element to the left side's kind, as == does:
+// ResultType in (50126) compares a string column with the number's text.
+func inAs(v value.Value, t value.Type) value.Value {
+	s := scalar(v)
+	switch {
+	case t == value.String && s.T.Numeric():
+		return value.NewString(s.String())
+	case t.Numeric() && s.T == value.String:
+		if n := convert(s, value.Real); !n.IsNull() {
+			return n
+		}
+	}
+	return v
+}
+
+func literalsOnly(xs []kql.Expr) bool {
+	for _, x := range xs {
+		switch t := unparen(x).(type) {
+		case *kql.Literal, *kql.DynamicLit:
+		case *kql.Unary:
+			if _, ok := t.X.(*kql.Literal); !ok {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func btoi(b bool) int {
@@ -846,29 +893,36 @@ func flatten(out []value.Value, a []any) []value.Value {
 
 // setKeyOf is the in-set key: numbers by value, strings by text (ASCII-folded for in~).
 func setKeyOf(v value.Value, ci bool) string {
+	return string(appendKey(nil, v, ci))
+}
+
+// appendKey appends v's grouping key: equal values (a long 1 and a real
+// 1.0 included) give equal keys, and keys of different kinds never collide.
+func appendKey(b []byte, v value.Value, ci bool) []byte {
 	v = scalar(v)
 	if v.IsNull() {
-		return "\x00null"
+		return append(b, 0)
 	}
 	switch v.T {
 	case value.Int, value.Long, value.Bool:
-		return "n" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 'n'), v.I, 10)
 	case value.Real, value.Decimal:
 		if v.F == float64(int64(v.F)) {
-			return "n" + fmt.Sprint(int64(v.F))
+			return strconv.AppendInt(append(b, 'n'), int64(v.F), 10)
 		}
-		return "r" + fmt.Sprint(v.F)
+		return strconv.AppendFloat(append(b, 'r'), v.F, 'g', -1, 64)
 	case value.String, value.Guid:
+		b = append(b, 's')
 		if ci {
-			return "s" + asciiLower(v.S)
+			return append(b, asciiLower(v.S)...)
 		}
-		return "s" + v.S
+		return append(b, v.S...)
 	case value.DateTime:
-		return "d" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 'd'), v.I, 10)
 	case value.TimeSpan:
-		return "t" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 't'), v.I, 10)
 	}
-	return "j" + value.JSON(v.Dynamic())
+	return append(append(b, 'j'), value.JSON(v.Dynamic())...)
 }
 
 func asciiLower(s string) string {

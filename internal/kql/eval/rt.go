@@ -453,13 +453,16 @@ func convert(v value.Value, t value.Type) value.Value {
 				if n, err := strconv.ParseInt(strings.TrimSpace(s.S), 10, 64); err == nil {
 					return value.Value{T: t, I: n}
 				}
-				if x, err := strconv.ParseFloat(strings.TrimSpace(s.S), 64); err == nil {
+				if x, err := strconv.ParseFloat(strings.TrimSpace(s.S), 64); err == nil && !math.IsNaN(x) && !math.IsInf(x, 0) && math.Abs(x) < 9.2e18 {
 					return value.Value{T: t, I: int64(x)}
 				}
 			}
 			return value.NullOf(t)
 		}
 		if isR {
+			if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
+				return value.NullOf(t)
+			}
 			i = int64(f)
 		}
 		if t == value.Int {
