@@ -271,14 +271,22 @@ func (c *compiler) expr(x kql.Expr, sc *scope, rs *rowScope) (*cexpr, error) {
 		case rt == value.Int:
 			rt = value.Int
 		case rt.Numeric() || rt == value.TimeSpan:
-		case rt == value.Dynamic:
-			rt = value.Real
+		case rt == value.Dynamic: // -dynamic(1) is dynamic (oracle)
 		default:
 			return nil, c.errAt(t, "the operator '-' is not defined for %s", a.t)
 		}
 		return &cexpr{t: rt, konst: a.konst, f: func(e *env) value.Value {
 			v := scalar(a.f(e))
 			if v.IsNull() {
+				return value.NullOf(rt)
+			}
+			if rt == value.Dynamic {
+				switch v.T {
+				case value.Real, value.Decimal:
+					return value.NewDynamic(-v.F)
+				case value.Int, value.Long:
+					return value.NewDynamic(-v.I)
+				}
 				return value.NullOf(rt)
 			}
 			switch v.T {
@@ -630,7 +638,7 @@ func arithType(op string, l, r value.Type) (value.Type, error) {
 	}
 	// A dynamic operand takes the other side's type (Props.a + 1 is long).
 	if l == value.Dynamic && r == value.Dynamic {
-		return value.Real, nil
+		return value.Dynamic, nil // oracle: dynamic(1) * dynamic(2) is dynamic
 	}
 	if l == value.Dynamic {
 		l = dynAs(r)
@@ -641,11 +649,11 @@ func arithType(op string, l, r value.Type) (value.Type, error) {
 	num := func(t value.Type) bool { return t.Numeric() }
 	switch {
 	case num(l) && num(r):
+		if l == value.Decimal || r == value.Decimal { // decimal outranks real (oracle)
+			return value.Decimal, nil
+		}
 		if l == value.Real || r == value.Real {
 			return value.Real, nil
-		}
-		if l == value.Decimal || r == value.Decimal {
-			return value.Decimal, nil
 		}
 		return value.Long, nil
 	case l == value.DateTime && r == value.TimeSpan && (op == "+" || op == "-"):

@@ -70,6 +70,7 @@ func TestSemantics(t *testing.T) {
 		{"dynamic", `T | where Props.a == 2 | project User`, "Bob@Contoso.com"},
 		// Arithmetic and time.
 		{"scalar-data-types/timespan", `print 7 / 2, 7.0 / 2, 1h / 30m, datetime(2024-01-02) - datetime(2024-01-01), 2 * 1h, 1d / 2`, "3|3.5|2|1.00:00:00|02:00:00|12:00:00"},
+		{"scalar-data-types/dynamic", `print dynamic(1) * dynamic(2), -dynamic(1.5), dynamic(3) / dynamic(2), decimal(1) + 1.5, Props = dynamic({"a":2}) | extend b = Props.a * 2`, "2|-1.5|1|2.5|{\"a\":2}|4"},
 		{"scalar-data-types/datetime", `print datetime(2024-01-01) + 1h, datetime(2015-12-31 23:59:59.9) + 100ms`, "2024-01-01T01:00:00.0000000Z|2016-01-01T00:00:00.0000000Z"},
 		{"between-operator", `T | where TimeGenerated between (datetime(2024-01-01) .. 1h) | count`, "2"},
 		{"between-operator", `T | where Code !between (1 .. 60000) | count`, "2"},
