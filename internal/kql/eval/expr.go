@@ -501,6 +501,30 @@ var stringOps = map[string]bool{
 	"!endswith": true, "endswith_cs": true, "!endswith_cs": true, "=~": true, "!~": true,
 }
 
+// stringish: the types string operators take on their left (oracle).
+func stringish(t value.Type) bool {
+	return t == value.String || t == value.Dynamic || t == value.Guid
+}
+
+// orderable: the pairs <, <=, >, >= are defined for (oracle): numbers,
+// datetimes, timespans (a dynamic with any of them), not strings.
+func orderable(a, b value.Type) bool {
+	ok := func(t value.Type) bool {
+		return t.Numeric() || t == value.DateTime || t == value.TimeSpan
+	}
+	switch {
+	case a == value.Dynamic && b == value.Dynamic:
+		return true
+	case a == value.Dynamic:
+		return ok(b)
+	case b == value.Dynamic:
+		return ok(a)
+	case a.Numeric() && b.Numeric():
+		return true
+	}
+	return ok(a) && a == b
+}
+
 func comparable(a, b value.Type) bool {
 	if a == value.Dynamic || b == value.Dynamic {
 		return true
@@ -567,10 +591,8 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(false)
 		})
 	case op == "==" || op == "!=" || op == "<>":
-		strNum := l.t == value.String && r.t.Numeric() || r.t == value.String && l.t.Numeric()
-		if !comparable(l.t, r.t) && !strNum {
-			return nil, c.errAt(t, "the operator '%s' is not defined for %s and %s", op, l.t, r.t)
-		}
+		// Kusto accepts == and != between any two types (oracle): values
+		// of kinds that cannot be equal compare false.
 		if op == "==" {
 			return boolT(func(e *env) value.Value { return equal(lf(e), rf(e)) })
 		}
@@ -582,10 +604,8 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 			return not(equal(a, b))
 		})
 	case op == "<" || op == "<=" || op == ">" || op == ">=":
-		if !comparable(l.t, r.t) || l.t == value.Bool && r.t == value.Bool {
-			if !(l.t == value.Bool && r.t == value.Bool) {
-				return nil, c.errAt(t, "the operator '%s' is not defined for %s and %s", op, l.t, r.t)
-			}
+		if !orderable(l.t, r.t) {
+			return nil, c.errAt(t, "the operator '%s' is not defined for %s and %s", op, l.t, r.t)
 		}
 		return boolT(func(e *env) value.Value {
 			cv, ok := compare(lf(e), rf(e))
@@ -603,6 +623,9 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(cv >= 0)
 		})
 	case stringOps[op]:
+		if !stringish(l.t) {
+			return nil, c.errAt(t, "'%s' needs a string on its left, not %s; convert it with tostring()", op, l.t)
+		}
 		if r.t != value.String && r.t != value.Dynamic {
 			return nil, c.errAt(t.R, "'%s' needs a string on its right, not %s", op, r.t)
 		}
@@ -611,6 +634,9 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 		}
 		return boolT(func(e *env) value.Value { return stringOp(op, lf(e), rf(e)) })
 	case op == "matches regex":
+		if !stringish(l.t) {
+			return nil, c.errAt(t, "matches regex needs a string on its left, not %s; convert it with tostring()", l.t)
+		}
 		if !r.konst || r.t != value.String {
 			return nil, c.errAt(t.R, "matches regex needs a constant string pattern")
 		}
