@@ -267,3 +267,54 @@ func TestGroupKeysDoNotCollide(t *testing.T) {
 		t.Error("1 and \"1\" group together")
 	}
 }
+
+// TestConcurrentUse: one compiled Query runs, and its Filter matches, from
+// several goroutines at once (the rules engine shares them); run with -race.
+func TestConcurrentUse(t *testing.T) {
+	cat := probeCatalog(t)
+	sc, _ := kql.Parse(`let since = datetime(2024-01-01); T | where TimeGenerated > since and App in~ ("azure portal", "microsoft teams") | extend n = strlen(User) | project User, n`)
+	q, err := Compile(sc, cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, _ := kql.Parse(`T | summarize c = count(), s = make_set(App) by User | join kind=leftouter (U | summarize d = make_list(Dept) by User) on User | sort by User asc`)
+	qa, err := Compile(agg, cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := q.Filter()
+	if !ok {
+		t.Fatal("not a filter")
+	}
+	want, _ := q.Run(context.Background())
+	wantA, _ := qa.Run(context.Background())
+	done := make(chan string, 8)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := 0; i < 50; i++ {
+				r, err := q.Run(context.Background())
+				ra, err2 := qa.Run(context.Background())
+				if err != nil || err2 != nil || render(r) != render(want) || render(ra) != render(wantA) {
+					done <- "a concurrent run differs"
+					return
+				}
+				n := 0
+				for _, row := range cat.tables["T"].Rows {
+					if _, ok := f.Match(row); ok {
+						n++
+					}
+				}
+				if n != len(want.Rows) {
+					done <- "concurrent Match differs"
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if msg := <-done; msg != "" {
+			t.Fatal(msg)
+		}
+	}
+}
