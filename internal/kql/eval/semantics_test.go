@@ -133,6 +133,10 @@ func TestSemantics(t *testing.T) {
 		{"render-operator", `T | count | render table`, "5"},
 		{"getschema-operator", `T | getschema | project ColumnName, ColumnType, DataType | take 2`, "TimeGenerated|datetime|System.DateTime;User|string|System.String"},
 		{"summarize-operator", `T | summarize arg_max(TimeGenerated, App) by User | sort by User asc | project User, App`, "|Office 365 Exchange Online;Bob@Contoso.com|Azure Portal;alice@contoso.com|Microsoft Teams;carol@fabrikam.com|Microsoft Teams"},
+		{"summarize-operator", `T | summarize (When, Which) = arg_max(Code, App)`, "53003|Office 365 Exchange Online"},
+		{"summarize-operator", `T | summarize (When, Which) = arg_max(Code, App) | getschema | project ColumnName`, "When;Which"},
+		{"pack-all-function", `T | take 1 | project-keep User, Code | extend p = pack_all()`, `alice@contoso.com|0|{"Code":0,"User":"alice@contoso.com"}`},
+		{"ingestion-time-function", `datatable(TimeGenerated:datetime, _TimeReceived:datetime)[datetime(2024-01-01), datetime(2024-01-01 00:05)] | project ingestion_time() - TimeGenerated`, "00:05:00"},
 		{"column-ifexists-function", `T | project column_ifexists("Nope", "default"), column_ifexists("User", "") | take 1`, "default|alice@contoso.com"},
 	}
 	for _, tc := range cases {
