@@ -140,6 +140,7 @@ func (c *compiler) tabular(x kql.Expr, sc *scope) (plan, error) {
 		if !ok {
 			return nil, c.errAt(t, "unknown table %q%s", t.Name, suggest(t.Name, c.tableNames()))
 		}
+		c.scans++
 		return &scanNode{cat: c.cat, table: t.Name, cols: cols}, nil
 	case *kql.DataTable:
 		return c.datatable(t, sc)
@@ -337,7 +338,7 @@ func (c *compiler) op(in plan, op kql.Op, sc *scope) (plan, error) {
 			return nil, c.errAt(o.Pred, "where needs a bool condition, not %s; for a dynamic value use tobool()", e.t)
 		}
 		pred := *e
-		pred.lit = litOf(o.Pred, rs)
+		pred.lit = c.litOf(o.Pred, rs)
 		return &whereNode{in: in, pred: &pred}, nil
 	case *kql.ExtendOp:
 		return c.extend(in, o.Cols, sc)
