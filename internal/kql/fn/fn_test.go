@@ -232,6 +232,8 @@ func TestConversionFunctions(t *testing.T) {
 		{"todatetime-function", "todatetime", a(S("2024-02-03T04:05:06+02:00")), D("2024-02-03 02:05:06")},
 		{"scalar-data-types/datetime", "todatetime", a(S("Sat, 8 Nov 2014 15:05:02 GMT")), D("2014-11-08 15:05:02")},
 		{"scalar-data-types/datetime", "todatetime", a(S("Saturday, 08-Nov-14 15:05:02 GMT")), D("2014-11-08 15:05:02")},
+		{"todatetime-function", "todatetime", a(S("2015-12-31 23:59:59.9")), D("2015-12-31T23:59:59.9Z")},
+		{"todatetime-function", "todatetime", a(S("12-02-2022")), D("2022-12-02")},
 		{"todatetime-function", "todatetime", a(S("not a date")), N(value.DateTime)},
 		{"todatetime-function", "todatetime", a(S("2023-02-30")), N(value.DateTime)},
 		// found by FuzzToDateTime: year 9999 wrapped around int64 nanoseconds
@@ -267,6 +269,49 @@ func TestConversionFunctions(t *testing.T) {
 		{"totimespan-function", "totimespan", a(S("0.00:03:00")), TS("3m")},
 		{"totimespan-function", "totimespan", a(TS("4d")), TS("4d")},
 	})
+}
+
+// TestDatetimeFormats reads every example of the formats the docs list
+// for datetime literals and todatetime
+// (https://learn.microsoft.com/kusto/query/scalar-data-types/datetime).
+func TestDatetimeFormats(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"2014-05-25T08:20:03.123456Z", "2014-05-25T08:20:03.1234560Z"},
+		{"2014-05-25T08:20:03.123456", "2014-05-25T08:20:03.1234560Z"},
+		{"2014-05-25T08:20", "2014-05-25T08:20:00.0000000Z"},
+		{"2014-11-08 15:55:55.123456Z", "2014-11-08T15:55:55.1234560Z"},
+		{"2014-11-08 15:55:55", "2014-11-08T15:55:55.0000000Z"},
+		{"2014-11-08 15:55", "2014-11-08T15:55:00.0000000Z"},
+		{"2014-11-08", "2014-11-08T00:00:00.0000000Z"},
+		{"Sat, 8 Nov 14 15:05:02 GMT", "2014-11-08T15:05:02.0000000Z"},
+		{"Sat, 8 Nov 14 15:05:02", "2014-11-08T15:05:02.0000000Z"},
+		{"Sat, 8 Nov 14 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"Sat, 8 Nov 14 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"8 Nov 14 15:05:02 GMT", "2014-11-08T15:05:02.0000000Z"},
+		{"8 Nov 14 15:05:02", "2014-11-08T15:05:02.0000000Z"},
+		{"8 Nov 14 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"8 Nov 14 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"Saturday, 08-Nov-14 15:05:02 GMT", "2014-11-08T15:05:02.0000000Z"},
+		{"Saturday, 08-Nov-14 15:05:02", "2014-11-08T15:05:02.0000000Z"},
+		{"Saturday, 08-Nov-14 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"Saturday, 08-Nov-14 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"08-Nov-14 15:05:02 GMT", "2014-11-08T15:05:02.0000000Z"},
+		{"08-Nov-14 15:05:02", "2014-11-08T15:05:02.0000000Z"},
+		{"08-Nov-14 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"08-Nov-14 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"2014-11-08 15:05:25", "2014-11-08T15:05:25.0000000Z"},
+		{"2014-11-08 15:05:25 GMT", "2014-11-08T15:05:25.0000000Z"},
+		{"2014-11-08 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"2014-11-08 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"2014-11-08T15:05:25", "2014-11-08T15:05:25.0000000Z"},
+		{"2014-11-08T15:05:25 GMT", "2014-11-08T15:05:25.0000000Z"},
+		{"2014-11-08T15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"2014-11-08T15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+	} {
+		if got := call(t, "todatetime", S(c.in)).String(); got != c.want {
+			t.Errorf("todatetime(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
 }
 
 func TestDatetimeFunctions(t *testing.T) {
@@ -491,6 +536,50 @@ func TestDynamicFunctions(t *testing.T) {
 		{"extract-json-function", "extract_json", a(S("$.hosts[1].AvailableMB"), S(`{"hosts":[{"AvailableMB":"5"},{"AvailableMB":"6"}]}`), S("int")), I(6)},
 		{"extract-json-function", "extractjson", a(S("$.a.b"), S(`{"a":{"b":"x"}}`)), S("x")},
 	})
+}
+
+func TestMoreFunctions(t *testing.T) {
+	runScalarCases(t, []scalarCase{
+		{"strcmp-function", "strcmp", a(S("ABC"), S("ABC")), L(0)},
+		{"strcmp-function", "strcmp", a(S("abc"), S("ABC")), L(1)},
+		{"strcmp-function", "strcmp", a(S("ABC"), S("abc")), L(-1)},
+		{"strcmp-function", "strcmp", a(S("abcde"), S("abc")), L(1)},
+		{"indexof-regex-function", "indexof_regex", a(S("abcabc"), S("a.c")), L(0)},
+		{"indexof-regex-function", "indexof_regex", a(S("abcabcdefg"), S("a.c"), L(0), L(9), L(2)), L(3)},
+		{"indexof-regex-function", "indexof_regex", a(S("abcabc"), S("a.c"), L(1), L(-1), L(2)), L(-1)},
+		{"indexof-regex-function", "indexof_regex", a(S("ababaa"), S("a.a"), L(0), L(-1), L(2)), L(-1)},
+		{"indexof-regex-function", "indexof_regex", a(S("abcabc"), S("a|ab"), L(-1)), N(value.Long)},
+		{"array-iff-function", "array_iff", a(Y(`[true,false,true]`), Y(`[1,2,3]`), Y(`[4,5,6]`)), Y(`[1,5,3]`)},
+		{"array-iff-function", "array_iff", a(Y(`[1,0,50]`), S("yes"), S("no")), Y(`["yes","no","yes"]`)},
+		{"array-iff-function", "array_iff", a(Y(`["some string value",null]`), L(1), L(0)), Y(`[null,null]`)},
+		{"array-split-function", "array_split", a(Y(`[1,2,3,4,5]`), L(2)), Y(`[[1,2],[3,4,5]]`)},
+		{"array-split-function", "array_split", a(Y(`[1,2,3,4,5]`), Y(`[1,3]`)), Y(`[[1],[2,3],[4,5]]`)},
+		{"array-rotate-left-function", "array_rotate_left", a(Y(`[1,2,3,4,5]`), L(2)), Y(`[3,4,5,1,2]`)},
+		{"array-rotate-left-function", "array_rotate_left", a(Y(`[1,2,3,4,5]`), L(-2)), Y(`[4,5,1,2,3]`)},
+		{"array-rotate-right-function", "array_rotate_right", a(Y(`[1,2,3,4,5]`), L(2)), Y(`[4,5,1,2,3]`)},
+		{"array-shift-left-function", "array_shift_left", a(Y(`[1,2,3,4,5]`), L(2)), Y(`[3,4,5,null,null]`)},
+		{"array-shift-left-function", "array_shift_left", a(Y(`[1,2,3,4,5]`), L(2), L(-1)), Y(`[3,4,5,-1,-1]`)},
+		{"array-shift-left-function", "array_shift_left", a(Y(`[1,2,3,4,5]`), L(-2), L(-1)), Y(`[-1,-1,1,2,3]`)},
+		{"bag-zip-function", "bag_zip", a(Y(`["a","b","c"]`), Y(`[1,"2",3.4]`)), Y(`{"a":1,"b":"2","c":3.4}`)},
+		{"bag-set-key-function", "bag_set_key", a(Y(`{"a":1}`), S("b"), L(2)), Y(`{"a":1,"b":2}`)},
+		{"base64-encode-fromarray-function", "base64_encode_fromarray", a(Y(`[75,117,115,116,111]`)), S("S3VzdG8=")},
+		{"base64-decode-toarray-function", "base64_decode_toarray", a(S("S3VzdG8=")), Y(`[75,117,115,116,111]`)},
+		{"unicode-codepoints-from-string-function", "unicode_codepoints_from_string", a(S("abc")), Y(`[97,98,99]`)},
+		{"unicode-codepoints-to-string-function", "unicode_codepoints_to_string", a(L(75), L(117), L(115), L(116), L(111)), S("Kusto")},
+		{"to-utf8-function", "to_utf8", a(S("⒦")), Y(`[226,146,166]`)},
+		{"datetime-utc-to-local-function", "datetime_utc_to_local", a(D("2022-11-07 06:00"), S("US/Pacific")), D("2022-11-06 22:00")},
+		{"datetime-local-to-utc-function", "datetime_local_to_utc", a(D("2022-11-06 22:00"), S("US/Pacific")), D("2022-11-07 06:00")},
+		{"datetime-utc-to-local-function", "datetime_utc_to_local", a(D("2022-11-07 06:00"), S("Mars/Olympus")), N(value.DateTime)},
+		{"ipv4-netmask-suffix-function", "ipv4_netmask_suffix", a(S("10.1.2.3")), L(32)},
+		{"ipv4-netmask-suffix-function", "ipv4_netmask_suffix", a(S("192.168.1.1/24")), L(24)},
+		{"ipv4-netmask-suffix-function", "ipv4_netmask_suffix", a(S("127.0.0.1/16")), L(16)},
+	})
+	if g := call(t, "new_guid"); g.IsNull() || len(g.S) != 36 {
+		t.Errorf("new_guid() = %s", show(g))
+	}
+	if r := call(t, "rand", L(10)); r.IsNull() || r.F < 0 || r.F >= 10 || r.F != math.Trunc(r.F) {
+		t.Errorf("rand(10) = %s", show(r))
+	}
 }
 
 func TestIPFunctions(t *testing.T) {
