@@ -462,8 +462,12 @@ func (p *props) list(key string) ([]any, bool) {
 // skip marks keys as read without carrying them over (they have no
 // meaning here, such as scopes).
 func (p *props) skip(keys ...string) {
-	for _, k := range keys {
-		p.raw(k)
+	for _, key := range keys {
+		for k := range p.m {
+			if strings.EqualFold(k, key) {
+				p.used[k] = true
+			}
+		}
 	}
 }
 
@@ -781,7 +785,13 @@ func sentinelRule(im *Imported, p *props) {
 	}
 	p.skip("displayName")
 	if s, ok := p.str("description"); ok {
-		r.Description = strings.TrimSpace(s)
+		s = strings.TrimSpace(s)
+		// Azure-Sentinel's files quote the text inside a block scalar
+		// (description: |\n  'Text.'): the quotes are not part of it.
+		if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+			s = strings.TrimSpace(s[1 : len(s)-1])
+		}
+		r.Description = s
 	}
 	r.Query, _ = p.str("query")
 	kind := "scheduled"

@@ -64,6 +64,23 @@ func scalar(s string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
 }
 
+// value is a string value of the configuration: config expands ${VAR}
+// and reads $$ as $, so every $ that config would read that way is
+// doubled, and the value loads back as it was.
+func value(s string) *yaml.Node {
+	if !strings.Contains(s, "$") {
+		return scalar(s)
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '$' && i+1 < len(s) && (s[i+1] == '$' || s[i+1] == '{') {
+			b.WriteByte('$')
+		}
+	}
+	return scalar(b.String())
+}
+
 func mapping(kv ...*yaml.Node) *yaml.Node {
 	return &yaml.Node{Kind: yaml.MappingNode, Content: kv}
 }
@@ -84,11 +101,11 @@ func intNode(i int) *yaml.Node {
 func ruleNode(r config.Rule) *yaml.Node {
 	n := mapping()
 	add := func(k string, v *yaml.Node) { n.Content = append(n.Content, scalar(k), v) }
-	add("name", scalar(r.Name))
+	add("name", value(r.Name))
 	if r.Description != "" {
-		add("description", scalar(r.Description))
+		add("description", value(r.Description))
 	}
-	q := scalar(strings.TrimRight(r.Query, " \t\r\n") + "\n")
+	q := value(r.Query)
 	q.Style = yaml.LiteralStyle
 	add("query", q)
 	if r.Frequency > 0 {
@@ -100,7 +117,7 @@ func ruleNode(r config.Rule) *yaml.Node {
 	if t := r.Threshold; t != nil {
 		tn := mapping(scalar("operator"), scalar(t.Operator), scalar("value"), numberNode(t.Value))
 		if t.Column != "" {
-			tn.Content = append(tn.Content, scalar("column"), scalar(t.Column))
+			tn.Content = append(tn.Content, scalar("column"), value(t.Column))
 		}
 		tn.Style = yaml.FlowStyle
 		add("threshold", tn)
@@ -117,7 +134,7 @@ func ruleNode(r config.Rule) *yaml.Node {
 	if len(r.Dimensions) > 0 {
 		d := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
 		for _, s := range r.Dimensions {
-			d.Content = append(d.Content, scalar(s))
+			d.Content = append(d.Content, value(s))
 		}
 		add("dimensions", d)
 	}
@@ -129,7 +146,7 @@ func ruleNode(r config.Rule) *yaml.Node {
 	if len(r.Labels) > 0 {
 		l := mapping()
 		for _, k := range sortedKeys(r.Labels) {
-			l.Content = append(l.Content, scalar(k), scalar(r.Labels[k]))
+			l.Content = append(l.Content, scalar(k), value(r.Labels[k]))
 		}
 		add("labels", l)
 	}
