@@ -57,7 +57,9 @@ type Config struct {
 	Expect *entra.Expect `yaml:"expect,omitempty"`
 	// Rules are KQL alert rules (rules.go).
 	Rules []Rule `yaml:"rules,omitempty"`
-	Path  string `yaml:"-"` // file it was loaded from
+	// KQL holds what every KQL query shares (rules.go).
+	KQL  KQLConfig `yaml:"kql,omitempty"`
+	Path string    `yaml:"-"` // file it was loaded from
 }
 
 // Users returns the user entries of accounts:, in order; group entries are
@@ -171,6 +173,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateDrill(d)         // drill.go
 	c.validateDrillSchedule(d) // drillschedule.go
 	c.validateCanary(d)        // canary.go
+	c.validateRules(d)         // rules.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -294,6 +297,7 @@ func (c *Config) applyDefaults() {
 	c.applyGraphDefaults()
 	c.applyRateLimitDefaults()
 	c.applyAuditDefaults()
+	c.applyRuleDefaults() // rules.go
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults()      // after the store's: the heads file defaults next to it
 	c.applyDrillDefaults()         // drill.go
