@@ -177,7 +177,7 @@ func withoutLines(c *Config) *Config {
 	}
 	cp.Rules = slices.Clone(c.Rules)
 	for i := range cp.Rules {
-		cp.Rules[i].QueryLine, cp.Rules[i].QueryExact = 0, false
+		cp.Rules[i].QueryLine, cp.Rules[i].QueryExact, cp.Rules[i].Lines = 0, false, nil
 	}
 	return &cp
 }

@@ -105,6 +105,17 @@ type Rule struct {
 	// about the query (the compiled schema, see Config.RuleQueryError) use them.
 	QueryLine  int  `yaml:"-"`
 	QueryExact bool `yaml:"-"`
+	// Lines are the file lines of the rule's keys ("dimensions[0]",
+	// "threshold.column", ...), for errors found after Parse.
+	Lines map[string]int `yaml:"-"`
+}
+
+// Line is the file line of one of the rule's keys, else of the query.
+func (r *Rule) Line(key string) int {
+	if l, ok := r.Lines[key]; ok && l > 0 {
+		return l
+	}
+	return r.QueryLine
 }
 
 // ID is the rule's id in alerts and route matchers: kql.NAME.
@@ -236,6 +247,12 @@ func (c *Config) validateRules(d *decoder) {
 				d.errorf(line("name"), f+".name", "%q is also the name of rules[%d] (line %d); names are unique, ignoring case", r.Name, j, d.lines["rules["+strconv.Itoa(j)+"].name"])
 			} else {
 				seen[k] = i
+			}
+		}
+		r.Lines = map[string]int{}
+		for k, l := range d.lines {
+			if rest, ok := strings.CutPrefix(k, f+"."); ok {
+				r.Lines[rest] = l
 			}
 		}
 		c.validateRuleQuery(d, r, f, line("query"))

@@ -132,6 +132,9 @@ func checkConfig(cfg *config.Config, groups []groupEntry, haveGraph bool) error 
 	if err := cfg.CheckExceptionIDs(posture.IDs()); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkRules(cfg); err != nil { // rules.go
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -170,6 +173,7 @@ type Daemon struct {
 	canary     *canary.Canary      // nil without canary: (canary.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
 	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)
+	kql        kqlState            // KQL alert rules (rules.go)
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -289,12 +293,16 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err := d.setupDrillSchedule(reg, routeFn); err != nil { // drillschedule.go
 		return nil, err
 	}
+	if err := d.setupKQL(); err != nil { // rules.go
+		return nil, err
+	}
 	pipeline = watch.New(watch.Options{
-		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: canaryRules(cfg), Store: d.st, Conditions: conditionsOf(d.st),
-		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Annotate: d.drillAnnotate(), // drill.go
+		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: append(canaryRules(cfg), d.kqlFilterRules()...), Store: d.st, Conditions: conditionsOf(d.st),
+		Route: routeFn, MuteFor: d.kqlMuteFor(cfg.Notify.MuteFor), Tenant: tenantOf(cfg), Annotate: d.drillAnnotate(), // drill.go; rules.go
 		Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
-		Observers: d.drillObservers(), // drillschedule.go
+		Observers: append(d.drillObservers(), d.kqlObservers()...), // drillschedule.go; rules.go
 	})
+	d.setupKQLScheduler() // rules.go
 	d.pipeline = pipeline
 	d.setupIncidents()
 	d.setupCanary(ctx, reg) // canary.go
@@ -428,6 +436,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
 	loops.Go(func() { d.drillLoop(loopCtx) })   // drill.go
 	loops.Go(func() { d.runDrillSchedule(loopCtx) })
+	loops.Go(func() { d.runKQL(loopCtx) }) // rules.go
 	if d.canary != nil {
 		loops.Go(func() { d.runCanary(loopCtx) })
 	}
