@@ -67,6 +67,7 @@ func runRulesImport(stdout, stderr io.Writer, stdin io.Reader, format string, fi
 		// Nothing is printed to paste: half a set of rules looks whole.
 		return usageError{errors.Join(bad...)}
 	}
+	rulesio.Check(all)
 	var out []byte
 	var err error
 	if format == "json" {

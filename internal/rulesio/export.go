@@ -33,15 +33,6 @@ const (
 	maxReceiversPerType    = 10 // Azure's limit for SMS, voice, webhook per action group
 )
 
-// Fallbacks for a rule that leaves a field out, used until config's rule
-// validation (which owns the user-facing defaults) fills them in: Azure's
-// portal default of 5 minutes, a window equal to the frequency (no miss,
-// no overlap), and Sev0, which Microsoft recommends for break-glass alerts.
-const (
-	fallbackFrequency = 5 * time.Minute
-	fallbackSeverity  = 0
-)
-
 // Problem is something that does not carry over between breakglass and
 // Azure. Where names the rule or channel; Note problems are information
 // that changes nothing (they do not make a command exit 1).
@@ -181,11 +172,8 @@ func Export(cfg *config.Config) (*Exported, error) {
 		}
 		// The action groups are the ones breakglass's routes pick for
 		// this rule's alerts.
-		sev := fallbackSeverity
-		if r.Severity != nil {
-			sev = *r.Severity
-		}
-		labels := map[string]string{alert.LabelRule: r.Name, alert.LabelSeverity: alert.Severity(sev).String()}
+		// The labels a KQL rule's alerts carry (package kqlrule).
+		labels := map[string]string{alert.LabelRule: r.ID(), alert.LabelSeverity: r.Sev().String()}
 		for k, v := range r.Labels {
 			labels[k] = v
 		}
@@ -246,16 +234,15 @@ func ruleProperties(r config.Rule) (*node, []Problem, bool) {
 	if r.Description != "" {
 		p.set("description", str(r.Description))
 	}
-	sev := fallbackSeverity
-	if r.Severity != nil {
-		sev = *r.Severity
-	}
+	// config applies the defaults when it loads a file; a Rule built
+	// otherwise gets the same ones.
+	sev := int(r.Sev())
 	if sev < 0 || sev > 4 {
 		return nil, []Problem{{Message: fmt.Sprintf("severity %d is not 0-4: rule not exported", sev)}}, false
 	}
 	freq := r.Frequency
 	if freq == 0 {
-		freq = fallbackFrequency
+		freq = config.DefaultRuleFrequency
 	}
 	period := r.Period
 	if period == 0 {

@@ -37,6 +37,8 @@ type Imported struct {
 	// Parses is true when internal/kql parses the query with nothing
 	// unsupported: the rule can run here.
 	Parses bool `json:"parses"`
+
+	rejected bool
 }
 
 // InputError is a file that cannot be read as a rule file at all.
@@ -499,9 +501,10 @@ var azureOp = map[string]string{
 }
 
 // threshold turns "operator value" on the row count into a config
-// threshold; "more than 0 rows" is the default (nil).
-func threshold(op string, v float64, column string) *config.RuleThreshold {
-	if op == ">" && v == 0 && column == "" {
+// threshold; "more than 0 rows" is the default (nil), except on an
+// auto-resolving rule, which config wants to have a condition that clears.
+func threshold(op string, v float64, column string, autoResolve bool) *config.RuleThreshold {
+	if op == ">" && v == 0 && column == "" && !autoResolve {
 		return nil
 	}
 	return &config.RuleThreshold{Operator: op, Value: v, Column: column}
@@ -623,7 +626,11 @@ func (a *armDoc) rule2021(im *Imported, p *props) {
 				im.note("Azure aggregates %s with %s per dimension; breakglass compares each row's value: summarize in the query to match", col, agg)
 			}
 		}
-		r.Threshold = threshold(op, val, col)
+		r.Threshold = threshold(op, val, col, r.AutoResolve)
+	}
+	if r.AutoResolve && r.Threshold == nil {
+		// Azure resolves "any row" when no row comes back.
+		r.Threshold = threshold(">", 0, "", true)
 	}
 	if ds, ok := c.list("dimensions"); ok {
 		for i, d := range ds {
@@ -735,7 +742,7 @@ func (a *armDoc) rule2018(im *Imported, p *props) {
 			im.lost("metricTrigger: Azure fires when the %s breaches are %s %g; breakglass fires on each breach", strings.ToLower(mtype), mop, mv)
 		}
 		if known {
-			r.Threshold = threshold(op, val, col)
+			r.Threshold = threshold(op, val, col, false)
 		}
 		tr.rest()
 	}
@@ -832,7 +839,7 @@ func sentinelRule(im *Imported, p *props) {
 				im.lost("triggerOperator %q is not gt, lt, eq or ne: imported as gt", opName)
 			}
 		}
-		r.Threshold = threshold(op, val, "")
+		r.Threshold = threshold(op, val, "", false)
 	}
 	if kind == "scheduled" && r.Frequency == 0 && r.Period == 0 && !hasOp {
 		im.note("no schedule or trigger (a hunting query?): fires on any row, with the default frequency and period")

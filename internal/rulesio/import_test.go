@@ -40,6 +40,7 @@ func TestImportGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			Check(ims)
 			y, err := RulesYAML(ims)
 			if err != nil {
 				t.Fatal(err)
@@ -50,11 +51,17 @@ func TestImportGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the rules: block does not load: %v", err)
 			}
-			if len(cfg.Rules) != len(ims) {
-				t.Fatalf("%d rules load, %d imported", len(cfg.Rules), len(ims))
+			var kept []Imported
+			for _, im := range ims {
+				if !im.Rejected() {
+					kept = append(kept, im)
+				}
+			}
+			if len(cfg.Rules) != len(kept) {
+				t.Fatalf("%d rules load, %d imported and not rejected", len(cfg.Rules), len(kept))
 			}
 			for i, r := range cfg.Rules {
-				if r.Query != ims[i].Rule.Query || r.Name != ims[i].Rule.Name {
+				if r.Query != kept[i].Rule.Query || r.Name != kept[i].Rule.Name {
 					t.Errorf("rule %d changed on the way through config: %q", i, r.Name)
 				}
 			}
@@ -92,7 +99,7 @@ func TestImportFields(t *testing.T) {
 			notes: []string{"severity High is Azure Sev1"},
 		}}},
 		{"sentinel_mfa_short.yaml", []want{{
-			rule:   config.Rule{Name: "MFA push denied", Description: "A user denied an MFA push they did not expect.", Frequency: 24 * time.Hour, Period: 14 * 24 * time.Hour, Severity: sev(2), Threshold: &config.RuleThreshold{Operator: ">", Value: 3}},
+			rule:   config.Rule{Name: "MFA push denied", Description: "A user denied an MFA push they did not expect.", Frequency: 24 * time.Hour, Period: 48 * time.Hour, Severity: sev(2), Threshold: &config.RuleThreshold{Operator: ">", Value: 3}},
 			source: "sentinel", parses: true,
 		}}},
 		{"sentinel_nrt.yaml", []want{{
@@ -108,7 +115,7 @@ func TestImportFields(t *testing.T) {
 			notes: []string{"hunting"},
 		}}},
 		{"arm_2021_template.json", []want{{
-			rule:   config.Rule{Name: "Break-glass sign-in (Azure)", Description: "Written for breakglass's tests in the shape of Microsoft's resource-manager-alerts-log sample.", Frequency: 5 * time.Minute, Period: 5 * time.Minute, Severity: sev(0), MuteFor: 15 * time.Minute, AutoResolve: true, Dimensions: []string{"UserPrincipalName", "AppDisplayName"}, Labels: map[string]string{"runbook": "https://wiki.contoso.example/breakglass"}},
+			rule:   config.Rule{Name: "Break-glass sign-in (Azure)", Description: "Written for breakglass's tests in the shape of Microsoft's resource-manager-alerts-log sample.", Frequency: 5 * time.Minute, Period: 5 * time.Minute, Severity: sev(0), Threshold: &config.RuleThreshold{Operator: ">"}, MuteFor: 15 * time.Minute, AutoResolve: true, Dimensions: []string{"UserPrincipalName", "AppDisplayName"}, Labels: map[string]string{"runbook": "https://wiki.contoso.example/breakglass"}},
 			source: "arm", parses: true,
 			lost:  []string{"dimension AppDisplayName: Exclude"},
 			notes: []string{"overrideQueryTimeRange", "autoMitigate is absent", "action group"},
@@ -311,5 +318,29 @@ func TestOperators(t *testing.T) {
 		if th == nil || th.Operator != want || th.Value != 2 {
 			t.Errorf("%s: threshold %+v, want %s 2", in, th, want)
 		}
+	}
+}
+
+func TestRuleName(t *testing.T) {
+	for in, want := range map[string]string{
+		"Break-glass sign-in (Azure)": "Break-glass-sign-in-Azure",
+		"bg.signin_1":                 "bg.signin_1",
+		"  --x--  ":                   "x",
+		"!!!":                         "imported-rule",
+		"Ünïcode name":                "n-code-name",
+		strings.Repeat("a", 80):       strings.Repeat("a", 64),
+	} {
+		if got := RuleName(in); got != want {
+			t.Errorf("RuleName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Names are unique after Check, ignoring case.
+	ims := []Imported{{File: "a", Rule: config.Rule{Name: "Same name", Query: "SigninLogs"}}, {File: "b", Rule: config.Rule{Name: "same NAME", Query: "SigninLogs"}}}
+	Check(ims)
+	if ims[0].Rule.Name != "Same-name" || ims[1].Rule.Name != "same-NAME-2" || ims[0].Rule.Description != "Same name" {
+		t.Errorf("names %q %q, description %q", ims[0].Rule.Name, ims[1].Rule.Name, ims[0].Rule.Description)
+	}
+	if ims[0].Rejected() || ims[1].Rejected() {
+		t.Errorf("rejected: %v %v", ims[0].Problems, ims[1].Problems)
 	}
 }

@@ -15,39 +15,74 @@ import (
 
 // RulesYAML writes the imported rules as a rules: block to paste into the
 // configuration. What did not carry over is written as comments above
-// each rule, so it stays next to the rule it concerns.
-func RulesYAML(ims []Imported) ([]byte, error) {
-	seq := &yaml.Node{Kind: yaml.SequenceNode}
+// each rule, so it stays next to the rule it concerns; a rule config
+// refuses (see Check) is written commented out.
+func RulesYAML(ims []Imported) ([]byte, error) { return rulesYAML(ims, true) }
+
+func rulesYAML(ims []Imported, comments bool) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("rules:\n")
+	if len(ims) == 0 {
+		b.Reset()
+		b.WriteString("rules: []\n")
+	}
 	for _, im := range ims {
-		n := ruleNode(im.Rule)
-		var c []string
-		c = append(c, "from "+im.File+" ("+im.Source+")")
-		for _, p := range im.Problems {
-			if p.Note {
-				c = append(c, "note: "+p.Message)
-			} else {
-				c = append(c, "NOT CARRIED OVER: "+p.Message)
+		if comments {
+			c := []string{"from " + im.File + " (" + im.Source + ")"}
+			for _, p := range im.Problems {
+				if p.Note {
+					c = append(c, "note: "+p.Message)
+				} else {
+					c = append(c, "NOT CARRIED OVER: "+p.Message)
+				}
+			}
+			for _, l := range commentLines(c) {
+				b.WriteString("  " + l + "\n")
 			}
 		}
-		n.HeadComment = commentText(c)
-		seq.Content = append(seq.Content, n)
+		var rb bytes.Buffer
+		enc := yaml.NewEncoder(&rb)
+		enc.SetIndent(2)
+		if err := enc.Encode(ruleNode(im.Rule)); err != nil {
+			return nil, fmt.Errorf("writing rule %s: %w", im.Rule.Name, err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, fmt.Errorf("writing rule %s: %w", im.Rule.Name, err)
+		}
+		lines := strings.Split(strings.TrimSuffix(rb.String(), "\n"), "\n")
+		for i, l := range lines {
+			prefix := "    "
+			if i == 0 {
+				prefix = "  - "
+			}
+			if im.rejected {
+				prefix = "  # " + prefix[2:]
+			}
+			if l == "" {
+				prefix = strings.TrimRight(prefix, " ")
+			}
+			b.WriteString(prefix + l + "\n")
+		}
 	}
-	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("rules"), seq}}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(root); err != nil {
-		return nil, fmt.Errorf("writing the rules: %w", err)
-	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("writing the rules: %w", err)
+	if comments && len(ims) > 0 && allRejected(ims) {
+		// Every rule is commented out: keep the block valid YAML.
+		b.WriteString("  []\n")
 	}
 	return b.Bytes(), nil
 }
 
-// commentText makes lines safe as YAML comments: one line each, no
+func allRejected(ims []Imported) bool {
+	for _, im := range ims {
+		if !im.rejected {
+			return false
+		}
+	}
+	return true
+}
+
+// commentLines makes lines safe as YAML comments: one line each, no
 // control characters that would end the comment early.
-func commentText(lines []string) string {
+func commentLines(lines []string) []string {
 	for i, l := range lines {
 		l = strings.Map(func(r rune) rune {
 			if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
@@ -57,7 +92,7 @@ func commentText(lines []string) string {
 		}, l)
 		lines[i] = "# " + l
 	}
-	return strings.Join(lines, "\n")
+	return lines
 }
 
 func scalar(s string) *yaml.Node {
@@ -177,6 +212,7 @@ type JSONImport struct {
 	Rule     JSONRule  `json:"rule"`
 	Parses   bool      `json:"parses"`
 	Carried  bool      `json:"carried_over"` // nothing lost
+	Rejected bool      `json:"rejected"`     // config refuses it as it is: printed commented out
 	Problems []Problem `json:"problems"`
 }
 
@@ -200,7 +236,7 @@ func RulesJSON(ims []Imported) ([]byte, error) {
 		if ps == nil {
 			ps = []Problem{}
 		}
-		out = append(out, JSONImport{File: im.File, Source: im.Source, Rule: jr, Parses: im.Parses, Carried: !Lost(im.Problems), Problems: ps})
+		out = append(out, JSONImport{File: im.File, Source: im.Source, Rule: jr, Parses: im.Parses, Carried: !Lost(im.Problems), Rejected: im.rejected, Problems: ps})
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

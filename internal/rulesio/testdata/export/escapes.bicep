@@ -23,13 +23,13 @@ resource ag_on_call_s_team 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-resource rule__bracketed____not_interpolation__it_s 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
-  name: '[bracketed] \$-not interpolation- it\'s'
+resource rule_escapes_rule_1 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: 'escapes.rule-1'
   location: location
   kind: 'LogAlert'
   properties: {
-    displayName: '[bracketed] \${not interpolation} it\'s'
-    description: 'Backslash \\ dollar \$ quote \' tab\tend'
+    displayName: 'escapes.rule-1'
+    description: '[bracketed] \${not interpolation} it\'s. Backslash \\ dollar \$ quote \' tab\tend'
     severity: 3
     enabled: true
     evaluationFrequency: 'PT15M'
@@ -59,7 +59,7 @@ resource rule__bracketed____not_interpolation__it_s 'Microsoft.Insights/schedule
         ag_on_call_s_team.id
       ]
       customProperties: {
-        'owner\'s': 'a\'b'
+        owner: 'a\'b \${x}'
         x: '[y]'
       }
     }

@@ -78,12 +78,12 @@ resource ag_security_leads 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-resource rule_Break_glass_sign_in 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
-  name: 'Break-glass sign-in'
+resource rule_bg_signin_recipe 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: 'bg-signin-recipe'
   location: location
   kind: 'LogAlert'
   properties: {
-    displayName: 'Break-glass sign-in'
+    displayName: 'bg-signin-recipe'
     description: 'Any sign-in of a break-glass account (Microsoft\'s recipe).'
     severity: 0
     enabled: true
@@ -116,12 +116,12 @@ resource rule_Break_glass_sign_in 'Microsoft.Insights/scheduledQueryRules@2023-0
   }
 }
 
-resource rule_Failures_by_IP____5 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
-  name: 'Failures by IP- - 5'
+resource rule_failures_by_ip 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: 'failures-by-ip'
   location: location
   kind: 'LogAlert'
   properties: {
-    displayName: 'Failures by IP: > 5'
+    displayName: 'failures-by-ip'
     severity: 2
     enabled: true
     evaluationFrequency: 'PT5M'
@@ -166,12 +166,12 @@ resource rule_Failures_by_IP____5 'Microsoft.Insights/scheduledQueryRules@2023-0
   }
 }
 
-resource rule_Watchlist_sign_in 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
-  name: 'Watchlist sign-in'
+resource rule_watchlist_signin 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: 'watchlist-signin'
   location: location
   kind: 'LogAlert'
   properties: {
-    displayName: 'Watchlist sign-in'
+    displayName: 'watchlist-signin'
     severity: 1
     enabled: true
     evaluationFrequency: 'PT1M'
@@ -196,7 +196,7 @@ resource rule_Watchlist_sign_in 'Microsoft.Insights/scheduledQueryRules@2023-03-
     autoMitigate: false
     actions: {
       actionGroups: [
-        ag_oncall.id
+        ag_security_leads.id
       ]
     }
   }
