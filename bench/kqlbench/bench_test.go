@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"breakglass/internal/alert"
+	"breakglass/internal/config"
 	"breakglass/internal/detect"
 	"breakglass/internal/entra"
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/eval"
 	"breakglass/internal/kql/tables"
+	"breakglass/internal/kqlrule"
 	"breakglass/internal/scan"
 	"breakglass/internal/simulate"
 )
@@ -124,27 +125,30 @@ func compile(b *testing.B, q string, cat eval.Catalog) *eval.Query {
 	return cq
 }
 
-// filterRuleDetector runs a compiled filter per record inside the
-// scanner, with the filter's literals as the prefilter: how a pure filter
-// rule runs as records arrive.
-type filterRuleDetector struct{ f *eval.Filter }
-
-func (r filterRuleDetector) Meta() detect.Meta { return detect.Meta{ID: "kql.bench", Title: "bench"} }
-func (r filterRuleDetector) Needs() detect.Needs {
-	if len(r.f.Literals) == 0 {
-		return detect.Needs{Tables: []string{r.f.Table}}
+// filterRules compiles the filter rule as the daemon does (config, then
+// kqlrule): the detect.Rule the pipeline's scanner runs on each record,
+// with the rule's prefilter literals.
+func filterRules(b *testing.B) []detect.Rule {
+	b.Helper()
+	doc := "accounts:\n"
+	for _, a := range accounts {
+		doc += "  - id: " + a.ID + "\n    upn: " + a.UPN + "\n"
 	}
-	return detect.Needs{Literals: r.f.Literals}
-}
-func (r filterRuleDetector) Eval(dst []alert.Alert, rec *detect.Record) []alert.Alert {
-	name, row := tables.Row(rec)
-	if name != r.f.Table || row == nil {
-		return dst
+	doc += "rules:\n  - name: recipe\n    query: '" + filterRule + "'\n"
+	cfg, err := config.Parse("bench.yaml", []byte(doc), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
 	}
-	if _, ok := r.f.Match(row); ok {
-		dst = append(dst, alert.Alert{ID: alert.Key(rec.Event.ID, "kql.bench"), Rule: "kql.bench"})
+	rules, err := kqlrule.Compile(cfg)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return dst
+	set := entra.NewAccountSet(accounts)
+	out := kqlrule.FilterRules(rules, func() *entra.AccountSet { return set })
+	if len(out) != 1 {
+		b.Fatalf("the recipe is not a filter rule (%d filter rules)", len(out))
+	}
+	return out
 }
 
 func scanWith(b *testing.B, path string, o scan.Options) int {
@@ -189,13 +193,13 @@ func BenchmarkSpeed(b *testing.B) {
 	run("scan-builtin", func(b *testing.B) int {
 		return scanWith(b, path, scan.Options{Accounts: set})
 	})
-	q := compile(b, filterRule, tables.NewMemory())
-	f, ok := q.Filter()
-	if !ok {
-		b.Fatal("the filter rule does not compile to a per-record filter")
-	}
+	fr := filterRules(b)
 	run("kql-filter-rule", func(b *testing.B) int {
-		return scanWith(b, path, scan.Options{Rules: []detect.Rule{filterRuleDetector{f}}})
+		return scanWith(b, path, scan.Options{Rules: fr})
+	})
+	// As serve runs it: the built-in rules and the filter rule in one scan.
+	run("scan-builtin+kql-filter-rule", func(b *testing.B) int {
+		return scanWith(b, path, scan.Options{Accounts: set, Rules: append(detect.Builtins(set), fr...)})
 	})
 	for _, tc := range []struct{ name, q string }{
 		{"kql-filter-query", filterRule},
