@@ -33,7 +33,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/logs/ ./internal/scan/
 	@# KQL rules (filter, summarize-by, join) against the built-in scan and
 	@# jq on one generated file of 200,000 mixed records (bench/kqlbench).
-	$(GO) test -run '^$$' -bench 'Speed' -benchmem -benchtime 2x ./bench/kqlbench/
+	$(GO) test -run '^$$' -bench 'Speed' -benchmem -benchtime 2x -timeout 30m ./bench/kqlbench/
 	@# The posture audit of a large tenant (300 CA policies, 500 privileged
 	@# users, nesting 10) against collecting the same tenant from loopback.
 	$(GO) test -run '^$$' -bench 'Synth' -benchmem -benchtime 5x ./internal/graph/collect/collecttest/ ./internal/posture/livetest/

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"breakglass/internal/config"
+	"breakglass/internal/kqlrule"
 )
 
 // maxRuleName is config's limit on a rule name.
@@ -44,8 +45,8 @@ const placeholderAccounts = "accounts:\n  - id: 7f3e2d1c-0b9a-4876-9543-210fedcb
 // plain words (the display name goes to the description when there is
 // none), unique ignoring case, and each rule is checked by config, the
 // owner of the rules' validation, alone in a configuration that is valid
-// otherwise. A rule config refuses is marked Rejected, with config's
-// reasons among its problems.
+// otherwise, then compiled by kqlrule as serve compiles it. A rule either
+// refuses is marked Rejected, with the reasons among its problems.
 func Check(ims []Imported) {
 	seen := map[string]bool{}
 	for i := range ims {
@@ -70,7 +71,12 @@ func Check(ims []Imported) {
 			im.reject("cannot be written as YAML: " + err.Error())
 			continue
 		}
-		_, err = config.Parse("rule.yaml", []byte(placeholderAccounts+string(y)), func(string) (string, bool) { return "", false })
+		cfg, err := config.Parse("rule.yaml", []byte(placeholderAccounts+string(y)), func(string) (string, bool) { return "", false })
+		if err == nil {
+			// The engine compiles it as serve will: unknown columns,
+			// type errors, dimensions that are not result columns.
+			_, err = kqlrule.Compile(cfg)
+		}
 		var list config.ErrorList
 		switch {
 		case errors.As(err, &list):
