@@ -34,14 +34,18 @@ breakglass scan reads: JSON, NDJSON, CSV, Event Hubs and Graph pages, gzip;
 directories are read recursively; - is stdin), each record routed to its
 table (SigninLogs, AADNonInteractiveUserSignInLogs,
 AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs, AuditLogs,
-MicrosoftGraphActivityLogs), or with --store the records the store keeps
-as the evidence of its alerts (only records that concerned a break-glass
-account; the store of --config).
+MicrosoftGraphActivityLogs), or with --store the records the store of
+--config keeps: those kept for scheduled KQL rules, and the evidence record
+of every alert (not every record breakglass has read).
 
 The query is the first argument, or --file QUERYFILE (- for stdin). The
 text is split into blocks at blank lines, as Microsoft's Kusto editors split
 a hunting file; each block is one query, run in turn. Errors say line:col
 in the whole text.
+
+With a configuration (--config, or $BREAKGLASS_CONFIG),
+_GetWatchlist('breakGlassAccounts') is its accounts, so Sentinel's
+break-glass rules run unchanged.
 
 --format table (for people), json (one object per row: column to value,
 datetimes in RFC 3339, dynamic values as JSON) or csv (with a header).
@@ -63,7 +67,7 @@ read); 2 a syntax or query error (an unknown table or column), or bad usage;
 	cmd.Flags().StringVar(&f.format, "format", "table", "output format: table, json or csv")
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "read the queries from QUERYFILE (- for stdin) instead of the first argument")
 	cmd.Flags().BoolVar(&f.store, "store", false, "query the records kept in the store (of --config) instead of files")
-	cmd.Flags().StringVarP(&f.config, "config", "c", "", "configuration file (for --store; default $"+configEnv+")")
+	cmd.Flags().StringVarP(&f.config, "config", "c", "", "configuration file: the store of --store, the accounts of _GetWatchlist('breakGlassAccounts') (default $"+configEnv+")")
 	return cmd
 }
 

@@ -8,14 +8,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"breakglass/internal/config"
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/eval"
 	"breakglass/internal/kql/tables"
 	"breakglass/internal/kql/value"
+	"breakglass/internal/kqlrule"
 )
 
 // schemaOnly is a catalog with the tables' schemas and no rows: enough to
@@ -51,15 +54,17 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 
 	var cat eval.Catalog
 	var files *tables.Files
+	var cfg *config.Config
 	switch {
 	case f.store && len(inputs) > 0:
 		return usageErrorf("give log files or --store, not both")
 	case f.store:
-		st, _, err := openAlertsStore(ctx, f.config)
+		st, c, err := openAlertsStore(ctx, f.config)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
+		cfg = c
 		cat = tables.NewEvidence(st)
 	case len(inputs) == 0:
 		return usageErrorf("no logs to query: name files or directories (- for stdin), or use --store")
@@ -73,7 +78,20 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 		cat = files
 	}
 
+	// A configuration (--config or $BREAKGLASS_CONFIG) gives
+	// _GetWatchlist('breakGlassAccounts') its accounts; over files it is
+	// optional.
+	if cfg == nil && (f.config != "" || os.Getenv(configEnv) != "") {
+		c, err := loadConfig(f.config)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
 	opt := eval.Options{Now: time.Now().UTC()}
+	if cfg != nil {
+		opt.Watchlists = kqlrule.Watchlists(cfg)
+	}
 	w := newRowWriter(cmd.OutOrStdout(), f.format)
 	blocks := kql.SplitBlocks(q.text)
 	var firstErr error
@@ -83,7 +101,10 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 		}
 		err := runBlock(ctx, cat, opt, b, w, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", q.where, placeError(b, err))
+			fmt.Fprintln(stderr, placeError(q.where, b, err))
+			if cfg == nil && strings.Contains(err.Error(), "watchlist") {
+				fmt.Fprintf(stderr, "hint: _GetWatchlist('breakGlassAccounts') is the accounts of the configuration: pass --config FILE or set %s\n", configEnv)
+			}
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -187,22 +208,23 @@ func runBlock(ctx context.Context, cat eval.Catalog, opt eval.Options, b kql.Blo
 	return nil
 }
 
-// placeError names the block's place in the whole text: the parser's and
-// the engine's positions are in the block.
-func placeError(b kql.Block, err error) string {
+// placeError names the block's place in the whole text (the parser's and
+// the engine's positions are in the block), as where:line:col when the
+// error has a position.
+func placeError(where string, b kql.Block, err error) string {
 	var se *kql.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%d:%d: error: %s", b.Line+se.Pos.Line-1, se.Pos.Col, se.Msg)
+		return fmt.Sprintf("%s:%d:%d: error: %s", where, b.Line+se.Pos.Line-1, se.Pos.Col, se.Msg)
 	}
 	var ue *kql.UnsupportedError
 	if errors.As(err, &ue) {
-		return fmt.Sprintf("%d:%d: not supported: %s", b.Line+ue.Pos.Line-1, ue.Pos.Col, ue.Msg)
+		return fmt.Sprintf("%s:%d:%d: not supported: %s", where, b.Line+ue.Pos.Line-1, ue.Pos.Col, ue.Msg)
 	}
 	var ee *eval.Error
 	if errors.As(err, &ee) {
-		return fmt.Sprintf("%d:%d: error: %s", b.Line+ee.Pos.Line-1, ee.Pos.Col, printable(ee.Msg))
+		return fmt.Sprintf("%s:%d:%d: error: %s", where, b.Line+ee.Pos.Line-1, ee.Pos.Col, printable(ee.Msg))
 	}
-	return fmt.Sprintf("query at line %d: %s", b.Line, printable(err.Error()))
+	return fmt.Sprintf("%s: the query at line %d: %s", where, b.Line, printable(err.Error()))
 }
 
 func queryExit(q queryText, err error, blocks int) error {

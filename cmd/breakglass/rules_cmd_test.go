@@ -71,3 +71,29 @@ func TestRulesTest(t *testing.T) {
 		t.Errorf("config check does not report the bad dimension: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestScanRunsFilterRules: scan runs the KQL filter rules with the
+// built-ins, and says that it leaves the scheduled ones to serve.
+func TestScanRunsFilterRules(t *testing.T) {
+	cfg := filepath.Join(rulesDir, "rules.yaml")
+	r := runBinary(t, nil, "scan", "--config", cfg, "--no-store", "--format", "json", filepath.Join(rulesDir, "signins.ndjson"))
+	if r.code != 0 { // scan: 0 completed, alerts or not
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	by := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var a struct {
+			Rule string `json:"rule"`
+		}
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		by[a.Rule]++
+	}
+	if by["kql.bg-signin-id"] != 1 || by["kql.bg-signin-ids"] != 8 || by["kql.bg-signin-upn"] != 1 || by["bg.signin"] != 8 {
+		t.Errorf("alerts by rule = %v", by)
+	}
+	if !strings.Contains(r.stderr, "1 scheduled KQL rules are not run by scan") {
+		t.Errorf("stderr does not mention the scheduled rule: %s", r.stderr)
+	}
+}

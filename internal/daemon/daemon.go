@@ -302,8 +302,8 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 		Observers: append(d.drillObservers(), d.kqlObservers()...), // drillschedule.go; rules.go
 	})
-	d.setupKQLScheduler() // rules.go
 	d.pipeline = pipeline
+	d.setupKQLScheduler() // rules.go
 	d.setupIncidents()
 	d.setupCanary(ctx, reg) // canary.go
 	for _, sc := range cfg.Sources {

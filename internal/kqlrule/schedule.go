@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,8 +37,9 @@ import (
 //     dimensions: one group). Each group's value is its row count, or the
 //     sum of threshold.column over its rows (one row per group when the
 //     query summarizes by the dimensions). No threshold means "count > 0".
-//   - Violations. A group violates when at least violations.min of its
-//     last violations.of evaluations breached.
+//   - Violations. A group fires when this evaluation breaches and at
+//     least violations.min of its last violations.of evaluations (this
+//     one included) breached.
 //   - Dedupe (P > F). Windows overlap; a violating group whose previous
 //     evaluation fired fires again only with rows that the overlap (the
 //     part of the window the previous evaluation saw, (t-P, t-F]) does not
@@ -108,6 +110,11 @@ type Scheduler struct {
 	o     SchedulerOptions
 	rules []*Rule
 	mu    sync.Mutex // one Tick at a time
+	// appends is held shared by Record while it stamps and stores a
+	// record; Tick takes it exclusively once before reading windows, so
+	// every record stamped at or before a window's end is stored by then
+	// (a later Record stamps a later time), whatever the store's latency.
+	appends sync.RWMutex
 }
 
 // NewScheduler returns a scheduler of o.Rules' scheduled rules.
@@ -154,6 +161,8 @@ func (s *Scheduler) Tables() []string {
 
 // Record keeps one record for the scheduled rules, ingested now.
 func (s *Scheduler) Record(ctx context.Context, table, source string, raw []byte) error {
+	s.appends.RLock()
+	defer s.appends.RUnlock()
 	_, err := s.o.Records.AppendRecord(ctx, store.KQLRecord{Table: table, Ingested: s.o.Now().UTC(), Source: source, Raw: raw})
 	return err
 }
@@ -236,6 +245,10 @@ func (s *Scheduler) Run(ctx context.Context) {
 func (s *Scheduler) Tick(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Barrier: appends in flight finish; any later one is stamped after
+	// now, so after every window end this tick evaluates.
+	s.appends.Lock()
+	s.appends.Unlock() //nolint:staticcheck // an empty critical section is the point
 	var errs []error
 	pruneBefore := time.Time{}
 	for _, r := range s.rules {
@@ -326,26 +339,56 @@ type storeError struct{ err error }
 func (e storeError) Error() string { return e.err.Error() }
 func (e storeError) Unwrap() error { return e.err }
 
-// window builds the catalog of the records of r's tables ingested in
-// (from, to].
-func (s *Scheduler) window(ctx context.Context, r *Rule, from, to time.Time) (*tables.Memory, error) {
-	m := tables.NewMemory()
-	for _, t := range r.Tables {
-		err := s.o.Records.ScanRecords(ctx, t, from, to, func(kr store.KQLRecord) error {
-			addRecord(m, t, kr.Source, kr.Raw, to)
-			return nil
-		})
-		if err != nil {
-			return nil, storeError{fmt.Errorf("reading the records of %s: %w", t, err)}
-		}
-	}
-	return m, nil
+// window is the catalog of the records of r's tables ingested in (from,
+// to]: each scan of a table streams its records from the store, decoded
+// one at a time, so memory is the engine's (bounded by its groups), not
+// the window's size.
+func (s *Scheduler) window(r *Rule, from, to time.Time) *windowCatalog {
+	return &windowCatalog{rec: s.o.Records, tables: r.Tables, from: from, to: to}
 }
 
-// addRecord decodes raw and adds its row to m. A record that does not
-// decode still gives a row from its bytes (tables.Row reads them), so
-// an odd record is never left out of a window.
-func addRecord(m *tables.Memory, table, source string, raw []byte, now time.Time) {
+type windowCatalog struct {
+	rec      store.Records
+	tables   []string
+	from, to time.Time
+}
+
+func (w *windowCatalog) Schema(table string) ([]value.Column, bool) { return tables.Schema(table) }
+
+func (w *windowCatalog) Tables() []string { return tables.Names() }
+
+func (w *windowCatalog) Scan(ctx context.Context, table string, fn func(row []value.Value) error) error {
+	if _, ok := tables.Schema(table); !ok {
+		return fmt.Errorf("no table %q", table)
+	}
+	if !slices.Contains(w.tables, table) {
+		return nil // not a table the rule reads: no records kept
+	}
+	var fnErr error
+	err := w.rec.ScanRecords(ctx, table, w.from, w.to, func(kr store.KQLRecord) error {
+		row := recordRow(table, kr.Source, kr.Raw, w.to)
+		if row == nil {
+			return nil
+		}
+		if err := fn(row); err != nil {
+			fnErr = err
+			return err
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return storeError{fmt.Errorf("reading the records of %s: %w", table, err)}
+	}
+	return nil
+}
+
+// recordRow decodes raw into its row of table. A record that does not
+// decode still gives a row from its bytes (tables.Row reads them), so an
+// odd record is never left out of a window.
+func recordRow(table, source string, raw []byte, now time.Time) []value.Value {
 	rec := detect.Record{Table: table, Raw: raw, Source: source, Now: now}
 	var ev entra.Event
 	if cls := logs.Classify(raw); cls.Monitored() {
@@ -353,7 +396,8 @@ func addRecord(m *tables.Memory, table, source string, raw []byte, now time.Time
 			rec.Event = &ev
 		}
 	}
-	m.Add(&rec)
+	_, row := tables.Row(&rec)
+	return row
 }
 
 type group struct {
@@ -425,14 +469,14 @@ func breaches(r *Rule, v float64, ok bool) bool {
 
 func (s *Scheduler) evaluate(ctx context.Context, r *Rule, st *schedState, t time.Time) error {
 	from := t.Add(-r.Cfg.Period)
-	cat, err := s.window(ctx, r, from, t)
+	res, err := r.run(ctx, s.window(r, from, t), t)
 	if err != nil {
-		return err
-	}
-	res, err := r.run(ctx, cat, t)
-	if err != nil {
-		if ctx.Err() != nil {
+		var se storeError
+		switch {
+		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.As(err, &se):
+			return err // the store: try the window again
 		}
 		return s.failed(ctx, r, t, err)
 	}
@@ -443,11 +487,7 @@ func (s *Scheduler) evaluate(ctx context.Context, r *Rule, st *schedState, t tim
 		if overlap != nil {
 			return overlap, nil
 		}
-		oc, err := s.window(ctx, r, from, t.Add(-r.Cfg.Frequency))
-		if err != nil {
-			return nil, err
-		}
-		ores, err := r.run(ctx, oc, t)
+		ores, err := r.run(ctx, s.window(r, from, t.Add(-r.Cfg.Frequency)), t)
 		if err != nil {
 			return nil, err
 		}
@@ -509,7 +549,9 @@ func (s *Scheduler) judge(ctx context.Context, r *Rule, gs *groupState, g *group
 			n++
 		}
 	}
-	if n < min {
+	// A firing needs this evaluation to breach: earlier violations alone
+	// (violations.min of .of) never fire a window that found nothing.
+	if n < min || !breach {
 		gs.Fired = false
 		if gs.Open != "" {
 			gs.Clear++

@@ -393,8 +393,7 @@ func TestViolationsAndAutoResolve(t *testing.T) {
 			t.Fatalf("after evaluation %d: %d alerts, want 1 (stateful: once until resolved)", i+1, len(h.raise.notified))
 		}
 	}
-	// Violation holds through evaluation 6 (2 of the last 3: 4,5 breach);
-	// evaluation 7 has 1 of 3 → clear 1, 8 → 2, 9 → 3: resolved.
+	// Evaluation 6 does not breach: clear 1; 7 → 2; 8 → 3: resolved.
 	if len(h.raise.resolved) != 1 || h.raise.resolved[0] != h.raise.notified[0].ID {
 		t.Fatalf("resolved = %v, want the one alert %s", h.raise.resolved, h.raise.notified[0].ID)
 	}
@@ -431,5 +430,48 @@ func TestRecordsPruned(t *testing.T) {
 	h.at(10*time.Minute + time.Second) // next window (12:05, 12:15] no longer holds 12:01
 	if n := count(); n != 0 {
 		t.Fatalf("%d records kept after no window needs them", n)
+	}
+}
+
+// flakyRecords fails ScanRecords while failing is set.
+type flakyRecords struct {
+	store.Records
+	mu      sync.Mutex
+	failing bool
+}
+
+func (f *flakyRecords) ScanRecords(ctx context.Context, table string, from, to time.Time, fn func(store.KQLRecord) error) error {
+	f.mu.Lock()
+	failing := f.failing
+	f.mu.Unlock()
+	if failing {
+		return fmt.Errorf("disk I/O error")
+	}
+	return f.Records.ScanRecords(ctx, table, from, to, fn)
+}
+
+// TestStoreErrorRetriesWindow: a window whose records cannot be read is
+// not counted as evaluated (and raises no bg.kql_failed): the next tick
+// evaluates it, and the record alerts.
+func TestStoreErrorRetriesWindow(t *testing.T) {
+	h := newHarness(t, config.Rule{Name: "r", Frequency: 5 * time.Minute}, rowsQuery, rowCols)
+	flaky := &flakyRecords{Records: h.st}
+	h.s = NewScheduler(SchedulerOptions{Rules: []*Rule{h.rule}, Records: flaky, State: h.st, Raise: h.raise, Now: h.clk.Now, Settle: time.Second})
+	base := h.clk.Now()
+	h.at(0)
+	h.clk.Set(base.Add(time.Minute))
+	h.signIn("bg1@contoso.com", base)
+	flaky.failing = true
+	h.clk.Set(base.Add(5*time.Minute + time.Second))
+	if err := h.s.Tick(context.Background()); err == nil {
+		t.Fatal("Tick hid the store error")
+	}
+	if len(h.raise.notified) != 0 {
+		t.Fatalf("alerts while the store failed: %v", h.raise.notified)
+	}
+	flaky.failing = false
+	h.at(6 * time.Minute)
+	if got := h.ids(h.raise.notified); !slices.Equal(got, []string{"sid-0001"}) {
+		t.Fatalf("after recovery: %v, want the record's alert", got)
 	}
 }

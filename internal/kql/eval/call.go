@@ -71,6 +71,15 @@ func (c *compiler) call(t *kql.Call, sc *scope, rs *rowScope) (*cexpr, error) {
 	case "materialize", "_GetWatchlist", "view", "table":
 		return nil, c.errAt(t, "%s returns a table, not a value", t.Name)
 	}
+	switch t.Name {
+	case "parse_json", "parsejson", "todynamic", "toobject":
+		// A dynamic input is used as is (parse-json-function).
+		if len(t.Args) == 1 {
+			if a, err := c.expr(t.Args[0], sc, rs); err == nil && a.t == value.Dynamic {
+				return a, nil
+			}
+		}
+	}
 	f := fn.Lookup(t.Name)
 	if f == nil {
 		if fn.LookupAgg(t.Name) != nil {
@@ -97,15 +106,14 @@ func (c *compiler) call(t *kql.Call, sc *scope, rs *rowScope) (*cexpr, error) {
 			a = na.Value
 		}
 		if tt, ok := a.(*kql.TypeOf); ok {
-			// typeof(T) as an argument (extract(..., typeof(long))): a null of T.
-			typ := value.Dynamic
+			// typeof(T) as an argument (extract(..., typeof(long))): the
+			// string "T", as internal/kql/fn expects.
+			name := "dynamic"
 			if len(tt.Schema) == 1 {
-				if x, ok := value.ParseType(tt.Schema[0].Type); ok {
-					typ = x
-				}
+				name = tt.Schema[0].Type
 			}
-			args[i] = konst(value.NullOf(typ))
-			types[i] = typ
+			args[i] = konst(value.NewString(name))
+			types[i] = value.String
 			continue
 		}
 		e, err := c.expr(a, sc, rs)
@@ -120,10 +128,17 @@ func (c *compiler) call(t *kql.Call, sc *scope, rs *rowScope) (*cexpr, error) {
 			return nil, c.errAt(t.Args[k], "argument %d of %s must be a constant", k+1, t.Name)
 		}
 	}
+	consts := make([]value.Value, len(args))
+	crs := c.constRun()
+	for i, a := range args {
+		if a.konst && !c.dependsOnRun(t.Args[i]) {
+			consts[i] = a.f(&env{rs: crs})
+		}
+	}
 	var rt value.Type
-	if f.Result != nil {
+	if f.Result != nil || f.ResultConst != nil {
 		var err error
-		rt, err = f.Result(types)
+		rt, err = f.ResultFor(types, consts)
 		if err != nil {
 			return nil, c.fail(t, errorf("%s: %v", t.Name, err))
 		}
@@ -142,6 +157,18 @@ func (c *compiler) call(t *kql.Call, sc *scope, rs *rowScope) (*cexpr, error) {
 		}
 		return v
 	}}, nil
+}
+
+// dependsOnRun reports whether a constant expression reads a table
+// (toscalar): its value is known only at run time, not at compile time.
+func (c *compiler) dependsOnRun(x kql.Expr) bool {
+	found := false
+	walk(x, func(e kql.Expr) {
+		if call, ok := e.(*kql.Call); ok && call.Name == "toscalar" {
+			found = true
+		}
+	})
+	return found
 }
 
 func arity(lo, hi int) string {

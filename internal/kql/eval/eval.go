@@ -171,25 +171,35 @@ type Filter struct {
 	steps []rowStep // source first
 	opt   *Options
 	width int
+	src   []value.Column
 }
 
 // Match runs the filter on one row (in the catalog schema order of Table).
-// ok is false when the row is filtered out; out is the projected row.
-// A row of the wrong width never matches silently: it panics in no case
-// and is reported as matching with the row itself, so a record that may
-// concern a break-glass account still reaches people (fail closed).
+// ok is false when the row is filtered out; out is the projected row, in
+// Columns order.
+//
+// Fail closed: a row of the wrong width is padded with nulls (or cut) to
+// the table's width and evaluated, not dropped; should evaluation itself
+// fail, the row is reported as matching (out then holds nulls in Columns
+// order), so a record that may concern a break-glass account still
+// reaches people.
 func (f *Filter) Match(row []value.Value) (out []value.Value, ok bool) {
 	if f == nil {
 		return nil, false
 	}
 	if len(row) != f.width {
-		return row, true
+		fixed := make([]value.Value, f.width)
+		copy(fixed, row)
+		for i := len(row); i < f.width; i++ {
+			fixed[i] = value.NullOf(f.src[i].Type)
+		}
+		row = fixed
 	}
 	rs := newRun(context.Background(), f.opt)
 	e := &env{rs: rs}
 	defer func() {
 		if r := recover(); r != nil {
-			out, ok = row, true
+			out, ok = make([]value.Value, len(f.Columns)), true
 		}
 	}()
 	out = row

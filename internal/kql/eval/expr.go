@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"breakglass/internal/kql"
@@ -166,6 +167,11 @@ func unparen(x kql.Expr) kql.Expr {
 
 // isTabular reports whether x is a tabular expression in scope sc.
 func (c *compiler) isTabular(x kql.Expr, sc *scope, rs *rowScope) bool {
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > 200 {
+		return false // a function that calls itself: reported where it is compiled
+	}
 	switch t := unparen(x).(type) {
 	case *kql.Pipeline, *kql.DataTable:
 		return true
@@ -553,7 +559,8 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(false)
 		})
 	case op == "==" || op == "!=" || op == "<>":
-		if !comparable(l.t, r.t) {
+		strNum := l.t == value.String && r.t.Numeric() || r.t == value.String && l.t.Numeric()
+		if !comparable(l.t, r.t) && !strNum {
 			return nil, c.errAt(t, "the operator '%s' is not defined for %s and %s", op, l.t, r.t)
 		}
 		if op == "==" {
@@ -776,8 +783,17 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		}
 		return out
 	}
-	// A constant list is turned into a set once per run.
+	// A constant list is turned into a set once per run, or once at compile
+	// time when it holds only literals (the per-record Filter then does not
+	// rebuild it for each record).
 	var setKey = new(int)
+	var fixed map[string]bool
+	if tab == nil && allConst && literalsOnly(t.List) {
+		fixed = map[string]bool{}
+		for _, n := range values(&env{rs: c.constRun()}) {
+			fixed[setKeyOf(inAs(n, x.t), ci)] = true
+		}
+	}
 	return &cexpr{t: value.Bool, konst: x.konst && allConst, f: func(e *env) value.Value {
 		v := x.f(e)
 		switch op {
@@ -799,11 +815,13 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(neg)
 		}
 		var found bool
-		if allConst || tab != nil {
+		if fixed != nil {
+			found = fixed[setKeyOf(v, ci)]
+		} else if allConst || tab != nil {
 			set := e.rs.set(setKey, func() map[string]bool {
 				m := map[string]bool{}
 				for _, n := range values(e) {
-					m[setKeyOf(n, ci)] = true
+					m[setKeyOf(inAs(n, x.t), ci)] = true
 				}
 				return m
 			})
@@ -815,7 +833,7 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 						found = true
 						break
 					}
-				} else if truthy(equal(v, n)) {
+				} else if truthy(equal(v, inAs(n, x.t))) {
 					found = true
 					break
 				}
@@ -823,6 +841,36 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		}
 		return value.NewBool(found != neg)
 	}}, nil
+}
+
+// inAs converts an in-list element to the left side's kind, as == does:
+// ResultType in (50126) compares a string column with the number's text.
+func inAs(v value.Value, t value.Type) value.Value {
+	s := scalar(v)
+	switch {
+	case t == value.String && s.T.Numeric():
+		return value.NewString(s.String())
+	case t.Numeric() && s.T == value.String:
+		if n := convert(s, value.Real); !n.IsNull() {
+			return n
+		}
+	}
+	return v
+}
+
+func literalsOnly(xs []kql.Expr) bool {
+	for _, x := range xs {
+		switch t := unparen(x).(type) {
+		case *kql.Literal, *kql.DynamicLit:
+		case *kql.Unary:
+			if _, ok := t.X.(*kql.Literal); !ok {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func btoi(b bool) int {
@@ -845,29 +893,36 @@ func flatten(out []value.Value, a []any) []value.Value {
 
 // setKeyOf is the in-set key: numbers by value, strings by text (ASCII-folded for in~).
 func setKeyOf(v value.Value, ci bool) string {
+	return string(appendKey(nil, v, ci))
+}
+
+// appendKey appends v's grouping key: equal values (a long 1 and a real
+// 1.0 included) give equal keys, and keys of different kinds never collide.
+func appendKey(b []byte, v value.Value, ci bool) []byte {
 	v = scalar(v)
 	if v.IsNull() {
-		return "\x00null"
+		return append(b, 0)
 	}
 	switch v.T {
 	case value.Int, value.Long, value.Bool:
-		return "n" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 'n'), v.I, 10)
 	case value.Real, value.Decimal:
 		if v.F == float64(int64(v.F)) {
-			return "n" + fmt.Sprint(int64(v.F))
+			return strconv.AppendInt(append(b, 'n'), int64(v.F), 10)
 		}
-		return "r" + fmt.Sprint(v.F)
+		return strconv.AppendFloat(append(b, 'r'), v.F, 'g', -1, 64)
 	case value.String, value.Guid:
+		b = append(b, 's')
 		if ci {
-			return "s" + asciiLower(v.S)
+			return append(b, asciiLower(v.S)...)
 		}
-		return "s" + v.S
+		return append(b, v.S...)
 	case value.DateTime:
-		return "d" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 'd'), v.I, 10)
 	case value.TimeSpan:
-		return "t" + fmt.Sprint(v.I)
+		return strconv.AppendInt(append(b, 't'), v.I, 10)
 	}
-	return "j" + value.JSON(v.Dynamic())
+	return append(append(b, 'j'), value.JSON(v.Dynamic())...)
 }
 
 func asciiLower(s string) string {
@@ -885,9 +940,9 @@ func asciiLower(s string) string {
 var nameFromFirstArg = map[string]bool{
 	"tostring": true, "toint": true, "tolong": true, "todouble": true, "toreal": true, "todecimal": true,
 	"tobool": true, "toboolean": true, "todatetime": true, "totimespan": true, "toguid": true, "todynamic": true,
-	"toobject": true, "parse_json": true, "bin": true, "floor": true, "bin_at": true, "startofday": true,
-	"startofweek": true, "startofmonth": true, "startofyear": true, "endofday": true, "endofweek": true,
-	"endofmonth": true, "endofyear": true, "int": true, "long": true,
+	"toobject": true, "parse_json": true, "parsejson": true, "bin": true, "floor": true, "bin_at": true,
+	"bin_auto": true, "startofday": true, "round": true, "ceiling": true, "tohex": true, "format_datetime": true,
+	"abs": true, "exp": true, "log10": true,
 }
 
 // exprName is the column name Kusto gives an unnamed expression ("" = none).
@@ -898,13 +953,13 @@ func exprName(x kql.Expr) string {
 	case *kql.Paren:
 		return exprName(t.X)
 	case *kql.Member:
-		b := exprName(t.X)
+		b := pathBase(t.X)
 		if b == "" {
 			return ""
 		}
 		return b + "_" + t.Name
 	case *kql.Index:
-		b := exprName(t.X)
+		b := pathBase(t.X)
 		if b == "" {
 			return ""
 		}
@@ -923,6 +978,23 @@ func exprName(x kql.Expr) string {
 		if nameFromFirstArg[t.Name] && len(t.Args) > 0 {
 			return exprName(t.Args[0])
 		}
+		if t.Name == "column_ifexists" && len(t.Args) > 0 {
+			if s, ok := stringLit(t.Args[0]); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// pathBase names the base of d.a / d[0]: as exprName, but a call lends the
+// name of its first argument (oracle: split(User, "@")[0] is User_0).
+func pathBase(x kql.Expr) string {
+	if n := exprName(x); n != "" {
+		return n
+	}
+	if c, ok := unparen(x).(*kql.Call); ok && len(c.Args) > 0 {
+		return exprName(c.Args[0])
 	}
 	return ""
 }

@@ -27,7 +27,7 @@ func (c *compiler) filterOf(p plan) *Filter {
 			for i, j := 0, len(steps)-1; i < j; i, j = i+1, j-1 {
 				steps[i], steps[j] = steps[j], steps[i]
 			}
-			f := &Filter{Table: s.table, Columns: c.outCols(steps, s.cols), steps: steps, opt: &c.opt, width: len(s.cols)}
+			f := &Filter{Table: s.table, Columns: c.outCols(steps, s.cols), steps: steps, opt: &c.opt, width: len(s.cols), src: s.cols}
 			f.Literals = c.literals(s, steps)
 			return f
 		}
@@ -71,6 +71,8 @@ func (c *compiler) outCols(steps []rowStep, src []value.Column) []value.Column {
 //   - A literal is used only when it is non-empty printable ASCII without
 //     the characters JSON encoders may escape (" \ / < > &): the raw
 //     record's encoding of the value then holds the literal as written.
+//     On a dynamic column it must also pass dynSafe (numbers are
+//     re-rendered, so a literal must not be able to come from one).
 func (c *compiler) literals(src *scanNode, steps []rowStep) []string {
 	vc, ok := c.cat.(VerbatimCatalog)
 	if !ok {
@@ -156,12 +158,21 @@ func (c *compiler) condLiterals(x *cexpr, src *scanNode, origin []int, vc Verbat
 	if x.lit == nil {
 		return nil
 	}
-	return x.lit.set(func(col int) bool {
-		if col < 0 || col >= len(origin) || origin[col] < 0 {
+	return x.lit.set(func(col int, word string) bool {
+		if col < 0 || col >= len(origin) || origin[col] < 0 || !safeLiteral(word) {
 			return false
 		}
 		sc := src.cols[origin[col]]
-		return (sc.Type == value.String || sc.Type == value.Dynamic) && vc.Verbatim(src.table, sc.Name)
+		switch sc.Type {
+		case value.String:
+		case value.Dynamic:
+			if !dynSafe(word) {
+				return false
+			}
+		default:
+			return false
+		}
+		return vc.Verbatim(src.table, sc.Name)
 	})
 }
 
@@ -173,7 +184,29 @@ type litInfo struct {
 	words []string
 }
 
-func (li *litInfo) set(verbatim func(col int) bool) []string {
+// dynSafe: a literal matched in a dynamic value's text is in the raw JSON
+// only if it cannot come from the engine's own rendering of a number (raw
+// 1e3 is rendered 1000, and "1000" == 1000 holds): it needs a letter that no
+// number rendering holds (not e or E), and only letters, digits, space and
+// @ . _ - so that it cannot span JSON punctuation either.
+func dynSafe(s string) bool {
+	letter := false
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z':
+			if b != 'e' && b != 'E' {
+				letter = true
+			}
+		case b >= '0' && b <= '9', b == ' ', b == '@', b == '.', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return letter
+}
+
+func (li *litInfo) set(verbatim func(col int, word string) bool) []string {
 	switch li.op {
 	case "and":
 		a, b := li.l.set(verbatim), li.r.set(verbatim)
@@ -191,11 +224,8 @@ func (li *litInfo) set(verbatim func(col int) bool) []string {
 		}
 		return append(append([]string(nil), a...), b...)
 	case "match":
-		if !verbatim(li.col) {
-			return nil
-		}
 		for _, w := range li.words {
-			if !safeLiteral(w) {
+			if !verbatim(li.col, w) {
 				return nil
 			}
 		}

@@ -2,7 +2,6 @@ package eval
 
 import (
 	"path"
-	"strings"
 
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/value"
@@ -26,16 +25,16 @@ type joinNode struct {
 func (n *joinNode) columns() []value.Column { return n.cols }
 
 func keyOf(row []value.Value, idx []int) (string, bool) {
-	var b strings.Builder
+	var buf [128]byte
+	b := buf[:0]
 	for _, i := range idx {
 		v := row[i]
 		if v.IsNull() {
 			return "", false // a null key matches nothing
 		}
-		b.WriteString(setKeyOf(v, false))
-		b.WriteByte(0x1f)
+		b = appendKeyPart(b, v)
 	}
-	return b.String(), true
+	return string(b), true
 }
 
 func (n *joinNode) run(rs *runState, emit func([]value.Value) error) error {
@@ -87,7 +86,13 @@ func (n *joinNode) run(rs *runState, emit func([]value.Value) error) error {
 		return out
 	}
 	kind := n.kind
+	steps := 0
 	err = n.left.run(rs, func(l []value.Value) error {
+		if steps++; steps&1023 == 0 {
+			if err := rs.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		k, ok := keyOf(l, n.lk)
 		var b *bucket
 		if ok {
@@ -273,8 +278,8 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 	n.cols = append([]value.Column(nil), lc...)
 	taken := nameSet(lc)
 	rkey := map[int]bool{}
-	for i, ri := range n.rk {
-		if lookup && lc[n.lk[i]].Name == rc[ri].Name {
+	for _, ri := range n.rk {
+		if lookup { // lookup adds only the right side's non-key columns
 			rkey[ri] = true
 		}
 	}
@@ -303,6 +308,9 @@ type unionNode struct {
 func (n *unionNode) columns() []value.Column { return n.cols }
 func (n *unionNode) run(rs *runState, emit func([]value.Value) error) error {
 	for i, p := range n.inputs {
+		if err := rs.ctx.Err(); err != nil {
+			return err
+		}
 		m := n.maps[i]
 		name := value.NewString(n.names[i])
 		err := p.run(rs, func(row []value.Value) error {
@@ -329,8 +337,13 @@ func (n *unionNode) run(rs *runState, emit func([]value.Value) error) error {
 func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 	n := &unionNode{}
 	kind, src := "outer", ""
+	fuzzy := false
 	for _, p := range o.Params {
 		switch p.Name {
+		case "isfuzzy":
+			if l, ok := p.Value.(*kql.Literal); ok && l.Kind == kql.LitBool {
+				fuzzy = l.Raw == "true"
+			}
 		case "kind":
 			if id, ok := p.Value.(*kql.Ident); ok {
 				kind = id.Name
@@ -367,6 +380,11 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 				return nil, c.errAt(x, "no table matches %q", x.Pattern)
 			}
 			continue
+		}
+		if id, ok := unparen(t).(*kql.Ident); ok && fuzzy && sc.lookup(id.Name) == nil {
+			if _, known := c.cat.Schema(id.Name); !known {
+				continue // isfuzzy=true: a missing table is skipped
+			}
 		}
 		p, err := c.tabular(t, sc)
 		if err != nil {

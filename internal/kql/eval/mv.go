@@ -398,18 +398,10 @@ func (c *compiler) parse(in plan, o *kql.ParseOp, sc *scope) (plan, error) {
 			default:
 				b.WriteString("(.*?)")
 			}
-			at := -1
-			for j, col := range n.cols {
-				if col.Name == part.Name {
-					at = j
-				}
-			}
-			if at < 0 {
-				at = len(n.cols)
-				n.cols = append(n.cols, value.Column{Name: part.Name, Type: t})
-			} else {
-				n.cols[at].Type = t
-			}
+			// A capture named like an existing column is a new column
+			// with a suffix (oracle: parse Issuer with ... Issuer adds Issuer1).
+			at := len(n.cols)
+			n.cols = append(n.cols, value.Column{Name: uniqName(part.Name, nameSet(n.cols)), Type: t})
 			n.at = append(n.at, at)
 			n.types = append(n.types, t)
 		}

@@ -163,7 +163,12 @@ type dataNode struct {
 
 func (n *dataNode) columns() []value.Column { return n.cols }
 func (n *dataNode) run(rs *runState, emit func([]value.Value) error) error {
-	for _, r := range n.rows {
+	for i, r := range n.rows {
+		if i&1023 == 1023 {
+			if err := rs.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := emit(copyRow(r)); err != nil {
 			return err
 		}
@@ -218,6 +223,11 @@ func (n *rangeNode) run(rs *runState, emit func([]value.Value) error) error {
 		if cnt++; cnt > limit {
 			return rs.tooLarge("range's rows")
 		}
+		if cnt&1023 == 0 {
+			if err := rs.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := emit([]value.Value{cur}); err != nil {
 			return err
 		}
@@ -238,7 +248,12 @@ func (n *matNode) run(rs *runState, emit func([]value.Value) error) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range rows {
+	for i, r := range rows {
+		if i&1023 == 1023 {
+			if err := rs.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := emit(copyRow(r)); err != nil {
 			return err
 		}
@@ -538,13 +553,23 @@ func (n *distinctNode) run(rs *runState, emit func([]value.Value) error) error {
 	})
 }
 
+// appendKeyPart appends one value's key, length-prefixed: strings may hold
+// any byte, so a separator alone could make two different tuples collide.
+func appendKeyPart(b []byte, v value.Value) []byte {
+	var buf [64]byte
+	k := appendKey(buf[:0], v, false)
+	b = strconv.AppendInt(b, int64(len(k)), 10)
+	b = append(b, ':')
+	return append(b, k...)
+}
+
 func rowKey(vals []value.Value) string {
-	var b strings.Builder
+	var buf [128]byte
+	b := buf[:0]
 	for _, v := range vals {
-		b.WriteString(setKeyOf(v, false))
-		b.WriteByte(0x1f)
+		b = appendKeyPart(b, v)
 	}
-	return b.String()
+	return string(b)
 }
 
 // --- names ---

@@ -122,6 +122,20 @@ func equal(a, b value.Value) value.Value {
 		return value.NewBool(false)
 	}
 	sa, sb := scalar(a), scalar(b)
+	// A string compared with a number (ResultType == 0): Kusto accepts it
+	// and compares the string's number.
+	if sa.T == value.String && sb.T.Numeric() || sb.T == value.String && sa.T.Numeric() {
+		if sa.T == value.String {
+			sa = convert(sa, value.Real)
+		} else {
+			sb = convert(sb, value.Real)
+		}
+		if sa.IsNull() || sb.IsNull() {
+			return value.NewBool(false)
+		}
+		c, _ := compare(sa, sb)
+		return value.NewBool(c == 0)
+	}
 	// A dynamic string compared with a string, a guid with its text.
 	if sa.T == value.String || sb.T == value.String || sa.T == value.Guid || sb.T == value.Guid {
 		if isStrish(sa) && isStrish(sb) {
@@ -439,13 +453,16 @@ func convert(v value.Value, t value.Type) value.Value {
 				if n, err := strconv.ParseInt(strings.TrimSpace(s.S), 10, 64); err == nil {
 					return value.Value{T: t, I: n}
 				}
-				if x, err := strconv.ParseFloat(strings.TrimSpace(s.S), 64); err == nil {
+				if x, err := strconv.ParseFloat(strings.TrimSpace(s.S), 64); err == nil && !math.IsNaN(x) && !math.IsInf(x, 0) && math.Abs(x) < 9.2e18 {
 					return value.Value{T: t, I: int64(x)}
 				}
 			}
 			return value.NullOf(t)
 		}
 		if isR {
+			if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
+				return value.NullOf(t)
+			}
 			i = int64(f)
 		}
 		if t == value.Int {

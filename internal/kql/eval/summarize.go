@@ -15,6 +15,8 @@ type aggSlot struct {
 	// give several columns: sign +1 max, -1 min, 0 any.
 	multi bool
 	sign  int
+	// fnMulti: an aggregation of internal/kql/fn with several columns (percentiles).
+	fnMulti int
 }
 
 // multiState is arg_max/arg_min/take_any's state: the best row's values.
@@ -134,6 +136,21 @@ func (n *summarizeNode) run(rs *runState, emit func([]value.Value) error) error 
 				}
 				continue
 			}
+			if s.fnMulti > 0 {
+				ms, ok := g.states[i].(fn.MultiState)
+				var vals []value.Value
+				if ok {
+					vals = ms.Results()
+				}
+				for j := 0; j < s.fnMulti; j++ {
+					if j < len(vals) {
+						res = append(res, vals[j])
+					} else {
+						res = append(res, value.Value{})
+					}
+				}
+				continue
+			}
 			res = append(res, g.states[i].Result())
 		}
 		out := make([]value.Value, 0, len(n.cols))
@@ -196,6 +213,14 @@ func (c *compiler) summarize(in plan, o *kql.SummarizeOp, sc *scope) (plan, erro
 				return nil, err
 			}
 			continue
+		}
+		if call, ok := a.Value.(*kql.Call); ok && call.Name != "take_any" && call.Name != "arg_max" && call.Name != "arg_min" {
+			if agg := fn.LookupAgg(call.Name); agg != nil && agg.Multi != nil {
+				if err := c.fnMultiAgg(n, agg, call, a, rs, sc, taken); err != nil {
+					return nil, err
+				}
+				continue
+			}
 		}
 		slotBase := n.width
 		var slotTypes []value.Type
@@ -270,6 +295,56 @@ func (c *compiler) summarize(in plan, o *kql.SummarizeOp, sc *scope) (plan, erro
 	return n, nil
 }
 
+// fnMultiAgg compiles an aggregation whose columns internal/kql/fn names (Agg.Multi).
+func (c *compiler) fnMultiAgg(n *summarizeNode, agg *fn.Agg, t *kql.Call, a *kql.Assign, rs *rowScope, sc *scope, taken map[string]bool) error {
+	s, err := c.aggSlot(agg, t, rs, sc)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(t.Args))
+	types := make([]value.Type, len(s.args))
+	for i, x := range t.Args {
+		names[i] = exprName(x)
+	}
+	for i, x := range s.args {
+		types[i] = x.t
+	}
+	cols, err := agg.Multi(names, types, s.consts)
+	if err != nil {
+		return c.fail(t, errorf("%s: %v", t.Name, err))
+	}
+	if len(cols) == 0 {
+		return c.errAt(t, "%s gives no columns", t.Name)
+	}
+	if len(a.Names) > 0 {
+		for i := range cols {
+			if i < len(a.Names) {
+				cols[i].Name = a.Names[i]
+			}
+		}
+	}
+	s.fnMulti = len(cols)
+	base := n.width
+	n.slots = append(n.slots, s)
+	n.width += len(cols)
+	for j, col := range cols {
+		name := uniqName(col.Name, taken)
+		taken[name] = true
+		i, typ := base+j, col.Type
+		n.cols = append(n.cols, value.Column{Name: name, Type: typ})
+		n.outs = append(n.outs, &cexpr{t: typ, f: func(e *env) value.Value {
+			v := e.row[i]
+			if v.T != typ && !v.IsNull() {
+				v = convert(v, typ)
+			} else if v.IsNull() {
+				v = value.NullOf(typ)
+			}
+			return v
+		}})
+	}
+	return nil
+}
+
 func isStar(x kql.Expr) bool { _, ok := x.(*kql.Star); return ok }
 
 // aggSlot compiles one aggregation call's arguments over the input row.
@@ -291,10 +366,15 @@ func (c *compiler) aggSlot(agg *fn.Agg, t *kql.Call, rs *rowScope, sc *scope) (*
 			return nil, err
 		}
 		s.args = append(s.args, e)
-		if e.konst {
+		if e.konst && !c.dependsOnRun(a) {
 			s.consts = append(s.consts, e.f(&env{rs: crs}))
 		} else {
 			s.consts = append(s.consts, value.Value{})
+		}
+	}
+	for _, k := range agg.Const {
+		if k < len(s.args) && !s.args[k].konst {
+			return nil, c.errAt(t.Args[k], "argument %d of %s must be a constant", k+1, t.Name)
 		}
 	}
 	return s, nil

@@ -40,9 +40,9 @@ func init() {
 			New: func(*Ctx, []value.Value) State { return newDcount(-1) }},
 		&Agg{Name: "dcountif", Min: 2, Max: 3, Const: []int{2}, Result: aggSig(value.Long, kAny, kBool, kInt), Column: pre("dcountif_"),
 			New: func(*Ctx, []value.Value) State { return newDcount(1) }},
-		&Agg{Name: "count_distinct", Min: 1, Max: 1, Result: aggSig(value.Long, kAny), Column: pre("count_distinct_"),
+		&Agg{Name: "count_distinct", Min: 1, Max: 1, Result: aggSig(value.Long, kScalar), Column: pre("count_distinct_"),
 			New: func(*Ctx, []value.Value) State { return newDcount(-1) }},
-		&Agg{Name: "count_distinctif", Min: 2, Max: 2, Result: aggSig(value.Long, kAny, kBool), Column: pre("count_distinctif_"),
+		&Agg{Name: "count_distinctif", Min: 2, Max: 2, Result: aggSig(value.Long, kScalar, kBool), Column: pre("count_distinctif_"),
 			New: func(*Ctx, []value.Value) State { return newDcount(1) }},
 		&Agg{Name: "make_set", Aliases: []string{"makeset"}, Min: 1, Max: 2, Const: []int{1}, Result: aggSig(value.Dynamic, kAny, kInt), Column: pre("set_"),
 			New: func(_ *Ctx, c []value.Value) State { return newCollect(true, -1, capArg(c, 1), false) }},
@@ -52,7 +52,7 @@ func init() {
 			New: func(_ *Ctx, c []value.Value) State { return newCollect(false, -1, capArg(c, 1), false) }},
 		&Agg{Name: "make_list_if", Min: 2, Max: 3, Const: []int{2}, Result: aggSig(value.Dynamic, kAny, kBool, kInt), Column: pre("list_"),
 			New: func(_ *Ctx, c []value.Value) State { return newCollect(false, 1, capArg(c, 2), false) }},
-		&Agg{Name: "make_list_with_nulls", Min: 1, Max: 2, Const: []int{1}, Result: aggSig(value.Dynamic, kAny, kInt), Column: pre("list_"),
+		&Agg{Name: "make_list_with_nulls", Min: 1, Max: 1, Result: aggSig(value.Dynamic, kAny, kInt), Column: pre("list_"),
 			New: func(_ *Ctx, c []value.Value) State { return newCollect(false, -1, capArg(c, 1), true) }},
 		&Agg{Name: "make_bag", Min: 1, Max: 2, Const: []int{1}, Result: aggSig(value.Dynamic, kDyn, kInt), Column: pre("bag_"),
 			New: func(_ *Ctx, c []value.Value) State {
@@ -328,7 +328,7 @@ func (s *bagState) Result() value.Value {
 	return dyn(out)
 }
 
-var kSum = kNum | kindOf(value.TimeSpan, value.DateTime, value.Dynamic)
+var kSum = kNum | kindOf(value.TimeSpan, value.DateTime)
 
 func sumType(withPred bool) func([]value.Type) (value.Type, error) {
 	return func(args []value.Type) (value.Type, error) {
@@ -366,7 +366,7 @@ type sumState struct {
 	pred  int
 	avg   bool
 	t     value.Type
-	seen  bool
+	seen  bool // t is set
 	i     int64
 	f     float64
 	n     int64
@@ -374,17 +374,16 @@ type sumState struct {
 }
 
 func (s *sumState) Add(a []value.Value) {
-	if len(a) == 0 || !predOK(a, s.pred) {
+	if len(a) == 0 {
 		return
 	}
 	v := a[0]
-	if !s.seen {
-		s.t = v.T
+	if !s.seen { // the type is known from the first row, counted or not
+		s.t, s.seen = v.T, true
 	}
-	if v.IsNull() {
+	if v.IsNull() || !predOK(a, s.pred) {
 		return
 	}
-	s.seen = true
 	s.n++
 	switch v.T {
 	case value.Int, value.Long, value.TimeSpan, value.DateTime:
@@ -465,14 +464,14 @@ type extremeState struct {
 }
 
 func (s *extremeState) Add(a []value.Value) {
-	if len(a) == 0 || !predOK(a, s.pred) {
+	if len(a) == 0 {
 		return
 	}
 	v := a[0]
 	if !s.typed {
 		s.t, s.typed = v.T, true
 	}
-	if v.IsNull() || v.T == value.String && v.S == "" {
+	if v.IsNull() || v.T == value.String && v.S == "" || !predOK(a, s.pred) {
 		return
 	}
 	if !s.found || compare(v, s.best)*s.sign > 0 {
@@ -496,12 +495,20 @@ type anyState struct {
 }
 
 func (s *anyState) Add(a []value.Value) {
-	if len(a) == 0 || s.good || !predOK(a, s.pred) {
+	if len(a) == 0 || s.good {
 		return
 	}
 	n := len(a)
 	if s.pred >= 0 {
-		n = s.pred
+		n = min(s.pred, n)
+	}
+	if !predOK(a, s.pred) {
+		if s.row == nil { // typed nulls until a row is taken
+			for _, v := range a[:n] {
+				s.row = append(s.row, value.NullOf(v.T))
+			}
+		}
+		return
 	}
 	s.row = append(s.row[:0], a[:n]...)
 	s.good = !a[0].IsEmpty()
@@ -596,7 +603,7 @@ func argColumns(def string) func(names []string, types []value.Type, _ []value.V
 
 func percentileType(first int) func([]value.Type) (value.Type, error) {
 	return func(args []value.Type) (value.Type, error) {
-		ks := []kinds{kNum | kDT | kTS}
+		ks := []kinds{kAny}
 		if first == 2 {
 			ks = append(ks, kInt)
 		}
@@ -753,7 +760,7 @@ func (s *percentileState) Results() []value.Value {
 }
 
 func varAgg(name string, pred int, stdev, sample bool) *Agg {
-	ks := []kinds{kNum | kTS | kDyn}
+	ks := []kinds{kNum | kTS | kDT}
 	if pred > 0 {
 		ks = append(ks, kBool)
 	}

@@ -44,8 +44,7 @@ var (
 	kStrOnly = kindOf(value.String)
 	kNum     = kindOf(value.Int, value.Long, value.Real, value.Decimal)
 	kInt     = kindOf(value.Int, value.Long)
-	kIntD    = kindOf(value.Int, value.Long, value.Dynamic)
-	kNumD    = kNum | kindOf(value.Dynamic)
+	kReal    = kindOf(value.Int, value.Long, value.Real)
 	kBool    = kindOf(value.Bool)
 	kDT      = kindOf(value.DateTime)
 	kTS      = kindOf(value.TimeSpan)
@@ -90,34 +89,49 @@ func numRank(t value.Type) int {
 		return 1
 	case value.Long:
 		return 2
-	case value.Decimal:
-		return 3
 	case value.Real:
+		return 3
+	case value.Decimal:
 		return 4
 	}
 	return 0
 }
 
-// common returns the type that values of all ts share: the type itself
-// when they agree, the widest number when all are numbers, else dynamic
-// (iff(c, "a", 1) is dynamic in Microsoft's analyser).
+// common returns the type that values of all ts share, as iff and case
+// type their branches: dynamic branches take the others' type, numbers
+// widen (int, long, real, decimal), anything else mixed is dynamic
+// (iff(c, "a", 1) is dynamic, iff(c, d, 1) long in Microsoft's analyser).
 func common(ts []value.Type) value.Type {
-	if len(ts) == 0 {
-		return value.Dynamic
-	}
-	out := ts[0]
-	for _, t := range ts[1:] {
+	t, _ := unify(ts, true)
+	return t
+}
+
+// unify is common; with looseDynamic false a dynamic mixed with another
+// type, or two unrelated types, is an error (coalesce, min_of, max_of).
+func unify(ts []value.Type, loose bool) (value.Type, bool) {
+	out, have := value.Dynamic, false
+	for _, t := range ts {
 		switch {
+		case t == value.Dynamic && loose:
+		case !have:
+			out, have = t, true
 		case t == out:
 		case numRank(t) > 0 && numRank(out) > 0:
 			if numRank(t) > numRank(out) {
 				out = t
 			}
 		default:
-			return value.Dynamic
+			return value.Dynamic, false
 		}
 	}
-	return out
+	if !loose && have && out != value.Dynamic {
+		for _, t := range ts {
+			if t == value.Dynamic {
+				return value.Dynamic, false
+			}
+		}
+	}
+	return out, true
 }
 
 // castTo converts v to t the way Kusto carries a value into a wider

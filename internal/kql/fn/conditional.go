@@ -2,6 +2,7 @@ package fn
 
 import (
 	"fmt"
+	"strings"
 
 	"breakglass/internal/kql/value"
 )
@@ -87,7 +88,19 @@ func caseType(args []value.Type) (value.Type, error) {
 }
 
 func commonType(args []value.Type) (value.Type, error) {
-	return common(args), nil
+	t, ok := unify(args, false)
+	if !ok {
+		return t, fmt.Errorf("the arguments must all have one type (or all be numbers), got %s", typeList(args))
+	}
+	return t, nil
+}
+
+func typeList(ts []value.Type) string {
+	var b []string
+	for _, t := range ts {
+		b = append(b, t.String())
+	}
+	return strings.Join(b, ", ")
 }
 
 // extremeOf: https://learn.microsoft.com/kusto/query/max-of-function

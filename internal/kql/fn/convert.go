@@ -25,7 +25,7 @@ func init() {
 				}
 				return nullInt
 			}},
-		&Scalar{Name: "tolong", Aliases: []string{"toint64"}, Min: 1, Max: 1, Result: sig(value.Long, kAny),
+		&Scalar{Name: "tolong", Min: 1, Max: 1, Result: sig(value.Long, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if i, ok := toLong(a[0]); ok {
 					return long(i)
@@ -57,7 +57,7 @@ func init() {
 			Call: func(_ *Ctx, a []value.Value) value.Value { return toDateTime(a[0]) }},
 		&Scalar{Name: "totimespan", Aliases: []string{"totime"}, Min: 1, Max: 1, Result: sig(value.TimeSpan, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return toTimeSpan(a[0]) }},
-		&Scalar{Name: "toguid", Min: 1, Max: 1, Result: sig(value.Guid, kAny),
+		&Scalar{Name: "toguid", Min: 1, Max: 1, Result: sig(value.Guid, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if a[0].T == value.Guid {
 					return a[0]
@@ -65,11 +65,9 @@ func init() {
 				g, _ := value.NewGuid(a[0].String())
 				return g
 			}},
-		// parse_json of a dynamic uses it as is; Microsoft's analyser
-		// refuses a dynamic argument to todynamic/parse_json all the same
-		// (a known false positive), so the type check follows it.
+		// parse_json of a dynamic uses it as is.
 		&Scalar{Name: "parse_json", Aliases: []string{"todynamic", "parsejson", "toobject"}, Min: 1, Max: 1,
-			Result: sig(value.Dynamic, kStrOnly),
+			Result: sig(value.Dynamic, kStr),
 			Call:   func(_ *Ctx, a []value.Value) value.Value { return parseJSON(a[0]) }},
 		&Scalar{Name: "isnull", Min: 1, Max: 1, Result: sig(value.Bool, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return boolean(a[0].IsNull()) }},
@@ -79,7 +77,7 @@ func init() {
 			Call: func(_ *Ctx, a []value.Value) value.Value { return boolean(a[0].IsEmpty()) }},
 		&Scalar{Name: "isnotempty", Aliases: []string{"notempty"}, Min: 1, Max: 1, Result: sig(value.Bool, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return boolean(!a[0].IsEmpty()) }},
-		&Scalar{Name: "isnan", Min: 1, Max: 1, Result: sig(value.Bool, kNum),
+		&Scalar{Name: "isnan", Min: 1, Max: 1, Result: sig(value.Bool, kReal),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if a[0].IsNull() {
 					return nullBool
@@ -87,7 +85,7 @@ func init() {
 				f, _ := toReal(a[0])
 				return boolean(math.IsNaN(f))
 			}},
-		&Scalar{Name: "isinf", Min: 1, Max: 1, Result: sig(value.Bool, kNum),
+		&Scalar{Name: "isinf", Min: 1, Max: 1, Result: sig(value.Bool, kReal),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if a[0].IsNull() {
 					return nullBool
@@ -105,12 +103,15 @@ func init() {
 func parseJSON(v value.Value) value.Value {
 	if v.T == value.Dynamic {
 		if s, ok := v.D.(string); ok && !v.Null {
-			return value.ParseJSON(s)
+			return parseJSON(str(s))
 		}
 		return v
 	}
 	if v.T != value.String {
 		return value.NewDynamic(v.Dynamic())
+	}
+	if strings.TrimSpace(v.S) == "" {
+		return nullDyn // gettype(parse_json('')) is "null" in the docs
 	}
 	return value.ParseJSON(v.S)
 }
@@ -229,7 +230,7 @@ func toDateTime(v value.Value) value.Value {
 		return v
 	case value.String:
 		if t, ok := ParseDateTime(v.S); ok {
-			return value.NewDateTime(t)
+			return dtValue(t) // null outside the range a Value holds (1678-2261)
 		}
 	}
 	return nullDT
@@ -259,22 +260,28 @@ var dateLayouts = []string{
 }
 
 // ParseDateTime reads a datetime as Kusto's datetime() literal and
-// todatetime() do; the result is UTC. Exported for the table builders
-// (records carry times as text) and the fuzz target.
+// todatetime() do; the result is UTC, in 100 ns ticks. Exported for the
+// table builders (records carry times as text) and the fuzz target.
+// Kusto accepts the years 1 to 9999; a Value holds Unix nanoseconds, so a
+// time outside 1678-2261 is refused here rather than wrapped around.
 func ParseDateTime(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 64 {
 		return time.Time{}, false
 	}
-	if t, ok := parseISO(s); ok {
-		return t, true
-	}
+	t, ok := parseISO(s)
 	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), true
+		if ok {
+			break
+		}
+		if pt, err := time.Parse(l, s); err == nil {
+			t, ok = pt.UTC().Truncate(100*time.Nanosecond), true
 		}
 	}
-	return time.Time{}, false
+	if !ok || t.Year() < 1678 || t.Year() > 2261 {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // parseISO reads yyyy-MM-dd[( |T)HH:mm[:ss[.f{1,9}]]][Z|±hh:mm|±hhmm].
@@ -510,6 +517,9 @@ func getType(v value.Value) string {
 	case bool:
 		return "bool"
 	case int64:
+		if t := v.D.(int64); t >= math.MinInt32 && t <= math.MaxInt32 {
+			return "int" // gettype(parse_json('1')) is "int" in the docs
+		}
 		return "long"
 	case float64:
 		return "real"

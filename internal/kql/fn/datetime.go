@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"breakglass/internal/kql/value"
 )
@@ -26,7 +27,7 @@ func init() {
 			}}
 	}
 	start := func(name string, f func(t time.Time, off int64) time.Time, end bool) *Scalar {
-		return &Scalar{Name: name, Min: 1, Max: 2, Result: sig(value.DateTime, kDT, kIntD),
+		return &Scalar{Name: name, Min: 1, Max: 2, Result: sig(value.DateTime, kDT, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if a[0].IsNull() || a[0].T != value.DateTime {
 					return nullDT
@@ -67,7 +68,7 @@ func init() {
 				}
 				return dtValue(c.Now.Add(-a[0].Duration()))
 			}},
-		&Scalar{Name: "datetime_add", Min: 3, Max: 3, Const: []int{0}, Result: sig(value.DateTime, kStr, kIntD, kDT), ResultConst: partChecked(value.DateTime, 0, sig(value.DateTime, kStr, kIntD, kDT)), Call: datetimeAdd},
+		&Scalar{Name: "datetime_add", Min: 3, Max: 3, Const: []int{0}, Result: sig(value.DateTime, kStr, kInt, kDT), ResultConst: partChecked(value.DateTime, 0, sig(value.DateTime, kStr, kInt, kDT)), Call: datetimeAdd},
 		&Scalar{Name: "datetime_diff", Min: 3, Max: 3, Const: []int{0}, Result: sig(value.Long, kStr, kDT, kDT), ResultConst: partChecked(value.Long, 0, sig(value.Long, kStr, kDT, kDT)), Call: datetimeDiff},
 		&Scalar{Name: "datetime_part", Aliases: []string{"datepart"}, Min: 2, Max: 2, Const: []int{0}, Result: sig(value.Int, kStr, kDT), ResultConst: partChecked(value.Int, 0, sig(value.Int, kStr, kDT)), Call: datetimePart},
 		start("startofday", func(t time.Time, off int64) time.Time { return truncDay(t).AddDate(0, 0, int(off)) }, false),
@@ -102,8 +103,8 @@ func init() {
 		dtPart("monthofyear", func(t time.Time) int64 { return int64(t.Month()) }),
 		dtPart("getyear", func(t time.Time) int64 { return int64(t.Year()) }),
 		dtPart("week_of_year", func(t time.Time) int64 { _, w := t.ISOWeek(); return int64(w) }),
-		&Scalar{Name: "make_datetime", Min: 3, Max: 7, Result: sig(value.DateTime, kNumD), Call: makeDatetime},
-		&Scalar{Name: "make_timespan", Min: 2, Max: 4, Result: sig(value.TimeSpan, kNumD), Call: makeTimespan},
+		&Scalar{Name: "make_datetime", Min: 3, Max: 7, Result: sig(value.DateTime, kNum), Call: makeDatetime},
+		&Scalar{Name: "make_timespan", Min: 2, Max: 4, Result: sig(value.TimeSpan, kInt), Call: makeTimespan},
 		unixTo("unixtime_seconds_todatetime", 1e9),
 		unixTo("unixtime_milliseconds_todatetime", 1e6),
 		unixTo("unixtime_microseconds_todatetime", 1e3),
@@ -146,7 +147,7 @@ func truncWeek(t time.Time) time.Time {
 }
 
 func unixTo(name string, unit float64) *Scalar {
-	return &Scalar{Name: name, Min: 1, Max: 1, Result: sig(value.DateTime, kNumD),
+	return &Scalar{Name: name, Min: 1, Max: 1, Result: sig(value.DateTime, kNum),
 		Call: func(_ *Ctx, a []value.Value) value.Value {
 			f, ok := toReal(a[0])
 			if !ok || math.IsNaN(f) {
@@ -440,7 +441,7 @@ func FormatDateTime(t time.Time, f string) string {
 			b.WriteString(f[i : i+n])
 		}
 		i += n
-		if b.Len() > 4096 {
+		if b.Len() > 4096 && i < len(f) && utf8.RuneStart(f[i]) {
 			break
 		}
 	}
@@ -489,7 +490,7 @@ func FormatTimeSpanAs(d time.Duration, f string) string {
 			b.WriteString(f[i : i+n])
 		}
 		i += n
-		if b.Len() > 4096 {
+		if b.Len() > 4096 && i < len(f) && utf8.RuneStart(f[i]) {
 			break
 		}
 	}

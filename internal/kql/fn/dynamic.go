@@ -27,7 +27,7 @@ func init() {
 				}
 				return nullLong
 			}},
-		&Scalar{Name: "pack", Aliases: []string{"bag_pack"}, Min: 0, Max: -1, Result: packType, Call: pack},
+		&Scalar{Name: "pack", Aliases: []string{"bag_pack"}, Min: 2, Max: -1, Result: packType, Call: pack},
 		&Scalar{Name: "pack_array", Min: 1, Max: -1, Result: sig(value.Dynamic, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				out := make([]any, len(a))
@@ -129,7 +129,7 @@ func init() {
 				}
 				return boolean(indexIn(arr, a[1]) >= 0)
 			}},
-		&Scalar{Name: "array_index_of", Min: 2, Max: 5, Result: sig(value.Long, kDyn, kAny, kIntD, kIntD, kIntD),
+		&Scalar{Name: "array_index_of", Min: 2, Max: 5, Const: []int{4}, Result: sig(value.Long, kDyn, kAny, kInt, kInt, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				arr, ok := asArray(a[0])
 				if !ok {
@@ -153,7 +153,7 @@ func init() {
 				}
 				return long(start + int64(i))
 			}},
-		&Scalar{Name: "array_slice", Min: 3, Max: 3, Result: sig(value.Dynamic, kDyn, kIntD, kIntD),
+		&Scalar{Name: "array_slice", Min: 3, Max: 3, Result: sig(value.Dynamic, kDyn, kInt, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				arr, ok := asArray(a[0])
 				s, ok1 := intArg(a[1])
@@ -186,8 +186,8 @@ func init() {
 				}
 				return dyn(out)
 			}},
-		&Scalar{Name: "array_sort_asc", Min: 1, Max: 2, Result: sig(value.Dynamic, kDyn, kBool), Call: func(_ *Ctx, a []value.Value) value.Value { return arraySort(a, false) }},
-		&Scalar{Name: "array_sort_desc", Min: 1, Max: 2, Result: sig(value.Dynamic, kDyn, kBool), Call: func(_ *Ctx, a []value.Value) value.Value { return arraySort(a, true) }},
+		&Scalar{Name: "array_sort_asc", Min: 1, Max: 2, Const: []int{1}, Result: sig(value.Dynamic, kDyn, kBool), Call: func(_ *Ctx, a []value.Value) value.Value { return arraySort(a, false) }},
+		&Scalar{Name: "array_sort_desc", Min: 1, Max: 2, Const: []int{1}, Result: sig(value.Dynamic, kDyn, kBool), Call: func(_ *Ctx, a []value.Value) value.Value { return arraySort(a, true) }},
 		&Scalar{Name: "array_sum", Min: 1, Max: 1, Result: sig(value.Real, kDyn),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				arr, ok := asArray(a[0])
@@ -416,7 +416,7 @@ func zip(_ *Ctx, a []value.Value) value.Value {
 
 // ParseURL is parse_url (https://learn.microsoft.com/kusto/query/parse-url-function):
 // parse_url("scheme://username:password@host:1234/this/is/a/path?k1=v1&k2=v2#fragment")
-// is {"Scheme":"scheme","Host":"host","Port":"1234","Path":"/this/is/a/path",
+// is {"Scheme":"scheme","Host":"host","Port":"1234","Path":"this/is/a/path",
 // "Username":"username","Password":"password","Query Parameters":{"k1":"v1","k2":"v2"},
 // "Fragment":"fragment"}. Text that is not an absolute URL gives empty fields.
 func ParseURL(s string) map[string]any {
@@ -428,7 +428,8 @@ func ParseURL(s string) map[string]any {
 	out["Scheme"] = u.Scheme
 	out["Host"] = u.Hostname()
 	out["Port"] = u.Port()
-	out["Path"] = u.EscapedPath()
+	// the docs show "Path":"this/is/a/path", without the leading slash
+	out["Path"] = strings.TrimPrefix(u.EscapedPath(), "/")
 	if u.User != nil {
 		out["Username"] = u.User.Username()
 		p, _ := u.User.Password()
@@ -460,7 +461,9 @@ func queryParams(q string) map[string]any {
 // ParsePath is parse_path (https://learn.microsoft.com/kusto/query/parse-path-function):
 // parse_path(@"C:\temp\file.txt") is {"Scheme":"","RootPath":"C:",
 // "DirectoryPath":"C:\\temp","DirectoryName":"temp","Filename":"file.txt",
-// "Extension":"txt","AlternateDataStreamName":""}.
+// "Extension":"txt","AlternateDataStreamName":""}; a UNC share has no
+// RootPath, and file://C:/temp/file.txt:some.exe has the Scheme "file",
+// the RootPath "C:" and the AlternateDataStreamName "some.exe".
 func ParsePath(p string) map[string]any {
 	out := map[string]any{"Scheme": "", "RootPath": "", "DirectoryPath": "", "DirectoryName": "", "Filename": "", "Extension": "", "AlternateDataStreamName": ""}
 	rest := p
@@ -480,11 +483,6 @@ func ParsePath(p string) map[string]any {
 	switch {
 	case len(rest) >= 2 && rest[1] == ':':
 		out["RootPath"] = rest[:2]
-	case strings.HasPrefix(rest, `\\`):
-		parts := strings.SplitN(rest[2:], `\`, 2)
-		out["RootPath"] = `\\` + parts[0]
-	case out["Scheme"] != "":
-		out["RootPath"], _, _ = strings.Cut(rest, sep)
 	}
 	if name, ads, ok := strings.Cut(file, ":"); ok && len(rest) > 2 {
 		file = name

@@ -22,7 +22,7 @@ func init() {
 				}
 				return long(int64(v4Uint(p.Masked().Addr())))
 			}},
-		&Scalar{Name: "parse_ipv4_mask", Min: 2, Max: 2, Result: sig(value.Long, kStr, kIntD),
+		&Scalar{Name: "parse_ipv4_mask", Min: 2, Max: 2, Result: sig(value.Long, kStr, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				m, ok := intArg(a[1])
 				if !ok || m < 0 || m > 32 {
@@ -34,7 +34,7 @@ func init() {
 				}
 				return long(int64(v4Uint(p.Masked().Addr())))
 			}},
-		&Scalar{Name: "format_ipv4", Min: 1, Max: 2, Result: sig(value.String, kAny, kIntD),
+		&Scalar{Name: "format_ipv4", Min: 1, Max: 2, Result: sig(value.String, kAny, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				mask := int64(32)
 				if len(a) > 1 {
@@ -73,9 +73,9 @@ func init() {
 			}},
 		&Scalar{Name: "ipv4_is_in_range", Min: 2, Max: 2, Result: sig(value.Bool, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipInRanges(text(a[0]), []string{text(a[1])}, false) }},
-		&Scalar{Name: "ipv4_is_in_any_range", Min: 2, Max: -1, Result: sig(value.Bool, kStr, kAny),
+		&Scalar{Name: "ipv4_is_in_any_range", Min: 2, Max: -1, Result: sig(value.Bool, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipInRanges(text(a[0]), rangeList(a[1:]), false) }},
-		&Scalar{Name: "ipv4_is_match", Min: 2, Max: 3, Result: sig(value.Bool, kStr, kStr, kIntD),
+		&Scalar{Name: "ipv4_is_match", Min: 2, Max: 3, Result: sig(value.Bool, kStr, kStr, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				c := ipCompare(a, false)
 				if c.IsNull() {
@@ -83,7 +83,7 @@ func init() {
 				}
 				return boolean(c.I == 0)
 			}},
-		&Scalar{Name: "ipv4_compare", Min: 2, Max: 3, Result: sig(value.Long, kStr, kStr, kIntD),
+		&Scalar{Name: "ipv4_compare", Min: 2, Max: 3, Result: sig(value.Long, kStr, kStr, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipCompare(a, false) }},
 		&Scalar{Name: "parse_ipv6", Min: 1, Max: 1, Result: sig(value.String, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
@@ -95,11 +95,11 @@ func init() {
 			}},
 		&Scalar{Name: "ipv6_is_in_range", Min: 2, Max: 2, Result: sig(value.Bool, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipInRanges(text(a[0]), []string{text(a[1])}, true) }},
-		&Scalar{Name: "ipv6_is_in_any_range", Min: 2, Max: -1, Result: sig(value.Bool, kStr, kAny),
+		&Scalar{Name: "ipv6_is_in_any_range", Min: 2, Max: -1, Result: sig(value.Bool, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipInRanges(text(a[0]), rangeList(a[1:]), true) }},
-		&Scalar{Name: "ipv6_compare", Min: 2, Max: 3, Result: sig(value.Long, kStr, kStr, kIntD),
+		&Scalar{Name: "ipv6_compare", Min: 2, Max: 3, Result: sig(value.Long, kStr, kStr, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipCompare(a, true) }},
-		&Scalar{Name: "ipv6_is_match", Min: 2, Max: 3, Result: sig(value.Bool, kStr, kStr, kIntD),
+		&Scalar{Name: "ipv6_is_match", Min: 2, Max: 3, Result: sig(value.Bool, kStr, kStr, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				c := ipCompare(a, true)
 				if c.IsNull() {

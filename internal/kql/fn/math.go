@@ -25,7 +25,7 @@ func init() {
 		&Scalar{Name: "bin", Aliases: []string{"floor"}, Min: 2, Max: 2, Result: binType, Call: bin},
 		&Scalar{Name: "bin_at", Min: 3, Max: 3, Result: binAtType, Call: binAt},
 		&Scalar{Name: "ceiling", Min: 1, Max: 1, Result: sameNum, Call: func(_ *Ctx, a []value.Value) value.Value { return roundWith(a[0], math.Ceil) }},
-		&Scalar{Name: "round", Min: 1, Max: 2, Result: roundType, Call: round},
+		&Scalar{Name: "round", Min: 1, Max: 2, Const: []int{1}, Result: roundType, Call: round},
 		&Scalar{Name: "abs", Min: 1, Max: 1, Result: absType, Call: abs},
 		&Scalar{Name: "sign", Min: 1, Max: 1, Result: sig(value.Real, kNum),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
@@ -59,7 +59,7 @@ func init() {
 				return real(math.Pow(x, y))
 			}},
 		&Scalar{Name: "pi", Min: 0, Max: 0, Result: sig(value.Real), Call: func(*Ctx, []value.Value) value.Value { return real(math.Pi) }},
-		&Scalar{Name: "isfinite", Min: 1, Max: 1, Result: sig(value.Bool, kNum),
+		&Scalar{Name: "isfinite", Min: 1, Max: 1, Result: sig(value.Bool, kReal),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				x, ok := toReal(a[0])
 				if !ok {
@@ -72,7 +72,7 @@ func init() {
 		binaryFn("binary_xor", func(x, y int64) int64 { return x ^ y }),
 		binaryFn("binary_shift_left", func(x, y int64) int64 { return x << uint(y&63) }),
 		binaryFn("binary_shift_right", func(x, y int64) int64 { return x >> uint(y&63) }),
-		&Scalar{Name: "binary_not", Aliases: []string{"bitwise_not"}, Min: 1, Max: 1, Result: sig(value.Long, kInt),
+		&Scalar{Name: "binary_not", Min: 1, Max: 1, Result: sig(value.Long, kInt),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				if a[0].IsNull() {
 					return nullLong
@@ -100,19 +100,17 @@ func binType(args []value.Type) (value.Type, error) {
 	}
 	v, s := args[0], args[1]
 	switch {
-	case v == value.DateTime:
-		if s != value.TimeSpan && !s.Numeric() {
-			return value.DateTime, fmt.Errorf("argument 2: bin of a datetime wants a timespan size, got %s", s)
+	case v == value.DateTime || v == value.TimeSpan:
+		if s != value.TimeSpan {
+			return v, fmt.Errorf("argument 2: bin of a %s wants a timespan size (1h, 1d), got %s", v, s)
 		}
-		return value.DateTime, nil
-	case v == value.TimeSpan:
-		return value.TimeSpan, nil
+		return v, nil
 	case s == value.TimeSpan:
 		return value.Long, fmt.Errorf("argument 2: a number is binned by a number, got %s", s)
-	case v == value.Real || s == value.Real:
-		return value.Real, nil
 	case v == value.Decimal || s == value.Decimal:
 		return value.Decimal, nil
+	case v == value.Real || s == value.Real:
+		return value.Real, nil
 	}
 	return value.Long, nil
 }
@@ -121,6 +119,9 @@ func binAtType(args []value.Type) (value.Type, error) {
 	t, err := binType(args[:2])
 	if err != nil {
 		return t, err
+	}
+	if args[2] == value.Decimal && t == value.Real {
+		t = value.Decimal
 	}
 	if args[2] != args[0] && !(args[0].Numeric() && args[2].Numeric()) {
 		return t, fmt.Errorf("argument 3: the fixed point must be a %s like the value, got %s", args[0], args[2])
@@ -180,7 +181,7 @@ func bin(_ *Ctx, a []value.Value) value.Value {
 	}
 	if v.T == value.Real || v.T == value.Decimal || s.T == value.Real || s.T == value.Decimal {
 		t := value.Real
-		if v.T == value.Decimal && s.T != value.Real || s.T == value.Decimal && v.T != value.Real {
+		if v.T == value.Decimal || s.T == value.Decimal {
 			t = value.Decimal
 		}
 		x, ok1 := toReal(v)
@@ -209,17 +210,24 @@ func binNull(v, s value.Value) value.Value {
 // (bin_at(6.5, 2.5, 7) is 4.5; bins aligned on the fixed point).
 func binAt(c *Ctx, a []value.Value) value.Value {
 	v, s, at := a[0], a[1], a[2]
+	null := func() value.Value {
+		t, err := binAtType([]value.Type{v.T, s.T, at.T})
+		if err != nil {
+			return value.NullOf(v.T)
+		}
+		return value.NullOf(t)
+	}
 	if v.IsNull() || s.IsNull() || at.IsNull() {
-		return binNull(v, s)
+		return null()
 	}
 	switch v.T {
 	case value.DateTime, value.TimeSpan:
 		if at.T != v.T || s.T != value.TimeSpan {
-			return binNull(v, s)
+			return null()
 		}
 		b, ok := binFloor(v.I-at.I, s.I)
 		if !ok {
-			return binNull(v, s)
+			return null()
 		}
 		return value.Value{T: v.T, I: b + at.I}
 	}
@@ -227,10 +235,10 @@ func binAt(c *Ctx, a []value.Value) value.Value {
 	sz, ok2 := toReal(s)
 	p, ok3 := toReal(at)
 	if !ok1 || !ok2 || !ok3 || sz <= 0 {
-		return binNull(v, s)
+		return null()
 	}
 	r := math.Floor((x-p)/sz)*sz + p
-	t, _ := binType([]value.Type{v.T, s.T})
+	t, _ := binAtType([]value.Type{v.T, s.T, at.T})
 	if t == value.Long {
 		return long(int64(r))
 	}
@@ -245,7 +253,7 @@ func sameNum(args []value.Type) (value.Type, error) {
 }
 
 func roundType(args []value.Type) (value.Type, error) {
-	if err := check(args, kNum, kIntD); err != nil {
+	if err := check(args, kNum, kInt); err != nil {
 		return value.Real, err
 	}
 	return args[0], nil

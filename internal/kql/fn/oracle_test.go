@@ -25,14 +25,14 @@ var updateOracle = flag.Bool("update-oracle", false, "rewrite testdata/oracle_ty
 // column of every type, and the call cut to its minimum arity.
 var typical = map[string]string{
 	// conversions
-	"tostring": "L", "toint": "S", "tolong": "S", "toint64": "R", "todouble": "S", "toreal": "L", "todecimal": "S",
+	"tostring": "L", "toint": "S", "tolong": "S", "todouble": "S", "toreal": "L", "todecimal": "S",
 	"tobool": "S", "toboolean": "L", "todatetime": "S", "totimespan": "S", "totime": "S", "toguid": "S",
 	"parse_json": "S", "todynamic": "Y", "parsejson": "S", "toobject": "S",
 	"isnull": "L", "isnotnull": "D", "isempty": "S", "isnotempty": "S", "notempty": "Y", "isnan": "R", "isinf": "R", "gettype": "L",
 	// strings
-	"tolower": "S", "toupper": "S", "strlen": "S", "string_size": "S", "substring": "S,L,L", "indexof": "S,S,L,L,L",
+	"tolower": "S", "toupper": "S", "strlen": "S", "string_size": "S", "substring": "S,L,L", "indexof": "S,S,L,L,2",
 	"strcat": "S,L,D", "strcat_delim": `"-",S,L`, "strcat_array": `Y,","`, "split": `S,",",L`,
-	"replace_string": "S,S,S", "replace_regex": `S,"a(b)",S`, "replace": `"a(b)",S,S`,
+	"replace_string": "S,S,S", "replace_regex": `S,"a(b)","x"`, "replace": `"a(b)","x",S`,
 	"extract": `"a(b)",1,S,typeof(long)`, "extract_all": `"(a)(b)",dynamic([1]),S`, "extract_json": `"$.a",S,typeof(long)`, "extractjson": `"$.a",S`,
 	"trim": `"-",S`, "trim_start": `"-",S`, "trim_end": `"-",S`, "countof": `S,S,"regex"`, "reverse": "S", "isascii": "S", "isutf8": "S",
 	"strrep": `S,L,S`, "translate": "S,S,S", "hash": "S,L", "base64_encode_tostring": "S", "base64_decode_tostring": "S",
@@ -47,21 +47,21 @@ var typical = map[string]string{
 	"unixtime_seconds_todatetime": "L", "unixtime_milliseconds_todatetime": "L", "unixtime_microseconds_todatetime": "L", "unixtime_nanoseconds_todatetime": "L",
 	"format_datetime": `D,"yyyy-MM-dd"`, "format_timespan": `T,"hh:mm"`,
 	// math
-	"bin": "L,L", "floor": "D,T", "bin_at": "R,R,R", "ceiling": "R", "round": "R,L", "abs": "L", "sign": "R", "sqrt": "R", "exp": "R", "exp2": "R", "exp10": "R",
+	"bin": "L,L", "floor": "D,T", "bin_at": "R,R,R", "ceiling": "R", "round": "R,2", "abs": "L", "sign": "R", "sqrt": "R", "exp": "R", "exp2": "R", "exp10": "R",
 	"log": "R", "log2": "R", "log10": "R", "degrees": "R", "radians": "R", "pow": "R,R", "pi": "", "isfinite": "R",
-	"binary_and": "L,L", "binary_or": "L,L", "binary_xor": "L,L", "binary_shift_left": "L,L", "binary_shift_right": "L,L", "binary_not": "L", "bitwise_not": "L",
+	"binary_and": "L,L", "binary_or": "L,L", "binary_xor": "L,L", "binary_shift_left": "L,L", "binary_shift_right": "L,L", "binary_not": "L",
 	// conditionals
 	"iff": "B,L,L", "iif": "B,S,S", "case": "B,L,B,L,L", "coalesce": "S,S", "min_of": "L,L", "max_of": "D,D", "not": "B",
 	// dynamic
 	"array_length": "Y", "arraylength": "Y", "pack": `"a",L,"b",S`, "bag_pack": `"a",L`, "pack_array": "L,S", "bag_keys": "Y", "bag_has_key": "Y,S",
 	"bag_merge": "Y,Y", "bag_remove_keys": "Y,Y", "array_concat": "Y,Y", "set_union": "Y,Y", "set_intersect": "Y,Y", "set_difference": "Y,Y",
-	"set_has_element": "Y,L", "array_index_of": "Y,L,L,L,L", "array_slice": "Y,L,L", "array_reverse": "Y", "array_sort_asc": "Y,B", "array_sort_desc": "Y,B",
+	"set_has_element": "Y,L", "array_index_of": "Y,L,L,L,1", "array_slice": "Y,L,L", "array_reverse": "Y", "array_sort_asc": "Y,true", "array_sort_desc": "Y,false",
 	"array_sum": "Y", "zip": "Y,Y", "parse_url": "S", "parseurl": "S", "parse_urlquery": "S", "parse_path": "S", "pack_all": "",
 	// ip
 	"parse_ipv4": "S", "parse_ipv4_mask": "S,L", "format_ipv4": "S,L", "ipv4_is_private": "S", "ipv4_is_in_range": "S,S", "ipv4_is_in_any_range": "S,S,S",
 	"ipv4_is_match": "S,S,L", "ipv4_compare": "S,S,L", "parse_ipv6": "S", "ipv6_is_in_range": "S,S", "ipv6_is_in_any_range": "S,S", "ipv6_compare": "S,S,L",
 	"ipv6_is_match": "S,S,L", "has_ipv4": "S,S",
-	"parse_user_agent": `S,"browser"`,
+	"parse_user_agent": `S,"browser"`, "parse_xml": "S",
 }
 
 // typicalAgg is the same for aggregations (run in summarize, unnamed, so
@@ -69,7 +69,7 @@ var typical = map[string]string{
 var typicalAgg = map[string]string{
 	"count": "", "countif": "B", "dcount": "S,1", "dcountif": "S,B,1", "count_distinct": "S", "count_distinctif": "S,B",
 	"make_set": "S,10", "makeset": "S", "make_set_if": "S,B,10", "make_list": "L,10", "makelist": "L", "make_list_if": "L,B,10",
-	"make_list_with_nulls": "S,10", "make_bag": "Y,10", "make_bag_if": "Y,B,10",
+	"make_list_with_nulls": "S", "make_bag": "Y,10", "make_bag_if": "Y,B,10",
 	"sum": "L", "sumif": "R,B", "avg": "L", "avgif": "T,B", "min": "D", "max": "S", "minif": "L,B", "maxif": "D,B",
 	"take_any": "S,L", "any": "S,L", "take_anyif": "S,B", "arg_max": "D,S,L", "arg_min": "L,S",
 	"percentile": "L,95", "percentiles": "R,50,95.5", "percentilew": "L,L,50", "percentilesw": "L,L,5,50",
@@ -256,8 +256,14 @@ func ours(c oracleCase) string {
 			return "error"
 		}
 		var parts []string
+		used := map[string]bool{}
 		for _, col := range cols {
-			parts = append(parts, col.Name+":"+col.Type.String())
+			n := col.Name
+			for i := 1; used[n]; i++ { // the engine's clash rule: S, S1, S2
+				n = col.Name + strconv.Itoa(i)
+			}
+			used[n] = true
+			parts = append(parts, n+":"+col.Type.String())
 		}
 		return strings.Join(parts, ",")
 	}
@@ -295,7 +301,14 @@ func loadOracleTypes(t *testing.T) map[string]string {
 
 // knownDiffs are the cases where this package deliberately differs from
 // Microsoft's analyser, each with the reason.
-var knownDiffs = map[string]string{}
+var knownDiffs = map[string]string{
+	// The analyser types a dynamic literal by its content (a literal array
+	// is no string), a dynamic column not; the engine sees columns.
+	`extract_all("(a)(b)",dynamic([1]))`: "a literal dynamic array as the source",
+	// floor is bin here; the analyser gives its floor alias one odd extra
+	// overload (a datetime size), which no query uses.
+	"floor(D,D)": "floor(datetime, datetime)",
+}
 
 // TestOracleTypes checks, for every registered function and typical
 // argument types, that the result type (and, for aggregations, the

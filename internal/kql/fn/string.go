@@ -2,6 +2,7 @@ package fn
 
 import (
 	"encoding/base64"
+	"math"
 	"math/bits"
 	"net/url"
 	"strconv"
@@ -24,12 +25,12 @@ func init() {
 			Call: func(_ *Ctx, a []value.Value) value.Value { return long(int64(utf8.RuneCountInString(text(a[0])))) }},
 		&Scalar{Name: "string_size", Min: 1, Max: 1, Result: sig(value.Long, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return long(int64(len(text(a[0])))) }},
-		&Scalar{Name: "substring", Min: 2, Max: 3, Result: sig(value.String, kAny, kIntD, kIntD), Call: substring},
-		&Scalar{Name: "indexof", Min: 2, Max: 5, Result: sig(value.Long, kAny, kStr, kIntD, kIntD, kIntD), Call: indexOf},
+		&Scalar{Name: "substring", Min: 2, Max: 3, Result: sig(value.String, kAny, kInt, kInt), Call: substring},
+		&Scalar{Name: "indexof", Min: 2, Max: 5, Const: []int{4}, Result: sig(value.Long, kAny, kAny, kInt, kInt, kInt), Call: indexOf},
 		&Scalar{Name: "strcat", Min: 1, Max: 64, Result: sig(value.String, kAny), Call: strcat},
-		&Scalar{Name: "strcat_delim", Min: 3, Max: 65, Result: sig(value.String, kStr, kAny),
+		&Scalar{Name: "strcat_delim", Min: 3, Max: 65, Result: sig(value.String, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return joinValues(a[1:], text(a[0])) }},
-		&Scalar{Name: "strcat_array", Min: 2, Max: 2, Result: sig(value.String, kDyn, kStr),
+		&Scalar{Name: "strcat_array", Min: 2, Max: 2, Result: sig(value.String, kDyn, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				arr, ok := a[0].D.([]any)
 				if !ok || a[0].IsNull() {
@@ -41,27 +42,32 @@ func init() {
 				}
 				return joinValues(vs, text(a[1]))
 			}},
-		&Scalar{Name: "split", Min: 2, Max: 3, Result: sig(value.Dynamic, kStr, kStr, kIntD), Call: split},
+		&Scalar{Name: "split", Min: 2, Max: 3, Result: sig(value.Dynamic, kAny, kStr, kInt), Call: split},
 		&Scalar{Name: "replace_string", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
-				s, old := text(a[0]), text(a[1])
+				s, old, repl := text(a[0]), text(a[1]), text(a[2])
 				if old == "" {
 					return str(s)
 				}
-				return str(capStr(strings.ReplaceAll(s, old, text(a[2]))))
+				// bound the result before building it: a short lookup and
+				// a long rewrite could otherwise grow without limit
+				if n := strings.Count(s, old); len(repl) > len(old) && n > (maxOut-len(s))/(len(repl)-len(old)+1) {
+					return str(boundedReplace(s, old, repl))
+				}
+				return str(strings.ReplaceAll(s, old, repl))
 			}},
-		&Scalar{Name: "replace_regex", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{1},
+		&Scalar{Name: "replace_regex", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{1, 2},
 			Call: func(_ *Ctx, a []value.Value) value.Value { return replaceRegex(text(a[0]), text(a[1]), text(a[2])) }},
 		// replace is the older replace_regex, with the source last.
-		&Scalar{Name: "replace", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{0},
+		&Scalar{Name: "replace", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Const: []int{0, 1},
 			Call: func(_ *Ctx, a []value.Value) value.Value { return replaceRegex(text(a[2]), text(a[0]), text(a[1])) }},
 		&Scalar{Name: "extract", Min: 3, Max: 4, Const: []int{0, 1, 3}, Result: extractType, ResultConst: extractTypeConst, Call: extract},
 		&Scalar{Name: "extract_all", Min: 2, Max: 3, Const: []int{0, 1}, Result: extractAllType, Call: extractAll},
-		&Scalar{Name: "trim", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kAny),
+		&Scalar{Name: "trim", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return trimRegex(text(a[0]), text(a[1]), true, true) }},
-		&Scalar{Name: "trim_start", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kAny),
+		&Scalar{Name: "trim_start", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return trimRegex(text(a[0]), text(a[1]), true, false) }},
-		&Scalar{Name: "trim_end", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kAny),
+		&Scalar{Name: "trim_end", Min: 2, Max: 2, Const: []int{0}, Result: sig(value.String, kStr, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return trimRegex(text(a[0]), text(a[1]), false, true) }},
 		&Scalar{Name: "countof", Min: 2, Max: 3, Const: []int{2}, Result: sig(value.Long, kStr, kStr, kStr), Call: countOf},
 		&Scalar{Name: "reverse", Min: 1, Max: 1, Result: sig(value.String, kAny),
@@ -82,11 +88,11 @@ func init() {
 				}
 				return boolean(true)
 			}},
-		&Scalar{Name: "isutf8", Min: 1, Max: 1, Result: sig(value.Bool, kStr),
+		&Scalar{Name: "isutf8", Min: 1, Max: 1, Result: sig(value.Bool, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return boolean(utf8.ValidString(text(a[0]))) }},
-		&Scalar{Name: "strrep", Min: 2, Max: 3, Result: sig(value.String, kAny, kIntD, kStr), Call: strrep},
+		&Scalar{Name: "strrep", Min: 2, Max: 3, Result: sig(value.String, kAny, kInt, kAny), Call: strrep},
 		&Scalar{Name: "translate", Min: 3, Max: 3, Result: sig(value.String, kStr, kStr, kStr), Call: translate},
-		&Scalar{Name: "hash", Min: 1, Max: 2, Result: sig(value.Long, kAny, kIntD), Call: hash},
+		&Scalar{Name: "hash", Min: 1, Max: 2, Result: sig(value.Long, kScalar, kInt), Call: hash},
 		&Scalar{Name: "base64_encode_tostring", Aliases: []string{"base64_encodestring"}, Min: 1, Max: 1, Result: sig(value.String, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				return str(base64.StdEncoding.EncodeToString([]byte(text(a[0]))))
@@ -111,7 +117,7 @@ func init() {
 			Call: func(_ *Ctx, a []value.Value) value.Value { return str(url.QueryEscape(text(a[0]))) }},
 		&Scalar{Name: "url_encode_component", Min: 1, Max: 1, Result: sig(value.String, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return str(url.PathEscape(text(a[0]))) }},
-		&Scalar{Name: "tohex", Min: 1, Max: 2, Result: sig(value.String, kInt, kIntD), Call: tohex},
+		&Scalar{Name: "tohex", Min: 1, Max: 2, Result: sig(value.String, kInt, kInt), Call: tohex},
 	)
 }
 
@@ -135,7 +141,7 @@ func intArg(v value.Value) (int64, bool) {
 
 // substring: https://learn.microsoft.com/kusto/query/substring-function
 // (substring("123456", 1) is "23456", substring("ABCD", 0, 2) "AB"); a
-// negative start counts from 0.
+// negative start counts from the end: substring("123456", -2, 2) is "56".
 func substring(_ *Ctx, a []value.Value) value.Value {
 	r := []rune(text(a[0]))
 	start, ok := intArg(a[1])
@@ -143,7 +149,7 @@ func substring(_ *Ctx, a []value.Value) value.Value {
 		return str("")
 	}
 	if start < 0 {
-		start = 0
+		start = max(0, start+int64(len(r)))
 	}
 	if start > int64(len(r)) {
 		return str("")
@@ -157,7 +163,7 @@ func substring(_ *Ctx, a []value.Value) value.Value {
 		if n < 0 {
 			n = 0
 		}
-		if start+n < end {
+		if n < end-start {
 			end = start + n
 		}
 	}
@@ -195,12 +201,29 @@ func indexOf(_ *Ctx, a []value.Value) value.Value {
 	if start > int64(len(r)) || length < -1 {
 		return nullLong
 	}
-	end := int64(len(r))
-	if length >= 0 && start+length < end {
-		end = start + length
+	// Each occurrence is searched for in a window of length characters
+	// from just after the previous one, as the docs' example shows:
+	// indexof("abcdefgabcdefg", "cde", 1, 10, 2) is 9.
+	for found := int64(0); ; {
+		if start > int64(len(r)) {
+			return long(-1)
+		}
+		end := int64(len(r))
+		if length >= 0 && length < end-start {
+			end = start + length
+		}
+		i := runeIndex(r[start:end], look)
+		if i < 0 {
+			return long(-1)
+		}
+		if found++; found == occ {
+			return long(start + int64(i))
+		}
+		start += int64(i) + 1
 	}
-	hay := r[start:end]
-	found := int64(0)
+}
+
+func runeIndex(hay, look []rune) int {
 	for i := 0; i+len(look) <= len(hay); i++ {
 		match := true
 		for j := range look {
@@ -210,13 +233,10 @@ func indexOf(_ *Ctx, a []value.Value) value.Value {
 			}
 		}
 		if match {
-			found++
-			if found == occ {
-				return long(start + int64(i))
-			}
+			return i
 		}
 	}
-	return long(-1)
+	return -1
 }
 
 func strcat(_ *Ctx, a []value.Value) value.Value { return joinValues(a, "") }
@@ -282,14 +302,43 @@ func rewriteToGo(r string) string {
 	return b.String()
 }
 
+// boundedReplace is strings.ReplaceAll that stops at maxOut bytes.
+func boundedReplace(s, old, repl string) string {
+	var b strings.Builder
+	for b.Len() < maxOut {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		b.WriteString(repl)
+		s = s[i+len(old):]
+	}
+	return capStr(b.String())
+}
+
 // replaceRegex: https://learn.microsoft.com/kusto/query/replace-regex-function
-// (replace_regex("abc", "b", "x") is "axc"; \1 refers to a group).
+// (replace_regex("Number is 1", @"is (\d+)", @"was: \1") is "Number was:
+// 1"). The result is built match by match and stops at maxOut bytes.
 func replaceRegex(s, pattern, rewrite string) value.Value {
 	re, err := compileRegex(pattern)
 	if err != nil {
 		return str("")
 	}
-	return str(capStr(re.ReplaceAllString(s, rewriteToGo(rewrite))))
+	tmpl := rewriteToGo(rewrite)
+	var b []byte
+	last := 0
+	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+		b = append(b, s[last:m[0]]...)
+		b = re.ExpandString(b, tmpl, s, m)
+		last = m[1]
+		if len(b) > maxOut {
+			return str(capStr(string(b)))
+		}
+	}
+	b = append(b, s[last:]...)
+	return str(capStr(string(b)))
 }
 
 func extractType(args []value.Type) (value.Type, error) {
@@ -297,7 +346,7 @@ func extractType(args []value.Type) (value.Type, error) {
 }
 
 func extractTypeConst(args []value.Type, consts []value.Value) (value.Type, error) {
-	if err := check(args, kStr, kIntD, kStrOnly|kDyn, kStr); err != nil {
+	if err := check(args, kStr, kInt, kStrOnly|kDyn, kStr); err != nil {
 		return value.String, err
 	}
 	if len(consts) > 3 && consts[3].T == value.String && consts[3].S != "" {
@@ -504,8 +553,8 @@ func strrep(_ *Ctx, a []value.Value) value.Value {
 	if len(a) > 2 {
 		sep = text(a[2])
 	}
-	if n > 0 && int64(len(s)+len(sep))*n > maxOut {
-		n = maxOut / int64(len(s)+len(sep)+1)
+	if unit := int64(len(s) + len(sep) + 1); n > maxOut/unit {
+		n = maxOut / unit // Kusto caps strings; this never allocates past it
 	}
 	parts := make([]string, n)
 	for i := range parts {
@@ -542,14 +591,34 @@ func translate(_ *Ctx, a []value.Value) value.Value {
 }
 
 // hash: https://learn.microsoft.com/kusto/query/hash-function
-// (xxhash64 of the value; hash("World") is 1846988464401551951 and
-// hash("World", 100) 51). Non-string values are hashed by their text,
-// which may differ from Kusto's binary form.
+// (xxhash64 of the value; hash("World") is 1846988464401551951,
+// hash("World", 100) 51, hash(datetime("2015-01-01"))
+// 1380966698541616202). Strings hash their UTF-8 bytes, datetimes their
+// .NET ticks as 8 little-endian bytes (both as the docs show); numbers,
+// timespans and bools are taken the same way (8 bytes), and dynamic
+// values by their JSON text: those forms are not documented.
 func hash(_ *Ctx, a []value.Value) value.Value {
-	if a[0].IsNull() && a[0].T != value.String {
+	v := a[0]
+	if v.IsNull() && v.T != value.String {
 		return nullLong
 	}
-	h := int64(xxh64([]byte(text(a[0]))))
+	var b []byte
+	le := func(u uint64) []byte {
+		return []byte{byte(u), byte(u >> 8), byte(u >> 16), byte(u >> 24), byte(u >> 32), byte(u >> 40), byte(u >> 48), byte(u >> 56)}
+	}
+	switch v.T {
+	case value.DateTime:
+		b = le(uint64(v.I/100 + unixEpochTicks))
+	case value.TimeSpan:
+		b = le(uint64(v.I / 100))
+	case value.Int, value.Long, value.Bool:
+		b = le(uint64(v.I))
+	case value.Real, value.Decimal:
+		b = le(math.Float64bits(v.F))
+	default:
+		b = []byte(text(v))
+	}
+	h := int64(xxh64(b))
 	if len(a) > 1 {
 		m, ok := intArg(a[1])
 		if !ok || m <= 0 {

@@ -41,6 +41,7 @@ type uaRule struct {
 // Order matters: the first rule that matches wins (Edge and Opera carry
 // "Chrome/", Chrome carries "Safari/").
 var browserRules = []uaRule{
+	{regexp.MustCompile(`AdobeAIR/(\d+)(?:\.(\d+))?(?:\.(\d+))?`), "AdobeAIR"},
 	{regexp.MustCompile(`(?:Edge|Edg|EdgA|EdgiOS)/(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\.(\d+))?`), "Edge"},
 	{regexp.MustCompile(`(?:OPR|Opera)/(\d+)(?:\.(\d+))?(?:\.(\d+))?`), "Opera"},
 	{regexp.MustCompile(`SamsungBrowser/(\d+)(?:\.(\d+))?(?:\.(\d+))?`), "Samsung Internet"},
@@ -73,14 +74,20 @@ var (
 	reCrOS    = regexp.MustCompile(`CrOS \S+ (\d+)(?:\.(\d+))?(?:\.(\d+))?`)
 )
 
-func uaVersion(name string, m []string) map[string]any {
+// uaVersion builds a part as the docs show it: {"Family", "MajorVersion",
+// "MinorVersion", "Patch"}, and for an operating system "PatchMinor" too.
+func uaVersion(family string, m []string, patchMinor bool) map[string]any {
 	get := func(i int) string {
 		if i < len(m) {
 			return m[i]
 		}
 		return ""
 	}
-	return map[string]any{"Name": name, "MajorVersion": get(1), "MinorVersion": get(2), "Patch": get(3), "PatchMinor": get(4)}
+	out := map[string]any{"Family": family, "MajorVersion": get(1), "MinorVersion": get(2), "Patch": get(3)}
+	if patchMinor {
+		out["PatchMinor"] = get(4)
+	}
+	return out
 }
 
 // ParseUserAgent returns the bag parse_user_agent gives for the parts
@@ -106,10 +113,10 @@ func ParseUserAgent(ua string, want []string) map[string]any {
 func uaBrowser(ua string) map[string]any {
 	for _, r := range browserRules {
 		if m := r.re.FindStringSubmatch(ua); m != nil {
-			return uaVersion(r.name, m)
+			return uaVersion(r.name, m, false)
 		}
 	}
-	return uaVersion("Other", nil)
+	return uaVersion("Other", nil, false)
 }
 
 func uaOS(ua string) map[string]any {
@@ -119,27 +126,27 @@ func uaOS(ua string) map[string]any {
 			name = "Windows " + v
 		}
 		maj, mi, _ := strings.Cut(m[1], ".")
-		return uaVersion(name, []string{"", maj, mi})
+		return uaVersion(name, []string{"", maj, mi}, true)
 	}
 	if m := reIOS.FindStringSubmatch(ua); m != nil && (strings.Contains(ua, "iPhone") || strings.Contains(ua, "iPad") || strings.Contains(ua, "iPod")) {
-		return uaVersion("iOS", m)
+		return uaVersion("iOS", m, true)
 	}
 	if m := reMac.FindStringSubmatch(ua); m != nil {
-		return uaVersion("Mac OS X", m)
+		return uaVersion("Mac OS X", m, true)
 	}
 	if m := reAndroid.FindStringSubmatch(ua); m != nil {
-		return uaVersion("Android", m)
+		return uaVersion("Android", m, true)
 	}
 	if m := reCrOS.FindStringSubmatch(ua); m != nil {
-		return uaVersion("Chrome OS", m)
+		return uaVersion("Chrome OS", m, true)
 	}
 	switch {
 	case strings.Contains(ua, "Windows"):
-		return uaVersion("Windows", nil)
+		return uaVersion("Windows", nil, true)
 	case strings.Contains(ua, "Linux"):
-		return uaVersion("Linux", nil)
+		return uaVersion("Linux", nil, true)
 	}
-	return uaVersion("Other", nil)
+	return uaVersion("Other", nil, true)
 }
 
 func uaDevice(ua string) map[string]any {

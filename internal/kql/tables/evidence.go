@@ -152,10 +152,10 @@ func EachRow(raw []byte, received time.Time, fn func(table string, row []value.V
 		if !cls.Monitored() {
 			continue
 		}
+		rec := detect.Record{Event: &ev, Table: entra.TableOf(cls.Category), Raw: r.Data, Now: received}
 		if logs.Decode(r.Data, cls, &ev) != nil {
-			continue
+			rec.Event = nil // the row comes from the bytes alone
 		}
-		rec := detect.Record{Event: &ev, Table: entra.TableOf(ev.Category), Raw: r.Data, Now: received}
 		name, row := Row(&rec)
 		if row == nil {
 			continue

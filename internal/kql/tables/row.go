@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"breakglass/internal/detect"
 	"breakglass/internal/entra"
@@ -47,7 +48,7 @@ func Row(rec *detect.Record) (string, []value.Value) {
 	src := newRawSource(rec.Raw, shape, t)
 	row := make([]value.Value, len(t.cols))
 	for i, c := range t.cols {
-		row[i] = column(c, cols, src, shape == shapeLA)
+		row[i] = column(i, c, cols, src, shape == shapeLA)
 	}
 	if i, ok := t.index["Type"]; ok {
 		row[i] = value.NewString(name)
@@ -115,8 +116,8 @@ func rawShape(raw []byte) int {
 
 // column chooses one column's value from the event's columns and the raw
 // record.
-func column(c value.Column, cols map[string]any, src *rawSource, rawFirst bool) value.Value {
-	raw, hasRaw := src.get(c.Name)
+func column(i int, c value.Column, cols map[string]any, src *rawSource, rawFirst bool) value.Value {
+	raw, hasRaw := src.get(i)
 	ev, hasEv := cols[c.Name]
 	if hasEv && ev == nil {
 		hasEv = false
@@ -176,9 +177,13 @@ func isContainer(raw json.RawMessage) bool {
 
 // rawSource finds a column's value in the record's bytes.
 type rawSource struct {
-	// cols maps a column's name to its raw value, filled once from the
-	// record's keys in the precedence of its shape.
-	cols map[string]json.RawMessage
+	// cols holds each column's raw value by position (nil: none), filled
+	// once from the record's keys in the precedence of its shape: each
+	// source (pass) fills only what earlier ones left empty; within one,
+	// a duplicated key's last value counts, as for encoding/json.
+	cols []json.RawMessage
+	from []uint8 // the pass that set cols[i]
+	pass uint8
 }
 
 // Aliases from Graph's camelCase names (also the properties of
@@ -205,48 +210,48 @@ var envelopeAliases = map[string][]string{
 const maxRawRecord = 64 << 20
 
 func newRawSource(raw []byte, shape int, t *table) *rawSource {
-	s := &rawSource{cols: map[string]json.RawMessage{}}
+	s := &rawSource{cols: make([]json.RawMessage, len(t.cols)), from: make([]uint8, len(t.cols))}
 	if shape == shapeNone {
-		return s
-	}
-	top := objectOf(raw)
-	if top == nil {
 		return s
 	}
 	switch shape {
 	case shapeLA:
 		// Exact names first, then other casings and the _dynamic/_string
 		// suffixes some exports add.
-		for k, v := range top {
-			if _, ok := t.index[k]; ok {
-				s.cols[k] = v
+		s.pass = 1
+		eachMember(raw, func(k string, v []byte) {
+			if i, ok := t.index[k]; ok {
+				s.set(i, v)
 			}
-		}
-		for k, v := range top {
-			base := strings.TrimSuffix(strings.TrimSuffix(k, "_dynamic"), "_string")
-			s.put(t, base, v)
-		}
+		})
+		s.pass = 2
+		eachMember(raw, func(k string, v []byte) {
+			s.put(t, strings.TrimSuffix(strings.TrimSuffix(k, "_dynamic"), "_string"), v)
+		})
 	case shapeDiagnostic:
-		if p, ok := top["properties"]; ok {
-			for k, v := range objectOf(p) {
-				s.alias(t, graphAliases, k, v)
+		var props []byte
+		eachMember(raw, func(k string, v []byte) {
+			if k == "properties" && props == nil {
+				props = v
 			}
-		}
-		for k, v := range top {
+		})
+		s.pass = 1
+		eachMember(props, func(k string, v []byte) { s.alias(t, graphAliases, k, v) })
+		s.pass = 2
+		eachMember(raw, func(k string, v []byte) {
 			if k != "properties" {
 				s.alias(t, envelopeAliases, k, v)
 			}
-		}
+		})
 	default:
-		for k, v := range top {
-			s.alias(t, graphAliases, k, v)
-		}
+		s.pass = 1
+		eachMember(raw, func(k string, v []byte) { s.alias(t, graphAliases, k, v) })
 	}
 	return s
 }
 
 // alias records v under the column an alias names, else under k's column.
-func (s *rawSource) alias(t *table, aliases map[string][]string, k string, v json.RawMessage) {
+func (s *rawSource) alias(t *table, aliases map[string][]string, k string, v []byte) {
 	if cands, ok := aliases[k]; ok {
 		for _, c := range cands {
 			if _, ok := t.fold[strings.ToLower(c)]; ok {
@@ -259,44 +264,155 @@ func (s *rawSource) alias(t *table, aliases map[string][]string, k string, v jso
 	s.put(t, k, v)
 }
 
-// put records v for the column named k in any casing, unless that column
-// already has a value (earlier sources take precedence).
-func (s *rawSource) put(t *table, k string, v json.RawMessage) {
-	i, ok := t.fold[strings.ToLower(k)]
+// put records v for the column named k in any casing, unless an earlier
+// source gave that column a value.
+func (s *rawSource) put(t *table, k string, v []byte) {
+	i, ok := t.index[k]
 	if !ok {
-		return
+		if i, ok = t.fold[strings.ToLower(k)]; !ok {
+			return
+		}
 	}
-	name := t.cols[i].Name
-	if _, done := s.cols[name]; !done {
-		s.cols[name] = v
+	s.set(i, v)
+}
+
+func (s *rawSource) set(i int, v []byte) {
+	if s.from[i] == 0 || s.from[i] == s.pass {
+		s.cols[i], s.from[i] = v, s.pass
 	}
 }
 
-func (s *rawSource) get(name string) (json.RawMessage, bool) {
-	v, ok := s.cols[name]
-	return v, ok
+func (s *rawSource) get(i int) (json.RawMessage, bool) {
+	v := s.cols[i]
+	return v, v != nil
 }
 
-// objectOf decodes the top level of a JSON object, or of JSON text holding
-// one (diagnostic records sometimes carry properties as text); nil when it
-// is neither.
-func objectOf(raw []byte) map[string]json.RawMessage {
-	b := bytes.TrimSpace(raw)
+// eachMember calls fn for each member of the JSON object in b, or of the
+// object a JSON string in b holds as text (diagnostic records sometimes
+// carry properties so); nothing when b is neither. It does not validate:
+// the values fn gets are validated where they are read (fromRaw). Keys
+// with escapes are unescaped; a malformed object ends the walk.
+func eachMember(b []byte, fn func(key string, v []byte)) {
+	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if json.Unmarshal(b, &s) != nil {
-			return nil
+			return
 		}
 		b = bytes.TrimSpace([]byte(s))
 	}
-	if len(b) == 0 || b[0] != '{' {
-		return nil
+	if len(b) < 2 || b[0] != '{' {
+		return
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
-		return nil
+	i := 1
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return // '}' or malformed
+		}
+		kend := skipString(b, i)
+		if kend < 0 {
+			return
+		}
+		key, ok := unquote(b[i:kend])
+		if !ok {
+			return
+		}
+		i = skipSpace(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return
+		}
+		i = skipSpace(b, i+1)
+		vend := skipValue(b, i)
+		if vend < 0 {
+			return
+		}
+		fn(key, b[i:vend])
+		i = skipSpace(b, vend)
+		if i >= len(b) || b[i] != ',' {
+			return
+		}
+		i++
 	}
-	return m
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] ('"'),
+// or -1 when it does not end.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the JSON value starting at b[i], or
+// -1 when it does not end. Brackets are counted, strings skipped.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				if j = skipString(b, j); j < 0 {
+					return -1
+				}
+				j--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+// unquote returns a JSON string's text; without escapes it only slices.
+func unquote(q []byte) (string, bool) {
+	if len(q) < 2 {
+		return "", false
+	}
+	body := q[1 : len(q)-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		if !utf8.Valid(body) {
+			return strings.ToValidUTF8(string(body), "\uFFFD"), true
+		}
+		return string(body), true
+	}
+	var s string
+	if json.Unmarshal(q, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // fromRaw reads a JSON value as a column of type t; false when it is null
@@ -308,8 +424,11 @@ func fromRaw(t value.Type, raw json.RawMessage) (value.Value, bool) {
 	}
 	switch b[0] {
 	case '"':
-		var s string
-		if json.Unmarshal(b, &s) != nil {
+		if len(b) < 2 || b[len(b)-1] != '"' {
+			return value.Value{}, false
+		}
+		s, ok := unquote(b)
+		if !ok {
 			return value.Value{}, false
 		}
 		return fromText(t, s)
