@@ -72,6 +72,47 @@ func (c *compiler) call(t *kql.Call, sc *scope, rs *rowScope) (*cexpr, error) {
 		return nil, c.errAt(t, "%s returns a table, not a value", t.Name)
 	}
 	switch t.Name {
+	case "ingestion_time":
+		// The record's ingestion time: Log Analytics' _TimeReceived
+		// standard column when the table has it, else null.
+		if len(t.Args) != 0 {
+			return nil, c.errAt(t, "ingestion_time takes no arguments")
+		}
+		if rs.index("_TimeReceived") >= 0 {
+			return c.ident(&kql.Ident{At: t.At, Name: "_TimeReceived"}, sc, rs)
+		}
+		return konst(value.NullOf(value.DateTime)), nil
+	case "pack_all":
+		// A bag of the row's columns: only the engine knows the row.
+		if len(t.Args) > 1 {
+			return nil, c.errAt(t, "pack_all takes at most one argument (ignore_null_empty)")
+		}
+		skip := false
+		if len(t.Args) == 1 {
+			a, err := c.expr(t.Args[0], sc, rs)
+			if err != nil {
+				return nil, err
+			}
+			if !a.konst || a.t != value.Bool {
+				return nil, c.errAt(t.Args[0], "pack_all's argument must be a constant bool")
+			}
+			skip = truthy(a.f(&env{rs: c.constRun()}))
+		}
+		cols := rs.cols
+		return &cexpr{t: value.Dynamic, f: func(e *env) value.Value {
+			m := make(map[string]any, len(cols))
+			for i, col := range cols {
+				if i >= len(e.row) {
+					break
+				}
+				v := e.row[i]
+				if skip && v.IsEmpty() {
+					continue
+				}
+				m[col.Name] = v.Dynamic()
+			}
+			return value.NewDynamic(m)
+		}}, nil
 	case "parse_json", "parsejson", "todynamic", "toobject":
 		// A dynamic input is used as is (parse-json-function).
 		if len(t.Args) == 1 {

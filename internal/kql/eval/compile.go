@@ -333,8 +333,8 @@ func (c *compiler) op(in plan, op kql.Op, sc *scope) (plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if e.t != value.Bool && e.t != value.Dynamic {
-			return nil, c.errAt(o.Pred, "where needs a bool condition, not %s", e.t)
+		if e.t != value.Bool {
+			return nil, c.errAt(o.Pred, "where needs a bool condition, not %s; for a dynamic value use tobool()", e.t)
 		}
 		pred := *e
 		pred.lit = litOf(o.Pred, rs)
@@ -461,6 +461,9 @@ func (c *compiler) sortKeys(keys []*kql.SortKey, sc *scope, rs *rowScope) ([]sor
 		e, err := c.expr(k.X, sc, rs)
 		if err != nil {
 			return nil, err
+		}
+		if e.t == value.Dynamic {
+			return nil, c.errAt(k.X, "cannot sort by a dynamic value; convert it, e.g. tostring(%s)", displayName(k.X))
 		}
 		nf := k.Asc // defaults: nulls first ascending, last descending
 		if k.NullsSet {

@@ -271,14 +271,22 @@ func (c *compiler) expr(x kql.Expr, sc *scope, rs *rowScope) (*cexpr, error) {
 		case rt == value.Int:
 			rt = value.Int
 		case rt.Numeric() || rt == value.TimeSpan:
-		case rt == value.Dynamic:
-			rt = value.Real
+		case rt == value.Dynamic: // -dynamic(1) is dynamic (oracle)
 		default:
 			return nil, c.errAt(t, "the operator '-' is not defined for %s", a.t)
 		}
 		return &cexpr{t: rt, konst: a.konst, f: func(e *env) value.Value {
 			v := scalar(a.f(e))
 			if v.IsNull() {
+				return value.NullOf(rt)
+			}
+			if rt == value.Dynamic {
+				switch v.T {
+				case value.Real, value.Decimal:
+					return value.NewDynamic(-v.F)
+				case value.Int, value.Long:
+					return value.NewDynamic(-v.I)
+				}
 				return value.NullOf(rt)
 			}
 			switch v.T {
@@ -493,6 +501,30 @@ var stringOps = map[string]bool{
 	"!endswith": true, "endswith_cs": true, "!endswith_cs": true, "=~": true, "!~": true,
 }
 
+// stringish: the types string operators take on their left (oracle).
+func stringish(t value.Type) bool {
+	return t == value.String || t == value.Dynamic || t == value.Guid
+}
+
+// orderable: the pairs <, <=, >, >= are defined for (oracle): numbers,
+// datetimes, timespans (a dynamic with any of them), not strings.
+func orderable(a, b value.Type) bool {
+	ok := func(t value.Type) bool {
+		return t.Numeric() || t == value.DateTime || t == value.TimeSpan
+	}
+	switch {
+	case a == value.Dynamic && b == value.Dynamic:
+		return true
+	case a == value.Dynamic:
+		return ok(b)
+	case b == value.Dynamic:
+		return ok(a)
+	case a.Numeric() && b.Numeric():
+		return true
+	}
+	return ok(a) && a == b
+}
+
 func comparable(a, b value.Type) bool {
 	if a == value.Dynamic || b == value.Dynamic {
 		return true
@@ -559,10 +591,8 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(false)
 		})
 	case op == "==" || op == "!=" || op == "<>":
-		strNum := l.t == value.String && r.t.Numeric() || r.t == value.String && l.t.Numeric()
-		if !comparable(l.t, r.t) && !strNum {
-			return nil, c.errAt(t, "the operator '%s' is not defined for %s and %s", op, l.t, r.t)
-		}
+		// Kusto accepts == and != between any two types (oracle): values
+		// of kinds that cannot be equal compare false.
 		if op == "==" {
 			return boolT(func(e *env) value.Value { return equal(lf(e), rf(e)) })
 		}
@@ -574,10 +604,8 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 			return not(equal(a, b))
 		})
 	case op == "<" || op == "<=" || op == ">" || op == ">=":
-		if !comparable(l.t, r.t) || l.t == value.Bool && r.t == value.Bool {
-			if !(l.t == value.Bool && r.t == value.Bool) {
-				return nil, c.errAt(t, "the operator '%s' is not defined for %s and %s", op, l.t, r.t)
-			}
+		if !orderable(l.t, r.t) {
+			return nil, c.errAt(t, "the operator '%s' is not defined for %s and %s", op, l.t, r.t)
 		}
 		return boolT(func(e *env) value.Value {
 			cv, ok := compare(lf(e), rf(e))
@@ -595,6 +623,9 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 			return value.NewBool(cv >= 0)
 		})
 	case stringOps[op]:
+		if !stringish(l.t) {
+			return nil, c.errAt(t, "'%s' needs a string on its left, not %s; convert it with tostring()", op, l.t)
+		}
 		if r.t != value.String && r.t != value.Dynamic {
 			return nil, c.errAt(t.R, "'%s' needs a string on its right, not %s", op, r.t)
 		}
@@ -603,6 +634,9 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 		}
 		return boolT(func(e *env) value.Value { return stringOp(op, lf(e), rf(e)) })
 	case op == "matches regex":
+		if !stringish(l.t) {
+			return nil, c.errAt(t, "matches regex needs a string on its left, not %s; convert it with tostring()", l.t)
+		}
 		if !r.konst || r.t != value.String {
 			return nil, c.errAt(t.R, "matches regex needs a constant string pattern")
 		}
@@ -630,7 +664,7 @@ func arithType(op string, l, r value.Type) (value.Type, error) {
 	}
 	// A dynamic operand takes the other side's type (Props.a + 1 is long).
 	if l == value.Dynamic && r == value.Dynamic {
-		return value.Real, nil
+		return value.Dynamic, nil // oracle: dynamic(1) * dynamic(2) is dynamic
 	}
 	if l == value.Dynamic {
 		l = dynAs(r)
@@ -641,11 +675,11 @@ func arithType(op string, l, r value.Type) (value.Type, error) {
 	num := func(t value.Type) bool { return t.Numeric() }
 	switch {
 	case num(l) && num(r):
+		if l == value.Decimal || r == value.Decimal { // decimal outranks real (oracle)
+			return value.Decimal, nil
+		}
 		if l == value.Real || r == value.Real {
 			return value.Real, nil
-		}
-		if l == value.Decimal || r == value.Decimal {
-			return value.Decimal, nil
 		}
 		return value.Long, nil
 	case l == value.DateTime && r == value.TimeSpan && (op == "+" || op == "-"):

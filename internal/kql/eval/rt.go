@@ -319,6 +319,18 @@ func arith(op string, t value.Type, l, r value.Value) value.Value {
 		return value.NullOf(t)
 	}
 	switch t {
+	case value.Dynamic:
+		// dynamic op dynamic: the numbers' own kinds decide (long unless a real takes part).
+		_, _, ar, ok1 := num(l)
+		_, _, br, ok2 := num(r)
+		if !ok1 || !ok2 {
+			return value.NullOf(t)
+		}
+		rt := value.Long
+		if ar || br {
+			rt = value.Real
+		}
+		return value.NewDynamic(arith(op, rt, l, r).Dynamic())
 	case value.Real, value.Decimal:
 		_, a, _, ok1 := num(l)
 		_, b, _, ok2 := num(r)

@@ -70,6 +70,7 @@ func TestSemantics(t *testing.T) {
 		{"dynamic", `T | where Props.a == 2 | project User`, "Bob@Contoso.com"},
 		// Arithmetic and time.
 		{"scalar-data-types/timespan", `print 7 / 2, 7.0 / 2, 1h / 30m, datetime(2024-01-02) - datetime(2024-01-01), 2 * 1h, 1d / 2`, "3|3.5|2|1.00:00:00|02:00:00|12:00:00"},
+		{"scalar-data-types/dynamic", `print dynamic(1) * dynamic(2), -dynamic(1.5), dynamic(3) / dynamic(2), decimal(1) + 1.5, Props = dynamic({"a":2}) | extend b = Props.a * 2`, "2|-1.5|1|2.5|{\"a\":2}|4"},
 		{"scalar-data-types/datetime", `print datetime(2024-01-01) + 1h, datetime(2015-12-31 23:59:59.9) + 100ms`, "2024-01-01T01:00:00.0000000Z|2016-01-01T00:00:00.0000000Z"},
 		{"between-operator", `T | where TimeGenerated between (datetime(2024-01-01) .. 1h) | count`, "2"},
 		{"between-operator", `T | where Code !between (1 .. 60000) | count`, "2"},
@@ -132,6 +133,10 @@ func TestSemantics(t *testing.T) {
 		{"render-operator", `T | count | render table`, "5"},
 		{"getschema-operator", `T | getschema | project ColumnName, ColumnType, DataType | take 2`, "TimeGenerated|datetime|System.DateTime;User|string|System.String"},
 		{"summarize-operator", `T | summarize arg_max(TimeGenerated, App) by User | sort by User asc | project User, App`, "|Office 365 Exchange Online;Bob@Contoso.com|Azure Portal;alice@contoso.com|Microsoft Teams;carol@fabrikam.com|Microsoft Teams"},
+		{"summarize-operator", `T | summarize (When, Which) = arg_max(Code, App)`, "53003|Office 365 Exchange Online"},
+		{"summarize-operator", `T | summarize (When, Which) = arg_max(Code, App) | getschema | project ColumnName`, "When;Which"},
+		{"pack-all-function", `T | take 1 | project-keep User, Code | extend p = pack_all()`, `alice@contoso.com|0|{"Code":0,"User":"alice@contoso.com"}`},
+		{"ingestion-time-function", `datatable(TimeGenerated:datetime, _TimeReceived:datetime)[datetime(2024-01-01), datetime(2024-01-01 00:05)] | project ingestion_time() - TimeGenerated`, "00:05:00"},
 		{"column-ifexists-function", `T | project column_ifexists("Nope", "default"), column_ifexists("User", "") | take 1`, "default|alice@contoso.com"},
 	}
 	for _, tc := range cases {
@@ -264,5 +269,56 @@ func TestGroupKeysDoNotCollide(t *testing.T) {
 	}
 	if rowKey([]value.Value{value.NewLong(1)}) == rowKey([]value.Value{value.NewString("1")}) {
 		t.Error("1 and \"1\" group together")
+	}
+}
+
+// TestConcurrentUse: one compiled Query runs, and its Filter matches, from
+// several goroutines at once (the rules engine shares them); run with -race.
+func TestConcurrentUse(t *testing.T) {
+	cat := probeCatalog(t)
+	sc, _ := kql.Parse(`let since = datetime(2024-01-01); T | where TimeGenerated > since and App in~ ("azure portal", "microsoft teams") | extend n = strlen(User) | project User, n`)
+	q, err := Compile(sc, cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, _ := kql.Parse(`T | summarize c = count(), s = make_set(App) by User | join kind=leftouter (U | summarize d = make_list(Dept) by User) on User | sort by User asc`)
+	qa, err := Compile(agg, cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := q.Filter()
+	if !ok {
+		t.Fatal("not a filter")
+	}
+	want, _ := q.Run(context.Background())
+	wantA, _ := qa.Run(context.Background())
+	done := make(chan string, 8)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := 0; i < 50; i++ {
+				r, err := q.Run(context.Background())
+				ra, err2 := qa.Run(context.Background())
+				if err != nil || err2 != nil || render(r) != render(want) || render(ra) != render(wantA) {
+					done <- "a concurrent run differs"
+					return
+				}
+				n := 0
+				for _, row := range cat.tables["T"].Rows {
+					if _, ok := f.Match(row); ok {
+						n++
+					}
+				}
+				if n != len(want.Rows) {
+					done <- "concurrent Match differs"
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if msg := <-done; msg != "" {
+			t.Fatal(msg)
+		}
 	}
 }

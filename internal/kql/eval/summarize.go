@@ -422,9 +422,11 @@ func (c *compiler) multiAgg(n *summarizeNode, t *kql.Call, a *kql.Assign, rs *ro
 		}
 		if i == 0 {
 			first = nm
-			if len(a.Names) > 0 {
-				nm = a.Names[0]
-			}
+		}
+		if i < len(a.Names) { // (a, b) = arg_max(X, Y) names the columns in order
+			nm = a.Names[i]
+		}
+		if i == 0 {
 			if s.sign != 0 && (e.t == value.Dynamic) {
 				return c.errAt(x, "%s needs an orderable measure (number, datetime, timespan, string), not dynamic", t.Name)
 			}
