@@ -493,6 +493,50 @@ func TestDynamicFunctions(t *testing.T) {
 	})
 }
 
+func TestMoreFunctions(t *testing.T) {
+	runScalarCases(t, []scalarCase{
+		{"strcmp-function", "strcmp", a(S("ABC"), S("ABC")), L(0)},
+		{"strcmp-function", "strcmp", a(S("abc"), S("ABC")), L(1)},
+		{"strcmp-function", "strcmp", a(S("ABC"), S("abc")), L(-1)},
+		{"strcmp-function", "strcmp", a(S("abcde"), S("abc")), L(1)},
+		{"indexof-regex-function", "indexof_regex", a(S("abcabc"), S("a.c")), L(0)},
+		{"indexof-regex-function", "indexof_regex", a(S("abcabcdefg"), S("a.c"), L(0), L(9), L(2)), L(3)},
+		{"indexof-regex-function", "indexof_regex", a(S("abcabc"), S("a.c"), L(1), L(-1), L(2)), L(-1)},
+		{"indexof-regex-function", "indexof_regex", a(S("ababaa"), S("a.a"), L(0), L(-1), L(2)), L(-1)},
+		{"indexof-regex-function", "indexof_regex", a(S("abcabc"), S("a|ab"), L(-1)), N(value.Long)},
+		{"array-iff-function", "array_iff", a(Y(`[true,false,true]`), Y(`[1,2,3]`), Y(`[4,5,6]`)), Y(`[1,5,3]`)},
+		{"array-iff-function", "array_iff", a(Y(`[1,0,50]`), S("yes"), S("no")), Y(`["yes","no","yes"]`)},
+		{"array-iff-function", "array_iff", a(Y(`["some string value",null]`), L(1), L(0)), Y(`[null,null]`)},
+		{"array-split-function", "array_split", a(Y(`[1,2,3,4,5]`), L(2)), Y(`[[1,2],[3,4,5]]`)},
+		{"array-split-function", "array_split", a(Y(`[1,2,3,4,5]`), Y(`[1,3]`)), Y(`[[1],[2,3],[4,5]]`)},
+		{"array-rotate-left-function", "array_rotate_left", a(Y(`[1,2,3,4,5]`), L(2)), Y(`[3,4,5,1,2]`)},
+		{"array-rotate-left-function", "array_rotate_left", a(Y(`[1,2,3,4,5]`), L(-2)), Y(`[4,5,1,2,3]`)},
+		{"array-rotate-right-function", "array_rotate_right", a(Y(`[1,2,3,4,5]`), L(2)), Y(`[4,5,1,2,3]`)},
+		{"array-shift-left-function", "array_shift_left", a(Y(`[1,2,3,4,5]`), L(2)), Y(`[3,4,5,null,null]`)},
+		{"array-shift-left-function", "array_shift_left", a(Y(`[1,2,3,4,5]`), L(2), L(-1)), Y(`[3,4,5,-1,-1]`)},
+		{"array-shift-left-function", "array_shift_left", a(Y(`[1,2,3,4,5]`), L(-2), L(-1)), Y(`[-1,-1,1,2,3]`)},
+		{"bag-zip-function", "bag_zip", a(Y(`["a","b","c"]`), Y(`[1,"2",3.4]`)), Y(`{"a":1,"b":"2","c":3.4}`)},
+		{"bag-set-key-function", "bag_set_key", a(Y(`{"a":1}`), S("b"), L(2)), Y(`{"a":1,"b":2}`)},
+		{"base64-encode-fromarray-function", "base64_encode_fromarray", a(Y(`[75,117,115,116,111]`)), S("S3VzdG8=")},
+		{"base64-decode-toarray-function", "base64_decode_toarray", a(S("S3VzdG8=")), Y(`[75,117,115,116,111]`)},
+		{"unicode-codepoints-from-string-function", "unicode_codepoints_from_string", a(S("abc")), Y(`[97,98,99]`)},
+		{"unicode-codepoints-to-string-function", "unicode_codepoints_to_string", a(L(75), L(117), L(115), L(116), L(111)), S("Kusto")},
+		{"to-utf8-function", "to_utf8", a(S("⒦")), Y(`[226,146,166]`)},
+		{"datetime-utc-to-local-function", "datetime_utc_to_local", a(D("2022-11-07 06:00"), S("US/Pacific")), D("2022-11-06 22:00")},
+		{"datetime-local-to-utc-function", "datetime_local_to_utc", a(D("2022-11-06 22:00"), S("US/Pacific")), D("2022-11-07 06:00")},
+		{"datetime-utc-to-local-function", "datetime_utc_to_local", a(D("2022-11-07 06:00"), S("Mars/Olympus")), N(value.DateTime)},
+		{"ipv4-netmask-suffix-function", "ipv4_netmask_suffix", a(S("10.1.2.3")), L(32)},
+		{"ipv4-netmask-suffix-function", "ipv4_netmask_suffix", a(S("192.168.1.1/24")), L(24)},
+		{"ipv4-netmask-suffix-function", "ipv4_netmask_suffix", a(S("127.0.0.1/16")), L(16)},
+	})
+	if g := call(t, "new_guid"); g.IsNull() || len(g.S) != 36 {
+		t.Errorf("new_guid() = %s", show(g))
+	}
+	if r := call(t, "rand", L(10)); r.IsNull() || r.F < 0 || r.F >= 10 || r.F != math.Trunc(r.F) {
+		t.Errorf("rand(10) = %s", show(r))
+	}
+}
+
 func TestIPFunctions(t *testing.T) {
 	runScalarCases(t, []scalarCase{
 		{"parse-ipv4-function", "parse_ipv4", a(S("127.0.0.1")), L(2130706433)},

@@ -58,6 +58,14 @@ func init() {
 				}
 				return str(p.Masked().Addr().String())
 			}},
+		&Scalar{Name: "ipv4_netmask_suffix", Min: 1, Max: 1, Result: sig(value.Long, kStr),
+			Call: func(_ *Ctx, a []value.Value) value.Value {
+				p, ok := parseV4Prefix(text(a[0]), -1)
+				if !ok {
+					return nullLong
+				}
+				return long(int64(p.Bits()))
+			}},
 		&Scalar{Name: "ipv4_is_private", Min: 1, Max: 1, Result: sig(value.Bool, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				p, ok := parseV4Prefix(text(a[0]), -1)
