@@ -69,10 +69,10 @@ func runRulesExport(stdout, stderr io.Writer, cfgPath, format string) error {
 	case len(cfg.Rules) == 0:
 		return exitCodeError{exitFailure, "the configuration has no rules: nothing to export; add rules: first"}
 	case rulesio.Lost(ex.Problems):
-		return exitCodeError{exitFailure, fmt.Sprintf("exported %d of %d rules and %d action groups; the lines above say what Azure will not do: fix them before relying on Azure as a second path", ex.Rules, len(cfg.Rules), ex.Groups)}
+		return exitCodeError{exitFailure, fmt.Sprintf("exported %d of %d rules and %d action %s; the lines above say what Azure will not do: fix them before relying on Azure as a second path", ex.Rules, len(cfg.Rules), ex.Groups, plural(ex.Groups, "group", "groups"))}
 	case skipped > 0:
-		return exitCodeError{exitFailure, fmt.Sprintf("%d rules not exported", skipped)}
+		return exitCodeError{exitFailure, fmt.Sprintf("%d %s not exported", skipped, plural(skipped, "rule", "rules"))}
 	}
-	fmt.Fprintf(stderr, "exported %d rules and %d action groups\n", ex.Rules, ex.Groups)
+	fmt.Fprintf(stderr, "exported %d %s and %d action %s\n", ex.Rules, plural(ex.Rules, "rule", "rules"), ex.Groups, plural(ex.Groups, "group", "groups"))
 	return nil
 }

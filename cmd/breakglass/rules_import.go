@@ -91,9 +91,9 @@ func runRulesImport(stdout, stderr io.Writer, stdin io.Reader, format string, fi
 		}
 	}
 	if lost > 0 {
-		return exitCodeError{exitFailure, fmt.Sprintf("imported %d rules; %d lost something on the way (%d with a query that does not run here): read the NOT CARRIED OVER comments before you paste", len(all), lost, unparsed)}
+		return exitCodeError{exitFailure, fmt.Sprintf("imported %d %s; %d lost something on the way (%d with a query that does not run here): read the NOT CARRIED OVER comments before you paste", len(all), plural(len(all), "rule", "rules"), lost, unparsed)}
 	}
-	fmt.Fprintf(stderr, "imported %d rules; every one carried over and parses\n", len(all))
+	fmt.Fprintf(stderr, "imported %d %s; every one carried over and parses\n", len(all), plural(len(all), "rule", "rules"))
 	return nil
 }
 
