@@ -212,6 +212,9 @@ func Export(cfg *config.Config) (*Exported, error) {
 		e.resources = append(e.resources, tmplResource{symbol: symbol("rule", r.Name), typ: TypeScheduledQueryRule, api: APIScheduledQueryRules, name: name, location: param(paramLocation), kind: "LogAlert", props: props, dependsOn: deps})
 		e.Rules++
 	}
+	if e.Rules > 0 {
+		e.Problems = append(e.Problems, Problem{Where: "rules", Note: true, Message: "Azure windows these rules on TimeGenerated, breakglass on ingestion time: in Azure a record that arrives later than its window (Entra publishes some minutes late) is missed; to keep it, add | where ingestion_time() > ago(FREQUENCY) to the query and set overrideQueryTimeRange (PT1H) in the template"})
+	}
 	return e, nil
 }
 
