@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"breakglass/internal/store"
+	"breakglass/internal/watch"
 )
 
 type kqlClock struct {
@@ -59,6 +62,9 @@ rules:
   - name: any-signin
     query: SigninLogs | where UserId == "`+bgID+`"
     labels: {team: identity}
+  - name: muted-signin
+    query: SigninLogs | where UserId == "`+bgID+`"
+    mute_for: 10m
 `)
 	// Ahead of the real clock: the store dates deliveries by the real one.
 	clk := &kqlClock{t: time.Now().UTC().Truncate(time.Minute).Add(2*time.Minute + 10*time.Second)}
@@ -79,6 +85,26 @@ rules:
 	waitFor(t, 5*time.Second, "the filter rule's alerts", func() bool { return rcv.rule("/kql kql.any-signin firing") == 2 }, r.logs.String, func() string { return fmt.Sprint(rcv.rules) })
 	if n := rcv.rule("/kql kql.many-signins firing"); n != 0 {
 		t.Fatalf("scheduled rule fired before its window ended: %d", n)
+	}
+	// mute_for on a filter rule mutes per account: the second sign-in's
+	// alert is stored but pages nobody.
+	waitFor(t, 5*time.Second, "the muted rule's first alert", func() bool { return rcv.rule("/rest kql.muted-signin firing") == 1 }, r.logs.String)
+	time.Sleep(200 * time.Millisecond)
+	if n := rcv.rule("/rest kql.muted-signin firing"); n != 1 {
+		t.Errorf("mute_for: %d deliveries, want 1", n)
+	}
+	stored, err := r.d.st.Alerts(ctx, store.AlertFilter{Rule: "kql.muted-signin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	muted := 0
+	for _, a := range stored {
+		if a.Annotations[watch.AnnMuted] != "" {
+			muted++
+		}
+	}
+	if len(stored) != 2 || muted != 1 {
+		t.Errorf("mute_for: %d alerts stored, %d muted; want 2 and 1", len(stored), muted)
 	}
 	clk.Add(time.Minute)
 	if err := r.d.kql.sched.Tick(ctx); err != nil {

@@ -13,6 +13,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/detect"
 	"breakglass/internal/entra"
+	"breakglass/internal/kql/tables"
 	"breakglass/internal/logs"
 )
 
@@ -183,5 +184,57 @@ func TestScheduledRealEngine(t *testing.T) {
 	a := h.raise.notified[0]
 	if a.Annotations[AnnCondition] != "Failures 6 > 5" || a.Annotations[AnnDimensions] != "UserPrincipalName=u@x, AppDisplayName=Azure Portal" || a.Severity != 1 {
 		t.Errorf("alert %q %q sev %v", a.Annotations[AnnCondition], a.Annotations[AnnDimensions], a.Severity)
+	}
+}
+
+// TestHuntingPackWatchlist: Sentinel's break-glass hunting query (its
+// window lines, which are template placeholders, left out) runs unchanged
+// on _GetWatchlist('BreakGlassAccounts'), which returns accounts:.
+func TestHuntingPackWatchlist(t *testing.T) {
+	const doc = `accounts:
+  - id: 00aa00aa-bb11-cc22-dd33-44ee44ee44ee
+    upn: User@YourDomain.onmicrosoft.com
+rules:
+  - name: hunting-signin
+    query: |
+      let BreakGlassAccounts = (_GetWatchlist('BreakGlassAccounts') | project AccountUPN = tolower(tostring(AccountUPN)));
+      SigninLogs
+      | where tolower(UserPrincipalName) in (BreakGlassAccounts)
+      | extend City = tostring(LocationDetails.city), Country = tostring(LocationDetails.countryOrRegion)
+      | extend AccountName = tostring(split(UserPrincipalName, "@")[0]), AccountUPNSuffix = tostring(split(UserPrincipalName, "@")[1])
+      | project TimeGenerated, UserPrincipalName, AccountName, AccountUPNSuffix, UserId, IPAddress, City, Country,
+                AppDisplayName, ResourceDisplayName, ResultType, ResultDescription, ConditionalAccessStatus,
+                AuthenticationRequirement, CorrelationId
+      | sort by TimeGenerated desc
+`
+	cfg, err := config.Parse("c.yaml", []byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rules[0]
+	if r.Kind != KindScheduled || r.Why != "" {
+		t.Errorf("kind %s (%s): sort needs the whole window", r.Kind, r.Why)
+	}
+	m := tables.NewMemory()
+	for _, raw := range []string{
+		`{"TimeGenerated":"2026-03-01T10:00:00Z","Category":"SignInLogs","OperationName":"Sign-in activity","Id":"s-1","UserId":"00aa00aa-bb11-cc22-dd33-44ee44ee44ee","UserPrincipalName":"user@yourdomain.onmicrosoft.com","LocationDetails":{"city":"Oslo","countryOrRegion":"NO"},"ResultType":"0","Type":"SigninLogs"}`,
+		`{"TimeGenerated":"2026-03-01T10:01:00Z","Category":"SignInLogs","OperationName":"Sign-in activity","Id":"s-2","UserId":"99999999-bb11-cc22-dd33-44ee44ee44ee","UserPrincipalName":"other@yourdomain.onmicrosoft.com","ResultType":"0","Type":"SigninLogs"}`,
+	} {
+		if row := recordRow("SigninLogs", "t", []byte(raw), time.Now()); row != nil {
+			if err := m.AddRow("SigninLogs", row); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fs, _, err := r.Test(context.Background(), m, time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Count != 1 || fs[0].Rows[0]["City"] != "Oslo" || fs[0].Rows[0]["AccountName"] != "user" {
+		t.Fatalf("firings = %+v", fs)
 	}
 }
