@@ -35,11 +35,14 @@ func (c *compiler) call(t *kql.Call, sc *scope, rs *rowScope) (*cexpr, error) {
 			// toscalar(scalar) is the scalar itself.
 			return c.expr(arg, sc, rs)
 		}
+		before := c.scans
 		p, err := c.tabular(arg, sc)
 		if err != nil {
 			return nil, err
 		}
-		c.subTables = true
+		if c.scans != before {
+			c.subTables = true
+		}
 		cols := p.columns()
 		if len(cols) == 0 {
 			return nil, c.errAt(t, "toscalar: the table has no columns")

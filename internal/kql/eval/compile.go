@@ -140,6 +140,7 @@ func (c *compiler) tabular(x kql.Expr, sc *scope) (plan, error) {
 		if !ok {
 			return nil, c.errAt(t, "unknown table %q%s", t.Name, suggest(t.Name, c.tableNames()))
 		}
+		c.scans++
 		return &scanNode{cat: c.cat, table: t.Name, cols: cols}, nil
 	case *kql.DataTable:
 		return c.datatable(t, sc)
@@ -171,7 +172,7 @@ func (c *compiler) tabular(x kql.Expr, sc *scope) (plan, error) {
 				sort.Strings(names)
 				return nil, c.errAt(t, "no watchlist %q is configured%s; add it to the config's watchlists", alias, suggest(alias, names))
 			}
-			return &dataNode{cols: w.Columns, rows: w.Rows}, nil
+			return watchlistNode(w), nil
 		case "table", "view":
 			if len(t.Args) < 1 {
 				return nil, c.errAt(t, "%s takes a table name", t.Name)
@@ -190,6 +191,26 @@ func (c *compiler) tabular(x kql.Expr, sc *scope) (plan, error) {
 		return nil, &kql.UnsupportedError{Pos: c.script.Pos(t.Off), Feature: "externaldata", Msg: "externaldata is not supported: breakglass reads no URLs"}
 	}
 	return nil, c.errAt(x, "expected a table here")
+}
+
+// watchlistNode serves a watchlist's rows. A row of the wrong width is
+// padded with nulls (or cut) rather than refused: an odd row must not stop
+// a break-glass rule from running, nor crash it.
+func watchlistNode(w *Table) plan {
+	rows := make([][]value.Value, len(w.Rows))
+	for i, r := range w.Rows {
+		if len(r) == len(w.Columns) {
+			rows[i] = r
+			continue
+		}
+		fixed := make([]value.Value, len(w.Columns))
+		copy(fixed, r)
+		for j := len(r); j < len(w.Columns); j++ {
+			fixed[j] = value.NullOf(w.Columns[j].Type)
+		}
+		rows[i] = fixed
+	}
+	return &dataNode{cols: w.Columns, rows: rows}
 }
 
 // tabCall expands a let function that returns a table.
@@ -337,7 +358,7 @@ func (c *compiler) op(in plan, op kql.Op, sc *scope) (plan, error) {
 			return nil, c.errAt(o.Pred, "where needs a bool condition, not %s; for a dynamic value use tobool()", e.t)
 		}
 		pred := *e
-		pred.lit = litOf(o.Pred, rs)
+		pred.lit = c.litOf(o.Pred, rs)
 		return &whereNode{in: in, pred: &pred}, nil
 	case *kql.ExtendOp:
 		return c.extend(in, o.Cols, sc)

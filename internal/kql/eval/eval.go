@@ -37,7 +37,7 @@ type Catalog interface {
 // Options tune a compiled query.
 type Options struct {
 	Now        time.Time         // now()/ago(); zero = time.Now() at Run
-	Watchlists map[string]*Table // _GetWatchlist(alias) results
+	Watchlists map[string]*Table // _GetWatchlist(alias) results; do not change them after Compile (recompile instead)
 	MaxRows    int               // result cap (0 = DefaultMaxRows); Result.Truncated says so
 	MaxGroups  int               // summarize/join/distinct memory bound (0 = DefaultMaxGroups): exceeded is an error
 }

@@ -764,6 +764,7 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 	var items []*cexpr
 	var tab plan
 	if len(t.List) == 1 && c.isTabular(t.List[0], sc, rs) {
+		before := c.scans
 		p, err := c.tabular(t.List[0], sc)
 		if err != nil {
 			return nil, err
@@ -771,7 +772,14 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		if len(p.columns()) == 0 {
 			return nil, c.errAt(t.List[0], "the table on the right of %s has no columns", t.Op)
 		}
-		c.subTables = true
+		if c.scans != before {
+			c.subTables = true
+		} else if words, ok := c.staticStrings(p); ok {
+			if c.inWords == nil {
+				c.inWords = map[*kql.InExpr][]string{}
+			}
+			c.inWords[t] = words
+		}
 		tab = p
 	} else {
 		for _, it := range t.List {
@@ -890,6 +898,40 @@ func inAs(v value.Value, t value.Type) value.Value {
 		}
 	}
 	return v
+}
+
+// staticStrings returns the first column of a sub-query that is fixed at
+// compile time (a watchlist or datatable, then only project/project-keep/
+// project-away/project-rename of its columns) when it is a string column.
+func (c *compiler) staticStrings(p plan) ([]string, bool) {
+	for q := p; ; {
+		switch n := q.(type) {
+		case *dataNode:
+			if p.columns()[0].Type != value.String {
+				return nil, false
+			}
+			rows, err := c.constRun().materialized(p)
+			if err != nil {
+				return nil, false
+			}
+			out := make([]string, 0, len(rows))
+			for _, r := range rows {
+				out = append(out, r[0].S)
+			}
+			return out, true
+		case *permNode:
+			q = n.in
+		case *projectNode:
+			for _, x := range n.exprs {
+				if x.ref == 0 {
+					return nil, false
+				}
+			}
+			q = n.in
+		default:
+			return nil, false
+		}
+	}
 }
 
 func literalsOnly(xs []kql.Expr) bool {

@@ -270,12 +270,12 @@ func stringLit(x kql.Expr) (string, bool) {
 }
 
 // litOf derives a condition's litInfo from its syntax (nil for none).
-func litOf(x kql.Expr, rs *rowScope) *litInfo {
+func (c *compiler) litOf(x kql.Expr, rs *rowScope) *litInfo {
 	switch t := unparen(x).(type) {
 	case *kql.Binary:
 		switch {
 		case t.Op == "and" || t.Op == "or":
-			l, r := litOf(t.L, rs), litOf(t.R, rs)
+			l, r := c.litOf(t.L, rs), c.litOf(t.R, rs)
 			if t.Op == "and" {
 				if l == nil {
 					return r
@@ -310,13 +310,36 @@ func litOf(x kql.Expr, rs *rowScope) *litInfo {
 		if col < 0 || len(t.List) == 0 {
 			return nil
 		}
+		if words, ok := c.inWords[t]; ok { // in (watchlist | project Col)
+			if len(words) == 0 {
+				return nil
+			}
+			return &litInfo{op: "match", col: col, words: words}
+		}
 		var words []string
 		for _, e := range t.List {
+			if d, ok := unparen(e).(*kql.DynamicLit); ok { // in (dynamic(["a", "b"]))
+				arr, ok := d.Value.(*kql.ArrayLit)
+				if !ok {
+					return nil
+				}
+				for _, el := range arr.Elems {
+					s, ok := stringLit(el)
+					if !ok {
+						return nil
+					}
+					words = append(words, s)
+				}
+				continue
+			}
 			s, ok := stringLit(e)
 			if !ok {
 				return nil
 			}
 			words = append(words, s)
+		}
+		if len(words) == 0 {
+			return nil
 		}
 		return &litInfo{op: "match", col: col, words: words}
 	}

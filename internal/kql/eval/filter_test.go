@@ -103,6 +103,11 @@ func asciiContainsFold(hay, needle string) bool {
 	return strings.Contains(asciiLower(hay), asciiLower(needle))
 }
 
+var bgWatchlist = map[string]*Table{"bg": {
+	Columns: []value.Column{{Name: "SearchKey", Type: value.String}},
+	Rows:    [][]value.Value{{value.NewString("bg-admin1@contoso.com")}, {value.NewString("BG-ADMIN2@contoso.com")}},
+}}
+
 // TestFilterLiterals: a pure filter's Match agrees with the full evaluation
 // on every record, and every record it matches contains one of its
 // Literals (ASCII case-insensitively) in its raw text: the prefilter is sound.
@@ -137,6 +142,10 @@ func TestFilterLiterals(t *testing.T) {
 		{`SigninLogs | where LocationDetails has "Paris"`, "Paris"},
 		{`SigninLogs | where ResultType in ("50126", "53003") | where AppDisplayName =~ "azure portal"`, "azure portal"},
 		{`AuditLogs | where OperationName has "application" | project OperationName, TimeGenerated`, "application"},
+		{`let bg = _GetWatchlist('bg') | project SearchKey; SigninLogs | where UserPrincipalName in~ (bg)`, "BG-ADMIN2@contoso.com bg-admin1@contoso.com"},
+		{`SigninLogs | where UserPrincipalName has_any (_GetWatchlist('bg') | project SearchKey)`, "BG-ADMIN2@contoso.com bg-admin1@contoso.com"},
+		{`SigninLogs | where UserPrincipalName in~ (_GetWatchlist('bg') | project x = strcat(SearchKey, ""))`, "-"},
+		{`SigninLogs | where UserPrincipalName in~ (dynamic(["alice@contoso.com", "bob@fabrikam.com"]))`, "alice@contoso.com bob@fabrikam.com"},
 		{`AuditLogs | where TargetResources has "Certificates" or InitiatedBy has "user"`, "Certificates user"},
 		{`AuditLogs | where Result == "success" and Category =~ "ApplicationManagement"`, "ApplicationManagement"},
 	}
@@ -145,7 +154,7 @@ func TestFilterLiterals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := Compile(sc, verbatimCatalog{six}, Options{Now: testNow})
+		q, err := Compile(sc, verbatimCatalog{six}, Options{Now: testNow, Watchlists: bgWatchlist})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.q, err)
 		}
@@ -170,7 +179,7 @@ func TestFilterLiterals(t *testing.T) {
 			}
 			out, ok := f.Match(r.row)
 			one := &memCatalog{tables: map[string]*Table{r.table: {Columns: six.tables[r.table].Columns, Rows: [][]value.Value{r.row}}}}
-			q1, err := Compile(sc, one, Options{Now: testNow})
+			q1, err := Compile(sc, one, Options{Now: testNow, Watchlists: bgWatchlist})
 			if err != nil {
 				t.Fatal(err)
 			}

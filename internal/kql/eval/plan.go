@@ -121,8 +121,12 @@ type compiler struct {
 	crs    *runState
 	// aggHook, while compiling summarize's aggregates, turns aggregation calls into slots.
 	aggHook func(t *kql.Call) (*cexpr, error)
-	// subTables is set when an expression reads a table (toscalar, in (T)): no Filter then.
+	// subTables is set when an expression reads a catalog table (toscalar,
+	// in (T)): no Filter then. A sub-query over a watchlist or a datatable
+	// does not count: it reads no records.
 	subTables bool
+	scans     int                      // catalog scans compiled so far
+	inWords   map[*kql.InExpr][]string // in (static table): its strings, for literals
 }
 
 func (c *compiler) constRun() *runState {

@@ -253,6 +253,17 @@ func TestWatchlist(t *testing.T) {
 	if err != nil || render(res) != "2" {
 		t.Fatalf("got %v, %v", res, err)
 	}
+	// Odd rows (too short, too long) are padded or cut, not a crash or a refusal.
+	odd := &Table{Columns: []value.Column{{Name: "UPN", Type: value.String}, {Name: "Note", Type: value.String}},
+		Rows: [][]value.Value{{value.NewString("alice@contoso.com")}, {value.NewString("x"), value.NewString("y"), value.NewString("z")}, nil}}
+	q, err = Compile(sc, cat, Options{Watchlists: map[string]*Table{"breakGlassAccounts": odd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3: alice twice, and the empty row's "" matches T's record with an empty User.
+	if res, err = q.Run(context.Background()); err != nil || render(res) != "3" {
+		t.Fatalf("odd watchlist rows: got %v, %v", res, err)
+	}
 }
 
 // TestGroupKeysDoNotCollide: group and join keys of different tuples differ

@@ -236,27 +236,27 @@ func toDateTime(v value.Value) value.Value {
 	return nullDT
 }
 
-// dateLayouts are the text forms todatetime reads (after ISO 8601, which
-// parseISO handles with any fraction and offset).
+// dateLayouts are the text forms todatetime reads after ISO 8601 (which
+// parseISO handles with any fraction and offset): the RFC 822, RFC 850 and
+// sortable forms the docs list
+// (https://learn.microsoft.com/kusto/query/scalar-data-types/datetime), the
+// US month-day-year form of todatetime's example, and the common log forms.
 var dateLayouts = []string{
-	time.RFC1123,                        // Mon, 02 Jan 2006 15:04:05 MST
-	time.RFC1123Z,                       // Mon, 02 Jan 2006 15:04:05 -0700
-	"Mon, 2 Jan 2006 15:04:05 MST",      // RFC 822 with a one-digit day
-	"Mon, 2 Jan 2006 15:04:05 -0700",    //
-	"2 Jan 2006 15:04:05 MST",           //
-	"2 Jan 2006 15:04 MST",              //
-	"Mon, 2 Jan 2006 15:04 MST",         //
-	time.RFC850,                         // Monday, 02-Jan-06 15:04:05 MST
-	"Monday, 2-Jan-06 15:04:05 MST",     //
-	"1/2/2006 3:04:05 PM",               // Log Analytics exports (US)
-	"1/2/2006 15:04:05",                 //
-	"1/2/2006",                          //
-	"2006/01/02 15:04:05",               //
-	"2006/01/02",                        //
-	"Jan 2 2006 15:04:05",               //
-	"Mon Jan _2 15:04:05 2006",          // ANSI C
-	"Mon Jan _2 15:04:05 MST 2006",      // Unix date
-	"2006-01-02 15:04:05.999999999 MST", //
+	// RFC 822
+	"Mon, 2 Jan 06 15:04:05 MST", "Mon, 2 Jan 06 15:04:05", "Mon, 2 Jan 06 15:04", "Mon, 2 Jan 06 15:04 MST",
+	"2 Jan 06 15:04:05 MST", "2 Jan 06 15:04:05", "2 Jan 06 15:04", "2 Jan 06 15:04 MST",
+	time.RFC1123, time.RFC1123Z, "Mon, 2 Jan 2006 15:04:05 MST", "Mon, 2 Jan 2006 15:04:05 -0700",
+	// RFC 850
+	"Monday, 02-Jan-06 15:04:05 MST", "Monday, 02-Jan-06 15:04:05", "Monday, 02-Jan-06 15:04 MST", "Monday, 02-Jan-06 15:04",
+	"02-Jan-06 15:04:05 MST", "02-Jan-06 15:04:05", "02-Jan-06 15:04 MST", "02-Jan-06 15:04",
+	// sortable, with a zone name or unpadded month and day
+	"2006-1-2 15:04:05", "2006-1-2 15:04:05 MST", "2006-1-2 15:04", "2006-1-2 15:04 MST",
+	"2006-1-2T15:04:05", "2006-1-2T15:04:05 MST", "2006-1-2T15:04", "2006-1-2T15:04 MST",
+	// MM-dd-yyyy (todatetime('12-02-2022') is 2022-12-02) and exports
+	"01-02-2006", "01-02-2006 15:04:05", "01-02-2006 15:04",
+	"1/2/2006 3:04:05 PM", "1/2/2006 15:04:05", "1/2/2006 15:04", "1/2/2006",
+	"2006/01/02 15:04:05", "2006/01/02",
+	"Mon Jan _2 15:04:05 2006", "Mon Jan _2 15:04:05 MST 2006",
 }
 
 // ParseDateTime reads a datetime as Kusto's datetime() literal and

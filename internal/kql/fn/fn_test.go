@@ -232,6 +232,8 @@ func TestConversionFunctions(t *testing.T) {
 		{"todatetime-function", "todatetime", a(S("2024-02-03T04:05:06+02:00")), D("2024-02-03 02:05:06")},
 		{"scalar-data-types/datetime", "todatetime", a(S("Sat, 8 Nov 2014 15:05:02 GMT")), D("2014-11-08 15:05:02")},
 		{"scalar-data-types/datetime", "todatetime", a(S("Saturday, 08-Nov-14 15:05:02 GMT")), D("2014-11-08 15:05:02")},
+		{"todatetime-function", "todatetime", a(S("2015-12-31 23:59:59.9")), D("2015-12-31T23:59:59.9Z")},
+		{"todatetime-function", "todatetime", a(S("12-02-2022")), D("2022-12-02")},
 		{"todatetime-function", "todatetime", a(S("not a date")), N(value.DateTime)},
 		{"todatetime-function", "todatetime", a(S("2023-02-30")), N(value.DateTime)},
 		// found by FuzzToDateTime: year 9999 wrapped around int64 nanoseconds
@@ -267,6 +269,49 @@ func TestConversionFunctions(t *testing.T) {
 		{"totimespan-function", "totimespan", a(S("0.00:03:00")), TS("3m")},
 		{"totimespan-function", "totimespan", a(TS("4d")), TS("4d")},
 	})
+}
+
+// TestDatetimeFormats reads every example of the formats the docs list
+// for datetime literals and todatetime
+// (https://learn.microsoft.com/kusto/query/scalar-data-types/datetime).
+func TestDatetimeFormats(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"2014-05-25T08:20:03.123456Z", "2014-05-25T08:20:03.1234560Z"},
+		{"2014-05-25T08:20:03.123456", "2014-05-25T08:20:03.1234560Z"},
+		{"2014-05-25T08:20", "2014-05-25T08:20:00.0000000Z"},
+		{"2014-11-08 15:55:55.123456Z", "2014-11-08T15:55:55.1234560Z"},
+		{"2014-11-08 15:55:55", "2014-11-08T15:55:55.0000000Z"},
+		{"2014-11-08 15:55", "2014-11-08T15:55:00.0000000Z"},
+		{"2014-11-08", "2014-11-08T00:00:00.0000000Z"},
+		{"Sat, 8 Nov 14 15:05:02 GMT", "2014-11-08T15:05:02.0000000Z"},
+		{"Sat, 8 Nov 14 15:05:02", "2014-11-08T15:05:02.0000000Z"},
+		{"Sat, 8 Nov 14 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"Sat, 8 Nov 14 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"8 Nov 14 15:05:02 GMT", "2014-11-08T15:05:02.0000000Z"},
+		{"8 Nov 14 15:05:02", "2014-11-08T15:05:02.0000000Z"},
+		{"8 Nov 14 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"8 Nov 14 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"Saturday, 08-Nov-14 15:05:02 GMT", "2014-11-08T15:05:02.0000000Z"},
+		{"Saturday, 08-Nov-14 15:05:02", "2014-11-08T15:05:02.0000000Z"},
+		{"Saturday, 08-Nov-14 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"Saturday, 08-Nov-14 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"08-Nov-14 15:05:02 GMT", "2014-11-08T15:05:02.0000000Z"},
+		{"08-Nov-14 15:05:02", "2014-11-08T15:05:02.0000000Z"},
+		{"08-Nov-14 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"08-Nov-14 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"2014-11-08 15:05:25", "2014-11-08T15:05:25.0000000Z"},
+		{"2014-11-08 15:05:25 GMT", "2014-11-08T15:05:25.0000000Z"},
+		{"2014-11-08 15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"2014-11-08 15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+		{"2014-11-08T15:05:25", "2014-11-08T15:05:25.0000000Z"},
+		{"2014-11-08T15:05:25 GMT", "2014-11-08T15:05:25.0000000Z"},
+		{"2014-11-08T15:05", "2014-11-08T15:05:00.0000000Z"},
+		{"2014-11-08T15:05 GMT", "2014-11-08T15:05:00.0000000Z"},
+	} {
+		if got := call(t, "todatetime", S(c.in)).String(); got != c.want {
+			t.Errorf("todatetime(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
 }
 
 func TestDatetimeFunctions(t *testing.T) {
