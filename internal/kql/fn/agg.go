@@ -71,13 +71,21 @@ func init() {
 		&Agg{Name: "avgif", Min: 2, Max: 2, Result: avgType(true), Column: pre("avgif_"),
 			New: func(_ *Ctx, c []value.Value) State { return newSum(c, 1, true) }},
 		&Agg{Name: "min", Min: 1, Max: 1, Result: orderType(false), Column: pre("min_"),
-			New: func(_ *Ctx, c []value.Value) State { return &extremeState{pred: -1, sign: -1, t: hint(c), typed: hinted(c)} }},
+			New: func(_ *Ctx, c []value.Value) State {
+				return &extremeState{pred: -1, sign: -1, t: hint(c), typed: hinted(c)}
+			}},
 		&Agg{Name: "max", Min: 1, Max: 1, Result: orderType(false), Column: pre("max_"),
-			New: func(_ *Ctx, c []value.Value) State { return &extremeState{pred: -1, sign: 1, t: hint(c), typed: hinted(c)} }},
+			New: func(_ *Ctx, c []value.Value) State {
+				return &extremeState{pred: -1, sign: 1, t: hint(c), typed: hinted(c)}
+			}},
 		&Agg{Name: "minif", Min: 2, Max: 2, Result: orderType(true), Column: pre("minif_"),
-			New: func(_ *Ctx, c []value.Value) State { return &extremeState{pred: 1, sign: -1, t: hint(c), typed: hinted(c)} }},
+			New: func(_ *Ctx, c []value.Value) State {
+				return &extremeState{pred: 1, sign: -1, t: hint(c), typed: hinted(c)}
+			}},
 		&Agg{Name: "maxif", Min: 2, Max: 2, Result: orderType(true), Column: pre("maxif_"),
-			New: func(_ *Ctx, c []value.Value) State { return &extremeState{pred: 1, sign: 1, t: hint(c), typed: hinted(c)} }},
+			New: func(_ *Ctx, c []value.Value) State {
+				return &extremeState{pred: 1, sign: 1, t: hint(c), typed: hinted(c)}
+			}},
 		&Agg{Name: "take_any", Min: 1, Max: -1, Result: firstType, Column: namedOr("any_arg0"), Multi: anyColumns(""),
 			New: func(_ *Ctx, c []value.Value) State { return &anyState{pred: -1, row: hintRow(c, -1)} }},
 		&Agg{Name: "any", Min: 1, Max: -1, Result: firstType, Column: pre("any_"), Multi: anyColumns("any_"),
