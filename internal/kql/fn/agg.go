@@ -291,12 +291,28 @@ func (s *collectState) Add(a []value.Value) {
 		return
 	}
 	if s.distinct {
-		k := valueKey(v)
-		if _, dup := s.seen[k]; dup {
+		// make_set of an array adds its elements (the docs' "set from
+		// array column" example)
+		if arr, ok := asArray(v); ok {
+			for _, e := range arr {
+				if e != nil && len(s.out) < s.cap {
+					s.addDistinct(value.FromDynamic(e))
+				}
+			}
 			return
 		}
-		s.seen[k] = struct{}{}
+		s.addDistinct(v)
+		return
 	}
+	s.out = append(s.out, v.Dynamic())
+}
+
+func (s *collectState) addDistinct(v value.Value) {
+	k := valueKey(v)
+	if _, dup := s.seen[k]; dup {
+		return
+	}
+	s.seen[k] = struct{}{}
 	s.out = append(s.out, v.Dynamic())
 }
 
