@@ -36,6 +36,15 @@ func col(vs ...value.Value) [][]value.Value {
 	return out
 }
 
+// oneTo100Even is range x from 1 to 100 with the predicate x % 2 == 0.
+func oneTo100Even() [][]value.Value {
+	var out [][]value.Value
+	for x := int64(1); x <= 100; x++ {
+		out = append(out, []value.Value{L(x), B(x%2 == 0)})
+	}
+	return out
+}
+
 // oneToFive is `range x from 1 to 5 step 1`, the docs' usual input.
 func oneToFive() [][]value.Value { return col(L(1), L(2), L(3), L(4), L(5)) }
 
@@ -98,6 +107,8 @@ func TestAggregations(t *testing.T) {
 		{"variance-aggregation-function", "variance", nil, oneToFive(), a(R(2.5))},
 		{"variancep-aggregation-function", "variancep", nil, oneToFive(), a(R(2))},
 		{"varianceif-aggregation-function", "varianceif", nil, withPred(oneToFive(), even), a(R(2))},
+		{"varianceif-aggregation-function", "varianceif", nil, oneTo100Even(), a(R(850))},
+		{"stdevif-aggregation-function", "stdevif", nil, oneTo100Even(), a(R(29.1547594742265))},
 		{"stdev-aggregation-function", "stdev", nil, col(L(7)), a(R(0))},
 		{"stdev-aggregation-function", "stdev", nil, nil, a(N(value.Real))},
 		{"percentiles-aggregation-function", "percentile", a(value.Value{}, L(50)), col(L(1), L(2), L(3), L(4), L(5), L(6), L(7), L(8), L(9), L(10)), a(L(5))},

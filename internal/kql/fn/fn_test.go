@@ -2,6 +2,7 @@ package fn
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -808,5 +809,27 @@ func TestNamesAndSuggest(t *testing.T) {
 	}
 	if Lookup("iif") != Lookup("iff") || LookupAgg("makeset") != LookupAgg("make_set") {
 		t.Error("aliases do not resolve to their function")
+	}
+}
+
+// TestParallelCalls: functions are called from several goroutines at once
+// (the regex cache is shared); run with -race.
+func TestParallelCalls(t *testing.T) {
+	done := make(chan bool)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			defer func() { done <- true }()
+			for i := 0; i < 300; i++ {
+				p := `(\d+)-` + strconv.Itoa((g*300+i)%700) // more patterns than the cache holds
+				v := Lookup("extract").Call(&Ctx{Now: testNow}, a(S(p), L(1), S("12-"+strconv.Itoa((g*300+i)%700))))
+				if v.S != "12" {
+					t.Errorf("extract(%q) = %q", p, v.S)
+					return
+				}
+			}
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		<-done
 	}
 }
