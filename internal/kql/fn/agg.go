@@ -193,32 +193,42 @@ func (s *countState) Add(a []value.Value) {
 func (s *countState) Result() value.Value { return long(s.n) }
 
 // dcount: https://learn.microsoft.com/kusto/query/dcount-aggregation-function
+// Strings (the usual case: users, apps, addresses) are kept by their text,
+// without a per-row allocation; other values by valueKey.
 type dcountState struct {
 	pred int
+	strs map[string]struct{}
 	set  map[string]struct{}
 	hll  *hll
 }
 
 func newDcount(pred int) *dcountState {
-	return &dcountState{pred: pred, set: map[string]struct{}{}}
+	return &dcountState{pred: pred, strs: map[string]struct{}{}, set: map[string]struct{}{}}
 }
 
 func (s *dcountState) Add(a []value.Value) {
 	if len(a) == 0 || a[0].IsNull() || !predOK(a, s.pred) {
 		return
 	}
-	k := valueKey(a[0])
+	v := a[0]
 	if s.hll != nil {
-		s.hll.add(k)
+		s.hll.add(valueKey(v))
 		return
 	}
-	s.set[k] = struct{}{}
-	if len(s.set) > dcountExact {
+	if v.T == value.String {
+		s.strs[v.S] = struct{}{}
+	} else {
+		s.set[valueKey(v)] = struct{}{}
+	}
+	if len(s.strs)+len(s.set) > dcountExact {
 		s.hll = newHLL()
+		for k := range s.strs {
+			s.hll.add("s" + k)
+		}
 		for k := range s.set {
 			s.hll.add(k)
 		}
-		s.set = nil
+		s.strs, s.set = nil, nil
 	}
 }
 
@@ -226,7 +236,7 @@ func (s *dcountState) Result() value.Value {
 	if s.hll != nil {
 		return long(s.hll.estimate())
 	}
-	return long(int64(len(s.set)))
+	return long(int64(len(s.strs) + len(s.set)))
 }
 
 // hll is a HyperLogLog sketch with 2^14 registers.

@@ -729,14 +729,15 @@ func TestRegexRE2(t *testing.T) {
 func sampleValues() map[value.Type][]value.Value {
 	g, _ := value.NewGuid("74be27de-1e4e-49d9-b579-fe0b331d3642")
 	return map[value.Type][]value.Value{
-		value.String:   {S("abc,1.2.3.4 Mozilla/5.0"), S("")},
-		value.Long:     {L(42), N(value.Long), L(-7), L(math.MaxInt64)},
-		value.Int:      {I(7), N(value.Int), I(math.MinInt32)},
-		value.Real:     {R(1.5), N(value.Real), R(math.NaN()), R(math.Inf(-1))},
+		value.String:   {S("abc,1.2.3.4 Mozilla/5.0"), S(""), S("\xff\xfe(("), S("2024-01-02T03:04:05Z"), S("[1,2]")},
+		value.Long:     {L(42), N(value.Long), L(-7), L(math.MaxInt64), L(math.MinInt64), L(0)},
+		value.Int:      {I(7), N(value.Int), I(math.MinInt32), I(0)},
+		value.Real:     {R(1.5), N(value.Real), R(math.NaN()), R(math.Inf(-1)), R(1e308), R(-0.5)},
 		value.Decimal:  {{T: value.Decimal, F: 2.5}, N(value.Decimal)},
 		value.Bool:     {B(true), N(value.Bool)},
-		value.DateTime: {D("2024-01-02 03:04:05"), N(value.DateTime)},
-		value.TimeSpan: {TS("1h"), N(value.TimeSpan), TS("-3d")},
+		value.DateTime: {D("2024-01-02 03:04:05"), N(value.DateTime), {T: value.DateTime, I: math.MaxInt64}, {T: value.DateTime, I: math.MinInt64}},
+		value.TimeSpan: {TS("1h"), N(value.TimeSpan), TS("-3d"), value.NewTimeSpan(math.MinInt64), value.NewTimeSpan(math.MaxInt64)},
+
 		value.Guid:     {g, N(value.Guid)},
 		value.Dynamic:  {Y(`{"a":[1,2]}`), N(value.Dynamic), Y(`[1,"x",null]`), value.NewDynamic("s")},
 	}
@@ -765,7 +766,7 @@ func TestCallMatchesResult(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		for variant := 0; variant < 12; variant++ {
+		for variant := 0; variant < 24; variant++ {
 			vals := make([]value.Value, len(args))
 			for i, x := range args {
 				if _, isCol := placeholders[x]; !isCol {
