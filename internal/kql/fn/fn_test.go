@@ -737,9 +737,8 @@ func sampleValues() map[value.Type][]value.Value {
 		value.Bool:     {B(true), N(value.Bool)},
 		value.DateTime: {D("2024-01-02 03:04:05"), N(value.DateTime), {T: value.DateTime, I: math.MaxInt64}, {T: value.DateTime, I: math.MinInt64}},
 		value.TimeSpan: {TS("1h"), N(value.TimeSpan), TS("-3d"), value.NewTimeSpan(math.MinInt64), value.NewTimeSpan(math.MaxInt64)},
-
-		value.Guid:    {g, N(value.Guid)},
-		value.Dynamic: {Y(`{"a":[1,2]}`), N(value.Dynamic), Y(`[1,"x",null]`), value.NewDynamic("s")},
+		value.Guid:     {g, N(value.Guid)},
+		value.Dynamic:  {Y(`{"a":[1,2]}`), N(value.Dynamic), Y(`[1,"x",null]`), value.NewDynamic("s")},
 	}
 }
 
