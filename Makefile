@@ -24,13 +24,16 @@ test:
 	@# them once more without it, so hostile-input memory bounds are checked.
 	$(GO) test -count=1 -timeout 10m -run 'Memory' ./internal/logs/ ./internal/scan/ ./internal/source/
 
-# bench: micro-benchmarks, the audit against collect on a large tenant, whole-program scan throughput (scripts/bench.sh),
+# bench: micro-benchmarks, KQL rules against the scan and jq (bench/kqlbench), the audit against collect on a large tenant, whole-program scan throughput (scripts/bench.sh),
 # 10,000 single-record HTTP pushes to the daemon (bench/pushbench), latency (webhook, and per
 # channel type with every channel configured), outbox throughput with a failing channel.
 # BEFORE=path/to/breakglass adds rows for another binary to compare with.
 PUSHES ?= 10000
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/logs/ ./internal/scan/
+	@# KQL rules (filter, summarize-by, join) against the built-in scan and
+	@# jq on one generated file of 200,000 mixed records (bench/kqlbench).
+	$(GO) test -run '^$$' -bench 'Speed' -benchmem -benchtime 2x -timeout 30m ./bench/kqlbench/
 	@# The posture audit of a large tenant (300 CA policies, 500 privileged
 	@# users, nesting 10) against collecting the same tenant from loopback.
 	$(GO) test -run '^$$' -bench 'Synth' -benchmem -benchtime 5x ./internal/graph/collect/collecttest/ ./internal/posture/livetest/

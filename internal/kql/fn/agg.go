@@ -63,31 +63,39 @@ func init() {
 				return &bagState{pred: 1, cap: capArg(c, 2), bag: map[string]any{}}
 			}},
 		&Agg{Name: "sum", Min: 1, Max: 1, Result: sumType(false), Column: pre("sum_"),
-			New: func(*Ctx, []value.Value) State { return &sumState{pred: -1} }},
+			New: func(_ *Ctx, c []value.Value) State { return newSum(c, -1, false) }},
 		&Agg{Name: "sumif", Min: 2, Max: 2, Result: sumType(true), Column: pre("sumif_"),
-			New: func(*Ctx, []value.Value) State { return &sumState{pred: 1} }},
+			New: func(_ *Ctx, c []value.Value) State { return newSum(c, 1, false) }},
 		&Agg{Name: "avg", Min: 1, Max: 1, Result: avgType(false), Column: pre("avg_"),
-			New: func(*Ctx, []value.Value) State { return &sumState{pred: -1, avg: true} }},
+			New: func(_ *Ctx, c []value.Value) State { return newSum(c, -1, true) }},
 		&Agg{Name: "avgif", Min: 2, Max: 2, Result: avgType(true), Column: pre("avgif_"),
-			New: func(*Ctx, []value.Value) State { return &sumState{pred: 1, avg: true} }},
+			New: func(_ *Ctx, c []value.Value) State { return newSum(c, 1, true) }},
 		&Agg{Name: "min", Min: 1, Max: 1, Result: orderType(false), Column: pre("min_"),
-			New: func(*Ctx, []value.Value) State { return &extremeState{pred: -1, sign: -1} }},
+			New: func(_ *Ctx, c []value.Value) State {
+				return &extremeState{pred: -1, sign: -1, t: hint(c), typed: hinted(c)}
+			}},
 		&Agg{Name: "max", Min: 1, Max: 1, Result: orderType(false), Column: pre("max_"),
-			New: func(*Ctx, []value.Value) State { return &extremeState{pred: -1, sign: 1} }},
+			New: func(_ *Ctx, c []value.Value) State {
+				return &extremeState{pred: -1, sign: 1, t: hint(c), typed: hinted(c)}
+			}},
 		&Agg{Name: "minif", Min: 2, Max: 2, Result: orderType(true), Column: pre("minif_"),
-			New: func(*Ctx, []value.Value) State { return &extremeState{pred: 1, sign: -1} }},
+			New: func(_ *Ctx, c []value.Value) State {
+				return &extremeState{pred: 1, sign: -1, t: hint(c), typed: hinted(c)}
+			}},
 		&Agg{Name: "maxif", Min: 2, Max: 2, Result: orderType(true), Column: pre("maxif_"),
-			New: func(*Ctx, []value.Value) State { return &extremeState{pred: 1, sign: 1} }},
+			New: func(_ *Ctx, c []value.Value) State {
+				return &extremeState{pred: 1, sign: 1, t: hint(c), typed: hinted(c)}
+			}},
 		&Agg{Name: "take_any", Min: 1, Max: -1, Result: firstType, Column: namedOr("any_arg0"), Multi: anyColumns(""),
-			New: func(*Ctx, []value.Value) State { return &anyState{pred: -1} }},
+			New: func(_ *Ctx, c []value.Value) State { return &anyState{pred: -1, row: hintRow(c, -1)} }},
 		&Agg{Name: "any", Min: 1, Max: -1, Result: firstType, Column: pre("any_"), Multi: anyColumns("any_"),
-			New: func(*Ctx, []value.Value) State { return &anyState{pred: -1} }},
+			New: func(_ *Ctx, c []value.Value) State { return &anyState{pred: -1, row: hintRow(c, -1)} }},
 		&Agg{Name: "take_anyif", Min: 2, Max: 2, Result: aggSig2(kAny, kBool), Column: namedOr("Column1"),
-			New: func(*Ctx, []value.Value) State { return &anyState{pred: 1} }},
+			New: func(_ *Ctx, c []value.Value) State { return &anyState{pred: 1, row: hintRow(c, 1)} }},
 		&Agg{Name: "arg_max", Min: 2, Max: -1, Result: orderType(false), Column: namedOr("max_"), Multi: argColumns("max_"),
-			New: func(*Ctx, []value.Value) State { return &argState{sign: 1} }},
+			New: func(_ *Ctx, c []value.Value) State { return &argState{sign: 1, row: hintRow(c, -1)} }},
 		&Agg{Name: "arg_min", Min: 2, Max: -1, Result: orderType(false), Column: namedOr("min_"), Multi: argColumns("min_"),
-			New: func(*Ctx, []value.Value) State { return &argState{sign: -1} }},
+			New: func(_ *Ctx, c []value.Value) State { return &argState{sign: -1, row: hintRow(c, -1)} }},
 		&Agg{Name: "percentile", Min: 2, Max: 2, Const: []int{1}, Result: percentileType(1), Column: pre("percentile_"), Multi: percentileColumns(1),
 			New: func(_ *Ctx, c []value.Value) State { return newPercentile(c, 1, false) }},
 		&Agg{Name: "percentiles", Min: 2, Max: 65, Const: constFrom(1, 65), Result: percentileType(1), Column: pre("percentile_"), Multi: percentileColumns(1),
@@ -185,32 +193,42 @@ func (s *countState) Add(a []value.Value) {
 func (s *countState) Result() value.Value { return long(s.n) }
 
 // dcount: https://learn.microsoft.com/kusto/query/dcount-aggregation-function
+// Strings (the usual case: users, apps, addresses) are kept by their text,
+// without a per-row allocation; other values by valueKey.
 type dcountState struct {
 	pred int
+	strs map[string]struct{}
 	set  map[string]struct{}
 	hll  *hll
 }
 
 func newDcount(pred int) *dcountState {
-	return &dcountState{pred: pred, set: map[string]struct{}{}}
+	return &dcountState{pred: pred, strs: map[string]struct{}{}, set: map[string]struct{}{}}
 }
 
 func (s *dcountState) Add(a []value.Value) {
 	if len(a) == 0 || a[0].IsNull() || !predOK(a, s.pred) {
 		return
 	}
-	k := valueKey(a[0])
+	v := a[0]
 	if s.hll != nil {
-		s.hll.add(k)
+		s.hll.add(valueKey(v))
 		return
 	}
-	s.set[k] = struct{}{}
-	if len(s.set) > dcountExact {
+	if v.T == value.String {
+		s.strs[v.S] = struct{}{}
+	} else {
+		s.set[valueKey(v)] = struct{}{}
+	}
+	if len(s.strs)+len(s.set) > dcountExact {
 		s.hll = newHLL()
+		for k := range s.strs {
+			s.hll.add("s" + k)
+		}
 		for k := range s.set {
 			s.hll.add(k)
 		}
-		s.set = nil
+		s.strs, s.set = nil, nil
 	}
 }
 
@@ -218,7 +236,7 @@ func (s *dcountState) Result() value.Value {
 	if s.hll != nil {
 		return long(s.hll.estimate())
 	}
-	return long(int64(len(s.set)))
+	return long(int64(len(s.strs) + len(s.set)))
 }
 
 // hll is a HyperLogLog sketch with 2^14 registers.
@@ -283,12 +301,28 @@ func (s *collectState) Add(a []value.Value) {
 		return
 	}
 	if s.distinct {
-		k := valueKey(v)
-		if _, dup := s.seen[k]; dup {
+		// make_set of an array adds its elements (the docs' "set from
+		// array column" example)
+		if arr, ok := asArray(v); ok {
+			for _, e := range arr {
+				if e != nil && len(s.out) < s.cap {
+					s.addDistinct(value.FromDynamic(e))
+				}
+			}
 			return
 		}
-		s.seen[k] = struct{}{}
+		s.addDistinct(v)
+		return
 	}
+	s.out = append(s.out, v.Dynamic())
+}
+
+func (s *collectState) addDistinct(v value.Value) {
+	k := valueKey(v)
+	if _, dup := s.seen[k]; dup {
+		return
+	}
+	s.seen[k] = struct{}{}
 	s.out = append(s.out, v.Dynamic())
 }
 
@@ -360,6 +394,38 @@ func avgType(withPred bool) func([]value.Type) (value.Type, error) {
 	}
 }
 
+// hint returns the type of the first argument when the engine passed a
+// typed null for it in consts (see Agg.New), so a state over no rows can
+// still give a result of its column's type.
+func hint(c []value.Value) value.Type {
+	if len(c) > 0 {
+		return c[0].T
+	}
+	return value.Dynamic
+}
+
+func hinted(c []value.Value) bool { return hint(c) != value.Dynamic }
+
+// hintRow is a row of typed nulls from the type hints (the first n
+// arguments; all when n < 0), or nil without hints.
+func hintRow(c []value.Value, n int) []value.Value {
+	if !hinted(c) {
+		return nil
+	}
+	if n < 0 || n > len(c) {
+		n = len(c)
+	}
+	row := make([]value.Value, n)
+	for i, v := range c[:n] {
+		row[i] = value.NullOf(v.T)
+	}
+	return row
+}
+
+func newSum(c []value.Value, pred int, avg bool) *sumState {
+	return &sumState{pred: pred, avg: avg, t: hint(c), seen: hinted(c)}
+}
+
 // sum and avg (https://learn.microsoft.com/kusto/query/sum-aggregation-function):
 // integers add exactly, reals in float64; timespans as ticks.
 type sumState struct {
@@ -420,10 +486,13 @@ func (s *sumState) Result() value.Value {
 		return value.Value{T: t, F: s.f / float64(s.n)}
 	}
 	if s.n == 0 {
-		if t == value.DateTime || t == value.TimeSpan || t == value.Dynamic {
+		switch t {
+		case value.DateTime:
 			return value.NullOf(t)
+		case value.Dynamic: // no row and no type hint: sum of nothing is 0
+			return long(0)
 		}
-		return value.Value{T: t}
+		return value.Value{T: t} // 0 of the type (sum-aggregation-function)
 	}
 	switch t {
 	case value.Long, value.TimeSpan, value.DateTime:
@@ -556,7 +625,7 @@ func (s *argState) Add(a []value.Value) {
 	if len(a) == 0 {
 		return
 	}
-	if s.row == nil {
+	if len(s.row) != len(a) {
 		s.row = make([]value.Value, len(a))
 		for i, v := range a { // typed nulls until a row wins
 			s.row[i] = value.NullOf(v.T)
@@ -672,7 +741,7 @@ type pval struct {
 }
 
 func newPercentile(c []value.Value, first int, weighted bool) *percentileState {
-	s := &percentileState{weighted: weighted, rng: 0x9E3779B97F4A7C15}
+	s := &percentileState{weighted: weighted, rng: 0x9E3779B97F4A7C15, t: hint(c), typed: hinted(c)}
 	for i := first; i < len(c); i++ {
 		f, _ := toReal(c[i])
 		s.ps = append(s.ps, f)

@@ -36,6 +36,15 @@ func col(vs ...value.Value) [][]value.Value {
 	return out
 }
 
+// oneTo100Even is range x from 1 to 100 with the predicate x % 2 == 0.
+func oneTo100Even() [][]value.Value {
+	var out [][]value.Value
+	for x := int64(1); x <= 100; x++ {
+		out = append(out, []value.Value{L(x), B(x%2 == 0)})
+	}
+	return out
+}
+
 // oneToFive is `range x from 1 to 5 step 1`, the docs' usual input.
 func oneToFive() [][]value.Value { return col(L(1), L(2), L(3), L(4), L(5)) }
 
@@ -66,7 +75,9 @@ func TestAggregations(t *testing.T) {
 		{"make-set-aggregation-function", "make_set", a(value.Value{}, L(2)), col(L(1), L(2), L(3), L(1)), a(Y(`[1,2]`))},
 		{"make-set-aggregation-function", "make_set", nil, col(N(value.Long), L(1)), a(Y(`[1]`))},
 		{"make-set-aggregation-function", "make_set", nil, nil, a(Y(`[]`))},
-		{"make-set-aggregation-function", "make_set", nil, col(Y(`[1,2]`), Y(`[1,2]`), Y(`{"a":1}`)), a(Y(`[[1,2],{"a":1}]`))},
+		{"make-set-aggregation-function", "make_set", nil, col(Y(`["A1","A2","A3"]`), Y(`["A2","C1"]`), Y(`["C2","A3"]`), Y(`["C2","A1"]`)), a(Y(`["A1","A2","A3","C1","C2"]`))},
+		{"make-set-aggregation-function", "make_set", nil, col(I(1), I(5), I(7), I(5)), a(Y(`[1,5,7]`))},
+		{"make-set-aggregation-function", "make_set", nil, col(Y(`{"a":1}`), Y(`{"a":1}`), Y(`[null]`)), a(Y(`[{"a":1}]`))},
 		{"make-set-if-aggregation-function", "make_set_if", nil, withPred(oneToFive(), even), a(Y(`[2,4]`))},
 		{"make-list-aggregation-function", "make_list", nil, col(S("a"), S("b"), S("a")), a(Y(`["a","b","a"]`))},
 		{"make-list-aggregation-function", "makelist", nil, oneToFive(), a(Y(`[1,2,3,4,5]`))},
@@ -96,6 +107,8 @@ func TestAggregations(t *testing.T) {
 		{"variance-aggregation-function", "variance", nil, oneToFive(), a(R(2.5))},
 		{"variancep-aggregation-function", "variancep", nil, oneToFive(), a(R(2))},
 		{"varianceif-aggregation-function", "varianceif", nil, withPred(oneToFive(), even), a(R(2))},
+		{"varianceif-aggregation-function", "varianceif", nil, oneTo100Even(), a(R(850))},
+		{"stdevif-aggregation-function", "stdevif", nil, oneTo100Even(), a(R(29.1547594742265))},
 		{"stdev-aggregation-function", "stdev", nil, col(L(7)), a(R(0))},
 		{"stdev-aggregation-function", "stdev", nil, nil, a(N(value.Real))},
 		{"percentiles-aggregation-function", "percentile", a(value.Value{}, L(50)), col(L(1), L(2), L(3), L(4), L(5), L(6), L(7), L(8), L(9), L(10)), a(L(5))},
@@ -139,6 +152,9 @@ func TestAggResultTypes(t *testing.T) {
 		args := splitArgs(rest)
 		for _, x := range args {
 			ty, cv, n := argInfo(x)
+			if _, isCol := placeholders[x]; isCol {
+				cv = value.NullOf(ty) // the type hint Agg.New asks the engine for
+			}
 			ts, consts, names = append(ts, ty), append(consts, cv), append(names, n)
 		}
 		want, err := ag.Result(ts)
@@ -182,10 +198,25 @@ func TestAggResultTypes(t *testing.T) {
 				}
 				continue
 			}
-			if got := st.Result(); got.T != want && !(n == 0 && got.IsNull()) {
+			if got := st.Result(); got.T != want {
 				t.Errorf("%s over %d rows: result is a %s, Result says %s", c.call, n, got.T, want)
 			}
 		}
+	}
+}
+
+// TestSumOfNothing: sum over no rows is 0 (summarize-operator: "count,
+// sum and dcount give 0"), typed when the engine passes the type hint,
+// a long 0 when it does not.
+func TestSumOfNothing(t *testing.T) {
+	if got := runAgg(t, "sum", a(N(value.Real)), nil)[0]; !same(got, R(0)) {
+		t.Errorf("sum(real) of nothing = %s, want real(0)", show(got))
+	}
+	if got := runAgg(t, "sum", nil, nil)[0]; !same(got, L(0)) {
+		t.Errorf("sum of nothing without a hint = %s, want long(0)", show(got))
+	}
+	if got := runAgg(t, "min", a(N(value.DateTime)), nil)[0]; !same(got, N(value.DateTime)) {
+		t.Errorf("min(datetime) of nothing = %s, want a null datetime", show(got))
 	}
 }
 

@@ -78,7 +78,10 @@ type Agg struct {
 	// past the call's last argument are ignored.
 	Const []int
 	// New returns a fresh state for one group. consts has one entry per
-	// argument: its value when it is a constant, else the zero Value.
+	// argument: its value when it is a constant, else the zero Value or,
+	// better, the null of the argument's type (value.NullOf(t)): states
+	// use that type for their result over no rows (sum of nothing is a
+	// 0 of its column's type, min of nothing a typed null).
 	// Memory per state must stay bounded (make_set and make_list honour
 	// their max size argument and Kusto's default cap of 1,048,576
 	// elements). Add still receives every argument, constants included.

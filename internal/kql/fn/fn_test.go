@@ -2,6 +2,7 @@ package fn
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -328,6 +329,10 @@ func TestDatetimeFunctions(t *testing.T) {
 		{"datetime-add-function", "datetime_add", a(S("hour"), L(1), D("2017-01-01")), D("2017-01-01 01:00")},
 		{"datetime-add-function", "datetime_add", a(S("minute"), L(1), D("2017-01-01")), D("2017-01-01 00:01")},
 		{"datetime-add-function", "datetime_add", a(S("second"), L(1), D("2017-01-01")), D("2017-01-01 00:00:01")},
+		{"datetime-add-function", "datetime_add", a(S("year"), L(-5), D("2017-01-01")), D("2012-01-01")},
+		{"datetime-add-function", "datetime_add", a(S("quarter"), L(12), D("2017-01-01")), D("2020-01-01")},
+		{"datetime-add-function", "datetime_add", a(S("month"), L(-15), D("2017-01-01")), D("2015-10-01")},
+		{"datetime-add-function", "datetime_add", a(S("week"), L(100), D("2017-01-01")), D("2018-12-02")},
 		{"datetime-add-function", "datetime_add", a(S("month"), L(1), D("2017-01-31")), D("2017-02-28")},
 		{"datetime-diff-function", "datetime_diff", a(S("year"), D("2017-01-01"), D("2000-12-31")), L(17)},
 		{"datetime-diff-function", "datetime_diff", a(S("quarter"), D("2017-07-01"), D("2017-03-30")), L(2)},
@@ -357,11 +362,14 @@ func TestDatetimeFunctions(t *testing.T) {
 		{"startofday-function", "startofday", a(D("2017-01-01 10:10:17"), L(-1)), D("2016-12-31")},
 		{"startofday-function", "startofday", a(D("2017-01-01 10:10:17"), L(1)), D("2017-01-02")},
 		{"startofweek-function", "startofweek", a(D("2017-01-01 10:10:17"), L(1)), D("2017-01-08")},
+		{"startofweek-function", "startofweek", a(D("2017-01-01 10:10:17"), L(-1)), D("2016-12-25")},
+		{"startofweek-function", "startofweek", a(D("2017-01-01 10:10:17"), L(0)), D("2017-01-01")},
 		{"startofweek-function", "startofweek", a(D("2017-01-04 10:10:17")), D("2017-01-01")},
 		{"startofmonth-function", "startofmonth", a(D("2017-01-01 10:10:17"), L(-1)), D("2016-12-01")},
 		{"startofyear-function", "startofyear", a(D("2017-01-01 10:10:17"), L(-1)), D("2016-01-01")},
 		{"endofday-function", "endofday", a(D("2017-01-01 10:10:17"), L(-1)), D("2016-12-31 23:59:59.9999999")},
 		{"endofday-function", "endofday", a(D("2017-01-01 10:10:17")), D("2017-01-01 23:59:59.9999999")},
+		{"endofday-function", "endofday", a(D("2017-01-01 10:10:17"), L(1)), D("2017-01-02 23:59:59.9999999")},
 		{"endofweek-function", "endofweek", a(D("2017-01-01 10:10:17")), D("2017-01-07 23:59:59.9999999")},
 		{"endofmonth-function", "endofmonth", a(D("2017-01-01 10:10:17"), L(1)), D("2017-02-28 23:59:59.9999999")},
 		{"endofyear-function", "endofyear", a(D("2017-01-01 10:10:17")), D("2017-12-31 23:59:59.9999999")},
@@ -479,6 +487,7 @@ func TestDynamicFunctions(t *testing.T) {
 			Y(`{"Level":"Information","ProcessID":1234,"Data":["url","https://bing.com"]}`)},
 		{"pack-function", "bag_pack", a(S("t"), D("2024-01-02 03:04:05")), Y(`{"t":"2024-01-02T03:04:05.0000000Z"}`)},
 		{"pack-array-function", "pack_array", a(L(1), S("x"), N(value.Long)), Y(`[1,"x",null]`)},
+		{"pack-array-function", "pack_array", a(L(1), S("2"), TS("2s")), Y(`[1,"2","00:00:02"]`)},
 		{"bag-keys-function", "bag_keys", a(Y(`{"a":"b","c":{"d":1}}`)), Y(`["a","c"]`)},
 		{"bag-keys-function", "bag_keys", a(Y(`[1]`)), N(value.Dynamic)},
 		{"bag-has-key-function", "bag_has_key", a(Y(`{"a":1}`), S("a")), B(true)},
@@ -487,6 +496,12 @@ func TestDynamicFunctions(t *testing.T) {
 		{"array-concat-function", "array_concat", a(Y(`[1,2]`), Y(`[3]`)), Y(`[1,2,3]`)},
 		{"array-concat-function", "array_concat", a(Y(`[1,2]`), Y(`{"a":1}`)), N(value.Dynamic)},
 		{"set-union-function", "set_union", a(Y(`[1,2,3]`), Y(`[3,4]`), Y(`[5,1]`)), Y(`[1,2,3,4,5]`)},
+		{"set-union-function", "set_union", a(Y(`[1,2,1,4]`), Y(`[1,2]`), Y(`[8]`)), Y(`[1,2,4,8]`)},
+		{"set-union-function", "set_union", a(Y(`["A4","A2","A7","A2"]`), Y(`["A4","A2","A7","A2"]`)), Y(`["A4","A2","A7"]`)},
+		{"set-intersect-function", "set_intersect", a(Y(`[1,2,1,4]`), Y(`[1,2]`), Y(`[8,1]`)), Y(`[1]`)},
+		{"set-intersect-function", "set_intersect", a(Y(`[1,2,3]`), Y(`[4,5]`)), Y(`[]`)},
+		{"set-difference-function", "set_difference", a(Y(`[1,2,1,4]`), Y(`[1,2]`), Y(`[1,2,8]`)), Y(`[4]`)},
+		{"set-difference-function", "set_difference", a(Y(`[1,2,3]`), Y(`[1,2,3]`)), Y(`[]`)},
 		{"set-intersect-function", "set_intersect", a(Y(`[1,2,3]`), Y(`[3,4,1]`)), Y(`[1,3]`)},
 		{"set-difference-function", "set_difference", a(Y(`[1,2,3]`), Y(`[1,2]`)), Y(`[3]`)},
 		{"set-difference-function", "set_difference", a(Y(`[1,2,3,3]`), Y(`[]`)), Y(`[1,2,3]`)},
@@ -714,14 +729,14 @@ func TestRegexRE2(t *testing.T) {
 func sampleValues() map[value.Type][]value.Value {
 	g, _ := value.NewGuid("74be27de-1e4e-49d9-b579-fe0b331d3642")
 	return map[value.Type][]value.Value{
-		value.String:   {S("abc,1.2.3.4 Mozilla/5.0"), S("")},
-		value.Long:     {L(42), N(value.Long), L(-7), L(math.MaxInt64)},
-		value.Int:      {I(7), N(value.Int), I(math.MinInt32)},
-		value.Real:     {R(1.5), N(value.Real), R(math.NaN()), R(math.Inf(-1))},
+		value.String:   {S("abc,1.2.3.4 Mozilla/5.0"), S(""), S("\xff\xfe(("), S("2024-01-02T03:04:05Z"), S("[1,2]")},
+		value.Long:     {L(42), N(value.Long), L(-7), L(math.MaxInt64), L(math.MinInt64), L(0)},
+		value.Int:      {I(7), N(value.Int), I(math.MinInt32), I(0)},
+		value.Real:     {R(1.5), N(value.Real), R(math.NaN()), R(math.Inf(-1)), R(1e308), R(-0.5)},
 		value.Decimal:  {{T: value.Decimal, F: 2.5}, N(value.Decimal)},
 		value.Bool:     {B(true), N(value.Bool)},
-		value.DateTime: {D("2024-01-02 03:04:05"), N(value.DateTime)},
-		value.TimeSpan: {TS("1h"), N(value.TimeSpan), TS("-3d")},
+		value.DateTime: {D("2024-01-02 03:04:05"), N(value.DateTime), {T: value.DateTime, I: math.MaxInt64}, {T: value.DateTime, I: math.MinInt64}},
+		value.TimeSpan: {TS("1h"), N(value.TimeSpan), TS("-3d"), value.NewTimeSpan(math.MinInt64), value.NewTimeSpan(math.MaxInt64)},
 		value.Guid:     {g, N(value.Guid)},
 		value.Dynamic:  {Y(`{"a":[1,2]}`), N(value.Dynamic), Y(`[1,"x",null]`), value.NewDynamic("s")},
 	}
@@ -750,7 +765,7 @@ func TestCallMatchesResult(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		for variant := 0; variant < 12; variant++ {
+		for variant := 0; variant < 24; variant++ {
 			vals := make([]value.Value, len(args))
 			for i, x := range args {
 				if _, isCol := placeholders[x]; !isCol {
@@ -794,5 +809,27 @@ func TestNamesAndSuggest(t *testing.T) {
 	}
 	if Lookup("iif") != Lookup("iff") || LookupAgg("makeset") != LookupAgg("make_set") {
 		t.Error("aliases do not resolve to their function")
+	}
+}
+
+// TestParallelCalls: functions are called from several goroutines at once
+// (the regex cache is shared); run with -race.
+func TestParallelCalls(t *testing.T) {
+	done := make(chan bool)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			defer func() { done <- true }()
+			for i := 0; i < 300; i++ {
+				p := `(\d+)-` + strconv.Itoa((g*300+i)%700) // more patterns than the cache holds
+				v := Lookup("extract").Call(&Ctx{Now: testNow}, a(S(p), L(1), S("12-"+strconv.Itoa((g*300+i)%700))))
+				if v.S != "12" {
+					t.Errorf("extract(%q) = %q", p, v.S)
+					return
+				}
+			}
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		<-done
 	}
 }
