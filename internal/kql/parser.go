@@ -1135,6 +1135,22 @@ func (p *parser) cmpOp(level int) string {
 	return op
 }
 
+// starOperand reports whether the '*' at the current token is followed by
+// a comparison operator (Microsoft's parser takes "* has x", "* == x", but
+// not a bare "*").
+func (p *parser) starOperand() bool {
+	save := p.i
+	defer func() { p.i = save }()
+	p.i++
+	for level := 0; level <= 2; level++ {
+		if p.cmpOp(level) != "" {
+			return true
+		}
+		p.i = save + 1
+	}
+	return false
+}
+
 func opLevel(op string) int {
 	switch op {
 	case "==", "!=", "in", "!in", "in~", "!in~", "has_any", "has_all", "between", "!between":
@@ -1278,6 +1294,11 @@ var typedKinds = map[string]LitKind{
 func (p *parser) primary() Expr {
 	t := p.peek()
 	at := At{t.Off}
+	if isP(t, "*") && p.starOperand() {
+		// where * has "x": every column, as the left side of a comparison
+		p.advance()
+		return &Star{At: at}
+	}
 	switch t.Kind {
 	case TokInt:
 		p.advance()

@@ -315,6 +315,9 @@ func TestOracleQuirks(t *testing.T) {
 		"T | project-rename New",
 		"T | render barchart with (,title='x', ytitle='y')",
 		"T | render barchart with (,)",
+		`T | where * has "x"`,
+		`T | where * contains "x" and a == 1`,
+		`T | where not(* !has "x")`,
 	} {
 		if err := parsesWhole(q); err != nil {
 			t.Errorf("%s: %v", q, err)
@@ -352,6 +355,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"T | join kind=string (U) on x", `1:15: expected a parameter value, found the keyword "string"`},
 		{"datatable(a:string,,b:long)['x']", "1:20: expected a column name"},
 		{"T | render barchart with (title='x',)", "1:37: expected a render property"},
+		{"T | extend y = *", "1:16: expected an expression"},
 		{"T | mv-apply x on (| take 1)", "1:20: expected a tabular operator"},
 	}
 	for _, tt := range tests {

@@ -324,6 +324,31 @@ func (c *compiler) expr(x kql.Expr, sc *scope, rs *rowScope) (*cexpr, error) {
 	return nil, c.errAt(x, "this expression is not supported here")
 }
 
+// starBinary is "* op x" (where * has "admin"): true when the comparison
+// holds for any column of the row. A column whose type the operator
+// cannot take is left out, as Kusto searches only the columns it can.
+func (c *compiler) starBinary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error) {
+	var fs []func(e *env) value.Value
+	for _, col := range rs.cols {
+		x, err := c.binary(&kql.Binary{At: t.At, Op: t.Op, L: &kql.Ident{At: t.At, Name: col.Name, Quoted: true}, R: t.R}, sc, rs)
+		if err != nil || x.t != value.Bool {
+			continue
+		}
+		fs = append(fs, x.f)
+	}
+	if len(fs) == 0 {
+		return nil, c.errAt(t, "'* %s' compares no column: none of the row's columns can be compared so", t.Op)
+	}
+	return &cexpr{t: value.Bool, f: func(e *env) value.Value {
+		for _, f := range fs {
+			if v := f(e); !v.IsNull() && truthy(v) {
+				return value.NewBool(true)
+			}
+		}
+		return value.NewBool(false)
+	}}, nil
+}
+
 func (c *compiler) constString(x kql.Expr, sc *scope) (string, error) {
 	e, err := c.expr(x, sc, &rowScope{})
 	if err != nil {
@@ -539,6 +564,9 @@ func comparable(a, b value.Type) bool {
 }
 
 func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error) {
+	if _, ok := t.L.(*kql.Star); ok {
+		return c.starBinary(t, sc, rs)
+	}
 	l, err := c.expr(t.L, sc, rs)
 	if err != nil {
 		return nil, err

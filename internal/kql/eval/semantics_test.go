@@ -42,6 +42,10 @@ func TestSemantics(t *testing.T) {
 		{"hassuffix-operator", `print "North America" hassuffix "rth", "North America" hassuffix "ame"`, "true|false"},
 		{"has-any-operator", `T | where App has_any (dynamic(["teams", "exchange"])) | count`, "3"},
 		{"has-all-operator", `T | where App has_all ("microsoft", "teams") | count`, "2"},
+		// where * has: any column (the datatypes-string-operators page's "search all columns").
+		{"has-operator", `T | where * has "teams" | count`, "2"},
+		{"has-operator", `T | where * has "teams" | count | extend Same = Count == toscalar(T | where User has "teams" or App has "teams" or Ip has "teams" or tostring(Props) has "teams" | count)`, "2|true"},
+		{"has-operator", `T | where * has "nowhere-at-all" | count`, "0"},
 		{"contains-operator", `print "Kusto" contains "UST", "Kusto" contains_cs "UST", "Kusto" !contains "x", "Kusto" !contains_cs "ust"`, "true|false|true|false"},
 		{"startswith-operator", `print "Kusto" startswith "ku", "Kusto" startswith_cs "ku", "Kusto" !startswith "K"`, "true|false|false"},
 		{"endswith-operator", `print "Kusto" endswith "TO", "Kusto" endswith_cs "TO", "Kusto" !endswith_cs "to"`, "true|false|false"},
