@@ -100,6 +100,9 @@ configuration error.`,
 		newEvidenceCmd(),
 		newDrillCmd(),
 		newQueryCmd(),
+		newUsersCmd(),    // users.go
+		newTokensCmd(),   // tokens.go
+		newAuditLogCmd(), // auditlog.go
 	)
 	return root
 }
