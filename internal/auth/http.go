@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -196,16 +197,20 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // trailing data or a body too large is an error naming the offset. An
 // empty body leaves v as it is.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errors.New("the body is larger than allowed")
+			return errors.New("the body is larger than " + itoa(max) + " bytes")
 		}
+		return errors.New("the body could not be read")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return errors.New("the body is not valid JSON near byte " + itoa(se.Offset))
@@ -214,7 +219,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 		if errors.As(err, &te) {
 			return errors.New("field " + te.Field + " has the wrong type (at byte " + itoa(te.Offset) + ")")
 		}
-		return errors.New("the body cannot be read: " + err.Error())
+		return errors.New("the body cannot be read as the expected JSON object: " + err.Error())
 	}
 	if dec.More() {
 		return errors.New("the body has data after its JSON object")
