@@ -282,5 +282,9 @@ type serveLog struct {
 	b  bytes.Buffer
 }
 
-func (l *serveLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *serveLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *serveLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *serveLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
