@@ -54,6 +54,12 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathLogin, s.loginPost)
 	mux.Handle("POST "+PathLogout, s.Require(RoleViewer, http.HandlerFunc(s.logout)))
 	mux.Handle("GET "+PathAccount, s.Require(RoleViewer, http.HandlerFunc(s.account)))
+	// Browsers ask for it on every page; none is an empty answer, not a
+	// 404 in the console.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET "+PathStyle, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -131,7 +137,8 @@ func (s *Service) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, ErrBadLogin):
 		s.loginForm(w, r, http.StatusUnauthorized, pageData{Next: next, Name: clip(name),
-			Message: "The name or password is wrong. Check Caps Lock; after 5 failures sign-in pauses for 15 minutes."})
+			Message: "The name or password is wrong. Check Caps Lock; after " + itoa(int64(s.lim.max)) + " failures sign-in pauses for " +
+				itoa(int64(s.lim.win/time.Minute)) + " minutes."})
 		return
 	case err != nil:
 		s.o.Logger.Error("sign-in failed", "error", err)
