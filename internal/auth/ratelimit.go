@@ -17,9 +17,10 @@ import (
 const (
 	DefaultMaxFailures = 5
 	DefaultWindow      = 15 * time.Minute
-	// maxKeys bounds the memory the limiter uses; beyond it the oldest
-	// entries are dropped (an attacker with many addresses then only
-	// frees counts of others, never gains attempts on one account).
+	// maxKeys bounds the memory the limiter uses; beyond it an arbitrary
+	// entry is dropped for each new one. Filling it takes tens of
+	// thousands of failed sign-ins, each costing an argon2id hash, so an
+	// attacker gains at most a few attempts by it.
 	maxKeys = 100000
 )
 
