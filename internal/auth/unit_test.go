@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +167,42 @@ func TestRoles(t *testing.T) {
 	if _, err := ParseRole("root"); err == nil {
 		t.Error("ParseRole(root) succeeded")
 	}
+}
+
+// FuzzParseHash: a stored hash is read without a crash, and whatever it
+// accepts has parameters within the bounds (a hash edited into the store
+// cannot make a sign-in take a gigabyte or a minute).
+func FuzzParseHash(f *testing.F) {
+	h, _ := HashPasswordParams("some long password", Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	for _, s := range []string{h, "", "$argon2id$v=19$m=1,t=1,p=1$$", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$" + strings.Repeat("A", 43)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, salt, key, err := parseHash(s)
+		if err != nil {
+			return
+		}
+		if p.Time == 0 || p.Time > maxTime || p.MemoryKiB > maxMemoryKiB || p.Threads == 0 || len(salt) < 8 || len(key) < 16 || len(key) > 64 {
+			t.Fatalf("parseHash(%q) accepted %+v salt %d key %d", s, p, len(salt), len(key))
+		}
+	})
+}
+
+// FuzzDecodeJSON: any API body is read within its bound, with an error or
+// a value, never a crash.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{"", "{}", `{"note":"x"}`, `{"note":5}`, `{"x":1}`, "{} {}", "[", strings.Repeat(" ", 100) + "{}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var v struct {
+			Note string `json:"note"`
+		}
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/x", strings.NewReader(body))
+		w := httptest.NewRecorder()
+		err := DecodeJSON(w, r, 64, &v)
+		if err == nil && len(body) > 64 {
+			t.Fatalf("a %d-byte body passed a 64-byte bound", len(body))
+		}
+	})
 }
