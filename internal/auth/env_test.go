@@ -82,6 +82,20 @@ func newEnv(t testing.TB, tlsOn bool) *env {
 	e.svc.Register(mux)
 	a := ack.New(ack.Options{Store: st, Logger: log, Now: e.clock.Now})
 	mux.Handle("POST "+ack.PathAPIAck, e.svc.Require(auth.RoleResponder, a.APIAck(e.svc)))
+	// What an identity provider's callback does (package oidc's SignIn).
+	mux.HandleFunc("GET /test/provider-signin", func(w http.ResponseWriter, r *http.Request) {
+		role, _ := auth.ParseRole(r.URL.Query().Get("role"))
+		if err := e.svc.StartSession(w, r, r.URL.Query().Get("name"), role, "oidc"); err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		http.Redirect(w, r, auth.PathAccount, http.StatusSeeOther)
+	})
+	mux.Handle("GET /test/guarded", e.svc.Guard("responder", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who, role, csrf := auth.PrincipalOf(r)
+		io.WriteString(w, who+" "+role+" "+auth.Who(r)+" "+csrf)
+	})))
+	mux.Handle("GET /test/typo", e.svc.Guard("responer", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "open") })))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, r, http.StatusNotFound, "not_found", "no such route")

@@ -139,6 +139,39 @@ func (s *Service) Require(need Role, h http.Handler) http.Handler {
 	})
 }
 
+// Guard is Require with the role by name, the shape the API's and the
+// dashboard's Options.Guard take. An unknown name admits nobody (a typo
+// in a route table must not open it), and says so in the log.
+func (s *Service) Guard(role string, h http.Handler) http.Handler {
+	need, err := ParseRole(role)
+	if err != nil {
+		s.o.Logger.Error("auth: a route asks for an unknown role; it admits nobody", "role", role)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			WriteError(w, r, http.StatusInternalServerError, "internal", "This route is misconfigured (unknown role "+role+"), so it admits nobody. Use the CLI on the host.")
+		})
+	}
+	return s.Require(need, h)
+}
+
+// Who is the actor of r's principal (Principal.Actor), "" without one.
+func Who(r *http.Request) string {
+	if p := FromContext(r.Context()); p != nil {
+		return p.Actor()
+	}
+	return ""
+}
+
+// PrincipalOf is who made r, their role and the session's CSRF token
+// (all "" without a principal; csrf "" for a token): the dashboard's
+// Options.Principal.
+func PrincipalOf(r *http.Request) (who, role, csrf string) {
+	p := FromContext(r.Context())
+	if p == nil {
+		return "", "", ""
+	}
+	return p.Actor(), p.Role.String(), p.CSRFToken()
+}
+
 func (s *Service) recordRefusal(r *http.Request, why string) {
 	_ = s.Record(r, "request", r.Method+" "+r.URL.Path, "denied", why)
 }

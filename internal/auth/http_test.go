@@ -559,3 +559,62 @@ func TestUnknownUserCostsAsMuchAsWrongPassword(t *testing.T) {
 		t.Errorf("unknown name took %v, wrong password %v: the difference tells names apart", unknown, wrong)
 	}
 }
+
+// TestProviderSession: a person an identity provider signed in (package
+// oidc calls StartSession) keeps the role the provider granted, is named
+// "oidc:NAME" in the audit trail and state histories, is not the local
+// user of that name, and signs out like anyone.
+func TestProviderSession(t *testing.T) {
+	e := newEnv(t, false)
+	e.addUser("dana", "viewer", pwDana) // a local user of the same name
+	e.addAlert("a1")
+	c := e.browser()
+	r := e.get(c, "/test/provider-signin?name=dana&role=responder")
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("StartSession: %d %s", r.status, r.body)
+	}
+	g := e.get(c, "/test/guarded")
+	parts := strings.Fields(g.body)
+	if g.status != http.StatusOK || len(parts) != 4 || parts[0] != "oidc:dana" || parts[1] != "responder" || parts[2] != "oidc:dana" {
+		t.Fatalf("Guard(responder) for the provider's session: %d %q", g.status, g.body)
+	}
+	csrf := parts[3]
+	if r := e.apiAck(c, "a1", "", "", ""); r.status != http.StatusForbidden {
+		t.Errorf("provider session ack without CSRF token = %d", r.status)
+	}
+	if r := e.apiAck(c, "a1", "", csrf, ""); r.status != http.StatusOK {
+		t.Fatalf("provider session ack = %d %s", r.status, r.body)
+	}
+	if cs, _ := e.st.StateChanges(context.Background(), "a1"); len(cs) != 1 || cs[0].By != "oidc:dana" {
+		t.Errorf("state history %+v, want by oidc:dana", cs)
+	}
+	// Removing the local dana does not end the provider's dana.
+	if err := e.st.RemoveUser(context.Background(), "dana"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.get(c, "/test/guarded"); r.status != http.StatusOK {
+		t.Errorf("provider session after removing the local user of that name: %d", r.status)
+	}
+	if r := e.postForm(c, auth.PathLogout, url.Values{"csrf_token": {csrf}}); r.status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.status)
+	}
+	if r := e.get(c, "/test/guarded"); r.status == http.StatusOK {
+		t.Error("provider session works after logout")
+	}
+	for _, q := range []string{"name=dana&role=", "name=da%20na&role=admin", "name=&role=viewer"} {
+		if r := e.get(e.browser(), "/test/provider-signin?"+q); r.status != http.StatusForbidden {
+			t.Errorf("StartSession(%s) = %d, want refused", q, r.status)
+		}
+	}
+	logins := map[string]string{}
+	for _, a := range e.audit("login") {
+		logins[a.Actor] = a.Outcome + " " + a.Detail
+	}
+	if logins["oidc:dana"] != "ok signed in by oidc as responder" {
+		t.Errorf("audit of the provider's sign-in: %v", logins)
+	}
+	// A route asking for a role that does not exist admits nobody.
+	if r := e.get(c, "/test/typo"); r.status != http.StatusInternalServerError || strings.Contains(r.body, "open") {
+		t.Errorf("Guard(unknown role) = %d %q", r.status, r.body)
+	}
+}

@@ -54,12 +54,6 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathLogin, s.loginPost)
 	mux.Handle("POST "+PathLogout, s.Require(RoleViewer, http.HandlerFunc(s.logout)))
 	mux.Handle("GET "+PathAccount, s.Require(RoleViewer, http.HandlerFunc(s.account)))
-	// Browsers ask for it on every page; none is an empty answer, not a
-	// 404 in the console.
-	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-		w.WriteHeader(http.StatusNoContent)
-	})
 	mux.HandleFunc("GET "+PathStyle, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -147,8 +141,17 @@ func (s *Service) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.loginCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.o.TLS, SameSite: http.SameSiteStrictMode})
-	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(), Value: id, Path: "/", HttpOnly: true, Secure: s.o.TLS, SameSite: http.SameSiteStrictMode})
+	s.setSessionCookie(w, id)
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// setSessionCookie hands the session id to the browser: never to
+// scripts, never to another site's requests, over TLS only when TLS is on.
+func (s *Service) setSessionCookie(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(), Value: id, Path: "/", HttpOnly: true, Secure: s.o.TLS, SameSite: http.SameSiteStrictMode})
+	// SameSite=Strict: a browser does not send it on a navigation that
+	// began on another site (an identity provider's redirect back, and
+	// the redirects that follow it); the page after that has it.
 }
 
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {

@@ -100,6 +100,9 @@ type Principal struct {
 	Name string // the user's or the token's name
 	Role Role
 	Via  string // ViaSession or ViaToken
+	// Source is the identity provider of a session it started ("oidc"),
+	// "" for a local user or a token.
+	Source string
 	// sessionID is the cookie's value (a session), for sign-out and CSRF.
 	sessionID string
 }
@@ -112,10 +115,14 @@ const (
 )
 
 // Actor is how the audit trail and state histories name the principal:
-// the user name, or "token:NAME".
+// the user name, "token:NAME", or "SOURCE:NAME" for a person an identity
+// provider signed in ("oidc:dana@contoso.com").
 func (p *Principal) Actor() string {
-	if p.Via == ViaToken {
+	switch {
+	case p.Via == ViaToken:
 		return "token:" + p.Name
+	case p.Source != "":
+		return p.Source + ":" + p.Name
 	}
 	return p.Name
 }
@@ -231,6 +238,17 @@ func (s *Service) authenticate(r *http.Request) (*Principal, *authError) {
 		}
 		return nil, errSession
 	}
+	if se.Source != "" {
+		// Signed in by an identity provider: the role its claims mapped
+		// to, for this session's life.
+		role, err := ParseRole(se.Role)
+		if err != nil {
+			s.o.Logger.Error("auth: session with an unknown role refused", "source", se.Source, "role", se.Role)
+			return nil, errSession
+		}
+		s.touch(ctx, hash, se, now)
+		return &Principal{Name: se.User, Role: role, Via: ViaSession, Source: se.Source, sessionID: c.Value}, nil
+	}
 	u, err := s.o.Store.User(ctx, se.User)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -244,12 +262,17 @@ func (s *Service) authenticate(r *http.Request) (*Principal, *authError) {
 		s.o.Logger.Error("auth: user with an unknown role refused", "user", u.Name, "role", u.Role)
 		return nil, errSession
 	}
+	s.touch(ctx, hash, se, now)
+	return &Principal{Name: u.Name, Role: role, Via: ViaSession, sessionID: c.Value}, nil
+}
+
+// touch records a session's activity, at most every touchEvery.
+func (s *Service) touch(ctx context.Context, hash string, se store.Session, now time.Time) {
 	if now.Sub(se.LastSeen) >= touchEvery {
 		if err := s.o.Store.TouchSession(ctx, hash, now); err != nil {
 			s.o.Logger.Warn("auth: recording a session's activity", "error", err)
 		}
 	}
-	return &Principal{Name: u.Name, Role: role, Via: ViaSession, sessionID: c.Value}, nil
 }
 
 // ErrBadLogin is the one answer to a wrong name or password.
@@ -324,21 +347,64 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 		s.o.Logger.Warn("sign-in failed", "remote", remote)
 		return "", store.User{}, ErrBadLogin
 	}
-	id, err := newSecret()
+	id, err := s.newSession(ctx, u.Name, "", RoleNone, remote)
 	if err != nil {
 		return "", store.User{}, err
 	}
-	audit.Actor, audit.Target, audit.Action, audit.Outcome = u.Name, u.Name, "login", "ok"
-	if err := s.o.Store.AddAudit(ctx, audit); err != nil {
-		return "", store.User{}, fmt.Errorf("recording the sign-in in the audit trail: %w", err)
-	}
-	if err := s.o.Store.AddSession(ctx, store.Session{Hash: HashToken(id), User: u.Name, Created: now, LastSeen: now,
-		Expires: now.Add(s.o.SessionTTL), Remote: remote}); err != nil {
-		return "", store.User{}, fmt.Errorf("starting the session: %w", err)
-	}
 	s.lim.succeed(userKey(name))
-	s.o.Logger.Info("signed in", "user", u.Name, "remote", remote)
 	return id, u, nil
+}
+
+// newSession records the sign-in in the audit trail (refusing it when
+// that fails) and stores a new session, whose id it returns.
+func (s *Service) newSession(ctx context.Context, name, source string, role Role, remote string) (string, error) {
+	now := s.o.Now()
+	id, err := newSecret()
+	if err != nil {
+		return "", err
+	}
+	se := store.Session{Hash: HashToken(id), User: name, Created: now, LastSeen: now, Expires: now.Add(s.o.SessionTTL), Remote: remote}
+	audit := store.AuditEntry{At: now, Actor: name, Via: ViaSession, Remote: remote, Action: "login", Target: name, Outcome: "ok"}
+	if source != "" {
+		if role == RoleNone {
+			return "", errors.New("an identity provider's sign-in needs a role")
+		}
+		se.Source, se.Role = source, role.String()
+		audit.Actor = source + ":" + name
+		audit.Detail = "signed in by " + source + " as " + role.String()
+	}
+	if err := s.o.Store.AddAudit(ctx, audit); err != nil {
+		return "", fmt.Errorf("recording the sign-in in the audit trail: %w", err)
+	}
+	if err := s.o.Store.AddSession(ctx, se); err != nil {
+		return "", fmt.Errorf("starting the session: %w", err)
+	}
+	s.o.Logger.Info("signed in", "user", audit.Actor, "remote", remote)
+	return id, nil
+}
+
+// StartSession signs in a person whom an identity provider (source, e.g.
+// "oidc") has vouched for, with the role its claims mapped to: it stores
+// a session that keeps that role for its life, records the sign-in in the
+// audit trail (as "SOURCE:NAME") and sets the session cookie on w. The
+// caller redirects. The name is checked like a user name, with ':' also
+// refused in source.
+func (s *Service) StartSession(w http.ResponseWriter, r *http.Request, name string, role Role, source string) error {
+	if err := CheckName(name); err != nil {
+		return fmt.Errorf("the identity provider's name for this person cannot be used: %w", err)
+	}
+	if source == "" || strings.ContainsAny(source, ": ") {
+		return fmt.Errorf("source %q: name the identity provider (oidc)", source)
+	}
+	if role < RoleViewer || role > RoleAdmin {
+		return errors.New("no breakglass role: the identity provider granted none")
+	}
+	id, err := s.newSession(r.Context(), name, source, role, remoteIP(r))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(w, id)
+	return nil
 }
 
 // Logout ends p's session in the store: its cookie is refused from now

@@ -39,8 +39,13 @@ type Token struct {
 // Session is a signed-in browser. Hash is the hex SHA-256 of the cookie's
 // value, so a copy of the store does not sign anyone in.
 type Session struct {
-	Hash     string
-	User     string
+	Hash string
+	User string
+	// Source is "" for a local user's session, whose role is the user's
+	// (read on every request), or the identity provider that signed the
+	// person in ("oidc"), whose Role it keeps.
+	Source   string
+	Role     string // set exactly when Source is
 	Created  time.Time
 	LastSeen time.Time
 	Expires  time.Time // absolute end, whatever the activity
@@ -78,10 +83,10 @@ type Auth interface {
 	User(ctx context.Context, name string) (User, error)
 	// Users lists users by name.
 	Users(ctx context.Context) ([]User, error)
-	// SetUserPassword replaces a user's hash and ends all of its sessions,
-	// or ErrNotFound.
+	// SetUserPassword replaces a user's hash and ends all of its local
+	// sessions, or ErrNotFound.
 	SetUserPassword(ctx context.Context, name, hash string, at time.Time) error
-	// RemoveUser deletes a user and its sessions, or ErrNotFound.
+	// RemoveUser deletes a user and its local sessions, or ErrNotFound.
 	RemoveUser(ctx context.Context, name string) error
 
 	// AddToken stores a new token, or ErrExists (by name or hash).

@@ -127,7 +127,7 @@ func (s *Store) SetUserPassword(ctx context.Context, name, hash string, at time.
 			return fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 		}
 		// A new password ends every session signed in with the old one.
-		_, err = tx.ExecContext(ctx, `DELETE FROM auth_sessions WHERE user_name = ?`, name)
+		_, err = tx.ExecContext(ctx, `DELETE FROM auth_sessions WHERE user_name = ? AND source = ''`, name)
 		return err
 	})
 	if err != nil {
@@ -139,7 +139,7 @@ func (s *Store) SetUserPassword(ctx context.Context, name, hash string, at time.
 // RemoveUser implements store.Auth.
 func (s *Store) RemoveUser(ctx context.Context, name string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM auth_sessions WHERE user_name = ?`, name); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM auth_sessions WHERE user_name = ? AND source = ''`, name); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM auth_users WHERE name = ?`, name)
@@ -305,12 +305,15 @@ func (s *Store) TouchToken(ctx context.Context, hash string, at time.Time) error
 
 // --- sessions ---
 
-const sessionColumns = `hash, user_name, created, last_seen, expires, remote`
+const sessionColumns = `hash, user_name, source, role, created, last_seen, expires, remote`
 
 // AddSession implements store.Auth.
 func (s *Store) AddSession(ctx context.Context, se store.Session) error {
 	if se.Hash == "" || se.User == "" || se.Expires.IsZero() {
 		return s.authErr("add session", errors.New("hash, user and expiry are required"))
+	}
+	if (se.Source == "") != (se.Role == "") {
+		return s.authErr("add session", errors.New("a role is stored exactly for a session of an identity provider"))
 	}
 	if se.Created.IsZero() {
 		se.Created = time.Now()
@@ -318,7 +321,7 @@ func (s *Store) AddSession(ctx context.Context, se store.Session) error {
 	if se.LastSeen.IsZero() {
 		se.LastSeen = se.Created
 	}
-	args := []any{se.Hash, se.User}
+	args := []any{se.Hash, se.User, se.Source, se.Role}
 	for _, v := range []struct {
 		f string
 		t time.Time
@@ -331,7 +334,7 @@ func (s *Store) AddSession(ctx context.Context, se store.Session) error {
 	}
 	args = append(args, se.Remote)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO auth_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?)`, args...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO auth_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		return err
 	})
 	if err != nil {
@@ -347,7 +350,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (store.Session, 
 		created, seen, expires string
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM auth_sessions WHERE hash = ?`, hash).
-		Scan(&se.Hash, &se.User, &created, &seen, &expires, &se.Remote)
+		Scan(&se.Hash, &se.User, &se.Source, &se.Role, &created, &seen, &expires, &se.Remote)
 	if errors.Is(err, sql.ErrNoRows) {
 		return se, store.ErrNotFound
 	}

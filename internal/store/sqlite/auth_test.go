@@ -37,8 +37,16 @@ func TestAuthStore(t *testing.T) {
 	if err := s.AddSession(ctx, se); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddSession(ctx, store.Session{Hash: "h2", User: "ghost", Expires: t0.Add(time.Hour)}); err == nil {
-		t.Error("a session of no user was stored")
+	if err := s.AddSession(ctx, store.Session{Hash: "h2", User: "x", Source: "oidc", Expires: t0.Add(time.Hour)}); err == nil {
+		t.Error("a provider's session without a role was stored")
+	}
+	if err := s.AddSession(ctx, store.Session{Hash: "h2", User: "x", Role: "admin", Expires: t0.Add(time.Hour)}); err == nil {
+		t.Error("a local session with a role of its own was stored")
+	}
+	// A provider's session of the same name is not the local user's.
+	ext := store.Session{Hash: "ext", User: "dana", Source: "oidc", Role: "viewer", Created: t0, LastSeen: t0, Expires: t0.Add(10 * time.Hour), Remote: "192.0.2.9"}
+	if err := s.AddSession(ctx, ext); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.TouchSession(ctx, "h1", t0.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
@@ -73,6 +81,9 @@ func TestAuthStore(t *testing.T) {
 	}
 	if _, err := s.SessionByHash(ctx, "live"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("session after the user's removal: %v", err)
+	}
+	if got, err := s.SessionByHash(ctx, "ext"); err != nil || got != ext {
+		t.Errorf("the provider's session after the local user's removal: %+v, %v; want %+v", got, err, ext)
 	}
 	if err := s.RemoveUser(ctx, "dana"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RemoveUser twice = %v", err)

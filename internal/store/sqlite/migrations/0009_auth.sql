@@ -25,14 +25,21 @@ CREATE TABLE auth_tokens (
     created_by TEXT NOT NULL
 );
 
--- A session belongs to a user by name; removing the user removes them.
+-- A session of a local user (source '') takes its role from auth_users on
+-- every request, so a role change or removal applies at once; RemoveUser
+-- and SetUserPassword delete its sessions. A session started by an
+-- identity provider (source 'oidc') has no user row and keeps the role the
+-- provider's claims mapped to.
 CREATE TABLE auth_sessions (
     hash      TEXT NOT NULL PRIMARY KEY,
-    user_name TEXT NOT NULL COLLATE NOCASE REFERENCES auth_users (name) ON DELETE CASCADE,
+    user_name TEXT NOT NULL COLLATE NOCASE,
+    source    TEXT NOT NULL DEFAULT '',
+    role      TEXT NOT NULL DEFAULT '' CHECK (role IN ('', 'viewer', 'responder', 'admin')),
     created   TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     expires   TEXT NOT NULL,
-    remote    TEXT NOT NULL
+    remote    TEXT NOT NULL,
+    CHECK ((source = '') = (role = ''))
 );
 CREATE INDEX auth_sessions_user ON auth_sessions (user_name);
 
