@@ -601,7 +601,7 @@ func TestProviderSession(t *testing.T) {
 	if r := e.get(c, "/test/guarded"); r.status == http.StatusOK {
 		t.Error("provider session works after logout")
 	}
-	for _, q := range []string{"name=dana&role=", "name=da%20na&role=admin", "name=&role=viewer"} {
+	for _, q := range []string{"name=dana&role=", "name=da%0Ana&role=admin", "name=&role=viewer"} {
 		if r := e.get(e.browser(), "/test/provider-signin?"+q); r.status != http.StatusForbidden {
 			t.Errorf("StartSession(%s) = %d, want refused", q, r.status)
 		}

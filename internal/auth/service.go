@@ -387,11 +387,11 @@ func (s *Service) newSession(ctx context.Context, name, source string, role Role
 // "oidc") has vouched for, with the role its claims mapped to: it stores
 // a session that keeps that role for its life, records the sign-in in the
 // audit trail (as "SOURCE:NAME") and sets the session cookie on w. The
-// caller redirects. The name is checked like a user name, with ':' also
-// refused in source.
+// caller redirects. The name (an email or display name) must be
+// printable text of at most 256 bytes; source a word without ':'.
 func (s *Service) StartSession(w http.ResponseWriter, r *http.Request, name string, role Role, source string) error {
-	if err := CheckName(name); err != nil {
-		return fmt.Errorf("the identity provider's name for this person cannot be used: %w", err)
+	if name == "" || len(name) > 256 || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return errors.New("the identity provider gave no usable name for this person (empty, over 256 bytes, or with control characters)")
 	}
 	if source == "" || strings.ContainsAny(source, ": ") {
 		return fmt.Errorf("source %q: name the identity provider (oidc)", source)
