@@ -1,6 +1,9 @@
 package ack
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -115,4 +118,28 @@ func (h *Handler) APIAck(rec Recorder) http.Handler {
 		}
 		auth.WriteJSON(w, http.StatusOK, out)
 	})
+}
+
+// ErrResolved is AckAs's refusal of an alert that is resolved.
+var ErrResolved = errors.New("the alert is resolved: there is nothing to acknowledge")
+
+// AckAs acknowledges alertID as who, through the same path as the links,
+// the CLI and APIAck, recording via (store.ViaAPI for the dashboard and
+// the API) and note: the shape of the dashboard's Options.Ack. changed is
+// false when it already was acknowledged. An unknown alert is an error
+// wrapping store.ErrNotFound, a resolved one ErrResolved.
+func (h *Handler) AckAs(ctx context.Context, alertID, who, via, note string) (changed bool, err error) {
+	if !ValidID(alertID) {
+		return false, fmt.Errorf("alert id %q: %w", alertID, store.ErrNotFound)
+	}
+	res := h.acknowledge(ctx, store.StateChange{AlertID: alertID, By: clean(who, maxName), Via: via, Note: clean(note, maxNote), At: h.o.Now()})
+	switch {
+	case res.status == http.StatusNotFound:
+		return false, fmt.Errorf("alert %s: %w", alertID, store.ErrNotFound)
+	case res.status != http.StatusOK:
+		return false, errors.New(res.msg)
+	case res.a.State == alert.StateResolved:
+		return false, ErrResolved
+	}
+	return res.changed, nil
 }
