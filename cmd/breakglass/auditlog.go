@@ -60,7 +60,7 @@ token.revoke, alert.ack, request (a refused write).`,
 				}
 			}
 			ctx := cmd.Context()
-			st, err := openExistingStore(ctx, cfgPath)
+			st, err := openAuthStore(ctx, cfgPath)
 			if err != nil {
 				return err
 			}

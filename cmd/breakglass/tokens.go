@@ -73,7 +73,7 @@ its hash is stored. Store it in your automation's secret store at once.
 				return usageErrorf("--expires: %s is outside 1s..366d: every token expires; create a new one before it does", expires)
 			}
 			ctx := cmd.Context()
-			st, err := openExistingStore(ctx, cfgPath)
+			st, err := openAuthStore(ctx, cfgPath)
 			if err != nil {
 				return err
 			}
@@ -138,7 +138,7 @@ func newTokensListCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			st, err := openExistingStore(ctx, cfgPath)
+			st, err := openAuthStore(ctx, cfgPath)
 			if err != nil {
 				return err
 			}
@@ -195,7 +195,7 @@ func newTokensRevokeCmd() *cobra.Command {
 		Args:  oneName("token name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := openExistingStore(ctx, cfgPath)
+			st, err := openAuthStore(ctx, cfgPath)
 			if err != nil {
 				return err
 			}

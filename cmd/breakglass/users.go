@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"text/tabwriter"
@@ -116,7 +117,7 @@ func newUsersPasswdCmd() *cobra.Command {
 		Args:  oneName("user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := openExistingStore(ctx, cfgPath)
+			st, err := openAuthStore(ctx, cfgPath)
 			if err != nil {
 				return err
 			}
@@ -156,7 +157,7 @@ func newUsersRemoveCmd() *cobra.Command {
 		Args:  oneName("user name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := openExistingStore(ctx, cfgPath)
+			st, err := openAuthStore(ctx, cfgPath)
 			if err != nil {
 				return err
 			}
@@ -198,7 +199,7 @@ func newUsersListCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			st, err := openExistingStore(ctx, cfgPath)
+			st, err := openAuthStore(ctx, cfgPath)
 			if err != nil {
 				return err
 			}
@@ -232,6 +233,27 @@ func newUsersListCmd() *cobra.Command {
 	addConfigFlag(cmd, &cfgPath)
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
+}
+
+// openAuthStore opens the configured store for users, tokens and
+// audit-log, refusing to create one (only users add does): a missing file
+// is a wrong store.path or no user yet.
+func openAuthStore(ctx context.Context, configPath string) (*sqlite.Store, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(cfg.Store.Path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usageErrorf("store %s does not exist: check store.path in %s, or create the first admin with breakglass users add NAME --role admin", cfg.Store.Path, cfg.Path)
+		}
+		return nil, usageErrorf("store %s: %w", cfg.Store.Path, err)
+	}
+	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		return nil, usageErrorf("opening store: %w", err)
+	}
+	return st, nil
 }
 
 // cliActor names whoever runs the CLI in the audit trail: "cli:LOGIN".

@@ -69,7 +69,7 @@ func TestUsersTokensAuditCLI(t *testing.T) {
 		code        int
 		msg         string
 	}{
-		{"no store yet: users list", "", []string{"users", "list", "-c", cfg}, exitUsage, "does not exist"},
+		{"no store yet: users list", "", []string{"users", "list", "-c", cfg}, exitUsage, "create the first admin with breakglass users add"},
 		{"bad role", pw + "\n", []string{"users", "add", "dana", "--role", "root", "-c", cfg}, exitUsage, "unknown role"},
 		{"bad name", pw + "\n", []string{"users", "add", "da na", "--role", "admin", "-c", cfg}, exitUsage, "may hold only"},
 		{"empty password", "", []string{"users", "add", "dana", "--role", "admin", "-c", cfg}, exitUsage, "no password on standard input"},
