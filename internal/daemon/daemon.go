@@ -246,6 +246,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 			d.ln.Close()
 		}
 	}()
+	if err := d.listenTLS(); err != nil { // auth.go
+		return nil, err
+	}
 	owner := leaseOwner(cfg, d.ln)
 	d.targets = cfg.Notify.Targets()
 
@@ -354,7 +357,11 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err := d.mountAck(mux); err != nil {
 		return nil, err
 	}
-	d.srv = newHTTPServer(mux)
+	h, err := d.mountAuth(mux) // auth.go
+	if err != nil {
+		return nil, err
+	}
+	d.srv = newHTTPServer(h)
 	return d, nil
 }
 
