@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"breakglass/internal/ack"
 	"breakglass/internal/drill"
 	"breakglass/internal/incident"
 	"breakglass/internal/store"
@@ -78,6 +79,8 @@ func writeRoutes() []Route {
 	id := []Param{{"id", "path", "string", "incident id"}}
 	did := []Param{{"id", "path", "string", "drill id"}}
 	return []Route{
+		{Method: "POST", Path: "/api/v1/alerts/{id}/ack", Role: RoleResponder, Summary: "Acknowledge an alert (stops its escalation), as the signed links and the CLI do",
+			Params: []Param{{"id", "path", "string", "alert id"}}, Request: ack.APIAckRequest{}, Response: ack.APIAckResponse{}, handler: (*Server).ackAlert},
 		{Method: "POST", Path: "/api/v1/incidents/{id}/ack", Role: RoleResponder, Summary: "Acknowledge an incident and its firing alerts (stops escalation)",
 			Params: id, Request: NoteRequest{}, Response: incident.View{}, handler: (*Server).ackIncident},
 		{Method: "POST", Path: "/api/v1/incidents/{id}/review", Role: RoleResponder, Summary: "Classify an incident as drill, emergency or misuse (misuse pages everyone)",
@@ -161,6 +164,14 @@ func (s *Server) actions(w http.ResponseWriter) bool {
 		return false
 	}
 	return true
+}
+
+func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request) {
+	if s.o.AlertAck == nil {
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "this server does not take acknowledgements; use breakglass alerts ack on the host")
+		return
+	}
+	s.o.AlertAck.ServeHTTP(w, r)
 }
 
 func (s *Server) ackIncident(w http.ResponseWriter, r *http.Request) {

@@ -62,6 +62,9 @@ type Options struct {
 	Guard func(role string, h http.Handler) http.Handler
 	// Who names the caller of a write (auth.FromContext(...).Actor()).
 	Who func(r *http.Request) string
+	// AlertAck serves POST /alerts/{id}/ack (ack.Handler.APIAck: the
+	// links' and the CLI's acknowledgement); nil answers 503.
+	AlertAck http.Handler
 	// Actions are the writes; nil serves the reads only (writes answer 503).
 	Actions Actions
 	// Now is the clock (tests); nil is time.Now.

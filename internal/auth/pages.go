@@ -31,6 +31,7 @@ type pageData struct {
 	OK                      bool // the message is good news
 	Login                   bool
 	CSRF, Next, Name        string
+	Provider                string // the identity provider's sign-in path, "" for none
 	Who                     *Principal
 	Back                    bool
 }
@@ -85,6 +86,7 @@ func (s *Service) loginForm(w http.ResponseWriter, r *http.Request, status int, 
 	http.SetCookie(w, &http.Cookie{Name: s.loginCookie(), Value: v, Path: "/", HttpOnly: true, Secure: s.o.TLS,
 		SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	d.Title, d.Heading, d.Login, d.CSRF = "Sign in", "Sign in to breakglass", true, v
+	d.Provider = s.o.ProviderLogin
 	renderPage(w, status, d)
 }
 

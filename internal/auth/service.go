@@ -54,6 +54,9 @@ type Options struct {
 	Window      time.Duration // 0: DefaultWindow
 	// Home is where a sign-in without a next page lands; "": PathAccount.
 	Home string
+	// ProviderLogin, when set, is the path that starts sign-in through an
+	// identity provider (oidc.PathLogin); the sign-in page links to it.
+	ProviderLogin string
 }
 
 // Service authenticates requests and serves sign-in and sign-out.

@@ -8,6 +8,7 @@ import (
 
 	"breakglass/internal/ack"
 	"breakglass/internal/auth"
+	"breakglass/internal/oidc"
 )
 
 // listenTLS makes server.listen speak HTTPS when server.tls_cert and
@@ -30,16 +31,19 @@ func (d *Daemon) listenTLS() error {
 // metrics) keep their own credentials.
 func (d *Daemon) mountAuth(mux *http.ServeMux) (http.Handler, error) {
 	log := d.log.With("part", "auth")
-	svc, err := auth.New(auth.Options{Store: d.st, Logger: log, Now: d.o.Now, TLS: d.cfg.Server.TLS()})
+	o := auth.Options{Store: d.st, Logger: log, Now: d.o.Now, TLS: d.cfg.Server.TLS(), Home: "/"}
+	if d.cfg.Server.OIDC != nil {
+		o.ProviderLogin = oidc.PathLogin
+	}
+	svc, err := auth.New(o)
 	if err != nil {
 		return nil, err
 	}
 	svc.Register(mux)
-	api := ack.New(ack.Options{Store: d.st, Logger: d.log.With("part", "ack"), Now: d.o.Now, TestID: isTestID})
-	mux.Handle("POST "+ack.PathAPIAck, svc.Require(auth.RoleResponder, api.APIAck(svc)))
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		auth.WriteError(w, r, http.StatusNotFound, "not_found", "No such API route: "+r.Method+" "+r.URL.Path+".")
-	})
+	acker := ack.New(ack.Options{Store: d.st, Logger: d.log.With("part", "ack"), Now: d.o.Now, TestID: isTestID})
+	if err := d.mountDashboard(mux, svc, acker); err != nil { // dashboard.go
+		return nil, err
+	}
 	// Sessions are refused once they end; this removes the rows of those
 	// nobody came back to.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -142,8 +142,21 @@ func (f *Flow) callback(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, http.StatusInternalServerError, err)
 		return
 	}
-	http.Redirect(w, r, safeNext(a.Next), http.StatusSeeOther)
+	// Not a redirect: the session cookie is SameSite=Strict, and a browser
+	// does not send it on a redirect chain that began at the provider's
+	// site. A page of this site moving on is a same-site navigation.
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = donePage.Execute(w, map[string]string{"Next": safeNext(a.Next), "Name": id.Name, "Role": id.Role})
 }
+
+var donePage = template.Must(template.New("").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="0;url={{.Next}}">
+<title>Signed in · breakglass</title><link rel="stylesheet" href="/static/app.css"></head>
+<body><main id="main"><h1>Signed in</h1>
+<p>Signed in as {{.Name}} ({{.Role}}). <a id="continue" href="{{.Next}}">Continue</a>.</p>
+</main></body></html>`))
 
 var failPage = template.Must(template.New("").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

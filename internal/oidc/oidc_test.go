@@ -150,14 +150,26 @@ func browser() *http.Client {
 	return &http.Client{Jar: jar}
 }
 
+// signIn goes through the flow as a browser would, following the
+// redirects and then the signed-in page's link (its meta refresh).
 func signIn(t *testing.T, a *app) (int, string) {
 	t.Helper()
-	resp, err := browser().Get(a.srv.URL + oidc.PathLogin + "?next=/alerts")
+	c := browser()
+	resp, err := c.Get(a.srv.URL + oidc.PathLogin + "?next=/alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `http-equiv="refresh" content="0;url=/alerts"`) {
+		return resp.StatusCode, string(b)
+	}
+	resp, err = c.Get(a.srv.URL + "/alerts")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, _ = io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
 

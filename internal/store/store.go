@@ -169,6 +169,7 @@ const (
 	ViaPagerDuty = "pagerduty" // a PagerDuty webhook
 	ViaOpsgenie  = "opsgenie"  // an Opsgenie webhook
 	ViaIncident  = "incident"  // with its incident (breakglass incidents ack)
+	ViaWeb       = "web"       // the dashboard's acknowledge button
 )
 
 // Notification statuses: an alert fires; a condition alert (bg.silence) also
