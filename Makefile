@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X breakglass/internal/version.Version=$(VERSION) -X breakglass/internal/version.Commit=$(COMMIT)
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test bench demo demo-scan fuzz clean
+.PHONY: all build test bench demo demo-scan fuzz kql-explore clean
 
 all: build
 
@@ -24,13 +24,16 @@ test:
 	@# them once more without it, so hostile-input memory bounds are checked.
 	$(GO) test -count=1 -timeout 10m -run 'Memory' ./internal/logs/ ./internal/scan/ ./internal/source/
 
-# bench: micro-benchmarks, the audit against collect on a large tenant, whole-program scan throughput (scripts/bench.sh),
+# bench: micro-benchmarks, KQL rules against the scan and jq (bench/kqlbench), the audit against collect on a large tenant, whole-program scan throughput (scripts/bench.sh),
 # 10,000 single-record HTTP pushes to the daemon (bench/pushbench), latency (webhook, and per
 # channel type with every channel configured), outbox throughput with a failing channel.
 # BEFORE=path/to/breakglass adds rows for another binary to compare with.
 PUSHES ?= 10000
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/logs/ ./internal/scan/
+	@# KQL rules (filter, summarize-by, join) against the built-in scan and
+	@# jq on one generated file of 200,000 mixed records (bench/kqlbench).
+	$(GO) test -run '^$$' -bench 'Speed' -benchmem -benchtime 2x -timeout 30m ./bench/kqlbench/
 	@# The posture audit of a large tenant (300 CA policies, 500 privileged
 	@# users, nesting 10) against collecting the same tenant from loopback.
 	$(GO) test -run '^$$' -bench 'Synth' -benchmem -benchtime 5x ./internal/graph/collect/collecttest/ ./internal/posture/livetest/
@@ -40,6 +43,8 @@ bench: build
 	@# Outbox drain to a healthy webhook through SQLite, alone and next to a
 	@# second healthy, an always-500 and a hanging channel.
 	$(GO) test -run '^$$' -bench 'OutboxThroughput' -benchmem ./internal/notify/
+	@# Dashboard and API response times (p50, p99) on 100,000 alerts and 1,000 incidents.
+	BREAKGLASS_BENCH_DASHBOARD=1 $(GO) test ./internal/web -run '^TestDashboardLoad$$' -count=1 -v -timeout 20m | grep -v '^=== RUN'
 
 # demo: the posture audit of the bundled example snapshot, then the daemon on
 # the bundled example logs, alerting on the console and by mail to a local
@@ -60,6 +65,13 @@ fuzz:
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
 	  done; done
+
+# kql-explore: the live KQL oracle tests (Microsoft's parser, from npm; see
+# ../shared/tools/kql-oracle) on fresh random seeds instead of the fixed
+# ones CI uses. Each disagreement it prints is a parser bug to fix.
+KQL_RUNS ?= 20
+kql-explore:
+	KQL_GEN_SEED=random $(GO) test -timeout 60m ./internal/kql -run 'TestOracleGenerated' -count=$(KQL_RUNS)
 
 clean:
 	rm -rf bin data

@@ -321,6 +321,9 @@ func printVerify(w io.Writer, format string, rep verifyReport) error {
 	if c.Entries > 0 {
 		fmt.Fprintf(&b, "  entries:   %d checked (%d to %d)\n", c.Entries, c.First.Seq, c.Last.Seq)
 		fmt.Fprintf(&b, "  head:      %s\n", c.Last)
+		if c.Pruned != nil {
+			fmt.Fprintf(&b, "  pruned:    %s\n", c.Pruned)
+		}
 	} else if rep.Problem == nil {
 		fmt.Fprintf(&b, "  entries:   none\n")
 	}

@@ -123,46 +123,14 @@ opened, first_event, last_event, previous, alerts, review).`,
 	return cmd
 }
 
-// jsonIncident is an incident as the incidents commands print it.
-type jsonIncident struct {
-	ID         string      `json:"id"`
-	State      string      `json:"state"`
-	Kind       string      `json:"kind"`
-	Key        string      `json:"key"`
-	AccountID  string      `json:"account_id"`
-	AccountUPN string      `json:"account_upn"`
-	Opened     time.Time   `json:"opened"`
-	FirstEvent time.Time   `json:"first_event"`
-	LastEvent  time.Time   `json:"last_event"`
-	Updated    time.Time   `json:"updated"`
-	Previous   string      `json:"previous,omitempty"`
-	Alerts     []string    `json:"alerts"`
-	Review     *jsonReview `json:"review"`
-}
+// jsonIncident is an incident as the incidents commands print it: the
+// same shape as the API's (incident.View).
+type (
+	jsonIncident = incident.View
+	jsonReview   = incident.ReviewView
+)
 
-type jsonReview struct {
-	Class  string            `json:"class"`
-	By     string            `json:"by"`
-	At     time.Time         `json:"at"`
-	Note   string            `json:"note"`
-	Attest map[string]string `json:"attest"`
-}
-
-func toJSONIncident(inc store.Incident) jsonIncident {
-	j := jsonIncident{ID: inc.ID, State: inc.State, Kind: inc.Kind, Key: inc.Key, AccountID: inc.AccountID,
-		AccountUPN: inc.AccountUPN, Opened: inc.Opened.UTC(), FirstEvent: inc.FirstEvent.UTC(),
-		LastEvent: inc.LastEvent.UTC(), Updated: inc.Updated.UTC(), Previous: inc.Previous, Alerts: inc.Alerts}
-	if j.Alerts == nil {
-		j.Alerts = []string{}
-	}
-	if r := inc.Review; r != nil {
-		j.Review = &jsonReview{Class: r.Class, By: r.By, At: r.At.UTC(), Note: r.Note, Attest: r.Attest}
-		if j.Review.Attest == nil {
-			j.Review.Attest = map[string]string{}
-		}
-	}
-	return j
-}
+func toJSONIncident(inc store.Incident) jsonIncident { return incident.ViewOf(inc) }
 
 func incidentSubject(inc store.Incident) string {
 	switch {
@@ -410,7 +378,7 @@ func showIncident(ctx context.Context, st incidentShowStore, w io.Writer, id, fo
 			break
 		}
 	}
-	if inc.Review != nil {
+	if inc.Review != nil && inc.Pruned == nil { // a tombstone keeps no attestations
 		for _, g := range groups {
 			if strings.TrimSpace(inc.Review.Attest[g]) == "" {
 				out.NotAttested = append(out.NotAttested, g)
@@ -450,6 +418,7 @@ func printIncident(w io.Writer, out shownIncident) error {
 	field("Opened", out.Opened.Format(tableTime))
 	field("Events", out.FirstEvent.Format(tableTime)+" to "+out.LastEvent.Format(tableTime))
 	field("Follows", out.Previous)
+	field("Pruned", prunedLine(out.Pruned))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -490,6 +459,9 @@ func printIncident(w io.Writer, out shownIncident) error {
 	}
 
 	fmt.Fprintln(w, "\nTransitions")
+	if out.Pruned != nil {
+		fmt.Fprintf(w, "  pruned with the incident; its prune entry %d in the evidence log records it closed %s\n", out.Pruned.Seq, out.Pruned.Closed.Format(tableTime))
+	}
 	for _, c := range out.Transitions {
 		from := c.From
 		if from == "" {

@@ -115,8 +115,10 @@ func runIncidentsExport(cmd *cobra.Command, f incidentsExportFlags, id string) e
 		return err
 	}
 	defer st.Close()
-	if _, err := st.Incident(ctx, id); err != nil {
+	if inc, err := st.Incident(ctx, id); err != nil {
 		return incidentErr(id, err)
+	} else if err := refusePrunedExport(inc); err != nil {
+		return err
 	}
 	key, keyNote := exportKey(cfg)
 	heads, headsErr := evidence.LoadHeads(cfg.Evidence.HeadsFile)
@@ -179,6 +181,9 @@ func runIncidentsExport(cmd *cobra.Command, f incidentsExportFlags, id string) e
 	sum, err := fileSHA256(f.out)
 	if err != nil {
 		return usageErrorf("--out %s: %v", f.out, err)
+	}
+	if err := recordExport(ctx, st, id, f.out, sum, seg, now); err != nil {
+		return storeError(err)
 	}
 	records := 0
 	for _, e := range seg {

@@ -100,6 +100,10 @@ configuration error.`,
 		newEvidenceCmd(),
 		newDrillCmd(),
 		newQueryCmd(),
+		newRulesCmd(),    // rules.go; its subcommands register themselves
+		newUsersCmd(),    // users.go
+		newTokensCmd(),   // tokens.go
+		newAuditLogCmd(), // auditlog.go
 	)
 	return root
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,7 +10,7 @@ import (
 )
 
 // TestQueryParseOnly runs the built binary: exit codes, the JSON shape,
-// positions in multi-query files, and the honest "not built yet".
+// positions in multi-query files.
 func TestQueryParseOnly(t *testing.T) {
 	dir := t.TempDir()
 	hunting := filepath.Join(dir, "hunting.kql")
@@ -32,11 +33,14 @@ func TestQueryParseOnly(t *testing.T) {
 		{"unsupported", []string{"query", "SigninLogs | make-series count() on TimeGenerated step 1h", "--parse-only"}, 3, "query:1:14: not supported: make-series", "cannot run"},
 		{"file of blocks", []string{"query", "-f", hunting, "--parse-only"}, 0, "ok: 2 queries, valid KQL", ""},
 		{"error placed in the file", []string{"query", "--file", broken, "--parse-only"}, 2, "broken.kql:6:1: error:", ""},
-		{"not built yet", []string{"query", "SigninLogs | take 1"}, 3, "", "evaluation is not built yet"},
+		{"no logs to run over", []string{"query", "SigninLogs | take 1"}, 2, "", "no logs to query"},
+		{"logs with --parse-only", []string{"query", "SigninLogs | take 1", "--parse-only", hunting}, 2, "", "--parse-only reads no logs"},
+		{"csv with --parse-only", []string{"query", "SigninLogs | take 1", "--parse-only", "--format", "csv"}, 2, "", "--parse-only prints table or json"},
+		{"schema in table form", []string{"query", "SigninLogs | project UserId, TimeGenerated", "--parse-only"}, 0, "columns: UserId:string TimeGenerated:datetime", ""},
 		{"no query", []string{"query", "--parse-only"}, 2, "", "no query"},
 		{"empty file", []string{"query", "-f", empty, "--parse-only"}, 2, "", "no query in it"},
 		{"missing file", []string{"query", "-f", filepath.Join(dir, "nope.kql"), "--parse-only"}, 2, "", "no such file"},
-		{"bad format", []string{"query", "T", "--parse-only", "--format", "xml"}, 2, "", "want table or json"},
+		{"bad format", []string{"query", "T", "--parse-only", "--format", "xml"}, 2, "", "want table, json or csv"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,16 +54,21 @@ func TestQueryParseOnly(t *testing.T) {
 
 func TestQueryParseOnlyJSON(t *testing.T) {
 	for _, tt := range []struct {
-		query string
-		code  int
-		ok    bool
-		line  int
-		col   int
-		kind  string
+		query   string
+		code    int
+		ok      bool
+		line    int
+		col     int
+		kind    string
+		columns string // the result schema, "null" when there is none
 	}{
-		{"SigninLogs\n| summarize count() by bin(TimeGenerated, 1h)", 0, true, 0, 0, ""},
-		{"SigninLogs\n| where a == b == c", 2, false, 2, 16, "syntax"},
-		{"SigninLogs | evaluate bag_unpack(x)", 3, false, 1, 14, "unsupported"},
+		{"SigninLogs\n| project UserId, TimeGenerated, LocationDetails", 0, true, 0, 0, "",
+			`[{"name":"UserId","type":"string"},{"name":"TimeGenerated","type":"datetime"},{"name":"LocationDetails","type":"dynamic"}]`},
+		{"AuditLogs | project-rename When = TimeGenerated | project When, Id | take 3", 0, true, 0, 0, "",
+			`[{"name":"When","type":"datetime"},{"name":"Id","type":"string"}]`},
+		{"SigninLogs\n| where NoSuchColumn == 1", 0, true, 0, 0, "", "null"}, // valid KQL; the engine says why when run
+		{"SigninLogs\n| where a == b == c", 2, false, 2, 16, "syntax", "null"},
+		{"SigninLogs | evaluate bag_unpack(x)", 3, false, 1, 14, "unsupported", "null"},
 	} {
 		r := runBinary(t, nil, "query", tt.query, "--parse-only", "--format", "json")
 		var got struct {
@@ -73,8 +82,14 @@ func TestQueryParseOnlyJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 			t.Fatalf("%q: %v\n%s", tt.query, err, r.stdout)
 		}
-		if r.code != tt.code || got.OK == nil || *got.OK != tt.ok || got.Errors == nil || !strings.Contains(r.stdout, `"columns": null`) {
-			t.Errorf("%q: exit %d ok %v: %s", tt.query, r.code, got.OK, r.stdout)
+		cols := "null"
+		if got.Columns != nil {
+			var b bytes.Buffer
+			json.Compact(&b, *got.Columns)
+			cols = b.String()
+		}
+		if r.code != tt.code || got.OK == nil || *got.OK != tt.ok || got.Errors == nil || cols != tt.columns {
+			t.Errorf("%q: exit %d ok %v columns %s (want %s): %s", tt.query, r.code, got.OK, cols, tt.columns, r.stdout)
 		}
 		if tt.line > 0 && (len(got.Errors) != 1 || got.Errors[0].Line != tt.line || got.Errors[0].Col != tt.col || got.Errors[0].Kind != tt.kind || got.Errors[0].Message == "") {
 			t.Errorf("%q: errors %+v, want one %s at %d:%d", tt.query, got.Errors, tt.kind, tt.line, tt.col)

@@ -142,6 +142,14 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 	emit := sink.add
 	var problemMu sync.Mutex
 	opts := scan.Options{Accounts: accounts, MaxRecord: f.maxRecord, Exhaustive: f.exhaustive, FinalInputs: true}
+	kqlRules, scheduled, err := scanRules(cfg, accounts) // rules_scan.go
+	if err != nil {
+		return err
+	}
+	opts.Rules = kqlRules
+	if scheduled > 0 {
+		fmt.Fprintf(stderr, "note: %d scheduled KQL rules are not run by scan (they need serve's windows); try them with 'breakglass rules test'\n", scheduled)
+	}
 	if f.verbose {
 		opts.Problem = func(p scan.Problem) {
 			problemMu.Lock()

@@ -31,7 +31,10 @@ posture audit runs a minute after start and every audit.interval (6h): a check
 that passed and now fails raises bg.posture, resolved when it passes again.
 
 It serves /healthz, /readyz (store writable, all sources running) and
-Prometheus /metrics on server.listen (default 127.0.0.1:8080). SIGINT or
+Prometheus /metrics on server.listen (default 127.0.0.1:8080), HTTPS only
+when server.tls_cert and server.tls_key are set, with sign-in (/login) and
+the JSON API (/api/v1/) for the users and tokens made by breakglass users
+and breakglass tokens. SIGINT or
 SIGTERM stop intake, drain in-flight work for up to 10 seconds, and exit 0.
 
 Exit status: 0 after a clean shutdown, 1 when the store cannot be opened or a

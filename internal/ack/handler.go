@@ -101,6 +101,8 @@ type result struct {
 	a      alert.Alert
 	prior  *store.StateChange // who acknowledged before, when already acked
 	msg    string
+	// changed: this attempt moved the alert to acknowledged.
+	changed bool
 }
 
 // acknowledge records c (To acknowledged) unless the alert is not firing.
@@ -146,7 +148,7 @@ func (h *Handler) acknowledge(ctx context.Context, c store.StateChange) result {
 	if h.o.Acked != nil {
 		h.o.Acked(c.AlertID)
 	}
-	return result{status: http.StatusOK, a: a, msg: "Acknowledged by " + c.By + " at " + c.At.UTC().Format(pageTime) + ". Escalation to the next group has stopped."}
+	return result{status: http.StatusOK, a: a, changed: true, msg: "Acknowledged by " + c.By + " at " + c.At.UTC().Format(pageTime) + ". Escalation to the next group has stopped."}
 }
 
 // lastAck is the most recent move to acknowledged, or nil.

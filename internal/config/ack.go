@@ -170,7 +170,11 @@ func (c *Config) applyAckDefaults() {
 		a.TTL = DefaultAckTTL
 	}
 	if a.BaseURL == "" {
-		a.BaseURL = "http://" + c.Server.Listen
+		scheme := "http://"
+		if c.Server.TLS() { // tls.go: the listener speaks only HTTPS
+			scheme = "https://"
+		}
+		a.BaseURL = scheme + c.Server.Listen
 	}
 	a.BaseURL = strings.TrimRight(a.BaseURL, "/")
 }

@@ -57,7 +57,9 @@ type Config struct {
 	Expect *entra.Expect `yaml:"expect,omitempty"`
 	// Rules are KQL alert rules (rules.go).
 	Rules []Rule `yaml:"rules,omitempty"`
-	Path  string `yaml:"-"` // file it was loaded from
+	// KQL holds what every KQL query shares (rules.go).
+	KQL  KQLConfig `yaml:"kql,omitempty"`
+	Path string    `yaml:"-"` // file it was loaded from
 }
 
 // Users returns the user entries of accounts:, in order; group entries are
@@ -166,10 +168,12 @@ func (c *Config) validate(d *decoder) {
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, LogLevels)
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
 	c.validateServe(d)
+	c.validateTLS(d)       // tls.go
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
 	c.validateRoutes(d)    // routes.go
 	c.validateAck(d)       // ack.go
+	c.validateOIDC(d)      // oidc.go
 	c.validateGraph(d)
 	c.validateRateLimits(d) // ratelimit.go
 	c.validateAudit(d)
@@ -181,6 +185,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateDrill(d)         // drill.go
 	c.validateDrillSchedule(d) // drillschedule.go
 	c.validateCanary(d)        // canary.go
+	c.validateRules(d)         // rules.go
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
@@ -302,6 +307,7 @@ func (c *Config) applyDefaults() {
 	c.applyGraphDefaults()
 	c.applyRateLimitDefaults()
 	c.applyAuditDefaults()
+	c.applyRuleDefaults() // rules.go
 	c.applyIncidentDefaults()
 	c.applyEvidenceDefaults()      // after the store's: the heads file defaults next to it
 	c.applyDrillDefaults()         // drill.go

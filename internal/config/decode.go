@@ -35,13 +35,16 @@ type decoder struct {
 	// failed marks field paths that already have an error, so validation
 	// does not pile a second, derived complaint on top of the first.
 	failed map[string]bool
+	// nodes keeps each field's value node, for validation that needs more
+	// than the line (rules.go places errors inside a query block).
+	nodes map[string]*yaml.Node
 }
 
 func newDecoder(file string, env func(string) (string, bool)) *decoder {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
-	return &decoder{file: file, env: env, lines: map[string]int{}, failed: map[string]bool{}}
+	return &decoder{file: file, env: env, lines: map[string]int{}, failed: map[string]bool{}, nodes: map[string]*yaml.Node{}}
 }
 
 func (d *decoder) errorf(line int, field, format string, args ...any) {
@@ -252,6 +255,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, field string, line int) 
 	}
 	n = resolve(n)
 	d.lines[field] = line
+	d.nodes[field] = n
 	if isNull(n) {
 		return // leave the zero value, which defaults may fill in
 	}

@@ -30,9 +30,12 @@ type IncidentsConfig struct {
 	// Gap: alerts of one account within Gap of an open incident's alerts
 	// join it (default 2h).
 	Gap time.Duration `yaml:"gap"`
-	// Retention is how long incidents and their evidence log are kept
-	// (default 400d). The store's Prune never removes them; pruning after
-	// export or expiry is not built yet, so today they are kept forever.
+	// Retention is how long a closed incident and its evidence are kept
+	// after its last activity (default 400d). serve then prunes it
+	// (internal/incident/prune.go): its evidence keeps its chained
+	// headers, its content goes, a tombstone remains. Open incidents are
+	// never pruned; exported ones may go earlier with incidents prune
+	// --exported.
 	Retention time.Duration `yaml:"retention"`
 	// Context is how far before an incident's first alert its evidence
 	// window starts (preserve.go; 0 reads as DefaultIncidentContext).

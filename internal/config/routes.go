@@ -152,15 +152,15 @@ func ruleIDs() []string {
 // checkMatcher says what is wrong with a matcher that parses but cannot do
 // what it was written for, or "".
 func (c *Config) checkMatcher(m route.Matcher) string {
-	if !slices.Contains(RouteLabels, m.Name) {
-		return fmt.Sprintf("no alert carries the label %q (labels: %s)", m.Name, strings.Join(RouteLabels, ", "))
+	if !slices.Contains(RouteLabels, m.Name) && !slices.Contains(c.RuleLabelKeys(), m.Name) { // rules.go: labels of KQL rules
+		return fmt.Sprintf("no alert carries the label %q (labels: %s)", m.Name, strings.Join(append(slices.Clone(RouteLabels), c.RuleLabelKeys()...), ", "))
 	}
 	switch m.Name {
 	case alert.LabelRule:
 		if (m.Op == route.Equal || m.Op == route.NotEqual) && slices.Contains(unroutedRules, m.Value) {
 			return fmt.Sprintf("%s alerts are not routed: an undeliverable notice goes to every other channel", m.Value)
 		}
-		return checkDomain(m, "rule", ruleIDs(), nil)
+		return checkDomain(m, "rule", append(ruleIDs(), c.RuleIDs()...), nil) // rules.go: KQL rules are kql.NAME
 	case alert.LabelSeverity:
 		return checkDomain(m, "severity", Severities, func(v string) string {
 			if len(v) == 1 && v[0] >= '0' && v[0] <= '4' {

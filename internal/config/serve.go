@@ -46,6 +46,12 @@ const (
 // ServerConfig is the daemon's own HTTP endpoint: health and metrics.
 type ServerConfig struct {
 	Listen string `yaml:"listen"` // host:port, default 127.0.0.1:8080
+	// OIDC is sign-in to the dashboard through an identity provider (oidc.go).
+	OIDC *OIDCConfig `yaml:"oidc,omitempty"`
+	// TLSCert and TLSKey are PEM files: set both and server.listen speaks
+	// only HTTPS (tls.go).
+	TLSCert string `yaml:"tls_cert,omitempty"`
+	TLSKey  string `yaml:"tls_key,omitempty"`
 }
 
 // SourceConfig is one item of sources:. Which keys apply depends on type.

@@ -69,6 +69,7 @@ func (d *Daemon) auditOnce(ctx context.Context) {
 		pw.AuditFailed(ctx, err)
 		return
 	}
+	d.posture.set(rep)
 	if err := pw.Record(ctx, rep); err != nil {
 		d.log.Error("recording the posture audit; bg.source raised for the posture source", "error", err)
 	}

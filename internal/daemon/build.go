@@ -143,13 +143,15 @@ func NewGraphClient(cfg *config.Config, log *slog.Logger) (*graph.Client, error)
 }
 
 // pruneLoop applies store.retention at start and every PruneInterval:
-// delivered notifications older than the retention go. Alerts and evidence
-// are never pruned.
+// delivered notifications older than the retention go. Alerts and their
+// raw records are never pruned; incidents past incidents.retention are
+// (prune_incidents.go).
 func (d *Daemon) pruneLoop(ctx context.Context) {
 	t := time.NewTicker(d.o.PruneInterval)
 	defer t.Stop()
 	for {
 		d.prune(ctx)
+		d.pruneIncidents(ctx)
 		select {
 		case <-ctx.Done():
 			return

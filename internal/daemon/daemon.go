@@ -131,6 +131,9 @@ func checkConfig(cfg *config.Config, groups []groupEntry, haveGraph bool) error 
 	if err := cfg.CheckExceptionIDs(posture.IDs()); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkRules(cfg); err != nil { // rules.go
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -166,9 +169,11 @@ type Daemon struct {
 	esc        *escalator          // nil when no route escalates (escalate.go)
 	incidents  *incident.Builder   // incident.go
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
+	posture    lastReport          // the latest audit, for the API (dashboard.go)
 	canary     *canary.Canary      // nil without canary: (canary.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
 	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)
+	kql        kqlState            // KQL alert rules (rules.go)
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -241,6 +246,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 			d.ln.Close()
 		}
 	}()
+	if err := d.listenTLS(); err != nil { // auth.go
+		return nil, err
+	}
 	owner := leaseOwner(cfg, d.ln)
 	d.targets = cfg.Notify.Targets()
 
@@ -288,13 +296,17 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err := d.setupDrillSchedule(reg, routeFn); err != nil { // drillschedule.go
 		return nil, err
 	}
+	if err := d.setupKQL(); err != nil { // rules.go
+		return nil, err
+	}
 	pipeline = watch.New(watch.Options{
-		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: canaryRules(cfg), Store: d.st, Conditions: conditionsOf(d.st),
-		Route: routeFn, MuteFor: cfg.Notify.MuteFor, Tenant: tenantOf(cfg), Annotate: d.drillAnnotate(), // drill.go
+		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: append(canaryRules(cfg), d.kqlFilterRules()...), Store: d.st, Conditions: conditionsOf(d.st),
+		Route: routeFn, MuteFor: d.kqlMuteFor(cfg.Notify.MuteFor), Tenant: tenantOf(cfg), Annotate: d.drillAnnotate(), // drill.go; rules.go
 		Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
-		Observers: d.drillObservers(), // drillschedule.go
+		Observers: append(d.drillObservers(), d.kqlObservers()...), // drillschedule.go; rules.go
 	})
 	d.pipeline = pipeline
+	d.setupKQLScheduler() // rules.go
 	d.setupIncidents()
 	d.setupCanary(ctx, reg) // canary.go
 	for _, sc := range cfg.Sources {
@@ -345,7 +357,11 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if err := d.mountAck(mux); err != nil {
 		return nil, err
 	}
-	d.srv = newHTTPServer(mux)
+	h, err := d.mountAuth(mux) // auth.go
+	if err != nil {
+		return nil, err
+	}
+	d.srv = newHTTPServer(h)
 	return d, nil
 }
 
@@ -427,6 +443,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
 	loops.Go(func() { d.drillLoop(loopCtx) })   // drill.go
 	loops.Go(func() { d.runDrillSchedule(loopCtx) })
+	loops.Go(func() { d.runKQL(loopCtx) }) // rules.go
 	if d.canary != nil {
 		loops.Go(func() { d.runCanary(loopCtx) })
 	}

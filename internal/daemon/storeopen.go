@@ -12,11 +12,13 @@ import (
 
 // daemonStore is what the daemon needs of its store. Every backend
 // internal/store/backend opens implements store.Store; what the daemon
-// needs beyond it (a backend's extra interfaces, say) is added here, and a
-// backend without it is refused at start by openBackend instead of failing
-// later.
+// needs beyond it is listed here, and a backend without it is refused at
+// start by openBackend instead of failing later.
 type daemonStore interface {
 	store.Store
+	store.Auth            // users, tokens, sessions, audit trail (auth.go)
+	store.IncidentPruning // incidents prune (prune_incidents.go)
+	store.Records         // KQL rules' records (rules.go)
 }
 
 // openBackend opens the store cfg names (store.driver) for the daemon.

@@ -74,8 +74,11 @@ type Result struct {
 	Last  HeadRef `json:"last"`
 	// HeadsChecked counts the published heads the chain was checked
 	// against.
-	HeadsChecked int    `json:"heads_checked"`
-	Break        *Break `json:"break,omitempty"` // nil: intact
+	HeadsChecked int `json:"heads_checked"`
+	// Pruned summarises the entries whose content a prune dropped (they
+	// verify by their headers); nil when none was (prune.go).
+	Pruned *PruneSummary `json:"pruned,omitempty"`
+	Break  *Break        `json:"break,omitempty"` // nil: intact
 }
 
 // OK reports whether the chain is intact.
@@ -156,6 +159,7 @@ type checker struct {
 	headerOnlyOK bool                     // entries without content are allowed
 	hashes       map[int64]string         // the hashes read at the heads' Seqs
 	recent       map[int64]store.LogEntry // headers of the last entries, to name an insertion
+	pruning                               // prune.go
 }
 
 func newChecker(start int64, heads []HeadRef) *checker {
@@ -194,7 +198,7 @@ func (c *checker) add(e store.LogEntry) bool {
 	case e.Seq < c.next:
 		return c.broke(BrokenInserted, e, "entry %d repeats or goes back after entry %d: an entry was inserted or the log reordered", e.Seq, c.next-1)
 	}
-	if !c.headerOnlyOK || e.Content != nil {
+	if !prunedEmpty(e) && (!c.headerOnlyOK || e.Content != nil) {
 		if got := store.ContentHash(e.Content); got != e.ContentSHA256 {
 			return c.broke(BrokenContent, e, "content (%s %q) was changed: it hashes to %s, the entry recorded %s", e.Kind, e.Ref, short(got), short(e.ContentSHA256))
 		}
@@ -221,6 +225,9 @@ func (c *checker) add(e store.LogEntry) bool {
 	}
 	if e.Prev != c.prev && !(c.anchored && c.res.Entries == 1) {
 		return c.broke(BrokenLink, e, "it does not link to entry %d (prev %s, that entry's hash %s): an entry before it was replaced or inserted", e.Seq-1, short(e.Prev), short(c.prev))
+	}
+	if !c.prunes(e) {
+		return false
 	}
 	if _, ok := c.hashes[e.Seq]; ok {
 		c.hashes[e.Seq] = e.Hash
@@ -258,6 +265,9 @@ func hashedAs(e store.LogEntry) (int64, bool) {
 // finish checks the end of the chain against the published heads.
 func (c *checker) finish(heads []HeadRef) {
 	if c.res.Break != nil {
+		return
+	}
+	if !c.finishPrunes() {
 		return
 	}
 	for _, h := range heads {

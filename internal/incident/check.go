@@ -39,6 +39,9 @@ var stateRank = map[string]int{store.IncidentOpen: 1, store.IncidentAcknowledged
 // that every alert the log holds is still attached. It returns the first
 // difference, nil when they agree.
 func CheckLog(inc store.Incident, log []store.LogEntry) *Mismatch {
+	if done, m := checkPrune(inc, log); done {
+		return m
+	}
 	bad := func(field, format string, args ...any) *Mismatch {
 		return &Mismatch{Incident: inc.ID, Field: field, Detail: fmt.Sprintf(format, args...)}
 	}
@@ -58,6 +61,9 @@ func CheckLog(inc store.Incident, log []store.LogEntry) *Mismatch {
 		}
 		if e.Kind == store.LogAlert && !attached[e.Ref] {
 			return bad("alerts", "the evidence log holds alert %s (entry %d), but the store no longer lists it in the incident: the store was changed", e.Ref, e.Seq)
+		}
+		if contentPruned(e) {
+			continue // its header is all there is (prune.go)
 		}
 		if e.Kind == store.LogAlert && inc.Kind == store.IncidentAccount {
 			var a struct {
@@ -171,21 +177,33 @@ func CheckStoreLog(ctx context.Context, st CheckStore, id string) (*Mismatch, er
 		for _, inc := range incs {
 			known[inc.ID] = true
 		}
-		var after int64
+		var (
+			after   int64
+			missing *Mismatch
+			first   string
+		)
 		for {
 			page, err := st.LogEntries(ctx, after, 500)
 			if err != nil {
 				return nil, fmt.Errorf("reading the evidence log after entry %d: %w", after, err)
 			}
 			for _, e := range page {
-				if e.Incident != "" && !known[e.Incident] && e.Kind == store.LogIncident && e.Ref == transitionRef(store.IncidentOpen) {
-					return gone(e.Incident, e.Seq), nil
+				if e.Incident != "" && !known[e.Incident] && e.Kind == store.LogIncident && e.Ref == transitionRef(store.IncidentOpen) && missing == nil {
+					missing, first = gone(e.Incident, e.Seq), e.Incident
+				}
+				if missing != nil && e.Incident == first && e.Kind == store.LogPrune {
+					// Pruned, but a prune keeps a tombstone: deleting it
+					// hides the incident from accounts status.
+					missing.Detail = fmt.Sprintf("the evidence log holds it and its prune (entry %d), but the store no longer holds its tombstone: it was deleted from the store", e.Seq)
 				}
 			}
 			if len(page) < 500 || page[len(page)-1].Seq <= after {
 				break
 			}
 			after = page[len(page)-1].Seq
+		}
+		if missing != nil {
+			return missing, nil
 		}
 	}
 	for _, inc := range incs {

@@ -466,8 +466,7 @@ func (p *parser) subPipe() *Pipeline {
 	defer p.leave()
 	t := p.expectP("(")
 	pl := &Pipeline{At: At{t.Off}}
-	p.acceptP("|")
-	pl.Ops = append(pl.Ops, p.op())
+	pl.Ops = append(pl.Ops, p.op()) // no leading '|' here: Microsoft's parser wants an operator
 	for p.acceptP("|") {
 		pl.Ops = append(pl.Ops, p.op())
 	}
@@ -527,18 +526,11 @@ func (p *parser) op() Op {
 			}
 		}
 	case "project-rename":
-		o := &ProjectOp{At: at, Kind: w}
-		for {
-			// New = Old. Microsoft's parser accepts an expression for Old
-			// and rejects it in semantic analysis; so does this one (the
-			// schema checker, not the parser, reports it).
-			nn, off := p.name("the new column name")
-			p.expectP("=")
-			o.Cols = append(o.Cols, &Assign{At: At{off}, Names: []string{nn}, Value: p.expr()})
-			if !p.acceptP(",") {
-				return o
-			}
-		}
+		// New = Old. Microsoft's parser accepts any expression list here
+		// (even "project-rename New" or "New ['x']") and rejects what is
+		// not New = Old in semantic analysis; so does this one (the
+		// evaluator reports it).
+		return &ProjectOp{At: at, Kind: w, Cols: p.assigns()}
 	case "summarize":
 		o := &SummarizeOp{At: at, Params: p.opParams(nil)}
 		if !p.atW("by") && !p.atEnd() {
@@ -640,6 +632,9 @@ func (p *parser) op() Op {
 		}
 		if p.acceptW("with") {
 			p.expectP("(")
+			// Microsoft's parser takes one leading comma, "with (,title='x')",
+			// and no trailing one.
+			p.acceptP(",")
 			for !p.acceptP(")") {
 				if pt := p.peek(); pt.Kind != TokIdent || !renderProps[pt.Text] {
 					p.expected("a render property such as title, xtitle, ytitle, kind or legend")
@@ -649,6 +644,9 @@ func (p *parser) op() Op {
 				o.With = append(o.With, &NamedArg{At: At{off}, Name: nm, Value: p.expr()})
 				if !p.atP(")") {
 					p.expectP(",")
+					if p.atP(")") {
+						p.expected("a render property such as title, xtitle, ytitle, kind or legend")
+					}
 				}
 			}
 		}
@@ -972,7 +970,8 @@ func (p *parser) unionTable() Expr {
 // the check that it is tabular to analysis; so does this one.
 func (p *parser) rightTable() Expr {
 	t := p.peek()
-	if t.Kind == TokEOF || isP(t, "|") || isW(t, "on") {
+	if t.Kind == TokEOF || isP(t, "|") || isW(t, "on") && !isP(p.peekN(1), "(") {
+		// "join on (U) on x" calls a function named on: Microsoft's parser takes it
 		p.expected("the right side: a table name or a (sub-query)")
 	}
 	return p.expr()
@@ -1136,6 +1135,22 @@ func (p *parser) cmpOp(level int) string {
 	return op
 }
 
+// starOperand reports whether the '*' at the current token is followed by
+// a comparison operator (Microsoft's parser takes "* has x", "* == x", but
+// not a bare "*").
+func (p *parser) starOperand() bool {
+	save := p.i
+	defer func() { p.i = save }()
+	p.i++
+	for level := 0; level <= 2; level++ {
+		if p.cmpOp(level) != "" {
+			return true
+		}
+		p.i = save + 1
+	}
+	return false
+}
+
 func opLevel(op string) int {
 	switch op {
 	case "==", "!=", "in", "!in", "in~", "!in~", "has_any", "has_all", "between", "!between":
@@ -1279,6 +1294,11 @@ var typedKinds = map[string]LitKind{
 func (p *parser) primary() Expr {
 	t := p.peek()
 	at := At{t.Off}
+	if isP(t, "*") && p.starOperand() {
+		// where * has "x": every column, as the left side of a comparison
+		p.advance()
+		return &Star{At: at}
+	}
 	switch t.Kind {
 	case TokInt:
 		p.advance()

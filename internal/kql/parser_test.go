@@ -309,6 +309,15 @@ func TestOracleQuirks(t *testing.T) {
 		"T | lookup kind=foo (U) on x",
 		"T | join kind=on (U) on x",
 		"T | where a contains_cs 0x1fand",
+		"T | join on (U) on x",
+		"T | lookup kind=inner on (U) on x",
+		"T | project-rename New ['App Name']",
+		"T | project-rename New",
+		"T | render barchart with (,title='x', ytitle='y')",
+		"T | render barchart with (,)",
+		`T | where * has "x"`,
+		`T | where * contains "x" and a == 1`,
+		`T | where not(* !has "x")`,
 	} {
 		if err := parsesWhole(q); err != nil {
 			t.Errorf("%s: %v", q, err)
@@ -345,6 +354,9 @@ func TestSyntaxErrors(t *testing.T) {
 		{"T | lookup kind=where leftouter (U) on x", `1:17: expected a parameter value, found the keyword "where"`},
 		{"T | join kind=string (U) on x", `1:15: expected a parameter value, found the keyword "string"`},
 		{"datatable(a:string,,b:long)['x']", "1:20: expected a column name"},
+		{"T | render barchart with (title='x',)", "1:37: expected a render property"},
+		{"T | extend y = *", "1:16: expected an expression"},
+		{"T | mv-apply x on (| take 1)", "1:20: expected a tabular operator"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.src)

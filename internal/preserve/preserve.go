@@ -245,6 +245,9 @@ func (p *Preserver) incident(ctx context.Context, inc store.Incident, now time.T
 	if inc.AccountID == "" && inc.AccountUPN == "" {
 		return nil // an account incident always names one; nothing to ask about otherwise
 	}
+	if inc.Pruned != nil {
+		return nil // pruned (incidents prune): its evidence is in its export, none is added
+	}
 	if p.isDone(inc.ID) {
 		return nil
 	}

@@ -64,6 +64,11 @@ type Incident struct {
 	// Alerts are the ids of its alerts, in the order they were attached.
 	Alerts []string
 	Review *Review // nil until reviewed
+	// Pruned is set once the incident was pruned (prune.go): what is
+	// left is this tombstone; its transitions are gone, its review is
+	// reduced to class, reviewer and time, and its evidence-log entries
+	// keep their headers only.
+	Pruned *IncidentPrune
 }
 
 // Review is the post-use review the guidance asks for.
@@ -160,6 +165,10 @@ type LogEntry struct {
 	ContentSHA256 string // hex SHA-256 of Content
 	Prev          string // Hash of entry Seq-1, "" for Seq 1
 	Hash          string
+	// Pruned is when a prune of the entry's incident dropped its Content
+	// (zero: never). It is not part of the hash: the header, content hash
+	// included, still proves what the content was.
+	Pruned time.Time
 }
 
 // ComputeHash is the hash the chain stores for e: SHA-256 over its Seq,

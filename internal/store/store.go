@@ -56,8 +56,11 @@ type AlertFilter struct {
 	// Labels keeps alerts whose stored Labels contain every pair given here
 	// (exact, case-sensitive match of key and value).
 	Labels map[string]string
-	// Since keeps alerts whose EventTime is at or after it.
-	Since time.Time
+	// Since keeps alerts whose EventTime is at or after it; Until those
+	// whose EventTime is before it.
+	Since, Until time.Time
+	// Severities keeps alerts of any of these severities (none: any).
+	Severities []alert.Severity
 	// DetectedSince keeps alerts whose Detected is at or after it: the
 	// escalator's window (firing alerts that may still escalate), which
 	// event time cannot give, since a record may arrive long after it was
@@ -166,6 +169,7 @@ const (
 	ViaPagerDuty = "pagerduty" // a PagerDuty webhook
 	ViaOpsgenie  = "opsgenie"  // an Opsgenie webhook
 	ViaIncident  = "incident"  // with its incident (breakglass incidents ack)
+	ViaWeb       = "web"       // the dashboard's acknowledge button
 )
 
 // Notification statuses: an alert fires; a condition alert (bg.silence) also

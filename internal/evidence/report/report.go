@@ -172,7 +172,19 @@ func Build(ctx context.Context, src Source, id string, now time.Time) (*Report, 
 			gap("the store disagrees with the evidence log, trust the log: %v", m)
 		}
 	}
+	if p := inc.Pruned; p != nil {
+		// A tombstone: the evidence log keeps only headers of its entries.
+		where := ""
+		if p.Bundle != "" {
+			where = "; the export bundle with sha256 " + p.Bundle + " holds them"
+		}
+		gap("the incident was pruned %s (%s): the context records, Graph pulls and transitions kept for it are no longer in the store, only the alerts and their records%s",
+			p.At.UTC().Format(time.RFC3339), p.Reason, where)
+	}
 	for _, e := range entries {
+		if !e.Pruned.IsZero() && len(e.Content) == 0 {
+			continue // pruned: nothing but the header is left
+		}
 		switch e.Kind {
 		case store.LogRecord:
 			addRecord(e.Content, e.Ref, e.At)

@@ -36,10 +36,30 @@ type Scalar struct {
 	// pattern, a format string, a bin size); the evaluator checks it and
 	// may precompute from them once.
 	Const []int
+	// ResultConst, when set, is used instead of Result by callers that
+	// know the constant arguments: consts has one entry per argument, the
+	// argument's value when it is a constant and the zero Value otherwise.
+	// A typeof(T) argument is passed as the string Value "T" (both here and
+	// to Call). extract(re, 1, s, typeof(long)) is long; bin_at and
+	// datetime_diff check their part names here. Use ResultFor to call
+	// whichever is set.
+	ResultConst func(args []value.Type, consts []value.Value) (value.Type, error)
 	// Call computes the function for one row. It never panics on bad
 	// input: a value it cannot use gives a null of the result type, as in
 	// Kusto.
 	Call func(c *Ctx, args []value.Value) value.Value
+}
+
+// ResultFor returns the result type for these argument types and constant
+// values (see ResultConst; consts may be nil).
+func (f *Scalar) ResultFor(args []value.Type, consts []value.Value) (value.Type, error) {
+	if f.ResultConst != nil {
+		if consts == nil {
+			consts = make([]value.Value, len(args))
+		}
+		return f.ResultConst(args, consts)
+	}
+	return f.Result(args)
 }
 
 // Agg is an aggregation function (the functions summarize takes).
@@ -53,10 +73,35 @@ type Agg struct {
 	// make_set(X) set_X, sum(X) sum_X, ... arg names the first argument's
 	// column (its expression name, "" when it has none).
 	Column func(arg string) string
-	// New returns a fresh state for one group. Memory per state must stay
-	// bounded (make_set and make_list honour their max size argument and
-	// Kusto's default cap of 1,048,576 elements).
+	// Const lists the argument positions that must be constants
+	// (percentile's P, make_set's max size, dcount's accuracy); positions
+	// past the call's last argument are ignored.
+	Const []int
+	// New returns a fresh state for one group. consts has one entry per
+	// argument: its value when it is a constant, else the zero Value or,
+	// better, the null of the argument's type (value.NullOf(t)): states
+	// use that type for their result over no rows (sum of nothing is a
+	// 0 of its column's type, min of nothing a typed null).
+	// Memory per state must stay bounded (make_set and make_list honour
+	// their max size argument and Kusto's default cap of 1,048,576
+	// elements). Add still receives every argument, constants included.
 	New func(c *Ctx, consts []value.Value) State
+	// Multi, when set, makes the aggregate yield several columns instead
+	// of one (arg_max, arg_min, take_any over several arguments,
+	// percentiles). names are the arguments' expression names ("" when
+	// an argument has none; the engine expands * into one argument per
+	// column first), types their types, consts as for New. The State then
+	// also implements MultiState, whose Results line up with the columns.
+	// Result and Column still describe the first column. The engine
+	// resolves clashes between the names returned (UserId1, ...).
+	Multi func(names []string, types []value.Type, consts []value.Value) ([]value.Column, error)
+}
+
+// MultiState is the State of an aggregate with Multi set.
+type MultiState interface {
+	State
+	// Results returns one value per output column.
+	Results() []value.Value
 }
 
 // State accumulates one group's values.

@@ -386,6 +386,14 @@ func alertFilter(f store.AlertFilter) *listFilter {
 			k, f.Labels[k])
 	}
 	c.time("event_time >= $?", "since", f.Since)
+	c.time("event_time < $?", "until", f.Until)
+	if len(f.Severities) > 0 {
+		sevs := make([]int64, len(f.Severities))
+		for i, sev := range f.Severities {
+			sevs[i] = int64(sev)
+		}
+		c.add("severity = ANY($?::int[])", sevs)
+	}
 	c.time("detected >= $?", "detected since", f.DetectedSince)
 	return c
 }

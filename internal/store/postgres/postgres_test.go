@@ -28,3 +28,10 @@ func TestConformance(t *testing.T) {
 		return open(t, pgtest.SchemaDSN(t, path))
 	})
 }
+
+func TestRecordsSuite(t *testing.T) {
+	pgtest.Need(t)
+	storetest.Records(t, func(t *testing.T, path string) store.Records {
+		return open(t, pgtest.SchemaDSN(t, path))
+	})
+}

@@ -352,6 +352,15 @@ func where(f store.AlertFilter) ([]string, []any, error) {
 			WHERE l.key = ? AND l.type = 'text' AND l.value = ?)`, k, f.Labels[k])
 	}
 	c.time("event_time >= ?", "since", f.Since)
+	c.time("event_time < ?", "until", f.Until)
+	if len(f.Severities) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(f.Severities)), ",")
+		args := make([]any, len(f.Severities))
+		for i, sev := range f.Severities {
+			args[i] = int(sev)
+		}
+		c.add("severity IN ("+marks+")", args...)
+	}
 	c.time("detected >= ?", "detected since", f.DetectedSince)
 	return c.conds, c.args, c.err
 }

@@ -37,16 +37,16 @@ func SetWriterPragma(ctx context.Context, s *Store, p string) error {
 	return rows.Close()
 }
 
-// CreateAtVersion creates the database at path with only the first version
-// migrations applied, as a breakglass that knew no later ones would have
+// CreateAtVersion creates the database at path with only the migrations up
+// to version applied, as a breakglass that knew no later ones would have
 // left it, so tests can open it with the current code and watch it upgrade.
 func CreateAtVersion(ctx context.Context, path string, version int) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	if version < 1 || version > len(ms) {
-		return fmt.Errorf("version %d outside 1..%d", version, len(ms))
+	if version < 1 || version > ms[len(ms)-1].version {
+		return fmt.Errorf("version %d outside 1..%d", version, ms[len(ms)-1].version)
 	}
 	if err := createFile(ctx, path); err != nil {
 		return err
@@ -57,8 +57,24 @@ func CreateAtVersion(ctx context.Context, path string, version int) error {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if err := migrateTo(ctx, db, ms[:version]); err != nil {
+	var upTo []migration
+	for _, m := range ms {
+		if m.version <= version {
+			upTo = append(upTo, m)
+		}
+	}
+	if err := migrateTo(ctx, db, upTo); err != nil {
 		return err
 	}
 	return db.Close()
+}
+
+// MigrationVersions lists the embedded migrations' versions, in order.
+func MigrationVersions() []int {
+	ms, _ := migrations()
+	var vs []int
+	for _, m := range ms {
+		vs = append(vs, m.version)
+	}
+	return vs
 }

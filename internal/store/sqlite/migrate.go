@@ -34,8 +34,11 @@ func (e *SchemaTooNewError) Error() string {
 		e.Database, e.Known)
 }
 
-// migrations parses the embedded files once. Versions must run 1, 2, 3...
-// without gaps so that "version N applied" implies all before it were.
+// migrations parses the embedded files once. Versions must increase; they
+// may leave gaps, because parallel branches reserve their numbers ahead (a
+// branch may carry 0009 before 0007 and 0008 are merged). migrateTo
+// therefore applies every embedded version the database has not recorded,
+// not just those above its highest.
 var migrations = sync.OnceValues(func() ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
@@ -48,8 +51,8 @@ var migrations = sync.OnceValues(func() ([]migration, error) {
 		if !ok || err != nil {
 			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", e.Name())
 		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d", e.Name(), v, len(ms)+1)
+		if v < 1 || (len(ms) > 0 && v <= ms[len(ms)-1].version) {
+			return nil, fmt.Errorf("migration %s: version %d does not increase on the one before", e.Name(), v)
 		}
 		b, err := fs.ReadFile(migrationFS, path.Join("migrations", e.Name()))
 		if err != nil {
@@ -63,10 +66,10 @@ var migrations = sync.OnceValues(func() ([]migration, error) {
 // LatestSchemaVersion is the schema version this binary migrates databases to.
 func LatestSchemaVersion() int {
 	ms, err := migrations()
-	if err != nil {
+	if err != nil || len(ms) == 0 {
 		return 0
 	}
-	return len(ms)
+	return ms[len(ms)-1].version
 }
 
 // migrate applies the pending migrations on w. Each runs in its own
@@ -94,15 +97,50 @@ func migrateTo(ctx context.Context, w *sql.DB, ms []migration) error {
 	if err != nil {
 		return err
 	}
-	if current > len(ms) {
-		return &SchemaTooNewError{Database: current, Known: len(ms)}
+	known := 0
+	if len(ms) > 0 {
+		known = ms[len(ms)-1].version
 	}
-	for _, m := range ms[current:] {
+	if current > known {
+		return &SchemaTooNewError{Database: current, Known: known}
+	}
+	// apply skips a version already recorded, so a database migrated by a
+	// build that had a later version but not an earlier one gets the
+	// earlier one now.
+	done, err := appliedVersions(ctx, w)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if done[m.version] {
+			continue
+		}
 		if err := apply(ctx, w, m); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appliedVersions is the set of versions schema_migrations records.
+func appliedVersions(ctx context.Context, w *sql.DB) (map[int]bool, error) {
+	rows, err := w.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	defer rows.Close()
+	done := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read applied migrations: %w", err)
+		}
+		done[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	return done, nil
 }
 
 func apply(ctx context.Context, w *sql.DB, m migration) error {

@@ -92,6 +92,7 @@ func (s suite) detectedSince(t *testing.T) {
 	recent.Detected = base.Add(-time.Minute + 1)
 	old := Alert("evt-old", "r", base.Add(-2*time.Hour))
 	old.Detected = base.Add(-2 * time.Hour)
+	old.Severity = alert.Sev2
 	for _, a := range []alert.Alert{late, recent, old} {
 		add(t, st, a, nil)
 	}
@@ -115,6 +116,13 @@ func (s suite) detectedSince(t *testing.T) {
 		{store.AlertFilter{DetectedSince: base.Add(-time.Hour), State: alert.StateFiring}, "[evt-late]"},
 		{store.AlertFilter{DetectedSince: base.Add(-3 * time.Hour), State: alert.StateFiring}, "[evt-old evt-late]"},
 		{store.AlertFilter{DetectedSince: base.Add(time.Nanosecond)}, "[]"},
+		// Until is exclusive on the event time; Severities is any-of.
+		{store.AlertFilter{Until: base.Add(-time.Minute)}, "[evt-old evt-late]"},
+		{store.AlertFilter{Until: base.Add(-time.Minute + 1)}, "[evt-recent evt-old evt-late]"},
+		{store.AlertFilter{Since: base.Add(-3 * time.Hour), Until: base.Add(-time.Hour)}, "[evt-old]"},
+		{store.AlertFilter{Severities: []alert.Severity{alert.Sev2}}, "[evt-old]"},
+		{store.AlertFilter{Severities: []alert.Severity{recent.Severity, alert.Sev2}}, "[evt-recent evt-old evt-late]"},
+		{store.AlertFilter{Severities: []alert.Severity{alert.Sev4}}, "[]"},
 	} {
 		if got := ids(tc.f); got != tc.want {
 			t.Errorf("Alerts(DetectedSince %v, state %q) = %s, want %s", tc.f.DetectedSince.Sub(base), tc.f.State, got, tc.want)

@@ -1,0 +1,174 @@
+// Package api is breakglass's JSON API under /api/v1/: the accounts and
+// their status, posture results, alerts (cursor-paginated, filtered),
+// deliveries, incidents with their evidence and timeline, and drills, for
+// automation and for the dashboard. Every route is declared once in the
+// route table below; the mux and the OpenAPI document served at
+// /api/v1/openapi.json are both built from it, so a route cannot exist
+// without being documented.
+//
+// Authentication and roles belong to the caller (Options.Authorize): this
+// package only names the least role each route needs.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"breakglass/internal/alert"
+	"breakglass/internal/entra"
+	"breakglass/internal/posture"
+	"breakglass/internal/store"
+)
+
+// Roles, least to most. Options.Authorize decides what they mean.
+const (
+	RoleViewer    = "viewer"
+	RoleResponder = "responder"
+	RoleAdmin     = "admin"
+)
+
+// Store is what the API reads.
+type Store interface {
+	Alert(ctx context.Context, id string) (alert.Alert, error)
+	Alerts(ctx context.Context, f store.AlertFilter) ([]alert.Alert, error)
+	AlertPage(ctx context.Context, f store.AlertFilter, cursor string, limit int) ([]alert.Alert, string, error)
+	StateChanges(ctx context.Context, id string) ([]store.StateChange, error)
+	AlertDeliveries(ctx context.Context, alertID string) ([]store.Delivery, error)
+	DeadLetters(ctx context.Context, limit int) ([]store.Delivery, error)
+	Incident(ctx context.Context, id string) (store.Incident, error)
+	Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error)
+	IncidentChanges(ctx context.Context, id string) ([]store.IncidentChange, error)
+	IncidentLog(ctx context.Context, incident string) ([]store.LogEntry, error)
+	Drill(ctx context.Context, id string) (store.Drill, error)
+	Drills(ctx context.Context, f store.DrillFilter) ([]store.Drill, error)
+}
+
+// Options configures the API.
+type Options struct {
+	Store    Store
+	Accounts []entra.Account
+	// Posture returns the latest posture report, nil before the first
+	// audit (or when no audit is configured).
+	Posture func() *posture.Report
+	// VerifyIncident checks an incident's evidence chain (nil: the
+	// incident's evidence is served without a verdict).
+	VerifyIncident func(ctx context.Context, id string) (ok bool, problems []string, err error)
+	// Guard serves h only to a caller whose role allows role, answering
+	// 401 or 403 itself otherwise (auth.Service.Require). Nil admits
+	// nobody: an API without authentication is never served by accident.
+	Guard func(role string, h http.Handler) http.Handler
+	// Who names the caller of a write (auth.FromContext(...).Actor()).
+	Who func(r *http.Request) string
+	// AlertAck serves POST /alerts/{id}/ack (ack.Handler.APIAck: the
+	// links' and the CLI's acknowledgement); nil answers 503.
+	AlertAck http.Handler
+	// Actions are the writes; nil serves the reads only (writes answer 503).
+	Actions Actions
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// Route is one API route: the mux pattern's method and path, the least
+// role it needs, what it does, and what it answers (for OpenAPI).
+type Route struct {
+	Method, Path string
+	Role         string
+	Summary      string
+	Params       []Param
+	// Request and Response are values of the bodies' types (for their
+	// schemas); a nil Response is any object.
+	Request, Response any
+	// Created: success is 201 Created rather than 200 OK.
+	Created bool
+	handler func(s *Server, w http.ResponseWriter, r *http.Request)
+}
+
+// Param is a query or path parameter.
+type Param struct {
+	Name, In, Type, Description string
+}
+
+// Server is the API handler.
+type Server struct {
+	o   Options
+	mux *http.ServeMux
+}
+
+// New returns the API; mount it at /api/v1/.
+func New(o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{o: o, mux: http.NewServeMux()}
+	for _, rt := range Routes() {
+		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handler(s, w, r) })
+		switch {
+		case rt.Role == "":
+		case o.Guard == nil:
+			h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "the API needs authentication, and none is configured")
+			})
+		default:
+			h = o.Guard(rt.Role, h)
+		}
+		s.mux.Handle(rt.Method+" "+rt.Path, h)
+	}
+	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such API route: "+r.Method+" "+r.URL.Path+" (see /api/v1/openapi.json)")
+	})
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	// The mux answers a known path with the wrong method by 405 in plain
+	// text; keep every answer JSON.
+	if _, pattern := s.mux.Handler(r); pattern == "" || (pattern == "/api/v1/" && s.knownPath(r.URL.Path)) {
+		if s.knownPath(r.URL.Path) {
+			writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// knownPath reports whether some route serves path with another method.
+func (s *Server) knownPath(path string) bool {
+	for _, rt := range Routes() {
+		if matchPath(rt.Path, path) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchPath(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if strings.HasPrefix(ps[i], "{") {
+			if xs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if ps[i] != xs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	"breakglass/internal/ack"
+	"breakglass/internal/api"
+	"breakglass/internal/auth"
+	"breakglass/internal/incident"
+	"breakglass/internal/oidc"
+	"breakglass/internal/posture"
+	"breakglass/internal/store"
+	"breakglass/internal/web"
+)
+
+// lastReport keeps the latest posture report for the API and the status
+// board (the audit loop sets it).
+type lastReport struct {
+	p atomic.Pointer[posture.Report]
+}
+
+func (l *lastReport) set(r *posture.Report) { l.p.Store(r) }
+func (l *lastReport) get() *posture.Report  { return l.p.Load() }
+
+// mountDashboard mounts the JSON API (/api/v1/), the dashboard pages and,
+// when server.oidc is set, sign-in through the identity provider, all
+// behind svc (sessions, tokens, roles, CSRF).
+func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ack.Handler) error {
+	acts, err := NewActions(d.cfg, d.st, d.o.Now)
+	if err != nil {
+		return err
+	}
+	a := api.New(api.Options{
+		Store:          d.st,
+		Accounts:       d.cfg.Users(),
+		Posture:        d.posture.get,
+		VerifyIncident: d.verifyIncident,
+		Guard:          svc.Guard,
+		Who:            auth.Who,
+		Actions:        acts,
+		AlertAck:       acker.APIAck(svc),
+		Now:            d.o.Now,
+	})
+	mux.Handle("/api/v1/", a)
+	w, err := web.New(web.Options{
+		API:       a,
+		Guard:     svc.Guard,
+		Principal: auth.PrincipalOf,
+		Ack: func(ctx context.Context, id, who, note string) (bool, error) {
+			return acker.AckAs(ctx, id, who, store.ViaWeb, note)
+		},
+		Review: func(ctx context.Context, id, class, who, note string) error {
+			_, _, err := acts.ReviewIncident(ctx, id, who, api.ReviewRequest{Class: class, Note: note})
+			return err
+		},
+		Logger: d.log.With("part", "dashboard"),
+		Now:    d.o.Now,
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", w)
+	if o := d.cfg.Server.OIDC; o != nil {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return fmt.Errorf("oidc: %w", err)
+		}
+		prov := oidc.Lazy(context.Background(), oidc.Config{Issuer: o.Issuer, ClientID: o.ClientID,
+			ClientSecret: string(o.ClientSecret), RedirectURL: o.RedirectURL, Scopes: o.Scopes,
+			RoleClaim: o.RoleClaim, Roles: o.Roles, Now: d.o.Now})
+		f := &oidc.Flow{Provider: prov, Key: key, Secure: d.cfg.Server.TLS(), Logger: d.log.With("part", "oidc"), Now: d.o.Now,
+			SignIn: func(w http.ResponseWriter, r *http.Request, id oidc.Identity) error {
+				role, err := auth.ParseRole(id.Role)
+				if err != nil {
+					return err
+				}
+				return svc.StartSession(w, r, id.Name, role, "oidc")
+			}}
+		f.Register(mux)
+	}
+	return nil
+}
+
+// verifyIncident checks an incident's evidence entries (each entry's
+// content against its hash, each hash against its header) and its store
+// record against its log. The whole chain's order and completeness is
+// `breakglass evidence verify`'s.
+func (d *Daemon) verifyIncident(ctx context.Context, id string) (bool, []string, error) {
+	log, err := d.st.IncidentLog(ctx, id)
+	if err != nil {
+		return false, nil, err
+	}
+	var problems []string
+	for _, e := range log {
+		if e.Pruned.IsZero() && store.ContentHash(e.Content) != e.ContentSHA256 {
+			problems = append(problems, fmt.Sprintf("entry %d (%s %s): its content does not match its recorded hash", e.Seq, e.Kind, e.Ref))
+		}
+		if e.ComputeHash() != e.Hash {
+			problems = append(problems, fmt.Sprintf("entry %d (%s %s): its header does not match its hash", e.Seq, e.Kind, e.Ref))
+		}
+	}
+	m, err := incident.CheckStoreLog(ctx, d.st, id)
+	if err != nil {
+		return false, nil, err
+	}
+	if m != nil {
+		problems = append(problems, m.Error())
+	}
+	return len(problems) == 0, problems, nil
+}
