@@ -266,6 +266,7 @@ func (s *Store) snapshot(ctx context.Context, fn func(c conn) error) error {
 
 // SQLSTATEs the store tells apart.
 const (
+	codeUnique        = "23505"
 	codeSerialization = "40001"
 	codeDeadlock      = "40P01"
 	codeReadOnly      = "25006" // read_only_sql_transaction: a hot standby, default_transaction_read_only
