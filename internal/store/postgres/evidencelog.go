@@ -12,7 +12,11 @@ import (
 
 var _ store.EvidenceLog = (*Store)(nil)
 
-const logColumns = `seq, incident, kind, ref, at, content, content_sha256, prev, hash`
+const logColumns = `seq, incident, kind, ref, at, content, content_sha256, prev, hash, pruned`
+
+// logInsertColumns are what an append writes: pruned is set only by a
+// prune (prune.go).
+const logInsertColumns = `seq, incident, kind, ref, at, content, content_sha256, prev, hash`
 
 // maxLogPage bounds one LogEntries call that names no limit (or a larger
 // one): entries carry whole raw records, and verification pages through.
@@ -20,11 +24,20 @@ const maxLogPage = 1000
 
 func scanLogEntry(sc scanner) (store.LogEntry, error) {
 	var (
-		e  store.LogEntry
-		at string
+		e      store.LogEntry
+		at     string
+		pruned sql.NullString
 	)
-	if err := scan(sc, &e.Seq, &e.Incident, &e.Kind, &e.Ref, &at, &e.Content, &e.ContentSHA256, &e.Prev, &e.Hash); err != nil {
+	if err := scan(sc, &e.Seq, &e.Incident, &e.Kind, &e.Ref, &at, &e.Content, &e.ContentSHA256, &e.Prev, &e.Hash, &pruned); err != nil {
 		return e, err
+	}
+	if pruned.Valid {
+		// A marker that no longer parses still says "pruned": verification
+		// then checks the entry by its header, and its prune entry.
+		e.Pruned = time.Unix(0, 1).UTC()
+		if t, err := decodeTime("pruned", pruned.String); err == nil {
+			e.Pruned = t
+		}
 	}
 	if e.Content == nil {
 		e.Content = []byte{}
@@ -102,7 +115,7 @@ func (s *Store) appendLog(ctx context.Context, e store.LogEntry, once bool) (sto
 			e.Seq, e.Prev = seq+1, prev
 		}
 		e.Hash = e.ComputeHash()
-		_, err = c.exec(ctx, `INSERT INTO evidence_log (`+logColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		_, err = c.exec(ctx, `INSERT INTO evidence_log (`+logInsertColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			e.Seq, e.Incident, e.Kind, e.Ref, at, e.Content, e.ContentSHA256, e.Prev, e.Hash)
 		return err
 	})

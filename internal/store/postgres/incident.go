@@ -18,7 +18,7 @@ import (
 var _ store.Incidents = (*Store)(nil)
 
 const incidentColumns = `id, "key", kind, account_id, account_upn, state, opened, first_event, last_event,
-	updated, previous, review`
+	updated, previous, review, closed, pruned_at, prune_reason, prune_bundle, prune_entries, prune_seq`
 
 // systemActor is who a transition the store makes on its own (opening an
 // incident) is recorded as.
@@ -36,9 +36,14 @@ func scanIncident(sc scanner) (store.Incident, error) {
 		inc                                    store.Incident
 		opened, firstEvent, lastEvent, updated string
 		review                                 sql.NullString
+		tomb                                   tombstoneColumns
 	)
 	if err := scan(sc, &inc.ID, &inc.Key, &inc.Kind, &inc.AccountID, &inc.AccountUPN, &inc.State,
-		&opened, &firstEvent, &lastEvent, &updated, &inc.Previous, &review); err != nil {
+		&opened, &firstEvent, &lastEvent, &updated, &inc.Previous, &review,
+		&tomb.closed, &tomb.at, &tomb.reason, &tomb.bundle, &tomb.entries, &tomb.seq); err != nil {
+		return inc, err
+	}
+	if err := tomb.fill(&inc); err != nil {
 		return inc, err
 	}
 	var err error

@@ -35,3 +35,10 @@ func TestRecordsSuite(t *testing.T) {
 		return open(t, pgtest.SchemaDSN(t, path))
 	})
 }
+
+func TestPruneConformance(t *testing.T) {
+	pgtest.Need(t)
+	storetest.RunPrune(t, func(t *testing.T, path string) storetest.PruneStore {
+		return open(t, pgtest.SchemaDSN(t, path))
+	})
+}
