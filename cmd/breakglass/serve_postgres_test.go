@@ -218,6 +218,19 @@ func TestScanPostgres(t *testing.T) {
 	if again, _ := st.Alerts(ctx, store.AlertFilter{}); len(again) != len(as) {
 		t.Errorf("a second scan changed the alerts stored: %d, then %d", len(as), len(again))
 	}
+	// The dashboard's users live in the database too.
+	add := exec.Command(binary, "users", "add", "dana", "--role", "admin", "-c", cfgPath)
+	add.Env = append(os.Environ(), env...)
+	add.Stdin = strings.NewReader("a-long-enough-passphrase\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("users add: %v\n%s", err, out)
+	}
+	if r := runBinary(t, env, "users", "list", "-c", cfgPath, "--format", "json"); r.code != 0 || !strings.Contains(r.stdout, `"dana"`) {
+		t.Errorf("users list: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if u, err := st.User(ctx, "DANA"); err != nil || u.Role != "admin" {
+		t.Errorf("user in PostgreSQL: %+v, %v", u, err)
+	}
 	for _, cmdArgs := range [][]string{
 		{"alerts", "list", "-c", cfgPath},
 		{"incidents", "list", "-c", cfgPath},

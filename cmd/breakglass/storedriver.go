@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"breakglass/internal/config"
 	"breakglass/internal/store"
@@ -28,3 +29,29 @@ func openScanStore(ctx context.Context, cfg *config.Config, storePath string) (s
 	}
 	return backend.Open(ctx, cfg.Store)
 }
+
+// authCLIStore is what users, tokens and audit-log need of the store.
+type authCLIStore interface {
+	store.Auth
+	Close() error
+}
+
+// openAuthStoreCreate opens the configured store of either driver for
+// users, tokens and audit-log, creating an SQLite file (users add may come
+// before serve ever ran) or migrating a PostgreSQL database.
+func openAuthStoreCreate(ctx context.Context, cfg *config.Config) (authCLIStore, error) {
+	st, err := backend.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	as, ok := st.(authCLIStore)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("store.driver %s keeps no users or tokens", cfg.Store.Driver)
+	}
+	return as, nil
+}
+
+// isPostgres reports whether the configuration keeps the store in
+// PostgreSQL.
+func isPostgres(cfg *config.Config) bool { return cfg.Store.Driver == config.StorePostgres }
