@@ -703,8 +703,34 @@ func TestRegexRE2(t *testing.T) {
 	if err := CheckRegex(`(`); err == nil {
 		t.Error("CheckRegex(\"(\") = nil, want an error")
 	}
-	// A bad pattern reaching Call gives the null of the result, no panic.
-	if v := call(t, "extract", S("("), L(1), S("x")); !v.IsEmpty() {
+	// A constant pattern is checked when the call is compiled, so a rule
+	// with a bad pattern fails to load instead of never matching.
+	for _, c := range []struct {
+		name string
+		args []value.Value
+	}{
+		{"extract", a(S(`(?=x)`), L(0), S("x"))},
+		{"extract_all", a(S(`(`), S("x"))},
+		{"replace_regex", a(S("x"), S(`(?<!a)b`), S(""))},
+		{"replace", a(S(`[`), S(""), S("x"))},
+		{"trim", a(S(`(?>a)`), S("x"))},
+		{"countof", a(S("x"), S(`(`), S("regex"))},
+		{"indexof_regex", a(S("x"), S(`(?!a)`))},
+	} {
+		ts := make([]value.Type, len(c.args))
+		for i, v := range c.args {
+			ts[i] = v.T
+		}
+		if _, err := Lookup(c.name).ResultFor(ts, c.args); err == nil {
+			t.Errorf("%s with a bad constant pattern compiles", c.name)
+		}
+	}
+	if _, err := Lookup("countof").ResultFor([]value.Type{value.String, value.String}, a(S("x"), S("("))); err != nil {
+		t.Errorf("countof's plain search with \"(\" is refused: %v", err)
+	}
+	// A bad pattern reaching Call (from a column, at run time) gives the
+	// null of the result, no panic.
+	if v := Lookup("extract").Call(&Ctx{}, a(S("("), L(1), S("x"))); !v.IsEmpty() {
 		t.Errorf("extract with a bad pattern = %s, want empty", show(v))
 	}
 	// Huge input is fine (RE2 is linear).
