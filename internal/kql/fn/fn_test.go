@@ -597,6 +597,36 @@ func TestMoreFunctions(t *testing.T) {
 	}
 }
 
+// TestConstantsChecked: a constant a function cannot use is a load-time
+// error, so a rule with a typo fails loudly instead of never matching.
+func TestConstantsChecked(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []value.Value
+	}{
+		{"ipv4_is_in_range", a(S("10.1.2.3"), S("10.0.0/8"))},
+		{"ipv4_is_in_any_range", a(S("10.1.2.3"), S("10.0.0.0/8"), S("192.168.0.0/33"))},
+		{"ipv4_is_in_any_range", a(S("10.1.2.3"), Y(`["10.0.0.0/8","nope"]`))},
+		{"ipv6_is_in_range", a(S("::1"), S("fe80::/200"))},
+		{"parse_user_agent", a(S("curl/8"), S("browsers"))},
+		{"parse_user_agent", a(S("curl/8"), Y(`["os","cpu"]`))},
+		{"datetime_diff", a(S("fortnite"), D("2024-01-01"), D("2024-01-02"))},
+		{"extract", a(S("(a)"), L(1), S("a"), S("lung"))},
+	} {
+		ts := make([]value.Type, len(c.args))
+		for i, v := range c.args {
+			ts[i] = v.T
+		}
+		if _, err := Lookup(c.name).ResultFor(ts, c.args); err == nil {
+			t.Errorf("%s%v compiles", c.name, showAll(c.args))
+		}
+	}
+	ok := []value.Value{S("10.1.2.3"), S("10.0.0.0/8"), S("192.168.1.1")}
+	if _, err := Lookup("ipv4_is_in_any_range").ResultFor([]value.Type{value.String, value.String, value.String}, ok); err != nil {
+		t.Errorf("valid ranges refused: %v", err)
+	}
+}
+
 func TestIPFunctions(t *testing.T) {
 	runScalarCases(t, []scalarCase{
 		{"parse-ipv4-function", "parse_ipv4", a(S("127.0.0.1")), L(2130706433)},
