@@ -608,6 +608,8 @@ func TestConstantsChecked(t *testing.T) {
 		{"ipv4_is_in_any_range", a(S("10.1.2.3"), S("10.0.0.0/8"), S("192.168.0.0/33"))},
 		{"ipv4_is_in_any_range", a(S("10.1.2.3"), Y(`["10.0.0.0/8","nope"]`))},
 		{"ipv6_is_in_range", a(S("::1"), S("fe80::/200"))},
+		{"has_ipv4", a(S("log 1.2.3.4"), S("1.2.3"))},
+		{"ipv4_is_match", a(S("1.2.3.4"), S("1.2.3.x"), L(24))},
 		{"parse_user_agent", a(S("curl/8"), S("browsers"))},
 		{"parse_user_agent", a(S("curl/8"), Y(`["os","cpu"]`))},
 		{"datetime_diff", a(S("fortnite"), D("2024-01-01"), D("2024-01-02"))},
