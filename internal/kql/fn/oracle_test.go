@@ -56,7 +56,7 @@ var typical = map[string]string{
 	"array_length": "Y", "arraylength": "Y", "pack": `"a",L,"b",S`, "bag_pack": `"a",L`, "pack_array": "L,S", "bag_keys": "Y", "bag_has_key": "Y,S",
 	"bag_merge": "Y,Y", "bag_remove_keys": "Y,Y", "array_concat": "Y,Y", "set_union": "Y,Y", "set_intersect": "Y,Y", "set_difference": "Y,Y",
 	"set_has_element": "Y,L", "array_index_of": "Y,L,L,L,1", "array_slice": "Y,L,L", "array_reverse": "Y", "array_sort_asc": "Y,true", "array_sort_desc": "Y,false",
-	"array_sum": "Y", "zip": "Y,Y", "parse_url": "S", "parseurl": "S", "parse_urlquery": "S", "parse_path": "S", "pack_all": "",
+	"array_sum": "Y", "range": "L,L,L", "zip": "Y,Y", "parse_url": "S", "parseurl": "S", "parse_urlquery": "S", "parse_path": "S", "pack_all": "",
 	// ip
 	"parse_ipv4": "S", "parse_ipv4_mask": "S,L", "format_ipv4": "S,L", "ipv4_is_private": "S", "ipv4_is_in_range": "S,S", "ipv4_is_in_any_range": "S,S,S",
 	"ipv4_is_match": "S,S,L", "ipv4_compare": "S,S,L", "parse_ipv6": "S", "ipv6_is_in_range": "S,S", "ipv6_is_in_any_range": "S,S", "ipv6_compare": "S,S,L",
