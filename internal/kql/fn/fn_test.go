@@ -831,7 +831,11 @@ func TestCallMatchesResult(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		for variant := 0; variant < 24; variant++ {
+		variants := 24
+		if name == "range" {
+			variants = 4 // extreme bounds build 2^20-element arrays: slow, not interesting
+		}
+		for variant := 0; variant < variants; variant++ {
 			vals := make([]value.Value, len(args))
 			for i, x := range args {
 				if _, isCol := placeholders[x]; !isCol {
