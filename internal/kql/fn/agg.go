@@ -16,10 +16,9 @@ import (
 //
 // Accuracy: dcount and dcountif are exact up to dcountExact distinct
 // values per group, then switch to a HyperLogLog estimate (2^14
-// registers, about 0.8% standard error). Kusto's dcount is always a
-// HyperLogLog estimate (accuracy level 1 by default: about 1.6% error),
-// so below the bound this is exact where Kusto may differ by a few per
-// cent. percentile and percentiles are exact (nearest rank on the sorted
+// registers, about 0.8% standard error: the size of Kusto's default
+// accuracy level 1, which is exact only up to 1,000 values), so between
+// 1,000 and dcountExact this is exact where Kusto may be off by about 1%. percentile and percentiles are exact (nearest rank on the sorted
 // values; Kusto estimates with a t-digest) up to percentileExact values
 // per group, then work on a uniform reservoir sample of that size.
 
