@@ -14,9 +14,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -443,4 +445,19 @@ func commitError(resp *kmsg.OffsetCommitResponse, err error) error {
 		}
 	}
 	return nil
+}
+
+// LoadCAFile reads a PEM bundle of CA certificates to trust instead of the
+// system's (a private Kafka's CA). The error names the file, never its
+// content.
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
