@@ -406,14 +406,14 @@ func (k *Kafka) pingLoop(ctx context.Context, cl *kgo.Client, sink Sink) {
 	defer t.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, min(kafkaPingTimeout, 2*k.o.AliveInterval))
-		err := cl.Ping(pctx)
+		err := k.ping(pctx, cl)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
 		k.mu.Lock()
 		if err != nil {
-			err = fmt.Errorf("cannot reach or sign in to %s (check bootstrap, tls and the SASL password or connection string): %w", strings.Join(k.o.Brokers, ","), k.red.err(err))
+			err = k.red.err(err)
 			k.log.Warn("kafka source: broker not answering", "err", err)
 			k.fail.fail(ctx, sink, kafkaKeyBroker, err)
 		} else {
@@ -429,6 +429,37 @@ func (k *Kafka) pingLoop(ctx context.Context, cl *kgo.Client, sink Sink) {
 		case <-t.C:
 		}
 	}
+}
+
+// errNoTopic: the brokers answer but do not have the topic.
+var errNoTopic = errors.New("no such topic")
+
+// ping asks the brokers for the topic's metadata: it fails when no broker
+// can be reached or signed in to, and when the topic does not exist (a
+// mistyped event hub name would otherwise read nothing, silently).
+func (k *Kafka) ping(ctx context.Context, cl *kgo.Client) error {
+	req := kmsg.NewPtrMetadataRequest()
+	t := kmsg.NewMetadataRequestTopic()
+	t.Topic = kmsg.StringPtr(k.o.Topic)
+	req.Topics = append(req.Topics, t)
+	req.AllowAutoTopicCreation = false
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("cannot reach or sign in to %s (check bootstrap, tls and the SASL password or connection string): %w", strings.Join(k.o.Brokers, ","), err)
+	}
+	for _, rt := range resp.Topics {
+		if rt.Topic == nil || *rt.Topic != k.o.Topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+				return fmt.Errorf("topic %s: %w on %s (check topic: the event hub's name)", k.o.Topic, errNoTopic, strings.Join(k.o.Brokers, ","))
+			}
+			return fmt.Errorf("topic %s: %w", k.o.Topic, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("topic %s: %w on %s (check topic: the event hub's name)", k.o.Topic, errNoTopic, strings.Join(k.o.Brokers, ","))
 }
 
 // commitError is the first error of a commit: the request's, else the

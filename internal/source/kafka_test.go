@@ -482,3 +482,25 @@ func TestNewKafkaErrors(t *testing.T) {
 		}
 	}
 }
+
+// A topic that does not exist (a mistyped event hub name) is a failure,
+// not a quiet tenant.
+func TestKafkaMissingTopic(t *testing.T) {
+	c := newCluster(t, 1)
+	sink := newTestSink()
+	o := kafkaOpts(c, testLogger(t))
+	o.Topic = "insights-logs-signinlog" // one letter short
+	r := start(t, o, sink)
+	waitLong(t, "the missing topic reported", func() bool {
+		for _, e := range sink.eventList() {
+			if strings.HasPrefix(e, "failing hub broker: topic insights-logs-signinlog: no such topic") {
+				return true
+			}
+		}
+		return false
+	})
+	r.stop(t)
+	if n := sink.aliveCount("hub"); n != 0 {
+		t.Errorf("reported alive %d times without the topic", n)
+	}
+}
