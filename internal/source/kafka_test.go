@@ -238,17 +238,24 @@ func TestKafkaCrashBeforeCommit(t *testing.T) {
 	}
 	t.Logf("%d messages stored before the crash", first)
 
+	// Records keep arriving while the consumer is down and restarts.
 	o.beforeCommit = nil
+	for i := n + 1; i <= n+10; i++ {
+		produce(t, p, envelope(t, i))
+	}
 	r = start(t, o, sink)
+	for i := n + 11; i <= n+20; i++ {
+		produce(t, p, envelope(t, i))
+	}
 	// Every message ingested before the crash is ingested again: nothing
 	// of it had been committed.
-	waitLong(t, "the uncommitted messages read again", func() bool { return sink.ingests() >= first+n })
+	waitLong(t, "every message read after the restart", func() bool { return sink.ingests() >= first+n+20 })
 	r.stop(t)
 	if got := len(sink.duplicates()); got != first {
 		t.Errorf("%d alerts re-read after the crash, want the %d stored but uncommitted", got, first)
 	}
-	if ids := sink.alertIDs(); len(ids) != n {
-		t.Errorf("%d distinct alerts, want %d", len(ids), n)
+	if ids := sink.alertIDs(); len(ids) != n+20 {
+		t.Errorf("%d distinct alerts, want %d", len(ids), n+20)
 	}
 }
 
@@ -502,5 +509,37 @@ func TestKafkaMissingTopic(t *testing.T) {
 	r.stop(t)
 	if n := sink.aliveCount("hub"); n != 0 {
 		t.Errorf("reported alive %d times without the topic", n)
+	}
+}
+
+// BenchmarkKafkaSource: records per second from a kfake topic through the
+// source into the scanner (testSink: no store), 10 records a message.
+func BenchmarkKafkaSource(b *testing.B) {
+	c := newCluster(b, 4)
+	p := producer(b, c, nil)
+	const perMsg = 10
+	msgs := 2000
+	ctx := context.Background()
+	for i := 0; i < msgs; i++ {
+		ns := make([]int, perMsg)
+		for j := range ns {
+			ns[j] = i*perMsg + j + 1
+		}
+		p.Produce(ctx, &kgo.Record{Value: envelope(b, ns...)}, nil)
+	}
+	if err := p.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sink := newTestSink()
+		o := kafkaOpts(c, slog.New(slog.DiscardHandler))
+		o.Group = fmt.Sprintf("bench-%d", i)
+		t0 := time.Now()
+		r := start(b, o, sink)
+		waitLong(b, "every record", func() bool { n, _ := sink.counts(); return n == int64(msgs*perMsg) })
+		el := time.Since(t0)
+		r.stop(b)
+		b.ReportMetric(float64(msgs*perMsg)/el.Seconds(), "records/s")
 	}
 }
