@@ -543,3 +543,27 @@ func BenchmarkKafkaSource(b *testing.B) {
 		b.ReportMetric(float64(msgs*perMsg)/el.Seconds(), "records/s")
 	}
 }
+
+// FuzzKafkaMessage: whatever a message holds, ingesting it ends (its
+// content is never mistaken for a store failure and retried forever) and
+// nothing panics.
+func FuzzKafkaMessage(f *testing.F) {
+	f.Add(envelope(f, 1, 2))
+	f.Add([]byte(`{"records":[{"properties":{"userId":"` + bg1 + `"`))
+	f.Add([]byte{0x1f, 0x8b, 0x08, 0x00, 0x00})
+	f.Add([]byte("\xff\xfe{\x00"))
+	f.Add(readTestdata(f, "PT1H.json.gz"))
+	sink := newTestSink()
+	k, err := NewKafka(KafkaOptions{Name: "hub", Brokers: []string{"127.0.0.1:1"}, Topic: testTopic,
+		Logger: slog.New(slog.DiscardHandler), MaxInput: 1 << 20})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, value []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if !k.ingestRecord(ctx, sink, &kgo.Record{Topic: testTopic, Value: value}) {
+			t.Fatalf("a message was not taken as done: %q", value)
+		}
+	})
+}
