@@ -191,6 +191,11 @@ func (k *Kafka) clientOpts() []kgo.Opt {
 		// the client trusts the offset.
 		kgo.AdjustFetchOffsetsFn(clearEpochs),
 		kgo.FetchMaxPartitionBytes(int32(min(k.o.MaxInput, 1<<30))),
+		// Event Hubs closes connections idle for 240 s; Microsoft's
+		// recommended client settings refresh metadata every 180 s so
+		// that the client never relies on a connection it already lost.
+		kgo.MetadataMaxAge(3 * time.Minute),
+		kgo.ClientID("breakglass"),
 		kgo.WithLogger(&kgoLogger{log: k.log, red: k.red}),
 	}
 	if k.o.TLS != nil {

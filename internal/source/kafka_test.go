@@ -22,6 +22,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"breakglass/internal/scan"
@@ -566,4 +567,58 @@ func FuzzKafkaMessage(f *testing.F) {
 			t.Fatalf("a message was not taken as done: %q", value)
 		}
 	})
+}
+
+func TestClearEpochs(t *testing.T) {
+	in := map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset().At(42).WithEpoch(7), 1: kgo.NewOffset().AtStart().WithEpoch(3)}}
+	out, err := clearEpochs(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, o := range out["t"] {
+		if eo := o.EpochOffset(); eo.Epoch != -1 {
+			t.Errorf("partition %d: epoch %d, want -1", p, eo.Epoch)
+		}
+	}
+	if eo := out["t"][0].EpochOffset(); eo.Offset != 42 {
+		t.Errorf("offset changed to %d", eo.Offset)
+	}
+}
+
+// The group's committed offsets are those after the last stored message,
+// without a leader epoch (Event Hubs).
+func TestKafkaCommitsWithoutEpoch(t *testing.T) {
+	c := newCluster(t, 2)
+	p := producer(t, c, nil)
+	for i := 1; i <= 6; i++ {
+		produce(t, p, envelope(t, i))
+	}
+	sink := newTestSink()
+	r := start(t, kafkaOpts(c, testLogger(t)), sink)
+	waitLong(t, "every alert", func() bool { _, a := sink.counts(); return a == 6 })
+	r.stop(t)
+
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = "breakglass"
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = testTopic, []int32{0, 1}
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, tp := range resp.Topics {
+		for _, pp := range tp.Partitions {
+			if pp.LeaderEpoch != -1 {
+				t.Errorf("partition %d committed with epoch %d, want -1", pp.Partition, pp.LeaderEpoch)
+			}
+			total += pp.Offset
+		}
+	}
+	if total != 6 {
+		t.Errorf("committed offsets add up to %d, want 6 (every message)", total)
+	}
 }
