@@ -4,11 +4,12 @@ package source
 // through its Kafka endpoint (type eventhubs), which is how Microsoft streams
 // Entra logs out with diagnostic settings, or any Kafka cluster (type kafka).
 //
-// franz-go is pinned in go.mod at v1.22.3. Versions v1.21.0 up to v1.21.1
-// could not join a consumer group on Event Hubs at all: Event Hubs answers
-// OffsetFetch and Metadata below v10, so no topic IDs come back, and the
-// client then marked every partition UNKNOWN_TOPIC_OR_PARTITION (franz-go
-// issue 1312, fixed in v1.21.1). Do not move below v1.21.1.
+// franz-go is pinned in go.mod at v1.22.3, which has the consumer-group fix
+// for Event Hubs. v1.21.0 could not join a consumer group on Event Hubs at
+// all: Event Hubs answers OffsetFetch and Metadata below v10, so no topic
+// IDs come back, and the client then marked every partition
+// UNKNOWN_TOPIC_OR_PARTITION (franz-go issue 1312, fixed in v1.21.1). Do
+// not move below v1.21.1; test a newer version against Event Hubs first.
 
 import (
 	"bytes"
