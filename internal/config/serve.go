@@ -56,7 +56,7 @@ type ServerConfig struct {
 
 // SourceConfig is one item of sources:. Which keys apply depends on type.
 type SourceConfig struct {
-	Type string `yaml:"type"` // file or http
+	Type string `yaml:"type"` // file, http, graph, eventhubs or kafka
 	Name string `yaml:"name"` // unique; default "<type>-<n>"
 
 	// file
@@ -76,6 +76,19 @@ type SourceConfig struct {
 	// graph: how far back each poll looks again, for records Graph
 	// publishes late (default 2h).
 	Overlap time.Duration `yaml:"overlap,omitempty"`
+
+	// eventhubs and kafka (kafka.go): the brokers (host:port, comma-
+	// separated), the topic (the event hub), the consumer group (default
+	// breakglass), TLS (default on for eventhubs, and with ca_file), a CA
+	// bundle to trust instead of the system's, SASL PLAIN, and where a
+	// group that has committed nothing starts (latest or earliest).
+	Bootstrap     string      `yaml:"bootstrap,omitempty"`
+	Topic         string      `yaml:"topic,omitempty"`
+	ConsumerGroup string      `yaml:"consumer_group,omitempty"`
+	TLS           *bool       `yaml:"tls,omitempty"`
+	CAFile        string      `yaml:"ca_file,omitempty"`
+	SASL          *SASLConfig `yaml:"sasl,omitempty"`
+	Start         string      `yaml:"start,omitempty"`
 
 	// MaxSilence raises bg.silence when the source delivers nothing for this
 	// long (0: never). A monitor whose feed stops silently is worse than none.
@@ -262,6 +275,9 @@ func (c *Config) validateServe(d *decoder) {
 			notFor("token", s.Type)
 			notFor("max_body", s.Type)
 			notFor("overlap", s.Type)
+			for _, k := range kafkaKeys {
+				notFor(k, s.Type)
+			}
 		case SourceTypeHTTP:
 			notFor("follow_symlinks", s.Type)
 			switch {
@@ -285,6 +301,9 @@ func (c *Config) validateServe(d *decoder) {
 			notFor("path", s.Type)
 			notFor("poll", s.Type)
 			notFor("overlap", s.Type)
+			for _, k := range kafkaKeys {
+				notFor(k, s.Type)
+			}
 		case SourceTypeGraph:
 			if s.Poll < 0 {
 				d.errorf(d.lines[f+".poll"], f+".poll", "must not be negative")
@@ -292,13 +311,15 @@ func (c *Config) validateServe(d *decoder) {
 			if s.Overlap < 0 {
 				d.errorf(d.lines[f+".overlap"], f+".overlap", "must not be negative")
 			}
-			for _, k := range []string{"path", "listen", "token", "max_body", "follow_symlinks"} {
+			for _, k := range append([]string{"path", "listen", "token", "max_body", "follow_symlinks"}, kafkaKeys...) {
 				notFor(k, s.Type)
 			}
+		case SourceTypeEventHubs, SourceTypeKafka:
+			d.validateKafka(s, f) // kafka.go
 		case "":
-			d.errorf(d.lines[f], f+".type", "required: file, http or graph")
+			d.errorf(d.lines[f], f+".type", "required: file, http, graph, eventhubs or kafka")
 		default:
-			d.errorf(d.lines[f+".type"], f+".type", "must be one of file, http, graph")
+			d.errorf(d.lines[f+".type"], f+".type", "must be one of file, http, graph, eventhubs, kafka")
 		}
 	}
 	groups := map[string]int{}
@@ -434,6 +455,8 @@ func (c *Config) applyServeDefaults() {
 			if s.MaxBody == 0 {
 				s.MaxBody = DefaultMaxBody
 			}
+		case SourceTypeEventHubs, SourceTypeKafka:
+			s.applyKafkaDefaults()
 		}
 	}
 	for i := range c.Notify.Groups {

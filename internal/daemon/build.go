@@ -96,6 +96,8 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 				return nil, cerr
 			}
 			src, err = source.NewGraph(source.GraphOptions{Name: sc.Name, AccountsNow: d.currentAccounts, Poll: sc.Poll, Overlap: sc.Overlap, Logger: d.log, Now: d.o.Now}, graphClient, d.st)
+		case config.SourceTypeEventHubs, config.SourceTypeKafka:
+			src, err = d.buildKafka(sc) // kafka.go
 		default:
 			err = configErrorf("source type %q is not supported by this build", sc.Type)
 		}
