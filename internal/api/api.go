@@ -18,7 +18,10 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/drill"
 	"breakglass/internal/entra"
+	"breakglass/internal/kql/eval"
+	"breakglass/internal/kqlrule"
 	"breakglass/internal/posture"
 	"breakglass/internal/store"
 )
@@ -67,6 +70,21 @@ type Options struct {
 	AlertAck http.Handler
 	// Actions are the writes; nil serves the reads only (writes answer 503).
 	Actions Actions
+	// Catalog is what POST /query reads (tables.NewEvidence over the
+	// store: read-only); nil answers 503.
+	Catalog eval.Catalog
+	// Watchlists are the queries' _GetWatchlist tables
+	// (kqlrule.Watchlists of the config).
+	Watchlists map[string]*eval.Table
+	// Rules are the configured KQL rules for GET /rules.
+	Rules []kqlrule.Info
+	// RuleState returns a scheduled rule's newest evaluated window end
+	// and when it was evaluated (kqlrule.LastEvaluated over the store);
+	// nil: not known.
+	RuleState func(ctx context.Context, id string) (window, at time.Time, err error)
+	// DrillStatus returns every account's drills and when the next is due
+	// (drill.Evaluator.Status with drill.interval); nil: not known.
+	DrillStatus func(ctx context.Context) ([]drill.AccountStatus, error)
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -93,8 +111,9 @@ type Param struct {
 
 // Server is the API handler.
 type Server struct {
-	o   Options
-	mux *http.ServeMux
+	o       Options
+	mux     *http.ServeMux
+	queries chan struct{} // running queries (at most queriesAtOnce)
 }
 
 // New returns the API; mount it at /api/v1/.
@@ -102,7 +121,7 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{o: o, mux: http.NewServeMux()}
+	s := &Server{o: o, mux: http.NewServeMux(), queries: make(chan struct{}, queriesAtOnce)}
 	for _, rt := range Routes() {
 		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handler(s, w, r) })
 		switch {
