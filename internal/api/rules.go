@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"breakglass/internal/drill"
 	"breakglass/internal/kqlrule"
 	"breakglass/internal/store"
 )
@@ -84,4 +85,13 @@ func timePtr(t time.Time) *time.Time {
 	}
 	t = t.UTC()
 	return &t
+}
+
+// DrillStatus is every configured account's drills and when the next is
+// due (Options.DrillStatus); nil, nil when the server does not know.
+func (s *Server) DrillStatus(ctx context.Context) ([]drill.AccountStatus, error) {
+	if s.o.DrillStatus == nil {
+		return nil, nil
+	}
+	return s.o.DrillStatus(ctx)
 }
