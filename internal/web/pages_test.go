@@ -49,7 +49,9 @@ func pageOptions(t *testing.T, st *sqlite.Store, o *api.Options) {
 		{Name: "bg-signin", ID: "kql.bg-signin", Kind: "filter", Query: "SigninLogs | where UserPrincipalName =~ 'bg1@contoso.example'",
 			Tables: []string{"SigninLogs"}, Threshold: "rows > 0", Severity: 0, Literals: []string{"bg1@contoso.example"}},
 	}
-	o.RuleState = func(ctx context.Context, id string) (time.Time, time.Time, error) { return kqlrule.LastEvaluated(ctx, st, id) }
+	o.RuleState = func(ctx context.Context, id string) (time.Time, time.Time, error) {
+		return kqlrule.LastEvaluated(ctx, st, id)
+	}
 	o.Catalog = tables.NewEvidence(st)
 	o.DrillStatus = func(ctx context.Context) ([]drill.AccountStatus, error) {
 		return drill.Evaluator{}.Status(ctx, st, o.Accounts, 90*24*time.Hour, now)
