@@ -125,6 +125,9 @@ type drillAccount struct {
 type calMonth struct {
 	Name  string
 	Weeks [][]calDay
+	// Marks are the month's days with events, in order, for the list
+	// under the grid (a cell has room for a word, not a name).
+	Marks []calDay
 }
 
 type calDay struct {
@@ -135,10 +138,15 @@ type calDay struct {
 }
 
 // calEvent is one mark on a day, in words (colour is never the only
-// signal): "due", "overdue" or "planned".
+// signal): Kind "due", "overdue" or "planned", and Word, what a cell
+// has room for (due, late, plan).
 type calEvent struct {
-	Kind, Account string
+	Kind, Word, Account string
 }
+
+var calWords = map[string]string{"due": "due", "overdue": "late", "planned": "plan"}
+
+func event(kind, account string) calEvent { return calEvent{kind, calWords[kind], account} }
 
 // calendarMonths is how many months the calendar shows, from this one.
 const calendarMonths = 3
@@ -182,12 +190,12 @@ func calendar(now time.Time, accts []drillAccount) []calMonth {
 	for _, a := range accts {
 		switch {
 		case a.Overdue || a.Due == nil:
-			events[today] = append(events[today], calEvent{"overdue", a.Label})
+			events[today] = append(events[today], event("overdue", a.Label))
 		default:
-			events[day(*a.Due)] = append(events[day(*a.Due)], calEvent{"due", a.Label})
+			events[day(*a.Due)] = append(events[day(*a.Due)], event("due", a.Label))
 		}
 		for _, d := range a.Planned {
-			events[day(d.WindowFrom)] = append(events[day(d.WindowFrom)], calEvent{"planned", a.Label})
+			events[day(d.WindowFrom)] = append(events[day(d.WindowFrom)], event("planned", a.Label))
 		}
 	}
 	var out []calMonth
@@ -201,7 +209,11 @@ func calendar(now time.Time, accts []drillAccount) []calMonth {
 			week = append(week, calDay{})
 		}
 		for d := start; d.Month() == start.Month(); d = d.AddDate(0, 0, 1) {
-			week = append(week, calDay{Day: d.Day(), Date: d, Today: d.Equal(today), Events: events[d]})
+			cd := calDay{Day: d.Day(), Date: d, Today: d.Equal(today), Events: events[d]}
+			week = append(week, cd)
+			if len(cd.Events) > 0 {
+				cm.Marks = append(cm.Marks, cd)
+			}
 			if len(week) == 7 {
 				cm.Weeks = append(cm.Weeks, week)
 				week = nil
