@@ -68,7 +68,9 @@ func TestDashboardLoad(t *testing.T) {
 	t.Logf("filled the store with %d alerts and %d incidents in %v", nAlerts, nIncidents, time.Since(start).Round(time.Second))
 	incs, _ := st.Incidents(ctx, store.IncidentFilter{Limit: 1})
 	allow := func(_ string, h http.Handler) http.Handler { return h }
-	a := api.New(api.Options{Store: st, Accounts: accts, Guard: allow})
+	ao := api.Options{Store: st, Accounts: accts, Guard: allow}
+	pageOptions(t, st, &ao) // the rules and drills pages' data (pages_test.go)
+	a := api.New(ao)
 	w, err := web.New(web.Options{API: a, Guard: allow, Principal: func(*http.Request) (string, string, string) { return "bench", "responder", "x" }})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +80,7 @@ func TestDashboardLoad(t *testing.T) {
 	mux.Handle("/", w)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	paths := []string{"/", "/alerts", "/alerts/rows", "/incidents", "/incidents/" + incs[0].ID, "/deliveries",
+	paths := []string{"/", "/alerts", "/alerts/rows", "/incidents", "/incidents/" + incs[0].ID, "/deliveries", "/rules", "/drills", "/api/v1/rules",
 		"/api/v1/accounts", "/api/v1/alerts", "/api/v1/alerts?limit=500", "/api/v1/alerts?account=" + accts[3].ID + "&severity=1",
 		"/api/v1/incidents", "/api/v1/incidents/" + incs[0].ID, "/api/v1/alerts/" + all[500].ID + "/deliveries"}
 	t.Logf("%-45s %8s %8s", "path", "p50", "p99")
