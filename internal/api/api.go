@@ -13,6 +13,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -85,6 +86,8 @@ type Options struct {
 	// DrillStatus returns every account's drills and when the next is due
 	// (drill.Evaluator.Status with drill.interval); nil: not known.
 	DrillStatus func(ctx context.Context) ([]drill.AccountStatus, error)
+	// Logger logs the server's own failures (nil: discarded).
+	Logger *slog.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -120,6 +123,9 @@ type Server struct {
 func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{o: o, mux: http.NewServeMux(), queries: make(chan struct{}, queriesAtOnce)}
 	for _, rt := range Routes() {

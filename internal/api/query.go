@@ -163,25 +163,46 @@ func (s *Server) Query(ctx context.Context, rq QueryRequest) (QueryOutcome, *Que
 	sc, err := kql.Parse(b.Text)
 	var q *eval.Query
 	if err == nil {
-		q, err = eval.Compile(sc, s.o.Catalog, eval.Options{Now: start.UTC(), Watchlists: s.o.Watchlists, MaxRows: maxRows, MaxGroups: queryGroups})
+		q, err = eval.Compile(sc, markedCatalog{s.o.Catalog}, eval.Options{Now: start.UTC(), Watchlists: s.o.Watchlists, MaxRows: maxRows, MaxGroups: queryGroups})
 	}
 	if err != nil {
-		return QueryOutcome{}, queryError(b, err, timeout)
+		return QueryOutcome{}, s.queryError(b, err, timeout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := q.Run(ctx)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return QueryOutcome{}, queryError(b, context.DeadlineExceeded, timeout)
+			return QueryOutcome{}, s.queryError(b, context.DeadlineExceeded, timeout)
 		}
-		return QueryOutcome{}, queryError(b, err, timeout)
+		return QueryOutcome{}, s.queryError(b, err, timeout)
 	}
 	return QueryOutcome{Result: res, MaxRows: maxRows, Elapsed: s.o.Now().Sub(start)}, nil
 }
 
+// markedCatalog marks the errors of reading the catalog (the store), so
+// they are answered as the server's failure, not the query's.
+type markedCatalog struct{ eval.Catalog }
+
+type catalogError struct{ err error }
+
+func (e catalogError) Error() string { return e.err.Error() }
+func (e catalogError) Unwrap() error { return e.err }
+
+func (c markedCatalog) Scan(ctx context.Context, table string, fn func([]value.Value) error) error {
+	var fnErr error
+	err := c.Catalog.Scan(ctx, table, func(row []value.Value) error {
+		fnErr = fn(row)
+		return fnErr
+	})
+	if err != nil && (fnErr == nil || !errors.Is(err, fnErr)) && ctx.Err() == nil {
+		return catalogError{err}
+	}
+	return err
+}
+
 // queryError places an engine or parser error in the whole text.
-func queryError(b kql.Block, err error, timeout time.Duration) *QueryError {
+func (s *Server) queryError(b kql.Block, err error, timeout time.Duration) *QueryError {
 	at := func(code string, p kql.Pos, msg string) *QueryError {
 		line := b.Line + p.Line - 1
 		return &QueryError{http.StatusBadRequest, ErrorDetail{Code: code, Field: "query", Line: line, Col: p.Col,
@@ -194,6 +215,11 @@ func queryError(b kql.Block, err error, timeout time.Duration) *QueryError {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &QueryError{http.StatusGatewayTimeout, ErrorDetail{Code: CodeTimeout, Field: "timeout",
 			Message: fmt.Sprintf("the query ran longer than %s and was stopped; narrow it (a where on TimeGenerated, | take N) or raise timeout (at most 60s)", timeout)}}
+	case errors.As(err, new(catalogError)):
+		// The store path or SQL text is not the caller's business.
+		s.o.Logger.Error("api: a query could not read the store", "err", err)
+		return &QueryError{http.StatusInternalServerError, ErrorDetail{Code: CodeInternal,
+			Message: "reading the store's records failed; the daemon's log says why"}}
 	case errors.As(err, &ue):
 		qe := at(CodeUnsupported, ue.Pos, "valid KQL, but breakglass cannot run it: "+ue.Msg)
 		qe.Status = http.StatusUnprocessableEntity

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -208,6 +209,31 @@ func TestQueryLimits(t *testing.T) {
 		t.Errorf("a third query while two ran: %d %s, want 503 unavailable", status, body)
 	}
 	wg.Wait()
+}
+
+// brokenCatalog fails as a store that cannot be read does.
+type brokenCatalog struct{}
+
+func (brokenCatalog) Schema(table string) ([]value.Column, bool) { return tables.Schema(table) }
+func (brokenCatalog) Scan(context.Context, string, func([]value.Value) error) error {
+	return errors.New("sqlite: /var/lib/breakglass/secret-path.db: disk I/O error")
+}
+
+// TestQueryStoreFailure: a store that cannot be read is the server's
+// failure (500 internal), said without the store's internals, not the
+// query's fault.
+func TestQueryStoreFailure(t *testing.T) {
+	f := newFixture(t)
+	srv := queryServer(t, f, brokenCatalog{})
+	status, body := post(t, srv.URL+"/api/v1/query", api.RoleViewer, `{"query": "SigninLogs | take 5"}`)
+	if status != 500 || !bytes.Contains(body, []byte(`"code": "internal"`)) || bytes.Contains(body, []byte("secret-path")) {
+		t.Errorf("%d %s, want 500 internal without the store's path", status, body)
+	}
+	// The engine's own stop (take's early end) is not a store failure.
+	srv = queryServer(t, f, nil)
+	if status, body := post(t, srv.URL+"/api/v1/query", api.RoleViewer, `{"query": "SigninLogs | take 1"}`); status != 200 {
+		t.Errorf("take 1: %d %s", status, body)
+	}
 }
 
 // TestRulesRoute: each rule with its last evaluation (scheduled rules,

@@ -32,6 +32,7 @@ func (d *Daemon) pageOptions(o *api.Options, acts *Actions) {
 	o.Catalog = tables.NewEvidence(d.st)
 	o.Watchlists = kqlrule.Watchlists(d.cfg)
 	o.DrillStatus = acts.DrillStatus
+	o.Logger = d.log.With("part", "api")
 }
 
 // DrillStatus is every configured account's drills and when the next is
