@@ -57,6 +57,9 @@ func runAccountsStatus(cmd *cobra.Command, f accountsStatusFlags) error {
 		return err
 	}
 	ctx := cmd.Context()
+	if err := sqliteOnly(cfg, "accounts status"); err != nil { // storedriver.go
+		return err
+	}
 	if _, err := os.Stat(cfg.Store.Path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return usageErrorf("store %s does not exist: check store.path in %s, or run serve first (status never creates a store)", cfg.Store.Path, cfg.Path)

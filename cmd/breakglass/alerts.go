@@ -159,6 +159,9 @@ func openAlertsStore(ctx context.Context, configPath string) (*sqlite.Store, *co
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := sqliteOnly(cfg, "this command"); err != nil { // storedriver.go
+		return nil, nil, err
+	}
 	path := cfg.Store.Path
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -142,7 +142,7 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 	opts.Now = asOf
 	stderr := cmd.ErrOrStderr()
 	// Passed drills in the store are evidence for last-sign-in.
-	if opts.Drills, err = daemon.StoredDrills(cmd.Context(), cfg.Store.Path); err != nil {
+	if opts.Drills, err = daemon.StoredDrillsOf(cmd.Context(), cfg.Store); err != nil {
 		fmt.Fprintf(stderr, "breakglass: passed drills not read, last-sign-in judges sign-ins only: %v\n", err)
 	}
 

@@ -94,6 +94,9 @@ func openDrill(ctx context.Context, configPath string, create bool) (*drillEnv, 
 	if err != nil {
 		return nil, err
 	}
+	if err := sqliteOnly(cfg, "drill"); err != nil { // storedriver.go
+		return nil, err
+	}
 	var st *sqlite.Store
 	if create {
 		// plan may come before serve ever ran: it creates the store.

@@ -25,7 +25,6 @@ import (
 	"breakglass/internal/entra"
 	"breakglass/internal/scan"
 	"breakglass/internal/store"
-	"breakglass/internal/store/sqlite"
 )
 
 type scanFlags struct {
@@ -71,7 +70,7 @@ read), 3 with --fail-on-alert when there are new alerts.`,
 	addConfigFlag(cmd, &f.config)
 	fl := cmd.Flags()
 	fl.StringVarP(&f.format, "format", "o", "table", "output format: table or json (one object per line)")
-	fl.StringVar(&f.storePath, "store", "", "SQLite store file (default: store.path from the config)")
+	fl.StringVar(&f.storePath, "store", "", "SQLite store file (default: the store the config names, store.path or store.dsn)")
 	fl.BoolVar(&f.noStore, "no-store", false, "keep nothing: dedupe within this run only")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "report every skipped record with file:line and why")
 	fl.IntVar(&f.maxRecord, "max-record-bytes", 0, "largest record accepted (default 64 MiB)")
@@ -116,11 +115,7 @@ func runScan(cmd *cobra.Command, f scanFlags, args []string) error {
 
 	var st store.Store
 	if !f.noStore {
-		path := f.storePath
-		if path == "" {
-			path = cfg.Store.Path
-		}
-		s, err := sqlite.Open(ctx, path)
+		s, err := openScanStore(ctx, cfg, f.storePath) // storedriver.go
 		if err != nil {
 			return fmt.Errorf("opening store: %w", err)
 		}

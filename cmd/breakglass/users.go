@@ -68,7 +68,7 @@ func newUsersAddCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			st, err := sqlite.Open(ctx, cfg.Store.Path)
+			st, err := openAuthStoreCreate(ctx, cfg) // storedriver.go
 			if err != nil {
 				return usageErrorf("opening store: %w", err)
 			}
@@ -238,10 +238,17 @@ func newUsersListCmd() *cobra.Command {
 // openAuthStore opens the configured store for users, tokens and
 // audit-log, refusing to create one (only users add does): a missing file
 // is a wrong store.path or no user yet.
-func openAuthStore(ctx context.Context, configPath string) (*sqlite.Store, error) {
+func openAuthStore(ctx context.Context, configPath string) (authCLIStore, error) {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		return nil, err
+	}
+	if isPostgres(cfg) { // storedriver.go
+		st, err := openAuthStoreCreate(ctx, cfg)
+		if err != nil {
+			return nil, usageErrorf("opening store: %w", err)
+		}
+		return st, nil
 	}
 	if _, err := os.Stat(cfg.Store.Path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

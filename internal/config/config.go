@@ -89,9 +89,18 @@ func (c *Config) Groups() []string {
 
 // StoreConfig says where breakglass keeps its state.
 type StoreConfig struct {
+	// Driver is the backend: sqlite (the default) or postgres (store.go).
+	Driver string `yaml:"driver"`
 	// Path is the SQLite database file, relative to the working directory
-	// unless absolute.
-	Path string `yaml:"path"`
+	// unless absolute (driver sqlite only).
+	Path string `yaml:"path,omitempty"`
+	// DSN is the PostgreSQL connection string (driver postgres), a
+	// secret; DSNFile is a file holding it instead. ConnString returns the
+	// one given.
+	DSN     Secret `yaml:"dsn,omitempty"`
+	DSNFile string `yaml:"dsn_file,omitempty"`
+	// FileDSN is what DSNFile held when the config was loaded.
+	FileDSN Secret `yaml:"-"`
 	// Retention is how long delivered notifications and the checkpoints of
 	// files that no longer exist are kept. Alerts and evidence are never
 	// pruned.
@@ -149,6 +158,7 @@ func Parse(name string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 // once.
 func (c *Config) validate(d *decoder) {
 	c.validateAccounts(d)
+	c.validateStore(d) // store.go
 	c.TenantID = strings.TrimSpace(c.TenantID)
 	if c.TenantID != "" {
 		if err := validTenantID(c.TenantID); err != nil {
@@ -284,9 +294,7 @@ func (d *decoder) oneOf(field, value string, allowed []string) string {
 }
 
 func (c *Config) applyDefaults() {
-	if c.Store.Path == "" {
-		c.Store.Path = DefaultStorePath
-	}
+	c.applyStoreDefaults() // store.go
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
 	}

@@ -27,6 +27,8 @@ var testEnv = map[string]string{
 	"BG_EMPTY":  "",
 	"BG_LEVEL":  "debug",
 	"BG_SECRET": "s3cr3t-do-not-print",
+	"BG_PG_DSN": "postgres://bg:pg-pass-do-not-print@db.example:5432/breakglass?sslmode=verify-full",
+	"BG_NOTDSN": "not-a-dsn-do-not-print",
 }
 
 func lookup(env map[string]string) func(string) (string, bool) {
@@ -202,7 +204,7 @@ func TestParse(t *testing.T) {
 			yaml: "accounts:\n  - id: ' " + strings.ToUpper(guid) + " '\n    upn: ' BG@Contoso.com '\n    name: ' One '\n",
 			want: &Config{
 				Accounts:  []entra.Account{{ID: strings.ToUpper(guid), UPN: "BG@Contoso.com", Name: "One"}},
-				Store:     StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
+				Store:     StoreConfig{Driver: DefaultStoreDriver, Path: DefaultStorePath, Retention: DefaultRetention},
 				Log:       LogConfig{Level: "info", Format: "text"},
 				Server:    ServerConfig{Listen: DefaultListen},
 				Notify:    defaultNotify,
@@ -229,7 +231,7 @@ func TestParse(t *testing.T) {
 			env:  map[string]string{"U": "bg@contoso.com", "E": "", "D": "x.db"},
 			want: &Config{
 				Accounts:  []entra.Account{{UPN: "bg@contoso.com", Name: "none dflt  $ a:-b"}},
-				Store:     StoreConfig{Path: "$HOME/x.db", Retention: DefaultRetention},
+				Store:     StoreConfig{Driver: DefaultStoreDriver, Path: "$HOME/x.db", Retention: DefaultRetention},
 				Log:       LogConfig{Level: "info", Format: "text"},
 				Server:    ServerConfig{Listen: DefaultListen},
 				Notify:    defaultNotify,
@@ -246,7 +248,7 @@ func TestParse(t *testing.T) {
 			env:  map[string]string{"N": "${OTHER} $$"},
 			want: &Config{
 				Accounts:  []entra.Account{{UPN: "bg@contoso.com", Name: "${OTHER} $$"}},
-				Store:     StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
+				Store:     StoreConfig{Driver: DefaultStoreDriver, Path: DefaultStorePath, Retention: DefaultRetention},
 				Log:       LogConfig{Level: "info", Format: "text"},
 				Server:    ServerConfig{Listen: DefaultListen},
 				Notify:    defaultNotify,
@@ -263,7 +265,7 @@ func TestParse(t *testing.T) {
 			env:  map[string]string{"N": "x\nstore: {path: evil}"},
 			want: &Config{
 				Accounts:  []entra.Account{{UPN: "bg@contoso.com", Name: "x\nstore: {path: evil}"}},
-				Store:     StoreConfig{Path: DefaultStorePath, Retention: DefaultRetention},
+				Store:     StoreConfig{Driver: DefaultStoreDriver, Path: DefaultStorePath, Retention: DefaultRetention},
 				Log:       LogConfig{Level: "info", Format: "text"},
 				Server:    ServerConfig{Listen: DefaultListen},
 				Notify:    defaultNotify,
@@ -384,7 +386,7 @@ func TestRedactedAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "accounts:\n  - upn: a@b.c\nstore:\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\naudit:\n  interval: 6h0m0s\n  conditional_access_mode: exclude-all\n  drill_interval: 2160h0m0s\n  max_exclusion_group_members: 10\nincidents:\n  gap: 2h0m0s\n  retention: 9600h0m0s\nevidence:\n  heads_file: data/breakglass.db.heads\ndrill:\n  alert_within: 10m0s\n  delivery_within: 1m0s\n  ack_within: 15m0s\n  window: 1h0m0s\n  interval: 2160h0m0s\n  remind_before: 168h0m0s\n"
+	want := "accounts:\n  - upn: a@b.c\nstore:\n  driver: sqlite\n  path: data/breakglass.db\n  retention: 168h0m0s\nlog:\n  level: info\n  format: text\nserver:\n  listen: 127.0.0.1:8080\nsources: []\nnotify:\n  groups:\n    - name: default\n      channels:\n        - name: console\n          type: console\n  give_up_after: 24h0m0s\naudit:\n  interval: 6h0m0s\n  conditional_access_mode: exclude-all\n  drill_interval: 2160h0m0s\n  max_exclusion_group_members: 10\nincidents:\n  gap: 2h0m0s\n  retention: 9600h0m0s\nevidence:\n  heads_file: data/breakglass.db.heads\ndrill:\n  alert_within: 10m0s\n  delivery_within: 1m0s\n  ack_within: 15m0s\n  window: 1h0m0s\n  interval: 2160h0m0s\n  remind_before: 168h0m0s\n"
 	if string(out) != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}

@@ -66,6 +66,6 @@ func (c *Config) validateEvidence(d *decoder) {
 
 func (c *Config) applyEvidenceDefaults() {
 	if c.Evidence.HeadsFile == "" {
-		c.Evidence.HeadsFile = c.Store.Path + DefaultHeadsSuffix
+		c.Evidence.HeadsFile = c.Store.defaultHeadsFile() // store.go
 	}
 }

@@ -40,7 +40,6 @@ import (
 	"breakglass/internal/posture"
 	"breakglass/internal/preserve"
 	"breakglass/internal/source"
-	"breakglass/internal/store/sqlite"
 	"breakglass/internal/version"
 	"breakglass/internal/watch"
 )
@@ -147,7 +146,7 @@ type Daemon struct {
 	cfg      *config.Config
 	o        Options
 	log      *slog.Logger
-	st       *sqlite.Store
+	st       daemonStore
 	pipeline *watch.Pipeline
 	disp     *notify.Dispatcher
 	metrics  *watch.Metrics
@@ -221,7 +220,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 
-	d.st, err = sqlite.Open(ctx, cfg.Store.Path)
+	d.st, err = openBackend(ctx, cfg) // storeopen.go
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
@@ -403,7 +402,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	log.Info("breakglass serving", "version", version.Version, "listen", d.ln.Addr().String(),
-		"store", d.cfg.Store.Path, "sources", len(d.sources), "accounts", len(d.currentAccounts()), "groups", len(d.cfg.Groups()), "targets", len(d.targets))
+		"store", d.cfg.Store.Describe(), "sources", len(d.sources), "accounts", len(d.currentAccounts()), "groups", len(d.cfg.Groups()), "targets", len(d.targets))
 	if d.auditor != nil {
 		log.Info("posture audit scheduled", "first_in", d.o.AuditDelay, "every", d.o.AuditInterval)
 	}

@@ -22,7 +22,7 @@ import (
 	"breakglass/internal/store/sqlite"
 )
 
-func countRule(t *testing.T, st *sqlite.Store, rule string) int {
+func countRule(t *testing.T, st store.Store, rule string) int {
 	t.Helper()
 	as, err := st.Alerts(context.Background(), store.AlertFilter{Rule: rule})
 	if err != nil {

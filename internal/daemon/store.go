@@ -4,20 +4,19 @@ import (
 	"context"
 	"time"
 
-	"breakglass/internal/store/sqlite"
 	"breakglass/internal/watch"
 )
 
 // This file adapts the store to what the daemon's parts consume.
 
 // conditionsOf returns the persisted condition table of st.
-func conditionsOf(st *sqlite.Store) watch.Conditions { return st }
+func conditionsOf(st daemonStore) watch.Conditions { return st }
 
 // writableOf returns the readiness check of st: a real write.
-func writableOf(st *sqlite.Store) func(context.Context) error { return st.Writable }
+func writableOf(st daemonStore) func(context.Context) error { return st.Writable }
 
 // pruner returns st's retention, reporting how many rows it deleted.
-func pruner(st *sqlite.Store) (func(ctx context.Context, before time.Time) (int, error), bool) {
+func pruner(st daemonStore) (func(ctx context.Context, before time.Time) (int, error), bool) {
 	return func(ctx context.Context, before time.Time) (int, error) {
 		ps, err := st.Prune(ctx, before)
 		return ps.Deliveries, err

@@ -29,7 +29,8 @@ func TestAcceptedConfigBuilds(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
-	env := map[string]string{"BG_UPN": "alice@contoso.com", "BG_ID": "0f8fad5b-d9cb-469f-a165-70867728950e", "BG_EMPTY": "", "BG_LEVEL": "debug", "BG_SECRET": "s3cr3t"}
+	env := map[string]string{"BG_UPN": "alice@contoso.com", "BG_ID": "0f8fad5b-d9cb-469f-a165-70867728950e", "BG_EMPTY": "", "BG_LEVEL": "debug", "BG_SECRET": "s3cr3t",
+		"BG_PG_DSN": "postgres://bg@db.example:5432/breakglass?sslmode=verify-full"}
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bg.db"))
 	if err != nil {
 		t.Fatal(err)

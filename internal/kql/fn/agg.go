@@ -16,10 +16,9 @@ import (
 //
 // Accuracy: dcount and dcountif are exact up to dcountExact distinct
 // values per group, then switch to a HyperLogLog estimate (2^14
-// registers, about 0.8% standard error). Kusto's dcount is always a
-// HyperLogLog estimate (accuracy level 1 by default: about 1.6% error),
-// so below the bound this is exact where Kusto may differ by a few per
-// cent. percentile and percentiles are exact (nearest rank on the sorted
+// registers, about 0.8% standard error: the size of Kusto's default
+// accuracy level 1, which is exact only up to 1,000 values), so between
+// 1,000 and dcountExact this is exact where Kusto may be off by about 1%. percentile and percentiles are exact (nearest rank on the sorted
 // values; Kusto estimates with a t-digest) up to percentileExact values
 // per group, then work on a uniform reservoir sample of that size.
 
@@ -92,9 +91,9 @@ func init() {
 			New: func(_ *Ctx, c []value.Value) State { return &anyState{pred: -1, row: hintRow(c, -1)} }},
 		&Agg{Name: "take_anyif", Min: 2, Max: 2, Result: aggSig2(kAny, kBool), Column: namedOr("Column1"),
 			New: func(_ *Ctx, c []value.Value) State { return &anyState{pred: 1, row: hintRow(c, 1)} }},
-		&Agg{Name: "arg_max", Min: 2, Max: -1, Result: orderType(false), Column: namedOr("max_"), Multi: argColumns("max_"),
+		&Agg{Name: "arg_max", Min: 1, Max: -1, Result: orderType(false), Column: namedOr("max_"), Multi: argColumns("max_"),
 			New: func(_ *Ctx, c []value.Value) State { return &argState{sign: 1, row: hintRow(c, -1)} }},
-		&Agg{Name: "arg_min", Min: 2, Max: -1, Result: orderType(false), Column: namedOr("min_"), Multi: argColumns("min_"),
+		&Agg{Name: "arg_min", Min: 1, Max: -1, Result: orderType(false), Column: namedOr("min_"), Multi: argColumns("min_"),
 			New: func(_ *Ctx, c []value.Value) State { return &argState{sign: -1, row: hintRow(c, -1)} }},
 		&Agg{Name: "percentile", Min: 2, Max: 2, Const: []int{1}, Result: percentileType(1), Column: pre("percentile_"), Multi: percentileColumns(1),
 			New: func(_ *Ctx, c []value.Value) State { return newPercentile(c, 1, false) }},

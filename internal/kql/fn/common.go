@@ -235,6 +235,30 @@ func convertNamedGroups(p string) string {
 	return b.String()
 }
 
+// regexChecked makes a ResultConst that also compiles the constant
+// pattern at argument pos, so a bad pattern or a .NET-only feature is a
+// compile-time error naming it, not a rule that silently never matches.
+// when, if set, says whether the call uses a regex at all (countof's
+// kind).
+func regexChecked(pos int, base func([]value.Type, []value.Value) (value.Type, error), when func([]value.Value) bool) func([]value.Type, []value.Value) (value.Type, error) {
+	return func(args []value.Type, consts []value.Value) (value.Type, error) {
+		t, err := base(args, consts)
+		if err != nil {
+			return t, err
+		}
+		if pos < len(consts) && consts[pos].T == value.String && (when == nil || when(consts)) {
+			if err := CheckRegex(consts[pos].S); err != nil {
+				return t, fmt.Errorf("argument %d: %w", pos+1, err)
+			}
+		}
+		return t, nil
+	}
+}
+
+func plain(f func([]value.Type) (value.Type, error)) func([]value.Type, []value.Value) (value.Type, error) {
+	return func(args []value.Type, _ []value.Value) (value.Type, error) { return f(args) }
+}
+
 // CheckRegex reports whether a constant pattern compiles, for the engine's
 // compile-time check of extract, matches regex, replace_regex and parse
 // kind=regex (an error names the .NET-only feature when that is why).

@@ -2,10 +2,12 @@ package fn
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"breakglass/internal/kql/value"
 )
@@ -204,6 +206,7 @@ func init() {
 				}
 				return real(sum)
 			}},
+		&Scalar{Name: "range", Min: 2, Max: 3, Result: sig(value.Dynamic, kNum|kDT|kTS), Call: rangeArray},
 		&Scalar{Name: "zip", Min: 2, Max: 16, Result: sig(value.Dynamic, kDyn), Call: zip},
 		&Scalar{Name: "parse_url", Aliases: []string{"parseurl"}, Min: 1, Max: 1, Result: sig(value.Dynamic, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return dyn(ParseURL(text(a[0]))) }},
@@ -384,6 +387,73 @@ func arraySort(a []value.Value, desc bool) value.Value {
 		}
 		return c < 0
 	})
+	return dyn(out)
+}
+
+// rangeArray: https://learn.microsoft.com/kusto/query/range-function
+// (range(1, 8, 3) is [1,4,7]; range(1h, 5h) steps by 1h; at most 2^20
+// elements; datetimes and timespans are carried as their text, as in
+// Kusto's dynamic values).
+func rangeArray(_ *Ctx, a []value.Value) value.Value {
+	start, stop := a[0], a[1]
+	if start.IsNull() || stop.IsNull() || len(a) > 2 && a[2].IsNull() {
+		return nullDyn
+	}
+	out := []any{}
+	switch start.T {
+	case value.DateTime, value.TimeSpan:
+		step := int64(time.Hour)
+		if len(a) > 2 {
+			if a[2].T != value.TimeSpan {
+				return nullDyn
+			}
+			step = a[2].I
+		}
+		if stop.T != start.T || step == 0 {
+			return nullDyn
+		}
+		for x := start.I; len(out) < maxElems && (step > 0 && x <= stop.I || step < 0 && x >= stop.I); x += step {
+			out = append(out, value.Value{T: start.T, I: x}.String())
+			if step > 0 && x > math.MaxInt64-step || step < 0 && x < math.MinInt64-step {
+				break
+			}
+		}
+		return dyn(out)
+	}
+	integral := func(v value.Value) bool { return v.T == value.Int || v.T == value.Long }
+	if integral(start) && integral(stop) && (len(a) < 3 || integral(a[2])) {
+		step := int64(1)
+		if len(a) > 2 {
+			step = a[2].I
+		}
+		if step == 0 {
+			return nullDyn
+		}
+		for x := start.I; len(out) < maxElems && (step > 0 && x <= stop.I || step < 0 && x >= stop.I); x += step {
+			out = append(out, x)
+			if step > 0 && x > math.MaxInt64-step || step < 0 && x < math.MinInt64-step {
+				break
+			}
+		}
+		return dyn(out)
+	}
+	x0, ok1 := toReal(start)
+	x1, ok2 := toReal(stop)
+	step := 1.0
+	ok3 := true
+	if len(a) > 2 {
+		step, ok3 = toReal(a[2])
+	}
+	if !ok1 || !ok2 || !ok3 || step == 0 || math.IsNaN(step) || math.IsNaN(x0) || math.IsNaN(x1) {
+		return nullDyn
+	}
+	for i := 0; i < maxElems; i++ {
+		x := x0 + float64(i)*step
+		if step > 0 && x > x1 || step < 0 && x < x1 {
+			break
+		}
+		out = append(out, x)
+	}
 	return dyn(out)
 }
 

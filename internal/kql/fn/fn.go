@@ -121,6 +121,7 @@ var (
 // programming error caught by every test run).
 func Register(fs ...*Scalar) {
 	for _, f := range fs {
+		guardScalar(f)
 		for _, n := range append([]string{f.Name}, f.Aliases...) {
 			if _, dup := scalars[n]; dup {
 				panic(fmt.Sprintf("kql/fn: scalar function %q registered twice", n))
@@ -133,6 +134,7 @@ func Register(fs ...*Scalar) {
 // RegisterAgg adds aggregation functions; it panics on a duplicate name.
 func RegisterAgg(as ...*Agg) {
 	for _, a := range as {
+		guardAgg(a)
 		for _, n := range append([]string{a.Name}, a.Aliases...) {
 			if _, dup := aggs[n]; dup {
 				panic(fmt.Sprintf("kql/fn: aggregation %q registered twice", n))
@@ -172,4 +174,58 @@ func Suggest(name string) string {
 		}
 	}
 	return ""
+}
+
+// arityError reports a call with the wrong number of arguments.
+func arityError(name string, min, max, n int) error {
+	switch {
+	case max < 0:
+		return fmt.Errorf("%s takes %d or more arguments, not %d", name, min, n)
+	case min == max:
+		return fmt.Errorf("%s takes %d arguments, not %d", name, min, n)
+	}
+	return fmt.Errorf("%s takes %d to %d arguments, not %d", name, min, max, n)
+}
+
+func badArity(min, max, n int) bool { return n < min || max >= 0 && n > max }
+
+// guardScalar makes Result and ResultConst refuse a wrong argument count
+// before the function's own checks index the arguments: they never panic.
+func guardScalar(f *Scalar) {
+	if r := f.Result; r != nil {
+		f.Result = func(args []value.Type) (value.Type, error) {
+			if badArity(f.Min, f.Max, len(args)) {
+				return value.Dynamic, arityError(f.Name, f.Min, f.Max, len(args))
+			}
+			return r(args)
+		}
+	}
+	if r := f.ResultConst; r != nil {
+		f.ResultConst = func(args []value.Type, consts []value.Value) (value.Type, error) {
+			if badArity(f.Min, f.Max, len(args)) || len(consts) != len(args) {
+				return value.Dynamic, arityError(f.Name, f.Min, f.Max, len(args))
+			}
+			return r(args, consts)
+		}
+	}
+}
+
+// guardAgg does the same for an aggregation's Result and Multi.
+func guardAgg(a *Agg) {
+	if r := a.Result; r != nil {
+		a.Result = func(args []value.Type) (value.Type, error) {
+			if badArity(a.Min, a.Max, len(args)) {
+				return value.Dynamic, arityError(a.Name, a.Min, a.Max, len(args))
+			}
+			return r(args)
+		}
+	}
+	if m := a.Multi; m != nil {
+		a.Multi = func(names []string, types []value.Type, consts []value.Value) ([]value.Column, error) {
+			if badArity(a.Min, a.Max, len(types)) {
+				return nil, arityError(a.Name, a.Min, a.Max, len(types))
+			}
+			return m(names, types, consts)
+		}
+	}
 }

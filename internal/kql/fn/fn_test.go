@@ -520,6 +520,14 @@ func TestDynamicFunctions(t *testing.T) {
 		{"array-sort-asc-function", "array_sort_asc", a(Y(`[5,null,3,1]`)), Y(`[1,3,5,null]`)},
 		{"array-sort-desc-function", "array_sort_desc", a(Y(`["b","a","c"]`), B(false)), Y(`["c","b","a"]`)},
 		{"array-sum-function", "array_sum", a(Y(`[1,2,3.5]`)), R(6.5)},
+		{"range-function", "range", a(L(1), L(8), L(3)), Y(`[1,4,7]`)},
+		{"range-function", "range", a(L(1), L(3)), Y(`[1,2,3]`)},
+		{"range-function", "range", a(TS("1h"), TS("5h")), Y(`["01:00:00","02:00:00","03:00:00","04:00:00","05:00:00"]`)},
+		{"range-function", "range", a(D("2007-01-01"), D("2007-01-03"), TS("1d")), Y(`["2007-01-01T00:00:00.0000000Z","2007-01-02T00:00:00.0000000Z","2007-01-03T00:00:00.0000000Z"]`)},
+		{"range-function", "range", a(R(0.5), L(2)), Y(`[0.5,1.5]`)},
+		{"range-function", "range", a(L(5), L(1)), Y(`[]`)},
+		{"range-function", "range", a(L(5), L(1), L(-2)), Y(`[5,3,1]`)},
+		{"range-function", "range", a(L(1), L(5), L(0)), N(value.Dynamic)},
 		{"zip-function", "zip", a(Y(`[1,3,5]`), Y(`[2,4,6]`)), Y(`[[1,2],[3,4],[5,6]]`)},
 		{"zip-function", "zip", a(Y(`[1,3,5]`), Y(`[2,4]`)), Y(`[[1,2],[3,4],[5,null]]`)},
 		{"parse-url-function", "parse_url", a(S("scheme://username:password@host:1234/this/is/a/path?k1=v1&k2=v2#fragment")),
@@ -594,6 +602,38 @@ func TestMoreFunctions(t *testing.T) {
 	}
 	if r := call(t, "rand", L(10)); r.IsNull() || r.F < 0 || r.F >= 10 || r.F != math.Trunc(r.F) {
 		t.Errorf("rand(10) = %s", show(r))
+	}
+}
+
+// TestConstantsChecked: a constant a function cannot use is a load-time
+// error, so a rule with a typo fails loudly instead of never matching.
+func TestConstantsChecked(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []value.Value
+	}{
+		{"ipv4_is_in_range", a(S("10.1.2.3"), S("10.0.0/8"))},
+		{"ipv4_is_in_any_range", a(S("10.1.2.3"), S("10.0.0.0/8"), S("192.168.0.0/33"))},
+		{"ipv4_is_in_any_range", a(S("10.1.2.3"), Y(`["10.0.0.0/8","nope"]`))},
+		{"ipv6_is_in_range", a(S("::1"), S("fe80::/200"))},
+		{"has_ipv4", a(S("log 1.2.3.4"), S("1.2.3"))},
+		{"ipv4_is_match", a(S("1.2.3.4"), S("1.2.3.x"), L(24))},
+		{"parse_user_agent", a(S("curl/8"), S("browsers"))},
+		{"parse_user_agent", a(S("curl/8"), Y(`["os","cpu"]`))},
+		{"datetime_diff", a(S("fortnite"), D("2024-01-01"), D("2024-01-02"))},
+		{"extract", a(S("(a)"), L(1), S("a"), S("lung"))},
+	} {
+		ts := make([]value.Type, len(c.args))
+		for i, v := range c.args {
+			ts[i] = v.T
+		}
+		if _, err := Lookup(c.name).ResultFor(ts, c.args); err == nil {
+			t.Errorf("%s%v compiles", c.name, showAll(c.args))
+		}
+	}
+	ok := []value.Value{S("10.1.2.3"), S("10.0.0.0/8"), S("192.168.1.1")}
+	if _, err := Lookup("ipv4_is_in_any_range").ResultFor([]value.Type{value.String, value.String, value.String}, ok); err != nil {
+		t.Errorf("valid ranges refused: %v", err)
 	}
 }
 
@@ -703,8 +743,34 @@ func TestRegexRE2(t *testing.T) {
 	if err := CheckRegex(`(`); err == nil {
 		t.Error("CheckRegex(\"(\") = nil, want an error")
 	}
-	// A bad pattern reaching Call gives the null of the result, no panic.
-	if v := call(t, "extract", S("("), L(1), S("x")); !v.IsEmpty() {
+	// A constant pattern is checked when the call is compiled, so a rule
+	// with a bad pattern fails to load instead of never matching.
+	for _, c := range []struct {
+		name string
+		args []value.Value
+	}{
+		{"extract", a(S(`(?=x)`), L(0), S("x"))},
+		{"extract_all", a(S(`(`), S("x"))},
+		{"replace_regex", a(S("x"), S(`(?<!a)b`), S(""))},
+		{"replace", a(S(`[`), S(""), S("x"))},
+		{"trim", a(S(`(?>a)`), S("x"))},
+		{"countof", a(S("x"), S(`(`), S("regex"))},
+		{"indexof_regex", a(S("x"), S(`(?!a)`))},
+	} {
+		ts := make([]value.Type, len(c.args))
+		for i, v := range c.args {
+			ts[i] = v.T
+		}
+		if _, err := Lookup(c.name).ResultFor(ts, c.args); err == nil {
+			t.Errorf("%s with a bad constant pattern compiles", c.name)
+		}
+	}
+	if _, err := Lookup("countof").ResultFor([]value.Type{value.String, value.String}, a(S("x"), S("("))); err != nil {
+		t.Errorf("countof's plain search with \"(\" is refused: %v", err)
+	}
+	// A bad pattern reaching Call (from a column, at run time) gives the
+	// null of the result, no panic.
+	if v := Lookup("extract").Call(&Ctx{}, a(S("("), L(1), S("x"))); !v.IsEmpty() {
 		t.Errorf("extract with a bad pattern = %s, want empty", show(v))
 	}
 	// Huge input is fine (RE2 is linear).
@@ -765,7 +831,11 @@ func TestCallMatchesResult(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		for variant := 0; variant < 24; variant++ {
+		variants := 24
+		if name == "range" {
+			variants = 4 // extreme bounds build 2^20-element arrays: slow, not interesting
+		}
+		for variant := 0; variant < variants; variant++ {
 			vals := make([]value.Value, len(args))
 			for i, x := range args {
 				if _, isCol := placeholders[x]; !isCol {

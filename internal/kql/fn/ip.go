@@ -1,6 +1,7 @@
 package fn
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -79,11 +80,11 @@ func init() {
 				}
 				return boolean(false)
 			}},
-		&Scalar{Name: "ipv4_is_in_range", Min: 2, Max: 2, Result: sig(value.Bool, kStr, kStr),
+		&Scalar{Name: "ipv4_is_in_range", Min: 2, Max: 2, Result: sig(value.Bool, kStr, kStr), ResultConst: ipChecked(sig(value.Bool, kStr, kStr), false, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipInRanges(text(a[0]), []string{text(a[1])}, false) }},
-		&Scalar{Name: "ipv4_is_in_any_range", Min: 2, Max: -1, Result: sig(value.Bool, kStr, kStr),
+		&Scalar{Name: "ipv4_is_in_any_range", Min: 2, Max: -1, Result: sig(value.Bool, kStr, kStr), ResultConst: ipChecked(sig(value.Bool, kStr, kStr), false, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipInRanges(text(a[0]), rangeList(a[1:]), false) }},
-		&Scalar{Name: "ipv4_is_match", Min: 2, Max: 3, Result: sig(value.Bool, kStr, kStr, kInt),
+		&Scalar{Name: "ipv4_is_match", Min: 2, Max: 3, Result: sig(value.Bool, kStr, kStr, kInt), ResultConst: ipCheckedOnly(sig(value.Bool, kStr, kStr, kInt), false, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				c := ipCompare(a, false)
 				if c.IsNull() {
@@ -91,7 +92,7 @@ func init() {
 				}
 				return boolean(c.I == 0)
 			}},
-		&Scalar{Name: "ipv4_compare", Min: 2, Max: 3, Result: sig(value.Long, kStr, kStr, kInt),
+		&Scalar{Name: "ipv4_compare", Min: 2, Max: 3, Result: sig(value.Long, kStr, kStr, kInt), ResultConst: ipCheckedOnly(sig(value.Long, kStr, kStr, kInt), false, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipCompare(a, false) }},
 		&Scalar{Name: "parse_ipv6", Min: 1, Max: 1, Result: sig(value.String, kStr),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
@@ -101,13 +102,13 @@ func init() {
 				}
 				return str(expandV6(p.Masked().Addr()))
 			}},
-		&Scalar{Name: "ipv6_is_in_range", Min: 2, Max: 2, Result: sig(value.Bool, kStr, kStr),
+		&Scalar{Name: "ipv6_is_in_range", Min: 2, Max: 2, Result: sig(value.Bool, kStr, kStr), ResultConst: ipChecked(sig(value.Bool, kStr, kStr), true, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipInRanges(text(a[0]), []string{text(a[1])}, true) }},
-		&Scalar{Name: "ipv6_is_in_any_range", Min: 2, Max: -1, Result: sig(value.Bool, kStr, kStr),
+		&Scalar{Name: "ipv6_is_in_any_range", Min: 2, Max: -1, Result: sig(value.Bool, kStr, kStr), ResultConst: ipChecked(sig(value.Bool, kStr, kStr), true, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipInRanges(text(a[0]), rangeList(a[1:]), true) }},
-		&Scalar{Name: "ipv6_compare", Min: 2, Max: 3, Result: sig(value.Long, kStr, kStr, kInt),
+		&Scalar{Name: "ipv6_compare", Min: 2, Max: 3, Result: sig(value.Long, kStr, kStr, kInt), ResultConst: ipCheckedOnly(sig(value.Long, kStr, kStr, kInt), true, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return ipCompare(a, true) }},
-		&Scalar{Name: "ipv6_is_match", Min: 2, Max: 3, Result: sig(value.Bool, kStr, kStr, kInt),
+		&Scalar{Name: "ipv6_is_match", Min: 2, Max: 3, Result: sig(value.Bool, kStr, kStr, kInt), ResultConst: ipCheckedOnly(sig(value.Bool, kStr, kStr, kInt), true, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				c := ipCompare(a, true)
 				if c.IsNull() {
@@ -115,7 +116,7 @@ func init() {
 				}
 				return boolean(c.I == 0)
 			}},
-		&Scalar{Name: "has_ipv4", Min: 2, Max: 2, Result: sig(value.Bool, kStr, kStr),
+		&Scalar{Name: "has_ipv4", Min: 2, Max: 2, Result: sig(value.Bool, kStr, kStr), ResultConst: ipCheckedOnly(sig(value.Bool, kStr, kStr), false, 1),
 			Call: func(_ *Ctx, a []value.Value) value.Value {
 				want, err := netip.ParseAddr(text(a[1]))
 				if err != nil || !want.Is4() {
@@ -129,6 +130,50 @@ func init() {
 				return boolean(false)
 			}},
 	)
+}
+
+// ipChecked makes a ResultConst that also parses the constant address or
+// range arguments from position from on: a typo in a rule's range
+// ("10.0.0/8") is a load-time error, not a filter that never matches.
+func ipChecked(base func([]value.Type) (value.Type, error), v6 bool, from int) func([]value.Type, []value.Value) (value.Type, error) {
+	parse := parseV4Prefix
+	what := "an IPv4 address or range (a.b.c.d or a.b.c.d/n)"
+	if v6 {
+		parse, what = parseV6Prefix, "an IP address or range"
+	}
+	return func(args []value.Type, consts []value.Value) (value.Type, error) {
+		t, err := base(args)
+		if err != nil {
+			return t, err
+		}
+		for i := from; i < len(consts); i++ {
+			var texts []string
+			switch c := consts[i]; {
+			case c.T == value.String:
+				texts = []string{c.S}
+			case c.T == value.Dynamic && !c.IsNull():
+				texts = rangeList([]value.Value{c})
+			}
+			for _, s := range texts {
+				if _, ok := parse(s, -1); !ok {
+					return t, fmt.Errorf("argument %d: %q is not %s", i+1, s, what)
+				}
+			}
+		}
+		return t, nil
+	}
+}
+
+// ipCheckedOnly is ipChecked for the one argument at pos (the third
+// argument of the compare functions is a mask, not an address).
+func ipCheckedOnly(base func([]value.Type) (value.Type, error), v6 bool, pos int) func([]value.Type, []value.Value) (value.Type, error) {
+	inner := ipChecked(base, v6, pos)
+	return func(args []value.Type, consts []value.Value) (value.Type, error) {
+		if len(consts) > pos+1 {
+			consts = consts[:pos+1]
+		}
+		return inner(args, consts)
+	}
 }
 
 var privateV4 = []netip.Prefix{

@@ -21,7 +21,8 @@ func init() {
 	Register(
 		&Scalar{Name: "strcmp", Min: 2, Max: 2, Result: sig(value.Long, kAny, kAny),
 			Call: func(_ *Ctx, a []value.Value) value.Value { return long(int64(strings.Compare(text(a[0]), text(a[1])))) }},
-		&Scalar{Name: "indexof_regex", Min: 2, Max: 5, Const: []int{1, 4}, Result: sig(value.Long, kAny, kStr, kInt, kInt, kInt), Call: indexOfRegex},
+		&Scalar{Name: "indexof_regex", Min: 2, Max: 5, Const: []int{1, 4}, Result: sig(value.Long, kAny, kStr, kInt, kInt, kInt),
+			ResultConst: regexChecked(1, plain(sig(value.Long, kAny, kStr, kInt, kInt, kInt)), nil), Call: indexOfRegex},
 		&Scalar{Name: "new_guid", Min: 0, Max: 0, Result: sig(value.Guid),
 			Call: func(*Ctx, []value.Value) value.Value {
 				var b [16]byte

@@ -1,6 +1,7 @@
 package fn
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -18,6 +19,27 @@ import (
 
 func init() {
 	Register(&Scalar{Name: "parse_user_agent", Min: 2, Max: 2, Const: []int{1}, Result: sig(value.Dynamic, kStr, kStr|kDyn),
+		ResultConst: func(args []value.Type, consts []value.Value) (value.Type, error) {
+			if err := check(args, kStr, kStr|kDyn); err != nil {
+				return value.Dynamic, err
+			}
+			var parts []string
+			if arr, ok := asArray(consts[1]); ok {
+				for _, e := range arr {
+					parts = append(parts, value.FromDynamic(e).String())
+				}
+			} else if consts[1].T == value.String {
+				parts = []string{consts[1].S}
+			}
+			for _, p := range parts {
+				switch strings.ToLower(p) {
+				case "browser", "os", "device":
+				default:
+					return value.Dynamic, fmt.Errorf("argument 2: %q is not a part parse_user_agent knows (browser, os, device)", p)
+				}
+			}
+			return value.Dynamic, nil
+		},
 		Call: func(_ *Ctx, a []value.Value) value.Value {
 			var want []string
 			if arr, ok := asArray(a[1]); ok {
