@@ -307,10 +307,15 @@ func (s *Server) AccountList(ctx context.Context) (out AccountList, what string,
 		return out, "incidents", err
 	}
 	rep := (*postureReport)(s.Posture())
+	// A drill status that cannot be worked out is said on each account,
+	// not allowed to take the whole status board down with it.
 	var due []drill.AccountStatus
+	var dueErr string
 	if s.o.DrillStatus != nil {
-		if due, err = s.o.DrillStatus(ctx); err != nil {
-			return out, "drill status", err
+		var derr error
+		if due, derr = s.o.DrillStatus(ctx); derr != nil {
+			s.o.Logger.Error("api: the drill status could not be worked out", "err", derr)
+			due, dueErr = nil, "when the next drill is due could not be worked out; the daemon's log says why"
 		}
 	}
 	out = AccountList{Accounts: []Account{}}
@@ -331,6 +336,7 @@ func (s *Server) AccountList(ctx context.Context) (out AccountList, what string,
 				a.LastDrill = &d
 			}
 		}
+		a.DrillStatusError = dueErr
 		for _, ds := range due {
 			if sameAccount(ds.AccountID, ds.AccountUPN, st.AccountID, st.AccountUPN) {
 				a.DrillDue, a.DrillOverdue = ds.Due, ds.Overdue

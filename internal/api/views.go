@@ -138,6 +138,9 @@ type Account struct {
 	// passed; both absent when the server does not know drill.interval.
 	DrillDue     *time.Time `json:"drill_due,omitempty"`
 	DrillOverdue bool       `json:"drill_overdue,omitempty"`
+	// DrillStatusError says why DrillDue is unknown (it could not be
+	// worked out: never read as "not due").
+	DrillStatusError string `json:"drill_status_error,omitempty"`
 }
 
 // AccountList is every account.

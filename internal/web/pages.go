@@ -110,6 +110,8 @@ type drillsView struct {
 	Drills    []store.Drill
 	// Known: the server knows drill.interval (the calendar is shown).
 	Known bool
+	// StatusError: when drills are due could not be worked out.
+	StatusError bool
 }
 
 // drillAccount is one account's line of the calendar's agenda.
@@ -157,13 +159,15 @@ func (s *Server) drills(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "drills", err)
 		return
 	}
+	now := s.o.Now().UTC()
+	v := drillsView{Checklist: drill.Checklist, Drills: ds}
 	sts, err := s.o.API.DrillStatus(r.Context())
 	if err != nil {
-		s.fail(w, "drill status", err)
-		return
+		// Say so, and still show the checklist and the drills.
+		s.o.Logger.Error("dashboard: the drill status could not be worked out", "err", err)
+		v.StatusError, sts = true, nil
 	}
-	now := s.o.Now().UTC()
-	v := drillsView{Checklist: drill.Checklist, Drills: ds, Known: sts != nil}
+	v.Known = sts != nil
 	for _, st := range sts {
 		a := drillAccount{AccountStatus: st, Label: firstOf(st.Name, st.AccountUPN, st.AccountID), Never: st.LastPassed == nil}
 		for _, d := range st.Drills {

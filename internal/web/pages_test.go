@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"breakglass/internal/alert"
 	"breakglass/internal/api"
 	"breakglass/internal/drill"
+	"breakglass/internal/entra"
 	"breakglass/internal/kql/tables"
 	"breakglass/internal/kqlrule"
 	"breakglass/internal/store"
@@ -200,5 +202,40 @@ func TestDrillsWithoutStatus(t *testing.T) {
 	w.ServeHTTP(rec, req)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "does not know drill.interval") || strings.Contains(rec.Body.String(), `class="cal"`) {
 		t.Errorf("%d\n%s", rec.Code, rec.Body.String())
+	}
+}
+
+// TestDrillStatusFailure: a drill status that cannot be worked out is
+// said on the board and the drills page, which still show the rest;
+// it is never shown as "not due".
+func TestDrillStatusFailure(t *testing.T) {
+	f := newFixture(t)
+	a := api.New(api.Options{Store: f.st, Accounts: []entra.Account{{ID: "11111111-1111-1111-1111-111111111111", UPN: "bg1@contoso.example", Name: "Break glass 1"}},
+		DrillStatus: func(context.Context) ([]drill.AccountStatus, error) {
+			return nil, errors.New("drill d1: stored report: unexpected end of JSON")
+		}})
+	w, err := web.New(web.Options{API: a, Guard: roleGuard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string][]string{
+		"/":       {"DRILL DUE UNKNOWN", "could not be worked out", "Break glass 1"},
+		"/drills": {"could not be worked out", "<code>" + drill.ItemPeopleTrained + "</code>"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("X-Role", api.RoleViewer)
+		w.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Errorf("GET %s: %d", path, rec.Code)
+		}
+		for _, s := range want {
+			if !strings.Contains(rec.Body.String(), s) {
+				t.Errorf("GET %s lacks %q", path, s)
+			}
+		}
+		if strings.Contains(rec.Body.String(), "unexpected end of JSON") {
+			t.Errorf("GET %s shows the internal error", path)
+		}
 	}
 }
