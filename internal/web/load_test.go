@@ -102,6 +102,27 @@ func TestDashboardLoad(t *testing.T) {
 		slices.Sort(ds)
 		t.Logf("%-45s %8v %8v", short(p), ds[49].Round(10*time.Microsecond), ds[98].Round(10*time.Microsecond))
 	}
+	// The query endpoint reads every evidence record: a handful of runs.
+	for _, q := range []string{"SigninLogs | take 10", "SigninLogs | count"} {
+		var ds []time.Duration
+		var body string
+		for i := 0; i < 10; i++ {
+			t0 := time.Now()
+			resp, err := http.Post(srv.URL+"/api/v1/query", "application/json", strings.NewReader(`{"query": "`+q+`", "timeout": "60s"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("POST /api/v1/query %s: %d %s", q, resp.StatusCode, b)
+			}
+			body = string(b)
+			ds = append(ds, time.Since(t0))
+		}
+		slices.Sort(ds)
+		t.Logf("%-45s %8v %8v (median, max of 10) %s", short("POST query "+q), ds[4].Round(time.Millisecond), ds[9].Round(time.Millisecond), short(strings.Join(strings.Fields(body), "")))
+	}
 }
 
 func short(s string) string {
