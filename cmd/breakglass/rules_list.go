@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -75,44 +74,13 @@ type ruleInfo struct {
 	Literals    []string `json:"literals"`
 }
 
+// describeRule is kqlrule.Describe (which the API and the rules page
+// show too) in the shape of rules list --format json.
 func describeRule(r *kqlrule.Rule) ruleInfo {
-	c := r.Cfg
-	in := ruleInfo{Name: c.Name, ID: r.ID, Kind: string(r.Kind), Why: r.Why, Tables: r.Tables, Threshold: "rows > 0",
-		Severity: int(c.Sev()), AutoResolve: c.AutoResolve, Dimensions: c.Dimensions, Literals: r.Literals()}
-	if in.Tables == nil {
-		in.Tables = []string{}
-	}
-	if in.Literals == nil {
-		in.Literals = []string{}
-	}
-	if t := c.Threshold; t != nil {
-		what := "rows"
-		if t.Column != "" {
-			what = t.Column
-		}
-		in.Threshold = what + " " + t.Operator + " " + strconv.FormatFloat(t.Value, 'f', -1, 64)
-	}
-	if r.Kind == kqlrule.KindScheduled {
-		in.Frequency, in.Period = shortDur(c.Frequency.String()), shortDur(c.Period.String())
-		if v := c.Violations; v != nil && (v.Of > 1 || v.Min > 1) {
-			in.Violations = fmt.Sprintf("%d of %d", v.Min, v.Of)
-		}
-	}
-	if c.MuteFor > 0 {
-		in.MuteFor = shortDur(c.MuteFor.String())
-	}
-	return in
-}
-
-// shortDur drops Go's zero units: 5m0s is 5m, 1h0m0s 1h.
-func shortDur(s string) string {
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	in := kqlrule.Describe(r)
+	return ruleInfo{Name: in.Name, ID: in.ID, Kind: in.Kind, Why: in.Why, Tables: in.Tables, Frequency: in.Frequency,
+		Period: in.Period, Threshold: in.Threshold, Severity: in.Severity, MuteFor: in.MuteFor, AutoResolve: in.AutoResolve,
+		Dimensions: in.Dimensions, Violations: in.Violations, Literals: in.Literals}
 }
 
 func runRulesList(out io.Writer, f rulesListFlags) error {

@@ -99,6 +99,12 @@ func writeRoutes() []Route {
 // decode reads an optional JSON body (empty is the zero value) strictly:
 // an unknown field is an error naming it, so a typo is not silently lost.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeLimit(w, r, v, maxBody)
+}
+
+// decodeLimit is decode with a body limit of its own (a query may be
+// larger than an action's body).
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, maxBody int64) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	b, err := io.ReadAll(r.Body)
 	if err != nil {

@@ -13,12 +13,16 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/drill"
 	"breakglass/internal/entra"
+	"breakglass/internal/kql/eval"
+	"breakglass/internal/kqlrule"
 	"breakglass/internal/posture"
 	"breakglass/internal/store"
 )
@@ -67,6 +71,23 @@ type Options struct {
 	AlertAck http.Handler
 	// Actions are the writes; nil serves the reads only (writes answer 503).
 	Actions Actions
+	// Catalog is what POST /query reads (tables.NewEvidence over the
+	// store: read-only); nil answers 503.
+	Catalog eval.Catalog
+	// Watchlists are the queries' _GetWatchlist tables
+	// (kqlrule.Watchlists of the config).
+	Watchlists map[string]*eval.Table
+	// Rules are the configured KQL rules for GET /rules.
+	Rules []kqlrule.Info
+	// RuleState returns a scheduled rule's newest evaluated window end
+	// and when it was evaluated (kqlrule.LastEvaluated over the store);
+	// nil: not known.
+	RuleState func(ctx context.Context, id string) (window, at time.Time, err error)
+	// DrillStatus returns every account's drills and when the next is due
+	// (drill.Evaluator.Status with drill.interval); nil: not known.
+	DrillStatus func(ctx context.Context) ([]drill.AccountStatus, error)
+	// Logger logs the server's own failures (nil: discarded).
+	Logger *slog.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -93,8 +114,9 @@ type Param struct {
 
 // Server is the API handler.
 type Server struct {
-	o   Options
-	mux *http.ServeMux
+	o       Options
+	mux     *http.ServeMux
+	queries chan struct{} // running queries (at most queriesAtOnce)
 }
 
 // New returns the API; mount it at /api/v1/.
@@ -102,7 +124,10 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{o: o, mux: http.NewServeMux()}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{o: o, mux: http.NewServeMux(), queries: make(chan struct{}, queriesAtOnce)}
 	for _, rt := range Routes() {
 		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handler(s, w, r) })
 		switch {

@@ -32,6 +32,9 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Line and Col place a query error in the query's text (1-based).
+	Line int `json:"line,omitempty"`
+	Col  int `json:"col,omitempty"`
 }
 
 // WriteError writes an error in the API's shape (for the authorizer and

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/drill"
 	"breakglass/internal/incident"
 	"breakglass/internal/posture"
 	"breakglass/internal/preserve"
@@ -24,7 +25,7 @@ const (
 
 // Routes is the API's route table: the one place a route is declared.
 func Routes() []Route {
-	return append(readRoutes(), writeRoutes()...)
+	return slices.Concat(readRoutes(), ruleRoutes(), queryRoutes(), writeRoutes())
 }
 
 func readRoutes() []Route {
@@ -306,6 +307,17 @@ func (s *Server) AccountList(ctx context.Context) (out AccountList, what string,
 		return out, "incidents", err
 	}
 	rep := (*postureReport)(s.Posture())
+	// A drill status that cannot be worked out is said on each account,
+	// not allowed to take the whole status board down with it.
+	var due []drill.AccountStatus
+	var dueErr string
+	if s.o.DrillStatus != nil {
+		var derr error
+		if due, derr = s.o.DrillStatus(ctx); derr != nil {
+			s.o.Logger.Error("api: the drill status could not be worked out", "err", derr)
+			due, dueErr = nil, "when the next drill is due could not be worked out; the daemon's log says why"
+		}
+	}
 	out = AccountList{Accounts: []Account{}}
 	for _, st := range sts {
 		a := Account{AccountStatus: st, Posture: rep.of(st.AccountID, st.AccountUPN), OpenIncidents: []string{}}
@@ -322,6 +334,16 @@ func (s *Server) AccountList(ctx context.Context) (out AccountList, what string,
 			if len(ds) > 0 {
 				d := drillOf(ds[0])
 				a.LastDrill = &d
+			}
+		}
+		a.DrillStatusError = dueErr
+		for _, ds := range due {
+			if sameAccount(ds.AccountID, ds.AccountUPN, st.AccountID, st.AccountUPN) {
+				a.DrillDue, a.DrillOverdue = ds.Due, ds.Overdue
+				if a.DrillDue != nil {
+					t := a.DrillDue.UTC()
+					a.DrillDue = &t
+				}
 			}
 		}
 		out.Accounts = append(out.Accounts, a)

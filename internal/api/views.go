@@ -133,6 +133,14 @@ type Account struct {
 	Posture       []posture.Result `json:"posture"`
 	LastDrill     *Drill           `json:"last_drill"`
 	OpenIncidents []string         `json:"open_incidents"`
+	// DrillDue is when the next drill is due (drill.interval after the
+	// last passed one; never passed: due now), DrillOverdue once it has
+	// passed; both absent when the server does not know drill.interval.
+	DrillDue     *time.Time `json:"drill_due,omitempty"`
+	DrillOverdue bool       `json:"drill_overdue,omitempty"`
+	// DrillStatusError says why DrillDue is unknown (it could not be
+	// worked out: never read as "not due").
+	DrillStatusError string `json:"drill_status_error,omitempty"`
 }
 
 // AccountList is every account.

@@ -34,7 +34,7 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 	if err != nil {
 		return err
 	}
-	a := api.New(api.Options{
+	ao := api.Options{
 		Store:          d.st,
 		Accounts:       d.cfg.Users(),
 		Posture:        d.posture.get,
@@ -44,7 +44,9 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 		Actions:        acts,
 		AlertAck:       acker.APIAck(svc),
 		Now:            d.o.Now,
-	})
+	}
+	d.pageOptions(&ao, acts) // pages.go
+	a := api.New(ao)
 	mux.Handle("/api/v1/", a)
 	w, err := web.New(web.Options{
 		API:       a,

@@ -99,13 +99,29 @@ func TestPagesInChromium(t *testing.T) {
 	}))
 	defer bcancel()
 	pages := map[string]string{"board": "/", "alerts": "/alerts", "incidents": "/incidents", "incident": "/incidents/" + f.incID,
-		"drills": "/drills", "posture": "/posture", "deliveries": "/deliveries"}
+		"drills": "/drills", "posture": "/posture", "deliveries": "/deliveries", "rules": "/rules", "rules-result": "/rules"}
 	for name, path := range pages {
 		for _, width := range []int64{1280, 360} {
 			err := chromedp.Do(bctx, chromedp.EmulateViewport(width, 800), chromedp.Navigate(f.srv.URL+path),
 				chromedp.WaitVisible(chromedp.CSS("main")))
 			if err != nil {
 				t.Fatalf("%s at %d px: %v", path, width, err)
+			}
+			if name == "rules-result" {
+				// The query box: type a query, run it, see the table.
+				err := chromedp.Do(bctx, chromedp.SetValue(chromedp.ID("query"), "SigninLogs\n| project TimeGenerated, UserPrincipalName, IPAddress, ResultType, Id"),
+					chromedp.Click(chromedp.CSS("form.query button")), chromedp.WaitVisible(chromedp.CSS("table.result")))
+				if err != nil {
+					t.Fatalf("running a query from the rules page at %d px: %v", width, err)
+				}
+			}
+			// Basic accessibility: labels, headings, names, alt, contrast.
+			found, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](a11yJS))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range found {
+				t.Errorf("%s at %d px: accessibility: %s", name, width, p)
 			}
 			scrollW, err := chromedp.Run(bctx, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`))
 			if err != nil {

@@ -68,7 +68,9 @@ func TestDashboardLoad(t *testing.T) {
 	t.Logf("filled the store with %d alerts and %d incidents in %v", nAlerts, nIncidents, time.Since(start).Round(time.Second))
 	incs, _ := st.Incidents(ctx, store.IncidentFilter{Limit: 1})
 	allow := func(_ string, h http.Handler) http.Handler { return h }
-	a := api.New(api.Options{Store: st, Accounts: accts, Guard: allow})
+	ao := api.Options{Store: st, Accounts: accts, Guard: allow}
+	pageOptions(t, st, &ao) // the rules and drills pages' data (pages_test.go)
+	a := api.New(ao)
 	w, err := web.New(web.Options{API: a, Guard: allow, Principal: func(*http.Request) (string, string, string) { return "bench", "responder", "x" }})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +80,7 @@ func TestDashboardLoad(t *testing.T) {
 	mux.Handle("/", w)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	paths := []string{"/", "/alerts", "/alerts/rows", "/incidents", "/incidents/" + incs[0].ID, "/deliveries",
+	paths := []string{"/", "/alerts", "/alerts/rows", "/incidents", "/incidents/" + incs[0].ID, "/deliveries", "/rules", "/drills", "/api/v1/rules",
 		"/api/v1/accounts", "/api/v1/alerts", "/api/v1/alerts?limit=500", "/api/v1/alerts?account=" + accts[3].ID + "&severity=1",
 		"/api/v1/incidents", "/api/v1/incidents/" + incs[0].ID, "/api/v1/alerts/" + all[500].ID + "/deliveries"}
 	t.Logf("%-45s %8s %8s", "path", "p50", "p99")
@@ -99,6 +101,27 @@ func TestDashboardLoad(t *testing.T) {
 		}
 		slices.Sort(ds)
 		t.Logf("%-45s %8v %8v", short(p), ds[49].Round(10*time.Microsecond), ds[98].Round(10*time.Microsecond))
+	}
+	// The query endpoint reads every evidence record: a handful of runs.
+	for _, q := range []string{"SigninLogs | take 10", "SigninLogs | count"} {
+		var ds []time.Duration
+		var body string
+		for i := 0; i < 10; i++ {
+			t0 := time.Now()
+			resp, err := http.Post(srv.URL+"/api/v1/query", "application/json", strings.NewReader(`{"query": "`+q+`", "timeout": "60s"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("POST /api/v1/query %s: %d %s", q, resp.StatusCode, b)
+			}
+			body = string(b)
+			ds = append(ds, time.Since(t0))
+		}
+		slices.Sort(ds)
+		t.Logf("%-45s %8v %8v (median, max of 10) %s", short("POST query "+q), ds[4].Round(time.Millisecond), ds[9].Round(time.Millisecond), short(strings.Join(strings.Fields(body), "")))
 	}
 }
 

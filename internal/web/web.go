@@ -80,7 +80,7 @@ func New(o Options) (*Server, error) {
 	if o.Principal == nil {
 		o.Principal = func(*http.Request) (string, string, string) { return "", "", "" }
 	}
-	t, err := template.New("").Funcs(funcs(o.Now)).ParseFS(templateFS, "templates/*.html")
+	t, err := template.New("").Funcs(funcs(o.Now)).Funcs(pageFuncs()).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
@@ -123,7 +123,9 @@ func (s *Server) pages() []page {
 		{"GET /incidents", roleViewer, s.incidents},
 		{"GET /incidents/{id}", roleViewer, s.incident},
 		{"POST /incidents/{id}/review", roleResponder, s.review},
-		{"GET /drills", roleViewer, s.drills},
+		{"GET /drills", roleViewer, s.drills}, // pages.go
+		{"GET /rules", roleViewer, s.rules},
+		{"POST /rules/query", roleViewer, s.runQuery},
 		{"GET /posture", roleViewer, s.posture},
 		{"GET /deliveries", roleViewer, s.deliveries},
 	}
@@ -286,15 +288,6 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/incidents/"+id+"?done=reviewed", http.StatusSeeOther)
-}
-
-func (s *Server) drills(w http.ResponseWriter, r *http.Request) {
-	ds, err := s.o.API.Store().Drills(r.Context(), store.DrillFilter{Limit: 200})
-	if err != nil {
-		s.fail(w, "drills", err)
-		return
-	}
-	s.render(w, r, "drills.html", "drills", "Drills", ds)
 }
 
 func (s *Server) posture(w http.ResponseWriter, r *http.Request) {

@@ -77,7 +77,9 @@ func newFixture(t *testing.T) *fixture {
 		}
 		f.incID = inc.ID
 	}
-	a := api.New(api.Options{Store: st, Accounts: []entra.Account{acct}, Guard: roleGuard})
+	ao := api.Options{Store: st, Accounts: []entra.Account{acct}, Guard: roleGuard}
+	pageOptions(t, st, &ao) // pages_test.go
+	a := api.New(ao)
 	w, err := web.New(web.Options{API: a, Guard: roleGuard,
 		Principal: func(r *http.Request) (string, string, string) { return "dana", r.Header.Get("X-Role"), csrf },
 		Ack: func(_ context.Context, id, who, note string) (bool, error) {
