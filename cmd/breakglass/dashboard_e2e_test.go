@@ -418,8 +418,23 @@ func TestDashboardInChromium(t *testing.T) {
 	t.Logf("pushed alert appeared on /alerts %v after the HTTP source took it", time.Since(pushed).Round(time.Millisecond))
 	alertID := strings.TrimPrefix(row, "a-")
 
-	// Acknowledge it from the page.
-	if err := chromedp.Do(b.ctx, chromedp.SendKeys(chromedp.ID("note-"+alertID), "on it, Dana"),
+	// Acknowledge it from the page. The list refreshes every second: a
+	// note being typed must survive that.
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.ID("note-"+alertID)), chromedp.SendKeys(chromedp.ID("note-"+alertID), "on it, ")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // one refresh and a half: the page's own clock, not the daemon's
+	typed, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		const e = document.getElementById(%q);
+		return (e ? e.value : "(gone)") + "|" + (document.activeElement ? document.activeElement.id : "");
+	})()`, "note-"+alertID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typed != "on it, |note-"+alertID {
+		t.Errorf("a note being typed on /alerts did not survive the list's refresh (value|focus: %q)", typed)
+	}
+	if err := chromedp.Do(b.ctx, chromedp.SendKeys(chromedp.ID("note-"+alertID), "Dana"),
 		chromedp.Click(chromedp.CSS("#"+row+" form button")), chromedp.WaitVisible(chromedp.CSS(".flash"))); err != nil {
 		t.Fatalf("acknowledging %s from the page: %v\n%s", alertID, err, b.text(t))
 	}
