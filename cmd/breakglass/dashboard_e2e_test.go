@@ -331,8 +331,13 @@ func (b *browser) who(t *testing.T) string {
 
 func (b *browser) signOut(t *testing.T, base string) {
 	t.Helper()
-	if err := chromedp.Do(b.ctx, chromedp.Navigate(base+"/account"), chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
-		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.ID("password"))); err != nil {
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(base+"/account"), chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`))); err != nil {
+		t.Fatalf("the account page: %v", err)
+	}
+	if !strings.Contains(b.text(t), "Back to the dashboard") {
+		t.Errorf("the account page has no way back to the dashboard:\n%s", b.text(t))
+	}
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.ID("password"))); err != nil {
 		t.Fatalf("signing out: %v", err)
 	}
 	// Signed out: the dashboard sends the browser to sign in.
