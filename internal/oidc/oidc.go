@@ -115,6 +115,10 @@ func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		var ue *url.Error // it repeats the URL, query and all
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("%w (GET %s: %v)", ErrUnavailable, redact(u), err)
 	}
 	defer resp.Body.Close()
