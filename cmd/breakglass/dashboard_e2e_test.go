@@ -490,14 +490,17 @@ func TestDashboardInChromium(t *testing.T) {
 	const note = "Q4 drill CHG-1234: signed in with key A, key back in the safe"
 	if err := chromedp.Do(b.ctx, chromedp.Navigate(base+"/incidents/"+inc), chromedp.WaitVisible(chromedp.ID("note")),
 		chromedp.Click(chromedp.CSS(`input[name="class"][value="drill"]`)), chromedp.SendKeys(chromedp.ID("note"), note),
+		chromedp.SendKeys(chromedp.ID("attest-hook"), "yes"),
 		chromedp.Click(chromedp.CSS(`form[action$="/review"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash"))); err != nil {
 		t.Fatalf("reviewing incident %s from its page: %v\n%s", inc, err, b.text(t))
 	}
-	if page := b.text(t); !strings.Contains(page, "drill by "+dashUser) || !strings.Contains(page, note) {
+	if page := b.text(t); !strings.Contains(page, "drill by "+dashUser) || !strings.Contains(page, note) ||
+		!strings.Contains(page, "attested for hook: yes") || strings.Contains(page, "not attested") {
 		t.Errorf("the incident page does not show the review:\n%s", page)
 	}
 	r = d.cli(t, "incidents", "show", inc)
-	if r.code != 0 || !strings.Contains(r.stdout, "drill") || !strings.Contains(r.stdout, dashUser) || !strings.Contains(r.stdout, note) {
+	if r.code != 0 || !strings.Contains(r.stdout, "drill") || !strings.Contains(r.stdout, dashUser) || !strings.Contains(r.stdout, note) ||
+		!strings.Contains(r.stdout, "attested for hook: yes") {
 		t.Errorf("incidents show %s does not show the drill review by %s: exit %d\n%s%s", inc, dashUser, r.code, r.stdout, r.stderr)
 	}
 	b.shoot(t, out, base, "incident-reviewed", "/incidents/"+inc)
