@@ -92,7 +92,7 @@ func newFixture(t *testing.T) *fixture {
 			return nil, nil
 		},
 		Groups: []string{"oncall", "security"},
-		Now: func() time.Time { return base.Add(time.Hour) }})
+		Now:    func() time.Time { return base.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}
