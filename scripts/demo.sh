@@ -4,7 +4,9 @@
 # on the bundled example logs, delivers the alerts to the console and by
 # mail to a local mail sink, acknowledges one through its link, and shows
 # the incident that formed, the verified evidence log and an exported
-# evidence bundle. Everything lives under $BREAKGLASS_DATA (default data/),
+# evidence bundle, then serves the dashboard with a one-time admin login
+# and pushes a new sign-in now and then so that alerts arrive live.
+# Everything lives under $BREAKGLASS_DATA (default data/),
 # which is reset first, so a second run shows the same again.
 #
 # Environment:
@@ -17,6 +19,8 @@
 #   DEMO_FAST=1                stop after the last step instead of keeping
 #                              the daemon running (CI: TestDemoScript)
 #   BREAKGLASS_DEMO_AUDIT_ONLY=1  stop after the audit
+#   BREAKGLASS_DEMO_EVERY      seconds between the live sign-ins pushed
+#                              once the steps are done (20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +62,8 @@ wait_for() {
 mkdir -p "$D"
 rm -rf "$D"/demo.db "$D"/demo.db-wal "$D"/demo.db-shm "$D"/demo.db.heads \
   "$D"/demo-evidence.key "$D"/demo-evidence.key.pub "$MAIL" "$BUNDLE" "$D"/demo-incident \
-  "$D"/demo-serve.out "$D"/demo-serve.log "$D"/demo-mailsink.log "$D"/demo-report.md "$D"/demo-alert.txt
+  "$D"/demo-serve.out "$D"/demo-serve.log "$D"/demo-mailsink.log "$D"/demo-report.md "$D"/demo-alert.txt \
+  "$D"/demo-cookies "$D"/demo-login.html
 
 # --- 1. the posture audit ----------------------------------------------------
 # --fail-on none: the findings are the point of the demo, not an error; any
@@ -107,6 +112,14 @@ fi
 export BREAKGLASS_ACK_SECRET
 # The key that signs the evidence log's published heads (evidence.signing_key).
 "$BIN" evidence keygen --out "$D/demo-evidence.key" >/dev/null
+# The dashboard's admin for this run: made by users add (as an operator
+# makes the first admin) with a random password, printed once below and
+# kept nowhere else. demo.db is new on each run, so is the password.
+demo_user=demo-admin
+demo_pw=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | cut -c1-20)
+[ "${#demo_pw}" -ge 16 ] || fail "could not make a random password"
+printf '%s\n' "$demo_pw" | "$BIN" users add --config "$CFG" "$demo_user" --role admin >/dev/null 2>"$D/demo-serve.log" ||
+  fail "breakglass users add $demo_user"
 
 step "2. The watcher (breakglass serve) on the example logs"
 say "A local mail sink takes the email channel's mail on 127.0.0.1:$BREAKGLASS_DEMO_SMTP_PORT (nothing leaves this machine)."
@@ -190,12 +203,51 @@ say "And the bundle on its own, without the store or the config, against the dem
 "$BIN" incidents report --config "$CFG" "$inc" --out "$D/demo-report.md"
 say "The incident's timeline for people: $D/demo-report.md"
 
+step "8. The dashboard (served by breakglass serve)"
+say "Open $base/ in a browser and sign in with this one-time login (made for this run by"
+say "breakglass users add with a random password; a new one each run):"
+say "  user:     $demo_user" "  password: $demo_pw"
+# Sign in as a browser does (the form's CSRF token, then the session
+# cookie) and read the live alerts list the page refreshes every second.
+jar=$D/demo-cookies
+curl -fsS -c "$jar" -b "$jar" "$base/login" >"$D/demo-login.html" || fail "GET $base/login"
+csrf=$(sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' "$D/demo-login.html" | head -n 1)
+[ -n "$csrf" ] || fail "no sign-in form at $base/login"
+curl -fsS -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$csrf" --data-urlencode "name=$demo_user" \
+  --data-urlencode "password=$demo_pw" --data-urlencode "next=/alerts" "$base/login" || fail "signing in to $base/login"
+rows=$(curl -fsS -b "$jar" "$base/alerts/rows" | grep -c '<tr id="a-' || true)
+rm -f "$jar" "$D/demo-login.html"
+[ "$rows" -ge "$want" ] || fail "signed in, but $base/alerts lists $rows alerts, want $want"
+say "Signed in with that login (curl): $base/alerts lists $rows alerts, newest first."
+
 step "Done"
 say "Everything is under $D/: demo-audit.html, demo-mail/, demo.db, demo-incident.zip."
 if [ "${DEMO_FAST:-}" = 1 ]; then
   exit 0
 fi
+# Alerts arriving live: a new sign-in of bg-admin1 to the HTTP source every
+# BREAKGLASS_DEMO_EVERY seconds, each with a fresh id (the same record twice
+# is alerted once), so the dashboard's Alerts page fills while you watch.
+every=${BREAKGLASS_DEMO_EVERY:-20}
+ingest_token=${BREAKGLASS_INGEST_TOKEN:-demo-token}
+live_signins() {
+  local n=0 now rec
+  while sleep "$every"; do
+    n=$((n + 1))
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    rec='{"id":"demo-live-'"$$-$n"'","createdDateTime":"'"$now"'","userPrincipalName":"bg-admin1@contoso.onmicrosoft.com",'
+    rec+='"userId":"7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70","appDisplayName":"Azure Portal","ipAddress":"198.51.100.'"$((n % 200 + 20))"'",'
+    rec+='"status":{"errorCode":0},"location":{"city":"Oslo","countryOrRegion":"NO"}}'
+    curl -fsS -o /dev/null -H "Authorization: Bearer $ingest_token" --data-binary "$rec" "http://$BREAKGLASS_DEMO_INGEST/ingest" ||
+      printf 'demo: pushing live sign-in %d to the HTTP source failed\n' "$n" >&2
+  done
+}
+live_signins &
+pids+=($!)
 cat <<TXT
+Dashboard: $base/  user $demo_user, password $demo_pw
+A new sign-in of bg-admin1 reaches the HTTP source every ${every}s: watch it
+appear on $base/alerts (no reload) and acknowledge it there.
 The daemon keeps running. From another terminal:
   curl $base/metrics                                  Prometheus metrics
   $BIN alerts list --config $CFG               the alerts and who was told

@@ -48,6 +48,7 @@ func TestDemoScript(t *testing.T) {
 		"BREAKGLASS_DEMO_INGEST=127.0.0.1:" + ports[1],
 		"BREAKGLASS_DEMO_SMTP_PORT=" + ports[2],
 	}
+	lastPassword := ""
 	for run := 1; run <= 2; run++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		c := exec.CommandContext(ctx, "bash", "scripts/demo.sh")
@@ -99,6 +100,31 @@ func TestDemoScript(t *testing.T) {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("run %d: the demo does not print %q:\n%s", run, want, stdout)
 			}
+		}
+		// The dashboard: a one-time admin login that signs in, made anew
+		// each run, and never written down in clear.
+		pw := ""
+		for _, line := range strings.Split(stdout, "\n") {
+			if v, ok := strings.CutPrefix(line, "  password: "); ok {
+				pw = v
+			}
+		}
+		if len(pw) < 16 || pw == lastPassword {
+			t.Errorf("run %d: the demo prints no fresh one-time password (%q, last run %q)", run, pw, lastPassword)
+		}
+		lastPassword = pw
+		if want := "Signed in with that login (curl): http://127.0.0.1:" + ports[0] + "/alerts lists 13 alerts"; !strings.Contains(stdout, want) {
+			t.Errorf("run %d: the demo does not print %q:\n%s", run, want, stdout)
+		}
+		if pw != "" {
+			filepath.WalkDir(data, func(path string, e os.DirEntry, err error) error {
+				if err == nil && !e.IsDir() {
+					if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(pw)) {
+						t.Errorf("run %d: the demo password is in clear in %s", run, path)
+					}
+				}
+				return nil
+			})
 		}
 		if strings.Contains(stdout, "FAILED") {
 			t.Errorf("run %d: a check failed:\n%s", run, stdout)

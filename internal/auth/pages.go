@@ -34,6 +34,7 @@ type pageData struct {
 	Provider                string // the identity provider's sign-in path, "" for none
 	Who                     *Principal
 	Back                    bool
+	Home                    string // a link back from the account page, "" for none
 }
 
 func renderPage(w http.ResponseWriter, status int, d pageData) {
@@ -173,7 +174,11 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) account(w http.ResponseWriter, r *http.Request) {
 	p := FromContext(r.Context())
-	renderPage(w, http.StatusOK, pageData{Title: "Signed in", Heading: "Signed in", Who: p, CSRF: p.CSRFToken()})
+	d := pageData{Title: "Signed in", Heading: "Signed in", Who: p, CSRF: p.CSRFToken()}
+	if s.o.Home != PathAccount {
+		d.Home = s.o.Home // not a dead end: back to where sign-in lands
+	}
+	renderPage(w, http.StatusOK, d)
 }
 
 func constEq(a, b string) bool { return len(a) == len(b) && subtleEq(a, b) }

@@ -48,6 +48,10 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 	d.pageOptions(&ao, acts) // pages.go
 	a := api.New(ao)
 	mux.Handle("/api/v1/", a)
+	var groups []string // each one a review attests for
+	for _, g := range d.cfg.Notify.Groups {
+		groups = append(groups, g.Name)
+	}
 	w, err := web.New(web.Options{
 		API:       a,
 		Guard:     svc.Guard,
@@ -55,10 +59,11 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 		Ack: func(ctx context.Context, id, who, note string) (bool, error) {
 			return acker.AckAs(ctx, id, who, store.ViaWeb, note)
 		},
-		Review: func(ctx context.Context, id, class, who, note string) error {
-			_, _, err := acts.ReviewIncident(ctx, id, who, api.ReviewRequest{Class: class, Note: note})
-			return err
+		Review: func(ctx context.Context, id, class, who, note string, attest map[string]string) ([]string, error) {
+			_, missing, err := acts.ReviewIncident(ctx, id, who, api.ReviewRequest{Class: class, Note: note, Attest: attest})
+			return missing, err
 		},
+		Groups: groups,
 		Logger: d.log.With("part", "dashboard"),
 		Now:    d.o.Now,
 	})

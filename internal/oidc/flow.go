@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Paths the flow serves.
@@ -173,5 +175,9 @@ func (f *Flow) fail(w http.ResponseWriter, status int, err error) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = failPage.Execute(w, err.Error())
+	msg := err.Error()
+	if r, n := utf8.DecodeRuneInString(msg); n > 0 { // a sentence on the page
+		msg = string(unicode.ToUpper(r)) + msg[n:]
+	}
+	_ = failPage.Execute(w, msg)
 }

@@ -6,17 +6,18 @@ import (
 	"testing"
 
 	"breakglass/internal/oidc"
+	"breakglass/internal/oidc/oidctest"
 )
 
 // FuzzVerify: any ID token text is refused or accepted without a panic,
 // and nothing unsigned is ever accepted.
 func FuzzVerify(f *testing.F) {
-	p := newProvider(f)
-	prov, err := oidc.Discover(context.Background(), oidc.Config{Issuer: p.srv.URL, ClientID: "bg-client"})
+	p := oidctest.NewProvider(f)
+	prov, err := oidc.Discover(context.Background(), oidc.Config{Issuer: p.URL, ClientID: "bg-client"})
 	if err != nil {
 		f.Fatal(err)
 	}
-	good := p.sign(p.claims("n"))
+	good := p.Sign(p.Claims("n"))
 	f.Add(good)
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.")

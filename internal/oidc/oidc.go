@@ -115,6 +115,10 @@ func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		var ue *url.Error // it repeats the URL, query and all
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("%w (GET %s: %v)", ErrUnavailable, redact(u), err)
 	}
 	defer resp.Body.Close()
@@ -410,9 +414,13 @@ func (p *Provider) key(ctx context.Context, kid string) (crypto.PublicKey, error
 	return nil, fmt.Errorf("oidc: the ID token names key %q, which the provider does not publish", clip(kid, 60))
 }
 
+// probeTimeout bounds the check that a discovered provider still answers.
+const probeTimeout = 3 * time.Second
+
 // Lazy returns a Flow.Provider that discovers c on first use and keeps
 // the result; after a failure it tries again on the next sign-in (at most
 // every 10 s), so a provider that was down at start is used once it is up.
+// Once discovered, each use first checks that the provider still answers.
 func Lazy(ctx context.Context, c Config) func() (*Provider, error) {
 	var mu sync.Mutex
 	var p *Provider
@@ -426,6 +434,16 @@ func Lazy(ctx context.Context, c Config) func() (*Provider, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if p != nil {
+			// A provider found once may be down now. Sending the
+			// person to its dead sign-in page helps nobody at 3 a.m.:
+			// check that it still answers (sign-ins are rare) and say
+			// so, pointing at local accounts, when it does not.
+			dctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			defer cancel()
+			var meta map[string]any
+			if err := getJSON(dctx, p.c.Client, strings.TrimSuffix(c.Issuer, "/")+"/.well-known/openid-configuration", &meta); err != nil {
+				return nil, err
+			}
 			return p, nil
 		}
 		if lastErr != nil && now().Sub(lastTry) < 10*time.Second {

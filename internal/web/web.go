@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -53,8 +54,13 @@ type Options struct {
 	Principal func(r *http.Request) (who, role, csrf string)
 	// Ack acknowledges an alert as who; changed is false when it already was.
 	Ack func(ctx context.Context, alertID, who, note string) (changed bool, err error)
-	// Review classifies an incident (drill, emergency or misuse) as who.
-	Review func(ctx context.Context, incidentID, class, who, note string) error
+	// Review classifies an incident (drill, emergency or misuse) as who,
+	// with attest: per action group, "yes" or what differed from the
+	// authorised use. It returns the groups left without an attestation.
+	Review func(ctx context.Context, incidentID, class, who, note string, attest map[string]string) (notAttested []string, err error)
+	// Groups are the action groups (notify.groups) a review attests for:
+	// the review form has a field for each.
+	Groups []string
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -154,13 +160,14 @@ type view struct {
 	Who, Role  string
 	CSRF       string
 	Flash      string
+	Groups     []string // the action groups, for the review form
 	Data       any
 	Now        time.Time
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name, nav, title string, data any) {
 	who, role, csrf := s.o.Principal(r)
-	v := view{Title: title, Nav: nav, Who: who, Role: role, CSRF: csrf, Flash: r.URL.Query().Get("done"), Data: data, Now: s.o.Now().UTC()}
+	v := view{Title: title, Nav: nav, Who: who, Role: role, CSRF: csrf, Flash: r.URL.Query().Get("done"), Groups: s.o.Groups, Data: data, Now: s.o.Now().UTC()}
 	var b strings.Builder
 	if err := s.t.ExecuteTemplate(&b, name, v); err != nil {
 		s.o.Logger.Error("dashboard: rendering a page failed", "page", name, "err", err)
@@ -278,7 +285,14 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	note := strings.TrimSpace(r.PostFormValue("note"))
-	if err := s.o.Review(r.Context(), id, class, who, note); err != nil {
+	attest := map[string]string{}
+	for _, g := range s.o.Groups {
+		if v := strings.TrimSpace(r.PostFormValue("attest-" + g)); v != "" {
+			attest[g] = v
+		}
+	}
+	missing, err := s.o.Review(r.Context(), id, class, who, note, attest)
+	if err != nil {
 		var bad interface{ BadRequest() bool }
 		if errors.As(err, &bad) && bad.BadRequest() {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -287,7 +301,11 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "incident "+strconv.Quote(id), err)
 		return
 	}
-	http.Redirect(w, r, "/incidents/"+id+"?done=reviewed", http.StatusSeeOther)
+	done := "reviewed"
+	if len(missing) > 0 { // recorded, but incomplete: say so where it is read
+		done += "; not attested for " + strings.Join(missing, ", ") + " (review again to add it)"
+	}
+	http.Redirect(w, r, "/incidents/"+id+"?done="+url.QueryEscape(done), http.StatusSeeOther)
 }
 
 func (s *Server) posture(w http.ResponseWriter, r *http.Request) {

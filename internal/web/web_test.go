@@ -86,11 +86,15 @@ func newFixture(t *testing.T) *fixture {
 			f.acked = append(f.acked, id+" by "+who+": "+note)
 			return true, nil
 		},
-		Review: func(_ context.Context, id, class, who, note string) error {
-			f.reviewed = append(f.reviewed, id+" "+class+" by "+who)
-			return nil
+		Review: func(_ context.Context, id, class, who, note string, attest map[string]string) ([]string, error) {
+			f.reviewed = append(f.reviewed, id+" "+class+" by "+who+fmt.Sprint(attest))
+			if attest["security"] == "" {
+				return []string{"security"}, nil
+			}
+			return nil, nil
 		},
-		Now: func() time.Time { return base.Add(time.Hour) }})
+		Groups: []string{"oncall", "security"},
+		Now:    func() time.Time { return base.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +207,10 @@ func TestRolesAndForms(t *testing.T) {
 	if status, _, _ := f.do(t, "POST", "/incidents/"+f.incID+"/review", api.RoleResponder, url.Values{"csrf_token": {csrf}, "class": {"shrug"}}); status != 400 {
 		t.Errorf("review with a bad class: %d, want 400", status)
 	}
-	status, _, h = f.do(t, "POST", "/incidents/"+f.incID+"/review", api.RoleResponder, url.Values{"csrf_token": {csrf}, "class": {"drill"}})
-	if status != 303 || len(f.reviewed) != 1 || f.reviewed[0] != f.incID+" drill by dana" {
+	status, _, h = f.do(t, "POST", "/incidents/"+f.incID+"/review", api.RoleResponder, url.Values{"csrf_token": {csrf}, "class": {"drill"},
+		"attest-oncall": {" yes "}, "attest-other": {"not a group"}})
+	if status != 303 || len(f.reviewed) != 1 || f.reviewed[0] != f.incID+" drill by danamap[oncall:yes]" ||
+		!strings.Contains(h.Get("Location"), "not+attested+for+security") {
 		t.Errorf("review: %d %q, reviewed %v", status, h.Get("Location"), f.reviewed)
 	}
 	if status, _, _ := f.do(t, "GET", "/incidents/nope", api.RoleViewer, nil); status != 404 {
