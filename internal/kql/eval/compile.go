@@ -57,12 +57,21 @@ func (c *compiler) lets(stmts []kql.Stmt, sc *scope) error {
 	for _, st := range stmts {
 		switch s := st.(type) {
 		case *kql.LetStmt:
+			// Microsoft's analyser refuses a second let of one name in one
+			// scope ("already declared"); a nested scope (a function's body)
+			// may shadow an outer name, and the innermost binding applies
+			// (let-statement).
+			if _, dup := sc.names[s.Name]; dup {
+				return c.errAt(s, "a variable named %s is already declared in this scope: rename one of them", s.Name)
+			}
 			if fd, ok := s.Value.(*kql.FuncDef); ok {
-				sc.names[s.Name] = &binding{fn: fd, fnEnv: sc}
+				sc.names[s.Name] = &binding{fn: fd, fnEnv: sc.snapshot()}
 				continue
 			}
 			if c.isTabular(s.Value, sc, nil) {
-				x, env := s.Value, sc.child() // the let does not see itself
+				// The value is compiled lazily, so it gets the names bound so
+				// far, not itself nor the lets after it.
+				x, env := s.Value, sc.snapshot()
 				var cached plan
 				sc.names[s.Name] = &binding{tab: func() (plan, error) {
 					if cached != nil {
@@ -572,6 +581,12 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 		for i := range idx {
 			idx[i] = i
 		}
+		// As Microsoft's analyser decides: a new name may be neither a
+		// column of the input (even one renamed away here, even the old
+		// name itself) nor a name this project-rename already gave; a
+		// column renamed twice keeps its first new name.
+		given := map[string]bool{}
+		renamed := make([]bool, len(cols))
 		for _, a := range o.Cols {
 			old, ok := a.Value.(*kql.Ident)
 			if !ok || len(a.Names) != 1 {
@@ -581,7 +596,15 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 			if i < 0 {
 				return nil, c.errAt(old, "unknown column %q%s", old.Name, suggest(old.Name, colNames(incols)))
 			}
-			cols[i].Name = a.Names[0]
+			nn := a.Names[0]
+			if rs.index(nn) >= 0 || given[nn] {
+				return nil, c.errAt(a, "a column named %s is already declared: project-away it first, or pick another name", nn)
+			}
+			given[nn] = true
+			if !renamed[i] {
+				cols[i].Name = nn
+				renamed[i] = true
+			}
 		}
 		return &permNode{in: in, cols: cols, idx: idx}, nil
 	case "project-away", "project-keep", "project-reorder":

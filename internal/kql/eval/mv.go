@@ -132,6 +132,10 @@ func (c *compiler) mvItems(incols []value.Column, params []*kql.OpParam, items [
 		if err != nil {
 			return nil, nil, err
 		}
+		if e.t != value.Dynamic {
+			// Microsoft's analyser: "The expression must have the type dynamic."
+			return nil, nil, c.errAt(it.Value, "mv-expand needs a dynamic value (an array or a property bag), not %s: wrap it in todynamic()", e.t)
+		}
 		to := value.Dynamic
 		if it.To != "" {
 			t, ok := value.ParseType(it.To)

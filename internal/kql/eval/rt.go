@@ -205,25 +205,6 @@ func fold(s string) string {
 	return b.String()
 }
 
-func asciiFoldEq(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 func isTermRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // hasTerm is Kusto's has: needle occurs in hay on term boundaries (a term
@@ -352,6 +333,9 @@ func arith(op string, t value.Type, l, r value.Value) value.Value {
 			f = a / b
 		case "%":
 			f = math.Mod(a, b)
+			if f < 0 { // numerical-operators: 0 <= N % D < abs(D)
+				f += math.Abs(b)
+			}
 		}
 		return value.Value{T: t, F: f}
 	case value.Int, value.Long:
@@ -377,7 +361,7 @@ func arith(op string, t value.Type, l, r value.Value) value.Value {
 			if b == 0 {
 				return value.NullOf(t)
 			}
-			n = a % b
+			n = floorMod(a, b)
 		}
 		return value.Value{T: t, I: n}
 	case value.DateTime, value.TimeSpan:
@@ -433,11 +417,26 @@ func arith(op string, t value.Type, l, r value.Value) value.Value {
 			if b == 0 {
 				return value.NullOf(t)
 			}
-			n = a % b
+			n = floorMod(a, b)
 		}
 		return value.Value{T: t, I: n}
 	}
 	return value.NullOf(t)
+}
+
+// floorMod is Kusto's modulo: "the modulo of two numbers always returns a
+// small non-negative number", 0 <= a % b < abs(b) (numerical-operators:
+// -14 % 12 is 10, 14 % -12 is 2, -14 % -12 is 10).
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		if b < 0 {
+			m -= b
+		} else {
+			m += b
+		}
+	}
+	return m
 }
 
 // convert casts v to type t as Kusto's to* functions do (null when it cannot).
