@@ -156,7 +156,7 @@ func (n *scanNode) run(rs *runState, emit func([]value.Value) error) error {
 		if len(row) != len(n.cols) {
 			return fmt.Errorf("table %s: a row has %d values, the schema %d columns", n.table, len(row), len(n.cols))
 		}
-		return emit(row)
+		return emit(conform(n.cols, row))
 	})
 }
 
