@@ -59,6 +59,12 @@ var adversarialSchema = []string{
 	`union kind=inner SigninLogs, AuditLogs | project-keep TimeGenerated, OperationName, Identity`,
 	// extend over an existing column, project-away with wildcards (extend-operator, project-away-operator).
 	`datatable(a:long)[1] | extend a = 2, b = a`,
+	`datatable(a:long)[1] | extend a = "s", b = a`,
+	`datatable(a:long)[1] | extend b = a, a = "x", c = a`,
+	`datatable(a:long)[1] | extend x = "s", y = x`,
+	`SigninLogs | extend x = 1, y = x | project y`,
+	`datatable(a:long, z:long)[1,2] | extend a = "s"`,
+	`datatable(a:long)[1] | project a = "s", b = a`,
 	`datatable(a:long, b:long)[1,2] | project-away b | extend b = 3`,
 	`datatable(nA:long, nB:string, x:long)[1,"a",2] | project-away n*`,
 	`datatable(nA:long, nB:string, x:long)[1,"a",2] | project-away *A, x`,
@@ -193,6 +199,9 @@ func TestAdversarialValues(t *testing.T) {
 		{"count-operator", `datatable(n:long)[1,2] | where n > 5 | count`, "0"},
 		{"extend-operator", `datatable(n:long, s:string)[1,"a"] | extend n = n * 10, s = strcat(s, "x")`, "10|ax"},
 		{"extend-operator", `datatable(n:long, s:string)[1,"a"] | extend n = "text" | project n, gettype(n)`, "text|string"},
+		// each expression is a calculation over the input: b reads the input's a, not the new one.
+		{"extend-operator", `datatable(a:long)[1] | extend a = "s", b = a | project a, b, gettype(b)`, "s|1|long"},
+		{"extend-operator", `datatable(a:long)[1] | extend a = a + 1 | extend b = a`, "2|2"},
 		// column names are case-sensitive.
 		{"schema-entities/entity-names", `datatable(Name:string, name:string)["a", "b"] | project name`, "b"},
 		// let: the innermost binding applies; toscalar of an empty table is null.

@@ -507,8 +507,13 @@ func (c *compiler) sortKeys(keys []*kql.SortKey, sc *scope, rs *rowScope) ([]sor
 func (c *compiler) extend(in plan, cols []*kql.Assign, sc *scope) (plan, error) {
 	n := &extendNode{in: in, cols: append([]value.Column(nil), in.columns()...)}
 	n.width = len(n.cols)
+	// Every expression is a calculation over the input (extend-operator):
+	// it sees the input's columns, not those this extend adds or replaces
+	// (Microsoft's analyser: in extend x = 1, y = x, "the name 'x' does
+	// not refer to any known column"; in extend a = "s", b = a, b is the
+	// input's a).
+	rs := &rowScope{cols: in.columns()}
 	for _, a := range cols {
-		rs := &rowScope{cols: n.cols}
 		if len(a.Names) > 1 {
 			return nil, c.errAt(a, "extend (a, b) = ... is not supported")
 		}
