@@ -341,8 +341,19 @@ func arith(op string, t value.Type, l, r value.Value) value.Value {
 	case value.Int, value.Long:
 		a, _, ar, ok1 := num(l)
 		b, _, br, ok2 := num(r)
-		if !ok1 || !ok2 || ar || br {
+		if !ok1 || !ok2 {
 			return value.NullOf(t)
+		}
+		if ar || br {
+			// Only a dynamic operand can hold a real here (the analyser
+			// types dynamic * long as long): compute on the numbers as
+			// they are and cast the result to long, as tolong() would,
+			// rather than give null and drop the row from a where.
+			f := arith(op, value.Real, l, r)
+			if f.IsNull() || math.IsNaN(f.F) || math.IsInf(f.F, 0) || math.Abs(f.F) >= 9.2e18 {
+				return value.NullOf(t)
+			}
+			return convert(f, t)
 		}
 		var n int64
 		switch op {
