@@ -70,6 +70,18 @@ var adversarialSchema = []string{
 	`datatable(nA:long, nB:string, x:long)[1,"a",2] | project-away *A, x`,
 	`datatable(Name:string, name:string)["a", "b"] | project name`,
 	`datatable(Name:string)["a"] | project name`,
+	// project-reorder orders what a pattern matches (project-reorder-operator).
+	`datatable(aa:long, ab:string, b:long)[1,"x",2] | project-reorder a* desc`,
+	`datatable(ab:long, aa:string, b:long)[1,"x",2] | project-reorder a* asc`,
+	`datatable(ab:long, aa:string, b:long)[1,"x",2] | project-reorder b, a* granny-asc`,
+	`datatable(a10:long, a2:string, a1:long)[1,"x",2] | project-reorder a* granny-asc`,
+	`datatable(a10:long, a2:string, a1:long)[1,"x",2] | project-reorder a* asc`,
+	`datatable(a10:long, a2:string, a1:long)[1,"x",2] | project-reorder a* granny-desc`,
+	`datatable(aa:long, ab:string, b:long)[1,"x",2] | project-away a*, b`,
+	// names of unnamed expressions.
+	`datatable(t:datetime)[datetime(2024-01-01)] | summarize max(t) - min(t), count() * 2`,
+	`datatable(t:long)[1] | extend t * 2, t + 1`,
+	`datatable(t:long)[1] | project t * 2, strcat("a","b")`,
 	// comparisons of strings with numbers in where (the six tables' ResultType is a string).
 	`datatable(s:string)["1"] | where s > 5`,
 	`datatable(s:string)["1"] | where s > "5"`,

@@ -3,6 +3,7 @@ package eval
 import (
 	"path"
 	"sort"
+	"strings"
 
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/value"
@@ -615,7 +616,8 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 	case "project-away", "project-keep", "project-reorder":
 		match := make([]bool, len(incols))
 		var order []int
-		for _, a := range o.Cols {
+		for k, a := range o.Cols {
+			first := len(order)
 			pat := ""
 			switch v := a.Value.(type) {
 			case *kql.Ident:
@@ -639,6 +641,11 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 				if _, isW := a.Value.(*kql.Wildcard); !isW {
 					return nil, c.errAt(a, "unknown column %q%s", pat, suggest(pat, colNames(incols)))
 				}
+			}
+			if o.Kind == "project-reorder" && k < len(o.Order) && o.Order[k] != "" {
+				// project-reorder-operator: the columns a pattern matches are
+				// ordered by name; granny- orders treat digit runs as numbers.
+				sortNames(order[first:], incols, o.Order[k])
 			}
 		}
 		var idx []int
@@ -705,4 +712,52 @@ func (c *compiler) distinct(in plan, o *kql.DistinctOp, sc *scope) (plan, error)
 		n.exprs = append(n.exprs, e)
 	}
 	return n, nil
+}
+
+// sortNames orders column indexes by their names: "asc", "desc",
+// "granny-asc" or "granny-desc" (a2 before a10).
+func sortNames(idx []int, cols []value.Column, order string) {
+	less := func(a, b string) bool { return a < b }
+	if strings.HasPrefix(order, "granny-") {
+		less = grannyLess
+	}
+	desc := strings.HasSuffix(order, "desc")
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := cols[idx[i]].Name, cols[idx[j]].Name
+		if desc {
+			a, b = b, a
+		}
+		return less(a, b)
+	})
+}
+
+// grannyLess compares names with runs of digits compared as numbers.
+func grannyLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			x, y := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(x) != len(y) {
+				return len(x) < len(y)
+			}
+			if x != y {
+				return x < y
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
