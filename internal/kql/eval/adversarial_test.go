@@ -78,6 +78,7 @@ var adversarialSchema = []string{
 	`datatable(a10:long, a2:string, a1:long)[1,"x",2] | project-reorder a* asc`,
 	`datatable(a10:long, a2:string, a1:long)[1,"x",2] | project-reorder a* granny-desc`,
 	`datatable(aa:long, ab:string, b:long)[1,"x",2] | project-away a*, b`,
+	`datatable(a:long, b:string)[1,"x"] | parse kind=regex b with @"(\d+)" n:int`,
 	// names of unnamed expressions.
 	`datatable(t:datetime)[datetime(2024-01-01)] | summarize max(t) - min(t), count() * 2`,
 	`datatable(t:long)[1] | extend t * 2, t + 1`,
@@ -180,6 +181,8 @@ func TestAdversarialValues(t *testing.T) {
 		{"parse-operator", `print s = "x a=1 y" | parse s with * "a=" a:long " " * | project a`, "1"},
 		{"parse-operator", `print s = "key: val; more" | parse kind=regex flags=i s with "KEY: " v "; " rest | project v, rest`, "val|more"},
 		{"parse-where-operator", `print s = "key: val" | parse-where s with "nope" v | count`, "0"},
+		// kind=regex: the pattern's own groups do not shift the columns (Microsoft's analyser accepts them).
+		{"parse-operator", `print b = "ab12cd" | parse kind=regex b with "(a|z)b" n:long "(c)d" | project n`, "12"},
 		{"parse-operator", `print s = "2024-01-01T00:00:00Z|5m" | parse s with d:datetime "|" t:timespan | project d, t`, "2024-01-01T00:00:00.0000000Z|00:05:00"},
 		// datetime and timespan arithmetic and printing (scalar-data-types/timespan, tostring-function).
 		{"scalar-data-types/timespan", `print tostring(time(1.02:03:04.5)), tostring(time(-00:00:01)), tostring(1d), tostring(90m), tostring(1tick), tostring(datetime(2024-01-02 03:04:05.1234567))`, "1.02:03:04.5000000|-00:00:01|1.00:00:00|01:30:00|00:00:00.0000001|2024-01-02T03:04:05.1234567Z"},
