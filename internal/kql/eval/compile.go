@@ -3,6 +3,7 @@ package eval
 import (
 	"path"
 	"sort"
+	"strings"
 
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/value"
@@ -57,12 +58,21 @@ func (c *compiler) lets(stmts []kql.Stmt, sc *scope) error {
 	for _, st := range stmts {
 		switch s := st.(type) {
 		case *kql.LetStmt:
+			// Microsoft's analyser refuses a second let of one name in one
+			// scope ("already declared"); a nested scope (a function's body)
+			// may shadow an outer name, and the innermost binding applies
+			// (let-statement).
+			if _, dup := sc.names[s.Name]; dup {
+				return c.errAt(s, "a variable named %s is already declared in this scope: rename one of them", s.Name)
+			}
 			if fd, ok := s.Value.(*kql.FuncDef); ok {
-				sc.names[s.Name] = &binding{fn: fd, fnEnv: sc}
+				sc.names[s.Name] = &binding{fn: fd, fnEnv: sc.snapshot()}
 				continue
 			}
 			if c.isTabular(s.Value, sc, nil) {
-				x, env := s.Value, sc.child() // the let does not see itself
+				// The value is compiled lazily, so it gets the names bound so
+				// far, not itself nor the lets after it.
+				x, env := s.Value, sc.snapshot()
 				var cached plan
 				sc.names[s.Name] = &binding{tab: func() (plan, error) {
 					if cached != nil {
@@ -498,8 +508,13 @@ func (c *compiler) sortKeys(keys []*kql.SortKey, sc *scope, rs *rowScope) ([]sor
 func (c *compiler) extend(in plan, cols []*kql.Assign, sc *scope) (plan, error) {
 	n := &extendNode{in: in, cols: append([]value.Column(nil), in.columns()...)}
 	n.width = len(n.cols)
+	// Every expression is a calculation over the input (extend-operator):
+	// it sees the input's columns, not those this extend adds or replaces
+	// (Microsoft's analyser: in extend x = 1, y = x, "the name 'x' does
+	// not refer to any known column"; in extend a = "s", b = a, b is the
+	// input's a).
+	rs := &rowScope{cols: in.columns()}
 	for _, a := range cols {
-		rs := &rowScope{cols: n.cols}
 		if len(a.Names) > 1 {
 			return nil, c.errAt(a, "extend (a, b) = ... is not supported")
 		}
@@ -572,6 +587,12 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 		for i := range idx {
 			idx[i] = i
 		}
+		// As Microsoft's analyser decides: a new name may be neither a
+		// column of the input (even one renamed away here, even the old
+		// name itself) nor a name this project-rename already gave; a
+		// column renamed twice keeps its first new name.
+		given := map[string]bool{}
+		renamed := make([]bool, len(cols))
 		for _, a := range o.Cols {
 			old, ok := a.Value.(*kql.Ident)
 			if !ok || len(a.Names) != 1 {
@@ -581,13 +602,22 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 			if i < 0 {
 				return nil, c.errAt(old, "unknown column %q%s", old.Name, suggest(old.Name, colNames(incols)))
 			}
-			cols[i].Name = a.Names[0]
+			nn := a.Names[0]
+			if rs.index(nn) >= 0 || given[nn] {
+				return nil, c.errAt(a, "a column named %s is already declared: project-away it first, or pick another name", nn)
+			}
+			given[nn] = true
+			if !renamed[i] {
+				cols[i].Name = nn
+				renamed[i] = true
+			}
 		}
 		return &permNode{in: in, cols: cols, idx: idx}, nil
 	case "project-away", "project-keep", "project-reorder":
 		match := make([]bool, len(incols))
 		var order []int
-		for _, a := range o.Cols {
+		for k, a := range o.Cols {
+			first := len(order)
 			pat := ""
 			switch v := a.Value.(type) {
 			case *kql.Ident:
@@ -611,6 +641,11 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 				if _, isW := a.Value.(*kql.Wildcard); !isW {
 					return nil, c.errAt(a, "unknown column %q%s", pat, suggest(pat, colNames(incols)))
 				}
+			}
+			if o.Kind == "project-reorder" && k < len(o.Order) && o.Order[k] != "" {
+				// project-reorder-operator: the columns a pattern matches are
+				// ordered by name; granny- orders treat digit runs as numbers.
+				sortNames(order[first:], incols, o.Order[k])
 			}
 		}
 		var idx []int
@@ -677,4 +712,52 @@ func (c *compiler) distinct(in plan, o *kql.DistinctOp, sc *scope) (plan, error)
 		n.exprs = append(n.exprs, e)
 	}
 	return n, nil
+}
+
+// sortNames orders column indexes by their names: "asc", "desc",
+// "granny-asc" or "granny-desc" (a2 before a10).
+func sortNames(idx []int, cols []value.Column, order string) {
+	less := func(a, b string) bool { return a < b }
+	if strings.HasPrefix(order, "granny-") {
+		less = grannyLess
+	}
+	desc := strings.HasSuffix(order, "desc")
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := cols[idx[i]].Name, cols[idx[j]].Name
+		if desc {
+			a, b = b, a
+		}
+		return less(a, b)
+	})
+}
+
+// grannyLess compares names with runs of digits compared as numbers.
+func grannyLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			x, y := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(x) != len(y) {
+				return len(x) < len(y)
+			}
+			if x != y {
+				return x < y
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }

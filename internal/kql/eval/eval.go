@@ -179,7 +179,8 @@ type Filter struct {
 // Columns order.
 //
 // Fail closed: a row of the wrong width is padded with nulls (or cut) to
-// the table's width and evaluated, not dropped; should evaluation itself
+// the table's width and evaluated, not dropped; a value off its column's
+// type is read as that type (see conform); should evaluation itself
 // fail, the row is reported as matching (out then holds nulls in Columns
 // order), so a record that may concern a break-glass account still
 // reaches people.
@@ -195,6 +196,7 @@ func (f *Filter) Match(row []value.Value) (out []value.Value, ok bool) {
 		}
 		row = fixed
 	}
+	row = conform(f.src, row)
 	rs := newRun(context.Background(), f.opt)
 	e := &env{rs: rs}
 	defer func() {

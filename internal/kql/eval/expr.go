@@ -66,6 +66,16 @@ func (s *scope) lookup(n string) *binding {
 
 func (s *scope) child() *scope { return &scope{parent: s, names: map[string]*binding{}} }
 
+// snapshot is a scope that sees what s binds now, and not the names bound
+// in s later: what a lazily compiled let value may name.
+func (s *scope) snapshot() *scope {
+	names := make(map[string]*binding, len(s.names))
+	for k, v := range s.names {
+		names[k] = v
+	}
+	return &scope{parent: s.parent, names: names}
+}
+
 // rowScope is the columns an expression can name.
 type rowScope struct {
 	cols []value.Column
@@ -899,7 +909,7 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		} else {
 			for _, n := range values(e) {
 				if ci {
-					if asciiFoldEq(str(v), str(n)) {
+					if foldEq(str(v), str(n)) {
 						found = true
 						break
 					}
@@ -995,7 +1005,10 @@ func flatten(out []value.Value, a []any) []value.Value {
 	return out
 }
 
-// setKeyOf is the in-set key: numbers by value, strings by text (ASCII-folded for in~).
+// setKeyOf is the in-set key: numbers by value, strings by text (folded
+// for in~ as =~ folds: the docs promise case-insensitivity for ASCII only,
+// but in~ must not miss a value that =~ matches, so "Jürgen" in~ ("JÜRGEN")
+// is true as "Jürgen" =~ "JÜRGEN" is).
 func setKeyOf(v value.Value, ci bool) string {
 	return string(appendKey(nil, v, ci))
 }
@@ -1018,7 +1031,7 @@ func appendKey(b []byte, v value.Value, ci bool) []byte {
 	case value.String, value.Guid:
 		b = append(b, 's')
 		if ci {
-			return append(b, asciiLower(v.S)...)
+			return append(b, fold(v.S)...)
 		}
 		return append(b, v.S...)
 	case value.DateTime:

@@ -202,6 +202,7 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 	n := &joinNode{left: in, right: right, kind: kind, lookup: lookup}
 	lr, rr := &rowScope{cols: lc}, &rowScope{cols: rc}
 	var addKey func(x kql.Expr) error
+	var common []bool // per key: named once (on User), not $left.A == $right.B
 	side := func(x kql.Expr) (string, string, bool) {
 		m, ok := x.(*kql.Member)
 		if !ok {
@@ -224,6 +225,7 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 				return c.errAt(t, "join key %q is not a column of the right side%s", t.Name, suggest(t.Name, colNames(rc)))
 			}
 			n.lk, n.rk = append(n.lk, li), append(n.rk, ri)
+			common = append(common, true)
 			return nil
 		case *kql.Binary:
 			if t.Op == "and" {
@@ -247,6 +249,7 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 						return c.errAt(t.R, "$right.%s is not a column of the right side%s", n2, suggest(n2, colNames(rc)))
 					}
 					n.lk, n.rk = append(n.lk, li), append(n.rk, ri)
+					common = append(common, false)
 					return nil
 				}
 			}
@@ -265,6 +268,12 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 		a, b := lc[n.lk[i]].Type, rc[n.rk[i]].Type
 		if !comparable(a, b) || a == value.Dynamic || b == value.Dynamic {
 			return nil, c.errAt(at, "join keys %s (%s) and %s (%s) have types that cannot be matched", lc[n.lk[i]].Name, a, rc[n.rk[i]].Name, b)
+		}
+		// Microsoft's analyser: a common column must have one type on both
+		// sides; $left.A == $right.B also lets int meet long, nothing else.
+		intish := func(t value.Type) bool { return t == value.Int || t == value.Long }
+		if a != b && (common[i] || !intish(a) || !intish(b)) {
+			return nil, c.errAt(at, "join keys %s (%s) and %s (%s) must have the same type: cast one side (tostring(), tolong(), ...)", lc[n.lk[i]].Name, a, rc[n.rk[i]].Name, b)
 		}
 	}
 	switch kind {
@@ -398,17 +407,19 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 		n.names = append(n.names, name)
 	}
 	// Output columns: by name in order of appearance; a name with two types
-	// becomes Name_type for each (Kusto's rule); kind=inner keeps only the
-	// columns every input has.
+	// becomes Name_type for each (Kusto's rule). kind=inner has the same
+	// columns: the union-operator page says it keeps only the columns every
+	// input has, but Microsoft's analyser gives every column, and the
+	// result schema follows the analyser (issue 12's oracle must-show). Its
+	// rows are every input's rows, as the page says; a column an input
+	// lacks is null in that input's rows.
 	type entry struct {
 		name  string
 		types []value.Type
 	}
 	var entries []*entry
 	byName := map[string]*entry{}
-	count := map[string]int{}
 	for _, p := range n.inputs {
-		seen := map[string]bool{}
 		for _, col := range p.columns() {
 			e := byName[col.Name]
 			if e == nil {
@@ -423,10 +434,6 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 			if !has {
 				e.types = append(e.types, col.Type)
 			}
-			if !seen[col.Name] {
-				count[col.Name]++
-				seen[col.Name] = true
-			}
 		}
 	}
 	type outCol struct {
@@ -439,9 +446,6 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 		n.cols = append(n.cols, value.Column{Name: src, Type: value.String})
 	}
 	for _, e := range entries {
-		if kind == "inner" && count[e.name] < len(n.inputs) {
-			continue
-		}
 		if len(e.types) == 1 {
 			outs = append(outs, outCol{e.name, e.types[0], true})
 			continue

@@ -132,6 +132,10 @@ func (c *compiler) mvItems(incols []value.Column, params []*kql.OpParam, items [
 		if err != nil {
 			return nil, nil, err
 		}
+		if e.t != value.Dynamic {
+			// Microsoft's analyser: "The expression must have the type dynamic."
+			return nil, nil, c.errAt(it.Value, "mv-expand needs a dynamic value (an array or a property bag), not %s: wrap it in todynamic()", e.t)
+		}
 		to := value.Dynamic
 		if it.To != "" {
 			t, ok := value.ParseType(it.To)
@@ -281,6 +285,7 @@ type parseNode struct {
 	src     *cexpr
 	re      *regexp.Regexp
 	at      []int // output index of each capture group
+	groups  []int // submatch index of each capture group
 	types   []value.Type
 	where   bool
 	relaxed bool
@@ -302,7 +307,7 @@ func (n *parseNode) run(rs *runState, emit func([]value.Value) error) error {
 				vals[i] = value.NullOf(t)
 				continue
 			}
-			v := convert(value.NewString(m[i+1]), t)
+			v := convert(value.NewString(m[n.groups[i]]), t)
 			if v.IsNull() && t != value.String && !n.relaxed {
 				ok = false // simple and regex modes: a capture of the wrong type fails the parse
 			}
@@ -388,15 +393,18 @@ func (c *compiler) parse(in plan, o *kql.ParseOp, sc *scope) (plan, error) {
 				}
 				t = tt
 			}
+			// Named groups, so a regex part's own groups (kind=regex) do
+			// not shift the columns' captures.
+			b.WriteString("(?P<" + parseGroup(len(n.at)) + ">")
 			switch {
 			case kind != "relaxed" && (t == value.Long || t == value.Int):
-				b.WriteString(`(-?\d+)`)
+				b.WriteString(`-?\d+)`)
 			case kind != "relaxed" && (t == value.Real || t == value.Decimal):
-				b.WriteString(`(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)`)
+				b.WriteString(`-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)`)
 			case last:
-				b.WriteString("(.*)")
+				b.WriteString(".*)")
 			default:
-				b.WriteString("(.*?)")
+				b.WriteString(".*?)")
 			}
 			// A capture named like an existing column is a new column
 			// with a suffix (oracle: parse Issuer with ... Issuer adds Issuer1).
@@ -410,10 +418,17 @@ func (c *compiler) parse(in plan, o *kql.ParseOp, sc *scope) (plan, error) {
 	if err != nil {
 		return nil, c.errAt(o, "the parse pattern is not a valid regular expression: %v", err)
 	}
-	if re.NumSubexp() != len(n.at) {
-		return nil, c.errAt(o, "the parse pattern's regular expressions must not hold capture groups of their own; use (?:...)")
+	for i := range n.at {
+		g := re.SubexpIndex(parseGroup(i))
+		if g < 0 {
+			return nil, c.errAt(o, "the parse pattern's regular expressions must not name a group %s", parseGroup(i))
+		}
+		n.groups = append(n.groups, g)
 	}
 	n.re = re
 	n.width = len(n.cols)
 	return n, nil
 }
+
+// parseGroup names the regexp group of parse's i-th column.
+func parseGroup(i int) string { return "bgparsecol" + itoa(i) }

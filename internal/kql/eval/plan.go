@@ -156,7 +156,7 @@ func (n *scanNode) run(rs *runState, emit func([]value.Value) error) error {
 		if len(row) != len(n.cols) {
 			return fmt.Errorf("table %s: a row has %d values, the schema %d columns", n.table, len(row), len(n.cols))
 		}
-		return emit(row)
+		return emit(conform(n.cols, row))
 	})
 }
 
@@ -315,7 +315,7 @@ func (n *extendNode) input() plan             { return n.in }
 func (n *extendNode) step(e *env, row []value.Value) ([]value.Value, bool) {
 	out := make([]value.Value, n.width)
 	copy(out, row)
-	e.row = out
+	e.row = row // the expressions read the input row (see compiler.extend)
 	for i, x := range n.exprs {
 		out[n.at[i]] = x.f(e)
 	}

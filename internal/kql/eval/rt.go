@@ -205,25 +205,6 @@ func fold(s string) string {
 	return b.String()
 }
 
-func asciiFoldEq(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 func isTermRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // hasTerm is Kusto's has: needle occurs in hay on term boundaries (a term
@@ -352,13 +333,27 @@ func arith(op string, t value.Type, l, r value.Value) value.Value {
 			f = a / b
 		case "%":
 			f = math.Mod(a, b)
+			if f < 0 { // numerical-operators: 0 <= N % D < abs(D)
+				f += math.Abs(b)
+			}
 		}
 		return value.Value{T: t, F: f}
 	case value.Int, value.Long:
 		a, _, ar, ok1 := num(l)
 		b, _, br, ok2 := num(r)
-		if !ok1 || !ok2 || ar || br {
+		if !ok1 || !ok2 {
 			return value.NullOf(t)
+		}
+		if ar || br {
+			// Only a dynamic operand can hold a real here (the analyser
+			// types dynamic * long as long): compute on the numbers as
+			// they are and cast the result to long, as tolong() would,
+			// rather than give null and drop the row from a where.
+			f := arith(op, value.Real, l, r)
+			if f.IsNull() || math.IsNaN(f.F) || math.IsInf(f.F, 0) || math.Abs(f.F) >= 9.2e18 {
+				return value.NullOf(t)
+			}
+			return convert(f, t)
 		}
 		var n int64
 		switch op {
@@ -377,7 +372,7 @@ func arith(op string, t value.Type, l, r value.Value) value.Value {
 			if b == 0 {
 				return value.NullOf(t)
 			}
-			n = a % b
+			n = floorMod(a, b)
 		}
 		return value.Value{T: t, I: n}
 	case value.DateTime, value.TimeSpan:
@@ -433,11 +428,26 @@ func arith(op string, t value.Type, l, r value.Value) value.Value {
 			if b == 0 {
 				return value.NullOf(t)
 			}
-			n = a % b
+			n = floorMod(a, b)
 		}
 		return value.Value{T: t, I: n}
 	}
 	return value.NullOf(t)
+}
+
+// floorMod is Kusto's modulo: "the modulo of two numbers always returns a
+// small non-negative number", 0 <= a % b < abs(b) (numerical-operators:
+// -14 % 12 is 10, 14 % -12 is 2, -14 % -12 is 10).
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		if b < 0 {
+			m -= b
+		} else {
+			m += b
+		}
+	}
+	return m
 }
 
 // convert casts v to type t as Kusto's to* functions do (null when it cannot).

@@ -94,7 +94,8 @@ func TestSemantics(t *testing.T) {
 		{"project-reorder-operator", `T | project-reorder Code, User | project-away TimeGenerated, Props | take 1`, "0|alice@contoso.com|Azure Portal|10.0.0.1"},
 		{"project-rename-operator", `T | project-rename Who = User | project Who | take 1`, "alice@contoso.com"},
 		{"union-operator", `union withsource=Src T, U | summarize count() by Src | sort by Src asc`, "T|5;U|4"},
-		{"union-operator", `union kind=inner T, U | getschema | project ColumnName`, "User"},
+		{"union-operator", `union kind=inner T, U | getschema | project ColumnName`, "TimeGenerated;User;App;Code;Props;Ip;Dept"}, // the schema is Microsoft's analyser's (every column), not the page's common columns
+		{"union-operator", `union kind=inner T, U | count`, "9"},
 		{"union-operator", `union T, (U | extend Code = "x") | getschema | where ColumnName startswith "Code" | project ColumnName`, "Code_long;Code_string"},
 		{"join-operator", `T | join kind=inner U on User | count`, "5"},
 		{"join-innerunique", `T | join U on User | project User, Dept | sort by User asc`, "Bob@Contoso.com|Eng;alice@contoso.com|Sales;alice@contoso.com|Sales2"},

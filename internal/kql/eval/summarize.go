@@ -173,9 +173,16 @@ func (c *compiler) summarize(in plan, o *kql.SummarizeOp, sc *scope) (plan, erro
 	taken := map[string]bool{}
 	explicit := map[string]bool{}
 	for _, a := range append(append([]*kql.Assign(nil), o.By...), o.Aggs...) {
-		for _, nm := range a.Names {
+		names := a.Names
+		if id, ok := a.Value.(*kql.Ident); ok && len(names) == 0 && isBy(o, a) {
+			// A key that is a bare column declares its name, as an explicit
+			// name does (Microsoft's analyser refuses "by a, a" and
+			// "a = count() by a"; computed keys get suffixes instead).
+			names = []string{id.Name}
+		}
+		for _, nm := range names {
 			if explicit[nm] {
-				return nil, c.errAt(a, "a column named %s is already declared", nm)
+				return nil, c.errAt(a, "a column named %s is already declared: name one of them differently (x = ...)", nm)
 			}
 			explicit[nm] = true
 		}
@@ -293,6 +300,15 @@ func (c *compiler) summarize(in plan, o *kql.SummarizeOp, sc *scope) (plan, erro
 		_ = slotTypes
 	}
 	return n, nil
+}
+
+func isBy(o *kql.SummarizeOp, a *kql.Assign) bool {
+	for _, b := range o.By {
+		if b == a {
+			return true
+		}
+	}
+	return false
 }
 
 // fnMultiAgg compiles an aggregation whose columns internal/kql/fn names (Agg.Multi).
