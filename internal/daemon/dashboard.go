@@ -47,7 +47,7 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 	}
 	d.pageOptions(&ao, acts) // pages.go
 	a := api.New(ao)
-	mux.Handle("/api/v1/", a)
+	mux.Handle("/api/v1/", auditWrites(svc, a))
 	var groups []string // each one a review attests for
 	for _, g := range d.cfg.Notify.Groups {
 		groups = append(groups, g.Name)
@@ -70,7 +70,7 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 	if err != nil {
 		return err
 	}
-	mux.Handle("/", w)
+	mux.Handle("/", auditWrites(svc, w))
 	if o := d.cfg.Server.OIDC; o != nil {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
@@ -118,4 +118,82 @@ func (d *Daemon) verifyIncident(ctx context.Context, id string) (bool, []string,
 		problems = append(problems, m.Error())
 	}
 	return len(problems) == 0, problems, nil
+}
+
+// writeActions names the audited writes of the API and the pages by their
+// route: what the audit trail calls them. Reads sent as POST (a query) are
+// not writes; the API's alert ack records itself (ack.Handler.APIAck).
+var writeActions = []struct{ pattern, action string }{
+	{"POST /api/v1/incidents/{id}/ack", "incident.ack"},
+	{"POST /api/v1/incidents/{id}/review", "incident.review"},
+	{"POST /api/v1/incidents/{id}/close", "incident.close"},
+	{"POST /api/v1/drills", "drill.plan"},
+	{"POST /api/v1/drills/{id}/start", "drill.start"},
+	{"POST /api/v1/drills/{id}/finish", "drill.finish"},
+	{"POST /alerts/{id}/ack", "alert.ack"},
+	{"POST /incidents/{id}/review", "incident.review"},
+}
+
+// auditWrites records every write the API and the pages do in the audit
+// trail, with who (the principal), from where, what, and how it ended. A
+// refusal for role, credential or CSRF is recorded by the auth service
+// itself, before the handler runs.
+func auditWrites(rec interface {
+	Record(r *http.Request, action, target, outcome, detail string) error
+}, h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, wa := range writeActions {
+		wa := wa
+		mux.Handle(wa.pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			h.ServeHTTP(sw, r)
+			outcome, detail := "ok", "via "+viaOf(r)
+			switch {
+			case sw.status == http.StatusUnauthorized || sw.status == http.StatusForbidden:
+				return // recorded by auth.Service.Require
+			case sw.status >= 400:
+				outcome, detail = "failed", fmt.Sprintf("HTTP %d via %s", sw.status, viaOf(r))
+			}
+			target := r.PathValue("id")
+			if target == "" {
+				target = r.URL.Path
+			}
+			_ = rec.Record(r, wa.action, target, outcome, detail)
+		}))
+	}
+	mux.Handle("/", h)
+	return mux
+}
+
+func viaOf(r *http.Request) string {
+	if len(r.URL.Path) >= 8 && r.URL.Path[:8] == "/api/v1/" {
+		return "api"
+	}
+	return "web"
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush keeps streaming answers streaming.
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
