@@ -98,7 +98,7 @@ func TestPagesInChromium(t *testing.T) {
 		}
 	}))
 	defer bcancel()
-	pages := map[string]string{"board": "/", "alerts": "/alerts", "incidents": "/incidents", "incident": "/incidents/" + f.incID,
+	pages := map[string]string{"board": "/", "alert": "/alerts/" + f.alertID, "alerts": "/alerts", "incidents": "/incidents", "incident": "/incidents/" + f.incID,
 		"drills": "/drills", "posture": "/posture", "deliveries": "/deliveries", "rules": "/rules", "rules-result": "/rules"}
 	for name, path := range pages {
 		for _, width := range []int64{1280, 360} {

@@ -125,6 +125,7 @@ func (s *Server) pages() []page {
 		{"GET /{$}", roleViewer, s.board},
 		{"GET /alerts", roleViewer, s.alerts},
 		{"GET /alerts/rows", roleViewer, s.alertRows},
+		{"GET /alerts/{id}", roleViewer, s.alertPage},
 		{"POST /alerts/{id}/ack", roleResponder, s.ack},
 		{"GET /incidents", roleViewer, s.incidents},
 		{"GET /incidents/{id}", roleViewer, s.incident},
@@ -227,6 +228,29 @@ func (s *Server) alertRows(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, "alert-rows", "alerts", "", as)
+}
+
+// alertPage is one alert: what it says, its state history and every
+// notification of it with what became of it.
+func (s *Server) alertPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st := s.o.API.Store()
+	a, err := st.Alert(r.Context(), id)
+	if err != nil {
+		s.fail(w, "alert "+strconv.Quote(id), err)
+		return
+	}
+	hist, err := st.StateChanges(r.Context(), id)
+	if err != nil {
+		s.fail(w, "the alert's history", err)
+		return
+	}
+	ds, err := st.AlertDeliveries(r.Context(), id)
+	if err != nil {
+		s.fail(w, "the alert's deliveries", err)
+		return
+	}
+	s.render(w, r, "alert.html", "alerts", "Alert", map[string]any{"Alert": a, "History": hist, "Deliveries": ds})
 }
 
 func (s *Server) ack(w http.ResponseWriter, r *http.Request) {

@@ -52,6 +52,7 @@ type fixture struct {
 	acked    []string
 	reviewed []string
 	incID    string
+	alertID  string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -76,6 +77,9 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 		f.incID = inc.ID
+		if i == 0 {
+			f.alertID = a.ID
+		}
 	}
 	ao := api.Options{Store: st, Accounts: []entra.Account{acct}, Guard: roleGuard}
 	pageOptions(t, st, &ao) // pages_test.go
@@ -143,6 +147,7 @@ func TestPages(t *testing.T) {
 		{"/alerts", []string{`hx-get="/alerts/rows"`, `hx-trigger="every 1s"`, "Break-glass sign-in 2", "FIRING"}},
 		{"/alerts/rows", []string{"Break-glass sign-in 0", "Sev"}},
 		{"/incidents", []string{f.incID, "not reviewed"}},
+		{"/alerts/" + f.alertID, []string{"State history", "Notifications of this alert", "Break-glass sign-in 0", "bg.signin"}},
 		{"/incidents/" + f.incID, []string{"Timeline", "Evidence", `name="class" value="misuse"`}},
 		{"/drills", []string{"No drill yet"}},
 		{"/posture", []string{"No audit has run yet"}},
