@@ -91,6 +91,9 @@ func runAlertsAck(cmd *cobra.Command, f alertsAckFlags, id string, now time.Time
 		_, err = fmt.Fprintf(w, "Alert %s was already acknowledged by %s; nothing changed.\n", id, printable(who))
 		return err
 	}
+	if err := recordCLI(ctx, st, "alert.ack", id, "by "+by); err != nil {
+		return err
+	}
 	_, err = fmt.Fprintf(w, "Acknowledged alert %s (%s) as %s at %s.\nEscalation to further groups stops. The alert stays open: review it (breakglass alerts show %s).\n",
 		id, printable(a.Title), printable(by), now.UTC().Format(tableTime), id)
 	return err

@@ -167,6 +167,9 @@ also before drill start. --at is RFC 3339 (2026-03-03T09:00:00Z) or
 			if err != nil {
 				return drillErr(err)
 			}
+			if err := recordCLI(ctx, env.st, "drill.plan", d.ID, "account "+d.AccountUPN+" by "+f.by); err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			if f.format == "json" {
 				return writeJSON(w, map[string]any{"id": d.ID, "account_id": d.AccountID, "account_upn": d.AccountUPN,
@@ -234,6 +237,9 @@ func newDrillStartCmd() *cobra.Command {
 			if err != nil {
 				return drillErr(err)
 			}
+			if err := recordCLI(ctx, env.st, "drill.start", d.ID, ""); err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			if f.format == "json" {
 				return writeJSON(w, map[string]any{"id": d.ID, "state": d.State, "window_from": d.At, "window_to": d.At.Add(d.Window)})
@@ -275,6 +281,9 @@ Exit status 1 when the drill failed.`,
 			r, err := env.ev.Finish(ctx, env.st, args[0], attest, time.Now())
 			if err != nil && r.ID == "" {
 				return drillErr(err)
+			}
+			if aerr := recordCLI(ctx, env.st, "drill.finish", r.ID, "result "+r.Result); aerr != nil {
+				return aerr
 			}
 			if perr := printReport(cmd.OutOrStdout(), r, f.format); perr != nil {
 				return perr

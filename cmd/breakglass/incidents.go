@@ -557,6 +557,11 @@ func newIncidentsAckCmd() *cobra.Command {
 			if err != nil {
 				return incidentErr(id, err)
 			}
+			if !res.Already {
+				if err := recordCLI(ctx, st, "incident.ack", id, "by "+f.by); err != nil {
+					return err
+				}
+			}
 			msg := fmt.Sprintf("incident %s acknowledged by %s", id, f.by)
 			if res.Already {
 				msg = fmt.Sprintf("incident %s was already %s; nothing to do for the incident", id, res.Incident.State)
@@ -651,6 +656,9 @@ func runIncidentReview(cmd *cobra.Command, f incidentActFlags, id string) error 
 		}
 		return incidentErr(id, err)
 	}
+	if err := recordCLI(ctx, st, "incident.review", id, f.as+" by "+f.by); err != nil {
+		return err
+	}
 	lines := []string{fmt.Sprintf("incident %s reviewed as %s by %s", id, f.as, f.by)}
 	if len(res.Missing) > 0 {
 		lines = append(lines, fmt.Sprintf("not attested: %s (review again with --attest GROUP=yes or an explanation)", strings.Join(res.Missing, ", ")))
@@ -739,6 +747,9 @@ func newIncidentsCloseCmd() *cobra.Command {
 			}
 			if err != nil {
 				return incidentErr(id, err)
+			}
+			if err := recordCLI(ctx, st, "incident.close", id, "by "+f.by); err != nil {
+				return err
 			}
 			return printActed(cmd.OutOrStdout(), f.format, inc, fmt.Sprintf("incident %s closed by %s; a new alert of %s opens a new incident", id, f.by, incidentSubject(inc)))
 		},

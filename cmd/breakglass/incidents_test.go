@@ -249,6 +249,21 @@ func TestIncidentsReviewFlowBinary(t *testing.T) {
 	if r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "evidence", "verify", "--config", d.cfg); r.code != 0 {
 		t.Errorf("evidence verify after the flow: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// Each write of the flow is in the audit trail, as the CLI's user.
+	r = runBinary(t, []string{"E2E_TOKEN=" + d.token}, "audit-log", "--format", "json", "--config", d.cfg)
+	var audit []shownAudit
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &audit) != nil {
+		t.Fatalf("audit-log: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var acts []string
+	for i := len(audit) - 1; i >= 0; i-- {
+		if a := audit[i]; a.Target == inc.ID && strings.HasPrefix(a.Actor, "cli:") && a.Outcome == "ok" {
+			acts = append(acts, a.Action)
+		}
+	}
+	if want := []string{"incident.ack", "incident.review", "incident.close"}; !slices.Equal(acts, want) {
+		t.Errorf("audit trail of the incident: %v, want %v\n%s", acts, want, r.stdout)
+	}
 }
 
 // TestIncidentsListUnattached: list says when stored alerts are in no
