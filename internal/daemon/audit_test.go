@@ -112,6 +112,7 @@ func TestPostureDriftResolvedWhenAuditRemoved(t *testing.T) {
 	a.set(cloudOnly(posture.StatusPass), cloudOnly(posture.StatusFail))
 	r := start(t, cfg, Options{Auditor: a, AuditDelay: 10 * time.Millisecond, AuditInterval: 50 * time.Millisecond})
 	waitFor(t, 10*time.Second, "bg.posture firing", func() bool { return rcv.rule("/h bg.posture firing") == 1 }, r.logs.String)
+	waitConditions(t, r, "bg.posture")
 	r.stop(t)
 	r = start(t, cfg, Options{})
 	waitFor(t, 10*time.Second, "bg.posture resolved", func() bool { return rcv.rule("/h bg.posture resolved") == 1 }, r.logs.String)
@@ -135,6 +136,7 @@ func TestPostureDriftSurvivesRestart(t *testing.T) {
 	o := Options{Auditor: a, AuditDelay: 10 * time.Millisecond, AuditInterval: 50 * time.Millisecond}
 	r := start(t, cfg, o)
 	waitFor(t, 10*time.Second, "bg.posture firing", func() bool { return rcv.rule("/h bg.posture firing") == 1 }, r.logs.String)
+	waitConditions(t, r, "bg.posture")
 	r.stop(t)
 
 	a.set(cloudOnly(posture.StatusFail))

@@ -211,6 +211,7 @@ func TestRemovedGroupSourceResolved(t *testing.T) {
 	o := Options{Graph: graphClientFor(t, gs), AuditDelay: time.Hour}
 	r := start(t, cfg, o)
 	waitFor(t, 10*time.Second, "bg.source for the group", func() bool { return rcv.rule("/h bg.source firing") == 1 }, r.logs.String)
+	waitConditions(t, r, "bg.source")
 	r.stop(t)
 	text, err := os.ReadFile(cfg.Path)
 	if err != nil {
