@@ -21,6 +21,23 @@ const (
 
 func (s Severity) String() string { return "Sev" + string(rune('0'+int(s))) }
 
+// Words names a severity as Azure Monitor does ("critical" ... "verbose").
+func (s Severity) Words() string {
+	switch s {
+	case Sev0:
+		return "critical"
+	case Sev1:
+		return "error"
+	case Sev2:
+		return "warning"
+	case Sev3:
+		return "informational"
+	case Sev4:
+		return "verbose"
+	}
+	return "unknown severity"
+}
+
 // Alert is one detection: a rule that fired on one record.
 type Alert struct {
 	// ID is stable for a (record, rule) pair, so the same record seen again

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"breakglass/internal/apierr"
 	"breakglass/internal/store"
 )
 
@@ -21,21 +22,11 @@ const (
 	CodeUnavailable      = "unavailable"
 )
 
-// ErrorBody is every error's shape: {"error": {"code": ..., "message": ...}}.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the error itself. Field names the query parameter or body
-// field at fault, when one is.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	// Line and Col place a query error in the query's text (1-based).
-	Line int `json:"line,omitempty"`
-	Col  int `json:"col,omitempty"`
-}
+// ErrorBody and ErrorDetail are the error shape (package apierr owns it).
+type (
+	ErrorBody   = apierr.ErrorBody
+	ErrorDetail = apierr.ErrorDetail
+)
 
 // WriteError writes an error in the API's shape (for the authorizer and
 // other handlers mounted beside the API).
@@ -44,11 +35,11 @@ func WriteError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, ErrorBody{ErrorDetail{Code: code, Message: msg}})
+	writeJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
 }
 
 func fieldError(w http.ResponseWriter, field, msg string) {
-	writeJSON(w, http.StatusBadRequest, ErrorBody{ErrorDetail{Code: CodeBadRequest, Message: field + ": " + msg, Field: field}})
+	writeJSON(w, http.StatusBadRequest, ErrorBody{Error: ErrorDetail{Code: CodeBadRequest, Message: field + ": " + msg, Field: field}})
 }
 
 // storeError answers a store failure: not found and bad cursors are the
@@ -59,7 +50,7 @@ func (s *Server) storeError(w http.ResponseWriter, what string, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, CodeNotFound, what+" not found")
 	case errors.Is(err, store.ErrInvalidCursor):
-		writeJSON(w, http.StatusBadRequest, ErrorBody{ErrorDetail{Code: CodeInvalidCursor, Message: "cursor: not one this API issued (start again without it)", Field: "cursor"}})
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: ErrorDetail{Code: CodeInvalidCursor, Message: "cursor: not one this API issued (start again without it)", Field: "cursor"}})
 	default:
 		writeError(w, http.StatusInternalServerError, CodeInternal, "reading "+what+" failed; the daemon's log says why")
 	}

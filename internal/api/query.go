@@ -100,7 +100,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		if qe.Status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "5")
 		}
-		writeJSON(w, qe.Status, ErrorBody{qe.Detail})
+		writeJSON(w, qe.Status, ErrorBody{Error: qe.Detail})
 		return
 	}
 	res := QueryResult{Columns: []QueryColumn{}, Rows: []json.RawMessage{}, Truncated: out.Result.Truncated,

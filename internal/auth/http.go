@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"breakglass/internal/apierr"
 )
 
 // Paths the service serves.
@@ -192,16 +194,12 @@ func (s *Service) csrfOK(r *http.Request, p *Principal) bool {
 	return want != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-// ErrorBody is the JSON shape of every API error.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is a stable code and a message for people.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// ErrorBody and ErrorDetail are the JSON shape of every API error
+// (package apierr owns it, shared with internal/api).
+type (
+	ErrorBody   = apierr.ErrorBody
+	ErrorDetail = apierr.ErrorDetail
+)
 
 // WriteError answers an error: {"error":{"code","message"}} for the API,
 // a plain page otherwise.
@@ -211,7 +209,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 		w.Header().Set("WWW-Authenticate", `Bearer realm="breakglass"`)
 	}
 	if isAPI(r) {
-		WriteJSON(w, status, ErrorBody{ErrorDetail{Code: code, Message: msg}})
+		WriteJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
 		return
 	}
 	renderPage(w, status, pageData{Title: http.StatusText(status), Heading: http.StatusText(status), Message: msg})

@@ -164,22 +164,8 @@ func cleanMap(m map[string]string) map[string]string {
 	return out
 }
 
-// SeverityWords names a severity as Azure Monitor does.
-func SeverityWords(s alert.Severity) string {
-	switch s {
-	case alert.Sev0:
-		return "critical"
-	case alert.Sev1:
-		return "error"
-	case alert.Sev2:
-		return "warning"
-	case alert.Sev3:
-		return "informational"
-	case alert.Sev4:
-		return "verbose"
-	}
-	return "unknown severity"
-}
+// SeverityWords names a severity as Azure Monitor does (alert.Severity.Words).
+func SeverityWords(s alert.Severity) string { return s.Words() }
 
 func severityColor(s alert.Severity, resolved bool) string {
 	switch {

@@ -21,13 +21,7 @@ func funcs(now func() time.Time) template.FuncMap {
 		"ago": func(t time.Time) string { return ago(now(), t) },
 		// sev names a severity in words as well as a number: colour is
 		// never the only signal.
-		"sev": func(s alert.Severity) string {
-			names := []string{"critical", "error", "warning", "informational", "verbose"}
-			if int(s) >= 0 && int(s) < len(names) {
-				return fmt.Sprintf("Sev%d %s", int(s), names[s])
-			}
-			return fmt.Sprintf("Sev%d", int(s))
-		},
+		"sev":      func(s alert.Severity) string { return fmt.Sprintf("Sev%d %s", int(s), s.Words()) },
 		"sevclass": func(s alert.Severity) string { return fmt.Sprintf("sev%d", int(s)) },
 		"short":    func(s string) string { return short(s, 12) },
 	}
