@@ -10,6 +10,7 @@ import (
 	"breakglass/internal/ack"
 	"breakglass/internal/api"
 	"breakglass/internal/auth"
+	"breakglass/internal/evidence"
 	"breakglass/internal/incident"
 	"breakglass/internal/oidc"
 	"breakglass/internal/posture"
@@ -92,22 +93,20 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 	return nil
 }
 
-// verifyIncident checks an incident's evidence entries (each entry's
-// content against its hash, each hash against its header) and its store
-// record against its log. The whole chain's order and completeness is
+// verifyIncident checks an incident's part of the evidence chain, from its
+// first entry to the head, as an export bundle's segment is checked
+// (every content hash, every link, nothing inserted or removed), and its
+// store record against its log. Entries before the incident's first are
 // `breakglass evidence verify`'s.
 func (d *Daemon) verifyIncident(ctx context.Context, id string) (bool, []string, error) {
-	log, err := d.st.IncidentLog(ctx, id)
+	entries, ok, err := evidence.Segment(ctx, d.st, id)
 	if err != nil {
 		return false, nil, err
 	}
 	var problems []string
-	for _, e := range log {
-		if e.Pruned.IsZero() && store.ContentHash(e.Content) != e.ContentSHA256 {
-			problems = append(problems, fmt.Sprintf("entry %d (%s %s): its content does not match its recorded hash", e.Seq, e.Kind, e.Ref))
-		}
-		if e.ComputeHash() != e.Hash {
-			problems = append(problems, fmt.Sprintf("entry %d (%s %s): its header does not match its hash", e.Seq, e.Kind, e.Ref))
+	if ok {
+		if res := evidence.VerifySegment(entries, 0, nil); !res.OK() {
+			problems = append(problems, res.Break.Error())
 		}
 	}
 	m, err := incident.CheckStoreLog(ctx, d.st, id)

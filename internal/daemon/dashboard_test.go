@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"breakglass/internal/auth"
+	"breakglass/internal/incident"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
 	"breakglass/internal/store/storetest"
@@ -98,5 +101,73 @@ func TestAuditTrailOfWrites(t *testing.T) {
 	}
 	if strings.Contains(joined, "query") {
 		t.Errorf("a query (a read) is in the audit trail:\n%s", joined)
+	}
+}
+
+// TestVerifyIncident: the dashboard's verdict on an incident's evidence is
+// the bundle check of its segment: clean verifies; an edited entry, or an
+// entry deleted after the incident's first, fails and says where.
+func TestVerifyIncident(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		tamper string
+		want   string // "" for verified
+	}{
+		{"clean", "", ""},
+		{"edited", `UPDATE evidence_log SET content = CAST('{"id":"other"}' AS BLOB) WHERE seq = 3`, "entry 3"},
+		{"deleted", `DELETE FROM evidence_log WHERE seq = 3`, "entry"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := t.TempDir() + "/bg.db"
+			st, err := sqlite.Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := storetest.Alert("evt-1", "bg.signin", time.Now().Add(-time.Minute))
+			a.AccountID = bgID
+			if _, err := st.AddAlert(ctx, a, storetest.Evidence(a, []byte(`{}`))); err != nil {
+				t.Fatal(err)
+			}
+			inc, _, err := st.AttachAlert(ctx, a, strings.ToLower(bgID), store.IncidentAccount, time.Hour, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The entry serve's incident builder writes when it opens one.
+			open, _ := json.Marshal(incident.Transition{Incident: inc.ID, Key: inc.Key, Kind: inc.Kind, To: store.IncidentOpen,
+				By: "breakglass", At: inc.Opened, Note: "opened by alert " + a.ID})
+			if _, err := st.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogIncident, Ref: "state:open", At: inc.Opened, Content: open}); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				if _, err := st.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogRecord, Ref: "r" + string(rune('0'+i)), At: time.Now(), Content: []byte(`{"id":"x"}`)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.tamper != "" {
+				db, err := sql.Open("sqlite", "file:"+path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, q := range []string{"DROP TRIGGER IF EXISTS evidence_log_no_update", "DROP TRIGGER IF EXISTS evidence_log_no_delete", tt.tamper} {
+					if _, err := db.Exec(q); err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+				}
+				db.Close()
+			}
+			d := &Daemon{st: st}
+			ok, problems, err := d.verifyIncident(ctx, inc.ID)
+			st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.want == "" && (!ok || len(problems) > 0):
+				t.Errorf("clean incident: ok=%v %v", ok, problems)
+			case tt.want != "" && (ok || !strings.Contains(strings.Join(problems, "\n"), tt.want)):
+				t.Errorf("%s: ok=%v %v, want a problem naming %q", tt.name, ok, problems, tt.want)
+			}
+		})
 	}
 }
