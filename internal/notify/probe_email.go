@@ -33,7 +33,7 @@ func (c *EmailConfig) Probe(ctx context.Context) error {
 			stage = ProbeConnect
 			var oe *net.OpError
 			if errors.As(err, &oe) && oe.Err != nil {
-				msg = e.scrub.Replace(oe.Err.Error())
+				msg = e.scrub.Replace(netCause(err).Error())
 			} else {
 				msg = strings.TrimPrefix(msg, "connect: ")
 			}
