@@ -65,7 +65,7 @@ func checkUser(ctx context.Context, e *Env, key, id, upn string) Result {
 			r.Fix = fmt.Sprintf("correct %s (`az ad user show --id %s` finds the account); a deleted account can be restored for 30 days "+
 				"(Entra admin center → Users → Deleted users)", key, lookup)
 		} else {
-			r.Fix = graphFix(e.Cfg, err, "/users/"+lookup)
+			r.Fix = graphFix(e.Cfg, e.graph.appID, err, "/users/"+lookup)
 		}
 		return r
 	}
@@ -114,7 +114,7 @@ func checkGroup(ctx context.Context, e *Env, key, id string) Result {
 		r.Status, r.Detail = Fail, fmt.Sprintf("group %s is not in the tenant: its members are not watched", id)
 		r.Fix = fmt.Sprintf("correct %s.group to the group's object id (`az ad group show --group NAME --query id`)", key)
 	case err != nil:
-		r.Status, r.Detail, r.Fix = Fail, scrub.String(err.Error()), graphFix(e.Cfg, err, "/groups/"+id)
+		r.Status, r.Detail, r.Fix = Fail, scrub.String(err.Error()), graphFix(e.Cfg, e.graph.appID, err, "/groups/"+id)
 	default:
 		r.Status, r.Detail = OK, fmt.Sprintf("group %s exists", orUnknown(g.DisplayName))
 	}

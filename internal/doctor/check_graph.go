@@ -25,6 +25,7 @@ func init() { register(40, "graph", true, checkGraph) }
 type graphState struct {
 	client *graph.Client
 	base   string
+	appID  string // graph.client_id, else the token's appid: whom to grant permissions
 }
 
 // graphProbe is one GET that a configured feature will make, so that its
@@ -107,10 +108,17 @@ func checkGraph(ctx context.Context, e *Env) []Result {
 	if err != nil {
 		return append(out, res("client", Fail, err.Error(), "correct graph.base_url"))
 	}
-	e.graph = &graphState{client: client, base: base}
+	appID := cfg.Graph.ClientID
+	if appID == "" {
+		appID = claims.AppID
+	}
+	if appID == "" {
+		appID = claims.Azp
+	}
+	e.graph = &graphState{client: client, base: base, appID: appID}
 
 	probes := graphProbes(cfg)
-	out = append(out, rolesResult(cfg, probes, claims, cerr))
+	out = append(out, rolesResult(cfg, appID, probes, claims, cerr))
 	for _, p := range probes {
 		e.progress("GET %s", p.path)
 		pctx, cancel := e.timeout(ctx)
@@ -125,7 +133,7 @@ func checkGraph(ctx context.Context, e *Env) []Result {
 		if p.optional {
 			st = Warn
 		}
-		out = append(out, res(item, st, scrub.String(err.Error()), graphFix(cfg, err, p.path)))
+		out = append(out, res(item, st, scrub.String(err.Error()), graphFix(cfg, appID, err, p.path)))
 	}
 	return out
 }
@@ -223,7 +231,7 @@ func parseRequirement(text string) (requirement, bool) {
 
 // rolesResult checks the token's roles claim against what the probes'
 // features need; the GETs prove it a second way.
-func rolesResult(cfg *config.Config, probes []graphProbe, c claims, cerr error) Result {
+func rolesResult(cfg *config.Config, appID string, probes []graphProbe, c claims, cerr error) Result {
 	r := Result{Check: "graph", Item: "permissions (token roles)"}
 	if cerr != nil {
 		r.Status, r.Detail = Warn, "cannot be read from the token ("+cerr.Error()+"); the GETs below probe them"
@@ -298,22 +306,22 @@ func rolesResult(cfg *config.Config, probes []graphProbe, c claims, cerr error) 
 		}
 	}
 	r.Detail = fmt.Sprintf("the token's %s lack %s", kind, strings.Join(missing, ", "))
-	r.Fix = consentFix(cfg, strings.Join(perms, ", "))
+	r.Fix = consentFix(cfg, appID, strings.Join(perms, ", "))
 	return r
 }
 
 // consentFix is how to grant perms to the application doctor signed in
 // as, and have an administrator consent.
-func consentFix(cfg *config.Config, perms string) string {
+func consentFix(cfg *config.Config, appID, perms string) string {
 	app := "the application"
-	if cfg.Graph.ClientID != "" {
-		app = "the application " + cfg.Graph.ClientID
+	if appID != "" {
+		app = "the application " + appID
 	}
 	how := fmt.Sprintf("grant %s the Microsoft Graph application permission %s and admin-consent it: Entra admin center → App registrations → "+
 		"%s → API permissions → Add a permission → Microsoft Graph → Application permissions; then \"Grant admin consent\" "+
-		"(a Privileged Role Administrator or Global Administrator must)", app, perms, orUnknown(cfg.Graph.ClientID))
-	if cfg.Graph.ClientID != "" {
-		how += fmt.Sprintf(", or `az ad app permission admin-consent --id %s` after adding them", cfg.Graph.ClientID)
+		"(a Privileged Role Administrator or Global Administrator must)", app, perms, orUnknown(appID))
+	if appID != "" {
+		how += fmt.Sprintf(", or `az ad app permission admin-consent --id %s` after adding them", appID)
 	}
 	if cfg.Graph.Auth == graph.AuthManagedIdentity || cfg.Graph.Auth == graph.AuthWorkloadIdentity {
 		how = fmt.Sprintf("assign the managed identity's service principal the Microsoft Graph app role %s "+
@@ -324,7 +332,7 @@ func consentFix(cfg *config.Config, perms string) string {
 
 // graphFix says what to do about a failed probe: the client's hint names
 // the permission for a 403.
-func graphFix(cfg *config.Config, err error, path string) string {
+func graphFix(cfg *config.Config, appID string, err error, path string) string {
 	var ge *graph.Error
 	if !errors.As(err, &ge) {
 		return "check that this machine reaches " + cfg.Graph.BaseURL + " (graph.base_url, or graph.cloud's endpoint) through any proxy, then run doctor again"
@@ -336,9 +344,9 @@ func graphFix(cfg *config.Config, err error, path string) string {
 			return ge.Hint
 		}
 		if strings.Contains(strings.ToLower(ge.Message), "licen") || strings.Contains(strings.ToLower(ge.Message), "premium") {
-			return "the tenant needs the licence this data requires (README: Microsoft Graph permissions), and " + consentFix(cfg, perms)
+			return "the tenant needs the licence this data requires (README: Microsoft Graph permissions), and " + consentFix(cfg, appID, perms)
 		}
-		return consentFix(cfg, perms)
+		return consentFix(cfg, appID, perms)
 	case ge.Status == 401:
 		return tokenFix(cfg.Graph)
 	case ge.Status == 404 && strings.HasPrefix(path, "/users/"):
