@@ -22,6 +22,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"breakglass/internal/config"
 	"breakglass/internal/graph/graphtest"
 	"breakglass/internal/notify/notifytest"
 	"breakglass/internal/store/sqlite"
@@ -66,6 +67,8 @@ type fixture struct {
 
 	ingest, listen string
 	extra          string // more YAML, appended to the config
+	sources        string // more sources: entries
+	storeYAML      string // replaces the store: block
 	accounts       string // the accounts: block
 	token          string
 	now            func() time.Time
@@ -143,9 +146,11 @@ func jwt(roles []string, exp time.Time) string {
 
 func (f *fixture) config() string {
 	f.t.Helper()
-	cfg := fmt.Sprintf(`%sstore:
-  path: %s
-server:
+	storeBlock := "store:\n  path: " + f.store + "\n"
+	if f.storeYAML != "" {
+		storeBlock = f.storeYAML
+	}
+	cfg := fmt.Sprintf(`%s%sserver:
   listen: %s
 sources:
   - type: file
@@ -157,7 +162,7 @@ sources:
     token: %s
   - type: graph
     name: entra
-graph:
+%sgraph:
   auth: access_token
   token_env: DOCTOR_TEST_TOKEN
   base_url: %s
@@ -177,7 +182,7 @@ notify:
           url: %s
           schema: breakglass
         - type: console
-%s`, f.accounts, f.store, f.listen, f.logs, f.ingest, ingestToken, f.graph.URL,
+%s`, f.accounts, storeBlock, f.listen, f.logs, f.ingest, ingestToken, f.sources, f.graph.URL,
 		f.smtp.Host, f.smtpPrt, f.smtp.CAFile, smtpPass, f.hook.URL+webhookPath, f.extra)
 	p := filepath.Join(f.dir, "breakglass.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
@@ -321,4 +326,13 @@ func createExtraMigration(t *testing.T, path string, v int) {
 	if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?)`, v, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func mustLoad(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
