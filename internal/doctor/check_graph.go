@@ -101,6 +101,11 @@ func checkGraph(ctx context.Context, e *Env) []Result {
 	}
 	e.secrets = append(e.secrets, tok)
 	claims, cerr := parseClaims(tok)
+	if cerr == nil && claims.Exp > 0 && !time.Unix(claims.Exp, 0).After(e.Opts.Now()) {
+		// A token source hands out a current token; an expired one is a
+		// stale access_token (or a clock far off: see clock below).
+		return []Result{res("token", Fail, tokenDetail(claims, cerr, e.Opts.Now()), tokenFix(cfg.Graph))}
+	}
 	out := []Result{res("token", OK, tokenDetail(claims, cerr, e.Opts.Now()), "")}
 
 	client, err := graph.New(graph.Options{BaseURL: base, Tokens: graph.StaticToken(tok), UserAgent: "breakglass-doctor/" + version.Version,
@@ -241,7 +246,7 @@ func rolesResult(cfg *config.Config, appID string, probes []graphProbe, c claims
 	kind := "application permissions (roles)"
 	if len(held) == 0 && c.Scp != "" {
 		held = strings.Fields(c.Scp)
-		kind = "delegated scopes (scp): this is a user's token, serve needs an application's"
+		kind = "delegated scopes (scp, a user's token)"
 	}
 	has := func(p string) bool {
 		return slices.ContainsFunc(held, func(h string) bool { return strings.EqualFold(h, p) })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"breakglass/internal/graph/graphtest"
+	"breakglass/internal/notify"
 	"breakglass/internal/store/sqlite"
 )
 
@@ -257,4 +258,26 @@ func atoi(t *testing.T, s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestEveryChannelTypeHasDryRun: every channel type in notify's registry
+// implements the dry run, so a type added without one is noticed here,
+// not as a warning on someone's host.
+func TestEveryChannelTypeHasDryRun(t *testing.T) {
+	for _, name := range notify.ChannelTypes() {
+		ct, _ := notify.LookupChannel(name)
+		if _, ok := ct.New().(prober); !ok {
+			t.Errorf("channel type %s has no Probe(ctx) error (internal/notify/probe_*.go)", name)
+		}
+	}
+}
+
+// TestExpiredToken: an access token past its expiry fails the token check.
+func TestExpiredToken(t *testing.T) {
+	f := newFixture(t)
+	f.token = jwt(allRoles, time.Now().Add(-time.Minute))
+	r := find(t, f.run(false), "graph", "token")
+	if r.Status != Fail || !strings.Contains(r.Detail, "expired") || !strings.Contains(r.Fix, "DOCTOR_TEST_TOKEN") {
+		t.Errorf("%s: %s (fix %s)", r.Status, r.Detail, r.Fix)
+	}
 }

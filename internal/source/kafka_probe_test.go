@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -73,5 +75,30 @@ func TestKafkaProbe(t *testing.T) {
 	}
 	if len(resp.Groups) != 0 {
 		t.Errorf("the probe joined a consumer group: %+v", resp.Groups)
+	}
+}
+
+// TestKafkaProbeTLS: the probe speaks TLS as the source does (the Event
+// Hubs shape), and a certificate it does not trust fails it.
+func TestKafkaProbeTLS(t *testing.T) {
+	serverCfg, pool := testTLS(t)
+	c := newCluster(t, 1, kfake.TLS(serverCfg))
+	o := kafkaOpts(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	o.TLS = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	probe := func(o KafkaOptions) error {
+		k, err := NewKafka(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return k.Probe(ctx)
+	}
+	if err := probe(o); err != nil {
+		t.Fatalf("TLS probe: %v", err)
+	}
+	o.TLS = &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12} // system roots only
+	if err := probe(o); err == nil {
+		t.Error("a broker with an untrusted certificate passed the probe")
 	}
 }
