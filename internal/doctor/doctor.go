@@ -175,7 +175,7 @@ func Run(ctx context.Context, o Options) Report {
 			continue
 		}
 		e.progress("checking %s", c.name)
-		rep.Results = append(rep.Results, c.run(ctx, e)...)
+		rep.Results = append(rep.Results, runCheck(ctx, e, c)...)
 	}
 	rep.ConfigInvalid = e.configInvalid
 	rep.OK = !e.configInvalid
@@ -188,6 +188,18 @@ func Run(ctx context.Context, o Options) Report {
 		}
 	}
 	return rep
+}
+
+// runCheck runs one check; a panic in it (a bug) is a failed finding, not
+// a crash that would hide the checks after it.
+func runCheck(ctx context.Context, e *Env, c check) (out []Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = append(out, Result{Check: c.name, Status: Fail, Detail: fmt.Sprintf("doctor itself failed in this check: %v", p),
+				Fix: "report this as a bug in breakglass doctor, with the output of the other checks"})
+		}
+	}()
+	return c.run(ctx, e)
 }
 
 // clean removes every secret doctor knows of and every control character

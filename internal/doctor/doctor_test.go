@@ -2,16 +2,20 @@ package doctor
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"breakglass/internal/graph/graphtest"
 	"breakglass/internal/notify"
+	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
 )
 
@@ -279,5 +283,62 @@ func TestExpiredToken(t *testing.T) {
 	r := find(t, f.run(false), "graph", "token")
 	if r.Status != Fail || !strings.Contains(r.Detail, "expired") || !strings.Contains(r.Fix, "DOCTOR_TEST_TOKEN") {
 		t.Errorf("%s: %s (fix %s)", r.Status, r.Detail, r.Fix)
+	}
+}
+
+// TestEvidenceBroken: an evidence log whose entry was rewritten behind the
+// store's back fails the chain check, naming the entry and the full
+// verify command.
+func TestEvidenceBroken(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, f.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := st.AppendLog(ctx, store.LogEntry{Incident: "inc-1", Kind: store.LogPull, Ref: fmt.Sprintf("evt-%d", i),
+			At: time.Now().UTC(), Content: []byte(`{"n":` + strconv.Itoa(i) + `}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	if r := find(t, f.run(false), "store", "evidence chain"); r.Status != OK || !strings.Contains(r.Detail, "3 log entries") {
+		t.Fatalf("before tampering: %s: %s", r.Status, r.Detail)
+	}
+	db, err := sql.Open("sqlite", "file:"+f.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER evidence_log_no_update`, `UPDATE evidence_log SET content = CAST('{"n":9}' AS BLOB) WHERE seq = 2`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	rep := f.run(false)
+	r := find(t, rep, "store", "evidence chain")
+	if r.Status != Fail || !strings.Contains(r.Detail, "broken") || !strings.Contains(r.Detail, "2") ||
+		!strings.Contains(r.Fix, "breakglass evidence verify -c") {
+		t.Errorf("%s: %s (fix %s)", r.Status, r.Detail, r.Fix)
+	}
+	if rep.ExitCode() != 1 {
+		t.Errorf("exit %d, want 1", rep.ExitCode())
+	}
+}
+
+// TestPanickingCheck: a check that panics is a failed finding, and the
+// checks after it still run.
+func TestPanickingCheck(t *testing.T) {
+	saved := slices.Clone(checks)
+	defer func() { checks = saved }()
+	register(15, "boom", false, func(context.Context, *Env) []Result { panic("nil map") })
+	rep := Run(context.Background(), Options{ConfigPath: filepath.Join(t.TempDir(), "none.yaml")})
+	r := find(t, rep, "boom", "")
+	if r.Status != Fail || !strings.Contains(r.Detail, "nil map") || rep.ExitCode() == 0 {
+		t.Errorf("%s: %s (exit %d)", r.Status, r.Detail, rep.ExitCode())
+	}
+	if len(rep.Results) != len(saved)+1 {
+		t.Errorf("%d results, want every check's", len(rep.Results))
 	}
 }
