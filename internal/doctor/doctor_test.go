@@ -44,8 +44,8 @@ func TestAllGreen(t *testing.T) {
 	golden(t, "all-green", f.normalize(table(rep)))
 	// Nothing was sent and no store was migrated or written but the
 	// heartbeat: the dry runs are dry.
-	if f.hookN != 0 || len(f.smtp.Requests()) != 0 {
-		t.Errorf("a dry run sent: %d webhook posts, %d mails", f.hookN, len(f.smtp.Requests()))
+	if f.hookN.Load() != 0 || len(f.smtp.Requests()) != 0 {
+		t.Errorf("a dry run sent: %d webhook posts, %d mails", f.hookN.Load(), len(f.smtp.Requests()))
 	}
 	for _, r := range f.graph.Requests() {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -245,8 +245,8 @@ func TestSend(t *testing.T) {
 			t.Errorf("%s: %s: %s", item, r.Status, r.Detail)
 		}
 	}
-	if f.hookN != 1 || len(f.smtp.Requests()) != 1 {
-		t.Errorf("sent %d webhook posts and %d mails, want 1 each", f.hookN, len(f.smtp.Requests()))
+	if f.hookN.Load() != 1 || len(f.smtp.Requests()) != 1 {
+		t.Errorf("sent %d webhook posts and %d mails, want 1 each", f.hookN.Load(), len(f.smtp.Requests()))
 	}
 	if rep.ExitCode() != 0 {
 		t.Errorf("exit %d:\n%s", rep.ExitCode(), table(rep))

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ type fixture struct {
 	graph   *graphtest.Server
 	smtp    *notifytest.SMTP
 	hook    *httptest.Server
-	hookN   int
+	hookN   atomic.Int32
 	roles   []string
 	smtpPrt int
 
@@ -96,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 	f.smtpPrt = f.smtp.Port
 	f.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
-			f.hookN++
+			f.hookN.Add(1)
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
