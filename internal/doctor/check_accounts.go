@@ -78,7 +78,7 @@ func checkUser(ctx context.Context, e *Env, key, id, upn string) Result {
 	}
 	if len(problems) > 0 {
 		r.Status, r.Detail = Fail, strings.Join(problems, "; ")
-		r.Fix = fmt.Sprintf("set %s to id: %s and upn: %s: records that carry only the old UPN would not match", key, u.ID, u.UPN)
+		r.Fix = fmt.Sprintf("set %s to id: %s and upn: %s: a record that carries only the account's current UPN would not match the configured one", key, u.ID, u.UPN)
 		return r
 	}
 	if id == "" {
