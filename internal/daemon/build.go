@@ -125,21 +125,9 @@ func (d *Daemon) graphClient() (graph.Lister, error) {
 // NewGraphClient builds the read-only Graph client from the graph: section
 // (serve's graph source and collect).
 func NewGraphClient(cfg *config.Config, log *slog.Logger) (*graph.Client, error) {
-	g := cfg.Graph
-	if !g.Configured() {
-		return nil, configErrorf("%s: no graph: section; add graph.auth and the credential settings", cfg.Path)
-	}
-	base := g.BaseURL
-	if base == "" {
-		base = graph.Clouds()[g.Cloud].GraphBaseURL
-	}
-	tokens, err := graph.NewTokenSource(graph.CredentialOptions{
-		Auth: g.Auth, TenantID: g.TenantID, ClientID: g.ClientID, ClientSecret: g.ClientSecret.Reveal(),
-		CertificatePath: g.CertificatePath, CertificatePassword: g.CertificatePassword.Reveal(),
-		TokenEnv: g.TokenEnv, Cloud: g.Cloud, AuthorityHost: g.AuthorityHost,
-	}, base)
+	tokens, base, err := GraphTokens(cfg) // doctor.go
 	if err != nil {
-		return nil, configErrorf("%s: graph: %v", cfg.Path, err)
+		return nil, err
 	}
 	return graph.New(graph.Options{BaseURL: base, Tokens: tokens, UserAgent: "breakglass/" + version.Version, Logger: log})
 }

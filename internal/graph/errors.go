@@ -149,16 +149,7 @@ func hint(status int, endpoint, rawQuery, message string) string {
 		}
 		return ""
 	}
-	perms := ""
-	for _, p := range permissions {
-		if matchPrefix(endpoint, p.prefix) {
-			perms = p.perms
-			break
-		}
-	}
-	if perms == "User.Read.All" && selects(rawQuery, "signInActivity") {
-		perms = "User.Read.All and AuditLog.Read.All"
-	}
+	perms := PermissionsFor(endpoint, rawQuery) // permissions.go
 	h := "grant the application the read permission this endpoint needs" + consent
 	if perms != "" {
 		h = "grant the application permission " + perms + consent

@@ -370,12 +370,12 @@ func (e *Email) Notify(ctx context.Context, n Notification) error {
 	return e.wrap(err)
 }
 
-// send runs one SMTP session. The connection's deadline is the context's,
-// and cancelling the context closes it, so no stalled server can hold a
-// send past the timeout at any step (TLS handshake, any reply).
-func (e *Email) send(ctx context.Context, raw []byte) error {
+// session connects, greets, secures (implicit TLS or STARTTLS) and
+// authenticates: every step of a send before MAIL FROM, shared by send
+// and Probe (probe_email.go). closeConn closes the connection; the
+// caller closes c first.
+func (e *Email) session(ctx context.Context) (c *smtp.Client, closeConn func(), err error) {
 	var tcp net.Conn
-	var err error
 	if e.dial != nil {
 		tcp, err = e.dial(ctx, e.addr)
 	} else {
@@ -383,11 +383,14 @@ func (e *Email) send(ctx context.Context, raw []byte) error {
 		tcp, err = d.DialContext(ctx, "tcp", e.addr)
 	}
 	if err != nil {
-		return stageErr("connect", err)
+		return nil, nil, stageErr("connect", err)
 	}
-	defer tcp.Close()
 	stop := context.AfterFunc(ctx, func() { _ = tcp.Close() })
-	defer stop()
+	closeConn = func() { stop(); tcp.Close() }
+	fail := func(err error) (*smtp.Client, func(), error) {
+		closeConn()
+		return nil, nil, err
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = tcp.SetDeadline(dl)
 	}
@@ -395,32 +398,49 @@ func (e *Email) send(ctx context.Context, raw []byte) error {
 	if e.mode == EmailTLSImplicit {
 		tc := tls.Client(conn, e.tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return stageErr("TLS handshake", err)
+			return fail(stageErr("TLS handshake", err))
 		}
 		conn = tc
 	}
-	c, err := smtp.NewClient(conn, e.host)
+	c, err = smtp.NewClient(conn, e.host)
 	if err != nil {
-		return stageErr("greeting", err)
+		return fail(stageErr("greeting", err))
 	}
-	defer c.Close()
+	fail = func(err error) (*smtp.Client, func(), error) {
+		c.Close()
+		closeConn()
+		return nil, nil, err
+	}
 	if err := c.Hello(e.helo); err != nil {
-		return stageErr("EHLO", err)
+		return fail(stageErr("EHLO", err))
 	}
 	if e.mode == EmailTLSStartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return Permanent(errors.New("the server does not offer STARTTLS, and tls is starttls: refusing to send in clear " +
-				"(someone may be stripping it; if this relay really has no TLS, set tls: none and no username)"))
+			return fail(Permanent(errors.New("the server does not offer STARTTLS, and tls is starttls: refusing to send in clear " +
+				"(someone may be stripping it; if this relay really has no TLS, set tls: none and no username)")))
 		}
 		if err := c.StartTLS(e.tlsConfig); err != nil {
-			return stageErr("STARTTLS", err)
+			return fail(stageErr("STARTTLS", err))
 		}
 	}
 	if e.username != "" {
 		if err := e.auth(c); err != nil {
-			return err
+			return fail(err)
 		}
 	}
+	return c, closeConn, nil
+}
+
+// send runs one SMTP session. The connection's deadline is the context's,
+// and cancelling the context closes it, so no stalled server can hold a
+// send past the timeout at any step (TLS handshake, any reply).
+func (e *Email) send(ctx context.Context, raw []byte) error {
+	c, closeConn, err := e.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	defer c.Close()
 	if err := c.Mail(e.from.Address); err != nil {
 		return stageErr("MAIL FROM", err)
 	}

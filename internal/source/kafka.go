@@ -437,7 +437,7 @@ func (k *Kafka) pingLoop(ctx context.Context, cl *kgo.Client, sink Sink) {
 	}
 }
 
-// errNoTopic: the brokers answer but do not have the topic.
+// errNoTopic: the brokers answer but do not have the topic (ErrNoTopic).
 var errNoTopic = errors.New("no such topic")
 
 // ping asks the brokers for the topic's metadata: it fails when no broker
