@@ -60,6 +60,9 @@ type Rule struct {
 	Columns []value.Column
 	// Filter is the per-record form (filter rules only).
 	Filter *eval.Filter
+	// Missing are the tables outside the six that the query's union
+	// isfuzzy=true names: they have no rows here (see openTablesOnly).
+	Missing []string
 
 	dims    []int // Dimensions' column indexes in Columns
 	measure int   // threshold.column's index, -1 for the row count
@@ -143,7 +146,10 @@ func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule
 		return nil, err
 	}
 	slices.Sort(read)
-	r := &Rule{Cfg: c, ID: c.ID(), Kind: KindScheduled, Tables: read, Columns: q.Columns(), measure: -1}
+	if err := openTablesOnly(cfg, i, q, read); err != nil {
+		return nil, err
+	}
+	r := &Rule{Cfg: c, ID: c.ID(), Kind: KindScheduled, Tables: read, Columns: q.Columns(), measure: -1, Missing: q.MissingTables()}
 	field := func(k string) string { return fmt.Sprintf("rules[%d].%s", i, k) }
 	colIndex := func(name string) int {
 		return slices.IndexFunc(r.Columns, func(col value.Column) bool { return col.Name == name })

@@ -67,6 +67,9 @@ type Query struct {
 	opt    Options
 	plan   plan
 	filter *Filter
+	// missing: tables outside the catalog a union isfuzzy=true reads
+	// (open tables, no rows; see open.go).
+	missing []string
 }
 
 // Compile checks a parsed script against the catalog and builds its plan.
@@ -90,7 +93,7 @@ func Compile(script *kql.Script, cat Catalog, opt Options) (q *Query, err error)
 	if err != nil {
 		return nil, err
 	}
-	q = &Query{cols: p.columns(), opt: opt, plan: p}
+	q = &Query{cols: p.columns(), opt: opt, plan: p, missing: c.missing}
 	if !c.subTables {
 		q.filter = c.filterOf(p)
 	}
