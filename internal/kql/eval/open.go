@@ -178,3 +178,7 @@ func (c *compiler) unknownBinary(t *kql.Binary, l, r *cexpr) (*cexpr, error) {
 	out.t = st
 	return &out, nil
 }
+
+// UsesGeo reports whether the query calls geo_info_from_ip_address, whose
+// value is null without Options.Geo.
+func (q *Query) UsesGeo() bool { return q.usesGeo }

@@ -45,7 +45,7 @@ func newRun(ctx context.Context, opt *Options) *runState {
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	return &runState{ctx: ctx, fc: fn.Ctx{Now: now}, opt: opt}
+	return &runState{ctx: ctx, fc: fn.Ctx{Now: now, Geo: opt.Geo}, opt: opt}
 }
 
 func (rs *runState) fail(err error) {
@@ -136,6 +136,7 @@ type compiler struct {
 	miss     *[]string
 	starHide map[string]bool
 	missing  []string
+	usesGeo  bool                     // the query calls geo_info_from_ip_address
 	inWords  map[*kql.InExpr][]string // in (static table): its strings, for literals
 }
 

@@ -21,6 +21,7 @@ import (
 // the whole query (now() and ago() agree across rows, as in Kusto).
 type Ctx struct {
 	Now time.Time
+	Geo Geo // geo_info_from_ip_address's database; nil: none (null results)
 }
 
 // Scalar is a scalar function.

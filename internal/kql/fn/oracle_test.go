@@ -62,7 +62,7 @@ var typical = map[string]string{
 	"parse_ipv4": "S", "parse_ipv4_mask": "S,L", "format_ipv4": "S,L", "ipv4_is_private": "S", "ipv4_is_in_range": "S,S", "ipv4_is_in_any_range": "S,S,S",
 	"ipv4_is_match": "S,S,L", "ipv4_compare": "S,S,L", "parse_ipv6": "S", "ipv6_is_in_range": "S,S", "ipv6_is_in_any_range": "S,S", "ipv6_compare": "S,S,L",
 	"ipv6_is_match": "S,S,L", "has_ipv4": "S,S",
-	"parse_user_agent": `S,"browser"`, "parse_xml": "S", "ipv4_netmask_suffix": "S",
+	"parse_user_agent": `S,"browser"`, "parse_xml": "S", "ipv4_netmask_suffix": "S", "geo_info_from_ip_address": "S",
 	// more.go
 	"strcmp": "S,S", "indexof_regex": `S,"a.c",L,L,2`, "new_guid": "", "rand": "L", "array_iff": "Y,Y,Y", "array_iif": "Y,L,L",
 	"array_split": "Y,L", "array_rotate_left": "Y,L", "array_rotate_right": "Y,L", "array_shift_left": "Y,L,L", "array_shift_right": "Y,L,L",
