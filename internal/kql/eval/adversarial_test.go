@@ -139,6 +139,12 @@ var adversarialSchema = []string{
 	`union isfuzzy=true (X | project A), (Y | project A, B), (SigninLogs | project A=TimeGenerated, B=1)`,
 	`union (SigninLogs | project A=UserId), (SigninLogs | project A=UserId), (SigninLogs | project A=TimeGenerated)`,
 	`union (SigninLogs | project A=UserId), (SigninLogs | project A=TimeGenerated), (SigninLogs | project A=UserId)`,
+	// a let's or a function's body is not fuzzy, a sub-query in the union's argument is
+	"let T = SecurityEvent | where A > 1; union isfuzzy=true T, SigninLogs | project A",
+	"let T = (SecurityEvent | where A > 1); union isfuzzy=true (T), SigninLogs | project A",
+	"let f = () { SecurityEvent | where A > 1 }; union isfuzzy=true (f()), SigninLogs | project A",
+	"union isfuzzy=true (SigninLogs | where UserId in ((SecurityEvent | project UserId))) | project A",
+	"union isfuzzy=true (SigninLogs | where UserId in ((SecurityEvent | project UserId))) | project UserId",
 	// without isfuzzy an unknown table is an error
 	`union (SecurityEvent | where B > 1), SigninLogs`,
 	`union SecurityEvent, SigninLogs`,

@@ -139,9 +139,9 @@ func (c *compiler) tabular(x kql.Expr, sc *scope) (plan, error) {
 		if b := sc.lookup(t.Name); b != nil {
 			switch {
 			case b.tab != nil:
-				return b.tab()
+				return c.notFuzzy(b.tab)
 			case b.fn != nil:
-				return c.tabCall(&kql.Call{At: t.At, Name: t.Name}, b, sc)
+				return c.notFuzzy(func() (plan, error) { return c.tabCall(&kql.Call{At: t.At, Name: t.Name}, b, sc) })
 			case b.scalar != nil:
 				return nil, c.errAt(t, "%s is a value, not a table", t.Name)
 			}
@@ -197,7 +197,7 @@ func (c *compiler) tabular(x kql.Expr, sc *scope) (plan, error) {
 			return c.tabular(&kql.Ident{At: t.At, Name: n}, sc)
 		}
 		if b := sc.lookup(t.Name); b != nil && b.fn != nil {
-			return c.tabCall(t, b, sc)
+			return c.notFuzzy(func() (plan, error) { return c.tabCall(t, b, sc) })
 		}
 		return nil, c.errAt(t, "%s(...) is not a table", t.Name)
 	case *kql.ExternalData:

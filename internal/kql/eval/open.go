@@ -182,3 +182,14 @@ func (c *compiler) unknownBinary(t *kql.Binary, l, r *cexpr) (*cexpr, error) {
 // UsesGeo reports whether the query calls geo_info_from_ip_address, whose
 // value is null without Options.Geo.
 func (q *Query) UsesGeo() bool { return q.usesGeo }
+
+// notFuzzy compiles a let's or a function's body: it is not an argument
+// of the union that names it, so a table it reads must exist (the
+// analyser: let T = SecurityEvent | ...; union isfuzzy=true T is an
+// unknown table).
+func (c *compiler) notFuzzy(f func() (plan, error)) (plan, error) {
+	saved := c.fuzzy
+	c.fuzzy = 0
+	defer func() { c.fuzzy = saved }()
+	return f()
+}
