@@ -338,6 +338,9 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 type unionNode struct {
 	inputs []plan
 	maps   [][]int // per input: output column -> input column, -1 = null
+	// conv, per input: output columns whose input column has another
+	// type (one column of one type from inputs of several: convert).
+	conv   [][]bool
 	names  []string
 	cols   []value.Column
 	source bool
@@ -350,13 +353,19 @@ func (n *unionNode) run(rs *runState, emit func([]value.Value) error) error {
 			return err
 		}
 		m := n.maps[i]
+		var conv []bool
+		if i < len(n.conv) {
+			conv = n.conv[i]
+		}
 		name := value.NewString(n.names[i])
 		err := p.run(rs, func(row []value.Value) error {
 			out := make([]value.Value, len(n.cols))
 			for j, k := range m {
 				switch {
+				case k >= 0 && k < len(row) && conv != nil && conv[j]:
+					out[j] = convert(row[k], n.cols[j].Type)
 				case k >= 0 && k < len(row):
-					out[j] = convert(row[k], n.cols[j].Type) // one column of one type from inputs of several
+					out[j] = row[k]
 				case k == -2:
 					out[j] = name
 				default:
@@ -520,6 +529,10 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 		if src != "" {
 			m = append(m, -2)
 		}
+		var conv []bool
+		if src != "" {
+			conv = append(conv, false)
+		}
 		for _, oc := range outs {
 			k := -1
 			for i, col := range pc {
@@ -528,8 +541,10 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 				}
 			}
 			m = append(m, k)
+			conv = append(conv, k >= 0 && pc[k].Type != oc.typ)
 		}
 		n.maps = append(n.maps, m)
+		n.conv = append(n.conv, conv)
 	}
 	for _, p := range n.inputs {
 		if c.isOpen(p) {

@@ -72,6 +72,13 @@ func TestOpenTableRun(t *testing.T) {
 			missing: []string{"Missing"},
 		},
 		{
+			// a column whose first two inputs agree on its type is one
+			// column: the third input's values are converted to it
+			q:    `union (print A = "x"), (print A = "y"), (print A = 1), (print A = "z", B = 2) | project A, B`,
+			cols: "A:string, B:long",
+			rows: []string{"x|", "y|", "1|", "z|2"},
+		},
+		{
 			q:    `K | mv-expand x = dynamic([1, 2]) | summarize count()`,
 			cols: "count_:long",
 			rows: []string{"6"},
