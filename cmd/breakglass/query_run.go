@@ -91,6 +91,11 @@ func runQueries(cmd *cobra.Command, f queryFlags, q queryText, inputs []string) 
 	opt := eval.Options{Now: time.Now().UTC()}
 	if cfg != nil {
 		opt.Watchlists = kqlrule.Watchlists(cfg)
+		geo, err := kqlrule.Geo(cfg)
+		if err != nil {
+			return err
+		}
+		opt.Geo = geo
 	}
 	w := newRowWriter(cmd.OutOrStdout(), f.format)
 	blocks := kql.SplitBlocks(q.text)
@@ -191,6 +196,7 @@ func runBlock(ctx context.Context, cat eval.Catalog, opt eval.Options, b kql.Blo
 		}
 		return queryError{err}
 	}
+	queryWarnings(stderr, b, qry, opt) // query_warn.go
 	res, err := qry.Run(ctx)
 	if err != nil {
 		if errors.As(err, new(*kql.UnsupportedError)) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"breakglass/internal/geoip/geoiptest"
 	"breakglass/internal/kql/eval"
 	"breakglass/internal/kql/value"
 )
@@ -199,5 +201,31 @@ func TestQueryFormats(t *testing.T) {
 	writeTableRows(&b, long)
 	if !strings.Contains(b.String(), strings.Repeat("é", maxCell-1)+"…\n") {
 		t.Errorf("a long cell is not cut at %d runes:\n%s", maxCell, b.String())
+	}
+}
+
+// TestQueryWarnings: an ad hoc query over tables breakglass lacks, or
+// calling geo_info_from_ip_address without a database, runs and says so;
+// with kql.geoip_database the locations are filled in.
+func TestQueryWarnings(t *testing.T) {
+	logs := filepath.Join(logsDir, "PT1H.json")
+	r := runBinary(t, []string{"BREAKGLASS_CONFIG="}, "query", "--format", "csv", "union isfuzzy=true (SecurityEvent | project UserPrincipalName), SigninLogs | summarize n = count() | project ok = n > 0", logs)
+	if r.code != 0 || r.stdout != "ok\ntrue\n" || !strings.Contains(r.stderr, "reads tables breakglass does not have (SecurityEvent)") {
+		t.Errorf("fuzzy union: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	geo := "print g = geo_info_from_ip_address('20.53.203.50')"
+	r = runBinary(t, []string{"BREAKGLASS_CONFIG="}, "query", "--format", "json", geo, logs)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != `{"g":null}` || !strings.Contains(r.stderr, "kql.geoip_database is not set") {
+		t.Errorf("geo without a database: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	db := filepath.Join(t.TempDir(), "city.mmdb")
+	if err := geoiptest.Write(db, []geoiptest.Network{{Prefix: netip.MustParsePrefix("20.53.0.0/16"),
+		Data: geoiptest.City("Australia", "New South Wales", "Sydney", -33.8715, 151.2006)}}, geoiptest.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeTemp(t, "bg.yaml", "accounts: [{upn: bg@contoso.onmicrosoft.com}]\nkql:\n  geoip_database: "+db+"\nstore:\n  path: "+filepath.Join(t.TempDir(), "bg.db")+"\n")
+	r = runBinary(t, []string{"BREAKGLASS_CONFIG="}, "query", "-c", cfg, "--format", "json", geo, logs)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != `{"g":{"city":"Sydney","country":"Australia","latitude":-33.8715,"longitude":151.2006,"state":"New South Wales"}}` || r.stderr != "" {
+		t.Errorf("geo with a database: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }

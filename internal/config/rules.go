@@ -178,6 +178,10 @@ type KQLConfig struct {
 	// Sentinel's break-glass rules use). DefaultWatchlists are added
 	// unless an alias of the same name is given.
 	Watchlists map[string]string `yaml:"watchlists,omitempty"`
+	// GeoIPDatabase is a MaxMind City database file (GeoLite2-City.mmdb)
+	// for geo_info_from_ip_address (kqlgeo.go). Without it a rule that
+	// calls the function is refused.
+	GeoIPDatabase string `yaml:"geoip_database,omitempty"`
 }
 
 // reservedRuleLabels are labels breakglass sets itself on every alert: a
@@ -221,6 +225,7 @@ func (c *Config) RuleIDs() []string {
 // config check and serve report it the same way.
 func (c *Config) validateRules(d *decoder) {
 	c.validateWatchlists(d)
+	c.validateGeoIP(d)
 	seen := map[string]int{}
 	for i := range c.Rules {
 		r := &c.Rules[i]

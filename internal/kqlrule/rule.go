@@ -27,6 +27,7 @@ import (
 	"breakglass/internal/entra"
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/eval"
+	"breakglass/internal/kql/fn"
 	"breakglass/internal/kql/tables"
 	"breakglass/internal/kql/value"
 )
@@ -60,6 +61,9 @@ type Rule struct {
 	Columns []value.Column
 	// Filter is the per-record form (filter rules only).
 	Filter *eval.Filter
+	// Missing are the tables outside the six that the query's union
+	// isfuzzy=true names: they have no rows here (see openTablesOnly).
+	Missing []string
 
 	dims    []int // Dimensions' column indexes in Columns
 	measure int   // threshold.column's index, -1 for the row count
@@ -83,10 +87,14 @@ func (r *Rule) Literals() []string {
 // `serve` report the same thing the same way.
 func Compile(cfg *config.Config) ([]*Rule, error) {
 	watch := Watchlists(cfg)
+	geo, err := Geo(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var out []*Rule
 	var errs config.ErrorList
 	for i := range cfg.Rules {
-		r, err := compileRule(cfg, i, watch)
+		r, err := compileRule(cfg, i, watch, geo)
 		if err != nil {
 			var ce *config.Error
 			if errors.As(err, &ce) {
@@ -127,14 +135,14 @@ func (schemaCatalog) Verbatim(table, column string) bool { return tables.Verbati
 // Tables lists the catalog's tables.
 func (schemaCatalog) Tables() []string { return tables.Names() }
 
-func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule, error) {
+func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table, geo fn.Geo) (*Rule, error) {
 	c := &cfg.Rules[i]
 	script, err := kql.Parse(c.Query)
 	if err != nil {
 		return nil, err
 	}
 	var read []string
-	q, err := eval.Compile(script, schemaCatalog{&read}, eval.Options{Watchlists: watch})
+	q, err := eval.Compile(script, schemaCatalog{&read}, eval.Options{Watchlists: watch, Geo: geo})
 	if err != nil {
 		var ee *eval.Error
 		if errors.As(err, &ee) { // placed in the query like a syntax error
@@ -143,7 +151,13 @@ func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule
 		return nil, err
 	}
 	slices.Sort(read)
-	r := &Rule{Cfg: c, ID: c.ID(), Kind: KindScheduled, Tables: read, Columns: q.Columns(), measure: -1}
+	if err := openTablesOnly(cfg, i, q, read); err != nil {
+		return nil, err
+	}
+	if err := geoWithoutDatabase(cfg, i, q, geo); err != nil {
+		return nil, err
+	}
+	r := &Rule{Cfg: c, ID: c.ID(), Kind: KindScheduled, Tables: read, Columns: q.Columns(), measure: -1, Missing: q.MissingTables()}
 	field := func(k string) string { return fmt.Sprintf("rules[%d].%s", i, k) }
 	colIndex := func(name string) int {
 		return slices.IndexFunc(r.Columns, func(col value.Column) bool { return col.Name == name })
@@ -169,7 +183,7 @@ func compileRule(cfg *config.Config, i int, watch map[string]*eval.Table) (*Rule
 		r.measure = k
 	}
 	r.run = func(ctx context.Context, cat eval.Catalog, now time.Time) (*eval.Result, error) {
-		q, err := eval.Compile(script, cat, eval.Options{Now: now, Watchlists: watch})
+		q, err := eval.Compile(script, cat, eval.Options{Now: now, Watchlists: watch, Geo: geo})
 		if err != nil {
 			return nil, err
 		}

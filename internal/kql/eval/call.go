@@ -125,6 +125,9 @@ func (c *compiler) call(t *kql.Call, sc *scope, rs *rowScope) (*cexpr, error) {
 		}
 	}
 	f := fn.Lookup(t.Name)
+	if t.Name == fn.GeoFunc {
+		c.usesGeo = true
+	}
 	if f == nil {
 		if fn.LookupAgg(t.Name) != nil {
 			return nil, c.errAt(t, "%s is an aggregation: use it in summarize", t.Name)

@@ -139,14 +139,17 @@ func (c *compiler) tabular(x kql.Expr, sc *scope) (plan, error) {
 		if b := sc.lookup(t.Name); b != nil {
 			switch {
 			case b.tab != nil:
-				return b.tab()
+				return c.notFuzzy(b.tab)
 			case b.fn != nil:
-				return c.tabCall(&kql.Call{At: t.At, Name: t.Name}, b, sc)
+				return c.notFuzzy(func() (plan, error) { return c.tabCall(&kql.Call{At: t.At, Name: t.Name}, b, sc) })
 			case b.scalar != nil:
 				return nil, c.errAt(t, "%s is a value, not a table", t.Name)
 			}
 		}
 		cols, ok := c.cat.Schema(t.Name)
+		if !ok && c.fuzzy > 0 {
+			return c.openTable(t.Name), nil
+		}
 		if !ok {
 			return nil, c.errAt(t, "unknown table %q%s", t.Name, suggest(t.Name, c.tableNames()))
 		}
@@ -194,7 +197,7 @@ func (c *compiler) tabular(x kql.Expr, sc *scope) (plan, error) {
 			return c.tabular(&kql.Ident{At: t.At, Name: n}, sc)
 		}
 		if b := sc.lookup(t.Name); b != nil && b.fn != nil {
-			return c.tabCall(t, b, sc)
+			return c.notFuzzy(func() (plan, error) { return c.tabCall(t, b, sc) })
 		}
 		return nil, c.errAt(t, "%s(...) is not a table", t.Name)
 	case *kql.ExternalData:
@@ -356,7 +359,8 @@ func (c *compiler) ops(p plan, ops []kql.Op, sc *scope) (plan, error) {
 	return p, nil
 }
 
-func (c *compiler) op(in plan, op kql.Op, sc *scope) (plan, error) {
+// op1 compiles one operator (op in open.go handles open inputs).
+func (c *compiler) op1(in plan, op kql.Op, sc *scope) (plan, error) {
 	rs := &rowScope{cols: in.columns()}
 	switch o := op.(type) {
 	case *kql.WhereOp:
@@ -364,7 +368,7 @@ func (c *compiler) op(in plan, op kql.Op, sc *scope) (plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if e.t != value.Bool {
+		if e.t != value.Bool && e.t != value.Unknown {
 			return nil, c.errAt(o.Pred, "where needs a bool condition, not %s; for a dynamic value use tobool()", e.t)
 		}
 		pred := *e
@@ -600,6 +604,7 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 			}
 			i := rs.index(old.Name)
 			if i < 0 {
+				c.noteMissing(incols, old.Name)
 				return nil, c.errAt(old, "unknown column %q%s", old.Name, suggest(old.Name, colNames(incols)))
 			}
 			nn := a.Names[0]
@@ -639,6 +644,7 @@ func (c *compiler) project(in plan, o *kql.ProjectOp, sc *scope) (plan, error) {
 			}
 			if !found {
 				if _, isW := a.Value.(*kql.Wildcard); !isW {
+					c.noteMissing(incols, pat)
 					return nil, c.errAt(a, "unknown column %q%s", pat, suggest(pat, colNames(incols)))
 				}
 			}

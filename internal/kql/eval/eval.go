@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"breakglass/internal/kql"
+	"breakglass/internal/kql/fn"
 	"breakglass/internal/kql/value"
 )
 
@@ -40,6 +41,9 @@ type Options struct {
 	Watchlists map[string]*Table // _GetWatchlist(alias) results; do not change them after Compile (recompile instead)
 	MaxRows    int               // result cap (0 = DefaultMaxRows); Result.Truncated says so
 	MaxGroups  int               // summarize/join/distinct memory bound (0 = DefaultMaxGroups): exceeded is an error
+	// Geo is geo_info_from_ip_address's database (nil: the function is
+	// null; Query.UsesGeo tells callers that must refuse that).
+	Geo fn.Geo
 }
 
 // Defaults for Options.
@@ -67,6 +71,10 @@ type Query struct {
 	opt    Options
 	plan   plan
 	filter *Filter
+	// missing: tables outside the catalog a union isfuzzy=true reads
+	// (open tables, no rows; see open.go).
+	missing []string
+	usesGeo bool
 }
 
 // Compile checks a parsed script against the catalog and builds its plan.
@@ -90,7 +98,7 @@ func Compile(script *kql.Script, cat Catalog, opt Options) (q *Query, err error)
 	if err != nil {
 		return nil, err
 	}
-	q = &Query{cols: p.columns(), opt: opt, plan: p}
+	q = &Query{cols: p.columns(), opt: opt, plan: p, missing: c.missing, usesGeo: c.usesGeo}
 	if !c.subTables {
 		q.filter = c.filterOf(p)
 	}

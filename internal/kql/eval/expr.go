@@ -276,6 +276,8 @@ func (c *compiler) expr(x kql.Expr, sc *scope, rs *rowScope) (*cexpr, error) {
 		if t.Op == "+" {
 			return a, nil
 		}
+		unknown := a.t == value.Unknown
+		a = lower(a)
 		rt := a.t
 		switch {
 		case rt == value.Int:
@@ -285,7 +287,11 @@ func (c *compiler) expr(x kql.Expr, sc *scope, rs *rowScope) (*cexpr, error) {
 		default:
 			return nil, c.errAt(t, "the operator '-' is not defined for %s", a.t)
 		}
-		return &cexpr{t: rt, konst: a.konst, f: func(e *env) value.Value {
+		st := rt // the schema's type
+		if unknown {
+			st = value.Unknown
+		}
+		return &cexpr{t: st, konst: a.konst, f: func(e *env) value.Value {
 			v := scalar(a.f(e))
 			if v.IsNull() {
 				return value.NullOf(rt)
@@ -441,6 +447,10 @@ func (c *compiler) ident(t *kql.Ident, sc *scope, rs *rowScope) (*cexpr, error) 
 	if _, ok := c.cat.Schema(t.Name); ok {
 		return nil, c.errAt(t, "%s is a table here, not a value", t.Name)
 	}
+	if c.noteMissing(rs.cols, t.Name) {
+		// first pass over an open input: the column will be there
+		return &cexpr{t: value.Unknown, f: func(*env) value.Value { return value.NullOf(value.Unknown) }}, nil
+	}
 	return nil, c.errAt(t, "unknown column or variable %q%s", t.Name, suggest(t.Name, c.visibleNames(sc, rs)))
 }
 
@@ -492,11 +502,15 @@ func (c *compiler) member(t *kql.Member, sc *scope, rs *rowScope) (*cexpr, error
 	if err != nil {
 		return nil, err
 	}
+	rt := value.Dynamic
+	if x.t == value.Unknown { // unknown.key is unknown (the analyser)
+		x, rt = lower(x), value.Unknown
+	}
 	if x.t != value.Dynamic {
 		return nil, c.errAt(t, "%s is not dynamic (it is %s): '.%s' needs a dynamic value; use parse_json() first", exprName(t.X), x.t, t.Name)
 	}
 	key := t.Name
-	return &cexpr{t: value.Dynamic, konst: x.konst, f: func(e *env) value.Value { return navigate(x.f(e), key) }}, nil
+	return &cexpr{t: rt, konst: x.konst, f: func(e *env) value.Value { return navigate(x.f(e), key) }}, nil
 }
 
 func (c *compiler) index(t *kql.Index, sc *scope, rs *rowScope) (*cexpr, error) {
@@ -504,9 +518,13 @@ func (c *compiler) index(t *kql.Index, sc *scope, rs *rowScope) (*cexpr, error) 
 	if err != nil {
 		return nil, err
 	}
-	i, err := c.expr(t.I, sc, rs)
+	i, err := c.operand(t.I, sc, rs)
 	if err != nil {
 		return nil, err
+	}
+	rt := value.Dynamic
+	if x.t == value.Unknown { // unknown[i] is unknown (the analyser)
+		x, rt = lower(x), value.Unknown
 	}
 	if x.t != value.Dynamic {
 		return nil, c.errAt(t, "%s is not dynamic (it is %s): '[...]' needs a dynamic value", exprName(t.X), x.t)
@@ -514,7 +532,7 @@ func (c *compiler) index(t *kql.Index, sc *scope, rs *rowScope) (*cexpr, error) 
 	if i.t != value.String && i.t != value.Long && i.t != value.Int && i.t != value.Dynamic {
 		return nil, c.errAt(t.I, "an index must be a string or a number, not %s", i.t)
 	}
-	return &cexpr{t: value.Dynamic, konst: x.konst && i.konst, f: func(e *env) value.Value {
+	return &cexpr{t: rt, konst: x.konst && i.konst, f: func(e *env) value.Value {
 		k := scalar(i.f(e))
 		switch k.T {
 		case value.String:
@@ -585,6 +603,14 @@ func (c *compiler) binary(t *kql.Binary, sc *scope, rs *rowScope) (*cexpr, error
 	if err != nil {
 		return nil, err
 	}
+	if l.t == value.Unknown || r.t == value.Unknown {
+		return c.unknownBinary(t, l, r)
+	}
+	return c.binaryOf(t, l, r)
+}
+
+// binaryOf compiles l op r over compiled operands.
+func (c *compiler) binaryOf(t *kql.Binary, l, r *cexpr) (*cexpr, error) {
 	k := l.konst && r.konst
 	lf, rf := l.f, r.f
 	boolT := func(f func(e *env) value.Value) (*cexpr, error) {
@@ -756,15 +782,15 @@ func dynAs(other value.Type) value.Type {
 }
 
 func (c *compiler) between(t *kql.Between, sc *scope, rs *rowScope) (*cexpr, error) {
-	x, err := c.expr(t.X, sc, rs)
+	x, err := c.operand(t.X, sc, rs)
 	if err != nil {
 		return nil, err
 	}
-	lo, err := c.expr(t.Lo, sc, rs)
+	lo, err := c.operand(t.Lo, sc, rs)
 	if err != nil {
 		return nil, err
 	}
-	hi, err := c.expr(t.Hi, sc, rs)
+	hi, err := c.operand(t.Hi, sc, rs)
 	if err != nil {
 		return nil, err
 	}
@@ -794,7 +820,7 @@ func (c *compiler) between(t *kql.Between, sc *scope, rs *rowScope) (*cexpr, err
 
 // inExpr compiles in, !in, in~, !in~, has_any, has_all.
 func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error) {
-	x, err := c.expr(t.X, sc, rs)
+	x, err := c.operand(t.X, sc, rs)
 	if err != nil {
 		return nil, err
 	}
@@ -821,7 +847,7 @@ func (c *compiler) inExpr(t *kql.InExpr, sc *scope, rs *rowScope) (*cexpr, error
 		tab = p
 	} else {
 		for _, it := range t.List {
-			e, err := c.expr(it, sc, rs)
+			e, err := c.operand(it, sc, rs)
 			if err != nil {
 				return nil, err
 			}

@@ -34,6 +34,7 @@ func FuzzCompileRun(f *testing.F) {
 		`union withsource=S T, U, (print x = 1) | sort by S nulls first | distinct *`,
 		`let m = materialize(T); m | lookup (m | summarize arg_max(TimeGenerated, *) by User) on User`,
 		`datatable(a:long, b:dynamic)[1, dynamic([1,[2,[3]]]), 2, dynamic({"k":{"j":1}})] | mv-expand bagexpansion=array b | extend c = b[0][-1].x`,
+		`union isfuzzy=true (X | where A > 1 | summarize arg_max(B, *), m = min(C) by D), (T | project User) | join kind=leftouter (union isfuzzy=true (Y | project User, Q)) on User | extend z = iff(A > 1, Q.k[0], "x") | mv-expand Q | sort by z`,
 	} {
 		f.Add(s)
 	}

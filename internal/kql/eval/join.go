@@ -2,6 +2,8 @@ package eval
 
 import (
 	"path"
+	"slices"
+	"strings"
 
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/value"
@@ -173,7 +175,13 @@ func (n *joinNode) run(rs *runState, emit func([]value.Value) error) error {
 }
 
 // join compiles join and lookup.
-func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kql.Expr, sc *scope, lookup bool, at kql.Node) (plan, error) {
+func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kql.Expr, sc *scope, lookup bool, at kql.Node) (out plan, err error) {
+	var right plan
+	defer func() {
+		if err == nil && right != nil && c.isOpen(right) {
+			c.markOpen(out) // a join with an open table is open
+		}
+	}()
 	kind := "innerunique"
 	if lookup {
 		kind = "leftouter"
@@ -194,7 +202,7 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 		}
 		kind = v
 	}
-	right, err := c.tabular(rightX, sc)
+	right, err = c.tabular(rightX, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +226,15 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 		switch t := unparen(x).(type) {
 		case *kql.Ident:
 			li, ri := lr.index(t.Name), rr.index(t.Name)
+			if li < 0 {
+				c.noteMissing(lc, t.Name)
+			}
+			if ri < 0 && c.isOpen(right) {
+				right = c.padOpen(right, t.Name)
+				rc = right.columns()
+				rr.cols, n.right = rc, right
+				ri = rr.index(t.Name)
+			}
 			if li < 0 {
 				return c.errAt(t, "join key %q is not a column of the left side%s", t.Name, suggest(t.Name, colNames(lc)))
 			}
@@ -243,6 +260,15 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 					}
 					li, ri := lr.index(n1), rr.index(n2)
 					if li < 0 {
+						c.noteMissing(lc, n1)
+					}
+					if ri < 0 && c.isOpen(right) {
+						right = c.padOpen(right, n2)
+						rc = right.columns()
+						rr.cols, n.right = rc, right
+						ri = rr.index(n2)
+					}
+					if li < 0 {
 						return c.errAt(t.L, "$left.%s is not a column of the left side%s", n1, suggest(n1, colNames(lc)))
 					}
 					if ri < 0 {
@@ -266,6 +292,9 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 	}
 	for i := range n.lk {
 		a, b := lc[n.lk[i]].Type, rc[n.rk[i]].Type
+		if a == value.Unknown || b == value.Unknown {
+			continue // a key of an open table: it matches nothing here
+		}
 		if !comparable(a, b) || a == value.Dynamic || b == value.Dynamic {
 			return nil, c.errAt(at, "join keys %s (%s) and %s (%s) have types that cannot be matched", lc[n.lk[i]].Name, a, rc[n.rk[i]].Name, b)
 		}
@@ -309,6 +338,9 @@ func (c *compiler) join(in plan, params []*kql.OpParam, rightX kql.Expr, on []kq
 type unionNode struct {
 	inputs []plan
 	maps   [][]int // per input: output column -> input column, -1 = null
+	// conv, per input: output columns whose input column has another
+	// type (one column of one type from inputs of several: convert).
+	conv   [][]bool
 	names  []string
 	cols   []value.Column
 	source bool
@@ -321,12 +353,18 @@ func (n *unionNode) run(rs *runState, emit func([]value.Value) error) error {
 			return err
 		}
 		m := n.maps[i]
+		var conv []bool
+		if i < len(n.conv) {
+			conv = n.conv[i]
+		}
 		name := value.NewString(n.names[i])
 		err := p.run(rs, func(row []value.Value) error {
 			out := make([]value.Value, len(n.cols))
 			for j, k := range m {
 				switch {
-				case k >= 0:
+				case k >= 0 && k < len(row) && conv != nil && conv[j]:
+					out[j] = convert(row[k], n.cols[j].Type)
+				case k >= 0 && k < len(row):
 					out[j] = row[k]
 				case k == -2:
 					out[j] = name
@@ -350,8 +388,11 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 	for _, p := range o.Params {
 		switch p.Name {
 		case "isfuzzy":
-			if l, ok := p.Value.(*kql.Literal); ok && l.Kind == kql.LitBool {
-				fuzzy = l.Raw == "true"
+			switch v := p.Value.(type) {
+			case *kql.Literal: // isfuzzy=bool(true)
+				fuzzy = v.Kind == kql.LitBool && strings.EqualFold(v.Raw, "true")
+			case *kql.Ident: // isfuzzy=true: a word, as operator parameters are
+				fuzzy = strings.EqualFold(v.Name, "true")
 			}
 		case "kind":
 			if id, ok := p.Value.(*kql.Ident); ok {
@@ -390,12 +431,23 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 			}
 			continue
 		}
-		if id, ok := unparen(t).(*kql.Ident); ok && fuzzy && sc.lookup(id.Name) == nil {
+		if id, ok := t.(*kql.Ident); ok && fuzzy && sc.lookup(id.Name) == nil {
 			if _, known := c.cat.Schema(id.Name); !known {
-				continue // isfuzzy=true: a missing table is skipped
+				// isfuzzy=true: a missing table is skipped (the analyser
+				// gives it no columns; in parentheses it is open).
+				if !slices.Contains(c.missing, id.Name) {
+					c.missing = append(c.missing, id.Name)
+				}
+				continue
 			}
 		}
+		if fuzzy {
+			c.fuzzy++
+		}
 		p, err := c.tabular(t, sc)
+		if fuzzy {
+			c.fuzzy--
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -407,7 +459,11 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 		n.names = append(n.names, name)
 	}
 	// Output columns: by name in order of appearance; a name with two types
-	// becomes Name_type for each (Kusto's rule). kind=inner has the same
+	// becomes Name_type for each (Kusto's rule), unless its first two
+	// inputs agree on its type: then it is one column of that type
+	// (Microsoft's analyser: string, string, datetime is one string
+	// column; string, datetime, string three... two; unknown, unknown,
+	// datetime one unknown column). kind=inner has the same
 	// columns: the union-operator page says it keeps only the columns every
 	// input has, but Microsoft's analyser gives every column, and the
 	// result schema follows the analyser (issue 12's oracle must-show). Its
@@ -416,6 +472,8 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 	type entry struct {
 		name  string
 		types []value.Type
+		first [2]value.Type // the types of its first two inputs
+		seen  int
 	}
 	var entries []*entry
 	byName := map[string]*entry{}
@@ -427,6 +485,10 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 				byName[col.Name] = e
 				entries = append(entries, e)
 			}
+			if e.seen < 2 {
+				e.first[e.seen] = col.Type
+			}
+			e.seen++
 			has := false
 			for _, t := range e.types {
 				has = has || t == col.Type
@@ -446,7 +508,7 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 		n.cols = append(n.cols, value.Column{Name: src, Type: value.String})
 	}
 	for _, e := range entries {
-		if len(e.types) == 1 {
+		if len(e.types) == 1 || e.first[0] == e.first[1] {
 			outs = append(outs, outCol{e.name, e.types[0], true})
 			continue
 		}
@@ -467,6 +529,10 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 		if src != "" {
 			m = append(m, -2)
 		}
+		var conv []bool
+		if src != "" {
+			conv = append(conv, false)
+		}
 		for _, oc := range outs {
 			k := -1
 			for i, col := range pc {
@@ -475,8 +541,15 @@ func (c *compiler) union(in plan, o *kql.UnionOp, sc *scope) (plan, error) {
 				}
 			}
 			m = append(m, k)
+			conv = append(conv, k >= 0 && pc[k].Type != oc.typ)
 		}
 		n.maps = append(n.maps, m)
+		n.conv = append(n.conv, conv)
+	}
+	for _, p := range n.inputs {
+		if c.isOpen(p) {
+			return c.markOpen(n), nil
+		}
 	}
 	return n, nil
 }

@@ -77,7 +77,7 @@ func (m *mvExpander) expand(e *env, row []value.Value, emit func([]value.Value) 
 				el = lists[i][k]
 			}
 			var v value.Value
-			if it.to == value.Dynamic {
+			if it.to == value.Dynamic || it.to == value.Unknown {
 				v = value.NewDynamic(el)
 			} else {
 				v = convert(value.FromDynamic(el), it.to)
@@ -132,6 +132,8 @@ func (c *compiler) mvItems(incols []value.Column, params []*kql.OpParam, items [
 		if err != nil {
 			return nil, nil, err
 		}
+		unknown := e.t == value.Unknown // an open table's column: its elements are unknown too
+		e = lower(e)
 		if e.t != value.Dynamic {
 			// Microsoft's analyser: "The expression must have the type dynamic."
 			return nil, nil, c.errAt(it.Value, "mv-expand needs a dynamic value (an array or a property bag), not %s: wrap it in todynamic()", e.t)
@@ -143,6 +145,8 @@ func (c *compiler) mvItems(incols []value.Column, params []*kql.OpParam, items [
 				return nil, nil, c.errAt(it, "unknown type %q", it.To)
 			}
 			to = t
+		} else if unknown {
+			to = value.Unknown
 		}
 		name := ""
 		if len(it.Names) > 0 {

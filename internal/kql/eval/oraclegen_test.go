@@ -150,6 +150,47 @@ func generatedQueries(t *testing.T) []schemaCase {
 			out = append(out, schemaCase{id: fmt.Sprintf("g%x", h[:6]), query: q})
 		}
 	}
+	// union isfuzzy=true with a table outside the catalog (an open table):
+	// its columns are the names the query gives it, some of them also
+	// columns of the known table beside it.
+	invented := []string{"EventID", "Computer", "Account", "SourceIP", "Activity"}
+	name := func(cols []value.Column) string {
+		if rng.Intn(2) == 0 {
+			return invented[rng.Intn(len(invented))]
+		}
+		return pick(cols, scalarCol)
+	}
+	// real is n when it is a column of the known table, else one that is.
+	real := func(n string, cols []value.Column) string {
+		for _, c := range cols {
+			if c.Name == n {
+				return n
+			}
+		}
+		return pick(cols, scalarCol)
+	}
+	openTemplates := []func(tb string, cols []value.Column) string{
+		func(tb string, cols []value.Column) string {
+			a, b, k := name(cols), name(cols), name(cols)
+			return fmt.Sprintf("union isfuzzy=true (SecurityEvent | where %s > 1 | extend y = tostring(%s) | summarize count(), m = min(%s) by %s), (%s | project %s, %s)", a, b, a, k, tb, real(a, cols), real(k, cols))
+		},
+		func(tb string, cols []value.Column) string {
+			a, b, c := name(cols), name(cols), name(cols)
+			return fmt.Sprintf("union isfuzzy=true (%s | project %s, %s), (Syslog | project %s, x = %s) | where %s == \"x\" | project %s, x, %s", tb, real(a, cols), real(b, cols), a, c, b, a, c)
+		},
+		func(tb string, cols []value.Column) string {
+			a, b := name(cols), name(cols)
+			return fmt.Sprintf("union isfuzzy=true (OfficeActivity | where %s has \"x\" | extend t = iff(%s > 0, %s, 0)), %s | summarize arg_max(TimeGenerated, %s), dcount(%s) by %s", a, b, b, tb, a, b, a)
+		},
+	}
+	for i := 0; i < 4; i++ {
+		for _, tmpl := range openTemplates {
+			tb := names[rng.Intn(len(names))]
+			q := tmpl(tb, cat.tables[tb].Columns)
+			h := sha1.Sum([]byte(q))
+			out = append(out, schemaCase{id: fmt.Sprintf("g%x", h[:6]), query: q})
+		}
+	}
 	return out
 }
 

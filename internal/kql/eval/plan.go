@@ -45,7 +45,7 @@ func newRun(ctx context.Context, opt *Options) *runState {
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	return &runState{ctx: ctx, fc: fn.Ctx{Now: now}, opt: opt}
+	return &runState{ctx: ctx, fc: fn.Ctx{Now: now, Geo: opt.Geo}, opt: opt}
 }
 
 func (rs *runState) fail(err error) {
@@ -125,8 +125,19 @@ type compiler struct {
 	// in (T)): no Filter then. A sub-query over a watchlist or a datatable
 	// does not count: it reads no records.
 	subTables bool
-	scans     int                      // catalog scans compiled so far
-	inWords   map[*kql.InExpr][]string // in (static table): its strings, for literals
+	scans     int // catalog scans compiled so far
+	// Open tables (open.go): fuzzy > 0 while compiling an argument of
+	// union isfuzzy=true; open marks the plans computed from an open
+	// table; miss collects, in the first pass over an open input, the
+	// names it lacks; starHide the columns * does not stand for; missing
+	// the tables read as open tables.
+	fuzzy    int
+	open     map[plan]bool
+	miss     *[]string
+	starHide map[string]bool
+	missing  []string
+	usesGeo  bool                     // the query calls geo_info_from_ip_address
+	inWords  map[*kql.InExpr][]string // in (static table): its strings, for literals
 }
 
 func (c *compiler) constRun() *runState {

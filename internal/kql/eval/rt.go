@@ -452,7 +452,7 @@ func floorMod(a, b int64) int64 {
 
 // convert casts v to type t as Kusto's to* functions do (null when it cannot).
 func convert(v value.Value, t value.Type) value.Value {
-	if v.T == t {
+	if v.T == t || t == value.Unknown { // an unknown column holds any value
 		return v
 	}
 	if t == value.Dynamic {

@@ -413,7 +413,7 @@ func (c *compiler) multiAgg(n *summarizeNode, t *kql.Call, a *kql.Assign, rs *ro
 	for i, arg := range t.Args {
 		if isStar(arg) {
 			for j, col := range rs.cols {
-				if byCols[col.Name] || (i > 0 && col.Name == first) {
+				if byCols[col.Name] || (i > 0 && col.Name == first) || c.starHide[col.Name] || col.Name == openMark {
 					continue
 				}
 				j, typ := j, col.Type

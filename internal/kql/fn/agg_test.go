@@ -192,13 +192,13 @@ func TestAggResultTypes(t *testing.T) {
 					continue
 				}
 				for i, v := range got {
-					if i < len(wantCols) && v.T != wantCols[i].Type && !(v.IsNull() && v.T == value.Dynamic) {
+					if i < len(wantCols) && v.T != wantCols[i].Type && !(v.IsNull() && v.T == value.Dynamic) && wantCols[i].Type != value.Unknown {
 						t.Errorf("%s over %d rows: result %d is a %s, the column a %s", c.call, n, i, v.T, wantCols[i].Type)
 					}
 				}
 				continue
 			}
-			if got := st.Result(); got.T != want {
+			if got := st.Result(); got.T != want && want != value.Unknown { // an unknown column holds any value
 				t.Errorf("%s over %d rows: result is a %s, Result says %s", c.call, n, got.T, want)
 			}
 		}

@@ -21,6 +21,7 @@ import (
 // the whole query (now() and ago() agree across rows, as in Kusto).
 type Ctx struct {
 	Now time.Time
+	Geo Geo // geo_info_from_ip_address's database; nil: none (null results)
 }
 
 // Scalar is a scalar function.
@@ -197,6 +198,9 @@ func guardScalar(f *Scalar) {
 			if badArity(f.Min, f.Max, len(args)) {
 				return value.Dynamic, arityError(f.Name, f.Min, f.Max, len(args))
 			}
+			if hasUnknown(args) {
+				return resolveUnknown(f.Name, args, r)
+			}
 			return r(args)
 		}
 	}
@@ -204,6 +208,9 @@ func guardScalar(f *Scalar) {
 		f.ResultConst = func(args []value.Type, consts []value.Value) (value.Type, error) {
 			if badArity(f.Min, f.Max, len(args)) || len(consts) != len(args) {
 				return value.Dynamic, arityError(f.Name, f.Min, f.Max, len(args))
+			}
+			if hasUnknown(args) {
+				return resolveUnknown(f.Name, args, func(ts []value.Type) (value.Type, error) { return r(ts, consts) })
 			}
 			return r(args, consts)
 		}
@@ -217,6 +224,9 @@ func guardAgg(a *Agg) {
 			if badArity(a.Min, a.Max, len(args)) {
 				return value.Dynamic, arityError(a.Name, a.Min, a.Max, len(args))
 			}
+			if hasUnknown(args) {
+				return resolveUnknown(a.Name, args, r)
+			}
 			return r(args)
 		}
 	}
@@ -225,7 +235,10 @@ func guardAgg(a *Agg) {
 			if badArity(a.Min, a.Max, len(types)) {
 				return nil, arityError(a.Name, a.Min, a.Max, len(types))
 			}
-			return m(names, types, consts)
+			if !hasUnknown(types) {
+				return m(names, types, consts)
+			}
+			return multiUnknown(a.Name, names, types, consts, m)
 		}
 	}
 }

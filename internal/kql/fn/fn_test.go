@@ -795,6 +795,7 @@ func TestRegexRE2(t *testing.T) {
 func sampleValues() map[value.Type][]value.Value {
 	g, _ := value.NewGuid("74be27de-1e4e-49d9-b579-fe0b331d3642")
 	return map[value.Type][]value.Value{
+		value.Unknown:  {value.NullOf(value.Unknown)}, // a column of an open table: no values of its own
 		value.String:   {S("abc,1.2.3.4 Mozilla/5.0"), S(""), S("\xff\xfe(("), S("2024-01-02T03:04:05Z"), S("[1,2]")},
 		value.Long:     {L(42), N(value.Long), L(-7), L(math.MaxInt64), L(math.MinInt64), L(0)},
 		value.Int:      {I(7), N(value.Int), I(math.MinInt32), I(0)},
@@ -853,7 +854,7 @@ func TestCallMatchesResult(t *testing.T) {
 				}()
 				return f.Call(ctx, vals)
 			}()
-			if got.T != want {
+			if got.T != want && want != value.Unknown { // an unknown column holds any value
 				t.Errorf("%s with %s: result type %s, Result says %s", c.call, showAll(vals), got.T, want)
 			}
 		}

@@ -36,9 +36,16 @@ const (
 	DateTime
 	TimeSpan
 	Guid
+	// Unknown is the static type Microsoft's analyser gives a column it
+	// cannot know: a column named on a table outside the catalog in a
+	// union isfuzzy=true (an "open" table). It has no values of its own:
+	// at run time such a column holds dynamic values (a dynamic null, as
+	// the table has no rows), so NullOf(Unknown) is the dynamic null.
+	// ParseType does not read it: no query declares a column unknown.
+	Unknown
 )
 
-var typeNames = [...]string{"dynamic", "bool", "int", "long", "real", "decimal", "string", "datetime", "timespan", "guid"}
+var typeNames = [...]string{"dynamic", "bool", "int", "long", "real", "decimal", "string", "datetime", "timespan", "guid", "unknown"}
 
 // String returns the Kusto name of the type ("long", "datetime", ...), the
 // spelling Microsoft's analyser uses in result schemas.
@@ -97,8 +104,11 @@ type Value struct {
 
 // NullOf returns the null of type t (the empty string for String).
 func NullOf(t Type) Value {
-	if t == String {
+	switch t {
+	case String:
 		return Value{T: String}
+	case Unknown:
+		return Value{T: Dynamic, Null: true}
 	}
 	return Value{T: t, Null: true}
 }
