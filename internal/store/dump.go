@@ -43,6 +43,9 @@ type Dump interface {
 	// Rows calls fn with each row of table, in key order. fn must not keep
 	// row after it returns.
 	Rows(ctx context.Context, table string, fn func(row []any) error) error
+	// LogEntries reads the evidence log as of the dump, as
+	// EvidenceLog.LogEntries does, so a copy can verify it.
+	LogEntries(ctx context.Context, after int64, limit int) ([]LogEntry, error)
 }
 
 // Load is the write side of a whole-store copy: one transaction into an
@@ -65,6 +68,10 @@ type Load interface {
 	// SetNext makes the table's generated key continue at no less than
 	// next (see Table.Next).
 	SetNext(table string, next int64)
+	// LogEntries reads the evidence log as loaded so far (rows still
+	// buffered included), as EvidenceLog.LogEntries does, so a copy can
+	// verify it before it commits.
+	LogEntries(ctx context.Context, after int64, limit int) ([]LogEntry, error)
 }
 
 // ErrNotEmpty is wrapped by a loader's error for a target store that holds

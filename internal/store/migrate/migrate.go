@@ -52,6 +52,8 @@ type Result struct {
 	Derived []string `json:"derived,omitempty"`
 	Rows    int64    `json:"rows"`
 	Elapsed Duration `json:"elapsed"`
+	// Evidence is the evidence log check made before the load committed.
+	Evidence Chain `json:"evidence"`
 }
 
 // Duration is a time.Duration that reads as "1.5s" in JSON.
@@ -83,10 +85,15 @@ type Options struct {
 	Every int64
 	// Now is the clock for Result.Elapsed (default time.Now).
 	Now func() time.Time
+	// Heads are heads published for the source (its heads file): the
+	// copy's evidence log must hold each of them.
+	Heads []evidence.HeadRef
 }
 
-// Copy copies every table of src into dst, which must be empty. On error
-// dst is left as it was (empty): the load is one transaction.
+// Copy copies every table of src into dst, which must be empty, and
+// before the load commits verifies the evidence log as loaded against the
+// source's and opt.Heads (see Verify). On error dst is left as it was
+// (empty): the load is one transaction.
 func Copy(ctx context.Context, src Source, dst Target, opt Options) (Result, error) {
 	if opt.Every <= 0 {
 		opt.Every = 50000
@@ -99,7 +106,15 @@ func Copy(ctx context.Context, src Source, dst Target, opt Options) (Result, err
 	err := dst.Load(ctx, func(l store.Load) error {
 		return src.Dump(ctx, func(d store.Dump) error {
 			res = Result{}
-			return copyAll(ctx, d, l, opt, &res)
+			if err := copyAll(ctx, d, l, opt, &res); err != nil {
+				return err
+			}
+			if opt.Progress != nil {
+				fmt.Fprintf(opt.Progress, "store migrate: verifying the evidence log of the copy\n")
+			}
+			c, err := Verify(ctx, d, l, opt.Heads)
+			res.Evidence = c
+			return err
 		})
 	})
 	res.Elapsed = Duration(opt.Now().Sub(start))
@@ -213,7 +228,8 @@ type Chain struct {
 	HeadsChecked int `json:"heads_checked"`
 }
 
-// Log is what Verify reads of each store.
+// Log is what Verify reads of each store (a store, a store.Dump, a
+// store.Load).
 type Log interface {
 	evidence.LogPager
 }

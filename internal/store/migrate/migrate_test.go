@@ -272,6 +272,9 @@ type failingSource struct {
 	table string
 	after int
 	write func() // when set, called instead of failing (a concurrent writer)
+	// mutate, when set, changes the row instead of failing (a copy that
+	// garbles a value).
+	mutate func(row []any)
 }
 
 func (s failingSource) Dump(ctx context.Context, fn func(store.Dump) error) error {
@@ -290,10 +293,15 @@ func (d failingDump) Rows(ctx context.Context, table string, fn func([]any) erro
 	return d.Dump.Rows(ctx, table, func(row []any) error {
 		if table == d.s.table {
 			if n++; n == d.s.after+1 {
-				if d.s.write == nil {
+				switch {
+				case d.s.mutate != nil:
+					row = slices.Clone(row)
+					d.s.mutate(row)
+				case d.s.write != nil:
+					d.s.write()
+				default:
 					return errInjected
 				}
-				d.s.write()
 			}
 		}
 		return fn(row)
@@ -337,8 +345,27 @@ func TestCopyAllOrNothing(t *testing.T) {
 	}
 	empty("after a copy of a changing source")
 
-	if _, err := migrate.Copy(ctx, f.st, pg, migrate.Options{}); err != nil {
+	// A value garbled on the way (an entry's ref): the chain check before
+	// the commit catches it.
+	garble := func(row []any) { row[3] = "garbled" }
+	_, err = migrate.Copy(ctx, failingSource{Source: f.st, table: "evidence_log", after: 2, mutate: garble}, pg, migrate.Options{})
+	if !errors.Is(err, migrate.ErrChainDiffers) {
+		t.Fatalf("copy that garbles an entry = %v, want ErrChainDiffers", err)
+	}
+	empty("after a garbled copy")
+	// A published head the source's log does not hold.
+	_, err = migrate.Copy(ctx, f.st, pg, migrate.Options{Heads: []evidence.HeadRef{{Seq: 2, Hash: strings.Repeat("0", 64)}}})
+	if err == nil {
+		t.Fatal("copy against a foreign head succeeded")
+	}
+	empty("after a copy against a foreign head")
+
+	res, err := migrate.Copy(ctx, f.st, pg, migrate.Options{})
+	if err != nil {
 		t.Fatalf("copy after the failures: %v", err)
+	}
+	if res.Evidence.Entries == 0 || res.Evidence.Head == "" {
+		t.Errorf("copy result has no evidence check: %+v", res.Evidence)
 	}
 	if _, err := migrate.Verify(ctx, f.st, pg, nil); err != nil {
 		t.Fatal(err)

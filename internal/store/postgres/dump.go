@@ -601,3 +601,38 @@ func (d *pgDump) Rows(ctx context.Context, table string, fn func(row []any) erro
 	}
 	return nil
 }
+
+// queryLogOn is the evidence log read of LogEntries on c.
+func queryLogOn(ctx context.Context, c conn, after int64, limit int) ([]store.LogEntry, error) {
+	if limit <= 0 || limit > maxLogPage {
+		limit = maxLogPage
+	}
+	rows, err := c.query(ctx, `SELECT `+logColumns+` FROM evidence_log WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("evidence log after %d: %w", after, err)
+	}
+	defer rows.Close()
+	var out []store.LogEntry
+	for rows.Next() {
+		e, err := scanLogEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("evidence log after %d: %w", after, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LogEntries implements store.Load: the evidence log as this transaction
+// holds it, its buffered rows flushed first.
+func (l *load) LogEntries(ctx context.Context, after int64, limit int) ([]store.LogEntry, error) {
+	if err := l.flush(ctx, "evidence_log"); err != nil {
+		return nil, err
+	}
+	return queryLogOn(ctx, l.c, after, limit)
+}
+
+// LogEntries implements store.Dump: the evidence log in the snapshot.
+func (d *pgDump) LogEntries(ctx context.Context, after int64, limit int) ([]store.LogEntry, error) {
+	return queryLogOn(ctx, d.c, after, limit)
+}

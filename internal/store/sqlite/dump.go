@@ -230,3 +230,25 @@ func (d *dump) Rows(ctx context.Context, table string, fn func(row []any) error)
 	}
 	return nil
 }
+
+// LogEntries implements store.Dump: the evidence log in the dump's
+// snapshot.
+func (d *dump) LogEntries(ctx context.Context, after int64, limit int) ([]store.LogEntry, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := d.c.QueryContext(ctx, `SELECT `+logColumns+` FROM evidence_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: dump: evidence log after %d: %w", d.path, after, err)
+	}
+	defer rows.Close()
+	var out []store.LogEntry
+	for rows.Next() {
+		e, err := scanLogEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite %s: dump: evidence log after %d: %w", d.path, after, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
