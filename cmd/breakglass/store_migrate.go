@@ -33,7 +33,7 @@ func newStoreMigrateCmd() *cobra.Command {
 	var f storeMigrateFlags
 	cmd := &cobra.Command{
 		Use:   "migrate --from sqlite:PATH --to postgres:[DSN] [--format table|json]",
-		Short: "Move the whole store to another backend (SQLite to PostgreSQL)",
+		Short: "Move the whole store to another backend (SQLite to PostgreSQL, or back)",
 		Long: `migrate copies everything the store at --from holds into the empty store at
 --to: alerts with their evidence and state changes, deliveries with their
 state (pending ones are still sent after the move, delivered ones never
@@ -41,7 +41,8 @@ again), checkpoints, conditions, incidents, the evidence log byte for byte,
 drills, users, tokens and sessions (as stored: hashes only) and the records
 kept for KQL rules. Then it verifies the evidence log on the target against
 the source and against the heads serve published (--heads-file, default the
-SQLite file's .heads).
+SQLite file's .heads). The way back works the same: --from postgres:
+--to sqlite:NEWFILE.
 
 Stop serve, and every scan, on the source first: a write to it during the
 copy fails the copy. The copy is one transaction: when it fails, the target
@@ -64,8 +65,8 @@ usage error (flags, a missing source, no DSN).`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runStoreMigrate(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.from, "from", "", "the store to copy: sqlite:PATH (or postgres:[DSN])")
-	fl.StringVar(&f.to, "to", "", "the empty store to fill: postgres:[DSN] (without DSN: $"+storeDSNEnv+" or --to-dsn-file)")
+	fl.StringVar(&f.from, "from", "", "the store to copy: sqlite:PATH or postgres:[DSN]")
+	fl.StringVar(&f.to, "to", "", "the empty store to fill: postgres:[DSN] (without DSN: $"+storeDSNEnv+" or --to-dsn-file) or sqlite:PATH")
 	fl.StringVar(&f.fromDSNFile, "from-dsn-file", "", "file holding the DSN of a --from postgres: store")
 	fl.StringVar(&f.toDSNFile, "to-dsn-file", "", "file holding the DSN of the --to postgres: store")
 	fl.StringVar(&f.headsFile, "heads-file", "", "heads serve published for the source (default: the SQLite file's .heads, if any)")
@@ -185,8 +186,8 @@ func runStoreMigrate(cmd *cobra.Command, f storeMigrateFlags) error {
 	if err != nil {
 		return err
 	}
-	if from.cfg.Driver == config.StoreSQLite && to.cfg.Driver == config.StoreSQLite {
-		return usageErrorf("--from and --to are both sqlite: copy the file with breakglass stopped instead (or store backup)")
+	if from.cfg.Driver == to.cfg.Driver {
+		return usageErrorf("--from and --to are both %s: migrate moves a store to the other backend (to copy a store, back it up)", from.cfg.Driver)
 	}
 	if from.cfg.Driver == config.StoreSQLite {
 		fi, err := os.Stat(from.cfg.Path)
@@ -197,6 +198,14 @@ func runStoreMigrate(cmd *cobra.Command, f storeMigrateFlags) error {
 			return usageErrorf("--from: %v", err)
 		case !fi.Mode().IsRegular():
 			return usageErrorf("--from %s: not a regular file", from.name)
+		}
+	}
+	// A new SQLite target that the copy does not fill is removed again, so
+	// a failure leaves no empty store behind to be mistaken for the copy.
+	var created string
+	if to.cfg.Driver == config.StoreSQLite {
+		if _, err := os.Stat(to.cfg.Path); errors.Is(err, fs.ErrNotExist) {
+			created = to.cfg.Path
 		}
 	}
 	ctx := cmd.Context()
@@ -216,7 +225,7 @@ func runStoreMigrate(cmd *cobra.Command, f storeMigrateFlags) error {
 	defer dst.Close()
 	loader, ok := dst.(migrate.Target)
 	if !ok {
-		return usageErrorf("--to %s: migrate fills only a postgres: store so far", to.name)
+		return usageErrorf("--to %s: this store cannot be filled whole", to.name)
 	}
 
 	rep := migrateReport{From: from.name, To: to.name}
@@ -227,6 +236,12 @@ func runStoreMigrate(cmd *cobra.Command, f storeMigrateFlags) error {
 	res, err := migrate.Copy(ctx, dumper, loader, migrate.Options{Progress: cmd.ErrOrStderr(), Heads: heads})
 	rep.SchemaVersion, rep.Tables, rep.Derived, rep.Rows, rep.Elapsed = res.SchemaVersion, res.Tables, res.Derived, res.Rows, res.Elapsed
 	if err != nil {
+		if created != "" {
+			dst.Close()
+			for _, p := range []string{created, created + "-wal", created + "-shm"} {
+				os.Remove(p)
+			}
+		}
 		return migrateFailed(err, to.name)
 	}
 	// Copy verified the log before it committed; this reads back what was
@@ -330,7 +345,11 @@ func printMigrate(w io.Writer, format string, rep migrateReport) error {
 		fmt.Fprintf(&b, "  note: %s\n", wn)
 	}
 	if rep.OK {
-		b.WriteString("  Next: set store.driver: postgres and store.dsn (or store.dsn_file) in the configuration")
+		if strings.HasPrefix(rep.To, config.StoreSQLite) {
+			b.WriteString("  Next: set store.driver: sqlite and store.path: " + strings.TrimPrefix(rep.To, config.StoreSQLite+" ") + " in the configuration")
+		} else {
+			b.WriteString("  Next: set store.driver: postgres and store.dsn (or store.dsn_file) in the configuration")
+		}
 		if rep.HeadsFile != "" {
 			fmt.Fprintf(&b, ", and evidence.heads_file: %s so the heads already published keep being checked", rep.HeadsFile)
 		}

@@ -134,4 +134,39 @@ func TestStoreMigratePostgres(t *testing.T) {
 	if _, err := os.Stat(zip); err != nil {
 		t.Errorf("export wrote no bundle: %v", err)
 	}
+
+	// The way back, into a new SQLite file. A heads file with a head the
+	// log does not hold fails the copy, and the new file is removed.
+	back := filepath.Join(dir, "back.db")
+	heads := filepath.Join(dir, "foreign.heads")
+	if err := os.WriteFile(heads, []byte(`{"seq":1,"hash":"`+strings.Repeat("0", 64)+`","at":"2026-03-14T00:00:00Z"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runBinary(t, env, "store", "migrate", "--from", "postgres:", "--to", "sqlite:"+back, "--heads-file", heads)
+	noSecret("migrate back, foreign head", r)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "evidence log") {
+		t.Errorf("migrate back against a foreign head: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(back); !os.IsNotExist(err) {
+		t.Errorf("a failed migrate left %s behind: %v", back, err)
+	}
+	r = runBinary(t, env, "store", "migrate", "--from", "postgres:", "--to", "sqlite:"+back)
+	noSecret("migrate back", r)
+	if r.code != 0 || !strings.Contains(r.stdout, "store.path: "+back) {
+		t.Fatalf("migrate back: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	backCfg := filepath.Join(dir, "back.yaml")
+	if err := os.WriteFile(backCfg, []byte("accounts:\n  - id: 7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70\nstore:\n  path: "+back+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBinary(t, env, "evidence", "verify", "-c", backCfg); r.code != 0 {
+		t.Errorf("evidence verify after the way back: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runBinary(t, env, "incidents", "show", id, "-c", backCfg); r.code != 0 || !strings.Contains(r.stdout, "again, after the move") {
+		t.Errorf("incidents show after the way back: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Both sides the same backend: not a move.
+	if r := runBinary(t, env, "store", "migrate", "--from", "sqlite:"+path, "--to", "sqlite:"+back); r.code != exitUsage {
+		t.Errorf("sqlite to sqlite: exit %d\n%s", r.code, r.stderr)
+	}
 }

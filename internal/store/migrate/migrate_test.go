@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -400,4 +401,105 @@ func alertIDs(as []alert.Alert) []string {
 		out = append(out, a.ID)
 	}
 	return out
+}
+
+// TestRoundTrip: SQLite to PostgreSQL and back to a new SQLite file gives
+// the same rows in every table, the same key counters and a chain that
+// verifies: the way back, should an installation need it.
+func TestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	pg := openPG(t)
+	if _, err := migrate.Copy(ctx, f.st, pg, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	backPath := filepath.Join(t.TempDir(), "back.db")
+	back, err := sqlite.Open(ctx, backPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	if _, err := migrate.Copy(ctx, pg, back, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	want, got := rowsOf(t, f.st), rowsOf(t, back)
+	if len(want) != len(got) {
+		t.Errorf("tables: %d on the source, %d after the round trip", len(want), len(got))
+	}
+	for name, rows := range want {
+		if !slices.Equal(rows, got[name]) {
+			t.Errorf("table %s differs after the round trip:\nsource %q\nback   %q", name, rows, got[name])
+		}
+	}
+	seq := func(path string) map[string]int64 {
+		out := map[string]int64{}
+		db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rows, err := db.Query(`SELECT name, seq FROM sqlite_sequence`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			var v int64
+			if err := rows.Scan(&n, &v); err != nil {
+				t.Fatal(err)
+			}
+			out[n] = v
+		}
+		return out
+	}
+	if w, g := seq(f.path), seq(backPath); fmt.Sprint(w) != fmt.Sprint(g) {
+		t.Errorf("key counters: source %v, after the round trip %v", w, g)
+	}
+	if _, err := migrate.Verify(ctx, f.st, back, nil); err != nil {
+		t.Error(err)
+	}
+	if m, err := incident.CheckStoreLog(ctx, back, ""); err != nil || m != nil {
+		t.Errorf("incidents after the round trip: %v %v", m, err)
+	}
+	// And the SQLite loader refuses data too.
+	if _, err := migrate.Copy(ctx, pg, back, migrate.Options{}); !errors.Is(err, store.ErrNotEmpty) {
+		t.Errorf("copy into a filled SQLite store = %v, want ErrNotEmpty", err)
+	}
+}
+
+// TestCopyPostgresSourceChanged: a PostgreSQL source that a replica still
+// writes to while it is copied is refused, and the target stays empty.
+func TestCopyPostgresSourceChanged(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	pg := openPG(t)
+	if _, err := migrate.Copy(ctx, f.st, pg, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "back.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	pg2, err := postgres.Open(ctx, pgtest.SchemaDSN(t, t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg2.Close()
+	write := func() {
+		if _, err := pg2.AddAlert(ctx, alert.Alert{ID: "late", Rule: "bg.signin", EventID: "late-ev", EventTime: t0, Detected: t0},
+			store.Evidence{EventID: "late-ev", Raw: []byte("{}")}); err != nil {
+			t.Error(err)
+		}
+	}
+	_, err = migrate.Copy(ctx, failingSource{Source: pg, table: "alerts", after: 1, write: write}, back, migrate.Options{})
+	if !errors.Is(err, store.ErrChanged) {
+		t.Fatalf("copy of a PostgreSQL store written meanwhile = %v, want ErrChanged", err)
+	}
+	for name, rows := range rowsOf(t, back) {
+		if len(rows) > 0 {
+			t.Errorf("the refused copy left %d rows in %s", len(rows), name)
+		}
+	}
 }

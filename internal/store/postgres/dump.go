@@ -457,6 +457,7 @@ func (l *load) finish(ctx context.Context) error {
 // unescaped, as the store reads it.
 func (s *Store) Dump(ctx context.Context, fn func(store.Dump) error) error {
 	var fnErr error
+	var counted []store.Table
 	err := s.tx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, func(c conn) error {
 		d := &pgDump{c: c}
 		var err error
@@ -487,6 +488,7 @@ func (s *Store) Dump(ctx context.Context, fn func(store.Dump) error) error {
 			}
 			d.list = append(d.list, st)
 		}
+		counted = d.list
 		if err := fn(d); err != nil {
 			fnErr = err
 			return err
@@ -498,6 +500,18 @@ func (s *Store) Dump(ctx context.Context, fn func(store.Dump) error) error {
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: dump: %w", describe(err))
+	}
+	// A snapshot does not say whether others wrote meanwhile; rows added
+	// or removed since do (a serve still running stores alerts, appends
+	// to the evidence log). Updates in place are not seen: stop serve.
+	for _, t := range counted {
+		var n int64
+		if err := s.read().row(ctx, `SELECT COUNT(*) FROM `+quoteIdent(t.Name)).Scan(&n); err != nil {
+			return fmt.Errorf("postgres: dump: recount %s: %w", t.Name, describe(err))
+		}
+		if n != t.Rows {
+			return fmt.Errorf("postgres: %w (table %s: %d rows, %d when the copy began): stop every serve and scan that uses it, then copy again", store.ErrChanged, t.Name, n, t.Rows)
+		}
 	}
 	return nil
 }
