@@ -108,6 +108,11 @@ func parseStoreSpec(flag, v, dsnFile string, envUsed *bool) (storeSpec, error) {
 		return storeSpec{cfg: config.StoreConfig{Driver: config.StoreSQLite, Path: rest}, name: "sqlite " + rest}, nil
 	case config.StorePostgres, "postgresql":
 	default:
+		// The text before the colon is named only when it looks like a
+		// driver: it may be the start of a DSN, password and all.
+		if !driverLike(driver) {
+			return storeSpec{}, usageErrorf("--%s: want sqlite:PATH or postgres:[DSN], got an unknown prefix (not shown: it may hold a password)", flag)
+		}
 		return storeSpec{}, usageErrorf("--%s: unknown driver %q; use sqlite:PATH or postgres:[DSN]", flag, driver)
 	}
 	dsn, from := rest, "--"+flag
@@ -137,6 +142,19 @@ func parseStoreSpec(flag, v, dsnFile string, envUsed *bool) (storeSpec, error) {
 		return storeSpec{}, usageErrorf("%s: %v", from, err)
 	}
 	return storeSpec{cfg: config.StoreConfig{Driver: config.StorePostgres, DSN: config.Secret(dsn)}, name: "postgres (" + from + ")"}, nil
+}
+
+// driverLike reports whether s could be a driver name: a short word.
+func driverLike(s string) bool {
+	if s == "" || len(s) > 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // readDSNFile reads a DSN file, refusing one larger than maxDSNFile.
