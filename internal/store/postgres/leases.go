@@ -94,7 +94,7 @@ func (s *Store) Lease(ctx context.Context, name string) (store.LeaseInfo, error)
 	return li, nil
 }
 
-// checkLease refuses an empty name or owner: owner ” marks a released
+// checkLease refuses an empty name or owner: an empty owner marks a released
 // lease, and a nameless lease elects nothing.
 func checkLease(name, owner string) error {
 	switch {
