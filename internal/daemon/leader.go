@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,9 @@ const scheduleSource = "bg.schedule/posture-audit"
 type leadership struct {
 	el    *leader.Elector
 	owner string
+	// audited: this process started a scheduled audit already, so a
+	// later term (the lease lost and taken back) continues its schedule.
+	audited atomic.Bool
 
 	mu     sync.Mutex
 	term   context.Context // nil while not leading
@@ -237,16 +241,18 @@ func (s *ledSource) Run(ctx context.Context, sink source.Sink) error {
 // one continues where the old one was.
 
 // auditFirstDelay is how long the scheduled audit waits at the start of a
-// term: AuditDelay after a start, as always; after a takeover from
-// another replica, until the audit it last started is due again (or, if
-// that one can no longer be running and never finished, at once after
-// AuditDelay: it died with its replica).
+// term: AuditDelay in the first term after a start, when the last audit
+// was this replica's own (a restart, as with one replica); otherwise
+// (another replica audited last, or this one did in an earlier term)
+// until the last audit started is due again, or, if that one can no
+// longer be running and never finished, once it would have timed out:
+// it died with its replica. Never sooner than AuditDelay.
 func (d *Daemon) auditFirstDelay(ctx context.Context) time.Duration {
 	if d.lead == nil {
 		return d.o.AuditDelay
 	}
 	last, ok := d.lastAudit(ctx)
-	if !ok || last.Key == d.lead.owner {
+	if !ok || (last.Key == d.lead.owner && !d.lead.audited.Load()) {
 		return d.o.AuditDelay
 	}
 	now := d.o.Now()
@@ -269,6 +275,7 @@ func (d *Daemon) auditMark(ctx context.Context, at time.Time, state int64) {
 	if d.lead == nil {
 		return
 	}
+	d.lead.audited.Store(true)
 	if err := d.st.SetCheckpoint(ctx, store.Checkpoint{Source: scheduleSource, Key: d.lead.owner, Offset: state, Updated: at}); err != nil && ctx.Err() == nil {
 		d.log.Warn("recording the audit schedule; a new leader may audit again early", "error", err)
 	}
