@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/leader"
 	"breakglass/internal/membership"
+	"breakglass/internal/posture"
 	"breakglass/internal/source"
 	"breakglass/internal/store"
 )
@@ -91,6 +93,9 @@ func (d *Daemon) setupLeader(ctx context.Context, reg prometheus.Registerer, own
 		},
 	})
 	d.lead = l
+	if d.auditor != nil {
+		d.auditor = fencedAuditor{d.auditor, l.el}
+	}
 	for i, src := range d.sources {
 		sc := d.cfg.Sources[i]
 		if sc.Type != config.SourceTypeGraph {
@@ -235,6 +240,30 @@ func (s *ledSource) Run(ctx context.Context, sink source.Sink) error {
 		}()
 		return s.Source.Run(tctx, sink)
 	})
+}
+
+// fencedAuditor checks, once an audit has run and before its results are
+// recorded, that this replica still holds the lease in the term it ran
+// in: a replica that froze during an audit and woke after another took
+// over must not record stale verdicts over the new leader's. The fence
+// ends the term, so the audit loop drops the report without a word (it
+// is no failure of the audit).
+type fencedAuditor struct {
+	Auditor
+	el *leader.Elector
+}
+
+func (a fencedAuditor) Audit(ctx context.Context) (*posture.Report, error) {
+	rep, err := a.Auditor.Audit(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if ferr := a.el.Fence(ctx); errors.Is(ferr, leader.ErrNotLeader) {
+		return nil, fmt.Errorf("audit report dropped: %w", ferr)
+	}
+	// A fence that could not read the lease records the report: the
+	// store is likely failing, and recording says so with its own alert.
+	return rep, nil
 }
 
 // Scheduled work keeps its schedule across a change of leader: the new

@@ -14,8 +14,10 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/posture"
+	"breakglass/internal/store"
 	"breakglass/internal/store/backend"
 	"breakglass/internal/store/postgres/pgtest"
+	"breakglass/internal/watch"
 )
 
 // auditRun is one scheduled audit, by which replica and when.
@@ -222,5 +224,69 @@ func leadershipTest(t *testing.T, storeYAML string) {
 	t.Logf("%d audits: %v; kills at %v", len(runs), per, kills)
 	if len(per) != 3 {
 		t.Errorf("audits by %v, want all three replicas in turn", per)
+	}
+}
+
+// blockingAuditor passes the cloud-only check in its first audit; its
+// second reports that it starts on started, waits until release is
+// closed, and fails the check: a drift, if it is recorded.
+type blockingAuditor struct {
+	started chan struct{}
+	release chan struct{}
+	mu      sync.Mutex
+	runs    int
+}
+
+func (a *blockingAuditor) Audit(ctx context.Context) (*posture.Report, error) {
+	a.mu.Lock()
+	a.runs++
+	n := a.runs
+	a.mu.Unlock()
+	switch n {
+	case 1:
+		return cloudOnly(posture.StatusPass)()
+	case 2:
+		close(a.started)
+		select {
+		case <-a.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return cloudOnly(posture.StatusFail)()
+}
+
+// TestFencedAudit: a replica whose lease passed to another while its audit
+// ran (it froze, say) drops the report instead of recording stale
+// verdicts over the new leader's, and raises nothing for it: not the
+// drift the report shows (pass, then fail), and not a failed audit.
+func TestFencedAudit(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	cfg := e.config(t, "")
+	a := &blockingAuditor{started: make(chan struct{}), release: make(chan struct{})}
+	r := start(t, cfg, Options{Auditor: a, AuditDelay: 10 * time.Millisecond, AuditInterval: 100 * time.Millisecond, LeaseTTL: 3 * time.Second})
+	select {
+	case <-a.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no audit started")
+	}
+	st := r.d.st
+	// Another replica has the lease now.
+	if err := st.ReleaseLease(ctx, schedulerLease, r.d.lead.owner); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := st.AcquireLease(ctx, schedulerLease, "breakglass-other", time.Hour); err != nil || !held {
+		t.Fatalf("AcquireLease by another = %v, %v", held, err)
+	}
+	close(a.release)
+	waitFor(t, 10*time.Second, "the term to end", func() bool { return !r.d.lead.el.Held() }, r.logs.String)
+	for _, rule := range []string{watch.RulePosture, watch.RuleSource} {
+		if as, err := st.Alerts(ctx, store.AlertFilter{Rule: rule}); err != nil || len(as) != 0 {
+			t.Errorf("%s alerts = %d, %v; want none from a stale leader's audit", rule, len(as), err)
+		}
+	}
+	if !strings.Contains(r.logs.String(), "lost leadership for scheduler") {
+		t.Errorf("log lacks the loss:\n%s", r.logs)
 	}
 }

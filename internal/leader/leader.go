@@ -76,6 +76,9 @@ type Elector struct {
 	held  bool
 	epoch int64
 	since time.Time
+	// abort ends the current term's work (Fence, on finding the lease
+	// gone); nil while not leading.
+	abort context.CancelFunc
 }
 
 // New returns an Elector for lease name on behalf of owner (a name unique
@@ -117,19 +120,35 @@ var ErrNotLeader = errors.New("not the leader")
 
 // Fence checks in the store that the lease is still this owner's, in the
 // same term as when it was taken (no one held it in between), before a
-// write a stale leader must not make. It does not replace stopping at the
-// context's end; it narrows the window of a holder that froze.
+// write a stale leader must not make. When it is not, Fence ends the
+// term's work (its context is cancelled before Fence returns) and returns
+// an error wrapping ErrNotLeader. It does not replace stopping at the
+// context's end; it narrows the window of a holder that froze and woke up
+// after its lease had passed to another. An error reading the lease is
+// returned as it is, and ends nothing.
 func (e *Elector) Fence(ctx context.Context) error {
-	held, epoch, _ := e.Status()
+	e.mu.Lock()
+	held, epoch, abort := e.held, e.epoch, e.abort
+	e.mu.Unlock()
 	if !held {
 		return fmt.Errorf("lease %s: %w", e.name, ErrNotLeader)
 	}
 	li, err := e.st.Lease(ctx, e.name)
+	if errors.Is(err, store.ErrNotFound) {
+		li, err = store.LeaseInfo{}, nil
+	}
 	if err != nil {
 		return fmt.Errorf("lease %s: checking the holder: %w", e.name, err)
 	}
 	if li.Owner != e.owner || (epoch != 0 && li.Epoch != epoch) {
-		return fmt.Errorf("lease %s is held by %s in term %d, not by this replica in term %d: %w", e.name, li.Owner, li.Epoch, epoch, ErrNotLeader)
+		if abort != nil {
+			abort()
+		}
+		holder := li.Owner
+		if holder == "" {
+			holder = "nobody"
+		}
+		return fmt.Errorf("lease %s is held by %s in term %d, not by this replica in term %d: %w", e.name, holder, li.Epoch, epoch, ErrNotLeader)
 	}
 	return nil
 }
@@ -191,9 +210,8 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context)) {
 			deadline = sent.Add(hold)
 			if cur == nil {
 				epoch := e.readEpoch(ctx)
-				e.set(true, epoch, sent)
 				e.o.Logger.Info("became leader for "+e.name, "lease", e.name, "owner", e.owner, "epoch", epoch, "ttl", ttl)
-				cur = startTerm(ctx, work)
+				cur = e.startTerm(ctx, epoch, sent, work)
 			}
 		default:
 			failures = 0
@@ -211,7 +229,7 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context)) {
 		case <-workDone:
 			// work returned on its own: give the lease up for now, and
 			// start it again on a later acquisition.
-			end("its work stopped")
+			end("its work stopped, or a fence found the lease gone")
 			e.release()
 			select {
 			case <-ctx.Done():
@@ -235,9 +253,14 @@ type term struct {
 	done   chan struct{}
 }
 
-func startTerm(ctx context.Context, work func(context.Context)) *term {
+// startTerm records that this process holds the lease and starts work.
+func (e *Elector) startTerm(ctx context.Context, epoch int64, since time.Time, work func(context.Context)) *term {
 	wctx, cancel := context.WithCancel(ctx)
 	t := &term{cancel: cancel, done: make(chan struct{})}
+	e.mu.Lock()
+	e.abort = cancel
+	e.mu.Unlock()
+	e.set(true, epoch, since)
 	go func() {
 		defer close(t.done)
 		work(wctx)
@@ -283,6 +306,9 @@ func (e *Elector) set(held bool, epoch int64, since time.Time) {
 	e.mu.Lock()
 	changed := e.held != held
 	e.held, e.epoch, e.since = held, epoch, since
+	if !held {
+		e.abort = nil
+	}
 	e.mu.Unlock()
 	if changed && e.o.OnChange != nil {
 		e.o.OnChange(held)

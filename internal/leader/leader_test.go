@@ -271,7 +271,7 @@ func TestRenewsAtThirdOfTTL(t *testing.T) {
 
 // TestLostToAnother: when renewal finds another owner holding the lease
 // (this replica froze past its TTL and was replaced), the work's context
-// ends at once and the loss is logged; Fence refuses meanwhile.
+// ends at once and the loss is logged.
 func TestLostToAnother(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
@@ -284,9 +284,6 @@ func TestLostToAnother(t *testing.T) {
 	}
 	if held, err := st.AcquireLease(ctx, "scheduler", "b", time.Minute); err != nil || !held {
 		t.Fatalf("b AcquireLease = %v, %v", held, err)
-	}
-	if err := r.el.Fence(ctx); !errors.Is(err, leader.ErrNotLeader) {
-		t.Errorf("Fence after the takeover = %v, want ErrNotLeader", err)
 	}
 	clk.step(t, 5*time.Second)
 	waitCh(t, j.stopped, "the work to stop")
@@ -407,5 +404,27 @@ func TestWorkReturnsEarly(t *testing.T) {
 	waitCh(t, started, "the second run")
 	if n := starts.Load(); n < 2 {
 		t.Errorf("work started %d times, want again after returning", n)
+	}
+}
+
+// TestFenceEndsWork: a holder that finds, at a fence, that the lease has
+// passed to another (it froze past the TTL) stops its work before Fence
+// returns, without waiting for its next renewal.
+func TestFenceEndsWork(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	j := newJob()
+	r := run(t, st, "a", newClock(), j, nil, leader.Options{})
+	waitCh(t, j.started, "the work to start")
+	if err := st.ReleaseLease(ctx, "scheduler", "a"); err != nil {
+		t.Fatal(err)
+	}
+	// Released and not yet taken: no one's, so not a's either.
+	if err := r.el.Fence(ctx); !errors.Is(err, leader.ErrNotLeader) {
+		t.Fatalf("Fence after the lease was released = %v, want ErrNotLeader", err)
+	}
+	waitCh(t, j.stopped, "the work to stop") // the clock never moved
+	if err := r.el.Fence(ctx); !errors.Is(err, leader.ErrNotLeader) {
+		t.Errorf("Fence after the term ended = %v, want ErrNotLeader", err)
 	}
 }
