@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,10 +10,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"breakglass/internal/config"
+	"breakglass/internal/graph"
 	"breakglass/internal/posture"
 	"breakglass/internal/store"
 	"breakglass/internal/store/backend"
@@ -288,5 +291,54 @@ func TestFencedAudit(t *testing.T) {
 	}
 	if !strings.Contains(r.logs.String(), "lost leadership for scheduler") {
 		t.Errorf("log lacks the loss:\n%s", r.logs)
+	}
+}
+
+// countingLister answers every Graph query with nothing, counting them.
+type countingLister struct{ calls atomic.Int64 }
+
+func (l *countingLister) Get(context.Context, graph.Version, string, graph.Query, any) error {
+	l.calls.Add(1)
+	return nil
+}
+
+func (l *countingLister) List(_ context.Context, _ graph.Version, _ string, _ graph.Query, fn func([]json.RawMessage) error) error {
+	l.calls.Add(1)
+	return fn(nil)
+}
+
+// TestGraphSourceOnLeaderOnly: of two replicas only the leader polls the
+// tenant's sign-ins; the other is ready and never calls the source
+// silent, though it reads nothing. When the leader dies the other polls,
+// and its silence is judged from the takeover: no bg.silence either.
+func TestGraphSourceOnLeaderOnly(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "bg.db")
+	body := "store:\n  path: " + db + "\ngraph:\n  auth: access_token\nsources:\n  - type: graph\n    name: tenant\n    poll: 50ms\n    max_silence: 700ms\n"
+	listers := map[string]*countingLister{"r1": {}, "r2": {}}
+	rs := map[string]*running{}
+	for _, name := range []string{"r1", "r2"} {
+		rs[name] = start(t, replicaConfig(t, t.TempDir(), body), Options{Graph: listers[name], LeaseTTL: 600 * time.Millisecond, KeepLeases: true})
+	}
+	waitFor(t, 10*time.Second, "a leader", func() bool { return rs["r1"].d.lead.el.Held() || rs["r2"].d.lead.el.Held() })
+	lead, other := "r1", "r2"
+	if rs["r2"].d.lead.el.Held() {
+		lead, other = "r2", "r1"
+	}
+	time.Sleep(1500 * time.Millisecond) // two max_silences
+	if n := listers[other].calls.Load(); n != 0 || rs[other].d.lead.el.Held() {
+		t.Fatalf("%s (not the leader) made %d Graph calls", other, n)
+	}
+	if listers[lead].calls.Load() == 0 {
+		t.Fatalf("the leader %s made no Graph calls", lead)
+	}
+	if code, body := get(t, "http://"+rs[other].d.Addr().String()+"/readyz"); code != 200 {
+		t.Errorf("%s (stand-by) /readyz %d: %s", other, code, body)
+	}
+	rs[lead].stop(t)
+	waitFor(t, 10*time.Second, other+" polling", func() bool { return listers[other].calls.Load() > 0 }, rs[other].logs.String)
+	time.Sleep(1500 * time.Millisecond)
+	as, err := rs[other].d.st.Alerts(context.Background(), store.AlertFilter{Rule: watch.RuleSilence})
+	if err != nil || len(as) != 0 {
+		t.Errorf("bg.silence alerts = %d, %v; want none: the source was polled by one replica at all times", len(as), err)
 	}
 }
