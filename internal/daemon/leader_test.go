@@ -16,6 +16,8 @@ import (
 
 	"breakglass/internal/config"
 	"breakglass/internal/graph"
+	"breakglass/internal/graph/graphtest"
+	"breakglass/internal/membership"
 	"breakglass/internal/posture"
 	"breakglass/internal/store"
 	"breakglass/internal/store/backend"
@@ -340,5 +342,43 @@ func TestGraphSourceOnLeaderOnly(t *testing.T) {
 	as, err := rs[other].d.st.Alerts(context.Background(), store.AlertFilter{Rule: watch.RuleSilence})
 	if err != nil || len(as) != 0 {
 		t.Errorf("bg.silence alerts = %d, %v; want none: the source was polled by one replica at all times", len(as), err)
+	}
+}
+
+// TestGroupsRefreshedByLeader: only the leader reads the break-glass
+// groups from Graph on schedule; a stand-by applies the members the
+// leader stored, as often, so a member added to the group is watched on
+// every replica though only one asks Graph.
+func TestGroupsRefreshedByLeader(t *testing.T) {
+	e1, e2 := newEnv(t), newEnv(t)
+	e2.db = e1.db
+	rcv := newReceiver(t)
+	membersPath := "/v1.0" + membership.Path(bgGroup)
+	gs1, gs2 := graphtest.New(t), graphtest.New(t)
+	gs1.Collection(membersPath, []any{memberItem(1)}, 0)
+	gs2.Collection(membersPath, []any{memberItem(1)}, 0)
+	o := Options{GroupRefresh: 100 * time.Millisecond, AuditDelay: time.Hour, LeaseTTL: time.Second}
+	o1, o2 := o, o
+	o1.Graph, o2.Graph = graphClientFor(t, gs1), graphClientFor(t, gs2)
+	r1 := start(t, e1.groupConfig(t, rcv.srv.URL, "", ""), o1)
+	waitFor(t, 10*time.Second, "r1 leading", r1.d.lead.el.Held)
+	r2 := start(t, e2.groupConfig(t, rcv.srv.URL, "", ""), o2)
+	startReads := gs2.Count(membersPath) // every replica reads once at start
+	// The group grows; only the leader's Graph says so.
+	gs1.Collection(membersPath, []any{memberItem(1), memberItem(2)}, 0)
+	addr := r2.ingest(t)
+	i := 0
+	waitFor(t, 10*time.Second, "the stand-by to watch the added member", func() bool {
+		i++
+		post(t, addr, []byte(signInBy(memberID(2), memberUPN(2), fmt.Sprintf("s2-%d", i))))
+		as, err := r2.d.st.Alerts(context.Background(), store.AlertFilter{Rule: "bg.signin", AccountID: memberID(2)})
+		return err == nil && len(as) > 0
+	}, r2.logs.String)
+	time.Sleep(300 * time.Millisecond) // three more refreshes
+	if n := gs2.Count(membersPath); n != startReads {
+		t.Errorf("the stand-by read the group %d times after its start, want 0: the leader refreshes", n-startReads)
+	}
+	if gs1.Count(membersPath) < 3 {
+		t.Errorf("the leader read the group %d times, want it refreshing", gs1.Count(membersPath))
 	}
 }
