@@ -219,5 +219,15 @@ func newFixture(t *testing.T) *fixture {
 	if err := st.AddAudit(ctx, store.AuditEntry{At: now, Actor: "cli:root", Via: "cli", Action: "user.add", Target: "Alice", Outcome: "ok"}); err != nil {
 		t.Fatal(err)
 	}
+	// Leases: one held, one released (its epoch must not go back).
+	if held, err := st.AcquireLease(ctx, "audit", "replica-a", time.Hour); err != nil || !held {
+		t.Fatalf("acquire lease: %v %v", held, err)
+	}
+	if held, err := st.AcquireLease(ctx, "graph", "replica-a", time.Hour); err != nil || !held {
+		t.Fatalf("acquire lease: %v %v", held, err)
+	}
+	if err := st.ReleaseLease(ctx, "graph", "replica-a"); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"breakglass/internal/store"
 )
@@ -328,6 +329,21 @@ func convert(v any, c column) (any, error) {
 			}
 			return nil, fmt.Errorf("%d is not a boolean (0 or 1)", x)
 		}
+	case "timestamp with time zone":
+		// Times travel as the fixed-width text both backends store
+		// elsewhere (timeLayout); timestamptz keeps microseconds.
+		switch x := v.(type) {
+		case time.Time:
+			return x, nil
+		case string:
+			t, err := time.Parse(timeLayout, x)
+			if err != nil {
+				if t, err = time.Parse(time.RFC3339Nano, x); err != nil {
+					return nil, fmt.Errorf("%q is not a time", x)
+				}
+			}
+			return t, nil
+		}
 	default:
 		return nil, fmt.Errorf("column type %s is not one a copy knows", c.typ)
 	}
@@ -548,7 +564,8 @@ func (d *pgDump) SchemaVersion() int    { return d.version }
 func (d *pgDump) Tables() []store.Table { return slices.Clone(d.list) }
 
 // Rows implements store.Dump: text as string (unescaped), bytea as []byte,
-// integers as int64, booleans as bool. Rows come in the order of every
+// integers as int64, booleans as bool, timestamptz as fixed-width UTC text
+// (timeLayout), the form SQLite keeps. Rows come in the order of every
 // column, which for these tables starts with the primary key.
 func (d *pgDump) Rows(ctx context.Context, table string, fn func(row []any) error) error {
 	t := d.tables[table]
@@ -582,6 +599,8 @@ func (d *pgDump) Rows(ctx context.Context, table string, fn func(row []any) erro
 			case nil, int64, bool:
 			case int32:
 				vals[i] = int64(x)
+			case time.Time:
+				vals[i] = x.UTC().Format(timeLayout) // as SQLite keeps times
 			case string:
 				if t.cols[i].typ == "bytea" {
 					vals[i] = []byte(x)

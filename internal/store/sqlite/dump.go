@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"breakglass/internal/store"
 )
@@ -496,6 +497,8 @@ func liteValue(v any, c liteColumn) (any, error) {
 			return x, nil
 		case []byte:
 			return string(x), nil
+		case time.Time:
+			return x.UTC().Format(timeLayout), nil
 		}
 	case "BLOB":
 		switch x := v.(type) {
