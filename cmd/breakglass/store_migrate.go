@@ -260,7 +260,15 @@ func runStoreMigrate(cmd *cobra.Command, f storeMigrateFlags) error {
 				os.Remove(p)
 			}
 		}
-		return migrateFailed(err, to.name)
+		err = migrateFailed(err, to.name)
+		if f.format == "json" {
+			// What CI reads: nothing was kept, so no table counts.
+			fail := migrateReport{From: from.name, To: to.name, Error: err.Error(), Warnings: rep.Warnings}
+			if perr := printMigrate(cmd.OutOrStdout(), f.format, fail); perr != nil {
+				return perr
+			}
+		}
+		return err
 	}
 	// Copy verified the log before it committed; this reads back what was
 	// committed, through the store's own reads.

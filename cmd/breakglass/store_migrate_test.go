@@ -90,6 +90,11 @@ func TestStoreMigratePostgres(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(r.stderr, "not empty") || !strings.Contains(r.stderr, "DROP SCHEMA") {
 		t.Errorf("second migrate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	r = runBinary(t, env, "store", "migrate", "--from", "sqlite:"+path, "--to", "postgres:", "--format", "json")
+	var fail migrateReport
+	if err := json.Unmarshal([]byte(r.stdout), &fail); err != nil || r.code != exitFailure || fail.OK || !strings.Contains(fail.Error, "not empty") || len(fail.Tables) != 0 {
+		t.Errorf("second migrate, json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
 
 	cfg := filepath.Join(dir, "pg.yaml")
 	text := "accounts:\n  - id: 7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70\n    upn: bg-admin1@contoso.onmicrosoft.com\n" +
