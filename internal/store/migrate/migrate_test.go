@@ -520,3 +520,39 @@ func TestCopyPostgresSourceChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyLargeTables: tables larger than one insert batch, whose
+// references point into the table before (outbox into alerts), arrive
+// whole and in order.
+func TestCopyLargeTables(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "big.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const n = 3000
+	var items []store.AlertWithEvidence
+	for i := range n {
+		id := fmt.Sprintf("ev-%d", i)
+		a := alert.Alert{ID: id, Rule: "bg.signin", Title: "sign-in", AccountID: bgID, EventID: id, EventTime: t0, Detected: t0,
+			Labels: map[string]string{"n": fmt.Sprint(i % 7)}}
+		items = append(items, store.AlertWithEvidence{Alert: a, Evidence: store.Evidence{EventID: id, Raw: []byte(`{"n":` + fmt.Sprint(i) + `}`)}})
+	}
+	if _, err := st.AddAlertsNotify(ctx, items, []string{"oncall/mail", "oncall/sms"}); err != nil {
+		t.Fatal(err)
+	}
+	pg := openPG(t)
+	start := time.Now()
+	res, err := migrate.Copy(ctx, st, pg, migrate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("copied %d rows in %v", res.Rows, time.Since(start))
+	if depth, err := pg.OutboxDepth(ctx); err != nil || depth != 2*n {
+		t.Errorf("outbox depth on the target = %d, %v; want %d", depth, err, 2*n)
+	}
+	if got, err := pg.Alerts(ctx, store.AlertFilter{Labels: map[string]string{"n": "3"}}); err != nil || len(got) != (n+3)/7 {
+		t.Errorf("label filter: %d alerts, %v; want %d", len(got), err, (n+3)/7)
+	}
+}

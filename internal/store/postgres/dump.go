@@ -164,6 +164,7 @@ type load struct {
 	inserted map[string]int64
 	next     map[string]int64
 	labels   []labelRow
+	current  string // the table Insert last added to
 }
 
 type labelRow struct{ alert, key, value string }
@@ -242,6 +243,16 @@ func (l *load) Insert(ctx context.Context, table string, columns []string, row [
 	}
 	if len(row) != len(columns) {
 		return fmt.Errorf("table %s: %d values for %d columns", table, len(row), len(columns))
+	}
+	if table != l.current {
+		// Rows of the table before must be in before this one's: its
+		// references may point at them.
+		for name := range l.pending {
+			if err := l.flush(ctx, name); err != nil {
+				return err
+			}
+		}
+		l.current = table
 	}
 	b := l.pending[table]
 	if b == nil || !sameColumns(b.cols, columns) {
