@@ -39,9 +39,10 @@ func newStoreMigrateCmd() *cobra.Command {
 state (pending ones are still sent after the move, delivered ones never
 again), checkpoints, conditions, incidents, the evidence log byte for byte,
 drills, users, tokens and sessions (as stored: hashes only) and the records
-kept for KQL rules. Then it verifies the evidence log on the target against
-the source and against the heads serve published (--heads-file, default the
-SQLite file's .heads). The way back works the same: --from postgres:
+kept for KQL rules. Before it commits, it verifies the evidence log of the
+copy against the source and against the heads serve published (--heads-file,
+default the SQLite file's .heads); a source whose own log does not verify is
+not moved (keep it as it is, and see evidence verify). The way back works the same: --from postgres:
 --to sqlite:NEWFILE.
 
 Stop serve, and every scan, on the source first: a write to it during the
