@@ -556,3 +556,31 @@ func TestCopyLargeTables(t *testing.T) {
 		t.Errorf("label filter: %d alerts, %v; want %d", len(got), err, (n+3)/7)
 	}
 }
+
+// TestCopyRefusesBrokenSource: a source whose evidence log was edited is
+// not moved (a copy would launder it into a fresh database), and the
+// target stays empty.
+func TestCopyRefusesBrokenSource(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	db, err := sql.Open("sqlite", "file:"+f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER evidence_log_no_update`, `UPDATE evidence_log SET ref = 'edited' WHERE seq = 2`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	pg := openPG(t)
+	_, err = migrate.Copy(ctx, f.st, pg, migrate.Options{})
+	if err == nil || !strings.Contains(err.Error(), "source's evidence log is broken") || !strings.Contains(err.Error(), "entry 2") {
+		t.Fatalf("copy of an edited source = %v", err)
+	}
+	for name, rows := range rowsOf(t, pg) {
+		if len(rows) > 0 {
+			t.Errorf("the refused copy left %d rows in %s", len(rows), name)
+		}
+	}
+}
