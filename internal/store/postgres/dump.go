@@ -252,6 +252,9 @@ func (l *load) Insert(ctx context.Context, table string, columns []string, row [
 				return err
 			}
 		}
+		if err := l.flushLabels(ctx); err != nil {
+			return err
+		}
 		l.current = table
 	}
 	b := l.pending[table]
@@ -433,12 +436,8 @@ func (l *load) flush(ctx context.Context, table string) error {
 	return nil
 }
 
-func (l *load) finish(ctx context.Context) error {
-	for _, t := range l.order {
-		if err := l.flush(ctx, t.name); err != nil {
-			return err
-		}
-	}
+// flushLabels adds the label pairs of the alerts inserted so far.
+func (l *load) flushLabels(ctx context.Context) error {
 	for len(l.labels) > 0 {
 		n := min(len(l.labels), 10000)
 		var a, k, v []string
@@ -450,6 +449,19 @@ func (l *load) finish(ctx context.Context) error {
 		}
 		l.inserted["alert_labels"] += int64(n)
 		l.labels = l.labels[n:]
+	}
+	l.labels = nil
+	return nil
+}
+
+func (l *load) finish(ctx context.Context) error {
+	for _, t := range l.order {
+		if err := l.flush(ctx, t.name); err != nil {
+			return err
+		}
+	}
+	if err := l.flushLabels(ctx); err != nil {
+		return err
 	}
 	for _, t := range l.order {
 		for _, c := range t.cols {
