@@ -355,11 +355,16 @@ func printMigrate(w io.Writer, format string, rep migrateReport) error {
 	}
 	tw.Flush()
 	e := rep.Evidence
-	switch {
-	case e.Entries == 0:
+	if e.Entries == 0 {
 		b.WriteString("  evidence log: empty\n")
-	default:
-		fmt.Fprintf(&b, "  evidence log: %d entries, head %s, the same on both", e.Entries, e.Head)
+	} else {
+		fmt.Fprintf(&b, "  evidence log: %d entries, head %s", e.Entries, e.Head)
+		if e.Pruned > 0 {
+			fmt.Fprintf(&b, ", %d pruned", e.Pruned)
+		}
+		if rep.OK {
+			b.WriteString(", the same on both")
+		}
 		if e.HeadsChecked > 0 {
 			fmt.Fprintf(&b, ", %d published heads checked", e.HeadsChecked)
 		}
@@ -372,15 +377,22 @@ func printMigrate(w io.Writer, format string, rep migrateReport) error {
 		fmt.Fprintf(&b, "  note: %s\n", wn)
 	}
 	if rep.OK {
+		steps := []string{"set store.driver: postgres and store.dsn (or store.dsn_file) in the configuration"}
 		if strings.HasPrefix(rep.To, config.StoreSQLite) {
-			b.WriteString("  Next: set store.driver: sqlite and store.path: " + strings.TrimPrefix(rep.To, config.StoreSQLite+" ") + " in the configuration")
-		} else {
-			b.WriteString("  Next: set store.driver: postgres and store.dsn (or store.dsn_file) in the configuration")
+			steps[0] = "set store.driver: sqlite and store.path: " + strings.TrimPrefix(rep.To, config.StoreSQLite+" ") + " in the configuration"
 		}
 		if rep.HeadsFile != "" {
-			fmt.Fprintf(&b, ", and evidence.heads_file: %s so the heads already published keep being checked", rep.HeadsFile)
+			steps = append(steps, "set evidence.heads_file: "+rep.HeadsFile+", so the heads already published keep being checked")
 		}
-		b.WriteString("; run breakglass config check, then start serve. Keep the SQLite file, unchanged, until the new setup has run a while.\n")
+		steps = append(steps, "run breakglass config check, then start serve")
+		for i, st := range steps {
+			lead := "        "
+			if i == 0 {
+				lead = "  Next: "
+			}
+			fmt.Fprintf(&b, "%s%d. %s\n", lead, i+1, st)
+		}
+		b.WriteString("        Keep the old store, unchanged, until the new setup has run a while.\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"breakglass/internal/store"
+	"breakglass/internal/store/migrate"
 	"breakglass/internal/store/postgres/pgtest"
 )
 
@@ -183,4 +185,26 @@ func TestStoreMigratePostgres(t *testing.T) {
 	if r := runBinary(t, env, "store", "migrate", "--from", "sqlite:"+path, "--to", "sqlite:"+back); r.code != exitUsage {
 		t.Errorf("sqlite to sqlite: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// TestStoreMigrateOutputGolden: the table migrate prints, done and not
+// verified, and its JSON.
+func TestStoreMigrateOutputGolden(t *testing.T) {
+	rep := migrateReport{OK: true, From: "sqlite data/breakglass.db", To: "postgres ($BREAKGLASS_STORE_DSN)", SchemaVersion: 10,
+		Tables:  []migrate.TableCount{{Table: "evidence", Rows: 1200}, {Table: "alerts", Rows: 1234}, {Table: "evidence_log", Rows: 5210}},
+		Derived: []string{"alert_labels"}, Rows: 7644, Elapsed: migrate.Duration(1500 * time.Millisecond),
+		Evidence:  migrate.Chain{Entries: 5210, Head: "5210:9f2c", Pruned: 40, HeadsChecked: 12},
+		HeadsFile: "data/breakglass.db.heads"}
+	var b strings.Builder
+	for _, format := range []string{"table", "json"} {
+		if err := printMigrate(&b, format, rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := rep
+	bad.OK, bad.Error, bad.HeadsFile, bad.Warnings = false, "the evidence log of the target differs from the source's: entry 7", "", []string{"no published heads"}
+	if err := printMigrate(&b, "table", bad); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "store_migrate.golden", b.String())
 }
