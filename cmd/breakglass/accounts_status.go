@@ -2,18 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"breakglass/internal/preserve"
-	"breakglass/internal/store/sqlite"
 )
 
 type accountsStatusFlags struct {
@@ -57,18 +53,9 @@ func runAccountsStatus(cmd *cobra.Command, f accountsStatusFlags) error {
 		return err
 	}
 	ctx := cmd.Context()
-	if err := sqliteOnly(cfg, "accounts status"); err != nil { // storedriver.go
-		return err
-	}
-	if _, err := os.Stat(cfg.Store.Path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return usageErrorf("store %s does not exist: check store.path in %s, or run serve first (status never creates a store)", cfg.Store.Path, cfg.Path)
-		}
-		return usageErrorf("store %s: %w", cfg.Store.Path, err)
-	}
-	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	st, err := openCLIStore(ctx, cfg, false, "run serve first (status never creates a store)") // storedriver.go
 	if err != nil {
-		return usageErrorf("opening store: %w", err)
+		return err
 	}
 	defer st.Close()
 	rows, err := preserve.Status(ctx, st, cfg.Users())

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +23,6 @@ import (
 	"breakglass/internal/notify"
 	"breakglass/internal/route"
 	"breakglass/internal/store"
-	"breakglass/internal/store/sqlite"
 )
 
 // defaultAlertsLimit is how many alerts list prints without --limit: a
@@ -148,30 +145,20 @@ type alertsStore interface {
 // openExistingStore opens the configured store, refusing to create one: a
 // missing database here means a wrong path or nothing stored yet, and an
 // empty new file would only hide that.
-func openExistingStore(ctx context.Context, configPath string) (*sqlite.Store, error) {
+func openExistingStore(ctx context.Context, configPath string) (cliStore, error) {
 	st, _, err := openAlertsStore(ctx, configPath)
 	return st, err
 }
 
 // openAlertsStore is openExistingStore that also returns the configuration.
-func openAlertsStore(ctx context.Context, configPath string) (*sqlite.Store, *config.Config, error) {
+func openAlertsStore(ctx context.Context, configPath string) (cliStore, *config.Config, error) {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := sqliteOnly(cfg, "this command"); err != nil { // storedriver.go
-		return nil, nil, err
-	}
-	path := cfg.Store.Path
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, usageErrorf("store %s does not exist: check store.path in %s, or run scan or serve first (alerts never creates a store)", path, cfg.Path)
-		}
-		return nil, nil, usageErrorf("store %s: %w", path, err)
-	}
-	st, err := sqlite.Open(ctx, path)
+	st, err := openCLIStore(ctx, cfg, false, "run scan or serve first (alerts never creates a store)") // storedriver.go
 	if err != nil {
-		return nil, nil, usageErrorf("opening store: %w", err)
+		return nil, nil, err
 	}
 	return st, cfg, nil
 }

@@ -17,7 +17,6 @@ import (
 	"breakglass/internal/daemon"
 	"breakglass/internal/drill"
 	"breakglass/internal/store"
-	"breakglass/internal/store/sqlite"
 )
 
 func newDrillCmd() *cobra.Command {
@@ -85,7 +84,7 @@ func drillErr(err error) error {
 // drillEnv is what every drill subcommand opens.
 type drillEnv struct {
 	cfg *config.Config
-	st  *sqlite.Store
+	st  cliStore
 	ev  drill.Evaluator
 }
 
@@ -94,16 +93,9 @@ func openDrill(ctx context.Context, configPath string, create bool) (*drillEnv, 
 	if err != nil {
 		return nil, err
 	}
-	if err := sqliteOnly(cfg, "drill"); err != nil { // storedriver.go
-		return nil, err
-	}
-	var st *sqlite.Store
-	if create {
-		// plan may come before serve ever ran: it creates the store.
-		if st, err = sqlite.Open(ctx, cfg.Store.Path); err != nil {
-			return nil, usageErrorf("opening store: %w", err)
-		}
-	} else if st, err = openExistingStore(ctx, configPath); err != nil {
+	// plan may come before serve ever ran: it creates the store.
+	st, err := openCLIStore(ctx, cfg, create, "run serve or drill plan first") // storedriver.go
+	if err != nil {
 		return nil, err
 	}
 	targets, err := daemon.RouteFunc(cfg)

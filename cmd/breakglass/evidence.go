@@ -228,6 +228,9 @@ func verifyStore(cmd *cobra.Command, rep *verifyReport, cfg *config.Config, f ev
 	}
 	defer st.Close()
 	rep.Store = cfg.Store.Path
+	if isPostgres(cfg) { // storedriver.go
+		rep.Store = cfg.Store.Describe()
+	}
 	rep.HeadsFile = cfg.Evidence.HeadsFile
 	if f.headsFile != "" {
 		rep.HeadsFile = f.headsFile

@@ -23,7 +23,6 @@ import (
 	"breakglass/internal/evidence/report"
 	"breakglass/internal/incident"
 	"breakglass/internal/store"
-	"breakglass/internal/store/sqlite"
 )
 
 func init() {
@@ -322,7 +321,7 @@ func runIncidentsReport(cmd *cobra.Command, f incidentsReportFlags, id string) e
 	return nil
 }
 
-func renderIncidentReport(ctx context.Context, st *sqlite.Store, w io.Writer, id, format string, now time.Time) error {
+func renderIncidentReport(ctx context.Context, st cliStore, w io.Writer, id, format string, now time.Time) error {
 	rep, err := report.Build(ctx, st, id, now)
 	if err != nil {
 		return incidentErr(id, err)

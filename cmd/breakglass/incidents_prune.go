@@ -15,7 +15,6 @@ import (
 	"breakglass/internal/evidence"
 	"breakglass/internal/incident"
 	"breakglass/internal/store"
-	"breakglass/internal/store/sqlite"
 )
 
 func init() {
@@ -247,7 +246,7 @@ func refusePrunedExport(inc store.Incident) error {
 
 // recordExport records a written bundle, so that prune --exported may
 // prune the incident. seg is the bundle's chain segment.
-func recordExport(ctx context.Context, st *sqlite.Store, id, path, sum string, seg []store.LogEntry, at time.Time) error {
+func recordExport(ctx context.Context, st cliStore, id, path, sum string, seg []store.LogEntry, at time.Time) error {
 	var last int64
 	for _, e := range seg {
 		if e.Incident == id {

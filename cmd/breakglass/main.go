@@ -105,6 +105,7 @@ configuration error.`,
 		newTokensCmd(),   // tokens.go
 		newAuditLogCmd(), // auditlog.go
 		newDoctorCmd(),   // doctor.go
+		newStoreCmd(),    // store.go; its subcommands register themselves
 	)
 	return root
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/user"
 	"text/tabwriter"
@@ -15,7 +14,6 @@ import (
 
 	"breakglass/internal/auth"
 	"breakglass/internal/store"
-	"breakglass/internal/store/sqlite"
 )
 
 func newUsersCmd() *cobra.Command {
@@ -243,22 +241,9 @@ func openAuthStore(ctx context.Context, configPath string) (authCLIStore, error)
 	if err != nil {
 		return nil, err
 	}
-	if isPostgres(cfg) { // storedriver.go
-		st, err := openAuthStoreCreate(ctx, cfg)
-		if err != nil {
-			return nil, usageErrorf("opening store: %w", err)
-		}
-		return st, nil
-	}
-	if _, err := os.Stat(cfg.Store.Path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usageErrorf("store %s does not exist: check store.path in %s, or create the first admin with breakglass users add NAME --role admin", cfg.Store.Path, cfg.Path)
-		}
-		return nil, usageErrorf("store %s: %w", cfg.Store.Path, err)
-	}
-	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	st, err := openCLIStore(ctx, cfg, false, "create the first admin with breakglass users add NAME --role admin") // storedriver.go
 	if err != nil {
-		return nil, usageErrorf("opening store: %w", err)
+		return nil, err
 	}
 	return st, nil
 }
