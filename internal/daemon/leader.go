@@ -298,6 +298,14 @@ const (
 	auditFinished = 1
 )
 
+// auditStart records that this replica starts a scheduled audit at at,
+// and reports whether to go on: not when the term has just ended (the
+// next leader audits instead, on the schedule the marks tell it).
+func (d *Daemon) auditStart(ctx context.Context, at time.Time) bool {
+	d.auditMark(ctx, at, auditStarted)
+	return ctx.Err() == nil
+}
+
 // auditMark records that this replica started (or finished) a scheduled
 // audit at at.
 func (d *Daemon) auditMark(ctx context.Context, at time.Time, state int64) {
