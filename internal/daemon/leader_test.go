@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -386,4 +387,42 @@ func TestGroupsRefreshedByLeader(t *testing.T) {
 	if gs1.Count(membersPath) < 3 {
 		t.Errorf("the leader read the group %d times, want it refreshing", gs1.Count(membersPath))
 	}
+}
+
+// TestLeaseTroubleUnready: a replica that cannot reach the scheduler
+// lease (here its table is gone) for longer than the TTL stops the work
+// and is not ready, saying why, since it cannot tell whether anyone does
+// the work; it is ready and leading again once the lease can be taken.
+func TestLeaseTroubleUnready(t *testing.T) {
+	e := newEnv(t)
+	r := start(t, e.config(t, ""), Options{LeaseTTL: 600 * time.Millisecond})
+	ready := "http://" + r.d.Addr().String() + "/readyz"
+	waitFor(t, 10*time.Second, "leading", r.d.lead.el.Held)
+	db, err := sql.Open("sqlite", "file:"+e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`ALTER TABLE leases RENAME TO leases_gone`); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	waitFor(t, 10*time.Second, "readyz 503", func() bool {
+		var code int
+		code, body = get(t, ready)
+		return code == 503
+	}, r.logs.String)
+	if !strings.Contains(body, "scheduler lease cannot be taken or renewed") {
+		t.Errorf("readyz body %q does not say why", body)
+	}
+	if r.d.lead.el.Held() {
+		t.Error("still leading without a lease")
+	}
+	if _, err := db.Exec(`ALTER TABLE leases_gone RENAME TO leases`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "readyz 200 and leading again", func() bool {
+		code, _ := get(t, ready)
+		return code == 200 && r.d.lead.el.Held()
+	}, r.logs.String)
 }

@@ -79,6 +79,10 @@ type Elector struct {
 	// abort ends the current term's work (Fence, on finding the lease
 	// gone); nil while not leading.
 	abort context.CancelFunc
+	// failingSince is when the current run of failed store calls began
+	// (zero after a call the store answered), and lastErr the last one.
+	failingSince time.Time
+	lastErr      error
 }
 
 // New returns an Elector for lease name on behalf of owner (a name unique
@@ -112,6 +116,17 @@ func (e *Elector) Status() (held bool, epoch int64, since time.Time) {
 func (e *Elector) Held() bool {
 	held, _, _ := e.Status()
 	return held
+}
+
+// Trouble reports since when every call to take or renew the lease has
+// failed (the store did not answer, or refused with an error), and the
+// last error; zero and nil while the store answers, whoever holds the
+// lease. A replica that cannot reach the lease cannot know whether anyone
+// does the work, which is its own trouble to report (readiness).
+func (e *Elector) Trouble() (since time.Time, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failingSince, e.lastErr
 }
 
 // ErrNotLeader is returned by Fence when the lease is no longer this
@@ -197,6 +212,7 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context)) {
 		if ctx.Err() != nil {
 			break
 		}
+		e.noteCall(sent, err)
 		switch {
 		case err != nil:
 			failures++
@@ -300,6 +316,19 @@ func (e *Elector) release() {
 	if err := e.st.ReleaseLease(ctx, e.name, e.owner); err != nil {
 		e.o.Logger.Warn("lease "+e.name+": releasing it failed; another replica takes over when it expires", "error", err, "ttl", e.o.TTL)
 	}
+}
+
+func (e *Elector) noteCall(at time.Time, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err == nil {
+		e.failingSince, e.lastErr = time.Time{}, nil
+		return
+	}
+	if e.failingSince.IsZero() {
+		e.failingSince = at
+	}
+	e.lastErr = err
 }
 
 func (e *Elector) set(held bool, epoch int64, since time.Time) {
