@@ -205,11 +205,17 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context)) {
 		if cur != nil && !now.Before(deadline) {
 			end("the lease could not be renewed before it would expire")
 		}
-		callCtx, cancel := context.WithTimeout(ctx, e.callTimeout(cur != nil, now, deadline, renew))
+		// The call is bounded by its own timeout, not cut by ctx: a
+		// stop waits for it (milliseconds), so its transaction ends
+		// before the store is closed, and a lease it took is released.
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.callTimeout(cur != nil, now, deadline, renew))
 		sent := e.o.Clock.Now()
 		held, err := e.st.AcquireLease(callCtx, e.name, e.owner, ttl)
 		cancel()
 		if ctx.Err() != nil {
+			if held && cur == nil && !e.o.KeepOnStop {
+				e.release()
+			}
 			break
 		}
 		e.noteCall(sent, err)
@@ -303,6 +309,8 @@ func (e *Elector) callTimeout(leading bool, now, deadline time.Time, renew time.
 }
 
 func (e *Elector) readEpoch(ctx context.Context) int64 {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
 	li, err := e.st.Lease(ctx, e.name)
 	if err != nil || li.Owner != e.owner {
 		return 0
