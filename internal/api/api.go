@@ -22,6 +22,7 @@ import (
 	"breakglass/internal/drill"
 	"breakglass/internal/entra"
 	"breakglass/internal/kql/eval"
+	"breakglass/internal/kql/fn"
 	"breakglass/internal/kqlrule"
 	"breakglass/internal/posture"
 	"breakglass/internal/store"
@@ -77,6 +78,9 @@ type Options struct {
 	// Watchlists are the queries' _GetWatchlist tables
 	// (kqlrule.Watchlists of the config).
 	Watchlists map[string]*eval.Table
+	// Geo answers geo_info_from_ip_address (kqlrule.Geo of the config);
+	// nil: every location is null, and the answer says so.
+	Geo fn.Geo
 	// Rules are the configured KQL rules for GET /rules.
 	Rules []kqlrule.Info
 	// RuleState returns a scheduled rule's newest evaluated window end

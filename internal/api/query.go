@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"breakglass/internal/config"
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/eval"
+	"breakglass/internal/kql/fn"
 	"breakglass/internal/kql/value"
 )
 
@@ -64,13 +66,18 @@ type QueryResult struct {
 	// MaxRows is the row limit the query ran with.
 	MaxRows int    `json:"max_rows"`
 	Elapsed string `json:"elapsed"`
+	// Warnings say what the result cannot show: tables breakglass does not
+	// have (union isfuzzy=true skips them), locations without a GeoIP
+	// database.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // QueryOutcome is a query's result, for pages rendered beside the API.
 type QueryOutcome struct {
-	Result  *eval.Result
-	MaxRows int
-	Elapsed time.Duration
+	Result   *eval.Result
+	MaxRows  int
+	Elapsed  time.Duration
+	Warnings []string // as QueryResult.Warnings
 }
 
 // QueryError is why a query gave no result: the HTTP status and the
@@ -104,7 +111,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := QueryResult{Columns: []QueryColumn{}, Rows: []json.RawMessage{}, Truncated: out.Result.Truncated,
-		MaxRows: out.MaxRows, Elapsed: out.Elapsed.Round(time.Millisecond).String()}
+		MaxRows: out.MaxRows, Elapsed: out.Elapsed.Round(time.Millisecond).String(), Warnings: out.Warnings}
 	for _, c := range out.Result.Columns {
 		res.Columns = append(res.Columns, QueryColumn{Name: c.Name, Type: c.Type.String()})
 	}
@@ -163,7 +170,7 @@ func (s *Server) Query(ctx context.Context, rq QueryRequest) (QueryOutcome, *Que
 	sc, err := kql.Parse(b.Text)
 	var q *eval.Query
 	if err == nil {
-		q, err = eval.Compile(sc, markedCatalog{s.o.Catalog}, eval.Options{Now: start.UTC(), Watchlists: s.o.Watchlists, MaxRows: maxRows, MaxGroups: queryGroups})
+		q, err = eval.Compile(sc, markedCatalog{s.o.Catalog}, eval.Options{Now: start.UTC(), Watchlists: s.o.Watchlists, Geo: s.o.Geo, MaxRows: maxRows, MaxGroups: queryGroups})
 	}
 	if err != nil {
 		return QueryOutcome{}, s.queryError(b, err, timeout)
@@ -177,7 +184,20 @@ func (s *Server) Query(ctx context.Context, rq QueryRequest) (QueryOutcome, *Que
 		}
 		return QueryOutcome{}, s.queryError(b, err, timeout)
 	}
-	return QueryOutcome{Result: res, MaxRows: maxRows, Elapsed: s.o.Now().Sub(start)}, nil
+	return QueryOutcome{Result: res, MaxRows: maxRows, Elapsed: s.o.Now().Sub(start), Warnings: s.queryWarnings(q)}, nil
+}
+
+// queryWarnings says what a query that ran could not see (as breakglass
+// query prints them; a rule is refused for either, package kqlrule).
+func (s *Server) queryWarnings(q *eval.Query) []string {
+	var w []string
+	if m := q.MissingTables(); len(m) > 0 {
+		w = append(w, fmt.Sprintf("the query reads tables breakglass does not have (%s): union isfuzzy=true skips them, so none of their rows are in the result", strings.Join(m, ", ")))
+	}
+	if q.UsesGeo() && s.o.Geo == nil {
+		w = append(w, fmt.Sprintf("%s is called but %s is not set in the configuration: every location is null", fn.GeoFunc, config.GeoIPKey))
+	}
+	return w
 }
 
 // markedCatalog marks the errors of reading the catalog (the store), so

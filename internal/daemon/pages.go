@@ -31,6 +31,13 @@ func (d *Daemon) pageOptions(o *api.Options, acts *Actions) {
 	}
 	o.Catalog = tables.NewEvidence(d.st)
 	o.Watchlists = kqlrule.Watchlists(d.cfg)
+	if geo, err := kqlrule.Geo(d.cfg); err != nil {
+		// Config validation opened it already; a file gone since is said
+		// in each answer (every location null), not fatal to the dashboard.
+		d.log.Error("dashboard queries: the GeoIP database cannot be read", "err", err)
+	} else {
+		o.Geo = geo
+	}
 	o.DrillStatus = acts.DrillStatus
 	o.Logger = d.log.With("part", "api")
 }

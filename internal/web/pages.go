@@ -36,6 +36,7 @@ type queryTable struct {
 	Truncated bool
 	MaxRows   int
 	Elapsed   string
+	Warnings  []string // what the result cannot show (api.QueryOutcome)
 }
 
 // maxCell bounds a cell on the page: a whole TargetResources array would
@@ -70,7 +71,7 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
 		s.rulesPage(w, r, v, qe.Status)
 		return
 	}
-	t := &queryTable{Truncated: out.Result.Truncated, MaxRows: out.MaxRows, Elapsed: out.Elapsed.Round(time.Millisecond).String()}
+	t := &queryTable{Truncated: out.Result.Truncated, MaxRows: out.MaxRows, Elapsed: out.Elapsed.Round(time.Millisecond).String(), Warnings: out.Warnings}
 	for _, c := range out.Result.Columns {
 		t.Columns = append(t.Columns, api.QueryColumn{Name: c.Name, Type: c.Type.String()})
 	}
