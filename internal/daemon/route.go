@@ -30,7 +30,7 @@ func routerOf(cfg *config.Config) (*route.Router, error) {
 		groups = append(groups, rg)
 	}
 	var routes []route.Route
-	for i, rc := range cfg.Notify.Routes {
+	for i, rc := range cfg.EffectiveRoutes() { // tenants' routes first (config/tenants.go)
 		rt := route.Route{Groups: rc.Groups, Continue: rc.Continue}
 		for _, s := range rc.Matchers {
 			m, err := route.ParseMatcher(s)
