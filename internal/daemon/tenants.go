@@ -339,15 +339,41 @@ func (d *Daemon) sourceGraph(t *config.Tenant) (graph.Lister, func() []entra.Acc
 		g, err := d.graphClient()
 		return g, d.currentAccounts, err
 	}
-	u := d.ten.unit(t.ID)
-	if u == nil || u.graph == nil {
+	g, err := d.tenantGraph(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g == nil {
 		return nil, nil, configErrorf("%s: tenant %s: a graph source needs the tenant's graph: section", d.cfg.Path, t.Name)
 	}
-	id := t.ID
+	id, fixed := t.ID, slices.DeleteFunc(slices.Clone(t.Accounts), entra.Account.IsGroup)
 	users := func() []entra.Account {
+		if d.ten == nil {
+			return fixed
+		}
 		return slices.DeleteFunc(d.ten.accounts(id), entra.Account.IsGroup)
 	}
-	return u.graph, users, nil
+	return g, users, nil
+}
+
+// tenantGraph is tenant t's Graph client: the test's (Options.TenantGraph),
+// else the one setupTenants built, else one built now; nil without the
+// tenant's graph:.
+func (d *Daemon) tenantGraph(t *config.Tenant) (graph.Lister, error) {
+	if g, ok := d.o.TenantGraph[t.ID]; ok {
+		return g, nil
+	}
+	if u := d.ten.unit(t.ID); u != nil {
+		return u.graph, nil
+	}
+	if !t.Graph.Configured() {
+		return nil, nil
+	}
+	c, err := NewGraphClient(tenantView(d.cfg, t), d.log.With("tenant", t.Name))
+	if err != nil {
+		return nil, configErrorf("tenant %s (%s): %v", t.Name, t.ID, err)
+	}
+	return c, nil
 }
 
 func (tn *tenancy) unit(id string) *tenantUnit {
@@ -375,15 +401,11 @@ func (d *Daemon) setupTenants(ctx context.Context) error {
 	for i := range d.cfg.Tenants {
 		t := &d.cfg.Tenants[i]
 		u := &tenantUnit{t: t, view: tenantView(d.cfg, t), posture: d.pipeline.TenantPosture(t.ID)}
-		if g, ok := d.o.TenantGraph[t.ID]; ok {
-			u.graph = g
-		} else if t.Graph.Configured() {
-			c, err := NewGraphClient(u.view, d.log.With("tenant", t.Name))
-			if err != nil {
-				return configErrorf("tenant %s (%s): %v", t.Name, t.ID, err)
-			}
-			u.graph = c
+		g, err := d.tenantGraph(t)
+		if err != nil {
+			return err
 		}
+		u.graph = g
 		if u.graph != nil {
 			u.auditor = &liveAuditor{d: d, g: u.graph, cfg: u.view}
 		}

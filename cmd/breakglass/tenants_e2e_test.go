@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"breakglass/internal/graph/graphtest"
+)
+
+// TestServeTwoTenants is issue 14's two-tenant test through the binary:
+// tenant A's alerts reach A's webhook and B's reach B's, and A's broken
+// Graph credentials (its token variable is unset, so its break-glass group
+// cannot be read) raise A's bg.source at A while B's sign-ins keep
+// flowing to B.
+func TestServeTwoTenants(t *testing.T) {
+	const (
+		tenantA, tenantB = "6b1e4e1c-3d5a-4c2b-9f10-2a3b4c5d6e7f", "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a"
+		accA, accB       = "a0000000-0000-4000-8000-00000000000a", "b0000000-0000-4000-8000-00000000000b"
+		groupA           = "a0000000-0000-4000-8000-0000000000e1"
+	)
+	var mu sync.Mutex
+	got := map[string]int{} // "path rule" -> firing deliveries
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			AlertID string `json:"alert_id"`
+			Status  string `json:"status"`
+			Rule    string `json:"rule"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil || body.AlertID == "" {
+			http.Error(w, "bad body", 400)
+			return
+		}
+		if body.Status == "firing" {
+			mu.Lock()
+			got[r.URL.Path+" "+body.Rule]++
+			mu.Unlock()
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hooks.Close()
+	count := func(k string) int { mu.Lock(); defer mu.Unlock(); return got[k] }
+	ga := graphtest.New(t) // never reached: A's token cannot be had
+
+	dir := t.TempDir()
+	listen, inA, inB := freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg := fmt.Sprintf(`store:
+  path: %s
+server:
+  listen: %s
+log:
+  level: warn
+tenants:
+  - id: %s
+    name: contoso
+    accounts:
+      - id: %s
+      - group: %s
+    graph:
+      auth: access_token
+      token_env: E2E_TENANT_A_TOKEN_UNSET
+      base_url: %s
+    sources:
+      - type: http
+        name: contoso-push
+        listen: %s
+        token: ${E2E_TOKEN}
+    routes:
+      - groups: [contoso]
+  - id: %s
+    name: fabrikam
+    accounts:
+      - id: %s
+    sources:
+      - type: http
+        name: fabrikam-push
+        listen: %s
+        token: ${E2E_TOKEN}
+    routes:
+      - groups: [fabrikam]
+notify:
+  groups:
+    - name: contoso
+      channels:
+        - type: webhook
+          url: %s/contoso
+          schema: breakglass
+    - name: fabrikam
+      channels:
+        - type: webhook
+          url: %s/fabrikam
+          schema: breakglass
+`, filepath.Join(dir, "bg.db"), listen, tenantA, accA, groupA, ga.URL, inA, tenantB, accB, inB, hooks.URL, hooks.URL)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "config", "check", "--config", path); r.code != 0 {
+		t.Fatalf("config check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	cmd := exec.Command(binary, "serve", "--config", path)
+	cmd.Env = append(os.Environ(), "E2E_TOKEN=e2e-token")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	d := &daemonProc{listen: listen, token: "e2e-token"}
+	if !d.waitReady(t, 60*time.Second) {
+		t.Fatalf("not ready\n%s", logs.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	signIn := func(addr, acc, id string) {
+		t.Helper()
+		d.ingest = addr
+		rec := `{"time":"2026-06-20T07:00:00Z","category":"SignInLogs","operationName":"Sign-in activity","properties":{"id":"` + id +
+			`","createdDateTime":"2026-06-20T07:00:00Z","userId":"` + acc + `","status":{"errorCode":0}}}` + "\n"
+		if err := d.post(ctx, []byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signIn(inB, accB, "e2e-b-1")
+	signIn(inA, accA, "e2e-a-1")
+	signIn(inB, accB, "e2e-b-2")
+	want := map[string]int{"/contoso bg.signin": 1, "/fabrikam bg.signin": 2, "/contoso bg.source": 1}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok := true
+		for k, n := range want {
+			if count(k) != n {
+				ok = false
+			}
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			mu.Lock()
+			t.Fatalf("deliveries %v, want %v\n%s", got, want, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	for k, n := range got {
+		if want[k] != n {
+			t.Errorf("%s: %d deliveries, want %d (all: %v)", k, n, want[k], got)
+		}
+	}
+	if n := len(ga.Requests()); n != 0 {
+		t.Errorf("tenant A's Graph got %d requests without a token", n)
+	}
+}
