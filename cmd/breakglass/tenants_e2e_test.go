@@ -5,16 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"breakglass/internal/graph/graphtest"
+	"breakglass/internal/store"
+	"breakglass/internal/store/sqlite"
 )
 
 // TestServeTwoTenants is issue 14's two-tenant test through the binary:
@@ -107,6 +111,23 @@ notify:
 	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "config", "check", "--config", path); r.code != 0 {
 		t.Fatalf("config check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A user limited to contoso (it creates the store), a token limited
+	// to fabrikam, and a typo refused with exit 2.
+	t.Setenv("E2E_TOKEN", "e2e-token")
+	if r := runBinaryIn(t, "correct horse battery staple\n", "users", "add", "--config", path, "dana", "--role", "responder", "--tenant", tenantA); r.code != 0 || !strings.Contains(r.stdout, "limited to tenants "+tenantA) {
+		t.Fatalf("users add --tenant: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runBinary(t, nil, "users", "list", "--config", path, "--format", "json"); r.code != 0 || !strings.Contains(r.stdout, tenantA) {
+		t.Errorf("users list does not show the tenant: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "tokens", "create", "--config", path, "--name", "bad", "--role", "viewer", "--tenant", "fabrkam"); r.code != 2 || !strings.Contains(r.stderr, "no such tenant") {
+		t.Fatalf("tokens create --tenant fabrkam: exit %d\n%s", r.code, r.stderr)
+	}
+	tr := runBinary(t, []string{"E2E_TOKEN=x"}, "tokens", "create", "--config", path, "--name", "fab-ci", "--role", "responder", "--tenant", "Fabrikam")
+	if tr.code != 0 {
+		t.Fatalf("tokens create: exit %d\n%s", tr.code, tr.stderr)
+	}
+	fabToken := strings.TrimSpace(tr.stdout)
 	cmd := exec.Command(binary, "serve", "--config", path)
 	cmd.Env = append(os.Environ(), "E2E_TOKEN=e2e-token")
 	var logs bytes.Buffer
@@ -161,5 +182,51 @@ notify:
 	}
 	if n := len(ga.Requests()); n != 0 {
 		t.Errorf("tenant A's Graph got %d requests without a token", n)
+	}
+
+	// The token limited to fabrikam sees fabrikam's alerts only, and
+	// contoso's alert is 404 to it.
+	apiGet := func(path string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+listen+path, nil)
+		req.Header.Set("Authorization", "Bearer "+fabToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return resp.StatusCode, b
+	}
+	code, body := apiGet("/api/v1/alerts")
+	var list struct {
+		Alerts []struct {
+			ID     string            `json:"id"`
+			Rule   string            `json:"rule"`
+			Labels map[string]string `json:"labels"`
+		} `json:"alerts"`
+	}
+	if code != 200 || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("GET /api/v1/alerts = %d %s", code, body)
+	}
+	if len(list.Alerts) != 2 {
+		t.Errorf("the fabrikam token sees %d alerts, want fabrikam's 2: %s", len(list.Alerts), body)
+	}
+	for _, a := range list.Alerts {
+		if a.Labels["tenant"] != tenantB {
+			t.Errorf("the fabrikam token sees alert %s of tenant %q", a.ID, a.Labels["tenant"])
+		}
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "bg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	as, err := st.Alerts(ctx, store.AlertFilter{Labels: map[string]string{"tenant": tenantA}})
+	if err != nil || len(as) == 0 {
+		t.Fatalf("contoso's alerts: %d, %v", len(as), err)
+	}
+	if code, body := apiGet("/api/v1/alerts/" + as[0].ID); code != 404 {
+		t.Errorf("the fabrikam token reads contoso's alert: %d %s", code, body)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/api"
+	"breakglass/internal/auth"
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
 	"breakglass/internal/graph"
@@ -507,4 +509,21 @@ func (d *Daemon) tenantAuditOnce(ctx context.Context, u *tenantUnit) {
 	s := posture.Summarize(rep.Results)
 	log.Info("scheduled posture audit done", "took", time.Since(start).Round(time.Millisecond),
 		"pass", s.Pass, "fail", s.Fail, "error", s.Error, "next_in", d.o.AuditInterval)
+}
+
+// tenantAPIOptions gives the API the tenants: the ids ?tenant= may name,
+// whose account is whose (incidents and drills carry their account's
+// tenant), and the caller's tenant limit (auth.TenantsOf).
+func (d *Daemon) tenantAPIOptions(ao *api.Options) {
+	ao.Scope = auth.TenantsOf
+	if d.ten == nil {
+		return
+	}
+	ao.Tenants = d.cfg.TenantIDs()
+	ao.AccountTenant = func(id, upn string) string {
+		if t := d.ten.ownerOf(id, upn); t != nil {
+			return t.ID
+		}
+		return ""
+	}
 }
