@@ -89,6 +89,8 @@ type Options struct {
 	// Tenants are the configured tenant ids (tenants:); ?tenant= must name
 	// one. Empty: any value filters by the alerts' tenant label.
 	Tenants []string
+	// TenantNames are the tenants' names by id, for people.
+	TenantNames map[string]string
 	// AccountTenant is the tenant that lists an account (by object id or
 	// UPN), "" when none does; the tenant of incidents and drills. Nil: no
 	// account has a tenant.

@@ -163,3 +163,69 @@ func (s *Server) scoped(rt Route, h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// TenantFilter is what one dashboard request may see: the tenant asked
+// for (?tenant=) within the caller's tenants, the rule the API's lists
+// follow, for the pages that read the store beside it.
+type TenantFilter struct {
+	s *Server
+	v tenantView
+}
+
+// TenantFilter returns the request's filter. An unknown ?tenant= shows
+// nothing (the API answers 400 for it; a page just shows no rows).
+func (s *Server) TenantFilter(r *http.Request) TenantFilter {
+	return TenantFilter{s: s, v: tenantView{only: strings.ToLower(strings.TrimSpace(r.URL.Query().Get(ParamTenant))), scope: s.scopeOf(r)}}
+}
+
+// Filtered reports whether the filter hides anything.
+func (f TenantFilter) Filtered() bool { return f.v.filtered() }
+
+// Limited reports whether the caller is limited to tenants.
+func (f TenantFilter) Limited() bool { return f.v.scope != nil }
+
+// Only is the tenant asked for, "" for any.
+func (f TenantFilter) Only() string { return f.v.only }
+
+// Alert reports whether the alert is shown.
+func (f TenantFilter) Alert(a alert.Alert) bool { return f.v.sees(a.Labels[alert.LabelTenant]) }
+
+// Incident reports whether the incident is shown.
+func (f TenantFilter) Incident(ctx context.Context, inc store.Incident) bool {
+	return !f.v.filtered() || f.v.sees(f.s.incidentTenant(ctx, inc))
+}
+
+// Drill reports whether the drill is shown.
+func (f TenantFilter) Drill(d store.Drill) bool {
+	return !f.v.filtered() || f.v.sees(f.s.accountTenant(d.AccountID, d.AccountUPN))
+}
+
+// Account reports whether the account is shown.
+func (f TenantFilter) Account(id, upn string) bool {
+	return !f.v.filtered() || f.v.sees(f.s.accountTenant(id, upn))
+}
+
+// TenantChoice is one tenant a filter can pick.
+type TenantChoice struct{ ID, Name string }
+
+// Choices are the tenants the caller may pick from (its own when limited),
+// in configuration order; none without tenants:.
+func (f TenantFilter) Choices() []TenantChoice {
+	var out []TenantChoice
+	for _, id := range f.s.o.Tenants {
+		if f.v.scope == nil || slices.Contains(f.v.scope, strings.ToLower(id)) {
+			out = append(out, TenantChoice{ID: id, Name: cmpOr(f.s.o.TenantNames[id], id)})
+		}
+	}
+	return out
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Tenant reports whether an item of tenant id (an audit's) is shown.
+func (f TenantFilter) Tenant(id string) bool { return !f.v.filtered() || f.v.sees(id) }

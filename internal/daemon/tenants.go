@@ -520,6 +520,10 @@ func (d *Daemon) tenantAPIOptions(ao *api.Options) {
 		return
 	}
 	ao.Tenants = d.cfg.TenantIDs()
+	ao.TenantNames = map[string]string{}
+	for _, t := range d.cfg.Tenants {
+		ao.TenantNames[t.ID] = t.Name
+	}
 	ao.AccountTenant = func(id, upn string) string {
 		if t := d.ten.ownerOf(id, upn); t != nil {
 			return t.ID
