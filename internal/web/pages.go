@@ -247,7 +247,9 @@ func pageFuncs() template.FuncMap {
 		"weekday":  func(d time.Weekday) string { return d.String() },
 		"date":     func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006") },
 		// tenantLinks is the tenant filter of a list page (tenants.go).
-		"tenantLinks": func(path string, v view) tenantLinks { return tenantLinks{Path: path, Choices: v.Tenants, Current: v.Tenant} },
+		"tenantLinks": func(path string, v view) tenantLinks {
+			return tenantLinks{Path: path, Choices: v.Tenants, Current: v.Tenant}
+		},
 	}
 }
 

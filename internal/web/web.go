@@ -167,7 +167,7 @@ type view struct {
 	Tenants []api.TenantChoice
 	Tenant  string
 	Data    any
-	Now        time.Time
+	Now     time.Time
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name, nav, title string, data any) {
