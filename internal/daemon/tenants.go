@@ -524,8 +524,18 @@ func (d *Daemon) tenantAPIOptions(ao *api.Options) {
 	for _, t := range d.cfg.Tenants {
 		ao.TenantNames[t.ID] = t.Name
 	}
-	ao.AccountTenant = func(id, upn string) string {
-		if t := d.ten.ownerOf(id, upn); t != nil {
+	ao.AccountTenant = d.ten.accountTenantFunc()
+}
+
+// accountTenantFunc is the tenant id that lists an account, for what is
+// raised per account outside the pipeline (drill reminders); nil without
+// tenants.
+func (tn *tenancy) accountTenantFunc() func(id, upn string) string {
+	if tn == nil {
+		return nil
+	}
+	return func(id, upn string) string {
+		if t := tn.ownerOf(id, upn); t != nil {
 			return t.ID
 		}
 		return ""
