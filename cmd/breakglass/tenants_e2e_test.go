@@ -108,8 +108,16 @@ notify:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "config", "check", "--config", path); r.code != 0 {
+	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "config", "check", "--config", path); r.code != 0 || !strings.Contains(r.stderr, "config OK: 3 accounts in 2 tenants") {
 		t.Fatalf("config check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// scan cannot read the tenants' groups: it refuses rather than miss
+	// their members' records; accounts export refuses a merged list.
+	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "scan", "--config", path, filepath.Join(dir, "config.yaml")); r.code != 2 || !strings.Contains(r.stderr, "tenants list group entries") {
+		t.Errorf("scan with tenants' groups: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "accounts", "export", "--config", path, "--format", "maester"); r.code != 2 || !strings.Contains(r.stderr, "one tenant's list") {
+		t.Errorf("accounts export with tenants: exit %d\n%s", r.code, r.stderr)
 	}
 	// A user limited to contoso (it creates the store), a token limited
 	// to fabrikam, and a typo refused with exit 2.
