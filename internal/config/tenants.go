@@ -297,3 +297,18 @@ func (c *Config) tenantSourceNames() []string {
 	}
 	return out
 }
+
+// EffectiveRouteFields names each route of EffectiveRoutes where the file
+// has it: tenants[i].routes[j], or notify.routes[j].
+func (c *Config) EffectiveRouteFields() []string {
+	var out []string
+	for i, t := range c.Tenants {
+		for j := range t.Routes {
+			out = append(out, tenantField(i)+".routes["+strconv.Itoa(j)+"]")
+		}
+	}
+	for j := range c.Notify.Routes {
+		out = append(out, "notify.routes["+strconv.Itoa(j)+"]")
+	}
+	return out
+}
