@@ -112,6 +112,11 @@ func runAccountsExport(cmd *cobra.Command, f exportFlags) error {
 		}
 		dir = accountlist.SnapshotDirectory(snap)
 	}
+	if len(cfg.Tenants) > 0 {
+		// A list is one tenant's; a merged one would hand a tool another
+		// tenant's accounts, and the top level has none.
+		return usageErrorf("%s: accounts export writes one tenant's list, and this file has tenants:; export from a file with that tenant's accounts: at the top level", cfg.Path)
+	}
 	var buf bytes.Buffer
 	if err := format.Export(&buf, cfg.Accounts, dir); err != nil {
 		return usageError{fmt.Errorf("%s: cannot write the list as %s:\n%w", cfg.Path, f.format, err)}

@@ -79,8 +79,9 @@ Exit status is 0 if the file is valid and 2 if it is not.`,
 			if _, err := cmd.OutOrStdout().Write(out); err != nil {
 				return fmt.Errorf("writing configuration: %w", err)
 			}
+			n := len(cfg.AllAccounts()) // every tenant's too
 			noun := "accounts"
-			if len(cfg.Accounts) == 1 {
+			if n == 1 {
 				noun = "account"
 			}
 			fmt.Fprint(cmd.ErrOrStderr(), cfg.Notify.Describe())
@@ -89,7 +90,10 @@ Exit status is 0 if the file is valid and 2 if it is not.`,
 				return err
 			}
 			fmt.Fprint(cmd.ErrOrStderr(), reach)
-			fmt.Fprintf(cmd.ErrOrStderr(), "config OK: %d %s (%s)\n", len(cfg.Accounts), noun, cfg.Path)
+			if len(cfg.Tenants) > 0 {
+				noun += fmt.Sprintf(" in %d tenants", len(cfg.Tenants))
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "config OK: %d %s (%s)\n", n, noun, cfg.Path)
 			return nil
 		},
 	}

@@ -49,8 +49,9 @@ func parseTTL(s string) (time.Duration, error) {
 
 func newTokensCreateCmd() *cobra.Command {
 	var cfgPath, name, role, expires string
+	var tenantFlags []string
 	cmd := &cobra.Command{
-		Use:   "create --name N --role viewer|responder|admin [--expires 90d]",
+		Use:   "create --name N --role viewer|responder|admin [--expires 90d] [--tenant T]...",
 		Short: "Create an API token and print it, once",
 		Long: `create makes a new API token and prints it on standard output, once: only
 its hash is stored. Store it in your automation's secret store at once.
@@ -72,6 +73,16 @@ its hash is stored. Store it in your automation's secret store at once.
 			if ttl <= 0 || ttl > maxTokenTTL {
 				return usageErrorf("--expires: %s is outside 1s..366d: every token expires; create a new one before it does", expires)
 			}
+			var tenants []string
+			if len(tenantFlags) > 0 {
+				cfg, err := loadConfig(cfgPath)
+				if err != nil {
+					return err
+				}
+				if tenants, err = tenantsOf(cfg, tenantFlags); err != nil { // tenantflag.go
+					return err
+				}
+			}
 			ctx := cmd.Context()
 			st, err := openAuthStore(ctx, cfgPath)
 			if err != nil {
@@ -83,7 +94,7 @@ its hash is stored. Store it in your automation's secret store at once.
 				return err
 			}
 			now := time.Now()
-			t := store.Token{Name: name, Role: r.String(), Hash: hash, Created: now, Expires: now.Add(ttl), CreatedBy: cliActor()}
+			t := store.Token{Name: name, Role: r.String(), Hash: hash, Created: now, Expires: now.Add(ttl), CreatedBy: cliActor(), Tenants: tenants}
 			err = st.AddToken(ctx, t)
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("a token named %q exists already: revoke it, or pick another name", name)
@@ -91,7 +102,7 @@ its hash is stored. Store it in your automation's secret store at once.
 			if err != nil {
 				return fmt.Errorf("storing the token: %w", err)
 			}
-			if err := recordCLI(ctx, st, "token.create", name, "role "+r.String()+", expires "+t.Expires.UTC().Format(time.RFC3339)); err != nil {
+			if err := recordCLI(ctx, st, "token.create", name, "role "+r.String()+tenantsNote(tenants)+", expires "+t.Expires.UTC().Format(time.RFC3339)); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Token %s (%s) expires %s. It is shown only now:\n", name, r, t.Expires.UTC().Format(tableTime))
@@ -104,6 +115,7 @@ its hash is stored. Store it in your automation's secret store at once.
 	fl.StringVar(&name, "name", "", "a name for the token: who or what uses it (required)")
 	fl.StringVar(&role, "role", "", "viewer, responder or admin (required)")
 	fl.StringVar(&expires, "expires", "90d", "lifetime: a duration (720h) or days (90d), at most 366d")
+	addTenantFlag(cmd, &tenantFlags)
 	return cmd
 }
 
@@ -117,6 +129,7 @@ type shownToken struct {
 	Revoked   *time.Time `json:"revoked,omitempty"`
 	LastUsed  *time.Time `json:"last_used,omitempty"`
 	CreatedBy string     `json:"created_by"`
+	Tenants   []string   `json:"tenants,omitempty"` // none: every tenant
 }
 
 func optTime(t time.Time) *time.Time {
@@ -158,7 +171,7 @@ func newTokensListCmd() *cobra.Command {
 					state = "expired"
 				}
 				shown = append(shown, shownToken{Name: t.Name, Role: t.Role, State: state, Created: t.Created.UTC(), Expires: t.Expires.UTC(),
-					Revoked: optTime(t.Revoked), LastUsed: optTime(t.LastUsed), CreatedBy: t.CreatedBy})
+					Revoked: optTime(t.Revoked), LastUsed: optTime(t.LastUsed), CreatedBy: t.CreatedBy, Tenants: t.Tenants})
 			}
 			w := cmd.OutOrStdout()
 			if format == "json" {

@@ -48,8 +48,9 @@ func oneName(what string) cobra.PositionalArgs {
 
 func newUsersAddCmd() *cobra.Command {
 	var cfgPath, role string
+	var tenantFlags []string
 	cmd := &cobra.Command{
-		Use:   "add NAME --role viewer|responder|admin",
+		Use:   "add NAME --role viewer|responder|admin [--tenant T]...",
 		Short: "Add a local user; the password is read from standard input",
 		Example: `  breakglass users add -c breakglass.yaml dana --role admin
   printf '%s\n' "$PASSWORD" | breakglass users add -c breakglass.yaml ci-reader --role viewer`,
@@ -62,6 +63,10 @@ func newUsersAddCmd() *cobra.Command {
 			// The first admin comes before serve has ever run: this
 			// command may create the store.
 			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			tenants, err := tenantsOf(cfg, tenantFlags) // tenantflag.go
 			if err != nil {
 				return err
 			}
@@ -83,27 +88,28 @@ func newUsersAddCmd() *cobra.Command {
 				return usageErrorf("password: %v", err)
 			}
 			now := time.Now()
-			err = st.AddUser(ctx, store.User{Name: args[0], Role: r.String(), PasswordHash: hash, Created: now, Updated: now})
+			err = st.AddUser(ctx, store.User{Name: args[0], Role: r.String(), PasswordHash: hash, Tenants: tenants, Created: now, Updated: now})
 			if errors.Is(err, store.ErrExists) {
 				return fmt.Errorf("user %q exists already (a name differing only in case counts)", args[0])
 			}
 			if err != nil {
 				return fmt.Errorf("adding the user: %w", err)
 			}
-			if err := recordCLI(ctx, st, "user.add", args[0], "role "+r.String()); err != nil {
+			if err := recordCLI(ctx, st, "user.add", args[0], "role "+r.String()+tenantsNote(tenants)); err != nil {
 				return err
 			}
 			scheme := "http"
 			if cfg.Server.TLS() {
 				scheme = "https"
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Added user %s (%s). They sign in at %s://%s%s while serve runs.\n",
-				args[0], r, scheme, cfg.Server.Listen, auth.PathLogin)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Added user %s (%s%s). They sign in at %s://%s%s while serve runs.\n",
+				args[0], r, tenantsNote(tenants), scheme, cfg.Server.Listen, auth.PathLogin)
 			return err
 		},
 	}
 	addConfigFlag(cmd, &cfgPath)
 	cmd.Flags().StringVar(&role, "role", "", "viewer, responder or admin (required)")
+	addTenantFlag(cmd, &tenantFlags)
 	return cmd
 }
 
@@ -184,6 +190,7 @@ type shownUser struct {
 	Role    string    `json:"role"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"password_changed"`
+	Tenants []string  `json:"tenants,omitempty"` // none: every tenant
 }
 
 func newUsersListCmd() *cobra.Command {
@@ -208,7 +215,7 @@ func newUsersListCmd() *cobra.Command {
 			}
 			shown := []shownUser{}
 			for _, u := range us {
-				shown = append(shown, shownUser{Name: u.Name, Role: u.Role, Created: u.Created.UTC(), Updated: u.Updated.UTC()})
+				shown = append(shown, shownUser{Name: u.Name, Role: u.Role, Created: u.Created.UTC(), Updated: u.Updated.UTC(), Tenants: u.Tenants})
 			}
 			w := cmd.OutOrStdout()
 			if format == "json" {

@@ -90,6 +90,19 @@ type Options struct {
 	// DrillStatus returns every account's drills and when the next is due
 	// (drill.Evaluator.Status with drill.interval); nil: not known.
 	DrillStatus func(ctx context.Context) ([]drill.AccountStatus, error)
+	// Tenants are the configured tenant ids (tenants:); ?tenant= must name
+	// one. Empty: any value filters by the alerts' tenant label.
+	Tenants []string
+	// TenantNames are the tenants' names by id, for people.
+	TenantNames map[string]string
+	// AccountTenant is the tenant that lists an account (by object id or
+	// UPN), "" when none does; the tenant of incidents and drills. Nil: no
+	// account has a tenant.
+	AccountTenant func(id, upn string) string
+	// Scope is the tenants the caller is limited to (its role's tenants:);
+	// nil or empty: every tenant. A limited caller's lists hold only its
+	// tenants' items, other items answer 404 and queries 403 (tenants.go).
+	Scope func(r *http.Request) []string
 	// Logger logs the server's own failures (nil: discarded).
 	Logger *slog.Logger
 	// Now is the clock (tests); nil is time.Now.
@@ -134,6 +147,9 @@ func New(o Options) *Server {
 	s := &Server{o: o, mux: http.NewServeMux(), queries: make(chan struct{}, queriesAtOnce)}
 	for _, rt := range Routes() {
 		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handler(s, w, r) })
+		if rt.Role != "" {
+			h = s.scoped(rt, h) // tenants.go
+		}
 		switch {
 		case rt.Role == "":
 		case o.Guard == nil:

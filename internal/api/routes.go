@@ -32,9 +32,9 @@ func readRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This API's OpenAPI 3.1 document", handler: (*Server).openapi},
 		{Method: "GET", Path: "/api/v1/accounts", Role: RoleViewer, Summary: "Every break-glass account with its posture, last sign-in, last drill and open incidents",
-			Response: AccountList{}, handler: (*Server).accounts},
-		{Method: "GET", Path: "/api/v1/posture", Role: RoleViewer, Summary: "The latest posture audit: every check with its evidence and fix",
-			Response: Posture{}, handler: (*Server).posture},
+			Params: []Param{tenantParam}, Response: AccountList{}, handler: (*Server).accounts},
+		{Method: "GET", Path: "/api/v1/posture", Role: RoleViewer, Summary: "The latest posture audit: every check with its evidence and fix (none when it is another tenant's than the one asked for)",
+			Params: []Param{tenantParam}, Response: Posture{}, handler: (*Server).posture},
 		{Method: "GET", Path: "/api/v1/alerts", Role: RoleViewer, Summary: "Alerts, newest first, a page at a time",
 			Params: []Param{
 				{"rule", "query", "string", "only this rule (e.g. bg.signin)"},
@@ -44,6 +44,7 @@ func readRoutes() []Route {
 				{"since", "query", "string", "event time at or after (RFC 3339)"},
 				{"until", "query", "string", "event time before (RFC 3339)"},
 				{"label", "query", "string", "key=value; repeat for several (all must match)"},
+				tenantParam,
 				{"limit", "query", "integer", "page size, 1-500 (default 50)"},
 				{"cursor", "query", "string", "the next value of the previous page"},
 			},
@@ -53,7 +54,7 @@ func readRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/alerts/{id}/deliveries", Role: RoleViewer, Summary: "Every notification of one alert and what became of it",
 			Params: []Param{{"id", "path", "string", "alert id"}}, Response: DeliveryList{}, handler: (*Server).deliveries},
 		{Method: "GET", Path: "/api/v1/deadletters", Role: RoleViewer, Summary: "Notifications that could not be delivered",
-			Params:   []Param{{"limit", "query", "integer", "at most this many (default 100, at most 1000)"}},
+			Params:   []Param{{"limit", "query", "integer", "at most this many (default 100, at most 1000)"}, tenantParam},
 			Response: DeliveryList{}, handler: (*Server).deadLetters},
 		{Method: "GET", Path: "/api/v1/incidents", Role: RoleViewer, Summary: "Incidents, newest first",
 			Params: []Param{
@@ -62,6 +63,7 @@ func readRoutes() []Route {
 				{"account", "query", "string", "only this account's object id"},
 				{"since", "query", "string", "opened at or after (RFC 3339)"},
 				{"limit", "query", "integer", "at most this many (default 100, at most 1000)"},
+				tenantParam,
 			},
 			Response: IncidentList{}, handler: (*Server).incidents},
 		{Method: "GET", Path: "/api/v1/incidents/{id}", Role: RoleViewer, Summary: "One incident with its timeline, its evidence and the evidence's verification",
@@ -72,6 +74,7 @@ func readRoutes() []Route {
 				{"state", "query", "string", "planned, running or finished"},
 				{"result", "query", "string", "passed or failed"},
 				{"limit", "query", "integer", "at most this many (default 100, at most 1000)"},
+				tenantParam,
 			},
 			Response: DrillList{}, handler: (*Server).drills},
 		{Method: "GET", Path: "/api/v1/drills/{id}", Role: RoleViewer, Summary: "One drill with its plan, timings and attestations",
@@ -118,11 +121,24 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	v, ok := s.viewOf(w, r) // tenants.go
+	if !ok {
+		return
+	}
+	if v.only != "" {
+		if f.Labels == nil {
+			f.Labels = map[string]string{}
+		}
+		f.Labels[alert.LabelTenant] = v.only
+	}
 	page, next, err := s.o.Store.AlertPage(r.Context(), f, q.Get("cursor"), limit)
 	if err != nil {
 		s.storeError(w, "alerts", err)
 		return
 	}
+	// A caller limited to several tenants: the page keeps theirs (it may
+	// then hold fewer than limit; follow next to the end).
+	page = slices.DeleteFunc(page, func(a alert.Alert) bool { return !v.sees(a.Labels[alert.LabelTenant]) })
 	if page == nil {
 		page = []alert.Alert{}
 	}
@@ -167,6 +183,10 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	v, ok := s.viewOf(w, r)
+	if !ok {
+		return
+	}
 	ds, err := s.o.Store.DeadLetters(r.Context(), limit)
 	if err != nil {
 		s.storeError(w, "dead letters", err)
@@ -174,6 +194,12 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	out := DeliveryList{Deliveries: []Delivery{}}
 	for _, d := range ds {
+		if v.filtered() {
+			a, err := s.o.Store.Alert(r.Context(), d.AlertID)
+			if err != nil || !v.sees(a.Labels[alert.LabelTenant]) {
+				continue
+			}
+		}
 		out.Deliveries = append(out.Deliveries, deliveryOf(d))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -193,6 +219,14 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 	if f.Limit, ok = intParam(w, q.Get("limit"), "limit", 100, 1000); !ok {
 		return
 	}
+	v, ok := s.viewOf(w, r)
+	if !ok {
+		return
+	}
+	limit := f.Limit
+	if v.filtered() {
+		f.Limit = 0 // filtered below, then cut to limit
+	}
 	incs, err := s.o.Store.Incidents(r.Context(), f)
 	if err != nil {
 		s.storeError(w, "incidents", err)
@@ -200,6 +234,12 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 	}
 	out := IncidentList{Incidents: []incident.View{}}
 	for _, inc := range incs {
+		if len(out.Incidents) == limit {
+			break
+		}
+		if v.filtered() && !v.sees(s.incidentTenant(r.Context(), inc)) {
+			continue
+		}
 		out.Incidents = append(out.Incidents, incident.ViewOf(inc))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -259,6 +299,14 @@ func (s *Server) drills(w http.ResponseWriter, r *http.Request) {
 	if f.Limit, ok = intParam(w, q.Get("limit"), "limit", 100, 1000); !ok {
 		return
 	}
+	v, ok := s.viewOf(w, r)
+	if !ok {
+		return
+	}
+	limit := f.Limit
+	if v.filtered() {
+		f.Limit = 0
+	}
 	ds, err := s.o.Store.Drills(r.Context(), f)
 	if err != nil {
 		s.storeError(w, "drills", err)
@@ -266,6 +314,12 @@ func (s *Server) drills(w http.ResponseWriter, r *http.Request) {
 	}
 	out := DrillList{Drills: []Drill{}}
 	for _, d := range ds {
+		if len(out.Drills) == limit {
+			break
+		}
+		if v.filtered() && !v.sees(s.accountTenant(d.AccountID, d.AccountUPN)) {
+			continue
+		}
 		out.Drills = append(out.Drills, drillOf(d))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -282,14 +336,29 @@ func (s *Server) drill(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) posture(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, Posture{Report: s.Posture()})
+	v, ok := s.viewOf(w, r)
+	if !ok {
+		return
+	}
+	rep := s.Posture()
+	if rep != nil && v.filtered() && !v.sees(rep.Tenant.ID) {
+		rep = nil
+	}
+	writeJSON(w, http.StatusOK, Posture{Report: rep})
 }
 
 func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.viewOf(w, r)
+	if !ok {
+		return
+	}
 	out, what, err := s.AccountList(r.Context())
 	if err != nil {
 		s.storeError(w, what, err)
 		return
+	}
+	if v.filtered() {
+		out.Accounts = slices.DeleteFunc(out.Accounts, func(a Account) bool { return !v.sees(s.accountTenant(a.AccountID, a.AccountUPN)) })
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -106,8 +106,21 @@ type Principal struct {
 	// Source is the identity provider of a session it started ("oidc"),
 	// "" for a local user or a token.
 	Source string
+	// Tenants are the tenants a user or token is limited to (store.User
+	// and store.Token Tenants); nil: every tenant. The API and the
+	// dashboard show and act on only these tenants' items.
+	Tenants []string
 	// sessionID is the cookie's value (a session), for sign-out and CSRF.
 	sessionID string
+}
+
+// TenantsOf is the tenants the request's principal is limited to; nil for
+// every tenant (or no principal: the guard has refused it already).
+func TenantsOf(r *http.Request) []string {
+	if p := FromContext(r.Context()); p != nil {
+		return p.Tenants
+	}
+	return nil
 }
 
 // How a principal authenticated (store.AuditEntry.Via too).
@@ -217,7 +230,7 @@ func (s *Service) authenticate(r *http.Request) (*Principal, *authError) {
 				s.o.Logger.Warn("auth: recording a token's use", "token", t.Name, "error", err)
 			}
 		}
-		return &Principal{Name: t.Name, Role: role, Via: ViaToken}, nil
+		return &Principal{Name: t.Name, Role: role, Via: ViaToken, Tenants: t.Tenants}, nil
 	}
 	c, err := r.Cookie(s.sessionCookie())
 	if err != nil || c.Value == "" {
@@ -266,7 +279,7 @@ func (s *Service) authenticate(r *http.Request) (*Principal, *authError) {
 		return nil, errSession
 	}
 	s.touch(ctx, hash, se, now)
-	return &Principal{Name: u.Name, Role: role, Via: ViaSession, sessionID: c.Value}, nil
+	return &Principal{Name: u.Name, Role: role, Via: ViaSession, Tenants: u.Tenants, sessionID: c.Value}, nil
 }
 
 // touch records a session's activity, at most every touchEvery.

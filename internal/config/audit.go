@@ -175,12 +175,12 @@ func (c *Config) validateExceptions(d *decoder) {
 	// exception by id and one by UPN of the same account are seen as one.
 	users := map[string]string{}
 	groups := map[string]bool{}
-	for i, a := range c.Accounts {
+	for _, a := range c.accountEntries() { // tenants.go: every tenant's too
 		switch {
 		case a.IsGroup():
 			groups[strings.ToLower(a.Group)] = true
 		default:
-			entry := "accounts[" + strconv.Itoa(i) + "]"
+			entry := a.field
 			if a.ID != "" {
 				users[strings.ToLower(a.ID)] = entry
 			}

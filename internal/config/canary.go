@@ -144,8 +144,8 @@ func (c *Config) validateCanaryIdentity(d *decoder, line func(string) int) {
 			d.errorf(lineOr(d, f+".upn", line("identity")), f+".upn", "not a user principal name (expected user@domain)")
 		}
 	}
-	for i, a := range c.Accounts {
-		af := "accounts[" + strconv.Itoa(i) + "]"
+	for _, a := range c.accountEntries() { // tenants.go: every tenant's too
+		af := a.field
 		switch {
 		case okID && a.ID != "" && strings.EqualFold(a.ID, id.ID):
 			d.errorf(lineOr(d, f+".id", line("identity")), f+".id", "is the break-glass account %s (line %d): the canary must be a separate test identity, or its daily test sign-in would page everyone as a real one",

@@ -58,15 +58,19 @@ type Config struct {
 	// Rules are KQL alert rules (rules.go).
 	Rules []Rule `yaml:"rules,omitempty"`
 	// KQL holds what every KQL query shares (rules.go).
-	KQL  KQLConfig `yaml:"kql,omitempty"`
-	Path string    `yaml:"-"` // file it was loaded from
+	KQL KQLConfig `yaml:"kql,omitempty"`
+	// Tenants are the tenants watched, each with its own accounts, Graph
+	// credentials, sources and routes (tenants.go); none: one tenant, the
+	// top level's.
+	Tenants []Tenant `yaml:"tenants,omitempty"`
+	Path    string   `yaml:"-"` // file it was loaded from
 }
 
-// Users returns the user entries of accounts:, in order; group entries are
-// left out (see Groups).
+// Users returns the user entries of accounts: and then of every tenant's
+// accounts:, in order; group entries are left out (see Groups).
 func (c *Config) Users() []entra.Account {
 	var out []entra.Account
-	for _, a := range c.Accounts {
+	for _, a := range c.AllAccounts() {
 		if !a.IsGroup() {
 			out = append(out, a)
 		}
@@ -74,12 +78,12 @@ func (c *Config) Users() []entra.Account {
 	return out
 }
 
-// Groups returns the object ids of the group entries of accounts:, in
-// order. Their transitive user members are break-glass accounts too, which
-// only Graph can tell.
+// Groups returns the object ids of the group entries of accounts: and of
+// every tenant's, in order. Their transitive user members are break-glass
+// accounts too, which only Graph can tell.
 func (c *Config) Groups() []string {
 	var out []string
-	for _, a := range c.Accounts {
+	for _, a := range c.AllAccounts() {
 		if a.IsGroup() {
 			out = append(out, a.Group)
 		}
@@ -190,10 +194,12 @@ func (c *Config) validate(d *decoder) {
 }
 
 // validateAccounts checks the accounts: list: each entry is a user (id:
-// and/or upn:) or a group (group:), and no object is listed twice.
+// and/or upn:) or a group (group:), and no object is listed twice, in
+// accounts: or in any tenant's (tenants.go).
 func (c *Config) validateAccounts(d *decoder) {
 	const what = "list at least one break-glass account (id: and/or upn: for a user, group: for a group)"
-	if !d.failed["accounts"] && len(c.Accounts) == 0 {
+	_, multi := d.lines["tenants"]
+	if !d.failed["accounts"] && len(c.Accounts) == 0 && !multi {
 		if line, ok := d.lines["accounts"]; ok {
 			d.errorf(line, "accounts", "empty; "+what)
 		} else {
@@ -204,9 +210,18 @@ func (c *Config) validateAccounts(d *decoder) {
 	// one index: a group id equal to a user id is the same copy-paste slip.
 	firstID := map[string]firstSeen{}
 	firstUPN := map[string]firstSeen{}
-	for i := range c.Accounts {
-		a := &c.Accounts[i]
-		f := "accounts[" + strconv.Itoa(i) + "]"
+	validateAccountList(d, "accounts", c.Accounts, firstID, firstUPN)
+	for i := range c.Tenants {
+		validateAccountList(d, tenantField(i)+".accounts", c.Tenants[i].Accounts, firstID, firstUPN)
+	}
+}
+
+// validateAccountList checks one list of accounts at field (accounts:, or
+// a tenant's), recording each id and UPN in firstID and firstUPN.
+func validateAccountList(d *decoder, field string, list []entra.Account, firstID, firstUPN map[string]firstSeen) {
+	for i := range list {
+		a := &list[i]
+		f := field + "[" + strconv.Itoa(i) + "]"
 		a.ID, a.UPN, a.Name, a.Group = strings.TrimSpace(a.ID), strings.TrimSpace(a.UPN), strings.TrimSpace(a.Name), strings.TrimSpace(a.Group)
 		fid, fupn, fgroup := f+".id", f+".upn", f+".group"
 		if d.failed[f] {
@@ -218,7 +233,7 @@ func (c *Config) validateAccounts(d *decoder) {
 				continue
 			}
 			if d.checkGUID(fgroup, a.Group, "the group's object id") {
-				d.unique(firstID, strings.ToLower(a.Group), i, "group")
+				d.unique(firstID, strings.ToLower(a.Group), f, "group")
 			}
 			continue
 		}
@@ -228,13 +243,13 @@ func (c *Config) validateAccounts(d *decoder) {
 			continue
 		}
 		if a.ID != "" && d.checkGUID(fid, a.ID, "the user's object id") {
-			d.unique(firstID, strings.ToLower(a.ID), i, "id")
+			d.unique(firstID, strings.ToLower(a.ID), f, "id")
 		}
 		if a.UPN != "" {
 			if !IsUPN(a.UPN) {
 				d.errorf(d.lines[fupn], fupn, "not a user principal name (expected user@domain)")
 			} else {
-				d.unique(firstUPN, strings.ToLower(a.UPN), i, "upn")
+				d.unique(firstUPN, strings.ToLower(a.UPN), f, "upn")
 			}
 		}
 	}
@@ -256,17 +271,23 @@ func (d *decoder) checkGUID(field, v, what string) bool {
 // unique rejects a second account with the same id or UPN, or a second
 // group with the same id. Entra compares both case-insensitively, so two
 // spellings are the same object, and a duplicate usually means a copy-paste
-// that left another account out.
-func (d *decoder) unique(first map[string]firstSeen, key string, i int, attr string) {
+// that left another account out. entry is the account's field path.
+func (d *decoder) unique(first map[string]firstSeen, key, entry, attr string) {
 	prev, dup := first[key]
 	if !dup {
-		first[key] = firstSeen{i, attr}
+		first[key] = firstSeen{entry, attr}
 		return
 	}
-	f := "accounts[" + strconv.Itoa(i) + "]." + attr
-	pf := "accounts[" + strconv.Itoa(prev.index) + "]." + prev.attr
+	f := entry + "." + attr
+	pf := prev.entry + "." + prev.attr
+	// An account is one tenant's: listed under two, its alerts would be
+	// routed to whichever tenant matched first.
+	other := ""
+	if tenantOfField(entry) != tenantOfField(prev.entry) {
+		other = "; an account belongs to one tenant, list it once"
+	}
 	if prev.attr == attr {
-		d.errorf(d.lines[f], f, "duplicate of accounts[%d] (line %d)", prev.index, d.lines[pf])
+		d.errorf(d.lines[f], f, "duplicate of %s (line %d)%s", prev.entry, d.lines[pf], other)
 		return
 	}
 	d.errorf(d.lines[f], f, "same object id as %s (line %d); an object id names one user or one group", pf, d.lines[pf])
@@ -274,7 +295,7 @@ func (d *decoder) unique(first map[string]firstSeen, key string, i int, attr str
 
 // firstSeen is where an id or UPN was first listed.
 type firstSeen struct {
-	index int
+	entry string
 	attr  string
 }
 

@@ -299,7 +299,7 @@ func TestParse(t *testing.T) {
 				"cfg.yaml:2: accounts[0].upnn: unknown key (known: id, upn, name, group, expect)",
 				"cfg.yaml:2: accounts[0]: needs id: (the user's object id) and/or upn: for a user, or group: for a group",
 				"cfg.yaml:3: accounts[1].id: not a GUID (expected the user's object id, 8-4-4-4-12 hex digits)",
-				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph, audit, incidents, evidence, drill, canary, exceptions, expect, rules, kql)",
+				"cfg.yaml:4: level: unknown key (known: accounts, tenant_id, store, log, server, sources, notify, graph, audit, incidents, evidence, drill, canary, exceptions, expect, rules, kql, tenants)",
 			},
 		},
 	}

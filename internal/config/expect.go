@@ -34,9 +34,22 @@ func (c *Config) validateExpect(d *decoder) {
 		d.errorf(d.lines["expect"], "expect", "empty; %s, or remove expect:", expectWhat)
 	}
 	d.checkExpect("expect", global)
-	for i := range c.Accounts {
-		a := &c.Accounts[i]
-		f := "accounts[" + strconv.Itoa(i) + "].expect"
+	d.accountExpects("accounts", c.Accounts, global)
+	for i := range c.Tenants {
+		d.accountExpects(tenantField(i)+".accounts", c.Tenants[i].Accounts, global)
+	}
+	if global != nil {
+		d.checkStrengths("expect", global)
+		c.Expect = canonicalExpect(global)
+	}
+}
+
+// accountExpects checks each account's expect: in one list at field and
+// merges the global one into it.
+func (d *decoder) accountExpects(field string, list []entra.Account, global *entra.Expect) {
+	for i := range list {
+		a := &list[i]
+		f := field + "[" + strconv.Itoa(i) + "].expect"
 		if _, set := d.lines[f]; set && a.Expect == nil && !d.failed[f] {
 			d.errorf(d.lines[f], f, "empty; %s, or remove it (the account then has the global expect:)", expectWhat)
 		}
@@ -45,10 +58,6 @@ func (c *Config) validateExpect(d *decoder) {
 		if a.Expect != nil {
 			d.checkStrengths(f, a.Expect)
 		}
-	}
-	if global != nil {
-		d.checkStrengths("expect", global)
-		c.Expect = canonicalExpect(global)
 	}
 }
 

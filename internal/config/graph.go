@@ -45,28 +45,33 @@ type GraphConfig struct {
 func (g GraphConfig) Configured() bool { return g.Auth != "" }
 
 func (c *Config) validateGraph(d *decoder) {
-	g := &c.Graph
-	g.Auth = d.oneOf("graph.auth", g.Auth, GraphAuths)
-	g.Cloud = d.oneOf("graph.cloud", g.Cloud, GraphClouds)
-	usesGraph := slices.ContainsFunc(c.Sources, func(s SourceConfig) bool { return s.Type == SourceTypeGraph })
-	if _, present := d.lines["graph"]; !present {
+	validateGraphAt(d, "graph", &c.Graph, c.Sources)
+}
+
+// validateGraphAt checks one graph: section at field (graph, or a
+// tenant's), which the graph sources in sources use.
+func validateGraphAt(d *decoder, field string, g *GraphConfig, sources []SourceConfig) {
+	g.Auth = d.oneOf(field+".auth", g.Auth, GraphAuths)
+	g.Cloud = d.oneOf(field+".cloud", g.Cloud, GraphClouds)
+	usesGraph := slices.ContainsFunc(sources, func(s SourceConfig) bool { return s.Type == SourceTypeGraph })
+	if _, present := d.lines[field]; !present {
 		if usesGraph {
-			d.errorf(0, "graph", "missing; a source of type graph needs the graph: section (auth, tenant_id, client_id, ...)")
+			d.errorf(d.lines[strings.TrimSuffix(field, ".graph")], field, "missing; a source of type graph needs the graph: section (auth, tenant_id, client_id, ...)")
 		}
 		return
 	}
-	if g.Auth == "" && !d.failed["graph.auth"] {
-		d.errorf(d.lines["graph"], "graph.auth", "required: one of %s", strings.Join(GraphAuths, ", "))
+	if g.Auth == "" && !d.failed[field+".auth"] {
+		d.errorf(d.lines[field], field+".auth", "required: one of %s", strings.Join(GraphAuths, ", "))
 		return
 	}
 	need := func(key, value string) {
-		if value == "" && !d.failed["graph."+key] {
-			d.errorf(d.lines["graph"], "graph."+key, "required for auth %s", g.Auth)
+		if value == "" && !d.failed[field+"."+key] {
+			d.errorf(d.lines[field], field+"."+key, "required for auth %s", g.Auth)
 		}
 	}
 	notFor := func(key string) {
-		if line, ok := d.lines["graph."+key]; ok {
-			d.errorf(line, "graph."+key, "not used by auth %s", g.Auth)
+		if line, ok := d.lines[field+"."+key]; ok {
+			d.errorf(line, field+"."+key, "not used by auth %s", g.Auth)
 		}
 	}
 	switch g.Auth {
@@ -97,24 +102,32 @@ func (c *Config) validateGraph(d *decoder) {
 	if g.TenantID != "" {
 		// One rule, owned by graph, so config check and serve agree.
 		if err := validTenantID(g.TenantID); err != nil {
-			d.errorf(d.lines["graph.tenant_id"], "graph.tenant_id", "%v", err)
+			d.errorf(d.lines[field+".tenant_id"], field+".tenant_id", "%v", err)
 		}
 	}
 	if g.ClientID != "" && !entra.IsGUID(g.ClientID) {
-		d.errorf(d.lines["graph.client_id"], "graph.client_id", "not a GUID (the application's client id)")
+		d.errorf(d.lines[field+".client_id"], field+".client_id", "not a GUID (the application's client id)")
 	}
 	for _, k := range []struct{ key, v string }{{"base_url", g.BaseURL}, {"authority_host", g.AuthorityHost}} {
 		if k.v == "" {
 			continue
 		}
 		if u, err := url.Parse(k.v); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-			d.errorf(d.lines["graph."+k.key], "graph."+k.key, "not an http(s) URL")
+			d.errorf(d.lines[field+"."+k.key], field+"."+k.key, "not an http(s) URL")
 		}
 	}
 }
 
 func (c *Config) applyGraphDefaults() {
-	g := &c.Graph
+	applyGraphDefaultsTo(&c.Graph, c.Sources)
+	for i := range c.Tenants {
+		applyGraphDefaultsTo(&c.Tenants[i].Graph, c.Tenants[i].Sources)
+	}
+}
+
+// applyGraphDefaultsTo fills in the defaults of one graph: section and of
+// the graph sources that use it.
+func applyGraphDefaultsTo(g *GraphConfig, sources []SourceConfig) {
 	if !g.Configured() {
 		return
 	}
@@ -124,8 +137,8 @@ func (c *Config) applyGraphDefaults() {
 	if g.Auth == "access_token" && g.TokenEnv == "" {
 		g.TokenEnv = DefaultGraphTokenEnv
 	}
-	for i := range c.Sources {
-		s := &c.Sources[i]
+	for i := range sources {
+		s := &sources[i]
 		if s.Type == SourceTypeGraph {
 			if s.Poll == 0 {
 				s.Poll = DefaultGraphPoll

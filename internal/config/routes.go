@@ -45,22 +45,52 @@ var unroutedRules = []string{detect.RuleNotify}
 // validateRoutes checks notify.routes, notify.groups[].escalate_after and
 // notify.mute_for (see package route for what they mean).
 func (c *Config) validateRoutes(d *decoder) {
-	groups := c.groupNames()
-	known := strings.Join(groups, ", ")
 	// follows: groups that some route lists another group after, which is
 	// the only place an escalate_after takes effect.
 	follows := map[string]bool{}
+	c.validateRouteList(d, "notify.routes", c.Notify.Routes, follows)
+	routed := len(c.Notify.Routes) > 0
+	if c.validateTenantRoutes(d, follows) { // tenants.go
+		routed = true
+	}
+	for i, g := range c.Notify.Groups {
+		f := "notify.groups[" + strconv.Itoa(i) + "].escalate_after"
+		if g.EscalateAfter == 0 || d.failed[f] {
+			continue
+		}
+		switch {
+		case g.EscalateAfter < 0:
+			d.errorf(d.lines[f], f, "must not be negative")
+		case g.EscalateAfter < MinEscalateAfter:
+			d.errorf(d.lines[f], f, "must be at least %v (write a unit: 10m, 1h)", MinEscalateAfter)
+		case !routed:
+			// An error, not a warning: the operator believes someone else
+			// is paged when this group does not acknowledge, and nobody is.
+			d.errorf(d.lines[f], f, "has no effect: without notify.routes every alert goes to every group at once; add a route that lists another group after %q", g.Name)
+		case !follows[g.Name]:
+			d.errorf(d.lines[f], f, "has no effect: no route lists a group after %q, so there is nobody to escalate to; add one after it in a route, or remove escalate_after", g.Name)
+		}
+	}
+	c.validateMute(d)
+}
+
+// validateRouteList checks one list of routes (notify.routes, or a
+// tenant's) at field, adding to follows each group some route lists
+// another group after.
+func (c *Config) validateRouteList(d *decoder, field string, list []RouteConfig, follows map[string]bool) {
+	groups := c.groupNames()
+	known := strings.Join(groups, ", ")
 	catchAll := -1 // the first route that takes every alert and stops
-	for i := range c.Notify.Routes {
-		r := &c.Notify.Routes[i]
-		f := "notify.routes[" + strconv.Itoa(i) + "]"
+	for i := range list {
+		r := &list[i]
+		f := field + "[" + strconv.Itoa(i) + "]"
 		if d.failed[f] {
 			continue
 		}
 		line := d.lines[f]
 		if catchAll >= 0 {
-			d.errorf(line, f, "never reached: notify.routes[%d] (line %d) has no matchers and no continue: true, so it takes every alert; move this route above it",
-				catchAll, d.lines["notify.routes["+strconv.Itoa(catchAll)+"]"])
+			d.errorf(line, f, "never reached: %s[%d] (line %d) has no matchers and no continue: true, so it takes every alert; move this route above it",
+				field, catchAll, d.lines[field+"["+strconv.Itoa(catchAll)+"]"])
 		}
 		for j, s := range r.Matchers {
 			mf := f + ".matchers[" + strconv.Itoa(j) + "]"
@@ -72,7 +102,7 @@ func (c *Config) validateRoutes(d *decoder) {
 				d.errorf(d.lines[mf], mf, "%v", err)
 				continue
 			}
-			if msg := c.checkMatcher(m); msg != "" {
+			if msg := c.checkMatcherIn(field, m); msg != "" {
 				d.errorf(d.lines[mf], mf, "matcher %s: %s", m, msg)
 			}
 		}
@@ -104,25 +134,6 @@ func (c *Config) validateRoutes(d *decoder) {
 			}
 		}
 	}
-	for i, g := range c.Notify.Groups {
-		f := "notify.groups[" + strconv.Itoa(i) + "].escalate_after"
-		if g.EscalateAfter == 0 || d.failed[f] {
-			continue
-		}
-		switch {
-		case g.EscalateAfter < 0:
-			d.errorf(d.lines[f], f, "must not be negative")
-		case g.EscalateAfter < MinEscalateAfter:
-			d.errorf(d.lines[f], f, "must be at least %v (write a unit: 10m, 1h)", MinEscalateAfter)
-		case len(c.Notify.Routes) == 0:
-			// An error, not a warning: the operator believes someone else
-			// is paged when this group does not acknowledge, and nobody is.
-			d.errorf(d.lines[f], f, "has no effect: without notify.routes every alert goes to every group at once; add a route that lists another group after %q", g.Name)
-		case !follows[g.Name]:
-			d.errorf(d.lines[f], f, "has no effect: no route lists a group after %q, so there is nobody to escalate to; add one after it in a route, or remove escalate_after", g.Name)
-		}
-	}
-	c.validateMute(d)
 }
 
 // groupNames are the names of the action groups, notify.groups or, when
@@ -176,6 +187,9 @@ func (c *Config) checkMatcher(m route.Matcher) string {
 	case alert.LabelExpectation:
 		return checkDomain(m, "expectation verdict", expectationValues, nil)
 	case alert.LabelTenant:
+		if msg, ok := c.checkTenantMatcher(m); ok { // tenants.go
+			return msg
+		}
 		if m.Op != route.Equal && m.Op != route.NotEqual {
 			return ""
 		}
@@ -232,6 +246,7 @@ func (c *Config) sourceNames() []string {
 			out = append(out, s.Name)
 		}
 	}
+	out = append(out, c.tenantSourceNames()...) // tenants.go
 	return append(out, membership.Source, watch.PostureSource)
 }
 

@@ -228,31 +228,88 @@ func (c *Config) validateServe(d *decoder) {
 	if c.Notify.GiveUpAfter < 0 {
 		d.errorf(d.lines["notify.give_up_after"], "notify.give_up_after", "must not be negative")
 	}
-	names := map[string]int{}
 	listens := map[string]string{}
 	if c.Server.Listen != "" {
 		if !anyPort(c.Server.Listen) {
 			listens[c.Server.Listen] = "server.listen"
 		}
 	}
-	for i := range c.Sources {
-		s := &c.Sources[i]
-		f := "sources[" + strconv.Itoa(i) + "]"
+	validateSourceList(d, "sources", "", c.Sources, listens)
+	c.validateTenants(d, listens) // tenants.go
+	groups := map[string]int{}
+	for i := range c.Notify.Groups {
+		g := &c.Notify.Groups[i]
+		f := "notify.groups[" + strconv.Itoa(i) + "]"
+		if d.failed[f] {
+			continue
+		}
+		if g.Name == "" {
+			d.errorf(d.lines[f], f+".name", "required")
+		} else if strings.Contains(g.Name, "/") {
+			d.errorf(d.lines[f+".name"], f+".name", "must not contain /")
+		} else if j, dup := groups[g.Name]; dup {
+			d.errorf(d.lines[f+".name"], f+".name", "duplicate of notify.groups[%d]", j)
+		}
+		groups[g.Name] = i
+		if len(g.Channels) == 0 && !d.failed[f+".channels"] {
+			d.errorf(d.lines[f], f+".channels", "list at least one channel")
+		}
+		perType := map[string]int{}
+		chNames := map[string]int{}
+		for j := range g.Channels {
+			ch := &g.Channels[j]
+			cf := f + ".channels[" + strconv.Itoa(j) + "]"
+			if d.failed[cf] {
+				continue
+			}
+			ch.Type = strings.ToLower(strings.TrimSpace(ch.Type))
+			ch.Name = strings.TrimSpace(ch.Name)
+			if ch.Name == "" && ch.Type != "" {
+				ch.Name = defaultChannelName(ch.Type, perType)
+			} else if ch.Name != "" {
+				if strings.ContainsAny(ch.Name, "/ \t") || !isPrintable(ch.Name) {
+					d.errorf(d.lines[cf+".name"], cf+".name", "must not contain /, spaces or control characters")
+				}
+			}
+			if ch.Name != "" {
+				if k, dup := chNames[ch.Name]; dup {
+					d.errorf(d.lines[cf], cf+".name", "%q is also the name of channels[%d] in this group; give each channel its own name", ch.Name, k)
+				}
+				chNames[ch.Name] = j
+			}
+			if ch.Timeout < 0 && !d.failed[cf+".timeout"] {
+				d.errorf(d.lines[cf+".timeout"], cf+".timeout", "must not be negative")
+			}
+			if ch.Settings != nil {
+				d.validateChannel(ch.Settings, cf)
+			}
+		}
+	}
+}
+
+// validateSourceList checks one list of sources (sources:, or a tenant's)
+// at field; an unnamed source is named namePrefix<type>-<n>. listens holds the addresses taken so far, each with the field
+// that took it.
+func validateSourceList(d *decoder, field, namePrefix string, list []SourceConfig, listens map[string]string) {
+	names := map[string]int{}
+	for i := range list {
+		s := &list[i]
+		f := field + "[" + strconv.Itoa(i) + "]"
 		if d.failed[f] {
 			continue
 		}
 		s.Type = strings.ToLower(strings.TrimSpace(s.Type))
 		if s.Name == "" {
-			s.Name = s.Type + "-" + strconv.Itoa(i+1)
+			s.Name = namePrefix + s.Type + "-" + strconv.Itoa(i+1)
 		}
 		if j, dup := names[s.Name]; dup {
 			// Say where the other one got the name: an unnamed source is
 			// named <type>-<position>, which the file does not show.
 			how := ""
-			if _, named := d.lines["sources["+strconv.Itoa(j)+"].name"]; !named {
+			if _, named := d.lines[field+"["+strconv.Itoa(j)+"].name"]; !named {
 				how = fmt.Sprintf(", which is unnamed and so named %q by default; give one of them another name", s.Name)
 			}
-			d.errorf(d.lines[f+".name"], f+".name", "duplicate of sources[%d]%s", j, how)
+			d.errorf(d.lines[f+".name"], f+".name", "duplicate of %s[%d]%s", field, j, how)
 		}
 		names[s.Name] = i
 		// Keys of the other type are mistakes, not harmless extras.
@@ -323,55 +380,6 @@ func (c *Config) validateServe(d *decoder) {
 			d.errorf(d.lines[f], f+".type", "required: file, http, graph, eventhubs or kafka")
 		default:
 			d.errorf(d.lines[f+".type"], f+".type", "must be one of file, http, graph, eventhubs, kafka")
-		}
-	}
-	groups := map[string]int{}
-	for i := range c.Notify.Groups {
-		g := &c.Notify.Groups[i]
-		f := "notify.groups[" + strconv.Itoa(i) + "]"
-		if d.failed[f] {
-			continue
-		}
-		if g.Name == "" {
-			d.errorf(d.lines[f], f+".name", "required")
-		} else if strings.Contains(g.Name, "/") {
-			d.errorf(d.lines[f+".name"], f+".name", "must not contain /")
-		} else if j, dup := groups[g.Name]; dup {
-			d.errorf(d.lines[f+".name"], f+".name", "duplicate of notify.groups[%d]", j)
-		}
-		groups[g.Name] = i
-		if len(g.Channels) == 0 && !d.failed[f+".channels"] {
-			d.errorf(d.lines[f], f+".channels", "list at least one channel")
-		}
-		perType := map[string]int{}
-		chNames := map[string]int{}
-		for j := range g.Channels {
-			ch := &g.Channels[j]
-			cf := f + ".channels[" + strconv.Itoa(j) + "]"
-			if d.failed[cf] {
-				continue
-			}
-			ch.Type = strings.ToLower(strings.TrimSpace(ch.Type))
-			ch.Name = strings.TrimSpace(ch.Name)
-			if ch.Name == "" && ch.Type != "" {
-				ch.Name = defaultChannelName(ch.Type, perType)
-			} else if ch.Name != "" {
-				if strings.ContainsAny(ch.Name, "/ \t") || !isPrintable(ch.Name) {
-					d.errorf(d.lines[cf+".name"], cf+".name", "must not contain /, spaces or control characters")
-				}
-			}
-			if ch.Name != "" {
-				if k, dup := chNames[ch.Name]; dup {
-					d.errorf(d.lines[cf], cf+".name", "%q is also the name of channels[%d] in this group; give each channel its own name", ch.Name, k)
-				}
-				chNames[ch.Name] = j
-			}
-			if ch.Timeout < 0 && !d.failed[cf+".timeout"] {
-				d.errorf(d.lines[cf+".timeout"], cf+".timeout", "must not be negative")
-			}
-			if ch.Settings != nil {
-				d.validateChannel(ch.Settings, cf)
-			}
 		}
 	}
 }
@@ -447,20 +455,9 @@ func (c *Config) applyServeDefaults() {
 	if c.Server.Listen == "" {
 		c.Server.Listen = DefaultListen
 	}
-	for i := range c.Sources {
-		s := &c.Sources[i]
-		switch s.Type {
-		case SourceTypeFile:
-			if s.Poll == 0 {
-				s.Poll = DefaultFilePoll
-			}
-		case SourceTypeHTTP:
-			if s.MaxBody == 0 {
-				s.MaxBody = DefaultMaxBody
-			}
-		case SourceTypeEventHubs, SourceTypeKafka:
-			s.applyKafkaDefaults()
-		}
+	applySourceDefaults(c.Sources)
+	for i := range c.Tenants {
+		applySourceDefaults(c.Tenants[i].Sources)
 	}
 	for i := range c.Notify.Groups {
 		for j := range c.Notify.Groups[i].Channels {
@@ -473,6 +470,25 @@ func (c *Config) applyServeDefaults() {
 			if ct.DefaultTimeout > 0 {
 				ch.Timeout = ct.DefaultTimeout
 			}
+		}
+	}
+}
+
+// applySourceDefaults fills in the defaults of one list of sources.
+func applySourceDefaults(list []SourceConfig) {
+	for i := range list {
+		s := &list[i]
+		switch s.Type {
+		case SourceTypeFile:
+			if s.Poll == 0 {
+				s.Poll = DefaultFilePoll
+			}
+		case SourceTypeHTTP:
+			if s.MaxBody == 0 {
+				s.MaxBody = DefaultMaxBody
+			}
+		case SourceTypeEventHubs, SourceTypeKafka:
+			s.applyKafkaDefaults()
 		}
 	}
 }

@@ -87,7 +87,12 @@ func (d *Daemon) auditOnce(ctx context.Context) {
 // runAudit runs the auditor within AuditTimeout and turns a panic into an
 // error: an audit reads hostile data, and a crash there must not stop
 // serve's watchers, nor a hang the schedule.
-func (d *Daemon) runAudit(ctx context.Context) (rep *posture.Report, err error) {
+func (d *Daemon) runAudit(ctx context.Context) (*posture.Report, error) {
+	return d.runAuditWith(ctx, d.auditor)
+}
+
+// runAuditWith is runAudit of one auditor (a tenant's, tenants.go).
+func (d *Daemon) runAuditWith(ctx context.Context, auditor Auditor) (rep *posture.Report, err error) {
 	actx, cancel := context.WithTimeout(ctx, d.o.AuditTimeout)
 	defer cancel()
 	defer func() {
@@ -96,7 +101,7 @@ func (d *Daemon) runAudit(ctx context.Context) (rep *posture.Report, err error) 
 			rep, err = nil, fmt.Errorf("the posture audit crashed: %v (a bug; the stack is in the log)", v)
 		}
 	}()
-	rep, err = d.auditor.Audit(actx)
+	rep, err = auditor.Audit(actx)
 	if err == nil && rep == nil {
 		err = errors.New("the posture audit returned no report (a bug)")
 	}

@@ -18,10 +18,16 @@ import (
 type liveAuditor struct {
 	d *Daemon
 	g graph.Lister
+	// cfg, when set, is the audited tenant's view of the configuration
+	// (tenants.go); else the daemon's.
+	cfg *config.Config
 }
 
 func (a *liveAuditor) Audit(ctx context.Context) (*posture.Report, error) {
 	cfg := a.d.cfg
+	if a.cfg != nil {
+		cfg = a.cfg
+	}
 	snap, err := collect.CollectSnapshot(ctx, a.g, collect.Options{
 		Accounts: cfg.Accounts, Groups: cfg.Groups(), ToolVersion: version.Version,
 		TenantID: cfg.Graph.TenantID, Now: a.d.o.Now,

@@ -81,7 +81,8 @@ func buildNotifiers(cfg *config.Config, stdout io.Writer, log *slog.Logger, head
 func (d *Daemon) buildSources() ([]source.Source, error) {
 	cfg := d.cfg
 	var sources []source.Source
-	for _, sc := range cfg.Sources {
+	for _, ts := range cfg.AllSources() { // a tenant's too (tenants.go)
+		sc := ts.SourceConfig
 		var src source.Source
 		var err error
 		switch sc.Type {
@@ -91,11 +92,11 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 		case config.SourceTypeHTTP:
 			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: d.log})
 		case config.SourceTypeGraph:
-			graphClient, cerr := d.graphClient()
+			graphClient, accountsNow, cerr := d.sourceGraph(ts.Tenant) // tenants.go
 			if cerr != nil {
 				return nil, cerr
 			}
-			src, err = source.NewGraph(source.GraphOptions{Name: sc.Name, AccountsNow: d.currentAccounts, Poll: sc.Poll, Overlap: sc.Overlap, Logger: d.log, Now: d.o.Now}, graphClient, d.st)
+			src, err = source.NewGraph(source.GraphOptions{Name: sc.Name, AccountsNow: accountsNow, Poll: sc.Poll, Overlap: sc.Overlap, Logger: d.log, Now: d.o.Now}, graphClient, d.st)
 		case config.SourceTypeEventHubs, config.SourceTypeKafka:
 			src, err = d.buildKafka(sc) // kafka.go
 		default:

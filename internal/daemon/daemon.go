@@ -96,6 +96,9 @@ type Options struct {
 	PreserveInterval time.Duration
 	// DrillCheckInterval replaces DefaultDrillCheckInterval (drillschedule.go).
 	DrillCheckInterval time.Duration
+	// TenantGraph replaces the Graph client of tenants[] by tenant id
+	// (tenants.go).
+	TenantGraph map[string]graph.Lister
 	// CanaryPoll and CanaryDelay replace canary.DefaultPoll (how often the
 	// canary looks at the clock and the outbox) and canary.DefaultFirstDelay.
 	CanaryPoll, CanaryDelay time.Duration
@@ -136,6 +139,9 @@ func checkConfig(cfg *config.Config, groups []groupEntry, haveGraph bool) error 
 		errs = append(errs, err)
 	}
 	if err := checkRules(cfg); err != nil { // rules.go
+		errs = append(errs, err)
+	}
+	if err := checkTenantGroups(cfg); err != nil { // tenants.go
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
@@ -179,6 +185,7 @@ type Daemon struct {
 	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)
 	kql        kqlState            // KQL alert rules (rules.go)
 	lead       *leadership         // the scheduler lease (leader.go)
+	ten        *tenancy            // nil without tenants: (tenants.go)
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -218,7 +225,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if o.AuditTimeout <= 0 {
 		o.AuditTimeout = o.AuditInterval
 	}
-	d := &Daemon{cfg: cfg, o: o, log: o.Logger, ready: make(chan struct{}), graph: o.Graph}
+	d := &Daemon{cfg: cfg, o: o, log: o.Logger, ready: make(chan struct{}), graph: o.Graph, ten: newTenancy(cfg)}
 	ctx := context.Background()
 	groups := configGroups(cfg)
 	if err := checkConfig(cfg, groups, o.Graph != nil); err != nil {
@@ -260,7 +267,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var names []string
-	for _, s := range cfg.Sources {
+	for _, s := range allSources(cfg) { // tenants.go
 		names = append(names, s.Name)
 	}
 	// Internal sources: their bg.source episodes must survive
@@ -275,7 +282,8 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	internal = append(internal, incident.HealthSource) // incident.go
 	internal = append(internal, evidenceSource)        // evidence.go
 	internal = append(internal, preserveSources(cfg, o)...)
-	internal = append(internal, schedule.Source) // drillschedule.go
+	internal = append(internal, schedule.Source)        // drillschedule.go
+	internal = append(internal, tenantInternal(cfg)...) // tenants.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -307,6 +315,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	pipeline = watch.New(watch.Options{
 		Accounts: entra.NewAccountSet(configUsers(cfg)), Rules: append(canaryRules(cfg), d.kqlFilterRules()...), Store: d.st, Conditions: conditionsOf(d.st),
 		Route: routeFn, MuteFor: d.kqlMuteFor(cfg.Notify.MuteFor), Tenant: tenantOf(cfg), Annotate: d.drillAnnotate(), // drill.go; rules.go
+		TenantOf: d.ten.tenantOfFunc(), Attribute: d.ten.attributeFunc(), // tenants.go
 		Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Metrics: d.metrics, Logger: d.log, Now: o.Now,
 		Observers: append(d.drillObservers(), d.kqlObservers()...), // drillschedule.go; rules.go
 	})
@@ -314,7 +323,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	d.setupKQLScheduler() // rules.go
 	d.setupIncidents()
 	d.setupCanary(ctx, reg) // canary.go
-	for _, sc := range cfg.Sources {
+	for _, sc := range allSources(cfg) {
 		if err := pipeline.Silence().Watch(ctx, sc.Name, sc.MaxSilence); err != nil {
 			return nil, err
 		}
@@ -325,6 +334,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	if err := d.setupAudit(); err != nil {
+		return nil, err
+	}
+	if err := d.setupTenants(ctx); err != nil { // tenants.go
 		return nil, err
 	}
 	if err := d.setupPreserve(); err != nil { // preserve.go
@@ -441,6 +453,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.auditor != nil {
 		loops.Go(func() { d.scheduled(loopCtx, d.auditLoop) })
 	}
+	d.runTenants(loopCtx, &loops) // tenants.go: each tenant's groups and audit
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}

@@ -46,6 +46,7 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 		AlertAck:       acker.APIAck(svc),
 		Now:            d.o.Now,
 	}
+	d.tenantAPIOptions(&ao)  // tenants.go
 	d.pageOptions(&ao, acts) // pages.go
 	a := api.New(ao)
 	mux.Handle("/api/v1/", auditWrites(svc, a))

@@ -36,7 +36,7 @@ const (
 func (d *Daemon) setupDrillSchedule(reg prometheus.Registerer, route func(map[string]string) []string) error {
 	s, err := schedule.New(schedule.Options{
 		Store: d.st, Accounts: d.currentAccounts, Interval: d.cfg.Drill.Interval, RemindBefore: d.cfg.Drill.RemindBefore,
-		Route: route, Tenant: tenantOf(d.cfg), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Logger: d.log.With("component", "drill-schedule"), Now: d.o.Now,
+		Route: route, Tenant: tenantOf(d.cfg), TenantOf: d.ten.accountTenantFunc(), Wake: func() { d.disp.Wake(); d.wakeIncidents() }, Logger: d.log.With("component", "drill-schedule"), Now: d.o.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("drill schedule: %w", err)

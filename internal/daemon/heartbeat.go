@@ -303,7 +303,7 @@ func (d *Daemon) healthy(ctx context.Context) error {
 		slices.Sort(failing)
 		return fmt.Errorf("source failing: %s (see the open bg.source alerts)", strings.Join(failing, ", "))
 	}
-	for _, sc := range d.cfg.Sources {
+	for _, sc := range allSources(d.cfg) { // tenants.go
 		if _, silent := d.pipeline.Silence().Firing(sc.Name); silent {
 			return fmt.Errorf("source %s silent for longer than its max_silence (%v)", sc.Name, sc.MaxSilence)
 		}

@@ -4,7 +4,6 @@ import (
 	"breakglass/internal/kqlrule"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +29,7 @@ func routerOf(cfg *config.Config) (*route.Router, error) {
 		groups = append(groups, rg)
 	}
 	var routes []route.Route
-	for i, rc := range cfg.Notify.Routes {
+	for i, rc := range cfg.EffectiveRoutes() { // tenants' routes first (config/tenants.go)
 		rt := route.Route{Groups: rc.Groups, Continue: rc.Continue}
 		for _, s := range rc.Matchers {
 			m, err := route.ParseMatcher(s)
@@ -117,7 +116,8 @@ func Reach(cfg *config.Config) (string, error) {
 	type pair struct{ name, value string }
 	var pairs []pair
 	var which, names []string
-	for i, rc := range cfg.Notify.Routes {
+	fields := cfg.EffectiveRouteFields()
+	for i, rc := range cfg.EffectiveRoutes() { // tenants' routes too: "with tenant=..." lines
 		for _, s := range rc.Matchers {
 			mt, err := route.ParseMatcher(s)
 			if err != nil || !slices.Contains(perAlertLabels, mt.Name) {
@@ -126,7 +126,7 @@ func Reach(cfg *config.Config) (string, error) {
 			if mt.Op == route.Equal && !slices.Contains(pairs, pair{mt.Name, mt.Value}) {
 				pairs = append(pairs, pair{mt.Name, mt.Value})
 			}
-			if w := "notify.routes[" + strconv.Itoa(i) + "]"; !slices.Contains(which, w) {
+			if w := fields[i]; !slices.Contains(which, w) {
 				which = append(which, w)
 			}
 			if !slices.Contains(names, mt.Name) {
@@ -135,7 +135,7 @@ func Reach(cfg *config.Config) (string, error) {
 		}
 	}
 	none := "no route matches"
-	if len(cfg.Notify.Routes) == 0 {
+	if len(cfg.EffectiveRoutes()) == 0 {
 		none = "no notify.routes"
 	}
 	var b strings.Builder

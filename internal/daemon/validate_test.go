@@ -54,8 +54,8 @@ func TestAcceptedConfigBuilds(t *testing.T) {
 			if err != nil {
 				t.Errorf("sources: %v", err)
 			}
-			if len(srcs) != len(cfg.Sources) {
-				t.Errorf("%d sources built for %d configured", len(srcs), len(cfg.Sources))
+			if len(srcs) != len(cfg.AllSources()) {
+				t.Errorf("%d sources built for %d configured", len(srcs), len(cfg.AllSources()))
 			}
 		})
 	}

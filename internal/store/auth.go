@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -19,8 +20,11 @@ type User struct {
 	Name         string // unique, case-insensitively
 	Role         string // viewer, responder or admin
 	PasswordHash string
-	Created      time.Time
-	Updated      time.Time
+	// Tenants limits the user to these tenants' alerts, incidents, drills
+	// and accounts (tenant ids, lower-case); none: every tenant.
+	Tenants []string
+	Created time.Time
+	Updated time.Time
 }
 
 // Token is an API token. Hash is the hex SHA-256 of the token, which only
@@ -34,6 +38,28 @@ type Token struct {
 	Revoked   time.Time // zero while not revoked
 	LastUsed  time.Time // zero when never used
 	CreatedBy string
+	// Tenants limits the token as User.Tenants does.
+	Tenants []string
+}
+
+// JoinTenants is how a tenant list is stored: lower-case ids joined by
+// commas ("" for every tenant).
+func JoinTenants(ts []string) string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// SplitTenants reads what JoinTenants stored; nil for every tenant.
+func SplitTenants(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // Session is a signed-in browser. Hash is the hex SHA-256 of the cookie's

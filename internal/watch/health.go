@@ -89,7 +89,7 @@ func (h *SourceHealth) Failing(ctx context.Context, source, key string, err erro
 			"key":         key,
 		},
 	}
-	labelAlert(&a, source, h.o.Tenant)
+	labelAlert(&a, source, h.o.tenantFor(source, key))
 	data, _ := json.Marshal(sourceData{Source: source, Key: key, Error: msg, Since: now, Detected: now})
 	inserted, err2 := raise(ctx, h.o, a, data, Condition{Rule: RuleSource, Key: ck, AlertID: a.ID, Since: now, Updated: now, Data: data})
 	if err2 != nil {

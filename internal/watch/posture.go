@@ -55,7 +55,11 @@ const (
 // is logged. Open drifts and verdicts are conditions in the store, so a
 // restart neither loses nor repeats them.
 type Posture struct {
-	o      Options
+	o Options
+	// scope is the tenant whose audits this watcher observes ("" with one
+	// tenant): its verdicts, drifts and bg.source keys are kept apart from
+	// every other tenant's (TenantPosture).
+	scope  string
 	health *SourceHealth
 	mu     sync.Mutex
 }
@@ -64,6 +68,48 @@ func newPosture(o Options, h *SourceHealth) *Posture { return &Posture{o: o, hea
 
 // Posture returns the pipeline's posture-drift watcher.
 func (p *Pipeline) Posture() *Posture { return p.posture }
+
+// TenantPosture returns a posture-drift watcher for one tenant's audits
+// among several: its drifts, verdicts and failures are that tenant's (and
+// labelled with it), so one tenant's report never resolves another's
+// drift. Keep one per tenant for the daemon's life.
+func (p *Pipeline) TenantPosture(tenant string) *Posture {
+	return &Posture{o: p.o, health: p.failing, scope: strings.ToLower(tenant)}
+}
+
+// scopePrefix starts the condition keys of a tenant's posture watcher.
+const scopePrefix = "tenant:"
+
+// full is the stored condition key of result key k.
+func (w *Posture) full(k string) string {
+	if w.scope == "" {
+		return k
+	}
+	return scopePrefix + w.scope + "\x01" + k
+}
+
+// own reports whether the stored key belongs to this watcher, and returns
+// its result key.
+func (w *Posture) own(stored string) (string, bool) {
+	if w.scope == "" {
+		return stored, !strings.HasPrefix(stored, scopePrefix)
+	}
+	return strings.CutPrefix(stored, scopePrefix+w.scope+"\x01")
+}
+
+// healthKey is the bg.source key (source posture) of base for this
+// watcher's tenant.
+func (w *Posture) healthKey(base string) string {
+	if w.scope == "" {
+		return base
+	}
+	return base + TenantKeySep + w.scope
+}
+
+// TenantKeySep joins a tenant id to the key of a bg.source that concerns
+// one tenant's audit ("audit of tenant <id>"), which is how the daemon
+// labels it with the tenant.
+const TenantKeySep = " of tenant "
 
 // verdict is a result's last decisive state. ID and UPN are the account
 // as last reported: an account configured by UPN is reported by its
@@ -110,7 +156,7 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 	defer w.mu.Unlock()
 	now := w.o.Now().UTC()
 	verdicts := map[string]verdict{}
-	if c, ok, err := w.o.Conditions.Condition(ctx, postureStateRule, postureStateKey); err != nil {
+	if c, ok, err := w.o.Conditions.Condition(ctx, postureStateRule, w.healthKey(postureStateKey)); err != nil {
 		return fmt.Errorf("reading posture verdicts: %w", err)
 	} else if ok && len(c.Data) > 0 {
 		if err := json.Unmarshal(c.Data, &verdicts); err != nil {
@@ -126,7 +172,9 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 		return fmt.Errorf("listing posture drifts: %w", err)
 	}
 	for _, c := range cs {
-		open[c.Key] = c
+		if k, ok := w.own(c.Key); ok {
+			open[k] = c
+		}
 	}
 
 	keys := resultKeys(rep.Results, verdicts, open)
@@ -143,7 +191,7 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 		switch {
 		case good(r.Status):
 			if c, ok := open[k]; ok {
-				if err := resolve(ctx, w.o, RulePosture, k, c.AlertID); err != nil {
+				if err := resolve(ctx, w.o, RulePosture, w.full(k), c.AlertID); err != nil {
 					errs = append(errs, fmt.Errorf("resolving posture drift %s: %w", describeKey(k), err))
 					continue
 				}
@@ -189,7 +237,7 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 		if seen[k] {
 			continue
 		}
-		if err := resolve(ctx, w.o, RulePosture, k, c.AlertID); err != nil {
+		if err := resolve(ctx, w.o, RulePosture, w.full(k), c.AlertID); err != nil {
 			errs = append(errs, fmt.Errorf("resolving posture drift %s: %w", describeKey(k), err))
 			continue
 		}
@@ -202,10 +250,10 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 	}
 	if len(lost) > 0 {
 		sort.Strings(lost)
-		w.health.Failing(ctx, PostureSource, postureCoverageKey, fmt.Errorf("%d posture results that passed can no longer be evaluated, so their drift would go unseen: %s",
+		w.health.Failing(ctx, PostureSource, w.healthKey(postureCoverageKey), fmt.Errorf("%d posture results that passed can no longer be evaluated, so their drift would go unseen: %s",
 			len(lost), strings.Join(lost, "; ")))
 	} else {
-		w.health.Recovered(ctx, PostureSource, postureCoverageKey)
+		w.health.Recovered(ctx, PostureSource, w.healthKey(postureCoverageKey))
 	}
 	if len(firstBad) > 0 {
 		sort.Strings(firstBad)
@@ -213,7 +261,7 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 			"count", len(firstBad), "results", firstBad)
 	}
 	data, _ := json.Marshal(verdicts)
-	if err := w.o.Conditions.SetCondition(ctx, Condition{Rule: postureStateRule, Key: postureStateKey, Updated: now, Data: data}); err != nil {
+	if err := w.o.Conditions.SetCondition(ctx, Condition{Rule: postureStateRule, Key: w.healthKey(postureStateKey), Updated: now, Data: data}); err != nil {
 		errs = append(errs, fmt.Errorf("recording posture verdicts: %w", err))
 	}
 	w.o.Metrics.postureRun(rep, now)
@@ -224,14 +272,14 @@ func (w *Posture) Observe(ctx context.Context, rep *posture.Report) error {
 }
 
 func (w *Posture) raise(ctx context.Context, rep *posture.Report, r posture.Result, k string, goodAt, now time.Time) error {
-	a := postureAlert(r, k, goodAt, now)
-	labelAlert(&a, PostureSource, cmp.Or(w.o.Tenant, rep.Tenant.ID))
+	a := postureAlert(r, w.full(k), goodAt, now)
+	labelAlert(&a, PostureSource, cmp.Or(w.scope, w.o.Tenant, rep.Tenant.ID))
 	data, _ := json.Marshal(postureData{
 		Check: r.Check, AccountID: r.AccountID, AccountUPN: r.AccountUPN, Status: r.Status, Message: r.Message,
 		Evidence: r.Evidence, Remediation: r.Remediation, LastGood: goodAt, Detected: now, Tenant: rep.Tenant,
 		Exception: r.Exception, Severity: r.Severity,
 	})
-	inserted, err := raise(ctx, w.o, a, data, Condition{Rule: RulePosture, Key: k, AlertID: a.ID, Since: now, Updated: now, Data: data})
+	inserted, err := raise(ctx, w.o, a, data, Condition{Rule: RulePosture, Key: w.full(k), AlertID: a.ID, Since: now, Updated: now, Data: data})
 	if err != nil {
 		return fmt.Errorf("storing posture drift %s: %w", describeKey(k), err)
 	}
@@ -312,11 +360,13 @@ func (w *Posture) Record(ctx context.Context, rep *posture.Report) error {
 // could not run (collection aborted), so drift would go unseen.
 func (w *Posture) AuditFailed(ctx context.Context, err error) {
 	w.o.Metrics.postureFailed()
-	w.failing().Failing(ctx, PostureSource, "audit", err)
+	w.failing().Failing(ctx, PostureSource, w.healthKey("audit"), err)
 }
 
 // AuditRan resolves that bg.source once an audit completes.
-func (w *Posture) AuditRan(ctx context.Context) { w.failing().Recovered(ctx, PostureSource, "audit") }
+func (w *Posture) AuditRan(ctx context.Context) {
+	w.failing().Recovered(ctx, PostureSource, w.healthKey("audit"))
+}
 
 func (w *Posture) failing() *SourceHealth { return w.health }
 
@@ -330,6 +380,9 @@ func (w *Posture) ResolveAll(ctx context.Context) error {
 		return fmt.Errorf("listing posture drifts: %w", err)
 	}
 	for _, c := range cs {
+		if _, ok := w.own(c.Key); !ok {
+			continue
+		}
 		if err := resolve(ctx, w.o, RulePosture, c.Key, c.AlertID); err != nil {
 			return fmt.Errorf("resolving posture drift %s: %w", describeKey(c.Key), err)
 		}

@@ -402,3 +402,82 @@ func TestPostureRecordFailureRaisesSource(t *testing.T) {
 		t.Errorf("%d bg.posture after the store recovered, want 1", n)
 	}
 }
+
+// TestTenantPostureIsolated: two tenants' drift watchers share one store.
+// The same tenant-wide check drifting in both is two alerts, each with its
+// tenant; one tenant's report never resolves the
+// other's drift; and a failed audit is that tenant's bg.source.
+func TestTenantPostureIsolated(t *testing.T) {
+	const ta, tb = "6b1e4e1c-3d5a-4c2b-9f10-2a3b4c5d6e7f", "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a"
+	ctx := context.Background()
+	c := newClock()
+	fs := &fakeStore{}
+	p := New(Options{Accounts: entra.NewAccountSet(nil), Store: fs, Conditions: NewMemConditions(), Route: To("t/webhook"), Now: c.now})
+	pa, pb := p.TenantPosture(ta), p.TenantPosture(tb)
+	wide := func(st posture.Status) posture.Result {
+		r := res("global-admin-count", st)
+		r.AccountID, r.AccountUPN = "", ""
+		return r
+	}
+	rep := func(tenant string, rs ...posture.Result) *posture.Report {
+		return &posture.Report{Tenant: posture.TenantInfo{ID: tenant}, Results: rs}
+	}
+	for _, run := range []struct {
+		w *Posture
+		r *posture.Report
+	}{{pa, rep(ta, wide(posture.StatusPass))}, {pb, rep(tb, wide(posture.StatusPass))}} {
+		if err := run.w.Observe(ctx, run.r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.add(time.Hour)
+	if err := pa.Observe(ctx, rep(ta, wide(posture.StatusFail))); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.Observe(ctx, rep(tb, wide(posture.StatusFail))); err != nil {
+		t.Fatal(err)
+	}
+	if n := fs.count(RulePosture); n != 2 {
+		t.Fatalf("%d bg.posture alerts for a drift in each tenant, want 2", n)
+	}
+	tenants := map[string]bool{}
+	for _, a := range fs.alerts {
+		if a.Rule == RulePosture {
+			tenants[a.Labels[alert.LabelTenant]] = true
+		}
+	}
+	if !tenants[ta] || !tenants[tb] {
+		t.Errorf("drift alerts' tenants %v, want both", tenants)
+	}
+	// B's check passing again resolves B's drift only.
+	if err := pb.Observe(ctx, rep(tb, wide(posture.StatusPass))); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fs.resolved()); n != 1 {
+		t.Errorf("%d resolutions after B's check passed again, want 1 (B's)", n)
+	}
+	// A's next run still sees its own drift open: no second alert.
+	if err := pa.Observe(ctx, rep(ta, wide(posture.StatusFail))); err != nil {
+		t.Fatal(err)
+	}
+	if n := fs.count(RulePosture); n != 2 {
+		t.Errorf("%d bg.posture alerts after A's second failing run, want still 2", n)
+	}
+	// The unscoped watcher sees neither tenant's drifts.
+	if err := p.Posture().ResolveAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fs.resolved()); n != 1 {
+		t.Errorf("ResolveAll of the single-tenant watcher resolved a tenant's drift (%d resolutions)", n)
+	}
+	pa.AuditFailed(ctx, errors.New("token refused"))
+	var src []alert.Alert
+	for _, a := range fs.alerts {
+		if a.Rule == RuleSource {
+			src = append(src, a)
+		}
+	}
+	if len(src) != 1 || !strings.Contains(src[0].Title, ta) {
+		t.Errorf("bg.source of A's failed audit: %+v", src)
+	}
+}

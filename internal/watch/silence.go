@@ -144,7 +144,7 @@ func (s *Silence) Check(ctx context.Context) {
 	s.mu.Unlock()
 	for _, d := range fire {
 		a := silenceAlert(d.source, d.st, now)
-		labelAlert(&a, d.source, s.o.Tenant)
+		labelAlert(&a, d.source, s.o.tenantFor(d.source, ""))
 		data, _ := json.Marshal(silenceData{Source: d.source, LastLife: d.st.last.UTC(), MaxSilence: d.st.max.String(), Detected: now.UTC()})
 		inserted, err := raise(ctx, s.o, a, data, Condition{Rule: RuleSilence, Key: d.source, AlertID: a.ID, Since: d.st.last.UTC(), Updated: now.UTC(), Data: data})
 		if err != nil {

@@ -63,6 +63,17 @@ type Options struct {
 	Annotate func(*alert.Alert)
 	// Tenant, when known, labels every alert (alert.LabelTenant).
 	Tenant string
+	// TenantOf, when set, replaces Tenant for an alert about a source
+	// (bg.silence; bg.source for one of its keys, such as a group id) and
+	// for the records read from it: the daemon of several tenants maps a
+	// tenant's sources (and groups) to it. "" leaves the alert to
+	// Attribute, or without a tenant.
+	TenantOf func(source, key string) string
+	// Attribute, when set, sees every record alert after its labels are
+	// set, with the raw record, and sets its tenant (the record's own
+	// tenant field on a source several tenants share). Like Annotate it
+	// must never drop an alert, only label it.
+	Attribute func(a *alert.Alert, raw []byte)
 	// MaxRecord bounds one record (0: the scanner's default).
 	MaxRecord int
 	// Rules are record rules evaluated besides the built-ins for Accounts
@@ -194,6 +205,9 @@ func (p *Pipeline) Ingest(ctx context.Context, source, name string, r io.Reader)
 		}
 		a := f.Alert
 		p.label(&a, source)
+		if p.o.Attribute != nil {
+			p.o.Attribute(&a, f.Raw)
+		}
 		if p.o.Annotate != nil {
 			p.o.Annotate(&a)
 		}
@@ -290,7 +304,16 @@ func (p *Pipeline) ResolveRemoved(ctx context.Context, configured []string) erro
 // label gives a the standard labels plus the configured source and the
 // tenant, so routing can match on them.
 func (p *Pipeline) label(a *alert.Alert, source string) {
-	Label(a, source, p.o.Tenant)
+	Label(a, source, p.o.tenantFor(source, ""))
+}
+
+// tenantFor is the tenant label of alerts about source (and key): TenantOf's
+// when set, else Tenant.
+func (o *Options) tenantFor(source, key string) string {
+	if o.TenantOf != nil {
+		return o.TenantOf(source, key)
+	}
+	return o.Tenant
 }
 
 // Label gives a the standard labels (alert.StandardLabels) plus source and,

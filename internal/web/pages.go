@@ -50,6 +50,10 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 // runQuery is the query box's form POST: it runs the query as POST
 // /api/v1/query does and shows the result under the box.
 func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
+	if s.o.API.TenantFilter(r).Limited() {
+		http.Error(w, "A KQL query reads every tenant's records, and your account is limited to some tenants; ask someone without a tenant limit.", http.StatusForbidden)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 2<<20)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "The form could not be read (larger than 2 MiB?).", http.StatusBadRequest)
@@ -160,6 +164,7 @@ func (s *Server) drills(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "drills", err)
 		return
 	}
+	ds = s.tenantDrills(r, ds) // tenants.go
 	now := s.o.Now().UTC()
 	v := drillsView{Checklist: drill.Checklist, Drills: ds}
 	sts, err := s.o.API.DrillStatus(r.Context())
@@ -242,6 +247,10 @@ func pageFuncs() template.FuncMap {
 		"severity": func(n int) alert.Severity { return alert.Severity(n) },
 		"weekday":  func(d time.Weekday) string { return d.String() },
 		"date":     func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006") },
+		// tenantLinks is the tenant filter of a list page (tenants.go).
+		"tenantLinks": func(path string, v view) tenantLinks {
+			return tenantLinks{Path: path, Choices: v.Tenants, Current: v.Tenant}
+		},
 	}
 }
 

@@ -162,13 +162,19 @@ type view struct {
 	CSRF       string
 	Flash      string
 	Groups     []string // the action groups, for the review form
-	Data       any
-	Now        time.Time
+	// Tenants are the tenants the filter offers (none with one tenant),
+	// Tenant the one picked (?tenant=, "" for all).
+	Tenants []api.TenantChoice
+	Tenant  string
+	Data    any
+	Now     time.Time
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name, nav, title string, data any) {
 	who, role, csrf := s.o.Principal(r)
-	v := view{Title: title, Nav: nav, Who: who, Role: role, CSRF: csrf, Flash: r.URL.Query().Get("done"), Groups: s.o.Groups, Data: data, Now: s.o.Now().UTC()}
+	tf := s.o.API.TenantFilter(r) // tenants.go
+	v := view{Title: title, Nav: nav, Who: who, Role: role, CSRF: csrf, Flash: r.URL.Query().Get("done"), Groups: s.o.Groups, Data: data, Now: s.o.Now().UTC(),
+		Tenants: tf.Choices(), Tenant: tf.Only()}
 	var b strings.Builder
 	if err := s.t.ExecuteTemplate(&b, name, v); err != nil {
 		s.o.Logger.Error("dashboard: rendering a page failed", "page", name, "err", err)
@@ -200,6 +206,7 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "firing alerts", err)
 		return
 	}
+	accts.Accounts, firing = s.tenantAccounts(r, accts.Accounts), s.tenantAlerts(r, firing) // tenants.go
 	s.render(w, r, "board.html", "board", "Status", map[string]any{"Accounts": accts.Accounts, "Firing": firing})
 }
 
@@ -207,8 +214,12 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 const alertsShown = 50
 
 func (s *Server) alertList(r *http.Request) ([]alert.Alert, error) {
-	page, _, err := s.o.API.Store().AlertPage(r.Context(), store.AlertFilter{}, "", alertsShown)
-	return page, err
+	f := store.AlertFilter{}
+	if t := s.o.API.TenantFilter(r).Only(); t != "" {
+		f.Labels = map[string]string{alert.LabelTenant: t}
+	}
+	page, _, err := s.o.API.Store().AlertPage(r.Context(), f, "", alertsShown)
+	return s.tenantAlerts(r, page), err
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
@@ -236,6 +247,9 @@ func (s *Server) alertPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	st := s.o.API.Store()
 	a, err := st.Alert(r.Context(), id)
+	if err == nil && !s.o.API.TenantFilter(r).Alert(a) {
+		err = store.ErrNotFound // another tenant's: as if it did not exist
+	}
 	if err != nil {
 		s.fail(w, "alert "+strconv.Quote(id), err)
 		return
@@ -260,6 +274,9 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Acknowledging is not available here; use breakglass alerts ack on the host.", http.StatusServiceUnavailable)
 		return
 	}
+	if !s.visibleAlert(w, r, id) { // tenants.go
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	note := strings.TrimSpace(r.PostFormValue("note"))
 	changed, err := s.o.Ack(r.Context(), id, who, note)
@@ -280,11 +297,15 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "incidents", err)
 		return
 	}
+	incs = s.tenantIncidents(r, incs)
 	s.render(w, r, "incidents.html", "incidents", "Incidents", incs)
 }
 
 func (s *Server) incident(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !s.visibleIncident(w, r, id) {
+		return
+	}
 	d, what, err := s.o.API.IncidentDetail(r.Context(), id)
 	if err != nil {
 		s.fail(w, what, err)
@@ -298,6 +319,9 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 	who, _, _ := s.o.Principal(r)
 	if s.o.Review == nil {
 		http.Error(w, "Reviewing is not available here; use breakglass incidents review on the host.", http.StatusServiceUnavailable)
+		return
+	}
+	if !s.visibleIncident(w, r, id) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -333,7 +357,11 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) posture(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "posture.html", "posture", "Posture", s.o.API.Posture())
+	rep := s.o.API.Posture()
+	if rep != nil && !s.o.API.TenantFilter(r).Tenant(rep.Tenant.ID) {
+		rep = nil // another tenant's audit
+	}
+	s.render(w, r, "posture.html", "posture", "Posture", rep)
 }
 
 func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
@@ -342,6 +370,7 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "dead letters", err)
 		return
 	}
+	dead = s.tenantDeliveries(r, dead)
 	depth := 0
 	if d, ok := s.o.API.Store().(interface {
 		OutboxDepth(context.Context) (int, error)

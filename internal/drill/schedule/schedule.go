@@ -77,9 +77,12 @@ type Options struct {
 	// Route gives an alert's targets from its labels (daemon.RouteFunc).
 	Route  func(labels map[string]string) []string
 	Tenant string
-	Wake   func() // notify.Dispatcher.Wake
-	Logger *slog.Logger
-	Now    func() time.Time
+	// TenantOf, when set, is the tenant of an account's reminders (the
+	// tenant that lists it, with tenants:); "" falls back to Tenant.
+	TenantOf func(id, upn string) string
+	Wake     func() // notify.Dispatcher.Wake
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Scheduler computes due dates and raises reminders and overdue alerts.
@@ -563,7 +566,13 @@ func (s *Scheduler) alertFor(rule string, st Status, now time.Time) (alert.Alert
 	if !st.Never {
 		a.Annotations["due"] = st.Due.UTC().Format(time.RFC3339)
 	}
-	watch.Label(&a, "", s.o.Tenant)
+	tenant := s.o.Tenant
+	if s.o.TenantOf != nil {
+		if t := s.o.TenantOf(st.Account.ID, st.Account.UPN); t != "" {
+			tenant = t
+		}
+	}
+	watch.Label(&a, "", tenant)
 	ev, _ := json.Marshal(st)
 	return a, ev
 }

@@ -445,3 +445,29 @@ func TestRanAtIsDrillPassedAt(t *testing.T) {
 		t.Errorf("without a finish time: %s", got)
 	}
 }
+
+// TestReminderCarriesAccountsTenant: with TenantOf, an account's overdue
+// alert carries the tenant that lists it; an account no tenant lists
+// keeps Tenant.
+func TestReminderCarriesAccountsTenant(t *testing.T) {
+	f := newFixture(t, bg1, bg2)
+	s, err := New(Options{Store: f.st, Accounts: func() []entra.Account { return []entra.Account{bg1, bg2} },
+		Interval: 90 * day, RemindBefore: 7 * day, Route: routeAll, Tenant: "contoso", Now: f.clk.Now,
+		TenantOf: func(id, upn string) string {
+			if strings.EqualFold(upn, bg2.UPN) {
+				return "fabrikam-id"
+			}
+			return ""
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.check(s)
+	got := map[string]string{}
+	for _, a := range f.alerts(RuleOverdue) {
+		got[a.AccountUPN] = a.Labels[alert.LabelTenant]
+	}
+	if got[bg2.UPN] != "fabrikam-id" || got[bg1.UPN] != "contoso" {
+		t.Errorf("overdue alerts' tenants %v", got)
+	}
+}

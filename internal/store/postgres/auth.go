@@ -21,14 +21,15 @@ func isUnique(err error) bool { return pgCode(err) == codeUnique }
 
 // --- users ---
 
-const userColumns = `name, role, password_hash, created, updated`
+const userColumns = `name, role, password_hash, created, updated, tenants`
 
 func scanUser(sc scanner) (store.User, error) {
 	var u store.User
-	var created, updated string
-	if err := scan(sc, &u.Name, &u.Role, &u.PasswordHash, &created, &updated); err != nil {
+	var created, updated, tenants string
+	if err := scan(sc, &u.Name, &u.Role, &u.PasswordHash, &created, &updated, &tenants); err != nil {
 		return u, err
 	}
+	u.Tenants = store.SplitTenants(tenants)
 	var err error
 	if u.Created, err = decodeTime("created", created); err != nil {
 		return u, fmt.Errorf("user %q: %w", u.Name, err)
@@ -60,8 +61,8 @@ func (s *Store) AddUser(ctx context.Context, u store.User) error {
 		return s.authErr("add user", err)
 	}
 	err = s.write(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO auth_users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-			u.Name, u.Role, u.PasswordHash, created, updated)
+		_, err := c.exec(ctx, `INSERT INTO auth_users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			u.Name, u.Role, u.PasswordHash, created, updated, store.JoinTenants(u.Tenants))
 		return err
 	})
 	if isUnique(err) {
@@ -156,17 +157,19 @@ func (s *Store) RemoveUser(ctx context.Context, name string) error {
 
 // --- tokens ---
 
-const tokenColumns = `name, role, hash, created, expires, revoked, last_used, created_by`
+const tokenColumns = `name, role, hash, created, expires, revoked, last_used, created_by, tenants`
 
 func scanToken(sc scanner) (store.Token, error) {
 	var (
 		t                 store.Token
 		created, expires  string
 		revoked, lastUsed sql.NullString
+		tenants           string
 	)
-	if err := scan(sc, &t.Name, &t.Role, &t.Hash, &created, &expires, &revoked, &lastUsed, &t.CreatedBy); err != nil {
+	if err := scan(sc, &t.Name, &t.Role, &t.Hash, &created, &expires, &revoked, &lastUsed, &t.CreatedBy, &tenants); err != nil {
 		return t, err
 	}
+	t.Tenants = store.SplitTenants(tenants)
 	var err error
 	if t.Created, err = decodeTime("created", created); err != nil {
 		return t, fmt.Errorf("token %q: %w", t.Name, err)
@@ -215,9 +218,9 @@ func (s *Store) AddToken(ctx context.Context, t store.Token) error {
 		}
 		args = append(args, e)
 	}
-	args = append(args, t.CreatedBy)
+	args = append(args, t.CreatedBy, store.JoinTenants(t.Tenants))
 	err := s.write(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO auth_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, args...)
+		_, err := c.exec(ctx, `INSERT INTO auth_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, args...)
 		return err
 	})
 	if isUnique(err) {

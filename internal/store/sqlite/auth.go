@@ -24,14 +24,15 @@ func isUnique(err error) bool {
 
 // --- users ---
 
-const userColumns = `name, role, password_hash, created, updated`
+const userColumns = `name, role, password_hash, created, updated, tenants`
 
 func scanUser(sc scanner) (store.User, error) {
 	var u store.User
-	var created, updated string
-	if err := sc.Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &updated); err != nil {
+	var created, updated, tenants string
+	if err := sc.Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &updated, &tenants); err != nil {
 		return u, err
 	}
+	u.Tenants = store.SplitTenants(tenants)
 	var err error
 	if u.Created, err = decodeTime("created", created); err != nil {
 		return u, fmt.Errorf("user %q: %w", u.Name, err)
@@ -63,8 +64,8 @@ func (s *Store) AddUser(ctx context.Context, u store.User) error {
 		return s.authErr("add user", err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO auth_users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			u.Name, u.Role, u.PasswordHash, created, updated)
+		_, err := tx.ExecContext(ctx, `INSERT INTO auth_users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			u.Name, u.Role, u.PasswordHash, created, updated, store.JoinTenants(u.Tenants))
 		return err
 	})
 	if isUnique(err) {
@@ -159,17 +160,19 @@ func (s *Store) RemoveUser(ctx context.Context, name string) error {
 
 // --- tokens ---
 
-const tokenColumns = `name, role, hash, created, expires, revoked, last_used, created_by`
+const tokenColumns = `name, role, hash, created, expires, revoked, last_used, created_by, tenants`
 
 func scanToken(sc scanner) (store.Token, error) {
 	var (
 		t                 store.Token
 		created, expires  string
 		revoked, lastUsed sql.NullString
+		tenants           string
 	)
-	if err := sc.Scan(&t.Name, &t.Role, &t.Hash, &created, &expires, &revoked, &lastUsed, &t.CreatedBy); err != nil {
+	if err := sc.Scan(&t.Name, &t.Role, &t.Hash, &created, &expires, &revoked, &lastUsed, &t.CreatedBy, &tenants); err != nil {
 		return t, err
 	}
+	t.Tenants = store.SplitTenants(tenants)
 	var err error
 	if t.Created, err = decodeTime("created", created); err != nil {
 		return t, fmt.Errorf("token %q: %w", t.Name, err)
@@ -218,9 +221,9 @@ func (s *Store) AddToken(ctx context.Context, t store.Token) error {
 		}
 		args = append(args, e)
 	}
-	args = append(args, t.CreatedBy)
+	args = append(args, t.CreatedBy, store.JoinTenants(t.Tenants))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO auth_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO auth_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		return err
 	})
 	if isUnique(err) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"breakglass/internal/store"
+	"breakglass/internal/store/storetest"
 )
 
 func TestAuthStore(t *testing.T) {
@@ -26,7 +28,7 @@ func TestAuthStore(t *testing.T) {
 		t.Error("AddUser with an unknown role succeeded")
 	}
 	got, err := s.User(ctx, "DANA")
-	if err != nil || got != u {
+	if err != nil || !reflect.DeepEqual(got, u) {
 		t.Errorf("User = %+v, %v; want %+v", got, err, u)
 	}
 	if _, err := s.User(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
@@ -128,4 +130,9 @@ func TestAuthStore(t *testing.T) {
 	if es, _ := s.AuditLog(ctx, store.AuditFilter{Since: t0.Add(time.Second), Actor: "DANA"}); len(es) != 2 {
 		t.Errorf("AuditLog since, actor: %d entries, want 2", len(es))
 	}
+}
+
+// TestAuthTenants: users and tokens keep their tenants (migration 0011).
+func TestAuthTenants(t *testing.T) {
+	storetest.AuthTenants(t, open(t, filepath.Join(t.TempDir(), "bg.db")))
 }
