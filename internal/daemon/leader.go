@@ -97,8 +97,9 @@ func (d *Daemon) setupLeader(ctx context.Context, reg prometheus.Registerer, own
 	if d.auditor != nil {
 		d.auditor = fencedAuditor{d.auditor, l.el}
 	}
+	all := d.cfg.AllSources() // buildSources made d.sources from it, in order
 	for i, src := range d.sources {
-		sc := d.cfg.Sources[i]
+		sc := all[i].SourceConfig
 		if sc.Type != config.SourceTypeGraph {
 			continue
 		}
@@ -192,10 +193,14 @@ func (l *leadership) each(ctx context.Context, fn func(ctx context.Context) erro
 // scheduledGroups refreshes the break-glass groups from Graph on the
 // leader; the other replicas apply the members it stored, as often, so
 // every replica watches the same accounts.
-func (d *Daemon) scheduledGroups(ctx context.Context) {
+func (d *Daemon) scheduledGroups(ctx context.Context) { d.scheduledWatcher(ctx, d.members) }
+
+// scheduledWatcher is scheduledGroups for one watcher (the top level's, or
+// a tenant's: tenants.go).
+func (d *Daemon) scheduledWatcher(ctx context.Context, members *membership.Watcher) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { d.scheduled(ctx, d.members.Run) })
+	wg.Go(func() { d.scheduled(ctx, members.Run) })
 	every := d.o.GroupRefresh
 	if every <= 0 {
 		every = membership.DefaultRefresh
@@ -211,7 +216,7 @@ func (d *Daemon) scheduledGroups(ctx context.Context) {
 		if d.lead.el.Held() {
 			continue
 		}
-		if err := d.members.Load(ctx); err != nil && ctx.Err() == nil {
+		if err := members.Load(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("reading the group members the leader stored", "error", err)
 		}
 	}

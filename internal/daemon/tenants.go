@@ -457,20 +457,21 @@ func (d *Daemon) runTenants(ctx context.Context, loops *sync.WaitGroup) {
 	}
 	first.Wait()
 	for _, u := range d.ten.units {
+		// Under the scheduler lease, as the top level's (leader.go): one
+		// replica reads each tenant's groups from Graph and audits it; the
+		// others apply the members it stored.
 		if u.members != nil {
-			loops.Go(func() { u.members.Run(ctx) })
+			loops.Go(func() { d.scheduledWatcher(ctx, u.members) })
 		}
 		if u.auditor != nil {
 			d.log.Info("posture audit scheduled", "tenant", u.t.Name, "first_in", d.o.AuditDelay, "every", d.o.AuditInterval)
-			loops.Go(func() { d.tenantAuditLoop(ctx, u) })
+			loops.Go(func() { d.scheduled(ctx, func(ctx context.Context) { d.tenantAuditLoop(ctx, u) }) })
 		}
 	}
 }
 
-// tenantAuditLoop is auditLoop for one tenant. With leader leases
-// (helper "lease", leader.go) each tenant's audit is its own scheduled
-// job: wrap the tenantAuditOnce call in the lease named "audit:<tenant
-// id>".
+// tenantAuditLoop is auditLoop for one tenant; it runs only while this
+// replica holds the scheduler lease (runTenants).
 func (d *Daemon) tenantAuditLoop(ctx context.Context, u *tenantUnit) {
 	t := time.NewTimer(d.o.AuditDelay)
 	defer t.Stop()
