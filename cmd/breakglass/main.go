@@ -104,6 +104,7 @@ configuration error.`,
 		newUsersCmd(),    // users.go
 		newTokensCmd(),   // tokens.go
 		newAuditLogCmd(), // auditlog.go
+		newStoreCmd(),    // store.go; its subcommands register themselves
 	)
 	return root
 }
