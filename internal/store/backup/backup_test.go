@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"breakglass/internal/evidence"
 	"breakglass/internal/store"
 	"breakglass/internal/store/backup"
 	"breakglass/internal/store/sqlite"
@@ -302,11 +303,49 @@ func TestRestore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Heads published at entries 5 (in the backup) and 12 (after it).
+	heads := live + ".heads"
+	for _, seq := range []int64{5, 12} {
+		es, err := s.LogEntries(ctx, seq-1, 1)
+		if err != nil || len(es) != 1 {
+			t.Fatal(es, err)
+		}
+		if err := evidence.AppendHead(heads, evidence.SignedHead{Seq: seq, Hash: es[0].Hash, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.Close()
 	now := time.Date(2026, 12, 2, 6, 30, 0, 0, time.UTC)
-	res, err := backup.Restore(ctx, live, bak, "", backup.Options{Now: func() time.Time { return now }})
+	res, err := backup.Restore(ctx, live, bak, "", heads, backup.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Heads == nil || res.Heads.Kept != 1 || res.Heads.Past != 1 || res.Heads.MovedAside != heads+".before-restore-20261202T063000Z" {
+		t.Errorf("heads: %+v", res.Heads)
+	}
+	kept, err := evidence.LoadHeads(heads)
+	if err != nil || len(kept) != 1 || kept[0].Seq != 5 {
+		t.Errorf("heads file after restore: %+v, %v", kept, err)
+	}
+	// Each store verifies against its own heads.
+	for _, tc := range []struct{ db, heads string }{{live, heads}, {res.MovedAside, res.Heads.MovedAside}} {
+		hs, err := evidence.LoadHeads(tc.heads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refs []evidence.HeadRef
+		for _, h := range hs {
+			refs = append(refs, h.Ref())
+		}
+		snap, err := sqlite.OpenSnapshot(ctx, tc.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := evidence.Verify(ctx, snap, refs)
+		snap.Close()
+		if err != nil || !r.OK() || r.HeadsChecked != len(refs) {
+			t.Errorf("%s against %s: %+v, %v", tc.db, tc.heads, r, err)
+		}
 	}
 	wantAside := live + ".before-restore-20261202T063000Z"
 	if res.MovedAside != wantAside {
@@ -328,7 +367,7 @@ func TestRestore(t *testing.T) {
 	// Restoring a second time in the same second would need the same
 	// aside name: refused, nothing changed.
 	r.Close()
-	if _, err := backup.Restore(ctx, live, bak, "", backup.Options{Now: func() time.Time { return now }}); !errors.Is(err, backup.ErrExists) {
+	if _, err := backup.Restore(ctx, live, bak, "", "", backup.Options{Now: func() time.Time { return now }}); !errors.Is(err, backup.ErrExists) {
 		t.Errorf("second restore onto the same aside name: %v", err)
 	}
 	if c, err := backup.Verify(ctx, live); err != nil || c.Counts.Alerts != 10 {
@@ -367,7 +406,7 @@ func TestRestoreRefuses(t *testing.T) {
 		db := rawDB(t, nb)
 		db.Exec(fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, 'x')`, sqlite.LatestSchemaVersion()+1))
 		db.Close()
-		_, err := backup.Restore(ctx, live, nb, "", backup.Options{})
+		_, err := backup.Restore(ctx, live, nb, "", "", backup.Options{})
 		var tooNew *sqlite.SchemaTooNewError
 		if !errors.As(err, &tooNew) || !strings.Contains(err.Error(), "nothing was changed") {
 			t.Errorf("restore of a newer backup: %v", err)
@@ -380,7 +419,7 @@ func TestRestoreRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		_, err = backup.Restore(ctx, live, bak, ln.Addr().String(), backup.Options{})
+		_, err = backup.Restore(ctx, live, bak, ln.Addr().String(), "", backup.Options{})
 		if !errors.Is(err, backup.ErrInUse) || !strings.Contains(err.Error(), ln.Addr().String()) {
 			t.Errorf("restore while serve answers: %v", err)
 		}
@@ -402,7 +441,7 @@ func TestRestoreRefuses(t *testing.T) {
 			t.Fatalf("helper did not open the store: %q %v", buf, err)
 		}
 		before, _ = os.ReadFile(live)
-		_, err = backup.Restore(ctx, live, bak, "", backup.Options{})
+		_, err = backup.Restore(ctx, live, bak, "", "", backup.Options{})
 		if !errors.Is(err, backup.ErrInUse) || !strings.Contains(err.Error(), "has "+live+" open") {
 			t.Errorf("restore while another process has the store open: %v", err)
 		}
@@ -410,7 +449,7 @@ func TestRestoreRefuses(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		// Once it is gone, restore works.
-		if _, err := backup.Restore(ctx, live, bak, "", backup.Options{}); err != nil {
+		if _, err := backup.Restore(ctx, live, bak, "", "", backup.Options{}); err != nil {
 			t.Errorf("restore after the holder died: %v", err)
 		}
 	})

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"breakglass/internal/evidence"
 )
 
 // RestoreResult is what Restore did.
@@ -20,9 +23,27 @@ type RestoreResult struct {
 	MovedAside string `json:"moved_aside,omitempty"`
 	// Backup is the check of the backup before it was put in place;
 	// Restored the check of the store after.
-	Backup   Check   `json:"backup"`
-	Restored Check   `json:"restored"`
-	Seconds  float64 `json:"seconds"`
+	Backup   Check `json:"backup"`
+	Restored Check `json:"restored"`
+	// Heads is what became of the published evidence heads (nil without
+	// a heads file).
+	Heads   *HeadsResult `json:"heads,omitempty"`
+	Seconds float64      `json:"seconds"`
+}
+
+// HeadsResult: a heads file names heads the replaced store reached; those
+// past the end of the backup's evidence log would make the restored log
+// look truncated (it is: those entries are in the store moved aside). The
+// whole file is moved aside with the store, and a new one keeps the heads
+// the restored log holds, so each store verifies against its own heads.
+type HeadsResult struct {
+	File string `json:"file"`
+	// MovedAside holds every head, next to the store moved aside.
+	MovedAside string `json:"moved_aside"`
+	// Kept heads are at or before the restored log's last entry; Past
+	// are after it (entries written after the backup).
+	Kept int `json:"kept"`
+	Past int `json:"past"`
 }
 
 // asideSuffix names a store Restore moved aside.
@@ -39,7 +60,8 @@ var sidecars = []string{"-wal", "-shm"}
 // storePath.before-restore-<UTC time>, and kept; the restored store is
 // checked again, and if that fails the old store is moved back.
 // listen is serve's server.listen; "" skips that part of InUse.
-func Restore(ctx context.Context, storePath, from, listen string, o Options) (_ RestoreResult, err error) {
+// headsFile is evidence.heads_file ("" for none); see HeadsResult.
+func Restore(ctx context.Context, storePath, from, listen, headsFile string, o Options) (_ RestoreResult, err error) {
 	o.defaults()
 	start := time.Now()
 	res := RestoreResult{Store: storePath, From: from}
@@ -75,8 +97,14 @@ func Restore(ctx context.Context, storePath, from, listen string, o Options) (_ 
 		}
 	}()
 
+	stamp := asideSuffix + o.Now().UTC().Format("20060102T150405Z")
+	if headsFile != "" {
+		if _, serr := os.Lstat(headsFile + stamp); serr == nil {
+			return res, fmt.Errorf("%s: %w", headsFile+stamp, ErrExists)
+		}
+	}
 	if _, serr := os.Lstat(res.Store); serr == nil {
-		aside := res.Store + asideSuffix + o.Now().UTC().Format("20060102T150405Z")
+		aside := res.Store + stamp
 		if err := moveAside(res.Store, aside); err != nil {
 			return res, err
 		}
@@ -101,6 +129,14 @@ func Restore(ctx context.Context, storePath, from, listen string, o Options) (_ 
 	o.Progress("checking the restored store")
 	if res.Restored, err = Verify(ctx, res.Store); err != nil {
 		return res, fmt.Errorf("the restored store failed its check: %w%s", err, rollback(res))
+	}
+	if headsFile != "" {
+		if res.Heads, err = splitHeads(headsFile, headsFile+stamp, res.Restored.Evidence.Last.Seq); err != nil {
+			return res, fmt.Errorf("the store is restored, but the heads file could not be brought in line with it (evidence verify will say the log is truncated): %w", err)
+		}
+		if res.Heads != nil {
+			o.Progress(fmt.Sprintf("heads file %s: kept the %d heads the restored log holds; all %d are in %s", headsFile, res.Heads.Kept, res.Heads.Kept+res.Heads.Past, res.Heads.MovedAside))
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	o.Progress("restored " + res.Store + " from " + res.From)
@@ -159,4 +195,47 @@ func InUse(ctx context.Context, storePath, listen string) error {
 		return fmt.Errorf("%w: a process has %s open (serve, or another breakglass command); stop it first, then run restore again", ErrInUse, storePath)
 	}
 	return nil
+}
+
+// splitHeads moves the heads file aside and writes a new one with the
+// lines whose head is at or before lastSeq. A line that is not a head is
+// kept: evidence verify names it.
+func splitHeads(file, aside string, lastSeq int64) (*HeadsResult, error) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	hr := &HeadsResult{File: file, MovedAside: aside}
+	var keep []byte
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if h, err := evidence.ParseHead(bytes.TrimSpace(line)); err == nil && h.Seq > lastSeq {
+			hr.Past++
+			continue
+		}
+		if line[len(line)-1] != '\n' {
+			line = append(line, '\n')
+		}
+		keep = append(keep, line...)
+		hr.Kept++
+	}
+	if err := os.Rename(file, aside); err != nil {
+		return nil, err
+	}
+	tmp := file + ".restore-tmp"
+	if err := os.WriteFile(tmp, keep, 0o644); err != nil {
+		return nil, err
+	}
+	if err := syncFile(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return nil, err
+	}
+	return hr, syncDir(filepath.Dir(file))
 }
