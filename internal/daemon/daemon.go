@@ -99,6 +99,9 @@ type Options struct {
 	// CanaryPoll and CanaryDelay replace canary.DefaultPoll (how often the
 	// canary looks at the clock and the outbox) and canary.DefaultFirstDelay.
 	CanaryPoll, CanaryDelay time.Duration
+
+	// shared is the store and sockets of a Supervisor (reload.go).
+	shared *shared
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -220,13 +223,13 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 
-	d.st, err = openBackend(ctx, cfg) // storeopen.go
+	d.st, err = d.openStore(ctx) // reload.go
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			d.st.Close()
+			d.closeStore()
 		}
 	}()
 
@@ -237,7 +240,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	// The daemon's own endpoint. Listen before starting anything so a port
 	// clash fails fast, and because holding server.listen is what proves no
 	// other live daemon uses this dispatcher owner (see leaseOwner).
-	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
+	d.ln, err = d.listen(cfg.Server.Listen) // reload.go
 	if err != nil {
 		return nil, fmt.Errorf("server.listen: %w", err)
 	}
@@ -254,6 +257,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.registerReload(reg) // reload.go
 	var names []string
 	for _, s := range cfg.Sources {
 		names = append(names, s.Name)
@@ -385,7 +389,7 @@ func (d *Daemon) Close() error {
 			d.ln.Close()
 		}
 		d.pipeline.Close()
-		err = d.st.Close()
+		err = d.closeStore()
 	})
 	return err
 }
@@ -482,6 +486,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	case <-dispDone:
 	case <-time.After(d.o.ShutdownGrace):
 		log.Warn("notifications still in flight at shutdown; they stay queued and are sent on the next start")
+		d.waitHandover(dispDone) // reload.go
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
