@@ -295,10 +295,14 @@ func TestServeReload(t *testing.T) {
 	if pl.firing("b", stillB) != 0 {
 		t.Error("the bad configuration's route applied")
 	}
-	cond, ok := pl.find("a", func(p page) bool { return p.rule == "bg.source" && p.status == "firing" && strings.Contains(p.title, `"config"`) })
+	cond, ok := pl.find("a", func(p page) bool {
+		return p.rule == "bg.source" && p.status == "firing" && strings.Contains(p.title, `"config"`)
+	})
 	if !ok {
 		waitUntil(t, "bg.source for config", 10*time.Second, func() bool {
-			cond, ok = pl.find("a", func(p page) bool { return p.rule == "bg.source" && p.status == "firing" && strings.Contains(p.title, `"config"`) })
+			cond, ok = pl.find("a", func(p page) bool {
+				return p.rule == "bg.source" && p.status == "firing" && strings.Contains(p.title, `"config"`)
+			})
 			return ok
 		})
 	}
