@@ -245,9 +245,7 @@ func NewSupervisor(cfg *config.Config, o Options, load func() (*config.Config, e
 		sh.closeAll()
 		return nil, err
 	}
-	s := &Supervisor{o: o, load: load, sh: sh, cur: d, handover: make(chan *handover), done: make(chan struct{})}
-	main.activate(sh.takePending())
-	return s, nil
+	return &Supervisor{o: o, load: load, sh: sh, cur: d, handover: make(chan *handover), done: make(chan struct{})}, nil
 }
 
 // Addr is the address of server.listen.
@@ -268,23 +266,38 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
 	d := s.cur
 	s.mu.Unlock()
+	main := s.sh.takePending()
 	for {
 		genCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- d.Run(genCtx) }()
+		// The endpoint goes to the new daemon once its sources run, so
+		// /readyz is not briefly unready: connections wait until then.
+		select {
+		case <-d.Ready():
+		case <-done:
+		}
+		s.sh.main.activate(main)
 		select {
 		case err := <-done:
 			stop()
 			return err
 		case h := <-s.handover:
 			d.log.Info("configuration reload: stopping intake and handing over to the new configuration")
+			// New connections wait for the next daemon; the endpoint's
+			// own requests finish and its idle kept-alive connections
+			// close, so no request is answered by a daemon whose sources
+			// are stopping (clients send idempotent ones again).
+			s.sh.main.activate(nil)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = d.srv.Shutdown(sctx)
+			cancel()
 			stop()
 			if err := <-done; err != nil {
 				d.log.Error("configuration reload: the previous configuration stopped with an error", "error", err)
 			}
-			s.sh.main.activate(h.main)
 			s.sh.retain(h.next.cfg)
-			d = h.next
+			d, main = h.next, h.main
 			close(h.started)
 		}
 	}
