@@ -229,6 +229,10 @@ type handover struct {
 // daemon of cfg, as New does. load reads the configuration again for
 // Reload, exactly as serve read cfg.
 func NewSupervisor(cfg *config.Config, o Options, load func() (*config.Config, error)) (_ *Supervisor, err error) {
+	// As New: a configuration serve refuses creates no store.
+	if err := checkConfig(cfg, configGroups(cfg), o.Graph != nil); err != nil {
+		return nil, err
+	}
 	st, err := openBackend(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
