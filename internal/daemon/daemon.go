@@ -283,7 +283,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	for _, s := range internal {
 		d.metrics.AddSource(s)
 	}
-	notify.UserAgent = "breakglass/" + version.Version
+	if ua := "breakglass/" + version.Version; notify.UserAgent != ua {
+		notify.UserAgent = ua // once: a reload's daemon must not write what the running one reads
+	}
 	watch.RegisterGauge(reg, "breakglass_watched_accounts", "Break-glass user accounts watched now: those configured by id or UPN plus the members of configured groups as last read.",
 		func(context.Context) (int, error) { return len(d.currentAccounts()), nil })
 	watch.RegisterGauge(reg, "breakglass_dead_letters", "Deliveries given up (target gone, or failing past notify.give_up_after); each raised bg.notify.", d.st.DeadLetterCount)

@@ -95,6 +95,8 @@ notify:
 		probes   atomic.Int64
 		notReady atomic.Int64
 		retried  atomic.Int64
+		// firstNotReady is the first unready answer's status and body.
+		firstNotReady string
 	)
 	client := &http.Client{Timeout: 20 * time.Second}
 	for w := range 2 {
@@ -156,7 +158,12 @@ notify:
 				continue
 			}
 			if resp.StatusCode != http.StatusOK {
-				notReady.Add(1)
+				if notReady.Add(1) == 1 {
+					b, _ := io.ReadAll(resp.Body)
+					mu.Lock()
+					firstNotReady = fmt.Sprintf("%s: %s", resp.Status, b)
+					mu.Unlock()
+				}
 			}
 			resp.Body.Close()
 			time.Sleep(2 * time.Millisecond)
@@ -176,7 +183,7 @@ notify:
 	t.Logf("%d pushes acknowledged (%d requests sent again after EOF on a kept-alive connection), %d readyz probes (%d not ready) across 3 reloads",
 		len(ids), retried.Load(), probes.Load(), notReady.Load())
 	if notReady.Load() > 0 {
-		t.Errorf("/readyz answered not ready %d times during reloads", notReady.Load())
+		t.Errorf("/readyz answered not ready %d times during reloads, first: %s", notReady.Load(), firstNotReady)
 	}
 	if len(failures) > 0 {
 		t.Errorf("%d requests failed during reloads, first: %s", len(failures), failures[0])
