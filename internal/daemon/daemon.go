@@ -69,6 +69,8 @@ type Options struct {
 	// Stderr receives the logs (default os.Stderr) unless Logger is set.
 	Stderr io.Writer
 	Logger *slog.Logger
+	// shared is the store and sockets of a Supervisor (reload.go).
+	shared *shared
 	// Graph replaces the Graph client built from the graph: section.
 	Graph graph.Lister
 	// ShutdownGrace and PruneInterval default to the constants above.
@@ -99,9 +101,6 @@ type Options struct {
 	// CanaryPoll and CanaryDelay replace canary.DefaultPoll (how often the
 	// canary looks at the clock and the outbox) and canary.DefaultFirstDelay.
 	CanaryPoll, CanaryDelay time.Duration
-
-	// shared is the store and sockets of a Supervisor (reload.go).
-	shared *shared
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
