@@ -90,7 +90,7 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 				FollowSymlinks: sc.FollowSymlinks, Retention: cfg.Store.Retention}, d.st)
 		case config.SourceTypeHTTP:
 			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: d.log,
-				Listener: d.sourceListener()}) // reload.go
+				Listener: d.sourceListener(sc.Listen)}) // reload.go
 		case config.SourceTypeGraph:
 			graphClient, cerr := d.graphClient()
 			if cerr != nil {

@@ -45,8 +45,27 @@ import (
 )
 
 // ConfigSource is the internal source a failed reload raises bg.source
-// for.
+// for, with key configKey.
 const ConfigSource = "config"
+
+const configKey = "the new configuration"
+
+// reloadSources are the internal sources of a supervised daemon: a daemon
+// built for a reload must not resolve the condition of the reload that
+// failed before it (New resolves those of sources it does not know); the
+// supervisor resolves it once the daemon runs.
+func (d *Daemon) reloadSources() []string {
+	if d.o.shared == nil {
+		return nil
+	}
+	return []string{ConfigSource}
+}
+
+// configApplied resolves a failed reload's bg.source: the daemon d now
+// runs the file as it is.
+func (d *Daemon) configApplied(ctx context.Context) {
+	d.pipeline.Health().Recovered(ctx, ConfigSource, configKey)
+}
 
 // shared is what a Supervisor keeps across generations; a Daemon built
 // with Options.shared uses it instead of opening its own.
@@ -56,7 +75,10 @@ type shared struct {
 
 	mu      sync.Mutex
 	sockets map[string]*socket // http sources, by configured listen address
-	pending *vlistener         // the main listener New made last, not yet active
+	// What the daemon New is building asks for: its main listener (not
+	// yet active) and its http sources' addresses.
+	pending      *vlistener
+	pendingAddrs []string
 
 	rmu        sync.Mutex
 	reloadOK   bool
@@ -92,13 +114,16 @@ func (d *Daemon) listen(addr string) (net.Listener, error) {
 	return vl, nil
 }
 
-// sourceListener gives http sources the supervisor's sockets (nil: they
-// listen themselves).
-func (d *Daemon) sourceListener() func(context.Context, string) (net.Listener, error) {
+// sourceListener gives the http source listening on addr the
+// supervisor's socket (nil: it listens itself).
+func (d *Daemon) sourceListener(addr string) func(context.Context, string) (net.Listener, error) {
 	sh := d.o.shared
 	if sh == nil {
 		return nil
 	}
+	sh.mu.Lock()
+	sh.pendingAddrs = append(sh.pendingAddrs, addr)
+	sh.mu.Unlock()
 	return func(_ context.Context, addr string) (net.Listener, error) {
 		sock, err := sh.socket(addr)
 		if err != nil {
@@ -164,9 +189,8 @@ func (sh *shared) socket(addr string) (*socket, error) {
 	return s, nil
 }
 
-// retain closes the sockets of addresses cfg no longer listens on.
-func (sh *shared) retain(cfg *config.Config) {
-	keep := httpAddrs(cfg)
+// retain closes the sockets of addresses not in keep.
+func (sh *shared) retain(keep []string) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	for addr, s := range sh.sockets {
@@ -177,12 +201,12 @@ func (sh *shared) retain(cfg *config.Config) {
 	}
 }
 
-func (sh *shared) takePending() *vlistener {
+func (sh *shared) takePending() (*vlistener, []string) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	vl := sh.pending
-	sh.pending = nil
-	return vl
+	vl, addrs := sh.pending, sh.pendingAddrs
+	sh.pending, sh.pendingAddrs = nil, nil
+	return vl, addrs
 }
 
 func (sh *shared) closeAll() error {
@@ -196,16 +220,6 @@ func (sh *shared) closeAll() error {
 	return sh.st.Close()
 }
 
-func httpAddrs(cfg *config.Config) []string {
-	var out []string
-	for _, sc := range cfg.Sources {
-		if sc.Type == config.SourceTypeHTTP {
-			out = append(out, sc.Listen)
-		}
-	}
-	return out
-}
-
 // Supervisor runs serve: one Daemon at a time on a store and sockets that
 // outlive it, replaced by a new one on Reload.
 type Supervisor struct {
@@ -215,13 +229,16 @@ type Supervisor struct {
 
 	mu       sync.Mutex // one reload at a time
 	cur      *Daemon    // the running generation (guarded by mu)
+	addrs    []string   // its http sources' addresses (guarded by mu)
 	handover chan *handover
 	done     chan struct{} // closed when Run returns
+	main     *vlistener    // the first daemon's endpoint, activated by Run
 }
 
 type handover struct {
 	next    *Daemon
 	main    *vlistener
+	addrs   []string
 	started chan struct{}
 }
 
@@ -249,7 +266,10 @@ func NewSupervisor(cfg *config.Config, o Options, load func() (*config.Config, e
 		sh.closeAll()
 		return nil, err
 	}
-	return &Supervisor{o: o, load: load, sh: sh, cur: d, handover: make(chan *handover), done: make(chan struct{})}, nil
+	s := &Supervisor{o: o, load: load, sh: sh, cur: d, handover: make(chan *handover), done: make(chan struct{})}
+	s.main, s.addrs = sh.takePending()
+	d.configApplied(context.Background()) // a start with a good file ends a failed reload's episode
+	return s, nil
 }
 
 // Addr is the address of server.listen.
@@ -268,9 +288,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
 	defer s.sh.closeAll()
 	s.mu.Lock()
-	d := s.cur
+	d, main := s.cur, s.main
 	s.mu.Unlock()
-	main := s.sh.takePending()
 	for {
 		genCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
@@ -300,7 +319,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			if err := <-done; err != nil {
 				d.log.Error("configuration reload: the previous configuration stopped with an error", "error", err)
 			}
-			s.sh.retain(h.next.cfg)
+			s.sh.retain(h.addrs)
 			d, main = h.next, h.main
 			close(h.started)
 		}
@@ -316,12 +335,12 @@ func (s *Supervisor) Reload(ctx context.Context) error {
 	defer s.mu.Unlock()
 	old := s.cur
 	old.log.Info("configuration reload requested", "config", old.cfg.Path)
-	next, main, err := s.prepare(old)
+	h, err := s.prepare(old)
 	if err != nil {
 		s.failed(ctx, old, err)
 		return err
 	}
-	h := &handover{next: next, main: main, started: make(chan struct{})}
+	next := h.next
 	select {
 	case s.handover <- h:
 	case <-s.done:
@@ -329,38 +348,39 @@ func (s *Supervisor) Reload(ctx context.Context) error {
 		return errors.New("configuration reload: serve is stopping")
 	}
 	<-h.started
-	s.cur = next
+	s.cur, s.addrs = next, h.addrs
 	s.sh.rmu.Lock()
 	s.sh.reloadOK, s.sh.reloadedAt = true, time.Now()
 	s.sh.rmu.Unlock()
+	next.configApplied(ctx)
 	next.log.Info("configuration reloaded", "config", next.cfg.Path)
 	return nil
 }
 
 // prepare builds the next daemon while old runs.
-func (s *Supervisor) prepare(old *Daemon) (*Daemon, *vlistener, error) {
+func (s *Supervisor) prepare(old *Daemon) (*handover, error) {
 	cfg, err := s.load()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := restartOnly(old.cfg, cfg); err != nil {
-		return nil, nil, err
-	}
-	// Listen on new http source addresses now, so a port in use refuses
-	// the reload instead of stopping the daemon later.
-	for _, addr := range httpAddrs(cfg) {
-		if _, err := s.sh.socket(addr); err != nil {
-			s.sh.retain(old.cfg)
-			return nil, nil, &ConfigError{fmt.Errorf("%s: sources: listen %s: %w", cfg.Path, addr, err)}
-		}
+		return nil, err
 	}
 	next, err := New(cfg, s.o)
-	main := s.sh.takePending()
+	main, addrs := s.sh.takePending()
 	if err != nil {
-		s.sh.retain(old.cfg)
-		return nil, nil, err
+		return nil, err
 	}
-	return next, main, nil
+	// Listen on new http source addresses now, so a port in use refuses
+	// the reload instead of stopping the daemon once it runs.
+	for _, addr := range addrs {
+		if _, err := s.sh.socket(addr); err != nil {
+			next.Close()
+			s.sh.retain(s.addrs)
+			return nil, &ConfigError{fmt.Errorf("%s: sources: listen %s: %w", cfg.Path, addr, err)}
+		}
+	}
+	return &handover{next: next, main: main, addrs: addrs, started: make(chan struct{})}, nil
 }
 
 // failed reports a reload that changed nothing: every problem at error
@@ -375,7 +395,7 @@ func (s *Supervisor) failed(ctx context.Context, old *Daemon, err error) {
 	}
 	detail := fmt.Sprintf("%s was not applied (%d problem(s)), the previous configuration is still running: %s; fix the file and send SIGHUP again (breakglass config check -c %s shows every problem)",
 		old.cfg.Path, len(problems), strings.Join(problems, "; "), old.cfg.Path)
-	old.pipeline.Health().Failing(ctx, ConfigSource, "the new configuration", errors.New(detail))
+	old.pipeline.Health().Failing(ctx, ConfigSource, configKey, errors.New(detail))
 }
 
 // reloadProblems splits a reload error into one line per problem.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -229,6 +230,12 @@ notify:
 	good, _ := os.ReadFile(path)
 	sup, logs := supervise(t, path)
 	first := sup.Current()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	withPush := strings.Replace(string(good), "sources:\n", fmt.Sprintf("sources:\n  - type: http\n    name: push\n    listen: %s\n    token: ${%s}\n", busy.Addr(), tokenEnv), 1)
 
 	for _, tc := range []struct {
 		name, text string
@@ -238,6 +245,7 @@ notify:
 		{"syntax", string(good) + "bogus_key: 1\n", "config.yaml:", false},
 		{"listen", strings.Replace(string(good), "listen: 127.0.0.1:0", "listen: 127.0.0.1:1", 1), "server.listen changed", true},
 		{"store", strings.Replace(string(good), e.db, e.db+"2", 1), "store.path changed", true},
+		{"port in use", withPush, "sources: listen " + busy.Addr().String(), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.WriteFile(path, []byte(tc.text), 0o600)
