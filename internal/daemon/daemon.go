@@ -273,7 +273,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	internal = append(internal, incident.HealthSource) // incident.go
 	internal = append(internal, evidenceSource)        // evidence.go
 	internal = append(internal, preserveSources(cfg, o)...)
-	internal = append(internal, schedule.Source) // drillschedule.go
+	internal = append(internal, schedule.Source)      // drillschedule.go
 	internal = append(internal, d.reloadSources()...) // reload.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
