@@ -298,7 +298,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		// /readyz is not briefly unready: connections wait until then.
 		select {
 		case <-d.Ready():
-		case <-done:
+		case err := <-done:
+			stop()
+			return err
 		}
 		s.sh.main.activate(main)
 		select {
