@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/signal"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"breakglass/internal/config"
 	"breakglass/internal/daemon"
 )
 
@@ -37,6 +39,15 @@ the JSON API (/api/v1/) for the users and tokens made by breakglass users
 and breakglass tokens. SIGINT or
 SIGTERM stop intake, drain in-flight work for up to 10 seconds, and exit 0.
 
+SIGHUP reloads the configuration file: it is loaded and checked as at
+start while the daemon keeps running, then the daemon hands over to it on
+the same store and sockets (nothing in flight is dropped; pushes during
+the handover wait). A file that does not load or validate changes nothing:
+each problem is logged at error level, breakglass_config_reload_success
+drops to 0 and bg.source (source config) is raised until a reload works.
+Changing server.listen or store.* needs a restart; such a reload is
+refused as a whole.
+
 Exit status: 0 after a clean shutdown, 1 when the store cannot be opened or a
 source fails, 2 for usage or configuration errors.`,
 		Args: noArgs,
@@ -47,11 +58,17 @@ source fails, 2 for usage or configuration errors.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			d, err := daemon.New(cfg, daemon.Options{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
+			// Caught from here on: SIGHUP's default action would end serve.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			load := func() (*config.Config, error) { return loadConfig(cfgPath) }
+			sup, err := daemon.NewSupervisor(cfg, daemon.Options{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}, load)
 			if err != nil {
 				return asUsage(err)
 			}
-			return asUsage(d.Run(ctx))
+			go reloadOnHUP(ctx, hup, sup)
+			return asUsage(sup.Run(ctx))
 		},
 	}
 	addConfigFlag(cmd, &cfgPath)
@@ -65,4 +82,17 @@ func asUsage(err error) error {
 		return usageError{err}
 	}
 	return err
+}
+
+// reloadOnHUP reloads the configuration on each SIGHUP until ctx ends. A
+// reload that fails has reported itself (log, metric, bg.source).
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, sup *daemon.Supervisor) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = sup.Reload(ctx)
+		}
+	}
 }

@@ -90,7 +90,8 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 			src, err = source.NewFile(source.FileOptions{Name: sc.Name, Path: sc.Path, Poll: sc.Poll, Logger: d.log, Now: d.o.Now,
 				FollowSymlinks: sc.FollowSymlinks, Retention: cfg.Store.Retention}, d.st)
 		case config.SourceTypeHTTP:
-			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: d.log})
+			src, err = source.NewHTTP(source.HTTPOptions{Name: sc.Name, Listen: sc.Listen, Token: sc.Token.Reveal(), MaxBody: sc.MaxBody, Logger: d.log,
+				Listener: d.sourceListener(sc.Listen)}) // reload.go
 		case config.SourceTypeGraph:
 			graphClient, accountsNow, cerr := d.sourceGraph(ts.Tenant) // tenants.go
 			if cerr != nil {

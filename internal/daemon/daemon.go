@@ -69,6 +69,8 @@ type Options struct {
 	// Stderr receives the logs (default os.Stderr) unless Logger is set.
 	Stderr io.Writer
 	Logger *slog.Logger
+	// shared is the store and sockets of a Supervisor (reload.go).
+	shared *shared
 	// Graph replaces the Graph client built from the graph: section.
 	Graph graph.Lister
 	// ShutdownGrace and PruneInterval default to the constants above.
@@ -232,13 +234,13 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 
-	d.st, err = openBackend(ctx, cfg) // storeopen.go
+	d.st, err = d.openStore(ctx) // reload.go
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			d.st.Close()
+			d.closeStore()
 		}
 	}()
 
@@ -249,7 +251,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	// The daemon's own endpoint. Listen before starting anything so a port
 	// clash fails fast, and because holding server.listen is what proves no
 	// other live daemon uses this dispatcher owner (see leaseOwner).
-	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
+	d.ln, err = d.listen(cfg.Server.Listen) // reload.go
 	if err != nil {
 		return nil, fmt.Errorf("server.listen: %w", err)
 	}
@@ -266,6 +268,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.registerReload(reg) // reload.go
 	var names []string
 	for _, s := range allSources(cfg) { // tenants.go
 		names = append(names, s.Name)
@@ -284,6 +287,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	internal = append(internal, preserveSources(cfg, o)...)
 	internal = append(internal, schedule.Source)        // drillschedule.go
 	internal = append(internal, tenantInternal(cfg)...) // tenants.go
+	internal = append(internal, d.reloadSources()...)   // reload.go
 	var pipeline *watch.Pipeline
 	d.metrics = watch.NewMetrics(reg, d.st.OutboxDepth, names, func(s string) (time.Time, bool) {
 		return pipeline.Silence().LastLife(s)
@@ -292,7 +296,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	for _, s := range internal {
 		d.metrics.AddSource(s)
 	}
-	notify.UserAgent = "breakglass/" + version.Version
+	if ua := "breakglass/" + version.Version; notify.UserAgent != ua {
+		notify.UserAgent = ua // once: a reload's daemon must not write what the running one reads
+	}
 	watch.RegisterGauge(reg, "breakglass_watched_accounts", "Break-glass user accounts watched now: those configured by id or UPN plus the members of configured groups as last read.",
 		func(context.Context) (int, error) { return len(d.currentAccounts()), nil })
 	watch.RegisterGauge(reg, "breakglass_dead_letters", "Deliveries given up (target gone, or failing past notify.give_up_after); each raised bg.notify.", d.st.DeadLetterCount)
@@ -405,7 +411,7 @@ func (d *Daemon) Close() error {
 			d.ln.Close()
 		}
 		d.pipeline.Close()
-		err = d.st.Close()
+		err = d.closeStore()
 	})
 	return err
 }
@@ -504,6 +510,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	case <-dispDone:
 	case <-time.After(d.o.ShutdownGrace):
 		log.Warn("notifications still in flight at shutdown; they stay queued and are sent on the next start")
+		d.waitHandover(dispDone) // reload.go
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -75,6 +75,10 @@ type HTTPOptions struct {
 	// AliveInterval is how often Run reports the listener alive; default
 	// DefaultAliveInterval.
 	AliveInterval time.Duration
+	// Listener, when set, gives Run its listener for Listen instead of
+	// listening itself: the daemon keeps one socket open across config
+	// reloads, so that pushes during a reload wait instead of failing.
+	Listener func(ctx context.Context, addr string) (net.Listener, error)
 }
 
 // HTTP receives logs pushed to POST <Path>: any shape the scanner reads
@@ -164,8 +168,14 @@ func (h *HTTP) Run(ctx context.Context, sink Sink) error {
 	if !h.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("http source %q: already running", h.o.Name)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", h.o.Listen)
+	listen := h.o.Listener
+	if listen == nil {
+		listen = func(ctx context.Context, addr string) (net.Listener, error) {
+			var lc net.ListenConfig
+			return lc.Listen(ctx, "tcp", addr)
+		}
+	}
+	ln, err := listen(ctx, h.o.Listen)
 	if err != nil {
 		return fmt.Errorf("http source %q: %w", h.o.Name, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"breakglass/internal/store"
 )
 
 // Migrations are migrations/NNNN_description.sql, numbered as SQLite's are
@@ -36,8 +38,7 @@ type SchemaTooNewError struct {
 }
 
 func (e *SchemaTooNewError) Error() string {
-	return fmt.Sprintf("database schema version %d is newer than this breakglass supports (%d); upgrade breakglass",
-		e.Database, e.Known)
+	return store.SchemaTooNewMessage(e.Database, e.Known)
 }
 
 // migrations parses the embedded files once. Versions must increase; they

@@ -131,7 +131,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	if !errors.As(err, &tooNew) || tooNew.Database != future || tooNew.Known != future-1 {
 		t.Errorf("error %v (%T), want SchemaTooNewError{%d, %d}", err, err, future, future-1)
 	}
-	want := fmt.Sprintf("database schema version %d is newer than this breakglass supports (%d); upgrade breakglass", future, future-1)
+	want := fmt.Sprintf("database schema version %d is newer than this breakglass supports (%d): the store was written by a newer breakglass; upgrade breakglass", future, future-1)
 	if msg := err.Error(); !strings.Contains(msg, want) || !strings.Contains(msg, path) {
 		t.Errorf("error %q: want it to name %s and say %q", msg, path, want)
 	}
