@@ -104,6 +104,7 @@ configuration error.`,
 		newUsersCmd(),    // users.go
 		newTokensCmd(),   // tokens.go
 		newAuditLogCmd(), // auditlog.go
+		newSBOMCmd(),     // sbom.go
 	)
 	return root
 }
