@@ -129,9 +129,10 @@ type (
 	}
 )
 
-// versionVar is where the Makefile stamps the release version; a binary
-// built outside a module version control checkout reports "(devel)" as its
-// main module version, so the stamped one names it instead.
+// versionVar is where the Makefile stamps the release version. A binary
+// built outside a git checkout reports "(devel)" as its main module
+// version; when its build information kept -ldflags (built without
+// -trimpath, which drops them), the stamped version names it instead.
 const versionVar = "breakglass/internal/version.Version"
 
 // CycloneDX returns the binary's SBOM as indented CycloneDX 1.5 JSON,
