@@ -185,7 +185,7 @@ func CycloneDX(b Binary, tool Tool) ([]byte, error) {
 
 	var comps []component
 	refs := []string{}
-	seen := map[string]bool{}
+	seen := map[string]bool{app.BOMRef: true} // a module listed twice, or as the main module too, is one component
 	if goVer != "" {
 		std := component{Type: "library", Name: "std", Version: goVer, Purl: purl("std", goVer)}
 		std.BOMRef = std.Purl
@@ -205,7 +205,7 @@ func CycloneDX(b Binary, tool Tool) ([]byte, error) {
 		}
 		c := moduleComponent(d)
 		if c.BOMRef == "" || seen[c.BOMRef] {
-			continue // a malformed or repeated entry: listed once
+			continue // repeated: listed once
 		}
 		seen[c.BOMRef] = true
 		comps = append(comps, c)
