@@ -10,7 +10,8 @@
 #     and an empty build cache, and must be byte-identical to dist/'s.
 # One target is rebuilt, not all four: a cold cross build costs ~1.5 min CPU
 # and the rebuild exercises the same toolchain and flags for every target.
-# REPRO_TARGET=all rebuilds every target.
+# REPRO_TARGET=all rebuilds every target; REPRO_KEEP=DIR keeps a rebuilt
+# binary that differs, to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -44,6 +45,8 @@ for t in $REPRO_TARGET; do
     echo "reproducible: $name $a (two builds, two source paths, two caches)"
   else
     echo "NOT reproducible: $name: $a in dist/, $b rebuilt elsewhere" >&2
+    echo "  compare: go version -m dist/$name ${REPRO_KEEP:-(set REPRO_KEEP=DIR to keep the rebuilt binary)}" >&2
+    [ -n "${REPRO_KEEP:-}" ] && mkdir -p "$REPRO_KEEP" && cp "$tmp/dist/$name" "$REPRO_KEEP/"
     fail=1
   fi
 done
