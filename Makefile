@@ -6,7 +6,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X breakglass/internal/version.Version=$(VERSION) -X breakglass/internal/version.Commit=$(COMMIT)
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test bench demo demo-scan fuzz kql-explore soak clean
+.PHONY: all build test bench demo demo-scan fuzz kql-explore soak clean release release-check
 
 all: build
 
@@ -84,5 +84,18 @@ KQL_RUNS ?= 20
 kql-explore:
 	KQL_GEN_SEED=random $(GO) test -timeout 60m ./internal/kql -run 'TestOracleGenerated' -count=$(KQL_RUNS)
 
+# release: every release target (linux/amd64, linux/arm64, darwin/arm64,
+# windows/amd64), static (CGO off) and reproducible (-trimpath, no VCS
+# stamp, the version and commit above as the only stamps), into dist/ with
+# a CycloneDX SBOM per binary (`breakglass sbom`) and SHA256SUMS
+# (scripts/release.sh). release-check, run by CI: release, then check the
+# artifacts and rebuild one target elsewhere, byte for byte
+# (scripts/release-check.sh; REPRO_TARGET=all rebuilds every target).
+release:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) GO=$(GO) ./scripts/release.sh
+
+release-check:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) GO=$(GO) ./scripts/release-check.sh
+
 clean:
-	rm -rf bin data
+	rm -rf bin data dist

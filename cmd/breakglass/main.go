@@ -106,6 +106,7 @@ configuration error.`,
 		newAuditLogCmd(), // auditlog.go
 		newDoctorCmd(),   // doctor.go
 		newStoreCmd(),    // store.go; its subcommands register themselves
+		newSBOMCmd(),     // sbom.go
 	)
 	return root
 }
