@@ -51,6 +51,11 @@ const (
 	// could not be stored is ingested again; it doubles up to
 	// maxKafkaRetry.
 	DefaultKafkaRetry = time.Second
+	// DefaultKafkaSessionTimeout is how long the group waits for a member
+	// that stopped heartbeating before its partitions move: Microsoft's
+	// recommended session.timeout.ms for Event Hubs. franz-go's own 45 s
+	// would leave a dead replica's partitions unread longer.
+	DefaultKafkaSessionTimeout = 30 * time.Second
 )
 
 const (
@@ -90,6 +95,11 @@ type KafkaOptions struct {
 	// Retry is the first wait before a message is ingested again after the
 	// store failed; default DefaultKafkaRetry.
 	Retry time.Duration
+	// SessionTimeout is how long the group waits for this member's
+	// heartbeat before it hands its partitions to the others; default
+	// DefaultKafkaSessionTimeout. Heartbeats go every third of it, at most
+	// every 3 s.
+	SessionTimeout time.Duration
 
 	// extra are client options tests add (shorter group timeouts).
 	extra []kgo.Opt
@@ -118,7 +128,7 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 		return nil, fmt.Errorf("kafka source %q: bootstrap is required", o.Name)
 	case o.Topic == "":
 		return nil, fmt.Errorf("kafka source %q: topic is required", o.Name)
-	case o.MaxInput < 0 || o.AliveInterval < 0 || o.Retry < 0:
+	case o.MaxInput < 0 || o.AliveInterval < 0 || o.Retry < 0 || o.SessionTimeout < 0:
 		return nil, fmt.Errorf("kafka source %q: limits must not be negative", o.Name)
 	case o.SASLPassword != "" && o.SASLUser == "":
 		return nil, fmt.Errorf("kafka source %q: a SASL password needs a user", o.Name)
@@ -141,6 +151,9 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 	}
 	if o.Retry == 0 {
 		o.Retry = DefaultKafkaRetry
+	}
+	if o.SessionTimeout == 0 {
+		o.SessionTimeout = DefaultKafkaSessionTimeout
 	}
 	k := &Kafka{o: o, log: o.Logger, red: newRedactor(o.SASLPassword)}
 	if k.log == nil {
@@ -197,6 +210,8 @@ func (k *Kafka) clientOpts() []kgo.Opt {
 		// that the client never relies on a connection it already lost.
 		kgo.MetadataMaxAge(3 * time.Minute),
 		kgo.ClientID("breakglass"),
+		kgo.SessionTimeout(k.o.SessionTimeout),
+		kgo.HeartbeatInterval(min(3*time.Second, k.o.SessionTimeout/3)),
 		kgo.WithLogger(&kgoLogger{log: k.log, red: k.red}),
 	}
 	if k.o.TLS != nil {
