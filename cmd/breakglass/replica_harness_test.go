@@ -28,11 +28,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"breakglass/internal/simulate"
+	"breakglass/internal/source"
 	"breakglass/internal/store/postgres/pgtest"
 )
 
@@ -365,11 +368,28 @@ func newWorkload(t *testing.T, seed int64, count int, bgShare float64) *workload
 		t.Fatal(err)
 	}
 	w := &workload{records: st.Records, bg: st.BGEvents, expected: map[string]string{}}
+	// Diagnostic settings batch many records per message; split the
+	// payloads into messages of at most msgRecords records, so that a run
+	// has hundreds of messages and commits, in the same shape.
+	const msgRecords = 10
 	sc := bufio.NewScanner(bytes.NewReader(buf.Bytes()))
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
-		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-			w.msgs = append(w.msgs, slices.Clone(line))
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var p struct {
+			Records []json.RawMessage `json:"records"`
+		}
+		if err := json.Unmarshal(line, &p); err != nil || len(p.Records) == 0 {
+			t.Fatalf("simulate wrote a line that is not an Event Hubs payload: %v %.100s", err, line)
+		}
+		for len(p.Records) > 0 {
+			n := min(msgRecords, len(p.Records))
+			b, _ := json.Marshal(map[string][]json.RawMessage{"records": p.Records[:n]})
+			w.msgs = append(w.msgs, b)
+			p.Records = p.Records[n:]
 		}
 	}
 	if len(w.msgs) < 20 {
@@ -570,4 +590,59 @@ func (g *replicaRig) report(w *workload) {
 		}
 	}
 	t.Logf("timeline: %s", strings.Join(kills, ", "))
+}
+
+// uncommitted is, per partition of the topic, how many messages lie between
+// the consumer group's committed offset and the end of the partition.
+func (g *replicaRig) uncommitted(ctx context.Context, partitions int32) (map[int32]int64, error) {
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Group = source.DefaultKafkaGroup
+	ft := kmsg.NewOffsetFetchRequestTopic()
+	ft.Topic = replicaTopic
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lo.ReplicaID = -1
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = replicaTopic
+	for p := range partitions {
+		ft.Partitions = append(ft.Partitions, p)
+		lp := kmsg.NewListOffsetsRequestTopicPartition()
+		lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = p, -1, -1
+		lt.Partitions = append(lt.Partitions, lp)
+	}
+	of.Topics = append(of.Topics, ft)
+	lo.Topics = append(lo.Topics, lt)
+	committed := map[int32]int64{}
+	fresp, err := of.RequestWith(ctx, g.prod)
+	if err != nil {
+		return nil, fmt.Errorf("offset fetch: %w", err)
+	}
+	if err := kerr.ErrorForCode(fresp.ErrorCode); err != nil {
+		return nil, fmt.Errorf("offset fetch: %w", err)
+	}
+	for _, t := range fresp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return nil, fmt.Errorf("offset fetch partition %d: %w", p.Partition, err)
+			}
+			committed[p.Partition] = p.Offset
+		}
+	}
+	lresp, err := lo.RequestWith(ctx, g.prod)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	out := map[int32]int64{}
+	for _, t := range lresp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return nil, fmt.Errorf("list offsets partition %d: %w", p.Partition, err)
+			}
+			c, ok := committed[p.Partition]
+			if !ok || c < 0 {
+				c = 0
+			}
+			out[p.Partition] = p.Offset - c
+		}
+	}
+	return out, nil
 }
