@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -126,6 +127,8 @@ func (r *hookReceiver) firing() map[string]bool {
 // replicaProc is one `serve` process of the rig; restarting it runs the
 // same config (same server.listen, hence the same dispatcher lease owner).
 type replicaProc struct {
+	// dsn, when set, replaces the rig's DSN for this replica (a proxy).
+	dsn    string
 	idx    int
 	listen string
 	cfg    string
@@ -252,7 +255,11 @@ func (g *replicaRig) start(r *replicaProc) {
 	}
 	cmd := exec.Command(binary, "serve", "--config", r.cfg)
 	cmd.Dir = g.dir
-	cmd.Env = append(os.Environ(), "E2E_PG_DSN="+g.dsn+" password="+replicaPGPass, "E2E_KAFKA_PASSWORD="+replicaKafkaPass)
+	dsn := g.dsn
+	if r.dsn != "" {
+		dsn = r.dsn
+	}
+	cmd.Env = append(os.Environ(), "E2E_PG_DSN="+dsn+" password="+replicaPGPass, "E2E_KAFKA_PASSWORD="+replicaKafkaPass)
 	r.logs = &syncLog{}
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
 	if err := cmd.Start(); err != nil {
@@ -392,7 +399,7 @@ func newWorkload(t *testing.T, seed int64, count int, bgShare float64) *workload
 			p.Records = p.Records[n:]
 		}
 	}
-	if len(w.msgs) < 20 {
+	if len(w.msgs) < 10 {
 		t.Fatalf("the workload has %d messages", len(w.msgs))
 	}
 	// The oracle: one scan of the same records, no store.
@@ -645,4 +652,112 @@ func (g *replicaRig) uncommitted(ctx context.Context, partitions int32) (map[int
 		}
 	}
 	return out, nil
+}
+
+// pgProxy forwards a Unix socket to the test PostgreSQL's, so that one
+// replica's store can be cut off (cut) and given back (restore) while the
+// server and the other replicas carry on.
+type pgProxy struct {
+	t      *testing.T
+	dir    string // the proxy's socket directory: host= in a DSN
+	target string // the server's socket
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newPGProxy(t *testing.T, dsn string) *pgProxy {
+	t.Helper()
+	var host string
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, "host="); ok {
+			host = v
+		}
+	}
+	all, _ := filepath.Glob(filepath.Join(host, ".s.PGSQL.*"))
+	var socks []string
+	for _, s := range all {
+		if !strings.HasSuffix(s, ".lock") {
+			socks = append(socks, s)
+		}
+	}
+	if host == "" || len(socks) != 1 {
+		t.Skipf("the test PostgreSQL is not on a Unix socket of its own (%q): cannot cut one replica off", dsn)
+	}
+	dir, err := os.MkdirTemp("", "bgpx-") // short: socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := &pgProxy{t: t, dir: dir, target: socks[0]}
+	p.restore()
+	t.Cleanup(p.cut)
+	return p
+}
+
+// dsn is dsn with its connections through the proxy.
+func (p *pgProxy) dsn(dsn string) string {
+	return dsn + " host=" + p.dir + " port=" + strings.TrimPrefix(filepath.Ext(p.target), ".")
+}
+
+func (p *pgProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sock := filepath.Join(p.dir, filepath.Base(p.target))
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	os.Chmod(sock, 0o777)
+	p.ln = ln
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("unix", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			if p.ln != ln {
+				p.mu.Unlock()
+				c.Close()
+				s.Close()
+				return
+			}
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+}
+
+// cut refuses new connections and breaks the open ones.
+func (p *pgProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// readyz is the replica's /readyz status and body.
+func (r *replicaProc) readyz() (int, string) {
+	resp, err := http.Get("http://" + r.listen + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, strings.TrimSpace(string(b))
 }
