@@ -169,6 +169,7 @@ func (c *Config) validate(d *decoder) {
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, LogFormats)
 	c.validateServe(d)
 	c.validateTLS(d)       // tls.go
+	c.validateLease(d)     // lease.go
 	c.validateMessages(d)  // notifymsg.go
 	c.validateHeartbeat(d) // heartbeat.go
 	c.validateRoutes(d)    // routes.go

@@ -52,6 +52,9 @@ type ServerConfig struct {
 	// only HTTPS (tls.go).
 	TLSCert string `yaml:"tls_cert,omitempty"`
 	TLSKey  string `yaml:"tls_key,omitempty"`
+	// LeaseTTL is how long a replica holds the scheduled work's lease
+	// without renewing it (lease.go); 0: DefaultLeaseTTL.
+	LeaseTTL time.Duration `yaml:"lease_ttl,omitempty"`
 }
 
 // SourceConfig is one item of sources:. Which keys apply depends on type.

@@ -41,7 +41,7 @@ func (d *Daemon) setupAudit() error {
 
 // auditLoop runs the audit after AuditDelay and then every AuditInterval.
 func (d *Daemon) auditLoop(ctx context.Context) {
-	t := time.NewTimer(d.o.AuditDelay)
+	t := time.NewTimer(d.auditFirstDelay(ctx)) // leader.go
 	defer t.Stop()
 	for {
 		select {
@@ -49,7 +49,10 @@ func (d *Daemon) auditLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		at := d.o.Now()
+		d.auditMark(ctx, at, auditStarted) // leader.go
 		d.auditOnce(ctx)
+		d.auditMark(ctx, at, auditFinished)
 		t.Reset(d.o.AuditInterval)
 	}
 }

@@ -99,6 +99,10 @@ type Options struct {
 	// CanaryPoll and CanaryDelay replace canary.DefaultPoll (how often the
 	// canary looks at the clock and the outbox) and canary.DefaultFirstDelay.
 	CanaryPoll, CanaryDelay time.Duration
+	// LeaseTTL replaces server.lease_ttl; KeepLeases stops like a crash,
+	// leaving the scheduler lease to expire (leader.go).
+	LeaseTTL   time.Duration
+	KeepLeases bool
 }
 
 // ConfigError marks an error caused by the configuration (the command exits
@@ -174,6 +178,7 @@ type Daemon struct {
 	stuckAfter time.Duration       // outbox bound of the heartbeat
 	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)
 	kql        kqlState            // KQL alert rules (rules.go)
+	lead       *leadership         // the scheduler lease (leader.go)
 
 	wmu       sync.Mutex
 	wChecked  time.Time
@@ -342,6 +347,9 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	if d.sources, err = d.buildSources(); err != nil {
 		return nil, err
 	}
+	if err := d.setupLeader(ctx, reg, owner); err != nil { // leader.go
+		return nil, err
+	}
 	d.setupHeartbeat(sendTimeout)
 	if err := d.setupEscalation(); err != nil {
 		return nil, err
@@ -418,8 +426,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var loops sync.WaitGroup
 	loops.Add(3)
 	go func() { defer loops.Done(); d.pipeline.Silence().Run(loopCtx, silenceInterval) }()
-	go func() { defer loops.Done(); d.pruneLoop(loopCtx) }()
+	go func() { defer loops.Done(); d.scheduled(loopCtx, d.pruneLoop) }() // leader.go
 	go func() { defer loops.Done(); d.logLoop(loopCtx) }()
+	loops.Go(func() { d.runLeadership(loopCtx) })
 	if d.members != nil {
 		// Read the groups before the sources start, so the first records
 		// are matched against the current members (bounded: during a Graph
@@ -427,25 +436,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 		rctx, cancel := context.WithTimeout(loopCtx, groupStartTimeout)
 		d.members.Refresh(rctx)
 		cancel()
-		loops.Go(func() { d.members.Run(loopCtx) })
+		loops.Go(func() { d.scheduledGroups(loopCtx) })
 	}
 	if d.auditor != nil {
-		loops.Go(func() { d.auditLoop(loopCtx) })
+		loops.Go(func() { d.scheduled(loopCtx, d.auditLoop) })
 	}
 	if d.hb != nil {
 		loops.Go(func() { d.hb.run(loopCtx) })
 	}
 	if d.esc != nil {
-		loops.Go(func() { d.esc.run(loopCtx, d.escalateEvery()) })
+		loops.Go(func() { d.scheduled(loopCtx, func(ctx context.Context) { d.esc.run(ctx, d.escalateEvery()) }) })
 	}
 	loops.Go(func() { d.incidents.Run(loopCtx, incidentPoll) })
 	loops.Go(func() { d.heads.Run(loopCtx) })   // publishes the head at shutdown too
 	loops.Go(func() { d.runPreserve(loopCtx) }) // preserve.go
 	loops.Go(func() { d.drillLoop(loopCtx) })   // drill.go
-	loops.Go(func() { d.runDrillSchedule(loopCtx) })
-	loops.Go(func() { d.runKQL(loopCtx) }) // rules.go
+	loops.Go(func() { d.scheduled(loopCtx, d.runDrillSchedule) })
+	loops.Go(func() { d.scheduled(loopCtx, d.runKQL) }) // rules.go
 	if d.canary != nil {
-		loops.Go(func() { d.runCanary(loopCtx) })
+		loops.Go(func() { d.scheduled(loopCtx, d.runCanary) })
 	}
 
 	srcCtx, stopSources := context.WithCancel(ctx)
@@ -536,6 +545,7 @@ func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+	d.writeLeases(w) // leader.go
 }
 
 func (d *Daemon) writable(ctx context.Context) error {

@@ -118,6 +118,7 @@ type Store interface {
 	Incidents
 	EvidenceLog
 	Drills
+	Leases
 
 	// Update runs fn in one transaction: everything fn does through tx is
 	// stored together or, when fn returns an error (which Update returns)
@@ -351,3 +352,43 @@ var (
 	ErrFull     = errors.New("store is full")
 	ErrCorrupt  = errors.New("store is corrupted")
 )
+
+// Leases elect one holder of a named piece of work among processes sharing
+// a store: the scheduled loops of several serve replicas (internal/leader).
+//
+// Whose clock: the store's. SQLite is one file on one host, so its
+// processes share that host's clock; PostgreSQL uses the database server's
+// now(), so clock skew between replicas can never give a lease two holders.
+// A holder must stop acting on a lease at its own send time of the last
+// successful AcquireLease plus ttl (its monotonic clock), which is never
+// later than the Until the store granted.
+type Leases interface {
+	// AcquireLease takes or renews lease name for owner until now+ttl and
+	// reports whether owner holds it afterwards: true when it was free,
+	// expired, released, or already owner's (then renewed, also when it had
+	// expired meanwhile and nobody took it). false, nil when another owner
+	// holds it. name and owner must be non-empty and ttl positive.
+	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (held bool, err error)
+	// ReleaseLease gives the lease up if owner holds it (a clean shutdown
+	// hands over at once). Releasing a lease owner does not hold, or one
+	// that does not exist, changes nothing and is not an error.
+	ReleaseLease(ctx context.Context, name, owner string) error
+	// Lease returns the current holder and expiry, or ErrNotFound when the
+	// lease was never taken or was released. A lease whose holder died is
+	// returned with an Until in the past (by the store's clock) until
+	// someone takes it.
+	Lease(ctx context.Context, name string) (LeaseInfo, error)
+}
+
+// LeaseInfo is the state of one lease.
+type LeaseInfo struct {
+	Name, Owner string
+	// Until is when the lease expires unless renewed; Acquired is when
+	// Owner took it (renewals keep it). Both by the store's clock, UTC.
+	Until, Acquired time.Time
+	// Epoch increments on every change of owner (a release counts: the
+	// next acquisition is a new term), never on a renewal: a fencing
+	// token, so a write made under the lease can be checked against the
+	// term it was made in. The first holder has epoch 1.
+	Epoch int64
+}

@@ -19,8 +19,8 @@ import (
 func TestLatestSchemaVersion(t *testing.T) {
 	// Bumped deliberately with each migration, so adding one without meaning
 	// to (a stray file in migrations/) shows.
-	if v := sqlite.LatestSchemaVersion(); v != 9 {
-		t.Errorf("LatestSchemaVersion = %d, want 9", v)
+	if v := sqlite.LatestSchemaVersion(); v != 10 {
+		t.Errorf("LatestSchemaVersion = %d, want 10", v)
 	}
 }
 

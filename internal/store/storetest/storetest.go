@@ -5,7 +5,8 @@
 // pagination, durability across reopen, concurrency, the notification outbox
 // with its leases, dead letters and retention, source checkpoints and
 // liveness, rule conditions, alert state and the unit of work, incidents,
-// the hash-chained evidence log and drills).
+// the hash-chained evidence log, drills, and the leases that elect one
+// replica for scheduled work).
 package storetest
 
 import (
@@ -125,6 +126,17 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 			t.Skip("implementation opted out with WithoutMultipleHandles")
 		}
 		s.concurrentAppend(t, 2)
+	})
+	t.Run("LeaseFree", s.leaseFree)
+	t.Run("LeaseRenew", s.leaseRenew)
+	t.Run("LeaseRelease", s.leaseRelease)
+	t.Run("LeaseExpiry", s.leaseExpiry)
+	t.Run("LeaseConcurrent", func(t *testing.T) { s.leaseConcurrent(t, 1) })
+	t.Run("LeaseConcurrentTwoHandles", func(t *testing.T) {
+		if !cfg.multiHandle {
+			t.Skip("implementation opted out with WithoutMultipleHandles")
+		}
+		s.leaseConcurrent(t, 2)
 	})
 	t.Run("DrillRoundTrip", s.drillRoundTrip)
 	t.Run("DrillInvalid", s.drillInvalid)
