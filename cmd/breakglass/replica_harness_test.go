@@ -485,10 +485,10 @@ type dupVerdict struct {
 const killSlack = 500 * time.Millisecond
 
 // verdicts groups the POSTs by idempotency key and classifies every repeat:
-// legitimate when a replica that sent an earlier copy was SIGKILLed after
-// sending it and before the repeat (it died between send and recording the
-// delivery, so the delivery was still due); otherwise a steady-state
-// duplicate.
+// legitimate when the replica that sent the copy before it was SIGKILLed
+// after sending it (or up to killSlack before it arrived) and before the
+// repeat: it died between send and recording the delivery, so the delivery
+// was still due. Otherwise it is a steady-state duplicate.
 func (g *replicaRig) verdicts(posts []post, events []event) []dupVerdict {
 	byKey := map[string][]post{}
 	var keys []string
@@ -509,11 +509,12 @@ func (g *replicaRig) verdicts(posts []post, events []event) []dupVerdict {
 				if e.what != "kill" || e.at.After(ps[i].at) {
 					continue
 				}
-				for _, earlier := range ps[:i] {
-					if earlier.replica == e.replica && !earlier.at.After(e.at.Add(killSlack)) {
-						why = fmt.Sprintf("copy %d sent by r%d at +%.2fs, r%d SIGKILLed at +%.2fs, repeat by r%d at +%.2fs",
-							i, earlier.replica, earlier.at.Sub(g.t0).Seconds(), e.replica, e.at.Sub(g.t0).Seconds(), ps[i].replica, ps[i].at.Sub(g.t0).Seconds())
-					}
+				// The copy before this one: had its sender lived to
+				// record the delivery, there would be no repeat.
+				prev := ps[i-1]
+				if prev.replica == e.replica && !prev.at.After(e.at.Add(killSlack)) {
+					why = fmt.Sprintf("copy %d sent by r%d at +%.2fs, r%d SIGKILLed at +%.2fs, repeat by r%d at +%.2fs",
+						i, prev.replica, prev.at.Sub(g.t0).Seconds(), e.replica, e.at.Sub(g.t0).Seconds(), ps[i].replica, ps[i].at.Sub(g.t0).Seconds())
 				}
 			}
 			if why != "" {
