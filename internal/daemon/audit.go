@@ -50,7 +50,9 @@ func (d *Daemon) auditLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		at := d.o.Now()
-		d.auditMark(ctx, at, auditStarted) // leader.go
+		if !d.auditStart(ctx, at) { // leader.go
+			return
+		}
 		d.auditOnce(ctx)
 		d.auditMark(ctx, at, auditFinished)
 		t.Reset(d.o.AuditInterval)

@@ -544,8 +544,12 @@ func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%d of %d sources running", n, len(d.sources)), http.StatusServiceUnavailable)
 		return
 	}
+	if err := d.leaseTrouble(); err != nil { // leader.go
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
 	fmt.Fprintln(w, "ready")
-	d.writeLeases(w) // leader.go
+	d.writeLeases(w)
 }
 
 func (d *Daemon) writable(ctx context.Context) error {

@@ -286,6 +286,9 @@ func (d *Daemon) healthy(ctx context.Context) error {
 	if n := int(d.running.Load()); n < len(d.sources) {
 		return fmt.Errorf("%d of %d sources running", n, len(d.sources))
 	}
+	if err := d.leaseTrouble(); err != nil { // leader.go
+		return err
+	}
 	open, err := d.pipeline.Health().Open(ctx)
 	if err != nil {
 		return fmt.Errorf("reading source health: %w", err)

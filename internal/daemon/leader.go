@@ -53,6 +53,7 @@ const scheduleSource = "bg.schedule/posture-audit"
 type leadership struct {
 	el    *leader.Elector
 	owner string
+	ttl   time.Duration
 	// audited: this process started a scheduled audit already, so a
 	// later term (the lease lost and taken back) continues its schedule.
 	audited atomic.Bool
@@ -79,7 +80,7 @@ func (d *Daemon) setupLeader(ctx context.Context, reg prometheus.Registerer, own
 	if ttl <= 0 {
 		ttl = d.cfg.Server.LeaseTTLOrDefault()
 	}
-	l := &leadership{owner: owner, change: make(chan struct{})}
+	l := &leadership{owner: owner, ttl: ttl, change: make(chan struct{})}
 	l.el = leader.New(d.st, schedulerLease, owner, leader.Options{
 		TTL: ttl, Logger: d.log, KeepOnStop: d.o.KeepLeases,
 		OnChange: func(h bool) {
@@ -298,6 +299,14 @@ const (
 	auditFinished = 1
 )
 
+// auditStart records that this replica starts a scheduled audit at at,
+// and reports whether to go on: not when the term has just ended (the
+// next leader audits instead, on the schedule the marks tell it).
+func (d *Daemon) auditStart(ctx context.Context, at time.Time) bool {
+	d.auditMark(ctx, at, auditStarted)
+	return ctx.Err() == nil
+}
+
 // auditMark records that this replica started (or finished) a scheduled
 // audit at at.
 func (d *Daemon) auditMark(ctx context.Context, at time.Time, state int64) {
@@ -332,6 +341,24 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// leaseTrouble is an error once this replica has failed to reach the
+// scheduler lease for longer than its TTL: it cannot tell whether any
+// replica runs the scheduled work, so it is not ready, and the
+// dead-man's switch stops (heartbeat.go). Standing by is no trouble.
+func (d *Daemon) leaseTrouble() error {
+	if d.lead == nil {
+		return nil
+	}
+	since, err := d.lead.el.Trouble()
+	if err == nil {
+		return nil
+	}
+	if down := time.Since(since); down >= d.lead.ttl {
+		return fmt.Errorf("the scheduler lease cannot be taken or renewed for %v (%v): the scheduled work (audit, rules, escalation, Graph polling) may be running on no replica; check the store", down.Round(time.Second), err)
+	}
+	return nil
 }
 
 // writeLeases adds the leases this replica holds to /readyz's body. Not

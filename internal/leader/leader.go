@@ -79,6 +79,10 @@ type Elector struct {
 	// abort ends the current term's work (Fence, on finding the lease
 	// gone); nil while not leading.
 	abort context.CancelFunc
+	// failingSince is when the current run of failed store calls began
+	// (zero after a call the store answered), and lastErr the last one.
+	failingSince time.Time
+	lastErr      error
 }
 
 // New returns an Elector for lease name on behalf of owner (a name unique
@@ -112,6 +116,17 @@ func (e *Elector) Status() (held bool, epoch int64, since time.Time) {
 func (e *Elector) Held() bool {
 	held, _, _ := e.Status()
 	return held
+}
+
+// Trouble reports since when every call to take or renew the lease has
+// failed (the store did not answer, or refused with an error), and the
+// last error; zero and nil while the store answers, whoever holds the
+// lease. A replica that cannot reach the lease cannot know whether anyone
+// does the work, which is its own trouble to report (readiness).
+func (e *Elector) Trouble() (since time.Time, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failingSince, e.lastErr
 }
 
 // ErrNotLeader is returned by Fence when the lease is no longer this
@@ -190,13 +205,20 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context)) {
 		if cur != nil && !now.Before(deadline) {
 			end("the lease could not be renewed before it would expire")
 		}
-		callCtx, cancel := context.WithTimeout(ctx, e.callTimeout(cur != nil, now, deadline, renew))
+		// The call is bounded by its own timeout, not cut by ctx: a
+		// stop waits for it (milliseconds), so its transaction ends
+		// before the store is closed, and a lease it took is released.
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.callTimeout(cur != nil, now, deadline, renew))
 		sent := e.o.Clock.Now()
 		held, err := e.st.AcquireLease(callCtx, e.name, e.owner, ttl)
 		cancel()
 		if ctx.Err() != nil {
+			if held && cur == nil && !e.o.KeepOnStop {
+				e.release()
+			}
 			break
 		}
+		e.noteCall(sent, err)
 		switch {
 		case err != nil:
 			failures++
@@ -287,6 +309,8 @@ func (e *Elector) callTimeout(leading bool, now, deadline time.Time, renew time.
 }
 
 func (e *Elector) readEpoch(ctx context.Context) int64 {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
 	li, err := e.st.Lease(ctx, e.name)
 	if err != nil || li.Owner != e.owner {
 		return 0
@@ -300,6 +324,19 @@ func (e *Elector) release() {
 	if err := e.st.ReleaseLease(ctx, e.name, e.owner); err != nil {
 		e.o.Logger.Warn("lease "+e.name+": releasing it failed; another replica takes over when it expires", "error", err, "ttl", e.o.TTL)
 	}
+}
+
+func (e *Elector) noteCall(at time.Time, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err == nil {
+		e.failingSince, e.lastErr = time.Time{}, nil
+		return
+	}
+	if e.failingSince.IsZero() {
+		e.failingSince = at
+	}
+	e.lastErr = err
 }
 
 func (e *Elector) set(held bool, epoch int64, since time.Time) {

@@ -428,3 +428,29 @@ func TestFenceEndsWork(t *testing.T) {
 		t.Errorf("Fence after the term ended = %v, want ErrNotLeader", err)
 	}
 }
+
+// TestTrouble: failed calls are reported from the first of a run of
+// failures until the store answers again, whether or not this process
+// holds the lease.
+func TestTrouble(t *testing.T) {
+	st := openStore(t)
+	clk, j := newClock(), newJob()
+	r := run(t, st, "a", clk, j, nil, leader.Options{})
+	waitCh(t, j.started, "the work to start")
+	if since, err := r.el.Trouble(); !since.IsZero() || err != nil {
+		t.Fatalf("Trouble while the store answers = %v, %v", since, err)
+	}
+	st.fail.Store(true)
+	clk.step(t, 5*time.Second)
+	first := clk.Now()
+	clk.step(t, 5*time.Second)
+	since, err := r.el.Trouble()
+	if !since.Equal(first) || err == nil || !strings.Contains(err.Error(), "injected") {
+		t.Errorf("Trouble = %v, %v; want since the first failure (%v) and its error", since, err, first)
+	}
+	st.fail.Store(false)
+	clk.step(t, 5*time.Second)
+	if since, err := r.el.Trouble(); !since.IsZero() || err != nil {
+		t.Errorf("Trouble after the store answered = %v, %v; want none", since, err)
+	}
+}
