@@ -25,7 +25,8 @@ test:
 	$(GO) test -count=1 -timeout 10m -run 'Memory' ./internal/logs/ ./internal/scan/ ./internal/source/
 
 # bench: micro-benchmarks, KQL rules against the scan and jq (bench/kqlbench), the audit against collect on a large tenant, whole-program scan throughput (scripts/bench.sh),
-# 10,000 single-record HTTP pushes to the daemon (bench/pushbench), latency (webhook, and per
+# 10,000 single-record HTTP pushes to the daemon (bench/pushbench), Event Hubs through 3 replicas on
+# PostgreSQL and 1 on SQLite (bench/replicabench), latency (webhook, and per
 # channel type with every channel configured), outbox throughput with a failing channel.
 # BEFORE=path/to/breakglass adds rows for another binary to compare with.
 PUSHES ?= 10000
@@ -40,6 +41,10 @@ bench: build
 	BEFORE=$(BEFORE) ./scripts/bench.sh
 	$(GO) run ./bench/pushbench -n $(PUSHES) -c 8 --binary $(BIN) $(if $(BEFORE),--binary $(BEFORE))
 	BREAKGLASS_BENCH_LATENCY=1 $(GO) test ./cmd/breakglass -run '^(TestLatencyBench|TestNotifyLatencyBench)$$' -count=1 -v | grep -v '^=== RUN' 
+	@# Event Hubs (kfake, 6 partitions) -> 3 serve replicas -> PostgreSQL, beside one replica on
+	@# SQLite: records/s draining a backlog, and record-to-webhook p50/p99 at 10,000 records/s
+	@# (bench/replicabench; the PostgreSQL row is skipped without Debian's PostgreSQL).
+	$(GO) run ./bench/replicabench --binary $(BIN)
 	@# Outbox drain to a healthy webhook through SQLite, alone and next to a
 	@# second healthy, an always-500 and a hanging channel.
 	$(GO) test -run '^$$' -bench 'OutboxThroughput' -benchmem ./internal/notify/

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"breakglass/internal/source"
 )
@@ -44,7 +45,7 @@ type SASLConfig struct {
 }
 
 // kafkaKeys are the keys only kafka and eventhubs sources use.
-var kafkaKeys = []string{"bootstrap", "topic", "consumer_group", "tls", "ca_file", "sasl", "start"}
+var kafkaKeys = []string{"bootstrap", "topic", "consumer_group", "tls", "ca_file", "sasl", "start", "session_timeout"}
 
 // otherKeys are the keys of the other source types, which a kafka or
 // eventhubs source does not use.
@@ -126,6 +127,7 @@ func (d *decoder) validateKafka(s *SourceConfig, f string) {
 		d.errorf(line("consumer_group"), f+".consumer_group", "must be at most 255 printable characters")
 	}
 	s.Start = d.oneOf(f+".start", s.Start, KafkaStarts)
+	d.validateSessionTimeout(s, f, line, eh)
 
 	switch {
 	case d.failed[f+".tls"] || d.failed[f+".ca_file"]:
@@ -244,8 +246,37 @@ func validTopic(t string) bool {
 	return true
 }
 
+// Bounds of session_timeout. Event Hubs accepts 6 s to 300 s; another
+// Kafka enforces its brokers' group.min/max.session.timeout.ms (by default
+// 6 s and 30 min) and refuses the join otherwise, which bg.source reports.
+const (
+	minKafkaSessionTimeout     = time.Second
+	maxKafkaSessionTimeout     = 30 * time.Minute
+	minEventHubsSessionTimeout = 6 * time.Second
+	maxEventHubsSessionTimeout = 300 * time.Second
+)
+
+// validateSessionTimeout checks session_timeout: a replica that dies
+// leaves its partitions unread for this long, so it is bounded above as
+// well as below.
+func (d *decoder) validateSessionTimeout(s *SourceConfig, f string, line func(string) int, eh bool) {
+	if d.failed[f+".session_timeout"] || s.SessionTimeout == 0 {
+		return
+	}
+	lo, hi, who := minKafkaSessionTimeout, maxKafkaSessionTimeout, "a Kafka consumer group"
+	if eh {
+		lo, hi, who = minEventHubsSessionTimeout, maxEventHubsSessionTimeout, "Event Hubs"
+	}
+	if s.SessionTimeout < lo || s.SessionTimeout > hi {
+		d.errorf(line("session_timeout"), f+".session_timeout", "%v is outside %v to %v, what %s accepts (the partitions of a replica that dies are unread for this long)", s.SessionTimeout, lo, hi, who)
+	}
+}
+
 // applyKafkaDefaults fills in what validateKafka left empty.
 func (s *SourceConfig) applyKafkaDefaults() {
+	if s.SessionTimeout == 0 {
+		s.SessionTimeout = source.DefaultKafkaSessionTimeout
+	}
 	if s.ConsumerGroup == "" {
 		s.ConsumerGroup = DefaultKafkaGroup
 	}

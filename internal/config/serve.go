@@ -92,6 +92,10 @@ type SourceConfig struct {
 	CAFile        string      `yaml:"ca_file,omitempty"`
 	SASL          *SASLConfig `yaml:"sasl,omitempty"`
 	Start         string      `yaml:"start,omitempty"`
+	// SessionTimeout is how long the consumer group waits for a replica
+	// that stopped heartbeating (crashed, killed, cut off) before its
+	// partitions move to the others (kafka.go; default 30s).
+	SessionTimeout time.Duration `yaml:"session_timeout,omitempty"`
 
 	// MaxSilence raises bg.silence when the source delivers nothing for this
 	// long (0: never). A monitor whose feed stops silently is worse than none.

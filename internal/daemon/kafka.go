@@ -16,7 +16,7 @@ var kafkaAliveInterval = source.DefaultAliveInterval
 func (d *Daemon) buildKafka(sc config.SourceConfig) (source.Source, error) {
 	o := source.KafkaOptions{
 		Name: sc.Name, Brokers: sc.Brokers(), Topic: sc.Topic, Group: sc.ConsumerGroup,
-		Start: sc.Start, Logger: d.log, AliveInterval: kafkaAliveInterval,
+		Start: sc.Start, Logger: d.log, AliveInterval: kafkaAliveInterval, SessionTimeout: sc.SessionTimeout,
 	}
 	if sc.TLS != nil && *sc.TLS {
 		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}

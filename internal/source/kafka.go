@@ -51,6 +51,11 @@ const (
 	// could not be stored is ingested again; it doubles up to
 	// maxKafkaRetry.
 	DefaultKafkaRetry = time.Second
+	// DefaultKafkaSessionTimeout is how long the group waits for a member
+	// that stopped heartbeating before its partitions move: Microsoft's
+	// recommended session.timeout.ms for Event Hubs. franz-go's own 45 s
+	// would leave a dead replica's partitions unread longer.
+	DefaultKafkaSessionTimeout = 30 * time.Second
 )
 
 const (
@@ -90,6 +95,11 @@ type KafkaOptions struct {
 	// Retry is the first wait before a message is ingested again after the
 	// store failed; default DefaultKafkaRetry.
 	Retry time.Duration
+	// SessionTimeout is how long the group waits for this member's
+	// heartbeat before it hands its partitions to the others; default
+	// DefaultKafkaSessionTimeout. Heartbeats go every third of it, at most
+	// every 3 s.
+	SessionTimeout time.Duration
 
 	// extra are client options tests add (shorter group timeouts).
 	extra []kgo.Opt
@@ -118,7 +128,7 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 		return nil, fmt.Errorf("kafka source %q: bootstrap is required", o.Name)
 	case o.Topic == "":
 		return nil, fmt.Errorf("kafka source %q: topic is required", o.Name)
-	case o.MaxInput < 0 || o.AliveInterval < 0 || o.Retry < 0:
+	case o.MaxInput < 0 || o.AliveInterval < 0 || o.Retry < 0 || o.SessionTimeout < 0:
 		return nil, fmt.Errorf("kafka source %q: limits must not be negative", o.Name)
 	case o.SASLPassword != "" && o.SASLUser == "":
 		return nil, fmt.Errorf("kafka source %q: a SASL password needs a user", o.Name)
@@ -141,6 +151,9 @@ func NewKafka(o KafkaOptions) (*Kafka, error) {
 	}
 	if o.Retry == 0 {
 		o.Retry = DefaultKafkaRetry
+	}
+	if o.SessionTimeout == 0 {
+		o.SessionTimeout = DefaultKafkaSessionTimeout
 	}
 	k := &Kafka{o: o, log: o.Logger, red: newRedactor(o.SASLPassword)}
 	if k.log == nil {
@@ -197,6 +210,8 @@ func (k *Kafka) clientOpts() []kgo.Opt {
 		// that the client never relies on a connection it already lost.
 		kgo.MetadataMaxAge(3 * time.Minute),
 		kgo.ClientID("breakglass"),
+		kgo.SessionTimeout(k.o.SessionTimeout),
+		kgo.HeartbeatInterval(min(3*time.Second, k.o.SessionTimeout/3)),
 		kgo.WithLogger(&kgoLogger{log: k.log, red: k.red}),
 	}
 	if k.o.TLS != nil {
@@ -221,13 +236,39 @@ func clearEpochs(_ context.Context, offsets map[string]map[int32]kgo.Offset) (ma
 // Run consumes until ctx ends and returns nil then. A broker that cannot be
 // reached, or that refuses the credentials, is reported through
 // sink.Failing and retried; only options the client rejects are returned.
+//
+// A replica whose store keeps failing must not hold its partitions
+// hostage while other replicas could store their alerts: once storing a
+// message has failed for SessionTimeout (as long as the group waits for a
+// dead member), the source leaves the group without committing that
+// message, so the partitions move to the other members, and keeps
+// ingesting the message until the store takes it; then it joins again.
 func (k *Kafka) Run(ctx context.Context, sink Sink) error {
 	if sink == nil {
 		return fmt.Errorf("kafka source %q: no sink", k.o.Name)
 	}
+	k.log.Info("kafka source consuming", "bootstrap", strings.Join(k.o.Brokers, ","), "topic", k.o.Topic, "group", k.o.Group, "start", k.o.Start)
+	for {
+		stuck, err := k.session(ctx, sink)
+		if err != nil || stuck == nil {
+			return err
+		}
+		k.log.Error("kafka source: the store has failed for longer than session_timeout; left the consumer group so that other replicas read its partitions, and joins again once the store takes the message",
+			"input", recordName(stuck), "session_timeout", k.o.SessionTimeout)
+		if stored, _ := k.ingestRecordUntil(ctx, sink, stuck, 0); !stored {
+			return nil // ctx ended
+		}
+		k.log.Info("kafka source: the store works again; joining the consumer group", "input", recordName(stuck))
+	}
+}
+
+// session is one membership of the consumer group: it consumes until ctx
+// ends (nil, nil) or a message could not be stored for SessionTimeout
+// (that message, nil), and leaves the group either way.
+func (k *Kafka) session(ctx context.Context, sink Sink) (*kgo.Record, error) {
 	cl, err := kgo.NewClient(k.clientOpts()...)
 	if err != nil {
-		return fmt.Errorf("kafka source %q: %w", k.o.Name, k.red.err(err))
+		return nil, fmt.Errorf("kafka source %q: %w", k.o.Name, k.red.err(err))
 	}
 	crashed := false
 	defer func() {
@@ -237,7 +278,6 @@ func (k *Kafka) Run(ctx context.Context, sink Sink) error {
 		}
 		cl.CloseAllowingRebalance()
 	}()
-	k.log.Info("kafka source consuming", "bootstrap", strings.Join(k.o.Brokers, ","), "topic", k.o.Topic, "group", k.o.Group, "start", k.o.Start)
 
 	pingDone := make(chan struct{})
 	pctx, stopPing := context.WithCancel(ctx)
@@ -251,18 +291,27 @@ func (k *Kafka) Run(ctx context.Context, sink Sink) error {
 			break
 		}
 		k.fetchErrors(ctx, sink, fs)
-		stored := k.ingestPoll(ctx, sink, fs)
+		stored, stuck := k.ingestPoll(ctx, sink, fs)
 		if k.o.beforeCommit != nil {
 			if err := k.o.beforeCommit(); err != nil {
 				crashed = true
 				cl.AllowRebalance()
-				return nil
+				return nil, nil
 			}
 		}
+		// What was stored is committed, stuck or not: the next owner
+		// starts after it.
 		k.commit(ctx, cl, sink, stored)
 		cl.AllowRebalance()
+		if stuck != nil {
+			return stuck, nil
+		}
 	}
-	return nil
+	return nil, nil
+}
+
+func recordName(r *kgo.Record) string {
+	return "kafka:" + r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
 }
 
 // fetchErrors reports errors the poll carried. Errors without a partition
@@ -293,12 +342,14 @@ func (k *Kafka) fetchErrors(ctx context.Context, sink Sink, fs kgo.Fetches) {
 // each partition in order, and returns per partition the offset after the
 // last record whose alerts are stored. A record is ingested again until
 // that works or ctx ends: a record is never skipped because the store was
-// down.
-func (k *Kafka) ingestPoll(ctx context.Context, sink Sink, fs kgo.Fetches) map[string]map[int32]kgo.EpochOffset {
+// down. When a record could not be stored for SessionTimeout, its
+// partition stops there and the first such record is returned as stuck.
+func (k *Kafka) ingestPoll(ctx context.Context, sink Sink, fs kgo.Fetches) (map[string]map[int32]kgo.EpochOffset, *kgo.Record) {
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
 		stored = map[string]map[int32]kgo.EpochOffset{}
+		stuck  *kgo.Record
 	)
 	fs.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
@@ -309,7 +360,15 @@ func (k *Kafka) ingestPoll(ctx context.Context, sink Sink, fs kgo.Fetches) map[s
 			defer wg.Done()
 			next := int64(-1)
 			for _, r := range p.Records {
-				if !k.ingestRecord(ctx, sink, r) {
+				ok, gaveUp := k.ingestRecordUntil(ctx, sink, r, k.o.SessionTimeout)
+				if gaveUp {
+					mu.Lock()
+					if stuck == nil {
+						stuck = r
+					}
+					mu.Unlock()
+				}
+				if !ok {
 					break
 				}
 				next = r.Offset + 1
@@ -329,18 +388,26 @@ func (k *Kafka) ingestPoll(ctx context.Context, sink Sink, fs kgo.Fetches) map[s
 		}()
 	})
 	wg.Wait()
-	return stored
+	return stored, stuck
 }
 
 // ingestRecord ingests one message and reports whether its alerts are
 // stored (or it has nothing that could be stored). It returns false only
 // when ctx ended first.
 func (k *Kafka) ingestRecord(ctx context.Context, sink Sink, r *kgo.Record) bool {
-	name := "kafka:" + r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
+	ok, _ := k.ingestRecordUntil(ctx, sink, r, 0)
+	return ok
+}
+
+// ingestRecordUntil is ingestRecord that gives up (false, true) once the
+// store has failed for giveUp (0: never).
+func (k *Kafka) ingestRecordUntil(ctx context.Context, sink Sink, r *kgo.Record, giveUp time.Duration) (stored, gaveUp bool) {
+	name := recordName(r)
 	if len(bytes.TrimSpace(r.Value)) == 0 {
-		return true // an empty message holds no record
+		return true, false // an empty message holds no record
 	}
 	wait := k.o.Retry
+	var firstFail time.Time
 	for {
 		// A message is complete: a record cut off at its end that names
 		// an account must alert, not only be counted.
@@ -358,21 +425,33 @@ func (k *Kafka) ingestRecord(ctx context.Context, sink Sink, r *kgo.Record) bool
 			k.mu.Lock()
 			k.fail.ok(ctx, sink, kafkaKeyStore)
 			k.mu.Unlock()
-			return true
+			return true, false
 		}
 		if ctx.Err() != nil {
-			return false
+			return false, false
+		}
+		now := time.Now()
+		if firstFail.IsZero() {
+			firstFail = now
 		}
 		err = k.red.err(err)
 		k.log.Error("kafka source: the alerts of a message could not be stored; trying again", "input", name, "retry_in", wait, "err", err)
 		k.mu.Lock()
 		k.fail.fail(ctx, sink, kafkaKeyStore, fmt.Errorf("storing the alerts of %s: %w", name, err))
 		k.mu.Unlock()
-		t := time.NewTimer(wait)
+		sleep := wait
+		if giveUp > 0 {
+			left := giveUp - now.Sub(firstFail)
+			if left <= 0 {
+				return false, true
+			}
+			sleep = min(sleep, left) // give up on time, not a backoff later
+		}
+		t := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return false, false
 		case <-t.C:
 		}
 		wait = min(2*wait, maxKafkaRetry)

@@ -622,3 +622,54 @@ func TestKafkaCommitsWithoutEpoch(t *testing.T) {
 		t.Errorf("committed offsets add up to %d, want 6 (every message)", total)
 	}
 }
+
+// TestKafkaStoreDownLeavesGroup: a member whose store keeps failing does not
+// hold its partitions hostage. Two members share a one-partition topic; the
+// owner's store fails; after SessionTimeout it leaves the group without
+// committing the message, the other member reads the partition from the
+// last commit and stores every alert, and once the first member's store
+// works again it rejoins (and re-reads nothing the group committed).
+func TestKafkaStoreDownLeavesGroup(t *testing.T) {
+	c := newCluster(t, 1)
+	p := producer(t, c, nil)
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	sick, healthy := newTestSink(), newTestSink()
+	o := kafkaOpts(c, log)
+	o.SessionTimeout = 500 * time.Millisecond
+	start(t, o, sick)
+	produce(t, p, envelope(t, 1))
+	waitLong(t, "the first alert on the first member", func() bool { _, a := sick.counts(); return a == 1 })
+	start(t, kafkaOpts(c, log), healthy) // joins; the sticky balancer leaves it nothing
+	time.Sleep(500 * time.Millisecond)
+
+	sick.setFail(errors.New("store unreachable"))
+	failedAt := time.Now()
+	for i := 2; i <= 11; i++ {
+		produce(t, p, envelope(t, i))
+	}
+	waitLong(t, "the other member stores every alert", func() bool { _, a := healthy.counts(); return a == 10 })
+	took := time.Since(failedAt)
+	if _, a := sick.counts(); a != 1 {
+		t.Errorf("the failing member stored %d alerts, want only the first", a)
+	}
+	if !strings.Contains(logs.String(), "left the consumer group") {
+		t.Errorf("no log line says the member left the group:\n%s", logs.String())
+	}
+	t.Logf("the partition moved and its alerts were stored %v after the store failed", took.Round(time.Millisecond))
+	failing := false
+	for _, e := range sick.eventList() {
+		failing = failing || strings.HasPrefix(e, "failing hub store")
+	}
+	if !failing {
+		t.Errorf("the store failure was not reported: %v", sick.eventList())
+	}
+
+	sick.setFail(nil)
+	waitLong(t, "the member rejoins once its store works", func() bool {
+		return strings.Contains(logs.String(), "the store works again; joining the consumer group")
+	})
+	if d := healthy.duplicates(); len(d) > 0 {
+		t.Errorf("alerts stored twice by the healthy member: %v", d)
+	}
+}

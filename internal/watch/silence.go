@@ -27,11 +27,28 @@ type Silence struct {
 }
 
 type silenceState struct {
-	max    time.Duration
-	last   time.Time // last life
-	firing string    // alert id while firing
-	since  time.Time // last life before the open silence
+	max     time.Duration
+	last    time.Time // last life
+	firing  string    // alert id while firing
+	since   time.Time // last life before the open silence
+	written time.Time // last life recorded in the store (lifeStore)
 }
+
+// lifeStore is the store's record of when each source last showed life.
+// Replicas that share a store share a source's feed (one consumer group,
+// pushes behind one load balancer), so with it silence is judged on the
+// newest life any replica saw: a replica that reads nothing while another
+// reads the feed raises no false silence, a feed silent for all of them
+// raises one alert, and whichever replica sees life again resolves it.
+type lifeStore interface {
+	SetSourceAlive(ctx context.Context, source string, at time.Time) error
+	SourceAlive(ctx context.Context, source string) (time.Time, bool, error)
+}
+
+// lifeWriteEvery bounds the store writes of a source that signals life
+// on every read: the store's life lags a replica's own by at most this,
+// and Check writes a replica's newest life before judging.
+const lifeWriteEvery = 2 * time.Second
 
 // silenceData is the evidence of a silence and its persisted condition.
 type silenceData struct {
@@ -98,16 +115,34 @@ func (s *Silence) Firing(source string) (string, bool) {
 
 // alive notes life from a source and resolves its silence alert.
 func (s *Silence) alive(ctx context.Context, source string) {
+	s.aliveAt(ctx, source, s.o.Now(), true)
+}
+
+// aliveAt notes life at at (from this replica, or, with write false, read
+// from the store) and resolves the silence alert.
+func (s *Silence) aliveAt(ctx context.Context, source string, at time.Time, write bool) {
 	s.mu.Lock()
 	st, ok := s.sources[source]
 	if !ok {
 		s.mu.Unlock()
 		return
 	}
-	st.last = s.o.Now()
+	if at.After(st.last) {
+		st.last = at
+	}
+	ls, shared := s.o.Store.(lifeStore)
+	persist := write && shared && st.max > 0 && at.Sub(st.written) >= lifeWriteEvery
+	if persist || !write {
+		st.written = at
+	}
 	id := st.firing
 	st.firing = ""
 	s.mu.Unlock()
+	if persist {
+		if err := ls.SetSourceAlive(ctx, source, at); err != nil {
+			s.o.Logger.Debug("recording source life", "source", source, "error", err)
+		}
+	}
 	if id == "" {
 		return
 	}
@@ -125,6 +160,57 @@ func (s *Silence) alive(ctx context.Context, source string) {
 	s.o.Logger.Info("source alive again; silence alert resolved", "source", source, "alert_id", id)
 }
 
+// shared brings a silent-looking source up to date with the store (see
+// lifeStore): it records this replica's newest life, adopts newer life
+// another replica recorded (resolving an open silence), and adopts a
+// silence another replica raised. It reports whether d is still due.
+func (s *Silence) shared(ctx context.Context, ls lifeStore, name string, d *silenceState, now time.Time) bool {
+	if d.last.After(d.written) {
+		if err := ls.SetSourceAlive(ctx, name, d.last); err != nil {
+			s.o.Logger.Warn("recording source life", "source", name, "error", err)
+		}
+		s.mu.Lock()
+		if st, ok := s.sources[name]; ok && st.written.Before(d.last) {
+			st.written = d.last
+		}
+		s.mu.Unlock()
+	}
+	at, ok, err := ls.SourceAlive(ctx, name)
+	if err != nil {
+		// Judge on this replica's own life: a silence raised twice beats
+		// one missed.
+		s.o.Logger.Warn("reading source life", "source", name, "error", err)
+		return d.firing == ""
+	}
+	if ok && at.After(d.last) {
+		if now.Sub(at) < d.max {
+			s.aliveAt(ctx, name, at, false) // another replica sees the feed
+			return false
+		}
+		// Newer, and still too old: the last life before this silence.
+		s.mu.Lock()
+		if st, ok := s.sources[name]; ok && st.last.Before(at) {
+			st.last, st.written = at, at
+		}
+		s.mu.Unlock()
+		d.last = at
+	}
+	if d.firing != "" {
+		return false
+	}
+	c, open, err := s.o.Conditions.Condition(ctx, RuleSilence, name)
+	if err == nil && open {
+		s.mu.Lock()
+		if st, ok := s.sources[name]; ok && st.firing == "" {
+			st.firing, st.since = c.AlertID, c.Since
+		}
+		s.mu.Unlock()
+		s.o.Metrics.silence(name, true)
+		return false
+	}
+	return true
+}
+
 // Check fires bg.silence for every watched source quiet for too long, and
 // notifies muted condition alerts still open after their window (mute.go).
 func (s *Silence) Check(ctx context.Context) {
@@ -134,15 +220,24 @@ func (s *Silence) Check(ctx context.Context) {
 		source string
 		st     silenceState
 	}
+	ls, shared := s.o.Store.(lifeStore)
 	var fire []due
 	s.mu.Lock()
 	for name, st := range s.sources {
-		if st.max > 0 && st.firing == "" && now.Sub(st.last) >= st.max {
+		// Shared: an open silence is checked too, as another replica
+		// may have seen the life that ends it.
+		if st.max > 0 && now.Sub(st.last) >= st.max && (st.firing == "" || shared) {
 			fire = append(fire, due{name, *st})
 		}
 	}
 	s.mu.Unlock()
 	for _, d := range fire {
+		if shared && !s.shared(ctx, ls, d.source, &d.st, now) {
+			continue
+		}
+		if d.st.firing != "" {
+			continue
+		}
 		a := silenceAlert(d.source, d.st, now)
 		labelAlert(&a, d.source, s.o.tenantFor(d.source, ""))
 		data, _ := json.Marshal(silenceData{Source: d.source, LastLife: d.st.last.UTC(), MaxSilence: d.st.max.String(), Detected: now.UTC()})
