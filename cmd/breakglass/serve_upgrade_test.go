@@ -86,10 +86,11 @@ func TestServeUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 		st.Close()
-		// What the breakglass before migration 0009 left: no auth tables.
+		// What the breakglass before migration 0009 left: no auth tables,
+		// and none of the later ones (leases, tenant roles).
 		raw := sqliteRaw(t, db)
 		for _, q := range []string{`DROP TABLE auth_audit`, `DROP TABLE auth_sessions`, `DROP TABLE auth_tokens`, `DROP TABLE auth_users`,
-			fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, latest)} {
+			`DROP TABLE leases`, `DELETE FROM schema_migrations WHERE version >= 9`} {
 			if _, err := raw.Exec(q); err != nil {
 				t.Fatal(err)
 			}

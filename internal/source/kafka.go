@@ -56,6 +56,8 @@ const (
 	// recommended session.timeout.ms for Event Hubs. franz-go's own 45 s
 	// would leave a dead replica's partitions unread longer.
 	DefaultKafkaSessionTimeout = 30 * time.Second
+	// rebalanceFloor is the shortest rebalance timeout (see kafkaOpts).
+	rebalanceFloor = 5 * time.Second
 )
 
 const (
@@ -212,6 +214,12 @@ func (k *Kafka) clientOpts() []kgo.Opt {
 		kgo.ClientID("breakglass"),
 		kgo.SessionTimeout(k.o.SessionTimeout),
 		kgo.HeartbeatInterval(min(3*time.Second, k.o.SessionTimeout/3)),
+		// A member that dies during a rebalance holds every partition of
+		// the group until the rebalance timeout (franz-go's default is
+		// 60 s): a minute in which no replica reads anything. Bound it by
+		// the session timeout, with a floor that leaves a live member time
+		// to commit what it stored and rejoin.
+		kgo.RebalanceTimeout(max(k.o.SessionTimeout, rebalanceFloor)),
 		kgo.WithLogger(&kgoLogger{log: k.log, red: k.red}),
 	}
 	if k.o.TLS != nil {

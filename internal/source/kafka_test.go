@@ -673,3 +673,28 @@ func TestKafkaStoreDownLeavesGroup(t *testing.T) {
 		t.Errorf("alerts stored twice by the healthy member: %v", d)
 	}
 }
+
+// TestKafkaRebalanceTimeout: a member that dies mid-rebalance holds the
+// group's partitions for the rebalance timeout, so it follows the session
+// timeout (with a floor) instead of franz-go's minute.
+func TestKafkaRebalanceTimeout(t *testing.T) {
+	for _, c := range []struct{ session, want time.Duration }{
+		{0, DefaultKafkaSessionTimeout},
+		{90 * time.Second, 90 * time.Second},
+		{1500 * time.Millisecond, rebalanceFloor},
+	} {
+		k, err := NewKafka(KafkaOptions{Name: "k", Brokers: []string{"127.0.0.1:1"}, Topic: "t", Group: "g", SessionTimeout: c.session})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := kgo.NewClient(k.clientOpts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := cl.OptValue(kgo.RebalanceTimeout)
+		cl.Close()
+		if got != c.want {
+			t.Errorf("session %s: rebalance timeout %v, want %s", c.session, got, c.want)
+		}
+	}
+}
