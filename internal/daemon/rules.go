@@ -77,10 +77,15 @@ func (d *Daemon) kqlMuteFor(base map[string]time.Duration) map[string]time.Durat
 	return out
 }
 
-// kqlRaiser stores scheduled rules' alerts through the pipeline.
-type kqlRaiser struct{ p *watch.Pipeline }
+// kqlRaiser stores scheduled rules' alerts through the pipeline, with
+// their tenant when tenants: is configured (tenants.go).
+type kqlRaiser struct {
+	p  *watch.Pipeline
+	tn *tenancy
+}
 
 func (k kqlRaiser) Raise(ctx context.Context, a alert.Alert, ev store.Evidence, muted bool) (bool, error) {
+	k.tn.attributeRule(&a)
 	return k.p.Raise(ctx, KQLSource, a, ev, muted)
 }
 
@@ -90,7 +95,7 @@ func (k kqlRaiser) Resolve(ctx context.Context, id string) error { return k.p.Re
 // pipeline exists.
 func (d *Daemon) setupKQLScheduler() {
 	s := kqlrule.NewScheduler(kqlrule.SchedulerOptions{
-		Rules: d.kql.rules, Records: d.st, State: d.st, Raise: kqlRaiser{d.pipeline},
+		Rules: d.kql.rules, Records: d.st, State: d.st, Raise: kqlRaiser{d.pipeline, d.ten},
 		Accounts: d.pipelineAccounts, Now: d.o.Now, Logger: d.log,
 	})
 	if len(s.Rules()) > 0 {

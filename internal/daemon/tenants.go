@@ -18,6 +18,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/entra"
 	"breakglass/internal/graph"
+	"breakglass/internal/kqlrule"
 	"breakglass/internal/membership"
 	"breakglass/internal/posture"
 	"breakglass/internal/watch"
@@ -231,6 +232,68 @@ func (tn *tenancy) attribute(a *alert.Alert, raw []byte) {
 		a.Annotations[AnnotationTenantName] = t.Name
 	}
 	if why != "" {
+		a.Annotations[AnnotationTenantAttribution] = why
+	}
+}
+
+// attributeRule gives a scheduled KQL rule's alert its tenant: the tenant
+// that lists its account, else the one tenant its result rows name
+// (AADTenantId, tenantId or resourceId of each row, as for records). Rows
+// of several tenants, or none, leave it without one, saying why, so it
+// goes to notify.routes (every tenant's) rather than to one tenant.
+func (tn *tenancy) attributeRule(a *alert.Alert) {
+	if tn == nil {
+		return
+	}
+	var t *config.Tenant
+	why := ""
+	if a.AccountID != "" || a.AccountUPN != "" {
+		t = tn.ownerOf(a.AccountID, a.AccountUPN)
+	}
+	if t == nil {
+		var rows []json.RawMessage
+		_ = json.Unmarshal([]byte(a.Annotations[kqlrule.AnnRows]), &rows)
+		seen := map[string]*config.Tenant{}
+		var unknown []string
+		for _, r := range rows {
+			id := recordTenant(r)
+			if id == "" {
+				continue
+			}
+			if rt := tn.byID[id]; rt != nil {
+				seen[rt.ID] = rt
+			} else if !slices.Contains(unknown, id) {
+				unknown = append(unknown, id)
+			}
+		}
+		switch {
+		case len(seen) == 1 && len(unknown) == 0:
+			for _, rt := range seen {
+				t = rt
+			}
+		case len(seen)+len(unknown) == 0:
+			why = "the rule's result names no account of a tenant and no tenant (AADTenantId) in its rows; it goes to every tenant's routes"
+		default:
+			var names []string
+			for _, rt := range seen {
+				names = append(names, rt.Name)
+			}
+			slices.Sort(names)
+			why = fmt.Sprintf("the rule's rows are from several tenants (%s); it goes to every tenant's routes", strings.Join(append(names, unknown...), ", "))
+		}
+	}
+	a.Labels = maps.Clone(a.Labels)
+	if a.Labels == nil {
+		a.Labels = map[string]string{}
+	}
+	a.Annotations = maps.Clone(a.Annotations)
+	if a.Annotations == nil {
+		a.Annotations = map[string]string{}
+	}
+	if t != nil {
+		a.Labels[alert.LabelTenant] = t.ID
+		a.Annotations[AnnotationTenantName] = t.Name
+	} else {
 		a.Annotations[AnnotationTenantAttribution] = why
 	}
 }

@@ -114,3 +114,54 @@ func TestAttribute(t *testing.T) {
 		t.Errorf("tenantOf B's audit = %q", got)
 	}
 }
+
+// TestAttributeRule: a scheduled KQL rule's alert takes the tenant of its
+// account, else the one tenant its rows name; rows of several tenants or
+// none leave it to every tenant's routes, saying why.
+func TestAttributeRule(t *testing.T) {
+	const (
+		ta, tb, tx = "6b1e4e1c-3d5a-4c2b-9f10-2a3b4c5d6e7f", "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a", "99999999-8888-4777-8666-555555555555"
+		ua         = "a0000000-0000-4000-8000-00000000000a"
+	)
+	cfg := &config.Config{Tenants: []config.Tenant{
+		{ID: ta, Name: "contoso", Accounts: []entra.Account{{ID: ua}}},
+		{ID: tb, Name: "fabrikam", Accounts: []entra.Account{{ID: "b0000000-0000-4000-8000-00000000000b"}}},
+	}}
+	tn := newTenancy(cfg)
+	row := func(tenant string) string {
+		return `{"UserId":"x","AADTenantId":"` + tenant + `","TenantId":"` + tx + `"}`
+	}
+	for _, tt := range []struct {
+		name, account, rows string
+		wantTenant, wantWhy string
+	}{
+		{"by its account", ua, "[" + row(tb) + "]", ta, ""},
+		{"by its rows", "", "[" + row(tb) + "," + row(tb) + "]", tb, ""},
+		{"rows of two tenants", "", "[" + row(ta) + "," + row(tb) + "]", "", "several tenants (contoso, fabrikam)"},
+		{"a row of an unknown tenant", "", "[" + row(ta) + "," + row(tx) + "]", "", "several tenants (contoso, " + tx + ")"},
+		{"rows naming none", "", `[{"n":3}]`, "", "names no account of a tenant"},
+		{"no rows", "", "", "", "names no account of a tenant"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := alert.Alert{Rule: "kql.r", AccountID: tt.account, Labels: map[string]string{alert.LabelRule: "kql.r"},
+				Annotations: map[string]string{"kql_rows": tt.rows}}
+			tn.attributeRule(&a)
+			if got := a.Labels[alert.LabelTenant]; got != tt.wantTenant {
+				t.Errorf("tenant = %q, want %q", got, tt.wantTenant)
+			}
+			why := a.Annotations[AnnotationTenantAttribution]
+			if (tt.wantWhy == "") != (why == "") || !strings.Contains(why, tt.wantWhy) {
+				t.Errorf("tenant_attribution = %q, want %q", why, tt.wantWhy)
+			}
+			if a.Labels[alert.LabelRule] != "kql.r" {
+				t.Errorf("labels lost: %v", a.Labels)
+			}
+		})
+	}
+	var none *tenancy // without tenants: nothing changes
+	a := alert.Alert{Labels: map[string]string{"x": "y"}}
+	none.attributeRule(&a)
+	if len(a.Labels) != 1 || a.Annotations != nil {
+		t.Errorf("without tenants the alert changed: %+v", a)
+	}
+}
