@@ -33,6 +33,7 @@ var failOnLevels = []string{"critical", "high", "medium", "low", "none"}
 
 type auditFlags struct {
 	config   string
+	tenant   string // with tenants: in the file, the one to audit
 	snapshot string
 	format   string
 	output   string
@@ -43,7 +44,7 @@ type auditFlags struct {
 func newAuditCmd() *cobra.Command {
 	var f auditFlags
 	cmd := &cobra.Command{
-		Use:   "audit --config F [--snapshot DIR] [--format FORMAT] [--output FILE] [--fail-on SEVERITY] [--as-of TIME]",
+		Use:   "audit --config F [--tenant T] [--snapshot DIR] [--format FORMAT] [--output FILE] [--fail-on SEVERITY] [--as-of TIME]",
 		Short: "Check the break-glass accounts' posture against Microsoft's guidance and report every finding",
 		Long: `audit judges the break-glass accounts of the configuration against the
 emergency-access guidance: cloud-only, on the initial domain, permanent
@@ -83,6 +84,7 @@ configuration or collection errors, or when the report cannot be written.`,
 	addConfigFlag(cmd, &f.config)
 	fl := cmd.Flags()
 	fl.StringVar(&f.snapshot, "snapshot", "", "audit this collect snapshot directory instead of reading Graph live")
+	fl.StringVar(&f.tenant, "tenant", "", "with tenants: in the config, the tenant to audit (id or name)")
 	fl.StringVar(&f.format, "format", "table", "report format: "+strings.Join(formatNames(), ", "))
 	fl.StringVar(&f.output, "output", "", "write the report to FILE (atomically) instead of stdout")
 	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 when a failing result is at or above: "+strings.Join(failOnLevels, ", "))
@@ -131,7 +133,7 @@ func runAudit(cmd *cobra.Command, f auditFlags) error {
 			return usageErrorf("--as-of %q: %v", f.asOf, err)
 		}
 	}
-	cfg, err := loadConfig(f.config)
+	cfg, err := loadTenantConfig(f.config, f.tenant)
 	if err != nil {
 		return err
 	}

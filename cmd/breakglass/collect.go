@@ -28,6 +28,7 @@ const exitUnresolved = 3
 
 type collectFlags struct {
 	config string
+	tenant string // with tenants: in the file, the one to collect
 	out    string
 	groups []string
 }
@@ -35,7 +36,7 @@ type collectFlags struct {
 func newCollectCmd() *cobra.Command {
 	var f collectFlags
 	cmd := &cobra.Command{
-		Use:   "collect --config F --out DIR [--group ID]...",
+		Use:   "collect --config F [--tenant T] --out DIR [--group ID]...",
 		Short: "Snapshot from Microsoft Graph the tenant settings that concern the break-glass accounts",
 		Long: `collect reads from Microsoft Graph, read-only, everything a review of the
 break-glass accounts' posture needs: the break-glass accounts, the holders of Global Administrator
@@ -72,6 +73,7 @@ collection stopped (network, disk, interrupted) and no snapshot was written;
 	addConfigFlag(cmd, &f.config)
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "snapshot directory to write (created if missing)")
+	fl.StringVar(&f.tenant, "tenant", "", "with tenants: in the config, the tenant to collect (id or name)")
 	fl.StringArrayVar(&f.groups, "group", nil, "object id of a group whose transitive user members are break-glass accounts (repeatable)")
 	return cmd
 }
@@ -90,7 +92,7 @@ func runCollect(cmd *cobra.Command, f collectFlags) error {
 			groups = append(groups, g)
 		}
 	}
-	cfg, err := loadConfig(f.config)
+	cfg, err := loadTenantConfig(f.config, f.tenant)
 	if err != nil {
 		return err
 	}

@@ -144,6 +144,21 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
+// loadTenantConfig is loadConfig for a command about one tenant (audit,
+// collect, discover): a file with tenants: needs --tenant, and the command
+// then sees that tenant's accounts, Graph and sources only.
+func loadTenantConfig(path, tenant string) (*config.Config, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	one, err := cfg.OneTenant(tenant)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--tenant: %w", err)}
+	}
+	return one, nil
+}
+
 // noArgs is cobra.NoArgs as a usageError, so it exits 2 like other
 // invocation mistakes.
 func noArgs(cmd *cobra.Command, args []string) error {

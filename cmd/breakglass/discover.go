@@ -23,6 +23,7 @@ import (
 
 type discoverFlags struct {
 	config   string
+	tenant   string // with tenants: in the file, the one to read
 	snapshot string
 	format   string
 }
@@ -30,7 +31,7 @@ type discoverFlags struct {
 func newDiscoverCmd() *cobra.Command {
 	var f discoverFlags
 	cmd := &cobra.Command{
-		Use:   "discover --config F [--snapshot DIR] [--format table|json]",
+		Use:   "discover --config F [--tenant T] [--snapshot DIR] [--format table|json]",
 		Short: "Suggest which privileged accounts look like break-glass accounts, and why",
 		Long: `discover looks at every holder of Global Administrator and Privileged Role
 Administrator (active or eligible, directly or through groups) and scores how
@@ -64,6 +65,7 @@ the tenant failed; 2 for usage, configuration or snapshot errors.`,
 	}
 	addConfigFlag(cmd, &f.config)
 	fl := cmd.Flags()
+	fl.StringVar(&f.tenant, "tenant", "", "with tenants: in the config, the tenant to read (id or name)")
 	fl.StringVar(&f.snapshot, "snapshot", "", "read this snapshot directory (written by collect) instead of Graph")
 	fl.StringVar(&f.format, "format", "table", "output format: table or json")
 	return cmd
@@ -77,7 +79,7 @@ func runDiscover(cmd *cobra.Command, f discoverFlags) error {
 	// first configuration gets written. Reading Graph live needs one.
 	cfg := &config.Config{}
 	if f.snapshot == "" || f.config != "" || os.Getenv(configEnv) != "" {
-		c, err := loadConfig(f.config)
+		c, err := loadTenantConfig(f.config, f.tenant)
 		if err != nil {
 			return err
 		}

@@ -111,6 +111,22 @@ notify:
 	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "config", "check", "--config", path); r.code != 0 || !strings.Contains(r.stderr, "config OK: 3 accounts in 2 tenants") {
 		t.Fatalf("config check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A command about one tenant needs --tenant, and then reads that
+	// tenant's accounts only.
+	snap := filepath.Join("..", "..", "examples", "snapshot")
+	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "audit", "--config", path, "--snapshot", snap); r.code != 2 ||
+		!strings.Contains(r.stderr, "has 2 tenants: name the one to read with --tenant (contoso ("+tenantA+"), fabrikam ("+tenantB+"))") {
+		t.Errorf("audit without --tenant: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "audit", "--config", path, "--snapshot", snap, "--tenant", "northwind"); r.code != 2 || !strings.Contains(r.stderr, `no tenant "northwind"`) {
+		t.Errorf("audit --tenant unknown: exit %d\n%s", r.code, r.stderr)
+	}
+	// With --tenant the audit is fabrikam's (by name, any case): the
+	// example snapshot is another tenant's, which it refuses, naming B.
+	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "audit", "--config", path, "--snapshot", snap, "--tenant", "FABRIKAM"); r.code != 2 ||
+		!strings.Contains(r.stderr, "is for tenant "+tenantB) {
+		t.Errorf("audit --tenant fabrikam: exit %d, want the snapshot refused as not tenant %s\n%s", r.code, tenantB, r.stderr)
+	}
 	// scan cannot read the tenants' groups: it refuses rather than miss
 	// their members' records; accounts export refuses a merged list.
 	if r := runBinary(t, []string{"E2E_TOKEN=x"}, "scan", "--config", path, filepath.Join(dir, "config.yaml")); r.code != 2 || !strings.Contains(r.stderr, "tenants list group entries") {

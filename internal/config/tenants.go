@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -311,4 +312,51 @@ func (c *Config) EffectiveRouteFields() []string {
 		out = append(out, "notify.routes["+strconv.Itoa(j)+"]")
 	}
 	return out
+}
+
+// ForTenant is the configuration as one tenant alone would have it: that
+// tenant's accounts, Graph and sources (named by id or name, ignoring
+// case), everything else shared. It is how the commands that read one
+// tenant (audit, collect, discover: --tenant) and serve's per-tenant Graph
+// work see a file with tenants:. An unknown name is an error listing the
+// tenants there are.
+func (c *Config) ForTenant(idOrName string) (*Config, error) {
+	var t *Tenant
+	for i := range c.Tenants {
+		if strings.EqualFold(c.Tenants[i].ID, idOrName) || strings.EqualFold(c.Tenants[i].Name, idOrName) {
+			t = &c.Tenants[i]
+			break
+		}
+	}
+	if t == nil {
+		if len(c.Tenants) == 0 {
+			return nil, fmt.Errorf("%s has no tenants: section; drop the tenant choice", c.Path)
+		}
+		return nil, fmt.Errorf("%s: no tenant %q; the tenants are %s", c.Path, idOrName, strings.Join(c.tenantNames(), ", "))
+	}
+	v := *c
+	v.Accounts, v.Graph, v.Sources, v.TenantID, v.Tenants = t.Accounts, t.Graph, t.Sources, t.ID, nil
+	return &v, nil
+}
+
+// tenantNames lists the tenants as "name (id)", in file order.
+func (c *Config) tenantNames() []string {
+	var out []string
+	for _, t := range c.Tenants {
+		out = append(out, t.Name+" ("+t.ID+")")
+	}
+	return out
+}
+
+// OneTenant is the configuration a command about one tenant reads: c
+// itself without tenants: (and with tenant ""), else the tenant named,
+// which such a file requires.
+func (c *Config) OneTenant(tenant string) (*Config, error) {
+	switch {
+	case tenant != "":
+		return c.ForTenant(tenant)
+	case len(c.Tenants) > 0:
+		return nil, fmt.Errorf("%s has %d tenants: name the one to read with --tenant (%s)", c.Path, len(c.Tenants), strings.Join(c.tenantNames(), ", "))
+	}
+	return c, nil
 }

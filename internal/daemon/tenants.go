@@ -392,9 +392,11 @@ func checkTenantGroups(cfg *config.Config) error {
 // tenantView is the configuration as tenant t alone would have it: its
 // accounts, Graph and sources, the rest shared.
 func tenantView(cfg *config.Config, t *config.Tenant) *config.Config {
-	v := *cfg
-	v.Accounts, v.Graph, v.Sources, v.TenantID, v.Tenants = t.Accounts, t.Graph, t.Sources, t.ID, nil
-	return &v
+	v, err := cfg.ForTenant(t.ID)
+	if err != nil { // t is one of cfg's tenants
+		panic(err)
+	}
+	return v
 }
 
 // sourceGraph is the Graph client of a graph source and the accounts it
