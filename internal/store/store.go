@@ -119,6 +119,7 @@ type Store interface {
 	EvidenceLog
 	Drills
 	Leases
+	PostureReports
 
 	// Update runs fn in one transaction: everything fn does through tx is
 	// stored together or, when fn returns an error (which Update returns)

@@ -229,5 +229,13 @@ func newFixture(t *testing.T) *fixture {
 	if err := st.ReleaseLease(ctx, "graph", "replica-a"); err != nil {
 		t.Fatal(err)
 	}
+	// Posture reports: a config without tenants: ("") and a tenant's,
+	// with bytes a text copy would mangle.
+	if err := st.SetPostureReport(ctx, "", now, []byte(`{"results":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetPostureReport(ctx, "11111111-2222-3333-4444-555555555555", now.Add(time.Second), []byte("{\"x\":\"\x00\xff\"}")); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }

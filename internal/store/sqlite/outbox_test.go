@@ -19,8 +19,8 @@ import (
 func TestLatestSchemaVersion(t *testing.T) {
 	// Bumped deliberately with each migration, so adding one without meaning
 	// to (a stray file in migrations/) shows.
-	if v := sqlite.LatestSchemaVersion(); v != 11 {
-		t.Errorf("LatestSchemaVersion = %d, want 11", v)
+	if v := sqlite.LatestSchemaVersion(); v != 12 {
+		t.Errorf("LatestSchemaVersion = %d, want 12", v)
 	}
 }
 

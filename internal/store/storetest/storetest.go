@@ -5,8 +5,8 @@
 // pagination, durability across reopen, concurrency, the notification outbox
 // with its leases, dead letters and retention, source checkpoints and
 // liveness, rule conditions, alert state and the unit of work, incidents,
-// the hash-chained evidence log, drills, and the leases that elect one
-// replica for scheduled work).
+// the hash-chained evidence log, drills, the leases that elect one
+// replica for scheduled work, and the latest posture report per tenant).
 package storetest
 
 import (
@@ -148,6 +148,8 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		}
 		s.drillConcurrency(t, 2)
 	})
+	t.Run("PostureReports", s.postureReports)
+	t.Run("PostureReportsInvalid", s.postureReportsInvalid)
 }
 
 type suite struct {
