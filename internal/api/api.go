@@ -24,7 +24,6 @@ import (
 	"breakglass/internal/kql/eval"
 	"breakglass/internal/kql/fn"
 	"breakglass/internal/kqlrule"
-	"breakglass/internal/posture"
 	"breakglass/internal/store"
 )
 
@@ -55,9 +54,11 @@ type Store interface {
 type Options struct {
 	Store    Store
 	Accounts []entra.Account
-	// Posture returns the latest posture report, nil before the first
-	// audit (or when no audit is configured).
-	Posture func() *posture.Report
+	// Posture returns the latest posture report of every tenant ("" for
+	// a config without tenants:), none before the first audit (or when no
+	// audit is configured). The daemon reads them from the store, so
+	// every replica serves the scheduler's audits.
+	Posture func(ctx context.Context) ([]TenantReport, error)
 	// VerifyIncident checks an incident's evidence chain (nil: the
 	// incident's evidence is served without a verdict).
 	VerifyIncident func(ctx context.Context, id string) (ok bool, problems []string, err error)

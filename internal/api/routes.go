@@ -12,7 +12,6 @@ import (
 	"breakglass/internal/alert"
 	"breakglass/internal/drill"
 	"breakglass/internal/incident"
-	"breakglass/internal/posture"
 	"breakglass/internal/preserve"
 	"breakglass/internal/store"
 )
@@ -335,18 +334,6 @@ func (s *Server) drill(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, drillOf(d))
 }
 
-func (s *Server) posture(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.viewOf(w, r)
-	if !ok {
-		return
-	}
-	rep := s.Posture()
-	if rep != nil && v.filtered() && !v.sees(rep.Tenant.ID) {
-		rep = nil
-	}
-	writeJSON(w, http.StatusOK, Posture{Report: rep})
-}
-
 func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.viewOf(w, r)
 	if !ok {
@@ -375,7 +362,10 @@ func (s *Server) AccountList(ctx context.Context) (out AccountList, what string,
 	if err != nil {
 		return out, "incidents", err
 	}
-	rep := (*postureReport)(s.Posture())
+	reps, err := s.PostureReports(ctx)
+	if err != nil {
+		return out, "posture reports", err
+	}
 	// A drill status that cannot be worked out is said on each account,
 	// not allowed to take the whole status board down with it.
 	var due []drill.AccountStatus
@@ -389,7 +379,7 @@ func (s *Server) AccountList(ctx context.Context) (out AccountList, what string,
 	}
 	out = AccountList{Accounts: []Account{}}
 	for _, st := range sts {
-		a := Account{AccountStatus: st, Posture: rep.of(st.AccountID, st.AccountUPN), OpenIncidents: []string{}}
+		a := Account{AccountStatus: st, Posture: reportOf(reps, s.accountTenant(st.AccountID, st.AccountUPN)).of(st.AccountID, st.AccountUPN), OpenIncidents: []string{}}
 		for _, inc := range incs {
 			if inc.State != store.IncidentClosed && sameAccount(inc.AccountID, inc.AccountUPN, st.AccountID, st.AccountUPN) {
 				a.OpenIncidents = append(a.OpenIncidents, inc.ID)
@@ -418,14 +408,6 @@ func (s *Server) AccountList(ctx context.Context) (out AccountList, what string,
 		out.Accounts = append(out.Accounts, a)
 	}
 	return out, "", nil
-}
-
-// Posture returns the latest posture report, nil before the first audit.
-func (s *Server) Posture() *posture.Report {
-	if s.o.Posture == nil {
-		return nil
-	}
-	return s.o.Posture()
 }
 
 // Store returns what the API reads, for pages rendered beside it.

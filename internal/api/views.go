@@ -148,8 +148,22 @@ type AccountList struct {
 	Accounts []Account `json:"accounts"`
 }
 
-// Posture is the latest posture report (Report nil before the first audit).
+// Posture is the latest posture audit the caller asked for and may see:
+// Report is the one of ?tenant= (or, without it, the newest of the
+// tenants shown), nil before the first audit; Reports is every shown
+// tenant's latest, in tenant order.
 type Posture struct {
+	Report  *posture.Report `json:"report"`
+	Reports []TenantReport  `json:"reports"`
+}
+
+// TenantReport is one tenant's latest posture audit.
+type TenantReport struct {
+	// Tenant is the tenant id, lower-case ("" for a config without
+	// tenants:).
+	Tenant string `json:"tenant"`
+	// Name is the tenant's configured name, when it has one.
+	Name   string          `json:"name,omitempty"`
 	Report *posture.Report `json:"report"`
 }
 

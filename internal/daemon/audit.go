@@ -74,7 +74,7 @@ func (d *Daemon) auditOnce(ctx context.Context) {
 		pw.AuditFailed(ctx, err)
 		return
 	}
-	d.posture.set(rep)
+	d.savePosture(ctx, "", rep) // posture_store.go
 	if err := pw.Record(ctx, rep); err != nil {
 		d.log.Error("recording the posture audit; bg.source raised for the posture source", "error", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 
 	"breakglass/internal/ack"
 	"breakglass/internal/api"
@@ -13,19 +12,9 @@ import (
 	"breakglass/internal/evidence"
 	"breakglass/internal/incident"
 	"breakglass/internal/oidc"
-	"breakglass/internal/posture"
 	"breakglass/internal/store"
 	"breakglass/internal/web"
 )
-
-// lastReport keeps the latest posture report for the API and the status
-// board (the audit loop sets it).
-type lastReport struct {
-	p atomic.Pointer[posture.Report]
-}
-
-func (l *lastReport) set(r *posture.Report) { l.p.Store(r) }
-func (l *lastReport) get() *posture.Report  { return l.p.Load() }
 
 // mountDashboard mounts the JSON API (/api/v1/), the dashboard pages and,
 // when server.oidc is set, sign-in through the identity provider, all
@@ -38,7 +27,7 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 	ao := api.Options{
 		Store:          d.st,
 		Accounts:       d.cfg.Users(),
-		Posture:        d.posture.get,
+		Posture:        d.postureReports, // posture_store.go
 		VerifyIncident: d.verifyIncident,
 		Guard:          svc.Guard,
 		Who:            auth.Who,

@@ -556,7 +556,11 @@ func (d *Daemon) tenantAuditLoop(ctx context.Context, u *tenantUnit) {
 func (d *Daemon) tenantAuditOnce(ctx context.Context, u *tenantUnit) {
 	start := time.Now()
 	log := d.log.With("tenant", u.t.Name, "tenant_id", u.t.ID)
-	rep, err := d.runAuditWith(ctx, u.auditor)
+	auditor := u.auditor
+	if d.lead != nil { // as the top-level audit: no stale verdicts after a takeover (leader.go)
+		auditor = fencedAuditor{auditor, d.lead.el}
+	}
+	rep, err := d.runAuditWith(ctx, auditor)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -568,7 +572,7 @@ func (d *Daemon) tenantAuditOnce(ctx context.Context, u *tenantUnit) {
 	if rep.Tenant.ID == "" {
 		rep.Tenant.ID = u.t.ID
 	}
-	d.posture.set(rep) // the dashboard shows the latest audit of any tenant
+	d.savePosture(ctx, u.t.ID, rep) // posture_store.go
 	if err := u.posture.Record(ctx, rep); err != nil {
 		log.Error("recording the posture audit; bg.source raised for the posture source", "error", err)
 	}

@@ -357,11 +357,12 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) posture(w http.ResponseWriter, r *http.Request) {
-	rep := s.o.API.Posture()
-	if rep != nil && !s.o.API.TenantFilter(r).Tenant(rep.Tenant.ID) {
-		rep = nil // another tenant's audit
+	p, err := s.o.API.PostureOf(r) // ?tenant= within the caller's tenants
+	if err != nil {
+		s.fail(w, "the posture reports", err)
+		return
 	}
-	s.render(w, r, "posture.html", "posture", "Posture", rep)
+	s.render(w, r, "posture.html", "posture", "Posture", p.Reports)
 }
 
 func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"breakglass/internal/api"
+	"breakglass/internal/posture"
+)
+
+// The latest posture report of each tenant lives in the store (migration
+// 0012), not in this process: the scheduled audit runs on the replica
+// holding the scheduler lease, and every replica's dashboard, also a
+// stand-by's and a restarted one's, must show what it found.
+
+// savePosture records rep as tenant's latest report ("" for a config
+// without tenants:). It runs after the audit's fence check (a replica
+// that lost the lease never gets here). A failure is logged as an error:
+// the same store failure makes recording the audit's verdicts fail too,
+// which raises bg.source for the posture source.
+func (d *Daemon) savePosture(ctx context.Context, tenant string, rep *posture.Report) {
+	b, err := json.Marshal(rep)
+	if err == nil {
+		err = d.st.SetPostureReport(ctx, tenant, d.o.Now(), b)
+	}
+	if err != nil {
+		d.log.Error("storing the posture report failed; the dashboard shows the previous audit until one is stored",
+			"tenant", tenant, "error", err)
+	}
+}
+
+// postureReports reads every tenant's latest report for the API. A stored
+// report that does not decode is an error naming its tenant, never
+// silently shown as "no audit yet".
+func (d *Daemon) postureReports(ctx context.Context) ([]api.TenantReport, error) {
+	stored, err := d.st.PostureReports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.TenantReport, 0, len(stored))
+	for _, p := range stored {
+		var rep posture.Report
+		if err := json.Unmarshal(p.Report, &rep); err != nil {
+			return nil, fmt.Errorf("the stored posture report of tenant %q does not decode (run the audit again to replace it): %w", p.Tenant, err)
+		}
+		out = append(out, api.TenantReport{Tenant: strings.ToLower(p.Tenant), Report: &rep})
+	}
+	return out, nil
+}
