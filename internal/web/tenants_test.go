@@ -14,13 +14,14 @@ import (
 	"breakglass/internal/alert"
 	"breakglass/internal/api"
 	"breakglass/internal/entra"
+	"breakglass/internal/posture"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
 	"breakglass/internal/store/storetest"
 	"breakglass/internal/web"
 )
 
-// TestTenantPages: the alerts and incidents pages offer a tenant filter and
+// TestTenantPages: the alerts, incidents and posture pages offer a tenant filter and
 // follow it; a user limited to tenant A (X-Tenants in this test) sees A's
 // alerts and incidents only, B's pages are 404 and B's alert cannot be
 // acknowledged, and the query form is refused.
@@ -56,6 +57,14 @@ func TestTenantPages(t *testing.T) {
 	a := api.New(api.Options{Store: st, Accounts: []entra.Account{accA, accB}, Guard: roleGuard,
 		Tenants: []string{ta, tb}, TenantNames: map[string]string{ta: "contoso", tb: "fabrikam"},
 		AccountTenant: func(id, upn string) string { return owner[strings.ToLower(id)] },
+		Posture: func(context.Context) ([]api.TenantReport, error) {
+			var out []api.TenantReport
+			for _, tn := range []string{tb, ta} {
+				out = append(out, api.TenantReport{Tenant: tn, Report: &posture.Report{Tenant: posture.TenantInfo{ID: tn}, Generated: base,
+					Source: "audit of " + tn, Results: []posture.Result{{Check: "cloud-only", Title: "check of " + tn, Status: posture.StatusFail}}}})
+			}
+			return out, nil
+		},
 		Scope: func(r *http.Request) []string {
 			if v := r.Header.Get("X-Tenants"); v != "" {
 				return strings.Split(v, ",")
@@ -108,6 +117,10 @@ func TestTenantPages(t *testing.T) {
 		{"/incidents?tenant=" + ta, "", []string{ids["incident "+ta]}, []string{ids["incident "+tb]}},
 		{"/incidents", tb, []string{ids["incident "+tb]}, []string{ids["incident "+ta]}},
 		{"/", ta, []string{accA.UPN}, []string{accB.UPN}},
+		{"/posture", "", []string{"audit of " + ta, "audit of " + tb, `href="/posture?tenant=` + ta + `"`, "<h2>contoso</h2>"}, nil},
+		{"/posture?tenant=" + tb, "", []string{"audit of " + tb, "<h2>fabrikam</h2>"}, []string{"audit of " + ta}},
+		{"/posture", ta, []string{"audit of " + ta}, []string{"audit of " + tb, ">fabrikam<"}},
+		{"/posture?tenant=" + tb, ta, []string{"No audit has run yet for this tenant"}, []string{"audit of " + tb}},
 	} {
 		code, body := do("GET", tt.path, tt.scope, nil)
 		if code != 200 {
