@@ -87,10 +87,10 @@ func TestServeUpgrade(t *testing.T) {
 		}
 		st.Close()
 		// What the breakglass before migration 0009 left: no auth tables,
-		// and none of the later ones (leases, tenant roles).
+		// and none of the later ones (leases, tenant roles, posture reports).
 		raw := sqliteRaw(t, db)
 		for _, q := range []string{`DROP TABLE auth_audit`, `DROP TABLE auth_sessions`, `DROP TABLE auth_tokens`, `DROP TABLE auth_users`,
-			`DROP TABLE leases`, `DELETE FROM schema_migrations WHERE version >= 9`} {
+			`DROP TABLE leases`, `DROP TABLE posture_reports`, `DELETE FROM schema_migrations WHERE version >= 9`} {
 			if _, err := raw.Exec(q); err != nil {
 				t.Fatal(err)
 			}
