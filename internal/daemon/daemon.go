@@ -181,6 +181,7 @@ type Daemon struct {
 	esc        *escalator          // nil when no route escalates (escalate.go)
 	incidents  *incident.Builder   // incident.go
 	heads      *evidence.Publisher // publishes the evidence log's head (evidence.go)
+	posture    postureCache        // the stored posture reports, read briefly cached (posture_store.go)
 	canary     *canary.Canary      // nil without canary: (canary.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
 	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)

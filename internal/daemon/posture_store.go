@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"breakglass/internal/api"
 	"breakglass/internal/posture"
@@ -29,12 +31,38 @@ func (d *Daemon) savePosture(ctx context.Context, tenant string, rep *posture.Re
 		d.log.Error("storing the posture report failed; the dashboard shows the previous audit until one is stored",
 			"tenant", tenant, "error", err)
 	}
+	d.posture.clear() // this replica shows its own audit at once
+}
+
+// postureCacheFor is how long a read of the stored reports is reused: the
+// status board and the posture page may be open in many browsers, and a
+// report of a large tenant is not small; a stand-by shows a new audit at
+// most this much later.
+const postureCacheFor = 2 * time.Second
+
+// postureCache is the last read of the stored reports.
+type postureCache struct {
+	mu   sync.Mutex
+	at   time.Time // monotonic; zero: nothing cached
+	reps []api.TenantReport
+}
+
+func (c *postureCache) clear() {
+	c.mu.Lock()
+	c.at, c.reps = time.Time{}, nil
+	c.mu.Unlock()
 }
 
 // postureReports reads every tenant's latest report for the API. A stored
 // report that does not decode is an error naming its tenant, never
 // silently shown as "no audit yet".
 func (d *Daemon) postureReports(ctx context.Context) ([]api.TenantReport, error) {
+	c := &d.posture
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < postureCacheFor {
+		return append([]api.TenantReport(nil), c.reps...), nil // callers may set fields of their copy
+	}
 	stored, err := d.st.PostureReports(ctx)
 	if err != nil {
 		return nil, err
@@ -47,5 +75,6 @@ func (d *Daemon) postureReports(ctx context.Context) ([]api.TenantReport, error)
 		}
 		out = append(out, api.TenantReport{Tenant: strings.ToLower(p.Tenant), Report: &rep})
 	}
-	return out, nil
+	c.at, c.reps = time.Now(), out
+	return append([]api.TenantReport(nil), out...), nil
 }

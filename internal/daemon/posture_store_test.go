@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,23 @@ func TestPostureTwoTenants(t *testing.T) {
 	}
 	if p := get(toks["b"], "/api/v1/posture?tenant="+tenantA); p.Report != nil {
 		t.Errorf("B's token asking for A sees %+v, want none", p.Report)
+	}
+}
+
+// TestPostureUndecodable: a stored report that does not decode is an
+// error naming its tenant (the API answers 500), never "no audit yet".
+func TestPostureUndecodable(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	r := start(t, e.config(t, ""), Options{})
+	if reps, err := r.d.postureReports(ctx); err != nil || len(reps) != 0 {
+		t.Fatalf("before any audit: %v, %v; want none", reps, err)
+	}
+	if err := r.d.st.SetPostureReport(ctx, "", time.Now(), []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	r.d.posture.clear() // as if the cache had run out
+	if _, err := r.d.postureReports(ctx); err == nil || !strings.Contains(err.Error(), `tenant ""`) {
+		t.Errorf("undecodable report: err %v, want one naming the tenant", err)
 	}
 }
