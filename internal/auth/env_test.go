@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -85,7 +86,14 @@ func newEnv(t testing.TB, tlsOn bool) *env {
 	// What an identity provider's callback does (package oidc's SignIn).
 	mux.HandleFunc("GET /test/provider-signin", func(w http.ResponseWriter, r *http.Request) {
 		role, _ := auth.ParseRole(r.URL.Query().Get("role"))
-		if err := e.svc.StartSession(w, r, r.URL.Query().Get("name"), role, "oidc"); err != nil {
+		var tenants []string // tenants=a,b limits the session; tenants= is an empty list
+		if q := r.URL.Query(); q.Has("tenants") {
+			tenants = []string{}
+			if v := q.Get("tenants"); v != "" {
+				tenants = strings.Split(v, ",")
+			}
+		}
+		if err := e.svc.StartSession(w, r, r.URL.Query().Get("name"), role, "oidc", tenants...); err != nil {
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
@@ -94,6 +102,10 @@ func newEnv(t testing.TB, tlsOn bool) *env {
 	mux.Handle("GET /test/guarded", e.svc.Guard("responder", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, role, csrf := auth.PrincipalOf(r)
 		io.WriteString(w, who+" "+role+" "+auth.Who(r)+" "+csrf)
+	})))
+	mux.Handle("GET /test/tenants", e.svc.Guard("viewer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := auth.TenantsOf(r)
+		fmt.Fprintf(w, "%s nil=%v %s", auth.Who(r), ts == nil, strings.Join(ts, ","))
 	})))
 	mux.Handle("GET /test/typo", e.svc.Guard("responer", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "open") })))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })

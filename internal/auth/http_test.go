@@ -618,3 +618,39 @@ func TestProviderSession(t *testing.T) {
 		t.Errorf("Guard(unknown role) = %d %q", r.status, r.body)
 	}
 }
+
+// TestProviderSessionTenants: a provider's session limited to tenants
+// (server.oidc.tenants) carries them, lower-cased, as a local user's
+// tenants do, and says so in the audit trail; without a limit it sees
+// every tenant, and an empty limit or a malformed id is refused.
+func TestProviderSessionTenants(t *testing.T) {
+	const tA, tB = "6B1E4E1C-3D5A-4C2B-9F10-2A3B4C5D6E7F", "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a"
+	e := newEnv(t, false)
+	for _, tc := range []struct {
+		query, want string
+	}{
+		{"name=erin&role=viewer&tenants=" + tA + "," + tB, "oidc:erin nil=false " + strings.ToLower(tA) + "," + tB},
+		{"name=fay&role=viewer&tenants=" + tB, "oidc:fay nil=false " + tB},
+		{"name=gus&role=viewer", "oidc:gus nil=true "},
+	} {
+		c := e.browser()
+		if r := e.get(c, "/test/provider-signin?"+tc.query); r.status != http.StatusSeeOther {
+			t.Fatalf("StartSession(%s): %d %s", tc.query, r.status, r.body)
+		}
+		if g := e.get(c, "/test/tenants"); g.status != http.StatusOK || g.body != tc.want {
+			t.Errorf("%s: %d %q, want %q", tc.query, g.status, g.body, tc.want)
+		}
+	}
+	for _, q := range []string{"name=hal&role=viewer&tenants=", "name=hal&role=viewer&tenants=a%3Bb", "name=hal&role=viewer&tenants=a,,b"} {
+		if r := e.get(e.browser(), "/test/provider-signin?"+q); r.status != http.StatusForbidden {
+			t.Errorf("StartSession(%s) = %d, want refused", q, r.status)
+		}
+	}
+	logins := map[string]string{}
+	for _, a := range e.audit("login") {
+		logins[a.Actor] = a.Detail
+	}
+	if d := logins["oidc:fay"]; d != "signed in by oidc as viewer, limited to tenants "+tB {
+		t.Errorf("audit of fay's sign-in: %q", d)
+	}
+}

@@ -263,7 +263,8 @@ func (s *Service) authenticate(r *http.Request) (*Principal, *authError) {
 			return nil, errSession
 		}
 		s.touch(ctx, hash, se, now)
-		return &Principal{Name: se.User, Role: role, Via: ViaSession, Source: se.Source, sessionID: c.Value}, nil
+		source, tenants := splitSessionSource(se.Source)
+		return &Principal{Name: se.User, Role: role, Via: ViaSession, Source: source, Tenants: tenants, sessionID: c.Value}, nil
 	}
 	u, err := s.o.Store.User(ctx, se.User)
 	switch {
@@ -363,7 +364,7 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 		s.o.Logger.Warn("sign-in failed", "remote", remote)
 		return "", store.User{}, ErrBadLogin
 	}
-	id, err := s.newSession(ctx, u.Name, "", RoleNone, remote)
+	id, err := s.newSession(ctx, u.Name, "", RoleNone, nil, remote)
 	if err != nil {
 		return "", store.User{}, err
 	}
@@ -373,7 +374,7 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 
 // newSession records the sign-in in the audit trail (refusing it when
 // that fails) and stores a new session, whose id it returns.
-func (s *Service) newSession(ctx context.Context, name, source string, role Role, remote string) (string, error) {
+func (s *Service) newSession(ctx context.Context, name, source string, role Role, tenants []string, remote string) (string, error) {
 	now := s.o.Now()
 	id, err := newSecret()
 	if err != nil {
@@ -388,6 +389,10 @@ func (s *Service) newSession(ctx context.Context, name, source string, role Role
 		se.Source, se.Role = source, role.String()
 		audit.Actor = source + ":" + name
 		audit.Detail = "signed in by " + source + " as " + role.String()
+		if tenants != nil {
+			se.Source += sessionTenants + strings.Join(tenants, ",")
+			audit.Detail += ", limited to tenants " + strings.Join(tenants, ", ")
+		}
 	}
 	if err := s.o.Store.AddAudit(ctx, audit); err != nil {
 		return "", fmt.Errorf("recording the sign-in in the audit trail: %w", err)
@@ -405,7 +410,11 @@ func (s *Service) newSession(ctx context.Context, name, source string, role Role
 // audit trail (as "SOURCE:NAME") and sets the session cookie on w. The
 // caller redirects. The name (an email or display name) must be
 // printable text of at most 256 bytes; source a word without ':'.
-func (s *Service) StartSession(w http.ResponseWriter, r *http.Request, name string, role Role, source string) error {
+//
+// tenants, when given, limit the session to those tenant ids, as a local
+// user's tenants do; none given: every tenant. An empty list is refused
+// (nobody is let in to see nothing by mistake).
+func (s *Service) StartSession(w http.ResponseWriter, r *http.Request, name string, role Role, source string, tenants ...string) error {
 	if name == "" || len(name) > 256 || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		return errors.New("the identity provider gave no usable name for this person (empty, over 256 bytes, or with control characters)")
 	}
@@ -415,7 +424,21 @@ func (s *Service) StartSession(w http.ResponseWriter, r *http.Request, name stri
 	if role < RoleViewer || role > RoleAdmin {
 		return errors.New("no breakglass role: the identity provider granted none")
 	}
-	id, err := s.newSession(r.Context(), name, source, role, remoteIP(r))
+	if tenants != nil {
+		if len(tenants) == 0 {
+			return errors.New("the identity provider granted no tenant")
+		}
+		norm := make([]string, 0, len(tenants))
+		for _, t := range tenants {
+			t = strings.ToLower(strings.TrimSpace(t))
+			if t == "" || strings.ContainsAny(t, ",;") {
+				return fmt.Errorf("tenant %q: not a tenant id", t)
+			}
+			norm = append(norm, t)
+		}
+		tenants = norm
+	}
+	id, err := s.newSession(r.Context(), name, source, role, tenants, remoteIP(r))
 	if err != nil {
 		return err
 	}
@@ -453,4 +476,25 @@ func (s *Service) Record(r *http.Request, action, target, outcome, detail string
 		return fmt.Errorf("recording %s in the audit trail: %w", action, err)
 	}
 	return nil
+}
+
+// sessionTenants separates, in a stored session's source, the identity
+// provider from the tenants the session is limited to ("oidc;tenants=a,b"):
+// sessions have no column of their own for them.
+const sessionTenants = ";tenants="
+
+// splitSessionSource is a stored session source's provider and tenants
+// (nil: every tenant).
+func splitSessionSource(stored string) (source string, tenants []string) {
+	source, list, ok := strings.Cut(stored, sessionTenants)
+	if !ok {
+		return stored, nil
+	}
+	tenants = []string{}
+	for t := range strings.SplitSeq(list, ",") {
+		if t != "" {
+			tenants = append(tenants, t)
+		}
+	}
+	return source, tenants
 }

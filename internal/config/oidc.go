@@ -38,6 +38,14 @@ type OIDCConfig struct {
 	// Roles maps admin, responder and viewer to the claim values that
 	// grant them; the highest granted wins; someone granted none is refused.
 	Roles map[string][]string `yaml:"roles"`
+	// Tenants limits a session to tenants, as a local user's --tenant:
+	// each key names a tenant of tenants: (its name or id; validation
+	// turns it into the id), each value lists the TenantClaim values that
+	// grant it. A session sees the tenants its claims grant; someone
+	// granted none is refused. Without it a session sees every tenant.
+	Tenants map[string][]string `yaml:"tenants,omitempty"`
+	// TenantClaim names the claim Tenants reads (default RoleClaim).
+	TenantClaim string `yaml:"tenant_claim,omitempty"`
 }
 
 // validateOIDC checks server.oidc and reads client_secret_file.
@@ -117,6 +125,67 @@ func (c *Config) validateOIDC(d *decoder) {
 	if granted == 0 {
 		d.errorf(line("roles"), f+".roles", "required: which %s claim values grant admin, responder or viewer (e.g. Entra app roles BreakGlass.Responder); without it nobody could sign in this way", o.RoleClaim)
 	}
+	c.validateOIDCTenants(d, line)
+}
+
+// validateOIDCTenants checks server.oidc.tenants and tenant_claim, and
+// turns each tenant name into its id.
+func (c *Config) validateOIDCTenants(d *decoder, line func(string) int) {
+	o := c.Server.OIDC
+	const f = "server.oidc"
+	o.TenantClaim = strings.TrimSpace(o.TenantClaim)
+	if o.Tenants == nil || d.failed[f+".tenants"] {
+		if o.TenantClaim != "" && !d.failed[f+".tenants"] {
+			d.errorf(line("tenant_claim"), f+".tenant_claim", "has no effect without server.oidc.tenants; add tenants: (tenant → claim values) or remove it")
+		}
+		return
+	}
+	if o.TenantClaim == "" {
+		o.TenantClaim = o.RoleClaim
+	}
+	if len(c.Tenants) == 0 {
+		d.errorf(line("tenants"), f+".tenants", "there is no tenants: section to limit sessions to; remove server.oidc.tenants")
+		return
+	}
+	keys := make([]string, 0, len(o.Tenants))
+	for k := range o.Tenants {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	byID := map[string][]string{}
+	from := map[string]string{} // tenant id → the key that named it
+	granted := 0
+	for _, k := range keys {
+		kf := f + ".tenants." + k
+		var t *Tenant
+		for i := range c.Tenants {
+			if strings.EqualFold(c.Tenants[i].ID, strings.TrimSpace(k)) || strings.EqualFold(c.Tenants[i].Name, strings.TrimSpace(k)) {
+				t = &c.Tenants[i]
+				break
+			}
+		}
+		if t == nil {
+			d.errorf(line("tenants."+k), kf, "no such tenant (tenants: %s)", strings.Join(c.tenantNames(), ", "))
+			continue
+		}
+		if prev, ok := from[t.ID]; ok {
+			d.errorf(line("tenants."+k), kf, "names tenant %s again (as %s): list its claim values once", t.Name, quoteShort(prev))
+			continue
+		}
+		from[t.ID] = k
+		for i, v := range o.Tenants[k] {
+			if strings.TrimSpace(v) == "" {
+				key := "tenants." + k + "[" + strconv.Itoa(i) + "]"
+				d.errorf(line(key), f+"."+key, "empty claim value")
+			}
+		}
+		granted += len(o.Tenants[k])
+		byID[t.ID] = o.Tenants[k]
+	}
+	if granted == 0 && len(from) == len(keys) {
+		d.errorf(line("tenants"), f+".tenants", "lists no claim values: give, per tenant, the %s claim values that grant it (e.g. Entra groups or app roles), or remove tenants to let sessions see every tenant", o.TenantClaim)
+	}
+	o.Tenants = byID
 }
 
 // checkOIDCURL says what is wrong with an issuer or redirect URL, or "":

@@ -134,7 +134,7 @@ func (d *Daemon) setupCanary(ctx context.Context, reg prometheus.Registerer) {
 	id := canaryIdentity(d.cfg)
 	d.canary = canary.New(canary.Options{
 		Identity: id, Every: kc.Every, Timeout: kc.Timeout, Group: kc.Group,
-		Targets: test, FailTargets: real, Tenant: tenantOf(d.cfg), Store: d.st,
+		Targets: test, FailTargets: real, Tenant: d.canaryTenant(id), Store: d.st,
 		Ingest: func(ctx context.Context, name string, r io.Reader) error {
 			_, err := d.pipeline.Ingest(ctx, canary.Source, name, r)
 			return err
@@ -169,4 +169,25 @@ func (d *Daemon) runCanary(ctx context.Context) {
 	case <-d.ready:
 	}
 	d.canary.Run(ctx)
+}
+
+// canaryTenant is the tenant label of bg.canary_failed. Without tenants:
+// the top level's. With tenants: the tenant that lists the canary's
+// identity, which config never lets be a break-glass account (only a
+// group member could be, and then the run refuses it), so in practice
+// the only tenant when there is one; with several none: the canary tests
+// the pipeline they all share, so its failure is every tenant's and goes
+// to every real group (FailTargets, not routed), those of every tenant's
+// routes among them.
+func (d *Daemon) canaryTenant(id canary.Identity) string {
+	if d.ten == nil {
+		return tenantOf(d.cfg)
+	}
+	if t := d.ten.accountTenantFunc()(id.ID, id.UPN); t != "" {
+		return t
+	}
+	if len(d.cfg.Tenants) == 1 {
+		return d.cfg.Tenants[0].ID
+	}
+	return ""
 }

@@ -69,14 +69,14 @@ func (d *Daemon) mountDashboard(mux *http.ServeMux, svc *auth.Service, acker *ac
 		}
 		prov := oidc.Lazy(context.Background(), oidc.Config{Issuer: o.Issuer, ClientID: o.ClientID,
 			ClientSecret: string(o.ClientSecret), RedirectURL: o.RedirectURL, Scopes: o.Scopes,
-			RoleClaim: o.RoleClaim, Roles: o.Roles, Now: d.o.Now})
+			RoleClaim: o.RoleClaim, Roles: o.Roles, Tenants: o.Tenants, TenantClaim: o.TenantClaim, Now: d.o.Now})
 		f := &oidc.Flow{Provider: prov, Key: key, Secure: d.cfg.Server.TLS(), Logger: d.log.With("part", "oidc"), Now: d.o.Now,
 			SignIn: func(w http.ResponseWriter, r *http.Request, id oidc.Identity) error {
 				role, err := auth.ParseRole(id.Role)
 				if err != nil {
 					return err
 				}
-				return svc.StartSession(w, r, id.Name, role, "oidc")
+				return svc.StartSession(w, r, id.Name, role, "oidc", id.Tenants...)
 			}}
 		f.Register(mux)
 	}

@@ -47,7 +47,12 @@ func (d *Daemon) setupPreserve() error {
 		Store: d.st, Health: d.pipeline, Context: d.cfg.Incidents.ContextWindow(),
 		Interval: d.o.PreserveInterval, Logger: d.log, Now: d.o.Now,
 	}
-	if d.graph != nil || d.cfg.Graph.Configured() {
+	switch {
+	case d.ten != nil:
+		if err := d.tenantPreserve(&o); err != nil {
+			return err
+		}
+	case d.graph != nil || d.cfg.Graph.Configured():
 		g, err := d.graphClient()
 		if err != nil {
 			return err
@@ -61,6 +66,52 @@ func (d *Daemon) setupPreserve() error {
 	}
 	d.pres = p
 	d.keeper = preserve.NewContextKeeper(d.st, d.cfg.Incidents.ContextWindow(), d.o.Now)
+	return nil
+}
+
+// tenantPreserve points o at each tenant's Graph: an incident's account is
+// pulled, and its state read, through the Graph client of the tenant that
+// lists it. An account no tenant lists now (a group member since removed)
+// or of a tenant without graph: is not pulled, and its evidence log says
+// why.
+func (d *Daemon) tenantPreserve(o *preserve.Options) error {
+	type tenantState struct {
+		g    graph.Lister
+		live *liveState
+	}
+	by := map[string]*tenantState{}
+	for i := range d.cfg.Tenants {
+		t := &d.cfg.Tenants[i]
+		g, err := d.tenantGraph(t)
+		if err != nil {
+			return err
+		}
+		if g == nil {
+			continue
+		}
+		by[t.ID] = &tenantState{g: g, live: &liveState{cfg: tenantView(d.cfg, t), g: g, now: d.o.Now}}
+	}
+	o.GraphFor = func(id, upn string) (graph.Lister, string) {
+		t := d.ten.ownerOf(id, upn)
+		if t == nil {
+			return nil, "the account is listed under no tenant of tenants: now (a group member since removed, or renamed), " +
+				"so no tenant's Graph can be asked for its records; read its sign-ins and audit logs in the Entra portal of its tenant"
+		}
+		ts := by[t.ID]
+		if ts == nil {
+			return nil, fmt.Sprintf("tenant %s (%s) has no graph: section, so its Graph cannot be asked for the account's records; "+
+				"read its sign-ins and audit logs in the tenant's Entra portal, or add tenants[].graph", t.Name, t.ID)
+		}
+		return ts.g, ""
+	}
+	o.State = func(ctx context.Context, id, upn string) (*preserve.State, error) {
+		t := d.ten.ownerOf(id, upn)
+		if t == nil || by[t.ID] == nil {
+			return &preserve.State{Reason: "no tenant's Graph answers for this account (see the pull entries), " +
+				"so its roles, methods and Conditional Access exclusions at open are not recorded"}, nil
+		}
+		return by[t.ID].live.state(ctx, id, upn)
+	}
 	return nil
 }
 

@@ -43,6 +43,12 @@ type Config struct {
 	// Roles maps a breakglass role to the claim values that grant it; the
 	// highest role granted wins. A user granted none is refused.
 	Roles map[string][]string
+	// Tenants, when set, limits a session to tenants: tenant id → the
+	// TenantClaim values that grant it. Someone granted none is refused.
+	// Nil: sessions see every tenant.
+	Tenants map[string][]string
+	// TenantClaim names the claim Tenants reads (default RoleClaim).
+	TenantClaim string
 	// Client is the HTTP client (timeouts; tests). Nil: 10 s timeout.
 	Client *http.Client
 	// Now is the clock; nil is time.Now.
@@ -83,6 +89,9 @@ func Discover(ctx context.Context, c Config) (*Provider, error) {
 	}
 	if c.RoleClaim == "" {
 		c.RoleClaim = "roles"
+	}
+	if c.TenantClaim == "" {
+		c.TenantClaim = c.RoleClaim
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = []string{"openid", "profile", "email"}
@@ -166,6 +175,9 @@ type Identity struct {
 	Subject string
 	Name    string // preferred_username, email or name
 	Role    string
+	// Tenants are the tenant ids the claims grant (Config.Tenants), in
+	// order; nil when Config.Tenants is nil: every tenant.
+	Tenants []string
 	Claims  map[string]any
 }
 
@@ -220,7 +232,45 @@ func (p *Provider) Exchange(ctx context.Context, code, verifier, nonce string) (
 	if id.Role == "" {
 		return id, fmt.Errorf("oidc: %s signed in, but no role is granted: none of the %q claim's values is in server.oidc.roles", clip(id.Name, 80), p.c.RoleClaim)
 	}
+	if p.c.Tenants != nil {
+		id.Tenants = p.tenantsOf(claims)
+		if len(id.Tenants) == 0 {
+			return id, fmt.Errorf("oidc: %s signed in, but no tenant is granted: none of the %q claim's values is in server.oidc.tenants; ask an admin to add you to a tenant's group", clip(id.Name, 80), p.c.TenantClaim)
+		}
+	}
 	return id, nil
+}
+
+// claimValues are a claim's string values (one string or a list).
+func claimValues(claims map[string]any, name string) []string {
+	var vals []string
+	switch v := claims[name].(type) {
+	case string:
+		vals = []string{v}
+	case []any:
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				vals = append(vals, s)
+			}
+		}
+	}
+	return vals
+}
+
+// tenantsOf is the tenants the claims grant, sorted.
+func (p *Provider) tenantsOf(claims map[string]any) []string {
+	vals := claimValues(claims, p.c.TenantClaim)
+	var out []string
+	for t, want := range p.c.Tenants {
+		for _, w := range want {
+			if w != "" && slices.Contains(vals, w) {
+				out = append(out, t)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func clip(s string, n int) string {
@@ -232,17 +282,7 @@ func clip(s string, n int) string {
 }
 
 func (p *Provider) roleOf(claims map[string]any) string {
-	var vals []string
-	switch v := claims[p.c.RoleClaim].(type) {
-	case string:
-		vals = []string{v}
-	case []any:
-		for _, e := range v {
-			if s, ok := e.(string); ok {
-				vals = append(vals, s)
-			}
-		}
-	}
+	vals := claimValues(claims, p.c.RoleClaim)
 	for _, role := range RoleOrder {
 		for _, want := range p.c.Roles[role] {
 			if slices.Contains(vals, want) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +23,19 @@ type app struct {
 	signedIn []oidc.Identity
 }
 
-func newApp(t *testing.T, issuer string) *app {
+func newApp(t *testing.T, issuer string) *app { return newAppWith(t, issuer, nil) }
+
+// newAppWith is newApp with its provider's configuration changed by mod.
+func newAppWith(t *testing.T, issuer string, mod func(*oidc.Config)) *app {
 	a := &app{}
 	mux := http.NewServeMux()
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)
 	cfg := oidc.Config{Issuer: issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret, RedirectURL: a.srv.URL + oidc.PathCallback,
 		RoleClaim: "roles", Roles: map[string][]string{"admin": {"BreakGlass.Admin"}, "responder": {"BreakGlass.Responder"}, "viewer": {"BreakGlass.Viewer"}}}
+	if mod != nil {
+		mod(&cfg)
+	}
 	f := &oidc.Flow{Provider: oidc.Lazy(context.Background(), cfg), Key: []byte("0123456789abcdef0123456789abcdef"),
 		SignIn: func(w http.ResponseWriter, r *http.Request, id oidc.Identity) error {
 			a.signedIn = append(a.signedIn, id)
@@ -181,5 +188,55 @@ func TestProviderDownAfterUse(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 || !strings.Contains(string(b), "cannot be reached") || !strings.Contains(string(b), "local account") {
 		t.Errorf("provider down after use: %d\n%s", resp.StatusCode, b)
+	}
+}
+
+// TestTenants: with Config.Tenants, a session gets the tenants its claim
+// values grant (from TenantClaim, else the role claim), and someone granted
+// none is refused; without it, no limit.
+func TestTenants(t *testing.T) {
+	const tA, tB = "6b1e4e1c-3d5a-4c2b-9f10-2a3b4c5d6e7f", "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a"
+	grants := map[string][]string{tA: {"grp-contoso"}, tB: {"grp-fabrikam", "grp-msp"}}
+	for _, tt := range []struct {
+		name    string
+		claim   string // TenantClaim
+		tenants map[string][]string
+		claims  map[string]any // set on the ID token
+		want    []string
+		refused string
+	}{
+		{name: "no limit configured", claims: map[string]any{"groups": []any{"grp-contoso"}}, want: nil},
+		{name: "one tenant by groups", claim: "groups", tenants: grants, claims: map[string]any{"groups": []any{"grp-contoso", "other"}}, want: []string{tA}},
+		{name: "two tenants", claim: "groups", tenants: grants, claims: map[string]any{"groups": []any{"grp-msp", "grp-contoso"}}, want: []string{tB, tA}},
+		{name: "a single string claim", claim: "groups", tenants: grants, claims: map[string]any{"groups": "grp-fabrikam"}, want: []string{tB}},
+		{name: "from the role claim by default", tenants: map[string][]string{tA: {"BreakGlass.Responder"}}, want: []string{tA}},
+		{name: "none granted", claim: "groups", tenants: grants, claims: map[string]any{"groups": []any{"other"}}, refused: "no tenant is granted"},
+		{name: "claim missing", claim: "groups", tenants: grants, refused: "no tenant is granted"},
+		{name: "claim of the wrong type", claim: "groups", tenants: grants, claims: map[string]any{"groups": map[string]any{"x": "grp-contoso"}}, refused: "no tenant is granted"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := oidctest.NewProvider(t)
+			a := newAppWith(t, p.URL, func(c *oidc.Config) { c.Tenants, c.TenantClaim = tt.tenants, tt.claim })
+			p.Mutate(func(c map[string]any) {
+				for k, v := range tt.claims {
+					c[k] = v
+				}
+			})
+			status, body := signIn(t, a)
+			if tt.refused != "" {
+				if status == 200 || len(a.signedIn) != 0 || !strings.Contains(body, tt.refused) {
+					t.Errorf("%d, signed in %v:\n%s\nwant it refused saying %q", status, a.signedIn, body, tt.refused)
+				}
+				return
+			}
+			if status != 200 || len(a.signedIn) != 1 {
+				t.Fatalf("sign-in: %d %s", status, body)
+			}
+			got := a.signedIn[0].Tenants
+			slices.Sort(tt.want)
+			if !slices.Equal(got, tt.want) || (tt.want == nil) != (got == nil) {
+				t.Errorf("tenants %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -94,6 +94,12 @@ type Options struct {
 	// Graph, when set, is pulled for every account incident; nil means
 	// Graph is not configured and only the state entry is written.
 	Graph graph.Lister
+	// GraphFor, when set, replaces Graph: the Graph client that can answer
+	// for one account (with several tenants, its tenant's). A nil client
+	// with a reason skips the account's pulls and writes the reason into
+	// its evidence log, so the log says why it holds no Graph records; nil
+	// with no reason is as Graph nil.
+	GraphFor func(accountID, accountUPN string) (g graph.Lister, skip string)
 	// State supplies the account's state at open; nil records that none
 	// is available.
 	State StateFunc
@@ -255,7 +261,8 @@ func (p *Preserver) incident(ctx context.Context, inc store.Incident, now time.T
 	if err != nil {
 		return err
 	}
-	if h.state && (p.o.Graph == nil || (h.pullOpen && h.pullLate)) {
+	g, skip := p.graphFor(inc)
+	if h.state && ((g == nil && skip == "") || (h.pullOpen && h.pullLate)) {
 		p.mu.Lock()
 		p.done[inc.ID] = true
 		p.mu.Unlock()
@@ -266,7 +273,10 @@ func (p *Preserver) incident(ctx context.Context, inc store.Incident, now time.T
 			return err
 		}
 	}
-	if p.o.Graph == nil {
+	if g == nil {
+		if skip != "" {
+			return p.noteSkipped(ctx, inc, h, skip, now)
+		}
 		return nil
 	}
 	if p.builderBusy(inc, h, now) {
@@ -274,10 +284,44 @@ func (p *Preserver) incident(ctx context.Context, inc store.Incident, now time.T
 	}
 	switch {
 	case !h.pullOpen:
-		return p.tryPull(ctx, inc, RefPullOpen, h, now)
+		return p.tryPull(ctx, inc, g, RefPullOpen, h, now)
 	case !h.pullLate && !now.Before(inc.Opened.Add(LateAfter)):
-		return p.tryPull(ctx, inc, RefPullLate, h, now)
+		return p.tryPull(ctx, inc, g, RefPullLate, h, now)
 	}
+	return nil
+}
+
+// graphFor is the client that answers for inc's account, or why none
+// does (GraphFor), else Graph.
+func (p *Preserver) graphFor(inc store.Incident) (graph.Lister, string) {
+	if p.o.GraphFor == nil {
+		return p.o.Graph, ""
+	}
+	g, skip := p.o.GraphFor(inc.AccountID, inc.AccountUPN)
+	if g == nil && skip == "" {
+		skip = "no Graph client answers for this account"
+	}
+	return g, skip
+}
+
+// noteSkipped records, in place of both pulls, why inc's account is not
+// pulled from Graph: an incident's log never just lacks them.
+func (p *Preserver) noteSkipped(ctx context.Context, inc store.Incident, h held, skip string, now time.Time) error {
+	for _, ref := range []string{RefPullOpen, RefPullLate} {
+		if (ref == RefPullOpen && h.pullOpen) || (ref == RefPullLate && h.pullLate) {
+			continue
+		}
+		sum := PullSummary{Event: "graph pull skipped", Pull: strings.TrimPrefix(ref, "pull:"), Incident: inc.ID,
+			Window: WindowOf(inc, p.o.Context, now), Skipped: scrub.String(skip)}
+		content, err := json.Marshal(sum)
+		if err != nil {
+			return fmt.Errorf("encoding the skipped pull: %w", err)
+		}
+		if _, err := p.o.Store.AppendLog(ctx, store.LogEntry{Incident: inc.ID, Kind: store.LogIncident, Ref: ref, At: now, Content: content}); err != nil {
+			return fmt.Errorf("recording the skipped pull: %w", err)
+		}
+	}
+	p.o.Logger.Warn("Graph pull for an incident skipped: the evidence log says why", "incident", inc.ID, "reason", skip)
 	return nil
 }
 
@@ -348,7 +392,7 @@ func (p *Preserver) safeState(ctx context.Context, inc store.Incident) (st *Stat
 // tryPull runs one pull unless it is backing off after failures, and
 // keeps score: a pull that keeps failing raises bg.source for
 // "pull/<incident>", resolved when it succeeds.
-func (p *Preserver) tryPull(ctx context.Context, inc store.Incident, ref string, h held, now time.Time) error {
+func (p *Preserver) tryPull(ctx context.Context, inc store.Incident, g graph.Lister, ref string, h held, now time.Time) error {
 	key := inc.ID + "/" + ref
 	p.mu.Lock()
 	fs := p.fails[key]
@@ -356,7 +400,7 @@ func (p *Preserver) tryPull(ctx context.Context, inc store.Incident, ref string,
 	if fs != nil && now.Before(fs.next) {
 		return nil
 	}
-	err := p.pull(ctx, inc, ref, h, now)
+	err := p.pull(ctx, inc, g, ref, h, now)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -464,6 +508,9 @@ type PullSummary struct {
 	Incident string        `json:"incident"`
 	Window   Window        `json:"window"`
 	Queries  []QueryResult `json:"queries"`
+	// Skipped, with Event "graph pull skipped", says why the account was
+	// not pulled (an account of no configured tenant).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // QueryResult is what one query of a pull returned.
@@ -484,13 +531,13 @@ type QueryResult struct {
 // Only when every query succeeded is the pull recorded as done; a failed
 // one is run again whole, and what it appended already is not appended
 // twice.
-func (p *Preserver) pull(ctx context.Context, inc store.Incident, ref string, h held, now time.Time) error {
+func (p *Preserver) pull(ctx context.Context, inc store.Incident, g graph.Lister, ref string, h held, now time.Time) error {
 	w := WindowOf(inc, p.o.Context, now)
 	sum := PullSummary{Event: "graph pull", Pull: strings.TrimPrefix(ref, "pull:"), Incident: inc.ID, Window: w}
 	var errs []error
 	for _, q := range Queries(inc.AccountID, inc.AccountUPN, w) {
 		res := QueryResult{Query: q}
-		err := p.o.Graph.List(ctx, q.Version, q.Path, graph.Query{Filter: q.Filter}, func(items []json.RawMessage) error {
+		err := g.List(ctx, q.Version, q.Path, graph.Query{Filter: q.Filter}, func(items []json.RawMessage) error {
 			for _, it := range items {
 				res.Records++
 				rid := recordRef(it)
