@@ -12,11 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"breakglass/internal/config"
 	"breakglass/internal/kql"
 	"breakglass/internal/kql/eval"
-	"breakglass/internal/kql/fn"
 	"breakglass/internal/kql/value"
+	"breakglass/internal/kqlrule"
 )
 
 // The query endpoint's limits. A query runs on the daemon that watches
@@ -184,20 +183,7 @@ func (s *Server) Query(ctx context.Context, rq QueryRequest) (QueryOutcome, *Que
 		}
 		return QueryOutcome{}, s.queryError(b, err, timeout)
 	}
-	return QueryOutcome{Result: res, MaxRows: maxRows, Elapsed: s.o.Now().Sub(start), Warnings: s.queryWarnings(q)}, nil
-}
-
-// queryWarnings says what a query that ran could not see (as breakglass
-// query prints them; a rule is refused for either, package kqlrule).
-func (s *Server) queryWarnings(q *eval.Query) []string {
-	var w []string
-	if m := q.MissingTables(); len(m) > 0 {
-		w = append(w, fmt.Sprintf("the query reads tables breakglass does not have (%s): union isfuzzy=true skips them, so none of their rows are in the result", strings.Join(m, ", ")))
-	}
-	if q.UsesGeo() && s.o.Geo == nil {
-		w = append(w, fmt.Sprintf("%s is called but %s is not set in the configuration: every location is null", fn.GeoFunc, config.GeoIPKey))
-	}
-	return w
+	return QueryOutcome{Result: res, MaxRows: maxRows, Elapsed: s.o.Now().Sub(start), Warnings: kqlrule.Warnings(q, s.o.Geo)}, nil
 }
 
 // markedCatalog marks the errors of reading the catalog (the store), so

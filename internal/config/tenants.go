@@ -334,9 +334,14 @@ func (c *Config) ForTenant(idOrName string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: no tenant %q; the tenants are %s", c.Path, idOrName, strings.Join(c.tenantNames(), ", "))
 	}
+	return c.TenantView(t), nil
+}
+
+// TenantView is ForTenant for a tenant of c already in hand.
+func (c *Config) TenantView(t *Tenant) *Config {
 	v := *c
 	v.Accounts, v.Graph, v.Sources, v.TenantID, v.Tenants = t.Accounts, t.Graph, t.Sources, t.ID, nil
-	return &v, nil
+	return &v
 }
 
 // tenantNames lists the tenants as "name (id)", in file order.

@@ -89,7 +89,7 @@ func (d *Daemon) tenantPreserve(o *preserve.Options) error {
 		if g == nil {
 			continue
 		}
-		by[t.ID] = &tenantState{g: g, live: &liveState{cfg: tenantView(d.cfg, t), g: g, now: d.o.Now}}
+		by[t.ID] = &tenantState{g: g, live: &liveState{cfg: d.cfg.TenantView(t), g: g, now: d.o.Now}}
 	}
 	o.GraphFor = func(id, upn string) (graph.Lister, string) {
 		t := d.ten.ownerOf(id, upn)

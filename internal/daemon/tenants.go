@@ -389,16 +389,6 @@ func checkTenantGroups(cfg *config.Config) error {
 	return &ConfigError{errors.Join(errs...)}
 }
 
-// tenantView is the configuration as tenant t alone would have it: its
-// accounts, Graph and sources, the rest shared.
-func tenantView(cfg *config.Config, t *config.Tenant) *config.Config {
-	v, err := cfg.ForTenant(t.ID)
-	if err != nil { // t is one of cfg's tenants
-		panic(err)
-	}
-	return v
-}
-
 // sourceGraph is the Graph client of a graph source and the accounts it
 // asks about: its tenant's (nil tenant: the top level's).
 func (d *Daemon) sourceGraph(t *config.Tenant) (graph.Lister, func() []entra.Account, error) {
@@ -436,7 +426,7 @@ func (d *Daemon) tenantGraph(t *config.Tenant) (graph.Lister, error) {
 	if !t.Graph.Configured() {
 		return nil, nil
 	}
-	c, err := NewGraphClient(tenantView(d.cfg, t), d.log.With("tenant", t.Name))
+	c, err := NewGraphClient(d.cfg.TenantView(t), d.log.With("tenant", t.Name))
 	if err != nil {
 		return nil, configErrorf("tenant %s (%s): %v", t.Name, t.ID, err)
 	}
@@ -467,7 +457,7 @@ func (d *Daemon) setupTenants(ctx context.Context) error {
 	}
 	for i := range d.cfg.Tenants {
 		t := &d.cfg.Tenants[i]
-		u := &tenantUnit{t: t, view: tenantView(d.cfg, t), posture: d.pipeline.TenantPosture(t.ID)}
+		u := &tenantUnit{t: t, view: d.cfg.TenantView(t), posture: d.pipeline.TenantPosture(t.ID)}
 		g, err := d.tenantGraph(t)
 		if err != nil {
 			return err
