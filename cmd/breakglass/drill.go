@@ -16,6 +16,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/daemon"
 	"breakglass/internal/drill"
+	"breakglass/internal/drill/schedule"
 	"breakglass/internal/store"
 )
 
@@ -432,8 +433,11 @@ func newDrillStatusCmd() *cobra.Command {
 		Use:   "status [--format table|json]",
 		Short: "Per account: planned, running, passed, failed and overdue drills",
 		Long: `status lists every configured account's drills, newest first, its last
-passed drill and when the next is due (drill.interval after the last
-passed one). Exit status 1 when an account is overdue.`,
+passed drill and when the next is due: drill.interval after the last
+passed one, or drill.remind_before after a key change seen in the audit
+logs since (a Global or Privileged Role Administrator added or removed,
+licences or subscriptions changed), the date serve reminds and raises
+bg.drill_overdue on. Exit status 1 when an account is overdue.`,
 		Example: `  breakglass drill status -c breakglass.yaml`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -447,7 +451,7 @@ passed one). Exit status 1 when an account is overdue.`,
 			}
 			defer env.st.Close()
 			now := time.Now()
-			ss, err := env.ev.Status(ctx, env.st, env.cfg.Users(), env.cfg.Drill.Interval, now)
+			ss, err := env.ev.Status(ctx, env.st, env.cfg.Users(), now)
 			if err != nil {
 				return storeError(err)
 			}
@@ -496,6 +500,11 @@ func printStatus(w io.Writer, ss []drill.AccountStatus, now time.Time) {
 			if s.Due == nil {
 				due = "OVERDUE (never passed)"
 			}
+		} else if s.State == schedule.StateDueSoon {
+			due += " (due soon)"
+		}
+		if s.Early != nil {
+			due += ", early: " + s.Early.Reason + " on " + utc(s.Early.Since)
 		}
 		var ds []string
 		for _, d := range s.Drills {

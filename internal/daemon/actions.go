@@ -15,7 +15,7 @@ import (
 // ActionStore is what the API's writes need from the store.
 type ActionStore interface {
 	incident.ReviewStore
-	drill.Store
+	drill.StatusStore
 }
 
 // Actions does the API's and the dashboard's writes through the same

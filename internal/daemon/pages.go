@@ -45,5 +45,5 @@ func (d *Daemon) pageOptions(o *api.Options, acts *Actions) {
 // DrillStatus is every configured account's drills and when the next is
 // due, at now, with the config's drill.interval (as drill status says).
 func (a *Actions) DrillStatus(ctx context.Context) ([]drill.AccountStatus, error) {
-	return a.ev.Status(ctx, a.st, a.cfg.Users(), a.cfg.Drill.Interval, a.now())
+	return a.ev.Status(ctx, a.st, a.cfg.Users(), a.now())
 }

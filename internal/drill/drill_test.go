@@ -17,6 +17,7 @@ import (
 	"breakglass/internal/config"
 	"breakglass/internal/detect"
 	"breakglass/internal/drill"
+	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
@@ -39,7 +40,7 @@ func testConfig() *config.Config {
 	return &config.Config{
 		Accounts: []entra.Account{{ID: acctID, UPN: acctUPN, Name: "Break glass 1"}, {ID: otherID, UPN: "bg2@contoso.example"}},
 		Drill: config.DrillConfig{AlertWithin: 10 * time.Minute, DeliveryWithin: time.Minute, AckWithin: 15 * time.Minute,
-			Window: time.Hour, Interval: 90 * 24 * time.Hour},
+			Window: time.Hour, Interval: 90 * 24 * time.Hour, RemindBefore: 7 * 24 * time.Hour},
 	}
 }
 
@@ -471,7 +472,8 @@ func TestConcurrentFinish(t *testing.T) {
 }
 
 // TestStatusOverdue: due drill.interval after the last passed drill,
-// overdue after that; never drilled is overdue at once.
+// reminded (state due) drill.remind_before before that, overdue after
+// that; never drilled is overdue at once.
 func TestStatusOverdue(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
@@ -487,20 +489,91 @@ func TestStatusOverdue(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan(t, st, cfg, acctID, finished.Add(24*time.Hour)) // a planned one, listed
+	const day = 24 * time.Hour
 	for _, c := range []struct {
 		now     time.Time
+		state   string
 		overdue bool
-	}{{finished.Add(24 * time.Hour), false}, {finished.Add(90*24*time.Hour - time.Second), false}, {finished.Add(90 * 24 * time.Hour), true}} {
-		ss, err := ev.Status(ctx, st, cfg.Accounts, cfg.Drill.Interval, c.now)
+	}{
+		{finished.Add(day), schedule.StateOK, false},
+		{finished.Add(83*day - time.Second), schedule.StateOK, false},
+		{finished.Add(83 * day), schedule.StateDueSoon, false},
+		{finished.Add(90*day - time.Second), schedule.StateDueSoon, false},
+		{finished.Add(90 * day), schedule.StateOverdue, true},
+	} {
+		ss, err := ev.Status(ctx, st, cfg.Accounts, c.now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := ss[0]
-		if s.Overdue != c.overdue || s.LastPassed == nil || s.LastPassed.ID != d.ID || !s.Due.Equal(finished.Add(90*24*time.Hour)) || len(s.Drills) != 2 {
-			t.Errorf("at %s: %+v", c.now, s)
+		if s.Overdue != c.overdue || s.State != c.state || s.LastPassed == nil || s.LastPassed.ID != d.ID || !s.Due.Equal(finished.Add(90*day)) || s.Early != nil || len(s.Drills) != 2 {
+			t.Errorf("at %s: %+v, want state %s", c.now, s, c.state)
 		}
-		if !ss[1].Overdue || ss[1].LastPassed != nil || ss[1].Due != nil {
+		if !ss[1].Overdue || ss[1].State != schedule.StateOverdue || ss[1].LastPassed != nil || ss[1].Due != nil {
 			t.Errorf("never drilled: %+v", ss[1])
+		}
+	}
+}
+
+// TestStatusEarlyDue: a key change the schedule recorded (serve's
+// Observe) brings drill status's due date forward to the change plus
+// drill.remind_before, as serve's bg.drill_due and bg.drill_overdue do:
+// due at once, overdue after remind_before, back to the interval after a
+// drill passes. A change before the last passed drill counts for nothing.
+func TestStatusEarlyDue(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	cfg := testConfig()
+	const day = 24 * time.Hour
+	d := plan(t, st, cfg, acctID, t0)
+	a := signIn(t, st, "ev-1", acctID, t0.Add(5*time.Minute), nil)
+	deliver(t, st, a.ID, "oncall/webhook", t0.Add(5*time.Minute+42*time.Second))
+	deliver(t, st, a.ID, "security/email", t0.Add(5*time.Minute+50*time.Second))
+	ack(t, st, a.ID, t0.Add(9*time.Minute))
+	finished := t0.Add(20 * time.Minute)
+	ev := evaluator(cfg)
+	if _, err := ev.Finish(ctx, st, d.ID, nil, finished); err != nil {
+		t.Fatal(err)
+	}
+	now := finished.Add(10 * day)
+	clock := now
+	sch, err := schedule.New(schedule.Options{Store: st, Accounts: func() []entra.Account { return cfg.Accounts },
+		Interval: cfg.Drill.Interval, RemindBefore: cfg.Drill.RemindBefore, Route: func(map[string]string) []string { return targets },
+		Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := finished.Add(9 * day)
+	if err := sch.Observe(ctx, schedule.Trigger{Kind: schedule.KindRole, Reason: "Global Administrator added: jane@contoso.example", EventID: "audit-1", Time: change}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		now   time.Time
+		state string
+	}{{now, schedule.StateDueSoon}, {change.Add(7*day - time.Second), schedule.StateDueSoon}, {change.Add(7 * day), schedule.StateOverdue}} {
+		clock = c.now
+		ss, err := ev.Status(ctx, st, cfg.Accounts, c.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := ss[1]; s.State != schedule.StateOverdue || !s.Overdue {
+			t.Errorf("at %s, never drilled: state %s, want overdue", c.now, s.State)
+		}
+		for _, s := range ss[:1] {
+			if s.State != c.state || s.Overdue != (c.state == schedule.StateOverdue) {
+				t.Errorf("at %s: state %s (overdue %v), want %s", c.now, s.State, s.Overdue, c.state)
+			}
+			if s.Due == nil || !s.Due.Equal(change.Add(7*day)) || s.Early == nil || s.Early.EventID != "audit-1" || s.Early.Kind != schedule.KindRole {
+				t.Errorf("at %s: due %v, early %+v; want due %s from audit-1", c.now, s.Due, s.Early, change.Add(7*day))
+			}
+		}
+		// Serve's schedule says the same.
+		sts, err := sch.Statuses(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sts[0].State != ss[0].State || !sts[0].Due.Equal(*ss[0].Due) {
+			t.Errorf("at %s: serve's schedule %s due %s, drill status %s due %s", c.now, sts[0].State, sts[0].Due, ss[0].State, ss[0].Due)
 		}
 	}
 }

@@ -3,9 +3,9 @@ package drill
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
+	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
 	"breakglass/internal/store"
 )
@@ -17,10 +17,15 @@ type AccountStatus struct {
 	Name       string `json:"name,omitempty"`
 	// LastPassed is the last passed drill, for auditors; nil: none.
 	LastPassed *Summary `json:"last_passed,omitempty"`
-	// Due is when the next drill is due (drill.interval after the last
-	// passed one); Overdue once it has passed. Never drilled: due now.
-	Due     *time.Time `json:"due,omitempty"`
-	Overdue bool       `json:"overdue"`
+	// Due is when the next drill is due: drill.interval after the last
+	// passed one, or earlier after a key change (Early says which); nil:
+	// never drilled, due now. State is the schedule's: ok, due (within
+	// drill.remind_before: serve has reminded) or overdue (serve raises
+	// bg.drill_overdue), the same rule serve alerts on.
+	Due     *time.Time      `json:"due,omitempty"`
+	Early   *schedule.Early `json:"early,omitempty"`
+	State   string          `json:"state"`
+	Overdue bool            `json:"overdue"`
 	// Drills are the account's drills, newest first: planned, running,
 	// passed and failed.
 	Drills []Summary `json:"drills"`
@@ -39,49 +44,37 @@ type Summary struct {
 	By         string     `json:"by,omitempty"`
 }
 
-// Due is when a drill is due again after one passed at last: interval
-// later. The zero time (never passed) is due at once. s6-schedule's
-// reminders and bg.drill_overdue use this same rule.
-func Due(last time.Time, interval time.Duration) time.Time {
-	if last.IsZero() {
-		return time.Time{}
-	}
-	return last.Add(interval)
-}
-
-// PassedAt is the time a passed drill counts from: when it was finished.
-func PassedAt(d store.Drill) time.Time { return d.Finished }
+// PassedAt is the time a passed drill counts from: when it was finished
+// (the schedule's rule, schedule.RanAt, so that drill status and serve's
+// reminders agree).
+func PassedAt(d store.Drill) time.Time { return schedule.RanAt(d) }
 
 // LastPassed returns the account's last passed drill (by PassedAt).
-func LastPassed(ctx context.Context, st store.Drills, accountID, upn string) (store.Drill, bool, error) {
-	ds, err := accountDrills(ctx, st, accountID, upn, store.DrillFilter{Result: store.DrillPassed})
+func LastPassed(ctx context.Context, st store.Drills, a entra.Account) (store.Drill, bool, error) {
+	ds, err := st.Drills(ctx, store.DrillFilter{State: store.DrillFinished, Result: store.DrillPassed})
 	if err != nil {
-		return store.Drill{}, false, err
+		return store.Drill{}, false, fmt.Errorf("reading drills: %w", err)
 	}
 	var best store.Drill
 	found := false
-	for _, d := range ds {
-		if !found || PassedAt(d).After(PassedAt(best)) {
+	for _, d := range ofAccount(ds, a) {
+		if d.State == store.DrillFinished && d.Result == store.DrillPassed && (!found || PassedAt(d).After(PassedAt(best))) {
 			best, found = d, true
 		}
 	}
 	return best, found, nil
 }
 
-// accountDrills lists the drills of an account named by id and/or UPN
-// (drills store both; an account configured by UPN alone has no id).
-func accountDrills(ctx context.Context, st store.Drills, id, upn string, f store.DrillFilter) ([]store.Drill, error) {
-	all, err := st.Drills(ctx, f)
-	if err != nil {
-		return nil, fmt.Errorf("reading drills: %w", err)
-	}
+// ofAccount picks the drills of an account (schedule.DrillOf, the rule the
+// schedule counts by).
+func ofAccount(all []store.Drill, a entra.Account) []store.Drill {
 	var out []store.Drill
 	for _, d := range all {
-		if (id != "" && strings.EqualFold(d.AccountID, id)) || (id == "" && upn != "" && strings.EqualFold(d.AccountUPN, upn)) {
+		if schedule.DrillOf(d, a) {
 			out = append(out, d)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func summarize(r Report) Summary {
@@ -89,20 +82,37 @@ func summarize(r Report) Summary {
 		WindowFrom: r.WindowFrom, WindowTo: r.WindowTo, Finished: r.Finished, By: r.By}
 }
 
+// StatusStore is what Status reads: the drills and the early due dates
+// that key changes left (schedule.ConditionDue).
+type StatusStore interface {
+	Store
+	Conditions(ctx context.Context, rule string) ([]store.Condition, error)
+}
+
 // Status lists every configured account's drills and when the next is
-// due, evaluating running drills at now.
-func (e Evaluator) Status(ctx context.Context, st Store, accounts []entra.Account, interval time.Duration, now time.Time) ([]AccountStatus, error) {
+// due, evaluating running drills at now. The due date and state come from
+// schedule.Due, with drill.interval and drill.remind_before and the early
+// due dates in the store: what serve reminds and alerts on.
+func (e Evaluator) Status(ctx context.Context, st StatusStore, accounts []entra.Account, now time.Time) ([]AccountStatus, error) {
+	all, err := st.Drills(ctx, store.DrillFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("reading drills: %w", err)
+	}
+	early, err := st.Conditions(ctx, schedule.ConditionDue)
+	if err != nil {
+		return nil, fmt.Errorf("reading early due dates: %w", err)
+	}
+	due := map[string]schedule.Status{}
+	for _, s := range schedule.Due(accounts, all, early, e.Bounds.Interval, e.Bounds.RemindBefore, now) {
+		due[s.Key] = s
+	}
 	var out []AccountStatus
 	for _, a := range accounts {
 		if a.IsGroup() {
 			continue
 		}
-		ds, err := accountDrills(ctx, st, a.ID, a.UPN, store.DrillFilter{})
-		if err != nil {
-			return nil, err
-		}
+		ds := ofAccount(all, a)
 		s := AccountStatus{AccountID: a.ID, AccountUPN: a.UPN, Name: a.Name, Drills: []Summary{}}
-		var last time.Time
 		for _, d := range ds {
 			r, err := e.Evaluate(ctx, st, d, now)
 			if err != nil {
@@ -113,15 +123,19 @@ func (e Evaluator) Status(ctx context.Context, st Store, accounts []entra.Accoun
 			}
 			sum := summarize(r)
 			s.Drills = append(s.Drills, sum)
-			if d.Result == store.DrillPassed && PassedAt(d).After(last) {
-				last = PassedAt(d)
+			if sch, ok := due[schedule.Key(a)]; ok && sch.LastPassed == d.ID {
 				sum := sum
 				s.LastPassed = &sum
 			}
 		}
-		due := Due(last, interval)
-		s.Due = tp(due)
-		s.Overdue = !now.Before(due)
+		sch, ok := due[schedule.Key(a)]
+		if !ok {
+			// An account with neither id nor UPN, or listed twice: the
+			// schedule knows it under its first entry.
+			sch = schedule.Status{Never: true, State: schedule.StateOverdue}
+		}
+		s.Due, s.Early, s.State = tp(sch.Due), sch.Early, sch.State
+		s.Overdue = sch.State == schedule.StateOverdue
 		out = append(out, s)
 	}
 	return out, nil
@@ -135,7 +149,7 @@ func (e Evaluator) LastPassedReports(ctx context.Context, st Store, accounts []e
 		if a.IsGroup() {
 			continue
 		}
-		d, ok, err := LastPassed(ctx, st, a.ID, a.UPN)
+		d, ok, err := LastPassed(ctx, st, a)
 		if err != nil {
 			return nil, nil, err
 		}

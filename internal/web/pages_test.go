@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"net/url"
@@ -12,7 +13,9 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/api"
+	"breakglass/internal/config"
 	"breakglass/internal/drill"
+	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
 	"breakglass/internal/kql/tables"
 	"breakglass/internal/kqlrule"
@@ -56,7 +59,7 @@ func pageOptions(t *testing.T, st *sqlite.Store, o *api.Options) {
 	}
 	o.Catalog = tables.NewEvidence(st)
 	o.DrillStatus = func(ctx context.Context) ([]drill.AccountStatus, error) {
-		return drill.Evaluator{}.Status(ctx, st, o.Accounts, 90*24*time.Hour, now)
+		return drill.Evaluator{Bounds: config.DrillConfig{Interval: 90 * 24 * time.Hour, RemindBefore: 7 * 24 * time.Hour}}.Status(ctx, st, o.Accounts, now)
 	}
 }
 
@@ -175,7 +178,7 @@ func TestDrillsPageDueLater(t *testing.T) {
 	}
 	_, body, _ := f.do(t, "GET", "/drills", api.RoleViewer, nil)
 	// Finished 11 September 04:00; due 90 days later: 10 December.
-	for _, w := range []string{"DUE</span> Thu 10 Dec 2026 (in 10 days)", `<span class="d">10</span><span class="ev due">due</span>`, `<strong>Thu 10 Dec 2026</strong>: <span class="ev due">due</span> Break glass 1`} {
+	for _, w := range []string{"OK</span> due Thu 10 Dec 2026 (in 10 days)", `<span class="d">10</span><span class="ev due">due</span>`, `<strong>Thu 10 Dec 2026</strong>: <span class="ev due">due</span> Break glass 1`} {
 		if !strings.Contains(body, w) {
 			t.Errorf("GET /drills lacks %q", w)
 		}
@@ -185,6 +188,30 @@ func TestDrillsPageDueLater(t *testing.T) {
 	}
 	if _, body, _ := f.do(t, "GET", "/", api.RoleViewer, nil); !strings.Contains(body, "next drill due 2026-12-10") {
 		t.Error("the status board does not say when the next drill is due")
+	}
+}
+
+// TestDrillsPageEarlyDue: a key change the schedule recorded brings the
+// next drill forward, as serve reminds: due soon, with the reason.
+func TestDrillsPageEarlyDue(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	d := storetest.Drill("drill-ok", "11111111-1111-1111-1111-111111111111", base.Add(-80*24*time.Hour))
+	d.State, d.Result, d.Finished = store.DrillFinished, store.DrillPassed, base.Add(-80*24*time.Hour+time.Hour)
+	if err := f.st.AddDrill(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	since := base.Add(-2 * 24 * time.Hour)
+	data, _ := json.Marshal(schedule.Early{Since: since, Kind: schedule.KindRole, Reason: "Global Administrator added: jane@contoso.example", EventID: "audit-1"})
+	if err := f.st.SetCondition(ctx, store.Condition{Rule: schedule.ConditionDue, Key: "11111111-1111-1111-1111-111111111111", Since: since, Updated: base, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := f.do(t, "GET", "/drills", api.RoleViewer, nil)
+	// The change two days ago plus remind_before (7 days): 5 December.
+	for _, w := range []string{"DUE SOON</span> Sat 5 Dec 2026 (in ", "early: Global Administrator added: jane@contoso.example, Sat 28 Nov 2026"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("GET /drills lacks %q", w)
+		}
 	}
 }
 

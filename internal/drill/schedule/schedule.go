@@ -148,7 +148,9 @@ func Key(a entra.Account) string {
 	return strings.ToLower(a.UPN)
 }
 
-func drillOf(d store.Drill, a entra.Account) bool {
+// DrillOf reports whether d is a drill of a: same object id, or same UPN
+// (an account configured by UPN alone, or a drill planned by UPN).
+func DrillOf(d store.Drill, a entra.Account) bool {
 	if a.ID != "" && strings.EqualFold(d.AccountID, a.ID) {
 		return true
 	}
@@ -226,7 +228,7 @@ func (s *Scheduler) statuses(accounts []entra.Account, drills []store.Drill, ear
 		seen[k] = true
 		st := Status{Account: a, Key: k, Never: true}
 		for _, d := range drills {
-			if !drillOf(d, a) {
+			if !DrillOf(d, a) {
 				continue
 			}
 			if d.State == store.DrillFinished && d.Result == store.DrillPassed {
