@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -304,5 +305,78 @@ func TestDrillCLIErrors(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: exit %d, want 2 with %q\n%s", c.args, r.code, c.want, r.stderr)
 		}
+	}
+}
+
+// TestDrillStatusEarlyDue: through the binary, a Global Administrator
+// added in the audit logs serve follows makes the drill due early, and
+// drill status says so (state due, the change's reason, due
+// drill.remind_before after it), as serve's bg.drill_due does.
+func TestDrillStatusEarlyDue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	rcv := newReceiver(t)
+	d := newDaemon(t, rcv.srv.URL+"/hook", drillAccounts, "")
+	cmd := d.start(t)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !d.waitReady(t, 15*time.Second) {
+		t.Fatal("daemon not ready")
+	}
+	st := openTestStore(t, d)
+	ctx := context.Background()
+	// bg1 passed a drill a day ago: not due for 89 days.
+	passed := time.Now().UTC().Add(-24 * time.Hour)
+	dr := store.Drill{ID: "drl-0000000000a1", AccountID: drillAccounts[0].ID, AccountUPN: drillAccounts[0].UPN, At: passed.Add(-time.Hour), Window: time.Hour,
+		State: store.DrillFinished, Result: store.DrillPassed, Started: passed.Add(-time.Hour), Finished: passed, Created: passed.Add(-time.Hour), Updated: passed, By: "alice", Attest: map[string]string{}}
+	if err := st.AddDrill(ctx, dr); err != nil {
+		t.Fatal(err)
+	}
+	status := func() map[string]any {
+		r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "drill", "status", "-c", d.cfg, "--format", "json")
+		var ss []map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &ss); err != nil || len(ss) != 2 {
+			t.Fatalf("drill status: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+		}
+		return ss[0]
+	}
+	if s := status(); s["state"] != "ok" || s["early"] != nil || fmt.Sprint(s["last_passed"].(map[string]any)["result"]) != "passed" {
+		t.Fatalf("before the change: %v", s)
+	}
+	change := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	rec := map[string]any{
+		"id": "Directory_e2e-add-member-to-role", "category": "RoleManagement", "correlationId": "da159bfb-54fa-4092-8a38-6e1fa7870e30",
+		"result": "success", "activityDisplayName": "Add member to role", "activityDateTime": change.Format(time.RFC3339),
+		"loggedByService": "Core Directory", "operationType": "Assign",
+		"initiatedBy": map[string]any{"user": map[string]any{"id": "c0ffee00-1111-4222-8333-444455556666", "userPrincipalName": "alice@contoso.com"}},
+		"targetResources": []any{map[string]any{"id": "0b0b0b0b-1111-4222-8333-444455556666", "type": "User", "userPrincipalName": "carol@contoso.com",
+			"modifiedProperties": []any{
+				map[string]any{"displayName": "Role.DisplayName", "oldValue": "", "newValue": `"Global Administrator"`},
+				map[string]any{"displayName": "Role.TemplateId", "oldValue": "", "newValue": `"62e90394-69f5-4237-9190-012177145e10"`},
+			}}},
+		"additionalDetails": []any{},
+	}
+	b, _ := json.Marshal(rec)
+	f, err := os.OpenFile(filepath.Join(d.dir, "logs", "PT1H.json"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var s map[string]any
+	waitFor(t, "drill status to show the early due date", 20*time.Second, func() bool {
+		s = status()
+		return s["early"] != nil
+	})
+	early, _ := s["early"].(map[string]any)
+	want := change.Add(7 * 24 * time.Hour).Format(time.RFC3339)
+	if s["state"] != "due" || s["due"] != want || !strings.Contains(fmt.Sprint(early["reason"]), "Global Administrator") || early["kind"] != "role" {
+		t.Errorf("after the change: %v, want state due, due %s", s, want)
+	}
+	r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "drill", "status", "-c", d.cfg)
+	if !strings.Contains(r.stdout, "(due soon), early: ") || !strings.Contains(r.stdout, "Global Administrator") {
+		t.Errorf("drill status table:\n%s", r.stdout)
 	}
 }

@@ -197,6 +197,15 @@ func (e Evaluator) Evaluate(ctx context.Context, st Store, d store.Drill, now ti
 	if err := checklist(ctx, st, d, &r); err != nil {
 		return r, err
 	}
+	if d.State == store.DrillFinished && d.Result != "" {
+		// Finished without a stored report (written by hand, or by an
+		// older version): the verdict recorded at finish stands.
+		r.Result, r.FailedStep, r.Reason = d.Result, d.FailedStep, d.Reason
+		r.Failed = nil
+		if d.FailedStep != "" {
+			r.Failed = []string{d.FailedStep}
+		}
+	}
 	if d.State != store.DrillFinished {
 		r.Result, r.FailedStep, r.Reason, r.Failed = ResultRunning, "", "", nil
 		if r.Measured.AlertID == "" && !now.Before(End(d)) {
