@@ -56,7 +56,9 @@ func (d *Daemon) drillObservers() []watch.Observer {
 		return nil
 	}
 	return []watch.Observer{{Rule: schedule.Rule(), Observe: func(ctx context.Context, f scan.Finding) error {
-		return d.drills.Observe(ctx, schedule.TriggerOf(f.Alert))
+		t := schedule.TriggerOf(f.Alert)
+		t.Tenant = d.ten.triggerTenant(f.Alert.Source, f.Raw) // tenants.go
+		return d.drills.Observe(ctx, t)
 	}}}
 }
 

@@ -305,6 +305,22 @@ var tenantRE = regexp.MustCompile(`(?i)"(aadtenantid|tenantid)"\s*:\s*"([0-9a-f]
 // or "". Log Analytics rows carry AADTenantId (their TenantId is the
 // workspace's id), diagnostic-settings records tenantId and a resourceId
 // /tenants/<id>/providers/Microsoft.aadiam; keys compare ignoring case.
+// triggerTenant is the tenant of a key change (a drill trigger): its
+// source's tenant, else the configured tenant its record names; "" when
+// neither is known, and then every tenant's drills fall due.
+func (tn *tenancy) triggerTenant(source string, raw []byte) string {
+	if tn == nil {
+		return ""
+	}
+	if t := tn.bySource[source]; t != nil {
+		return t.ID
+	}
+	if t := tn.byID[recordTenant(raw)]; t != nil {
+		return t.ID
+	}
+	return ""
+}
+
 func recordTenant(raw []byte) string {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {

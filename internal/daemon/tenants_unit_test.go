@@ -165,3 +165,29 @@ func TestAttributeRule(t *testing.T) {
 		t.Errorf("without tenants the alert changed: %+v", a)
 	}
 }
+
+// TestTriggerTenant: a key change is in its source's tenant, else the
+// configured tenant its record names; unknown otherwise (every tenant's
+// drills fall due), and without tenants: at all.
+func TestTriggerTenant(t *testing.T) {
+	const ta, tb, tx = "6b1e4e1c-3d5a-4c2b-9f10-2a3b4c5d6e7f", "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a", "99999999-8888-4777-8666-555555555555"
+	cfg := &config.Config{Tenants: []config.Tenant{
+		{ID: ta, Name: "contoso", Sources: []config.SourceConfig{{Name: "a-src"}}},
+		{ID: tb, Name: "fabrikam", Sources: []config.SourceConfig{{Name: "b-src"}}},
+	}}
+	tn := newTenancy(cfg)
+	for _, c := range []struct{ name, source, raw, want string }{
+		{"tenant's source", "a-src", `{"tenantId":"` + tb + `"}`, ta},
+		{"shared source, record names a tenant", "shared", `{"tenantId":"` + strings.ToUpper(tb) + `"}`, tb},
+		{"shared source, unknown tenant", "shared", `{"tenantId":"` + tx + `"}`, ""},
+		{"shared source, no tenant", "shared", `{"category":"AuditLogs"}`, ""},
+	} {
+		if got := tn.triggerTenant(c.source, []byte(c.raw)); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	var none *tenancy
+	if got := none.triggerTenant("a-src", []byte(`{"tenantId":"`+ta+`"}`)); got != "" {
+		t.Errorf("without tenants: %q", got)
+	}
+}

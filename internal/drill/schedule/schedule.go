@@ -279,7 +279,8 @@ func (s *Scheduler) statuses(accounts []entra.Account, drills []store.Drill, ear
 }
 
 // Observe records a key change: for every account whose last passed drill
-// is older than it, the next drill falls due early (ConditionDue). The
+// is older than it (of the change's tenant, when both are known), the next
+// drill falls due early (ConditionDue). The
 // first change after a passed drill counts; later ones add nothing until a
 // drill passes. The check runs at once.
 func (s *Scheduler) Observe(ctx context.Context, t Trigger) error {
@@ -313,6 +314,11 @@ func (s *Scheduler) Observe(ctx context.Context, t Trigger) error {
 	for _, st := range sts {
 		if st.Early != nil || (!st.Never && !t.Time.After(st.LastPassedAt)) {
 			continue // already due early, or a drill passed after the change
+		}
+		if t.Tenant != "" && s.o.TenantOf != nil {
+			if owner := s.o.TenantOf(st.Account.ID, st.Account.UPN); owner != "" && !strings.EqualFold(owner, t.Tenant) {
+				continue // another tenant's account: its staff did not change
+			}
 		}
 		data, _ := json.Marshal(Early{Since: t.Time.UTC(), Kind: t.Kind, Reason: t.Reason, EventID: t.EventID})
 		if err := s.o.Store.SetCondition(ctx, Condition{Rule: ConditionDue, Key: st.Key, Since: t.Time.UTC(), Updated: now, Data: data}); err != nil {

@@ -470,3 +470,49 @@ func TestReminderCarriesAccountsTenant(t *testing.T) {
 		t.Errorf("overdue alerts' tenants %v", got)
 	}
 }
+
+// TestKeyChangeInOneTenant: with tenants:, a key change in one tenant
+// makes that tenant's accounts due early, and accounts no tenant lists
+// (fail closed); another tenant's accounts keep their due date. A change
+// whose tenant is unknown makes every account due.
+func TestKeyChangeInOneTenant(t *testing.T) {
+	bg3 := entra.Account{ID: "3c3c3c3c-1111-4222-8333-444455556666", UPN: "bg3@fabrikam.example"}
+	bg4 := entra.Account{UPN: "bg4@unlisted.example"}
+	owner := map[string]string{bg1.UPN: "contoso-id", bg2.UPN: "contoso-id", bg3.UPN: "fabrikam-id"}
+	for _, c := range []struct {
+		name   string
+		tenant string
+		due    []entra.Account
+		notDue []entra.Account
+	}{
+		{"contoso", "contoso-id", []entra.Account{bg1, bg2, bg4}, []entra.Account{bg3}},
+		{"fabrikam, any case", "FABRIKAM-ID", []entra.Account{bg3, bg4}, []entra.Account{bg1, bg2}},
+		{"unknown tenant", "", []entra.Account{bg1, bg2, bg3, bg4}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, bg1, bg2, bg3, bg4)
+			for i, a := range f.accounts {
+				f.passedDrill("d"+string(rune('1'+i)), a, t0.Add(-10*day))
+			}
+			s, err := New(Options{Store: f.st, Accounts: func() []entra.Account { return f.accounts },
+				Interval: 90 * day, RemindBefore: 7 * day, Route: routeAll, Now: f.clk.Now,
+				TenantOf: func(id, upn string) string { return owner[upn] }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Observe(context.Background(), Trigger{Kind: KindRole, Reason: "Global Administrator added", EventID: "ev-1", Time: t0.Add(-time.Hour), Tenant: c.tenant}); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range c.due {
+				if st := f.state(s, Key(a)); st.Early == nil || st.State != StateDueSoon {
+					t.Errorf("%s: %+v, want due early", a.UPN, st)
+				}
+			}
+			for _, a := range c.notDue {
+				if st := f.state(s, Key(a)); st.Early != nil || st.State != StateOK {
+					t.Errorf("%s (another tenant's): %+v, want not due", a.UPN, st)
+				}
+			}
+		})
+	}
+}

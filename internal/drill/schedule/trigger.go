@@ -40,6 +40,10 @@ type Trigger struct {
 	Reason  string // for people: what happened, to what, by whom
 	EventID string
 	Time    time.Time // the event's time (when it happened)
+	// Tenant is the tenant the change happened in, when known (with
+	// tenants:): only that tenant's accounts fall due. "" makes every
+	// account due: a drill too many costs little.
+	Tenant string
 }
 
 // Classify reports whether a decoded record is a key change. Records that
