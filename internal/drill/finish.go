@@ -51,7 +51,7 @@ func (e Evaluator) Finish(ctx context.Context, st Store, id string, attest map[s
 	if err != nil {
 		return Report{}, err
 	}
-	if err := checklist(ctx, st, d, &r); err != nil {
+	if err := e.checklist(ctx, st, d, &r, now); err != nil {
 		return Report{}, err
 	}
 	d.Result, d.FailedStep, d.Reason = r.Result, r.FailedStep, r.Reason
