@@ -832,3 +832,131 @@ func TestChecklistPosture(t *testing.T) {
 		})
 	}
 }
+
+// failingAppend is a store whose evidence-log appends of drill reports
+// fail while fail is set.
+type failingAppend struct {
+	*sqlite.Store
+	fail bool
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingAppend) AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error) {
+	if f.fail && strings.HasSuffix(e.Ref, "/report") {
+		return store.LogEntry{}, errDiskFull
+	}
+	return f.Store.AppendLog(ctx, e)
+}
+
+func (f *failingAppend) AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error) {
+	if f.fail && strings.HasSuffix(e.Ref, "/report") {
+		return store.LogEntry{}, false, errDiskFull
+	}
+	return f.Store.AppendLogOnce(ctx, e)
+}
+
+// reportEntries are the drill-report entries of drillID in the incident's
+// evidence log.
+func reportEntries(t *testing.T, st *sqlite.Store, incident, drillID string) []store.LogEntry {
+	t.Helper()
+	log, err := st.IncidentLog(context.Background(), incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.LogEntry
+	for _, e := range log {
+		if e.Ref == drillID+"/report" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestFinishReportEvidence (issue 11 item 7): Finish appends the drill's
+// report to the evidence log of its sign-in's incident, kind drill, ref
+// "<id>/report", with the very bytes stored with the drill, exactly once:
+// a second finish adds nothing, a finish whose append failed is retried
+// and adds it then, and of concurrent finishes only the winner's report
+// is there.
+func TestFinishReportEvidence(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name       string
+		failFirst  bool // the first finish's append fails
+		concurrent int  // finishes at once (0: one)
+	}{
+		{name: "appended once"},
+		{name: "append failed, retry adds it", failFirst: true},
+		{name: "concurrent finishes", concurrent: 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sq := openStore(t)
+			st := &failingAppend{Store: sq}
+			cfg := testConfig()
+			ev := evaluator(cfg)
+			d := plan(t, sq, cfg, acctID, t0)
+			a := signIn(t, sq, "ev-1", acctID, t0.Add(5*time.Minute), map[string]string{alert.LabelDrill: d.ID})
+			inc, _, err := sq.AttachAlert(ctx, a, acctID, store.IncidentAccount, 2*time.Hour, t0.Add(6*time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			deliver(t, sq, a.ID, "oncall/webhook", t0.Add(5*time.Minute+42*time.Second))
+			deliver(t, sq, a.ID, "security/email", t0.Add(5*time.Minute+50*time.Second))
+			ack(t, sq, a.ID, t0.Add(9*time.Minute))
+			finish := t0.Add(20 * time.Minute)
+
+			switch {
+			case c.concurrent > 0:
+				var wg sync.WaitGroup
+				for i := range c.concurrent {
+					wg.Go(func() {
+						_, _ = ev.Finish(ctx, st, d.ID, map[string]string{"people-trained": string(rune('a' + i))}, finish.Add(time.Duration(i)*time.Second))
+					})
+				}
+				wg.Wait()
+			case c.failFirst:
+				st.fail = true
+				_, err := ev.Finish(ctx, st, d.ID, map[string]string{"people-trained": "bob"}, finish)
+				if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "is finished (passed)") || !strings.Contains(err.Error(), "drill finish "+d.ID+" again") {
+					t.Fatalf("Finish with a failing append = %v; want the append's error, saying the drill is finished and to run finish again", err)
+				}
+				if n := len(reportEntries(t, sq, inc.ID, d.ID)); n != 0 {
+					t.Fatalf("%d report entries after a failed append", n)
+				}
+				st.fail = false
+				r, err := ev.Finish(ctx, st, d.ID, map[string]string{"people-trained": "someone else"}, finish.Add(time.Hour))
+				if err != nil {
+					t.Fatalf("retried Finish = %v; want it to add the report", err)
+				}
+				if r.Result != "passed" || r.Finished == nil || !r.Finished.Equal(finish) || r.Checklist[3].By != "bob" {
+					t.Errorf("retried Finish returned %+v; want the report stored at the first finish", r)
+				}
+			default:
+				if _, err := ev.Finish(ctx, st, d.ID, map[string]string{"people-trained": "bob"}, finish); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Every later finish is a usage error and adds nothing.
+			if _, err := ev.Finish(ctx, st, d.ID, nil, finish.Add(2*time.Hour)); !errors.Is(err, drill.ErrUsage) {
+				t.Errorf("finish of a finished drill = %v; want a usage error", err)
+			}
+			got, err := sq.Drill(ctx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			es := reportEntries(t, sq, inc.ID, d.ID)
+			if len(es) != 1 {
+				t.Fatalf("%d report entries of %s in incident %s, want 1", len(es), d.ID, inc.ID)
+			}
+			e := es[0]
+			if e.Kind != drill.LogKind || e.Ref != drill.ReportRef(d.ID) || !bytes.Equal(e.Content, got.Measured) {
+				t.Errorf("report entry kind %q ref %q content\n%s\nwant kind drill, the drill's stored report\n%s", e.Kind, e.Ref, e.Content, got.Measured)
+			}
+			var r drill.Report
+			if err := json.Unmarshal(e.Content, &r); err != nil || r.ID != d.ID || r.Result != "passed" || r.IncidentID != inc.ID || got.IncidentID != inc.ID {
+				t.Errorf("report entry decodes to %+v, %v (drill's incident %q)", r, err, got.IncidentID)
+			}
+		})
+	}
+}
