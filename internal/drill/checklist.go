@@ -2,13 +2,16 @@ package drill
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/config"
 	"breakglass/internal/detect"
+	"breakglass/internal/posture"
 	"breakglass/internal/store"
 	"breakglass/internal/watch"
 )
@@ -70,7 +73,8 @@ type Check struct {
 	Evidence string `json:"evidence,omitempty"`
 }
 
-// Posture check ids whose latest drift speaks to no-personal-mfa-sspr.
+// Posture check ids whose stored results and open drift speak to
+// no-personal-mfa-sspr: both must pass for the item to be checked.
 var postureChecks = []string{"no-personal-methods", "phishing-resistant-credential"}
 
 // ParseAttest parses drill finish --attest ITEM=NAME values.
@@ -98,9 +102,14 @@ func ParseAttest(vals []string) (map[string]string, error) {
 }
 
 // checklist fills r.Checklist and r.Open from the attestations and the
-// evidence in the store.
-func checklist(ctx context.Context, st Store, d store.Drill, r *Report) error {
+// evidence in the store, as of now (the drill's finish, or the time a
+// running drill is evaluated).
+func (e Evaluator) checklist(ctx context.Context, st Store, d store.Drill, r *Report, now time.Time) error {
 	drift, err := postureDrift(ctx, st, d)
+	if err != nil {
+		return err
+	}
+	audit, err := e.postureAudit(ctx, st, d, now)
 	if err != nil {
 		return err
 	}
@@ -126,10 +135,15 @@ func checklist(ctx context.Context, st Store, d store.Drill, r *Report) error {
 				c.Evidence = "no sign-in of the account in the window"
 			}
 		case ItemNoPersonalMFA:
-			if drift != "" {
+			// An open drift alert fails the item whatever the stored
+			// report says (a newer audit found it); then the report.
+			switch {
+			case drift != "" && audit.status == CheckFailed:
+				c.Status, c.Evidence = CheckFailed, drift+"; "+audit.evidence
+			case drift != "":
 				c.Status, c.Evidence = CheckFailed, drift
-			} else {
-				c.Evidence = "not checked: run breakglass audit (checks no-personal-methods and phishing-resistant-credential)"
+			default:
+				c.Status, c.Evidence = audit.status, audit.evidence
 			}
 		}
 		if by := d.Attest[it.ID]; by != "" && c.Status != CheckFailed && c.Status != CheckEvidence {
@@ -143,6 +157,123 @@ func checklist(ctx context.Context, st Store, d store.Drill, r *Report) error {
 		r.Checklist = append(r.Checklist, c)
 	}
 	return nil
+}
+
+// auditVerdict is what the stored posture report says of
+// no-personal-mfa-sspr: CheckEvidence, CheckFailed or CheckOpen, and why.
+type auditVerdict struct {
+	status, evidence string
+}
+
+// postureAudit reads the newest stored posture report (any tenant's) that
+// ran at or before now and has results of d's account for the checks
+// behind no-personal-mfa-sspr. Both passed: checked. Either failed:
+// failed, naming the check and its message. Anything else (no report, the
+// account not in it, a check skipped, warned, errored or accepted by an
+// exception) leaves the item open. A report older than drill.interval
+// before now proves nothing about the drill and leaves it open too,
+// saying what it showed.
+func (e Evaluator) postureAudit(ctx context.Context, st Store, d store.Drill, now time.Time) (auditVerdict, error) {
+	const none = "not checked: no stored posture audit has results of the account for no-personal-methods and phishing-resistant-credential (serve's scheduled audit stores one every audit.interval)"
+	reps, err := st.PostureReports(ctx)
+	if err != nil {
+		return auditVerdict{}, fmt.Errorf("reading the stored posture reports: %w", err)
+	}
+	var (
+		best    store.PostureReport
+		results map[string]posture.Result
+		later   []string
+	)
+	for _, p := range reps {
+		var rep posture.Report
+		if err := json.Unmarshal(p.Report, &rep); err != nil {
+			return auditVerdict{}, fmt.Errorf("the stored posture report of tenant %q does not decode (run the audit again to replace it): %w", p.Tenant, err)
+		}
+		got := map[string]posture.Result{}
+		for _, res := range rep.Results {
+			if slices.Contains(postureChecks, res.Check) && sameAccountIDs(d, res.AccountID, res.AccountUPN) {
+				if prev, ok := got[res.Check]; !ok || worse(res.Status, prev.Status) {
+					got[res.Check] = res
+				}
+			}
+		}
+		if len(got) == 0 {
+			continue
+		}
+		if p.RanAt.After(now) {
+			// Ran after the drill's finish: the report it replaced is
+			// gone, and this one is not evidence of the drill's time.
+			later = append(later, p.RanAt.UTC().Format(time.DateTime)+" UTC")
+			continue
+		}
+		if results == nil || p.RanAt.After(best.RanAt) {
+			best, results = p, got
+		}
+	}
+	if results == nil {
+		if len(later) > 0 {
+			return auditVerdict{CheckOpen, fmt.Sprintf("not checked: the only stored posture audit of the account ran at %s, after this drill was evaluated (%s UTC)",
+				strings.Join(later, ", "), now.UTC().Format(time.DateTime))}, nil
+		}
+		return auditVerdict{CheckOpen, none}, nil
+	}
+	audit := fmt.Sprintf("posture audit of %s UTC", best.RanAt.UTC().Format(time.DateTime))
+	if best.Tenant != "" {
+		audit += " (tenant " + best.Tenant + ")"
+	}
+	var said, failed []string
+	passed := 0
+	for _, check := range postureChecks {
+		res, ok := results[check]
+		switch {
+		case !ok:
+			said = append(said, check+" has no result for the account")
+		case res.Status == posture.StatusPass:
+			passed++
+			said = append(said, check+" passed")
+		case res.Status == posture.StatusFail:
+			failed = append(failed, fmt.Sprintf("%s failed: %s", check, res.Message))
+		default:
+			said = append(said, fmt.Sprintf("%s %s: %s", check, res.Status, res.Message))
+		}
+	}
+	interval := e.Bounds.Interval
+	if interval <= 0 {
+		interval = config.DefaultDrillInterval
+	}
+	if age := now.Sub(best.RanAt); age > interval {
+		return auditVerdict{CheckOpen, fmt.Sprintf("not checked: the newest %s is %s old, more than drill.interval (%s), so it is not counted (it said: %s); let serve's scheduled audit run",
+			audit, days(age), days(interval), strings.Join(append(failed, said...), "; "))}, nil
+	}
+	switch {
+	case len(failed) > 0:
+		return auditVerdict{CheckFailed, audit + ": " + strings.Join(failed, "; ")}, nil
+	case passed == len(postureChecks):
+		return auditVerdict{CheckEvidence, audit + ": " + strings.Join(said, ", ")}, nil
+	}
+	return auditVerdict{CheckOpen, "not checked: " + audit + ": " + strings.Join(said, "; ")}, nil
+}
+
+// worse reports whether status a outranks b in posture's report order
+// (fail first, pass last): of two results of one check and account, the
+// worse one speaks.
+func worse(a, b posture.Status) bool {
+	return slices.Index(posture.Statuses, a) < slices.Index(posture.Statuses, b)
+}
+
+// days says a duration in days once it is at least one (2160h is "90d").
+func days(d time.Duration) string {
+	if d < 24*time.Hour {
+		return d.Round(time.Second).String()
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
+
+// sameAccountIDs reports whether an object id and UPN name d's account
+// (any case).
+func sameAccountIDs(d store.Drill, id, upn string) bool {
+	return (d.AccountID != "" && strings.EqualFold(d.AccountID, id)) ||
+		(d.AccountUPN != "" && strings.EqualFold(d.AccountUPN, upn))
 }
 
 // postureDrift describes an open posture drift alert of the account for

@@ -26,8 +26,9 @@ import (
 	"breakglass/internal/store"
 )
 
-// Store is what drills read and write: the drills themselves, and the
-// alerts, deliveries, acknowledgements and incidents they are measured by.
+// Store is what drills read and write: the drills themselves, the
+// alerts, deliveries, acknowledgements and incidents they are measured
+// by, and the stored posture audits their checklist reads.
 type Store interface {
 	store.Drills
 	Alerts(ctx context.Context, f store.AlertFilter) ([]alert.Alert, error)
@@ -37,6 +38,9 @@ type Store interface {
 	IncidentOf(ctx context.Context, alertID string) (store.Incident, error)
 	AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error)
 	AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error)
+	// PostureReports are the stored posture audits, the evidence of the
+	// no-personal-mfa-sspr item.
+	PostureReports(ctx context.Context) ([]store.PostureReport, error)
 }
 
 // ErrUsage marks an error in what the caller asked for (an unknown

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,11 +20,16 @@ import (
 	"breakglass/internal/drill"
 	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
+	"breakglass/internal/posture"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// Every store (SQLite and PostgreSQL both assert store.Store) serves
+// drills, posture reports included.
+var _ drill.Store = store.Store(nil)
 
 const (
 	acctID  = "7d5f3b2a-4c1e-4f6b-9a8d-2e3c4b5a6f70"
@@ -258,7 +264,7 @@ func TestPassedMeasurements(t *testing.T) {
 		t.Errorf("open = %s, want %s", got, wantOpen)
 	}
 	for _, c := range r.Checklist {
-		if c.ID == "no-personal-mfa-sspr" && !strings.Contains(c.Evidence, "not checked: run breakglass audit") {
+		if c.ID == "no-personal-mfa-sspr" && !strings.Contains(c.Evidence, "not checked: no stored posture audit") {
 			t.Errorf("posture item evidence %q", c.Evidence)
 		}
 	}
@@ -640,7 +646,9 @@ func golden(t *testing.T, path string, got []byte) {
 }
 
 // TestReportGolden: the markdown and HTML reports of a passed and of a
-// failed drill (drill ids fixed so the files are stable).
+// failed drill (drill ids fixed so the files are stable), and their JSON
+// checklist; no-personal-mfa-sspr is checked from a passing posture audit
+// in the first and failed by a failing one in the second.
 func TestReportGolden(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -665,6 +673,13 @@ func TestReportGolden(t *testing.T) {
 		}
 		deliver(t, st, a.ID, "security/email", t0.Add(5*time.Minute+50*time.Second))
 		ack(t, st, a.ID, t0.Add(9*time.Minute))
+		// The posture audit before the drill: both checks passed (the
+		// item is checked from it), or one failed (the item fails).
+		npm := postureResult("no-personal-methods", acctID, acctUPN, posture.StatusPass, "ok")
+		if c.down {
+			npm = postureResult("no-personal-methods", acctID, acctUPN, posture.StatusFail, "bg1@contoso.example has Microsoft Authenticator registered")
+		}
+		storePosture(t, st, "", t0.Add(-3*time.Hour), npm, postureResult("phishing-resistant-credential", acctID, acctUPN, posture.StatusPass, "ok"))
 		attest := map[string]string{}
 		for k, v := range allAttest {
 			if k != "safe-combinations" {
@@ -682,7 +697,12 @@ func TestReportGolden(t *testing.T) {
 		if err := r.HTML(&html); err != nil {
 			t.Fatal(err)
 		}
+		js, err := json.MarshalIndent(r.Checklist, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
 		golden(t, filepath.Join("testdata", "report_"+c.name+".md"), md.Bytes())
+		golden(t, filepath.Join("testdata", "checklist_"+c.name+".json"), append(js, '\n'))
 		golden(t, filepath.Join("testdata", "report_"+c.name+".html"), html.Bytes())
 		if strings.Contains(html.String(), "CHG-1234 <b>") || !strings.Contains(html.String(), "CHG-1234 &lt;b&gt;") {
 			t.Error("HTML report does not escape the note")
@@ -738,5 +758,278 @@ func TestFailedSignInNotEvidence(t *testing.T) {
 	}
 	if r.Measured.SignInResult != "failure 50126" {
 		t.Errorf("sign-in result %q", r.Measured.SignInResult)
+	}
+}
+
+// postureResult is one posture result of account id (or upn) for check.
+func postureResult(check, id, upn string, status posture.Status, msg string) posture.Result {
+	return posture.Result{Check: check, Title: check, Status: status, Severity: posture.SeverityHigh, AccountID: id, AccountUPN: upn, Message: msg}
+}
+
+// storePosture stores a posture report of tenant, run at 'at'.
+func storePosture(t *testing.T, st *sqlite.Store, tenant string, at time.Time, results ...posture.Result) {
+	t.Helper()
+	b, err := json.Marshal(posture.Report{Generated: at, Collected: at, Source: "Microsoft Graph (live)", Results: results,
+		Summary: posture.Summarize(results)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetPostureReport(context.Background(), tenant, at, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChecklistPosture: no-personal-mfa-sspr from the newest stored
+// posture report at or before the drill's finish: both checks passed for
+// the account checks it, either failing fails it (naming the check and its
+// message), and no report, another account's, a skipped check, a report
+// older than drill.interval or one newer than the finish leave it open. An
+// open bg.posture drift of the account still fails it.
+func TestChecklistPosture(t *testing.T) {
+	ctx := context.Background()
+	const (
+		npm = "no-personal-methods"
+		prc = "phishing-resistant-credential"
+	)
+	finish := t0.Add(30 * time.Minute)
+	audited := t0.Add(-2 * time.Hour) // 07:00, before the drill
+	pass := func(check string) posture.Result {
+		return postureResult(check, acctID, acctUPN, posture.StatusPass, "ok")
+	}
+	type report struct {
+		tenant  string
+		at      time.Time
+		results []posture.Result
+	}
+	for _, c := range []struct {
+		name     string
+		reports  []report
+		drift    bool              // a firing bg.posture alert of the account for no-personal-methods
+		attest   map[string]string // nil: none
+		evaluate bool              // a running drill evaluated at finish, not finished
+		status   string
+		by       string
+		evidence []string // each in the evidence
+	}{
+		{name: "both passed", reports: []report{{"", audited, []posture.Result{pass(npm), pass(prc)}}},
+			status: drill.CheckEvidence, evidence: []string{"posture audit of 2026-03-03 07:00:00 UTC", npm + " passed", prc + " passed"}},
+		{name: "both passed, attested too", reports: []report{{"", audited, []posture.Result{pass(npm), pass(prc)}}},
+			attest: map[string]string{drill.ItemNoPersonalMFA: "erin"}, status: drill.CheckEvidence, by: "erin", evidence: []string{npm + " passed"}},
+		{name: "both passed, matched by UPN in another case", reports: []report{{"", audited, []posture.Result{
+			postureResult(npm, "", strings.ToUpper(acctUPN), posture.StatusPass, "ok"), postureResult(prc, "", strings.ToUpper(acctUPN), posture.StatusPass, "ok")}}},
+			status: drill.CheckEvidence},
+		{name: "one failed", reports: []report{{"", audited, []posture.Result{
+			postureResult(npm, acctID, acctUPN, posture.StatusFail, "bg1 has a phone (SMS/voice) method registered"), pass(prc)}}},
+			status: drill.CheckFailed, evidence: []string{"posture audit of 2026-03-03 07:00:00 UTC", npm + " failed: bg1 has a phone (SMS/voice) method registered"}},
+		{name: "one failed, attested anyway", reports: []report{{"", audited, []posture.Result{
+			pass(npm), postureResult(prc, acctID, acctUPN, posture.StatusFail, "no FIDO2 key registered")}}},
+			attest: map[string]string{drill.ItemNoPersonalMFA: "erin"}, status: drill.CheckFailed, by: "erin", evidence: []string{prc + " failed: no FIDO2 key registered"}},
+		{name: "no report", status: drill.CheckOpen, evidence: []string{"not checked: no stored posture audit"}},
+		{name: "no report, attested", attest: map[string]string{drill.ItemNoPersonalMFA: "erin"}, status: drill.CheckAttested, by: "erin",
+			evidence: []string{"not checked: no stored posture audit"}},
+		{name: "stale report", reports: []report{{"", finish.Add(-91 * 24 * time.Hour), []posture.Result{pass(npm), pass(prc)}}},
+			status: drill.CheckOpen, evidence: []string{"not checked", "91d old, more than drill.interval (90d)", npm + " passed"}},
+		{name: "stale failing report", reports: []report{{"", finish.Add(-91 * 24 * time.Hour), []posture.Result{
+			postureResult(npm, acctID, acctUPN, posture.StatusFail, "a phone")}}},
+			status: drill.CheckOpen, evidence: []string{"not checked", "more than drill.interval", npm + " failed: a phone"}},
+		{name: "a different account", reports: []report{{"", audited, []posture.Result{
+			postureResult(npm, otherID, "bg2@contoso.example", posture.StatusPass, "ok"), postureResult(prc, otherID, "bg2@contoso.example", posture.StatusPass, "ok")}}},
+			status: drill.CheckOpen, evidence: []string{"not checked: no stored posture audit"}},
+		{name: "a check skipped", reports: []report{{"", audited, []posture.Result{pass(npm),
+			postureResult(prc, acctID, acctUPN, posture.StatusSkip, "cannot check: authentication methods not readable")}}},
+			status: drill.CheckOpen, evidence: []string{"not checked: posture audit of", npm + " passed", prc + " skip: cannot check"}},
+		{name: "a check missing", reports: []report{{"", audited, []posture.Result{pass(npm)}}},
+			status: drill.CheckOpen, evidence: []string{prc + " has no result for the account"}},
+		{name: "report newer than the finish", reports: []report{{"", finish.Add(time.Minute), []posture.Result{pass(npm), pass(prc)}}},
+			status: drill.CheckOpen, evidence: []string{"ran at 2026-03-03 09:31:00 UTC, after this drill was evaluated"}},
+		{name: "the account's tenant report", reports: []report{
+			{"aaaa-tenant", t0.Add(-time.Hour), []posture.Result{postureResult(npm, otherID, "", posture.StatusFail, "x"), postureResult(prc, otherID, "", posture.StatusFail, "x")}},
+			{"bbbb-tenant", audited, []posture.Result{pass(npm), pass(prc)}}},
+			status: drill.CheckEvidence, evidence: []string{"(tenant bbbb-tenant)"}},
+		{name: "drift firing, report passed", reports: []report{{"", audited, []posture.Result{pass(npm), pass(prc)}}}, drift: true,
+			status: drill.CheckFailed, evidence: []string{"posture check no-personal-methods fails since", "pos-1"}},
+		{name: "drift firing, report failed", drift: true, reports: []report{{"", audited, []posture.Result{
+			postureResult(npm, acctID, acctUPN, posture.StatusFail, "a phone"), pass(prc)}}},
+			status: drill.CheckFailed, evidence: []string{"pos-1", npm + " failed: a phone"}},
+		{name: "drift firing, no report", drift: true, status: drill.CheckFailed, evidence: []string{"pos-1"}},
+		{name: "running drill, both passed", evaluate: true, reports: []report{{"", audited, []posture.Result{pass(npm), pass(prc)}}},
+			status: drill.CheckEvidence, evidence: []string{npm + " passed"}},
+		{name: "running drill, report after now", evaluate: true, reports: []report{{"", finish.Add(time.Second), []posture.Result{pass(npm), pass(prc)}}},
+			status: drill.CheckOpen, evidence: []string{"after this drill was evaluated"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := openStore(t)
+			cfg := testConfig()
+			d := plan(t, st, cfg, acctID, t0)
+			for _, r := range c.reports {
+				storePosture(t, st, r.tenant, r.at, r.results...)
+			}
+			if c.drift {
+				pos := alert.Alert{ID: "pos-1", Rule: detect.RulePosture, AccountID: acctID, EventID: "p-1", EventTime: t0.Add(-48 * time.Hour),
+					Detected: t0.Add(-48 * time.Hour), Title: "drift", Labels: map[string]string{"check": npm}}
+				if _, err := st.AddAlert(ctx, pos, store.Evidence{EventID: pos.EventID, Raw: []byte("x")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var r drill.Report
+			var err error
+			if c.evaluate {
+				d, err = drill.Start(ctx, st, d.ID, t0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err = evaluator(cfg).Evaluate(ctx, st, d, finish)
+			} else {
+				r, err = evaluator(cfg).Finish(ctx, st, d.ID, c.attest, finish)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got drill.Check
+			for _, ch := range r.Checklist {
+				if ch.ID == drill.ItemNoPersonalMFA {
+					got = ch
+				}
+			}
+			if got.Status != c.status || got.By != c.by {
+				t.Errorf("item = %+v; want status %q by %q", got, c.status, c.by)
+			}
+			for _, w := range c.evidence {
+				if !strings.Contains(got.Evidence, w) {
+					t.Errorf("evidence %q does not say %q", got.Evidence, w)
+				}
+			}
+			if open := slices.Contains(r.Open, drill.ItemNoPersonalMFA); open != (c.status == drill.CheckOpen) {
+				t.Errorf("open items %v (item %s)", r.Open, got.Status)
+			}
+		})
+	}
+}
+
+// failingAppend is a store whose evidence-log appends of drill reports
+// fail while fail is set.
+type failingAppend struct {
+	*sqlite.Store
+	fail bool
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingAppend) AppendLog(ctx context.Context, e store.LogEntry) (store.LogEntry, error) {
+	if f.fail && strings.HasSuffix(e.Ref, "/report") {
+		return store.LogEntry{}, errDiskFull
+	}
+	return f.Store.AppendLog(ctx, e)
+}
+
+func (f *failingAppend) AppendLogOnce(ctx context.Context, e store.LogEntry) (store.LogEntry, bool, error) {
+	if f.fail && strings.HasSuffix(e.Ref, "/report") {
+		return store.LogEntry{}, false, errDiskFull
+	}
+	return f.Store.AppendLogOnce(ctx, e)
+}
+
+// reportEntries are the drill-report entries of drillID in the incident's
+// evidence log.
+func reportEntries(t *testing.T, st *sqlite.Store, incident, drillID string) []store.LogEntry {
+	t.Helper()
+	log, err := st.IncidentLog(context.Background(), incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.LogEntry
+	for _, e := range log {
+		if e.Ref == drillID+"/report" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestFinishReportEvidence (issue 11 item 7): Finish appends the drill's
+// report to the evidence log of its sign-in's incident, kind drill, ref
+// "<id>/report", with the very bytes stored with the drill, exactly once:
+// a second finish adds nothing, a finish whose append failed is retried
+// and adds it then, and of concurrent finishes only the winner's report
+// is there.
+func TestFinishReportEvidence(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name       string
+		failFirst  bool // the first finish's append fails
+		concurrent int  // finishes at once (0: one)
+	}{
+		{name: "appended once"},
+		{name: "append failed, retry adds it", failFirst: true},
+		{name: "concurrent finishes", concurrent: 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sq := openStore(t)
+			st := &failingAppend{Store: sq}
+			cfg := testConfig()
+			ev := evaluator(cfg)
+			d := plan(t, sq, cfg, acctID, t0)
+			a := signIn(t, sq, "ev-1", acctID, t0.Add(5*time.Minute), map[string]string{alert.LabelDrill: d.ID})
+			inc, _, err := sq.AttachAlert(ctx, a, acctID, store.IncidentAccount, 2*time.Hour, t0.Add(6*time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			deliver(t, sq, a.ID, "oncall/webhook", t0.Add(5*time.Minute+42*time.Second))
+			deliver(t, sq, a.ID, "security/email", t0.Add(5*time.Minute+50*time.Second))
+			ack(t, sq, a.ID, t0.Add(9*time.Minute))
+			finish := t0.Add(20 * time.Minute)
+
+			switch {
+			case c.concurrent > 0:
+				var wg sync.WaitGroup
+				for i := range c.concurrent {
+					wg.Go(func() {
+						_, _ = ev.Finish(ctx, st, d.ID, map[string]string{"people-trained": string(rune('a' + i))}, finish.Add(time.Duration(i)*time.Second))
+					})
+				}
+				wg.Wait()
+			case c.failFirst:
+				st.fail = true
+				_, err := ev.Finish(ctx, st, d.ID, map[string]string{"people-trained": "bob"}, finish)
+				if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "is finished (passed)") || !strings.Contains(err.Error(), "drill finish "+d.ID+" again") {
+					t.Fatalf("Finish with a failing append = %v; want the append's error, saying the drill is finished and to run finish again", err)
+				}
+				if n := len(reportEntries(t, sq, inc.ID, d.ID)); n != 0 {
+					t.Fatalf("%d report entries after a failed append", n)
+				}
+				st.fail = false
+				r, err := ev.Finish(ctx, st, d.ID, map[string]string{"people-trained": "someone else"}, finish.Add(time.Hour))
+				if err != nil {
+					t.Fatalf("retried Finish = %v; want it to add the report", err)
+				}
+				if r.Result != "passed" || r.Finished == nil || !r.Finished.Equal(finish) || r.Checklist[3].By != "bob" {
+					t.Errorf("retried Finish returned %+v; want the report stored at the first finish", r)
+				}
+			default:
+				if _, err := ev.Finish(ctx, st, d.ID, map[string]string{"people-trained": "bob"}, finish); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Every later finish is a usage error and adds nothing.
+			if _, err := ev.Finish(ctx, st, d.ID, nil, finish.Add(2*time.Hour)); !errors.Is(err, drill.ErrUsage) {
+				t.Errorf("finish of a finished drill = %v; want a usage error", err)
+			}
+			got, err := sq.Drill(ctx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			es := reportEntries(t, sq, inc.ID, d.ID)
+			if len(es) != 1 {
+				t.Fatalf("%d report entries of %s in incident %s, want 1", len(es), d.ID, inc.ID)
+			}
+			e := es[0]
+			if e.Kind != drill.LogKind || e.Ref != drill.ReportRef(d.ID) || !bytes.Equal(e.Content, got.Measured) {
+				t.Errorf("report entry kind %q ref %q content\n%s\nwant kind drill, the drill's stored report\n%s", e.Kind, e.Ref, e.Content, got.Measured)
+			}
+			var r drill.Report
+			if err := json.Unmarshal(e.Content, &r); err != nil || r.ID != d.ID || r.Result != "passed" || r.IncidentID != inc.ID || got.IncidentID != inc.ID {
+				t.Errorf("report entry decodes to %+v, %v (drill's incident %q)", r, err, got.IncidentID)
+			}
+		})
 	}
 }

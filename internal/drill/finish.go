@@ -17,14 +17,26 @@ const LogKind = "drill"
 
 // Finish closes d's window now and records its result, measured to this
 // moment, with the attestations; the report is stored with the drill (its
-// proof) and appended to the evidence log of the sign-in's incident.
-// Two finishes at once: one wins, the other gets store.ErrStateTransition.
+// proof) and appended, once, to the evidence log of the sign-in's incident
+// (entry kind drill, ref "<id>/report", the stored report's bytes). Two
+// finishes at once: one wins, the other gets store.ErrStateTransition.
+// Finishing a finished drill is a usage error, unless its report is not
+// yet in its incident's evidence (the append failed after the drill was
+// stored): then the retry appends it and returns the stored report; the
+// retry's attestations are not used.
 func (e Evaluator) Finish(ctx context.Context, st Store, id string, attest map[string]string, now time.Time) (Report, error) {
 	d, err := get(ctx, st, id)
 	if err != nil {
 		return Report{}, err
 	}
 	if d.State == store.DrillFinished {
+		added, err := appendReport(ctx, st, d, now)
+		if err != nil {
+			return Report{}, err
+		}
+		if added {
+			return e.Evaluate(ctx, st, d, now)
+		}
 		return Report{}, usagef("drill %s is finished already (%s at %s); see breakglass drill report %s",
 			d.ID, d.Result, d.Finished.UTC().Format(time.RFC3339), d.ID)
 	}
@@ -51,7 +63,7 @@ func (e Evaluator) Finish(ctx context.Context, st Store, id string, attest map[s
 	if err != nil {
 		return Report{}, err
 	}
-	if err := checklist(ctx, st, d, &r); err != nil {
+	if err := e.checklist(ctx, st, d, &r, now); err != nil {
 		return Report{}, err
 	}
 	d.Result, d.FailedStep, d.Reason = r.Result, r.FailedStep, r.Reason
@@ -65,14 +77,31 @@ func (e Evaluator) Finish(ctx context.Context, st Store, id string, attest map[s
 	if err := st.UpdateDrill(ctx, d, prev); err != nil {
 		return Report{}, fmt.Errorf("finishing drill %s: %w", d.ID, err)
 	}
-	if r.IncidentID != "" {
-		if _, err := st.AppendLog(ctx, store.LogEntry{Incident: r.IncidentID, Kind: LogKind, Ref: d.ID + "/report", At: now.UTC(), Content: b}); err != nil {
-			// The drill's own record holds the report; the evidence-log
-			// copy failing is said, not hidden.
-			return r, fmt.Errorf("drill %s is finished (%s), but its report could not be added to incident %s's evidence: %w", d.ID, r.Result, r.IncidentID, err)
-		}
+	if _, err := appendReport(ctx, st, d, now); err != nil {
+		return r, err
 	}
 	return r, nil
+}
+
+// ReportRef is the evidence-log ref of a finished drill's report in its
+// incident's log.
+func ReportRef(drillID string) string { return drillID + "/report" }
+
+// appendReport adds finished d's stored report to the evidence log of its
+// incident unless it is there already, and reports whether it added it. A
+// drill without an incident or a stored report has nothing to add.
+func appendReport(ctx context.Context, st Store, d store.Drill, now time.Time) (bool, error) {
+	if d.IncidentID == "" || len(d.Measured) == 0 {
+		return false, nil
+	}
+	_, added, err := st.AppendLogOnce(ctx, store.LogEntry{Incident: d.IncidentID, Kind: LogKind, Ref: ReportRef(d.ID), At: now.UTC(), Content: d.Measured})
+	if err != nil {
+		// The drill's own record holds the report; the evidence-log copy
+		// failing is said, not hidden, and a retried finish adds it.
+		return false, fmt.Errorf("drill %s is finished (%s), but its report could not be added to incident %s's evidence (run drill finish %s again to add it): %w",
+			d.ID, d.Result, d.IncidentID, d.ID, err)
+	}
+	return added, nil
 }
 
 // Classification is the evidence-log entry that pre-classifies the

@@ -194,7 +194,7 @@ func (e Evaluator) Evaluate(ctx context.Context, st Store, d store.Drill, now ti
 	if err != nil {
 		return r, err
 	}
-	if err := checklist(ctx, st, d, &r); err != nil {
+	if err := e.checklist(ctx, st, d, &r, now); err != nil {
 		return r, err
 	}
 	if d.State == store.DrillFinished && d.Result != "" {

@@ -21,10 +21,12 @@ type PruneStore interface {
 type PruneOpener func(t *testing.T, path string) PruneStore
 
 // RunPrune runs the conformance tests of store.IncidentPruning: what a
-// prune drops and keeps, the tombstone, and what it refuses.
+// prune drops and keeps, the tombstone, what it refuses, and that drills
+// outlive every prune.
 func RunPrune(t *testing.T, open PruneOpener) {
 	t.Run("PruneExpired", func(t *testing.T) { pruneExpired(t, open) })
 	t.Run("PruneRefuses", func(t *testing.T) { pruneRefuses(t, open) })
+	t.Run("DrillsOutlivePruning", func(t *testing.T) { drillsOutlivePruning(t, open) })
 }
 
 var pruneT0 = time.Date(2025, 1, 10, 3, 0, 0, 0, time.UTC)
