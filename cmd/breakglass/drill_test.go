@@ -380,3 +380,61 @@ func TestDrillStatusEarlyDue(t *testing.T) {
 		t.Errorf("drill status table:\n%s", r.stdout)
 	}
 }
+
+// TestDrillExpiresUnfinished: a drill nobody finishes, whose window passes
+// with no sign-in, is running while drill.alert_within allows for Entra's
+// log delay, then serve finishes it failed "not detected" and pages
+// bg.drill_failed, once.
+func TestDrillExpiresUnfinished(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	rcv := newReceiver(t)
+	d := newDaemon(t, rcv.srv.URL+"/hook", drillAccounts, "drill:\n  alert_within: 6s\n")
+	cmd := d.start(t)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !d.waitReady(t, 15*time.Second) {
+		t.Fatal("daemon not ready")
+	}
+	id := planAndStart(t, d, "--window", "1s")
+	report := func() drillJSON {
+		r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "drill", "report", "-c", d.cfg, id, "--format", "json")
+		var rep drillJSON
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("drill report: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+		}
+		return rep
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if rep := report(); rep.Result != "running" || !strings.Contains(rep.Reason, "drill.alert_within") {
+		t.Errorf("in the grace after the window: %+v, want running, waiting for the logs", rep)
+	}
+	alertID := alert.Key("drill:bg.drill_failed:"+id, "bg.drill_failed")
+	waitFor(t, "bg.drill_failed at the webhook", 30*time.Second, func() bool { return rcv.count(map[string]bool{alertID: true}) == 1 })
+	st := openTestStore(t, d)
+	dr, err := st.Drill(context.Background(), id)
+	if err != nil || dr.State != store.DrillFinished || dr.Result != store.DrillFailed || dr.FailedStep != "detected" {
+		t.Fatalf("stored drill %+v, %v", dr, err)
+	}
+	if rep := report(); rep.Result != "failed" || rep.FailedStep != "detected" || !strings.Contains(rep.Reason, "not detected") {
+		t.Errorf("report after serve finished it: %+v", rep)
+	}
+	// Its incident is the drill's, not a use of the account.
+	waitFor(t, "bg.drill_failed's incident", 20*time.Second, func() bool {
+		_, err := st.IncidentOf(context.Background(), alertID)
+		return err == nil
+	})
+	if inc, _ := st.IncidentOf(context.Background(), alertID); inc.Kind != store.IncidentPosture || !strings.HasPrefix(inc.Key, "drill:") {
+		t.Errorf("bg.drill_failed's incident %s kind %s key %s, want the drill's", inc.ID, inc.Kind, inc.Key)
+	}
+	if r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "drill", "finish", "-c", d.cfg, id); r.code != 2 || !strings.Contains(r.stderr, "finished already") {
+		t.Errorf("finish after serve finished it: exit %d\n%s", r.code, r.stderr)
+	}
+	time.Sleep(6 * time.Second) // more rounds of the drill loop: still one page
+	rcv.mu.Lock()
+	n := rcv.seen[alertID]
+	rcv.mu.Unlock()
+	if n != 1 {
+		t.Errorf("bg.drill_failed delivered %d times, want 1", n)
+	}
+}

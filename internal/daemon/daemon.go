@@ -29,6 +29,7 @@ import (
 
 	"breakglass/internal/canary"
 	"breakglass/internal/config"
+	"breakglass/internal/drill"
 	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
 	"breakglass/internal/evidence"
@@ -185,9 +186,11 @@ type Daemon struct {
 	canary     *canary.Canary      // nil without canary: (canary.go)
 	stuckAfter time.Duration       // outbox bound of the heartbeat
 	drills     *schedule.Scheduler // drill due dates and reminders (drillschedule.go)
-	kql        kqlState            // KQL alert rules (rules.go)
-	lead       *leadership         // the scheduler lease (leader.go)
-	ten        *tenancy            // nil without tenants: (tenants.go)
+	drillEval  drill.Evaluator     // drill bounds and routes, for drills serve finishes (drill.go)
+	drillRoute func(map[string]string) []string
+	kql        kqlState    // KQL alert rules (rules.go)
+	lead       *leadership // the scheduler lease (leader.go)
+	ten        *tenancy    // nil without tenants: (tenants.go)
 
 	wmu       sync.Mutex
 	wChecked  time.Time

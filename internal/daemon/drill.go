@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"time"
 
 	"breakglass/internal/alert"
 	"breakglass/internal/drill"
 	"breakglass/internal/store"
+	"breakglass/internal/watch"
 )
 
 // drillPoll is how often serve links the sign-ins of open drills to their
@@ -43,6 +45,9 @@ func (d *Daemon) drillLoop(ctx context.Context) {
 				continue
 			}
 			for _, dr := range ds {
+				if d.expireDrill(ctx, dr) {
+					continue
+				}
 				ok, err := drill.Link(ctx, d.st, dr, d.o.Now())
 				if err != nil {
 					d.log.Warn("linking a drill to its incident", "drill", dr.ID, "error", err)
@@ -52,4 +57,41 @@ func (d *Daemon) drillLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// expireDrill finishes a drill whose window and grace passed with no
+// sign-in as failed "not detected", and raises bg.drill_failed so that
+// people hear it: a drill nobody finished must not keep its finding to
+// itself. It reports whether it finished the drill.
+func (d *Daemon) expireDrill(ctx context.Context, dr store.Drill) bool {
+	now := d.o.Now()
+	r, done, err := d.drillEval.Expire(ctx, d.st, dr, now)
+	if err != nil {
+		d.log.Warn("finishing a drill whose window passed with no sign-in", "drill", dr.ID, "error", err)
+		return false
+	}
+	if !done {
+		return false
+	}
+	a, ev := drill.ExpiredAlert(dr, r, now)
+	tenant := tenantOf(d.cfg)
+	if f := d.ten.accountTenantFunc(); f != nil {
+		if t := f(dr.AccountID, dr.AccountUPN); t != "" {
+			tenant = t
+		}
+	}
+	watch.Label(&a, "", tenant)
+	targets := d.drillRoute(a.Labels)
+	if len(targets) == 0 {
+		d.log.Error("no notification target for bg.drill_failed: it is stored, but nobody is told; check notify.groups and notify.routes", "drill", dr.ID)
+	}
+	// The drill is finished already: a failure here is retried by nobody,
+	// so it is logged as an error, with the drill report as the record.
+	if _, err := d.st.AddAlertNotify(ctx, a, ev, targets); err != nil {
+		d.log.Error("drill failed (not detected), but its alert could not be stored", "drill", dr.ID, "error", err)
+		return true
+	}
+	d.disp.Wake()
+	d.log.Warn("drill failed: its window passed with no sign-in of the account; bg.drill_failed raised", "drill", dr.ID, "account", cmp.Or(dr.AccountUPN, dr.AccountID), "alert_id", a.ID)
+	return true
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"breakglass/internal/drill"
 	"breakglass/internal/drill/schedule"
 	"breakglass/internal/posture"
 	"breakglass/internal/scan"
@@ -42,6 +43,7 @@ func (d *Daemon) setupDrillSchedule(reg prometheus.Registerer, route func(map[st
 		return fmt.Errorf("drill schedule: %w", err)
 	}
 	d.drills = s
+	d.drillEval, d.drillRoute = drill.Evaluator{Bounds: d.cfg.Drill, Targets: route}, route // drill.go
 	watch.RegisterGauge(reg, "breakglass_drills_overdue", "Break-glass accounts with bg.drill_overdue firing: past their drill due date, or never drilled.",
 		func(ctx context.Context) (int, error) {
 			cs, err := d.st.Conditions(ctx, schedule.RuleOverdue)

@@ -76,11 +76,12 @@ var ruleCategories = map[string][]string{
 	detect.RuleUnparsed:      {""},
 	detect.RuleDrillDue:      {schedule.Category}, // drillschedule.go
 	detect.RuleDrillOverdue:  {schedule.Category},
-	detect.RuleNotify:        nil,     // not routed
-	detect.RuleMisuse:        nil,     // not routed: every group
-	detect.RuleCanary:        nil,     // not routed: the canary group (canary.go)
-	detect.RuleCanaryFailed:  nil,     // not routed: every other group
-	kqlrule.RuleFailed:       {"kql"}, // rules.go
+	detect.RuleDrillFailed:   {schedule.Category}, // drill.go
+	detect.RuleNotify:        nil,                 // not routed
+	detect.RuleMisuse:        nil,                 // not routed: every group
+	detect.RuleCanary:        nil,                 // not routed: the canary group (canary.go)
+	detect.RuleCanaryFailed:  nil,                 // not routed: every other group
+	kqlrule.RuleFailed:       {"kql"},             // rules.go
 }
 
 // perAlertLabels vary between alerts of one rule, so the reach printed

@@ -87,6 +87,9 @@ const (
 	// Drill schedule (internal/drill/schedule).
 	RuleDrillDue     = "bg.drill_due"
 	RuleDrillOverdue = "bg.drill_overdue"
+	// RuleDrillFailed: a drill's window and grace passed with no sign-in
+	// (internal/drill, Expire).
+	RuleDrillFailed = "bg.drill_failed"
 	// RuleCanary is the daily synthetic sign-in of the canary identity
 	// (internal/canary): a test of the pipeline, never a break-glass
 	// alert, and RuleCanaryFailed says that test did not get through.
@@ -120,6 +123,9 @@ func init() {
 				"or earlier after a key change in the audit logs (a Global or Privileged Role Administrator added or removed, licences or subscriptions changed). Sent once per due date."},
 		{RuleDrillOverdue, alert.Sev2, "Break-glass drill overdue",
 			"A break-glass account is past its drill due date, or was never drilled: nothing proves it still works. Resolves when a drill of the account passes."},
+		{RuleDrillFailed, alert.Sev2, "Break-glass drill failed: its sign-in was not detected",
+			"A drill's window, and drill.alert_within after it for Entra's log delay, passed with no sign-in of the drill's account seen: " +
+				"the logs are not arriving or the account list is wrong, so a real emergency sign-in would go unseen too. serve finishes the drill as failed (not detected)."},
 		{RuleCanary, alert.Sev4, "CANARY TEST, not a break-glass sign-in",
 			"The daily synthetic sign-in of the canary identity (canary:) was detected and is delivered to the canary's test group only: " +
 				"proof that ingest, detection and delivery work. No action needed."},

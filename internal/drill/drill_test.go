@@ -319,9 +319,71 @@ func TestRunningAndNotDetected(t *testing.T) {
 	if r, _ := ev.Evaluate(ctx, st, d, t0.Add(30*time.Minute)); r.Result != drill.ResultRunning {
 		t.Errorf("in the window: %s, want running", r.Result)
 	}
-	r, err := ev.Evaluate(ctx, st, d, t0.Add(61*time.Minute))
+	// Window closed, drill.alert_within (10 min) not yet passed: a
+	// sign-in may still be on its way through Entra's logs.
+	r, err := ev.Evaluate(ctx, st, d, t0.Add(69*time.Minute))
+	if err != nil || r.Result != drill.ResultRunning || r.FailedStep != "" || !strings.Contains(r.Reason, "waits until 2026-03-03 10:10:00 UTC") {
+		t.Errorf("in the grace after the window: %+v, %v", r, err)
+	}
+	r, err = ev.Evaluate(ctx, st, d, t0.Add(70*time.Minute))
 	if err != nil || r.Result != "failed" || r.FailedStep != "detected" || !strings.Contains(r.Reason, "not detected") {
-		t.Errorf("after the window: %+v, %v", r, err)
+		t.Errorf("after the window and its grace: %+v, %v", r, err)
+	}
+}
+
+// TestExpire: serve finishes a drill whose window and grace passed with
+// no sign-in as failed "not detected", once, and raises bg.drill_failed
+// for it; a drill whose sign-in arrived late (in the grace) or one still
+// in its grace is left running.
+func TestExpire(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	cfg := testConfig()
+	ev := evaluator(cfg)
+	d := plan(t, st, cfg, acctID, t0)
+	d, err := drill.Start(ctx, st, d.ID, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := t0.Add(time.Hour)
+	if _, done, err := ev.Expire(ctx, st, d, end.Add(9*time.Minute)); done || err != nil {
+		t.Fatalf("in the grace: finished %v, %v", done, err)
+	}
+	r, done, err := ev.Expire(ctx, st, d, end.Add(10*time.Minute))
+	if err != nil || !done || r.Result != store.DrillFailed || r.FailedStep != drill.StepDetected || !strings.Contains(r.Reason, "not detected") {
+		t.Fatalf("after the grace: finished %v, %+v, %v", done, r, err)
+	}
+	got, err := st.Drill(ctx, d.ID)
+	if err != nil || got.State != store.DrillFinished || got.Result != store.DrillFailed || got.FailedStep != drill.StepDetected {
+		t.Fatalf("stored: %+v, %v", got, err)
+	}
+	if _, again, err := ev.Expire(ctx, st, got, end.Add(11*time.Minute)); again || err != nil {
+		t.Errorf("expired twice: %v, %v", again, err)
+	}
+	if _, again, err := ev.Expire(ctx, st, d, end.Add(11*time.Minute)); again || err != nil {
+		t.Errorf("a stale copy expired again: %v, %v", again, err)
+	}
+	a, evd := drill.ExpiredAlert(d, r, end.Add(10*time.Minute))
+	if a.Rule != detect.RuleDrillFailed || a.Severity != alert.Sev2 || a.AccountID != acctID || !strings.Contains(a.Title, d.ID) ||
+		!strings.Contains(a.Title, "not detected") || !strings.Contains(a.Annotations["description"], "not detected") || len(evd.Raw) == 0 || evd.EventID != a.EventID {
+		t.Errorf("alert %+v, evidence %+v", a, evd)
+	}
+	if b, _ := drill.ExpiredAlert(d, r, end.Add(time.Hour)); b.ID != a.ID {
+		t.Errorf("alert id %s then %s: one drill must be one alert", a.ID, b.ID)
+	}
+
+	// A sign-in in the window whose record arrived in the grace: the
+	// drill is not expired; it measures the sign-in.
+	d2 := plan(t, st, cfg, acctID, t0.Add(24*time.Hour))
+	if d2, err = drill.Start(ctx, st, d2.ID, t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, st, "ev-late", acctID, t0.Add(24*time.Hour+59*time.Minute), nil)
+	if _, done, err := ev.Expire(ctx, st, d2, t0.Add(26*time.Hour)); done || err != nil {
+		t.Errorf("a drill with its sign-in expired: %v, %v", done, err)
+	}
+	if r, _ := ev.Evaluate(ctx, st, d2, t0.Add(26*time.Hour)); r.Measured.AlertID == "" || r.FailedStep == drill.StepDetected {
+		t.Errorf("late sign-in not measured: %+v", r)
 	}
 }
 

@@ -181,7 +181,8 @@ func adminEvent(ctx context.Context, st Store, d store.Drill, end time.Time) (*E
 // Evaluate measures d at now. A finished drill's report is the one stored
 // at finish (the outbox prunes delivered rows later; the proof must not
 // change). Otherwise the result is running, or failed "not detected" once
-// the window has passed without a sign-in.
+// the window and its grace (drill.alert_within, for Entra's log delay)
+// have passed without a sign-in.
 func (e Evaluator) Evaluate(ctx context.Context, st Store, d store.Drill, now time.Time) (Report, error) {
 	if d.State == store.DrillFinished && len(d.Measured) > 0 {
 		var r Report
@@ -208,7 +209,11 @@ func (e Evaluator) Evaluate(ctx context.Context, st Store, d store.Drill, now ti
 	}
 	if d.State != store.DrillFinished {
 		r.Result, r.FailedStep, r.Reason, r.Failed = ResultRunning, "", "", nil
-		if r.Measured.AlertID == "" && !now.Before(End(d)) {
+		switch {
+		case r.Measured.AlertID != "" || now.Before(End(d)):
+		case !e.Settled(d, now):
+			r.Reason = e.waiting(d) // a sign-in may still be on its way
+		default:
 			r.Result, r.FailedStep, r.Reason, r.Failed = store.DrillFailed, StepDetected, notDetected(d), []string{StepDetected}
 		}
 	}

@@ -53,8 +53,8 @@ func KeyOf(a alert.Alert) (key, kind string) {
 			subject = a.Labels[labelCheck]
 		}
 		return "posture:" + subject, store.IncidentPosture
-	case detect.RuleDrillDue, detect.RuleDrillOverdue:
-		// A drill reminder is about the proof, not a use of the account:
+	case detect.RuleDrillDue, detect.RuleDrillOverdue, detect.RuleDrillFailed:
+		// A drill reminder, or a drill that found no sign-in, is about the proof, not a use of the account:
 		// never inside (or reopening) the account's use incident.
 		return "drill:" + accountKey(a), store.IncidentPosture
 	case detect.RuleNotify:

@@ -255,6 +255,10 @@ func TestKeyOf(t *testing.T) {
 		{alert.Alert{Rule: detect.RulePosture, Labels: map[string]string{"check": "pim-lockout"}}, "posture:pim-lockout", store.IncidentPosture},
 		{alert.Alert{Rule: detect.RuleNotify, AccountID: bgID, Source: "notify", Labels: map[string]string{"target": "oncall/sms"}}, "notify:oncall/sms", store.IncidentNotify},
 		{alert.Alert{Rule: detect.RuleMisuse, AccountID: bgID}, strings.ToLower(bgID), store.IncidentAccount},
+		// Drill reminders and a drill that found no sign-in are about the
+		// proof, not a use of the account.
+		{alert.Alert{Rule: detect.RuleDrillOverdue, AccountID: bgID}, "drill:" + strings.ToLower(bgID), store.IncidentPosture},
+		{alert.Alert{Rule: detect.RuleDrillFailed, AccountID: bgID}, "drill:" + strings.ToLower(bgID), store.IncidentPosture},
 		// The canary names its test identity: never an account incident.
 		{alert.Alert{Rule: detect.RuleCanary, AccountID: "c0ffee00-1111-4222-8333-444455556666"}, "canary:bg.canary", store.IncidentCanary},
 		{alert.Alert{Rule: detect.RuleCanaryFailed, Source: "canary"}, "canary:bg.canary_failed", store.IncidentCanary},

@@ -469,6 +469,8 @@ var runbooks = map[string]string{
 		"a passed drill resolves this.",
 	detect.RuleDrillOverdue: "Nothing proves this account still works. Run a drill today (breakglass drill plan, drill start, drill finish); " +
 		"a passed drill resolves this.",
+	detect.RuleDrillFailed: "The drill's sign-in never reached breakglass, so a real emergency sign-in would go unseen too. Check now that the log sources deliver sign-in logs " +
+		"(breakglass doctor, the sources' bg.silence alerts) and that the account is under accounts:, then run the drill again.",
 	detect.RuleCanary: "Nothing to do: this is breakglass's daily test of its own alerting, sent to the canary's test group only. " +
 		"If it reached a group that handles real alerts, fix notify.routes so that canary.group is the only group it goes to.",
 	detect.RuleCanaryFailed: "breakglass's daily test sign-in did not get through (the failed step is below), so a real break-glass sign-in may not either. " +
@@ -492,6 +494,7 @@ var shortRunbooks = map[string]string{
 	detect.RuleMisuse:        "Misuse: start the security incident process.",
 	detect.RuleDrillDue:      "Plan the drill: breakglass drill plan.",
 	detect.RuleDrillOverdue:  "Drill overdue: run one today.",
+	detect.RuleDrillFailed:   "Drill sign-in unseen: check the log feed.",
 	detect.RuleCanary:        "Test only: no action needed.",
 	detect.RuleCanaryFailed:  "Alerting test failed: fix the step named.",
 }

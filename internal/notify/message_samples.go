@@ -107,6 +107,12 @@ func sampleAlert(m detect.Meta) alert.Alert {
 		a.Title = "Break-glass drill overdue for Break glass 1 (bg-admin1@contoso.onmicrosoft.com): due 2026-03-01 03:00 UTC (2d ago); run a drill (breakglass drill plan --account bg-admin1@contoso.onmicrosoft.com)"
 		ann = map[string]string{"description": "Last passed drill: drill-5c1e on 2025-12-01 03:00 UTC; drills are due every 90d. A passed drill resolves this.",
 			"due": "2026-03-01T03:00:00Z"}
+	case detect.RuleDrillFailed:
+		a.Category, a.Source = "Drill", "drill"
+		a.Title = "Break-glass drill FAILED for bg-admin1@contoso.onmicrosoft.com: its sign-in was not detected (drill drl-5c1e2f3a4b5c)"
+		ann = map[string]string{"drill": "drl-5c1e2f3a4b5c",
+			"description": "not detected: no sign-in of bg-admin1@contoso.onmicrosoft.com was seen between 2026-03-03 02:00:00 and 2026-03-03 03:00:00 UTC. Check that the sources deliver sign-in logs and that the account is listed under accounts:. " +
+				"This is what a drill exists to find: if the account did sign in, breakglass would not have alerted on a real emergency either. See breakglass drill report drl-5c1e2f3a4b5c."}
 	case detect.RuleCanary:
 		a.AccountID, a.AccountUPN, a.Account = "c0ffee00-1111-4222-8333-444455556666", "canary@contoso.com", "canary test identity"
 		a.Source, a.Result, a.App, a.IPAddress = "canary:20260303T031209.000000000Z:1", "synthetic", "breakglass canary", "192.0.2.1"
