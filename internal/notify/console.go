@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"breakglass/internal/alert"
 )
 
 // Console writes each notification as one line, for operators watching the
@@ -31,8 +33,12 @@ func NewConsole(w io.Writer) *Console {
 
 // Notify writes one line such as
 //
-//	2026-07-01T12:00:05Z FIRING Sev0 rule=bg.signin account=bg1@contoso.com (1111…) title="Break-glass sign-in" event=abc event_time=2026-07-01T11:59:58Z source=signin.json:12
+//	2026-07-01T12:00:05Z FIRING Sev0 rule=bg.signin account=bg1@contoso.com (1111…) title="Break-glass sign-in" ip=203.0.113.7 location="Oslo, NO" app="Azure Portal" event=abc event_time=2026-07-01T11:59:58Z source=signin.json:12
 //
+// A sign-in inside an announced drill says drill=<id> right after the
+// severity, and a test notification test=<kind>, so an operator reading
+// the daemon's output knows at once that it is not an incident. Where it
+// came from (ip, location, app) is printed when the record carried it.
 // Values taken from log records are quoted when they contain spaces,
 // quotes or control characters: a crafted record must not be able to forge
 // a second line.
@@ -51,6 +57,14 @@ func (c *Console) Notify(ctx context.Context, n Notification) error {
 	b.WriteString(field(strings.ToUpper(n.Status)))
 	b.WriteByte(' ')
 	b.WriteString(severityLabel(a))
+	if d := a.Labels[alert.LabelDrill]; d != "" {
+		b.WriteString(" drill=")
+		b.WriteString(field(d))
+	}
+	if k := a.Labels[LabelTest]; k != "" {
+		b.WriteString(" test=")
+		b.WriteString(field(k))
+	}
 	b.WriteString(" rule=")
 	b.WriteString(field(a.Rule))
 	// The account as a person knows it: the UPN, else the object id (an
@@ -76,6 +90,12 @@ func (c *Console) Notify(ctx context.Context, n Notification) error {
 	}
 	b.WriteString(" title=")
 	b.WriteString(strconv.Quote(a.Title))
+	for _, kv := range [][2]string{{"ip", a.IPAddress}, {"location", a.Location}, {"app", a.App}} {
+		if kv[1] != "" {
+			b.WriteString(" " + kv[0] + "=")
+			b.WriteString(field(kv[1]))
+		}
+	}
 	b.WriteString(" event=")
 	b.WriteString(field(a.EventID))
 	switch {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"breakglass/internal/alert"
 	"breakglass/internal/store"
 )
 
@@ -30,11 +31,20 @@ func TestConsoleLine(t *testing.T) {
 	system := testAlert("a4")
 	system.AccountUPN, system.AccountID, system.Rule, system.Severity = "", "", "bg.silence", 1
 	system.Title, system.Source = "monitoring is blind", "examples"
+	drill := testAlert("a6")
+	drill.Labels = map[string]string{alert.LabelDrill: "drl-0123456789ab"}
+	drill.IPAddress, drill.Location, drill.App = "203.0.113.7", "Oslo, NO", "Azure Portal"
+	canary := testAlert("a7")
+	canary.Labels = map[string]string{LabelTest: "canary"}
 	tests := []struct {
 		name string
 		n    Notification
 		want string
 	}{
+		{"drill marked first, where it came from shown", Notification{ID: "a6", Status: store.StatusFiring, Alert: drill, Sent: sent},
+			`2026-07-01T12:00:05Z FIRING Sev0 drill=drl-0123456789ab rule=bg.signin account=bg1@contoso.example (11111111-2222-3333-4444-555555555555) title="Break-glass account signed in" ip=203.0.113.7 location="Oslo, NO" app="Azure Portal" event=evt-a6 event_time=2026-07-01T11:59:58Z source=signins.json:12` + "\n"},
+		{"test notification marked", Notification{ID: "a7", Status: store.StatusFiring, Alert: canary, Sent: sent},
+			`2026-07-01T12:00:05Z FIRING Sev0 test=canary rule=bg.signin account=bg1@contoso.example (11111111-2222-3333-4444-555555555555) title="Break-glass account signed in" event=evt-a7 event_time=2026-07-01T11:59:58Z source=signins.json:12` + "\n"},
 		{"firing", Notification{ID: "a1", Status: store.StatusFiring, Alert: testAlert("a1"), Sent: sent},
 			`2026-07-01T12:00:05Z FIRING Sev0 rule=bg.signin account=bg1@contoso.example (11111111-2222-3333-4444-555555555555) title="Break-glass account signed in" event=evt-a1 event_time=2026-07-01T11:59:58Z source=signins.json:12` + "\n"},
 		{"resolved, hostile values quoted", Notification{ID: "a2-resolved", Status: store.StatusResolved, Alert: hostile, Sent: sent},

@@ -140,7 +140,14 @@ func (r *Renderer) Data(n Notification) *MessageData {
 // Fields are the label/value pairs of a card (Teams, Slack), in the order
 // a person reads them.
 func (d *MessageData) Fields() []Field {
-	f := []Field{{"Status", strings.ToUpper(d.Status)}, {"Severity", d.Severity + " " + d.SeverityWords}}
+	f := []Field{{"Status", strings.ToUpper(d.Status)}}
+	// A card (Teams, Slack, the incident tools' details) says DRILL in its
+	// facts too, not only in its title, and still asks for the
+	// acknowledgement the drill measures.
+	if d.Drill != "" {
+		f = append(f, Field{"Drill", "DRILL " + d.Drill + ": a planned, announced exercise of this account; acknowledge it as usual"})
+	}
+	f = append(f, Field{"Severity", d.Severity + " " + d.SeverityWords})
 	f = append(f, Field{"Account", d.Account.Label}, Field{"What happened", d.What})
 	f = append(f, d.Facts...)
 	f = append(f, d.From...)

@@ -218,7 +218,9 @@ type opsgenieCloseRequest struct {
 func opsgenieCreate(n Notification, m Message, extra []string) opsgenieAlert {
 	a := n.Alert
 	desc := m.Text
-	if m.AckURL != "" {
+	// The rendered text carries the link already (the default template
+	// does); a configured one that leaves it out still gets it.
+	if m.AckURL != "" && !strings.Contains(desc, m.AckURL) {
 		desc = strings.TrimRight(desc, "\n") + "\n\nAcknowledge: " + m.AckURL
 	}
 	tags := []string{"breakglass", a.Rule, "Sev" + strconv.Itoa(m.Severity)}

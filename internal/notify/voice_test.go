@@ -3,10 +3,12 @@ package notify
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"breakglass/internal/store"
 )
@@ -187,5 +189,34 @@ func TestVoiceValidate(t *testing.T) {
 	c.Validate(func(string, string) {})
 	if c.URL != DefaultTwilioURL {
 		t.Errorf("url default %q", c.URL)
+	}
+}
+
+// TestVoiceTimeout: a Calls API that does not answer costs one timeout of
+// the channel's own, the error is retryable, says it timed out and names
+// the channel; the dispatcher-level path (retried, then delivered) is in
+// TestHTTPChannelTimeoutRetried.
+func TestVoiceTimeout(t *testing.T) {
+	rc := newAPIReceiver(t, func(_ int, _ apiRequest, _ http.ResponseWriter) { time.Sleep(300 * time.Millisecond) })
+	env := phoneEnv()
+	env.Timeout = 50 * time.Millisecond
+	v := build(t, twilioVoice(rc.srv.URL, testTo1, testTo2), env)
+	if b, ok := v.(Bounded); !ok || b.SendTimeout() != 50*time.Millisecond {
+		t.Fatalf("voice must be Bounded by the channel timeout")
+	}
+	began := time.Now()
+	err := v.Notify(context.Background(), firing(testAlert("vt1")))
+	if err == nil || IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no response within 50ms") {
+		t.Fatalf("err = %v; want a retryable timeout", err)
+	}
+	if !strings.Contains(err.Error(), `voice "ops/phone": POST http://127.0.0.1:`) {
+		t.Errorf("error %q does not name the channel and endpoint", err)
+	}
+	// Both numbers are called at once: two timeouts take one.
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("took %v", took)
+	}
+	if n := len(rc.requests()); n != 2 {
+		t.Errorf("%d calls placed, want one per number", n)
 	}
 }

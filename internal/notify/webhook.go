@@ -171,9 +171,10 @@ func severityLabel(a alert.Alert) string { return "Sev" + strconv.Itoa(int(a.Sev
 
 // Webhook POSTs each notification as a JSON Payload.
 //
-// Response 2xx means delivered. 408, 429, 5xx and transport errors (including
-// timeouts) are retryable; a Retry-After header on them is passed on via
-// WithRetryAfter. Redirects are not followed and, like every other status,
+// Response 2xx means delivered. The statuses of RetryableStatus (408, 425,
+// 429, 5xx: the one rule of every HTTP channel) and transport errors
+// (including timeouts) are retryable; a Retry-After header on them is
+// passed on via WithRetryAfter. Redirects are not followed and, like every other status,
 // are Permanent: the configured URL is wrong and retrying it as is cannot
 // help.
 //
@@ -365,7 +366,7 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 		return nil
 	}
 	serr := w.errorf("%w", &StatusError{StatusCode: code, Body: scrubbedExcerpt(w.scrub, excerpt, 200)})
-	if code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500 {
+	if RetryableStatus(code) {
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), w.now()); ok {
 			return WithRetryAfter(serr, d)
 		}

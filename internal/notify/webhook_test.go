@@ -183,6 +183,7 @@ func TestWebhookClassification(t *testing.T) {
 		{413, "", true, true, 0},
 		{400, "30", true, true, 0}, // Retry-After means nothing on a permanent failure
 		{408, "", true, false, 0},
+		{425, "", true, false, 0}, // Too Early: retryable, as for every HTTP channel (RetryableStatus)
 		{429, "", true, false, 0},
 		{429, "12", true, false, 12 * time.Second},
 		{500, "", true, false, 0},

@@ -2,11 +2,17 @@ package notifytest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/smtp"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,4 +169,141 @@ func FuzzReceiverDecode(f *testing.F) {
 			r.decode(req, []byte(body))
 		}
 	})
+}
+
+// TestSpoolHold: a held command writes its file (acted on) and does not
+// exit until Release; Held counts it meanwhile.
+func TestSpoolHold(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	s := Spool{Dir: t.TempDir()}
+	if err := s.Hold(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Release() })
+	argv := s.Command()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "BREAKGLASS_NOTIFICATION_ID=n1", "BREAKGLASS_ATTEMPT=1"}
+	cmd.Stdin = strings.NewReader(`{"alert_id":"a1"}`)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := s.Held()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the command never reached the hold")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if q, err := s.Requests(); err != nil || len(q) != 1 || q[0].Key != "n1" {
+		t.Fatalf("spool while held: %+v, %v; want the file written before the hold", q, err)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the command exited while held: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := s.Release(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("released command: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the command did not exit after Release")
+	}
+	if n, _ := s.Held(); n != 0 {
+		t.Errorf("Held() = %d after Release", n)
+	}
+}
+
+// TestSMTPHold: a held message is received whole and recorded as
+// processed, but its DATA is accepted (250) only on Release; a sender
+// that goes away meanwhile does not block the server.
+func TestSMTPHold(t *testing.T) {
+	s, err := NewSMTP(t.TempDir(), "u", "p4ss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	send := func(id string, accepted chan<- error) *smtp.Client {
+		c, err := smtp.Dial(net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.StartTLS(&tls.Config{RootCAs: pool, ServerName: s.Host}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Auth(smtp.PlainAuth("", "u", "p4ss", s.Host)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Mail("a@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rcpt("b@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(w, "Message-ID: <%s@example.com>\r\nSubject: s\r\n\r\nbody\r\n", id)
+		go func() { accepted <- w.Close() }() // returns on the 250
+		return c
+	}
+	waitHeld := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Held() != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("Held() = %d, want %d", s.Held(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	s.Hold()
+	gone := make(chan error, 1)
+	c1 := send("gone", gone)
+	waitHeld(1)
+	c1.Close() // the sender dies before the answer
+	accepted := make(chan error, 1)
+	send("kept", accepted)
+	waitHeld(2)
+	select {
+	case err := <-accepted:
+		t.Fatalf("DATA answered while held: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	q := s.Requests()
+	if len(q) != 2 || !q[0].Processed || q[0].Key != "<gone@example.com>" || q[1].Key != "<kept@example.com>" {
+		t.Fatalf("requests while held %+v; want both recorded as processed under their Message-ID", q)
+	}
+	s.Release()
+	select {
+	case err := <-accepted:
+		if err != nil {
+			t.Fatalf("released DATA: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no 250 after Release")
+	}
+	waitHeld(0)
 }

@@ -30,15 +30,24 @@ import (
 // own (CAFile), and AUTH PLAIN as User/Pass. Each accepted message is
 // recorded as a Request: Key is its Message-ID (what a mail client dedupes
 // on), Text the whole message, Header its header.
+//
+// Hold puts a sender in the middle of a send: the message is received
+// whole and recorded (processed, as by a server that has committed it),
+// but the 250 that accepts the DATA is only sent on Release. A sender
+// that dies meanwhile never learns the message was taken, and resends it:
+// the lost-answer case, where a mail client dedupes on the Message-ID.
 type SMTP struct {
 	Host       string // 127.0.0.1
 	Port       int
 	CAFile     string // PEM of the CA, for the email channel's ca_file
 	User, Pass string
 
-	srv *gosmtp.Server
-	mu  sync.Mutex
-	got []Request
+	srv    *gosmtp.Server
+	mu     sync.Mutex
+	got    []Request
+	hold   chan struct{} // non-nil while holding; closed by Release
+	held   int           // DATA commands waiting in hold now
+	closed chan struct{}
 }
 
 // NewSMTP starts the server; dir holds the CA file. Close it when done.
@@ -47,7 +56,7 @@ func NewSMTP(dir, user, pass string) (*SMTP, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SMTP{Host: "127.0.0.1", User: user, Pass: pass, CAFile: filepath.Join(dir, "smtp-ca.pem")}
+	s := &SMTP{Host: "127.0.0.1", User: user, Pass: pass, CAFile: filepath.Join(dir, "smtp-ca.pem"), closed: make(chan struct{})}
 	if err := os.WriteFile(s.CAFile, caPEM, 0o600); err != nil {
 		return nil, err
 	}
@@ -67,8 +76,45 @@ func NewSMTP(dir, user, pass string) (*SMTP, error) {
 	return s, nil
 }
 
-// Close stops the server.
-func (s *SMTP) Close() { _ = s.srv.Close() }
+// Close stops the server, ending held DATA commands first.
+func (s *SMTP) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
+	s.mu.Unlock()
+	s.Release()
+	_ = s.srv.Close()
+}
+
+// Hold makes every DATA from now on wait for Release before it is
+// accepted (see SMTP).
+func (s *SMTP) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hold == nil {
+		s.hold = make(chan struct{})
+	}
+}
+
+// Release accepts the held messages and stops holding.
+func (s *SMTP) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hold != nil {
+		close(s.hold)
+		s.hold = nil
+	}
+}
+
+// Held is how many messages wait in Hold now.
+func (s *SMTP) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
 
 // Requests returns every accepted message, in arrival order.
 func (s *SMTP) Requests() []Request {
@@ -125,7 +171,23 @@ func (ss *smtpSession) Data(r io.Reader) error {
 		Body: b, Text: string(b), Key: msg.Header.Get("Message-Id"), Status: 250, Processed: true}
 	ss.s.mu.Lock()
 	ss.s.got = append(ss.s.got, q)
+	hold := ss.s.hold
+	if hold != nil {
+		ss.s.held++
+	}
 	ss.s.mu.Unlock()
+	if hold != nil {
+		// The 250 goes out only now; go-smtp reads nothing from the
+		// client meanwhile, so a sender that died is noticed only when
+		// the answer cannot be written.
+		select {
+		case <-hold:
+		case <-ss.s.closed:
+		}
+		ss.s.mu.Lock()
+		ss.s.held--
+		ss.s.mu.Unlock()
+	}
 	return nil
 }
 
@@ -175,12 +237,37 @@ func selfSigned() (tls.Certificate, []byte, error) {
 // each notification into, as one file named after
 // BREAKGLASS_NOTIFICATION_ID (the key a script dedupes on) and the shell's
 // pid, written whole and then renamed into place.
+//
+// Hold puts the command in the middle of a send: it writes the spool file
+// (the notification was acted on) and then does not exit until Release,
+// for up to 30 s. A daemon killed meanwhile never sees the exit status
+// and runs the command again: the exec channel is at least once, and the
+// rerun carries the same BREAKGLASS_NOTIFICATION_ID.
 type Spool struct{ Dir string }
 
 // Command is the exec channel's command: a POSIX shell that copies its
-// standard input into the spool.
+// standard input into the spool, then waits while the spool is held.
 func (s Spool) Command() []string {
-	return []string{"/bin/sh", "-c", `t="$0/.tmp.$$" && cat > "$t" && mv "$t" "$0/$BREAKGLASS_NOTIFICATION_ID.$BREAKGLASS_ATTEMPT.$$"`, s.Dir}
+	return []string{"/bin/sh", "-c", `t="$0/.tmp.$$" && cat > "$t" && mv "$t" "$0/$BREAKGLASS_NOTIFICATION_ID.$BREAKGLASS_ATTEMPT.$$" && ` +
+		`if [ -e "$0/.hold" ]; then : > "$0/.held.$$"; i=0; while [ -e "$0/.hold" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; rm -f "$0/.held.$$"; fi`, s.Dir}
+}
+
+// Hold makes every run of Command from now on wait, after writing its
+// file, until Release.
+func (s Spool) Hold() error { return os.WriteFile(filepath.Join(s.Dir, ".hold"), nil, 0o600) }
+
+// Release lets the held commands exit (0) and stops holding.
+func (s Spool) Release() error {
+	if err := os.Remove(filepath.Join(s.Dir, ".hold")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Held is how many runs of Command wait in Hold now.
+func (s Spool) Held() (int, error) {
+	m, err := filepath.Glob(filepath.Join(s.Dir, ".held.*"))
+	return len(m), err
 }
 
 // Requests reads the spool: one Request per file, At its modification
