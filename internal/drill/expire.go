@@ -71,7 +71,7 @@ func ExpiredAlert(d store.Drill, r Report, now time.Time) (alert.Alert, store.Ev
 	}
 	a := alert.Alert{
 		ID: alert.Key(eventID, detect.RuleDrillFailed), Rule: detect.RuleDrillFailed, Severity: alert.Sev2,
-		Title: fmt.Sprintf("Break-glass drill FAILED for %s: its sign-in was not detected (drill %s)", acct, d.ID),
+		Title:     fmt.Sprintf("Break-glass drill FAILED for %s: its sign-in was not detected (drill %s)", acct, d.ID),
 		AccountID: d.AccountID, AccountUPN: d.AccountUPN,
 		EventID: eventID, EventTime: End(d).UTC(), Category: schedule.Category, Source: Source, Detected: now.UTC(),
 		Annotations: map[string]string{
