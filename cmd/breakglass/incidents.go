@@ -371,13 +371,7 @@ func showIncident(ctx context.Context, st incidentShowStore, w io.Writer, id, fo
 	if err != nil {
 		return storeError(err)
 	}
-	for _, e := range log {
-		var c drill.Classification
-		if e.Kind == drill.LogKind && json.Unmarshal(e.Content, &c) == nil && c.SuggestedClass != "" {
-			out.Suggested = &c
-			break
-		}
-	}
+	out.Suggested = drill.Suggested(log)
 	if inc.Review != nil && inc.Pruned == nil { // a tombstone keeps no attestations
 		for _, g := range groups {
 			if strings.TrimSpace(inc.Review.Attest[g]) == "" {

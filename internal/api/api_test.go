@@ -16,6 +16,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/api"
+	"breakglass/internal/drill"
 	"breakglass/internal/entra"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
@@ -324,4 +325,31 @@ func TestPaginationStableUnderInserts(t *testing.T) {
 		t.Errorf("paging under inserts: %d missing %v, %d seen twice %v", len(missing), missing, len(twice), twice)
 	}
 	t.Logf("%d alerts before paging; %d distinct seen", len(before), len(seen))
+}
+
+// TestIncidentDrillSuggested: an incident whose sign-in was a drill's
+// carries the drill pre-classification (suggested) before a review; one
+// without says nothing of it.
+func TestIncidentDrillSuggested(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	incs, _ := f.st.Incidents(ctx, store.IncidentFilter{})
+	id := incs[0].ID
+	if _, body := f.get(t, "/api/v1/incidents/"+id, api.RoleViewer); strings.Contains(string(body), `"suggested"`) {
+		t.Errorf("no drill, yet suggested:\n%s", body)
+	}
+	c := drill.Classification{SuggestedClass: store.ClassDrill, Drill: "drill-1", Account: "bg1@contoso.example", PlannedBy: "alice",
+		At: base, Confirm: "breakglass incidents review " + id + " --as drill --by NAME --note TEXT"}
+	b, _ := json.Marshal(c)
+	if _, _, err := f.st.AppendLogOnce(ctx, store.LogEntry{Incident: id, Kind: drill.LogKind, Ref: c.Drill, At: base, Content: b}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := f.get(t, "/api/v1/incidents/"+id, api.RoleViewer)
+	var d struct {
+		Suggested *drill.Classification `json:"suggested"`
+	}
+	if err := json.Unmarshal(body, &d); status != 200 || err != nil || d.Suggested == nil || d.Suggested.Drill != "drill-1" ||
+		d.Suggested.SuggestedClass != "drill" || !strings.Contains(d.Suggested.Confirm, "--as drill") {
+		t.Errorf("GET incident: %d %v %+v\n%s", status, err, d.Suggested, body)
+	}
 }

@@ -276,6 +276,7 @@ func (s *Server) IncidentDetail(ctx context.Context, id string) (out IncidentDet
 	for _, e := range log {
 		out.Evidence = append(out.Evidence, evidenceOf(e))
 	}
+	out.Suggested = drill.Suggested(log)
 	if s.o.VerifyIncident != nil {
 		ok, problems, err := s.o.VerifyIncident(ctx, id)
 		switch {

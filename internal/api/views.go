@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"breakglass/internal/alert"
+	"breakglass/internal/drill"
 	"breakglass/internal/incident"
 	"breakglass/internal/posture"
 	"breakglass/internal/preserve"
@@ -72,6 +73,10 @@ type IncidentDetail struct {
 	// "failed" (Problems say why) or "unchecked".
 	Verified string   `json:"verified"`
 	Problems []string `json:"problems,omitempty"`
+	// Suggested is the classification breakglass suggests before a
+	// review: a drill's sign-in pre-classifies its incident as a drill,
+	// which a reviewer confirms.
+	Suggested *drill.Classification `json:"suggested,omitempty"`
 }
 
 // IncidentChange is one move of an incident's state.

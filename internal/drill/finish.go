@@ -118,6 +118,19 @@ type Classification struct {
 	Confirm        string    `json:"confirm"`
 }
 
+// Suggested returns the drill pre-classification among an incident's
+// evidence-log entries (the first drill entry that carries one), or nil:
+// what incidents show, the API and the dashboard show before a review.
+func Suggested(log []store.LogEntry) *Classification {
+	for _, e := range log {
+		var c Classification
+		if e.Kind == LogKind && json.Unmarshal(e.Content, &c) == nil && c.SuggestedClass != "" {
+			return &c
+		}
+	}
+	return nil
+}
+
 // Link records, once, that d's sign-in was seen: the drill learns its
 // alert and incident, and the incident's evidence gets the drill
 // pre-classification. It reports whether it linked anything; an incident

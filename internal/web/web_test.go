@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/api"
+	"breakglass/internal/drill"
 	"breakglass/internal/entra"
 	"breakglass/internal/store"
 	"breakglass/internal/store/sqlite"
@@ -234,5 +236,29 @@ func TestNoGuardServesNothing(t *testing.T) {
 	w.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != 401 {
 		t.Errorf("dashboard without a guard: %d, want 401", rec.Code)
+	}
+}
+
+// TestIncidentDrillSuggestion: an incident whose sign-in was a drill's
+// says so on its page before anyone reviews it, with the
+// command that confirms it; hostile text in it is escaped.
+func TestIncidentDrillSuggestion(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := drill.Classification{SuggestedClass: store.ClassDrill, Drill: "drl-0123456789ab", Account: "bg1@contoso.example", AlertID: f.alertID,
+		PlannedBy: "alice <b>", Note: "Q1 drill <script>alert(1)</script>", At: base, Confirm: "breakglass incidents review " + f.incID + " --as drill --by NAME --note TEXT"}
+	b, _ := json.Marshal(c)
+	if _, _, err := f.st.AppendLogOnce(ctx, store.LogEntry{Incident: f.incID, Kind: drill.LogKind, Ref: c.Drill, At: base, Content: b}); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := f.do(t, "GET", "/incidents/"+f.incID, api.RoleResponder, nil)
+	for _, w := range []string{`<span class="tag warn">DRILL</span> this is the sign-in of drill <a href="/drills">drl-0123456789ab</a> of bg1@contoso.example, planned by alice &lt;b&gt;`,
+		"choose Drill below", "incidents review " + f.incID + " --as drill"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("incident page lacks %q", w)
+		}
+	}
+	if strings.Contains(body, "<script>alert(1)") {
+		t.Error("the drill's note is not escaped")
 	}
 }
