@@ -38,8 +38,12 @@ func (d *Daemon) drillLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, state := range []string{store.DrillRunning, store.DrillPlanned} {
-			ds, err := d.st.Drills(ctx, store.DrillFilter{State: state})
+		for _, f := range []store.DrillFilter{{State: store.DrillRunning}, {State: store.DrillPlanned},
+			// Finished before the incident builder attached the sign-in:
+			// linked late, so the report still reaches the incident. The
+			// newest suffice; the builder runs every few seconds.
+			{State: store.DrillFinished, Limit: 20}} {
+			ds, err := d.st.Drills(ctx, f)
 			if err != nil {
 				d.log.Warn("reading drills", "error", err)
 				continue

@@ -690,6 +690,66 @@ func TestLink(t *testing.T) {
 	}
 }
 
+// TestLinkAfterFinish: a drill finished before the incident builder
+// attached its sign-in is linked once the incident exists: the incident
+// gets the pre-classification and the stored report, once each, and the
+// report names the incident.
+func TestLinkAfterFinish(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	cfg := testConfig()
+	ev := evaluator(cfg)
+	d := plan(t, st, cfg, acctID, t0)
+	a := signIn(t, st, "ev-1", acctID, t0.Add(5*time.Minute), map[string]string{alert.LabelDrill: d.ID})
+	r, err := ev.Finish(ctx, st, d.ID, nil, t0.Add(6*time.Minute))
+	if err != nil || r.Measured.AlertID != a.ID || r.IncidentID != "" {
+		t.Fatalf("finish before the incident: %+v, %v", r, err)
+	}
+	inc, _, err := st.AttachAlert(ctx, a, acctID, store.IncidentAccount, 2*time.Hour, t0.Add(7*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.Drill(ctx, d.ID)
+	if ok, err := drill.Link(ctx, st, got, t0.Add(8*time.Minute)); !ok || err != nil {
+		t.Fatalf("Link after finish = %v, %v", ok, err)
+	}
+	got, _ = st.Drill(ctx, d.ID)
+	if got.IncidentID != inc.ID || got.AlertID != a.ID || got.State != store.DrillFinished || got.Result != r.Result {
+		t.Errorf("linked drill %+v", got)
+	}
+	if ok, _ := drill.Link(ctx, st, got, t0.Add(9*time.Minute)); ok {
+		t.Error("linked twice")
+	}
+	log, err := st.IncidentLog(ctx, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := map[string]int{}
+	for _, e := range log {
+		if e.Kind == drill.LogKind {
+			refs[e.Ref]++
+			if e.Ref == drill.ReportRef(d.ID) && !bytes.Equal(e.Content, got.Measured) {
+				t.Errorf("report entry %s, want the stored report", e.Content)
+			}
+		}
+	}
+	if refs[d.ID] != 1 || refs[drill.ReportRef(d.ID)] != 1 || len(refs) != 2 {
+		t.Errorf("drill entries in the incident's evidence %v, want the classification and the report once each", refs)
+	}
+	if rep, err := ev.Evaluate(ctx, st, got, t0.Add(time.Hour)); err != nil || rep.IncidentID != inc.ID {
+		t.Errorf("report after the late link: incident %q, %v", rep.IncidentID, err)
+	}
+	// A finished drill that never saw a sign-in has nothing to link.
+	d2 := plan(t, st, cfg, otherID, t0)
+	if _, err := ev.Finish(ctx, st, d2.ID, nil, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got2, _ := st.Drill(ctx, d2.ID)
+	if ok, err := drill.Link(ctx, st, got2, t0.Add(3*time.Hour)); ok || err != nil {
+		t.Errorf("Link of a drill without a sign-in = %v, %v", ok, err)
+	}
+}
+
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if *update {

@@ -135,27 +135,35 @@ func Suggested(log []store.LogEntry) *Classification {
 // alert and incident, and the incident's evidence gets the drill
 // pre-classification. It reports whether it linked anything; an incident
 // not built yet is retried on the next call.
+//
+// A drill finished before the incident builder attached its sign-in (it
+// knows its alert, not its incident) is linked too, and its stored report
+// then goes into the incident's evidence, as Finish would have put it.
 func Link(ctx context.Context, st Store, d store.Drill, now time.Time) (bool, error) {
-	if d.State == store.DrillFinished || d.IncidentID != "" {
+	if d.IncidentID != "" || (d.State == store.DrillFinished && d.AlertID == "") {
 		return false, nil
 	}
-	a, found, err := signIn(ctx, st, d, End(d))
-	if err != nil || !found {
-		return false, err
+	alertID := d.AlertID // a finished drill's alert, as measured at finish
+	if d.State != store.DrillFinished {
+		a, found, err := signIn(ctx, st, d, End(d))
+		if err != nil || !found {
+			return false, err
+		}
+		alertID = a.ID
 	}
-	inc, err := st.IncidentOf(ctx, a.ID)
+	inc, err := st.IncidentOf(ctx, alertID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("reading the incident of %s: %w", a.ID, err)
+		return false, fmt.Errorf("reading the incident of %s: %w", alertID, err)
 	}
 	// The pre-classification is logged first and once (AppendLogOnce), the
 	// link stored after it: a crash or a failed append in between leaves
 	// the drill unlinked, so the next round does both again, and never a
 	// linked drill whose incident lacks its entry.
 	c := Classification{SuggestedClass: store.ClassDrill, Drill: d.ID, Account: firstNonEmpty(d.AccountUPN, d.AccountID),
-		AlertID: a.ID, PlannedBy: d.By, Note: d.Note, At: now.UTC(),
+		AlertID: alertID, PlannedBy: d.By, Note: d.Note, At: now.UTC(),
 		Confirm: "breakglass incidents review " + inc.ID + " --as drill --by NAME --note TEXT"}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -165,12 +173,17 @@ func Link(ctx context.Context, st Store, d store.Drill, now time.Time) (bool, er
 		return false, fmt.Errorf("pre-classifying incident %s as drill %s: %w", inc.ID, d.ID, err)
 	}
 	prev := d.Updated
-	d.AlertID, d.IncidentID, d.Updated = a.ID, inc.ID, bump(d, now)
+	d.AlertID, d.IncidentID, d.Updated = alertID, inc.ID, bump(d, now)
 	if err := st.UpdateDrill(ctx, d, prev); err != nil {
 		if errors.Is(err, store.ErrStateTransition) {
 			return false, nil // changed meanwhile (finished, or linked by another process)
 		}
 		return false, fmt.Errorf("linking drill %s: %w", d.ID, err)
+	}
+	if d.State == store.DrillFinished {
+		if _, err := appendReport(ctx, st, d, now); err != nil {
+			return true, err
+		}
 	}
 	return true, nil
 }

@@ -189,6 +189,9 @@ func (e Evaluator) Evaluate(ctx context.Context, st Store, d store.Drill, now ti
 		if err := json.Unmarshal(d.Measured, &r); err != nil {
 			return Report{}, fmt.Errorf("drill %s: stored report: %w", d.ID, err)
 		}
+		if r.IncidentID == "" {
+			r.IncidentID = d.IncidentID // linked after finish (Link)
+		}
 		return r, nil
 	}
 	r, err := e.measure(ctx, st, d, now)
