@@ -643,11 +643,14 @@ func TestDrillFormatsEndToEnd(t *testing.T) {
 		t.Fatalf("drill plan: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
 	}
 	id := strings.TrimSpace(r.stdout)
+	started := time.Now().UTC()
 	if r := runBinary(t, env, "drill", "start", "-c", d.cfg, id); r.code != 0 {
 		t.Fatalf("drill start: exit %d\n%s", r.code, r.stderr)
 	}
 	time.Sleep(2500 * time.Millisecond) // serve applies the drill
-	alertID := appendSignIn(t, d, drillAccounts[0], time.Now().UTC(), 31)
+	// The sign-in happened seconds before serve reads it, so that the
+	// times from the sign-in differ from those from the alert.
+	alertID := appendSignIn(t, d, drillAccounts[0], started.Add(300*time.Millisecond), 31)
 	waitFor(t, "the delivery recorded", 20*time.Second, func() bool {
 		ds, _ := st.AlertDeliveries(ctx, alertID)
 		return len(ds) > 0 && !ds[0].Delivered.IsZero()
