@@ -235,7 +235,8 @@ func newDrillStartCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if f.format == "json" {
-				return writeJSON(w, map[string]any{"id": d.ID, "state": d.State, "window_from": d.At, "window_to": d.At.Add(d.Window)})
+				return writeJSON(w, map[string]any{"id": d.ID, "state": d.State, "account_id": d.AccountID, "account_upn": d.AccountUPN,
+					"window_from": d.At, "window_to": d.At.Add(d.Window)})
 			}
 			fmt.Fprintf(w, "drill %s running: sign in as %s before %s, do an administrative task, and acknowledge the DRILL alert.\nthen: breakglass drill finish %s --attest ITEM=NAME ...\n",
 				d.ID, firstNonEmptyStr(d.AccountUPN, d.AccountID), utc(d.At.Add(d.Window)), d.ID)
@@ -258,7 +259,8 @@ Exit status 1 when the drill failed.`,
 		Example: `  breakglass drill finish -c breakglass.yaml drl-3f2a9c0d1b4e --attest monitoring-aware=dave --attest people-trained=bob`,
 		Args:    oneDrillArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(f.format); err != nil {
+			// finish prints the report: the formats of drill report.
+			if err := checkReportFormat(f.format); err != nil {
 				return err
 			}
 			attest, err := drill.ParseAttest(f.attest)
