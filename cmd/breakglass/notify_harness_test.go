@@ -41,13 +41,13 @@ var httpKinds = map[string]notifytest.Kind{
 // keyed are the channels whose API carries an idempotency key, and the key
 // a deduping receiver must see for the firing notification of alert id.
 var keyed = map[string]func(id string) string{
-	"webhook-native": func(id string) string { return id },
+	"webhook-native": func(id string) string { return id + ".all/webhook-native" },
 	"webhook-common": func(id string) string {
 		return "/tenants/" + e2eTenant + "/providers/breakglass/alerts/" + id + " Fired"
 	},
 	"pagerduty":   func(id string) string { return id + " trigger" },
 	"opsgenie":    func(id string) string { return id + " create" },
-	"sms-gateway": func(id string) string { return id + " " + e2ePhone },
+	"sms-gateway": func(id string) string { return id + ".all/sms-gateway " + e2ePhone },
 	"email":       func(id string) string { return "<" + id + ".all/email@breakglass.example>" },
 	"exec":        func(id string) string { return id },
 }

@@ -5,10 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +20,7 @@ import (
 
 	"breakglass/internal/ack"
 	"breakglass/internal/alert"
+	"breakglass/internal/notify/notifytest"
 	"breakglass/internal/store"
 )
 
@@ -230,5 +235,123 @@ func TestAckStopsEscalation(t *testing.T) {
 	}
 	if got := f.targets(t, byPD); got != step1 {
 		t.Errorf("acknowledged in PagerDuty: deliveries %q, want %q", got, step1)
+	}
+}
+
+// TestServeOpsgenieAckStopsEscalation: the first group pages through
+// Opsgenie and escalates to managers after 10m unacknowledged. Opsgenie
+// (a loopback receiver) gets each alert under alias = the alert id; for one
+// of them it posts its Acknowledge action, the documented webhook body
+// with that alias, to the daemon's /hooks/opsgenie over loopback. Once
+// escalate_after has passed, the other alert (the control, never
+// acknowledged) reaches managers and the acknowledged one never does.
+func TestServeOpsgenieAckStopsEscalation(t *testing.T) {
+	const ogToken = "daemon-opsgenie-token-0123456789"
+	e := newEnv(t)
+	og := notifytest.NewReceiver(notifytest.Opsgenie)
+	t.Cleanup(og.Close)
+	rcv := newReceiver(t)
+	cfg := e.config(t, `sources:
+  - type: http
+    name: push
+    listen: %[2]s
+    token: ${`+tokenEnv+`}
+notify:
+  groups:
+    - name: oncall
+      escalate_after: 10m
+      channels:
+        - {type: opsgenie, url: `+og.URL+`, api_key: og-api-key-0123}
+    - name: managers
+      channels:
+        - {type: webhook, url: `+rcv.srv.URL+`/managers}
+  routes:
+    - matchers: ['rule="bg.signin"']
+      groups: [oncall, managers]
+  ack:
+    opsgenie_token: `+ogToken+`
+`)
+	var mu sync.Mutex
+	offset := time.Duration(0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
+	const every = 200 * time.Millisecond
+	r := start(t, cfg, Options{Now: now, EscalateInterval: every})
+	for _, id := range []string{"r-og-ack", "r-og-control"} {
+		if code := post(t, r.ingest(t), []byte(signIn(id))); code != http.StatusAccepted {
+			t.Fatalf("POST = %d", code)
+		}
+	}
+	// The aliases Opsgenie was given, one per alert.
+	var aliases []string
+	waitFor(t, 10*time.Second, "both alerts created in Opsgenie", func() bool {
+		aliases = aliases[:0]
+		for _, q := range og.Requests() {
+			if alias, ok := strings.CutSuffix(q.Key, " create"); ok && q.Status == http.StatusAccepted && !slices.Contains(aliases, alias) {
+				aliases = append(aliases, alias)
+			}
+		}
+		return len(aliases) == 2
+	}, func() string { return fmt.Sprint(og.Requests()) + "\n" + r.logs.String() })
+	ctx := context.Background()
+	for _, id := range aliases {
+		if _, err := r.d.st.Alert(ctx, id); err != nil {
+			t.Fatalf("alias %q names no stored alert: %v", id, err)
+		}
+	}
+	acked, control := aliases[0], aliases[1]
+
+	// Opsgenie's webhook integration posts the Acknowledge action.
+	doc, err := os.ReadFile(filepath.Join("..", "ack", "testdata", "opsgenie_acknowledge.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := "http://" + r.d.Addr().String() + ack.PathOpsgenie
+	req, _ := http.NewRequest(http.MethodPost, hook, strings.NewReader(strings.ReplaceAll(string(doc), "ALERT_ID", acked)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(ack.OpsgenieTokenHeader, ogToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Opsgenie webhook = %d %s", resp.StatusCode, body)
+	}
+	a, err := r.d.st.Alert(ctx, acked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := r.d.st.StateChanges(ctx, acked)
+	if a.State != alert.StateAcknowledged || len(cs) != 1 || cs[0].Via != store.ViaOpsgenie || cs[0].By != "dana.oncall@contoso.example" {
+		t.Fatalf("after the Opsgenie ack: state %s, changes %+v", a.State, cs)
+	}
+	if a, _ := r.d.st.Alert(ctx, control); a.State != alert.StateFiring {
+		t.Fatalf("the control alert is %s, want firing", a.State)
+	}
+
+	mu.Lock()
+	offset = 11 * time.Minute
+	mu.Unlock()
+	waitFor(t, 10*time.Second, "the control alert's escalation to managers", func() bool {
+		return rcv.snapshot()["/managers "+control+" firing"] == 1
+	}, func() string { return fmt.Sprint(rcv.snapshot()) + "\n" + r.logs.String() })
+	// More sweeps, further past escalate_after: still nothing for the
+	// acknowledged alert.
+	mu.Lock()
+	offset = 2 * time.Hour
+	mu.Unlock()
+	time.Sleep(5 * every)
+	if n := rcv.snapshot()["/managers "+acked+" firing"]; n != 0 {
+		t.Errorf("managers notified %d times of the alert acknowledged in Opsgenie: %v", n, rcv.snapshot())
+	}
+	ds, err := r.d.st.AlertDeliveries(ctx, acked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if strings.HasPrefix(d.Target, "managers/") {
+			t.Errorf("the alert acknowledged in Opsgenie was escalated: %+v", d)
+		}
 	}
 }

@@ -696,7 +696,7 @@ func (e *Email) messageID(notificationID string) string {
 	if _, d, ok := strings.Cut(e.from.Address, "@"); ok && d != "" && !strings.ContainsAny(d, "[]\\\"") {
 		domain = d
 	}
-	return msgIDPart(notificationID) + "." + msgIDPart(e.target) + "@" + domain
+	return DeliveryKey(notificationID, e.target) + "@" + domain
 }
 
 // msgIDPart keeps a value that is already a safe dot-atom and replaces

@@ -50,7 +50,10 @@ func init() {
 // environment of only:
 //
 //	PATH=/usr/local/bin:/usr/bin:/bin (unless env sets PATH)
-//	BREAKGLASS_NOTIFICATION_ID  the id to dedupe on (same on every retry)
+//	BREAKGLASS_NOTIFICATION_ID  the id to dedupe on (same on every retry;
+//	                            shared by the channels the notification goes
+//	                            to: a command two channels run dedupes on it
+//	                            with BREAKGLASS_TARGET)
 //	BREAKGLASS_ALERT_ID, BREAKGLASS_STATUS (firing|resolved),
 //	BREAKGLASS_RULE, BREAKGLASS_SEVERITY (Sev0..Sev4),
 //	BREAKGLASS_TARGET (group/name), BREAKGLASS_ATTEMPT (1, 2, ...)

@@ -36,6 +36,9 @@ type httpChannel struct {
 	// key is the idempotency key a request carries, nil where the API has
 	// none.
 	key func(t *testing.T, c captured) string
+	// perChannel: the key is the notification's on this channel
+	// (DeliveryKey), not the alert's (PagerDuty, Opsgenie).
+	perChannel bool
 	// secrets must never reach a stored error or the log.
 	secrets []string
 }
@@ -66,10 +69,10 @@ func httpChannels() []httpChannel {
 	}
 	out = append(out,
 		httpChannel{name: "webhook-common", kind: "webhook", config: webhook(SchemaCommon),
-			accepted: func(w http.ResponseWriter) { w.WriteHeader(http.StatusAccepted) }, key: headerKey,
+			accepted: func(w http.ResponseWriter) { w.WriteHeader(http.StatusAccepted) }, key: headerKey, perChannel: true,
 			secrets: []string{httpFailBearer, strings.TrimPrefix(httpFailBearer, "Bearer ")}},
 		httpChannel{name: "webhook-native", kind: "webhook", config: webhook(SchemaBreakglass),
-			accepted: func(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }, key: headerKey,
+			accepted: func(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }, key: headerKey, perChannel: true,
 			secrets: []string{httpFailBearer, strings.TrimPrefix(httpFailBearer, "Bearer ")}},
 		httpChannel{name: "sms-twilio", kind: "sms", config: func(b string) ChannelConfig { return twilioSMS(b, testTo1) },
 			accepted: twilioAccepted("SM0123"), secrets: []string{testToken}},
@@ -87,7 +90,8 @@ func httpChannels() []httpChannel {
 				}
 				return v.ID
 			},
-			secrets: []string{httpFailGwKey, httpFailBearer, strings.TrimPrefix(httpFailBearer, "Bearer ")}},
+			perChannel: true,
+			secrets:    []string{httpFailGwKey, httpFailBearer, strings.TrimPrefix(httpFailBearer, "Bearer ")}},
 		httpChannel{name: "voice", kind: "voice", config: func(b string) ChannelConfig { return twilioVoice(b, testTo1) },
 			accepted: twilioAccepted("CA0123"), secrets: []string{testToken}},
 		httpChannel{name: "ntfy", kind: "push", config: func(b string) ChannelConfig {
@@ -188,12 +192,18 @@ func checkOneDelivery(t *testing.T, ob *fakeOutbox, rc *capture, id int64, wantR
 	}
 }
 
-// checkKeys: every try carried the notification's id as its idempotency
-// key, so a receiver deduping on it processes the alert once.
-func checkKeys(t *testing.T, c httpChannel, reqs []captured, want string) {
+// checkKeys: every try carried the same idempotency key, the
+// notification's id (nid) on this channel (DeliveryKey) or, for PagerDuty
+// and Opsgenie, the alert's, so a receiver deduping on it processes the
+// alert once.
+func checkKeys(t *testing.T, c httpChannel, reqs []captured, nid string) {
 	t.Helper()
 	if c.key == nil {
 		return
+	}
+	want := nid
+	if c.perChannel {
+		want = DeliveryKey(nid, c.target())
 	}
 	for i, r := range reqs {
 		if k := c.key(t, r); k != want {

@@ -19,7 +19,9 @@ import (
 
 // Notification is one alert in one status, as sent to a channel.
 type Notification struct {
-	// ID is stable across retries and restarts: receivers dedupe on it.
+	// ID is stable across retries and restarts and the same on every
+	// channel; the keys receivers dedupe on are made from it (DeliveryKey,
+	// or the alert id for PagerDuty and Opsgenie).
 	ID     string
 	Status string // "firing" or "resolved"
 	Alert  alert.Alert
@@ -43,7 +45,8 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }
 
-// NotificationID is the ID receivers dedupe on. The firing notification
+// NotificationID is the ID the keys receivers dedupe on are made from
+// (Notification.ID). The firing notification
 // reuses the alert ID, which is itself stable per (record, rule), so a
 // rescan or a retry after a crash is recognisable as the same message; the
 // resolution is a different message and so gets its own ID.
@@ -52,6 +55,22 @@ func NotificationID(alertID, status string) string {
 		return alertID + "-resolved"
 	}
 	return alertID
+}
+
+// DeliveryKey is the idempotency key of one notification on one channel
+// (target "group/channel"): the same on every retry and restart of that
+// delivery, different on each channel the notification goes to, so a
+// receiver that dedupes on it never drops another channel's delivery of
+// the same alert (another group's webhook into the same endpoint, or the
+// escalation to it). It is what email's Message-ID is made of, before the
+// @domain; the webhook's Idempotency-Key header and the SMS gateway's .ID
+// are it. Keys that name the alert in the provider (PagerDuty's dedup_key,
+// Opsgenie's alias, the common schema's alertId) stay per alert: see
+// README, "Idempotency keys". Both parts are kept when they are a safe
+// dot-atom and replaced by a digest otherwise, so the key is printable
+// ASCII whatever the names.
+func DeliveryKey(notificationID, target string) string {
+	return msgIDPart(notificationID) + "." + msgIDPart(target)
 }
 
 // permanent wraps errors that retrying cannot fix (a 400 from a webhook

@@ -74,7 +74,10 @@ type SMSData struct {
 	Message Message
 	Alert   alert.Alert
 	Status  string
-	ID      string // stable per notification: a gateway that dedupes can use it
+	// ID is stable per notification and channel (DeliveryKey): the same on
+	// every retry, different on another channel; with To, it names one
+	// request, which is what a gateway that dedupes can key on.
+	ID string
 }
 
 // maxSMSBody bounds a rendered gateway request.
@@ -194,7 +197,7 @@ func (c *SMSConfig) Build(env BuildEnv) (Notifier, error) {
 	if err := checkValid(c, label); err != nil {
 		return nil, err
 	}
-	s := &SMS{to: append([]string(nil), c.To...), render: env.Render}
+	s := &SMS{to: append([]string(nil), c.To...), render: env.Render, target: env.Target}
 	switch c.Provider {
 	case "twilio":
 		s.twilio = newTwilioAPI(label, c.URL.Reveal(), c.AccountSID, c.AuthToken, env)
@@ -246,6 +249,7 @@ type SMS struct {
 	service string
 	gateway *smsGateway
 	sent    fanOut
+	target  string // "group/channel", for the gateway's .ID
 }
 
 type smsGateway struct {
@@ -287,7 +291,7 @@ func (s *SMS) Notify(ctx context.Context, n Notification) error {
 			_, err := s.twilio.create(ctx, "Messages", form)
 			return err
 		}
-		return s.gateway.send(ctx, s.http, SMSData{To: to, Body: m.Short, Message: m, Alert: n.Alert, Status: n.Status, ID: id})
+		return s.gateway.send(ctx, s.http, SMSData{To: to, Body: m.Short, Message: m, Alert: n.Alert, Status: n.Status, ID: DeliveryKey(id, s.target)})
 	})
 }
 

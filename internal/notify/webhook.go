@@ -42,7 +42,7 @@ const PayloadVersion = "1"
 // parse it, so fields are only ever added.
 //
 //	{
-//	  "id":             "9f2c…",            // stable notification id; dedupe on it
+//	  "id":             "9f2c…",            // stable notification id, the same on every channel; dedupe on Idempotency-Key
 //	  "alert_id":       "9f2c…",
 //	  "version":        "1",
 //	  "status":         "firing",           // or "resolved"
@@ -334,9 +334,12 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
-	// The notification id is the same on every retry of this message: a
-	// receiver that stores it sees each message once.
-	req.Header.Set(IdempotencyHeader, id)
+	// The same on every retry of this message on this channel, and
+	// different on another channel (another group's webhook into the same
+	// receiver): a receiver that stores it sees each delivery once and
+	// drops none. The body's id stays the notification's, shared by every
+	// channel it goes to.
+	req.Header.Set(IdempotencyHeader, DeliveryKey(id, w.name))
 	if w.signKey != nil {
 		ts := strconv.FormatInt(w.now().Unix(), 10)
 		req.Header.Set(TimestampHeader, ts)

@@ -56,9 +56,12 @@ func TestWebhookCommonSchemaGolden(t *testing.T) {
 		golden    string
 		n         Notification
 		condition string
+		key       string // Idempotency-Key: the notification on this channel
 	}{
-		{"common_firing.json", Notification{ID: NotificationID(firing.ID, store.StatusFiring), Status: store.StatusFiring, Alert: firing, Attempt: 1, Sent: sent}, "Fired"},
-		{"common_resolved.json", Notification{ID: NotificationID("5a5a", store.StatusResolved), Status: store.StatusResolved, Alert: resolved, Attempt: 2, Sent: sent}, "Resolved"},
+		{"common_firing.json", Notification{ID: NotificationID(firing.ID, store.StatusFiring), Status: store.StatusFiring, Alert: firing, Attempt: 1, Sent: sent}, "Fired",
+			firing.ID + ".oncall/webhook"},
+		{"common_resolved.json", Notification{ID: NotificationID("5a5a", store.StatusResolved), Status: store.StatusResolved, Alert: resolved, Attempt: 2, Sent: sent}, "Resolved",
+			"5a5a-resolved.oncall/webhook"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -68,8 +71,8 @@ func TestWebhookCommonSchemaGolden(t *testing.T) {
 				t.Fatalf("Notify: %v", err)
 			}
 			r := rc.requests()[0]
-			if got := r.header.Get(IdempotencyHeader); got != tt.n.ID {
-				t.Errorf("%s = %q, want the notification id %q", IdempotencyHeader, got, tt.n.ID)
+			if got := r.header.Get(IdempotencyHeader); got != tt.key {
+				t.Errorf("%s = %q, want the notification's on this channel %q", IdempotencyHeader, got, tt.key)
 			}
 			if r.header.Get(SignatureHeader) != "" || r.header.Get(TimestampHeader) != "" {
 				t.Errorf("unsigned webhook sent signature headers: %v", r.header)

@@ -19,7 +19,9 @@ import (
 //  3. Compare "sha256=" + that hex with X-Breakglass-Signature in constant
 //     time (hmac.compare_digest, crypto.timingSafeEqual, hmac.Equal).
 //     Reject on mismatch.
-//  4. Dedupe on Idempotency-Key: retries of one message carry the same key.
+//  4. Dedupe on Idempotency-Key: retries of one message carry the same key,
+//     and another channel's delivery of it (another group's webhook to the
+//     same receiver) carries another (DeliveryKey).
 //
 // The timestamp is inside the signed bytes, so changing it breaks the
 // signature.

@@ -398,3 +398,41 @@ func FuzzParseMatcher(f *testing.F) {
 		m.Matches(map[string]string{m.Name: m.Value})
 	})
 }
+
+// TestPlanNoGroupCap: there is no limit on the groups one alert reaches
+// (README, "No cap on groups per alert"): twelve groups over three routes
+// joined by continue, with more than five notified at once and the rest
+// by escalation, all end up in the plan, each once, in configuration
+// order within a step.
+func TestPlanNoGroupCap(t *testing.T) {
+	var groups []Group
+	var names []string
+	for i := range 12 {
+		n := "g" + string(rune('a'+i))
+		g := Group{Name: n, Targets: []string{n + "/email"}}
+		if i == 6 {
+			g.EscalateAfter = 10 * time.Minute
+		}
+		groups = append(groups, g)
+		names = append(names, n)
+	}
+	r, err := New(groups, []Route{
+		{Matchers: []Matcher{MustParse(`rule="bg.signin"`)}, Groups: names[:4], Continue: true},
+		{Matchers: []Matcher{MustParse(`severity="Sev0"`)}, Groups: names[2:8], Continue: true}, // gc, gd again; gh after gg's 10m
+		{Groups: append([]string{names[6]}, names[8:]...)},                                      // gg, then gi..gl after 10m
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Plan(map[string]string{"rule": "bg.signin", "severity": "Sev0"})
+	var got []string
+	for _, s := range p.Steps {
+		got = append(got, s.Groups...)
+	}
+	if !slices.Equal(got, names) {
+		t.Fatalf("groups %v, want all 12 once: %v", got, names)
+	}
+	if len(p.Steps) != 2 || len(p.Steps[0].Groups) != 7 || p.Steps[1].After != 10*time.Minute || len(p.Now()) != 7 {
+		t.Fatalf("steps %+v, want ga..gg now and gh..gl after 10m", p.Steps)
+	}
+}

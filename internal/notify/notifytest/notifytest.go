@@ -32,7 +32,8 @@ type Kind string
 // Kinds of HTTP receivers.
 const (
 	// Webhook: breakglass's own body (schema: breakglass); key is the
-	// Idempotency-Key header, which equals the body's id.
+	// Idempotency-Key header: the body's id (the notification's) on this
+	// channel, "<id>.<group/channel>".
 	Webhook Kind = "webhook"
 	// CommonSchema: the Azure Monitor Common Alert Schema; key is
 	// data.essentials.alertId (stable per alert) plus the status, as an
@@ -45,8 +46,8 @@ const (
 	Opsgenie Kind = "opsgenie"
 	// Twilio: Messages and Calls; no idempotency key.
 	Twilio Kind = "twilio"
-	// Gateway: an HTTP SMS gateway whose body template puts the
-	// notification's .ID in "id"; key is that id plus "to".
+	// Gateway: an HTTP SMS gateway whose body template puts .ID (the
+	// notification's on this channel) in "id"; key is that id plus "to".
 	Gateway Kind = "gateway"
 	// Ntfy: POST /<topic>; no key.
 	Ntfy Kind = "ntfy"

@@ -137,22 +137,29 @@ func TestSpool(t *testing.T) {
 	}
 	s := Spool{Dir: t.TempDir()}
 	argv := s.Command()
-	for i := range 3 {
+	// A test notification's id has dots of its own.
+	ids := []string{"n1", "n1", "n1", "test-20260314T025107.123Z"}
+	for i, id := range ids {
 		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "BREAKGLASS_NOTIFICATION_ID=n1", "BREAKGLASS_ATTEMPT=" + string(rune('1'+i))}
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "BREAKGLASS_NOTIFICATION_ID=" + id, "BREAKGLASS_ATTEMPT=" + string(rune('1'+i))}
 		cmd.Stdin = strings.NewReader(`{"alert_id":"a1"}`)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
 	q, err := s.Requests()
-	if err != nil || len(q) != 3 {
+	if err != nil || len(q) != len(ids) {
 		t.Fatalf("%d requests, %v", len(q), err)
 	}
+	keys := map[string]int{}
 	for _, r := range q {
-		if r.Key != "n1" || r.Text != `{"alert_id":"a1"}` {
+		keys[r.Key]++
+		if r.Text != `{"alert_id":"a1"}` {
 			t.Errorf("%+v", r)
 		}
+	}
+	if keys["n1"] != 3 || keys["test-20260314T025107.123Z"] != 1 || len(keys) != 2 {
+		t.Errorf("keys %v, want n1 three times and the test id once", keys)
 	}
 }
 

@@ -270,6 +270,13 @@ func (s Spool) Held() (int, error) {
 	return len(m), err
 }
 
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
+}
+
 // Requests reads the spool: one Request per file, At its modification
 // time (when the command finished writing it).
 func (s Spool) Requests() ([]Request, error) {
@@ -283,8 +290,12 @@ func (s Spool) Requests() ([]Request, error) {
 		if strings.HasPrefix(name, ".") {
 			continue
 		}
-		key, _, ok := strings.Cut(name, ".")
-		if !ok {
+		// <id>.<attempt>.<pid>: the id may have dots of its own (a test
+		// notification's time, test-20260314T025107.123Z), so cut from the
+		// right.
+		rest, _, ok := cutLast(name, ".")
+		key, _, ok2 := cutLast(rest, ".")
+		if !ok || !ok2 || key == "" {
 			return nil, fmt.Errorf("spool %s: unexpected file %q", s.Dir, name)
 		}
 		info, err := e.Info()
