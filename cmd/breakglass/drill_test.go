@@ -282,10 +282,10 @@ func TestDrillWebhookDown(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("finish output %q: %v\n%s", r.stdout, err, r.stderr)
 	}
-	if r.code != 1 || rep.Result != "failed" || rep.FailedStep != "notified" || !strings.Contains(rep.Reason, "not delivered to hook/") {
+	if r.code != 1 || rep.Result != "failed" || rep.FailedStep != "delivery" || !strings.Contains(rep.Reason, "not delivered to hook/") {
 		t.Errorf("webhook down: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "failed at notified") {
+	if !strings.Contains(r.stderr, "failed at delivery") {
 		t.Errorf("stderr does not say the step: %s", r.stderr)
 	}
 }

@@ -104,7 +104,27 @@ func cleanText(field, s string) (string, error) {
 	return s, nil
 }
 
-// Plan announces a drill and stores it.
+// Limits of --at: how far in the past a drill's window may open (clock
+// skew, the time to type the command) and how far ahead it may be planned.
+const (
+	MaxPastAt = 5 * time.Minute
+	MaxAhead  = 366 * 24 * time.Hour
+)
+
+func roundDuration(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// sameAccountDrill reports whether drill o is of account a.
+func sameAccountDrill(o store.Drill, a entra.Account) bool {
+	return (a.ID != "" && strings.EqualFold(o.AccountID, a.ID)) || (a.UPN != "" && strings.EqualFold(o.AccountUPN, a.UPN))
+}
+
+// Plan announces a drill and stores it. Its window may open at most
+// MaxPastAt ago, and may not overlap another open drill of the account.
 func Plan(ctx context.Context, st store.Drills, cfg *config.Config, rq PlanRequest, now time.Time) (store.Drill, error) {
 	acct, err := FindAccount(cfg.Users(), rq.Account)
 	if err != nil {
@@ -121,8 +141,27 @@ func Plan(ctx context.Context, st store.Drills, cfg *config.Config, rq PlanReque
 	if at.IsZero() {
 		at = now
 	}
-	if at.Before(now.Add(-window)) {
-		return store.Drill{}, usagef("--at %s: that window ended already; plan a drill for now or later", at.UTC().Format(time.RFC3339))
+	// A drill is announced before it runs: a window opened long ago would
+	// let a drill adopt a sign-in nobody announced (a real use relabelled
+	// as a drill). A few minutes allow for clocks and typing.
+	if at.Before(now.Add(-MaxPastAt)) {
+		return store.Drill{}, usagef("--at %s: a drill is announced before it runs; --at may be at most %s in the past: plan it for now or later", at.UTC().Format(time.RFC3339), MaxPastAt)
+	}
+	if at.After(now.Add(MaxAhead)) {
+		return store.Drill{}, usagef("--at %s: at most %s ahead; plan nearer the date", at.UTC().Format(time.RFC3339), roundDuration(MaxAhead))
+	}
+	ds, err := st.Drills(ctx, store.DrillFilter{})
+	if err != nil {
+		return store.Drill{}, fmt.Errorf("reading drills: %w", err)
+	}
+	for _, o := range ds {
+		if o.State == store.DrillFinished || !sameAccountDrill(o, acct) {
+			continue
+		}
+		if at.Before(o.At.Add(o.Window)) && o.At.Before(at.Add(window)) {
+			return store.Drill{}, usagef("drill %s of %s is %s for %s to %s UTC: two drills of one account in one window would both claim one sign-in; finish it (breakglass drill finish %s) or plan this one after it",
+				o.ID, firstNonEmpty(acct.UPN, acct.ID), o.State, o.At.UTC().Format("2006-01-02 15:04"), o.At.Add(o.Window).UTC().Format("2006-01-02 15:04"), o.ID)
+		}
 	}
 	by, err := cleanText("--by", rq.By)
 	if err != nil {
@@ -183,6 +222,13 @@ func Start(ctx context.Context, st store.Drills, id string, now time.Time) (stor
 	if e := now.Add(d.Window); e.After(end) {
 		end = e
 	}
+	if end.Sub(d.At) > config.MaxDrillWindow {
+		// Started long before its planned time: its window is its own
+		// length from now, not until the planned end, which would label
+		// every sign-in of the account (a real emergency too) as a drill
+		// for days.
+		end = d.At.Add(d.Window)
+	}
 	d.Window = end.Sub(d.At)
 	d.State, d.Started, d.Updated = store.DrillRunning, now.UTC(), bump(d, now)
 	if err := st.UpdateDrill(ctx, d, prev); err != nil {
@@ -208,7 +254,24 @@ func InWindow(d store.Drill, t time.Time) bool {
 	if d.State == store.DrillFinished || t.IsZero() {
 		return false
 	}
-	return !t.Before(d.At) && t.Before(d.At.Add(d.Window))
+	return !t.Before(Opens(d)) && t.Before(d.At.Add(d.Window))
+}
+
+// ClockSkew is how far a sign-in's event time (Entra's clock) may precede
+// the drill's announcement (this host's clock) and still be the drill's.
+const ClockSkew = 2 * time.Minute
+
+// Opens is when d starts taking sign-ins: its window's start, but never
+// before it was announced (less ClockSkew). A sign-in that happened before
+// the drill was planned is a real use, whatever --at says.
+func Opens(d store.Drill) time.Time {
+	if d.Created.IsZero() {
+		return d.At
+	}
+	if c := d.Created.Add(-ClockSkew); c.After(d.At) {
+		return c
+	}
+	return d.At
 }
 
 // SameAccount reports whether the alert is of d's account (object id or

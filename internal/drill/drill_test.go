@@ -156,7 +156,7 @@ func TestDrillOutcomes(t *testing.T) {
 			fail(t, st, a.ID, "oncall/webhook", "HTTP 503 from the webhook", t0.Add(6*time.Minute))
 			deliver(t, st, a.ID, "security/email", t0.Add(5*time.Minute+50*time.Second))
 			ack(t, st, a.ID, t0.Add(9*time.Minute))
-		}, finishAt: t0.Add(20 * time.Minute), result: "failed", failedStep: "notified", reason: "not delivered to oncall/webhook"},
+		}, finishAt: t0.Add(20 * time.Minute), result: "failed", failedStep: "delivery", reason: "not delivered to oncall/webhook"},
 		{name: "no sign-in", run: func(t *testing.T, st *sqlite.Store, d store.Drill) {},
 			finishAt: t0.Add(2 * time.Hour), result: "failed", failedStep: "detected", reason: "not detected"},
 		{name: "another account only", run: func(t *testing.T, st *sqlite.Store, d store.Drill) {
@@ -405,7 +405,7 @@ func TestStartWindow(t *testing.T) {
 		t.Errorf("second start = %v", err)
 	}
 	// Started late: the whole window is still ahead.
-	d2 := plan(t, st, cfg, acctID, t0)
+	d2 := plan(t, st, cfg, otherID, t0)
 	s2, err := drill.Start(ctx, st, d2.ID, t0.Add(50*time.Minute))
 	if err != nil {
 		t.Fatal(err)
@@ -415,6 +415,20 @@ func TestStartWindow(t *testing.T) {
 	}
 	if _, err := drill.Start(ctx, st, "drl-nope", t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown = %v", err)
+	}
+	// Planned for 300 days ahead, started now: its window is its own hour
+	// from now, not 300 days of every sign-in labelled as a drill.
+	far := t0.Add(300 * 24 * time.Hour)
+	d3, err := drill.Plan(ctx, st, cfg, drill.PlanRequest{Account: acctUPN, At: far}, t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, err := drill.Start(ctx, st, d3.ID, t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s3.At.Equal(t0.Add(2*time.Hour)) || !drill.End(s3).Equal(t0.Add(3*time.Hour)) {
+		t.Errorf("started 300 days early: at %s end %s, want its hour from now", s3.At, drill.End(s3))
 	}
 }
 
@@ -429,7 +443,9 @@ func TestPlanErrors(t *testing.T) {
 		{drill.PlanRequest{Account: "nobody@contoso.example"}, "bg1@contoso.example, bg2@contoso.example"},
 		{drill.PlanRequest{}, "--account is required"},
 		{drill.PlanRequest{Account: acctUPN, Window: 48 * time.Hour}, "--window"},
-		{drill.PlanRequest{Account: acctUPN, At: t0.Add(-3 * time.Hour)}, "ended already"},
+		{drill.PlanRequest{Account: acctUPN, At: t0.Add(-3 * time.Hour)}, "at most 5m0s in the past"},
+		{drill.PlanRequest{Account: acctUPN, At: t0.Add(-6 * time.Minute)}, "at most 5m0s in the past"},
+		{drill.PlanRequest{Account: acctUPN, At: t0.Add(367 * 24 * time.Hour)}, "at most 366d ahead"},
 		{drill.PlanRequest{Account: acctUPN, Note: "a\nb"}, "line break"},
 	} {
 		_, err := drill.Plan(ctx, st, cfg, c.rq, t0)
@@ -440,6 +456,77 @@ func TestPlanErrors(t *testing.T) {
 	d, err := drill.Plan(ctx, st, cfg, drill.PlanRequest{Account: strings.ToUpper(acctUPN)}, t0)
 	if err != nil || d.AccountID != acctID || d.Window != time.Hour || !d.At.Equal(t0) || !strings.HasPrefix(d.ID, "drl-") {
 		t.Errorf("Plan by upper-case UPN = %+v, %v", d, err)
+	}
+	// A window overlapping that drill's: refused, naming it; right after
+	// it, or for another account: fine. A few minutes in the past: fine.
+	if _, err := drill.Plan(ctx, st, cfg, drill.PlanRequest{Account: acctID, At: t0.Add(30 * time.Minute)}, t0); !errors.Is(err, drill.ErrUsage) || !strings.Contains(err.Error(), d.ID) {
+		t.Errorf("overlapping plan = %v, want a usage error naming %s", err, d.ID)
+	}
+	if _, err := drill.Plan(ctx, st, cfg, drill.PlanRequest{Account: acctID, At: t0.Add(time.Hour)}, t0); err != nil {
+		t.Errorf("plan right after the other = %v", err)
+	}
+	if _, err := drill.Plan(ctx, st, cfg, drill.PlanRequest{Account: otherID, At: t0.Add(-4 * time.Minute)}, t0); err != nil {
+		t.Errorf("plan 4 minutes back, another account = %v", err)
+	}
+}
+
+// TestSignInNotAdopted: a drill measures only a sign-in announced for it:
+// not one labelled as another drill's, not one stored before the drill
+// was planned (a real use relabelled after the fact); and of a failed and
+// a successful sign-in, the successful one.
+func TestSignInNotAdopted(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	cfg := testConfig()
+	ev := evaluator(cfg)
+	// A real use at 09:10, stored at 09:10:30; a drill planned at 09:12
+	// for 09:08 (within MaxPastAt) must not adopt it.
+	real := signIn(t, st, "ev-real", acctID, t0.Add(10*time.Minute), nil)
+	d, err := drill.Plan(ctx, st, cfg, drill.PlanRequest{Account: acctID, At: t0.Add(8 * time.Minute)}, t0.Add(12*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ev.Evaluate(ctx, st, d, t0.Add(3*time.Hour))
+	if err != nil || r.Measured.AlertID != "" || r.FailedStep != drill.StepDetected {
+		t.Errorf("adopted the real use %s: %+v, %v", real.ID, r.Measured, err)
+	}
+	// A real use at 09:08 whose record arrives at 09:14, after a drill
+	// planned at 09:12 for 09:07: before the announcement (less
+	// ClockSkew), so neither labelled nor measured as the drill's.
+	d0, err := drill.Plan(ctx, st, cfg, drill.PlanRequest{Account: otherID, At: t0.Add(7 * time.Minute)}, t0.Add(12*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := alert.Alert{ID: alert.Key("ev-late-real", detect.RuleSignIn), Rule: detect.RuleSignIn, Severity: alert.Sev0, Title: "Break-glass account sign-in",
+		AccountID: otherID, EventID: "ev-late-real", EventTime: t0.Add(8 * time.Minute), Category: "SignInLogs", Source: "signins.json:3", Detected: t0.Add(14 * time.Minute)}
+	if _, err := st.AddAlertNotify(ctx, late, store.Evidence{EventID: late.EventID, Category: late.Category, Source: late.Source, Raw: []byte(`{}`)}, targets); err != nil {
+		t.Fatal(err)
+	}
+	if drill.InWindow(d0, late.EventTime) || !drill.InWindow(d0, t0.Add(10*time.Minute)) {
+		t.Errorf("InWindow: a sign-in before the announcement is in, or one after it is out (opens %s)", drill.Opens(d0))
+	}
+	if r, _ := ev.Evaluate(ctx, st, d0, t0.Add(3*time.Hour)); r.Measured.AlertID != "" {
+		t.Errorf("adopted a sign-in from before the drill was announced: %+v", r.Measured)
+	}
+	// Another drill's sign-in, in this drill's window: not this drill's.
+	signIn(t, st, "ev-other-drill", acctID, t0.Add(20*time.Minute), map[string]string{alert.LabelDrill: "drl-000000000000"})
+	if r, _ := ev.Evaluate(ctx, st, d, t0.Add(3*time.Hour)); r.Measured.AlertID != "" {
+		t.Errorf("adopted another drill's sign-in: %+v", r.Measured)
+	}
+	// A failed sign-in, then the successful one: the success is measured.
+	add := func(event, result string, at time.Time) alert.Alert {
+		a := alert.Alert{ID: alert.Key(event, detect.RuleSignIn), Rule: detect.RuleSignIn, Severity: alert.Sev0, Title: "Break-glass account sign-in (" + result + ")",
+			AccountID: acctID, AccountUPN: acctUPN, EventID: event, EventTime: at, Result: result, Category: "SignInLogs",
+			Source: "signins.json:2", Detected: at.Add(30 * time.Second)}
+		if _, err := st.AddAlertNotify(ctx, a, store.Evidence{EventID: event, Category: a.Category, Source: a.Source, Raw: []byte(`{"id":"` + event + `"}`)}, targets); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	fail := add("ev-fail", "failure 50126", t0.Add(30*time.Minute))
+	ok := add("ev-ok", "success", t0.Add(31*time.Minute))
+	if r, _ := ev.Evaluate(ctx, st, d, t0.Add(3*time.Hour)); r.Measured.AlertID != ok.ID {
+		t.Errorf("measured %s, want the successful sign-in %s (not the failure %s)", r.Measured.AlertID, ok.ID, fail.ID)
 	}
 }
 
@@ -487,13 +574,22 @@ func TestMatcher(t *testing.T) {
 	if strings.Count(a.Title, "DRILL") != 1 {
 		t.Errorf("title prefixed twice: %q", a.Title)
 	}
+	// The administrative task the checklist asks for is the drill's too:
+	// its Sev0 page says DRILL first, so nobody panics.
+	for _, rule := range []string{detect.RuleActivity, detect.RuleGraphActivity} {
+		b := mk(acctID, t0.Add(2*time.Minute), rule)
+		m.Annotate(b)
+		if b.Labels[alert.LabelDrill] != d.ID || !strings.HasPrefix(b.Title, "DRILL: ") {
+			t.Errorf("%s in the window: labels %v title %q", rule, b.Labels, b.Title)
+		}
+	}
 	unknown := mk(acctID, t0.Add(time.Minute), detect.RuleSignIn)
 	unknown.EventTimeUnknown = true
 	for name, b := range map[string]*alert.Alert{
 		"other account": mk(otherID, t0.Add(time.Minute), detect.RuleSignIn),
 		"before":        mk(acctID, t0.Add(-time.Second), detect.RuleSignIn),
 		"after":         mk(acctID, t0.Add(time.Hour), detect.RuleSignIn),
-		"activity":      mk(acctID, t0.Add(time.Minute), detect.RuleActivity),
+		"change":        mk(acctID, t0.Add(time.Minute), detect.RuleChange),
 		"unknown time":  unknown,
 	} {
 		m.Annotate(b)

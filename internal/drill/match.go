@@ -75,12 +75,18 @@ func (m *Matcher) drills() []store.Drill {
 	return open
 }
 
-// Match returns the drill a sign-in alert belongs to: a running drill of
-// its account whose window holds the event time (else a planned one). An
-// alert without a usable event time is never a drill's: it stays a normal
-// alert (fail closed).
+// drillRules are the rules whose alerts a drill's account raises as part
+// of the drill: its sign-in, and the administrative task the checklist
+// asks for (an audit event or a Graph call it initiated). Changes made to
+// the account by others (bg.change) are never the drill's.
+var drillRules = map[string]bool{detect.RuleSignIn: true, detect.RuleActivity: true, detect.RuleGraphActivity: true}
+
+// Match returns the drill an alert belongs to: a sign-in, or an
+// administrative action, of a running drill's account whose window holds
+// the event time (else a planned one's). An alert without a usable event
+// time is never a drill's: it stays a normal alert (fail closed).
 func (m *Matcher) Match(a *alert.Alert) (store.Drill, bool) {
-	if a.Rule != detect.RuleSignIn || a.EventTimeUnknown || a.EventTime.IsZero() {
+	if !drillRules[a.Rule] || a.EventTimeUnknown || a.EventTime.IsZero() {
 		return store.Drill{}, false
 	}
 	var planned *store.Drill
@@ -101,8 +107,9 @@ func (m *Matcher) Match(a *alert.Alert) (store.Drill, bool) {
 	return store.Drill{}, false
 }
 
-// Annotate is watch.Options.Annotate: a drill's sign-in is labelled with
-// the drill's id (alert.LabelDrill) and its title starts with DRILL. It
+// Annotate is watch.Options.Annotate: a drill's sign-in (and its
+// administrative task) is labelled with the drill's id (alert.LabelDrill)
+// and its title starts with DRILL. It
 // still alerts and is routed like any sign-in: a drill proves that.
 func (m *Matcher) Annotate(a *alert.Alert) {
 	d, ok := m.Match(a)

@@ -21,7 +21,7 @@ import (
 const (
 	StepDetected       = "detected"
 	StepAlertWithin    = "alert_within"
-	StepNotified       = "notified"
+	StepDelivery       = "delivery" // every routed channel delivered
 	StepDeliveryWithin = "delivery_within"
 	StepAcknowledged   = "acknowledged"
 	StepAckWithin      = "ack_within"
@@ -135,8 +135,12 @@ func secs(from, to time.Time) *float64 {
 	return &s
 }
 
-// signIn returns d's sign-in alert: the earliest sign-in of its account in
-// its window (a drill-labelled one first), whoever stored it.
+// signIn returns d's sign-in alert: a sign-in of its account in its
+// window, whoever stored it; one labelled as d's first, then a successful
+// one (a mistyped password before the real sign-in is not the drill),
+// then the earliest. A sign-in labelled as another drill's is that
+// drill's, and an unlabelled one stored before d was planned was not
+// announced: a real use is never adopted as a drill after the fact.
 func signIn(ctx context.Context, st Store, d store.Drill, end time.Time) (alert.Alert, bool, error) {
 	as, err := st.Alerts(ctx, store.AlertFilter{Rule: detect.RuleSignIn, Since: d.At})
 	if err != nil {
@@ -144,13 +148,27 @@ func signIn(ctx context.Context, st Store, d store.Drill, end time.Time) (alert.
 	}
 	var best alert.Alert
 	found := false
+	rank := func(a alert.Alert) int {
+		r := 0
+		if a.Labels[alert.LabelDrill] == d.ID {
+			r += 2
+		}
+		if a.Result == "success" {
+			r++
+		}
+		return r
+	}
 	for _, a := range as {
-		if a.EventTimeUnknown || !SameAccount(d, a) || a.EventTime.Before(d.At) || !a.EventTime.Before(end) {
+		if a.EventTimeUnknown || !SameAccount(d, a) || a.EventTime.Before(Opens(d)) || !a.EventTime.Before(end) {
 			continue
 		}
-		labelled := a.Labels[alert.LabelDrill] == d.ID
-		bestLabelled := found && best.Labels[alert.LabelDrill] == d.ID
-		if !found || (labelled && !bestLabelled) || (labelled == bestLabelled && a.EventTime.Before(best.EventTime)) {
+		if l := a.Labels[alert.LabelDrill]; l != "" && l != d.ID {
+			continue // another drill's
+		}
+		if a.Labels[alert.LabelDrill] == "" && !d.Created.IsZero() && a.Detected.Before(d.Created) {
+			continue // stored before the drill was announced
+		}
+		if !found || rank(a) > rank(best) || (rank(a) == rank(best) && a.EventTime.Before(best.EventTime)) {
 			best, found = a, true
 		}
 	}
@@ -167,8 +185,11 @@ func adminEvent(ctx context.Context, st Store, d store.Drill, end time.Time) (*E
 			return nil, fmt.Errorf("reading %s alerts: %w", rule, err)
 		}
 		for _, a := range as {
-			if a.EventTimeUnknown || !SameAccount(d, a) || a.EventTime.Before(d.At) || !a.EventTime.Before(end) {
+			if a.EventTimeUnknown || !SameAccount(d, a) || a.EventTime.Before(Opens(d)) || !a.EventTime.Before(end) {
 				continue
+			}
+			if l := a.Labels[alert.LabelDrill]; l != "" && l != d.ID {
+				continue // another drill's
 			}
 			if out == nil || a.EventTime.Before(out.EventTime) {
 				out = &Event{AlertID: a.ID, Rule: a.Rule, Operation: a.Operation, EventTime: a.EventTime.UTC()}
@@ -301,7 +322,7 @@ func (e Evaluator) measure(ctx context.Context, st Store, d store.Drill, now tim
 		}
 	}
 	if len(targets) == 0 {
-		fail(StepNotified, "no notification group is routed this alert: check notify.routes (a sign-in must reach people)")
+		fail(StepDelivery, "no notification group is routed this alert: check notify.routes (a sign-in must reach people)")
 	}
 	var slowest time.Duration
 	var undelivered, slow []string
@@ -331,7 +352,7 @@ func (e Evaluator) measure(ctx context.Context, st Store, d store.Drill, now tim
 		m.DeliverySeconds = &s
 	}
 	if len(undelivered) > 0 {
-		fail(StepNotified, "not delivered to %s: see 'breakglass alerts show %s' for the errors, fix the channel, and run the drill again",
+		fail(StepDelivery, "not delivered to %s: see 'breakglass alerts show %s' for the errors, fix the channel, and run the drill again",
 			strings.Join(undelivered, ", "), a.ID)
 	}
 	if len(slow) > 0 {

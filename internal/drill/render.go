@@ -22,7 +22,7 @@ const (
 var stepNames = []struct{ id, name string }{
 	{StepDetected, "Sign-in detected"},
 	{StepAlertWithin, "Alert stored in time"},
-	{StepNotified, "Every routed channel delivered"},
+	{StepDelivery, "Every routed channel delivered"},
 	{StepDeliveryWithin, "Delivered in time"},
 	{StepAcknowledged, "Acknowledged"},
 	{StepAckWithin, "Acknowledged in time"},
@@ -61,7 +61,7 @@ func (r Report) stepDone(step string) bool {
 	switch step {
 	case StepDetected, StepAlertWithin:
 		return m.AlertID != ""
-	case StepNotified, StepDeliveryWithin:
+	case StepDelivery, StepDeliveryWithin:
 		if len(m.Deliveries) == 0 {
 			return false
 		}

@@ -33,7 +33,7 @@ type Drill struct {
 	Started  time.Time
 	Finished time.Time
 	// Result is "" until finished, then DrillPassed or DrillFailed;
-	// FailedStep names the step that failed ("detected", "notified",
+	// FailedStep names the step that failed ("detected", "delivery",
 	// "acknowledged", "alert_within", "delivery_within", "ack_within").
 	Result     string
 	FailedStep string
