@@ -400,13 +400,8 @@ func lastPassedReport(ctx context.Context, w io.Writer, env *drillEnv, format st
 			return err
 		}
 	case "html":
-		for _, r := range reports {
-			if err := r.HTML(w); err != nil {
-				return err
-			}
-		}
-		for _, m := range missing {
-			fmt.Fprintf(w, "<p><b>%s: no passed drill.</b></p>\n", htmlEscape(m))
+		if err := drill.AuditorsHTML(w, reports, missing); err != nil {
+			return err
 		}
 	default:
 		for _, r := range reports {
@@ -420,13 +415,13 @@ func lastPassedReport(ctx context.Context, w io.Writer, env *drillEnv, format st
 		}
 	}
 	if len(missing) > 0 {
-		return errFailed{fmt.Sprintf("%d accounts have no passed drill: %s", len(missing), strings.Join(missing, ", "))}
+		what := "accounts have"
+		if len(missing) == 1 {
+			what = "account has"
+		}
+		return errFailed{fmt.Sprintf("%d %s no passed drill: %s", len(missing), what, strings.Join(missing, ", "))}
 	}
 	return nil
-}
-
-func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }
 
 func newDrillStatusCmd() *cobra.Command {

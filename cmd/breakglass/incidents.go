@@ -316,6 +316,9 @@ type showDetails struct {
 	// Suggested is the classification breakglass suggests before a
 	// review: a drill sign-in pre-classifies its incident as a drill.
 	Suggested *drill.Classification `json:"suggested,omitempty"`
+	// NotTheDrill are the incident's alerts the suggested drill does not
+	// explain: confirming it as a drill classifies them too.
+	NotTheDrill []string `json:"not_the_drill,omitempty"`
 }
 
 type shownIncident struct {
@@ -337,9 +340,13 @@ func showIncident(ctx context.Context, st incidentShowStore, w io.Writer, id, fo
 	for _, c := range changes {
 		out.Transitions = append(out.Transitions, shownTransition{From: c.From, To: c.To, By: c.By, At: c.At.UTC(), Note: c.Note})
 	}
+	var alerts []alert.Alert
 	for _, aid := range inc.Alerts {
 		sa := shownIncidentAlert{ID: aid, StateHistory: []shownStateChange{}, Deliveries: []shownDelivery{}}
 		a, err := st.Alert(ctx, aid)
+		if err == nil {
+			alerts = append(alerts, a)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			sa.Missing = true
 			out.AlertDetails = append(out.AlertDetails, sa)
@@ -371,7 +378,9 @@ func showIncident(ctx context.Context, st incidentShowStore, w io.Writer, id, fo
 	if err != nil {
 		return storeError(err)
 	}
-	out.Suggested = drill.Suggested(log)
+	if out.Suggested = drill.Suggested(log); out.Suggested != nil {
+		out.NotTheDrill = out.Suggested.NotTheDrill(alerts)
+	}
 	if inc.Review != nil && inc.Pruned == nil { // a tombstone keeps no attestations
 		for _, g := range groups {
 			if strings.TrimSpace(inc.Review.Attest[g]) == "" {
@@ -470,8 +479,16 @@ func printIncident(w io.Writer, out shownIncident) error {
 
 	fmt.Fprintln(w, "\nReview")
 	if c := out.Suggested; c != nil {
-		fmt.Fprintf(w, "  suggested: %s (drill %s of %s, planned by %s); a reviewer confirms it: %s\n",
-			c.SuggestedClass, printable(c.Drill), printable(c.Account), printable(c.PlannedBy), printable(c.Confirm))
+		by := ""
+		if c.PlannedBy != "" {
+			by = ", planned by " + printable(c.PlannedBy)
+		}
+		fmt.Fprintf(w, "  suggested: %s (drill %s of %s%s); a reviewer confirms it: %s\n",
+			c.SuggestedClass, printable(c.Drill), printable(c.Account), by, printable(c.Confirm))
+		if n := len(out.NotTheDrill); n > 0 {
+			fmt.Fprintf(w, "  NOT the drill's: %d alert(s) of this incident (%s) are not the drill's sign-in or action: check them before confirming it as a drill, which classifies them too\n",
+				n, strings.Join(out.NotTheDrill, ", "))
+		}
 	}
 	r := out.Review
 	if r == nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/detect"
+	"breakglass/internal/drill"
 	"breakglass/internal/entra"
 	"breakglass/internal/incident"
 	"breakglass/internal/store"
@@ -128,6 +130,46 @@ func TestIncidentsShowGolden(t *testing.T) {
 
 	if err := showIncident(context.Background(), st, &out, "inc-nope", "table", nil); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("unknown id: %v", err)
+	}
+}
+
+// TestIncidentsShowDrillSuggestion: a drill pre-classification is shown
+// with who planned it (no empty "planned by"), and the incident's alerts
+// that are not the drill's are named before anyone confirms it.
+func TestIncidentsShowDrillSuggestion(t *testing.T) {
+	st, id := incidentFixture(t)
+	ctx := context.Background()
+	inc, err := st.Incident(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := drill.Classification{SuggestedClass: store.ClassDrill, Drill: "drl-0123456789ab", Account: "bg1@contoso.example", AlertID: inc.Alerts[0],
+		At: incidentBase, Confirm: "breakglass incidents review " + id + " --as drill --by NAME --note TEXT"}
+	b, _ := json.Marshal(c)
+	if _, _, err := st.AppendLogOnce(ctx, store.LogEntry{Incident: id, Kind: drill.LogKind, Ref: c.Drill, At: incidentBase, Content: b}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := showIncident(ctx, st, &out, id, "table", nil); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "suggested: drill (drill drl-0123456789ab of bg1@contoso.example); a reviewer confirms it") || strings.Contains(s, "planned by") {
+		t.Errorf("suggestion line:\n%s", s)
+	}
+	want := fmt.Sprintf("NOT the drill's: 2 alert(s) of this incident (%s, %s)", inc.Alerts[1], inc.Alerts[2])
+	if !strings.Contains(s, want) {
+		t.Errorf("lacks %q:\n%s", want, s)
+	}
+	out.Reset()
+	if err := showIncident(ctx, st, &out, id, "json", nil); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		NotTheDrill []string `json:"not_the_drill"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got.NotTheDrill) != 2 {
+		t.Errorf("json not_the_drill %v, %v", got.NotTheDrill, err)
 	}
 }
 

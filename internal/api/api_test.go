@@ -338,7 +338,7 @@ func TestIncidentDrillSuggested(t *testing.T) {
 	if _, body := f.get(t, "/api/v1/incidents/"+id, api.RoleViewer); strings.Contains(string(body), `"suggested"`) {
 		t.Errorf("no drill, yet suggested:\n%s", body)
 	}
-	c := drill.Classification{SuggestedClass: store.ClassDrill, Drill: "drill-1", Account: "bg1@contoso.example", PlannedBy: "alice",
+	c := drill.Classification{SuggestedClass: store.ClassDrill, Drill: "drill-1", Account: "bg1@contoso.example", PlannedBy: "alice", AlertID: incs[0].Alerts[0],
 		At: base, Confirm: "breakglass incidents review " + id + " --as drill --by NAME --note TEXT"}
 	b, _ := json.Marshal(c)
 	if _, _, err := f.st.AppendLogOnce(ctx, store.LogEntry{Incident: id, Kind: drill.LogKind, Ref: c.Drill, At: base, Content: b}); err != nil {
@@ -346,9 +346,11 @@ func TestIncidentDrillSuggested(t *testing.T) {
 	}
 	status, body := f.get(t, "/api/v1/incidents/"+id, api.RoleViewer)
 	var d struct {
-		Suggested *drill.Classification `json:"suggested"`
+		Suggested   *drill.Classification `json:"suggested"`
+		NotTheDrill []string              `json:"not_the_drill"`
 	}
-	if err := json.Unmarshal(body, &d); status != 200 || err != nil || d.Suggested == nil || d.Suggested.Drill != "drill-1" ||
+	if err := json.Unmarshal(body, &d); status != 200 || err != nil || d.Suggested == nil || d.Suggested.Drill != "drill-1" || len(d.NotTheDrill) != 2 ||
+		slices.Contains(d.NotTheDrill, incs[0].Alerts[0]) ||
 		d.Suggested.SuggestedClass != "drill" || !strings.Contains(d.Suggested.Confirm, "--as drill") {
 		t.Errorf("GET incident: %d %v %+v\n%s", status, err, d.Suggested, body)
 	}

@@ -276,7 +276,18 @@ func (s *Server) IncidentDetail(ctx context.Context, id string) (out IncidentDet
 	for _, e := range log {
 		out.Evidence = append(out.Evidence, evidenceOf(e))
 	}
-	out.Suggested = drill.Suggested(log)
+	if out.Suggested = drill.Suggested(log); out.Suggested != nil {
+		var alerts []alert.Alert
+		for _, aid := range inc.Alerts {
+			a, err := s.o.Store.Alert(ctx, aid)
+			if err != nil {
+				// Unreadable: not shown to be the drill's.
+				a = alert.Alert{ID: aid}
+			}
+			alerts = append(alerts, a)
+		}
+		out.NotTheDrill = out.Suggested.NotTheDrill(alerts)
+	}
 	if s.o.VerifyIncident != nil {
 		ok, problems, err := s.o.VerifyIncident(ctx, id)
 		switch {

@@ -77,6 +77,10 @@ type IncidentDetail struct {
 	// review: a drill's sign-in pre-classifies its incident as a drill,
 	// which a reviewer confirms.
 	Suggested *drill.Classification `json:"suggested,omitempty"`
+	// NotTheDrill are the incident's alerts the suggested drill does not
+	// explain (neither its sign-in nor labelled as its): confirming the
+	// incident as a drill classifies them too.
+	NotTheDrill []string `json:"not_the_drill,omitempty"`
 }
 
 // IncidentChange is one move of an incident's state.

@@ -257,6 +257,11 @@ func TestPassedMeasurements(t *testing.T) {
 	if r.Result != "passed" || len(m.Deliveries) != 2 || m.AckBy != "carol" {
 		t.Errorf("report %+v", r)
 	}
+	for _, dl := range m.Deliveries {
+		if dl.Attempts != 1 {
+			t.Errorf("delivered to %s at the first send: attempts %d, want 1", dl.Target, dl.Attempts)
+		}
+	}
 	// Unattested items are open; the sign-in alone does not check the
 	// admin task; the posture items are "not checked".
 	wantOpen := "monitoring-aware authorised-list-reviewed process-documented signed-in-admin-task no-personal-mfa-sspr device-two-paths safe-combinations"
@@ -843,6 +848,36 @@ func TestLinkAfterFinish(t *testing.T) {
 	got2, _ := st.Drill(ctx, d2.ID)
 	if ok, err := drill.Link(ctx, st, got2, t0.Add(3*time.Hour)); ok || err != nil {
 		t.Errorf("Link of a drill without a sign-in = %v, %v", ok, err)
+	}
+}
+
+// TestAuditorsHTML: drill report without an id, as HTML, is one
+// document: the accounts never drilled first, then each last passed
+// drill; names are escaped.
+func TestAuditorsHTML(t *testing.T) {
+	rs := []drill.Report{
+		{ID: "drl-000000000001", AccountUPN: "bg1@contoso.example", Result: "passed", Measured: drill.Measured{Deliveries: []drill.Delivery{}}, Checklist: []drill.Check{}, Open: []string{}},
+		{ID: "drl-000000000002", AccountUPN: "bg2@contoso.example", Result: "passed", Measured: drill.Measured{Deliveries: []drill.Delivery{}}, Checklist: []drill.Check{}, Open: []string{}},
+	}
+	var b bytes.Buffer
+	if err := drill.AuditorsHTML(&b, rs, []string{"<b>bg3@contoso.example"}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if n := strings.Count(out, "<!DOCTYPE html>"); n != 1 || strings.Count(out, "</html>") != 1 || strings.Count(out, "<body>") != 1 {
+		t.Errorf("%d documents in one page:\n%s", n, out)
+	}
+	for _, w := range []string{"<title>Last passed drill per account</title>", "Drill drl-000000000001 of bg1@contoso.example PASSED",
+		"Drill drl-000000000002 of bg2@contoso.example PASSED", "&lt;b&gt;bg3@contoso.example: no passed drill"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("lacks %q", w)
+		}
+	}
+	if strings.Index(out, "no passed drill") > strings.Index(out, "drl-000000000001") {
+		t.Error("the accounts never drilled are not first")
+	}
+	if strings.Contains(out, "<b>bg3") || strings.Contains(out, "<no value>") {
+		t.Error("unescaped name or a template error")
 	}
 }
 

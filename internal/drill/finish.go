@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"breakglass/internal/alert"
 	"breakglass/internal/store"
 )
 
@@ -129,6 +130,20 @@ func Suggested(log []store.LogEntry) *Classification {
 		}
 	}
 	return nil
+}
+
+// NotTheDrill returns the ids of the alerts, among an incident's, that the
+// drill does not explain: neither its sign-in nor labelled as its. A
+// reviewer confirming the incident as a drill classifies those too, so
+// they are named before the review.
+func (c *Classification) NotTheDrill(alerts []alert.Alert) []string {
+	var out []string
+	for _, a := range alerts {
+		if a.ID != c.AlertID && a.Labels[alert.LabelDrill] != c.Drill {
+			out = append(out, a.ID)
+		}
+	}
+	return out
 }
 
 // Link records, once, that d's sign-in was seen: the drill learns its

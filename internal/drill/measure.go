@@ -108,7 +108,9 @@ type Delivery struct {
 	Target    string     `json:"target"`
 	Delivered *time.Time `json:"delivered,omitempty"`
 	Seconds   *float64   `json:"seconds,omitempty"`
-	Attempts  int        `json:"attempts"`
+	// Attempts is how many sends were made: the failed ones, and the one
+	// that delivered.
+	Attempts int `json:"attempts"`
 	// Error is the last delivery error while not delivered.
 	Error string `json:"error,omitempty"`
 	Dead  bool   `json:"dead,omitempty"`
@@ -329,6 +331,9 @@ func (e Evaluator) measure(ctx context.Context, st Store, d store.Drill, now tim
 	for _, t := range targets {
 		dl, ok := byTarget[t]
 		out := Delivery{Target: t, Attempts: dl.Attempts, Dead: !dl.DeadAt.IsZero()}
+		if ok && !dl.Delivered.IsZero() {
+			out.Attempts++ // the store counts the failed sends; this one delivered
+		}
 		switch {
 		case !ok:
 			out.Error = "no delivery was queued for this target"

@@ -158,9 +158,12 @@ func (r Report) Markdown(w io.Writer) error {
 	for _, c := range r.Checklist {
 		fmt.Fprintf(&b, "| %s (`%s`) | %s | %s |\n", c.Text, c.ID, strings.ToUpper(c.Status), mdEscape(strings.Trim(c.By+"; "+c.Evidence, "; ")))
 	}
-	if len(r.Open) > 0 {
+	switch {
+	case len(r.Open) > 0 && r.Finished != nil:
+		fmt.Fprintf(&b, "\n**Open items:** %s. Not attested at finish.\n", strings.Join(r.Open, ", "))
+	case len(r.Open) > 0:
 		fmt.Fprintf(&b, "\n**Open items:** %s. Attest them at finish: `--attest ITEM=NAME`.\n", strings.Join(r.Open, ", "))
-	} else {
+	default:
 		fmt.Fprintf(&b, "\nNo open items.\n")
 	}
 	_, err := w.Write(b.Bytes())
@@ -183,8 +186,22 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 // HTML writes the report as one self-contained HTML page.
 func (r Report) HTML(w io.Writer) error {
 	var b bytes.Buffer
-	if err := htmlTmpl.Execute(&b, r); err != nil {
+	if err := htmlTmpl.ExecuteTemplate(&b, "report", r); err != nil {
 		return fmt.Errorf("rendering the drill report: %w", err)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// AuditorsHTML writes the last passed drill of each account (drill report
+// without an id) as one HTML page: the accounts with none first.
+func AuditorsHTML(w io.Writer, reports []Report, missing []string) error {
+	var b bytes.Buffer
+	if err := htmlTmpl.ExecuteTemplate(&b, "auditors", struct {
+		Reports []Report
+		Missing []string
+	}{reports, missing}); err != nil {
+		return fmt.Errorf("rendering the drill reports: %w", err)
 	}
 	_, err := w.Write(b.Bytes())
 	return err

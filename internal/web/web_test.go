@@ -253,7 +253,7 @@ func TestIncidentDrillSuggestion(t *testing.T) {
 	}
 	_, body, _ := f.do(t, "GET", "/incidents/"+f.incID, api.RoleResponder, nil)
 	for _, w := range []string{`<span class="tag warn">DRILL</span> this is the sign-in of drill <a href="/drills">drl-0123456789ab</a> of bg1@contoso.example, planned by alice &lt;b&gt;`,
-		"choose Drill below", "incidents review " + f.incID + " --as drill"} {
+		"choose Drill below", "incidents review " + f.incID + " --as drill", `<span class="tag bad">NOT THE DRILL'S</span> 2 alert(s)`} {
 		if !strings.Contains(body, w) {
 			t.Errorf("incident page lacks %q", w)
 		}
