@@ -429,7 +429,7 @@ func newDrillStatusCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [--format table|json]",
 		Short: "Per account: planned, running, passed, failed and overdue drills",
-		Long: `status lists every configured account's drills, newest first, its last
+		Long: `status lists every configured account's drills (latest window first), its last
 passed drill and when the next is due: drill.interval after the last
 passed one, or drill.remind_before after a key change seen in the audit
 logs since (a Global or Privileged Role Administrator added or removed,

@@ -26,7 +26,7 @@ type AccountStatus struct {
 	Early   *schedule.Early `json:"early,omitempty"`
 	State   string          `json:"state"`
 	Overdue bool            `json:"overdue"`
-	// Drills are the account's drills, newest first: planned, running,
+	// Drills are the account's drills, latest window first: planned, running,
 	// passed and failed.
 	Drills []Summary `json:"drills"`
 }
