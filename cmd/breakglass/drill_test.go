@@ -31,14 +31,26 @@ var drillAccounts = []entra.Account{
 	{ID: "11111111-2222-4333-8444-555555555555", UPN: "bg2@contoso.example"},
 }
 
-// appendSignIn appends one simulated sign-in of acct at 'at' to the
-// daemon's followed directory and returns its alert id.
+// appendSignIn appends one simulated successful sign-in of acct at 'at'
+// to the daemon's followed directory and returns its alert id. (A drill
+// whose sign-in failed fails at signed_in: the seeds that simulate a
+// failure are skipped.)
 func appendSignIn(t *testing.T, d *daemonProc, acct entra.Account, at time.Time, seed int64) string {
 	t.Helper()
 	var rec, truth bytes.Buffer
-	if _, err := simulate.Generate(context.Background(), &rec, simulate.Options{Seed: seed, Count: 1, BGShare: 1, OtherShare: -1,
-		Accounts: []entra.Account{acct}, Categories: []string{entra.CategorySignIn}, Start: at}, &truth); err != nil {
-		t.Fatal(err)
+	for try := int64(0); ; try++ {
+		rec.Reset()
+		truth.Reset()
+		if _, err := simulate.Generate(context.Background(), &rec, simulate.Options{Seed: seed + try*7919, Count: 1, BGShare: 1, OtherShare: -1,
+			Accounts: []entra.Account{acct}, Categories: []string{entra.CategorySignIn}, Start: at}, &truth); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(rec.Bytes(), []byte(`"resultType":"0"`)) {
+			break
+		}
+		if try == 50 {
+			t.Fatalf("no successful sign-in simulated from seed %d in 50 tries:\n%s", seed, rec.String())
+		}
 	}
 	var tr simulate.Truth
 	if err := json.Unmarshal(bytes.TrimSpace(truth.Bytes()), &tr); err != nil {

@@ -529,9 +529,32 @@ func TestSignInNotAdopted(t *testing.T) {
 		return a
 	}
 	fail := add("ev-fail", "failure 50126", t0.Add(30*time.Minute))
+	// Only the failed sign-in so far: while the drill runs, its step is
+	// still pending (a successful sign-in may follow).
+	r, _ = ev.Evaluate(ctx, st, d, t0.Add(40*time.Minute))
+	for _, sv := range r.Steps() {
+		if sv.Name == "Account signed in successfully" && sv.OK {
+			t.Errorf("only a failed sign-in, yet %s: %s", sv.Name, sv.Verdict)
+		}
+	}
 	ok := add("ev-ok", "success", t0.Add(31*time.Minute))
 	if r, _ := ev.Evaluate(ctx, st, d, t0.Add(3*time.Hour)); r.Measured.AlertID != ok.ID {
 		t.Errorf("measured %s, want the successful sign-in %s (not the failure %s)", r.Measured.AlertID, ok.ID, fail.ID)
+	}
+	r, err = ev.Finish(ctx, st, d.ID, nil, t0.Add(3*time.Hour))
+	if err != nil || slices.Contains(r.Failed, drill.StepSignedIn) {
+		t.Errorf("finished with a successful sign-in: failed %v, %v", r.Failed, err)
+	}
+	// A drill whose only sign-in failed: detected, but the account did
+	// not work: failed at signed_in, the first step that did not hold.
+	d5, err := drill.Plan(ctx, st, cfg, drill.PlanRequest{Account: acctID, At: t0.Add(4 * time.Hour)}, t0.Add(4*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("ev-fail-2", "failure 50126", t0.Add(4*time.Hour+time.Minute))
+	r, err = ev.Finish(ctx, st, d5.ID, nil, t0.Add(5*time.Hour))
+	if err != nil || r.Result != store.DrillFailed || r.FailedStep != drill.StepSignedIn || !strings.Contains(r.Reason, "failure 50126") {
+		t.Errorf("only a failed sign-in: %s at %s (%s), %v", r.Result, r.FailedStep, r.Reason, err)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 // that did not hold.
 const (
 	StepDetected       = "detected"
+	StepSignedIn       = "signed_in" // the sign-in succeeded: the account works
 	StepAlertWithin    = "alert_within"
 	StepDelivery       = "delivery" // every routed channel delivered
 	StepDeliveryWithin = "delivery_within"
@@ -296,6 +297,13 @@ func (e Evaluator) measure(ctx context.Context, st Store, d store.Drill, now tim
 	}
 	m.Stored = tp(stored)
 	m.AlertSeconds = secs(a.EventTime, stored)
+	if strings.HasPrefix(a.Result, "failure") {
+		// Monitoring saw it, but the account did not work: a drill proves
+		// both, and a passed drill is the posture audit's evidence of a
+		// successful sign-in (last-sign-in).
+		fail(StepSignedIn, "the drill's sign-in did not succeed (%s): detection worked, but nothing proves the account can be used; check its credentials (password, FIDO2 key, certificate) and sign in again",
+			a.Result)
+	}
 	if inc, err := st.IncidentOf(ctx, a.ID); err == nil {
 		r.IncidentID = inc.ID
 	} else if !errors.Is(err, store.ErrNotFound) {

@@ -21,6 +21,7 @@ const (
 // stepNames say each step for people, in order.
 var stepNames = []struct{ id, name string }{
 	{StepDetected, "Sign-in detected"},
+	{StepSignedIn, "Account signed in successfully"},
 	{StepAlertWithin, "Alert stored in time"},
 	{StepDelivery, "Every routed channel delivered"},
 	{StepDeliveryWithin, "Delivered in time"},
@@ -61,6 +62,8 @@ func (r Report) stepDone(step string) bool {
 	switch step {
 	case StepDetected, StepAlertWithin:
 		return m.AlertID != ""
+	case StepSignedIn:
+		return m.AlertID != "" && !strings.HasPrefix(m.SignInResult, "failure")
 	case StepDelivery, StepDeliveryWithin:
 		if len(m.Deliveries) == 0 {
 			return false
