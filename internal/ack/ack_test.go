@@ -583,6 +583,47 @@ func TestLinkAckSaysOthersStillEscalate(t *testing.T) {
 	}
 }
 
+// TestLinkAckAllOfAccount: the page offers to acknowledge the account's
+// other firing alerts with the one link a coalesced SMS carries; ticked,
+// they are acknowledged with the same name, so none of them escalates.
+// Other accounts' alerts and already acknowledged ones are untouched.
+func TestLinkAckAllOfAccount(t *testing.T) {
+	f := newFixture(t, Options{})
+	ctx := context.Background()
+	add := func(id, account string) alert.Alert {
+		a := f.a
+		a.ID, a.EventID, a.AccountID = alert.Key(id, "bg.signin"), id, account
+		if _, err := f.st.AddAlert(ctx, a, store.Evidence{Raw: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	o1, o2 := add("evt-2", f.a.AccountID), add("evt-3", f.a.AccountID)
+	other := add("evt-5", "0f8fad5b-d9cb-469f-a165-70867728950e")
+	u := f.local(t, f.s.URL(f.a.ID))
+	_, page, _ := get(t, u)
+	if !strings.Contains(page, `<input type="checkbox" name="all" value="1" checked> Also acknowledge the 2 other firing alert(s) of this account`) {
+		t.Errorf("GET page lacks the box for the 2 others:\n%s", page)
+	}
+	code, body := postForm(t, u, url.Values{"by": {"Dana"}, "all": {"1"}, "note": {"on it"}})
+	if code != http.StatusOK || !strings.Contains(body, "Also acknowledged 2 other firing alert(s) of this account.") || strings.Contains(body, "still escalate") {
+		t.Fatalf("POST = %d\n%s", code, body)
+	}
+	for _, a := range []alert.Alert{o1, o2} {
+		got, err := f.st.Alert(ctx, a.ID)
+		if err != nil || got.State != alert.StateAcknowledged {
+			t.Errorf("%s: %s, %v; want acknowledged", a.EventID, got.State, err)
+		}
+		cs, _ := f.st.StateChanges(ctx, a.ID)
+		if len(cs) != 1 || cs[0].By != "Dana" || cs[0].Via != store.ViaLink || !strings.Contains(cs[0].Note, "on it (acknowledged with "+f.a.ID+")") {
+			t.Errorf("%s: state changes %+v", a.EventID, cs)
+		}
+	}
+	if got, _ := f.st.Alert(ctx, other.ID); got.State == alert.StateAcknowledged {
+		t.Error("another account's alert was acknowledged")
+	}
+}
+
 // TestWebhookDrill: acknowledging in PagerDuty or Opsgenie the incident
 // of a test notification (breakglass notify test, never stored) is a 200
 // saying so, not a 404 that the provider logs as a failing webhook during

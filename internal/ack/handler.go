@@ -179,25 +179,30 @@ const maxOthers = 1000
 // it must not think the whole burst is taken. A store error counts none
 // (the page still acknowledges), logged.
 func (h *Handler) othersFiring(ctx context.Context, a alert.Alert) int {
+	return len(h.othersFiringList(ctx, a))
+}
+
+// othersFiringList is those alerts (at most maxOthers+1).
+func (h *Handler) othersFiringList(ctx context.Context, a alert.Alert) []alert.Alert {
 	f := store.AlertFilter{State: alert.StateFiring, AccountID: a.AccountID, Limit: maxOthers + 1}
 	if a.AccountID == "" {
 		if a.AccountUPN == "" {
-			return 0
+			return nil
 		}
 		f.AccountID, f.Labels = "", map[string]string{alert.LabelAccount: a.AccountUPN}
 	}
 	as, err := h.o.Store.Alerts(ctx, f)
 	if err != nil {
 		h.o.Logger.Warn("acknowledge page: counting the account's other firing alerts", "alert", a.ID, "error", err)
-		return 0
+		return nil
 	}
-	n := 0
+	var out []alert.Alert
 	for _, o := range as {
 		if o.ID != a.ID && o.Annotations[annMuted] == "" {
-			n++
+			out = append(out, o)
 		}
 	}
-	return n
+	return out
 }
 
 // othersText says how many other alerts of the account are firing.
@@ -213,9 +218,9 @@ func othersText(n int, after bool) string {
 		what = "More than " + strconv.Itoa(maxOthers) + " other alerts for this account are"
 	}
 	if !after {
-		return what + " firing; this link acknowledges only this one."
+		return what + " firing too (a coalesced message carries one link for all of them): tick the box below to acknowledge them with this one."
 	}
-	return what + " still firing and still escalate: acknowledge each with its own link, or on the breakglass host run breakglass alerts list --state firing, then breakglass alerts ack ID --by NAME."
+	return what + " still firing and still escalate: open this link again and tick \"also acknowledge\", or on the breakglass host run breakglass alerts list --state firing, then breakglass alerts ack ID --by NAME."
 }
 
 func describeAck(c store.StateChange) string {
@@ -318,7 +323,8 @@ func (h *Handler) linkGet(w http.ResponseWriter, r *http.Request) {
 		d.Heading, d.Message = "Resolved", "This alert is resolved; there is nothing to acknowledge."
 	default:
 		d.Heading, d.Form = "Acknowledge this alert?", true
-		d.Others = othersText(h.othersFiring(r.Context(), a), false)
+		d.OthersN = h.othersFiring(r.Context(), a)
+		d.Others = othersText(d.OthersN, false)
 	}
 	h.page(w, http.StatusOK, d)
 }
@@ -359,6 +365,24 @@ func (h *Handler) linkPost(w http.ResponseWriter, r *http.Request) {
 		d.Heading = "Already acknowledged"
 	case res.a.State == alert.StateAcknowledged:
 		d.Heading = "Acknowledged"
+		if r.PostForm.Get("all") == "1" {
+			// The account's other firing alerts, with the same name and
+			// note: the holder of a coalesced message's one link takes
+			// the whole burst, as the message asked.
+			n := 0
+			note := "acknowledged with " + id
+			if t := clean(r.PostForm.Get("note"), maxNote); t != "" {
+				note = t + " (" + note + ")"
+			}
+			for _, o := range h.othersFiringList(r.Context(), res.a) {
+				if or := h.acknowledge(r.Context(), store.StateChange{AlertID: o.ID, By: by, Via: store.ViaLink, Note: note, At: h.o.Now()}); or.changed {
+					n++
+				}
+			}
+			if n > 0 {
+				d.Message += fmt.Sprintf(" Also acknowledged %d other firing alert(s) of this account.", n)
+			}
+		}
 		d.Others = othersText(h.othersFiring(r.Context(), res.a), true)
 	default:
 		d.Heading = "Nothing to acknowledge"
@@ -373,11 +397,13 @@ func testPage(id string) pageData {
 
 type pageData struct {
 	Heading, Message string
-	// Others says how many other alerts of the account still fire.
-	Others string
-	ID     string
-	Alert  *alert.Alert
-	Form   bool
+	// Others says how many other alerts of the account still fire;
+	// OthersN is that number, for the form's "also acknowledge" box.
+	Others  string
+	OthersN int
+	ID      string
+	Alert   *alert.Alert
+	Form    bool
 }
 
 func (d pageData) Account() string {
@@ -430,6 +456,7 @@ button{margin-top:1em;padding:.7em 1.6em;font-size:1.1em;font-weight:bold;backgr
 <input type="text" id="by" name="by" maxlength="100" autocomplete="name" autofocus></p>
 <p><label for="note">Note (optional)</label><br>
 <input type="text" id="note" name="note" maxlength="500"></p>
+{{if .OthersN}}<p><label><input type="checkbox" name="all" value="1" checked> Also acknowledge the {{.OthersN}} other firing alert(s) of this account</label></p>{{end}}
 <button type="submit">Acknowledge</button>
 <p>Acknowledging stops escalation to the next group. It does not end the alert: review what happened.</p>
 </form>{{end}}
