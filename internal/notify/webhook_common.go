@@ -72,18 +72,24 @@ type CommonAlert struct {
 type CommonAlertData struct {
 	Essentials   CommonEssentials   `json:"essentials"`
 	AlertContext CommonAlertContext `json:"alertContext"`
+	// CustomProperties is the action group's custom properties: none
+	// (null), as Azure sends when none are set.
+	CustomProperties map[string]string `json:"customProperties"`
 }
 
 // CommonEssentials is data.essentials.
 type CommonEssentials struct {
-	AlertID             string   `json:"alertId"`
-	AlertRule           string   `json:"alertRule"`
-	Severity            string   `json:"severity"`
-	SignalType          string   `json:"signalType"`
-	MonitorCondition    string   `json:"monitorCondition"`
-	MonitoringService   string   `json:"monitoringService"`
-	AlertTargetIDs      []string `json:"alertTargetIDs,omitempty"`
-	ConfigurationItems  []string `json:"configurationItems,omitempty"`
+	AlertID           string `json:"alertId"`
+	AlertRule         string `json:"alertRule"`
+	Severity          string `json:"severity"`
+	SignalType        string `json:"signalType"`
+	MonitorCondition  string `json:"monitorCondition"`
+	MonitoringService string `json:"monitoringService"`
+	// AlertTargetIDs and ConfigurationItems are always arrays, empty for
+	// an alert about no account: Microsoft's samples always carry both,
+	// and receivers' schemas (Logic Apps' Parse JSON) require them.
+	AlertTargetIDs      []string `json:"alertTargetIDs"`
+	ConfigurationItems  []string `json:"configurationItems"`
 	OriginAlertID       string   `json:"originAlertId"`
 	FiredDateTime       string   `json:"firedDateTime"`
 	ResolvedDateTime    string   `json:"resolvedDateTime,omitempty"`
@@ -123,6 +129,7 @@ func NewCommonAlert(n Notification, now time.Time) CommonAlert {
 		e.MonitorCondition = "Resolved"
 		e.ResolvedDateTime = p.Sent
 	}
+	e.AlertTargetIDs, e.ConfigurationItems = []string{}, []string{}
 	if a.AccountID != "" {
 		e.AlertTargetIDs = []string{prefix + "users/" + a.AccountID}
 	}

@@ -97,7 +97,8 @@ func TestWebhookCommonSchemaGolden(t *testing.T) {
 						EssentialsVersion   string   `json:"essentialsVersion"`
 						AlertContextVersion string   `json:"alertContextVersion"`
 					} `json:"essentials"`
-					AlertContext json.RawMessage `json:"alertContext"`
+					AlertContext     json.RawMessage  `json:"alertContext"`
+					CustomProperties *json.RawMessage `json:"customProperties"`
 				} `json:"data"`
 			}
 			dec := json.NewDecoder(bytes.NewReader(r.body))
@@ -110,6 +111,12 @@ func TestWebhookCommonSchemaGolden(t *testing.T) {
 				e.Severity != "Sev"+strconv.Itoa(int(tt.n.Alert.Severity)) || e.AlertRule != tt.n.Alert.Rule ||
 				!strings.HasSuffix(e.AlertID, "/alerts/"+tt.n.Alert.ID) || e.EssentialsVersion != "1.0" || e.AlertContextVersion != "1.0" {
 				t.Errorf("essentials = %+v", e)
+			}
+			// Both arrays are always there (empty for an alert about no
+			// account), as in Microsoft's samples; customProperties is
+			// null.
+			if e.AlertTargetIDs == nil || e.ConfigurationItems == nil || !bytes.Contains(r.body, []byte(`"customProperties":null`)) {
+				t.Errorf("alertTargetIDs %v, configurationItems %v, or customProperties missing:\n%s", e.AlertTargetIDs, e.ConfigurationItems, r.body)
 			}
 			if (e.ResolvedDateTime != "") != (tt.condition == "Resolved") {
 				t.Errorf("resolvedDateTime = %q for %s", e.ResolvedDateTime, tt.condition)
