@@ -23,6 +23,7 @@ import (
 	"breakglass/internal/notify"
 	"breakglass/internal/route"
 	"breakglass/internal/store"
+	"breakglass/internal/watch"
 )
 
 // defaultAlertsLimit is how many alerts list prints without --limit: a
@@ -339,9 +340,9 @@ func runAlertsShow(cmd *cobra.Command, f alertsShowFlags, id string) error {
 // shownDelivery is one channel's delivery of the alert, in JSON.
 type shownDelivery struct {
 	Target      string    `json:"target"`
-	Status      string    `json:"status"` // the notification: firing or resolved
-	State       string    `json:"state"`  // delivered, dead-lettered, pending, sending
-	Attempts    int       `json:"attempts"`
+	Status      string    `json:"status"`   // the notification: firing or resolved
+	State       string    `json:"state"`    // delivered, dead-lettered, pending, sending
+	Attempts    int       `json:"attempts"` // sends made, the delivering one included
 	LastError   string    `json:"last_error,omitempty"`
 	Created     time.Time `json:"created"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
@@ -396,7 +397,7 @@ func showAlert(ctx context.Context, st alertsStore, w io.Writer, id, format stri
 		out.Escalation = escalationOf(a, plan(a), ds, now)
 	}
 	for _, d := range ds {
-		sd := shownDelivery{Target: d.Target, Status: d.Status, State: deliveryState(d, now), Attempts: d.Attempts,
+		sd := shownDelivery{Target: d.Target, Status: d.Status, State: deliveryState(d, now), Attempts: d.Sends(),
 			LastError: d.LastError, Created: d.Created.UTC(), Delivered: d.Delivered.UTC(), DeadAt: d.DeadAt.UTC(),
 			DeadReason: d.DeadReason}
 		if sd.State == deliveryPending || sd.State == deliverySending {
@@ -497,6 +498,10 @@ func printAlert(w io.Writer, a alert.Alert, out shownAlert) error {
 
 	fmt.Fprintln(w, "\nNotifications")
 	if len(out.Deliveries) == 0 {
+		if m := out.Alert.Annotations[watch.AnnMuted]; m != "" {
+			fmt.Fprintf(w, "  none: muted (%s); it is stored and shown, and notifies nobody\n", printable(m))
+			return nil
+		}
 		fmt.Fprintln(w, "  none: no channel was routed this alert (check notify: routes in the configuration)")
 		return nil
 	}

@@ -486,7 +486,10 @@ func TestEscalationOf(t *testing.T) {
 		{"escalated once", alert.StateFiring, sent("oncall/sms", "managers/voice"), 11 * time.Minute, "notified notified pending", "next execs 03:21Z"},
 		{"all", alert.StateFiring, sent("oncall/sms", "managers/voice", "execs/email"), time.Hour, "notified notified notified", "done"},
 		{"acknowledged", alert.StateAcknowledged, sent("oncall/sms", "managers/voice"), time.Hour, "notified notified stopped", "stopped"},
-		{"never notified", alert.StateFiring, nil, time.Minute, "not notified pending pending", "next managers 03:01Z"},
+		// Muted (or stored without notifying): serve never escalates it,
+		// so no step reads as pending or due.
+		{"never notified", alert.StateFiring, nil, time.Minute, "not notified never never", "none (not notified)"},
+		{"never notified, an hour on", alert.StateFiring, nil, time.Hour, "not notified never never", "none (not notified)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a.State = tt.state

@@ -137,6 +137,7 @@ const (
 	stepPending     = "pending"      // not due yet
 	stepDue         = "due"          // due, not yet enqueued: serve does it within seconds
 	stepStopped     = "stopped"      // the alert was acknowledged or resolved first
+	stepNever       = "never"        // the first step notified nobody (muted): nothing escalates
 )
 
 // shownStep is one step of the alert's escalation plan.
@@ -156,6 +157,9 @@ func escalationOf(a alert.Alert, p route.Plan, ds []store.Delivery, now time.Tim
 		}
 	}
 	out := []shownStep{}
+	// Never notified (muted, or stored without notifying): serve never
+	// escalates it, since escalating would be its first notice.
+	never := len(have) == 0
 	for _, s := range p.Steps {
 		st := shownStep{After: s.After.String(), Groups: s.Groups, Due: a.Detected.Add(s.After).UTC()}
 		all := len(s.Targets) > 0
@@ -167,6 +171,8 @@ func escalationOf(a alert.Alert, p route.Plan, ds []store.Delivery, now time.Tim
 			st.State = stepNotified
 		case s.After == 0:
 			st.State = stepNotNotified
+		case never:
+			st.State = stepNever
 		case stateOf(a) != alert.StateFiring:
 			st.State = stepStopped
 		case !now.Before(st.Due):
@@ -193,6 +199,8 @@ func escalationSummary(steps []shownStep) string {
 			return "next " + strings.Join(s.Groups, ",") + " " + s.Due.Format("15:04") + "Z"
 		case stepStopped:
 			return "stopped"
+		case stepNever:
+			return "none (not notified)"
 		}
 	}
 	return "done"
@@ -217,6 +225,8 @@ func printEscalation(w io.Writer, steps []shownStep) {
 			detail = "not notified (muted, or stored without notifying)"
 		case stepStopped:
 			detail = "stopped: the alert was acknowledged or resolved (due " + s.Due.Format(tableTime) + ")"
+		case stepNever:
+			detail = "never: nobody was notified at once (muted, or stored without notifying), so it does not escalate"
 		case stepDue:
 			detail = "due since " + s.Due.Format(tableTime) + ": serve notifies within seconds; if this stays, check that serve runs"
 		default:

@@ -369,7 +369,7 @@ func showIncident(ctx context.Context, st incidentShowStore, w io.Writer, id, fo
 		}
 		for _, d := range ds {
 			sa.Deliveries = append(sa.Deliveries, shownDelivery{Target: d.Target, Status: d.Status, State: deliveryState(d, time.Time{}),
-				Attempts: d.Attempts, LastError: d.LastError, Created: d.Created.UTC(), Delivered: d.Delivered.UTC(),
+				Attempts: d.Sends(), LastError: d.LastError, Created: d.Created.UTC(), Delivered: d.Delivered.UTC(),
 				DeadAt: d.DeadAt.UTC(), DeadReason: d.DeadReason})
 		}
 		out.AlertDetails = append(out.AlertDetails, sa)

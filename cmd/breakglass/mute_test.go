@@ -39,4 +39,8 @@ func TestAlertsShowMuted(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, why) {
 		t.Errorf("alerts show: exit %d, want the muted annotation:\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// Its Notifications say it was muted, not that routing is broken.
+	if !strings.Contains(r.stdout, "none: muted (") || strings.Contains(r.stdout, "no channel was routed") {
+		t.Errorf("alerts show: the notifications of a muted alert blame routing:\n%s", r.stdout)
+	}
 }

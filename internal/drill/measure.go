@@ -338,10 +338,7 @@ func (e Evaluator) measure(ctx context.Context, st Store, d store.Drill, now tim
 	var undelivered, slow []string
 	for _, t := range targets {
 		dl, ok := byTarget[t]
-		out := Delivery{Target: t, Attempts: dl.Attempts, Dead: !dl.DeadAt.IsZero()}
-		if ok && !dl.Delivered.IsZero() {
-			out.Attempts++ // the store counts the failed sends; this one delivered
-		}
+		out := Delivery{Target: t, Attempts: dl.Sends(), Dead: !dl.DeadAt.IsZero()}
 		switch {
 		case !ok:
 			out.Error = "no delivery was queued for this target"

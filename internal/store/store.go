@@ -209,6 +209,15 @@ type Delivery struct {
 	Pruned bool
 }
 
+// Sends is how many times the delivery was sent: Attempts counts the
+// failed sends, so a delivered one adds the send that delivered.
+func (d Delivery) Sends() int {
+	if !d.Delivered.IsZero() {
+		return d.Attempts + 1
+	}
+	return d.Attempts
+}
+
 // PruneStats counts what Prune removed.
 type PruneStats struct {
 	Deliveries int // delivered outbox rows removed
