@@ -136,7 +136,10 @@ func ntfyVerdict(c *HTTPClient, endpoint string, resp *HTTPResponse) error {
 		}
 		detail := ""
 		if json.Unmarshal(resp.Body, &e) == nil && e.Error != "" {
-			detail = "ntfy error " + itoa(e.Code) + ": " + e.Error
+			detail = "ntfy error: " + e.Error
+			if e.Code != 0 {
+				detail = "ntfy error " + itoa(e.Code) + ": " + e.Error
+			}
 		}
 		return c.StatusError("", endpoint, resp, detail)
 	}

@@ -139,7 +139,10 @@ func (p *PagerDuty) verdict(resp *HTTPResponse) error {
 	}
 	detail := ""
 	if jerr == nil && (answer.Message != "" || len(answer.Errors) > 0) {
-		detail = strings.TrimSpace(answer.Status + ": " + answer.Message + " " + strings.Join(answer.Errors, "; "))
+		detail = strings.TrimSpace(answer.Message + " " + strings.Join(answer.Errors, "; "))
+		if answer.Status != "" {
+			detail = answer.Status + ": " + detail
+		}
 	}
 	err := p.http.StatusError("", p.url, resp, detail)
 	if resp.StatusCode == http.StatusBadRequest {

@@ -146,6 +146,7 @@ func TestTwilioAnswers(t *testing.T) {
 		{"bad number", 400, "", `{"code":21211,"message":"The 'To' number +47 is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/21211","status":400}`, false, true, 0, "Twilio error 21211: The 'To' number"},
 		{"bad credentials", 401, "", `{"code":20003,"message":"Authenticate","status":401}`, false, true, 0, "check account_sid and auth_token"},
 		{"throttled", 429, "30", `{"code":20429,"message":"Too Many Requests","status":429}`, false, false, 30 * time.Second, "Twilio error 20429"},
+		{"message without a code", 400, "", `{"message":"Invalid parameter"}`, false, true, 0, "Twilio error: Invalid parameter"},
 		{"server error", 500, "", `oops`, false, false, 0, "HTTP 500"},
 		{"unavailable", 503, "5", ``, false, false, 5 * time.Second, "HTTP 503"},
 		{"2xx without sid", 200, "", `<html>captive portal</html>`, false, false, 0, "without a message sid"},
@@ -177,7 +178,7 @@ func TestTwilioAnswers(t *testing.T) {
 			if d, _ := RetryAfter(err); d != tt.delay {
 				t.Errorf("RetryAfter = %v; want %v", d, tt.delay)
 			}
-			if !strings.Contains(err.Error(), tt.contains) || !strings.HasPrefix(err.Error(), `sms "ops/phone": POST http://127.0.0.1:`) {
+			if !strings.Contains(err.Error(), tt.contains) || !strings.HasPrefix(err.Error(), `sms "ops/phone": POST http://127.0.0.1:`) || strings.Contains(err.Error(), "error 0") {
 				t.Errorf("error %q; want it to name the channel and contain %q", err, tt.contains)
 			}
 			if len(rc.requests()) != 1 {

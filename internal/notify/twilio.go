@@ -83,7 +83,10 @@ func twilioVerdict(c *HTTPClient, endpoint, resource string, resp *HTTPResponse)
 		detail := ""
 		var te twilioError
 		if json.Unmarshal(resp.Body, &te) == nil && (te.Code != 0 || te.Message != "") {
-			detail = "Twilio error " + strconv.Itoa(te.Code) + ": " + te.Message
+			detail = "Twilio error: " + te.Message
+			if te.Code != 0 {
+				detail = "Twilio error " + strconv.Itoa(te.Code) + ": " + te.Message
+			}
 		}
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			detail += " (check account_sid and auth_token)"
