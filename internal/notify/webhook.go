@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -465,9 +466,18 @@ func newScrubber(secrets []string) *strings.Replacer {
 // scrubbedExcerpt is printable(b, max) with every secret of scrub removed
 // before the cut as well as after it: a secret the cut halves would no
 // longer match, and its first half would show.
+//
+// An acknowledge link's signature is removed too: a receiver that echoes
+// the message back would otherwise put a working link (one that stops
+// escalation) into breakglass's logs and stored errors.
 func scrubbedExcerpt(scrub *strings.Replacer, b []byte, max int) string {
-	return scrub.Replace(printable([]byte(scrub.Replace(string(b))), max))
+	s := ackSig.ReplaceAllString(scrub.Replace(string(b)), "${1}[REDACTED]")
+	return ackSig.ReplaceAllString(scrub.Replace(printable([]byte(s), max)), "${1}[REDACTED]")
 }
+
+// ackSig matches the signature of an acknowledge link (ack.Signer),
+// query-escaped or not.
+var ackSig = regexp.MustCompile(`((?:^|[?&;]|\\u0026|%26)sig(?:=|%3[dD]))[A-Za-z0-9_\-]{8,}`)
 
 // printable makes a response excerpt safe for one log line.
 func printable(b []byte, max int) string {

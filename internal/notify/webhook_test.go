@@ -445,3 +445,24 @@ func TestWebhookSecretCutByExcerptNotLeaked(t *testing.T) {
 		})
 	}
 }
+
+// TestScrubAckSignature: a receiver echoing the message back does not put
+// a working acknowledge link into breakglass's errors: its signature is
+// removed, plain, JSON-escaped or query-escaped.
+func TestScrubAckSignature(t *testing.T) {
+	const sig = "3f9a0cAbCd_-0123456789xyzXYZ"
+	scrub := strings.NewReplacer()
+	for _, body := range []string{
+		`{"text":"Ack: https://bg.example/ack/abc?exp=1772510000&sig=` + sig + `"}`,
+		`{"text":"https://bg.example/ack/abc?exp=1772510000\u0026sig=` + sig + `"}`,
+		`text=https%3A%2F%2Fbg.example%2Fack%2Fabc%3Fexp%3D1772510000%26sig%3D` + sig,
+	} {
+		got := scrubbedExcerpt(scrub, []byte(body), 300)
+		if strings.Contains(got, sig[:8]) || !strings.Contains(got, "[REDACTED]") {
+			t.Errorf("%s\n-> %s", body, got)
+		}
+	}
+	if got := scrubbedExcerpt(scrub, []byte(`{"design":"signature"}`), 300); got != `{"design":"signature"}` {
+		t.Errorf("unrelated text changed: %s", got)
+	}
+}
