@@ -67,6 +67,23 @@ func appendSignIn(t *testing.T, d *daemonProc, acct entra.Account, at time.Time,
 	return alert.Key(tr.EventID, "bg.signin")
 }
 
+// startDrillDaemon runs serve with the drill accounts, a loopback webhook
+// and extra config, ready; end-to-end, so skipped with -short.
+func startDrillDaemon(t *testing.T, extra string) (*receiver, *daemonProc) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	rcv := newReceiver(t)
+	d := newDaemon(t, rcv.srv.URL+"/hook", drillAccounts, extra)
+	cmd := d.start(t)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !d.waitReady(t, 15*time.Second) {
+		t.Fatal("daemon not ready")
+	}
+	return rcv, d
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -153,16 +170,7 @@ var fullAttest = []string{"--attest", "monitoring-aware=dave", "--attest", "auth
 // sign-in of another account meanwhile is a normal alert. Then a drill
 // with no sign-in fails "not detected".
 func TestDrillEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	rcv := newReceiver(t)
-	d := newDaemon(t, rcv.srv.URL+"/hook", drillAccounts, "")
-	cmd := d.start(t)
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !d.waitReady(t, 15*time.Second) {
-		t.Fatal("daemon not ready")
-	}
+	rcv, d := startDrillDaemon(t, "")
 	st := openTestStore(t, d)
 	ctx := context.Background()
 
@@ -331,16 +339,7 @@ func TestDrillCLIErrors(t *testing.T) {
 // drill status says so (state due, the change's reason, due
 // drill.remind_before after it), as serve's bg.drill_due does.
 func TestDrillStatusEarlyDue(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	rcv := newReceiver(t)
-	d := newDaemon(t, rcv.srv.URL+"/hook", drillAccounts, "")
-	cmd := d.start(t)
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !d.waitReady(t, 15*time.Second) {
-		t.Fatal("daemon not ready")
-	}
+	_, d := startDrillDaemon(t, "")
 	st := openTestStore(t, d)
 	ctx := context.Background()
 	// bg1 passed a drill a day ago: not due for 89 days.
@@ -404,16 +403,7 @@ func TestDrillStatusEarlyDue(t *testing.T) {
 // log delay, then serve finishes it failed "not detected" and pages
 // bg.drill_failed, once.
 func TestDrillExpiresUnfinished(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	rcv := newReceiver(t)
-	d := newDaemon(t, rcv.srv.URL+"/hook", drillAccounts, "drill:\n  alert_within: 6s\n")
-	cmd := d.start(t)
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !d.waitReady(t, 15*time.Second) {
-		t.Fatal("daemon not ready")
-	}
+	rcv, d := startDrillDaemon(t, "drill:\n  alert_within: 6s\n")
 	id := planAndStart(t, d, "--window", "1s")
 	report := func() drillJSON {
 		r := runBinary(t, []string{"E2E_TOKEN=" + d.token}, "drill", "report", "-c", d.cfg, id, "--format", "json")
@@ -634,16 +624,7 @@ func TestDrillPlanStartOutput(t *testing.T) {
 //     drills and last_passed; exit 1 while an account has no passed drill
 //     (stdout still JSON), 0 once every account has one.
 func TestDrillFormatsEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	rcv := newReceiver(t)
-	d := newDaemon(t, rcv.srv.URL+"/hook", drillAccounts, "")
-	cmd := d.start(t)
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !d.waitReady(t, 15*time.Second) {
-		t.Fatal("daemon not ready")
-	}
+	_, d := startDrillDaemon(t, "")
 	st := openTestStore(t, d)
 	ctx := context.Background()
 	env := []string{"E2E_TOKEN=" + d.token}
