@@ -22,6 +22,7 @@ import (
 
 	"breakglass/internal/alert"
 	"breakglass/internal/config"
+	"breakglass/internal/drill/schedule"
 	"breakglass/internal/entra"
 	"breakglass/internal/store"
 )
@@ -111,18 +112,6 @@ const (
 	MaxAhead  = 366 * 24 * time.Hour
 )
 
-func roundDuration(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
-}
-
-// sameAccountDrill reports whether drill o is of account a.
-func sameAccountDrill(o store.Drill, a entra.Account) bool {
-	return (a.ID != "" && strings.EqualFold(o.AccountID, a.ID)) || (a.UPN != "" && strings.EqualFold(o.AccountUPN, a.UPN))
-}
-
 // Plan announces a drill and stores it. Its window may open at most
 // MaxPastAt ago, and may not overlap another open drill of the account.
 func Plan(ctx context.Context, st store.Drills, cfg *config.Config, rq PlanRequest, now time.Time) (store.Drill, error) {
@@ -148,14 +137,14 @@ func Plan(ctx context.Context, st store.Drills, cfg *config.Config, rq PlanReque
 		return store.Drill{}, usagef("--at %s: a drill is announced before it runs; --at may be at most %s in the past: plan it for now or later", at.UTC().Format(time.RFC3339), MaxPastAt)
 	}
 	if at.After(now.Add(MaxAhead)) {
-		return store.Drill{}, usagef("--at %s: at most %s ahead; plan nearer the date", at.UTC().Format(time.RFC3339), roundDuration(MaxAhead))
+		return store.Drill{}, usagef("--at %s: at most %s ahead; plan nearer the date", at.UTC().Format(time.RFC3339), fmt.Sprintf("%dd", MaxAhead/(24*time.Hour)))
 	}
 	ds, err := st.Drills(ctx, store.DrillFilter{})
 	if err != nil {
 		return store.Drill{}, fmt.Errorf("reading drills: %w", err)
 	}
 	for _, o := range ds {
-		if o.State == store.DrillFinished || !sameAccountDrill(o, acct) {
+		if o.State == store.DrillFinished || !schedule.DrillOf(o, acct) {
 			continue
 		}
 		if at.Before(o.At.Add(o.Window)) && o.At.Before(at.Add(window)) {

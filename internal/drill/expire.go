@@ -42,8 +42,8 @@ func (e Evaluator) waiting(d store.Drill) string {
 // window or grace, or finished meanwhile (by drill finish or another
 // replica) is left as it is. The alert to raise is ExpiredAlert's.
 func (e Evaluator) Expire(ctx context.Context, st Store, d store.Drill, now time.Time) (Report, bool, error) {
-	if d.State == store.DrillFinished || !e.Settled(d, now) {
-		return Report{}, false, nil
+	if d.State == store.DrillFinished || d.AlertID != "" || !e.Settled(d, now) {
+		return Report{}, false, nil // finished, linked to its sign-in, or still waiting
 	}
 	if _, found, err := signIn(ctx, st, d, End(d)); err != nil || found {
 		return Report{}, false, err

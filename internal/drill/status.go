@@ -113,6 +113,12 @@ func (e Evaluator) Status(ctx context.Context, st StatusStore, accounts []entra.
 		}
 		ds := ofAccount(all, a)
 		s := AccountStatus{AccountID: a.ID, AccountUPN: a.UPN, Name: a.Name, Drills: []Summary{}}
+		sch, ok := due[schedule.Key(a)]
+		if !ok {
+			// An account with neither id nor UPN, or listed twice: the
+			// schedule knows it under its first entry.
+			sch = schedule.Status{Never: true, State: schedule.StateOverdue}
+		}
 		for _, d := range ds {
 			r, err := e.Evaluate(ctx, st, d, now)
 			if err != nil {
@@ -123,16 +129,10 @@ func (e Evaluator) Status(ctx context.Context, st StatusStore, accounts []entra.
 			}
 			sum := summarize(r)
 			s.Drills = append(s.Drills, sum)
-			if sch, ok := due[schedule.Key(a)]; ok && sch.LastPassed == d.ID {
+			if sch.LastPassed != "" && sch.LastPassed == d.ID {
 				sum := sum
 				s.LastPassed = &sum
 			}
-		}
-		sch, ok := due[schedule.Key(a)]
-		if !ok {
-			// An account with neither id nor UPN, or listed twice: the
-			// schedule knows it under its first entry.
-			sch = schedule.Status{Never: true, State: schedule.StateOverdue}
 		}
 		s.Due, s.Early, s.State = tp(sch.Due), sch.Early, sch.State
 		s.Overdue = sch.State == schedule.StateOverdue
