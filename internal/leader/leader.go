@@ -245,10 +245,22 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context)) {
 			wait = min(wait, max(deadline.Sub(e.o.Clock.Now()), 0))
 			workDone = cur.done
 		}
+		// Work that has already returned is seen before a timer is set:
+		// a select with both ready picks at random, and the renewal it
+		// might pick instead would only postpone giving the lease up.
+		returned := false
 		select {
-		case <-ctx.Done():
-		case <-e.o.Clock.After(wait):
 		case <-workDone:
+			returned = true
+		default:
+			select {
+			case <-ctx.Done():
+			case <-e.o.Clock.After(wait):
+			case <-workDone:
+				returned = true
+			}
+		}
+		if returned {
 			// work returned on its own: give the lease up for now, and
 			// start it again on a later acquisition.
 			end("its work stopped, or a fence found the lease gone")
