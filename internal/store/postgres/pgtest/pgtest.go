@@ -203,8 +203,7 @@ func (s *Server) DSN() string { return s.dsn }
 // a DSN whose connections use it; the same name gives the same schema, so
 // a test can open a store again.
 func (s *Server) Schema(name string) (string, error) {
-	h := sha256.Sum256([]byte(name))
-	schema := "t_" + hex.EncodeToString(h[:10])
+	schema := schemaName(name)
 	db, err := sql.Open("pgx", s.dsn)
 	if err != nil {
 		return "", err
@@ -214,6 +213,13 @@ func (s *Server) Schema(name string) (string, error) {
 		return "", fmt.Errorf("create schema %s: %w", schema, err)
 	}
 	return s.dsn + " search_path=" + schema, nil
+}
+
+// schemaName is the schema a test's name stands for: a hash, so any name
+// is a valid identifier.
+func schemaName(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return "t_" + hex.EncodeToString(h[:10])
 }
 
 var (
@@ -263,12 +269,35 @@ func check(t testing.TB, err error) {
 	t.Fatalf("PostgreSQL for the tests: %v", err)
 }
 
-// SchemaDSN is Need(t).Schema(name), failing t on error.
+// SchemaDSN is Need(t).Schema(name), failing t on error. The schema is
+// dropped when t ends (after the stores t opened are closed: cleanups run
+// last-registered first), so a test run again in the same process
+// (go test -count=2) starts from an empty schema, not the last run's rows.
 func SchemaDSN(t testing.TB, name string) string {
 	t.Helper()
-	dsn, err := Need(t).Schema(name)
+	srv := Need(t)
+	dsn, err := srv.Schema(name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := srv.drop(name); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
 	return dsn
+}
+
+// drop removes the schema name stands for, and everything in it.
+func (s *Server) drop(name string) error {
+	db, err := sql.Open("pgx", s.dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	schema := schemaName(name)
+	if _, err := db.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`); err != nil {
+		return fmt.Errorf("drop schema %s: %w", schema, err)
+	}
+	return nil
 }
