@@ -260,7 +260,11 @@ func (e *Elector) Run(ctx context.Context, work func(ctx context.Context)) {
 				returned = true
 			}
 		}
-		if returned {
+		// Work that returned because ctx ended is a shutdown, not work
+		// that stopped on its own: it is handled after the loop, which
+		// keeps the lease under KeepOnStop (the two are ready together,
+		// and a select picks either).
+		if returned && ctx.Err() == nil {
 			// work returned on its own: give the lease up for now, and
 			// start it again on a later acquisition.
 			end("its work stopped, or a fence found the lease gone")
